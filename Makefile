@@ -1,0 +1,43 @@
+# sealmail: the two commands a newcomer needs are `make run` and `make check`.
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+.PHONY: all build build-asan run check check-normal check-asan bench fuzz format clean
+
+all: build
+
+build: deps
+	@cmake -S . -B build $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build -j $(JOBS)
+
+build-asan: deps
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSEALMAIL_SANITIZE=ON >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+
+deps:
+	@scripts/deps
+
+run: build
+	@scripts/run-demo
+
+check: check-normal check-asan fuzz
+
+check-normal: build
+	cd build && ctest --output-on-failure -j $(JOBS)
+
+check-asan: build-asan
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		ctest --output-on-failure -j $(JOBS)
+
+fuzz: deps
+	@tests/fuzz/run-short
+
+bench: build
+	@bench/run
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-asan build-fuzz
