@@ -102,4 +102,13 @@ int config_is_local_domain(const struct config *cfg, const char *domain);
 
 const char *listener_tls_name(enum listener_tls tls);
 
+/* Parses a size: decimal octets, optionally followed by k or K (x 1024), M
+ * (x 1024^2) or G (x 1024^3), e.g. "25M". Returns 0, or -1 on anything else
+ * or overflow. */
+int config_parse_size(const char *s, uint64_t *out);
+
+/* Parses a duration: decimal seconds, optionally followed by s, m (x 60) or
+ * h (x 3600), e.g. "5m". Returns 0, or -1 on anything else or overflow. */
+int config_parse_duration(const char *s, unsigned *seconds);
+
 #endif

@@ -1,0 +1,26 @@
+/*
+ * dispatcher.h: the dispatcher role, where every network session runs. It
+ * accepts on the listening sockets the parent bound, runs SMTP sessions,
+ * and relays their questions to the lookup and queue roles.
+ */
+#ifndef SEALMAIL_DISPATCHER_H
+#define SEALMAIL_DISPATCHER_H
+
+struct config;
+struct conn_limits;
+struct tls_cert_set;
+
+struct dispatcher_args {
+	const struct config *cfg;
+	const struct tls_cert_set *certs;
+	const int *listen_fds; /* one per cfg->listeners[] */
+	int queue_fd, lookup_fd;
+	struct conn_limits *limits;
+	unsigned slot;
+};
+
+/* Runs until SIGTERM (close everything) or SIGUSR2 (stop accepting, finish
+ * the sessions in progress, then exit). */
+int dispatcher_main(const struct dispatcher_args *args);
+
+#endif

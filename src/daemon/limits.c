@@ -1,0 +1,89 @@
+/*
+ * limits.c: see limits.h.
+ */
+#include "daemon/limits.h"
+
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "lib/log.h"
+#include "lib/util.h"
+
+struct conn_limits_slot {
+	uint32_t total;
+	uint16_t per_client[CONN_LIMITS_BUCKETS];
+};
+
+struct conn_limits {
+	uint64_t key;
+	struct conn_limits_slot slots[CONN_LIMITS_SLOTS];
+};
+
+struct conn_limits *conn_limits_new(void)
+{
+	struct conn_limits *cl = mmap(NULL, sizeof(*cl), PROT_READ | PROT_WRITE,
+				      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (cl == MAP_FAILED)
+		fatal("event=fatal reason=\"cannot map connection counters\"");
+	random_bytes(&cl->key, sizeof(cl->key));
+	return cl;
+}
+
+/* FNV-1a over the address bytes, keyed. */
+static unsigned conn_limits_bucket(const struct conn_limits *cl, const struct sockaddr *sa)
+{
+	const unsigned char *p;
+	uint64_t h = 1469598103934665603ULL ^ cl->key;
+	size_t n, i;
+
+	if (sa->sa_family == AF_INET6) {
+		p = (const unsigned char *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+		n = 16;
+	} else {
+		p = (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
+		n = 4;
+	}
+	for (i = 0; i < n; i++)
+		h = (h ^ p[i]) * 1099511628211ULL;
+	return (unsigned)(h % CONN_LIMITS_BUCKETS);
+}
+
+int conn_limits_acquire(struct conn_limits *cl, unsigned slot, const struct sockaddr *sa,
+			unsigned max_total, unsigned max_per_client, const char **which_r)
+{
+	unsigned b = conn_limits_bucket(cl, sa), i;
+	uint64_t total = 0, client = 0;
+
+	for (i = 0; i < CONN_LIMITS_SLOTS; i++) {
+		total += __atomic_load_n(&cl->slots[i].total, __ATOMIC_RELAXED);
+		client += __atomic_load_n(&cl->slots[i].per_client[b], __ATOMIC_RELAXED);
+	}
+	if (total >= max_total) {
+		*which_r = "total";
+		return -1;
+	}
+	if (client >= max_per_client) {
+		*which_r = "per-client";
+		return -1;
+	}
+	__atomic_add_fetch(&cl->slots[slot].total, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&cl->slots[slot].per_client[b], 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+void conn_limits_release(struct conn_limits *cl, unsigned slot, const struct sockaddr *sa)
+{
+	unsigned b = conn_limits_bucket(cl, sa);
+
+	if (cl->slots[slot].total > 0)
+		__atomic_sub_fetch(&cl->slots[slot].total, 1, __ATOMIC_RELAXED);
+	if (cl->slots[slot].per_client[b] > 0)
+		__atomic_sub_fetch(&cl->slots[slot].per_client[b], 1, __ATOMIC_RELAXED);
+}
+
+void conn_limits_clear_slot(struct conn_limits *cl, unsigned slot)
+{
+	memset(&cl->slots[slot], 0, sizeof(cl->slots[slot]));
+}

@@ -1,0 +1,559 @@
+/*
+ * parent.c: see parent.h.
+ */
+#include "daemon/parent.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf/config.h"
+#include "daemon/dispatcher.h"
+#include "daemon/limits.h"
+#include "daemon/proto.h"
+#include "lib/ipc.h"
+#include "lib/log.h"
+#include "lib/tls.h"
+#include "lib/util.h"
+#include "lookup/lookup.h"
+#include "queue/queue.h"
+
+#define PARENT_MAX_DISPATCHERS 64
+
+struct parent_dispatcher {
+	pid_t pid;
+	unsigned generation;
+	int retiring;
+};
+
+struct parent {
+	struct config *cfg;
+	struct tls_cert_set certs;
+	int listen_fds[CONFIG_MAX_LISTENERS];
+	struct event_base *base;
+	struct ipc_channel *queue, *lookup;
+	pid_t queue_pid, lookup_pid, self;
+	struct parent_dispatcher procs[CONN_LIMITS_SLOTS]; /* by limits slot */
+	unsigned generation;
+	struct conn_limits *limits;
+	int root;
+	uid_t uid;
+	gid_t gid;
+	int shutting_down;
+	int exit_status;
+};
+
+/* ---- sockets --------------------------------------------------------- */
+
+static int parent_bind(const struct config_listener *l, const char **error_r)
+{
+	int fd = socket(l->address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+
+	if (fd < 0) {
+		*error_r = strerror(errno);
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (l->address.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)&l->address, l->address_len) < 0 ||
+	    listen(fd, 1024) < 0) {
+		*error_r = strerror(errno);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Binds every listener of CFG into FDS, reusing a socket of OLD_CFG/OLD_FDS
+ * with the same address. Returns 0, or -1 after closing what it bound. */
+static int parent_bind_all(const struct config *cfg, int *fds, const struct config *old_cfg,
+			   const int *old_fds)
+{
+	unsigned i, j;
+
+	for (i = 0; i < cfg->n_listeners; i++) {
+		const struct config_listener *l = &cfg->listeners[i];
+		const char *why;
+
+		fds[i] = -1;
+		for (j = 0; old_cfg != NULL && j < old_cfg->n_listeners; j++)
+			if (old_cfg->listeners[j].address_len == l->address_len &&
+			    memcmp(&old_cfg->listeners[j].address, &l->address, l->address_len) == 0)
+				fds[i] = old_fds[j];
+		if (fds[i] >= 0)
+			continue;
+		fds[i] = parent_bind(l, &why);
+		if (fds[i] < 0) {
+			log_error("event=listen-error listener=%s address=%s reason=\"%s\"", l->name,
+				  l->address_text, why);
+			for (j = 0; j < i; j++) {
+				int reused = 0, k;
+				for (k = 0; old_cfg != NULL && k < (int)old_cfg->n_listeners; k++)
+					reused |= old_fds[k] == fds[j];
+				if (!reused)
+					close(fds[j]);
+			}
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* ---- forking roles ------------------------------------------------- */
+
+static void parent_drop_privileges(const struct parent *p, const char *chroot_dir)
+{
+	if (!p->root)
+		return;
+	if (chroot_dir != NULL && (chroot(chroot_dir) < 0 || chdir("/") < 0))
+		fatal("event=fatal reason=\"chroot %s: %s\"", chroot_dir, strerror(errno));
+	if (setgroups(1, &p->gid) < 0 || setresgid(p->gid, p->gid, p->gid) < 0 ||
+	    setresuid(p->uid, p->uid, p->uid) < 0)
+		fatal("event=fatal reason=\"cannot drop privileges: %s\"", strerror(errno));
+	if (setuid(0) == 0)
+		fatal("event=fatal reason=\"privileges were not dropped\"");
+}
+
+/* Forks; in the child, forgets the parent's event loop and closes the
+ * parent's own sockets except KEEP. Returns like fork(). */
+static pid_t parent_fork(struct parent *p, const char *role, const int *keep, unsigned n_keep)
+{
+	pid_t pid = fork();
+	int fds[CONFIG_MAX_LISTENERS + 2];
+	unsigned n = 0, i, j;
+
+	if (pid != 0)
+		return pid;
+	log_set_role(role);
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != p->self)
+		_exit(0);
+	for (i = 0; i < p->cfg->n_listeners; i++)
+		fds[n++] = p->listen_fds[i];
+	if (p->queue != NULL)
+		fds[n++] = ipc_channel_fd(p->queue);
+	if (p->lookup != NULL)
+		fds[n++] = ipc_channel_fd(p->lookup);
+	for (i = 0; i < n; i++) {
+		int kept = 0;
+		for (j = 0; j < n_keep; j++)
+			kept |= keep[j] == fds[i];
+		if (!kept)
+			close(fds[i]);
+	}
+	event_base_free(p->base);
+	p->base = NULL;
+	return 0;
+}
+
+static void parent_send_config(struct parent *p)
+{
+	ipc_send(p->queue, IMSG_CTL_CONFIG, 0, p->cfg, sizeof(*p->cfg), -1);
+	ipc_send(p->lookup, IMSG_CTL_CONFIG, 0, p->cfg, sizeof(*p->cfg), -1);
+}
+
+static void parent_role_closed(struct ipc_channel *ch, void *arg)
+{
+	/* The role's exit is handled when SIGCHLD reaps it. */
+}
+
+static void parent_role_handler(struct ipc_channel *ch, uint32_t type, uint64_t id,
+				const void *data, size_t len, int fd, void *arg)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+/* Starts the queue (in data_dir, chrooted there when root) or the lookup
+ * role; returns the parent's end of its channel. */
+static struct ipc_channel *parent_start_role(struct parent *p, int queue, pid_t *pid_r)
+{
+	int sp[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+		fatal("event=fatal reason=\"socketpair: %s\"", strerror(errno));
+	pid = parent_fork(p, queue ? "queue" : "lookup", NULL, 0);
+	if (pid < 0)
+		fatal("event=fatal reason=\"fork: %s\"", strerror(errno));
+	if (pid == 0) {
+		close(sp[0]);
+		if (queue) {
+			if (chdir(p->cfg->data_dir) < 0)
+				fatal("event=fatal reason=\"%s: %s\"", p->cfg->data_dir,
+				      strerror(errno));
+			parent_drop_privileges(p, p->root ? "." : NULL);
+			_exit(queue_main(p->cfg, sp[1]));
+		}
+		parent_drop_privileges(p, NULL);
+		if (chdir("/") < 0)
+			_exit(1);
+		_exit(lookup_main(p->cfg, sp[1]));
+	}
+	close(sp[1]);
+	*pid_r = pid;
+	return ipc_channel_new(p->base, sp[0], parent_role_handler, parent_role_closed, p);
+}
+
+static void parent_start_dispatcher(struct parent *p, unsigned slot)
+{
+	int q[2], l[2], keep[CONFIG_MAX_LISTENERS + 2];
+	struct dispatcher_args args;
+	char chroot_dir[4200];
+	unsigned i;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, q) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, l) < 0) {
+		log_error("event=spawn-error reason=\"socketpair: %s\"", strerror(errno));
+		return;
+	}
+	for (i = 0; i < p->cfg->n_listeners; i++)
+		keep[i] = p->listen_fds[i];
+	conn_limits_clear_slot(p->limits, slot);
+	pid = parent_fork(p, "dispatcher", keep, p->cfg->n_listeners);
+	if (pid == 0) {
+		close(q[0]);
+		close(l[0]);
+		snprintf(chroot_dir, sizeof(chroot_dir), "%s/empty", p->cfg->data_dir);
+		parent_drop_privileges(p, p->root ? chroot_dir : NULL);
+		if (!p->root && chdir("/") < 0)
+			_exit(1);
+		args = (struct dispatcher_args){
+			.cfg = p->cfg,
+			.certs = &p->certs,
+			.listen_fds = p->listen_fds,
+			.queue_fd = q[1],
+			.lookup_fd = l[1],
+			.limits = p->limits,
+			.slot = slot,
+		};
+		_exit(dispatcher_main(&args));
+	}
+	close(q[1]);
+	close(l[1]);
+	if (pid < 0) {
+		log_error("event=spawn-error reason=\"fork: %s\"", strerror(errno));
+		close(q[0]);
+		close(l[0]);
+		return;
+	}
+	p->procs[slot] = (struct parent_dispatcher){.pid = pid, .generation = p->generation};
+	ipc_send(p->queue, IMSG_CTL_ADD_CHANNEL, 0, NULL, 0, q[0]);
+	ipc_send(p->lookup, IMSG_CTL_ADD_CHANNEL, 0, NULL, 0, l[0]);
+}
+
+static unsigned parent_dispatcher_count(const struct config *cfg)
+{
+	long n = cfg->dispatchers ? (long)cfg->dispatchers : sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > PARENT_MAX_DISPATCHERS ? PARENT_MAX_DISPATCHERS : (unsigned)n;
+}
+
+/* Starts the current generation's dispatchers in free slots. */
+static void parent_start_generation(struct parent *p)
+{
+	unsigned want = parent_dispatcher_count(p->cfg), slot;
+
+	for (slot = 0; slot < CONN_LIMITS_SLOTS && want > 0; slot++) {
+		if (p->procs[slot].pid != 0)
+			continue;
+		parent_start_dispatcher(p, slot);
+		want--;
+	}
+	if (want > 0)
+		log_error("event=spawn-error reason=\"no free dispatcher slot\"");
+}
+
+/* ---- signals --------------------------------------------------------- */
+
+static void parent_kill_all(struct parent *p, int sig)
+{
+	unsigned i;
+
+	for (i = 0; i < CONN_LIMITS_SLOTS; i++)
+		if (p->procs[i].pid > 0)
+			kill(p->procs[i].pid, sig);
+	if (p->queue_pid > 0)
+		kill(p->queue_pid, sig);
+	if (p->lookup_pid > 0)
+		kill(p->lookup_pid, sig);
+}
+
+static void parent_shutdown(struct parent *p, int status)
+{
+	if (p->shutting_down)
+		return;
+	p->shutting_down = 1;
+	p->exit_status = status;
+	log_info("event=shutdown");
+	parent_kill_all(p, SIGTERM);
+	event_base_loopexit(p->base, &(struct timeval){10, 0});
+}
+
+static int parent_children_left(const struct parent *p)
+{
+	unsigned i;
+
+	for (i = 0; i < CONN_LIMITS_SLOTS; i++)
+		if (p->procs[i].pid > 0)
+			return 1;
+	return p->queue_pid > 0 || p->lookup_pid > 0;
+}
+
+/* One child is gone: a dispatcher of the current generation is started
+ * again; the loss of the queue or lookup role stops the server. */
+static void parent_child_exited(struct parent *p, pid_t pid, int status)
+{
+	unsigned i;
+
+	if (pid == p->queue_pid || pid == p->lookup_pid) {
+		const char *role = pid == p->queue_pid ? "queue" : "lookup";
+		if (pid == p->queue_pid)
+			p->queue_pid = 0;
+		else
+			p->lookup_pid = 0;
+		if (!p->shutting_down) {
+			log_error("event=role-exited role=%s status=%d", role, status);
+			parent_shutdown(p, 1);
+		}
+		return;
+	}
+	for (i = 0; i < CONN_LIMITS_SLOTS; i++) {
+		struct parent_dispatcher *d = &p->procs[i];
+		if (d->pid != pid)
+			continue;
+		d->pid = 0;
+		conn_limits_clear_slot(p->limits, i);
+		if (p->shutting_down || d->retiring || d->generation != p->generation) {
+			log_info("event=dispatcher-exited pid=%d retired=yes", (int)pid);
+			return;
+		}
+		log_error("event=dispatcher-exited pid=%d status=%d restarting=yes", (int)pid,
+			  status);
+		parent_start_dispatcher(p, i);
+		return;
+	}
+}
+
+static void parent_sigchld_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct parent *p = arg;
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		parent_child_exited(p, pid, status);
+	if (p->shutting_down && !parent_children_left(p))
+		event_base_loopbreak(p->base);
+}
+
+/* Logs each line of a multi-line error text. */
+static void parent_log_errors(const char *event, const char *errors)
+{
+	const char *line = errors;
+
+	while (line != NULL && *line) {
+		const char *nl = strchr(line, '\n');
+		int len = nl ? (int)(nl - line) : (int)strlen(line);
+		char v[1024], tmp[1024];
+		snprintf(tmp, sizeof(tmp), "%.*s", len, line);
+		log_error("event=%s reason=%s", event, log_value(tmp, v, sizeof(v)));
+		line = nl ? nl + 1 : NULL;
+	}
+}
+
+/* SIGHUP: a new configuration and new certificates for new dispatchers; the
+ * old dispatchers finish their sessions. Anything wrong keeps what runs. */
+static void parent_reload(struct parent *p)
+{
+	struct config *cfg = xmalloc(sizeof(*cfg));
+	int fds[CONFIG_MAX_LISTENERS];
+	struct tls_cert_set certs;
+	char *errors = NULL;
+	const char *why;
+	unsigned i, j;
+
+	if (config_load(cfg, p->cfg->path, &errors) < 0) {
+		parent_log_errors("reload-failed", errors);
+		free(errors);
+		free(cfg);
+		return;
+	}
+	if (strcmp(cfg->data_dir, p->cfg->data_dir) != 0) {
+		log_warn("event=reload-warning reason=\"data_dir changes need a restart\"");
+		snprintf(cfg->data_dir, sizeof(cfg->data_dir), "%s", p->cfg->data_dir);
+	}
+	if (tls_cert_set_reload(cfg, &p->certs, &certs, &why) < 0) {
+		parent_log_errors("reload-failed", why);
+		free(cfg);
+		return;
+	}
+	if (parent_bind_all(cfg, fds, p->cfg, p->listen_fds) < 0) {
+		log_error("event=reload-failed reason=\"cannot listen\"");
+		tls_cert_set_free(&certs);
+		free(cfg);
+		return;
+	}
+	for (i = 0; i < p->cfg->n_listeners; i++) {
+		int reused = 0;
+		for (j = 0; j < cfg->n_listeners; j++)
+			reused |= fds[j] == p->listen_fds[i];
+		if (!reused)
+			close(p->listen_fds[i]);
+	}
+	memcpy(p->listen_fds, fds, sizeof(fds));
+	free(p->cfg);
+	p->cfg = cfg;
+	tls_cert_set_free(&p->certs);
+	p->certs = certs;
+	parent_send_config(p);
+	for (i = 0; i < CONN_LIMITS_SLOTS; i++)
+		if (p->procs[i].pid > 0 && !p->procs[i].retiring) {
+			p->procs[i].retiring = 1;
+			kill(p->procs[i].pid, SIGUSR2);
+		}
+	p->generation++;
+	parent_start_generation(p);
+	for (i = 0; i < p->certs.n; i++)
+		log_info("event=certificate name=%s subject=\"%s\" not_after=\"%s\"",
+			 p->certs.certs[i].name[0] ? p->certs.certs[i].name : "default",
+			 p->certs.certs[i].subject, p->certs.certs[i].not_after);
+	log_info("event=reloaded generation=%u", p->generation);
+}
+
+static void parent_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct parent *p = arg;
+
+	if (sig == SIGHUP && !p->shutting_down)
+		parent_reload(p);
+	else if (sig == SIGTERM || sig == SIGINT)
+		parent_shutdown(p, 0);
+}
+
+/* ---- start-up ---------------------------------------------------------- */
+
+/* As root: find the unprivileged user, give it data_dir, and make the empty
+ * directory dispatchers are chrooted into. */
+static void parent_prepare_dirs(struct parent *p)
+{
+	char empty[4200];
+
+	if (mkdir_p(p->cfg->data_dir, 0750) < 0)
+		fatal("event=fatal reason=\"cannot create data_dir %s: %s\"", p->cfg->data_dir,
+		      strerror(errno));
+	if (!p->root)
+		return;
+	if (chown(p->cfg->data_dir, p->uid, p->gid) < 0)
+		fatal("event=fatal reason=\"chown %s: %s\"", p->cfg->data_dir, strerror(errno));
+	snprintf(empty, sizeof(empty), "%s/empty", p->cfg->data_dir);
+	if (mkdir(empty, 0555) < 0 && errno != EEXIST)
+		fatal("event=fatal reason=\"mkdir %s: %s\"", empty, strerror(errno));
+	if (chown(empty, 0, 0) < 0 || chmod(empty, 0555) < 0)
+		fatal("event=fatal reason=\"%s: %s\"", empty, strerror(errno));
+}
+
+static void parent_find_user(struct parent *p)
+{
+	struct passwd *pw;
+
+	p->root = geteuid() == 0;
+	if (!p->root)
+		return;
+	pw = getpwnam(p->cfg->user);
+	if (pw == NULL)
+		fatal("event=fatal reason=\"user '%s' does not exist; create it (scripts/deps "
+		      "does) or set [server] user\"",
+		      p->cfg->user);
+	p->uid = pw->pw_uid;
+	p->gid = pw->pw_gid;
+}
+
+static void parent_daemonize(void)
+{
+	int fd;
+
+	if (fork() != 0)
+		_exit(0);
+	setsid();
+	if (fork() != 0)
+		_exit(0);
+	fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+}
+
+int parent_main(const char *config_path, int foreground)
+{
+	struct parent *p = xcalloc(1, sizeof(*p));
+	char *errors = NULL;
+	const char *why;
+	unsigned i;
+
+	p->cfg = xmalloc(sizeof(*p->cfg));
+	if (config_load(p->cfg, config_path, &errors) < 0) {
+		fprintf(stderr, "%s\n", errors);
+		return 1;
+	}
+	parent_find_user(p);
+	if (tls_cert_set_load(p->cfg, &p->certs, &why) < 0) {
+		fprintf(stderr, "sealmail: certificate: %s\n", why);
+		return 1;
+	}
+	log_init("parent", foreground);
+	tzset();
+	signal(SIGPIPE, SIG_IGN);
+	parent_prepare_dirs(p);
+	if (parent_bind_all(p->cfg, p->listen_fds, NULL, NULL) < 0) {
+		fprintf(stderr, "sealmail: cannot listen (see the log line above)\n");
+		return 1;
+	}
+	if (!foreground)
+		parent_daemonize();
+	p->self = getpid();
+	p->limits = conn_limits_new();
+	p->base = event_base_new();
+	p->queue = parent_start_role(p, 1, &p->queue_pid);
+	p->lookup = parent_start_role(p, 0, &p->lookup_pid);
+	parent_start_generation(p);
+	{
+		static const int sigs[] = {SIGHUP, SIGTERM, SIGINT};
+		for (i = 0; i < 3; i++)
+			event_add(evsignal_new(p->base, sigs[i], parent_signal_cb, p), NULL);
+		event_add(evsignal_new(p->base, SIGCHLD, parent_sigchld_cb, p), NULL);
+	}
+	for (i = 0; i < p->cfg->n_listeners; i++)
+		log_info("event=listening listener=%s address=%s tls=%s", p->cfg->listeners[i].name,
+			 p->cfg->listeners[i].address_text,
+			 listener_tls_name(p->cfg->listeners[i].tls));
+	log_info("event=started hostname=%s data_dir=%s dispatchers=%u user=%s",
+		 p->cfg->hostname, p->cfg->data_dir, parent_dispatcher_count(p->cfg),
+		 p->root ? p->cfg->user : "(unchanged)");
+	event_base_dispatch(p->base);
+	parent_kill_all(p, SIGKILL);
+	while (waitpid(-1, NULL, 0) > 0)
+		;
+	log_info("event=stopped");
+	return p->exit_status;
+}

@@ -1,0 +1,39 @@
+/*
+ * proto.h: the messages sealmail's roles exchange (see lib/ipc.h for the
+ * framing). Each request carries an id chosen by the sender; the reply
+ * carries the same id.
+ */
+#ifndef SEALMAIL_PROTO_H
+#define SEALMAIL_PROTO_H
+
+enum imsg_type {
+	/* dispatcher -> lookup: str address. Reply: u32 enum lookup_result. */
+	IMSG_LOOKUP_RCPT = 1,
+	IMSG_LOOKUP_RCPT_RESULT,
+
+	/* dispatcher -> queue: an envelope (envelope_encode). Reply: u32 ok,
+	 * str queue id (or the reason), and the spool file's fd when ok; the
+	 * dispatcher appends the message to it. */
+	IMSG_QUEUE_OPEN,
+	IMSG_QUEUE_OPEN_RESULT,
+	/* dispatcher -> queue: str queue id, u64 octets written. Reply: u32 ok,
+	 * str text. Replied only once the message is on stable storage. */
+	IMSG_QUEUE_COMMIT,
+	IMSG_QUEUE_COMMIT_RESULT,
+	/* dispatcher -> queue: str queue id; the transaction was abandoned. */
+	IMSG_QUEUE_ABORT,
+
+	/* parent -> queue, lookup: a socket to a new dispatcher (fd). */
+	IMSG_CTL_ADD_CHANNEL,
+	/* parent -> queue, lookup: the new struct config after a reload. */
+	IMSG_CTL_CONFIG,
+};
+
+enum lookup_result {
+	LOOKUP_OK,
+	LOOKUP_UNKNOWN_USER, /* 550 5.1.1 */
+	LOOKUP_NOT_LOCAL,    /* relaying; 554 5.7.1 */
+	LOOKUP_TEMPFAIL,     /* 451 4.3.0 */
+};
+
+#endif

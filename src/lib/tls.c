@@ -1,0 +1,318 @@
+/*
+ * tls.c: see tls.h.
+ */
+#include "lib/tls.h"
+
+#include <errno.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "conf/config.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#define TLS_PEM_MAX (1024 * 1024)
+
+struct tls_server {
+	SSL_CTX **ctx; /* ctx[0] is the default */
+	char (*names)[256];
+	unsigned n;
+};
+
+const char *tls_last_error(void)
+{
+	static char buf[256];
+	unsigned long e = ERR_get_error();
+
+	if (e == 0)
+		return "unknown TLS error";
+	ERR_error_string_n(e, buf, sizeof(buf));
+	ERR_clear_error();
+	return buf;
+}
+
+/* Puts the PEM chain CERT_PEM (leaf first) and KEY_PEM into CTX. */
+static int tls_ctx_use_pem(SSL_CTX *ctx, const char *cert_pem, const char *key_pem,
+			   const char **error_r)
+{
+	BIO *bio = BIO_new_mem_buf(cert_pem, -1);
+	X509 *x;
+	EVP_PKEY *key;
+	int first = 1;
+
+	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		int ok = first ? SSL_CTX_use_certificate(ctx, x) : SSL_CTX_add0_chain_cert(ctx, x);
+		if (first || !ok)
+			X509_free(x);
+		if (!ok) {
+			BIO_free(bio);
+			*error_r = tls_last_error();
+			return -1;
+		}
+		first = 0;
+	}
+	BIO_free(bio);
+	ERR_clear_error();
+	if (first) {
+		*error_r = "no certificate found in the PEM file";
+		return -1;
+	}
+	bio = BIO_new_mem_buf(key_pem, -1);
+	key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	if (key == NULL) {
+		*error_r = "no private key found in the key file";
+		ERR_clear_error();
+		return -1;
+	}
+	if (SSL_CTX_use_PrivateKey(ctx, key) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+		EVP_PKEY_free(key);
+		*error_r = "the private key does not match the certificate";
+		ERR_clear_error();
+		return -1;
+	}
+	EVP_PKEY_free(key);
+	return 0;
+}
+
+/* Fills subject and expiry of the leaf in PEM, for logs. */
+static void tls_pem_describe(struct tls_cert_pem *c)
+{
+	BIO *bio = BIO_new_mem_buf(c->cert_pem, -1);
+	X509 *x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	BIO *out;
+	int n;
+
+	BIO_free(bio);
+	if (x == NULL)
+		return;
+	X509_NAME_oneline(X509_get_subject_name(x), c->subject, sizeof(c->subject));
+	out = BIO_new(BIO_s_mem());
+	ASN1_TIME_print(out, X509_get0_notAfter(x));
+	n = BIO_read(out, c->not_after, sizeof(c->not_after) - 1);
+	c->not_after[n > 0 ? n : 0] = '\0';
+	BIO_free(out);
+	X509_free(x);
+}
+
+/* Reads one certificate + key pair and checks it by building a context. */
+static int tls_cert_load_one(const struct config_cert *cc, struct tls_cert_pem *c,
+			     const char **error_r)
+{
+	static char err[1024];
+	SSL_CTX *ctx;
+	const char *why;
+
+	memset(c, 0, sizeof(*c));
+	snprintf(c->name, sizeof(c->name), "%s", cc->name);
+	c->cert_pem = read_file(cc->certificate, TLS_PEM_MAX, NULL);
+	if (c->cert_pem == NULL) {
+		snprintf(err, sizeof(err), "%s: %s", cc->certificate, strerror(errno));
+		*error_r = err;
+		return -1;
+	}
+	c->key_pem = read_file(cc->key, TLS_PEM_MAX, NULL);
+	if (c->key_pem == NULL) {
+		snprintf(err, sizeof(err), "%s: %s", cc->key, strerror(errno));
+		goto fail;
+	}
+	ctx = SSL_CTX_new(TLS_server_method());
+	if (tls_ctx_use_pem(ctx, c->cert_pem, c->key_pem, &why) < 0) {
+		snprintf(err, sizeof(err), "%s: %s", cc->certificate, why);
+		SSL_CTX_free(ctx);
+		goto fail;
+	}
+	SSL_CTX_free(ctx);
+	tls_pem_describe(c);
+	return 0;
+fail:
+	*error_r = err;
+	free(c->cert_pem);
+	if (c->key_pem != NULL)
+		explicit_bzero(c->key_pem, strlen(c->key_pem));
+	free(c->key_pem);
+	memset(c, 0, sizeof(*c));
+	return -1;
+}
+
+static const struct tls_cert_pem *tls_cert_set_find(const struct tls_cert_set *set,
+						    const char *name)
+{
+	unsigned i;
+
+	for (i = 0; set != NULL && i < set->n; i++)
+		if (strcasecmp(set->certs[i].name, name) == 0)
+			return &set->certs[i];
+	return NULL;
+}
+
+static void tls_cert_copy(struct tls_cert_pem *dst, const struct tls_cert_pem *src)
+{
+	*dst = *src;
+	dst->cert_pem = xstrdup(src->cert_pem);
+	dst->key_pem = xstrdup(src->key_pem);
+}
+
+int tls_cert_set_reload(const struct config *cfg, const struct tls_cert_set *old,
+			struct tls_cert_set *set, const char **error_r)
+{
+	struct tls_cert_set n;
+	unsigned i;
+
+	memset(&n, 0, sizeof(n));
+	n.certs = xcalloc(cfg->n_certs ? cfg->n_certs : 1, sizeof(n.certs[0]));
+	for (i = 0; i < cfg->n_certs; i++, n.n++) {
+		const struct tls_cert_pem *prev;
+		const char *why;
+
+		if (tls_cert_load_one(&cfg->certs[i], &n.certs[i], &why) == 0)
+			continue;
+		prev = tls_cert_set_find(old, cfg->certs[i].name);
+		if (prev == NULL) {
+			*error_r = why;
+			tls_cert_set_free(&n);
+			return -1;
+		}
+		log_warn("event=certificate-kept name=%s reason=\"%s\"",
+			 prev->name[0] ? prev->name : "default", why);
+		tls_cert_copy(&n.certs[i], prev);
+	}
+	if (old != NULL)
+		memcpy(n.ticket_keys, old->ticket_keys, sizeof(n.ticket_keys));
+	else
+		random_bytes(n.ticket_keys, sizeof(n.ticket_keys));
+	*set = n;
+	return 0;
+}
+
+int tls_cert_set_load(const struct config *cfg, struct tls_cert_set *set, const char **error_r)
+{
+	return tls_cert_set_reload(cfg, NULL, set, error_r);
+}
+
+void tls_cert_set_free(struct tls_cert_set *set)
+{
+	unsigned i;
+
+	for (i = 0; i < set->n; i++) {
+		free(set->certs[i].cert_pem);
+		if (set->certs[i].key_pem != NULL)
+			explicit_bzero(set->certs[i].key_pem, strlen(set->certs[i].key_pem));
+		free(set->certs[i].key_pem);
+	}
+	free(set->certs);
+	memset(set, 0, sizeof(*set));
+}
+
+/* SNI (RFC 6066 3): picks the context whose name matches, exactly or by a
+ * "*." wildcard for one label; otherwise keeps the default. */
+static int tls_sni_cb(SSL *ssl, int *alert, void *arg)
+{
+	struct tls_server *srv = arg;
+	const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	const char *dot;
+	unsigned i;
+
+	if (name == NULL)
+		return SSL_TLSEXT_ERR_NOACK;
+	dot = strchr(name, '.');
+	for (i = 1; i < srv->n; i++) {
+		const char *pat = srv->names[i];
+		int match = strcasecmp(pat, name) == 0 ||
+			    (pat[0] == '*' && pat[1] == '.' && dot != NULL &&
+			     strcasecmp(pat + 1, dot) == 0);
+		if (match) {
+			SSL_set_SSL_CTX(ssl, srv->ctx[i]);
+			return SSL_TLSEXT_ERR_OK;
+		}
+	}
+	return SSL_TLSEXT_ERR_OK;
+}
+
+/* One context with sealmail's protocol settings. */
+static SSL_CTX *tls_ctx_new(const struct config *cfg, const struct tls_cert_set *set,
+			    const struct tls_cert_pem *c, const char **error_r)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	static const unsigned char sid_ctx[] = "sealmail";
+
+	SSL_CTX_set_min_proto_version(ctx, cfg->min_version);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+					 SSL_OP_NO_COMPRESSION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+	SSL_CTX_set_tlsext_ticket_keys(ctx, (void *)set->ticket_keys, sizeof(set->ticket_keys));
+	if (SSL_CTX_set_cipher_list(ctx, cfg->ciphers) != 1 ||
+	    SSL_CTX_set_ciphersuites(ctx, cfg->ciphersuites) != 1 ||
+	    SSL_CTX_set1_groups_list(ctx, "X25519:P-256:P-384") != 1) {
+		*error_r = tls_last_error();
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	if (tls_ctx_use_pem(ctx, c->cert_pem, c->key_pem, error_r) < 0) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+struct tls_server *tls_server_new(const struct config *cfg, const struct tls_cert_set *set,
+				  const char **error_r)
+{
+	struct tls_server *srv;
+	unsigned i;
+
+	if (set->n == 0) {
+		*error_r = "no certificate configured";
+		return NULL;
+	}
+	srv = xcalloc(1, sizeof(*srv));
+	srv->ctx = xcalloc(set->n, sizeof(srv->ctx[0]));
+	srv->names = xcalloc(set->n, sizeof(srv->names[0]));
+	for (i = 0; i < set->n; i++, srv->n++) {
+		srv->ctx[i] = tls_ctx_new(cfg, set, &set->certs[i], error_r);
+		if (srv->ctx[i] == NULL) {
+			tls_server_free(&srv);
+			return NULL;
+		}
+		snprintf(srv->names[i], sizeof(srv->names[i]), "%s", set->certs[i].name);
+		SSL_CTX_set_tlsext_servername_callback(srv->ctx[i], tls_sni_cb);
+		SSL_CTX_set_tlsext_servername_arg(srv->ctx[i], srv);
+	}
+	return srv;
+}
+
+void tls_server_free(struct tls_server **srvp)
+{
+	struct tls_server *srv = *srvp;
+	unsigned i;
+
+	if (srv == NULL)
+		return;
+	*srvp = NULL;
+	for (i = 0; i < srv->n; i++)
+		SSL_CTX_free(srv->ctx[i]);
+	free(srv->ctx);
+	free(srv->names);
+	free(srv);
+}
+
+SSL *tls_server_ssl_new(struct tls_server *srv)
+{
+	return SSL_new(srv->ctx[0]);
+}
+
+void tls_describe(SSL *ssl, char *version, size_t vsize, char *cipher, size_t csize, int *bits_r)
+{
+	const SSL_CIPHER *c = SSL_get_current_cipher(ssl);
+
+	snprintf(version, vsize, "%s", SSL_get_version(ssl));
+	snprintf(cipher, csize, "%s", c ? SSL_CIPHER_get_name(c) : "none");
+	*bits_r = c ? SSL_CIPHER_get_bits(c, NULL) : 0;
+}

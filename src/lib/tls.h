@@ -1,0 +1,57 @@
+/*
+ * tls.h: server-side TLS contexts built from certificates held in memory.
+ *
+ * The parent reads the PEM files (it may be the only role allowed to) and
+ * checks that each key matches its certificate; the dispatcher builds its
+ * SSL_CTXs from those bytes after fork, so nothing is read from disk inside
+ * the chroot. One SSL_CTX per certificate; the first is the default and the
+ * SNI callback switches to a named one.
+ */
+#ifndef SEALMAIL_TLS_H
+#define SEALMAIL_TLS_H
+
+#include <openssl/ssl.h>
+#include <stddef.h>
+
+struct config;
+
+struct tls_cert_pem {
+	char name[256]; /* "" = default; otherwise the SNI name, maybe "*.x" */
+	char *cert_pem;
+	char *key_pem;
+	char not_after[64]; /* for logs */
+	char subject[256];
+};
+
+struct tls_cert_set {
+	struct tls_cert_pem *certs;
+	unsigned n;
+	unsigned char ticket_keys[80]; /* shared by every dispatcher */
+};
+
+/* Reads and checks every certificate named in CFG. On failure *error_r says
+ * which file and why, and *set is untouched. */
+int tls_cert_set_load(const struct config *cfg, struct tls_cert_set *set, const char **error_r);
+
+/* Like tls_cert_set_load, but a certificate that fails to load keeps its
+ * entry from OLD when there is one (logged as a warning). */
+int tls_cert_set_reload(const struct config *cfg, const struct tls_cert_set *old,
+			struct tls_cert_set *set, const char **error_r);
+void tls_cert_set_free(struct tls_cert_set *set);
+
+struct tls_server;
+
+/* Builds the SSL_CTXs. Returns NULL with *error_r on failure. */
+struct tls_server *tls_server_new(const struct config *cfg, const struct tls_cert_set *set,
+				  const char **error_r);
+void tls_server_free(struct tls_server **srv);
+/* A new SSL for one accepted connection. */
+SSL *tls_server_ssl_new(struct tls_server *srv);
+
+/* "TLSv1.3", "TLS_AES_256_GCM_SHA384", bits. */
+void tls_describe(SSL *ssl, char *version, size_t vsize, char *cipher, size_t csize, int *bits_r);
+
+/* The last OpenSSL error as text, for logs (thread-unsafe static buffer). */
+const char *tls_last_error(void);
+
+#endif

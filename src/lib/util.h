@@ -1,0 +1,48 @@
+/*
+ * util.h: small helpers every role uses: allocation that aborts on
+ * out-of-memory, bounded string copies, random identifiers, time.
+ */
+#ifndef SEALMAIL_UTIL_H
+#define SEALMAIL_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+void *xmalloc(size_t size);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t size);
+char *xstrdup(const char *s);
+/* printf into a new string. */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Copies SRC into DST of SIZE bytes, always NUL-terminating. Returns 0, or -1
+ * when SRC did not fit (DST then holds a truncated copy). */
+int strlcpy_checked(char *dst, const char *src, size_t size);
+
+/* Lower-cases S in place (ASCII only). */
+void str_lower(char *s);
+
+/* Fills BUF with LEN random bytes from the kernel; aborts when it cannot. */
+void random_bytes(void *buf, size_t len);
+
+/* Writes all of BUF to FD, retrying on EINTR and short writes. */
+int write_all(int fd, const void *buf, size_t len);
+
+/* Reads a whole (small, <= MAX bytes) file into a NUL-terminated buffer.
+ * Returns NULL with errno set on failure; *len_r gets the length. */
+char *read_file(const char *path, size_t max, size_t *len_r);
+
+/* Seconds and microseconds since the epoch. */
+uint64_t now_usec(void);
+
+/* RFC 5322 date-time for T (local time with numeric zone) into BUF. */
+void rfc5322_date(time_t t, char *buf, size_t size);
+
+/* fsync of the directory at PATH. */
+int fsync_dir(const char *path);
+
+/* mkdir -p with MODE for each component created. */
+int mkdir_p(const char *path, mode_t mode);
+
+#endif

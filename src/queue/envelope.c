@@ -1,0 +1,186 @@
+/*
+ * envelope.c: see envelope.h.
+ */
+#include "queue/envelope.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/ipc.h"
+#include "lib/util.h"
+
+#define ENVELOPE_MAGIC "sealmail-queue 1\n"
+
+void envelope_init(struct envelope *env)
+{
+	memset(env, 0, sizeof(*env));
+}
+
+void envelope_free(struct envelope *env)
+{
+	free(env->rcpts);
+	memset(env, 0, sizeof(*env));
+}
+
+int envelope_add_rcpt(struct envelope *env, const char *rcpt)
+{
+	if (env->n_rcpts >= ENVELOPE_MAX_RCPTS)
+		return -1;
+	if ((env->n_rcpts & (env->n_rcpts - 1)) == 0)
+		env->rcpts = xrealloc(env->rcpts,
+				      (env->n_rcpts ? env->n_rcpts * 2 : 1) * sizeof(env->rcpts[0]));
+	return strlcpy_checked(env->rcpts[env->n_rcpts++], rcpt, ENVELOPE_ADDR_MAX);
+}
+
+void envelope_encode(const struct envelope *env, struct ipc_writer *w)
+{
+	unsigned i;
+
+	ipc_put_str(w, env->id);
+	ipc_put_u64(w, env->time);
+	ipc_put_str(w, env->sender);
+	ipc_put_str(w, env->helo);
+	ipc_put_str(w, env->client);
+	ipc_put_str(w, env->tls);
+	ipc_put_str(w, env->body);
+	ipc_put_u32(w, env->n_rcpts);
+	for (i = 0; i < env->n_rcpts; i++)
+		ipc_put_str(w, env->rcpts[i]);
+}
+
+int envelope_decode(struct envelope *env, struct ipc_reader *r)
+{
+	char rcpt[ENVELOPE_ADDR_MAX];
+	uint32_t n, i;
+
+	envelope_init(env);
+	ipc_get_str(r, env->id, sizeof(env->id));
+	env->time = ipc_get_u64(r);
+	ipc_get_str(r, env->sender, sizeof(env->sender));
+	ipc_get_str(r, env->helo, sizeof(env->helo));
+	ipc_get_str(r, env->client, sizeof(env->client));
+	ipc_get_str(r, env->tls, sizeof(env->tls));
+	ipc_get_str(r, env->body, sizeof(env->body));
+	n = ipc_get_u32(r);
+	if (r->error || n == 0 || n > ENVELOPE_MAX_RCPTS)
+		return -1;
+	for (i = 0; i < n; i++) {
+		ipc_get_str(r, rcpt, sizeof(rcpt));
+		if (r->error || envelope_add_rcpt(env, rcpt) < 0)
+			return -1;
+	}
+	return ipc_reader_done(r);
+}
+
+/* A value may not hold a line end: it would forge a record. */
+static int envelope_value_ok(const char *s)
+{
+	return strpbrk(s, "\r\n") == NULL;
+}
+
+char *envelope_format(const struct envelope *env, size_t *len_r)
+{
+	size_t cap = 1024 + (size_t)env->n_rcpts * (ENVELOPE_ADDR_MAX + 8), len;
+	char *buf = xmalloc(cap);
+	unsigned i;
+	int n;
+
+	if (!envelope_value_ok(env->sender) || !envelope_value_ok(env->helo) ||
+	    !envelope_value_ok(env->client) || !envelope_value_ok(env->tls)) {
+		free(buf);
+		return NULL;
+	}
+	n = snprintf(buf, cap,
+		     ENVELOPE_MAGIC "id %s\ntime %" PRIu64 "\nfrom %s\nhelo %s\nclient %s\n"
+				    "tls %s\nbody %s\n",
+		     env->id, env->time, env->sender, env->helo, env->client, env->tls, env->body);
+	len = (size_t)n;
+	for (i = 0; i < env->n_rcpts; i++) {
+		if (!envelope_value_ok(env->rcpts[i])) {
+			free(buf);
+			return NULL;
+		}
+		len += (size_t)snprintf(buf + len, cap - len, "rcpt %s\n", env->rcpts[i]);
+	}
+	buf[len++] = '\n';
+	*len_r = len;
+	return buf;
+}
+
+/* Stores one "key value" record into ENV. */
+static int envelope_record(struct envelope *env, const char *key, size_t klen, const char *val)
+{
+	struct {
+		const char *key;
+		char *dst;
+		size_t size;
+	} fields[] = {
+		{"id", env->id, sizeof(env->id)},
+		{"from", env->sender, sizeof(env->sender)},
+		{"helo", env->helo, sizeof(env->helo)},
+		{"client", env->client, sizeof(env->client)},
+		{"tls", env->tls, sizeof(env->tls)},
+		{"body", env->body, sizeof(env->body)},
+	};
+	size_t i;
+
+	if (klen == 4 && memcmp(key, "rcpt", 4) == 0)
+		return envelope_add_rcpt(env, val);
+	if (klen == 4 && memcmp(key, "time", 4) == 0) {
+		env->time = strtoull(val, NULL, 10);
+		return 0;
+	}
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (strlen(fields[i].key) == klen && memcmp(fields[i].key, key, klen) == 0)
+			return strlcpy_checked(fields[i].dst, val, fields[i].size);
+	return -1;
+}
+
+int envelope_parse(struct envelope *env, const char *buf, size_t len, size_t *header_len_r,
+		   const char **error_r)
+{
+	size_t off = sizeof(ENVELOPE_MAGIC) - 1;
+	char val[ENVELOPE_ADDR_MAX];
+
+	envelope_init(env);
+	if (len < off || memcmp(buf, ENVELOPE_MAGIC, off) != 0) {
+		*error_r = "not a sealmail spool file";
+		return -1;
+	}
+	for (;;) {
+		const char *nl = memchr(buf + off, '\n', len - off);
+		const char *sp;
+		size_t vlen;
+
+		if (nl == NULL) {
+			*error_r = "truncated envelope";
+			goto fail;
+		}
+		if (nl == buf + off)
+			break;
+		sp = memchr(buf + off, ' ', (size_t)(nl - (buf + off)));
+		vlen = sp ? (size_t)(nl - sp - 1) : 0;
+		if (sp == NULL || vlen >= sizeof(val)) {
+			*error_r = "malformed envelope record";
+			goto fail;
+		}
+		memcpy(val, sp + 1, vlen);
+		val[vlen] = '\0';
+		if (envelope_record(env, buf + off, (size_t)(sp - (buf + off)), val) < 0) {
+			*error_r = "unknown or over-long envelope record";
+			goto fail;
+		}
+		off = (size_t)(nl - buf) + 1;
+	}
+	if (env->id[0] == '\0' || env->n_rcpts == 0) {
+		*error_r = "envelope without id or recipients";
+		goto fail;
+	}
+	*header_len_r = off + 1;
+	return 0;
+fail:
+	envelope_free(env);
+	return -1;
+}

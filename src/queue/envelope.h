@@ -1,0 +1,52 @@
+/*
+ * envelope.h: a message's envelope, as the dispatcher hands it to the queue
+ * (over IPC) and as the queue stores it at the head of the spool file.
+ *
+ * Spool file format: text records "key value\n" after a first line
+ * "sealmail-queue 1", one "rcpt" record per recipient, an empty line, then
+ * the message exactly as received (CRLF line ends, after dot-unstuffing).
+ */
+#ifndef SEALMAIL_ENVELOPE_H
+#define SEALMAIL_ENVELOPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ipc_writer;
+struct ipc_reader;
+
+#define ENVELOPE_ADDR_MAX 512 /* a formatted path, quoted local part included */
+#define ENVELOPE_MAX_RCPTS 10000
+#define ENVELOPE_HEADER_MAX (ENVELOPE_MAX_RCPTS * (ENVELOPE_ADDR_MAX + 8) + 8192)
+
+struct envelope {
+	char id[32];
+	uint64_t time;
+	char sender[ENVELOPE_ADDR_MAX]; /* "" for the null sender */
+	char helo[256];
+	char client[64];
+	char tls[160];  /* "TLSv1.3/TLS_AES_256_GCM_SHA384" or "" */
+	char body[16];  /* "8BITMIME", "7BIT" or "" */
+	unsigned n_rcpts;
+	char (*rcpts)[ENVELOPE_ADDR_MAX];
+};
+
+void envelope_init(struct envelope *env);
+void envelope_free(struct envelope *env);
+/* Appends a recipient. Returns -1 past ENVELOPE_MAX_RCPTS. */
+int envelope_add_rcpt(struct envelope *env, const char *rcpt);
+
+void envelope_encode(const struct envelope *env, struct ipc_writer *w);
+/* Returns 0, or -1 when the payload is malformed. */
+int envelope_decode(struct envelope *env, struct ipc_reader *r);
+
+/* The spool header for ENV, malloc'ed; *len_r its length. */
+char *envelope_format(const struct envelope *env, size_t *len_r);
+
+/* Parses a spool header from BUF (LEN bytes, may hold more than the header).
+ * On success *header_len_r is the offset of the message. Returns 0 or -1 with
+ * *error_r. */
+int envelope_parse(struct envelope *env, const char *buf, size_t len, size_t *header_len_r,
+		   const char **error_r);
+
+#endif

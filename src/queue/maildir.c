@@ -1,0 +1,129 @@
+/*
+ * maildir.c: see maildir.h. File names follow the Maildir convention
+ * "SECONDS.MUSECPPIDQN.HOST,S=SIZE" so that readers such as mutt and
+ * Dovecot take them as they are.
+ */
+#include "queue/maildir.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "lib/util.h"
+
+static unsigned long maildir_counter;
+
+/* A path component made from an address part: no '/', no NUL, not "." or
+ * "..", nothing starting with '.' (hidden, or a Maildir++ folder). */
+static int maildir_component_ok(const char *s, size_t len)
+{
+	return len > 0 && len < 256 && s[0] != '.' && memchr(s, '/', len) == NULL;
+}
+
+int maildir_path_for(const char *address, char *buf, size_t size)
+{
+	const char *at = strrchr(address, '@');
+	size_t llen;
+	int n;
+
+	if (at == NULL)
+		return -1;
+	llen = (size_t)(at - address);
+	if (!maildir_component_ok(address, llen) || !maildir_component_ok(at + 1, strlen(at + 1)))
+		return -1;
+	n = snprintf(buf, size, "mail/%s/%.*s", at + 1, (int)llen, address);
+	if (n < 0 || (size_t)n >= size)
+		return -1;
+	str_lower(buf);
+	return 0;
+}
+
+int maildir_ensure(const char *dir, const char **error_r)
+{
+	static const char *const subdirs[] = {"tmp", "new", "cur"};
+	char path[MAILDIR_PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		struct stat st;
+		snprintf(path, sizeof(path), "%s/%s", dir, subdirs[i]);
+		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+			continue;
+		if (mkdir_p(path, 0700) < 0) {
+			*error_r = strerror(errno);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Copies MSG into OUT turning each CRLF into LF; returns the new length.
+ * OUT must hold LEN bytes. A CR not followed by LF stays as it is. */
+static size_t maildir_crlf_to_lf(const char *msg, size_t len, char *out)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < len; i++) {
+		if (msg[i] == '\r' && i + 1 < len && msg[i + 1] == '\n')
+			continue;
+		out[o++] = msg[i];
+	}
+	return o;
+}
+
+int maildir_write(const char *dir, const char *hostname, const char *prefix, const char *msg,
+		  size_t len, struct maildir_copy *copy, const char **error_r)
+{
+	size_t plen = strlen(prefix), blen;
+	char *buf = xmalloc(plen + len);
+	struct timeval tv;
+	char base[300];
+	int fd;
+
+	memcpy(buf, prefix, plen);
+	blen = plen + maildir_crlf_to_lf(msg, len, buf + plen);
+	gettimeofday(&tv, NULL);
+	snprintf(base, sizeof(base), "%ld.M%06ldP%dQ%lu.%s,S=%zu", (long)tv.tv_sec,
+		 (long)tv.tv_usec, (int)getpid(), ++maildir_counter, hostname, blen);
+	snprintf(copy->tmp_path, sizeof(copy->tmp_path), "%s/tmp/%s", dir, base);
+	snprintf(copy->new_path, sizeof(copy->new_path), "%s/new/%s", dir, base);
+	fd = open(copy->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		*error_r = strerror(errno);
+		free(buf);
+		return -1;
+	}
+	if (write_all(fd, buf, blen) < 0) {
+		*error_r = strerror(errno);
+		close(fd);
+		unlink(copy->tmp_path);
+		free(buf);
+		return -1;
+	}
+	free(buf);
+	if (close(fd) < 0) {
+		*error_r = strerror(errno);
+		unlink(copy->tmp_path);
+		return -1;
+	}
+	return 0;
+}
+
+int maildir_commit(const struct maildir_copy *copy, const char **error_r)
+{
+	if (rename(copy->tmp_path, copy->new_path) < 0) {
+		*error_r = strerror(errno);
+		return -1;
+	}
+	return 0;
+}
+
+void maildir_discard(const struct maildir_copy *copy)
+{
+	unlink(copy->tmp_path);
+}

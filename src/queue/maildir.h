@@ -1,0 +1,39 @@
+/*
+ * maildir.h: local delivery into Maildir (tmp/ -> new/), as the queue role
+ * does it. Durability is the caller's: it writes a batch of tmp files, makes
+ * them stable, renames them all, and makes the renames stable.
+ */
+#ifndef SEALMAIL_MAILDIR_H
+#define SEALMAIL_MAILDIR_H
+
+#include <stddef.h>
+
+#define MAILDIR_PATH_MAX 1024
+
+struct maildir_copy {
+	char tmp_path[MAILDIR_PATH_MAX];
+	char new_path[MAILDIR_PATH_MAX];
+};
+
+/* The Maildir of local@domain relative to the data directory,
+ * "mail/DOMAIN/LOCAL". Returns -1 when the address cannot name a safe
+ * directory (a '/' or a leading '.', empty parts, too long). */
+int maildir_path_for(const char *address, char *buf, size_t size);
+
+/* Creates DIR/{tmp,new,cur} (and parents) when missing. */
+int maildir_ensure(const char *dir, const char **error_r);
+
+/* Writes one copy into DIR/tmp: the lines PREFIX (already LF-terminated)
+ * followed by MSG (LEN octets, CRLF line ends) with CRLF turned into LF.
+ * Names the file by the Maildir convention, unique per host and process.
+ * Fills *copy. Returns 0, or -1 with *error_r. */
+int maildir_write(const char *dir, const char *hostname, const char *prefix, const char *msg,
+		  size_t len, struct maildir_copy *copy, const char **error_r);
+
+/* Moves the copy from tmp/ to new/. */
+int maildir_commit(const struct maildir_copy *copy, const char **error_r);
+
+/* Removes a tmp file that will not be committed. */
+void maildir_discard(const struct maildir_copy *copy);
+
+#endif

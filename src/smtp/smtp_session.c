@@ -1,0 +1,891 @@
+/*
+ * smtp_session.c: the SMTP server session. See smtp_session.h.
+ *
+ * Input flows through two pure parsers (smtp_parse.h): the line reader for
+ * commands and the end-of-data machine for DATA. Commands live in a table
+ * that pairs each verb with its handler and the checks that precede it.
+ * Replies go to the bufferevent's output and leave when the input at hand
+ * has been handled, which batches replies to pipelined commands.
+ */
+#include "smtp/smtp_session.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf/config.h"
+#include "daemon/proto.h"
+#include "lib/log.h"
+#include "lib/tls.h"
+#include "lib/util.h"
+#include "queue/envelope.h"
+#include "smtp/smtp_parse.h"
+
+#define SMTP_DATA_CHUNK 16384
+#define SMTP_DATA_BUF (4 * SMTP_DATA_CHUNK)
+#define SMTP_INPUT_HIGH_WATER (256 * 1024)
+
+enum smtp_state {
+	SMTP_STATE_CONNECTED, /* no HELO/EHLO yet */
+	SMTP_STATE_READY,     /* after HELO/EHLO, no transaction */
+	SMTP_STATE_MAIL,      /* MAIL accepted */
+	SMTP_STATE_DATA,      /* receiving the message */
+	SMTP_STATE_TLS,       /* waiting for the 220 to leave, then handshaking */
+	SMTP_STATE_CLOSING,   /* last reply queued; close once it has left */
+};
+
+/* What the session waits for from another role; input is paused meanwhile. */
+enum smtp_wait {
+	SMTP_WAIT_NONE,
+	SMTP_WAIT_LOOKUP,
+	SMTP_WAIT_OPEN,
+	SMTP_WAIT_COMMIT,
+};
+
+struct smtp_session {
+	const struct smtp_env *env;
+	const struct config_listener *listener;
+	uint64_t handle;
+	char id[17]; /* for logs */
+	struct bufferevent *bev;
+	int fd;
+	char client[64]; /* "IP" */
+	char client_port[8];
+
+	enum smtp_state state;
+	enum smtp_wait wait;
+	struct smtp_line_reader lines;
+	unsigned errors;
+	int tls_active;
+	char tls_version[32], tls_cipher[96];
+	int tls_bits;
+	int esmtp;
+	char helo[256];
+
+	/* the transaction */
+	struct envelope envelope;
+	uint64_t declared_size;
+	char pending_rcpt[ENVELOPE_ADDR_MAX]; /* waiting for the lookup */
+	char first_rcpt_display[ENVELOPE_ADDR_MAX];
+
+	/* DATA */
+	struct smtp_data_parser data;
+	char queue_id[32];
+	int spool_fd;
+	char *data_buf;
+	size_t data_len;
+	uint64_t written;
+	int data_error; /* errno of a failed spool write */
+	unsigned messages;
+};
+
+static void smtp_session_process(struct smtp_session *s);
+static void smtp_session_free(struct smtp_session *s);
+
+/* ---- replies -------------------------------------------------------- */
+
+static void smtp_reply(struct smtp_session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void smtp_reply(struct smtp_session *s, const char *fmt, ...)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	va_list ap;
+
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(out, fmt, ap);
+	va_end(ap);
+	evbuffer_add(out, "\r\n", 2);
+}
+
+/* A reply that counts as a client error; too many of them end the session
+ * (a bound on what a misbehaving client can cost us). */
+static void smtp_reply_error(struct smtp_session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void smtp_reply_error(struct smtp_session *s, const char *fmt, ...)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	va_list ap;
+
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(out, fmt, ap);
+	va_end(ap);
+	evbuffer_add(out, "\r\n", 2);
+	if (++s->errors >= s->env->cfg->limits.errors) {
+		smtp_reply(s, "421 4.7.0 %s Too many errors, closing connection",
+			   s->env->cfg->hostname);
+		log_info("event=too-many-errors session=%s errors=%u", s->id, s->errors);
+		s->state = SMTP_STATE_CLOSING;
+	}
+}
+
+static void smtp_close_after_reply(struct smtp_session *s)
+{
+	s->state = SMTP_STATE_CLOSING;
+	bufferevent_disable(s->bev, EV_READ);
+}
+
+/* ---- the transaction ------------------------------------------------- */
+
+static void smtp_data_release(struct smtp_session *s)
+{
+	if (s->spool_fd >= 0)
+		close(s->spool_fd);
+	s->spool_fd = -1;
+	free(s->data_buf);
+	s->data_buf = NULL;
+	s->data_len = 0;
+}
+
+/* Forgets the transaction (RSET, EHLO, STARTTLS, end of DATA). An open
+ * spool file is abandoned and the queue told to remove it. */
+static void smtp_transaction_reset(struct smtp_session *s)
+{
+	if (s->queue_id[0] != '\0') {
+		s->env->queue_abort(s->env->owner, s->handle, s->queue_id);
+		s->queue_id[0] = '\0';
+	}
+	smtp_data_release(s);
+	envelope_free(&s->envelope);
+	envelope_init(&s->envelope);
+	s->declared_size = 0;
+	s->first_rcpt_display[0] = '\0';
+	if (s->state == SMTP_STATE_MAIL || s->state == SMTP_STATE_DATA)
+		s->state = SMTP_STATE_READY;
+}
+
+/* ---- command checks and handlers --------------------------------------- */
+
+enum smtp_cmd_flags {
+	SMTP_CMD_NEEDS_HELO = 1 << 0, /* RFC 5321 4.1.4 */
+	SMTP_CMD_NEEDS_TLS = 1 << 1,  /* refused before TLS on tls = required */
+	SMTP_CMD_NO_ARG = 1 << 2,
+};
+
+struct smtp_cmd {
+	enum smtp_verb verb;
+	unsigned flags;
+	void (*handle)(struct smtp_session *s, const char *arg);
+};
+
+/* A permissive HELO/EHLO argument: a domain or address literal in spirit,
+ * printable and free of what could break our Received: header. */
+static int smtp_helo_ok(const char *arg)
+{
+	size_t n = strlen(arg);
+
+	if (n == 0 || n > 255)
+		return 0;
+	for (; *arg; arg++)
+		if (*arg <= ' ' || *arg >= 0x7f || strchr("()<>;\"\\", *arg) != NULL)
+			return 0;
+	return 1;
+}
+
+static void smtp_cmd_helo_common(struct smtp_session *s, const char *arg, int esmtp)
+{
+	const struct config *cfg = s->env->cfg;
+	int offer_tls = !s->tls_active && s->listener->tls != LISTENER_TLS_NONE &&
+			s->listener->tls != LISTENER_TLS_IMPLICIT;
+
+	if (!smtp_helo_ok(arg)) {
+		smtp_reply_error(s, "501 5.5.4 Syntax: %s hostname", esmtp ? "EHLO" : "HELO");
+		return;
+	}
+	smtp_transaction_reset(s);
+	snprintf(s->helo, sizeof(s->helo), "%s", arg);
+	s->esmtp = esmtp;
+	s->state = SMTP_STATE_READY;
+	if (!esmtp) {
+		smtp_reply(s, "250 %s", cfg->hostname);
+		return;
+	}
+	smtp_reply(s, "250-%s", cfg->hostname);
+	smtp_reply(s, "250-PIPELINING");
+	smtp_reply(s, "250-SIZE %zu", cfg->limits.message_size);
+	smtp_reply(s, "250-8BITMIME");
+	smtp_reply(s, "250-ENHANCEDSTATUSCODES");
+	if (offer_tls)
+		smtp_reply(s, "250-STARTTLS");
+	smtp_reply(s, "250 HELP");
+}
+
+static void smtp_cmd_ehlo(struct smtp_session *s, const char *arg)
+{
+	smtp_cmd_helo_common(s, arg, 1);
+}
+
+static void smtp_cmd_helo(struct smtp_session *s, const char *arg)
+{
+	smtp_cmd_helo_common(s, arg, 0);
+}
+
+/* MAIL parameters: SIZE (RFC 1870) and BODY (RFC 6152). */
+static int smtp_mail_params(struct smtp_session *s, const struct smtp_param *params, unsigned n)
+{
+	const struct config *cfg = s->env->cfg;
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		const struct smtp_param *p = &params[i];
+		char *end;
+
+		if (strcmp(p->keyword, "SIZE") == 0 && p->has_value) {
+			errno = 0;
+			s->declared_size = strtoull(p->value, &end, 10);
+			if (*end != '\0' || errno != 0 || p->value[0] < '0' || p->value[0] > '9') {
+				smtp_reply_error(s, "501 5.5.4 Bad SIZE parameter");
+				return -1;
+			}
+			if (s->declared_size > cfg->limits.message_size) {
+				smtp_reply_error(s, "552 5.3.4 Message size exceeds fixed limit of %zu",
+						 cfg->limits.message_size);
+				return -1;
+			}
+		} else if (strcmp(p->keyword, "BODY") == 0 && p->has_value &&
+			   (strcasecmp(p->value, "7BIT") == 0 ||
+			    strcasecmp(p->value, "8BITMIME") == 0)) {
+			snprintf(s->envelope.body, sizeof(s->envelope.body), "%s", p->value);
+			str_lower(s->envelope.body);
+		} else {
+			smtp_reply_error(s, "555 5.5.4 Unsupported parameter %s", p->keyword);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void smtp_cmd_mail(struct smtp_session *s, const char *arg)
+{
+	struct smtp_param params[SMTP_MAX_PARAMS];
+	struct smtp_path path;
+	unsigned n_params;
+	const char *why;
+
+	if (s->state == SMTP_STATE_MAIL) {
+		smtp_reply_error(s, "503 5.5.1 Error: nested MAIL command");
+		return;
+	}
+	if (smtp_path_parse(arg, 1, 0, &path, params, &n_params, &why) < 0) {
+		smtp_reply_error(s, "501 5.1.7 %s", why);
+		return;
+	}
+	smtp_transaction_reset(s);
+	if (smtp_mail_params(s, params, n_params) < 0) {
+		smtp_transaction_reset(s);
+		return;
+	}
+	smtp_path_format(&path, s->envelope.sender, sizeof(s->envelope.sender));
+	s->state = SMTP_STATE_MAIL;
+	smtp_reply(s, "250 2.1.0 Ok");
+}
+
+static void smtp_cmd_rcpt(struct smtp_session *s, const char *arg)
+{
+	const struct config *cfg = s->env->cfg;
+	struct smtp_param params[SMTP_MAX_PARAMS];
+	struct smtp_path path;
+	unsigned n_params;
+	const char *why;
+
+	if (s->state != SMTP_STATE_MAIL) {
+		smtp_reply_error(s, "503 5.5.1 Error: need MAIL command");
+		return;
+	}
+	if (smtp_path_parse(arg, 0, 1, &path, params, &n_params, &why) < 0) {
+		smtp_reply_error(s, "501 5.1.3 %s", why);
+		return;
+	}
+	if (n_params > 0) {
+		smtp_reply_error(s, "555 5.5.4 Unsupported parameter %s", params[0].keyword);
+		return;
+	}
+	if (s->envelope.n_rcpts >= cfg->limits.recipients) {
+		smtp_reply(s, "452 4.5.3 Error: too many recipients");
+		return;
+	}
+	/* RFC 5321 4.5.1: <postmaster> without a domain must be accepted. */
+	if (path.domain[0] == '\0')
+		snprintf(path.domain, sizeof(path.domain), "%s",
+			 cfg->n_local_domains ? cfg->local_domains[0] : cfg->hostname);
+	if (!config_is_local_domain(cfg, path.domain)) {
+		smtp_reply_error(s, "554 5.7.1 <%s@%s>: Relay access denied", path.local,
+				 path.domain);
+		log_info("event=rcpt-refused session=%s to=<%s@%s> reason=relaying", s->id,
+			 path.local, path.domain);
+		return;
+	}
+	smtp_path_format(&path, s->pending_rcpt, sizeof(s->pending_rcpt));
+	str_lower(s->pending_rcpt);
+	s->wait = SMTP_WAIT_LOOKUP;
+	s->env->lookup_rcpt(s->env->owner, s->handle, s->pending_rcpt);
+}
+
+void smtp_session_lookup_done(struct smtp_session *s, unsigned result)
+{
+	char v[ENVELOPE_ADDR_MAX + 8];
+
+	if (s->wait != SMTP_WAIT_LOOKUP)
+		return;
+	s->wait = SMTP_WAIT_NONE;
+	log_value(s->pending_rcpt, v, sizeof(v));
+	switch (result) {
+	case LOOKUP_OK:
+		if (s->envelope.n_rcpts == 0)
+			snprintf(s->first_rcpt_display, sizeof(s->first_rcpt_display), "%s",
+				 s->pending_rcpt);
+		envelope_add_rcpt(&s->envelope, s->pending_rcpt);
+		smtp_reply(s, "250 2.1.5 Ok");
+		break;
+	case LOOKUP_UNKNOWN_USER:
+		smtp_reply_error(s, "550 5.1.1 <%s>: Recipient address rejected: User unknown",
+				 s->pending_rcpt);
+		log_info("event=rcpt-refused session=%s to=%s reason=unknown-user", s->id, v);
+		break;
+	case LOOKUP_NOT_LOCAL:
+		smtp_reply_error(s, "554 5.7.1 <%s>: Relay access denied", s->pending_rcpt);
+		break;
+	default:
+		smtp_reply(s, "451 4.3.0 <%s>: Temporary lookup failure", s->pending_rcpt);
+		break;
+	}
+	smtp_session_process(s);
+}
+
+/* The trace header, RFC 5321 4.4, with RFC 3848 "with" types; the TLS
+ * comment says how the hop was protected. */
+static void smtp_received_header(struct smtp_session *s, char *buf, size_t size)
+{
+	const struct config *cfg = s->env->cfg;
+	char date[64], tls[256] = "", rcpt[ENVELOPE_ADDR_MAX + 16] = "";
+	const char *with = s->tls_active ? "ESMTPS" : s->esmtp ? "ESMTP" : "SMTP";
+
+	rfc5322_date(time(NULL), date, sizeof(date));
+	if (s->tls_active)
+		snprintf(tls, sizeof(tls), "\r\n\t(version=%s cipher=%s bits=%d)", s->tls_version,
+			 s->tls_cipher, s->tls_bits);
+	if (s->envelope.n_rcpts == 1)
+		snprintf(rcpt, sizeof(rcpt), "\r\n\tfor <%s>", s->first_rcpt_display);
+	snprintf(buf, size, "Received: from %s ([%s])\r\n\tby %s (sealmail) with %s id %s%s%s;\r\n\t%s\r\n",
+		 s->helo, s->client, cfg->hostname, with, s->queue_id, tls, rcpt, date);
+}
+
+static void smtp_cmd_data(struct smtp_session *s, const char *arg)
+{
+	if (s->state != SMTP_STATE_MAIL) {
+		smtp_reply_error(s, "503 5.5.1 Error: need MAIL command");
+		return;
+	}
+	if (s->envelope.n_rcpts == 0) {
+		smtp_reply_error(s, "554 5.5.1 Error: no valid recipients");
+		return;
+	}
+	snprintf(s->envelope.client, sizeof(s->envelope.client), "%s", s->client);
+	snprintf(s->envelope.helo, sizeof(s->envelope.helo), "%s", s->helo);
+	if (s->tls_active)
+		snprintf(s->envelope.tls, sizeof(s->envelope.tls), "%s/%s", s->tls_version,
+			 s->tls_cipher);
+	s->envelope.time = (uint64_t)time(NULL);
+	s->wait = SMTP_WAIT_OPEN;
+	s->env->queue_open(s->env->owner, s->handle, &s->envelope);
+}
+
+/* Appends the buffered message to the spool file. */
+static void smtp_data_flush(struct smtp_session *s)
+{
+	if (s->data_len == 0)
+		return;
+	if (!s->data_error && write_all(s->spool_fd, s->data_buf, s->data_len) < 0)
+		s->data_error = errno ? errno : EIO;
+	if (!s->data_error)
+		s->written += s->data_len;
+	s->data_len = 0;
+}
+
+void smtp_session_open_done(struct smtp_session *s, int ok, const char *text, int fd)
+{
+	char header[2048];
+	size_t n;
+
+	if (s->wait != SMTP_WAIT_OPEN) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	s->wait = SMTP_WAIT_NONE;
+	if (!ok || fd < 0) {
+		log_error("event=queue-error session=%s reason=\"%s\"", s->id, text);
+		smtp_reply(s, "451 4.3.0 Error: queue file write error");
+		smtp_transaction_reset(s);
+		smtp_session_process(s);
+		return;
+	}
+	snprintf(s->queue_id, sizeof(s->queue_id), "%s", text);
+	s->spool_fd = fd;
+	s->data_buf = xmalloc(SMTP_DATA_BUF);
+	s->data_len = 0;
+	s->written = 0;
+	s->data_error = 0;
+	smtp_received_header(s, header, sizeof(header));
+	n = strlen(header);
+	memcpy(s->data_buf, header, n);
+	s->data_len = n;
+	smtp_data_init(&s->data, s->env->cfg->limits.text_line);
+	s->state = SMTP_STATE_DATA;
+	bufferevent_set_timeouts(s->bev,
+				 &(struct timeval){s->env->cfg->limits.data_timeout, 0}, NULL);
+	smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+	smtp_session_process(s);
+}
+
+/* End of data: either refuse with the reason, or hand over to the queue
+ * for the durable commit; the 250 waits for it. */
+static void smtp_data_end(struct smtp_session *s)
+{
+	const struct config *cfg = s->env->cfg;
+	uint64_t size = s->data.size;
+	int too_big = size > cfg->limits.message_size;
+
+	if (!too_big)
+		smtp_data_flush(s);
+	bufferevent_set_timeouts(s->bev, &(struct timeval){cfg->limits.command_timeout, 0}, NULL);
+	s->state = SMTP_STATE_MAIL;
+	if (too_big) {
+		smtp_reply(s, "552 5.3.4 Error: message size exceeds fixed limit of %zu",
+			   cfg->limits.message_size);
+	} else if (s->data.line_too_long) {
+		smtp_reply(s, "554 5.6.0 Error: message has a line longer than %zu octets "
+			      "(RFC 5321 4.5.3.1.6)",
+			   cfg->limits.text_line);
+	} else if (s->data_error) {
+		smtp_reply(s, "452 4.3.1 Error: insufficient system storage (%s)",
+			   strerror(s->data_error));
+	} else {
+		close(s->spool_fd);
+		s->spool_fd = -1;
+		s->wait = SMTP_WAIT_COMMIT;
+		s->env->queue_commit(s->env->owner, s->handle, s->queue_id, s->written);
+		return;
+	}
+	log_info("event=message-refused session=%s id=%s size=%" PRIu64, s->id, s->queue_id,
+		 size);
+	smtp_transaction_reset(s);
+}
+
+void smtp_session_commit_done(struct smtp_session *s, int ok, const char *text)
+{
+	char from[ENVELOPE_ADDR_MAX + 8];
+
+	if (s->wait != SMTP_WAIT_COMMIT)
+		return;
+	s->wait = SMTP_WAIT_NONE;
+	if (ok) {
+		log_info("event=queued id=%s session=%s from=<%s> nrcpt=%u size=%" PRIu64
+			 " tls=%s",
+			 s->queue_id, s->id, log_value(s->envelope.sender, from, sizeof(from)),
+			 s->envelope.n_rcpts, s->written, s->tls_active ? s->tls_version : "none");
+		smtp_reply(s, "250 2.0.0 Ok: queued as %s", s->queue_id);
+		s->messages++;
+		s->queue_id[0] = '\0'; /* committed: not ours to abort */
+	} else {
+		log_error("event=queue-error id=%s session=%s reason=\"%s\"", s->queue_id, s->id,
+			  text);
+		smtp_reply(s, "451 4.3.0 Error: queue file write error");
+	}
+	smtp_transaction_reset(s);
+	smtp_session_process(s);
+}
+
+static void smtp_cmd_rset(struct smtp_session *s, const char *arg)
+{
+	smtp_transaction_reset(s);
+	smtp_reply(s, "250 2.0.0 Ok");
+}
+
+static void smtp_cmd_noop(struct smtp_session *s, const char *arg)
+{
+	smtp_reply(s, "250 2.0.0 Ok");
+}
+
+static void smtp_cmd_quit(struct smtp_session *s, const char *arg)
+{
+	smtp_reply(s, "221 2.0.0 Bye");
+	smtp_close_after_reply(s);
+}
+
+static void smtp_cmd_vrfy(struct smtp_session *s, const char *arg)
+{
+	/* RFC 5321 3.5.3: 252 rather than disclosing who exists. */
+	smtp_reply(s, "252 2.5.0 Cannot VRFY user, but will accept message and attempt delivery");
+}
+
+static void smtp_cmd_expn(struct smtp_session *s, const char *arg)
+{
+	smtp_reply_error(s, "502 5.5.1 Error: EXPN not supported");
+}
+
+static void smtp_cmd_help(struct smtp_session *s, const char *arg)
+{
+	smtp_reply(s, "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP "
+		      "STARTTLS; see RFC 5321");
+}
+
+static void smtp_cmd_not_implemented(struct smtp_session *s, const char *arg)
+{
+	smtp_reply_error(s, "502 5.5.1 Error: command not implemented");
+}
+
+static void smtp_cmd_starttls(struct smtp_session *s, const char *arg)
+{
+	if (s->tls_active) {
+		smtp_reply_error(s, "503 5.5.1 Error: TLS already active");
+		return;
+	}
+	if (s->listener->tls == LISTENER_TLS_NONE || s->env->tls == NULL) {
+		smtp_reply_error(s, "502 5.5.1 Error: STARTTLS not available");
+		return;
+	}
+	smtp_reply(s, "220 2.0.0 Ready to start TLS");
+	/* The handshake starts once the 220 has left (smtp_session_write_cb). */
+	s->state = SMTP_STATE_TLS;
+	bufferevent_disable(s->bev, EV_READ);
+}
+
+static const struct smtp_cmd smtp_commands[] = {
+	{SMTP_VERB_EHLO, 0, smtp_cmd_ehlo},
+	{SMTP_VERB_HELO, 0, smtp_cmd_helo},
+	{SMTP_VERB_MAIL, SMTP_CMD_NEEDS_HELO | SMTP_CMD_NEEDS_TLS, smtp_cmd_mail},
+	{SMTP_VERB_RCPT, SMTP_CMD_NEEDS_HELO | SMTP_CMD_NEEDS_TLS, smtp_cmd_rcpt},
+	{SMTP_VERB_DATA, SMTP_CMD_NEEDS_HELO | SMTP_CMD_NEEDS_TLS | SMTP_CMD_NO_ARG, smtp_cmd_data},
+	{SMTP_VERB_RSET, SMTP_CMD_NO_ARG, smtp_cmd_rset},
+	{SMTP_VERB_NOOP, 0, smtp_cmd_noop},
+	{SMTP_VERB_QUIT, SMTP_CMD_NO_ARG, smtp_cmd_quit},
+	{SMTP_VERB_VRFY, 0, smtp_cmd_vrfy},
+	{SMTP_VERB_EXPN, 0, smtp_cmd_expn},
+	{SMTP_VERB_HELP, 0, smtp_cmd_help},
+	{SMTP_VERB_STARTTLS, SMTP_CMD_NO_ARG, smtp_cmd_starttls},
+	{SMTP_VERB_AUTH, 0, smtp_cmd_not_implemented},
+	{SMTP_VERB_BDAT, 0, smtp_cmd_not_implemented},
+};
+
+/* Runs one command line through the table's checks and its handler. */
+static void smtp_session_command(struct smtp_session *s, const char *line)
+{
+	struct smtp_command cmd;
+	const char *why;
+	size_t i;
+
+	if (smtp_command_parse(line, &cmd, &why) < 0) {
+		smtp_reply_error(s, "500 5.5.2 Error: %s", why);
+		return;
+	}
+	for (i = 0; i < sizeof(smtp_commands) / sizeof(smtp_commands[0]); i++) {
+		const struct smtp_cmd *c = &smtp_commands[i];
+
+		if (c->verb != cmd.verb)
+			continue;
+		if ((c->flags & SMTP_CMD_NO_ARG) && cmd.arg[0] != '\0') {
+			smtp_reply_error(s, "501 5.5.4 Syntax: %s takes no argument", cmd.verb_text);
+			return;
+		}
+		if ((c->flags & SMTP_CMD_NEEDS_TLS) && !s->tls_active &&
+		    s->listener->tls == LISTENER_TLS_REQUIRED) {
+			smtp_reply_error(s, "530 5.7.0 Must issue a STARTTLS command first");
+			return;
+		}
+		if ((c->flags & SMTP_CMD_NEEDS_HELO) && s->state == SMTP_STATE_CONNECTED) {
+			smtp_reply_error(s, "503 5.5.1 Error: send HELO/EHLO first");
+			return;
+		}
+		c->handle(s, cmd.arg);
+		return;
+	}
+	smtp_reply_error(s, "500 5.5.2 Error: command not recognized");
+}
+
+/* ---- input ------------------------------------------------------------ */
+
+/* Feeds buffered input to the DATA machine. Returns 1 when data ended. */
+static int smtp_session_read_data(struct smtp_session *s, struct evbuffer *in)
+{
+	const struct config *cfg = s->env->cfg;
+
+	while (evbuffer_get_length(in) > 0) {
+		struct evbuffer_iovec v;
+		size_t out_len, consumed, take;
+		int done;
+
+		if (evbuffer_peek(in, SMTP_DATA_CHUNK, NULL, &v, 1) < 1)
+			break;
+		take = v.iov_len < SMTP_DATA_CHUNK ? v.iov_len : SMTP_DATA_CHUNK;
+		if (SMTP_DATA_BUF - s->data_len < take + 2)
+			smtp_data_flush(s);
+		done = smtp_data_feed(&s->data, v.iov_base, take, s->data_buf + s->data_len,
+				      &out_len, &consumed);
+		evbuffer_drain(in, consumed);
+		/* Past the size limit the rest is read and dropped (RFC 1870 6). */
+		if (s->data.size <= cfg->limits.message_size)
+			s->data_len += out_len;
+		if (done)
+			return 1;
+	}
+	return 0;
+}
+
+/* Takes the next command line from IN; returns 1 when one was handled, 0
+ * when more input is needed. */
+static int smtp_session_read_command(struct smtp_session *s, struct evbuffer *in)
+{
+	struct evbuffer_iovec v;
+	const char *line;
+	size_t consumed, len;
+	enum smtp_line_status st;
+
+	if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+		return 0;
+	st = smtp_line_feed(&s->lines, v.iov_base, v.iov_len, &consumed, &line, &len);
+	evbuffer_drain(in, consumed);
+	switch (st) {
+	case SMTP_LINE_NEED_MORE:
+		return evbuffer_get_length(in) > 0;
+	case SMTP_LINE_OK:
+		smtp_session_command(s, line);
+		return 1;
+	case SMTP_LINE_TOO_LONG:
+		smtp_reply_error(s, "500 5.5.2 Error: line too long (limit %zu octets)",
+				 s->env->cfg->limits.command_line);
+		return 1;
+	case SMTP_LINE_BARE_LF:
+	case SMTP_LINE_BARE_CR:
+		/* As Postfix: a bare line end in a command is a client that does
+		 * not speak SMTP, or a smuggling attempt. */
+		smtp_reply(s, "500 5.5.2 Error: bare <%s> received; only <CR><LF> ends a line",
+			   st == SMTP_LINE_BARE_LF ? "LF" : "CR");
+		log_info("event=bare-newline session=%s kind=%s", s->id,
+			 st == SMTP_LINE_BARE_LF ? "LF" : "CR");
+		smtp_close_after_reply(s);
+		return 1;
+	}
+	return 0;
+}
+
+/* Handles buffered input until it runs out or the session must wait. */
+static void smtp_session_process(struct smtp_session *s)
+{
+	struct evbuffer *in;
+
+	if (s->bev == NULL)
+		return;
+	in = bufferevent_get_input(s->bev);
+	while (s->wait == SMTP_WAIT_NONE && evbuffer_get_length(in) > 0) {
+		if (s->state == SMTP_STATE_CLOSING || s->state == SMTP_STATE_TLS)
+			break;
+		if (s->state == SMTP_STATE_DATA) {
+			if (smtp_session_read_data(s, in))
+				smtp_data_end(s);
+			continue;
+		}
+		if (!smtp_session_read_command(s, in))
+			break;
+	}
+	if (s->state == SMTP_STATE_CLOSING)
+		bufferevent_disable(s->bev, EV_READ);
+}
+
+static void smtp_session_read_cb(struct bufferevent *bev, void *arg)
+{
+	smtp_session_process(arg);
+}
+
+/* ---- TLS ---------------------------------------------------------------- */
+
+static void smtp_session_event_cb(struct bufferevent *bev, short what, void *arg);
+static void smtp_session_write_cb(struct bufferevent *bev, void *arg);
+
+static void smtp_session_set_callbacks(struct smtp_session *s)
+{
+	const struct config *cfg = s->env->cfg;
+
+	bufferevent_setcb(s->bev, smtp_session_read_cb, smtp_session_write_cb,
+			  smtp_session_event_cb, s);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_INPUT_HIGH_WATER);
+	bufferevent_set_timeouts(s->bev, &(struct timeval){cfg->limits.command_timeout, 0},
+				 &(struct timeval){cfg->limits.command_timeout, 0});
+}
+
+/* Puts TLS under the session. RFC 3207 4.2: whatever the client sent
+ * before the handshake is discarded, and the session forgets all it knew. */
+static int smtp_session_start_tls(struct smtp_session *s)
+{
+	SSL *ssl = tls_server_ssl_new(s->env->tls);
+
+	if (s->bev != NULL) {
+		bufferevent_free(s->bev); /* drops any pending plaintext */
+		s->bev = NULL;
+	}
+	smtp_line_reader_reset(&s->lines);
+	/* The TLS bufferevent owns the socket and the SSL from here on. */
+	s->bev = bufferevent_openssl_socket_new(s->env->base, s->fd, ssl,
+						BUFFEREVENT_SSL_ACCEPTING,
+						BEV_OPT_DEFER_CALLBACKS | BEV_OPT_CLOSE_ON_FREE);
+	if (s->bev == NULL) {
+		SSL_free(ssl);
+		return -1;
+	}
+	s->fd = -1;
+	bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
+	smtp_session_set_callbacks(s);
+	s->state = SMTP_STATE_TLS;
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	return 0;
+}
+
+/* The handshake is done: note what was negotiated, start afresh. */
+static void smtp_session_tls_ready(struct smtp_session *s)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
+	const char *sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	char v[300];
+
+	s->tls_active = 1;
+	tls_describe(ssl, s->tls_version, sizeof(s->tls_version), s->tls_cipher,
+		     sizeof(s->tls_cipher), &s->tls_bits);
+	log_info("event=%s session=%s version=%s cipher=%s bits=%d sni=%s resumed=%s",
+		 s->listener->tls == LISTENER_TLS_IMPLICIT ? "tls" : "starttls", s->id,
+		 s->tls_version, s->tls_cipher, s->tls_bits,
+		 sni ? log_value(sni, v, sizeof(v)) : "none", SSL_session_reused(ssl) ? "yes" : "no");
+	smtp_transaction_reset(s);
+	s->helo[0] = '\0';
+	s->esmtp = 0;
+	s->state = SMTP_STATE_CONNECTED;
+	if (s->listener->tls == LISTENER_TLS_IMPLICIT)
+		smtp_reply(s, "220 %s ESMTP sealmail", s->env->cfg->hostname);
+}
+
+static void smtp_session_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	if (s->state == SMTP_STATE_CLOSING) {
+		smtp_session_free(s);
+		return;
+	}
+	if (s->state == SMTP_STATE_TLS && !s->tls_active &&
+	    bufferevent_openssl_get_ssl(s->bev) == NULL) {
+		if (smtp_session_start_tls(s) < 0)
+			smtp_session_free(s);
+	}
+}
+
+static void smtp_session_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		smtp_session_tls_ready(s);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		log_info("event=timeout session=%s state=%d", s->id, s->state);
+		if (s->state != SMTP_STATE_TLS && s->state != SMTP_STATE_CLOSING) {
+			smtp_reply(s, "421 4.4.2 %s Error: timeout exceeded", s->env->cfg->hostname);
+			smtp_close_after_reply(s);
+			bufferevent_set_timeouts(s->bev, NULL, &(struct timeval){10, 0});
+			return;
+		}
+	}
+	if ((what & BEV_EVENT_ERROR) && s->state == SMTP_STATE_TLS && !s->tls_active) {
+		unsigned long e = bufferevent_get_openssl_error(bev);
+		char buf[256] = "handshake failed";
+		if (e != 0)
+			ERR_error_string_n(e, buf, sizeof(buf));
+		log_info("event=tls-error session=%s reason=\"%s\"", s->id, buf);
+	}
+	smtp_session_free(s);
+}
+
+/* ---- life cycle --------------------------------------------------------- */
+
+static void smtp_session_describe_peer(struct smtp_session *s, const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		inet_ntop(AF_INET6, &in6->sin6_addr, s->client, sizeof(s->client));
+		snprintf(s->client_port, sizeof(s->client_port), "%u", ntohs(in6->sin6_port));
+	} else {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, s->client, sizeof(s->client));
+		snprintf(s->client_port, sizeof(s->client_port), "%u", ntohs(in->sin_port));
+	}
+}
+
+struct smtp_session *smtp_session_new(const struct smtp_env *env, const struct config_listener *l,
+				      int fd, const struct sockaddr *sa, socklen_t salen,
+				      uint64_t handle)
+{
+	struct smtp_session *s = xcalloc(1, sizeof(*s));
+	unsigned char rnd[8];
+
+	s->env = env;
+	s->listener = l;
+	s->handle = handle;
+	s->fd = fd;
+	s->spool_fd = -1;
+	random_bytes(rnd, sizeof(rnd));
+	snprintf(s->id, sizeof(s->id), "%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
+		 rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+	smtp_session_describe_peer(s, sa);
+	envelope_init(&s->envelope);
+	smtp_line_reader_init(&s->lines, env->cfg->limits.command_line);
+	log_info("event=connect session=%s client=%s:%s listener=%s", s->id, s->client,
+		 s->client_port, l->name);
+	if (l->tls == LISTENER_TLS_IMPLICIT) {
+		if (env->tls == NULL || smtp_session_start_tls(s) < 0) {
+			smtp_session_free(s);
+			return NULL;
+		}
+		return s;
+	}
+	s->bev = bufferevent_socket_new(env->base, fd, 0);
+	smtp_session_set_callbacks(s);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	smtp_reply(s, "220 %s ESMTP sealmail", env->cfg->hostname);
+	return s;
+}
+
+void smtp_session_shutdown(struct smtp_session *s)
+{
+	if (s->bev == NULL || s->state == SMTP_STATE_CLOSING)
+		return;
+	smtp_reply(s, "421 4.3.2 %s Service shutting down", s->env->cfg->hostname);
+	smtp_close_after_reply(s);
+}
+
+static void smtp_session_free(struct smtp_session *s)
+{
+	log_info("event=disconnect session=%s client=%s messages=%u tls=%s", s->id, s->client,
+		 s->messages, s->tls_active ? s->tls_version : "none");
+	smtp_transaction_reset(s);
+	if (s->bev != NULL)
+		bufferevent_free(s->bev);
+	if (s->fd >= 0)
+		close(s->fd);
+	smtp_line_reader_free(&s->lines);
+	envelope_free(&s->envelope);
+	s->env->closed(s->env->owner, s->handle);
+	free(s);
+}

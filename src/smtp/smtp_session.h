@@ -1,0 +1,51 @@
+/*
+ * smtp_session.h: one SMTP server session (RFC 5321, RFC 3207 STARTTLS,
+ * RFC 2920 PIPELINING), as the dispatcher runs it.
+ *
+ * The session knows nothing of other roles: it asks its owner, through the
+ * callbacks in struct smtp_env, to check a recipient or to open and commit a
+ * spool file, and the owner answers with smtp_session_*_done(). While such an
+ * answer is pending the session reads no further command, so pipelined
+ * commands are answered in order.
+ */
+#ifndef SEALMAIL_SMTP_SESSION_H
+#define SEALMAIL_SMTP_SESSION_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct config;
+struct config_listener;
+struct envelope;
+struct event_base;
+struct smtp_session;
+struct tls_server;
+
+struct smtp_env {
+	struct event_base *base;
+	const struct config *cfg;
+	struct tls_server *tls;
+	void *owner;
+	void (*lookup_rcpt)(void *owner, uint64_t handle, const char *address);
+	void (*queue_open)(void *owner, uint64_t handle, const struct envelope *env);
+	void (*queue_commit)(void *owner, uint64_t handle, const char *queue_id, uint64_t size);
+	void (*queue_abort)(void *owner, uint64_t handle, const char *queue_id);
+	/* The session is gone; HANDLE will not be used again. */
+	void (*closed)(void *owner, uint64_t handle);
+};
+
+/* Starts a session on the accepted socket FD. HANDLE identifies it in
+ * callbacks. Takes ownership of FD. */
+struct smtp_session *smtp_session_new(const struct smtp_env *env, const struct config_listener *l,
+				      int fd, const struct sockaddr *sa, socklen_t salen,
+				      uint64_t handle);
+
+/* Answers to the callbacks; see daemon/proto.h for RESULT and OK. */
+void smtp_session_lookup_done(struct smtp_session *s, unsigned result);
+void smtp_session_open_done(struct smtp_session *s, int ok, const char *text, int fd);
+void smtp_session_commit_done(struct smtp_session *s, int ok, const char *text);
+
+/* Closes with 421 (service shutting down). */
+void smtp_session_shutdown(struct smtp_session *s);
+
+#endif
