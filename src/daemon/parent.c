@@ -54,7 +54,12 @@ struct parent {
 	gid_t gid;
 	int shutting_down;
 	int exit_status;
+	struct file_stamp users_stamp;
+	int users_error;
+	struct event *ev_users;
 };
+
+#define PARENT_USERS_CHECK_MSEC 500
 
 /* ---- sockets --------------------------------------------------------- */
 
@@ -159,6 +164,40 @@ static pid_t parent_fork(struct parent *p, const char *role, const int *keep, un
 	event_base_free(p->base);
 	p->base = NULL;
 	return 0;
+}
+
+/* Sends the users file to the lookup role when it changed (or FORCE). The
+ * parent reads it so that it may stay readable by root only. */
+static void parent_send_users(struct parent *p, int force)
+{
+	int changed = file_changed(p->cfg->users, &p->users_stamp);
+	size_t len;
+	char *text;
+
+	if (changed < 0) {
+		if (!p->users_error)
+			ipc_send(p->lookup, IMSG_CTL_USERS, 1, NULL, 0, -1);
+		p->users_error = 1;
+		return;
+	}
+	if (!changed && !force && !p->users_error)
+		return;
+	text = read_file(p->cfg->users, IPC_MAX_PAYLOAD, &len);
+	if (text == NULL) {
+		if (!p->users_error)
+			ipc_send(p->lookup, IMSG_CTL_USERS, 1, NULL, 0, -1);
+		p->users_error = 1;
+		memset(&p->users_stamp, 0, sizeof(p->users_stamp));
+		return;
+	}
+	p->users_error = 0;
+	ipc_send(p->lookup, IMSG_CTL_USERS, 0, text, len, -1);
+	free(text);
+}
+
+static void parent_users_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	parent_send_users(arg, 0);
 }
 
 static void parent_send_config(struct parent *p)
@@ -423,6 +462,7 @@ static void parent_reload(struct parent *p)
 	tls_cert_set_free(&p->certs);
 	p->certs = certs;
 	parent_send_config(p);
+	parent_send_users(p, 1);
 	for (i = 0; i < CONN_LIMITS_SLOTS; i++)
 		if (p->procs[i].pid > 0 && !p->procs[i].retiring) {
 			p->procs[i].retiring = 1;
@@ -536,6 +576,9 @@ int parent_main(const char *config_path, int foreground)
 	p->base = event_base_new();
 	p->queue = parent_start_role(p, 1, &p->queue_pid);
 	p->lookup = parent_start_role(p, 0, &p->lookup_pid);
+	parent_send_users(p, 1);
+	p->ev_users = event_new(p->base, -1, EV_PERSIST, parent_users_timer_cb, p);
+	event_add(p->ev_users, &(struct timeval){0, PARENT_USERS_CHECK_MSEC * 1000});
 	parent_start_generation(p);
 	{
 		static const int sigs[] = {SIGHUP, SIGTERM, SIGINT};

@@ -27,6 +27,9 @@ enum imsg_type {
 	IMSG_CTL_ADD_CHANNEL,
 	/* parent -> queue, lookup: the new struct config after a reload. */
 	IMSG_CTL_CONFIG,
+	/* parent -> lookup: the users file's text, whenever it changed; an
+	 * empty payload with id 1 means it could not be read. */
+	IMSG_CTL_USERS,
 };
 
 enum lookup_result {

@@ -16,7 +16,7 @@
 struct event_base;
 struct ipc_channel;
 
-#define IPC_MAX_PAYLOAD (1024 * 1024)
+#define IPC_MAX_PAYLOAD (64 * 1024 * 1024)
 
 /* Called for each message. FD is -1 unless one came with it; the handler
  * owns it. */

@@ -212,3 +212,22 @@ int mkdir_p(const char *path, mode_t mode)
 		return -1;
 	return 0;
 }
+
+int file_changed(const char *path, struct file_stamp *stamp)
+{
+	struct file_stamp now;
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return -1;
+	memset(&now, 0, sizeof(now));
+	now.dev = st.st_dev;
+	now.ino = st.st_ino;
+	now.size = st.st_size;
+	now.mtime_sec = st.st_mtim.tv_sec;
+	now.mtime_nsec = st.st_mtim.tv_nsec;
+	if (memcmp(&now, stamp, sizeof(now)) == 0)
+		return 0;
+	*stamp = now;
+	return 1;
+}

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 void *xmalloc(size_t size);
 void *xcalloc(size_t n, size_t size);
@@ -38,6 +39,19 @@ uint64_t now_usec(void);
 
 /* RFC 5322 date-time for T (local time with numeric zone) into BUF. */
 void rfc5322_date(time_t t, char *buf, size_t size);
+
+/* What a file looked like, to notice that it changed. */
+struct file_stamp {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	time_t mtime_sec;
+	long mtime_nsec;
+};
+
+/* 1 when PATH differs from *STAMP (which is updated), 0 when not, -1 with
+ * errno when it cannot be looked at. */
+int file_changed(const char *path, struct file_stamp *stamp);
 
 /* fsync of the directory at PATH. */
 int fsync_dir(const char *path);

@@ -1,10 +1,9 @@
 /*
- * lookup.c: the lookup role's event loop. The users file is looked at again
- * (a stat) before each answer, so edits apply without a restart.
+ * lookup.c: the lookup role's event loop. The users file arrives from the
+ * parent whenever it changes, so edits apply without a restart.
  */
 #include "lookup/lookup.h"
 
-#include <errno.h>
 #include <event2/event.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -23,25 +22,36 @@ struct lookup {
 	struct config cfg;
 	struct event_base *base;
 	struct users_db users;
-	int users_error_logged;
+	int users_loaded;
 };
 
-/* Makes sure the users file is current; logs a failure once. */
-static int lookup_refresh_users(struct lookup *l)
+static void lookup_users_warn(unsigned line, const char *reason, void *arg)
 {
-	int r = users_db_refresh(&l->users, l->cfg.users);
+	const struct lookup *l = arg;
 
-	if (r < 0) {
-		if (!l->users_error_logged)
-			log_error("event=users-file-error file=%s reason=\"%s\"", l->cfg.users,
-				  strerror(errno));
-		l->users_error_logged = 1;
-		return l->users.addresses != NULL ? 0 : -1;
+	log_warn("event=users-file-error file=%s line=%u reason=\"%s\"", l->cfg.users, line,
+		 reason);
+}
+
+/* IMSG_CTL_USERS: the parent read the users file anew. */
+static void lookup_users_update(struct lookup *l, uint64_t id, const char *text, size_t len)
+{
+	char *copy;
+
+	if (id == 1) {
+		log_error("event=users-file-error file=%s reason=\"cannot be read; keeping the "
+			  "previous contents\"",
+			  l->cfg.users);
+		return;
 	}
-	if (r == 1)
-		log_info("event=users-loaded file=%s users=%zu", l->cfg.users, l->users.n);
-	l->users_error_logged = 0;
-	return 0;
+	copy = xmalloc(len + 1);
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	users_db_free(&l->users);
+	users_db_parse(&l->users, copy, lookup_users_warn, l);
+	l->users_loaded = 1;
+	free(copy);
+	log_info("event=users-loaded file=%s users=%zu", l->cfg.users, l->users.n);
 }
 
 static enum lookup_result lookup_rcpt(struct lookup *l, const char *address)
@@ -50,7 +60,7 @@ static enum lookup_result lookup_rcpt(struct lookup *l, const char *address)
 
 	if (at == NULL || !config_is_local_domain(&l->cfg, at + 1))
 		return LOOKUP_NOT_LOCAL;
-	if (lookup_refresh_users(l) < 0)
+	if (!l->users_loaded)
 		return LOOKUP_TEMPFAIL;
 	return users_db_contains(&l->users, address) ? LOOKUP_OK : LOOKUP_UNKNOWN_USER;
 }
@@ -92,10 +102,10 @@ static void lookup_parent_handler(struct ipc_channel *ch, uint32_t type, uint64_
 		ipc_channel_new(l->base, fd, lookup_peer_handler, lookup_peer_closed, ctx);
 		return;
 	}
-	if (type == IMSG_CTL_CONFIG && len == sizeof(l->cfg)) {
+	if (type == IMSG_CTL_CONFIG && len == sizeof(l->cfg))
 		memcpy(&l->cfg, data, len);
-		users_db_free(&l->users);
-	}
+	if (type == IMSG_CTL_USERS)
+		lookup_users_update(l, id, data, len);
 	if (fd >= 0)
 		close(fd);
 }
@@ -126,7 +136,6 @@ int lookup_main(const struct config *cfg, int parent_fd)
 	event_add(ev_term, NULL);
 	event_add(ev_int, NULL);
 	ipc_channel_new(l->base, parent_fd, lookup_parent_handler, lookup_parent_closed, l);
-	lookup_refresh_users(l);
 	event_base_dispatch(l->base);
 	return 0;
 }

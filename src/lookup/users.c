@@ -3,16 +3,12 @@
  */
 #include "lookup/users.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 
-#include "lib/log.h"
 #include "lib/util.h"
 
-#define USERS_FILE_MAX (64 * 1024 * 1024)
 #define USERS_ADDRESS_MAX 512
 
 static int users_cmp(const void *a, const void *b)
@@ -80,39 +76,6 @@ int users_db_parse(struct users_db *db, const char *text,
 	}
 	qsort(db->addresses, db->n, sizeof(char *), users_cmp);
 	return 0;
-}
-
-static void users_warn_log(unsigned line, const char *reason, void *arg)
-{
-	log_warn("event=users-file-error file=%s line=%u reason=\"%s\"", (const char *)arg, line,
-		 reason);
-}
-
-int users_db_refresh(struct users_db *db, const char *path)
-{
-	struct users_db fresh;
-	struct stat st;
-	char *text;
-
-	if (stat(path, &st) < 0)
-		return -1;
-	if (db->addresses != NULL && st.st_dev == db->dev && st.st_ino == db->ino &&
-	    st.st_size == db->size && st.st_mtim.tv_sec == db->mtime.tv_sec &&
-	    st.st_mtim.tv_nsec == db->mtime.tv_nsec)
-		return 0;
-	text = read_file(path, USERS_FILE_MAX, NULL);
-	if (text == NULL)
-		return -1;
-	memset(&fresh, 0, sizeof(fresh));
-	users_db_parse(&fresh, text, users_warn_log, (void *)path);
-	free(text);
-	fresh.dev = st.st_dev;
-	fresh.ino = st.st_ino;
-	fresh.size = st.st_size;
-	fresh.mtime = st.st_mtim;
-	users_db_free(db);
-	*db = fresh;
-	return 1;
 }
 
 int users_db_contains(const struct users_db *db, const char *address)
