@@ -15,6 +15,7 @@
 
 static char log_role[32] = "sealmail";
 static int log_foreground = 1;
+static pid_t log_pid;
 
 void log_init(const char *role, int foreground)
 {
@@ -27,6 +28,7 @@ void log_init(const char *role, int foreground)
 void log_set_role(const char *role)
 {
 	snprintf(log_role, sizeof(log_role), "%s", role);
+	log_pid = getpid();
 }
 
 static void log_write(int priority, const char *level, const char *fmt, va_list ap)
@@ -44,7 +46,7 @@ static void log_write(int priority, const char *level, const char *fmt, va_list 
 		gmtime_r(&tv.tv_sec, &tm);
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
 		fprintf(stderr, "%s.%06ldZ sealmail[%d] role=%s level=%s %s\n", when,
-			(long)tv.tv_usec, (int)getpid(), log_role, level, msg);
+			(long)tv.tv_usec, (int)log_pid, log_role, level, msg);
 	} else {
 		syslog(priority, "role=%s level=%s %s", log_role, level, msg);
 	}

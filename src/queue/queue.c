@@ -38,38 +38,39 @@
 #include "queue/envelope.h"
 #include "queue/maildir.h"
 
-#define QUEUE_DELIVERY_BATCH 256
+#define QUEUE_DELIVERY_BATCH 128
 #define QUEUE_RETRY_SECONDS 60
 #define QUEUE_RETRY_MAX_SECONDS 3600
 
 struct queue_peer;
 
-/* A message being received or waiting for its commit flush. */
-struct queue_txn {
-	TAILQ_ENTRY(queue_txn) entry;
-	char id[32];
-	struct queue_peer *peer;
-	uint64_t request_id;
-	size_t header_len;
-	uint64_t size;
-	int committing;
-};
-TAILQ_HEAD(queue_txn_list, queue_txn);
-
-/* A committed message waiting for delivery. */
+/* A message, from the moment its spool file is created until it is
+ * delivered to every recipient. While it is received and flushed, the queue
+ * keeps its descriptor and decoded envelope, so delivery needs neither an
+ * open nor a parse. */
 struct queue_msg {
 	TAILQ_ENTRY(queue_msg) entry;
 	char id[32];
+	/* receiving: who to answer */
+	struct queue_peer *peer;
+	uint64_t request_id;
+	int commit_failed;
+	/* the spool file */
+	int fd; /* -1 when not open (recovered or deferred) */
+	struct envelope env; /* n_rcpts == 0 when not loaded */
+	size_t header_len;
+	uint64_t body_len;
+	/* delivery */
 	time_t not_before;
 	unsigned attempts;
-	unsigned char *done; /* per recipient, when a delivery was partial */
-	unsigned n_done;
+	unsigned char *done; /* per recipient */
 };
 TAILQ_HEAD(queue_msg_list, queue_msg);
 
 struct queue_peer {
 	TAILQ_ENTRY(queue_peer) entry;
 	struct ipc_channel *ch;
+	struct queue *q;
 };
 TAILQ_HEAD(queue_peer_list, queue_peer);
 
@@ -78,13 +79,14 @@ struct queue {
 	struct event_base *base;
 	struct ipc_channel *parent;
 	struct queue_peer_list peers;
-	struct queue_txn_list open;     /* receiving */
-	struct queue_txn_list batch;    /* commit requested */
+	struct queue_msg_list open;     /* receiving */
+	struct queue_msg_list batch;    /* commit requested */
 	struct queue_msg_list ready;    /* to deliver now */
 	struct queue_msg_list deferred; /* waiting for not_before */
 	struct event *ev_flush, *ev_retry;
 	int sync_fd;
 	unsigned id_counter;
+	char known_maildir[MAILDIR_PATH_MAX]; /* last Maildir known to exist */
 };
 
 static void queue_schedule_flush(struct queue *q);
@@ -94,24 +96,44 @@ static void queue_new_id(struct queue *q, char *buf, size_t size)
 	snprintf(buf, size, "%013" PRIx64 "%05X", now_usec(), (q->id_counter++) & 0xfffff);
 }
 
-static struct queue_txn *queue_txn_find(struct queue *q, struct queue_peer *peer, const char *id)
+static void queue_msg_free(struct queue_msg *m)
 {
-	struct queue_txn *t;
+	if (m->fd >= 0)
+		close(m->fd);
+	envelope_free(&m->env);
+	free(m->done);
+	free(m);
+}
 
-	TAILQ_FOREACH(t, &q->open, entry)
-	if (t->peer == peer && strcmp(t->id, id) == 0)
-		return t;
+/* Closes the file and forgets the envelope of a message that waits; they
+ * are read again when its time comes. */
+static void queue_msg_unload(struct queue_msg *m)
+{
+	if (m->fd >= 0)
+		close(m->fd);
+	m->fd = -1;
+	envelope_free(&m->env);
+}
+
+static struct queue_msg *queue_open_find(struct queue *q, struct queue_peer *peer, const char *id)
+{
+	struct queue_msg *m;
+
+	TAILQ_FOREACH(m, &q->open, entry)
+	if (m->peer == peer && strcmp(m->id, id) == 0)
+		return m;
 	return NULL;
 }
 
-static void queue_txn_drop(struct queue *q, struct queue_txn *t, struct queue_txn_list *list)
+/* Drops a message that was never acknowledged. */
+static void queue_open_drop(struct queue *q, struct queue_msg *m, struct queue_msg_list *list)
 {
 	char path[128];
 
-	snprintf(path, sizeof(path), "queue/incoming/%s", t->id);
+	snprintf(path, sizeof(path), "queue/incoming/%s", m->id);
 	unlink(path);
-	TAILQ_REMOVE(list, t, entry);
-	free(t);
+	TAILQ_REMOVE(list, m, entry);
+	queue_msg_free(m);
 }
 
 static void queue_reply(struct queue_peer *peer, uint32_t type, uint64_t id, uint32_t ok,
@@ -126,80 +148,94 @@ static void queue_reply(struct queue_peer *peer, uint32_t type, uint64_t id, uin
 	ipc_writer_free(&w);
 }
 
-/* IMSG_QUEUE_OPEN: creates the spool file, writes the envelope, passes the
- * descriptor for the message to be appended. */
-static void queue_handle_open(struct queue *q, struct queue_peer *peer, uint64_t rid,
-			      const void *data, size_t len)
+/* Creates queue/incoming/ID holding the envelope; returns its descriptor. */
+static int queue_spool_create(struct queue_msg *m, const char **error_r)
 {
-	struct ipc_reader r;
-	struct envelope env;
-	struct queue_txn *t;
 	char path[128], *header;
-	size_t hlen;
 	int fd;
 
-	ipc_reader_init(&r, data, len);
-	if (envelope_decode(&env, &r) < 0) {
-		envelope_free(&env);
-		queue_reply(peer, IMSG_QUEUE_OPEN_RESULT, rid, 0, "malformed envelope", -1);
-		return;
+	header = envelope_format(&m->env, &m->header_len);
+	if (header == NULL) {
+		*error_r = "line end in an envelope field";
+		return -1;
 	}
-	t = xcalloc(1, sizeof(*t));
-	queue_new_id(q, t->id, sizeof(t->id));
-	snprintf(env.id, sizeof(env.id), "%s", t->id);
-	header = envelope_format(&env, &hlen);
-	envelope_free(&env);
-	snprintf(path, sizeof(path), "queue/incoming/%s", t->id);
-	fd = header ? open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600) : -1;
-	if (fd < 0 || write_all(fd, header, hlen) < 0) {
-		log_error("event=spool-error id=%s reason=\"%s\"", t->id,
-			  header ? strerror(errno) : "bad envelope");
+	snprintf(path, sizeof(path), "queue/incoming/%s", m->id);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || write_all(fd, header, m->header_len) < 0) {
+		*error_r = strerror(errno);
 		if (fd >= 0) {
 			close(fd);
 			unlink(path);
 		}
-		free(header);
-		free(t);
-		queue_reply(peer, IMSG_QUEUE_OPEN_RESULT, rid, 0, "cannot create spool file", -1);
-		return;
+		fd = -1;
 	}
 	free(header);
-	t->peer = peer;
-	t->header_len = hlen;
-	TAILQ_INSERT_TAIL(&q->open, t, entry);
-	queue_reply(peer, IMSG_QUEUE_OPEN_RESULT, rid, 1, t->id, fd);
+	return fd;
 }
 
-/* IMSG_QUEUE_COMMIT: checks the size and joins the next flush. */
+/* IMSG_QUEUE_OPEN: creates the spool file with the envelope and passes a
+ * descriptor on which the dispatcher appends the message. */
+static void queue_handle_open(struct queue *q, struct queue_peer *peer, uint64_t rid,
+			      const void *data, size_t len)
+{
+	struct queue_msg *m = xcalloc(1, sizeof(*m));
+	struct ipc_reader r;
+	const char *why = "malformed envelope";
+	int theirs;
+
+	m->fd = -1;
+	ipc_reader_init(&r, data, len);
+	if (envelope_decode(&m->env, &r) == 0) {
+		queue_new_id(q, m->id, sizeof(m->id));
+		snprintf(m->env.id, sizeof(m->env.id), "%s", m->id);
+		m->fd = queue_spool_create(m, &why);
+	}
+	theirs = m->fd >= 0 ? dup(m->fd) : -1;
+	if (theirs < 0) {
+		log_error("event=spool-error id=%s reason=\"%s\"", m->id, why);
+		queue_reply(peer, IMSG_QUEUE_OPEN_RESULT, rid, 0, "cannot create spool file", -1);
+		if (m->fd >= 0) {
+			char path[128];
+			snprintf(path, sizeof(path), "queue/incoming/%s", m->id);
+			unlink(path);
+		}
+		queue_msg_free(m);
+		return;
+	}
+	m->peer = peer;
+	TAILQ_INSERT_TAIL(&q->open, m, entry);
+	queue_reply(peer, IMSG_QUEUE_OPEN_RESULT, rid, 1, m->id, theirs);
+}
+
+/* IMSG_QUEUE_COMMIT: checks that the file holds what the dispatcher says it
+ * wrote, and joins the next flush. */
 static void queue_handle_commit(struct queue *q, struct queue_peer *peer, uint64_t rid,
 				const void *data, size_t len)
 {
 	struct ipc_reader r;
-	struct queue_txn *t;
-	char id[32], path[128];
+	struct queue_msg *m;
 	struct stat st;
+	char id[32];
 	uint64_t size;
 
 	ipc_reader_init(&r, data, len);
 	ipc_get_str(&r, id, sizeof(id));
 	size = ipc_get_u64(&r);
-	t = ipc_reader_done(&r) == 0 ? queue_txn_find(q, peer, id) : NULL;
-	if (t == NULL) {
+	m = ipc_reader_done(&r) == 0 ? queue_open_find(q, peer, id) : NULL;
+	if (m == NULL) {
 		queue_reply(peer, IMSG_QUEUE_COMMIT_RESULT, rid, 0, "unknown transaction", -1);
 		return;
 	}
-	snprintf(path, sizeof(path), "queue/incoming/%s", t->id);
-	if (stat(path, &st) < 0 || (uint64_t)st.st_size != t->header_len + size) {
-		log_error("event=spool-error id=%s reason=\"size mismatch\"", t->id);
-		queue_txn_drop(q, t, &q->open);
+	if (fstat(m->fd, &st) < 0 || (uint64_t)st.st_size != m->header_len + size) {
+		log_error("event=spool-error id=%s reason=\"size mismatch\"", m->id);
+		queue_open_drop(q, m, &q->open);
 		queue_reply(peer, IMSG_QUEUE_COMMIT_RESULT, rid, 0, "spool size mismatch", -1);
 		return;
 	}
-	t->request_id = rid;
-	t->size = size;
-	t->committing = 1;
-	TAILQ_REMOVE(&q->open, t, entry);
-	TAILQ_INSERT_TAIL(&q->batch, t, entry);
+	m->request_id = rid;
+	m->body_len = size;
+	TAILQ_REMOVE(&q->open, m, entry);
+	TAILQ_INSERT_TAIL(&q->batch, m, entry);
 	queue_schedule_flush(q);
 }
 
@@ -207,51 +243,31 @@ static void queue_handle_abort(struct queue *q, struct queue_peer *peer, const v
 			       size_t len)
 {
 	struct ipc_reader r;
-	struct queue_txn *t;
+	struct queue_msg *m;
 	char id[32];
 
 	ipc_reader_init(&r, data, len);
 	ipc_get_str(&r, id, sizeof(id));
-	if (ipc_reader_done(&r) == 0 && (t = queue_txn_find(q, peer, id)) != NULL)
-		queue_txn_drop(q, t, &q->open);
-}
-
-static void queue_peer_handler(struct ipc_channel *ch, uint32_t type, uint64_t id,
-			       const void *data, size_t len, int fd, void *arg);
-static void queue_peer_closed(struct ipc_channel *ch, void *arg);
-
-struct queue_peer_ctx {
-	struct queue *q;
-	struct queue_peer *peer;
-};
-
-static void queue_add_peer(struct queue *q, int fd)
-{
-	struct queue_peer_ctx *ctx = xcalloc(1, sizeof(*ctx));
-	struct queue_peer *peer = xcalloc(1, sizeof(*peer));
-
-	ctx->q = q;
-	ctx->peer = peer;
-	peer->ch = ipc_channel_new(q->base, fd, queue_peer_handler, queue_peer_closed, ctx);
-	TAILQ_INSERT_TAIL(&q->peers, peer, entry);
+	if (ipc_reader_done(&r) == 0 && (m = queue_open_find(q, peer, id)) != NULL)
+		queue_open_drop(q, m, &q->open);
 }
 
 static void queue_peer_handler(struct ipc_channel *ch, uint32_t type, uint64_t id,
 			       const void *data, size_t len, int fd, void *arg)
 {
-	struct queue_peer_ctx *ctx = arg;
+	struct queue_peer *peer = arg;
 
 	if (fd >= 0)
 		close(fd);
 	switch (type) {
 	case IMSG_QUEUE_OPEN:
-		queue_handle_open(ctx->q, ctx->peer, id, data, len);
+		queue_handle_open(peer->q, peer, id, data, len);
 		break;
 	case IMSG_QUEUE_COMMIT:
-		queue_handle_commit(ctx->q, ctx->peer, id, data, len);
+		queue_handle_commit(peer->q, peer, id, data, len);
 		break;
 	case IMSG_QUEUE_ABORT:
-		queue_handle_abort(ctx->q, ctx->peer, data, len);
+		queue_handle_abort(peer->q, peer, data, len);
 		break;
 	default:
 		log_error("event=ipc-error reason=\"unexpected message %u from dispatcher\"",
@@ -259,93 +275,140 @@ static void queue_peer_handler(struct ipc_channel *ch, uint32_t type, uint64_t i
 	}
 }
 
-/* A dispatcher went away: its unfinished transactions are dropped (never
+/* A dispatcher went away: its unfinished messages are dropped (never
  * acknowledged), and the batch forgets whom to answer. */
 static void queue_peer_closed(struct ipc_channel *ch, void *arg)
 {
-	struct queue_peer_ctx *ctx = arg;
-	struct queue *q = ctx->q;
-	struct queue_txn *t, *next;
+	struct queue_peer *peer = arg;
+	struct queue *q = peer->q;
+	struct queue_msg *m, *next;
 
-	for (t = TAILQ_FIRST(&q->open); t != NULL; t = next) {
-		next = TAILQ_NEXT(t, entry);
-		if (t->peer == ctx->peer)
-			queue_txn_drop(q, t, &q->open);
+	for (m = TAILQ_FIRST(&q->open); m != NULL; m = next) {
+		next = TAILQ_NEXT(m, entry);
+		if (m->peer == peer)
+			queue_open_drop(q, m, &q->open);
 	}
-	TAILQ_FOREACH(t, &q->batch, entry)
-	if (t->peer == ctx->peer)
-		t->peer = NULL;
-	TAILQ_REMOVE(&q->peers, ctx->peer, entry);
-	ipc_channel_free(&ctx->peer->ch);
-	free(ctx->peer);
-	free(ctx);
+	TAILQ_FOREACH(m, &q->batch, entry)
+	if (m->peer == peer)
+		m->peer = NULL;
+	TAILQ_REMOVE(&q->peers, peer, entry);
+	ipc_channel_free(&peer->ch);
+	free(peer);
+}
+
+static void queue_add_peer(struct queue *q, int fd)
+{
+	struct queue_peer *peer = xcalloc(1, sizeof(*peer));
+
+	peer->q = q;
+	peer->ch = ipc_channel_new(q->base, fd, queue_peer_handler, queue_peer_closed, peer);
+	TAILQ_INSERT_TAIL(&q->peers, peer, entry);
 }
 
 /* ---- delivery ------------------------------------------------------- */
 
-/* One delivery in flight within a flush. */
+/* One message's delivery within a flush. */
 struct queue_delivery {
 	struct queue_msg *msg;
 	struct maildir_copy *copies;
-	unsigned n_copies;
 	unsigned *rcpt_index; /* copies[i] is for recipient rcpt_index[i] */
-	int failed;           /* some recipient must be retried */
-	char reason[256];
-	struct envelope env;
+	unsigned n_copies;
+	int failed; /* some recipient must be tried again */
 };
 
-static void queue_msg_free(struct queue_msg *m)
+/* Reads a message's envelope and body; opens its spool file if needed.
+ * Returns the body (malloc'ed) or NULL with *error_r. */
+static char *queue_msg_load(struct queue *q, struct queue_msg *m, const char **error_r)
 {
-	free(m->done);
-	free(m);
+	char path[128], *head, *body;
+	struct stat st;
+	size_t want;
+	ssize_t n;
+	int r;
+
+	if (m->fd < 0) {
+		snprintf(path, sizeof(path), "queue/active/%s", m->id);
+		m->fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (m->fd < 0 || fstat(m->fd, &st) < 0) {
+			*error_r = strerror(errno);
+			return NULL;
+		}
+		want = (size_t)st.st_size < ENVELOPE_HEADER_MAX ? (size_t)st.st_size
+								: ENVELOPE_HEADER_MAX;
+		head = xmalloc(want + 1);
+		n = pread(m->fd, head, want, 0);
+		r = n < 0 ? -1 : envelope_parse(&m->env, head, (size_t)n, &m->header_len, error_r);
+		free(head);
+		if (r < 0) {
+			if (n < 0)
+				*error_r = strerror(errno);
+			return NULL;
+		}
+		m->body_len = (uint64_t)st.st_size - m->header_len;
+	}
+	if (m->done == NULL)
+		m->done = xcalloc(m->env.n_rcpts, 1);
+	body = xmalloc(m->body_len + 1);
+	n = pread(m->fd, body, m->body_len, (off_t)m->header_len);
+	if (n < 0 || (uint64_t)n != m->body_len) {
+		*error_r = n < 0 ? strerror(errno) : "spool file shorter than expected";
+		free(body);
+		return NULL;
+	}
+	return body;
 }
 
-/* Writes the tmp copies of one message. Recipients that failed are left
- * for a retry; the message is then not removed. */
+/* Creates the Maildir when needed; remembers the last one seen to spare
+ * the stat calls on a run of messages to one mailbox. */
+static int queue_maildir_ready(struct queue *q, const char *dir, const char **error_r)
+{
+	if (strcmp(q->known_maildir, dir) == 0)
+		return 0;
+	if (maildir_ensure(dir, error_r) < 0)
+		return -1;
+	snprintf(q->known_maildir, sizeof(q->known_maildir), "%s", dir);
+	return 0;
+}
+
+/* Writes the tmp/ copies of one message. Recipients that fail are left for
+ * a later attempt; the message then stays in the queue. */
 static void queue_delivery_prepare(struct queue *q, struct queue_delivery *d)
 {
-	char path[128], dir[MAILDIR_PATH_MAX], prefix[2048];
+	struct queue_msg *m = d->msg;
+	char dir[MAILDIR_PATH_MAX], prefix[2048];
 	const char *why = NULL;
-	size_t len, hlen;
-	char *buf;
+	char *body;
 	unsigned i;
 
-	snprintf(path, sizeof(path), "queue/active/%s", d->msg->id);
-	buf = read_file(path, q->cfg.limits.message_size + ENVELOPE_HEADER_MAX, &len);
-	if (buf == NULL || envelope_parse(&d->env, buf, len, &hlen, &why) < 0) {
-		snprintf(d->reason, sizeof(d->reason), "cannot read spool file: %s",
-			 buf ? why : strerror(errno));
+	body = queue_msg_load(q, m, &why);
+	if (body == NULL) {
+		log_error("event=spool-error id=%s reason=\"cannot read spool file: %s\"", m->id,
+			  why);
 		d->failed = 1;
-		free(buf);
 		return;
 	}
-	if (d->msg->done == NULL) {
-		d->msg->done = xcalloc(d->env.n_rcpts, 1);
-		d->msg->n_done = d->env.n_rcpts;
-	}
-	d->copies = xcalloc(d->env.n_rcpts, sizeof(d->copies[0]));
-	d->rcpt_index = xcalloc(d->env.n_rcpts, sizeof(d->rcpt_index[0]));
-	for (i = 0; i < d->env.n_rcpts && i < d->msg->n_done; i++) {
-		const char *rcpt = d->env.rcpts[i];
+	d->copies = xcalloc(m->env.n_rcpts, sizeof(d->copies[0]));
+	d->rcpt_index = xcalloc(m->env.n_rcpts, sizeof(d->rcpt_index[0]));
+	for (i = 0; i < m->env.n_rcpts; i++) {
+		const char *rcpt = m->env.rcpts[i];
 
-		if (d->msg->done[i])
+		if (m->done[i])
 			continue;
 		snprintf(prefix, sizeof(prefix), "Return-Path: <%s>\nDelivered-To: %s\n",
-			 d->env.sender, rcpt);
+			 m->env.sender, rcpt);
 		if (maildir_path_for(rcpt, dir, sizeof(dir)) < 0) {
 			why = "recipient cannot name a mailbox";
-		} else if (maildir_ensure(dir, &why) == 0 &&
-			   maildir_write(dir, q->cfg.hostname, prefix, buf + hlen, len - hlen,
+		} else if (queue_maildir_ready(q, dir, &why) == 0 &&
+			   maildir_write(dir, q->cfg.hostname, prefix, body, m->body_len,
 					 &d->copies[d->n_copies], &why) == 0) {
 			d->rcpt_index[d->n_copies++] = i;
 			continue;
 		}
-		log_warn("event=deferred id=%s to=<%s> relay=local reason=\"%s\"", d->msg->id, rcpt,
-			 why);
-		snprintf(d->reason, sizeof(d->reason), "%s", why);
+		q->known_maildir[0] = '\0';
+		log_warn("event=deferred id=%s to=<%s> relay=local reason=\"%s\"", m->id, rcpt, why);
 		d->failed = 1;
 	}
-	free(buf);
+	free(body);
 }
 
 /* Moves the copies into new/ once their contents are stable. */
@@ -355,11 +418,8 @@ static void queue_delivery_commit(struct queue_delivery *d, int synced)
 
 	for (i = 0; i < d->n_copies; i++) {
 		const char *why;
-		unsigned r = d->rcpt_index[i];
-		if (synced && maildir_commit(&d->copies[i], &why) == 0) {
-			d->msg->done[r] = 1;
+		if (synced && maildir_commit(&d->copies[i], &why) == 0)
 			continue;
-		}
 		maildir_discard(&d->copies[i]);
 		d->failed = 1;
 	}
@@ -369,30 +429,32 @@ static void queue_delivery_commit(struct queue_delivery *d, int synced)
  * or defers what is left of it. */
 static void queue_delivery_finish(struct queue *q, struct queue_delivery *d, int synced)
 {
+	struct queue_msg *m = d->msg;
 	char path[128];
 	unsigned i;
 
-	for (i = 0; i < d->n_copies; i++)
-		if (synced && d->msg->done[d->rcpt_index[i]])
-			log_info("event=delivered id=%s to=<%s> relay=local mailbox=%s", d->msg->id,
-				 d->env.rcpts[d->rcpt_index[i]], d->copies[i].new_path);
+	for (i = 0; i < d->n_copies && synced; i++) {
+		m->done[d->rcpt_index[i]] = 1;
+		log_info("event=delivered id=%s to=<%s> relay=local mailbox=%s", m->id,
+			 m->env.rcpts[d->rcpt_index[i]], d->copies[i].new_path);
+	}
 	if (!synced)
 		d->failed = 1;
 	if (!d->failed) {
-		snprintf(path, sizeof(path), "queue/active/%s", d->msg->id);
+		snprintf(path, sizeof(path), "queue/active/%s", m->id);
 		unlink(path);
-		log_info("event=removed id=%s", d->msg->id);
-		queue_msg_free(d->msg);
+		log_info("event=removed id=%s", m->id);
+		queue_msg_free(m);
 	} else {
-		unsigned shift = d->msg->attempts < 6 ? d->msg->attempts : 6;
+		unsigned shift = m->attempts < 6 ? m->attempts : 6;
 		unsigned delay = QUEUE_RETRY_SECONDS << shift;
-		d->msg->attempts++;
-		d->msg->not_before = time(NULL) + (delay < QUEUE_RETRY_MAX_SECONDS
-							   ? delay
-							   : QUEUE_RETRY_MAX_SECONDS);
-		TAILQ_INSERT_TAIL(&q->deferred, d->msg, entry);
+		m->attempts++;
+		m->not_before = time(NULL) + (delay < QUEUE_RETRY_MAX_SECONDS
+						      ? delay
+						      : QUEUE_RETRY_MAX_SECONDS);
+		queue_msg_unload(m);
+		TAILQ_INSERT_TAIL(&q->deferred, m, entry);
 	}
-	envelope_free(&d->env);
 	free(d->copies);
 	free(d->rcpt_index);
 }
@@ -408,79 +470,74 @@ static int queue_sync(struct queue *q)
 	return 0;
 }
 
-/* Answers every session of the batch and moves committed messages to the
- * delivery list. */
-static void queue_batch_answer(struct queue *q, int ok)
+/* Renames each message of the batch into active/. A message whose rename
+ * fails is answered 451 and dropped. */
+static void queue_batch_rename(struct queue *q)
 {
-	struct queue_txn *t;
-	char text[128];
+	struct queue_msg *m;
+	char from[128], to[128];
 
-	while ((t = TAILQ_FIRST(&q->batch)) != NULL) {
-		TAILQ_REMOVE(&q->batch, t, entry);
-		if (ok) {
-			struct queue_msg *m = xcalloc(1, sizeof(*m));
-			memcpy(m->id, t->id, sizeof(m->id));
-			TAILQ_INSERT_TAIL(&q->ready, m, entry);
-			snprintf(text, sizeof(text), "%s", t->id);
-		} else {
-			char path[128];
-			snprintf(path, sizeof(path), "queue/incoming/%s", t->id);
-			unlink(path);
-			snprintf(text, sizeof(text), "cannot make the message stable");
+	TAILQ_FOREACH(m, &q->batch, entry)
+	{
+		snprintf(from, sizeof(from), "queue/incoming/%s", m->id);
+		snprintf(to, sizeof(to), "queue/active/%s", m->id);
+		if (rename(from, to) < 0) {
+			log_error("event=spool-error id=%s reason=\"rename: %s\"", m->id,
+				  strerror(errno));
+			m->commit_failed = 1;
 		}
-		if (t->peer != NULL)
-			queue_reply(t->peer, IMSG_QUEUE_COMMIT_RESULT, t->request_id, (uint32_t)ok,
-				    text, -1);
-		free(t);
 	}
 }
 
-/* Renames each message of the batch into active/. A failure here drops that
- * message (it is answered 451 by queue_batch_answer's caller). */
-static int queue_batch_rename(struct queue *q)
+/* Answers every session of the batch; what was committed goes to the
+ * delivery list. */
+static void queue_batch_answer(struct queue *q, int synced)
 {
-	struct queue_txn *t;
-	char from[128], to[128];
-	int ok = 0;
+	struct queue_msg *m;
 
-	TAILQ_FOREACH(t, &q->batch, entry)
-	{
-		snprintf(from, sizeof(from), "queue/incoming/%s", t->id);
-		snprintf(to, sizeof(to), "queue/active/%s", t->id);
-		if (rename(from, to) < 0) {
-			log_error("event=spool-error id=%s reason=\"rename: %s\"", t->id,
-				  strerror(errno));
-			ok = -1;
+	while ((m = TAILQ_FIRST(&q->batch)) != NULL) {
+		int ok = synced && !m->commit_failed;
+
+		TAILQ_REMOVE(&q->batch, m, entry);
+		if (m->peer != NULL)
+			queue_reply(m->peer, IMSG_QUEUE_COMMIT_RESULT, m->request_id, (uint32_t)ok,
+				    ok ? m->id : "cannot make the message stable", -1);
+		m->peer = NULL;
+		if (ok) {
+			TAILQ_INSERT_TAIL(&q->ready, m, entry);
+		} else {
+			char path[128];
+			snprintf(path, sizeof(path), "queue/incoming/%s", m->id);
+			unlink(path);
+			queue_msg_free(m);
 		}
 	}
-	return ok;
 }
 
 static void queue_flush_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct queue *q = arg;
-	struct queue_delivery *d;
-	unsigned n = 0, i;
+	struct queue_delivery d[QUEUE_DELIVERY_BATCH];
 	int have_batch = !TAILQ_EMPTY(&q->batch), ok;
+	unsigned n = 0, i;
 
-	d = xcalloc(QUEUE_DELIVERY_BATCH, sizeof(*d));
 	while (n < QUEUE_DELIVERY_BATCH && !TAILQ_EMPTY(&q->ready)) {
+		memset(&d[n], 0, sizeof(d[n]));
 		d[n].msg = TAILQ_FIRST(&q->ready);
 		TAILQ_REMOVE(&q->ready, d[n].msg, entry);
 		queue_delivery_prepare(q, &d[n]);
 		n++;
 	}
 	ok = queue_sync(q) == 0;
-	if (ok && have_batch && queue_batch_rename(q) < 0)
-		ok = 0;
+	if (ok && have_batch)
+		queue_batch_rename(q);
 	for (i = 0; i < n; i++)
 		queue_delivery_commit(&d[i], ok);
 	ok = ok && queue_sync(q) == 0;
-	for (i = 0; i < n; i++)
-		queue_delivery_finish(q, &d[i], ok);
 	if (have_batch)
 		queue_batch_answer(q, ok);
-	free(d);
+	for (i = 0; i < n; i++)
+		queue_delivery_finish(q, &d[i], ok);
 	if (!TAILQ_EMPTY(&q->ready))
 		queue_schedule_flush(q);
 }
@@ -548,6 +605,7 @@ static void queue_recover(struct queue *q)
 			if (de->d_name[0] == '.' || strlen(de->d_name) >= sizeof(m->id))
 				continue;
 			m = xcalloc(1, sizeof(*m));
+			m->fd = -1;
 			snprintf(m->id, sizeof(m->id), "%s", de->d_name);
 			TAILQ_INSERT_TAIL(&q->ready, m, entry);
 			recovered++;
