@@ -148,6 +148,12 @@ static pid_t parent_fork(struct parent *p, const char *role, const int *keep, un
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != p->self)
 		_exit(0);
+	/* The epoll instance is shared with the parent across fork: reinit gives
+	 * the child its own before freeing, or the free would delete the
+	 * parent's events (its signals among them). */
+	event_reinit(p->base);
+	event_base_free(p->base);
+	p->base = NULL;
 	for (i = 0; i < p->cfg->n_listeners; i++)
 		fds[n++] = p->listen_fds[i];
 	if (p->queue != NULL)
@@ -161,8 +167,6 @@ static pid_t parent_fork(struct parent *p, const char *role, const int *keep, un
 		if (!kept)
 			close(fds[i]);
 	}
-	event_base_free(p->base);
-	p->base = NULL;
 	return 0;
 }
 
@@ -436,7 +440,7 @@ static void parent_reload(struct parent *p)
 	}
 	if (strcmp(cfg->data_dir, p->cfg->data_dir) != 0) {
 		log_warn("event=reload-warning reason=\"data_dir changes need a restart\"");
-		snprintf(cfg->data_dir, sizeof(cfg->data_dir), "%s", p->cfg->data_dir);
+		strlcpy_checked(cfg->data_dir, p->cfg->data_dir, sizeof(cfg->data_dir));
 	}
 	if (tls_cert_set_reload(cfg, &p->certs, &certs, &why) < 0) {
 		parent_log_errors("reload-failed", why);
@@ -544,6 +548,21 @@ static void parent_daemonize(void)
 	}
 }
 
+/* Signals are caught before any role starts, so an early SIGHUP or SIGTERM
+ * is handled, not fatal. */
+static void parent_watch_signals(struct parent *p)
+{
+	static const int sigs[] = {SIGHUP, SIGTERM, SIGINT};
+	sigset_t set;
+	unsigned i;
+
+	for (i = 0; i < 3; i++)
+		event_add(evsignal_new(p->base, sigs[i], parent_signal_cb, p), NULL);
+	event_add(evsignal_new(p->base, SIGCHLD, parent_sigchld_cb, p), NULL);
+	sigemptyset(&set);
+	sigprocmask(SIG_SETMASK, &set, NULL);
+}
+
 int parent_main(const char *config_path, int foreground)
 {
 	struct parent *p = xcalloc(1, sizeof(*p));
@@ -551,6 +570,14 @@ int parent_main(const char *config_path, int foreground)
 	const char *why;
 	unsigned i;
 
+	sigset_t block;
+
+	/* Held until parent_watch_signals(): nothing may kill us half-started. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, NULL);
 	p->cfg = xmalloc(sizeof(*p->cfg));
 	if (config_load(p->cfg, config_path, &errors) < 0) {
 		fprintf(stderr, "%s\n", errors);
@@ -574,18 +601,13 @@ int parent_main(const char *config_path, int foreground)
 	p->self = getpid();
 	p->limits = conn_limits_new();
 	p->base = event_base_new();
+	parent_watch_signals(p);
 	p->queue = parent_start_role(p, 1, &p->queue_pid);
 	p->lookup = parent_start_role(p, 0, &p->lookup_pid);
 	parent_send_users(p, 1);
 	p->ev_users = event_new(p->base, -1, EV_PERSIST, parent_users_timer_cb, p);
 	event_add(p->ev_users, &(struct timeval){0, PARENT_USERS_CHECK_MSEC * 1000});
 	parent_start_generation(p);
-	{
-		static const int sigs[] = {SIGHUP, SIGTERM, SIGINT};
-		for (i = 0; i < 3; i++)
-			event_add(evsignal_new(p->base, sigs[i], parent_signal_cb, p), NULL);
-		event_add(evsignal_new(p->base, SIGCHLD, parent_sigchld_cb, p), NULL);
-	}
 	for (i = 0; i < p->cfg->n_listeners; i++)
 		log_info("event=listening listener=%s address=%s tls=%s", p->cfg->listeners[i].name,
 			 p->cfg->listeners[i].address_text,

@@ -2,6 +2,7 @@
  * log.c: see log.h.
  */
 #include "lib/log.h"
+#include "lib/util.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -27,7 +28,7 @@ void log_init(const char *role, int foreground)
 
 void log_set_role(const char *role)
 {
-	snprintf(log_role, sizeof(log_role), "%s", role);
+	strlcpy_checked(log_role, role, sizeof(log_role));
 	log_pid = getpid();
 }
 

@@ -104,12 +104,12 @@ static void tls_pem_describe(struct tls_cert_pem *c)
 static int tls_cert_load_one(const struct config_cert *cc, struct tls_cert_pem *c,
 			     const char **error_r)
 {
-	static char err[1024];
+	static char err[8400];
 	SSL_CTX *ctx;
 	const char *why;
 
 	memset(c, 0, sizeof(*c));
-	snprintf(c->name, sizeof(c->name), "%s", cc->name);
+	strlcpy_checked(c->name, cc->name, sizeof(c->name));
 	c->cert_pem = read_file(cc->certificate, TLS_PEM_MAX, NULL);
 	if (c->cert_pem == NULL) {
 		snprintf(err, sizeof(err), "%s: %s", cc->certificate, strerror(errno));
@@ -281,7 +281,7 @@ struct tls_server *tls_server_new(const struct config *cfg, const struct tls_cer
 			tls_server_free(&srv);
 			return NULL;
 		}
-		snprintf(srv->names[i], sizeof(srv->names[i]), "%s", set->certs[i].name);
+		strlcpy_checked(srv->names[i], set->certs[i].name, sizeof(srv->names[i]));
 		SSL_CTX_set_tlsext_servername_callback(srv->ctx[i], tls_sni_cb);
 		SSL_CTX_set_tlsext_servername_arg(srv->ctx[i], srv);
 	}

@@ -187,7 +187,7 @@ static void queue_handle_open(struct queue *q, struct queue_peer *peer, uint64_t
 	ipc_reader_init(&r, data, len);
 	if (envelope_decode(&m->env, &r) == 0) {
 		queue_new_id(q, m->id, sizeof(m->id));
-		snprintf(m->env.id, sizeof(m->env.id), "%s", m->id);
+		strlcpy_checked(m->env.id, m->id, sizeof(m->env.id));
 		m->fd = queue_spool_create(m, &why);
 	}
 	theirs = m->fd >= 0 ? dup(m->fd) : -1;
@@ -366,7 +366,7 @@ static int queue_maildir_ready(struct queue *q, const char *dir, const char **er
 		return 0;
 	if (maildir_ensure(dir, error_r) < 0)
 		return -1;
-	snprintf(q->known_maildir, sizeof(q->known_maildir), "%s", dir);
+	strlcpy_checked(q->known_maildir, dir, sizeof(q->known_maildir));
 	return 0;
 }
 
@@ -606,7 +606,7 @@ static void queue_recover(struct queue *q)
 				continue;
 			m = xcalloc(1, sizeof(*m));
 			m->fd = -1;
-			snprintf(m->id, sizeof(m->id), "%s", de->d_name);
+			strlcpy_checked(m->id, de->d_name, sizeof(m->id));
 			TAILQ_INSERT_TAIL(&q->ready, m, entry);
 			recovered++;
 		}

@@ -23,13 +23,14 @@
 
 enum smtp_line_status {
 	SMTP_LINE_NEED_MORE, /* no complete line yet; all input consumed */
-	SMTP_LINE_OK,        /* *line_r/*len_r hold a line without its CRLF */
+	SMTP_LINE_OK,        /* *line_r, *len_r hold a line without its CRLF */
 	SMTP_LINE_TOO_LONG,  /* line exceeded the bound; discarded up to its CRLF */
 	SMTP_LINE_BARE_LF,   /* a LF not preceded by CR was seen */
 	SMTP_LINE_BARE_CR,   /* a CR not followed by LF was seen */
 };
 
-/* Accumulates a command line. Owns a buffer of MAX bytes. */
+/* Accumulates a command line. Owns a buffer of MAX + 1 bytes: a line of at
+ * most MAX - 2 octets plus its NUL (the CRLF is not stored). */
 struct smtp_line_reader {
 	char *buf;
 	size_t len;
@@ -77,10 +78,18 @@ struct smtp_command {
 	const char *arg;    /* points into the line; "" when none */
 };
 
-/* Splits LINE into verb and argument. "MAIL FROM:" and "RCPT TO:" keep the
- * part after the colon in arg (leading spaces skipped, per common practice).
- * Returns 0, or -1 with *error_r set to a short reason for a 500/501 reply. */
+/* Splits LINE into verb and argument. The verb is 1 to 15 letters, any case,
+ * followed by the end or by one or more spaces. "MAIL FROM:" and "RCPT TO:"
+ * (any case, no space before the colon) keep the part after the colon in arg
+ * (leading spaces skipped, per common practice). Control characters are
+ * refused. Returns 0 (SMTP_VERB_UNKNOWN for a well-formed but unknown verb:
+ * reply 500), or -1 with *error_r set to a short reason for a 500/501 reply. */
 int smtp_command_parse(const char *line, struct smtp_command *cmd, const char **error_r);
+
+/* The same for a line of LEN bytes as smtp_line_feed() returns it, which may
+ * contain NUL bytes: those are refused too. LINE[LEN] must be NUL. */
+int smtp_command_parse_len(const char *line, size_t len, struct smtp_command *cmd,
+			   const char **error_r);
 
 /* ---- paths and parameters ------------------------------------------- */
 
@@ -101,15 +110,19 @@ struct smtp_param {
  * ALLOW_NULL permits "<>" (MAIL). Domain literals [1.2.3.4]/[IPv6:...] are
  * accepted syntactically. Source routes ("<@a,@b:u@d>") are refused, as are
  * '%' and '!' in unquoted local parts (no relaying tricks), and a bare
- * "postmaster" is accepted only when ALLOW_POSTMASTER. Params go to *params
- * (up to SMTP_MAX_PARAMS) and their count to *n_params_r. Returns 0 or -1
- * with *error_r. */
+ * "postmaster" (any case; stored as "postmaster") is accepted only when
+ * ALLOW_POSTMASTER. Non-ASCII octets are refused (no SMTPUTF8 yet). Params
+ * go to *params (up to SMTP_MAX_PARAMS) and their count to *n_params_r;
+ * duplicates are not checked. Returns 0 or -1 with *error_r (then *path is
+ * all zero and *n_params_r is 0). */
 int smtp_path_parse(const char *arg, int allow_null, int allow_postmaster,
 		    struct smtp_path *path, struct smtp_param *params, unsigned *n_params_r,
 		    const char **error_r);
 
-/* Formats PATH back as local@domain (quoting the local part if needed)
- * into BUF; "" for the null path. Returns BUF. */
+/* Formats PATH back as local@domain into BUF (SIZE bytes, truncated if
+ * short), quoting the local part if it is not a Dot-string or has '%' or '!'
+ * so that smtp_path_parse() takes it back; "postmaster" alone for a bare
+ * postmaster, "" for the null path. Returns BUF. */
 char *smtp_path_format(const struct smtp_path *path, char *buf, size_t size);
 
 /* 1 if S is a syntactically valid domain (RFC 5321 Domain or
@@ -148,7 +161,9 @@ void smtp_data_init(struct smtp_data_parser *p, size_t max_line);
  * written, *consumed_r how many were taken. Returns 1 when the end of data
  * was reached (bytes after it are left for the command parser), 0 when more
  * is needed. The message is produced with its CRLFs as sent; the final CRLF
- * of the last line is part of the message, the ".\r\n" is not. */
+ * of the last line is part of the message, the ".\r\n" is not. A bare CR or
+ * LF is passed through as sent (and flagged); a '.' at a line start is
+ * dropped whatever follows it. Once done, it takes nothing (returns 1). */
 int smtp_data_feed(struct smtp_data_parser *p, const char *in, size_t len, char *out,
 		   size_t *out_len_r, size_t *consumed_r);
 

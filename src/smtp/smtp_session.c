@@ -207,7 +207,7 @@ static void smtp_cmd_helo_common(struct smtp_session *s, const char *arg, int es
 		return;
 	}
 	smtp_transaction_reset(s);
-	snprintf(s->helo, sizeof(s->helo), "%s", arg);
+	strlcpy_checked(s->helo, arg, sizeof(s->helo));
 	s->esmtp = esmtp;
 	s->state = SMTP_STATE_READY;
 	if (!esmtp) {
@@ -259,7 +259,7 @@ static int smtp_mail_params(struct smtp_session *s, const struct smtp_param *par
 		} else if (strcmp(p->keyword, "BODY") == 0 && p->has_value &&
 			   (strcasecmp(p->value, "7BIT") == 0 ||
 			    strcasecmp(p->value, "8BITMIME") == 0)) {
-			snprintf(s->envelope.body, sizeof(s->envelope.body), "%s", p->value);
+			strlcpy_checked(s->envelope.body, p->value, sizeof(s->envelope.body));
 			str_lower(s->envelope.body);
 		} else {
 			smtp_reply_error(s, "555 5.5.4 Unsupported parameter %s", p->keyword);
@@ -394,8 +394,8 @@ static void smtp_cmd_data(struct smtp_session *s, const char *arg)
 		smtp_reply_error(s, "554 5.5.1 Error: no valid recipients");
 		return;
 	}
-	snprintf(s->envelope.client, sizeof(s->envelope.client), "%s", s->client);
-	snprintf(s->envelope.helo, sizeof(s->envelope.helo), "%s", s->helo);
+	strlcpy_checked(s->envelope.client, s->client, sizeof(s->envelope.client));
+	strlcpy_checked(s->envelope.helo, s->helo, sizeof(s->envelope.helo));
 	if (s->tls_active)
 		snprintf(s->envelope.tls, sizeof(s->envelope.tls), "%s/%s", s->tls_version,
 			 s->tls_cipher);
@@ -434,7 +434,7 @@ void smtp_session_open_done(struct smtp_session *s, int ok, const char *text, in
 		smtp_session_process(s);
 		return;
 	}
-	snprintf(s->queue_id, sizeof(s->queue_id), "%s", text);
+	strlcpy_checked(s->queue_id, text, sizeof(s->queue_id));
 	s->spool_fd = fd;
 	s->data_buf = xmalloc(SMTP_DATA_BUF);
 	s->data_len = 0;
@@ -583,13 +583,13 @@ static const struct smtp_cmd smtp_commands[] = {
 };
 
 /* Runs one command line through the table's checks and its handler. */
-static void smtp_session_command(struct smtp_session *s, const char *line)
+static void smtp_session_command(struct smtp_session *s, const char *line, size_t len)
 {
 	struct smtp_command cmd;
 	const char *why;
 	size_t i;
 
-	if (smtp_command_parse(line, &cmd, &why) < 0) {
+	if (smtp_command_parse_len(line, len, &cmd, &why) < 0) {
 		smtp_reply_error(s, "500 5.5.2 Error: %s", why);
 		return;
 	}
@@ -663,7 +663,7 @@ static int smtp_session_read_command(struct smtp_session *s, struct evbuffer *in
 	case SMTP_LINE_NEED_MORE:
 		return evbuffer_get_length(in) > 0;
 	case SMTP_LINE_OK:
-		smtp_session_command(s, line);
+		smtp_session_command(s, line, len);
 		return 1;
 	case SMTP_LINE_TOO_LONG:
 		smtp_reply_error(s, "500 5.5.2 Error: line too long (limit %zu octets)",
