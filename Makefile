@@ -1,5 +1,6 @@
 # sealmail: the two commands a newcomer needs are `make run` and `make check`.
 JOBS ?= $(shell nproc)
+MAKEFLAGS += --no-print-directory
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 .PHONY: all build build-asan run check check-normal check-asan bench fuzz format clean

@@ -877,8 +877,9 @@ void smtp_session_shutdown(struct smtp_session *s)
 
 static void smtp_session_free(struct smtp_session *s)
 {
-	log_info("event=disconnect session=%s client=%s messages=%u tls=%s", s->id, s->client,
-		 s->messages, s->tls_active ? s->tls_version : "none");
+	log_info("event=disconnect session=%s client=%s messages=%u tls=%s%s%s errors=%u", s->id,
+		 s->client, s->messages, s->tls_active ? s->tls_version : "none",
+		 s->tls_active ? "/" : "", s->tls_active ? s->tls_cipher : "", s->errors);
 	smtp_transaction_reset(s);
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);

@@ -1,0 +1,157 @@
+/*
+ * test_queue_files.c: the spool envelope format, Maildir naming and the
+ * users file parser.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/ipc.h"
+#include "lookup/users.h"
+#include "queue/envelope.h"
+#include "queue/maildir.h"
+
+static void fill(struct envelope *env)
+{
+	envelope_init(env);
+	strcpy(env->id, "6614FF72A88DE00001");
+	env->time = 1795845937;
+	strcpy(env->sender, "bob@x.test");
+	strcpy(env->helo, "client.example");
+	strcpy(env->client, "127.0.0.1");
+	strcpy(env->tls, "TLSv1.3/TLS_AES_256_GCM_SHA384");
+	strcpy(env->body, "8bitmime");
+	assert_int_equal(envelope_add_rcpt(env, "alice@local.test"), 0);
+	assert_int_equal(envelope_add_rcpt(env, "\"john doe\"@local.test"), 0);
+	assert_int_equal(envelope_add_rcpt(env, "carol@other.test"), 0);
+}
+
+static void test_envelope_roundtrip(void **state)
+{
+	struct envelope a, b;
+	size_t len, hlen;
+	const char *why;
+	char *text, *file;
+
+	fill(&a);
+	text = envelope_format(&a, &len);
+	assert_non_null(text);
+	/* the message follows the header */
+	file = malloc(len + 6);
+	memcpy(file, text, len);
+	memcpy(file + len, "X\r\n\r\nB", 6);
+	assert_int_equal(envelope_parse(&b, file, len + 6, &hlen, &why), 0);
+	assert_int_equal(hlen, len);
+	assert_string_equal(b.id, a.id);
+	assert_int_equal(b.time, a.time);
+	assert_string_equal(b.sender, a.sender);
+	assert_string_equal(b.tls, a.tls);
+	assert_int_equal(b.n_rcpts, 3);
+	assert_string_equal(b.rcpts[1], "\"john doe\"@local.test");
+	/* every truncation of the header is refused, never misread */
+	for (size_t cut = 0; cut < len; cut++) {
+		struct envelope c;
+		assert_int_equal(envelope_parse(&c, file, cut, &hlen, &why), -1);
+	}
+	envelope_free(&b);
+	envelope_free(&a);
+	free(text);
+	free(file);
+}
+
+static void test_envelope_refuses_line_ends(void **state)
+{
+	struct envelope a;
+	size_t len;
+
+	fill(&a);
+	strcpy(a.helo, "evil\nrcpt root@local.test");
+	assert_null(envelope_format(&a, &len));
+	envelope_free(&a);
+}
+
+static void test_envelope_ipc_roundtrip(void **state)
+{
+	struct envelope a, b;
+	struct ipc_writer w;
+	struct ipc_reader r;
+
+	fill(&a);
+	ipc_writer_init(&w);
+	envelope_encode(&a, &w);
+	ipc_reader_init(&r, w.buf, w.len);
+	assert_int_equal(envelope_decode(&b, &r), 0);
+	assert_string_equal(b.rcpts[2], "carol@other.test");
+	envelope_free(&b);
+	/* any truncated payload is refused */
+	for (size_t cut = 0; cut < w.len; cut++) {
+		ipc_reader_init(&r, w.buf, cut);
+		assert_int_equal(envelope_decode(&b, &r), -1);
+		envelope_free(&b);
+	}
+	ipc_writer_free(&w);
+	envelope_free(&a);
+}
+
+static void test_maildir_path(void **state)
+{
+	char buf[256];
+
+	assert_int_equal(maildir_path_for("Alice@Local.Test", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "mail/local.test/alice");
+	assert_int_equal(maildir_path_for("../x@local.test", buf, sizeof(buf)), -1);
+	assert_int_equal(maildir_path_for("a/b@local.test", buf, sizeof(buf)), -1);
+	assert_int_equal(maildir_path_for(".hidden@local.test", buf, sizeof(buf)), -1);
+	assert_int_equal(maildir_path_for("@local.test", buf, sizeof(buf)), -1);
+	assert_int_equal(maildir_path_for("nodomain", buf, sizeof(buf)), -1);
+	assert_int_equal(maildir_path_for("x@..", buf, sizeof(buf)), -1);
+}
+
+static unsigned warnings;
+
+static void count_warning(unsigned line, const char *reason, void *arg)
+{
+	warnings++;
+}
+
+static void test_users_parse(void **state)
+{
+	struct users_db db;
+
+	warnings = 0;
+	memset(&db, 0, sizeof(db));
+	users_db_parse(&db,
+		       "# comment\n"
+		       "Alice@Local.Test:$y$j9T$abc:extra\r\n"
+		       "\n"
+		       "bob@local.test:*\n"
+		       "broken line\n"
+		       "nodomain@:*\n"
+		       "carol@other.test:*",
+		       count_warning, NULL);
+	assert_int_equal(db.n, 3);
+	assert_int_equal(warnings, 2);
+	assert_true(users_db_contains(&db, "alice@local.test"));
+	assert_true(users_db_contains(&db, "BOB@LOCAL.TEST"));
+	assert_true(users_db_contains(&db, "carol@other.test"));
+	assert_false(users_db_contains(&db, "dave@local.test"));
+	assert_false(users_db_contains(&db, "broken line"));
+	users_db_free(&db);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_envelope_roundtrip),
+		cmocka_unit_test(test_envelope_refuses_line_ends),
+		cmocka_unit_test(test_envelope_ipc_roundtrip),
+		cmocka_unit_test(test_maildir_path),
+		cmocka_unit_test(test_users_parse),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
