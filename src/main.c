@@ -17,8 +17,8 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: sealmail serve [-c FILE] [-f]\n"
-		   "       sealmail config check [-c FILE]\n"
-		   "Default FILE: " CONFIG_DEFAULT_PATH "\n");
+	           "       sealmail config check [-c FILE]\n"
+	           "Default FILE: " CONFIG_DEFAULT_PATH "\n");
 }
 
 /* Parses -c FILE and -f after the subcommand words. */

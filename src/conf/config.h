@@ -74,13 +74,12 @@ struct config {
 	/* [tls] and [tls NAME] */
 	struct config_cert certs[CONFIG_MAX_CERTS];
 	unsigned n_certs;
-	int min_version;   /* TLS1_2_VERSION, ... */
+	int min_version;         /* TLS1_2_VERSION, ... */
 	char ciphers[1024];      /* TLS 1.2 cipher list */
 	char ciphersuites[1024]; /* TLS 1.3 suites */
 
 	/* [limits] */
 	struct config_limits limits;
-
 
 	/* [listen NAME] */
 	struct config_listener listeners[CONFIG_MAX_LISTENERS];

@@ -102,7 +102,7 @@ static void dispatcher_queue_open(void *owner, uint64_t handle, const struct env
 }
 
 static void dispatcher_queue_commit(void *owner, uint64_t handle, const char *queue_id,
-				    uint64_t size)
+                                    uint64_t size)
 {
 	struct dispatcher *d = owner;
 	struct ipc_writer w;
@@ -154,7 +154,7 @@ static int dispatcher_read_result(const void *data, size_t len, char *text, size
 }
 
 static void dispatcher_queue_handler(struct ipc_channel *ch, uint32_t type, uint64_t id,
-				     const void *data, size_t len, int fd, void *arg)
+                                     const void *data, size_t len, int fd, void *arg)
 {
 	struct dispatcher *d = arg;
 	struct smtp_session *s = dispatcher_session(d, id);
@@ -178,7 +178,7 @@ static void dispatcher_queue_handler(struct ipc_channel *ch, uint32_t type, uint
 }
 
 static void dispatcher_lookup_handler(struct ipc_channel *ch, uint32_t type, uint64_t id,
-				      const void *data, size_t len, int fd, void *arg)
+                                      const void *data, size_t len, int fd, void *arg)
 {
 	struct dispatcher *d = arg;
 	struct smtp_session *s = dispatcher_session(d, id);
@@ -198,14 +198,14 @@ static void dispatcher_role_closed(struct ipc_channel *ch, void *arg)
 	struct dispatcher *d = arg;
 
 	log_error("event=fatal reason=\"lost the channel to the %s role\"",
-		  ch == d->queue ? "queue" : "lookup");
+	          ch == d->queue ? "queue" : "lookup");
 	exit(1);
 }
 
 /* ---- accepting ---------------------------------------------------------- */
 
 static void dispatcher_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
-				 struct sockaddr *sa, int salen, void *arg)
+                                 struct sockaddr *sa, int salen, void *arg)
 {
 	struct dispatcher *d = arg;
 	const struct config_listener *l = NULL;
@@ -216,7 +216,7 @@ static void dispatcher_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 		if (d->listeners[i] == lev)
 			l = &d->cfg->listeners[i];
 	if (conn_limits_acquire(d->limits, d->limit_slot, sa, d->cfg->limits.connections,
-				d->cfg->limits.connections_per_client, &which) < 0) {
+	                        d->cfg->limits.connections_per_client, &which) < 0) {
 		static const char msg[] = "421 4.7.0 Too many connections, try again later\r\n";
 		(void)!write(fd, msg, sizeof(msg) - 1);
 		close(fd);
@@ -229,8 +229,9 @@ static void dispatcher_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	memset(&d->slots[slot].peer, 0, sizeof(d->slots[slot].peer));
 	memcpy(&d->slots[slot].peer, sa, (size_t)salen);
 	d->active++;
-	d->slots[slot].session = smtp_session_new(&d->env, l, fd, sa, (socklen_t)salen,
-						  dispatcher_handle(slot, d->slots[slot].generation));
+	d->slots[slot].session =
+	    smtp_session_new(&d->env, l, fd, sa, (socklen_t)salen,
+	                     dispatcher_handle(slot, d->slots[slot].generation));
 }
 
 static void dispatcher_stop_accepting(struct dispatcher *d)
@@ -274,25 +275,25 @@ int dispatcher_main(const struct dispatcher_args *args)
 	for (i = 0; i < cfg->n_listeners; i++)
 		needs_tls |= cfg->listeners[i].tls != LISTENER_TLS_NONE;
 	d->env = (struct smtp_env){
-		.base = d->base,
-		.cfg = cfg,
-		.owner = d,
-		.lookup_rcpt = dispatcher_lookup_rcpt,
-		.queue_open = dispatcher_queue_open,
-		.queue_commit = dispatcher_queue_commit,
-		.queue_abort = dispatcher_queue_abort,
-		.closed = dispatcher_session_closed,
+	    .base = d->base,
+	    .cfg = cfg,
+	    .owner = d,
+	    .lookup_rcpt = dispatcher_lookup_rcpt,
+	    .queue_open = dispatcher_queue_open,
+	    .queue_commit = dispatcher_queue_commit,
+	    .queue_abort = dispatcher_queue_abort,
+	    .closed = dispatcher_session_closed,
 	};
 	if (needs_tls && (d->env.tls = tls_server_new(cfg, args->certs, &why)) == NULL)
 		fatal("event=fatal reason=\"TLS: %s\"", why);
 	d->queue = ipc_channel_new(d->base, args->queue_fd, dispatcher_queue_handler,
-				   dispatcher_role_closed, d);
+	                           dispatcher_role_closed, d);
 	d->lookup = ipc_channel_new(d->base, args->lookup_fd, dispatcher_lookup_handler,
-				    dispatcher_role_closed, d);
+	                            dispatcher_role_closed, d);
 	for (i = 0; i < cfg->n_listeners; i++) {
-		d->listeners[i] = evconnlistener_new(d->base, dispatcher_accept_cb, d,
-						     LEV_OPT_CLOSE_ON_FREE, -1,
-						     args->listen_fds[i]);
+		d->listeners[i] =
+		    evconnlistener_new(d->base, dispatcher_accept_cb, d, LEV_OPT_CLOSE_ON_FREE, -1,
+		                       args->listen_fds[i]);
 		if (d->listeners[i] == NULL)
 			fatal("event=fatal reason=\"cannot listen on %s\"",
 			      cfg->listeners[i].address_text);

@@ -22,8 +22,8 @@ struct conn_limits {
 
 struct conn_limits *conn_limits_new(void)
 {
-	struct conn_limits *cl = mmap(NULL, sizeof(*cl), PROT_READ | PROT_WRITE,
-				      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct conn_limits *cl =
+	    mmap(NULL, sizeof(*cl), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
 	if (cl == MAP_FAILED)
 		fatal("event=fatal reason=\"cannot map connection counters\"");
@@ -51,7 +51,7 @@ static unsigned conn_limits_bucket(const struct conn_limits *cl, const struct so
 }
 
 int conn_limits_acquire(struct conn_limits *cl, unsigned slot, const struct sockaddr *sa,
-			unsigned max_total, unsigned max_per_client, const char **which_r)
+                        unsigned max_total, unsigned max_per_client, const char **which_r)
 {
 	unsigned b = conn_limits_bucket(cl, sa), i;
 	uint64_t total = 0, client = 0;

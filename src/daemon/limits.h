@@ -23,7 +23,7 @@ struct conn_limits *conn_limits_new(void);
 /* Counts a new connection of SA in SLOT if both limits allow it. Returns 0,
  * or -1 with *which_r "total" or "per-client". */
 int conn_limits_acquire(struct conn_limits *cl, unsigned slot, const struct sockaddr *sa,
-			unsigned max_total, unsigned max_per_client, const char **which_r);
+                        unsigned max_total, unsigned max_per_client, const char **which_r);
 void conn_limits_release(struct conn_limits *cl, unsigned slot, const struct sockaddr *sa);
 /* Forgets what a dead dispatcher counted. */
 void conn_limits_clear_slot(struct conn_limits *cl, unsigned slot);

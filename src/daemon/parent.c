@@ -87,7 +87,7 @@ static int parent_bind(const struct config_listener *l, const char **error_r)
 /* Binds every listener of CFG into FDS, reusing a socket of OLD_CFG/OLD_FDS
  * with the same address. Returns 0, or -1 after closing what it bound. */
 static int parent_bind_all(const struct config *cfg, int *fds, const struct config *old_cfg,
-			   const int *old_fds)
+                           const int *old_fds)
 {
 	unsigned i, j;
 
@@ -98,14 +98,15 @@ static int parent_bind_all(const struct config *cfg, int *fds, const struct conf
 		fds[i] = -1;
 		for (j = 0; old_cfg != NULL && j < old_cfg->n_listeners; j++)
 			if (old_cfg->listeners[j].address_len == l->address_len &&
-			    memcmp(&old_cfg->listeners[j].address, &l->address, l->address_len) == 0)
+			    memcmp(&old_cfg->listeners[j].address, &l->address, l->address_len) ==
+			        0)
 				fds[i] = old_fds[j];
 		if (fds[i] >= 0)
 			continue;
 		fds[i] = parent_bind(l, &why);
 		if (fds[i] < 0) {
-			log_error("event=listen-error listener=%s address=%s reason=\"%s\"", l->name,
-				  l->address_text, why);
+			log_error("event=listen-error listener=%s address=%s reason=\"%s\"",
+			          l->name, l->address_text, why);
 			for (j = 0; j < i; j++) {
 				int reused = 0, k;
 				for (k = 0; old_cfg != NULL && k < (int)old_cfg->n_listeners; k++)
@@ -216,7 +217,7 @@ static void parent_role_closed(struct ipc_channel *ch, void *arg)
 }
 
 static void parent_role_handler(struct ipc_channel *ch, uint32_t type, uint64_t id,
-				const void *data, size_t len, int fd, void *arg)
+                                const void *data, size_t len, int fd, void *arg)
 {
 	if (fd >= 0)
 		close(fd);
@@ -278,13 +279,13 @@ static void parent_start_dispatcher(struct parent *p, unsigned slot)
 		if (!p->root && chdir("/") < 0)
 			_exit(1);
 		args = (struct dispatcher_args){
-			.cfg = p->cfg,
-			.certs = &p->certs,
-			.listen_fds = p->listen_fds,
-			.queue_fd = q[1],
-			.lookup_fd = l[1],
-			.limits = p->limits,
-			.slot = slot,
+		    .cfg = p->cfg,
+		    .certs = &p->certs,
+		    .listen_fds = p->listen_fds,
+		    .queue_fd = q[1],
+		    .lookup_fd = l[1],
+		    .limits = p->limits,
+		    .slot = slot,
 		};
 		_exit(dispatcher_main(&args));
 	}
@@ -388,7 +389,7 @@ static void parent_child_exited(struct parent *p, pid_t pid, int status)
 			return;
 		}
 		log_error("event=dispatcher-exited pid=%d status=%d restarting=yes", (int)pid,
-			  status);
+		          status);
 		parent_start_dispatcher(p, i);
 		return;
 	}
@@ -476,8 +477,8 @@ static void parent_reload(struct parent *p)
 	parent_start_generation(p);
 	for (i = 0; i < p->certs.n; i++)
 		log_info("event=certificate name=%s subject=\"%s\" not_after=\"%s\"",
-			 p->certs.certs[i].name[0] ? p->certs.certs[i].name : "default",
-			 p->certs.certs[i].subject, p->certs.certs[i].not_after);
+		         p->certs.certs[i].name[0] ? p->certs.certs[i].name : "default",
+		         p->certs.certs[i].subject, p->certs.certs[i].not_after);
 	log_info("event=reloaded generation=%u", p->generation);
 }
 
@@ -610,11 +611,11 @@ int parent_main(const char *config_path, int foreground)
 	parent_start_generation(p);
 	for (i = 0; i < p->cfg->n_listeners; i++)
 		log_info("event=listening listener=%s address=%s tls=%s", p->cfg->listeners[i].name,
-			 p->cfg->listeners[i].address_text,
-			 listener_tls_name(p->cfg->listeners[i].tls));
-	log_info("event=started hostname=%s data_dir=%s dispatchers=%u user=%s",
-		 p->cfg->hostname, p->cfg->data_dir, parent_dispatcher_count(p->cfg),
-		 p->root ? p->cfg->user : "(unchanged)");
+		         p->cfg->listeners[i].address_text,
+		         listener_tls_name(p->cfg->listeners[i].tls));
+	log_info("event=started hostname=%s data_dir=%s dispatchers=%u user=%s", p->cfg->hostname,
+	         p->cfg->data_dir, parent_dispatcher_count(p->cfg),
+	         p->root ? p->cfg->user : "(unchanged)");
 	event_base_dispatch(p->base);
 	parent_kill_all(p, SIGKILL);
 	while (waitpid(-1, NULL, 0) > 0)

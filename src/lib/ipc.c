@@ -55,7 +55,7 @@ static void ipc_read_cb(evutil_socket_t fd, short what, void *arg);
 static void ipc_write_cb(evutil_socket_t fd, short what, void *arg);
 
 struct ipc_channel *ipc_channel_new(struct event_base *base, int fd, ipc_handler_fn *handler,
-				    ipc_closed_fn *closed, void *arg)
+                                    ipc_closed_fn *closed, void *arg)
 {
 	struct ipc_channel *ch = xcalloc(1, sizeof(*ch));
 
@@ -245,7 +245,8 @@ static int ipc_write_some(struct ipc_channel *ch)
 			return -1;
 		if (with_fd) {
 			close(ch->out_fds[0].fd);
-			memmove(ch->out_fds, ch->out_fds + 1, --ch->n_out_fds * sizeof(ch->out_fds[0]));
+			memmove(ch->out_fds, ch->out_fds + 1,
+			        --ch->n_out_fds * sizeof(ch->out_fds[0]));
 		}
 		memmove(ch->out, ch->out + n, ch->out_len - (size_t)n);
 		ch->out_len -= (size_t)n;
@@ -267,7 +268,7 @@ static void ipc_write_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 void ipc_send(struct ipc_channel *ch, uint32_t type, uint64_t id, const void *data, size_t len,
-	      int fd)
+              int fd)
 {
 	struct ipc_header h = {.type = type, .len = (uint32_t)len, .id = id, .has_fd = fd >= 0};
 	size_t need = ch->out_len + sizeof(h) + len;
@@ -285,7 +286,7 @@ void ipc_send(struct ipc_channel *ch, uint32_t type, uint64_t id, const void *da
 		if (ch->n_out_fds == ch->cap_out_fds) {
 			ch->cap_out_fds = ch->cap_out_fds ? ch->cap_out_fds * 2 : 8;
 			ch->out_fds =
-				xrealloc(ch->out_fds, ch->cap_out_fds * sizeof(ch->out_fds[0]));
+			    xrealloc(ch->out_fds, ch->cap_out_fds * sizeof(ch->out_fds[0]));
 		}
 		ch->out_fds[ch->n_out_fds].fd = fd;
 		ch->out_fds[ch->n_out_fds].offset = ch->out_sent_total + ch->out_len;

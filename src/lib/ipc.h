@@ -21,20 +21,20 @@ struct ipc_channel;
 /* Called for each message. FD is -1 unless one came with it; the handler
  * owns it. */
 typedef void ipc_handler_fn(struct ipc_channel *ch, uint32_t type, uint64_t id, const void *data,
-			    size_t len, int fd, void *arg);
+                            size_t len, int fd, void *arg);
 /* Called once when the peer went away or sent garbage; the channel is
  * unusable afterwards and the callee should free it. */
 typedef void ipc_closed_fn(struct ipc_channel *ch, void *arg);
 
 struct ipc_channel *ipc_channel_new(struct event_base *base, int fd, ipc_handler_fn *handler,
-				    ipc_closed_fn *closed, void *arg);
+                                    ipc_closed_fn *closed, void *arg);
 void ipc_channel_free(struct ipc_channel **ch);
 /* The channel's socket, so a forked child can close its copy. */
 int ipc_channel_fd(const struct ipc_channel *ch);
 
 /* Queues a message; FD (or -1) is sent with it and closed here once sent. */
 void ipc_send(struct ipc_channel *ch, uint32_t type, uint64_t id, const void *data, size_t len,
-	      int fd);
+              int fd);
 /* Writes what is queued, blocking; for use before exit. */
 void ipc_flush_blocking(struct ipc_channel *ch);
 

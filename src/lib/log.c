@@ -47,7 +47,7 @@ static void log_write(int priority, const char *level, const char *fmt, va_list 
 		gmtime_r(&tv.tv_sec, &tm);
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
 		fprintf(stderr, "%s.%06ldZ sealmail[%d] role=%s level=%s %s\n", when,
-			(long)tv.tv_usec, (int)log_pid, log_role, level, msg);
+		        (long)tv.tv_usec, (int)log_pid, log_role, level, msg);
 	} else {
 		syslog(priority, "role=%s level=%s %s", log_role, level, msg);
 	}

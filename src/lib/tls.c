@@ -38,7 +38,7 @@ const char *tls_last_error(void)
 
 /* Puts the PEM chain CERT_PEM (leaf first) and KEY_PEM into CTX. */
 static int tls_ctx_use_pem(SSL_CTX *ctx, const char *cert_pem, const char *key_pem,
-			   const char **error_r)
+                           const char **error_r)
 {
 	BIO *bio = BIO_new_mem_buf(cert_pem, -1);
 	X509 *x;
@@ -102,7 +102,7 @@ static void tls_pem_describe(struct tls_cert_pem *c)
 
 /* Reads one certificate + key pair and checks it by building a context. */
 static int tls_cert_load_one(const struct config_cert *cc, struct tls_cert_pem *c,
-			     const char **error_r)
+                             const char **error_r)
 {
 	static char err[8400];
 	SSL_CTX *ctx;
@@ -141,7 +141,7 @@ fail:
 }
 
 static const struct tls_cert_pem *tls_cert_set_find(const struct tls_cert_set *set,
-						    const char *name)
+                                                    const char *name)
 {
 	unsigned i;
 
@@ -159,7 +159,7 @@ static void tls_cert_copy(struct tls_cert_pem *dst, const struct tls_cert_pem *s
 }
 
 int tls_cert_set_reload(const struct config *cfg, const struct tls_cert_set *old,
-			struct tls_cert_set *set, const char **error_r)
+                        struct tls_cert_set *set, const char **error_r)
 {
 	struct tls_cert_set n;
 	unsigned i;
@@ -179,7 +179,7 @@ int tls_cert_set_reload(const struct config *cfg, const struct tls_cert_set *old
 			return -1;
 		}
 		log_warn("event=certificate-kept name=%s reason=\"%s\"",
-			 prev->name[0] ? prev->name : "default", why);
+		         prev->name[0] ? prev->name : "default", why);
 		tls_cert_copy(&n.certs[i], prev);
 	}
 	if (old != NULL)
@@ -223,9 +223,9 @@ static int tls_sni_cb(SSL *ssl, int *alert, void *arg)
 	dot = strchr(name, '.');
 	for (i = 1; i < srv->n; i++) {
 		const char *pat = srv->names[i];
-		int match = strcasecmp(pat, name) == 0 ||
-			    (pat[0] == '*' && pat[1] == '.' && dot != NULL &&
-			     strcasecmp(pat + 1, dot) == 0);
+		int match =
+		    strcasecmp(pat, name) == 0 || (pat[0] == '*' && pat[1] == '.' && dot != NULL &&
+		                                   strcasecmp(pat + 1, dot) == 0);
 		if (match) {
 			SSL_set_SSL_CTX(ssl, srv->ctx[i]);
 			return SSL_TLSEXT_ERR_OK;
@@ -236,14 +236,14 @@ static int tls_sni_cb(SSL *ssl, int *alert, void *arg)
 
 /* One context with sealmail's protocol settings. */
 static SSL_CTX *tls_ctx_new(const struct config *cfg, const struct tls_cert_set *set,
-			    const struct tls_cert_pem *c, const char **error_r)
+                            const struct tls_cert_pem *c, const char **error_r)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	static const unsigned char sid_ctx[] = "sealmail";
 
 	SSL_CTX_set_min_proto_version(ctx, cfg->min_version);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-					 SSL_OP_NO_COMPRESSION);
+	                             SSL_OP_NO_COMPRESSION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
@@ -263,7 +263,7 @@ static SSL_CTX *tls_ctx_new(const struct config *cfg, const struct tls_cert_set 
 }
 
 struct tls_server *tls_server_new(const struct config *cfg, const struct tls_cert_set *set,
-				  const char **error_r)
+                                  const char **error_r)
 {
 	struct tls_server *srv;
 	unsigned i;

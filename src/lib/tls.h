@@ -36,14 +36,14 @@ int tls_cert_set_load(const struct config *cfg, struct tls_cert_set *set, const 
 /* Like tls_cert_set_load, but a certificate that fails to load keeps its
  * entry from OLD when there is one (logged as a warning). */
 int tls_cert_set_reload(const struct config *cfg, const struct tls_cert_set *old,
-			struct tls_cert_set *set, const char **error_r);
+                        struct tls_cert_set *set, const char **error_r);
 void tls_cert_set_free(struct tls_cert_set *set);
 
 struct tls_server;
 
 /* Builds the SSL_CTXs. Returns NULL with *error_r on failure. */
 struct tls_server *tls_server_new(const struct config *cfg, const struct tls_cert_set *set,
-				  const char **error_r);
+                                  const char **error_r);
 void tls_server_free(struct tls_server **srv);
 /* A new SSL for one accepted connection. */
 SSL *tls_server_ssl_new(struct tls_server *srv);

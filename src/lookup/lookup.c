@@ -30,7 +30,7 @@ static void lookup_users_warn(unsigned line, const char *reason, void *arg)
 	const struct lookup *l = arg;
 
 	log_warn("event=users-file-error file=%s line=%u reason=\"%s\"", l->cfg.users, line,
-		 reason);
+	         reason);
 }
 
 /* IMSG_CTL_USERS: the parent read the users file anew. */
@@ -40,8 +40,8 @@ static void lookup_users_update(struct lookup *l, uint64_t id, const char *text,
 
 	if (id == 1) {
 		log_error("event=users-file-error file=%s reason=\"cannot be read; keeping the "
-			  "previous contents\"",
-			  l->cfg.users);
+		          "previous contents\"",
+		          l->cfg.users);
 		return;
 	}
 	copy = xmalloc(len + 1);
@@ -66,7 +66,7 @@ static enum lookup_result lookup_rcpt(struct lookup *l, const char *address)
 }
 
 static void lookup_peer_handler(struct ipc_channel *ch, uint32_t type, uint64_t id,
-				const void *data, size_t len, int fd, void *arg)
+                                const void *data, size_t len, int fd, void *arg)
 {
 	struct lookup *l = *(struct lookup **)arg;
 	char address[ENVELOPE_ADDR_MAX];
@@ -92,7 +92,7 @@ static void lookup_peer_closed(struct ipc_channel *ch, void *arg)
 }
 
 static void lookup_parent_handler(struct ipc_channel *ch, uint32_t type, uint64_t id,
-				  const void *data, size_t len, int fd, void *arg)
+                                  const void *data, size_t len, int fd, void *arg)
 {
 	struct lookup *l = arg;
 

@@ -42,7 +42,7 @@ static char *users_line_address(const char *line, size_t len, const char **why)
 }
 
 int users_db_parse(struct users_db *db, const char *text,
-		   void (*warn)(unsigned line, const char *reason, void *arg), void *arg)
+                   void (*warn)(unsigned line, const char *reason, void *arg), void *arg)
 {
 	size_t cap = 16;
 	unsigned lineno = 0;
@@ -67,7 +67,8 @@ int users_db_parse(struct users_db *db, const char *text,
 			} else {
 				if (db->n == cap) {
 					cap *= 2;
-					db->addresses = xrealloc(db->addresses, cap * sizeof(char *));
+					db->addresses =
+					    xrealloc(db->addresses, cap * sizeof(char *));
 				}
 				db->addresses[db->n++] = addr;
 			}

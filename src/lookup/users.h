@@ -17,7 +17,7 @@ struct users_db {
 /* Parses TEXT into *db. Bad lines are skipped and reported through
  * WARN(line_number, reason). Returns 0. */
 int users_db_parse(struct users_db *db, const char *text,
-		   void (*warn)(unsigned line, const char *reason, void *arg), void *arg);
+                   void (*warn)(unsigned line, const char *reason, void *arg), void *arg);
 
 /* 1 when ADDRESS (any case) is a user. */
 int users_db_contains(const struct users_db *db, const char *address);

@@ -29,8 +29,8 @@ int envelope_add_rcpt(struct envelope *env, const char *rcpt)
 	if (env->n_rcpts >= ENVELOPE_MAX_RCPTS)
 		return -1;
 	if ((env->n_rcpts & (env->n_rcpts - 1)) == 0)
-		env->rcpts = xrealloc(env->rcpts,
-				      (env->n_rcpts ? env->n_rcpts * 2 : 1) * sizeof(env->rcpts[0]));
+		env->rcpts = xrealloc(env->rcpts, (env->n_rcpts ? env->n_rcpts * 2 : 1) *
+		                                      sizeof(env->rcpts[0]));
 	return strlcpy_checked(env->rcpts[env->n_rcpts++], rcpt, ENVELOPE_ADDR_MAX);
 }
 
@@ -93,9 +93,9 @@ char *envelope_format(const struct envelope *env, size_t *len_r)
 		return NULL;
 	}
 	n = snprintf(buf, cap,
-		     ENVELOPE_MAGIC "id %s\ntime %" PRIu64 "\nfrom %s\nhelo %s\nclient %s\n"
-				    "tls %s\nbody %s\n",
-		     env->id, env->time, env->sender, env->helo, env->client, env->tls, env->body);
+	             ENVELOPE_MAGIC "id %s\ntime %" PRIu64 "\nfrom %s\nhelo %s\nclient %s\n"
+	                            "tls %s\nbody %s\n",
+	             env->id, env->time, env->sender, env->helo, env->client, env->tls, env->body);
 	len = (size_t)n;
 	for (i = 0; i < env->n_rcpts; i++) {
 		if (!envelope_value_ok(env->rcpts[i])) {
@@ -117,12 +117,9 @@ static int envelope_record(struct envelope *env, const char *key, size_t klen, c
 		char *dst;
 		size_t size;
 	} fields[] = {
-		{"id", env->id, sizeof(env->id)},
-		{"from", env->sender, sizeof(env->sender)},
-		{"helo", env->helo, sizeof(env->helo)},
-		{"client", env->client, sizeof(env->client)},
-		{"tls", env->tls, sizeof(env->tls)},
-		{"body", env->body, sizeof(env->body)},
+	    {"id", env->id, sizeof(env->id)},       {"from", env->sender, sizeof(env->sender)},
+	    {"helo", env->helo, sizeof(env->helo)}, {"client", env->client, sizeof(env->client)},
+	    {"tls", env->tls, sizeof(env->tls)},    {"body", env->body, sizeof(env->body)},
 	};
 	size_t i;
 
@@ -139,7 +136,7 @@ static int envelope_record(struct envelope *env, const char *key, size_t klen, c
 }
 
 int envelope_parse(struct envelope *env, const char *buf, size_t len, size_t *header_len_r,
-		   const char **error_r)
+                   const char **error_r)
 {
 	size_t off = sizeof(ENVELOPE_MAGIC) - 1;
 	char val[ENVELOPE_ADDR_MAX];

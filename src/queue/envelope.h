@@ -25,8 +25,8 @@ struct envelope {
 	char sender[ENVELOPE_ADDR_MAX]; /* "" for the null sender */
 	char helo[256];
 	char client[64];
-	char tls[160];  /* "TLSv1.3/TLS_AES_256_GCM_SHA384" or "" */
-	char body[16];  /* "8BITMIME", "7BIT" or "" */
+	char tls[160]; /* "TLSv1.3/TLS_AES_256_GCM_SHA384" or "" */
+	char body[16]; /* "8BITMIME", "7BIT" or "" */
 	unsigned n_rcpts;
 	char (*rcpts)[ENVELOPE_ADDR_MAX];
 };
@@ -47,6 +47,6 @@ char *envelope_format(const struct envelope *env, size_t *len_r);
  * On success *header_len_r is the offset of the message. Returns 0 or -1 with
  * *error_r. */
 int envelope_parse(struct envelope *env, const char *buf, size_t len, size_t *header_len_r,
-		   const char **error_r);
+                   const char **error_r);
 
 #endif

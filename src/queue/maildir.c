@@ -77,7 +77,7 @@ static size_t maildir_crlf_to_lf(const char *msg, size_t len, char *out)
 }
 
 int maildir_write(const char *dir, const char *hostname, const char *prefix, const char *msg,
-		  size_t len, struct maildir_copy *copy, const char **error_r)
+                  size_t len, struct maildir_copy *copy, const char **error_r)
 {
 	size_t plen = strlen(prefix), blen;
 	char *buf = xmalloc(plen + len);
@@ -89,7 +89,7 @@ int maildir_write(const char *dir, const char *hostname, const char *prefix, con
 	blen = plen + maildir_crlf_to_lf(msg, len, buf + plen);
 	gettimeofday(&tv, NULL);
 	snprintf(base, sizeof(base), "%ld.M%06ldP%dQ%lu.%s,S=%zu", (long)tv.tv_sec,
-		 (long)tv.tv_usec, (int)getpid(), ++maildir_counter, hostname, blen);
+	         (long)tv.tv_usec, (int)getpid(), ++maildir_counter, hostname, blen);
 	snprintf(copy->tmp_path, sizeof(copy->tmp_path), "%s/tmp/%s", dir, base);
 	snprintf(copy->new_path, sizeof(copy->new_path), "%s/new/%s", dir, base);
 	fd = open(copy->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);

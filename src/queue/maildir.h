@@ -28,7 +28,7 @@ int maildir_ensure(const char *dir, const char **error_r);
  * Names the file by the Maildir convention, unique per host and process.
  * Fills *copy. Returns 0, or -1 with *error_r. */
 int maildir_write(const char *dir, const char *hostname, const char *prefix, const char *msg,
-		  size_t len, struct maildir_copy *copy, const char **error_r);
+                  size_t len, struct maildir_copy *copy, const char **error_r);
 
 /* Moves the copy from tmp/ to new/. */
 int maildir_commit(const struct maildir_copy *copy, const char **error_r);

@@ -56,7 +56,7 @@ struct queue_msg {
 	uint64_t request_id;
 	int commit_failed;
 	/* the spool file */
-	int fd; /* -1 when not open (recovered or deferred) */
+	int fd;              /* -1 when not open (recovered or deferred) */
 	struct envelope env; /* n_rcpts == 0 when not loaded */
 	size_t header_len;
 	uint64_t body_len;
@@ -137,7 +137,7 @@ static void queue_open_drop(struct queue *q, struct queue_msg *m, struct queue_m
 }
 
 static void queue_reply(struct queue_peer *peer, uint32_t type, uint64_t id, uint32_t ok,
-			const char *text, int fd)
+                        const char *text, int fd)
 {
 	struct ipc_writer w;
 
@@ -176,7 +176,7 @@ static int queue_spool_create(struct queue_msg *m, const char **error_r)
 /* IMSG_QUEUE_OPEN: creates the spool file with the envelope and passes a
  * descriptor on which the dispatcher appends the message. */
 static void queue_handle_open(struct queue *q, struct queue_peer *peer, uint64_t rid,
-			      const void *data, size_t len)
+                              const void *data, size_t len)
 {
 	struct queue_msg *m = xcalloc(1, sizeof(*m));
 	struct ipc_reader r;
@@ -210,7 +210,7 @@ static void queue_handle_open(struct queue *q, struct queue_peer *peer, uint64_t
 /* IMSG_QUEUE_COMMIT: checks that the file holds what the dispatcher says it
  * wrote, and joins the next flush. */
 static void queue_handle_commit(struct queue *q, struct queue_peer *peer, uint64_t rid,
-				const void *data, size_t len)
+                                const void *data, size_t len)
 {
 	struct ipc_reader r;
 	struct queue_msg *m;
@@ -240,7 +240,7 @@ static void queue_handle_commit(struct queue *q, struct queue_peer *peer, uint64
 }
 
 static void queue_handle_abort(struct queue *q, struct queue_peer *peer, const void *data,
-			       size_t len)
+                               size_t len)
 {
 	struct ipc_reader r;
 	struct queue_msg *m;
@@ -252,8 +252,8 @@ static void queue_handle_abort(struct queue *q, struct queue_peer *peer, const v
 		queue_open_drop(q, m, &q->open);
 }
 
-static void queue_peer_handler(struct ipc_channel *ch, uint32_t type, uint64_t id,
-			       const void *data, size_t len, int fd, void *arg)
+static void queue_peer_handler(struct ipc_channel *ch, uint32_t type, uint64_t id, const void *data,
+                               size_t len, int fd, void *arg)
 {
 	struct queue_peer *peer = arg;
 
@@ -270,8 +270,7 @@ static void queue_peer_handler(struct ipc_channel *ch, uint32_t type, uint64_t i
 		queue_handle_abort(peer->q, peer, data, len);
 		break;
 	default:
-		log_error("event=ipc-error reason=\"unexpected message %u from dispatcher\"",
-			  type);
+		log_error("event=ipc-error reason=\"unexpected message %u from dispatcher\"", type);
 	}
 }
 
@@ -334,7 +333,7 @@ static char *queue_msg_load(struct queue *q, struct queue_msg *m, const char **e
 			return NULL;
 		}
 		want = (size_t)st.st_size < ENVELOPE_HEADER_MAX ? (size_t)st.st_size
-								: ENVELOPE_HEADER_MAX;
+		                                                : ENVELOPE_HEADER_MAX;
 		head = xmalloc(want + 1);
 		n = pread(m->fd, head, want, 0);
 		r = n < 0 ? -1 : envelope_parse(&m->env, head, (size_t)n, &m->header_len, error_r);
@@ -383,7 +382,7 @@ static void queue_delivery_prepare(struct queue *q, struct queue_delivery *d)
 	body = queue_msg_load(q, m, &why);
 	if (body == NULL) {
 		log_error("event=spool-error id=%s reason=\"cannot read spool file: %s\"", m->id,
-			  why);
+		          why);
 		d->failed = 1;
 		return;
 	}
@@ -395,17 +394,18 @@ static void queue_delivery_prepare(struct queue *q, struct queue_delivery *d)
 		if (m->done[i])
 			continue;
 		snprintf(prefix, sizeof(prefix), "Return-Path: <%s>\nDelivered-To: %s\n",
-			 m->env.sender, rcpt);
+		         m->env.sender, rcpt);
 		if (maildir_path_for(rcpt, dir, sizeof(dir)) < 0) {
 			why = "recipient cannot name a mailbox";
 		} else if (queue_maildir_ready(q, dir, &why) == 0 &&
-			   maildir_write(dir, q->cfg.hostname, prefix, body, m->body_len,
-					 &d->copies[d->n_copies], &why) == 0) {
+		           maildir_write(dir, q->cfg.hostname, prefix, body, m->body_len,
+		                         &d->copies[d->n_copies], &why) == 0) {
 			d->rcpt_index[d->n_copies++] = i;
 			continue;
 		}
 		q->known_maildir[0] = '\0';
-		log_warn("event=deferred id=%s to=<%s> relay=local reason=\"%s\"", m->id, rcpt, why);
+		log_warn("event=deferred id=%s to=<%s> relay=local reason=\"%s\"", m->id, rcpt,
+		         why);
 		d->failed = 1;
 	}
 	free(body);
@@ -436,7 +436,7 @@ static void queue_delivery_finish(struct queue *q, struct queue_delivery *d, int
 	for (i = 0; i < d->n_copies && synced; i++) {
 		m->done[d->rcpt_index[i]] = 1;
 		log_info("event=delivered id=%s to=<%s> relay=local mailbox=%s", m->id,
-			 m->env.rcpts[d->rcpt_index[i]], d->copies[i].new_path);
+		         m->env.rcpts[d->rcpt_index[i]], d->copies[i].new_path);
 	}
 	if (!synced)
 		d->failed = 1;
@@ -449,9 +449,8 @@ static void queue_delivery_finish(struct queue *q, struct queue_delivery *d, int
 		unsigned shift = m->attempts < 6 ? m->attempts : 6;
 		unsigned delay = QUEUE_RETRY_SECONDS << shift;
 		m->attempts++;
-		m->not_before = time(NULL) + (delay < QUEUE_RETRY_MAX_SECONDS
-						      ? delay
-						      : QUEUE_RETRY_MAX_SECONDS);
+		m->not_before = time(NULL) +
+		                (delay < QUEUE_RETRY_MAX_SECONDS ? delay : QUEUE_RETRY_MAX_SECONDS);
 		queue_msg_unload(m);
 		TAILQ_INSERT_TAIL(&q->deferred, m, entry);
 	}
@@ -483,7 +482,7 @@ static void queue_batch_rename(struct queue *q)
 		snprintf(to, sizeof(to), "queue/active/%s", m->id);
 		if (rename(from, to) < 0) {
 			log_error("event=spool-error id=%s reason=\"rename: %s\"", m->id,
-				  strerror(errno));
+			          strerror(errno));
 			m->commit_failed = 1;
 		}
 	}
@@ -501,7 +500,7 @@ static void queue_batch_answer(struct queue *q, int synced)
 		TAILQ_REMOVE(&q->batch, m, entry);
 		if (m->peer != NULL)
 			queue_reply(m->peer, IMSG_QUEUE_COMMIT_RESULT, m->request_id, (uint32_t)ok,
-				    ok ? m->id : "cannot make the message stable", -1);
+			            ok ? m->id : "cannot make the message stable", -1);
 		m->peer = NULL;
 		if (ok) {
 			TAILQ_INSERT_TAIL(&q->ready, m, entry);
@@ -618,7 +617,7 @@ static void queue_recover(struct queue *q)
 }
 
 static void queue_parent_handler(struct ipc_channel *ch, uint32_t type, uint64_t id,
-				 const void *data, size_t len, int fd, void *arg)
+                                 const void *data, size_t len, int fd, void *arg)
 {
 	struct queue *q = arg;
 
@@ -678,7 +677,8 @@ int queue_main(const struct config *cfg, int parent_fd)
 	ev_int = evsignal_new(q->base, SIGINT, queue_signal_cb, q);
 	event_add(ev_term, NULL);
 	event_add(ev_int, NULL);
-	q->parent = ipc_channel_new(q->base, parent_fd, queue_parent_handler, queue_parent_closed, q);
+	q->parent =
+	    ipc_channel_new(q->base, parent_fd, queue_parent_handler, queue_parent_closed, q);
 	queue_recover(q);
 	event_base_dispatch(q->base);
 	log_info("event=stopped");

@@ -14,9 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SMTP_PATH_MAX 256        /* RFC 5321 4.5.3.1.3, incl. the brackets */
-#define SMTP_LOCAL_PART_MAX 64   /* 4.5.3.1.1 */
-#define SMTP_DOMAIN_MAX 255      /* 4.5.3.1.2 */
+#define SMTP_PATH_MAX 256      /* RFC 5321 4.5.3.1.3, incl. the brackets */
+#define SMTP_LOCAL_PART_MAX 64 /* 4.5.3.1.1 */
+#define SMTP_DOMAIN_MAX 255    /* 4.5.3.1.2 */
 #define SMTP_MAX_PARAMS 16
 
 /* ---- lines ---------------------------------------------------------- */
@@ -34,9 +34,9 @@ enum smtp_line_status {
 struct smtp_line_reader {
 	char *buf;
 	size_t len;
-	size_t max;        /* longest line accepted, incl. CRLF */
-	int overflow;      /* discarding the rest of an over-long line */
-	int saw_cr;        /* last byte taken was CR */
+	size_t max;   /* longest line accepted, incl. CRLF */
+	int overflow; /* discarding the rest of an over-long line */
+	int saw_cr;   /* last byte taken was CR */
 };
 
 void smtp_line_reader_init(struct smtp_line_reader *r, size_t max);
@@ -50,7 +50,7 @@ void smtp_line_reader_reset(struct smtp_line_reader *r);
  * SMTP_LINE_BARE_LF / _BARE_CR the partial line is discarded; the byte after
  * the offending one is the next to feed. */
 enum smtp_line_status smtp_line_feed(struct smtp_line_reader *r, const char *in, size_t len,
-				     size_t *consumed_r, const char **line_r, size_t *len_r);
+                                     size_t *consumed_r, const char **line_r, size_t *len_r);
 
 /* ---- commands ------------------------------------------------------- */
 
@@ -89,20 +89,20 @@ int smtp_command_parse(const char *line, struct smtp_command *cmd, const char **
 /* The same for a line of LEN bytes as smtp_line_feed() returns it, which may
  * contain NUL bytes: those are refused too. LINE[LEN] must be NUL. */
 int smtp_command_parse_len(const char *line, size_t len, struct smtp_command *cmd,
-			   const char **error_r);
+                           const char **error_r);
 
 /* ---- paths and parameters ------------------------------------------- */
 
 struct smtp_path {
 	char local[SMTP_LOCAL_PART_MAX * 2 + 3]; /* unquoted form */
-	char domain[SMTP_DOMAIN_MAX + 1];       /* lower-cased; "" for <> or postmaster */
-	int null;                               /* "<>" */
-	int quoted;                             /* local part was a quoted-string */
+	char domain[SMTP_DOMAIN_MAX + 1];        /* lower-cased; "" for <> or postmaster */
+	int null;                                /* "<>" */
+	int quoted;                              /* local part was a quoted-string */
 };
 
 struct smtp_param {
-	char keyword[32];  /* upper-cased */
-	char value[512];   /* "" when absent */
+	char keyword[32]; /* upper-cased */
+	char value[512];  /* "" when absent */
 	int has_value;
 };
 
@@ -115,9 +115,8 @@ struct smtp_param {
  * go to *params (up to SMTP_MAX_PARAMS) and their count to *n_params_r;
  * duplicates are not checked. Returns 0 or -1 with *error_r (then *path is
  * all zero and *n_params_r is 0). */
-int smtp_path_parse(const char *arg, int allow_null, int allow_postmaster,
-		    struct smtp_path *path, struct smtp_param *params, unsigned *n_params_r,
-		    const char **error_r);
+int smtp_path_parse(const char *arg, int allow_null, int allow_postmaster, struct smtp_path *path,
+                    struct smtp_param *params, unsigned *n_params_r, const char **error_r);
 
 /* Formats PATH back as local@domain into BUF (SIZE bytes, truncated if
  * short), quoting the local part if it is not a Dot-string or has '%' or '!'
@@ -138,20 +137,20 @@ int smtp_domain_valid(const char *s);
 enum smtp_data_state {
 	SMTP_DATA_LINE_START, /* at the start of a line (after CRLF) */
 	SMTP_DATA_IN_LINE,
-	SMTP_DATA_CR,         /* saw CR inside a line */
-	SMTP_DATA_DOT,        /* saw '.' at line start */
-	SMTP_DATA_DOT_CR,     /* saw ".\r" at line start */
+	SMTP_DATA_CR,     /* saw CR inside a line */
+	SMTP_DATA_DOT,    /* saw '.' at line start */
+	SMTP_DATA_DOT_CR, /* saw ".\r" at line start */
 	SMTP_DATA_DONE,
 };
 
 struct smtp_data_parser {
 	enum smtp_data_state state;
-	size_t line_len;       /* octets in the current line, incl. a leading dot */
-	size_t max_line;       /* longest text line incl. CRLF (RFC: 1000) */
-	uint64_t size;         /* octets of message produced so far */
-	int line_too_long;     /* a line exceeded max_line */
-	int bare_lf;           /* saw a LF not preceded by CR */
-	int bare_cr;           /* saw a CR not followed by LF */
+	size_t line_len;   /* octets in the current line, incl. a leading dot */
+	size_t max_line;   /* longest text line incl. CRLF (RFC: 1000) */
+	uint64_t size;     /* octets of message produced so far */
+	int line_too_long; /* a line exceeded max_line */
+	int bare_lf;       /* saw a LF not preceded by CR */
+	int bare_cr;       /* saw a CR not followed by LF */
 };
 
 void smtp_data_init(struct smtp_data_parser *p, size_t max_line);
@@ -165,6 +164,6 @@ void smtp_data_init(struct smtp_data_parser *p, size_t max_line);
  * LF is passed through as sent (and flagged); a '.' at a line start is
  * dropped whatever follows it. Once done, it takes nothing (returns 1). */
 int smtp_data_feed(struct smtp_data_parser *p, const char *in, size_t len, char *out,
-		   size_t *out_len_r, size_t *consumed_r);
+                   size_t *out_len_r, size_t *consumed_r);
 
 #endif

@@ -98,7 +98,7 @@ static void smtp_session_free(struct smtp_session *s);
 /* ---- replies -------------------------------------------------------- */
 
 static void smtp_reply(struct smtp_session *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void smtp_reply(struct smtp_session *s, const char *fmt, ...)
 {
@@ -114,7 +114,7 @@ static void smtp_reply(struct smtp_session *s, const char *fmt, ...)
 /* A reply that counts as a client error; too many of them end the session
  * (a bound on what a misbehaving client can cost us). */
 static void smtp_reply_error(struct smtp_session *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void smtp_reply_error(struct smtp_session *s, const char *fmt, ...)
 {
@@ -127,7 +127,7 @@ static void smtp_reply_error(struct smtp_session *s, const char *fmt, ...)
 	evbuffer_add(out, "\r\n", 2);
 	if (++s->errors >= s->env->cfg->limits.errors) {
 		smtp_reply(s, "421 4.7.0 %s Too many errors, closing connection",
-			   s->env->cfg->hostname);
+		           s->env->cfg->hostname);
 		log_info("event=too-many-errors session=%s errors=%u", s->id, s->errors);
 		s->state = SMTP_STATE_CLOSING;
 	}
@@ -200,7 +200,7 @@ static void smtp_cmd_helo_common(struct smtp_session *s, const char *arg, int es
 {
 	const struct config *cfg = s->env->cfg;
 	int offer_tls = !s->tls_active && s->listener->tls != LISTENER_TLS_NONE &&
-			s->listener->tls != LISTENER_TLS_IMPLICIT;
+	                s->listener->tls != LISTENER_TLS_IMPLICIT;
 
 	if (!smtp_helo_ok(arg)) {
 		smtp_reply_error(s, "501 5.5.4 Syntax: %s hostname", esmtp ? "EHLO" : "HELO");
@@ -252,13 +252,14 @@ static int smtp_mail_params(struct smtp_session *s, const struct smtp_param *par
 				return -1;
 			}
 			if (s->declared_size > cfg->limits.message_size) {
-				smtp_reply_error(s, "552 5.3.4 Message size exceeds fixed limit of %zu",
-						 cfg->limits.message_size);
+				smtp_reply_error(
+				    s, "552 5.3.4 Message size exceeds fixed limit of %zu",
+				    cfg->limits.message_size);
 				return -1;
 			}
 		} else if (strcmp(p->keyword, "BODY") == 0 && p->has_value &&
-			   (strcasecmp(p->value, "7BIT") == 0 ||
-			    strcasecmp(p->value, "8BITMIME") == 0)) {
+		           (strcasecmp(p->value, "7BIT") == 0 ||
+		            strcasecmp(p->value, "8BITMIME") == 0)) {
 			strlcpy_checked(s->envelope.body, p->value, sizeof(s->envelope.body));
 			str_lower(s->envelope.body);
 		} else {
@@ -321,12 +322,12 @@ static void smtp_cmd_rcpt(struct smtp_session *s, const char *arg)
 	/* RFC 5321 4.5.1: <postmaster> without a domain must be accepted. */
 	if (path.domain[0] == '\0')
 		snprintf(path.domain, sizeof(path.domain), "%s",
-			 cfg->n_local_domains ? cfg->local_domains[0] : cfg->hostname);
+		         cfg->n_local_domains ? cfg->local_domains[0] : cfg->hostname);
 	if (!config_is_local_domain(cfg, path.domain)) {
 		smtp_reply_error(s, "554 5.7.1 <%s@%s>: Relay access denied", path.local,
-				 path.domain);
+		                 path.domain);
 		log_info("event=rcpt-refused session=%s to=<%s@%s> reason=relaying", s->id,
-			 path.local, path.domain);
+		         path.local, path.domain);
 		return;
 	}
 	smtp_path_format(&path, s->pending_rcpt, sizeof(s->pending_rcpt));
@@ -347,13 +348,13 @@ void smtp_session_lookup_done(struct smtp_session *s, unsigned result)
 	case LOOKUP_OK:
 		if (s->envelope.n_rcpts == 0)
 			snprintf(s->first_rcpt_display, sizeof(s->first_rcpt_display), "%s",
-				 s->pending_rcpt);
+			         s->pending_rcpt);
 		envelope_add_rcpt(&s->envelope, s->pending_rcpt);
 		smtp_reply(s, "250 2.1.5 Ok");
 		break;
 	case LOOKUP_UNKNOWN_USER:
 		smtp_reply_error(s, "550 5.1.1 <%s>: Recipient address rejected: User unknown",
-				 s->pending_rcpt);
+		                 s->pending_rcpt);
 		log_info("event=rcpt-refused session=%s to=%s reason=unknown-user", s->id, v);
 		break;
 	case LOOKUP_NOT_LOCAL:
@@ -377,11 +378,12 @@ static void smtp_received_header(struct smtp_session *s, char *buf, size_t size)
 	rfc5322_date(time(NULL), date, sizeof(date));
 	if (s->tls_active)
 		snprintf(tls, sizeof(tls), "\r\n\t(version=%s cipher=%s bits=%d)", s->tls_version,
-			 s->tls_cipher, s->tls_bits);
+		         s->tls_cipher, s->tls_bits);
 	if (s->envelope.n_rcpts == 1)
 		snprintf(rcpt, sizeof(rcpt), "\r\n\tfor <%s>", s->first_rcpt_display);
-	snprintf(buf, size, "Received: from %s ([%s])\r\n\tby %s (sealmail) with %s id %s%s%s;\r\n\t%s\r\n",
-		 s->helo, s->client, cfg->hostname, with, s->queue_id, tls, rcpt, date);
+	snprintf(buf, size,
+	         "Received: from %s ([%s])\r\n\tby %s (sealmail) with %s id %s%s%s;\r\n\t%s\r\n",
+	         s->helo, s->client, cfg->hostname, with, s->queue_id, tls, rcpt, date);
 }
 
 static void smtp_cmd_data(struct smtp_session *s, const char *arg)
@@ -398,7 +400,7 @@ static void smtp_cmd_data(struct smtp_session *s, const char *arg)
 	strlcpy_checked(s->envelope.helo, s->helo, sizeof(s->envelope.helo));
 	if (s->tls_active)
 		snprintf(s->envelope.tls, sizeof(s->envelope.tls), "%s/%s", s->tls_version,
-			 s->tls_cipher);
+		         s->tls_cipher);
 	s->envelope.time = (uint64_t)time(NULL);
 	s->wait = SMTP_WAIT_OPEN;
 	s->env->queue_open(s->env->owner, s->handle, &s->envelope);
@@ -446,8 +448,8 @@ void smtp_session_open_done(struct smtp_session *s, int ok, const char *text, in
 	s->data_len = n;
 	smtp_data_init(&s->data, s->env->cfg->limits.text_line);
 	s->state = SMTP_STATE_DATA;
-	bufferevent_set_timeouts(s->bev,
-				 &(struct timeval){s->env->cfg->limits.data_timeout, 0}, NULL);
+	bufferevent_set_timeouts(s->bev, &(struct timeval){s->env->cfg->limits.data_timeout, 0},
+	                         NULL);
 	smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 	smtp_session_process(s);
 }
@@ -466,14 +468,15 @@ static void smtp_data_end(struct smtp_session *s)
 	s->state = SMTP_STATE_MAIL;
 	if (too_big) {
 		smtp_reply(s, "552 5.3.4 Error: message size exceeds fixed limit of %zu",
-			   cfg->limits.message_size);
+		           cfg->limits.message_size);
 	} else if (s->data.line_too_long) {
-		smtp_reply(s, "554 5.6.0 Error: message has a line longer than %zu octets "
-			      "(RFC 5321 4.5.3.1.6)",
-			   cfg->limits.text_line);
+		smtp_reply(s,
+		           "554 5.6.0 Error: message has a line longer than %zu octets "
+		           "(RFC 5321 4.5.3.1.6)",
+		           cfg->limits.text_line);
 	} else if (s->data_error) {
 		smtp_reply(s, "452 4.3.1 Error: insufficient system storage (%s)",
-			   strerror(s->data_error));
+		           strerror(s->data_error));
 	} else {
 		close(s->spool_fd);
 		s->spool_fd = -1;
@@ -481,8 +484,7 @@ static void smtp_data_end(struct smtp_session *s)
 		s->env->queue_commit(s->env->owner, s->handle, s->queue_id, s->written);
 		return;
 	}
-	log_info("event=message-refused session=%s id=%s size=%" PRIu64, s->id, s->queue_id,
-		 size);
+	log_info("event=message-refused session=%s id=%s size=%" PRIu64, s->id, s->queue_id, size);
 	smtp_transaction_reset(s);
 }
 
@@ -494,16 +496,15 @@ void smtp_session_commit_done(struct smtp_session *s, int ok, const char *text)
 		return;
 	s->wait = SMTP_WAIT_NONE;
 	if (ok) {
-		log_info("event=queued id=%s session=%s from=<%s> nrcpt=%u size=%" PRIu64
-			 " tls=%s",
-			 s->queue_id, s->id, log_value(s->envelope.sender, from, sizeof(from)),
-			 s->envelope.n_rcpts, s->written, s->tls_active ? s->tls_version : "none");
+		log_info("event=queued id=%s session=%s from=<%s> nrcpt=%u size=%" PRIu64 " tls=%s",
+		         s->queue_id, s->id, log_value(s->envelope.sender, from, sizeof(from)),
+		         s->envelope.n_rcpts, s->written, s->tls_active ? s->tls_version : "none");
 		smtp_reply(s, "250 2.0.0 Ok: queued as %s", s->queue_id);
 		s->messages++;
 		s->queue_id[0] = '\0'; /* committed: not ours to abort */
 	} else {
 		log_error("event=queue-error id=%s session=%s reason=\"%s\"", s->queue_id, s->id,
-			  text);
+		          text);
 		smtp_reply(s, "451 4.3.0 Error: queue file write error");
 	}
 	smtp_transaction_reset(s);
@@ -541,7 +542,7 @@ static void smtp_cmd_expn(struct smtp_session *s, const char *arg)
 static void smtp_cmd_help(struct smtp_session *s, const char *arg)
 {
 	smtp_reply(s, "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP "
-		      "STARTTLS; see RFC 5321");
+	              "STARTTLS; see RFC 5321");
 }
 
 static void smtp_cmd_not_implemented(struct smtp_session *s, const char *arg)
@@ -566,20 +567,20 @@ static void smtp_cmd_starttls(struct smtp_session *s, const char *arg)
 }
 
 static const struct smtp_cmd smtp_commands[] = {
-	{SMTP_VERB_EHLO, 0, smtp_cmd_ehlo},
-	{SMTP_VERB_HELO, 0, smtp_cmd_helo},
-	{SMTP_VERB_MAIL, SMTP_CMD_NEEDS_HELO | SMTP_CMD_NEEDS_TLS, smtp_cmd_mail},
-	{SMTP_VERB_RCPT, SMTP_CMD_NEEDS_HELO | SMTP_CMD_NEEDS_TLS, smtp_cmd_rcpt},
-	{SMTP_VERB_DATA, SMTP_CMD_NEEDS_HELO | SMTP_CMD_NEEDS_TLS | SMTP_CMD_NO_ARG, smtp_cmd_data},
-	{SMTP_VERB_RSET, SMTP_CMD_NO_ARG, smtp_cmd_rset},
-	{SMTP_VERB_NOOP, 0, smtp_cmd_noop},
-	{SMTP_VERB_QUIT, SMTP_CMD_NO_ARG, smtp_cmd_quit},
-	{SMTP_VERB_VRFY, 0, smtp_cmd_vrfy},
-	{SMTP_VERB_EXPN, 0, smtp_cmd_expn},
-	{SMTP_VERB_HELP, 0, smtp_cmd_help},
-	{SMTP_VERB_STARTTLS, SMTP_CMD_NO_ARG, smtp_cmd_starttls},
-	{SMTP_VERB_AUTH, 0, smtp_cmd_not_implemented},
-	{SMTP_VERB_BDAT, 0, smtp_cmd_not_implemented},
+    {SMTP_VERB_EHLO, 0, smtp_cmd_ehlo},
+    {SMTP_VERB_HELO, 0, smtp_cmd_helo},
+    {SMTP_VERB_MAIL, SMTP_CMD_NEEDS_HELO | SMTP_CMD_NEEDS_TLS, smtp_cmd_mail},
+    {SMTP_VERB_RCPT, SMTP_CMD_NEEDS_HELO | SMTP_CMD_NEEDS_TLS, smtp_cmd_rcpt},
+    {SMTP_VERB_DATA, SMTP_CMD_NEEDS_HELO | SMTP_CMD_NEEDS_TLS | SMTP_CMD_NO_ARG, smtp_cmd_data},
+    {SMTP_VERB_RSET, SMTP_CMD_NO_ARG, smtp_cmd_rset},
+    {SMTP_VERB_NOOP, 0, smtp_cmd_noop},
+    {SMTP_VERB_QUIT, SMTP_CMD_NO_ARG, smtp_cmd_quit},
+    {SMTP_VERB_VRFY, 0, smtp_cmd_vrfy},
+    {SMTP_VERB_EXPN, 0, smtp_cmd_expn},
+    {SMTP_VERB_HELP, 0, smtp_cmd_help},
+    {SMTP_VERB_STARTTLS, SMTP_CMD_NO_ARG, smtp_cmd_starttls},
+    {SMTP_VERB_AUTH, 0, smtp_cmd_not_implemented},
+    {SMTP_VERB_BDAT, 0, smtp_cmd_not_implemented},
 };
 
 /* Runs one command line through the table's checks and its handler. */
@@ -599,7 +600,8 @@ static void smtp_session_command(struct smtp_session *s, const char *line, size_
 		if (c->verb != cmd.verb)
 			continue;
 		if ((c->flags & SMTP_CMD_NO_ARG) && cmd.arg[0] != '\0') {
-			smtp_reply_error(s, "501 5.5.4 Syntax: %s takes no argument", cmd.verb_text);
+			smtp_reply_error(s, "501 5.5.4 Syntax: %s takes no argument",
+			                 cmd.verb_text);
 			return;
 		}
 		if ((c->flags & SMTP_CMD_NEEDS_TLS) && !s->tls_active &&
@@ -635,7 +637,7 @@ static int smtp_session_read_data(struct smtp_session *s, struct evbuffer *in)
 		if (SMTP_DATA_BUF - s->data_len < take + 2)
 			smtp_data_flush(s);
 		done = smtp_data_feed(&s->data, v.iov_base, take, s->data_buf + s->data_len,
-				      &out_len, &consumed);
+		                      &out_len, &consumed);
 		evbuffer_drain(in, consumed);
 		/* Past the size limit the rest is read and dropped (RFC 1870 6). */
 		if (s->data.size <= cfg->limits.message_size)
@@ -667,16 +669,16 @@ static int smtp_session_read_command(struct smtp_session *s, struct evbuffer *in
 		return 1;
 	case SMTP_LINE_TOO_LONG:
 		smtp_reply_error(s, "500 5.5.2 Error: line too long (limit %zu octets)",
-				 s->env->cfg->limits.command_line);
+		                 s->env->cfg->limits.command_line);
 		return 1;
 	case SMTP_LINE_BARE_LF:
 	case SMTP_LINE_BARE_CR:
 		/* As Postfix: a bare line end in a command is a client that does
 		 * not speak SMTP, or a smuggling attempt. */
 		smtp_reply(s, "500 5.5.2 Error: bare <%s> received; only <CR><LF> ends a line",
-			   st == SMTP_LINE_BARE_LF ? "LF" : "CR");
+		           st == SMTP_LINE_BARE_LF ? "LF" : "CR");
 		log_info("event=bare-newline session=%s kind=%s", s->id,
-			 st == SMTP_LINE_BARE_LF ? "LF" : "CR");
+		         st == SMTP_LINE_BARE_LF ? "LF" : "CR");
 		smtp_close_after_reply(s);
 		return 1;
 	}
@@ -721,10 +723,10 @@ static void smtp_session_set_callbacks(struct smtp_session *s)
 	const struct config *cfg = s->env->cfg;
 
 	bufferevent_setcb(s->bev, smtp_session_read_cb, smtp_session_write_cb,
-			  smtp_session_event_cb, s);
+	                  smtp_session_event_cb, s);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_INPUT_HIGH_WATER);
 	bufferevent_set_timeouts(s->bev, &(struct timeval){cfg->limits.command_timeout, 0},
-				 &(struct timeval){cfg->limits.command_timeout, 0});
+	                         &(struct timeval){cfg->limits.command_timeout, 0});
 }
 
 /* Puts TLS under the session. RFC 3207 4.2: whatever the client sent
@@ -739,9 +741,8 @@ static int smtp_session_start_tls(struct smtp_session *s)
 	}
 	smtp_line_reader_reset(&s->lines);
 	/* The TLS bufferevent owns the socket and the SSL from here on. */
-	s->bev = bufferevent_openssl_socket_new(s->env->base, s->fd, ssl,
-						BUFFEREVENT_SSL_ACCEPTING,
-						BEV_OPT_DEFER_CALLBACKS | BEV_OPT_CLOSE_ON_FREE);
+	s->bev = bufferevent_openssl_socket_new(s->env->base, s->fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+	                                        BEV_OPT_DEFER_CALLBACKS | BEV_OPT_CLOSE_ON_FREE);
 	if (s->bev == NULL) {
 		SSL_free(ssl);
 		return -1;
@@ -763,11 +764,12 @@ static void smtp_session_tls_ready(struct smtp_session *s)
 
 	s->tls_active = 1;
 	tls_describe(ssl, s->tls_version, sizeof(s->tls_version), s->tls_cipher,
-		     sizeof(s->tls_cipher), &s->tls_bits);
+	             sizeof(s->tls_cipher), &s->tls_bits);
 	log_info("event=%s session=%s version=%s cipher=%s bits=%d sni=%s resumed=%s",
-		 s->listener->tls == LISTENER_TLS_IMPLICIT ? "tls" : "starttls", s->id,
-		 s->tls_version, s->tls_cipher, s->tls_bits,
-		 sni ? log_value(sni, v, sizeof(v)) : "none", SSL_session_reused(ssl) ? "yes" : "no");
+	         s->listener->tls == LISTENER_TLS_IMPLICIT ? "tls" : "starttls", s->id,
+	         s->tls_version, s->tls_cipher, s->tls_bits,
+	         sni ? log_value(sni, v, sizeof(v)) : "none",
+	         SSL_session_reused(ssl) ? "yes" : "no");
 	smtp_transaction_reset(s);
 	s->helo[0] = '\0';
 	s->esmtp = 0;
@@ -802,7 +804,8 @@ static void smtp_session_event_cb(struct bufferevent *bev, short what, void *arg
 	if (what & BEV_EVENT_TIMEOUT) {
 		log_info("event=timeout session=%s state=%d", s->id, s->state);
 		if (s->state != SMTP_STATE_TLS && s->state != SMTP_STATE_CLOSING) {
-			smtp_reply(s, "421 4.4.2 %s Error: timeout exceeded", s->env->cfg->hostname);
+			smtp_reply(s, "421 4.4.2 %s Error: timeout exceeded",
+			           s->env->cfg->hostname);
 			smtp_close_after_reply(s);
 			bufferevent_set_timeouts(s->bev, NULL, &(struct timeval){10, 0});
 			return;
@@ -834,8 +837,8 @@ static void smtp_session_describe_peer(struct smtp_session *s, const struct sock
 }
 
 struct smtp_session *smtp_session_new(const struct smtp_env *env, const struct config_listener *l,
-				      int fd, const struct sockaddr *sa, socklen_t salen,
-				      uint64_t handle)
+                                      int fd, const struct sockaddr *sa, socklen_t salen,
+                                      uint64_t handle)
 {
 	struct smtp_session *s = xcalloc(1, sizeof(*s));
 	unsigned char rnd[8];
@@ -847,12 +850,12 @@ struct smtp_session *smtp_session_new(const struct smtp_env *env, const struct c
 	s->spool_fd = -1;
 	random_bytes(rnd, sizeof(rnd));
 	snprintf(s->id, sizeof(s->id), "%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
-		 rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+	         rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
 	smtp_session_describe_peer(s, sa);
 	envelope_init(&s->envelope);
 	smtp_line_reader_init(&s->lines, env->cfg->limits.command_line);
 	log_info("event=connect session=%s client=%s:%s listener=%s", s->id, s->client,
-		 s->client_port, l->name);
+	         s->client_port, l->name);
 	if (l->tls == LISTENER_TLS_IMPLICIT) {
 		if (env->tls == NULL || smtp_session_start_tls(s) < 0) {
 			smtp_session_free(s);
@@ -878,8 +881,8 @@ void smtp_session_shutdown(struct smtp_session *s)
 static void smtp_session_free(struct smtp_session *s)
 {
 	log_info("event=disconnect session=%s client=%s messages=%u tls=%s%s%s errors=%u", s->id,
-		 s->client, s->messages, s->tls_active ? s->tls_version : "none",
-		 s->tls_active ? "/" : "", s->tls_active ? s->tls_cipher : "", s->errors);
+	         s->client, s->messages, s->tls_active ? s->tls_version : "none",
+	         s->tls_active ? "/" : "", s->tls_active ? s->tls_cipher : "", s->errors);
 	smtp_transaction_reset(s);
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);

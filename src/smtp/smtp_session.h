@@ -37,8 +37,8 @@ struct smtp_env {
 /* Starts a session on the accepted socket FD. HANDLE identifies it in
  * callbacks. Takes ownership of FD. */
 struct smtp_session *smtp_session_new(const struct smtp_env *env, const struct config_listener *l,
-				      int fd, const struct sockaddr *sa, socklen_t salen,
-				      uint64_t handle);
+                                      int fd, const struct sockaddr *sa, socklen_t salen,
+                                      uint64_t handle);
 
 /* Answers to the callbacks; see daemon/proto.h for RESULT and OK. */
 void smtp_session_lookup_done(struct smtp_session *s, unsigned result);

@@ -27,7 +27,7 @@ struct received {
 };
 
 static void on_message(struct ipc_channel *ch, uint32_t type, uint64_t id, const void *data,
-		       size_t len, int fd, void *arg)
+                       size_t len, int fd, void *arg)
 {
 	struct received *r = arg;
 	char expect[64], got[64];
@@ -135,9 +135,9 @@ static void test_reader_bounds(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_order_and_fds),
-		cmocka_unit_test(test_garbage_closes),
-		cmocka_unit_test(test_reader_bounds),
+	    cmocka_unit_test(test_order_and_fds),
+	    cmocka_unit_test(test_garbage_closes),
+	    cmocka_unit_test(test_reader_bounds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -126,14 +126,14 @@ static void test_users_parse(void **state)
 	warnings = 0;
 	memset(&db, 0, sizeof(db));
 	users_db_parse(&db,
-		       "# comment\n"
-		       "Alice@Local.Test:$y$j9T$abc:extra\r\n"
-		       "\n"
-		       "bob@local.test:*\n"
-		       "broken line\n"
-		       "nodomain@:*\n"
-		       "carol@other.test:*",
-		       count_warning, NULL);
+	               "# comment\n"
+	               "Alice@Local.Test:$y$j9T$abc:extra\r\n"
+	               "\n"
+	               "bob@local.test:*\n"
+	               "broken line\n"
+	               "nodomain@:*\n"
+	               "carol@other.test:*",
+	               count_warning, NULL);
 	assert_int_equal(db.n, 3);
 	assert_int_equal(warnings, 2);
 	assert_true(users_db_contains(&db, "alice@local.test"));
@@ -147,11 +147,11 @@ static void test_users_parse(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_envelope_roundtrip),
-		cmocka_unit_test(test_envelope_refuses_line_ends),
-		cmocka_unit_test(test_envelope_ipc_roundtrip),
-		cmocka_unit_test(test_maildir_path),
-		cmocka_unit_test(test_users_parse),
+	    cmocka_unit_test(test_envelope_roundtrip),
+	    cmocka_unit_test(test_envelope_refuses_line_ends),
+	    cmocka_unit_test(test_envelope_ipc_roundtrip),
+	    cmocka_unit_test(test_maildir_path),
+	    cmocka_unit_test(test_users_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
