@@ -1,0 +1,952 @@
+"""Shared harness for sealmail integration tests.
+
+Standard library only (plus the `openssl` and `swaks` command-line tools).
+
+  * A throw-away test CA, made with the openssl CLI once per test process in a
+    temporary directory, and `issue_cert()` to sign server certificates.
+  * `Server`: writes a config and users file into a fresh temp dir, runs
+    `sealmail serve -c CONF -f` in its own session/process group, captures
+    stderr to a log file, and offers stop/kill/reload/restart plus Maildir,
+    queue and log helpers.
+  * `Dialog`: raw SMTP over a socket (bytes in, parsed replies out), with
+    STARTTLS and implicit TLS.
+  * smtplib helpers that verify the server certificate against the test CA.
+
+Every wait in here polls with a deadline; nothing asserts on durations.
+"""
+
+import atexit
+import os
+import re
+import shutil
+import signal
+import smtplib
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SEALMAIL_BIN = os.environ.get("SEALMAIL_BIN") or os.path.normpath(
+    os.path.join(HERE, "..", "..", "build", "sealmail"))
+
+HOSTNAME = "mx.local.test"        # [server] hostname and the default cert's name
+OTHER_TLS_NAME = "mail.other.test"  # the [tls mail.other.test] certificate
+LOCAL_DOMAINS = ("local.test", "other.test")
+DEFAULT_USERS = ("bob@local.test", "carol@local.test", "dave@local.test",
+                 "erin@other.test")
+SENDER = "alice@sender.test"
+
+TIMEOUT = 10.0  # seconds for any single wait/poll; never asserted on
+
+_tmp_root = None
+_tmp_lock = threading.Lock()
+
+
+def tmp_root():
+    """A per-process temporary directory, removed at exit."""
+    global _tmp_root
+    with _tmp_lock:
+        if _tmp_root is None:
+            _tmp_root = tempfile.mkdtemp(prefix="sealmail-it-")
+            # Traversable, in case the server drops privileges when run as root.
+            os.chmod(_tmp_root, 0o755)
+            if os.environ.get("SEALMAIL_KEEP_TMP"):
+                sys.stderr.write("harness: keeping %s\n" % _tmp_root)
+            else:
+                atexit.register(shutil.rmtree, _tmp_root, True)
+        return _tmp_root
+
+
+def new_tmpdir(prefix):
+    d = tempfile.mkdtemp(prefix=prefix, dir=tmp_root())
+    os.chmod(d, 0o755)
+    return d
+
+
+def token():
+    return uuid.uuid4().hex[:16]
+
+
+def run(argv, check=True, input=None, timeout=60):
+    p = subprocess.run(argv, input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=timeout)
+    if check and p.returncode != 0:
+        raise RuntimeError("%s failed (rc=%d):\n%s%s" % (
+            " ".join(argv), p.returncode, p.stdout.decode(errors="replace"),
+            p.stderr.decode(errors="replace")))
+    return p
+
+
+def wait_for(predicate, timeout=TIMEOUT, interval=0.01, what="condition"):
+    """Polls PREDICATE until it returns a true value, which is returned.
+    Raises AssertionError after TIMEOUT seconds."""
+    deadline = time.monotonic() + timeout
+    delay = interval
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError("timed out waiting for %s" % what)
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.1)
+
+
+# ---------------------------------------------------------------------------
+# Test CA
+# ---------------------------------------------------------------------------
+
+class Cert:
+    def __init__(self, cert, key, serial, cn, names):
+        self.cert = cert      # path: leaf PEM (optionally followed by the CA)
+        self.key = key        # path
+        self.serial = serial  # int
+        self.cn = cn
+        self.names = names
+
+    def __repr__(self):
+        return "Cert(cn=%r serial=%x)" % (self.cn, self.serial)
+
+
+class TestCA:
+    """A CA made with the openssl CLI. Keys live only in a temp dir."""
+
+    _serial_lock = threading.Lock()
+
+    def __init__(self):
+        self.dir = new_tmpdir("ca-")
+        self.key = os.path.join(self.dir, "ca.key")
+        self.cert = os.path.join(self.dir, "ca.pem")
+        self._serial = int.from_bytes(os.urandom(4), "big") << 16
+        run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+             "ec_paramgen_curve:P-256", "-out", self.key])
+        run(["openssl", "req", "-x509", "-new", "-key", self.key, "-sha256",
+             "-subj", "/O=sealmail tests/CN=sealmail test CA %s" % token(), "-days", "3",
+             "-addext", "basicConstraints=critical,CA:TRUE",
+             "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+             "-out", self.cert])
+
+    def next_serial(self):
+        with self._serial_lock:
+            self._serial += 1
+            return self._serial
+
+    def issue(self, names, ips=(), cn=None, expired=False, include_ca=False, directory=None):
+        """Issues a server certificate for DNS NAMES (and IP addresses IPS) in
+        subjectAltName. EXPIRED makes notAfter lie in the past. INCLUDE_CA
+        appends the CA certificate to the PEM (a chain file)."""
+        names = list(names)
+        cn = cn or (names[0] if names else "sealmail test server")
+        directory = directory or new_tmpdir("cert-")
+        serial = self.next_serial()
+        base = os.path.join(directory, "%s-%x" % (re.sub(r"[^A-Za-z0-9.-]", "_", cn), serial))
+        key, csr, ext, pem = base + ".key", base + ".csr", base + ".ext", base + ".pem"
+        run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+             "ec_paramgen_curve:P-256", "-out", key])
+        run(["openssl", "req", "-new", "-key", key, "-subj",
+             "/O=sealmail tests/CN=%s" % cn, "-out", csr])
+        san = ["DNS:%s" % n for n in names] + ["IP:%s" % ip for ip in ips]
+        with open(ext, "w") as f:
+            f.write("basicConstraints=critical,CA:FALSE\n")
+            f.write("keyUsage=critical,digitalSignature,keyEncipherment\n")
+            f.write("extendedKeyUsage=serverAuth\n")
+            if san:
+                f.write("subjectAltName=%s\n" % ",".join(san))
+        run(["openssl", "x509", "-req", "-in", csr, "-CA", self.cert, "-CAkey", self.key,
+             "-set_serial", str(serial), "-sha256", "-days", "-1" if expired else "2",
+             "-extfile", ext, "-out", pem])
+        if include_ca:
+            with open(self.cert) as f:
+                ca_pem = f.read()
+            with open(pem, "a") as f:
+                f.write(ca_pem)
+        os.chmod(key, 0o644)  # readable should the server drop privileges (test key only)
+        os.unlink(csr)
+        return Cert(pem, key, serial, cn, names)
+
+
+_ca = None
+_ca_lock = threading.Lock()
+_cert_cache = {}
+
+
+def ca():
+    global _ca
+    with _ca_lock:
+        if _ca is None:
+            _ca = TestCA()
+        return _ca
+
+
+def issue_cert(names, ips=(), cn=None, expired=False, include_ca=False):
+    return ca().issue(names, ips=ips, cn=cn, expired=expired, include_ca=include_ca)
+
+
+def default_cert():
+    """Cached certificate for HOSTNAME (+127.0.0.1), chain file with the CA."""
+    if "default" not in _cert_cache:
+        _cert_cache["default"] = issue_cert([HOSTNAME], ips=["127.0.0.1"], include_ca=True)
+    return _cert_cache["default"]
+
+
+def other_cert():
+    """Cached certificate for OTHER_TLS_NAME."""
+    if "other" not in _cert_cache:
+        _cert_cache["other"] = issue_cert([OTHER_TLS_NAME])
+    return _cert_cache["other"]
+
+
+def client_context(verify=True, minimum=None, maximum=None, ciphers=None, cafile=None):
+    """A client SSLContext trusting only the test CA (when VERIFY)."""
+    if verify:
+        ctx = ssl.create_default_context(cafile=cafile or ca().cert)
+    else:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if ciphers:
+        ctx.set_ciphers(ciphers)
+    if minimum is not None:
+        ctx.minimum_version = minimum
+    if maximum is not None:
+        ctx.maximum_version = maximum
+    return ctx
+
+
+def peer_cert_info(sslsock):
+    """(serial int, subject CN, [SAN DNS names]) of the peer's leaf certificate.
+    Works for verified and unverified sockets (parses the DER with openssl)."""
+    der = sslsock.getpeercert(binary_form=True)
+    if der is None:
+        raise AssertionError("no peer certificate")
+    return cert_info_der(der)
+
+
+def cert_info_der(der):
+    p = run(["openssl", "x509", "-inform", "DER", "-noout", "-serial", "-subject",
+             "-ext", "subjectAltName", "-nameopt", "multiline"], input=der)
+    out = p.stdout.decode()
+    serial = int(re.search(r"serial=([0-9A-Fa-f]+)", out).group(1), 16)
+    m = re.search(r"commonName\s*=\s*(.+)", out)
+    cn = m.group(1).strip() if m else None
+    sans = re.findall(r"DNS:([^,\s]+)", out)
+    return serial, cn, sans
+
+
+# ---------------------------------------------------------------------------
+# Network helpers
+# ---------------------------------------------------------------------------
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _proc_net_tcp_queues():
+    """{(local_port, remote_port): (tx_queue, rx_queue)} for IPv4 loopback sockets."""
+    res = {}
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(path) as f:
+                lines = f.readlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) < 5:
+                continue
+            lport = int(fields[1].rsplit(":", 1)[1], 16)
+            rport = int(fields[2].rsplit(":", 1)[1], 16)
+            tx, rx = (int(x, 16) for x in fields[4].split(":"))
+            res[(lport, rport)] = (tx, rx)
+    return res
+
+
+def wait_peer_consumed(sock, timeout=TIMEOUT):
+    """Waits until everything written on SOCK (a loopback TCP socket) has been
+    read by the peer process: our send queue is empty and the peer socket's
+    receive queue is empty (Linux /proc/net/tcp)."""
+    raw = sock
+    lport = raw.getsockname()[1]
+    rport = raw.getpeername()[1]
+
+    def drained():
+        q = _proc_net_tcp_queues()
+        ours = q.get((lport, rport))
+        theirs = q.get((rport, lport))
+        if ours is None or theirs is None:
+            return False
+        return ours[0] == 0 and theirs[1] == 0
+
+    wait_for(drained, timeout, what="the server to read all bytes sent on port %d" % rport)
+
+
+# ---------------------------------------------------------------------------
+# Raw SMTP dialog
+# ---------------------------------------------------------------------------
+
+class Reply:
+    def __init__(self, code, lines):
+        self.code = code
+        self.lines = lines  # text after "NNN-" / "NNN " of each line
+
+    @property
+    def text(self):
+        return "\n".join(self.lines)
+
+    @property
+    def enhanced(self):
+        m = re.match(r"([245]\.\d{1,3}\.\d{1,3})\b", self.lines[-1] if self.lines else "")
+        return m.group(1) if m else None
+
+    @property
+    def keywords(self):
+        """EHLO keywords (upper-cased first word of lines after the first)."""
+        return [ln.split()[0].upper() for ln in self.lines[1:] if ln.split()]
+
+    def __repr__(self):
+        return "Reply(%d, %r)" % (self.code, self.lines)
+
+    def __str__(self):
+        return "\n".join("%d%s%s" % (self.code, "-" if i < len(self.lines) - 1 else " ", ln)
+                         for i, ln in enumerate(self.lines))
+
+
+class ConnectionClosed(AssertionError):
+    pass
+
+
+class Dialog:
+    """A raw SMTP client: send bytes, read and parse replies. Reading is
+    unbuffered beyond what was received, so STARTTLS can check that the server
+    sent nothing after its 220."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=TIMEOUT, implicit_tls=False,
+                 context=None, server_hostname=HOSTNAME, greeting=True):
+        self.port = port
+        self.timeout = timeout
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.raw = self.sock
+        self.buf = b""
+        self.transcript = []
+        if implicit_tls:
+            self.sock = (context or client_context()).wrap_socket(
+                self.sock, server_hostname=server_hostname)
+        self.greeting = self.read_reply() if greeting else None
+
+    # -- bytes --
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.transcript.append(("C", data))
+        self.sock.sendall(data)
+
+    def _fill(self):
+        try:
+            chunk = self.sock.recv(65536)
+        except (ConnectionResetError, ssl.SSLEOFError, ssl.SSLZeroReturnError):
+            chunk = b""
+        if not chunk:
+            raise ConnectionClosed("server closed the connection; transcript:\n" +
+                                   self.format_transcript())
+        self.buf += chunk
+
+    def read_line(self):
+        while b"\n" not in self.buf:
+            self._fill()
+        line, self.buf = self.buf.split(b"\n", 1)
+        if not line.endswith(b"\r"):
+            raise AssertionError("server reply line not terminated by CRLF: %r" % line)
+        line = line[:-1]
+        self.transcript.append(("S", line))
+        return line.decode("utf-8", errors="replace")
+
+    def read_reply(self):
+        lines = []
+        code = None
+        while True:
+            line = self.read_line()
+            m = re.match(r"^(\d{3})([ -]|$)(.*)$", line)
+            if not m:
+                raise AssertionError("malformed reply line %r; transcript:\n%s"
+                                     % (line, self.format_transcript()))
+            c = int(m.group(1))
+            if code is not None and c != code:
+                raise AssertionError("reply code changed inside multi-line reply: %r" % line)
+            code = c
+            lines.append(m.group(3))
+            if m.group(2) != "-":
+                return Reply(code, lines)
+
+    def read_replies(self, n):
+        return [self.read_reply() for _ in range(n)]
+
+    def replies_until_close(self):
+        """Reads replies until the server closes the connection."""
+        out = []
+        while True:
+            try:
+                out.append(self.read_reply())
+            except ConnectionClosed:
+                if self.buf:
+                    raise AssertionError("partial reply before close: %r" % self.buf)
+                return out
+            except socket.timeout:
+                raise AssertionError("server did not close the connection; replies so far: %r"
+                                     % out)
+
+    def expect_closed(self):
+        """Asserts that the server closes the connection without sending more."""
+        try:
+            while True:
+                try:
+                    chunk = self.sock.recv(65536)
+                except (ConnectionResetError, ssl.SSLEOFError, ssl.SSLZeroReturnError):
+                    chunk = b""
+                if not chunk:
+                    break
+                self.buf += chunk
+        except socket.timeout:
+            raise AssertionError("server did not close the connection")
+        if self.buf:
+            raise AssertionError("unexpected data before close: %r" % self.buf)
+
+    # -- commands --
+    def cmd(self, line):
+        self.send(line.encode() + b"\r\n" if isinstance(line, str) else line + b"\r\n")
+        return self.read_reply()
+
+    def expect(self, line, code, enhanced=None):
+        r = self.cmd(line)
+        if r.code != code or (enhanced is not None and r.enhanced != enhanced):
+            raise AssertionError("%r: expected %s%s, got %s\ntranscript:\n%s" % (
+                line, code, " " + enhanced if enhanced else "", r, self.format_transcript()))
+        return r
+
+    def ehlo(self, name="client.test"):
+        return self.expect("EHLO " + name, 250)
+
+    def starttls(self, context=None, server_hostname=HOSTNAME):
+        r = self.cmd("STARTTLS")
+        if r.code != 220:
+            raise AssertionError("STARTTLS: expected 220, got %s" % r)
+        if self.buf:
+            raise AssertionError("server sent plaintext after its STARTTLS 220: %r" % self.buf)
+        self.sock = (context or client_context()).wrap_socket(
+            self.sock, server_hostname=server_hostname)
+        return r
+
+    def mail_transaction(self, sender, recipients, message, expect_code=250):
+        """MAIL/RCPT/DATA one step at a time; MESSAGE is bytes with CRLF line
+        endings, dot-stuffed here. Returns the final reply."""
+        self.expect("MAIL FROM:<%s>" % sender, 250)
+        for r in recipients:
+            self.expect("RCPT TO:<%s>" % r, 250)
+        self.expect("DATA", 354)
+        self.send(dot_stuff(message) + b".\r\n")
+        r = self.read_reply()
+        if expect_code is not None and r.code != expect_code:
+            raise AssertionError("end of DATA: expected %d, got %s" % (expect_code, r))
+        return r
+
+    def quit(self):
+        try:
+            r = self.cmd("QUIT")
+        finally:
+            self.close()
+        return r
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def format_transcript(self):
+        out = []
+        for who, data in self.transcript[-40:]:
+            s = data if isinstance(data, bytes) else data
+            if len(s) > 300:
+                s = s[:300] + b"...(%d bytes)" % len(s)
+            out.append("%s: %r" % (who, s))
+        return "\n".join(out)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+
+
+def dot_stuff(message):
+    """MESSAGE (bytes, CRLF lines, ending in CRLF) with leading dots doubled."""
+    if not message.endswith(b"\r\n"):
+        message += b"\r\n"
+    out = re.sub(rb"(^|\r\n)\.", rb"\1..", message)
+    return out
+
+
+def make_message(tok, subject=None, body=None, sender=SENDER, to="bob@local.test",
+                 extra_headers=()):
+    """An RFC 5322 message as bytes with CRLF line endings."""
+    subject = subject or ("test " + tok)
+    lines = [b"From: <%s>" % sender.encode(), b"To: <%s>" % to.encode(),
+             b"Subject: " + subject.encode(), b"Message-ID: <%s@client.test>" % tok.encode(),
+             b"X-Test-Token: " + tok.encode()]
+    lines += [h.encode() if isinstance(h, str) else h for h in extra_headers]
+    if body is None:
+        body = b"Hello from the sealmail integration tests.\r\ntoken " + tok.encode() + b"\r\n"
+    elif isinstance(body, str):
+        body = body.encode()
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+def crlf_to_lf(b):
+    return b.replace(b"\r\n", b"\n")
+
+
+def split_delivered(data):
+    """Splits a delivered Maildir file into (return_path, delivered_to,
+    received (unfolded), rest). Asserts the header order of the spec:
+    Return-Path, Delivered-To, Received (maybe folded), then the message."""
+    lines = data.split(b"\n")
+    if not lines[0].startswith(b"Return-Path: "):
+        raise AssertionError("delivered file does not start with Return-Path: %r" % data[:200])
+    rp = lines[0][len(b"Return-Path: "):].decode(errors="replace")
+    if len(lines) < 3 or not lines[1].startswith(b"Delivered-To: "):
+        raise AssertionError("second line is not Delivered-To: %r" % data[:300])
+    dt = lines[1][len(b"Delivered-To: "):].decode(errors="replace")
+    if not lines[2].startswith(b"Received: "):
+        raise AssertionError("third line is not Received: %r" % data[:400])
+    rec = [lines[2]]
+    i = 3
+    while i < len(lines) and lines[i][:1] in (b" ", b"\t"):
+        rec.append(lines[i])
+        i += 1
+    received = b" ".join(x.strip() for x in rec).decode(errors="replace")
+    rest = b"\n".join(lines[i:])
+    return rp, dt, received, rest
+
+
+# ---------------------------------------------------------------------------
+# smtplib helpers
+# ---------------------------------------------------------------------------
+
+class SMTP(smtplib.SMTP):
+    """smtplib.SMTP that verifies STARTTLS against TLS_NAME instead of the
+    address it connected to."""
+
+    def __init__(self, port, tls_name=HOSTNAME, host="127.0.0.1", timeout=TIMEOUT):
+        self._tls_name = tls_name
+        super().__init__(timeout=timeout)
+        self.connect(host, port)
+
+    def connect(self, host="localhost", port=0, source_address=None):
+        r = super().connect(host, port, source_address)
+        self._host = self._tls_name  # used as server_hostname by starttls()
+        return r
+
+
+class SMTP_SSL(smtplib.SMTP_SSL):
+    """smtplib.SMTP_SSL (implicit TLS) with SNI / hostname check on TLS_NAME."""
+
+    def __init__(self, port, tls_name=HOSTNAME, context=None, host="127.0.0.1",
+                 timeout=TIMEOUT):
+        self._tls_name = tls_name
+        super().__init__(context=context or client_context(), timeout=timeout)
+        self.connect(host, port)
+
+    def _get_socket(self, host, port, timeout):
+        sock = socket.create_connection((host, port), timeout)
+        return self.context.wrap_socket(sock, server_hostname=self._tls_name)
+
+
+def smtp_starttls(port, tls_name=HOSTNAME, context=None):
+    """Connected, EHLO'd, STARTTLS'd (verified against the test CA), EHLO'd."""
+    s = SMTP(port, tls_name=tls_name)
+    code, msg = s.ehlo("client.test")
+    if code != 250:
+        raise AssertionError("EHLO: %d %r" % (code, msg))
+    code, msg = s.starttls(context=context or client_context())
+    if code != 220:
+        raise AssertionError("STARTTLS: %d %r" % (code, msg))
+    code, msg = s.ehlo("client.test")
+    if code != 250:
+        raise AssertionError("EHLO after STARTTLS: %d %r" % (code, msg))
+    return s
+
+
+# ---------------------------------------------------------------------------
+# Server
+# ---------------------------------------------------------------------------
+
+def _pgroup_alive(pgid):
+    """True while a non-zombie process is in process group PGID."""
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        rest = stat.rsplit(")", 1)[1].split()
+        state, pgrp = rest[0], int(rest[2])
+        if pgrp == pgid and state not in ("Z", "X"):
+            return True
+    return False
+
+
+SANITIZER_RE = re.compile(r"(ERROR: (Address|Leak|Memory|Thread)Sanitizer|runtime error:|"
+                          r"SUMMARY: \w+Sanitizer)")
+
+
+class Server:
+    """One sealmail instance with its own temp dir, config, users and data dir.
+
+    LISTENERS maps listener name -> tls mode (none/optional/required/implicit).
+    LIMITS is a dict for the [limits] section. SNI_CERTS maps names -> Cert for
+    [tls NAME] sections (default: mail.other.test). CERT is the default Cert.
+    """
+
+    def __init__(self, listeners=None, limits=None, sni_certs=None, cert=None,
+                 users=DEFAULT_USERS, local_domains=LOCAL_DOMAINS, dispatchers=2,
+                 min_version="TLSv1.2", start=True):
+        if not os.path.exists(SEALMAIL_BIN):
+            raise AssertionError("sealmail binary not found at %s (set SEALMAIL_BIN or run "
+                                 "`make build`)" % SEALMAIL_BIN)
+        self.dir = new_tmpdir("srv-")
+        self.data_dir = os.path.join(self.dir, "data")
+        os.mkdir(self.data_dir)
+        if os.geteuid() == 0:
+            os.chmod(self.data_dir, 0o777)
+        self.conf = os.path.join(self.dir, "sealmail.conf")
+        self.users_path = os.path.join(self.dir, "users")
+        self.log_path = os.path.join(self.dir, "sealmail.log")
+        self.cert_path = os.path.join(self.dir, "cert.pem")
+        self.key_path = os.path.join(self.dir, "key.pem")
+        self.listeners = dict(listeners or {"mx": "optional"})
+        self.ports = {name: free_port() for name in self.listeners}
+        self.limits = dict(limits or {})
+        self.proc = None
+        self.pgid = None
+        self._logf = None
+        self.install_cert(cert or default_cert())
+        self.sni = {}
+        for name, c in (sni_certs if sni_certs is not None else
+                        {OTHER_TLS_NAME: other_cert()}).items():
+            cp = os.path.join(self.dir, "sni-%s.pem" % name)
+            kp = os.path.join(self.dir, "sni-%s.key" % name)
+            shutil.copyfile(c.cert, cp)
+            shutil.copyfile(c.key, kp)
+            self.sni[name] = (cp, kp)
+        with open(self.users_path, "w") as f:
+            for u in users:
+                f.write("%s:*\n" % u)
+        self.config_text = self.make_config(local_domains, dispatchers, min_version)
+        with open(self.conf, "w") as f:
+            f.write(self.config_text)
+        if start:
+            self.start()
+
+    # -- setup --
+    def install_cert(self, cert):
+        """Copies CERT's files over the server's certificate/key paths
+        (atomically, via rename)."""
+        for src, dst in ((cert.cert, self.cert_path), (cert.key, self.key_path)):
+            tmp = dst + ".new"
+            shutil.copyfile(src, tmp)
+            os.chmod(tmp, 0o644)
+            os.rename(tmp, dst)
+        self.cert = cert
+
+    def make_config(self, local_domains, dispatchers, min_version):
+        out = ["[server]",
+               "hostname = %s" % HOSTNAME,
+               "data_dir = %s" % self.data_dir,
+               "local_domains = %s" % " ".join(local_domains),
+               "users = %s" % self.users_path]
+        if dispatchers is not None:
+            out.append("dispatchers = %d" % dispatchers)
+        out += ["", "[tls]",
+                "certificate = %s" % self.cert_path,
+                "key = %s" % self.key_path,
+                "min_version = %s" % min_version]
+        for name, (cp, kp) in self.sni.items():
+            out += ["", "[tls %s]" % name, "certificate = %s" % cp, "key = %s" % kp]
+        if self.limits:
+            out += ["", "[limits]"]
+            out += ["%s = %s" % (k, v) for k, v in self.limits.items()]
+        for name, tls in self.listeners.items():
+            out += ["", "[listen %s]" % name,
+                    "address = 127.0.0.1:%d" % self.ports[name],
+                    "protocol = smtp",
+                    "tls = %s" % tls]
+        return "\n".join(out) + "\n"
+
+    def port(self, name=None):
+        if name is None:
+            name = next(iter(self.listeners))
+        return self.ports[name]
+
+    # -- process control --
+    def start(self, wait=True):
+        """Starts sealmail; with WAIT, returns once every listener accepts
+        TCP connections (fails showing the log if the process exits)."""
+        if self._logf is None:
+            self._logf = open(self.log_path, "ab", buffering=0)
+        self._logf.write(b"=== harness: starting sealmail ===\n")
+        self.proc = subprocess.Popen([SEALMAIL_BIN, "serve", "-c", self.conf, "-f"],
+                                     stdin=subprocess.DEVNULL, stdout=self._logf,
+                                     stderr=self._logf, start_new_session=True,
+                                     cwd=self.dir)
+        self.pgid = self.proc.pid
+        if not wait:
+            return
+        try:
+            for name, port in self.ports.items():
+                self._wait_listening(name, port)
+        except BaseException:
+            self._killpg()
+            self.proc.wait()
+            self._reap_group()
+            raise
+
+    def _wait_listening(self, name, port):
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            if self.proc.poll() is not None:
+                raise AssertionError("sealmail exited early (rc=%s) before listener %s "
+                                     "accepted connections; log:\n%s"
+                                     % (self.proc.returncode, name, self.log_tail()))
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    return
+            except OSError:
+                pass
+            if time.monotonic() >= deadline:
+                raise AssertionError("listener %s (port %d) never accepted a connection; "
+                                     "log:\n%s" % (name, port, self.log_tail()))
+            time.sleep(0.02)
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        """SIGTERM to the parent, wait. Returns the exit status. Leftover
+        processes of the group are killed afterwards."""
+        if self.proc is None:
+            return None
+        rc = self.proc.poll()
+        if rc is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                rc = self.proc.wait(timeout=TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self._killpg()
+                self.proc.wait()
+                raise AssertionError("sealmail did not exit within %ds of SIGTERM; log:\n%s"
+                                     % (TIMEOUT, self.log_tail()))
+        self._reap_group()
+        return rc
+
+    def _killpg(self):
+        try:
+            os.killpg(self.pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def _reap_group(self):
+        if _pgroup_alive(self.pgid):
+            self._killpg()
+        try:
+            wait_for(lambda: not _pgroup_alive(self.pgid), what="process group to exit")
+        except AssertionError:
+            pass
+
+    def kill(self):
+        """SIGKILL to the whole process group; waits until all are gone."""
+        self._killpg()
+        self.proc.wait(timeout=TIMEOUT)
+        wait_for(lambda: not _pgroup_alive(self.pgid), what="process group to die")
+
+    def reload(self):
+        os.kill(self.proc.pid, signal.SIGHUP)
+
+    def restart(self):
+        if self.running():
+            self.stop()
+        self.start()
+
+    def close(self):
+        """For tearDown: stop, then check the log for sanitizer reports and
+        crash exits."""
+        try:
+            rc = self.stop()
+        finally:
+            if self._logf:
+                self._logf.close()
+                self._logf = None
+        log = self.log()
+        m = SANITIZER_RE.search(log)
+        if m:
+            raise AssertionError("sanitizer report in sealmail log:\n%s" % self.log_tail(200))
+        if rc is not None and rc < 0 and rc != -signal.SIGTERM:
+            raise AssertionError("sealmail died from signal %d on SIGTERM shutdown; log:\n%s"
+                                 % (-rc, self.log_tail()))
+
+    # -- log --
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_tail(self, n=60):
+        return "\n".join(self.log().splitlines()[-n:])
+
+    def log_mark(self):
+        return len(self.log())
+
+    def events(self, name, since=0):
+        """Log lines with event=NAME, as dicts of their key=value pairs."""
+        out = []
+        for line in self.log()[since:].splitlines():
+            kv = parse_kv(line)
+            if kv.get("event") == name:
+                kv["_line"] = line
+                out.append(kv)
+        return out
+
+    def wait_log(self, pattern, since=0, timeout=TIMEOUT, flags=0):
+        rx = re.compile(pattern, flags)
+
+        def find():
+            for line in self.log()[since:].splitlines():
+                if rx.search(line):
+                    return line
+            return None
+        try:
+            return wait_for(find, timeout, what="log line /%s/" % pattern)
+        except AssertionError:
+            raise AssertionError("no log line matching /%s/; log:\n%s"
+                                 % (pattern, self.log_tail()))
+
+    # -- Maildir and queue --
+    def maildir(self, address):
+        user, domain = address.rsplit("@", 1)
+        return os.path.join(self.data_dir, "mail", domain, user)
+
+    def message_files(self, address, subdirs=("new",)):
+        out = []
+        for sub in subdirs:
+            d = os.path.join(self.maildir(address), sub)
+            try:
+                names = os.listdir(d)
+            except FileNotFoundError:
+                continue
+            out += [os.path.join(d, n) for n in names if not n.startswith(".")]
+        return sorted(out)
+
+    def messages(self, address):
+        res = []
+        for p in self.message_files(address):
+            with open(p, "rb") as f:
+                res.append(f.read())
+        return res
+
+    def wait_messages(self, address, n, timeout=TIMEOUT):
+        """Waits until ADDRESS's new/ holds at least N files; returns the
+        contents of all of them."""
+        try:
+            wait_for(lambda: len(self.message_files(address)) >= n, timeout,
+                     what="%d message(s) for %s" % (n, address))
+        except AssertionError:
+            raise AssertionError("expected %d message(s) in %s, found %d; queue: %r; log:\n%s"
+                                 % (n, os.path.join(self.maildir(address), "new"),
+                                    len(self.message_files(address)), self.queue_files(),
+                                    self.log_tail()))
+        return self.messages(address)
+
+    def all_maildir_files(self, subdirs=("new", "cur", "tmp")):
+        """Every file in every Maildir's SUBDIRS: {path: bytes}."""
+        res = {}
+        root = os.path.join(self.data_dir, "mail")
+        for dirpath, dirnames, filenames in os.walk(root):
+            if os.path.basename(dirpath) in subdirs:
+                for n in filenames:
+                    p = os.path.join(dirpath, n)
+                    try:
+                        with open(p, "rb") as f:
+                            res[p] = f.read()
+                    except OSError:
+                        pass
+        return res
+
+    def messages_with(self, needle):
+        if isinstance(needle, str):
+            needle = needle.encode()
+        return [d for d in self.all_maildir_files(("new", "cur")).values() if needle in d]
+
+    def queue_files(self):
+        """Regular files (and anything not a directory) below DATA_DIR/queue."""
+        root = os.path.join(self.data_dir, "queue")
+        out = []
+        for dirpath, dirnames, filenames in os.walk(root):
+            out += [os.path.join(dirpath, n) for n in filenames]
+        return out
+
+    def wait_queue_empty(self, timeout=TIMEOUT):
+        try:
+            wait_for(lambda: not self.queue_files(), timeout, what="empty queue")
+        except AssertionError:
+            raise AssertionError("queue still holds %r; log:\n%s"
+                                 % (self.queue_files(), self.log_tail()))
+
+    # -- convenience --
+    def dialog(self, listener=None, **kw):
+        name = listener or next(iter(self.listeners))
+        if self.listeners[name] == "implicit":
+            kw.setdefault("implicit_tls", True)
+        return Dialog(self.ports[name], **kw)
+
+
+KV_RE = re.compile(r'([A-Za-z_][\w.-]*)=("(?:[^"\\]|\\.)*"|\S*)')
+
+
+def parse_kv(line):
+    res = {}
+    for k, v in KV_RE.findall(line):
+        if v.startswith('"') and v.endswith('"') and len(v) >= 2:
+            v = v[1:-1]
+        res.setdefault(k, v)
+    return res
+
+
+class ServerTestCase(unittest.TestCase):
+    """Base class: `self.server_for(...)` starts a Server stopped at cleanup;
+    `cls.class_server(...)` (in setUpClass) one shared by the class."""
+
+    @classmethod
+    def class_server(cls, **kw):
+        s = Server(**kw)
+        cls.addClassCleanup(s.close)
+        return s
+
+    def server_for(self, **kw):
+        s = Server(**kw)
+        self.addCleanup(s.close)
+        return s
+
+
+def main():
+    unittest.main(verbosity=2)
