@@ -4,8 +4,14 @@
  *
  *   sealmail serve [-c FILE] [-f]     run the server (-f: foreground, log to stderr)
  *   sealmail config check [-c FILE]   validate the configuration
+ *   sealmail queue list|show ID|flush [ID]|hold ID|release ID|delete ID [-c FILE]
+ *   sealmail policy explain DOMAIN [-c FILE]
  */
+#include <errno.h>
 #include <getopt.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,11 +19,15 @@
 #include "conf/config.h"
 #include "daemon/parent.h"
 #include "lib/util.h"
+#include "policy/policy.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: sealmail serve [-c FILE] [-f]\n"
 	           "       sealmail config check [-c FILE]\n"
+	           "       sealmail queue list|show ID|flush [ID]|hold ID|release ID|delete ID "
+	           "[-c FILE]\n"
+	           "       sealmail policy explain DOMAIN [-c FILE]\n"
 	           "Default FILE: " CONFIG_DEFAULT_PATH "\n");
 }
 
@@ -44,7 +54,22 @@ static int parse_options(int argc, char **argv, const char **config_r, int *fore
 			return -1;
 		}
 	}
-	return optind == argc ? 0 : -1;
+	return 0;
+}
+
+/* Loads the configuration for a client command; prints errors. */
+static struct config *load_config_or_complain(const char *path)
+{
+	struct config *cfg = xmalloc(sizeof(*cfg));
+	char *errors = NULL;
+
+	if (config_load(cfg, path, &errors) < 0) {
+		fprintf(stderr, "%s\n", errors);
+		free(errors);
+		free(cfg);
+		return NULL;
+	}
+	return cfg;
 }
 
 static int cmd_serve(int argc, char **argv)
@@ -52,7 +77,7 @@ static int cmd_serve(int argc, char **argv)
 	const char *config = CONFIG_DEFAULT_PATH;
 	int foreground = 0;
 
-	if (parse_options(argc, argv, &config, &foreground) < 0) {
+	if (parse_options(argc, argv, &config, &foreground) < 0 || optind != argc) {
 		usage(stderr);
 		return 2;
 	}
@@ -66,7 +91,7 @@ static int cmd_config_check(int argc, char **argv)
 	char *errors = NULL;
 	int r;
 
-	if (parse_options(argc, argv, &config, NULL) < 0) {
+	if (parse_options(argc, argv, &config, NULL) < 0 || optind != argc) {
 		usage(stderr);
 		return 2;
 	}
@@ -80,8 +105,110 @@ static int cmd_config_check(int argc, char **argv)
 	return r < 0 ? 1 : 0;
 }
 
+/* Sends REQUEST over data_dir/control.sock; prints the answer (to stdout,
+ * or stderr when it reports a failure). Returns the exit status. */
+static int control_request(const struct config *cfg, const char *request)
+{
+	struct sockaddr_un sun;
+	char buf[65536];
+	int fd, status = -1;
+	FILE *out = stdout;
+	ssize_t n;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/control.sock",
+	                     cfg->data_dir) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "sealmail: data_dir is too long for a socket path\n");
+		return 1;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		fprintf(stderr, "sealmail: cannot reach the server at %s: %s (is it running?)\n",
+		        sun.sun_path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return 1;
+	}
+	if (write_all(fd, request, strlen(request)) < 0 || write_all(fd, "\n", 1) < 0) {
+		fprintf(stderr, "sealmail: %s: %s\n", sun.sun_path, strerror(errno));
+		close(fd);
+		return 1;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		char *text = buf;
+		if (status < 0) {
+			/* the first line is the exit status */
+			status = buf[0] == '0' ? 0 : 1;
+			out = status == 0 ? stdout : stderr;
+			text = memchr(buf, '\n', (size_t)n);
+			text = text ? text + 1 : buf + n;
+		}
+		fwrite(text, 1, (size_t)(buf + n - text), out);
+	}
+	close(fd);
+	if (status < 0) {
+		fprintf(stderr, "sealmail: no answer from the server\n");
+		return 1;
+	}
+	return status;
+}
+
+static int cmd_queue(int argc, char **argv)
+{
+	const char *config = CONFIG_DEFAULT_PATH;
+	char request[512] = "queue";
+	struct config *cfg;
+	int i, r;
+
+	if (parse_options(argc, argv, &config, NULL) < 0 || optind >= argc || argc - optind > 2) {
+		usage(stderr);
+		return 2;
+	}
+	for (i = optind; i < argc; i++) {
+		if (strpbrk(argv[i], " \t\r\n") != NULL || strlen(argv[i]) > 100) {
+			fprintf(stderr, "sealmail: bad argument '%s'\n", argv[i]);
+			return 2;
+		}
+		strcat(request, " ");
+		strcat(request, argv[i]);
+	}
+	if ((cfg = load_config_or_complain(config)) == NULL)
+		return 1;
+	r = control_request(cfg, request);
+	free(cfg);
+	return r;
+}
+
+static int cmd_policy_explain(int argc, char **argv)
+{
+	const char *config = CONFIG_DEFAULT_PATH;
+	struct config *cfg;
+	char text[8192], domain[256];
+
+	if (parse_options(argc, argv, &config, NULL) < 0 || argc - optind != 1) {
+		usage(stderr);
+		return 2;
+	}
+	if (strlcpy_checked(domain, argv[optind], sizeof(domain)) < 0) {
+		fprintf(stderr, "sealmail: domain too long\n");
+		return 2;
+	}
+	str_lower(domain);
+	if ((cfg = load_config_or_complain(config)) == NULL)
+		return 1;
+	tls_policy_explain(cfg, domain, text, sizeof(text));
+	fputs(text, stdout);
+	free(cfg);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 2 && strcmp(argv[1], "queue") == 0)
+		return cmd_queue(argc - 1, argv + 1);
+	if (argc >= 3 && strcmp(argv[1], "policy") == 0 && strcmp(argv[2], "explain") == 0)
+		return cmd_policy_explain(argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "serve") == 0)
 		return cmd_serve(argc - 1, argv + 1);
 	if (argc >= 3 && strcmp(argv[1], "config") == 0 && strcmp(argv[2], "check") == 0)

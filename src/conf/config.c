@@ -43,7 +43,19 @@
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-enum section_kind { SEC_SERVER, SEC_TLS, SEC_SNI, SEC_LIMITS, SEC_LISTEN };
+enum section_kind {
+	SEC_SERVER,
+	SEC_TLS,
+	SEC_SNI,
+	SEC_LIMITS,
+	SEC_LISTEN,
+	SEC_DNS,
+	SEC_OUTBOUND,
+	SEC_OUTBOUND_DOMAINS, /* keys are domains: see entry_handlers[] */
+	SEC_ROUTES,           /* likewise */
+	SEC_QUEUE,
+	N_SECTION_KINDS
+};
 
 /* What a key's offset is relative to. */
 enum field_base { BASE_CONFIG, BASE_CERT, BASE_LISTENER };
@@ -64,7 +76,7 @@ struct key_def {
 
 static key_setter set_string, set_hostname, set_domains, set_user, set_count, set_size,
     set_duration, set_min_version, set_ciphers, set_ciphersuites, set_address, set_protocol,
-    set_listener_tls;
+    set_listener_tls, set_networks, set_resolver, set_tls_level, set_relayhost, set_port, set_retry;
 
 #define FIELD(base_enum, type, f)                                                                  \
 	.base = base_enum, .offset = offsetof(type, f), .size = sizeof(((type *)0)->f)
@@ -76,6 +88,14 @@ static key_setter set_string, set_hostname, set_domains, set_user, set_count, se
 		.section = SEC_LIMITS, .name = #f, .set = setter, CFG(limits.f), .min = lo,        \
 		.max = hi, .min_why = why                                                          \
 	}
+#define OUTBOUND(key, setter, f, lo, hi)                                                           \
+	{                                                                                          \
+		.section = SEC_OUTBOUND, .name = #key, .set = setter, CFG(f), .min = lo, .max = hi \
+	}
+#define QUEUE(f, setter, lo, hi)                                                                   \
+	{                                                                                          \
+		.section = SEC_QUEUE, .name = #f, .set = setter, CFG(f), .min = lo, .max = hi      \
+	}
 
 static const struct key_def keys[] = {
     {.section = SEC_SERVER, .name = "hostname", .set = set_hostname, CFG(hostname)},
@@ -84,6 +104,7 @@ static const struct key_def keys[] = {
     {.section = SEC_SERVER, .name = "users", .set = set_string, CFG(users)},
     {.section = SEC_SERVER, .name = "user", .set = set_user, CFG(user)},
     {.section = SEC_SERVER, .name = "dispatchers", .set = set_count, CFG(dispatchers), .max = 64},
+    {.section = SEC_SERVER, .name = "trusted_networks", .set = set_networks, CFG(trusted_networks)},
     {.section = SEC_TLS, .name = "certificate", .set = set_string, CERT(certificate)},
     {.section = SEC_TLS, .name = "key", .set = set_string, CERT(key)},
     {.section = SEC_TLS, .name = "min_version", .set = set_min_version, CFG(min_version)},
@@ -103,6 +124,20 @@ static const struct key_def keys[] = {
     {.section = SEC_LISTEN, .name = "address", .set = set_address, LISTENER(address_text)},
     {.section = SEC_LISTEN, .name = "protocol", .set = set_protocol, LISTENER(protocol)},
     {.section = SEC_LISTEN, .name = "tls", .set = set_listener_tls, LISTENER(tls)},
+    {.section = SEC_DNS, .name = "resolver", .set = set_resolver, CFG(dns_resolver)},
+    OUTBOUND(tls, set_tls_level, outbound_tls, 0, 0),
+    OUTBOUND(relayhost, set_relayhost, relayhost, 0, 0),
+    OUTBOUND(port, set_port, outbound_port, 1, 65535),
+    OUTBOUND(ca_file, set_string, outbound_ca_file, 0, 0),
+    OUTBOUND(min_version, set_min_version, outbound_min_version, 0, 0),
+    OUTBOUND(ciphers, set_ciphers, outbound_ciphers, 0, 0),
+    OUTBOUND(ciphersuites, set_ciphersuites, outbound_ciphersuites, 0, 0),
+    OUTBOUND(helo, set_hostname, outbound_helo, 0, 0),
+    OUTBOUND(connect_timeout, set_duration, outbound_connect_timeout, 1, UINT_MAX),
+    OUTBOUND(command_timeout, set_duration, outbound_command_timeout, 1, UINT_MAX),
+    QUEUE(retry, set_retry, 1, UINT_MAX),
+    QUEUE(max_lifetime, set_duration, 1, UINT_MAX),
+    QUEUE(delay_warning, set_duration, 0, UINT_MAX),
 };
 
 #define N_KEYS ARRAY_LEN(keys)
@@ -126,7 +161,7 @@ struct parse_ctx {
 	int line;
 	const char *long_value; /* value of a line too long for inih, or NULL */
 	const char *key;        /* key being set, for messages */
-	struct section server, tls, limits;
+	struct section server, tls, limits, dns, outbound, outbound_domains, routes, queue;
 	struct section sni[CONFIG_MAX_CERTS - 1];
 	unsigned n_sni;
 	struct section listen[CONFIG_MAX_LISTENERS];
@@ -277,12 +312,12 @@ int config_parse_size(const char *s, uint64_t *out)
 
 int config_parse_duration(const char *s, unsigned *seconds)
 {
-	static const uint64_t mults[] = {1, 60, 3600};
+	static const uint64_t mults[] = {1, 60, 3600, 86400};
 	const char *end;
 	uint64_t v;
 	if (parse_digits(s, &end, &v) < 0)
 		return -1;
-	uint64_t m = suffix_multiplier(end, "smh", mults);
+	uint64_t m = suffix_multiplier(end, "smhd", mults);
 	if (!m || v > UINT_MAX / m)
 		return -1;
 	*seconds = (unsigned)(v * m);
@@ -471,15 +506,14 @@ static void set_size(struct parse_ctx *c, const struct key_def *k, const char *v
 		*(size_t *)field(c, k) = (size_t)v;
 }
 
+#define DURATION_PROBLEM                                                                           \
+	"'%s' is not a duration: write seconds, optionally followed by s, m, h or d, e.g. 5m"
+
 static void set_duration(struct parse_ctx *c, const struct key_def *k, const char *value)
 {
 	unsigned v;
 	if (config_parse_duration(value, &v) < 0) {
-		key_error(
-		    c,
-		    "'%s' is not a duration: write seconds, optionally followed by s, m or h, "
-		    "e.g. 5m",
-		    value);
+		key_error(c, DURATION_PROBLEM, value);
 		return;
 	}
 	if (check_range(c, k, value, v, "s") == 0)
@@ -650,13 +684,494 @@ static void set_listener_tls(struct parse_ctx *c, const struct key_def *k, const
 		*(enum listener_tls *)field(c, k) = (enum listener_tls)i;
 }
 
+/* ---- outbound delivery -------------------------------------------------- */
+
+static const char *const tls_level_names[] = {
+    [TLS_LEVEL_NONE] = "none", [TLS_LEVEL_MAY] = "may",       [TLS_LEVEL_ENCRYPT] = "encrypt",
+    [TLS_LEVEL_DANE] = "dane", [TLS_LEVEL_VERIFY] = "verify",
+};
+
+/* Formats the reason something is wrong into WHY of SIZE; returns -1. */
+__attribute__((format(printf, 3, 4))) static int why_not(char *why, size_t size, const char *fmt,
+                                                         ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, size, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Copies the LEN octets at P into BUF of SIZE as a string; -1 when they do
+ * not fit. */
+static int copy_token(char *buf, size_t size, const char *p, size_t len)
+{
+	if (len >= size)
+		return -1;
+	memcpy(buf, p, len);
+	buf[len] = '\0';
+	return 0;
+}
+
+/* Clears the bits of ADDR (BITS long) after the first PREFIX; 1 when one was
+ * set. */
+static int clear_host_bits(unsigned char *addr, unsigned prefix, unsigned bits)
+{
+	int was_set = 0;
+	for (unsigned i = prefix; i < bits; i++) {
+		unsigned char bit = (unsigned char)(0x80 >> (i % 8));
+		was_set |= (addr[i / 8] & bit) != 0;
+		addr[i / 8] &= (unsigned char)~bit;
+	}
+	return was_set;
+}
+
+/* Parses "address" or "address/prefix" into *net; an IPv4-mapped IPv6
+ * network becomes the IPv4 network it maps. 0, or -1 with the reason in
+ * WHY. */
+static int parse_network(const char *text, struct config_network *net, char *why, size_t size)
+{
+	char addr[INET6_ADDRSTRLEN];
+	size_t n = strcspn(text, "/");
+	memset(net, 0, sizeof *net);
+	net->family = memchr(text, ':', n) ? AF_INET6 : AF_INET;
+	if (copy_token(addr, sizeof addr, text, n) < 0 ||
+	    inet_pton(net->family, addr, net->addr) != 1)
+		return why_not(why, size,
+		               "not an IPv4 or IPv6 address (host names are not looked up)");
+	unsigned bits = net->family == AF_INET6 ? 128 : 32;
+	net->prefix = bits;
+	if (text[n]) {
+		const char *end;
+		uint64_t v;
+		if (parse_digits(text + n + 1, &end, &v) < 0 || *end || v > bits)
+			return why_not(why, size, "the prefix length must be a number from 0 to %u",
+			               bits);
+		net->prefix = (unsigned)v;
+	}
+	if (clear_host_bits(net->addr, net->prefix, bits)) {
+		inet_ntop(net->family, net->addr, addr, sizeof addr);
+		return why_not(why, size, "bits are set after the prefix; the network is %s/%u",
+		               addr, net->prefix);
+	}
+	if (net->family == AF_INET6 && net->prefix >= 96 &&
+	    IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)net->addr)) {
+		memmove(net->addr, net->addr + 12, 4);
+		memset(net->addr + 4, 0, 12);
+		net->family = AF_INET;
+		net->prefix -= 96;
+	}
+	return 0;
+}
+
+/* Adds the network written as the LEN octets at P to trusted_networks; -1
+ * when the list is full. */
+static int add_network(struct parse_ctx *c, const char *p, size_t len)
+{
+	struct config *cfg = c->cfg;
+	struct config_network net;
+	char one[INET6_ADDRSTRLEN + 5], why[200];
+	if (copy_token(one, sizeof one, p, len) < 0) {
+		key_error(c, "'%.*s...' is not a network: it is too long", 40, p);
+		return 0;
+	}
+	if (parse_network(one, &net, why, sizeof why) < 0) {
+		key_error(c,
+		          "'%s' is not a network: %s; write an address or ADDRESS/PREFIX, e.g. "
+		          "192.0.2.0/24 or 2001:db8::/32",
+		          one, why);
+		return 0;
+	}
+	if (cfg->n_trusted_networks == CONFIG_MAX_NETWORKS) {
+		key_error(c, "more than %d networks", CONFIG_MAX_NETWORKS);
+		return -1;
+	}
+	cfg->trusted_networks[cfg->n_trusted_networks++] = net;
+	return 0;
+}
+
+static void set_networks(struct parse_ctx *c, const struct key_def *k, const char *value)
+{
+	const char *p = value;
+	(void)k; /* the field is not a plain string */
+	for (;;) {
+		p += strspn(p, " \t,");
+		size_t len = strcspn(p, " \t,");
+		if (len == 0 || add_network(c, p, len) < 0)
+			return;
+		p += len;
+	}
+}
+
+/* Parses a resolver address: "a.b.c.d", "IPv6", "[IPv6]" (port 53),
+ * "a.b.c.d:PORT" or "[IPv6]:PORT". NULL, or what is wrong. */
+static const char *parse_resolver(const char *text, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char host[INET6_ADDRSTRLEN];
+	size_t n = strlen(text);
+	if (text[0] == '*')
+		return "'*' is not an address here";
+	if (make_address(text, 0, 53, ss, len) == 0 || make_address(text, 1, 53, ss, len) == 0)
+		return NULL;
+	if (text[0] == '[' && text[n - 1] == ']' &&
+	    copy_token(host, sizeof host, text + 1, n - 2) == 0)
+		return make_address(host, 1, 53, ss, len) == 0
+		           ? NULL
+		           : "the part in brackets is not an IPv6 address";
+	if (!strchr(text, ':'))
+		return "not an IP address (host names are not looked up)";
+	return parse_address(text, ss, len);
+}
+
+/* resolver: stored parsed, and as text always with its port. */
+static void set_resolver(struct parse_ctx *c, const struct key_def *k, const char *value)
+{
+	struct config *cfg = c->cfg;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char host[INET6_ADDRSTRLEN];
+	const char *problem = parse_resolver(value, &ss, &len);
+	if (problem) {
+		key_error(c,
+		          "'%s' is not valid: %s; write a.b.c.d, [IPv6], a.b.c.d:PORT or "
+		          "[IPv6]:PORT",
+		          value, problem);
+		return;
+	}
+	if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)&ss;
+		inet_ntop(AF_INET6, &a6->sin6_addr, host, sizeof host);
+		snprintf(field(c, k), k->size, "[%s]:%u", host, ntohs(a6->sin6_port));
+	} else {
+		const struct sockaddr_in *a4 = (const struct sockaddr_in *)&ss;
+		inet_ntop(AF_INET, &a4->sin_addr, host, sizeof host);
+		snprintf(field(c, k), k->size, "%s:%u", host, ntohs(a4->sin_port));
+	}
+	cfg->dns_resolver_address = ss;
+	cfg->dns_resolver_address_len = len;
+}
+
+static void set_tls_level(struct parse_ctx *c, const struct key_def *k, const char *value)
+{
+	if (tls_level_parse(value, field(c, k)) < 0)
+		key_error(c, "'%s' is not one of none, may, encrypt, dane, verify", value);
+}
+
+static void set_port(struct parse_ctx *c, const struct key_def *k, const char *value)
+{
+	const char *end;
+	uint64_t v;
+	if (parse_digits(value, &end, &v) < 0 || *end || v < k->min || v > k->max)
+		key_error(c, "'%s' is not a port: write a number from 1 to 65535", value);
+	else
+		*(uint16_t *)field(c, k) = (uint16_t)v;
+}
+
+/* Checks R->host (lower-cased, without brackets) and sets r->mx_lookup:
+ * only a host name written without brackets is looked up through MX. 0, or
+ * -1 with the reason in WHY. */
+static int check_route_host(struct config_route *r, int bracketed, char *why, size_t size)
+{
+	unsigned char addr[16];
+	r->mx_lookup = 0;
+	if (inet_pton(AF_INET6, r->host, addr) == 1 || inet_pton(AF_INET, r->host, addr) == 1)
+		return 0;
+	if (strchr(r->host, ':'))
+		return why_not(why, size, "the part in brackets is not an IPv6 address");
+	const char *problem = domain_problem(r->host);
+	if (problem)
+		return why_not(why, size, "'%s' is not a valid host name: %s", r->host, problem);
+	r->mx_lookup = !bracketed;
+	return 0;
+}
+
+/* Parses "host", "host:port", "[host]", "[host]:port", "a.b.c.d[:port]" or
+ * "[IPv6][:port]" into *r (port 0 when not written). 0, or -1 with the
+ * reason in WHY. */
+static int parse_route(const char *text, struct config_route *r, char *why, size_t size)
+{
+	const char *host = text, *host_end, *port = NULL;
+	int bracketed = text[0] == '[';
+	memset(r, 0, sizeof *r);
+	if (bracketed) {
+		host_end = strchr(++host, ']');
+		if (!host_end)
+			return why_not(why, size, "the ']' is missing");
+		if (host_end[1] && host_end[1] != ':')
+			return why_not(why, size, "only ':PORT' may follow the ']'");
+	} else {
+		host_end = host + strcspn(host, ":");
+		if (*host_end && strchr(host_end + 1, ':'))
+			return why_not(
+			    why, size,
+			    "an IPv6 address must be in brackets, e.g. [2001:db8::1]:25");
+	}
+	if (*host_end && host_end[bracketed] == ':')
+		port = host_end + bracketed + 1;
+	if (host_end == host)
+		return why_not(why, size, "the host is missing");
+	if (copy_token(r->host, sizeof r->host, host, (size_t)(host_end - host)) < 0)
+		return why_not(why, size, "the host is longer than 253 characters");
+	lower(r->host);
+	if (port) {
+		const char *end;
+		uint64_t v;
+		if (parse_digits(port, &end, &v) < 0 || *end || v < 1 || v > 65535)
+			return why_not(why, size, "the port must be a number from 1 to 65535");
+		r->port = (uint16_t)v;
+	}
+	return check_route_host(r, bracketed, why, size);
+}
+
+#define ROUTE_FORMS "write HOST, HOST:PORT, [HOST], [HOST]:PORT or an IP address (IPv6 in brackets)"
+
+static void set_relayhost(struct parse_ctx *c, const struct key_def *k, const char *value)
+{
+	struct config_route r;
+	char why[400];
+	(void)k; /* the field is a struct config_route */
+	if (parse_route(value, &r, why, sizeof why) < 0) {
+		key_error(c, "'%s' is not valid: %s; " ROUTE_FORMS, value, why);
+		return;
+	}
+	r.line = c->line;
+	c->cfg->relayhost = r;
+}
+
+/* retry: durations separated by spaces or commas; taken only when all are
+ * good. */
+static void set_retry(struct parse_ctx *c, const struct key_def *k, const char *value)
+{
+	struct config *cfg = c->cfg;
+	unsigned waits[CONFIG_MAX_RETRY], n = 0;
+	int bad = 0;
+	char one[32];
+	const char *p = value;
+	for (;;) {
+		p += strspn(p, " \t,");
+		size_t len = strcspn(p, " \t,");
+		if (len == 0)
+			break;
+		if (n == CONFIG_MAX_RETRY) {
+			key_error(c, "more than %d waits (the last one repeats)", CONFIG_MAX_RETRY);
+			return;
+		}
+		if (copy_token(one, sizeof one, p, len) < 0) {
+			key_error(c, "'%.*s...' is not a duration: it is too long", 20, p);
+			bad = 1;
+		} else if (config_parse_duration(one, &waits[n]) < 0) {
+			key_error(c, DURATION_PROBLEM, one);
+			bad = 1;
+		} else if (check_range(c, k, one, waits[n], "s") < 0) {
+			bad = 1;
+		}
+		n++;
+		p += len;
+	}
+	if (bad)
+		return;
+	memcpy(cfg->retry, waits, n * sizeof waits[0]);
+	cfg->n_retry = n;
+}
+
+/* Checks KEY, a key of [outbound.domains] or [routes] (a domain, or
+ * ".domain" for every subdomain), and puts it lower-cased into OUT of 256;
+ * -1 (reported) when it is not valid. */
+static int rule_domain(struct parse_ctx *c, const char *key, char *out)
+{
+	size_t len = strlen(key);
+	const char *problem =
+	    len < 256 ? domain_problem(key + (key[0] == '.')) : "it is longer than 253 characters";
+	if (problem) {
+		key_error(c,
+		          "not a valid domain: %s (keys here are domains, or .domain for every "
+		          "subdomain)",
+		          problem);
+		return -1;
+	}
+	memcpy(out, key, len + 1);
+	lower(out);
+	return 0;
+}
+
+static void given_twice(struct parse_ctx *c, int first_line)
+{
+	key_error(c, "given twice in [%s] (first at line %d)", c->cur->title, first_line);
+}
+
+/* NULL when NAME is a host name, "*.domain" or ".domain"; else what is wrong. */
+static const char *name_pattern_problem(const char *name)
+{
+	if (strncmp(name, "*.", 2) == 0)
+		return domain_problem(name + 2);
+	return domain_problem(name + (name[0] == '.'));
+}
+
+/* Checks the ':'-separated names of match= (the LEN octets at NAMES) and
+ * puts them lower-cased into P->match; -1 (reported) when one is bad. */
+static int set_match(struct parse_ctx *c, struct config_tls_policy *p, const char *names,
+                     size_t len)
+{
+	char one[256];
+	if (len == 0) {
+		key_error(c, "match= needs at least one name");
+		return -1;
+	}
+	if (len >= sizeof p->match) {
+		key_error(c, "match= is too long (at most %zu characters)", sizeof p->match - 1);
+		return -1;
+	}
+	memcpy(p->match, names, len);
+	p->match[len] = '\0';
+	lower(p->match);
+	for (const char *n = p->match;; n++) {
+		size_t n_len = strcspn(n, ":");
+		const char *problem = "it is longer than 253 characters";
+		if (copy_token(one, sizeof one, n, n_len) == 0)
+			problem = n_len ? name_pattern_problem(one)
+			                : "it is empty (two ':' in a row, or one at an end)";
+		if (problem) {
+			key_error(c, "'%.*s' in match= is not a valid host name: %s", (int)n_len, n,
+			          problem);
+			return -1;
+		}
+		n += n_len;
+		if (!*n)
+			return 0;
+	}
+}
+
+/* Parses "LEVEL [match=NAME:NAME...]" into *p; -1 (reported) when wrong. */
+static int parse_policy_value(struct parse_ctx *c, struct config_tls_policy *p, const char *value)
+{
+	char level[16];
+	size_t len = strcspn(value, " \t");
+	int bad = 0, has_match = 0;
+	if (copy_token(level, sizeof level, value, len) < 0 ||
+	    tls_level_parse(level, &p->level) < 0) {
+		key_error(c, "'%.*s' is not one of none, may, encrypt, dane, verify", (int)len,
+		          value);
+		return -1;
+	}
+	for (const char *w = value + len;;) {
+		w += strspn(w, " \t");
+		len = strcspn(w, " \t");
+		if (len == 0)
+			break;
+		if (strncasecmp(w, "match=", 6) == 0 && has_match) {
+			key_error(c, "match= given twice; separate the names with ':'");
+			bad = 1;
+		} else if (strncasecmp(w, "match=", 6) == 0) {
+			has_match = 1;
+			bad |= set_match(c, p, w + 6, len - 6) < 0;
+		} else {
+			key_error(
+			    c,
+			    "'%.*s' is not understood; after the level only match=NAME:NAME... "
+			    "may follow (with verify)",
+			    (int)len, w);
+			bad = 1;
+		}
+		w += len;
+	}
+	if (has_match && p->level != TLS_LEVEL_VERIFY) {
+		key_error(c, "match= is only allowed with verify (the other levels check no name)");
+		bad = 1;
+	}
+	return bad ? -1 : 0;
+}
+
+/* One line of [outbound.domains]: "DOMAIN = LEVEL [match=...]". */
+static void add_tls_policy(struct parse_ctx *c, const char *key, const char *value)
+{
+	struct config *cfg = c->cfg;
+	struct config_tls_policy p = {.line = c->line};
+	if (rule_domain(c, key, p.domain) < 0)
+		return;
+	for (unsigned i = 0; i < cfg->n_tls_policies; i++) {
+		if (strcmp(cfg->tls_policies[i].domain, p.domain) == 0) {
+			given_twice(c, cfg->tls_policies[i].line);
+			return;
+		}
+	}
+	if (parse_policy_value(c, &p, value) < 0)
+		return;
+	if (cfg->n_tls_policies == CONFIG_MAX_POLICIES)
+		key_error(c, "more than %d entries in [%s]", CONFIG_MAX_POLICIES, c->cur->title);
+	else
+		cfg->tls_policies[cfg->n_tls_policies++] = p;
+}
+
+/* One line of [routes]: "DOMAIN = HOST". */
+static void add_route(struct parse_ctx *c, const char *key, const char *value)
+{
+	struct config *cfg = c->cfg;
+	struct config_route r;
+	char domain[sizeof r.domain], why[400];
+	if (rule_domain(c, key, domain) < 0)
+		return;
+	for (unsigned i = 0; i < cfg->n_routes; i++) {
+		if (strcmp(cfg->routes[i].domain, domain) == 0) {
+			given_twice(c, cfg->routes[i].line);
+			return;
+		}
+	}
+	if (parse_route(value, &r, why, sizeof why) < 0) {
+		key_error(c, "'%s' is not valid: %s; " ROUTE_FORMS, value, why);
+		return;
+	}
+	memcpy(r.domain, domain, sizeof domain);
+	r.line = c->line;
+	if (cfg->n_routes == CONFIG_MAX_ROUTES)
+		key_error(c, "more than %d entries in [%s]", CONFIG_MAX_ROUTES, c->cur->title);
+	else
+		cfg->routes[cfg->n_routes++] = r;
+}
+
+/* Sections whose keys are domains, with what handles each of their lines;
+ * the other sections' keys are in keys[]. */
+typedef void entry_handler(struct parse_ctx *c, const char *key, const char *value);
+static entry_handler *const entry_handlers[N_SECTION_KINDS] = {
+    [SEC_OUTBOUND_DOMAINS] = add_tls_policy,
+    [SEC_ROUTES] = add_route,
+};
+
 /* ---- sections ----------------------------------------------------------- */
 
 static const char *const section_names[] = {
     [SEC_SERVER] = "[server]",      [SEC_TLS] = "[tls]",
     [SEC_SNI] = "[tls NAME]",       [SEC_LIMITS] = "[limits]",
-    [SEC_LISTEN] = "[listen NAME]",
+    [SEC_LISTEN] = "[listen NAME]", [SEC_DNS] = "[dns]",
+    [SEC_OUTBOUND] = "[outbound]",  [SEC_OUTBOUND_DOMAINS] = "[outbound.domains]",
+    [SEC_ROUTES] = "[routes]",      [SEC_QUEUE] = "[queue]",
 };
+
+#define ALL_SECTIONS                                                                               \
+	"[server], [tls], [tls NAME], [limits], [listen NAME], [dns], [outbound], "                \
+	"[outbound.domains], [routes] or [queue]"
+
+/* The sections written without a name, at most once, and where their
+ * struct section is in struct parse_ctx. [tls] is one too, but shares its
+ * word with [tls NAME]. */
+static const struct {
+	const char *word;
+	enum section_kind kind;
+	size_t offset;
+} single_sections[] = {
+    {"server", SEC_SERVER, offsetof(struct parse_ctx, server)},
+    {"limits", SEC_LIMITS, offsetof(struct parse_ctx, limits)},
+    {"dns", SEC_DNS, offsetof(struct parse_ctx, dns)},
+    {"outbound", SEC_OUTBOUND, offsetof(struct parse_ctx, outbound)},
+    {"outbound.domains", SEC_OUTBOUND_DOMAINS, offsetof(struct parse_ctx, outbound_domains)},
+    {"routes", SEC_ROUTES, offsetof(struct parse_ctx, routes)},
+    {"queue", SEC_QUEUE, offsetof(struct parse_ctx, queue)},
+};
+
+/* The struct section of single_sections[I] in C. */
+static struct section *single_section(struct parse_ctx *c, size_t i)
+{
+	return (struct section *)((char *)c + single_sections[i].offset);
+}
 
 /* Makes SEC, of KIND and written as TITLE, the one the next keys go to. */
 static void enter(struct parse_ctx *c, struct section *sec, enum section_kind kind,
@@ -669,7 +1184,7 @@ static void enter(struct parse_ctx *c, struct section *sec, enum section_kind ki
 	c->skipping = 0;
 }
 
-/* [server], [tls] or [limits]: no name, once. */
+/* A section of single_sections[], or [tls]: no name, once. */
 static void begin_single(struct parse_ctx *c, struct section *sec, enum section_kind kind,
                          const char *title, const char *arg)
 {
@@ -757,20 +1272,21 @@ static void begin_section(struct parse_ctx *c, char *title)
 {
 	size_t n = strcspn(title, " \t");
 	const char *arg = ltrim(title + n);
-	if (n == 6 && strncmp(title, "server", n) == 0)
-		begin_single(c, &c->server, SEC_SERVER, title, arg);
-	else if (n == 6 && strncmp(title, "limits", n) == 0)
-		begin_single(c, &c->limits, SEC_LIMITS, title, arg);
-	else if (n == 3 && strncmp(title, "tls", n) == 0 && !*arg)
+	for (size_t i = 0; i < ARRAY_LEN(single_sections); i++) {
+		if (strlen(single_sections[i].word) == n &&
+		    strncmp(title, single_sections[i].word, n) == 0) {
+			begin_single(c, single_section(c, i), single_sections[i].kind, title, arg);
+			return;
+		}
+	}
+	if (n == 3 && strncmp(title, "tls", n) == 0 && !*arg)
 		begin_single(c, &c->tls, SEC_TLS, title, arg);
 	else if (n == 3 && strncmp(title, "tls", n) == 0)
 		begin_sni(c, title, arg);
 	else if (n == 6 && strncmp(title, "listen", n) == 0)
 		begin_listener(c, title, arg);
 	else
-		section_error(c, title,
-		              "unknown section; expected [server], [tls], [tls NAME], [limits] "
-		              "or [listen NAME]");
+		section_error(c, title, "unknown section; expected " ALL_SECTIONS);
 }
 
 /* Handles the header line S (starting with '['). Keys up to the next header
@@ -945,8 +1461,14 @@ static int on_key(void *user, const char *section, const char *name, const char 
 		value = c->long_value;
 	if (!c->cur) {
 		if (!c->skipping)
-			key_error(c, "not in a section; keys go under [server], [tls], [limits] "
-			             "or [listen NAME]");
+			key_error(c, "not in a section; keys go under " ALL_SECTIONS);
+		return 1;
+	}
+	if (entry_handlers[c->cur->kind]) {
+		if (!*value)
+			key_error(c, "no value given");
+		else
+			entry_handlers[c->cur->kind](c, name, value);
 		return 1;
 	}
 	const struct key_def *k = find_key(c->cur->kind, name);
@@ -1054,6 +1576,36 @@ static void check_certs(struct parse_ctx *c)
 	c->cfg->n_certs = given(&c->tls, "certificate") || c->n_sni ? 1 + c->n_sni : 0;
 }
 
+/* Fills what [outbound] and [routes] take from other keys. */
+static void finish_outbound(struct parse_ctx *c)
+{
+	struct config *cfg = c->cfg;
+	_Static_assert(sizeof cfg->outbound_helo == sizeof cfg->hostname, "helo is a host name");
+	if (!given(&c->outbound, "helo"))
+		memcpy(cfg->outbound_helo, cfg->hostname, sizeof cfg->outbound_helo);
+	cfg->outbound_tls_line = given(&c->outbound, "tls");
+	/* like Postfix's smtp_tcp_port: the port of every next hop without one */
+	if (cfg->relayhost.host[0] && !cfg->relayhost.port)
+		cfg->relayhost.port = cfg->outbound_port;
+	for (unsigned i = 0; i < cfg->n_routes; i++)
+		if (!cfg->routes[i].port)
+			cfg->routes[i].port = cfg->outbound_port;
+}
+
+/* A delay_warning written in the file must come before the message is
+ * returned; the default one just never fires when max_lifetime is shorter. */
+static void check_queue(struct parse_ctx *c)
+{
+	const struct config *cfg = c->cfg;
+	int line = given(&c->queue, "delay_warning");
+	if (!line || !cfg->delay_warning || cfg->delay_warning < cfg->max_lifetime)
+		return;
+	error_at(c, line,
+	         "[queue] delay_warning: %us is not shorter than max_lifetime (%us), so no delay "
+	         "notice would be sent; shorten it, or write 0 to send none",
+	         cfg->delay_warning, cfg->max_lifetime);
+}
+
 /* ---- entry points ------------------------------------------------------- */
 
 /* Parses from FILE or TEXT into CFG (already defaulted); see config_load. */
@@ -1061,9 +1613,9 @@ static int parse(struct config *cfg, const char *name, FILE *file, const char *t
                  char **errors_r)
 {
 	struct parse_ctx c = {.cfg = cfg, .name = name, .file = file, .text = text};
-	c.server.kind = SEC_SERVER;
+	for (size_t i = 0; i < ARRAY_LEN(single_sections); i++)
+		single_section(&c, i)->kind = single_sections[i].kind;
 	c.tls.kind = SEC_TLS;
-	c.limits.kind = SEC_LIMITS;
 	snprintf(c.tls.title, sizeof c.tls.title, "tls");
 	snprintf(cfg->path, sizeof cfg->path, "%s", name);
 	int ret = ini_parse_stream(read_line, &c, on_key, &c);
@@ -1075,6 +1627,8 @@ static int parse(struct config *cfg, const char *name, FILE *file, const char *t
 		check_hostname(&c);
 		check_listeners(&c);
 		check_certs(&c);
+		finish_outbound(&c);
+		check_queue(&c);
 	}
 	free(c.raw);
 	SSL_CTX_free(c.ssl);
@@ -1133,6 +1687,20 @@ void config_defaults(struct config *cfg)
 	    .connections = 1000,
 	    .connections_per_client = 20,
 	};
+	cfg->outbound_tls = TLS_LEVEL_MAY;
+	cfg->outbound_port = 25;
+	cfg->outbound_min_version = TLS1_2_VERSION;
+	snprintf(cfg->outbound_ciphers, sizeof cfg->outbound_ciphers, "%s", DEFAULT_CIPHERS);
+	snprintf(cfg->outbound_ciphersuites, sizeof cfg->outbound_ciphersuites, "%s",
+	         DEFAULT_CIPHERSUITES);
+	memcpy(cfg->outbound_helo, cfg->hostname, sizeof cfg->outbound_helo);
+	cfg->outbound_connect_timeout = 30;
+	cfg->outbound_command_timeout = 300;
+	static const unsigned retry[] = {300, 600, 1200, 2400, 3600};
+	memcpy(cfg->retry, retry, sizeof retry);
+	cfg->n_retry = ARRAY_LEN(retry);
+	cfg->max_lifetime = 5 * 86400;
+	cfg->delay_warning = 4 * 3600;
 }
 
 int config_is_local_domain(const struct config *cfg, const char *domain)
@@ -1148,4 +1716,81 @@ const char *listener_tls_name(enum listener_tls tls)
 	if ((unsigned)tls < ARRAY_LEN(tls_names))
 		return tls_names[tls];
 	return "?";
+}
+
+const char *tls_level_name(enum tls_level level)
+{
+	if ((unsigned)level < ARRAY_LEN(tls_level_names))
+		return tls_level_names[level];
+	return "?";
+}
+
+int tls_level_parse(const char *s, enum tls_level *level)
+{
+	int i = lookup_name(s, tls_level_names, ARRAY_LEN(tls_level_names));
+	if (i < 0)
+		return -1;
+	*level = (enum tls_level)i;
+	return 0;
+}
+
+/* 1 when the first PREFIX bits of A and B are equal. */
+static int prefix_equal(const unsigned char *a, const unsigned char *b, unsigned prefix)
+{
+	unsigned bytes = prefix / 8, rest = prefix % 8;
+	if (memcmp(a, b, bytes) != 0)
+		return 0;
+	unsigned char mask = (unsigned char)(0xff << (8 - rest));
+	return rest == 0 || ((a[bytes] ^ b[bytes]) & mask) == 0;
+}
+
+int config_is_trusted_client(const struct config *cfg, const struct sockaddr *sa)
+{
+	unsigned char addr[16];
+	int family = sa ? sa->sa_family : AF_UNSPEC;
+	if (family == AF_INET) {
+		struct sockaddr_in a4;
+		memcpy(&a4, sa, sizeof a4);
+		memcpy(addr, &a4.sin_addr, 4);
+	} else if (family == AF_INET6) {
+		struct sockaddr_in6 a6;
+		memcpy(&a6, sa, sizeof a6);
+		memcpy(addr, &a6.sin6_addr, 16);
+		if (IN6_IS_ADDR_V4MAPPED(&a6.sin6_addr)) {
+			memmove(addr, addr + 12, 4);
+			family = AF_INET;
+		}
+	} else {
+		return 0;
+	}
+	for (unsigned i = 0; i < cfg->n_trusted_networks; i++) {
+		const struct config_network *net = &cfg->trusted_networks[i];
+		if (net->family == family && prefix_equal(net->addr, addr, net->prefix))
+			return 1;
+	}
+	return 0;
+}
+
+/* The [routes] entry whose key is exactly KEY, or NULL. */
+static const struct config_route *route_named(const struct config *cfg, const char *key)
+{
+	for (unsigned i = 0; i < cfg->n_routes; i++)
+		if (strcmp(cfg->routes[i].domain, key) == 0)
+			return &cfg->routes[i];
+	return NULL;
+}
+
+const struct config_route *config_route_for_domain(const struct config *cfg, const char *domain)
+{
+	char d[sizeof cfg->routes[0].domain];
+	size_t len = domain ? strlen(domain) : 0;
+	len -= len && domain[len - 1] == '.';
+	if (len == 0 || copy_token(d, sizeof d, domain, len) < 0)
+		return NULL;
+	lower(d);
+	const struct config_route *r = route_named(cfg, d);
+	/* each '.' starts a ".parent" key, the longest first */
+	for (const char *p = strchr(d, '.'); !r && p; p = strchr(p + 1, '.'))
+		r = route_named(cfg, p);
+	return r;
 }

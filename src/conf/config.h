@@ -16,6 +16,20 @@
 #define CONFIG_MAX_LISTENERS 32
 #define CONFIG_MAX_CERTS 32
 #define CONFIG_MAX_DOMAINS 256
+#define CONFIG_MAX_NETWORKS 64
+#define CONFIG_MAX_POLICIES 256
+#define CONFIG_MAX_ROUTES 256
+#define CONFIG_MAX_RETRY 16
+
+/* Outbound TLS levels, ordered as Postfix orders them: each one asks more
+ * of the peer than the one before. */
+enum tls_level {
+	TLS_LEVEL_NONE,    /* never STARTTLS */
+	TLS_LEVEL_MAY,     /* STARTTLS when offered, plaintext otherwise */
+	TLS_LEVEL_ENCRYPT, /* TLS mandatory, any certificate */
+	TLS_LEVEL_DANE,    /* TLS mandatory, certificate matched by DNSSEC TLSA records */
+	TLS_LEVEL_VERIFY,  /* TLS mandatory, PKIX chain valid for the expected name */
+};
 
 enum listener_protocol {
 	LISTENER_SMTP,
@@ -59,6 +73,32 @@ struct config_limits {
 	unsigned connections_per_client;
 };
 
+/* A client network, "192.0.2.0/24" or "2001:db8::/32". */
+struct config_network {
+	int family; /* AF_INET or AF_INET6 */
+	unsigned char addr[16];
+	unsigned prefix;
+};
+
+/* One line of [outbound.domains]: "example.com = verify match=a:b". */
+struct config_tls_policy {
+	char domain[256]; /* lower-cased; a leading '.' means every subdomain */
+	enum tls_level level;
+	char match[1024]; /* ':'-separated accepted names; "" = the MX host name */
+	int line;
+};
+
+/* One line of [routes], or the relay host: where mail for a domain goes
+ * instead of its MX hosts. */
+struct config_route {
+	char domain[256]; /* lower-cased; "" for the relay host */
+	char host[256];   /* a host name, or an IP address (IPv6 without brackets) */
+	uint16_t port;    /* as written; else [outbound] port (default 25) */
+	int mx_lookup;    /* 1 when HOST is to be resolved through its MX records
+	                     (written without brackets); 0 for "[host]:port" or an address */
+	int line;
+};
+
 struct config {
 	char path[4096];
 
@@ -70,6 +110,8 @@ struct config {
 	char users[4096];
 	char user[64];        /* unprivileged user when started as root */
 	unsigned dispatchers; /* 0 = one per CPU */
+	struct config_network trusted_networks[CONFIG_MAX_NETWORKS]; /* may relay */
+	unsigned n_trusted_networks;
 
 	/* [tls] and [tls NAME] */
 	struct config_cert certs[CONFIG_MAX_CERTS];
@@ -84,6 +126,39 @@ struct config {
 	/* [listen NAME] */
 	struct config_listener listeners[CONFIG_MAX_LISTENERS];
 	unsigned n_listeners;
+
+	/* [dns] */
+	char dns_resolver[128]; /* "127.0.0.1:5353", "[::1]:53" (always with the port,
+	                           53 when not written); "" = /etc/resolv.conf */
+	struct sockaddr_storage dns_resolver_address; /* the same, parsed */
+	socklen_t dns_resolver_address_len;           /* 0 when "" */
+
+	/* [outbound] */
+	enum tls_level outbound_tls;       /* default level for every domain: may */
+	int outbound_tls_line;             /* where tls was written; 0 = built-in default */
+	struct config_route relayhost;     /* relayhost.host[0] == 0 when unset */
+	uint16_t outbound_port;            /* for MX hosts and routes without a port: 25 */
+	char outbound_ca_file[4096];       /* "" = the system store */
+	int outbound_min_version;          /* TLS1_2_VERSION */
+	char outbound_ciphers[1024];       /* default: as [tls] ciphers */
+	char outbound_ciphersuites[1024];  /* default: as [tls] ciphersuites */
+	char outbound_helo[256];           /* default: hostname */
+	unsigned outbound_connect_timeout; /* seconds; default 30 */
+	unsigned outbound_command_timeout; /* seconds per reply; default 300 */
+
+	/* [outbound.domains] */
+	struct config_tls_policy tls_policies[CONFIG_MAX_POLICIES];
+	unsigned n_tls_policies;
+
+	/* [routes] */
+	struct config_route routes[CONFIG_MAX_ROUTES];
+	unsigned n_routes;
+
+	/* [queue] */
+	unsigned retry[CONFIG_MAX_RETRY]; /* seconds between attempts; the last repeats */
+	unsigned n_retry;
+	unsigned max_lifetime;  /* seconds before a deferred message bounces; 5d */
+	unsigned delay_warning; /* seconds before a delay notice; 4h; 0 = never */
 };
 
 /* Reads and validates PATH into *cfg (defaults first). Returns 0, or -1 with
@@ -101,13 +176,28 @@ int config_is_local_domain(const struct config *cfg, const char *domain);
 
 const char *listener_tls_name(enum listener_tls tls);
 
+/* "none", "may", "encrypt", "dane", "verify". */
+const char *tls_level_name(enum tls_level level);
+/* Parses a level name (any case). Returns 0 or -1. */
+int tls_level_parse(const char *s, enum tls_level *level);
+
+/* 1 when SA is inside one of trusted_networks; an IPv4-mapped IPv6 address
+ * (::ffff:a.b.c.d) counts as the IPv4 address it carries. */
+int config_is_trusted_client(const struct config *cfg, const struct sockaddr *sa);
+
+/* The [routes] entry for DOMAIN (any case, a final dot ignored): the exact
+ * entry, else the longest ".parent" entry DOMAIN is under, else NULL. The
+ * relay host is not considered. */
+const struct config_route *config_route_for_domain(const struct config *cfg, const char *domain);
+
 /* Parses a size: decimal octets, optionally followed by k or K (x 1024), M
  * (x 1024^2) or G (x 1024^3), e.g. "25M". Returns 0, or -1 on anything else
  * or overflow. */
 int config_parse_size(const char *s, uint64_t *out);
 
-/* Parses a duration: decimal seconds, optionally followed by s, m (x 60) or
- * h (x 3600), e.g. "5m". Returns 0, or -1 on anything else or overflow. */
+/* Parses a duration: decimal seconds, optionally followed by s, m (x 60),
+ * h (x 3600) or d (x 86400), e.g. "5m". Returns 0, or -1 on anything else
+ * or overflow. */
 int config_parse_duration(const char *s, unsigned *seconds);
 
 #endif

@@ -24,6 +24,7 @@
 #include "lib/tls.h"
 #include "lib/util.h"
 #include "queue/envelope.h"
+#include "smtp/mta.h"
 #include "smtp/smtp_session.h"
 
 struct dispatcher_slot {
@@ -48,6 +49,7 @@ struct dispatcher {
 	unsigned n_free;
 	unsigned active;
 	int retiring;
+	struct mta *mta;
 };
 
 static uint64_t dispatcher_handle(unsigned slot, uint32_t generation)
@@ -125,6 +127,13 @@ static void dispatcher_queue_abort(void *owner, uint64_t handle, const char *que
 	ipc_writer_free(&w);
 }
 
+/* A retiring dispatcher leaves once no session and no delivery is left. */
+static void dispatcher_maybe_exit(struct dispatcher *d)
+{
+	if (d->retiring && d->active == 0 && mta_busy(d->mta) == 0)
+		event_base_loopexit(d->base, NULL);
+}
+
 static void dispatcher_session_closed(void *owner, uint64_t handle)
 {
 	struct dispatcher *d = owner;
@@ -135,8 +144,33 @@ static void dispatcher_session_closed(void *owner, uint64_t handle)
 	d->slots[slot].generation++;
 	d->free_slots[d->n_free++] = slot;
 	d->active--;
-	if (d->retiring && d->active == 0)
-		event_base_loopexit(d->base, NULL);
+	dispatcher_maybe_exit(d);
+}
+
+/* ---- callbacks from the SMTP client ------------------------------------ */
+
+static void dispatcher_mta_resolve(void *owner, uint64_t handle, const char *name, int mx_lookup)
+{
+	struct dispatcher *d = owner;
+	struct ipc_writer w;
+
+	ipc_writer_init(&w);
+	ipc_put_str(&w, name);
+	ipc_put_u32(&w, (uint32_t)mx_lookup);
+	ipc_send(d->lookup, IMSG_LOOKUP_HOSTS, handle, w.buf, w.len, -1);
+	ipc_writer_free(&w);
+}
+
+static void dispatcher_mta_done(void *owner, struct mta_task *task)
+{
+	struct dispatcher *d = owner;
+	struct ipc_writer w;
+
+	ipc_writer_init(&w);
+	mta_result_encode(task, &w);
+	ipc_send(d->queue, IMSG_MTA_RESULT, task->id, w.buf, w.len, -1);
+	ipc_writer_free(&w);
+	mta_task_free(task);
 }
 
 /* ---- replies from other roles ---------------------------------------- */
@@ -157,9 +191,23 @@ static void dispatcher_queue_handler(struct ipc_channel *ch, uint32_t type, uint
                                      const void *data, size_t len, int fd, void *arg)
 {
 	struct dispatcher *d = arg;
-	struct smtp_session *s = dispatcher_session(d, id);
+	struct smtp_session *s;
 	char text[256];
-	int ok = dispatcher_read_result(data, len, text, sizeof(text));
+	int ok;
+
+	if (type == IMSG_MTA_DELIVER) {
+		struct mta_task *t = mta_task_decode(id, data, len, fd);
+		if (t == NULL) {
+			log_error("event=ipc-error reason=\"malformed delivery task\"");
+			if (fd >= 0)
+				close(fd);
+			return;
+		}
+		mta_submit(d->mta, t);
+		return;
+	}
+	s = dispatcher_session(d, id);
+	ok = dispatcher_read_result(data, len, text, sizeof(text));
 
 	if (s == NULL) {
 		if (fd >= 0)
@@ -186,6 +234,11 @@ static void dispatcher_lookup_handler(struct ipc_channel *ch, uint32_t type, uin
 
 	if (fd >= 0)
 		close(fd);
+	if (type == IMSG_LOOKUP_HOSTS_RESULT) {
+		mta_resolved(d->mta, id, data, len);
+		dispatcher_maybe_exit(d);
+		return;
+	}
 	if (type != IMSG_LOOKUP_RCPT_RESULT || s == NULL)
 		return;
 	if (len == sizeof(result))
@@ -252,9 +305,9 @@ static void dispatcher_signal_cb(evutil_socket_t sig, short what, void *arg)
 		/* Retire: the parent started a new generation. */
 		d->retiring = 1;
 		dispatcher_stop_accepting(d);
-		log_info("event=retiring sessions=%u", d->active);
-		if (d->active == 0)
-			event_base_loopexit(d->base, NULL);
+		ipc_send(d->queue, IMSG_DISPATCHER_RETIRING, 0, NULL, 0, -1);
+		log_info("event=retiring sessions=%u deliveries=%u", d->active, mta_busy(d->mta));
+		dispatcher_maybe_exit(d);
 		return;
 	}
 	event_base_loopexit(d->base, NULL);
@@ -286,6 +339,18 @@ int dispatcher_main(const struct dispatcher_args *args)
 	};
 	if (needs_tls && (d->env.tls = tls_server_new(cfg, args->certs, &why)) == NULL)
 		fatal("event=fatal reason=\"TLS: %s\"", why);
+	{
+		struct mta_env menv = {
+			.base = d->base,
+			.cfg = cfg,
+			.owner = d,
+			.resolve = dispatcher_mta_resolve,
+			.task_done = dispatcher_mta_done,
+		};
+		d->mta = mta_new(&menv, &why);
+		if (d->mta == NULL)
+			fatal("event=fatal reason=\"outbound TLS: %s\"", why);
+	}
 	d->queue = ipc_channel_new(d->base, args->queue_fd, dispatcher_queue_handler,
 	                           dispatcher_role_closed, d);
 	d->lookup = ipc_channel_new(d->base, args->lookup_fd, dispatcher_lookup_handler,

@@ -10,6 +10,11 @@ enum imsg_type {
 	/* dispatcher -> lookup: str address. Reply: u32 enum lookup_result. */
 	IMSG_LOOKUP_RCPT = 1,
 	IMSG_LOOKUP_RCPT_RESULT,
+	/* dispatcher -> lookup: str name, u32 mx_lookup. Reply: u32 enum
+	 * dns_status, str error, u32 secure, u32 n, n x (str host, u32
+	 * preference, str address), in the order to try them. */
+	IMSG_LOOKUP_HOSTS,
+	IMSG_LOOKUP_HOSTS_RESULT,
 
 	/* dispatcher -> queue: an envelope (envelope_encode). Reply: u32 ok,
 	 * str queue id (or the reason), and the spool file's fd when ok; the
@@ -22,6 +27,14 @@ enum imsg_type {
 	IMSG_QUEUE_COMMIT_RESULT,
 	/* dispatcher -> queue: str queue id; the transaction was abandoned. */
 	IMSG_QUEUE_ABORT,
+
+	/* queue -> dispatcher: deliver one message to one domain's
+	 * recipients (mta_task_encode), with the spool file's fd. Reply
+	 * IMSG_MTA_RESULT (mta_result_encode) with the same id. */
+	IMSG_MTA_DELIVER,
+	IMSG_MTA_RESULT,
+	/* dispatcher -> queue: this dispatcher is retiring; send it no task. */
+	IMSG_DISPATCHER_RETIRING,
 
 	/* parent -> queue, lookup: a socket to a new dispatcher (fd). */
 	IMSG_CTL_ADD_CHANNEL,

@@ -32,7 +32,7 @@ struct ipc_pending_fd {
 
 struct ipc_channel {
 	int fd;
-	struct event *ev_read, *ev_write;
+	struct event *ev_read, *ev_write, *ev_closed;
 	ipc_handler_fn *handler;
 	ipc_closed_fn *closed;
 	void *arg;
@@ -52,6 +52,7 @@ struct ipc_channel {
 };
 
 static void ipc_read_cb(evutil_socket_t fd, short what, void *arg);
+static void ipc_closed_cb(evutil_socket_t fd, short what, void *arg);
 static void ipc_write_cb(evutil_socket_t fd, short what, void *arg);
 
 struct ipc_channel *ipc_channel_new(struct event_base *base, int fd, ipc_handler_fn *handler,
@@ -67,6 +68,7 @@ struct ipc_channel *ipc_channel_new(struct event_base *base, int fd, ipc_handler
 	ch->arg = arg;
 	ch->ev_read = event_new(base, fd, EV_READ | EV_PERSIST, ipc_read_cb, ch);
 	ch->ev_write = event_new(base, fd, EV_WRITE, ipc_write_cb, ch);
+	ch->ev_closed = event_new(base, -1, 0, ipc_closed_cb, ch);
 	event_add(ch->ev_read, NULL);
 	return ch;
 }
@@ -81,6 +83,7 @@ void ipc_channel_free(struct ipc_channel **chp)
 	*chp = NULL;
 	event_free(ch->ev_read);
 	event_free(ch->ev_write);
+	event_free(ch->ev_closed);
 	close(ch->fd);
 	for (i = 0; i < ch->n_in_fds; i++)
 		close(ch->in_fds[i]);
@@ -97,7 +100,15 @@ int ipc_channel_fd(const struct ipc_channel *ch)
 	return ch->fd;
 }
 
-/* Marks the channel dead and tells the owner, once. */
+static void ipc_closed_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ipc_channel *ch = arg;
+
+	ch->closed(ch, ch->arg);
+}
+
+/* Marks the channel dead and tells the owner once, from the event loop:
+ * never from inside ipc_send(), whose caller may still use the channel. */
 static void ipc_fail(struct ipc_channel *ch)
 {
 	if (ch->dead)
@@ -105,7 +116,7 @@ static void ipc_fail(struct ipc_channel *ch)
 	ch->dead = 1;
 	event_del(ch->ev_read);
 	event_del(ch->ev_write);
-	ch->closed(ch, ch->arg);
+	event_active(ch->ev_closed, 0, 0);
 }
 
 static void ipc_take_fds(struct ipc_channel *ch, struct msghdr *msg)

@@ -15,6 +15,7 @@
 #include "lib/ipc.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "lookup/dns.h"
 #include "lookup/users.h"
 #include "queue/envelope.h"
 
@@ -23,6 +24,22 @@ struct lookup {
 	struct event_base *base;
 	struct users_db users;
 	int users_loaded;
+	struct dns_resolver *dns;
+	char dns_forwarder[128]; /* what dns was made for */
+};
+
+/* A dispatcher's channel; kept while DNS answers for it are outstanding. */
+struct lookup_peer {
+	struct lookup *l;
+	struct ipc_channel *ch;
+	unsigned refs;
+	int closed;
+};
+
+/* One DNS request on behalf of a dispatcher. */
+struct lookup_dns_request {
+	struct lookup_peer *peer;
+	uint64_t id;
 };
 
 static void lookup_users_warn(unsigned line, const char *reason, void *arg)
@@ -65,30 +82,116 @@ static enum lookup_result lookup_rcpt(struct lookup *l, const char *address)
 	return users_db_contains(&l->users, address) ? LOOKUP_OK : LOOKUP_UNKNOWN_USER;
 }
 
+static void lookup_peer_unref(struct lookup_peer *peer)
+{
+	if (--peer->refs > 0)
+		return;
+	ipc_channel_free(&peer->ch);
+	free(peer);
+}
+
+/* Sends a DNS answer back: u32 status, str error, u32 secure, u32 n, then
+ * n x (str host, u32 preference, str address). */
+static void lookup_dns_done(void *arg, const struct dns_answer *a)
+{
+	struct lookup_dns_request *req = arg;
+	struct ipc_writer w;
+	unsigned i;
+
+	if (!req->peer->closed) {
+		ipc_writer_init(&w);
+		ipc_put_u32(&w, a->status);
+		ipc_put_str(&w, a->error);
+		ipc_put_u32(&w, (uint32_t)a->secure);
+		ipc_put_u32(&w, a->n_hosts);
+		for (i = 0; i < a->n_hosts; i++) {
+			ipc_put_str(&w, a->hosts[i].name);
+			ipc_put_u32(&w, a->hosts[i].pref);
+			ipc_put_str(&w, a->hosts[i].addr);
+		}
+		ipc_send(req->peer->ch, IMSG_LOOKUP_HOSTS_RESULT, req->id, w.buf, w.len, -1);
+		ipc_writer_free(&w);
+	}
+	lookup_peer_unref(req->peer);
+	free(req);
+}
+
+/* (Re)creates the resolver when the configured forwarder changed. */
+static struct dns_resolver *lookup_resolver(struct lookup *l)
+{
+	const char *why;
+
+	if (l->dns != NULL && strcmp(l->dns_forwarder, l->cfg.dns_resolver) == 0)
+		return l->dns;
+	dns_resolver_free(&l->dns);
+	l->dns = dns_resolver_new(l->base, l->cfg.dns_resolver, &why);
+	if (l->dns == NULL) {
+		log_error("event=dns-error reason=\"%s\"", why);
+		return NULL;
+	}
+	strlcpy_checked(l->dns_forwarder, l->cfg.dns_resolver, sizeof(l->dns_forwarder));
+	return l->dns;
+}
+
+static void lookup_handle_hosts(struct lookup_peer *peer, uint64_t id, const void *data,
+                                size_t len)
+{
+	struct lookup_dns_request *req;
+	struct dns_resolver *dns;
+	struct ipc_reader r;
+	struct dns_answer fail;
+	char name[256];
+	uint32_t mx;
+
+	ipc_reader_init(&r, data, len);
+	ipc_get_str(&r, name, sizeof(name));
+	mx = ipc_get_u32(&r);
+	req = xcalloc(1, sizeof(*req));
+	req->peer = peer;
+	req->id = id;
+	peer->refs++;
+	dns = lookup_resolver(peer->l);
+	if (ipc_reader_done(&r) < 0 || dns == NULL) {
+		memset(&fail, 0, sizeof(fail));
+		fail.status = DNS_TEMPFAIL;
+		strlcpy_checked(fail.error, dns ? "malformed request" : "no resolver",
+		                sizeof(fail.error));
+		lookup_dns_done(req, &fail);
+		return;
+	}
+	dns_resolve(dns, name, (int)mx, lookup_dns_done, req);
+}
+
 static void lookup_peer_handler(struct ipc_channel *ch, uint32_t type, uint64_t id,
                                 const void *data, size_t len, int fd, void *arg)
 {
-	struct lookup *l = *(struct lookup **)arg;
+	struct lookup_peer *peer = arg;
 	char address[ENVELOPE_ADDR_MAX];
 	struct ipc_reader r;
 	uint32_t result;
 
 	if (fd >= 0)
 		close(fd);
+	if (type == IMSG_LOOKUP_HOSTS) {
+		lookup_handle_hosts(peer, id, data, len);
+		return;
+	}
 	if (type != IMSG_LOOKUP_RCPT) {
 		log_error("event=ipc-error reason=\"unexpected message %u from dispatcher\"", type);
 		return;
 	}
 	ipc_reader_init(&r, data, len);
 	ipc_get_str(&r, address, sizeof(address));
-	result = ipc_reader_done(&r) == 0 ? lookup_rcpt(l, address) : LOOKUP_TEMPFAIL;
+	result = ipc_reader_done(&r) == 0 ? lookup_rcpt(peer->l, address) : LOOKUP_TEMPFAIL;
 	ipc_send(ch, IMSG_LOOKUP_RCPT_RESULT, id, &result, sizeof(result), -1);
 }
 
 static void lookup_peer_closed(struct ipc_channel *ch, void *arg)
 {
-	ipc_channel_free(&ch);
-	free(arg);
+	struct lookup_peer *peer = arg;
+
+	peer->closed = 1;
+	lookup_peer_unref(peer);
 }
 
 static void lookup_parent_handler(struct ipc_channel *ch, uint32_t type, uint64_t id,
@@ -97,9 +200,10 @@ static void lookup_parent_handler(struct ipc_channel *ch, uint32_t type, uint64_
 	struct lookup *l = arg;
 
 	if (type == IMSG_CTL_ADD_CHANNEL && fd >= 0) {
-		struct lookup **ctx = xmalloc(sizeof(*ctx));
-		*ctx = l;
-		ipc_channel_new(l->base, fd, lookup_peer_handler, lookup_peer_closed, ctx);
+		struct lookup_peer *peer = xcalloc(1, sizeof(*peer));
+		peer->l = l;
+		peer->refs = 1;
+		peer->ch = ipc_channel_new(l->base, fd, lookup_peer_handler, lookup_peer_closed, peer);
 		return;
 	}
 	if (type == IMSG_CTL_CONFIG && len == sizeof(l->cfg))

@@ -24,14 +24,21 @@ void envelope_free(struct envelope *env)
 	memset(env, 0, sizeof(*env));
 }
 
-int envelope_add_rcpt(struct envelope *env, const char *rcpt)
+int envelope_add_rcpt(struct envelope *env, const char *addr, unsigned notify, const char *orcpt)
 {
+	struct envelope_rcpt *r;
+
 	if (env->n_rcpts >= ENVELOPE_MAX_RCPTS)
 		return -1;
 	if ((env->n_rcpts & (env->n_rcpts - 1)) == 0)
-		env->rcpts = xrealloc(env->rcpts, (env->n_rcpts ? env->n_rcpts * 2 : 1) *
-		                                      sizeof(env->rcpts[0]));
-	return strlcpy_checked(env->rcpts[env->n_rcpts++], rcpt, ENVELOPE_ADDR_MAX);
+		env->rcpts = xrealloc(env->rcpts,
+		                      (env->n_rcpts ? env->n_rcpts * 2 : 1) * sizeof(env->rcpts[0]));
+	r = &env->rcpts[env->n_rcpts++];
+	r->notify = notify;
+	if (strlcpy_checked(r->addr, addr, sizeof(r->addr)) < 0 ||
+	    strlcpy_checked(r->orcpt, orcpt ? orcpt : "", sizeof(r->orcpt)) < 0)
+		return -1;
+	return 0;
 }
 
 void envelope_encode(const struct envelope *env, struct ipc_writer *w)
@@ -45,15 +52,20 @@ void envelope_encode(const struct envelope *env, struct ipc_writer *w)
 	ipc_put_str(w, env->client);
 	ipc_put_str(w, env->tls);
 	ipc_put_str(w, env->body);
+	ipc_put_str(w, env->ret);
+	ipc_put_str(w, env->envid);
 	ipc_put_u32(w, env->n_rcpts);
-	for (i = 0; i < env->n_rcpts; i++)
-		ipc_put_str(w, env->rcpts[i]);
+	for (i = 0; i < env->n_rcpts; i++) {
+		ipc_put_str(w, env->rcpts[i].addr);
+		ipc_put_str(w, env->rcpts[i].orcpt);
+		ipc_put_u32(w, env->rcpts[i].notify);
+	}
 }
 
 int envelope_decode(struct envelope *env, struct ipc_reader *r)
 {
-	char rcpt[ENVELOPE_ADDR_MAX];
-	uint32_t n, i;
+	char addr[ENVELOPE_ADDR_MAX], orcpt[ENVELOPE_ADDR_MAX];
+	uint32_t n, i, notify;
 
 	envelope_init(env);
 	ipc_get_str(r, env->id, sizeof(env->id));
@@ -63,12 +75,16 @@ int envelope_decode(struct envelope *env, struct ipc_reader *r)
 	ipc_get_str(r, env->client, sizeof(env->client));
 	ipc_get_str(r, env->tls, sizeof(env->tls));
 	ipc_get_str(r, env->body, sizeof(env->body));
+	ipc_get_str(r, env->ret, sizeof(env->ret));
+	ipc_get_str(r, env->envid, sizeof(env->envid));
 	n = ipc_get_u32(r);
 	if (r->error || n == 0 || n > ENVELOPE_MAX_RCPTS)
 		return -1;
 	for (i = 0; i < n; i++) {
-		ipc_get_str(r, rcpt, sizeof(rcpt));
-		if (r->error || envelope_add_rcpt(env, rcpt) < 0)
+		ipc_get_str(r, addr, sizeof(addr));
+		ipc_get_str(r, orcpt, sizeof(orcpt));
+		notify = ipc_get_u32(r);
+		if (r->error || envelope_add_rcpt(env, addr, notify, orcpt) < 0)
 			return -1;
 	}
 	return ipc_reader_done(r);
@@ -82,31 +98,56 @@ static int envelope_value_ok(const char *s)
 
 char *envelope_format(const struct envelope *env, size_t *len_r)
 {
-	size_t cap = 1024 + (size_t)env->n_rcpts * (ENVELOPE_ADDR_MAX + 8), len;
+	size_t cap = 2048 + (size_t)env->n_rcpts * (2 * ENVELOPE_ADDR_MAX + 16), len;
 	char *buf = xmalloc(cap);
 	unsigned i;
 	int n;
 
 	if (!envelope_value_ok(env->sender) || !envelope_value_ok(env->helo) ||
-	    !envelope_value_ok(env->client) || !envelope_value_ok(env->tls)) {
+	    !envelope_value_ok(env->client) || !envelope_value_ok(env->tls) ||
+	    !envelope_value_ok(env->envid) || strchr(env->envid, ' ') != NULL ||
+	    !envelope_value_ok(env->ret) || !envelope_value_ok(env->body)) {
 		free(buf);
 		return NULL;
 	}
 	n = snprintf(buf, cap,
 	             ENVELOPE_MAGIC "id %s\ntime %" PRIu64 "\nfrom %s\nhelo %s\nclient %s\n"
-	                            "tls %s\nbody %s\n",
-	             env->id, env->time, env->sender, env->helo, env->client, env->tls, env->body);
+	                            "tls %s\nbody %s\nret %s\nenvid %s\n",
+	             env->id, env->time, env->sender, env->helo, env->client, env->tls, env->body,
+	             env->ret, env->envid);
 	len = (size_t)n;
 	for (i = 0; i < env->n_rcpts; i++) {
-		if (!envelope_value_ok(env->rcpts[i])) {
+		const struct envelope_rcpt *r = &env->rcpts[i];
+		if (!envelope_value_ok(r->addr) || !envelope_value_ok(r->orcpt) ||
+		    strchr(r->orcpt, ' ') != NULL) {
 			free(buf);
 			return NULL;
 		}
-		len += (size_t)snprintf(buf + len, cap - len, "rcpt %s\n", env->rcpts[i]);
+		len += (size_t)snprintf(buf + len, cap - len, "rcpt %u %s %s\n", r->notify,
+		                        r->orcpt[0] ? r->orcpt : "-", r->addr);
 	}
 	buf[len++] = '\n';
 	*len_r = len;
 	return buf;
+}
+
+/* "NOTIFY ORCPT ADDRESS" */
+static int envelope_rcpt_record(struct envelope *env, const char *val)
+{
+	const char *sp1 = strchr(val, ' '), *sp2;
+	char orcpt[ENVELOPE_ADDR_MAX];
+	char *end;
+	unsigned long notify = strtoul(val, &end, 10);
+
+	if (sp1 == NULL || end != sp1 || notify > 15)
+		return -1;
+	sp2 = strchr(sp1 + 1, ' ');
+	if (sp2 == NULL || (size_t)(sp2 - sp1 - 1) >= sizeof(orcpt))
+		return -1;
+	memcpy(orcpt, sp1 + 1, (size_t)(sp2 - sp1 - 1));
+	orcpt[sp2 - sp1 - 1] = '\0';
+	return envelope_add_rcpt(env, sp2 + 1, (unsigned)notify,
+	                         strcmp(orcpt, "-") == 0 ? NULL : orcpt);
 }
 
 /* Stores one "key value" record into ENV. */
@@ -120,11 +161,12 @@ static int envelope_record(struct envelope *env, const char *key, size_t klen, c
 	    {"id", env->id, sizeof(env->id)},       {"from", env->sender, sizeof(env->sender)},
 	    {"helo", env->helo, sizeof(env->helo)}, {"client", env->client, sizeof(env->client)},
 	    {"tls", env->tls, sizeof(env->tls)},    {"body", env->body, sizeof(env->body)},
+	    {"ret", env->ret, sizeof(env->ret)},    {"envid", env->envid, sizeof(env->envid)},
 	};
 	size_t i;
 
 	if (klen == 4 && memcmp(key, "rcpt", 4) == 0)
-		return envelope_add_rcpt(env, val);
+		return envelope_rcpt_record(env, val);
 	if (klen == 4 && memcmp(key, "time", 4) == 0) {
 		env->time = strtoull(val, NULL, 10);
 		return 0;
@@ -139,7 +181,7 @@ int envelope_parse(struct envelope *env, const char *buf, size_t len, size_t *he
                    const char **error_r)
 {
 	size_t off = sizeof(ENVELOPE_MAGIC) - 1;
-	char val[ENVELOPE_ADDR_MAX];
+	char val[2 * ENVELOPE_ADDR_MAX + 32];
 
 	envelope_init(env);
 	if (len < off || memcmp(buf, ENVELOPE_MAGIC, off) != 0) {

@@ -3,8 +3,9 @@
  * (over IPC) and as the queue stores it at the head of the spool file.
  *
  * Spool file format: text records "key value\n" after a first line
- * "sealmail-queue 1", one "rcpt" record per recipient, an empty line, then
- * the message exactly as received (CRLF line ends, after dot-unstuffing).
+ * "sealmail-queue 1", one "rcpt NOTIFY ORCPT ADDRESS" record per recipient
+ * (NOTIFY a number, ORCPT "-" when absent), an empty line, then the message
+ * exactly as received (CRLF line ends, after dot-unstuffing).
  */
 #ifndef SEALMAIL_ENVELOPE_H
 #define SEALMAIL_ENVELOPE_H
@@ -19,6 +20,20 @@ struct ipc_reader;
 #define ENVELOPE_MAX_RCPTS 10000
 #define ENVELOPE_HEADER_MAX (ENVELOPE_MAX_RCPTS * (ENVELOPE_ADDR_MAX + 8) + 8192)
 
+/* RFC 3461 NOTIFY; none set = not given (the default: FAILURE). */
+enum envelope_notify {
+	NOTIFY_NEVER = 1 << 0,
+	NOTIFY_SUCCESS = 1 << 1,
+	NOTIFY_FAILURE = 1 << 2,
+	NOTIFY_DELAY = 1 << 3,
+};
+
+struct envelope_rcpt {
+	char addr[ENVELOPE_ADDR_MAX];  /* local@domain */
+	char orcpt[ENVELOPE_ADDR_MAX]; /* ORCPT as given ("rfc822;a@b"), or "" */
+	unsigned notify;
+};
+
 struct envelope {
 	char id[32];
 	uint64_t time;
@@ -26,15 +41,18 @@ struct envelope {
 	char helo[256];
 	char client[64];
 	char tls[160]; /* "TLSv1.3/TLS_AES_256_GCM_SHA384" or "" */
-	char body[16]; /* "8BITMIME", "7BIT" or "" */
+	char body[16]; /* "8bitmime", "7bit" or "" */
+	char ret[8];    /* RFC 3461 RET: "full", "hdrs" or "" */
+	char envid[128]; /* RFC 3461 ENVID as given (xtext), or "" */
 	unsigned n_rcpts;
-	char (*rcpts)[ENVELOPE_ADDR_MAX];
+	struct envelope_rcpt *rcpts;
 };
 
 void envelope_init(struct envelope *env);
 void envelope_free(struct envelope *env);
-/* Appends a recipient. Returns -1 past ENVELOPE_MAX_RCPTS. */
-int envelope_add_rcpt(struct envelope *env, const char *rcpt);
+/* Appends a recipient (ORCPT may be NULL). Returns -1 past
+ * ENVELOPE_MAX_RCPTS or when a field is too long. */
+int envelope_add_rcpt(struct envelope *env, const char *addr, unsigned notify, const char *orcpt);
 
 void envelope_encode(const struct envelope *env, struct ipc_writer *w);
 /* Returns 0, or -1 when the payload is malformed. */

@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <event2/listener.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -37,77 +38,27 @@
 #include "lib/util.h"
 #include "queue/envelope.h"
 #include "queue/maildir.h"
+#include "queue/queue_private.h"
+#include "smtp/mta.h"
 
-#define QUEUE_DELIVERY_BATCH 128
-#define QUEUE_RETRY_SECONDS 60
-#define QUEUE_RETRY_MAX_SECONDS 3600
 
-struct queue_peer;
-
-/* A message, from the moment its spool file is created until it is
- * delivered to every recipient. While it is received and flushed, the queue
- * keeps its descriptor and decoded envelope, so delivery needs neither an
- * open nor a parse. */
-struct queue_msg {
-	TAILQ_ENTRY(queue_msg) entry;
-	char id[32];
-	/* receiving: who to answer */
-	struct queue_peer *peer;
-	uint64_t request_id;
-	int commit_failed;
-	/* the spool file */
-	int fd;              /* -1 when not open (recovered or deferred) */
-	struct envelope env; /* n_rcpts == 0 when not loaded */
-	size_t header_len;
-	uint64_t body_len;
-	/* delivery */
-	time_t not_before;
-	unsigned attempts;
-	unsigned char *done; /* per recipient */
-};
-TAILQ_HEAD(queue_msg_list, queue_msg);
-
-struct queue_peer {
-	TAILQ_ENTRY(queue_peer) entry;
-	struct ipc_channel *ch;
-	struct queue *q;
-};
-TAILQ_HEAD(queue_peer_list, queue_peer);
-
-struct queue {
-	struct config cfg;
-	struct event_base *base;
-	struct ipc_channel *parent;
-	struct queue_peer_list peers;
-	struct queue_msg_list open;     /* receiving */
-	struct queue_msg_list batch;    /* commit requested */
-	struct queue_msg_list ready;    /* to deliver now */
-	struct queue_msg_list deferred; /* waiting for not_before */
-	struct event *ev_flush, *ev_retry;
-	int sync_fd;
-	unsigned id_counter;
-	char known_maildir[MAILDIR_PATH_MAX]; /* last Maildir known to exist */
-};
-
-static void queue_schedule_flush(struct queue *q);
-
-static void queue_new_id(struct queue *q, char *buf, size_t size)
+void queue_new_id(struct queue *q, char *buf, size_t size)
 {
 	snprintf(buf, size, "%013" PRIx64 "%05X", now_usec(), (q->id_counter++) & 0xfffff);
 }
 
-static void queue_msg_free(struct queue_msg *m)
+void queue_msg_free(struct queue_msg *m)
 {
 	if (m->fd >= 0)
 		close(m->fd);
 	envelope_free(&m->env);
-	free(m->done);
+	free(m->rcpts);
 	free(m);
 }
 
 /* Closes the file and forgets the envelope of a message that waits; they
  * are read again when its time comes. */
-static void queue_msg_unload(struct queue_msg *m)
+void queue_msg_unload(struct queue_msg *m)
 {
 	if (m->fd >= 0)
 		close(m->fd);
@@ -136,8 +87,8 @@ static void queue_open_drop(struct queue *q, struct queue_msg *m, struct queue_m
 	queue_msg_free(m);
 }
 
-static void queue_reply(struct queue_peer *peer, uint32_t type, uint64_t id, uint32_t ok,
-                        const char *text, int fd)
+void queue_reply(struct queue_peer *peer, uint32_t type, uint64_t id, uint32_t ok,
+                 const char *text, int fd)
 {
 	struct ipc_writer w;
 
@@ -207,6 +158,32 @@ static void queue_handle_open(struct queue *q, struct queue_peer *peer, uint64_t
 	queue_reply(peer, IMSG_QUEUE_OPEN_RESULT, rid, 1, m->id, theirs);
 }
 
+int queue_inject(struct queue *q, struct envelope *env, const char *msg, size_t len, char *id_r)
+{
+	struct queue_msg *m = xcalloc(1, sizeof(*m));
+	const char *why = "";
+
+	queue_new_id(q, m->id, sizeof(m->id));
+	strlcpy_checked(id_r, m->id, 32);
+	strlcpy_checked(env->id, m->id, sizeof(env->id));
+	m->env = *env;
+	envelope_init(env);
+	m->fd = queue_spool_create(m, &why);
+	if (m->fd < 0 || write_all(m->fd, msg, len) < 0) {
+		char path[128];
+		log_error("event=spool-error id=%s reason=\"%s\"", m->id,
+		          m->fd < 0 ? why : strerror(errno));
+		snprintf(path, sizeof(path), "queue/incoming/%s", m->id);
+		unlink(path);
+		queue_msg_free(m);
+		return -1;
+	}
+	m->body_len = len;
+	TAILQ_INSERT_TAIL(&q->batch, m, entry);
+	queue_schedule_flush(q);
+	return 0;
+}
+
 /* IMSG_QUEUE_COMMIT: checks that the file holds what the dispatcher says it
  * wrote, and joins the next flush. */
 static void queue_handle_commit(struct queue *q, struct queue_peer *peer, uint64_t rid,
@@ -269,6 +246,12 @@ static void queue_peer_handler(struct ipc_channel *ch, uint32_t type, uint64_t i
 	case IMSG_QUEUE_ABORT:
 		queue_handle_abort(peer->q, peer, data, len);
 		break;
+	case IMSG_MTA_RESULT:
+		queue_task_result(peer->q, id, data, len);
+		break;
+	case IMSG_DISPATCHER_RETIRING:
+		peer->retiring = 1;
+		break;
 	default:
 		log_error("event=ipc-error reason=\"unexpected message %u from dispatcher\"", type);
 	}
@@ -290,6 +273,7 @@ static void queue_peer_closed(struct ipc_channel *ch, void *arg)
 	TAILQ_FOREACH(m, &q->batch, entry)
 	if (m->peer == peer)
 		m->peer = NULL;
+	queue_peer_lost_tasks(q, peer);
 	TAILQ_REMOVE(&q->peers, peer, entry);
 	ipc_channel_free(&peer->ch);
 	free(peer);
@@ -302,160 +286,6 @@ static void queue_add_peer(struct queue *q, int fd)
 	peer->q = q;
 	peer->ch = ipc_channel_new(q->base, fd, queue_peer_handler, queue_peer_closed, peer);
 	TAILQ_INSERT_TAIL(&q->peers, peer, entry);
-}
-
-/* ---- delivery ------------------------------------------------------- */
-
-/* One message's delivery within a flush. */
-struct queue_delivery {
-	struct queue_msg *msg;
-	struct maildir_copy *copies;
-	unsigned *rcpt_index; /* copies[i] is for recipient rcpt_index[i] */
-	unsigned n_copies;
-	int failed; /* some recipient must be tried again */
-};
-
-/* Reads a message's envelope and body; opens its spool file if needed.
- * Returns the body (malloc'ed) or NULL with *error_r. */
-static char *queue_msg_load(struct queue *q, struct queue_msg *m, const char **error_r)
-{
-	char path[128], *head, *body;
-	struct stat st;
-	size_t want;
-	ssize_t n;
-	int r;
-
-	if (m->fd < 0) {
-		snprintf(path, sizeof(path), "queue/active/%s", m->id);
-		m->fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (m->fd < 0 || fstat(m->fd, &st) < 0) {
-			*error_r = strerror(errno);
-			return NULL;
-		}
-		want = (size_t)st.st_size < ENVELOPE_HEADER_MAX ? (size_t)st.st_size
-		                                                : ENVELOPE_HEADER_MAX;
-		head = xmalloc(want + 1);
-		n = pread(m->fd, head, want, 0);
-		r = n < 0 ? -1 : envelope_parse(&m->env, head, (size_t)n, &m->header_len, error_r);
-		free(head);
-		if (r < 0) {
-			if (n < 0)
-				*error_r = strerror(errno);
-			return NULL;
-		}
-		m->body_len = (uint64_t)st.st_size - m->header_len;
-	}
-	if (m->done == NULL)
-		m->done = xcalloc(m->env.n_rcpts, 1);
-	body = xmalloc(m->body_len + 1);
-	n = pread(m->fd, body, m->body_len, (off_t)m->header_len);
-	if (n < 0 || (uint64_t)n != m->body_len) {
-		*error_r = n < 0 ? strerror(errno) : "spool file shorter than expected";
-		free(body);
-		return NULL;
-	}
-	return body;
-}
-
-/* Creates the Maildir when needed; remembers the last one seen to spare
- * the stat calls on a run of messages to one mailbox. */
-static int queue_maildir_ready(struct queue *q, const char *dir, const char **error_r)
-{
-	if (strcmp(q->known_maildir, dir) == 0)
-		return 0;
-	if (maildir_ensure(dir, error_r) < 0)
-		return -1;
-	strlcpy_checked(q->known_maildir, dir, sizeof(q->known_maildir));
-	return 0;
-}
-
-/* Writes the tmp/ copies of one message. Recipients that fail are left for
- * a later attempt; the message then stays in the queue. */
-static void queue_delivery_prepare(struct queue *q, struct queue_delivery *d)
-{
-	struct queue_msg *m = d->msg;
-	char dir[MAILDIR_PATH_MAX], prefix[2048];
-	const char *why = NULL;
-	char *body;
-	unsigned i;
-
-	body = queue_msg_load(q, m, &why);
-	if (body == NULL) {
-		log_error("event=spool-error id=%s reason=\"cannot read spool file: %s\"", m->id,
-		          why);
-		d->failed = 1;
-		return;
-	}
-	d->copies = xcalloc(m->env.n_rcpts, sizeof(d->copies[0]));
-	d->rcpt_index = xcalloc(m->env.n_rcpts, sizeof(d->rcpt_index[0]));
-	for (i = 0; i < m->env.n_rcpts; i++) {
-		const char *rcpt = m->env.rcpts[i];
-
-		if (m->done[i])
-			continue;
-		snprintf(prefix, sizeof(prefix), "Return-Path: <%s>\nDelivered-To: %s\n",
-		         m->env.sender, rcpt);
-		if (maildir_path_for(rcpt, dir, sizeof(dir)) < 0) {
-			why = "recipient cannot name a mailbox";
-		} else if (queue_maildir_ready(q, dir, &why) == 0 &&
-		           maildir_write(dir, q->cfg.hostname, prefix, body, m->body_len,
-		                         &d->copies[d->n_copies], &why) == 0) {
-			d->rcpt_index[d->n_copies++] = i;
-			continue;
-		}
-		q->known_maildir[0] = '\0';
-		log_warn("event=deferred id=%s to=<%s> relay=local reason=\"%s\"", m->id, rcpt,
-		         why);
-		d->failed = 1;
-	}
-	free(body);
-}
-
-/* Moves the copies into new/ once their contents are stable. */
-static void queue_delivery_commit(struct queue_delivery *d, int synced)
-{
-	unsigned i;
-
-	for (i = 0; i < d->n_copies; i++) {
-		const char *why;
-		if (synced && maildir_commit(&d->copies[i], &why) == 0)
-			continue;
-		maildir_discard(&d->copies[i]);
-		d->failed = 1;
-	}
-}
-
-/* After the renames are stable: logs each copy, then removes the message
- * or defers what is left of it. */
-static void queue_delivery_finish(struct queue *q, struct queue_delivery *d, int synced)
-{
-	struct queue_msg *m = d->msg;
-	char path[128];
-	unsigned i;
-
-	for (i = 0; i < d->n_copies && synced; i++) {
-		m->done[d->rcpt_index[i]] = 1;
-		log_info("event=delivered id=%s to=<%s> relay=local mailbox=%s", m->id,
-		         m->env.rcpts[d->rcpt_index[i]], d->copies[i].new_path);
-	}
-	if (!synced)
-		d->failed = 1;
-	if (!d->failed) {
-		snprintf(path, sizeof(path), "queue/active/%s", m->id);
-		unlink(path);
-		log_info("event=removed id=%s", m->id);
-		queue_msg_free(m);
-	} else {
-		unsigned shift = m->attempts < 6 ? m->attempts : 6;
-		unsigned delay = QUEUE_RETRY_SECONDS << shift;
-		m->attempts++;
-		m->not_before = time(NULL) +
-		                (delay < QUEUE_RETRY_MAX_SECONDS ? delay : QUEUE_RETRY_MAX_SECONDS);
-		queue_msg_unload(m);
-		TAILQ_INSERT_TAIL(&q->deferred, m, entry);
-	}
-	free(d->copies);
-	free(d->rcpt_index);
 }
 
 /* ---- the flush ------------------------------------------------------ */
@@ -503,6 +333,7 @@ static void queue_batch_answer(struct queue *q, int synced)
 			            ok ? m->id : "cannot make the message stable", -1);
 		m->peer = NULL;
 		if (ok) {
+			m->arrival = (time_t)m->env.time;
 			TAILQ_INSERT_TAIL(&q->ready, m, entry);
 		} else {
 			char path[128];
@@ -516,32 +347,24 @@ static void queue_batch_answer(struct queue *q, int synced)
 static void queue_flush_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct queue *q = arg;
-	struct queue_delivery d[QUEUE_DELIVERY_BATCH];
 	int have_batch = !TAILQ_EMPTY(&q->batch), ok;
-	unsigned n = 0, i;
+	struct queue_delivery *d;
+	unsigned n;
 
-	while (n < QUEUE_DELIVERY_BATCH && !TAILQ_EMPTY(&q->ready)) {
-		memset(&d[n], 0, sizeof(d[n]));
-		d[n].msg = TAILQ_FIRST(&q->ready);
-		TAILQ_REMOVE(&q->ready, d[n].msg, entry);
-		queue_delivery_prepare(q, &d[n]);
-		n++;
-	}
+	d = queue_deliveries_prepare(q, &n);
 	ok = queue_sync(q) == 0;
 	if (ok && have_batch)
 		queue_batch_rename(q);
-	for (i = 0; i < n; i++)
-		queue_delivery_commit(&d[i], ok);
+	queue_deliveries_commit(d, n, ok);
 	ok = ok && queue_sync(q) == 0;
 	if (have_batch)
 		queue_batch_answer(q, ok);
-	for (i = 0; i < n; i++)
-		queue_delivery_finish(q, &d[i], ok);
-	if (!TAILQ_EMPTY(&q->ready))
+	queue_deliveries_finish(q, d, n, ok);
+	if (!TAILQ_EMPTY(&q->ready) || !TAILQ_EMPTY(&q->batch))
 		queue_schedule_flush(q);
 }
 
-static void queue_schedule_flush(struct queue *q)
+void queue_schedule_flush(struct queue *q)
 {
 	struct timeval now = {0, 0};
 
@@ -558,7 +381,7 @@ static void queue_retry_cb(evutil_socket_t fd, short what, void *arg)
 
 	for (m = TAILQ_FIRST(&q->deferred); m != NULL; m = next) {
 		next = TAILQ_NEXT(m, entry);
-		if (m->not_before > now)
+		if (m->not_before > now || m->held)
 			continue;
 		TAILQ_REMOVE(&q->deferred, m, entry);
 		TAILQ_INSERT_TAIL(&q->ready, m, entry);
@@ -572,7 +395,7 @@ static void queue_retry_cb(evutil_socket_t fd, short what, void *arg)
 int queue_prepare_dirs(const char **error_r)
 {
 	if (mkdir_p("queue/incoming", 0700) < 0 || mkdir_p("queue/active", 0700) < 0 ||
-	    mkdir_p("mail", 0700) < 0) {
+	    mkdir_p("queue/state", 0700) < 0 || mkdir_p("mail", 0700) < 0) {
 		*error_r = strerror(errno);
 		return -1;
 	}
@@ -606,7 +429,11 @@ static void queue_recover(struct queue *q)
 			m = xcalloc(1, sizeof(*m));
 			m->fd = -1;
 			strlcpy_checked(m->id, de->d_name, sizeof(m->id));
-			TAILQ_INSERT_TAIL(&q->ready, m, entry);
+			queue_state_read(m);
+			if (m->held || m->not_before > time(NULL))
+				TAILQ_INSERT_TAIL(&q->deferred, m, entry);
+			else
+				TAILQ_INSERT_TAIL(&q->ready, m, entry);
 			recovered++;
 		}
 		closedir(dir);
@@ -654,16 +481,20 @@ static void queue_signal_cb(evutil_socket_t sig, short what, void *arg)
 int queue_main(const struct config *cfg, int parent_fd)
 {
 	struct queue *q = xcalloc(1, sizeof(*q));
-	struct timeval every = {5, 0};
+	struct timeval every = {1, 0};
 	struct event *ev_term, *ev_int;
 	const char *why;
+	unsigned i;
 
 	memcpy(&q->cfg, cfg, sizeof(q->cfg));
 	TAILQ_INIT(&q->peers);
 	TAILQ_INIT(&q->open);
 	TAILQ_INIT(&q->batch);
 	TAILQ_INIT(&q->ready);
+	TAILQ_INIT(&q->active);
 	TAILQ_INIT(&q->deferred);
+	for (i = 0; i < QUEUE_TASK_BUCKETS; i++)
+		TAILQ_INIT(&q->tasks[i]);
 	if (queue_prepare_dirs(&why) < 0)
 		fatal("event=fatal reason=\"cannot create spool directories: %s\"", why);
 	q->sync_fd = open("queue", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -679,6 +510,8 @@ int queue_main(const struct config *cfg, int parent_fd)
 	event_add(ev_int, NULL);
 	q->parent =
 	    ipc_channel_new(q->base, parent_fd, queue_parent_handler, queue_parent_closed, q);
+	if (queue_control_listen(q, &why) < 0)
+		fatal("event=fatal reason=\"control socket: %s\"", why);
 	queue_recover(q);
 	event_base_dispatch(q->base);
 	log_info("event=stopped");

@@ -31,6 +31,7 @@
 #include "lib/log.h"
 #include "lib/tls.h"
 #include "lib/util.h"
+#include "queue/dsn.h"
 #include "queue/envelope.h"
 #include "smtp/smtp_parse.h"
 
@@ -64,6 +65,7 @@ struct smtp_session {
 	int fd;
 	char client[64]; /* "IP" */
 	char client_port[8];
+	int trusted; /* the client is in trusted_networks: it may relay */
 
 	enum smtp_state state;
 	enum smtp_wait wait;
@@ -79,6 +81,8 @@ struct smtp_session {
 	struct envelope envelope;
 	uint64_t declared_size;
 	char pending_rcpt[ENVELOPE_ADDR_MAX]; /* waiting for the lookup */
+	char pending_orcpt[ENVELOPE_ADDR_MAX];
+	unsigned pending_notify;
 	char first_rcpt_display[ENVELOPE_ADDR_MAX];
 
 	/* DATA */
@@ -93,6 +97,7 @@ struct smtp_session {
 };
 
 static void smtp_session_process(struct smtp_session *s);
+static void smtp_rcpt_answer(struct smtp_session *s, unsigned result);
 static void smtp_session_free(struct smtp_session *s);
 
 /* ---- replies -------------------------------------------------------- */
@@ -219,6 +224,7 @@ static void smtp_cmd_helo_common(struct smtp_session *s, const char *arg, int es
 	smtp_reply(s, "250-SIZE %zu", cfg->limits.message_size);
 	smtp_reply(s, "250-8BITMIME");
 	smtp_reply(s, "250-ENHANCEDSTATUSCODES");
+	smtp_reply(s, "250-DSN");
 	if (offer_tls)
 		smtp_reply(s, "250-STARTTLS");
 	smtp_reply(s, "250 HELP");
@@ -234,38 +240,105 @@ static void smtp_cmd_helo(struct smtp_session *s, const char *arg)
 	smtp_cmd_helo_common(s, arg, 0);
 }
 
-/* MAIL parameters: SIZE (RFC 1870) and BODY (RFC 6152). */
-static int smtp_mail_params(struct smtp_session *s, const struct smtp_param *params, unsigned n)
+/* SIZE (RFC 1870): refused at once when over the limit. */
+static int smtp_param_size(struct smtp_session *s, const char *value)
 {
 	const struct config *cfg = s->env->cfg;
+	char *end;
+
+	errno = 0;
+	s->declared_size = strtoull(value, &end, 10);
+	if (*end != '\0' || errno != 0 || value[0] < '0' || value[0] > '9') {
+		smtp_reply_error(s, "501 5.5.4 Bad SIZE parameter");
+		return -1;
+	}
+	if (s->declared_size > cfg->limits.message_size) {
+		smtp_reply_error(s, "552 5.3.4 Message size exceeds fixed limit of %zu",
+		                 cfg->limits.message_size);
+		return -1;
+	}
+	return 0;
+}
+
+/* MAIL parameters: SIZE, BODY (RFC 6152), RET and ENVID (RFC 3461 4.3, 4.4). */
+static int smtp_mail_params(struct smtp_session *s, const struct smtp_param *params, unsigned n)
+{
+	struct envelope *e = &s->envelope;
 	unsigned i;
 
 	for (i = 0; i < n; i++) {
 		const struct smtp_param *p = &params[i];
-		char *end;
 
 		if (strcmp(p->keyword, "SIZE") == 0 && p->has_value) {
-			errno = 0;
-			s->declared_size = strtoull(p->value, &end, 10);
-			if (*end != '\0' || errno != 0 || p->value[0] < '0' || p->value[0] > '9') {
-				smtp_reply_error(s, "501 5.5.4 Bad SIZE parameter");
+			if (smtp_param_size(s, p->value) < 0)
 				return -1;
-			}
-			if (s->declared_size > cfg->limits.message_size) {
-				smtp_reply_error(
-				    s, "552 5.3.4 Message size exceeds fixed limit of %zu",
-				    cfg->limits.message_size);
-				return -1;
-			}
-		} else if (strcmp(p->keyword, "BODY") == 0 && p->has_value &&
+		} else if (strcmp(p->keyword, "BODY") == 0 &&
 		           (strcasecmp(p->value, "7BIT") == 0 ||
 		            strcasecmp(p->value, "8BITMIME") == 0)) {
-			strlcpy_checked(s->envelope.body, p->value, sizeof(s->envelope.body));
-			str_lower(s->envelope.body);
+			strlcpy_checked(e->body, p->value, sizeof(e->body));
+			str_lower(e->body);
+		} else if (strcmp(p->keyword, "RET") == 0 && e->ret[0] == '\0' &&
+		           (strcasecmp(p->value, "FULL") == 0 || strcasecmp(p->value, "HDRS") == 0)) {
+			strlcpy_checked(e->ret, p->value, sizeof(e->ret));
+			str_lower(e->ret);
+		} else if (strcmp(p->keyword, "ENVID") == 0 && e->envid[0] == '\0' &&
+		           strlen(p->value) <= 100 && dsn_xtext_valid(p->value)) {
+			strlcpy_checked(e->envid, p->value, sizeof(e->envid));
 		} else {
-			smtp_reply_error(s, "555 5.5.4 Unsupported parameter %s", p->keyword);
+			smtp_reply_error(s, "555 5.5.4 Unsupported or malformed parameter %s",
+			                 p->keyword);
 			return -1;
 		}
+	}
+	return 0;
+}
+
+/* NOTIFY=NEVER or a list of SUCCESS, FAILURE, DELAY (RFC 3461 4.1). */
+static int smtp_parse_notify(const char *value, unsigned *notify_r)
+{
+	char buf[64], *tok, *save = NULL;
+	unsigned notify = 0;
+
+	if (strlcpy_checked(buf, value, sizeof(buf)) < 0)
+		return -1;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (strcasecmp(tok, "NEVER") == 0)
+			notify |= NOTIFY_NEVER;
+		else if (strcasecmp(tok, "SUCCESS") == 0)
+			notify |= NOTIFY_SUCCESS;
+		else if (strcasecmp(tok, "FAILURE") == 0)
+			notify |= NOTIFY_FAILURE;
+		else if (strcasecmp(tok, "DELAY") == 0)
+			notify |= NOTIFY_DELAY;
+		else
+			return -1;
+	}
+	if (notify == 0 || ((notify & NOTIFY_NEVER) && notify != NOTIFY_NEVER))
+		return -1;
+	*notify_r = notify;
+	return 0;
+}
+
+/* RCPT parameters: NOTIFY and ORCPT (RFC 3461 4.1, 4.2). */
+static int smtp_rcpt_params(struct smtp_session *s, const struct smtp_param *params, unsigned n)
+{
+	unsigned i;
+
+	s->pending_notify = 0;
+	s->pending_orcpt[0] = '\0';
+	for (i = 0; i < n; i++) {
+		const struct smtp_param *p = &params[i];
+		const char *semi = strchr(p->value, ';');
+
+		if (strcmp(p->keyword, "NOTIFY") == 0 && s->pending_notify == 0 &&
+		    smtp_parse_notify(p->value, &s->pending_notify) == 0)
+			continue;
+		if (strcmp(p->keyword, "ORCPT") == 0 && s->pending_orcpt[0] == '\0' && semi &&
+		    semi != p->value && dsn_xtext_valid(semi + 1) &&
+		    strlcpy_checked(s->pending_orcpt, p->value, sizeof(s->pending_orcpt)) == 0)
+			continue;
+		smtp_reply_error(s, "555 5.5.4 Unsupported or malformed parameter %s", p->keyword);
+		return -1;
 	}
 	return 0;
 }
@@ -311,45 +384,47 @@ static void smtp_cmd_rcpt(struct smtp_session *s, const char *arg)
 		smtp_reply_error(s, "501 5.1.3 %s", why);
 		return;
 	}
-	if (n_params > 0) {
-		smtp_reply_error(s, "555 5.5.4 Unsupported parameter %s", params[0].keyword);
+	if (smtp_rcpt_params(s, params, n_params) < 0)
 		return;
-	}
 	if (s->envelope.n_rcpts >= cfg->limits.recipients) {
 		smtp_reply(s, "452 4.5.3 Error: too many recipients");
 		return;
 	}
 	/* RFC 5321 4.5.1: <postmaster> without a domain must be accepted. */
 	if (path.domain[0] == '\0')
-		snprintf(path.domain, sizeof(path.domain), "%s",
-		         cfg->n_local_domains ? cfg->local_domains[0] : cfg->hostname);
+		strlcpy_checked(path.domain,
+		                cfg->n_local_domains ? cfg->local_domains[0] : cfg->hostname,
+		                sizeof(path.domain));
+	smtp_path_format(&path, s->pending_rcpt, sizeof(s->pending_rcpt));
 	if (!config_is_local_domain(cfg, path.domain)) {
-		smtp_reply_error(s, "554 5.7.1 <%s@%s>: Relay access denied", path.local,
-		                 path.domain);
+		/* Relaying: only for trusted clients; the remote part keeps its case. */
+		if (s->trusted) {
+			smtp_rcpt_answer(s, LOOKUP_OK);
+			return;
+		}
+		smtp_reply_error(s, "554 5.7.1 <%s>: Relay access denied", s->pending_rcpt);
 		log_info("event=rcpt-refused session=%s to=<%s@%s> reason=relaying", s->id,
 		         path.local, path.domain);
 		return;
 	}
-	smtp_path_format(&path, s->pending_rcpt, sizeof(s->pending_rcpt));
 	str_lower(s->pending_rcpt);
 	s->wait = SMTP_WAIT_LOOKUP;
 	s->env->lookup_rcpt(s->env->owner, s->handle, s->pending_rcpt);
 }
 
-void smtp_session_lookup_done(struct smtp_session *s, unsigned result)
+/* Answers RCPT for the pending recipient. */
+static void smtp_rcpt_answer(struct smtp_session *s, unsigned result)
 {
 	char v[ENVELOPE_ADDR_MAX + 8];
 
-	if (s->wait != SMTP_WAIT_LOOKUP)
-		return;
-	s->wait = SMTP_WAIT_NONE;
 	log_value(s->pending_rcpt, v, sizeof(v));
 	switch (result) {
 	case LOOKUP_OK:
 		if (s->envelope.n_rcpts == 0)
 			snprintf(s->first_rcpt_display, sizeof(s->first_rcpt_display), "%s",
 			         s->pending_rcpt);
-		envelope_add_rcpt(&s->envelope, s->pending_rcpt);
+		envelope_add_rcpt(&s->envelope, s->pending_rcpt, s->pending_notify,
+		                  s->pending_orcpt);
 		smtp_reply(s, "250 2.1.5 Ok");
 		break;
 	case LOOKUP_UNKNOWN_USER:
@@ -364,6 +439,14 @@ void smtp_session_lookup_done(struct smtp_session *s, unsigned result)
 		smtp_reply(s, "451 4.3.0 <%s>: Temporary lookup failure", s->pending_rcpt);
 		break;
 	}
+}
+
+void smtp_session_lookup_done(struct smtp_session *s, unsigned result)
+{
+	if (s->wait != SMTP_WAIT_LOOKUP)
+		return;
+	s->wait = SMTP_WAIT_NONE;
+	smtp_rcpt_answer(s, result);
 	smtp_session_process(s);
 }
 
@@ -852,6 +935,7 @@ struct smtp_session *smtp_session_new(const struct smtp_env *env, const struct c
 	snprintf(s->id, sizeof(s->id), "%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
 	         rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
 	smtp_session_describe_peer(s, sa);
+	s->trusted = config_is_trusted_client(env->cfg, sa);
 	envelope_init(&s->envelope);
 	smtp_line_reader_init(&s->lines, env->cfg->limits.command_line);
 	log_info("event=connect session=%s client=%s:%s listener=%s", s->id, s->client,

@@ -364,7 +364,7 @@ static void test_unknown_key(void **state)
 {
 	expect_errors(*state, "[server]\nhostname = h.test\ncolour = red\n" LISTEN_PLAIN,
 	              "t.conf:3: colour: unknown key; [server] accepts hostname, data_dir, "
-	              "local_domains, users, user, dispatchers");
+	              "local_domains, users, user, dispatchers, trusted_networks");
 	expect_errors(*state,
 	              "[server]\nhostname = h.test\n" LISTEN_PLAIN "[tls a.test]\ncertificate = "
 	              "c\nkey = k\nmin_version = TLSv1.3\n",
@@ -374,8 +374,9 @@ static void test_unknown_key(void **state)
 	              "t.conf:0: [tls] key: required because [tls a.test] (line 6) needs a "
 	              "default certificate to fall back on");
 	expect_errors(*state, "hostname = h.test\n" LISTEN_PLAIN,
-	              "t.conf:1: hostname: not in a section; keys go under [server], [tls], "
-	              "[limits] or [listen NAME]");
+	              "t.conf:1: hostname: not in a section; keys go under [server], [tls], [tls "
+	              "NAME], [limits], [listen NAME], [dns], [outbound], [outbound.domains], "
+	              "[routes] or [queue]");
 }
 
 static void test_unknown_section(void **state)
@@ -385,7 +386,8 @@ static void test_unknown_section(void **state)
 	              "[server]\nhostname = h.test\n[smtp]\nbanner = hi\n" LISTEN_PLAIN
 	              "[server name]\n[listen]\n[listen bad name]\n",
 	              "t.conf:3: [smtp]: unknown section; expected [server], [tls], [tls NAME], "
-	              "[limits] or [listen NAME]\n"
+	              "[limits], [listen NAME], [dns], [outbound], [outbound.domains], [routes] "
+	              "or [queue]\n"
 	              "t.conf:8: [server name]: [server] takes no name\n"
 	              "t.conf:9: [listen]: a name is required, e.g. [listen mx]\n"
 	              "t.conf:10: [listen bad name]: 'bad name' is not a valid listener name: use "
@@ -486,7 +488,7 @@ static void test_bad_values(void **state)
 	    "t.conf:17: recipients: '10001' is too large: the maximum is 10000\n"
 	    "t.conf:18: errors: 'many' is not a whole number\n"
 	    "t.conf:19: command_timeout: '5 min' is not a duration: write seconds, optionally "
-	    "followed by s, m or h, e.g. 5m\n"
+	    "followed by s, m, h or d, e.g. 5m\n"
 	    "t.conf:20: data_timeout: '0' is too small: the minimum is 1s\n"
 	    "t.conf:21: connections: '-1' is not a whole number\n"
 	    "t.conf:22: connections_per_client: '99999999999' is too large: the maximum is "
@@ -608,11 +610,12 @@ static void test_many_errors_together(void **state)
 	    "[listen mx]\n"
 	    "tls = sometimes\n",
 	    "t.conf:3: speed: unknown key; [server] accepts hostname, data_dir, "
-	    "local_domains, users, user, dispatchers\n"
+	    "local_domains, users, user, dispatchers, trusted_networks\n"
 	    "t.conf:5: recipients: '0' is too small: the minimum is 1\n"
 	    "t.conf:6: recipients: given twice in [limits] (first at line 5)\n"
 	    "t.conf:7: [nonsense]: unknown section; expected [server], [tls], [tls "
-	    "NAME], [limits] or [listen NAME]\n"
+	    "NAME], [limits], [listen NAME], [dns], [outbound], [outbound.domains], "
+	    "[routes] or [queue]\n"
 	    "t.conf:9: tls: 'sometimes' is not one of none, optional, required, implicit\n"
 	    "t.conf:8: [listen mx] address: required, e.g. address = *:25\n"
 	    "t.conf:0: [tls] certificate: required because listener 'mx' uses tls = "
@@ -641,6 +644,604 @@ static void test_too_many_listeners(void **state)
 		n += (size_t)snprintf(text + n, sizeof text - n,
 		                      "[listen l%d]\naddress = *:%d\ntls = none\n", i, 1000 + i);
 	expect_errors(*state, text, "t.conf:99: [listen l32]: too many listeners (at most 32)");
+}
+
+/* ---- outbound delivery ---------------------------------------------------- */
+
+static const char outbound_config[] =
+    "[server]\n"                                                                  /* 1 */
+    "hostname = mx.local.test\n"                                                  /* 2 */
+    "trusted_networks = 127.0.0.0/8 ::1/128, 192.0.2.7 2001:DB8::/32 "            /* 3 */
+    "::ffff:10.0.0.0/104\n"                                                       /* 3 */
+    "[dns]\n"                                                                     /* 4 */
+    "resolver = 127.0.0.1:5353\n"                                                 /* 5 */
+    "[outbound]\n"                                                                /* 6 */
+    "tls = Encrypt\n"                                                             /* 7 */
+    "relayhost = [SMTP.example.net]:587\n"                                        /* 8 */
+    "port = 2526\n"                                                               /* 9 */
+    "ca_file = /etc/ssl/ca.pem\n"                                                 /* 10 */
+    "min_version = TLSv1.3\n"                                                     /* 11 */
+    "ciphers = ECDHE-RSA-AES256-GCM-SHA384\n"                                     /* 12 */
+    "ciphersuites = TLS_AES_128_GCM_SHA256\n"                                     /* 13 */
+    "helo = out.local.test\n"                                                     /* 14 */
+    "connect_timeout = 1m\n"                                                      /* 15 */
+    "command_timeout = 10m\n"                                                     /* 16 */
+    "[outbound.domains]\n"                                                        /* 17 */
+    "example.com = verify\n"                                                      /* 18 */
+    ".Example.COM = encrypt   ; every subdomain\n"                                /* 19 */
+    "partner.test = VERIFY match=MX1.partner.net:*.mx.partner.net:.partner.org\n" /* 20 */
+    "plain.test = none\n"                                                         /* 21 */
+    "dane.test = dane\n"                                                          /* 22 */
+    "[routes]\n"                                                                  /* 23 */
+    "example.test = 127.0.0.1:2600\n"                                             /* 24 */
+    ".example.test = [relay.example.net]\n"                                       /* 25 */
+    "v6.test = [2001:DB8::1]:25\n"                                                /* 26 */
+    "mx.test = relay.example.org\n"                                               /* 27 */
+    "port.test = relay.example.org:2525\n"                                        /* 28 */
+    "bare.test = 192.0.2.1\n"                                                     /* 29 */
+    "[queue]\n"                                                                   /* 30 */
+    "retry = 1m, 2m 1h 1d\n"                                                      /* 31 */
+    "max_lifetime = 3d\n"                                                         /* 32 */
+    "delay_warning = 0\n"                                                         /* 33 */
+    LISTEN_PLAIN;                                                                 /* 34-36 */
+
+static void check_route(const struct config_route *r, const char *domain, const char *host,
+                        unsigned port, int mx_lookup, int line)
+{
+	assert_string_equal(r->domain, domain);
+	assert_string_equal(r->host, host);
+	assert_int_equal(r->port, port);
+	assert_int_equal(r->mx_lookup, mx_lookup);
+	assert_int_equal(r->line, line);
+}
+
+static void check_policy(const struct config_tls_policy *p, const char *domain,
+                         enum tls_level level, const char *match, int line)
+{
+	assert_string_equal(p->domain, domain);
+	assert_int_equal(p->level, level);
+	assert_string_equal(p->match, match);
+	assert_int_equal(p->line, line);
+}
+
+static void check_network(const struct config_network *n, int family, const char *addr,
+                          unsigned prefix)
+{
+	char text[INET6_ADDRSTRLEN];
+	assert_int_equal(n->family, family);
+	assert_non_null(inet_ntop(family, n->addr, text, sizeof text));
+	assert_string_equal(text, addr);
+	assert_int_equal(n->prefix, prefix);
+}
+
+static void test_outbound_defaults(void **state)
+{
+	struct fixture *f = *state;
+	struct config *cfg = &f->cfg;
+	config_defaults(cfg);
+	assert_string_equal(cfg->outbound_helo, cfg->hostname);
+	expect_ok(f, "[server]\nhostname = mx.local.test\n" LISTEN_PLAIN);
+	assert_int_equal(cfg->n_trusted_networks, 0);
+	assert_string_equal(cfg->dns_resolver, "");
+	assert_int_equal(cfg->dns_resolver_address_len, 0);
+	assert_int_equal(cfg->outbound_tls, TLS_LEVEL_MAY);
+	assert_int_equal(cfg->outbound_tls_line, 0);
+	assert_string_equal(cfg->relayhost.host, "");
+	assert_int_equal(cfg->outbound_port, 25);
+	assert_string_equal(cfg->outbound_ca_file, "");
+	assert_int_equal(cfg->outbound_min_version, TLS1_2_VERSION);
+	assert_string_equal(cfg->outbound_ciphers, cfg->ciphers);
+	assert_string_equal(cfg->outbound_ciphersuites, cfg->ciphersuites);
+	assert_string_equal(cfg->outbound_helo, "mx.local.test");
+	assert_int_equal(cfg->outbound_connect_timeout, 30);
+	assert_int_equal(cfg->outbound_command_timeout, 300);
+	assert_int_equal(cfg->n_tls_policies, 0);
+	assert_int_equal(cfg->n_routes, 0);
+	assert_int_equal(cfg->n_retry, 5);
+	assert_int_equal(cfg->retry[0], 300);
+	assert_int_equal(cfg->retry[1], 600);
+	assert_int_equal(cfg->retry[2], 1200);
+	assert_int_equal(cfg->retry[3], 2400);
+	assert_int_equal(cfg->retry[4], 3600);
+	assert_int_equal(cfg->max_lifetime, 5 * 86400);
+	assert_int_equal(cfg->delay_warning, 4 * 3600);
+	/* the outbound cipher defaults do not follow a changed [tls] */
+	expect_ok(f, "[server]\nhostname = h.test\n[tls]\nciphers = ECDHE-RSA-AES128-GCM-SHA256\n"
+	             "ciphersuites = TLS_AES_128_GCM_SHA256\n" LISTEN_PLAIN);
+	config_defaults(cfg);
+	char defaults[2][1024];
+	memcpy(defaults[0], cfg->ciphers, sizeof defaults[0]);
+	memcpy(defaults[1], cfg->ciphersuites, sizeof defaults[1]);
+	expect_ok(f, "[server]\nhostname = h.test\n[tls]\nciphers = ECDHE-RSA-AES128-GCM-SHA256\n"
+	             "ciphersuites = TLS_AES_128_GCM_SHA256\n" LISTEN_PLAIN);
+	assert_string_equal(cfg->outbound_ciphers, defaults[0]);
+	assert_string_equal(cfg->outbound_ciphersuites, defaults[1]);
+}
+
+static void test_outbound_config(void **state)
+{
+	struct fixture *f = *state;
+	const struct config *cfg = &f->cfg;
+	expect_ok(f, outbound_config);
+
+	assert_int_equal(cfg->n_trusted_networks, 5);
+	check_network(&cfg->trusted_networks[0], AF_INET, "127.0.0.0", 8);
+	check_network(&cfg->trusted_networks[1], AF_INET6, "::1", 128);
+	check_network(&cfg->trusted_networks[2], AF_INET, "192.0.2.7", 32);
+	check_network(&cfg->trusted_networks[3], AF_INET6, "2001:db8::", 32);
+	check_network(&cfg->trusted_networks[4], AF_INET, "10.0.0.0", 8); /* mapped */
+
+	assert_string_equal(cfg->dns_resolver, "127.0.0.1:5353");
+	const struct sockaddr_in *a4 = (const struct sockaddr_in *)&cfg->dns_resolver_address;
+	assert_int_equal(cfg->dns_resolver_address_len, sizeof *a4);
+	assert_int_equal(a4->sin_family, AF_INET);
+	assert_int_equal(ntohs(a4->sin_port), 5353);
+	assert_int_equal(ntohl(a4->sin_addr.s_addr), 0x7f000001);
+
+	assert_int_equal(cfg->outbound_tls, TLS_LEVEL_ENCRYPT);
+	assert_int_equal(cfg->outbound_tls_line, 7);
+	check_route(&cfg->relayhost, "", "smtp.example.net", 587, 0, 8);
+	assert_int_equal(cfg->outbound_port, 2526);
+	assert_string_equal(cfg->outbound_ca_file, "/etc/ssl/ca.pem");
+	assert_int_equal(cfg->outbound_min_version, TLS1_3_VERSION);
+	assert_int_equal(cfg->min_version, TLS1_2_VERSION);
+	assert_string_equal(cfg->outbound_ciphers, "ECDHE-RSA-AES256-GCM-SHA384");
+	assert_string_equal(cfg->outbound_ciphersuites, "TLS_AES_128_GCM_SHA256");
+	assert_string_equal(cfg->outbound_helo, "out.local.test");
+	assert_int_equal(cfg->outbound_connect_timeout, 60);
+	assert_int_equal(cfg->outbound_command_timeout, 600);
+
+	assert_int_equal(cfg->n_tls_policies, 5);
+	check_policy(&cfg->tls_policies[0], "example.com", TLS_LEVEL_VERIFY, "", 18);
+	check_policy(&cfg->tls_policies[1], ".example.com", TLS_LEVEL_ENCRYPT, "", 19);
+	check_policy(&cfg->tls_policies[2], "partner.test", TLS_LEVEL_VERIFY,
+	             "mx1.partner.net:*.mx.partner.net:.partner.org", 20);
+	check_policy(&cfg->tls_policies[3], "plain.test", TLS_LEVEL_NONE, "", 21);
+	check_policy(&cfg->tls_policies[4], "dane.test", TLS_LEVEL_DANE, "", 22);
+
+	/* a route without a port takes [outbound] port, even when written later */
+	assert_int_equal(cfg->n_routes, 6);
+	check_route(&cfg->routes[0], "example.test", "127.0.0.1", 2600, 0, 24);
+	check_route(&cfg->routes[1], ".example.test", "relay.example.net", 2526, 0, 25);
+	check_route(&cfg->routes[2], "v6.test", "2001:db8::1", 25, 0, 26);
+	check_route(&cfg->routes[3], "mx.test", "relay.example.org", 2526, 1, 27);
+	check_route(&cfg->routes[4], "port.test", "relay.example.org", 2525, 1, 28);
+	check_route(&cfg->routes[5], "bare.test", "192.0.2.1", 2526, 0, 29);
+
+	assert_int_equal(cfg->n_retry, 4);
+	assert_int_equal(cfg->retry[0], 60);
+	assert_int_equal(cfg->retry[1], 120);
+	assert_int_equal(cfg->retry[2], 3600);
+	assert_int_equal(cfg->retry[3], 86400);
+	assert_int_equal(cfg->max_lifetime, 3 * 86400);
+	assert_int_equal(cfg->delay_warning, 0);
+}
+
+static void test_relayhost_forms(void **state)
+{
+	struct fixture *f = *state;
+	static const struct {
+		const char *value, *host;
+		unsigned port;
+		int mx_lookup;
+	} cases[] = {
+	    {"smtp.example.net", "smtp.example.net", 25, 1},
+	    {"Smtp.Example.NET:587", "smtp.example.net", 587, 1},
+	    {"[smtp.example.net]", "smtp.example.net", 25, 0},
+	    {"[smtp.example.net]:587", "smtp.example.net", 587, 0},
+	    {"[2001:db8::1]:25", "2001:db8::1", 25, 0},
+	    {"[2001:db8::1]", "2001:db8::1", 25, 0},
+	    {"192.0.2.1:25", "192.0.2.1", 25, 0},
+	    {"192.0.2.1", "192.0.2.1", 25, 0},
+	    {"[192.0.2.1]:2525", "192.0.2.1", 2525, 0},
+	    {"localhost:65535", "localhost", 65535, 1},
+	};
+	char text[512];
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		snprintf(text, sizeof text,
+		         "[server]\nhostname = h.test\n[outbound]\nrelayhost = %s\n" LISTEN_PLAIN,
+		         cases[i].value);
+		expect_ok(f, text);
+		check_route(&f->cfg.relayhost, "", cases[i].host, cases[i].port, cases[i].mx_lookup,
+		            4);
+	}
+}
+
+static void test_resolver_forms(void **state)
+{
+	struct fixture *f = *state;
+	static const struct {
+		const char *value, *stored;
+		int family;
+		unsigned port;
+	} cases[] = {
+	    {"127.0.0.1:5353", "127.0.0.1:5353", AF_INET, 5353},
+	    {"192.0.2.53", "192.0.2.53:53", AF_INET, 53},
+	    {"::1", "[::1]:53", AF_INET6, 53},
+	    {"[::1]", "[::1]:53", AF_INET6, 53},
+	    {"[2001:DB8::53]:5300", "[2001:db8::53]:5300", AF_INET6, 5300},
+	};
+	char text[512];
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		snprintf(text, sizeof text,
+		         "[server]\nhostname = h.test\n[dns]\nresolver = %s\n" LISTEN_PLAIN,
+		         cases[i].value);
+		expect_ok(f, text);
+		const struct config *cfg = &f->cfg;
+		assert_string_equal(cfg->dns_resolver, cases[i].stored);
+		assert_int_equal(cfg->dns_resolver_address.ss_family, cases[i].family);
+		if (cases[i].family == AF_INET6) {
+			const struct sockaddr_in6 *a6 =
+			    (const struct sockaddr_in6 *)&cfg->dns_resolver_address;
+			assert_int_equal(cfg->dns_resolver_address_len, sizeof *a6);
+			assert_int_equal(ntohs(a6->sin6_port), cases[i].port);
+		} else {
+			const struct sockaddr_in *a4 =
+			    (const struct sockaddr_in *)&cfg->dns_resolver_address;
+			assert_int_equal(cfg->dns_resolver_address_len, sizeof *a4);
+			assert_int_equal(ntohs(a4->sin_port), cases[i].port);
+		}
+	}
+}
+
+static void test_outbound_errors(void **state)
+{
+	expect_errors(
+	    *state,
+	    "[server]\n"                                                              /* 1 */
+	    "hostname = h.test\n"                                                     /* 2 */
+	    "trusted_networks = 10.0.0.0/33 10.1.2.3/8 host.test ::1/129 10.0.0.0/x " /* 3 */
+	    "192.0.2.0/24 /8\n"                                                       /* 3 */
+	    "[outbound]\n"                                                            /* 4 */
+	    "tls = maybe\n"                                                           /* 5 */
+	    "port = 0\n"                                                              /* 6 */
+	    "helo = bad_helo.test\n"                                                  /* 7 */
+	    "connect_timeout = 1w\n"                                                  /* 8 */
+	    "command_timeout = 0\n"                                                   /* 9 */
+	    "colour = red\n"                                                          /* 10 */
+	    "min_version = TLSv1.1\n"                                                 /* 11 */
+	    "[outbound.domains]\n"                                                    /* 12 */
+	    "example.com = secure\n"                                                  /* 13 */
+	    "a.test = encrypt match=mx.a.test\n"                                      /* 14 */
+	    "b.test = verify match=\n"                                                /* 15 */
+	    "c.test = verify match=ok.test:bad_name.test\n"                           /* 16 */
+	    "d.test = verify foo=bar\n"                                               /* 17 */
+	    "e.test = may\n"                                                          /* 18 */
+	    "E.Test = verify\n"                                                       /* 19 */
+	    "bad_domain.test = may\n"                                                 /* 20 */
+	    ".1.2.3.4 = may\n"                                                        /* 21 */
+	    "f.test = verify match=a.test match=b.test\n"                             /* 22 */
+	    "g.test =\n"                                                              /* 23 */
+	    "h.test = dane match=mx.h.test\n"                                         /* 24 */
+	    "i.test = verify match=a.test::b.test\n"                                  /* 25 */
+	    ". = none\n"                                                              /* 26 */
+	    "[outbound.domains]\n"                                                    /* 27 */
+	    "[outbound.domains x]\n"                                                  /* 28 */
+	    LISTEN_PLAIN,                                                             /* 29-31 */
+	    "t.conf:3: trusted_networks: '10.0.0.0/33' is not a network: the prefix length must "
+	    "be a number from 0 to 32; write an address or ADDRESS/PREFIX, e.g. 192.0.2.0/24 or "
+	    "2001:db8::/32\n"
+	    "t.conf:3: trusted_networks: '10.1.2.3/8' is not a network: bits are set after the "
+	    "prefix; the network is 10.0.0.0/8; write an address or ADDRESS/PREFIX, e.g. "
+	    "192.0.2.0/24 or 2001:db8::/32\n"
+	    "t.conf:3: trusted_networks: 'host.test' is not a network: not an IPv4 or IPv6 "
+	    "address (host names are not looked up); write an address or ADDRESS/PREFIX, e.g. "
+	    "192.0.2.0/24 or 2001:db8::/32\n"
+	    "t.conf:3: trusted_networks: '::1/129' is not a network: the prefix length must be a "
+	    "number from 0 to 128; write an address or ADDRESS/PREFIX, e.g. 192.0.2.0/24 or "
+	    "2001:db8::/32\n"
+	    "t.conf:3: trusted_networks: '10.0.0.0/x' is not a network: the prefix length must "
+	    "be a number from 0 to 32; write an address or ADDRESS/PREFIX, e.g. 192.0.2.0/24 or "
+	    "2001:db8::/32\n"
+	    "t.conf:3: trusted_networks: '/8' is not a network: not an IPv4 or IPv6 address "
+	    "(host names are not looked up); write an address or ADDRESS/PREFIX, e.g. "
+	    "192.0.2.0/24 or 2001:db8::/32\n"
+	    "t.conf:5: tls: 'maybe' is not one of none, may, encrypt, dane, verify\n"
+	    "t.conf:6: port: '0' is not a port: write a number from 1 to 65535\n"
+	    "t.conf:7: helo: 'bad_helo.test' is not a valid domain: only letters, digits, '-' "
+	    "and '.' are allowed (write international names in their xn-- form)\n"
+	    "t.conf:8: connect_timeout: '1w' is not a duration: write seconds, optionally "
+	    "followed by s, m, h or d, e.g. 5m\n"
+	    "t.conf:9: command_timeout: '0' is too small: the minimum is 1s\n"
+	    "t.conf:10: colour: unknown key; [outbound] accepts tls, relayhost, port, ca_file, "
+	    "min_version, ciphers, ciphersuites, helo, connect_timeout, command_timeout\n"
+	    "t.conf:11: min_version: 'TLSv1.1' is not allowed: TLS 1.0 and 1.1 are deprecated "
+	    "(RFC 8996); use TLSv1.2 or TLSv1.3\n"
+	    "t.conf:13: example.com: 'secure' is not one of none, may, encrypt, dane, verify\n"
+	    "t.conf:14: a.test: match= is only allowed with verify (the other levels check no "
+	    "name)\n"
+	    "t.conf:15: b.test: match= needs at least one name\n"
+	    "t.conf:16: c.test: 'bad_name.test' in match= is not a valid host name: only "
+	    "letters, digits, '-' and '.' are allowed (write international names in their xn-- "
+	    "form)\n"
+	    "t.conf:17: d.test: 'foo=bar' is not understood; after the level only "
+	    "match=NAME:NAME... may follow (with verify)\n"
+	    "t.conf:19: E.Test: given twice in [outbound.domains] (first at line 18)\n"
+	    "t.conf:20: bad_domain.test: not a valid domain: only letters, digits, '-' and '.' "
+	    "are allowed (write international names in their xn-- form) (keys here are "
+	    "domains, or .domain for every subdomain)\n"
+	    "t.conf:21: .1.2.3.4: not a valid domain: the last label is numeric (an IP address "
+	    "is not a domain) (keys here are domains, or .domain for every subdomain)\n"
+	    "t.conf:22: f.test: match= given twice; separate the names with ':'\n"
+	    "t.conf:23: g.test: no value given\n"
+	    "t.conf:24: h.test: match= is only allowed with verify (the other levels check no "
+	    "name)\n"
+	    "t.conf:25: i.test: '' in match= is not a valid host name: it is empty (two ':' in "
+	    "a row, or one at an end)\n"
+	    "t.conf:26: .: not a valid domain: it is empty (keys here are domains, or .domain "
+	    "for every subdomain)\n"
+	    "t.conf:27: [outbound.domains]: section given twice (first at line 12); merge them\n"
+	    "t.conf:28: [outbound.domains x]: [outbound.domains] takes no name");
+}
+
+static void test_bad_relayhost_and_resolver(void **state)
+{
+	static const struct {
+		const char *key, *value, *why;
+	} cases[] = {
+	    {"relayhost", "[smtp.example.net", "the ']' is missing"},
+	    {"relayhost", "[smtp.example.net]587", "only ':PORT' may follow the ']'"},
+	    {"relayhost", "2001:db8::1",
+	     "an IPv6 address must be in brackets, e.g. [2001:db8::1]:25"},
+	    {"relayhost", "smtp.example.net:0", "the port must be a number from 1 to 65535"},
+	    {"relayhost", "smtp.example.net:65536", "the port must be a number from 1 to 65535"},
+	    {"relayhost", "smtp.example.net:", "the port must be a number from 1 to 65535"},
+	    {"relayhost", "[smtp.example.net]:25x", "the port must be a number from 1 to 65535"},
+	    {"relayhost", "[]:25", "the host is missing"},
+	    {"relayhost", ":25", "the host is missing"},
+	    {"relayhost", "[fe80::zz]:25", "the part in brackets is not an IPv6 address"},
+	    {"relayhost", "smtp_host.test",
+	     "'smtp_host.test' is not a valid host name: only letters, digits, '-' and '.' are "
+	     "allowed (write international names in their xn-- form)"},
+	    {"relayhost", "999.1.1.1:25",
+	     "'999.1.1.1' is not a valid host name: the last label is numeric (an IP address "
+	     "is not a domain)"},
+	    {"resolver", "localhost", "not an IP address (host names are not looked up)"},
+	    {"resolver", "localhost:53",
+	     "the host part is not an IPv4 address (host names are not looked up)"},
+	    {"resolver", "*:53", "'*' is not an address here"},
+	    {"resolver", "127.0.0.1:0", "the port must be a number from 1 to 65535"},
+	    {"resolver", "[::1]53", "':PORT' must follow the ']'"},
+	    {"resolver", "[::1", "the ']' is missing"},
+	    {"resolver", "[1.2.3.4]", "the part in brackets is not an IPv6 address"},
+	};
+	char text[512], expected[1024];
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		int relay = strcmp(cases[i].key, "relayhost") == 0;
+		snprintf(text, sizeof text,
+		         "[server]\nhostname = h.test\n[%s]\n%s = %s\n" LISTEN_PLAIN,
+		         relay ? "outbound" : "dns", cases[i].key, cases[i].value);
+		snprintf(expected, sizeof expected, "t.conf:4: %s: '%s' is not valid: %s; %s",
+		         cases[i].key, cases[i].value, cases[i].why,
+		         relay
+		             ? "write HOST, HOST:PORT, [HOST], [HOST]:PORT or an IP address (IPv6 "
+		               "in brackets)"
+		             : "write a.b.c.d, [IPv6], a.b.c.d:PORT or [IPv6]:PORT");
+		expect_errors(*state, text, expected);
+	}
+}
+
+static void test_route_and_queue_errors(void **state)
+{
+	expect_errors(
+	    *state,
+	    "[server]\nhostname = h.test\n"             /* 1-2 */
+	    "[routes]\n"                                /* 3 */
+	    "example.test = 127.0.0.1:2600\n"           /* 4 */
+	    "Example.Test = [relay.test]\n"             /* 5 */
+	    ".example.test = relay.test:99999\n"        /* 6 */
+	    "bad_key.test = relay.test\n"               /* 7 */
+	    "x.test = ::1\n"                            /* 8 */
+	    "y.test = [relay.test]:25:26\n"             /* 9 */
+	    "[queue]\n"                                 /* 10 */
+	    "retry = 5m 10x 0 1h\n"                     /* 11 */
+	    "max_lifetime = 2w\n"                       /* 12 */
+	    "delay_warning = -1\n"                      /* 13 */
+	    "[queue]\n"                                 /* 14 */
+	    "[dns]\nresolver = 127.0.0.1\nserver = x\n" /* 15-17 */
+	    LISTEN_PLAIN,
+	    "t.conf:5: Example.Test: given twice in [routes] (first at line 4)\n"
+	    "t.conf:6: .example.test: 'relay.test:99999' is not valid: the port must be a "
+	    "number from 1 to 65535; write HOST, HOST:PORT, [HOST], [HOST]:PORT or an "
+	    "IP address (IPv6 in brackets)\n"
+	    "t.conf:7: bad_key.test: not a valid domain: only letters, digits, '-' and "
+	    "'.' are allowed (write international names in their xn-- form) (keys here "
+	    "are domains, or .domain for every subdomain)\n"
+	    "t.conf:8: x.test: '::1' is not valid: an IPv6 address must be in brackets, "
+	    "e.g. [2001:db8::1]:25; write HOST, HOST:PORT, [HOST], [HOST]:PORT or an IP "
+	    "address (IPv6 in brackets)\n"
+	    "t.conf:9: y.test: '[relay.test]:25:26' is not valid: the port must be a "
+	    "number from 1 to 65535; write HOST, HOST:PORT, [HOST], [HOST]:PORT or an "
+	    "IP address (IPv6 in brackets)\n"
+	    "t.conf:11: retry: '10x' is not a duration: write seconds, optionally "
+	    "followed by s, m, h or d, e.g. 5m\n"
+	    "t.conf:11: retry: '0' is too small: the minimum is 1s\n"
+	    "t.conf:12: max_lifetime: '2w' is not a duration: write seconds, optionally "
+	    "followed by s, m, h or d, e.g. 5m\n"
+	    "t.conf:13: delay_warning: '-1' is not a duration: write seconds, optionally "
+	    "followed by s, m, h or d, e.g. 5m\n"
+	    "t.conf:14: [queue]: section given twice (first at line 10); merge them\n"
+	    "t.conf:17: server: unknown key; [dns] accepts resolver");
+	/* a bad retry list keeps the default */
+	assert_int_equal(((struct fixture *)*state)->cfg.n_retry, 5);
+}
+
+static void test_retry_limits(void **state)
+{
+	struct fixture *f = *state;
+	char list[256] = "", text[512];
+	for (int i = 1; i <= CONFIG_MAX_RETRY; i++)
+		snprintf(list + strlen(list), sizeof list - strlen(list), "%dm ", i);
+	snprintf(text, sizeof text,
+	         "[server]\nhostname = h.test\n[queue]\nretry = %s\n" LISTEN_PLAIN, list);
+	expect_ok(f, text);
+	assert_int_equal(f->cfg.n_retry, CONFIG_MAX_RETRY);
+	assert_int_equal(f->cfg.retry[CONFIG_MAX_RETRY - 1], CONFIG_MAX_RETRY * 60);
+	snprintf(text, sizeof text,
+	         "[server]\nhostname = h.test\n[queue]\nretry = %s 2d\n" LISTEN_PLAIN, list);
+	expect_errors(f, text, "t.conf:4: retry: more than 16 waits (the last one repeats)");
+	assert_int_equal(f->cfg.n_retry, 5);
+	expect_ok(f, "[server]\nhostname = h.test\n[queue]\nretry = 1d\n" LISTEN_PLAIN);
+	assert_int_equal(f->cfg.n_retry, 1);
+	assert_int_equal(f->cfg.retry[0], 86400);
+}
+
+static void test_day_durations_and_delay_warning(void **state)
+{
+	struct fixture *f = *state;
+	expect_ok(f, "[server]\nhostname = h.test\n[limits]\ncommand_timeout = 1d\n"
+	             "[queue]\nmax_lifetime = 7d\ndelay_warning = 1d\n" LISTEN_PLAIN);
+	assert_int_equal(f->cfg.limits.command_timeout, 86400);
+	assert_int_equal(f->cfg.max_lifetime, 7 * 86400);
+	assert_int_equal(f->cfg.delay_warning, 86400);
+	/* a short max_lifetime silences the default delay_warning ... */
+	expect_ok(f, "[server]\nhostname = h.test\n[queue]\nmax_lifetime = 1h\n" LISTEN_PLAIN);
+	/* ... but not one written in the file */
+	expect_errors(f,
+	              "[server]\nhostname = h.test\n[queue]\ndelay_warning = 2d\n"
+	              "max_lifetime = 1d\n" LISTEN_PLAIN,
+	              "t.conf:4: [queue] delay_warning: 172800s is not shorter than max_lifetime "
+	              "(86400s), so no delay notice would be sent; shorten it, or write 0 to send "
+	              "none");
+}
+
+static void test_helo_follows_hostname(void **state)
+{
+	struct fixture *f = *state;
+	/* [outbound] before [server]: helo is filled after the whole file */
+	expect_ok(f,
+	          "[outbound]\ntls = none\n[server]\nhostname = Late.Example.TEST\n" LISTEN_PLAIN);
+	assert_string_equal(f->cfg.outbound_helo, "Late.Example.TEST");
+	assert_int_equal(f->cfg.outbound_tls, TLS_LEVEL_NONE);
+	assert_int_equal(f->cfg.outbound_tls_line, 2);
+}
+
+static struct sockaddr_storage ipv4(const char *addr)
+{
+	struct sockaddr_storage ss = {0};
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+	a4->sin_family = AF_INET;
+	a4->sin_port = htons(40000);
+	assert_int_equal(inet_pton(AF_INET, addr, &a4->sin_addr), 1);
+	return ss;
+}
+
+static struct sockaddr_storage ipv6(const char *addr)
+{
+	struct sockaddr_storage ss = {0};
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+	a6->sin6_family = AF_INET6;
+	assert_int_equal(inet_pton(AF_INET6, addr, &a6->sin6_addr), 1);
+	return ss;
+}
+
+static int trusted(const struct config *cfg, struct sockaddr_storage ss)
+{
+	return config_is_trusted_client(cfg, (const struct sockaddr *)&ss);
+}
+
+static void test_trusted_clients(void **state)
+{
+	struct fixture *f = *state;
+	const struct config *cfg = &f->cfg;
+	expect_ok(f, "[server]\nhostname = h.test\ntrusted_networks = 127.0.0.0/8, 192.0.2.7 "
+	             "198.51.100.0/23 2001:db8:1::/48 ::1\n" LISTEN_PLAIN);
+	assert_true(trusted(cfg, ipv4("127.0.0.1")));
+	assert_true(trusted(cfg, ipv4("127.255.255.255")));
+	assert_false(trusted(cfg, ipv4("128.0.0.1")));
+	assert_true(trusted(cfg, ipv4("192.0.2.7")));
+	assert_false(trusted(cfg, ipv4("192.0.2.8")));
+	assert_true(trusted(cfg, ipv4("198.51.100.1")));
+	assert_true(trusted(cfg, ipv4("198.51.101.254")));
+	assert_false(trusted(cfg, ipv4("198.51.102.1")));
+	assert_true(trusted(cfg, ipv6("::1")));
+	assert_false(trusted(cfg, ipv6("::2")));
+	assert_true(trusted(cfg, ipv6("2001:db8:1:ffff::25")));
+	assert_false(trusted(cfg, ipv6("2001:db8:2::25")));
+	/* an IPv4 client on a dual-stack socket */
+	assert_true(trusted(cfg, ipv6("::ffff:127.0.0.1")));
+	assert_true(trusted(cfg, ipv6("::ffff:198.51.101.9")));
+	assert_false(trusted(cfg, ipv6("::ffff:10.0.0.1")));
+	/* IPv4 networks do not match IPv6 addresses that merely end alike */
+	assert_false(trusted(cfg, ipv6("::127.0.0.1")));
+	struct sockaddr_storage unix_addr = {.ss_family = AF_UNIX};
+	assert_false(trusted(cfg, unix_addr));
+	assert_false(config_is_trusted_client(cfg, NULL));
+
+	/* /0 trusts everything of its family; a mapped network is an IPv4 one */
+	expect_ok(f, "[server]\nhostname = h.test\ntrusted_networks = 0.0.0.0/0 "
+	             "::ffff:10.1.0.0/112\n" LISTEN_PLAIN);
+	assert_true(trusted(cfg, ipv4("203.0.113.9")));
+	assert_true(trusted(cfg, ipv6("::ffff:203.0.113.9")));
+	assert_false(trusted(cfg, ipv6("2001:db8::1")));
+	check_network(&cfg->trusted_networks[1], AF_INET, "10.1.0.0", 16);
+
+	expect_ok(f, "[server]\nhostname = h.test\n" LISTEN_PLAIN);
+	assert_false(trusted(cfg, ipv4("127.0.0.1")));
+}
+
+static void test_too_many_networks(void **state)
+{
+	char text[4096];
+	size_t n = (size_t)snprintf(text, sizeof text,
+	                            "[server]\nhostname = h.test\n"
+	                            "trusted_networks =");
+	for (int i = 0; i <= CONFIG_MAX_NETWORKS; i++)
+		n += (size_t)snprintf(text + n, sizeof text - n, " 10.0.%d.0/24", i);
+	snprintf(text + n, sizeof text - n, "\n" LISTEN_PLAIN);
+	expect_errors(*state, text, "t.conf:3: trusted_networks: more than 64 networks");
+}
+
+static void test_route_for_domain(void **state)
+{
+	struct fixture *f = *state;
+	const struct config *cfg = &f->cfg;
+	expect_ok(f, "[server]\nhostname = h.test\n"
+	             "[outbound]\nrelayhost = [smart.test]\n"
+	             "[routes]\n"
+	             ".example.test = [parent.test]\n"          /* 6 */
+	             "example.test = [exact.test]\n"            /* 7 */
+	             ".sub.example.test = [longer.test]\n"      /* 8 */
+	             "only.test = [only.test]\n" LISTEN_PLAIN); /* 9 */
+	const struct config_route *r;
+	r = config_route_for_domain(cfg, "example.test");
+	assert_non_null(r);
+	assert_string_equal(r->host, "exact.test");
+	r = config_route_for_domain(cfg, "A.Example.TEST.");
+	assert_non_null(r);
+	assert_string_equal(r->host, "parent.test");
+	r = config_route_for_domain(cfg, "x.sub.example.test");
+	assert_non_null(r);
+	assert_string_equal(r->host, "longer.test");
+	assert_int_equal(r->line, 8);
+	r = config_route_for_domain(cfg, "sub.example.test");
+	assert_non_null(r);
+	assert_string_equal(r->host, "parent.test");
+	assert_non_null(config_route_for_domain(cfg, "only.test"));
+	assert_null(config_route_for_domain(cfg, "sub.only.test"));
+	assert_null(config_route_for_domain(cfg, "other.test"));
+	assert_null(config_route_for_domain(cfg, "notexample.test"));
+	assert_null(config_route_for_domain(cfg, ""));
+	assert_null(config_route_for_domain(cfg, NULL));
+}
+
+static void test_tls_level_names(void **state)
+{
+	static const char *const names[] = {"none", "may", "encrypt", "dane", "verify"};
+	enum tls_level level;
+	(void)state;
+	for (int i = 0; i < 5; i++) {
+		assert_string_equal(tls_level_name((enum tls_level)i), names[i]);
+		assert_int_equal(tls_level_parse(names[i], &level), 0);
+		assert_int_equal(level, i);
+	}
+	assert_int_equal(tls_level_parse("VERIFY", &level), 0);
+	assert_int_equal(level, TLS_LEVEL_VERIFY);
+	assert_int_equal(tls_level_parse("secure", &level), -1);
+	assert_int_equal(tls_level_parse("", &level), -1);
+	assert_string_equal(tls_level_name((enum tls_level)42), "?");
+	assert_true(TLS_LEVEL_NONE < TLS_LEVEL_MAY && TLS_LEVEL_MAY < TLS_LEVEL_ENCRYPT &&
+	            TLS_LEVEL_ENCRYPT < TLS_LEVEL_DANE && TLS_LEVEL_DANE < TLS_LEVEL_VERIFY);
 }
 
 /* ---- helpers ---------------------------------------------------------------- */
@@ -697,7 +1298,16 @@ static void test_parse_duration(void **state)
 	assert_int_equal(config_parse_duration("5M", &v), -1);
 	assert_int_equal(config_parse_duration("5 m", &v), -1);
 	assert_int_equal(config_parse_duration("5ms", &v), -1);
-	assert_int_equal(config_parse_duration("1d", &v), -1);
+	assert_int_equal(config_parse_duration("1d", &v), 0);
+	assert_int_equal(v, 86400);
+	assert_int_equal(config_parse_duration("5d", &v), 0);
+	assert_int_equal(v, 432000);
+	assert_int_equal(config_parse_duration("49710d", &v), 0);
+	assert_int_equal(v, 4294944000U);
+	assert_int_equal(config_parse_duration("49711d", &v), -1);
+	assert_int_equal(config_parse_duration("1D", &v), -1);
+	assert_int_equal(config_parse_duration("1dd", &v), -1);
+	assert_int_equal(config_parse_duration("d", &v), -1);
 	assert_int_equal(config_parse_duration("-5", &v), -1);
 }
 
@@ -751,6 +1361,20 @@ int main(void)
 	    T(test_many_errors_together),
 	    T(test_file_errors),
 	    T(test_too_many_listeners),
+	    T(test_outbound_defaults),
+	    T(test_outbound_config),
+	    T(test_relayhost_forms),
+	    T(test_resolver_forms),
+	    T(test_outbound_errors),
+	    T(test_bad_relayhost_and_resolver),
+	    T(test_route_and_queue_errors),
+	    T(test_retry_limits),
+	    T(test_day_durations_and_delay_warning),
+	    T(test_helo_follows_hostname),
+	    T(test_trusted_clients),
+	    T(test_too_many_networks),
+	    T(test_route_for_domain),
+	    T(test_tls_level_names),
 	    T(test_parse_size),
 	    T(test_parse_duration),
 	    T(test_listener_tls_name),

@@ -26,9 +26,11 @@ static void fill(struct envelope *env)
 	strcpy(env->client, "127.0.0.1");
 	strcpy(env->tls, "TLSv1.3/TLS_AES_256_GCM_SHA384");
 	strcpy(env->body, "8bitmime");
-	assert_int_equal(envelope_add_rcpt(env, "alice@local.test"), 0);
-	assert_int_equal(envelope_add_rcpt(env, "\"john doe\"@local.test"), 0);
-	assert_int_equal(envelope_add_rcpt(env, "carol@other.test"), 0);
+	assert_int_equal(envelope_add_rcpt(env, "alice@local.test", 0, NULL), 0);
+	assert_int_equal(envelope_add_rcpt(env, "\"john doe\"@local.test", 6, "rfc822;John+20Doe@local.test"), 0);
+	assert_int_equal(envelope_add_rcpt(env, "carol@other.test", 1, NULL), 0);
+	strcpy(env->ret, "hdrs");
+	strcpy(env->envid, "QQ+2B1");
 }
 
 static void test_envelope_roundtrip(void **state)
@@ -52,7 +54,12 @@ static void test_envelope_roundtrip(void **state)
 	assert_string_equal(b.sender, a.sender);
 	assert_string_equal(b.tls, a.tls);
 	assert_int_equal(b.n_rcpts, 3);
-	assert_string_equal(b.rcpts[1], "\"john doe\"@local.test");
+	assert_string_equal(b.rcpts[1].addr, "\"john doe\"@local.test");
+	assert_string_equal(b.rcpts[1].orcpt, "rfc822;John+20Doe@local.test");
+	assert_int_equal(b.rcpts[1].notify, 6);
+	assert_string_equal(b.rcpts[0].orcpt, "");
+	assert_string_equal(b.envid, "QQ+2B1");
+	assert_string_equal(b.ret, "hdrs");
 	/* every truncation of the header is refused, never misread */
 	for (size_t cut = 0; cut < len; cut++) {
 		struct envelope c;
@@ -86,7 +93,8 @@ static void test_envelope_ipc_roundtrip(void **state)
 	envelope_encode(&a, &w);
 	ipc_reader_init(&r, w.buf, w.len);
 	assert_int_equal(envelope_decode(&b, &r), 0);
-	assert_string_equal(b.rcpts[2], "carol@other.test");
+	assert_string_equal(b.rcpts[2].addr, "carol@other.test");
+	assert_int_equal(b.rcpts[2].notify, 1);
 	envelope_free(&b);
 	/* any truncated payload is refused */
 	for (size_t cut = 0; cut < w.len; cut++) {

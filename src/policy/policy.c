@@ -1,0 +1,260 @@
+/*
+ * policy.c: the outbound TLS level of a destination domain, and why (see
+ * policy.h). The delivery code asks before each connection and
+ * `sealmail policy explain` prints the same answer in words; both read only
+ * the configuration.
+ */
+#include "policy/policy.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+/* DOMAIN lower-cased, without a final dot, into OUT of SIZE; -1 when it is
+ * empty or does not fit. */
+static int normalize_domain(const char *domain, char *out, size_t size)
+{
+	size_t len = domain ? strlen(domain) : 0;
+	len -= len && domain[len - 1] == '.';
+	if (len == 0 || len >= size)
+		return -1;
+	for (size_t i = 0; i < len; i++)
+		out[i] = (char)tolower((unsigned char)domain[i]);
+	out[len] = '\0';
+	return 0;
+}
+
+/* The [outbound.domains] entry whose key is exactly KEY, or NULL. */
+static const struct config_tls_policy *rule_named(const struct config *cfg, const char *key)
+{
+	for (unsigned i = 0; i < cfg->n_tls_policies; i++)
+		if (strcmp(cfg->tls_policies[i].domain, key) == 0)
+			return &cfg->tls_policies[i];
+	return NULL;
+}
+
+/* The entry for D (normalized): exact first, then the longest ".parent";
+ * ".example.com" never covers example.com itself. */
+static const struct config_tls_policy *find_rule(const struct config *cfg, const char *d)
+{
+	const struct config_tls_policy *rule = rule_named(cfg, d);
+	/* each '.' starts a ".parent" key, the longest first */
+	for (const char *p = strchr(d, '.'); !rule && p; p = strchr(p + 1, '.'))
+		rule = rule_named(cfg, p);
+	return rule;
+}
+
+/* Writes OUT->source; a very long file name may cut it short, which is
+ * fine for text meant for people. */
+__attribute__((format(printf, 2, 3))) static void set_source(struct tls_policy *out,
+                                                             const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(out->source, sizeof out->source, fmt, ap);
+	va_end(ap);
+}
+
+void tls_policy_for_domain(const struct config *cfg, const char *domain, struct tls_policy *out)
+{
+	char d[sizeof cfg->tls_policies[0].domain];
+	memset(out, 0, sizeof *out);
+	out->rule = normalize_domain(domain, d, sizeof d) == 0 ? find_rule(cfg, d) : NULL;
+	if (out->rule) {
+		out->level = out->rule->level;
+		memcpy(out->match, out->rule->match, sizeof out->match);
+		set_source(out, "[outbound.domains] %s (%s line %d)", out->rule->domain, cfg->path,
+		           out->rule->line);
+		return;
+	}
+	out->level = cfg->outbound_tls;
+	if (cfg->outbound_tls_line)
+		set_source(out, "[outbound] tls = %s (the default for all domains; %s line %d)",
+		           tls_level_name(cfg->outbound_tls), cfg->path, cfg->outbound_tls_line);
+	else
+		set_source(out, "[outbound] tls = %s (the built-in default for all domains)",
+		           tls_level_name(cfg->outbound_tls));
+}
+
+/* 1 when HOST is an IPv4 or IPv6 address (without brackets). */
+static int is_address(const char *host)
+{
+	unsigned char addr[16];
+	return inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
+}
+
+void tls_policy_peer_names(const struct tls_policy *policy, const char *domain, const char *host,
+                           char *buf, size_t size)
+{
+	const char *names = host;
+	if (policy->match[0])
+		names = policy->match;
+	else if (!host || !*host || is_address(host))
+		names = domain;
+	if (normalize_domain(names, buf, size) < 0 && size)
+		buf[0] = '\0';
+}
+
+/* ---- explain ------------------------------------------------------------- */
+
+/* Text being written into a fixed buffer; cut short when it does not fit. */
+struct text {
+	char *buf;
+	size_t size, len;
+};
+
+__attribute__((format(printf, 2, 3))) static void add(struct text *t, const char *fmt, ...)
+{
+	if (t->len + 1 >= t->size)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(t->buf + t->len, t->size - t->len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		t->len = (size_t)n < t->size - t->len ? t->len + (size_t)n : t->size - 1;
+}
+
+/* Where mail for D goes: its [routes] entry, else the relay host, else NULL
+ * (its MX hosts). */
+static const struct config_route *route_for(const struct config *cfg, const char *d)
+{
+	const struct config_route *r = config_route_for_domain(cfg, d);
+	if (!r && cfg->relayhost.host[0])
+		r = &cfg->relayhost;
+	return r;
+}
+
+static void explain_route(struct text *t, const struct config *cfg, const char *d,
+                          const struct config_route *r)
+{
+	if (!r) {
+		add(t, "route: MX lookup of %s, port %u\n", d, cfg->outbound_port);
+		return;
+	}
+	if (r->mx_lookup)
+		add(t, "route: MX lookup of %s, port %u", r->host, r->port);
+	else if (is_address(r->host))
+		add(t, "route: the address %s, port %u (no DNS lookup)", r->host, r->port);
+	else
+		add(t, "route: %s, port %u (its address records; no MX lookup)", r->host, r->port);
+	if (r->domain[0])
+		add(t, ", set by [routes] %s (%s line %d)\n", r->domain, cfg->path, r->line);
+	else
+		add(t, ", set by [outbound] relayhost (%s line %d)\n", cfg->path, r->line);
+}
+
+/* The "accepted peer names" line: which names the certificate must carry. */
+static void explain_names(struct text *t, const struct tls_policy *p, const char *d,
+                          const struct config_route *r)
+{
+	add(t, "accepted peer names: ");
+	if (p->level < TLS_LEVEL_DANE) {
+		add(t, "(not checked at this level)\n");
+	} else if (p->match[0]) {
+		for (const char *n = p->match; *n; n += *n == ':') {
+			size_t len = strcspn(n, ":");
+			add(t, "%s%.*s", n == p->match ? "" : ", ", (int)len, n);
+			n += len;
+		}
+		add(t, " (match= of the rule)\n");
+	} else if (r && is_address(r->host)) {
+		add(t,
+		    "%s (the route is an IP address, so the certificate is checked against the "
+		    "destination domain)\n",
+		    d);
+	} else if (r && !r->mx_lookup) {
+		add(t, "%s (the host name of the route)\n", r->host);
+	} else if (r) {
+		add(t, "the MX host name (of each MX host of %s)\n", r->host);
+	} else {
+		add(t, "the MX host name\n");
+	}
+}
+
+static void explain_meaning(struct text *t, const struct config *cfg, enum tls_level level)
+{
+	add(t, "meaning: ");
+	switch (level) {
+	case TLS_LEVEL_NONE:
+		add(t, "TLS is never used; mail goes in plaintext\n");
+		break;
+	case TLS_LEVEL_MAY:
+		add(t, "STARTTLS is used when offered; otherwise mail goes in plaintext; the "
+		       "certificate is not checked\n");
+		break;
+	case TLS_LEVEL_ENCRYPT:
+		add(t,
+		    "TLS is mandatory; any certificate is accepted; mail is deferred if the peer "
+		    "does not offer STARTTLS or the handshake fails\n");
+		break;
+	case TLS_LEVEL_DANE:
+		add(t, "TLS is mandatory and the certificate must match the domain's DNSSEC-signed "
+		       "TLSA records (not yet implemented: treated as verify)\n");
+		break;
+	case TLS_LEVEL_VERIFY:
+		add(t, "TLS is mandatory and the certificate chain must be valid for the accepted "
+		       "names (");
+		if (cfg->outbound_ca_file[0])
+			add(t, "CA file: %s", cfg->outbound_ca_file);
+		else
+			add(t, "CA: the system store");
+		add(t, "); mail is deferred otherwise\n");
+		break;
+	}
+}
+
+void tls_policy_explain(const struct config *cfg, const char *domain, char *buf, size_t size)
+{
+	struct text t = {.buf = buf, .size = size};
+	struct tls_policy p;
+	char d[sizeof cfg->tls_policies[0].domain];
+	if (size)
+		buf[0] = '\0';
+	if (normalize_domain(domain, d, sizeof d) < 0) {
+		add(&t, "domain: '%s' is not a domain name\n", domain ? domain : "");
+		return;
+	}
+	tls_policy_for_domain(cfg, d, &p);
+	const struct config_route *r = route_for(cfg, d);
+	add(&t, "domain: %s\n", d);
+	add(&t, "level: %s\n", tls_level_name(p.level));
+	add(&t, "rule: %s\n", p.source);
+	explain_names(&t, &p, d, r);
+	explain_route(&t, cfg, d, r);
+	explain_meaning(&t, cfg, p.level);
+}
+
+/* ---- name matching ------------------------------------------------------- */
+
+/* 1 when NAME matches the LEN octets of PATTERN (see policy.h). */
+static int pattern_matches(const char *pattern, size_t len, const char *name)
+{
+	size_t name_len = strlen(name);
+	if (len > 2 && pattern[0] == '*' && pattern[1] == '.') {
+		const char *dot = strchr(name, '.');
+		return dot && dot != name && strlen(dot) == len - 1 &&
+		       strncasecmp(dot, pattern + 1, len - 1) == 0;
+	}
+	if (len > 1 && pattern[0] == '.')
+		return name_len > len && name[name_len - len - 1] != '.' &&
+		       strncasecmp(name + name_len - len, pattern, len) == 0;
+	return name_len == len && strncasecmp(name, pattern, len) == 0;
+}
+
+int tls_policy_name_matches(const char *patterns, const char *name)
+{
+	char n[256];
+	if (!patterns || normalize_domain(name, n, sizeof n) < 0)
+		return 0;
+	for (const char *p = patterns; *p; p += *p == ':') {
+		size_t len = strcspn(p, ":");
+		if (len && pattern_matches(p, len, n))
+			return 1;
+		p += len;
+	}
+	return 0;
+}

@@ -1,0 +1,379 @@
+/*
+ * queue_ctl.c: the control socket, data_dir/control.sock, through which
+ * `sealmail queue ...` lists and acts on the queue. Only root and the user
+ * the queue runs as may connect (SO_PEERCRED). A request is one line; the
+ * answer is an exit status line ("0" or "1") followed by text, then EOF.
+ */
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "lib/util.h"
+#include "queue/queue_private.h"
+
+#define CONTROL_PATH "control.sock"
+#define CONTROL_LINE_MAX 1024
+#define CONTROL_TIMEOUT 30
+
+static const char *const queue_list_names[] = {"ready", "active", "deferred"};
+
+static struct queue_msg_list *queue_list_at(struct queue *q, unsigned i)
+{
+	return i == 0 ? &q->ready : i == 1 ? &q->active : &q->deferred;
+}
+
+struct queue_msg *queue_find(struct queue *q, const char *id, struct queue_msg_list **list_r)
+{
+	struct queue_msg *m;
+	unsigned i;
+
+	for (i = 0; i < 3; i++)
+		TAILQ_FOREACH(m, queue_list_at(q, i), entry)
+	if (strcasecmp(m->id, id) == 0) {
+		*list_r = queue_list_at(q, i);
+		return m;
+	}
+	return NULL;
+}
+
+/* "5m", "2h", "3d". */
+static void queue_age(time_t seconds, char *buf, size_t size)
+{
+	if (seconds < 120)
+		snprintf(buf, size, "%llds", (long long)seconds);
+	else if (seconds < 7200)
+		snprintf(buf, size, "%lldm", (long long)seconds / 60);
+	else if (seconds < 172800)
+		snprintf(buf, size, "%lldh", (long long)seconds / 3600);
+	else
+		snprintf(buf, size, "%lldd", (long long)seconds / 86400);
+}
+
+/* Loads M for reading if it is not; returns whether it was loaded here. */
+static int queue_ctl_load(struct queue *q, struct queue_msg *m, struct evbuffer *out)
+{
+	const char *why;
+	int was_loaded = m->fd >= 0;
+
+	if (queue_msg_load(q, m, &why) < 0) {
+		evbuffer_add_printf(out, "%s: cannot read: %s\n", m->id, why);
+		queue_msg_unload(m);
+		return -1;
+	}
+	return !was_loaded;
+}
+
+static const char *queue_rcpt_status_name(const struct queue_rcpt *r)
+{
+	if (r->inflight)
+		return "in-flight";
+	return r->status == RCPT_DELIVERED ? "delivered"
+	       : r->status == RCPT_FAILED  ? "failed"
+	                                   : "pending";
+}
+
+/* One message's block in `queue list` / `queue show`. */
+static void queue_ctl_describe(struct queue *q, struct queue_msg *m, const char *state,
+                               int all_rcpts, struct evbuffer *out)
+{
+	time_t now = time(NULL);
+	char age[32], next[32], v[900];
+	int loaded = queue_ctl_load(q, m, out);
+	unsigned i;
+
+	if (loaded < 0)
+		return;
+	queue_age(now - m->arrival, age, sizeof(age));
+	queue_age(m->not_before > now ? m->not_before - now : 0, next, sizeof(next));
+	evbuffer_add_printf(out, "%s age=%s size=%" PRIu64 " from=<%s> state=%s attempts=%u", m->id,
+	                    age, m->body_len, m->env.sender, m->held ? "held" : state,
+	                    m->attempts);
+	if (!m->held && strcmp(state, "deferred") == 0)
+		evbuffer_add_printf(out, " next=%s", next);
+	evbuffer_add(out, "\n", 1);
+	for (i = 0; i < m->n_rcpts; i++) {
+		const struct queue_rcpt *r = &m->rcpts[i];
+		if (!all_rcpts && r->status == RCPT_DELIVERED)
+			continue;
+		evbuffer_add_printf(out, "    to=<%s> status=%s", m->env.rcpts[i].addr,
+		                    queue_rcpt_status_name(r));
+		if (r->last_error[0] != '\0')
+			evbuffer_add_printf(out, " %s=%s",
+			                    r->status == RCPT_DELIVERED ? "reply" : "last_error",
+			                    log_value(r->last_error, v, sizeof(v)));
+		evbuffer_add(out, "\n", 1);
+	}
+	if (loaded)
+		queue_msg_unload(m);
+}
+
+static int queue_ctl_list(struct queue *q, struct evbuffer *out)
+{
+	struct queue_msg *m;
+	unsigned i, n = 0;
+
+	for (i = 0; i < 3; i++)
+		TAILQ_FOREACH(m, queue_list_at(q, i), entry)
+	{
+		queue_ctl_describe(q, m, queue_list_names[i], 0, out);
+		n++;
+	}
+	evbuffer_add_printf(out, "%u message%s in the queue\n", n, n == 1 ? "" : "s");
+	return 0;
+}
+
+/* `queue show ID`: the envelope, every recipient, the message's header. */
+static int queue_ctl_show(struct queue *q, struct queue_msg *m, const char *state,
+                          struct evbuffer *out)
+{
+	char head[65536];
+	int loaded;
+	ssize_t n;
+	char *end;
+
+	queue_ctl_describe(q, m, state, 1, out);
+	loaded = queue_ctl_load(q, m, out);
+	if (loaded < 0)
+		return 0;
+	evbuffer_add_printf(out, "client: %s helo=%s tls=%s\nbody: %s ret: %s envid: %s\n\n",
+	                    m->env.client, m->env.helo, m->env.tls[0] ? m->env.tls : "none",
+	                    m->env.body[0] ? m->env.body : "-", m->env.ret[0] ? m->env.ret : "-",
+	                    m->env.envid[0] ? m->env.envid : "-");
+	n = pread(m->fd, head, sizeof(head) - 1, (off_t)m->header_len);
+	if (n > 0) {
+		head[n] = '\0';
+		end = strstr(head, "\r\n\r\n");
+		evbuffer_add(out, head, end ? (size_t)(end - head) + 2 : (size_t)n);
+	}
+	if (loaded)
+		queue_msg_unload(m);
+	return 0;
+}
+
+/* Moves M to the ready list and wakes the flush. */
+static void queue_ctl_make_ready(struct queue *q, struct queue_msg *m,
+                                 struct queue_msg_list *list)
+{
+	m->not_before = 0;
+	if (list == &q->ready || list == &q->active)
+		return;
+	TAILQ_REMOVE(list, m, entry);
+	TAILQ_INSERT_TAIL(&q->ready, m, entry);
+	queue_schedule_flush(q);
+}
+
+static int queue_ctl_flush(struct queue *q, const char *id, struct evbuffer *out)
+{
+	struct queue_msg *m, *next;
+	struct queue_msg_list *list;
+	unsigned n = 0;
+
+	if (id != NULL) {
+		if ((m = queue_find(q, id, &list)) == NULL) {
+			evbuffer_add_printf(out, "%s: no such message in the queue\n", id);
+			return 1;
+		}
+		if (m->held) {
+			evbuffer_add_printf(out, "%s: on hold; release it first\n", id);
+			return 1;
+		}
+		queue_ctl_make_ready(q, m, list);
+		evbuffer_add_printf(out, "%s: scheduled for delivery now\n", m->id);
+		return 0;
+	}
+	for (m = TAILQ_FIRST(&q->deferred); m != NULL; m = next) {
+		next = TAILQ_NEXT(m, entry);
+		if (m->held)
+			continue;
+		queue_ctl_make_ready(q, m, &q->deferred);
+		n++;
+	}
+	evbuffer_add_printf(out, "%u message%s scheduled for delivery now\n", n, n == 1 ? "" : "s");
+	return 0;
+}
+
+/* Saves the hold flag, loading the message's state if need be. */
+static void queue_ctl_save(struct queue *q, struct queue_msg *m)
+{
+	const char *why;
+	int was_loaded = m->fd >= 0;
+
+	if (m->n_rcpts == 0 && queue_msg_load(q, m, &why) < 0)
+		return;
+	queue_state_write(m);
+	if (!was_loaded && m->tasks == 0)
+		queue_msg_unload(m);
+}
+
+static int queue_ctl_hold(struct queue *q, const char *id, int hold, struct evbuffer *out)
+{
+	struct queue_msg_list *list;
+	struct queue_msg *m = queue_find(q, id, &list);
+
+	if (m == NULL) {
+		evbuffer_add_printf(out, "%s: no such message in the queue\n", id);
+		return 1;
+	}
+	m->held = hold;
+	if (hold && list == &q->ready) {
+		TAILQ_REMOVE(list, m, entry);
+		TAILQ_INSERT_TAIL(&q->deferred, m, entry);
+	}
+	if (!hold)
+		queue_ctl_make_ready(q, m, list);
+	queue_ctl_save(q, m);
+	log_info("event=%s id=%s", hold ? "held" : "released", m->id);
+	evbuffer_add_printf(out, "%s: %s\n", m->id,
+	                    hold ? "on hold" : "released, scheduled for delivery now");
+	return 0;
+}
+
+static int queue_ctl_delete(struct queue *q, const char *id, struct evbuffer *out)
+{
+	struct queue_msg_list *list;
+	struct queue_msg *m = queue_find(q, id, &list);
+
+	if (m == NULL) {
+		evbuffer_add_printf(out, "%s: no such message in the queue\n", id);
+		return 1;
+	}
+	if (list == &q->active) {
+		/* Deliveries in flight: it goes when they are back. */
+		m->deleted = 1;
+		evbuffer_add_printf(out, "%s: will be deleted when its deliveries in progress end\n",
+		                    m->id);
+		return 0;
+	}
+	TAILQ_REMOVE(list, m, entry);
+	queue_msg_remove_files(m->id);
+	log_info("event=removed id=%s reason=deleted", m->id);
+	evbuffer_add_printf(out, "%s: deleted\n", m->id);
+	queue_msg_free(m);
+	return 0;
+}
+
+/* Runs one request line; writes the text to OUT; returns the exit status. */
+static int queue_ctl_run(struct queue *q, char *line, struct evbuffer *out)
+{
+	char *argv[4], *save = NULL;
+	struct queue_msg_list *list;
+	struct queue_msg *m;
+	int argc = 0;
+
+	for (char *t = strtok_r(line, " \t", &save); t && argc < 4; t = strtok_r(NULL, " \t", &save))
+		argv[argc++] = t;
+	if (argc >= 2 && strcmp(argv[0], "queue") == 0) {
+		if (argc == 2 && strcmp(argv[1], "list") == 0)
+			return queue_ctl_list(q, out);
+		if (argc == 3 && strcmp(argv[1], "show") == 0) {
+			if ((m = queue_find(q, argv[2], &list)) == NULL) {
+				evbuffer_add_printf(out, "%s: no such message in the queue\n", argv[2]);
+				return 1;
+			}
+			return queue_ctl_show(q, m,
+			                      list == &q->ready    ? "ready"
+			                      : list == &q->active ? "active"
+			                                           : "deferred",
+			                      out);
+		}
+		if ((argc == 2 || argc == 3) && strcmp(argv[1], "flush") == 0)
+			return queue_ctl_flush(q, argc == 3 ? argv[2] : NULL, out);
+		if (argc == 3 && strcmp(argv[1], "hold") == 0)
+			return queue_ctl_hold(q, argv[2], 1, out);
+		if (argc == 3 && strcmp(argv[1], "release") == 0)
+			return queue_ctl_hold(q, argv[2], 0, out);
+		if (argc == 3 && strcmp(argv[1], "delete") == 0)
+			return queue_ctl_delete(q, argv[2], out);
+	}
+	evbuffer_add_printf(out, "unknown request\n");
+	return 1;
+}
+
+static void queue_ctl_write_cb(struct bufferevent *bev, void *arg)
+{
+	bufferevent_free(bev);
+}
+
+static void queue_ctl_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	bufferevent_free(bev);
+}
+
+static void queue_ctl_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct queue *q = arg;
+	struct evbuffer *in = bufferevent_get_input(bev), *text;
+	size_t len;
+	char *line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF);
+	int status;
+
+	if (line == NULL) {
+		if (evbuffer_get_length(in) > CONTROL_LINE_MAX)
+			bufferevent_free(bev);
+		return;
+	}
+	bufferevent_disable(bev, EV_READ);
+	text = evbuffer_new();
+	status = len > CONTROL_LINE_MAX ? 1 : queue_ctl_run(q, line, text);
+	free(line);
+	evbuffer_add_printf(bufferevent_get_output(bev), "%d\n", status);
+	evbuffer_add_buffer(bufferevent_get_output(bev), text);
+	evbuffer_free(text);
+	bufferevent_setcb(bev, NULL, queue_ctl_write_cb, queue_ctl_event_cb, q);
+}
+
+static void queue_ctl_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
+                                struct sockaddr *sa, int salen, void *arg)
+{
+	struct queue *q = arg;
+	struct bufferevent *bev;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+	    (cred.uid != 0 && cred.uid != getuid())) {
+		static const char msg[] = "1\npermission denied: only root and the sealmail user\n";
+		(void)!write(fd, msg, sizeof(msg) - 1);
+		close(fd);
+		return;
+	}
+	evutil_make_socket_nonblocking(fd);
+	bev = bufferevent_socket_new(q->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(bev, queue_ctl_read_cb, NULL, queue_ctl_event_cb, q);
+	bufferevent_set_timeouts(bev, &(struct timeval){CONTROL_TIMEOUT, 0},
+	                         &(struct timeval){CONTROL_TIMEOUT, 0});
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+int queue_control_listen(struct queue *q, const char **error_r)
+{
+	struct sockaddr_un sun;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	strlcpy_checked(sun.sun_path, CONTROL_PATH, sizeof(sun.sun_path));
+	unlink(CONTROL_PATH);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    chmod(CONTROL_PATH, 0600) < 0 || listen(fd, 16) < 0) {
+		*error_r = strerror(errno);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	q->control = evconnlistener_new(q->base, queue_ctl_accept_cb, q, LEV_OPT_CLOSE_ON_FREE, -1,
+	                                fd);
+	return 0;
+}

@@ -1,0 +1,1229 @@
+/*
+ * mta.c: the SMTP client; see mta.h.
+ *
+ * A connection walks the candidate hosts of its destination in order
+ * (MX preference, then the next address): connect, greeting, EHLO, then
+ * STARTTLS as the policy demands, EHLO again over TLS, and only then
+ * transactions. Every reply is parsed by smtp_reply_feed(); commands sent
+ * together (PIPELINING) queue the handlers of their replies in order.
+ */
+#include "smtp/mta.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conf/config.h"
+#include "lib/ipc.h"
+#include "lib/log.h"
+#include "lib/tls.h"
+#include "lib/util.h"
+#include "lookup/dns.h"
+#include "policy/policy.h"
+#include "smtp/smtp_reply.h"
+
+#define MTA_MAX_SESSIONS 10   /* connections per destination */
+#define MTA_IDLE_SECONDS 5    /* an idle connection waits this long for a task */
+#define MTA_MAX_HOSTS 32      /* candidate addresses per destination */
+#define MTA_MAX_PENDING 2200  /* replies awaited at once (a pipelined group) */
+#define MTA_DATA_CHUNK 65536
+#define MTA_OUTPUT_HIGH 262144
+
+struct mta_dest;
+
+enum mta_state {
+	MTA_STATE_RESOLVING,
+	MTA_STATE_CONNECTING,
+	MTA_STATE_GREETING,
+	MTA_STATE_EHLO,
+	MTA_STATE_HELO,
+	MTA_STATE_STARTTLS,
+	MTA_STATE_HANDSHAKE,
+	MTA_STATE_READY,    /* no transaction */
+	MTA_STATE_TXN,      /* MAIL/RCPT/DATA replies awaited */
+	MTA_STATE_BODY,     /* streaming the message */
+	MTA_STATE_BODY_END, /* waiting for the reply to the final dot */
+	MTA_STATE_RSET,     /* a refused transaction is being reset */
+	MTA_STATE_QUIT,
+};
+
+struct mta_host {
+	char name[256];
+	char addr[64];
+	unsigned pref;
+};
+
+struct mta_session {
+	struct mta *mta;
+	struct mta_dest *dest;
+	uint64_t handle;
+	enum mta_state state;
+	struct bufferevent *bev;
+	int fd;
+	struct event *ev_idle;
+
+	struct mta_host hosts[MTA_MAX_HOSTS];
+	unsigned n_hosts, cur;
+	char last_error[512];   /* why the previous host failed */
+	int policy_failed;      /* the last error was a TLS policy failure */
+	int plaintext_fallback; /* "may": the handshake failed; retry without TLS */
+
+	struct smtp_reply_parser parser;
+	struct smtp_reply reply;
+	int esmtp;
+	int ext_pipelining, ext_starttls, ext_8bitmime, ext_dsn;
+	uint64_t ext_size;
+	int tls_active;
+	char tls_desc[160];
+	char peer[16];
+	char relay[320];
+
+	/* the task in progress */
+	struct mta_task *task;
+	unsigned expect_rcpt;   /* RCPT replies still to come */
+	unsigned rcpt_next;     /* index of the recipient whose reply comes next */
+	unsigned accepted;      /* recipients the peer took */
+	int mail_pending;       /* the MAIL reply is still to come */
+	int mail_failed;        /* MAIL was refused: the RCPT replies do not count */
+	int data_pending;       /* the DATA reply is still to come */
+	uint64_t body_off;
+	struct smtp_dotstuff dot;
+
+	struct mta_session *next;
+};
+
+/* All tasks and connections for one domain. */
+struct mta_dest {
+	struct mta *mta;
+	char domain[256];
+	struct tls_policy policy;
+	const struct config_route *route;
+	struct mta_task *queue, *queue_tail;
+	struct mta_session *sessions;
+	unsigned n_sessions;
+	struct mta_dest *next;
+};
+
+struct mta {
+	struct mta_env env;
+	SSL_CTX *ctx;
+	struct mta_dest *dests;
+	struct mta_session **by_handle;
+	unsigned n_handles, cap_handles;
+	uint32_t generation;
+	int closing;
+};
+
+static void mta_session_free(struct mta_session *s);
+static void mta_session_next_host(struct mta_session *s, const char *reason, int policy);
+static void mta_session_start_task(struct mta_session *s);
+static void mta_session_read_cb(struct bufferevent *bev, void *arg);
+static void mta_session_write_cb(struct bufferevent *bev, void *arg);
+static void mta_session_event_cb(struct bufferevent *bev, short what, void *arg);
+static void mta_dest_kick(struct mta_dest *d);
+
+/* ---- tasks ------------------------------------------------------------ */
+
+void mta_task_free(struct mta_task *task)
+{
+	if (task == NULL)
+		return;
+	if (task->fd >= 0)
+		close(task->fd);
+	free(task->rcpts);
+	free(task);
+}
+
+/* Gives every recipient still without an outcome OUTCOME, STATUS and TEXT. */
+static void mta_task_settle(struct mta_task *t, enum mta_outcome outcome, const char *status,
+                            const char *text)
+{
+	unsigned i;
+
+	for (i = 0; i < t->n_rcpts; i++) {
+		struct mta_rcpt *r = &t->rcpts[i];
+		if (r->status[0] != '\0')
+			continue;
+		r->outcome = outcome;
+		strlcpy_checked(r->status, status, sizeof(r->status));
+		strlcpy_checked(r->text, text, sizeof(r->text));
+	}
+}
+
+static void mta_task_finish(struct mta *m, struct mta_task *t)
+{
+	m->env.task_done(m->env.owner, t);
+}
+
+/* Fails every queued task of DEST with TEXT (the destination cannot be
+ * reached: they would fail alike). */
+static void mta_dest_fail_queued(struct mta_dest *d, enum mta_outcome outcome,
+                                 const char *status, const char *text)
+{
+	struct mta_task *t;
+
+	while ((t = d->queue) != NULL) {
+		d->queue = t->next;
+		strlcpy_checked(t->report.policy, tls_level_name(d->policy.level),
+		                sizeof(t->report.policy));
+		mta_task_settle(t, outcome, status, text);
+		mta_task_finish(d->mta, t);
+	}
+	d->queue_tail = NULL;
+}
+
+/* ---- output helpers ----------------------------------------------------- */
+
+static void mta_send(struct mta_session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void mta_send(struct mta_session *s, const char *fmt, ...)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	va_list ap;
+
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(out, fmt, ap);
+	va_end(ap);
+	evbuffer_add(out, "\r\n", 2);
+}
+
+/* "451 4.4.2 text" from a reply, for recipient outcomes. */
+static void mta_reply_text(const struct smtp_reply *r, char *buf, size_t size)
+{
+	const char *nl = strchr(r->text, '\n');
+	int tlen = nl ? (int)(nl - r->text) : (int)strlen(r->text);
+
+	snprintf(buf, size, "%u%s%s %.*s", r->code, r->enhanced[0] ? " " : "", r->enhanced, tlen,
+	         r->text);
+}
+
+/* The enhanced code of a reply, or one derived from its basic code. */
+static const char *mta_reply_status(const struct smtp_reply *r, char *buf, size_t size)
+{
+	if (r->enhanced[0] != '\0')
+		return r->enhanced;
+	snprintf(buf, size, "%u.0.0", r->code / 100);
+	return buf;
+}
+
+/* ---- connecting ----------------------------------------------------------- */
+
+static int mta_host_sockaddr(const struct mta_host *h, uint16_t port,
+                             struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct sockaddr_in *in = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, h->addr, &in->sin_addr) == 1) {
+		in->sin_family = AF_INET;
+		in->sin_port = htons(port);
+		*len = sizeof(*in);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, h->addr, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(port);
+		*len = sizeof(*in6);
+		return 0;
+	}
+	return -1;
+}
+
+static uint16_t mta_dest_port(const struct mta_dest *d)
+{
+	const struct config *cfg = d->mta->env.cfg;
+
+	return d->route != NULL ? d->route->port : cfg->outbound_port;
+}
+
+static void mta_session_set_callbacks(struct mta_session *s, unsigned timeout)
+{
+	bufferevent_setcb(s->bev, mta_session_read_cb, mta_session_write_cb, mta_session_event_cb,
+	                  s);
+	bufferevent_set_timeouts(s->bev, &(struct timeval){timeout, 0},
+	                         &(struct timeval){timeout, 0});
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+}
+
+/* Opens a connection to the current candidate host. */
+static void mta_session_connect(struct mta_session *s)
+{
+	const struct config *cfg = s->mta->env.cfg;
+	struct mta_host *h = &s->hosts[s->cur];
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char why[600];
+
+	snprintf(s->relay, sizeof(s->relay), "%s[%s]:%u", h->name, h->addr,
+	         mta_dest_port(s->dest));
+	if (mta_host_sockaddr(h, mta_dest_port(s->dest), &ss, &len) < 0) {
+		snprintf(why, sizeof(why), "4.4.1 bad address %s", h->addr);
+		mta_session_next_host(s, why, 0);
+		return;
+	}
+	s->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->fd < 0) {
+		snprintf(why, sizeof(why), "4.4.1 socket: %s", strerror(errno));
+		mta_session_next_host(s, why, 0);
+		return;
+	}
+	s->bev = bufferevent_socket_new(s->mta->env.base, s->fd, 0);
+	mta_session_set_callbacks(s, cfg->outbound_connect_timeout);
+	s->state = MTA_STATE_CONNECTING;
+	smtp_reply_parser_init(&s->parser);
+	s->tls_active = 0;
+	s->tls_desc[0] = '\0';
+	strlcpy_checked(s->peer, "none", sizeof(s->peer));
+	if (bufferevent_socket_connect(s->bev, (struct sockaddr *)&ss, (int)len) < 0) {
+		snprintf(why, sizeof(why), "4.4.1 connect to %s: %s", s->relay, strerror(errno));
+		mta_session_next_host(s, why, 0);
+	}
+}
+
+/* Drops the current connection, if any. */
+static void mta_session_disconnect(struct mta_session *s)
+{
+	if (s->bev != NULL)
+		bufferevent_free(s->bev);
+	s->bev = NULL;
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+}
+
+/* The current host cannot be used: try the next candidate, or, when none
+ * is left, fail the task (and what else waits for this destination). */
+static void mta_session_next_host(struct mta_session *s, const char *reason, int policy)
+{
+	const char *text = reason;
+	char status[16] = "4.4.1";
+
+	log_info("event=mta-host-failed domain=%s relay=%s reason=\"%s\"", s->dest->domain,
+	         s->relay[0] ? s->relay : "none", reason);
+	mta_session_disconnect(s);
+	strlcpy_checked(s->last_error, reason, sizeof(s->last_error));
+	s->policy_failed = policy;
+	s->plaintext_fallback = 0;
+	if (++s->cur < s->n_hosts) {
+		mta_session_connect(s);
+		return;
+	}
+	/* "4.7.5 TLS required ..." -> status 4.7.5, the whole as the text. */
+	if (strlen(text) > 6 && text[1] == '.' && strchr(text, ' ') != NULL) {
+		size_t n = (size_t)(strchr(text, ' ') - text);
+		if (n < sizeof(status)) {
+			memcpy(status, text, n);
+			status[n] = '\0';
+		}
+	}
+	if (s->task != NULL) {
+		mta_task_settle(s->task, MTA_TEMPFAIL, status, text);
+		mta_task_finish(s->mta, s->task);
+		s->task = NULL;
+	}
+	mta_dest_fail_queued(s->dest, MTA_TEMPFAIL, status, text);
+	mta_session_free(s);
+}
+
+/* ---- TLS ---------------------------------------------------------------- */
+
+/* What the policy failure of this connection says to the sender. */
+static void mta_policy_error(struct mta_session *s, char *buf, size_t size, const char *what)
+{
+	snprintf(buf, size, "4.7.5 TLS required by policy '%s' for %s: %s",
+	         tls_level_name(s->dest->policy.level), s->dest->domain, what);
+}
+
+/* The names the peer's certificate must carry at the verify level. */
+static void mta_expected_names(struct mta_session *s, char *buf, size_t size)
+{
+	tls_policy_peer_names(&s->dest->policy, s->dest->domain, s->hosts[s->cur].name, buf, size);
+}
+
+/* The DNS names in the peer's certificate, for the mismatch message. */
+static void mta_cert_names(X509 *cert, char *buf, size_t size)
+{
+	GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	size_t o = 0;
+	int i;
+
+	buf[0] = '\0';
+	for (i = 0; names != NULL && i < sk_GENERAL_NAME_num(names) && o + 2 < size; i++) {
+		GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+		const unsigned char *p;
+		if (g->type != GEN_DNS)
+			continue;
+		p = ASN1_STRING_get0_data(g->d.dNSName);
+		o += (size_t)snprintf(buf + o, size - o, "%s%.*s", o ? ", " : "",
+		                      ASN1_STRING_length(g->d.dNSName), (const char *)p);
+	}
+	GENERAL_NAMES_free(names);
+	if (o == 0)
+		X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf,
+		                          (int)size);
+	if (o >= size)
+		buf[size - 1] = '\0';
+}
+
+/* After the handshake: is the peer authenticated, and does the policy
+ * accept it? Fills s->peer; returns -1 with *why on a policy failure. */
+static int mta_session_check_peer(struct mta_session *s, SSL *ssl, char *why, size_t size)
+{
+	X509 *cert = SSL_get0_peer_certificate(ssl);
+	long result = SSL_get_verify_result(ssl);
+	char names[512], got[512];
+
+	strlcpy_checked(s->peer, result == X509_V_OK && cert ? "verified" : "untrusted",
+	                sizeof(s->peer));
+	if (s->dest->policy.level != TLS_LEVEL_VERIFY && s->dest->policy.level != TLS_LEVEL_DANE)
+		return 0;
+	if (cert == NULL) {
+		mta_policy_error(s, why, size, "no certificate presented");
+		return -1;
+	}
+	if (result == X509_V_OK)
+		return 0;
+	if (result == X509_V_ERR_HOSTNAME_MISMATCH) {
+		mta_expected_names(s, names, sizeof(names));
+		mta_cert_names(cert, got, sizeof(got));
+		snprintf(names, sizeof(names), "certificate name mismatch (got %s)", got);
+		mta_policy_error(s, why, size, names);
+		return -1;
+	}
+	if (result == X509_V_ERR_CERT_HAS_EXPIRED) {
+		mta_policy_error(s, why, size, "certificate has expired");
+		return -1;
+	}
+	snprintf(names, sizeof(names), "certificate not trusted (%s)",
+	         X509_verify_cert_error_string(result));
+	mta_policy_error(s, why, size, names);
+	return -1;
+}
+
+/* Puts TLS under the connection. Anything the server sent before the
+ * handshake is discarded (RFC 3207 4.2): the plain bufferevent goes, with
+ * its input. */
+static void mta_session_start_tls(struct mta_session *s)
+{
+	const struct config *cfg = s->mta->env.cfg;
+	SSL *ssl = SSL_new(s->mta->ctx);
+	char names[1024], *name, *save = NULL;
+	const char *host = s->hosts[s->cur].name;
+	unsigned char tmp[16];
+
+	bufferevent_free(s->bev);
+	s->bev = NULL;
+	if (inet_pton(AF_INET, host, tmp) != 1 && inet_pton(AF_INET6, host, tmp) != 1)
+		SSL_set_tlsext_host_name(ssl, host);
+	mta_expected_names(s, names, sizeof(names));
+	SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	for (name = strtok_r(names, ":", &save); name; name = strtok_r(NULL, ":", &save))
+		SSL_add1_host(ssl, name);
+	s->bev = bufferevent_openssl_socket_new(s->mta->env.base, s->fd, ssl,
+	                                        BUFFEREVENT_SSL_CONNECTING,
+	                                        BEV_OPT_DEFER_CALLBACKS | BEV_OPT_CLOSE_ON_FREE);
+	s->fd = -1;
+	bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
+	smtp_reply_parser_init(&s->parser);
+	s->state = MTA_STATE_HANDSHAKE;
+	mta_session_set_callbacks(s, cfg->outbound_command_timeout);
+}
+
+static void mta_session_tls_ready(struct mta_session *s)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
+	char version[32], cipher[96], why[1024];
+	int bits;
+
+	tls_describe(ssl, version, sizeof(version), cipher, sizeof(cipher), &bits);
+	snprintf(s->tls_desc, sizeof(s->tls_desc), "%s/%s", version, cipher);
+	s->tls_active = 1;
+	if (mta_session_check_peer(s, ssl, why, sizeof(why)) < 0) {
+		mta_session_next_host(s, why, 1);
+		return;
+	}
+	log_info("event=mta-tls domain=%s relay=%s tls=%s peer=%s", s->dest->domain, s->relay,
+	         s->tls_desc, s->peer);
+	s->state = MTA_STATE_EHLO;
+	mta_send(s, "EHLO %s", s->mta->env.cfg->outbound_helo);
+}
+
+/* ---- the dialog before transactions -------------------------------------- */
+
+static void mta_session_parse_ehlo(struct mta_session *s, const struct smtp_reply *r)
+{
+	const char *param;
+
+	s->esmtp = 1;
+	s->ext_pipelining = smtp_reply_has_extension(r, "PIPELINING", &param);
+	s->ext_starttls = smtp_reply_has_extension(r, "STARTTLS", &param);
+	s->ext_8bitmime = smtp_reply_has_extension(r, "8BITMIME", &param);
+	s->ext_dsn = smtp_reply_has_extension(r, "DSN", &param);
+	s->ext_size = smtp_reply_has_extension(r, "SIZE", &param) ? strtoull(param, NULL, 10) : 0;
+}
+
+/* EHLO was answered: start TLS if the policy wants it, else go ready. */
+static void mta_session_after_ehlo(struct mta_session *s)
+{
+	enum tls_level level = s->dest->policy.level;
+	char why[1024];
+
+	if (s->tls_active || level == TLS_LEVEL_NONE || s->plaintext_fallback) {
+		s->state = MTA_STATE_READY;
+		mta_session_start_task(s);
+		return;
+	}
+	if (!s->ext_starttls) {
+		if (level == TLS_LEVEL_MAY) {
+			s->state = MTA_STATE_READY;
+			mta_session_start_task(s);
+			return;
+		}
+		mta_policy_error(s, why, sizeof(why), "no STARTTLS offered");
+		mta_session_next_host(s, why, 1);
+		return;
+	}
+	s->state = MTA_STATE_STARTTLS;
+	mta_send(s, "STARTTLS");
+}
+
+static void mta_session_on_reply(struct mta_session *s, const struct smtp_reply *r);
+
+static void mta_session_on_greeting(struct mta_session *s, const struct smtp_reply *r)
+{
+	char text[600], why[700];
+
+	if (r->code / 100 != 2) {
+		mta_reply_text(r, text, sizeof(text));
+		snprintf(why, sizeof(why), "4.4.1 %s refused to talk: %s", s->relay, text);
+		mta_session_next_host(s, why, 0);
+		return;
+	}
+	s->state = MTA_STATE_EHLO;
+	mta_send(s, "EHLO %s", s->mta->env.cfg->outbound_helo);
+}
+
+static void mta_session_on_ehlo(struct mta_session *s, const struct smtp_reply *r)
+{
+	char text[600], why[700];
+
+	if (r->code / 100 == 2) {
+		mta_session_parse_ehlo(s, r);
+		mta_session_after_ehlo(s);
+		return;
+	}
+	if (r->code / 100 == 5 && !s->tls_active && s->dest->policy.level <= TLS_LEVEL_MAY) {
+		/* An old server: HELO, no extensions. */
+		s->state = MTA_STATE_HELO;
+		mta_send(s, "HELO %s", s->mta->env.cfg->outbound_helo);
+		return;
+	}
+	mta_reply_text(r, text, sizeof(text));
+	snprintf(why, sizeof(why), "4.4.1 %s refused EHLO: %s", s->relay, text);
+	mta_session_next_host(s, why, 0);
+}
+
+static void mta_session_on_starttls(struct mta_session *s, const struct smtp_reply *r)
+{
+	char text[600], refused[700], why[1024];
+
+	if (r->code == 220) {
+		mta_session_start_tls(s);
+		return;
+	}
+	if (s->dest->policy.level == TLS_LEVEL_MAY) {
+		s->state = MTA_STATE_READY;
+		mta_session_start_task(s);
+		return;
+	}
+	mta_reply_text(r, text, sizeof(text));
+	snprintf(refused, sizeof(refused), "STARTTLS refused: %s", text);
+	mta_policy_error(s, why, sizeof(why), refused);
+	mta_session_next_host(s, why, 1);
+}
+
+/* ---- transactions ---------------------------------------------------------- */
+
+/* Sends MAIL, every RCPT and DATA: all at once with PIPELINING, otherwise
+ * one at a time as each reply comes (RFC 2920). */
+static void mta_session_send_mail(struct mta_session *s)
+{
+	struct mta_task *t = s->task;
+	char params[512] = "";
+	size_t o = 0;
+
+	if (s->ext_size)
+		o += (size_t)snprintf(params + o, sizeof(params) - o, " SIZE=%" PRIu64,
+		                      t->body_len);
+	if (s->ext_8bitmime && t->body[0] != '\0')
+		o += (size_t)snprintf(params + o, sizeof(params) - o, " BODY=%s",
+		                      strcmp(t->body, "8bitmime") == 0 ? "8BITMIME" : "7BIT");
+	if (s->ext_dsn && t->ret[0] != '\0')
+		o += (size_t)snprintf(params + o, sizeof(params) - o, " RET=%s",
+		                      strcmp(t->ret, "full") == 0 ? "FULL" : "HDRS");
+	if (s->ext_dsn && t->envid[0] != '\0')
+		snprintf(params + o, sizeof(params) - o, " ENVID=%s", t->envid);
+	mta_send(s, "MAIL FROM:<%s>%s", t->sender, params);
+}
+
+static void mta_session_send_rcpt(struct mta_session *s, unsigned i)
+{
+	const struct envelope_rcpt *r = &s->task->rcpts[i].r;
+	char params[700] = "";
+	size_t o = 0;
+
+	if (s->ext_dsn && r->notify != 0) {
+		o += (size_t)snprintf(params + o, sizeof(params) - o, " NOTIFY=");
+		if (r->notify & NOTIFY_NEVER)
+			o += (size_t)snprintf(params + o, sizeof(params) - o, "NEVER");
+		else
+			o += (size_t)snprintf(params + o, sizeof(params) - o, "%s%s%s%s%s",
+			                      r->notify & NOTIFY_SUCCESS ? "SUCCESS" : "",
+			                      (r->notify & NOTIFY_SUCCESS) &&
+			                              (r->notify & (NOTIFY_FAILURE | NOTIFY_DELAY))
+			                          ? ","
+			                          : "",
+			                      r->notify & NOTIFY_FAILURE ? "FAILURE" : "",
+			                      (r->notify & NOTIFY_FAILURE) && (r->notify & NOTIFY_DELAY)
+			                          ? ","
+			                          : "",
+			                      r->notify & NOTIFY_DELAY ? "DELAY" : "");
+	}
+	if (s->ext_dsn && r->orcpt[0] != '\0')
+		snprintf(params + o, sizeof(params) - o, " ORCPT=%s", r->orcpt);
+	mta_send(s, "RCPT TO:<%s>%s", r->addr, params);
+}
+
+/* Takes the next task of the destination, or waits idle for one. */
+static void mta_session_start_task(struct mta_session *s)
+{
+	struct mta_dest *d = s->dest;
+	unsigned i;
+
+	s->task = d->queue;
+	if (s->task == NULL) {
+		event_add(s->ev_idle, &(struct timeval){MTA_IDLE_SECONDS, 0});
+		return;
+	}
+	event_del(s->ev_idle);
+	d->queue = s->task->next;
+	if (d->queue == NULL)
+		d->queue_tail = NULL;
+	s->task->next = NULL;
+	if (s->ext_size && s->task->body_len > s->ext_size) {
+		char why[256];
+		snprintf(why, sizeof(why), "message size %" PRIu64 " exceeds %s's limit of %" PRIu64,
+		         s->task->body_len, s->relay, s->ext_size);
+		mta_task_settle(s->task, MTA_PERMFAIL, "5.3.4", why);
+		mta_task_finish(s->mta, s->task);
+		s->task = NULL;
+		mta_session_start_task(s);
+		return;
+	}
+	s->state = MTA_STATE_TXN;
+	s->accepted = 0;
+	s->rcpt_next = 0;
+	s->mail_failed = 0;
+	s->mail_pending = 1;
+	s->expect_rcpt = s->task->n_rcpts;
+	s->data_pending = 1;
+	mta_session_send_mail(s);
+	if (s->ext_pipelining) {
+		for (i = 0; i < s->task->n_rcpts; i++)
+			mta_session_send_rcpt(s, i);
+		mta_send(s, "DATA");
+	}
+}
+
+/* Fills in the report of the connection that carries the task. */
+static void mta_session_report(struct mta_session *s)
+{
+	struct mta_report *rep = &s->task->report;
+
+	strlcpy_checked(rep->relay, s->relay, sizeof(rep->relay));
+	strlcpy_checked(rep->tls, s->tls_desc, sizeof(rep->tls));
+	strlcpy_checked(rep->peer, s->tls_active ? s->peer : "none", sizeof(rep->peer));
+	strlcpy_checked(rep->policy, tls_level_name(s->dest->policy.level), sizeof(rep->policy));
+	rep->peer_dsn = s->ext_dsn;
+}
+
+/* The task ends on this connection; the connection goes on. */
+static void mta_session_task_done(struct mta_session *s, const struct smtp_reply *r)
+{
+	char text[600], status[16];
+
+	mta_session_report(s);
+	if (r != NULL) {
+		mta_reply_text(r, text, sizeof(text));
+		mta_task_settle(s->task, r->code / 100 == 2   ? MTA_DELIVERED
+		                         : r->code / 100 == 5 ? MTA_PERMFAIL
+		                                              : MTA_TEMPFAIL,
+		                mta_reply_status(r, status, sizeof(status)), text);
+	}
+	mta_task_finish(s->mta, s->task);
+	s->task = NULL;
+	s->state = MTA_STATE_READY;
+	mta_session_start_task(s);
+}
+
+static void mta_session_on_mail(struct mta_session *s, const struct smtp_reply *r)
+{
+	char text[600], status[16];
+	unsigned i;
+
+	if (r->code / 100 == 2) {
+		if (!s->ext_pipelining)
+			mta_session_send_rcpt(s, 0);
+		return;
+	}
+	/* The whole transaction failed; with PIPELINING the RCPT and DATA
+	 * replies still come and are only consumed. */
+	mta_reply_text(r, text, sizeof(text));
+	for (i = 0; i < s->task->n_rcpts; i++) {
+		struct mta_rcpt *rc = &s->task->rcpts[i];
+		rc->outcome = r->code / 100 == 5 ? MTA_PERMFAIL : MTA_TEMPFAIL;
+		strlcpy_checked(rc->status, mta_reply_status(r, status, sizeof(status)),
+		                sizeof(rc->status));
+		strlcpy_checked(rc->text, text, sizeof(rc->text));
+	}
+	s->mail_failed = 1;
+	if (!s->ext_pipelining) {
+		mta_send(s, "RSET");
+		s->expect_rcpt = 0;
+		s->data_pending = 0;
+		s->state = MTA_STATE_RSET; /* the RSET reply ends the task */
+	}
+}
+
+static void mta_session_on_rcpt(struct mta_session *s, const struct smtp_reply *r)
+{
+	struct mta_rcpt *rc = &s->task->rcpts[s->rcpt_next++];
+	char status[16];
+
+	s->expect_rcpt--;
+	if (!s->mail_failed) {
+		if (r->code / 100 == 2) {
+			s->accepted++;
+		} else {
+			rc->outcome = r->code / 100 == 5 ? MTA_PERMFAIL : MTA_TEMPFAIL;
+			strlcpy_checked(rc->status, mta_reply_status(r, status, sizeof(status)),
+			                sizeof(rc->status));
+			mta_reply_text(r, rc->text, sizeof(rc->text));
+		}
+	}
+	if (s->ext_pipelining || s->mail_failed)
+		return;
+	if (s->expect_rcpt > 0) {
+		mta_session_send_rcpt(s, s->rcpt_next);
+		return;
+	}
+	if (s->accepted == 0) {
+		mta_send(s, "RSET");
+		s->data_pending = 0;
+		s->state = MTA_STATE_RSET;
+		return;
+	}
+	mta_send(s, "DATA");
+}
+
+/* Streams the message while the output buffer has room. */
+static void mta_session_pump_body(struct mta_session *s)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	struct mta_task *t = s->task;
+	char in[MTA_DATA_CHUNK], enc[2 * MTA_DATA_CHUNK + 8];
+	size_t n;
+
+	while (s->state == MTA_STATE_BODY && evbuffer_get_length(out) < MTA_OUTPUT_HIGH) {
+		uint64_t left = t->body_len - s->body_off;
+		ssize_t got;
+
+		if (left == 0) {
+			n = smtp_dotstuff_finish(&s->dot, enc);
+			evbuffer_add(out, enc, n);
+			s->state = MTA_STATE_BODY_END;
+			return;
+		}
+		got = pread(t->fd, in, left < sizeof(in) ? (size_t)left : sizeof(in),
+		            (off_t)(t->header_len + s->body_off));
+		if (got <= 0) {
+			char why[300];
+			snprintf(why, sizeof(why), "4.3.0 cannot read the queued message: %s",
+			         got < 0 ? strerror(errno) : "short file");
+			mta_session_report(s);
+			mta_task_settle(t, MTA_TEMPFAIL, "4.3.0", why);
+			mta_task_finish(s->mta, t);
+			s->task = NULL;
+			mta_session_free(s); /* mid-DATA: the connection cannot go on */
+			return;
+		}
+		s->body_off += (uint64_t)got;
+		n = smtp_dotstuff_feed(&s->dot, in, (size_t)got, enc);
+		evbuffer_add(out, enc, n);
+	}
+}
+
+static void mta_session_on_data(struct mta_session *s, const struct smtp_reply *r)
+{
+	s->data_pending = 0;
+	if (s->mail_failed || s->accepted == 0) {
+		/* Nothing to send: a 354 still needs an (empty) message ended. */
+		if (r->code == 354)
+			mta_send(s, ".");
+		else
+			mta_session_task_done(s, NULL);
+		if (r->code == 354)
+			s->state = MTA_STATE_BODY_END;
+		return;
+	}
+	if (r->code != 354) {
+		mta_session_task_done(s, r);
+		return;
+	}
+	s->state = MTA_STATE_BODY;
+	s->body_off = 0;
+	smtp_dotstuff_init(&s->dot);
+	mta_session_pump_body(s);
+}
+
+static void mta_session_on_body_end(struct mta_session *s, const struct smtp_reply *r)
+{
+	if (s->mail_failed || s->accepted == 0) {
+		mta_session_task_done(s, NULL);
+		return;
+	}
+	mta_session_task_done(s, r);
+}
+
+/* A reply during a transaction: MAIL's, then each RCPT's, then DATA's. */
+static void mta_session_on_txn_reply(struct mta_session *s, const struct smtp_reply *r)
+{
+	if (s->mail_pending) {
+		s->mail_pending = 0;
+		mta_session_on_mail(s, r);
+		return;
+	}
+	if (s->expect_rcpt > 0) {
+		mta_session_on_rcpt(s, r);
+		return;
+	}
+	mta_session_on_data(s, r);
+}
+
+/* ---- replies --------------------------------------------------------------- */
+
+static void mta_session_on_reply(struct mta_session *s, const struct smtp_reply *r)
+{
+	switch (s->state) {
+	case MTA_STATE_GREETING:
+		mta_session_on_greeting(s, r);
+		break;
+	case MTA_STATE_EHLO:
+		mta_session_on_ehlo(s, r);
+		break;
+	case MTA_STATE_HELO:
+		if (r->code / 100 == 2) {
+			s->esmtp = 0;
+			s->ext_pipelining = s->ext_starttls = s->ext_8bitmime = s->ext_dsn = 0;
+			s->ext_size = 0;
+			mta_session_after_ehlo(s);
+		} else {
+			mta_session_next_host(s, "4.4.1 HELO refused", 0);
+		}
+		break;
+	case MTA_STATE_STARTTLS:
+		mta_session_on_starttls(s, r);
+		break;
+	case MTA_STATE_TXN:
+		mta_session_on_txn_reply(s, r);
+		break;
+	case MTA_STATE_BODY_END:
+		mta_session_on_body_end(s, r);
+		break;
+	case MTA_STATE_RSET:
+		mta_session_task_done(s, NULL);
+		break;
+	case MTA_STATE_QUIT:
+		mta_session_free(s);
+		break;
+	default:
+		mta_session_next_host(s, "4.4.2 unexpected reply from the server", 0);
+		break;
+	}
+}
+
+static void mta_session_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct mta_session *s = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	while (s->bev == bev && evbuffer_get_length(in) > 0) {
+		struct evbuffer_iovec v;
+		const char *why;
+		size_t consumed;
+		enum smtp_reply_status st;
+		char text[300];
+
+		if (s->state == MTA_STATE_HANDSHAKE || s->state == MTA_STATE_CONNECTING)
+			return;
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			return;
+		st = smtp_reply_feed(&s->parser, v.iov_base, v.iov_len, &consumed, &s->reply,
+		                     &why);
+		evbuffer_drain(in, consumed);
+		if (st == SMTP_REPLY_ERROR) {
+			snprintf(text, sizeof(text), "4.4.2 protocol error from %s: %s", s->relay,
+			         why);
+			if (s->task != NULL && s->state >= MTA_STATE_TXN) {
+				mta_session_report(s);
+				mta_task_settle(s->task, MTA_TEMPFAIL, "4.4.2", text);
+				mta_task_finish(s->mta, s->task);
+				s->task = NULL;
+				mta_session_free(s);
+			} else {
+				mta_session_next_host(s, text, 0);
+			}
+			return;
+		}
+		if (st == SMTP_REPLY_OK)
+			mta_session_on_reply(s, &s->reply);
+	}
+}
+
+static void mta_session_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct mta_session *s = arg;
+
+	if (s->state == MTA_STATE_BODY)
+		mta_session_pump_body(s);
+}
+
+static void mta_session_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct mta_session *s = arg;
+	char why[1024];
+
+	if (what & BEV_EVENT_CONNECTED) {
+		if (s->state == MTA_STATE_HANDSHAKE) {
+			mta_session_tls_ready(s);
+			return;
+		}
+		s->state = MTA_STATE_GREETING;
+		bufferevent_set_timeouts(s->bev,
+		                         &(struct timeval){s->mta->env.cfg->outbound_command_timeout, 0},
+		                         &(struct timeval){s->mta->env.cfg->outbound_command_timeout, 0});
+		return;
+	}
+	if (s->state == MTA_STATE_HANDSHAKE) {
+		unsigned long e = bufferevent_get_openssl_error(bev);
+		char err[256] = "handshake failed";
+		if (e != 0)
+			ERR_error_string_n(e, err, sizeof(err));
+		if (s->dest->policy.level == TLS_LEVEL_MAY) {
+			/* As Postfix: at "may", a failed handshake is retried in
+			 * plaintext with the same host. */
+			log_info("event=mta-tls-failed domain=%s relay=%s reason=\"%s\" fallback=plaintext",
+			         s->dest->domain, s->relay, err);
+			mta_session_disconnect(s);
+			s->plaintext_fallback = 1;
+			mta_session_connect(s);
+			return;
+		}
+		snprintf(why, sizeof(why), "TLS handshake failed: %s", err);
+		{
+			char full[1100];
+			mta_policy_error(s, full, sizeof(full), why);
+			mta_session_next_host(s, full, 1);
+		}
+		return;
+	}
+	if (s->state == MTA_STATE_CONNECTING) {
+		snprintf(why, sizeof(why), "4.4.1 connect to %s: %s", s->relay,
+		         (what & BEV_EVENT_TIMEOUT) ? "timed out"
+		                                    : evutil_socket_error_to_string(
+		                                          evutil_socket_geterror(bufferevent_getfd(bev))));
+		mta_session_next_host(s, why, 0);
+		return;
+	}
+	if (s->task != NULL) {
+		snprintf(why, sizeof(why), "4.4.2 %s: connection %s during the transaction", s->relay,
+		         (what & BEV_EVENT_TIMEOUT) ? "timed out" : "lost");
+		if (s->state < MTA_STATE_READY) {
+			mta_session_next_host(s, why, 0);
+			return;
+		}
+		mta_session_report(s);
+		mta_task_settle(s->task, MTA_TEMPFAIL, "4.4.2", why);
+		mta_task_finish(s->mta, s->task);
+		s->task = NULL;
+		mta_session_free(s);
+		return;
+	}
+	if (s->state < MTA_STATE_READY) {
+		snprintf(why, sizeof(why), "4.4.2 %s: connection %s", s->relay,
+		         (what & BEV_EVENT_TIMEOUT) ? "timed out" : "lost");
+		mta_session_next_host(s, why, 0);
+		return;
+	}
+	mta_session_free(s);
+}
+
+/* ---- sessions and destinations ------------------------------------------ */
+
+static void mta_idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mta_session *s = arg;
+
+	if (s->task != NULL || s->state != MTA_STATE_READY)
+		return;
+	mta_send(s, "QUIT");
+	s->state = MTA_STATE_QUIT;
+}
+
+static void mta_dest_remove_session(struct mta_dest *d, struct mta_session *s)
+{
+	struct mta_session **pp;
+
+	for (pp = &d->sessions; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			d->n_sessions--;
+			return;
+		}
+}
+
+static void mta_session_free(struct mta_session *s)
+{
+	struct mta *m = s->mta;
+	struct mta_dest *d = s->dest;
+	unsigned slot = (unsigned)(s->handle & 0xffffffffu);
+
+	if (s->task != NULL) {
+		mta_task_settle(s->task, MTA_TEMPFAIL, "4.4.2", "4.4.2 delivery interrupted");
+		mta_task_finish(m, s->task);
+	}
+	mta_session_disconnect(s);
+	event_free(s->ev_idle);
+	m->by_handle[slot] = NULL;
+	mta_dest_remove_session(d, s);
+	free(s);
+	/* Tasks left waiting get a new connection. */
+	if (d->queue != NULL && !m->closing)
+		mta_dest_kick(d);
+}
+
+/* Asks the lookup role for the candidate hosts of a new connection. */
+static void mta_session_resolve(struct mta_session *s)
+{
+	const struct config_route *route = s->dest->route;
+
+	s->state = MTA_STATE_RESOLVING;
+	if (route != NULL)
+		s->mta->env.resolve(s->mta->env.owner, s->handle, route->host, route->mx_lookup);
+	else
+		s->mta->env.resolve(s->mta->env.owner, s->handle, s->dest->domain, 1);
+}
+
+static void mta_session_new(struct mta_dest *d)
+{
+	struct mta *m = d->mta;
+	struct mta_session *s = xcalloc(1, sizeof(*s));
+	unsigned slot;
+
+	for (slot = 0; slot < m->n_handles && m->by_handle[slot] != NULL; slot++)
+		;
+	if (slot == m->n_handles) {
+		if (m->n_handles == m->cap_handles) {
+			m->cap_handles = m->cap_handles ? m->cap_handles * 2 : 16;
+			m->by_handle = xrealloc(m->by_handle, m->cap_handles * sizeof(*m->by_handle));
+		}
+		m->n_handles++;
+	}
+	m->by_handle[slot] = s;
+	s->handle = ((uint64_t)++m->generation << 32) | slot;
+	s->mta = m;
+	s->dest = d;
+	s->fd = -1;
+	s->ev_idle = evtimer_new(m->env.base, mta_idle_cb, s);
+	s->next = d->sessions;
+	d->sessions = s;
+	d->n_sessions++;
+	mta_session_resolve(s);
+}
+
+/* Gives waiting tasks to idle connections, and opens a new connection
+ * when more tasks wait than connections are being set up. */
+static void mta_dest_kick(struct mta_dest *d)
+{
+	unsigned waiting = 0, opening = 0;
+	struct mta_session *s;
+	struct mta_task *t;
+
+	for (s = d->sessions; s != NULL && d->queue != NULL; s = s->next)
+		if (s->state == MTA_STATE_READY && s->task == NULL)
+			mta_session_start_task(s);
+	for (t = d->queue; t != NULL; t = t->next)
+		waiting++;
+	for (s = d->sessions; s != NULL; s = s->next)
+		opening += s->state < MTA_STATE_READY;
+	if (waiting > opening && d->n_sessions < MTA_MAX_SESSIONS)
+		mta_session_new(d);
+}
+
+static struct mta_dest *mta_dest_get(struct mta *m, const char *domain)
+{
+	const struct config *cfg = m->env.cfg;
+	struct mta_dest *d;
+
+	for (d = m->dests; d != NULL; d = d->next)
+		if (strcmp(d->domain, domain) == 0)
+			return d;
+	d = xcalloc(1, sizeof(*d));
+	d->mta = m;
+	strlcpy_checked(d->domain, domain, sizeof(d->domain));
+	tls_policy_for_domain(cfg, domain, &d->policy);
+	d->route = config_route_for_domain(cfg, domain);
+	if (d->route == NULL && cfg->relayhost.host[0] != '\0')
+		d->route = &cfg->relayhost;
+	d->next = m->dests;
+	m->dests = d;
+	return d;
+}
+
+void mta_submit(struct mta *m, struct mta_task *task)
+{
+	struct mta_dest *d = mta_dest_get(m, task->domain);
+
+	task->next = NULL;
+	if (d->queue_tail != NULL)
+		d->queue_tail->next = task;
+	else
+		d->queue = task;
+	d->queue_tail = task;
+	mta_dest_kick(d);
+}
+
+/* Takes the lookup role's answer (IMSG_LOOKUP_HOSTS_RESULT). */
+void mta_resolved(struct mta *m, uint64_t handle, const void *data, size_t len)
+{
+	unsigned slot = (unsigned)(handle & 0xffffffffu);
+	struct mta_session *s = slot < m->n_handles ? m->by_handle[slot] : NULL;
+	struct ipc_reader r;
+	char error[256], status_text[400];
+	uint32_t status, n, i;
+
+	if (s == NULL || s->handle != handle || s->state != MTA_STATE_RESOLVING)
+		return;
+	ipc_reader_init(&r, data, len);
+	status = ipc_get_u32(&r);
+	ipc_get_str(&r, error, sizeof(error));
+	(void)ipc_get_u32(&r); /* secure: for DANE */
+	n = ipc_get_u32(&r);
+	for (i = 0; i < n && !r.error; i++) {
+		struct mta_host h;
+		ipc_get_str(&r, h.name, sizeof(h.name));
+		h.pref = ipc_get_u32(&r);
+		ipc_get_str(&r, h.addr, sizeof(h.addr));
+		if (s->n_hosts < MTA_MAX_HOSTS)
+			s->hosts[s->n_hosts++] = h;
+	}
+	if (r.error)
+		status = DNS_TEMPFAIL;
+	if (status == DNS_OK && s->n_hosts > 0) {
+		s->cur = 0;
+		mta_session_connect(s);
+		return;
+	}
+	if (status == DNS_NULL_MX || status == DNS_NXDOMAIN) {
+		snprintf(status_text, sizeof(status_text), "%s %s",
+		         status == DNS_NULL_MX ? "5.1.10" : "5.1.2", error);
+		if (s->task == NULL)
+			mta_dest_fail_queued(s->dest, MTA_PERMFAIL,
+			                     status == DNS_NULL_MX ? "5.1.10" : "5.1.2", status_text);
+		mta_session_free(s);
+		return;
+	}
+	snprintf(status_text, sizeof(status_text), "4.4.3 %s",
+	         error[0] ? error : "host lookup failed");
+	mta_dest_fail_queued(s->dest, MTA_TEMPFAIL, "4.4.3", status_text);
+	mta_session_free(s);
+}
+
+/* ---- the whole ------------------------------------------------------------ */
+
+struct mta *mta_new(const struct mta_env *env, const char **error_r)
+{
+	const struct config *cfg = env->cfg;
+	struct mta *m = xcalloc(1, sizeof(*m));
+
+	m->env = *env;
+	m->ctx = SSL_CTX_new(TLS_client_method());
+	SSL_CTX_set_min_proto_version(m->ctx, cfg->outbound_min_version);
+	SSL_CTX_set_options(m->ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+	SSL_CTX_set_mode(m->ctx, SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_verify(m->ctx, SSL_VERIFY_NONE, NULL);
+	if (SSL_CTX_set_cipher_list(m->ctx, cfg->outbound_ciphers) != 1 ||
+	    SSL_CTX_set_ciphersuites(m->ctx, cfg->outbound_ciphersuites) != 1) {
+		*error_r = tls_last_error();
+		SSL_CTX_free(m->ctx);
+		free(m);
+		return NULL;
+	}
+	if (cfg->outbound_ca_file[0] != '\0'
+	        ? SSL_CTX_load_verify_locations(m->ctx, cfg->outbound_ca_file, NULL) != 1
+	        : SSL_CTX_set_default_verify_paths(m->ctx) != 1) {
+		*error_r = tls_last_error();
+		SSL_CTX_free(m->ctx);
+		free(m);
+		return NULL;
+	}
+	return m;
+}
+
+void mta_free(struct mta **mp)
+{
+	struct mta *m = *mp;
+	struct mta_dest *d, *dnext;
+
+	if (m == NULL)
+		return;
+	*mp = NULL;
+	m->closing = 1;
+	for (d = m->dests; d != NULL; d = dnext) {
+		dnext = d->next;
+		while (d->sessions != NULL)
+			mta_session_free(d->sessions);
+		mta_dest_fail_queued(d, MTA_TEMPFAIL, "4.3.2", "4.3.2 delivery process stopping");
+		free(d);
+	}
+	SSL_CTX_free(m->ctx);
+	free(m->by_handle);
+	free(m);
+}
+
+unsigned mta_busy(const struct mta *m)
+{
+	const struct mta_dest *d;
+	unsigned n = 0;
+
+	for (d = m->dests; d != NULL; d = d->next)
+		n += d->n_sessions + (d->queue != NULL);
+	return n;
+}
