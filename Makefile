@@ -3,7 +3,7 @@ JOBS ?= $(shell nproc)
 MAKEFLAGS += --no-print-directory
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all build build-asan run check check-normal check-asan bench fuzz format clean
+.PHONY: all build build-asan deps peers run check check-normal check-asan bench fuzz format clean
 
 all: build
 
@@ -21,7 +21,11 @@ deps:
 run: build
 	@scripts/run-demo
 
-check: check-normal check-asan fuzz
+check: peers check-normal check-asan fuzz
+
+# Real peers the tests talk to (Postfix's smtp-sink unpacked, unbound).
+peers: deps
+	@if [ -x scripts/test-peers ]; then scripts/test-peers; fi
 
 check-normal: build
 	cd build && ctest --output-on-failure -j $(JOBS)
