@@ -297,14 +297,24 @@ static void dispatcher_stop_accepting(struct dispatcher *d)
 	d->n_listeners = 0;
 }
 
+static void dispatcher_retire_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	dispatcher_maybe_exit(arg);
+}
+
 static void dispatcher_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct dispatcher *d = arg;
 
+	if (sig == SIGUSR2 && d->retiring)
+		return;
 	if (sig == SIGUSR2) {
 		/* Retire: the parent started a new generation. */
 		d->retiring = 1;
 		dispatcher_stop_accepting(d);
+		/* outbound connections end on their own time: look again each second */
+		event_add(event_new(d->base, -1, EV_PERSIST, dispatcher_retire_tick_cb, d),
+		          &(struct timeval){1, 0});
 		ipc_send(d->queue, IMSG_DISPATCHER_RETIRING, 0, NULL, 0, -1);
 		log_info("event=retiring sessions=%u deliveries=%u", d->active, mta_busy(d->mta));
 		dispatcher_maybe_exit(d);

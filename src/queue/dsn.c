@@ -286,19 +286,20 @@ static void put_line(struct buf *b, const char *fmt, ...) __attribute__((format(
 
 static void put_line(struct buf *b, const char *fmt, ...)
 {
-	va_list ap, ap2;
+	va_list ap;
 	char *line;
 	int n;
 
 	va_start(ap, fmt);
-	va_copy(ap2, ap);
 	n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
 	line = xmalloc(n > 0 ? (size_t)n + 1 : 1);
 	line[0] = '\0';
-	if (n > 0)
-		vsnprintf(line, (size_t)n + 1, fmt, ap2);
-	va_end(ap2);
+	if (n > 0) {
+		va_start(ap, fmt);
+		vsnprintf(line, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
 	put_folded_line(b, line);
 	free(line);
 }
@@ -377,29 +378,24 @@ static void human_recipients(struct buf *b, const struct dsn_params *p, enum dsn
 static void human_section(struct buf *b, const struct dsn_params *p, const struct dsn_summary *s,
                           enum dsn_action action)
 {
-	char date[DSN_DATE_MAX];
+	static const char *const headings[] = {
+	    [DSN_ACTION_FAILED] = "Delivery to these recipients failed:",
+	    [DSN_ACTION_DELAYED] = "Delivery to these recipients is delayed:",
+	    [DSN_ACTION_DELIVERED] = "Your message was delivered to these recipients:",
+	    [DSN_ACTION_RELAYED] = "Relayed, to a server that sends no delivery notifications:",
+	};
 
-	switch (action) {
-	case DSN_ACTION_FAILED:
-		put_line(b, "Delivery to these recipients failed permanently:");
-		break;
-	case DSN_ACTION_DELAYED:
-		put_line(b, "Delivery to these recipients is delayed:");
-		break;
-	case DSN_ACTION_DELIVERED:
-		put_line(b, "Your message was delivered to these recipients:");
-		break;
-	case DSN_ACTION_RELAYED:
-		put_line(b, "Your message was relayed to these recipients, through a server that");
-		put_line(b, "does not send delivery notifications:");
-		break;
-	}
+	put_line(b, "%s", headings[action]);
 	buf_add(b, "\r\n", 2);
 	human_recipients(b, p, action);
 	if (action == DSN_ACTION_DELAYED && s->retry_until != 0) {
+		char date[DSN_DATE_MAX];
+
 		format_date(s->retry_until, date);
-		put_line(b, "The mail system will keep trying until %s;", date);
-		put_line(b, "you do not need to send the message again.");
+		put_line(b,
+		         "The mail system will keep trying until %s; you do not need to send "
+		         "the message again.",
+		         date);
 		buf_add(b, "\r\n", 2);
 	}
 }
@@ -749,11 +745,11 @@ static int xtext_scan(const char *in, char *out, size_t size)
 	size_t n = 0;
 
 	for (const char *s = in; *s != '\0'; s++) {
-		int c = (unsigned char)*s, hi, lo;
+		int c = (unsigned char)*s;
 
 		if (c == '+') {
-			hi = hex_value(s[1]);
-			lo = hi < 0 ? -1 : hex_value(s[2]);
+			int hi = hex_value(s[1]), lo = hi < 0 ? -1 : hex_value(s[2]);
+
 			if (lo < 0 || (out != NULL && hi == 0 && lo == 0))
 				return -1;
 			c = hi * 16 + lo;

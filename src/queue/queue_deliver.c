@@ -290,11 +290,14 @@ static void queue_dispatch_remote(struct queue *q, struct queue_msg *m)
 struct queue_delivery *queue_deliveries_prepare(struct queue *q, unsigned *n_r)
 {
 	struct queue_delivery *d = xcalloc(QUEUE_DELIVERY_BATCH, sizeof(*d));
+	/* Sessions wait for the commits of this flush: keep its delivery work
+	 * short then; later flushes catch up. */
+	unsigned limit = TAILQ_EMPTY(&q->batch) ? QUEUE_DELIVERY_BATCH : QUEUE_DELIVERY_BATCH / 4;
 	struct queue_msg *m;
 	unsigned n = 0;
 	const char *why;
 
-	while (n < QUEUE_DELIVERY_BATCH && q->n_tasks < QUEUE_MAX_TASKS &&
+	while (n < limit && q->n_tasks < QUEUE_MAX_TASKS &&
 	       (m = TAILQ_FIRST(&q->ready)) != NULL) {
 		TAILQ_REMOVE(&q->ready, m, entry);
 		if (m->deleted) {

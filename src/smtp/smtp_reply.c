@@ -178,8 +178,6 @@ static enum line_result reply_add_line(struct smtp_reply_parser *p, const char *
 /* Takes one byte of a reply. */
 static enum line_result reply_byte(struct smtp_reply_parser *p, char c, const char **error_r)
 {
-	enum line_result res;
-
 	if (p->saw_cr && c != '\n') {
 		*error_r = ERR_BARE_CR;
 		return LINE_ERROR;
@@ -189,6 +187,8 @@ static enum line_result reply_byte(struct smtp_reply_parser *p, char c, const ch
 		return LINE_MORE;
 	}
 	if (c == '\n') {
+		enum line_result res;
+
 		p->saw_cr = 0;
 		res = reply_add_line(p, error_r);
 		p->len = 0;
