@@ -3,7 +3,7 @@ JOBS ?= $(shell nproc)
 MAKEFLAGS += --no-print-directory
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all build build-asan deps peers run check check-normal check-asan bench fuzz format clean
+.PHONY: all build build-asan deps peers run check check-normal check-asan bench fuzz install format clean
 
 all: build
 
@@ -40,6 +40,13 @@ fuzz: deps
 
 bench: build
 	@bench/run
+
+# Installs the binary and the sendmail-compatible name for it.
+PREFIX ?= /usr/local
+install: build
+	install -d $(DESTDIR)$(PREFIX)/sbin
+	install -m 0755 build/sealmail $(DESTDIR)$(PREFIX)/sbin/sealmail
+	ln -sf sealmail $(DESTDIR)$(PREFIX)/sbin/sendmail
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

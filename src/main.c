@@ -6,6 +6,8 @@
  *   sealmail config check [-c FILE]   validate the configuration
  *   sealmail queue list|show ID|flush [ID]|hold ID|release ID|delete ID [-c FILE]
  *   sealmail policy explain DOMAIN [-c FILE]
+ *   sealmail user add|passwd|del|list [USER@DOMAIN] [--stdin] [-c FILE]
+ *   sealmail send [-f SENDER] [-t] [-i] RCPT...   (also as `sendmail`)
  */
 #include <errno.h>
 #include <getopt.h>
@@ -19,6 +21,8 @@
 #include "conf/config.h"
 #include "daemon/parent.h"
 #include "lib/util.h"
+#include "ctl/send_cmd.h"
+#include "ctl/user_cmd.h"
 #include "policy/policy.h"
 
 static void usage(FILE *f)
@@ -28,6 +32,9 @@ static void usage(FILE *f)
 	           "       sealmail queue list|show ID|flush [ID]|hold ID|release ID|delete ID "
 	           "[-c FILE]\n"
 	           "       sealmail policy explain DOMAIN [-c FILE]\n"
+	           "       sealmail user add|passwd|del USER@DOMAIN [--stdin] [-c FILE]\n"
+	           "       sealmail user list [-c FILE]\n"
+	           "       sealmail send [-c FILE] [-f SENDER] [-t] [-i] RCPT...\n"
 	           "Default FILE: " CONFIG_DEFAULT_PATH "\n");
 }
 
@@ -205,6 +212,14 @@ static int cmd_policy_explain(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	const char *self = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+
+	if (strcmp(self, "sendmail") == 0)
+		return cmd_send(argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "send") == 0)
+		return cmd_send(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "user") == 0)
+		return cmd_user(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "queue") == 0)
 		return cmd_queue(argc - 1, argv + 1);
 	if (argc >= 3 && strcmp(argv[1], "policy") == 0 && strcmp(argv[2], "explain") == 0)

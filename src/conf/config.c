@@ -49,6 +49,7 @@ enum section_kind {
 	SEC_SNI,
 	SEC_LIMITS,
 	SEC_LISTEN,
+	SEC_SUBMISSION,
 	SEC_DNS,
 	SEC_OUTBOUND,
 	SEC_OUTBOUND_DOMAINS, /* keys are domains: see entry_handlers[] */
@@ -76,7 +77,8 @@ struct key_def {
 
 static key_setter set_string, set_hostname, set_domains, set_user, set_count, set_size,
     set_duration, set_min_version, set_ciphers, set_ciphersuites, set_address, set_protocol,
-    set_listener_tls, set_networks, set_resolver, set_tls_level, set_relayhost, set_port, set_retry;
+    set_listener_tls, set_listener_auth, set_networks, set_resolver, set_tls_level, set_relayhost,
+    set_port, set_retry, set_bool;
 
 #define FIELD(base_enum, type, f)                                                                  \
 	.base = base_enum, .offset = offsetof(type, f), .size = sizeof(((type *)0)->f)
@@ -92,6 +94,10 @@ static key_setter set_string, set_hostname, set_domains, set_user, set_count, se
 	{                                                                                          \
 		.section = SEC_OUTBOUND, .name = #key, .set = setter, CFG(f), .min = lo, .max = hi \
 	}
+#define SUBMISSION(f, setter, lo, hi)                                                              \
+	{                                                                                          \
+		.section = SEC_SUBMISSION, .name = #f, .set = setter, CFG(f), .min = lo, .max = hi \
+	}
 #define QUEUE(f, setter, lo, hi)                                                                   \
 	{                                                                                          \
 		.section = SEC_QUEUE, .name = #f, .set = setter, CFG(f), .min = lo, .max = hi      \
@@ -105,6 +111,7 @@ static const struct key_def keys[] = {
     {.section = SEC_SERVER, .name = "user", .set = set_user, CFG(user)},
     {.section = SEC_SERVER, .name = "dispatchers", .set = set_count, CFG(dispatchers), .max = 64},
     {.section = SEC_SERVER, .name = "trusted_networks", .set = set_networks, CFG(trusted_networks)},
+    {.section = SEC_SERVER, .name = "aliases", .set = set_string, CFG(aliases)},
     {.section = SEC_TLS, .name = "certificate", .set = set_string, CERT(certificate)},
     {.section = SEC_TLS, .name = "key", .set = set_string, CERT(key)},
     {.section = SEC_TLS, .name = "min_version", .set = set_min_version, CFG(min_version)},
@@ -124,6 +131,11 @@ static const struct key_def keys[] = {
     {.section = SEC_LISTEN, .name = "address", .set = set_address, LISTENER(address_text)},
     {.section = SEC_LISTEN, .name = "protocol", .set = set_protocol, LISTENER(protocol)},
     {.section = SEC_LISTEN, .name = "tls", .set = set_listener_tls, LISTENER(tls)},
+    {.section = SEC_LISTEN, .name = "auth", .set = set_listener_auth, LISTENER(auth)},
+    {.section = SEC_LISTEN, .name = "client_ca", .set = set_string, LISTENER(client_ca)},
+    SUBMISSION(log_auth_in_header, set_bool, 0, 0),
+    SUBMISSION(check_from_header, set_bool, 0, 0),
+    SUBMISSION(auth_failures, set_count, 1, 100),
     {.section = SEC_DNS, .name = "resolver", .set = set_resolver, CFG(dns_resolver)},
     OUTBOUND(tls, set_tls_level, outbound_tls, 0, 0),
     OUTBOUND(relayhost, set_relayhost, relayhost, 0, 0),
@@ -161,7 +173,8 @@ struct parse_ctx {
 	int line;
 	const char *long_value; /* value of a line too long for inih, or NULL */
 	const char *key;        /* key being set, for messages */
-	struct section server, tls, limits, dns, outbound, outbound_domains, routes, queue;
+	struct section server, tls, limits, submission, dns, outbound, outbound_domains, routes,
+	    queue;
 	struct section sni[CONFIG_MAX_CERTS - 1];
 	unsigned n_sni;
 	struct section listen[CONFIG_MAX_LISTENERS];
@@ -660,12 +673,18 @@ static void set_address(struct parse_ctx *c, const struct key_def *k, const char
 		l->address_len = 0;
 }
 
+static const char *const protocol_names[] = {
+    [LISTENER_SMTP] = "smtp",
+    [LISTENER_SUBMISSION] = "submission",
+};
+
 static void set_protocol(struct parse_ctx *c, const struct key_def *k, const char *value)
 {
-	if (strcasecmp(value, "smtp") == 0)
-		*(enum listener_protocol *)field(c, k) = LISTENER_SMTP;
+	int i = lookup_name(value, protocol_names, ARRAY_LEN(protocol_names));
+	if (i < 0)
+		key_error(c, "'%s' is not supported; write smtp or submission", value);
 	else
-		key_error(c, "'%s' is not supported; the only protocol is smtp", value);
+		*(enum listener_protocol *)field(c, k) = (enum listener_protocol)i;
 }
 
 static const char *const tls_names[] = {
@@ -682,6 +701,36 @@ static void set_listener_tls(struct parse_ctx *c, const struct key_def *k, const
 		key_error(c, "'%s' is not one of none, optional, required, implicit", value);
 	else
 		*(enum listener_tls *)field(c, k) = (enum listener_tls)i;
+}
+
+static const char *const auth_names[] = {
+    [LISTENER_AUTH_NONE] = "none",
+    [LISTENER_AUTH_OPTIONAL] = "optional",
+    [LISTENER_AUTH_REQUIRED] = "required",
+    [LISTENER_AUTH_CERTIFICATE] = "certificate",
+};
+
+/* auth: its default follows the protocol, so it is filled in by
+ * check_listener_auth() when not written. */
+static void set_listener_auth(struct parse_ctx *c, const struct key_def *k, const char *value)
+{
+	int i = lookup_name(value, auth_names, ARRAY_LEN(auth_names));
+	if (i < 0)
+		key_error(c, "'%s' is not one of none, optional, required, certificate", value);
+	else
+		*(enum listener_auth *)field(c, k) = (enum listener_auth)i;
+}
+
+/* yes/no and the usual synonyms, any case. */
+static void set_bool(struct parse_ctx *c, const struct key_def *k, const char *value)
+{
+	static const char *const names[] = {"no", "yes", "false", "true", "off", "on", "0", "1"};
+	int i = lookup_name(value, names, ARRAY_LEN(names));
+	if (i < 0)
+		key_error(c, "'%s' is not yes or no (true/false, on/off and 1/0 are accepted too)",
+		          value);
+	else
+		*(int *)field(c, k) = i % 2;
 }
 
 /* ---- outbound delivery -------------------------------------------------- */
@@ -1139,15 +1188,21 @@ static entry_handler *const entry_handlers[N_SECTION_KINDS] = {
 /* ---- sections ----------------------------------------------------------- */
 
 static const char *const section_names[] = {
-    [SEC_SERVER] = "[server]",      [SEC_TLS] = "[tls]",
-    [SEC_SNI] = "[tls NAME]",       [SEC_LIMITS] = "[limits]",
-    [SEC_LISTEN] = "[listen NAME]", [SEC_DNS] = "[dns]",
-    [SEC_OUTBOUND] = "[outbound]",  [SEC_OUTBOUND_DOMAINS] = "[outbound.domains]",
-    [SEC_ROUTES] = "[routes]",      [SEC_QUEUE] = "[queue]",
+    [SEC_SERVER] = "[server]",
+    [SEC_TLS] = "[tls]",
+    [SEC_SNI] = "[tls NAME]",
+    [SEC_LIMITS] = "[limits]",
+    [SEC_LISTEN] = "[listen NAME]",
+    [SEC_SUBMISSION] = "[submission]",
+    [SEC_DNS] = "[dns]",
+    [SEC_OUTBOUND] = "[outbound]",
+    [SEC_OUTBOUND_DOMAINS] = "[outbound.domains]",
+    [SEC_ROUTES] = "[routes]",
+    [SEC_QUEUE] = "[queue]",
 };
 
 #define ALL_SECTIONS                                                                               \
-	"[server], [tls], [tls NAME], [limits], [listen NAME], [dns], [outbound], "                \
+	"[server], [tls], [tls NAME], [limits], [listen NAME], [submission], [dns], [outbound], "  \
 	"[outbound.domains], [routes] or [queue]"
 
 /* The sections written without a name, at most once, and where their
@@ -1160,6 +1215,7 @@ static const struct {
 } single_sections[] = {
     {"server", SEC_SERVER, offsetof(struct parse_ctx, server)},
     {"limits", SEC_LIMITS, offsetof(struct parse_ctx, limits)},
+    {"submission", SEC_SUBMISSION, offsetof(struct parse_ctx, submission)},
     {"dns", SEC_DNS, offsetof(struct parse_ctx, dns)},
     {"outbound", SEC_OUTBOUND, offsetof(struct parse_ctx, outbound)},
     {"outbound.domains", SEC_OUTBOUND_DOMAINS, offsetof(struct parse_ctx, outbound_domains)},
@@ -1513,6 +1569,54 @@ static int same_address(const struct config_listener *a, const struct config_lis
 	       memcmp(&a->address, &b->address, a->address_len) == 0;
 }
 
+#define TLS_FOR_SUBMISSION                                                                         \
+	"submission must not be in cleartext (RFC 8314); use required (STARTTLS, port 587) or "    \
+	"implicit (TLS from the first byte, port 465)"
+
+/* RFC 8314: submission only over TLS. 0, or -1 (reported) when the listener
+ * allows cleartext. */
+static int check_submission_tls(struct parse_ctx *c, unsigned i)
+{
+	const struct config_listener *l = &c->cfg->listeners[i];
+	int line = given(&c->listen[i], "tls");
+	if (l->protocol != LISTENER_SUBMISSION || l->tls == LISTENER_TLS_REQUIRED ||
+	    l->tls == LISTENER_TLS_IMPLICIT)
+		return 0;
+	if (line)
+		error_at(c, line, "tls: '%s' is not allowed with protocol = submission: %s",
+		         listener_tls_name(l->tls), TLS_FOR_SUBMISSION);
+	else
+		error_at(c, l->line,
+		         "[listen %s] tls: the default, optional, is not allowed with protocol = "
+		         "submission: %s",
+		         l->name, TLS_FOR_SUBMISSION);
+	return -1;
+}
+
+/* Fills in the default auth of listener I (required for submission, none
+ * for smtp) and checks it against tls and client_ca. */
+static void check_listener_auth(struct parse_ctx *c, unsigned i)
+{
+	struct config_listener *l = &c->cfg->listeners[i];
+	int line = given(&c->listen[i], "auth");
+	if (!line)
+		l->auth = l->protocol == LISTENER_SUBMISSION ? LISTENER_AUTH_REQUIRED
+		                                             : LISTENER_AUTH_NONE;
+	if (check_submission_tls(c, i) < 0 || !line)
+		return;
+	/* RFC 4954 4: credentials must not cross the network in cleartext */
+	if (l->auth != LISTENER_AUTH_NONE && l->tls == LISTENER_TLS_NONE)
+		error_at(c, line,
+		         "auth: '%s' needs TLS but the listener has tls = none (AUTH is never "
+		         "offered without TLS); set tls to optional, required or implicit, or auth "
+		         "= none",
+		         listener_auth_name(l->auth));
+	else if (l->auth == LISTENER_AUTH_CERTIFICATE && !l->client_ca[0])
+		error_at(c, line,
+		         "auth: 'certificate' requires client_ca (the PEM CA bundle client "
+		         "certificates are checked against)");
+}
+
 static void check_listeners(struct parse_ctx *c)
 {
 	const struct config *cfg = c->cfg;
@@ -1526,6 +1630,7 @@ static void check_listeners(struct parse_ctx *c)
 		if (!line)
 			error_at(c, l->line, "[listen %s] address: required, e.g. address = *:25",
 			         l->name);
+		check_listener_auth(c, i);
 		for (unsigned j = 0; j < i; j++) {
 			if (same_address(l, &cfg->listeners[j])) {
 				error_at(c, line,
@@ -1673,6 +1778,9 @@ void config_defaults(struct config *cfg)
 	snprintf(cfg->data_dir, sizeof cfg->data_dir, "/var/lib/sealmail");
 	snprintf(cfg->users, sizeof cfg->users, "/etc/sealmail/users");
 	snprintf(cfg->user, sizeof cfg->user, "sealmail");
+	cfg->log_auth_in_header = 0;
+	cfg->check_from_header = 1;
+	cfg->auth_failures = 3;
 	cfg->min_version = TLS1_2_VERSION;
 	snprintf(cfg->ciphers, sizeof cfg->ciphers, "%s", DEFAULT_CIPHERS);
 	snprintf(cfg->ciphersuites, sizeof cfg->ciphersuites, "%s", DEFAULT_CIPHERSUITES);
@@ -1715,6 +1823,13 @@ const char *listener_tls_name(enum listener_tls tls)
 {
 	if ((unsigned)tls < ARRAY_LEN(tls_names))
 		return tls_names[tls];
+	return "?";
+}
+
+const char *listener_auth_name(enum listener_auth auth)
+{
+	if ((unsigned)auth < ARRAY_LEN(auth_names))
+		return auth_names[auth];
 	return "?";
 }
 

@@ -32,7 +32,16 @@ enum tls_level {
 };
 
 enum listener_protocol {
-	LISTENER_SMTP,
+	LISTENER_SMTP,       /* mail from other servers (RFC 5321) */
+	LISTENER_SUBMISSION, /* mail from users' clients (RFC 6409, RFC 8314) */
+};
+
+/* SMTP AUTH (RFC 4954) on a listener. Never offered before TLS. */
+enum listener_auth {
+	LISTENER_AUTH_NONE,        /* not offered (smtp default) */
+	LISTENER_AUTH_OPTIONAL,    /* offered after TLS; mail without it is treated as on smtp */
+	LISTENER_AUTH_REQUIRED,    /* MAIL refused until authenticated (submission default) */
+	LISTENER_AUTH_CERTIFICATE, /* a client certificate from client_ca logs in; required */
 };
 
 enum listener_tls {
@@ -49,6 +58,9 @@ struct config_listener {
 	socklen_t address_len;
 	enum listener_protocol protocol;
 	enum listener_tls tls;
+	enum listener_auth auth;
+	char client_ca[4096]; /* PEM CA file: client certificates are requested and
+	                          checked against it; "" = none */
 	int line; /* where the section starts, for messages */
 };
 
@@ -112,6 +124,16 @@ struct config {
 	unsigned dispatchers; /* 0 = one per CPU */
 	struct config_network trusted_networks[CONFIG_MAX_NETWORKS]; /* may relay */
 	unsigned n_trusted_networks;
+	char aliases[4096]; /* "" = none */
+	char submit_socket[108]; /* local injection (`sealmail send`); "" = the default:
+	                            /run/sealmail/submit.sock as root, else
+	                            data_dir/submit.sock */
+
+	/* [submission] */
+	int log_auth_in_header;  /* Received: names the authenticated user; default no */
+	int check_from_header;   /* the From: header must be an address the user owns;
+	                            default yes */
+	unsigned auth_failures;  /* failed AUTH before disconnect; default 3 */
 
 	/* [tls] and [tls NAME] */
 	struct config_cert certs[CONFIG_MAX_CERTS];
@@ -175,11 +197,15 @@ void config_defaults(struct config *cfg);
 int config_is_local_domain(const struct config *cfg, const char *domain);
 
 const char *listener_tls_name(enum listener_tls tls);
+const char *listener_auth_name(enum listener_auth auth);
 
 /* "none", "may", "encrypt", "dane", "verify". */
 const char *tls_level_name(enum tls_level level);
 /* Parses a level name (any case). Returns 0 or -1. */
 int tls_level_parse(const char *s, enum tls_level *level);
+
+/* The local submission socket's path (the default filled in) into BUF. */
+void config_submit_socket(const struct config *cfg, int as_root, char *buf, size_t size);
 
 /* 1 when SA is inside one of trusted_networks; an IPv4-mapped IPv6 address
  * (::ffff:a.b.c.d) counts as the IPv4 address it carries. */

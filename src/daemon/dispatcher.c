@@ -40,6 +40,7 @@ struct dispatcher {
 	struct ipc_channel *queue, *lookup;
 	struct evconnlistener *listeners[CONFIG_MAX_LISTENERS];
 	unsigned n_listeners;
+	struct evconnlistener *local;
 	struct conn_limits *limits;
 	unsigned limit_slot;
 
@@ -100,6 +101,21 @@ static void dispatcher_queue_open(void *owner, uint64_t handle, const struct env
 	ipc_writer_init(&w);
 	envelope_encode(env, &w);
 	ipc_send(d->queue, IMSG_QUEUE_OPEN, handle, w.buf, w.len, -1);
+	ipc_writer_free(&w);
+}
+
+static void dispatcher_auth_check(void *owner, uint64_t handle, const char *user,
+                                  const char *password)
+{
+	struct dispatcher *d = owner;
+	struct ipc_writer w;
+
+	ipc_writer_init(&w);
+	ipc_put_str(&w, user);
+	ipc_put_u32(&w, password != NULL);
+	ipc_put_str(&w, password ? password : "");
+	ipc_send(d->lookup, IMSG_AUTH_CHECK, handle, w.buf, w.len, -1);
+	explicit_bzero(w.buf, w.len);
 	ipc_writer_free(&w);
 }
 
@@ -225,12 +241,75 @@ static void dispatcher_queue_handler(struct ipc_channel *ch, uint32_t type, uint
 		close(fd);
 }
 
+/* Reads "u32 n, n x str" into a NULL-terminated array of strings. */
+static char **dispatcher_read_strings(struct ipc_reader *r, unsigned *n_r)
+{
+	uint32_t n = ipc_get_u32(r), i;
+	char **list;
+
+	if (r->error || n > ENVELOPE_MAX_RCPTS) {
+		*n_r = 0;
+		return NULL;
+	}
+	list = xcalloc(n + 1, sizeof(char *));
+	for (i = 0; i < n; i++) {
+		list[i] = xmalloc(ENVELOPE_ADDR_MAX);
+		ipc_get_str(r, list[i], ENVELOPE_ADDR_MAX);
+	}
+	*n_r = n;
+	return list;
+}
+
+static void dispatcher_free_strings(char **list, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; list != NULL && i < n; i++)
+		free(list[i]);
+	free(list);
+}
+
+static void dispatcher_auth_result(struct smtp_session *s, const void *data, size_t len)
+{
+	char user[ENVELOPE_ADDR_MAX];
+	struct ipc_reader r;
+	uint32_t ok, by_certificate;
+	char **owned;
+	unsigned n;
+
+	ipc_reader_init(&r, data, len);
+	ok = ipc_get_u32(&r);
+	by_certificate = ipc_get_u32(&r);
+	ipc_get_str(&r, user, sizeof(user));
+	owned = dispatcher_read_strings(&r, &n);
+	if (ipc_reader_done(&r) < 0)
+		ok = 0;
+	smtp_session_auth_done(s, (int)ok, (int)by_certificate, user,
+	                       (const char *const *)owned, n);
+	dispatcher_free_strings(owned, n);
+}
+
+static void dispatcher_rcpt_result(struct smtp_session *s, const void *data, size_t len)
+{
+	struct ipc_reader r;
+	uint32_t result;
+	char **targets;
+	unsigned n;
+
+	ipc_reader_init(&r, data, len);
+	result = ipc_get_u32(&r);
+	targets = dispatcher_read_strings(&r, &n);
+	if (ipc_reader_done(&r) < 0)
+		result = LOOKUP_TEMPFAIL;
+	smtp_session_lookup_done(s, result, (const char *const *)targets, n);
+	dispatcher_free_strings(targets, n);
+}
+
 static void dispatcher_lookup_handler(struct ipc_channel *ch, uint32_t type, uint64_t id,
                                       const void *data, size_t len, int fd, void *arg)
 {
 	struct dispatcher *d = arg;
 	struct smtp_session *s = dispatcher_session(d, id);
-	uint32_t result = LOOKUP_TEMPFAIL;
 
 	if (fd >= 0)
 		close(fd);
@@ -239,11 +318,12 @@ static void dispatcher_lookup_handler(struct ipc_channel *ch, uint32_t type, uin
 		dispatcher_maybe_exit(d);
 		return;
 	}
-	if (type != IMSG_LOOKUP_RCPT_RESULT || s == NULL)
+	if (s == NULL)
 		return;
-	if (len == sizeof(result))
-		memcpy(&result, data, sizeof(result));
-	smtp_session_lookup_done(s, result);
+	if (type == IMSG_LOOKUP_RCPT_RESULT)
+		dispatcher_rcpt_result(s, data, len);
+	else if (type == IMSG_AUTH_RESULT)
+		dispatcher_auth_result(s, data, len);
 }
 
 static void dispatcher_role_closed(struct ipc_channel *ch, void *arg)
@@ -287,10 +367,49 @@ static void dispatcher_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	                     dispatcher_handle(slot, d->slots[slot].generation));
 }
 
+/* The local submission socket: SMTP from `sealmail send`, as a local user
+ * the kernel names (SO_PEERCRED). */
+static const struct config_listener dispatcher_local_listener = {
+    .name = "local",
+    .address_text = "local",
+    .protocol = LISTENER_SUBMISSION,
+    .tls = LISTENER_TLS_NONE,
+    .auth = LISTENER_AUTH_NONE,
+};
+
+static void dispatcher_local_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
+                                       struct sockaddr *sa, int salen, void *arg)
+{
+	struct dispatcher *d = arg;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	unsigned slot;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		close(fd);
+		return;
+	}
+	evutil_make_socket_nonblocking(fd);
+	evutil_make_socket_closeonexec(fd);
+	slot = dispatcher_slot_take(d);
+	memset(&d->slots[slot].peer, 0, sizeof(d->slots[slot].peer));
+	d->slots[slot].peer.ss_family = AF_UNIX;
+	d->active++;
+	d->slots[slot].session =
+	    smtp_session_new(&d->env, &dispatcher_local_listener, fd,
+	                     (struct sockaddr *)&d->slots[slot].peer, sizeof(sa_family_t),
+	                     dispatcher_handle(slot, d->slots[slot].generation));
+	if (d->slots[slot].session != NULL)
+		smtp_session_set_local(d->slots[slot].session, (unsigned)cred.uid);
+}
+
 static void dispatcher_stop_accepting(struct dispatcher *d)
 {
 	unsigned i;
 
+	if (d->local != NULL)
+		evconnlistener_free(d->local);
+	d->local = NULL;
 	for (i = 0; i < d->n_listeners; i++)
 		if (d->listeners[i] != NULL)
 			evconnlistener_free(d->listeners[i]);
@@ -345,6 +464,7 @@ int dispatcher_main(const struct dispatcher_args *args)
 	    .queue_open = dispatcher_queue_open,
 	    .queue_commit = dispatcher_queue_commit,
 	    .queue_abort = dispatcher_queue_abort,
+	    .auth_check = dispatcher_auth_check,
 	    .closed = dispatcher_session_closed,
 	};
 	if (needs_tls && (d->env.tls = tls_server_new(cfg, args->certs, &why)) == NULL)
@@ -374,6 +494,9 @@ int dispatcher_main(const struct dispatcher_args *args)
 			      cfg->listeners[i].address_text);
 	}
 	d->n_listeners = cfg->n_listeners;
+	if (args->local_fd >= 0)
+		d->local = evconnlistener_new(d->base, dispatcher_local_accept_cb, d,
+		                              LEV_OPT_CLOSE_ON_FREE, -1, args->local_fd);
 	{
 		static const int sigs[] = {SIGTERM, SIGINT, SIGUSR2};
 		for (i = 0; i < 3; i++)

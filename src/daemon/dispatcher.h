@@ -15,6 +15,7 @@ struct dispatcher_args {
 	const struct tls_cert_set *certs;
 	const int *listen_fds; /* one per cfg->listeners[] */
 	int queue_fd, lookup_fd;
+	int local_fd; /* the local submission socket, or -1 */
 	struct conn_limits *limits;
 	unsigned slot;
 };

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -39,10 +40,19 @@ struct parent_dispatcher {
 	int retiring;
 };
 
+/* A file the parent reads for the lookup role (users, aliases): it may be
+ * readable by root only. */
+struct parent_watch {
+	uint32_t type;
+	struct file_stamp stamp;
+	int error;
+};
+
 struct parent {
 	struct config *cfg;
 	struct tls_cert_set certs;
 	int listen_fds[CONFIG_MAX_LISTENERS];
+	int local_fd; /* the local submission socket */
 	struct event_base *base;
 	struct ipc_channel *queue, *lookup;
 	pid_t queue_pid, lookup_pid, self;
@@ -54,8 +64,7 @@ struct parent {
 	gid_t gid;
 	int shutting_down;
 	int exit_status;
-	struct file_stamp users_stamp;
-	int users_error;
+	struct parent_watch users_watch, aliases_watch;
 	struct event *ev_users;
 };
 
@@ -120,6 +129,39 @@ static int parent_bind_all(const struct config *cfg, int *fds, const struct conf
 	return 0;
 }
 
+/* The local submission socket (`sealmail send`): any local user may
+ * connect; the dispatcher learns who from the kernel. Returns the socket or
+ * -1 (logged: local injection is then unavailable, the server runs on). */
+static int parent_bind_local(const struct parent *p)
+{
+	struct sockaddr_un sun;
+	char dir[sizeof(sun.sun_path)], *slash;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	config_submit_socket(p->cfg, p->root, sun.sun_path, sizeof(sun.sun_path));
+	strlcpy_checked(dir, sun.sun_path, sizeof(dir));
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		if (mkdir_p(dir, 0755) < 0)
+			log_warn("event=listen-error listener=local path=%s reason=\"%s\"", dir,
+			         strerror(errno));
+	}
+	unlink(sun.sun_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    chmod(sun.sun_path, 0666) < 0 || listen(fd, 128) < 0) {
+		log_warn("event=listen-error listener=local path=%s reason=\"%s\"", sun.sun_path,
+		         strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	log_info("event=listening listener=local address=%s", sun.sun_path);
+	return fd;
+}
+
 /* ---- forking roles ------------------------------------------------- */
 
 static void parent_drop_privileges(const struct parent *p, const char *chroot_dir)
@@ -140,7 +182,7 @@ static void parent_drop_privileges(const struct parent *p, const char *chroot_di
 static pid_t parent_fork(struct parent *p, const char *role, const int *keep, unsigned n_keep)
 {
 	pid_t pid = fork();
-	int fds[CONFIG_MAX_LISTENERS + 2];
+	int fds[CONFIG_MAX_LISTENERS + 3];
 	unsigned n = 0, i, j;
 
 	if (pid != 0)
@@ -157,6 +199,8 @@ static pid_t parent_fork(struct parent *p, const char *role, const int *keep, un
 	p->base = NULL;
 	for (i = 0; i < p->cfg->n_listeners; i++)
 		fds[n++] = p->listen_fds[i];
+	if (p->local_fd >= 0)
+		fds[n++] = p->local_fd;
 	if (p->queue != NULL)
 		fds[n++] = ipc_channel_fd(p->queue);
 	if (p->lookup != NULL)
@@ -171,33 +215,35 @@ static pid_t parent_fork(struct parent *p, const char *role, const int *keep, un
 	return 0;
 }
 
-/* Sends the users file to the lookup role when it changed (or FORCE). The
- * parent reads it so that it may stay readable by root only. */
-static void parent_send_users(struct parent *p, int force)
+/* Sends PATH to the lookup role when it changed (or FORCE). */
+static void parent_send_file(struct parent *p, struct parent_watch *w, const char *path, int force)
 {
-	int changed = file_changed(p->cfg->users, &p->users_stamp);
+	int changed;
 	size_t len;
 	char *text;
 
-	if (changed < 0) {
-		if (!p->users_error)
-			ipc_send(p->lookup, IMSG_CTL_USERS, 1, NULL, 0, -1);
-		p->users_error = 1;
+	if (path[0] == '\0')
 		return;
-	}
-	if (!changed && !force && !p->users_error)
+	changed = file_changed(path, &w->stamp);
+	if (changed == 0 && !force && !w->error)
 		return;
-	text = read_file(p->cfg->users, IPC_MAX_PAYLOAD, &len);
+	text = changed < 0 ? NULL : read_file(path, IPC_MAX_PAYLOAD, &len);
 	if (text == NULL) {
-		if (!p->users_error)
-			ipc_send(p->lookup, IMSG_CTL_USERS, 1, NULL, 0, -1);
-		p->users_error = 1;
-		memset(&p->users_stamp, 0, sizeof(p->users_stamp));
+		if (!w->error)
+			ipc_send(p->lookup, w->type, 1, NULL, 0, -1);
+		w->error = 1;
+		memset(&w->stamp, 0, sizeof(w->stamp));
 		return;
 	}
-	p->users_error = 0;
-	ipc_send(p->lookup, IMSG_CTL_USERS, 0, text, len, -1);
+	w->error = 0;
+	ipc_send(p->lookup, w->type, 0, text, len, -1);
 	free(text);
+}
+
+static void parent_send_users(struct parent *p, int force)
+{
+	parent_send_file(p, &p->users_watch, p->cfg->users, force);
+	parent_send_file(p, &p->aliases_watch, p->cfg->aliases, force);
 }
 
 static void parent_users_timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -256,7 +302,7 @@ static struct ipc_channel *parent_start_role(struct parent *p, int queue, pid_t 
 
 static void parent_start_dispatcher(struct parent *p, unsigned slot)
 {
-	int q[2], l[2], keep[CONFIG_MAX_LISTENERS + 2];
+	int q[2], l[2], keep[CONFIG_MAX_LISTENERS + 3];
 	struct dispatcher_args args;
 	char chroot_dir[4200];
 	unsigned i;
@@ -269,8 +315,9 @@ static void parent_start_dispatcher(struct parent *p, unsigned slot)
 	}
 	for (i = 0; i < p->cfg->n_listeners; i++)
 		keep[i] = p->listen_fds[i];
+	keep[i] = p->local_fd;
 	conn_limits_clear_slot(p->limits, slot);
-	pid = parent_fork(p, "dispatcher", keep, p->cfg->n_listeners);
+	pid = parent_fork(p, "dispatcher", keep, p->cfg->n_listeners + 1);
 	if (pid == 0) {
 		close(q[0]);
 		close(l[0]);
@@ -284,6 +331,7 @@ static void parent_start_dispatcher(struct parent *p, unsigned slot)
 		    .listen_fds = p->listen_fds,
 		    .queue_fd = q[1],
 		    .lookup_fd = l[1],
+		    .local_fd = p->local_fd,
 		    .limits = p->limits,
 		    .slot = slot,
 		};
@@ -568,6 +616,9 @@ int parent_main(const char *config_path, int foreground)
 {
 	struct parent *p = xcalloc(1, sizeof(*p));
 	char *errors = NULL;
+
+	p->users_watch.type = IMSG_CTL_USERS;
+	p->aliases_watch.type = IMSG_CTL_ALIASES;
 	const char *why;
 	unsigned i;
 
@@ -597,6 +648,7 @@ int parent_main(const char *config_path, int foreground)
 		fprintf(stderr, "sealmail: cannot listen (see the log line above)\n");
 		return 1;
 	}
+	p->local_fd = parent_bind_local(p);
 	if (!foreground)
 		parent_daemonize();
 	p->self = getpid();

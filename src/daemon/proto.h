@@ -7,9 +7,15 @@
 #define SEALMAIL_PROTO_H
 
 enum imsg_type {
-	/* dispatcher -> lookup: str address. Reply: u32 enum lookup_result. */
+	/* dispatcher -> lookup: str address. Reply: u32 enum lookup_result,
+	 * u32 n, n x str recipient (the address, or what its alias expands to). */
 	IMSG_LOOKUP_RCPT = 1,
 	IMSG_LOOKUP_RCPT_RESULT,
+	/* dispatcher -> lookup: str user, u32 has_password, str password (a
+	 * client certificate login has none). Reply: u32 ok, str canonical
+	 * user, u32 n, n x str address the user may send as. */
+	IMSG_AUTH_CHECK,
+	IMSG_AUTH_RESULT,
 	/* dispatcher -> lookup: str name, u32 mx_lookup. Reply: u32 enum
 	 * dns_status, str error, u32 secure, u32 n, n x (str host, u32
 	 * preference, str address), in the order to try them. */
@@ -43,6 +49,8 @@ enum imsg_type {
 	/* parent -> lookup: the users file's text, whenever it changed; an
 	 * empty payload with id 1 means it could not be read. */
 	IMSG_CTL_USERS,
+	/* parent -> lookup: the aliases file's text, as IMSG_CTL_USERS. */
+	IMSG_CTL_ALIASES,
 };
 
 enum lookup_result {

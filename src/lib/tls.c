@@ -16,13 +16,20 @@
 #include "lib/log.h"
 #include "lib/util.h"
 
+_Static_assert(TLS_MAX_LISTENERS == CONFIG_MAX_LISTENERS, "one client_ca per listener");
+
 #define TLS_PEM_MAX (1024 * 1024)
 
 struct tls_server {
 	SSL_CTX **ctx; /* ctx[0] is the default */
 	char (*names)[256];
 	unsigned n;
+	X509_STORE *client_ca[TLS_MAX_LISTENERS]; /* per listener */
+	STACK_OF(X509_NAME) *client_names[TLS_MAX_LISTENERS]; /* sent in CertificateRequest */
 };
+
+static int tls_client_ca_load(struct tls_server *srv, unsigned i, const char *pem,
+                              const char **error_r);
 
 const char *tls_last_error(void)
 {
@@ -182,6 +189,19 @@ int tls_cert_set_reload(const struct config *cfg, const struct tls_cert_set *old
 		         prev->name[0] ? prev->name : "default", why);
 		tls_cert_copy(&n.certs[i], prev);
 	}
+	for (i = 0; i < cfg->n_listeners && i < TLS_MAX_LISTENERS; i++) {
+		static char err[4200];
+		if (cfg->listeners[i].client_ca[0] == '\0')
+			continue;
+		n.client_ca_pem[i] = read_file(cfg->listeners[i].client_ca, TLS_PEM_MAX, NULL);
+		if (n.client_ca_pem[i] == NULL) {
+			snprintf(err, sizeof(err), "%s: %s", cfg->listeners[i].client_ca,
+			         strerror(errno));
+			*error_r = err;
+			tls_cert_set_free(&n);
+			return -1;
+		}
+	}
 	if (old != NULL)
 		memcpy(n.ticket_keys, old->ticket_keys, sizeof(n.ticket_keys));
 	else
@@ -206,6 +226,8 @@ void tls_cert_set_free(struct tls_cert_set *set)
 		free(set->certs[i].key_pem);
 	}
 	free(set->certs);
+	for (i = 0; i < TLS_MAX_LISTENERS; i++)
+		free(set->client_ca_pem[i]);
 	memset(set, 0, sizeof(*set));
 }
 
@@ -285,6 +307,12 @@ struct tls_server *tls_server_new(const struct config *cfg, const struct tls_cer
 		SSL_CTX_set_tlsext_servername_callback(srv->ctx[i], tls_sni_cb);
 		SSL_CTX_set_tlsext_servername_arg(srv->ctx[i], srv);
 	}
+	for (i = 0; i < TLS_MAX_LISTENERS; i++)
+		if (set->client_ca_pem[i] != NULL &&
+		    tls_client_ca_load(srv, i, set->client_ca_pem[i], error_r) < 0) {
+			tls_server_free(&srv);
+			return NULL;
+		}
 	return srv;
 }
 
@@ -298,14 +326,89 @@ void tls_server_free(struct tls_server **srvp)
 	*srvp = NULL;
 	for (i = 0; i < srv->n; i++)
 		SSL_CTX_free(srv->ctx[i]);
+	for (i = 0; i < TLS_MAX_LISTENERS; i++) {
+		X509_STORE_free(srv->client_ca[i]);
+		sk_X509_NAME_pop_free(srv->client_names[i], X509_NAME_free);
+	}
 	free(srv->ctx);
 	free(srv->names);
 	free(srv);
 }
 
-SSL *tls_server_ssl_new(struct tls_server *srv)
+/* Lets the handshake finish whatever the client certificate: the session
+ * decides from the verification result (a missing or bad certificate only
+ * means no certificate login). */
+static int tls_accept_any_client_cert(int ok, X509_STORE_CTX *ctx)
 {
-	return SSL_new(srv->ctx[0]);
+	return 1;
+}
+
+SSL *tls_server_ssl_new(struct tls_server *srv, unsigned listener)
+{
+	SSL *ssl = SSL_new(srv->ctx[0]);
+
+	if (ssl != NULL && listener < TLS_MAX_LISTENERS && srv->client_ca[listener] != NULL) {
+		SSL_set_verify(ssl, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE,
+		               tls_accept_any_client_cert);
+		SSL_set1_verify_cert_store(ssl, srv->client_ca[listener]);
+		SSL_set_client_CA_list(ssl, SSL_dup_CA_list(srv->client_names[listener]));
+	}
+	return ssl;
+}
+
+int tls_client_identity(SSL *ssl, char *buf, size_t size)
+{
+	X509 *cert = SSL_get0_peer_certificate(ssl);
+	GENERAL_NAMES *names;
+	int i, found = 0;
+
+	if (cert == NULL || SSL_get_verify_result(ssl) != X509_V_OK)
+		return -1;
+	names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	for (i = 0; names != NULL && i < sk_GENERAL_NAME_num(names) && !found; i++) {
+		GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+		if (g->type != GEN_EMAIL)
+			continue;
+		snprintf(buf, size, "%.*s", ASN1_STRING_length(g->d.rfc822Name),
+		         (const char *)ASN1_STRING_get0_data(g->d.rfc822Name));
+		found = 1;
+	}
+	GENERAL_NAMES_free(names);
+	if (!found && X509_NAME_get_text_by_NID(X509_get_subject_name(cert),
+	                                        NID_pkcs9_emailAddress, buf, (int)size) > 0)
+		found = 1;
+	if (!found && X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf,
+	                                        (int)size) > 0)
+		found = 1;
+	if (!found || strpbrk(buf, " \r\n\t<>\"") != NULL)
+		return -1;
+	str_lower(buf);
+	return 0;
+}
+
+/* The trust anchors of one listener's client_ca, from its PEM text. */
+static int tls_client_ca_load(struct tls_server *srv, unsigned i, const char *pem,
+                              const char **error_r)
+{
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	X509 *x;
+	int n = 0;
+
+	srv->client_ca[i] = X509_STORE_new();
+	srv->client_names[i] = sk_X509_NAME_new_null();
+	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		X509_STORE_add_cert(srv->client_ca[i], x);
+		sk_X509_NAME_push(srv->client_names[i], X509_NAME_dup(X509_get_subject_name(x)));
+		X509_free(x);
+		n++;
+	}
+	BIO_free(bio);
+	ERR_clear_error();
+	if (n == 0) {
+		*error_r = "client_ca holds no certificate";
+		return -1;
+	}
+	return 0;
 }
 
 void tls_describe(SSL *ssl, char *version, size_t vsize, char *cipher, size_t csize, int *bits_r)

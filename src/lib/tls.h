@@ -15,6 +15,8 @@
 
 struct config;
 
+#define TLS_MAX_LISTENERS 32 /* = CONFIG_MAX_LISTENERS */
+
 struct tls_cert_pem {
 	char name[256]; /* "" = default; otherwise the SNI name, maybe "*.x" */
 	char *cert_pem;
@@ -27,6 +29,9 @@ struct tls_cert_set {
 	struct tls_cert_pem *certs;
 	unsigned n;
 	unsigned char ticket_keys[80]; /* shared by every dispatcher */
+	/* per listener (cfg->listeners[] order): its client_ca file's PEM, or
+	 * NULL when it asks for no client certificate */
+	char *client_ca_pem[TLS_MAX_LISTENERS];
 };
 
 /* Reads and checks every certificate named in CFG. On failure *error_r says
@@ -45,8 +50,16 @@ struct tls_server;
 struct tls_server *tls_server_new(const struct config *cfg, const struct tls_cert_set *set,
                                   const char **error_r);
 void tls_server_free(struct tls_server **srv);
-/* A new SSL for one accepted connection. */
-SSL *tls_server_ssl_new(struct tls_server *srv);
+/* A new SSL for one connection accepted on listener LISTENER (its index):
+ * when that listener has a client_ca, a client certificate is requested
+ * and checked against it (the handshake goes on without one; see
+ * tls_client_identity()). */
+SSL *tls_server_ssl_new(struct tls_server *srv, unsigned listener);
+
+/* After the handshake: the identity in a client certificate that verified
+ * against the listener's client_ca (its rfc822Name, else emailAddress, else
+ * CN), lower-cased into BUF. Returns 0, or -1 when there is none. */
+int tls_client_identity(SSL *ssl, char *buf, size_t size);
 
 /* "TLSv1.3", "TLS_AES_256_GCM_SHA384", bits. */
 void tls_describe(SSL *ssl, char *version, size_t vsize, char *cipher, size_t csize, int *bits_r);

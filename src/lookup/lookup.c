@@ -1,6 +1,7 @@
 /*
- * lookup.c: the lookup role's event loop. The users file arrives from the
- * parent whenever it changes, so edits apply without a restart.
+ * lookup.c: the lookup role's event loop: recipients (users and aliases),
+ * passwords, DNS. The users and aliases files arrive from the parent
+ * whenever they change, so edits apply without a restart.
  */
 #include "lookup/lookup.h"
 
@@ -15,6 +16,8 @@
 #include "lib/ipc.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "auth/password.h"
+#include "lookup/aliases.h"
 #include "lookup/dns.h"
 #include "lookup/users.h"
 #include "queue/envelope.h"
@@ -24,6 +27,9 @@ struct lookup {
 	struct event_base *base;
 	struct users_db users;
 	int users_loaded;
+	struct aliases aliases;
+	int aliases_loaded;
+	char dummy_hash[256]; /* verified against when the user does not exist */
 	struct dns_resolver *dns;
 	char dns_forwarder[128]; /* what dns was made for */
 };
@@ -71,15 +77,157 @@ static void lookup_users_update(struct lookup *l, uint64_t id, const char *text,
 	log_info("event=users-loaded file=%s users=%zu", l->cfg.users, l->users.n);
 }
 
-static enum lookup_result lookup_rcpt(struct lookup *l, const char *address)
+static int lookup_is_user(const char *address, void *arg)
+{
+	const struct lookup *l = arg;
+
+	return users_db_contains(&l->users, address);
+}
+
+/* Where mail for ADDRESS goes: the user itself, or what its alias expands
+ * to (logged). *targets_r is malloc'ed, with *n_r strings. */
+static void lookup_aliases_warn(unsigned line, const char *reason, void *arg)
+{
+	const struct lookup *l = arg;
+
+	log_warn("event=aliases-file-error file=%s line=%u reason=\"%s\"", l->cfg.aliases, line,
+	         reason);
+}
+
+/* IMSG_CTL_ALIASES: the parent read the aliases file anew. */
+static void lookup_aliases_update(struct lookup *l, uint64_t id, const char *text, size_t len)
+{
+	char *copy;
+
+	if (id == 1) {
+		log_error("event=aliases-file-error file=%s reason=\"cannot be read; keeping the "
+		          "previous contents\"",
+		          l->cfg.aliases);
+		return;
+	}
+	copy = xmalloc(len + 1);
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	if (l->aliases_loaded)
+		aliases_free(&l->aliases);
+	aliases_parse(&l->aliases, copy, lookup_aliases_warn, l);
+	l->aliases_loaded = 1;
+	free(copy);
+	log_info("event=aliases-loaded file=%s", l->cfg.aliases);
+}
+
+static enum lookup_result lookup_rcpt(struct lookup *l, const char *address, char ***targets_r,
+                                      unsigned *n_r)
 {
 	const char *at = strrchr(address, '@');
+	char v[ENVELOPE_ADDR_MAX + 8], list[2048];
+	size_t o = 0;
+	unsigned i;
+	int r;
 
+	*targets_r = NULL;
+	*n_r = 0;
 	if (at == NULL || !config_is_local_domain(&l->cfg, at + 1))
 		return LOOKUP_NOT_LOCAL;
 	if (!l->users_loaded)
 		return LOOKUP_TEMPFAIL;
-	return users_db_contains(&l->users, address) ? LOOKUP_OK : LOOKUP_UNKNOWN_USER;
+	r = l->aliases_loaded ? aliases_expand(&l->aliases, address, lookup_is_user, l, targets_r,
+	                                       n_r)
+	                      : 1;
+	if (r == 1) {
+		if (!users_db_contains(&l->users, address))
+			return LOOKUP_UNKNOWN_USER;
+		*targets_r = xcalloc(1, sizeof(char *));
+		(*targets_r)[0] = xstrdup(address);
+		*n_r = 1;
+		return LOOKUP_OK;
+	}
+	if (r < 0) {
+		log_error("event=alias-error address=%s reason=\"alias loop or too deep\"",
+		          log_value(address, v, sizeof(v)));
+		return LOOKUP_TEMPFAIL;
+	}
+	for (i = 0; i < *n_r && o + 1 < sizeof(list); i++)
+		o += (size_t)snprintf(list + o, sizeof(list) - o, "%s<%s>", i ? "," : "",
+		                      (*targets_r)[i]);
+	log_info("event=alias-expanded alias=<%s> to=%s", address, list);
+	return *n_r > 0 ? LOOKUP_OK : LOOKUP_UNKNOWN_USER;
+}
+
+static void lookup_free_strings(char **list, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; list != NULL && i < n; i++)
+		free(list[i]);
+	free(list);
+}
+
+static void lookup_handle_rcpt(struct lookup_peer *peer, uint64_t id, const void *data,
+                               size_t len)
+{
+	char address[ENVELOPE_ADDR_MAX], **targets = NULL;
+	struct ipc_reader r;
+	struct ipc_writer w;
+	uint32_t result;
+	unsigned n = 0, i;
+
+	ipc_reader_init(&r, data, len);
+	ipc_get_str(&r, address, sizeof(address));
+	result = ipc_reader_done(&r) == 0 ? lookup_rcpt(peer->l, address, &targets, &n)
+	                                  : LOOKUP_TEMPFAIL;
+	ipc_writer_init(&w);
+	ipc_put_u32(&w, result);
+	ipc_put_u32(&w, result == LOOKUP_OK ? n : 0);
+	for (i = 0; result == LOOKUP_OK && i < n; i++)
+		ipc_put_str(&w, targets[i]);
+	ipc_send(peer->ch, IMSG_LOOKUP_RCPT_RESULT, id, w.buf, w.len, -1);
+	ipc_writer_free(&w);
+	lookup_free_strings(targets, n);
+}
+
+/* IMSG_AUTH_CHECK. An unknown user costs the same hash computation as a
+ * wrong password, so timing does not tell them apart. The answer carries
+ * the addresses the user may send as: its own and its exact aliases. */
+static void lookup_handle_auth(struct lookup_peer *peer, uint64_t id, const void *data,
+                               size_t len)
+{
+	struct lookup *l = peer->l;
+	char user[ENVELOPE_ADDR_MAX], password[1024], **owned = NULL;
+	struct ipc_reader r;
+	struct ipc_writer w;
+	const char *hash;
+	uint32_t has_password;
+	unsigned n = 0, i;
+	int ok;
+
+	ipc_reader_init(&r, data, len);
+	ipc_get_str(&r, user, sizeof(user));
+	has_password = ipc_get_u32(&r);
+	ipc_get_str(&r, password, sizeof(password));
+	str_lower(user);
+	hash = ipc_reader_done(&r) == 0 && l->users_loaded ? users_db_hash(&l->users, user) : NULL;
+	if (!has_password)
+		ok = hash != NULL;
+	else if (hash != NULL)
+		ok = password_verify(password, hash);
+	else
+		ok = (password_verify(password, l->dummy_hash), 0);
+	explicit_bzero(password, sizeof(password));
+	if (ok && l->aliases_loaded)
+		n = aliases_owned_by(&l->aliases, user, &owned);
+	ipc_writer_init(&w);
+	ipc_put_u32(&w, (uint32_t)ok);
+	ipc_put_u32(&w, !has_password);
+	ipc_put_str(&w, ok ? user : "");
+	ipc_put_u32(&w, ok ? n + 1 : 0);
+	if (ok)
+		ipc_put_str(&w, user);
+	for (i = 0; ok && i < n; i++)
+		ipc_put_str(&w, owned[i]);
+	ipc_send(peer->ch, IMSG_AUTH_RESULT, id, w.buf, w.len, -1);
+	ipc_writer_free(&w);
+	lookup_free_strings(owned, n);
 }
 
 static void lookup_peer_unref(struct lookup_peer *peer)
@@ -166,9 +314,6 @@ static void lookup_peer_handler(struct ipc_channel *ch, uint32_t type, uint64_t 
                                 const void *data, size_t len, int fd, void *arg)
 {
 	struct lookup_peer *peer = arg;
-	char address[ENVELOPE_ADDR_MAX];
-	struct ipc_reader r;
-	uint32_t result;
 
 	if (fd >= 0)
 		close(fd);
@@ -176,14 +321,12 @@ static void lookup_peer_handler(struct ipc_channel *ch, uint32_t type, uint64_t 
 		lookup_handle_hosts(peer, id, data, len);
 		return;
 	}
-	if (type != IMSG_LOOKUP_RCPT) {
+	if (type == IMSG_LOOKUP_RCPT)
+		lookup_handle_rcpt(peer, id, data, len);
+	else if (type == IMSG_AUTH_CHECK)
+		lookup_handle_auth(peer, id, data, len);
+	else
 		log_error("event=ipc-error reason=\"unexpected message %u from dispatcher\"", type);
-		return;
-	}
-	ipc_reader_init(&r, data, len);
-	ipc_get_str(&r, address, sizeof(address));
-	result = ipc_reader_done(&r) == 0 ? lookup_rcpt(peer->l, address) : LOOKUP_TEMPFAIL;
-	ipc_send(ch, IMSG_LOOKUP_RCPT_RESULT, id, &result, sizeof(result), -1);
 }
 
 static void lookup_peer_closed(struct ipc_channel *ch, void *arg)
@@ -210,6 +353,8 @@ static void lookup_parent_handler(struct ipc_channel *ch, uint32_t type, uint64_
 		memcpy(&l->cfg, data, len);
 	if (type == IMSG_CTL_USERS)
 		lookup_users_update(l, id, data, len);
+	if (type == IMSG_CTL_ALIASES)
+		lookup_aliases_update(l, id, data, len);
 	if (fd >= 0)
 		close(fd);
 }
@@ -235,6 +380,11 @@ int lookup_main(const struct config *cfg, int parent_fd)
 
 	memcpy(&l->cfg, cfg, sizeof(l->cfg));
 	l->base = event_base_new();
+	{
+		const char *why;
+		if (password_hash("not a password", l->dummy_hash, sizeof(l->dummy_hash), &why) < 0)
+			fatal("event=fatal reason=\"password hashing: %s\"", why);
+	}
 	ev_term = evsignal_new(l->base, SIGTERM, lookup_signal_cb, l);
 	ev_int = evsignal_new(l->base, SIGINT, lookup_signal_cb, l);
 	event_add(ev_term, NULL);

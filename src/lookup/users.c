@@ -11,18 +11,34 @@
 
 #define USERS_ADDRESS_MAX 512
 
+/* A parsed line, while the file is read: sorted by address, then by line,
+ * so that the first line of an address comes first. */
+struct users_record {
+	char *entry; /* "addr\0hash\0" */
+	unsigned line;
+};
+
 static int users_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Takes the address part of one line; returns NULL (and *why) if bad. */
-static char *users_line_address(const char *line, size_t len, const char **why)
+static int users_record_cmp(const void *a, const void *b)
+{
+	const struct users_record *ra = a, *rb = b;
+	int c = strcmp(ra->entry, rb->entry);
+
+	return c != 0 ? c : (ra->line > rb->line) - (ra->line < rb->line);
+}
+
+/* Makes the "addr\0hash\0" entry of one line; returns NULL (and *why) if
+ * bad. The address is lower-cased; the hash ends at the next ':'. */
+static char *users_line_entry(const char *line, size_t len, const char **why)
 {
 	const char *colon = memchr(line, ':', len);
-	const char *at;
-	char *addr;
-	size_t alen;
+	const char *at, *hash, *hash_end;
+	char *entry;
+	size_t alen, hlen;
 
 	if (colon == NULL) {
 		*why = "expected user@domain:HASH";
@@ -34,60 +50,116 @@ static char *users_line_address(const char *line, size_t len, const char **why)
 		*why = "the address must be user@domain";
 		return NULL;
 	}
-	addr = xmalloc(alen + 1);
-	memcpy(addr, line, alen);
-	addr[alen] = '\0';
-	str_lower(addr);
-	return addr;
+	hash = colon + 1;
+	hash_end = memchr(hash, ':', len - alen - 1);
+	hlen = hash_end ? (size_t)(hash_end - hash) : len - alen - 1;
+	entry = xmalloc(alen + hlen + 2);
+	memcpy(entry, line, alen);
+	entry[alen] = '\0';
+	str_lower(entry);
+	memcpy(entry + alen + 1, hash, hlen);
+	entry[alen + 1 + hlen] = '\0';
+	return entry;
+}
+
+/* Frees an entry, wiping its hash. */
+static void users_entry_free(char *entry)
+{
+	size_t alen;
+
+	if (entry == NULL)
+		return;
+	alen = strlen(entry);
+	explicit_bzero(entry, alen + 1 + strlen(entry + alen + 1));
+	free(entry);
+}
+
+/* Moves the sorted RECORDS (N) into DB, dropping later lines of an address
+ * already taken. */
+static void users_db_fill(struct users_db *db, struct users_record *records, size_t n,
+                          void (*warn)(unsigned line, const char *reason, void *arg), void *arg)
+{
+	size_t i;
+
+	db->addresses = xcalloc(n ? n : 1, sizeof(char *));
+	db->n = 0;
+	for (i = 0; i < n; i++) {
+		if (db->n > 0 && strcmp(db->addresses[db->n - 1], records[i].entry) == 0) {
+			if (warn)
+				warn(records[i].line,
+				     "the address is listed on an earlier line; this line is "
+				     "ignored",
+				     arg);
+			users_entry_free(records[i].entry);
+			continue;
+		}
+		db->addresses[db->n++] = records[i].entry;
+	}
 }
 
 int users_db_parse(struct users_db *db, const char *text,
                    void (*warn)(unsigned line, const char *reason, void *arg), void *arg)
 {
-	size_t cap = 16;
+	size_t cap = 16, n = 0;
 	unsigned lineno = 0;
 	const char *p = text;
+	struct users_record *records = xcalloc(cap, sizeof(*records));
 
-	db->addresses = xcalloc(cap, sizeof(char *));
-	db->n = 0;
 	while (*p) {
 		const char *nl = strchr(p, '\n');
 		size_t len = nl ? (size_t)(nl - p) : strlen(p);
 		const char *why;
-		char *addr;
+		char *entry;
 
 		lineno++;
 		if (len > 0 && p[len - 1] == '\r')
 			len--;
 		if (len > 0 && p[0] != '#') {
-			addr = users_line_address(p, len, &why);
-			if (addr == NULL) {
+			entry = users_line_entry(p, len, &why);
+			if (entry == NULL) {
 				if (warn)
 					warn(lineno, why, arg);
 			} else {
-				if (db->n == cap) {
+				if (n == cap) {
 					cap *= 2;
-					db->addresses =
-					    xrealloc(db->addresses, cap * sizeof(char *));
+					records = xrealloc(records, cap * sizeof(*records));
 				}
-				db->addresses[db->n++] = addr;
+				records[n].entry = entry;
+				records[n++].line = lineno;
 			}
 		}
 		p += nl ? len + (p[len] == '\r') + 1 : len;
 	}
-	qsort(db->addresses, db->n, sizeof(char *), users_cmp);
+	qsort(records, n, sizeof(*records), users_record_cmp);
+	users_db_fill(db, records, n, warn, arg);
+	free(records);
 	return 0;
+}
+
+/* The entry of ADDRESS (any case), or NULL. */
+static const char *users_db_find(const struct users_db *db, const char *address)
+{
+	char key[USERS_ADDRESS_MAX];
+	const char *k = key;
+	char *const *found;
+
+	if (address == NULL || db->n == 0 || strlcpy_checked(key, address, sizeof(key)) < 0)
+		return NULL;
+	str_lower(key);
+	found = bsearch(&k, db->addresses, db->n, sizeof(char *), users_cmp);
+	return found ? *found : NULL;
 }
 
 int users_db_contains(const struct users_db *db, const char *address)
 {
-	char key[USERS_ADDRESS_MAX];
-	const char *k = key;
+	return users_db_find(db, address) != NULL;
+}
 
-	if (strlcpy_checked(key, address, sizeof(key)) < 0 || db->n == 0)
-		return 0;
-	str_lower(key);
-	return bsearch(&k, db->addresses, db->n, sizeof(char *), users_cmp) != NULL;
+const char *users_db_hash(const struct users_db *db, const char *address)
+{
+	const char *entry = users_db_find(db, address);
+
+	return entry ? entry + strlen(entry) + 1 : NULL;
 }
 
 void users_db_free(struct users_db *db)
@@ -95,7 +167,7 @@ void users_db_free(struct users_db *db)
 	size_t i;
 
 	for (i = 0; i < db->n; i++)
-		free(db->addresses[i]);
+		users_entry_free(db->addresses[i]);
 	free(db->addresses);
 	memset(db, 0, sizeof(*db));
 }

@@ -34,78 +34,20 @@
 #include "queue/dsn.h"
 #include "queue/envelope.h"
 #include "smtp/smtp_parse.h"
+#include "smtp/smtp_session_private.h"
 
 #define SMTP_DATA_CHUNK 16384
 #define SMTP_DATA_BUF (4 * SMTP_DATA_CHUNK)
 #define SMTP_INPUT_HIGH_WATER (256 * 1024)
+#define SMTP_AUTH_LINE_MAX 12288 /* RFC 4954 4 */
 
-enum smtp_state {
-	SMTP_STATE_CONNECTED, /* no HELO/EHLO yet */
-	SMTP_STATE_READY,     /* after HELO/EHLO, no transaction */
-	SMTP_STATE_MAIL,      /* MAIL accepted */
-	SMTP_STATE_DATA,      /* receiving the message */
-	SMTP_STATE_TLS,       /* waiting for the 220 to leave, then handshaking */
-	SMTP_STATE_CLOSING,   /* last reply queued; close once it has left */
-};
-
-/* What the session waits for from another role; input is paused meanwhile. */
-enum smtp_wait {
-	SMTP_WAIT_NONE,
-	SMTP_WAIT_LOOKUP,
-	SMTP_WAIT_OPEN,
-	SMTP_WAIT_COMMIT,
-};
-
-struct smtp_session {
-	const struct smtp_env *env;
-	const struct config_listener *listener;
-	uint64_t handle;
-	char id[17]; /* for logs */
-	struct bufferevent *bev;
-	int fd;
-	char client[64]; /* "IP" */
-	char client_port[8];
-	int trusted; /* the client is in trusted_networks: it may relay */
-
-	enum smtp_state state;
-	enum smtp_wait wait;
-	struct smtp_line_reader lines;
-	unsigned errors;
-	int tls_active;
-	char tls_version[32], tls_cipher[96];
-	int tls_bits;
-	int esmtp;
-	char helo[256];
-
-	/* the transaction */
-	struct envelope envelope;
-	uint64_t declared_size;
-	char pending_rcpt[ENVELOPE_ADDR_MAX]; /* waiting for the lookup */
-	char pending_orcpt[ENVELOPE_ADDR_MAX];
-	unsigned pending_notify;
-	char first_rcpt_display[ENVELOPE_ADDR_MAX];
-
-	/* DATA */
-	struct smtp_data_parser data;
-	char queue_id[32];
-	int spool_fd;
-	char *data_buf;
-	size_t data_len;
-	uint64_t written;
-	int data_error; /* errno of a failed spool write */
-	unsigned messages;
-};
-
-static void smtp_session_process(struct smtp_session *s);
-static void smtp_rcpt_answer(struct smtp_session *s, unsigned result);
+static void smtp_rcpt_answer(struct smtp_session *s, unsigned result, const char *const *targets,
+                             unsigned n_targets);
 static void smtp_session_free(struct smtp_session *s);
 
 /* ---- replies -------------------------------------------------------- */
 
-static void smtp_reply(struct smtp_session *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void smtp_reply(struct smtp_session *s, const char *fmt, ...)
+void smtp_reply(struct smtp_session *s, const char *fmt, ...)
 {
 	struct evbuffer *out = bufferevent_get_output(s->bev);
 	va_list ap;
@@ -118,10 +60,7 @@ static void smtp_reply(struct smtp_session *s, const char *fmt, ...)
 
 /* A reply that counts as a client error; too many of them end the session
  * (a bound on what a misbehaving client can cost us). */
-static void smtp_reply_error(struct smtp_session *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void smtp_reply_error(struct smtp_session *s, const char *fmt, ...)
+void smtp_reply_error(struct smtp_session *s, const char *fmt, ...)
 {
 	struct evbuffer *out = bufferevent_get_output(s->bev);
 	va_list ap;
@@ -138,7 +77,7 @@ static void smtp_reply_error(struct smtp_session *s, const char *fmt, ...)
 	}
 }
 
-static void smtp_close_after_reply(struct smtp_session *s)
+void smtp_close_after_reply(struct smtp_session *s)
 {
 	s->state = SMTP_STATE_CLOSING;
 	bufferevent_disable(s->bev, EV_READ);
@@ -168,6 +107,8 @@ static void smtp_transaction_reset(struct smtp_session *s)
 	envelope_free(&s->envelope);
 	envelope_init(&s->envelope);
 	s->declared_size = 0;
+	s->header_len = 0;
+	s->header_done = 0;
 	s->first_rcpt_display[0] = '\0';
 	if (s->state == SMTP_STATE_MAIL || s->state == SMTP_STATE_DATA)
 		s->state = SMTP_STATE_READY;
@@ -225,6 +166,8 @@ static void smtp_cmd_helo_common(struct smtp_session *s, const char *arg, int es
 	smtp_reply(s, "250-8BITMIME");
 	smtp_reply(s, "250-ENHANCEDSTATUSCODES");
 	smtp_reply(s, "250-DSN");
+	if (smtp_auth_ehlo(s) != NULL)
+		smtp_reply(s, "250-%s", smtp_auth_ehlo(s));
 	if (offer_tls)
 		smtp_reply(s, "250-STARTTLS");
 	smtp_reply(s, "250 HELP");
@@ -358,12 +301,22 @@ static void smtp_cmd_mail(struct smtp_session *s, const char *arg)
 		smtp_reply_error(s, "501 5.1.7 %s", why);
 		return;
 	}
+	if (s->auth_user[0] == '\0' && !s->local &&
+	    (s->listener->auth == LISTENER_AUTH_REQUIRED ||
+	     s->listener->auth == LISTENER_AUTH_CERTIFICATE)) {
+		smtp_reply_error(s, "530 5.7.0 Authentication required");
+		return;
+	}
 	smtp_transaction_reset(s);
 	if (smtp_mail_params(s, params, n_params) < 0) {
 		smtp_transaction_reset(s);
 		return;
 	}
 	smtp_path_format(&path, s->envelope.sender, sizeof(s->envelope.sender));
+	if (smtp_auth_check_sender(s, s->envelope.sender) < 0) {
+		smtp_transaction_reset(s);
+		return;
+	}
 	s->state = SMTP_STATE_MAIL;
 	smtp_reply(s, "250 2.1.0 Ok");
 }
@@ -397,9 +350,11 @@ static void smtp_cmd_rcpt(struct smtp_session *s, const char *arg)
 		                sizeof(path.domain));
 	smtp_path_format(&path, s->pending_rcpt, sizeof(s->pending_rcpt));
 	if (!config_is_local_domain(cfg, path.domain)) {
-		/* Relaying: only for trusted clients; the remote part keeps its case. */
-		if (s->trusted) {
-			smtp_rcpt_answer(s, LOOKUP_OK);
+		/* Relaying: only for trusted networks, logged-in users and local
+		 * users; the remote part keeps its case. */
+		if (s->trusted || s->local || s->auth_user[0] != '\0') {
+			const char *self = s->pending_rcpt;
+			smtp_rcpt_answer(s, LOOKUP_OK, &self, 1);
 			return;
 		}
 		smtp_reply_error(s, "554 5.7.1 <%s>: Relay access denied", s->pending_rcpt);
@@ -412,8 +367,34 @@ static void smtp_cmd_rcpt(struct smtp_session *s, const char *arg)
 	s->env->lookup_rcpt(s->env->owner, s->handle, s->pending_rcpt);
 }
 
+/* Adds the targets of the pending recipient (itself, or what its alias
+ * expands to) to the envelope. An expanded alias keeps the address the
+ * client gave as ORCPT (RFC 3461 4.2), so a DSN names it. */
+static int smtp_rcpt_add(struct smtp_session *s, const char *const *targets, unsigned n)
+{
+	char orcpt[ENVELOPE_ADDR_MAX];
+	unsigned i, j;
+
+	if (s->envelope.n_rcpts + n > s->env->cfg->limits.recipients) {
+		smtp_reply(s, "452 4.5.3 Error: too many recipients");
+		return -1;
+	}
+	strlcpy_checked(orcpt, s->pending_orcpt, sizeof(orcpt));
+	if (orcpt[0] == '\0' && (n != 1 || strcmp(targets[0], s->pending_rcpt) != 0))
+		snprintf(orcpt, sizeof(orcpt), "rfc822;%s", s->pending_rcpt);
+	for (i = 0; i < n; i++) {
+		int dup = 0;
+		for (j = 0; j < s->envelope.n_rcpts && !dup; j++)
+			dup = strcasecmp(s->envelope.rcpts[j].addr, targets[i]) == 0;
+		if (!dup)
+			envelope_add_rcpt(&s->envelope, targets[i], s->pending_notify, orcpt);
+	}
+	return 0;
+}
+
 /* Answers RCPT for the pending recipient. */
-static void smtp_rcpt_answer(struct smtp_session *s, unsigned result)
+static void smtp_rcpt_answer(struct smtp_session *s, unsigned result, const char *const *targets,
+                             unsigned n_targets)
 {
 	char v[ENVELOPE_ADDR_MAX + 8];
 
@@ -423,8 +404,8 @@ static void smtp_rcpt_answer(struct smtp_session *s, unsigned result)
 		if (s->envelope.n_rcpts == 0)
 			snprintf(s->first_rcpt_display, sizeof(s->first_rcpt_display), "%s",
 			         s->pending_rcpt);
-		envelope_add_rcpt(&s->envelope, s->pending_rcpt, s->pending_notify,
-		                  s->pending_orcpt);
+		if (smtp_rcpt_add(s, targets, n_targets) < 0)
+			break;
 		smtp_reply(s, "250 2.1.5 Ok");
 		break;
 	case LOOKUP_UNKNOWN_USER:
@@ -441,12 +422,15 @@ static void smtp_rcpt_answer(struct smtp_session *s, unsigned result)
 	}
 }
 
-void smtp_session_lookup_done(struct smtp_session *s, unsigned result)
+void smtp_session_lookup_done(struct smtp_session *s, unsigned result,
+                              const char *const *targets, unsigned n_targets)
 {
 	if (s->wait != SMTP_WAIT_LOOKUP)
 		return;
 	s->wait = SMTP_WAIT_NONE;
-	smtp_rcpt_answer(s, result);
+	if (result == LOOKUP_OK && n_targets == 0)
+		result = LOOKUP_TEMPFAIL;
+	smtp_rcpt_answer(s, result, targets, n_targets);
 	smtp_session_process(s);
 }
 
@@ -456,7 +440,11 @@ static void smtp_received_header(struct smtp_session *s, char *buf, size_t size)
 {
 	const struct config *cfg = s->env->cfg;
 	char date[64], tls[256] = "", rcpt[ENVELOPE_ADDR_MAX + 16] = "";
-	const char *with = s->tls_active ? "ESMTPS" : s->esmtp ? "ESMTP" : "SMTP";
+	const char *with = s->auth_user[0] && s->tls_active ? "ESMTPSA"
+	                   : s->tls_active                   ? "ESMTPS"
+	                   : s->esmtp                        ? "ESMTP"
+	                                                     : "SMTP";
+	char who[ENVELOPE_ADDR_MAX + 64] = "";
 
 	rfc5322_date(time(NULL), date, sizeof(date));
 	if (s->tls_active)
@@ -464,9 +452,13 @@ static void smtp_received_header(struct smtp_session *s, char *buf, size_t size)
 		         s->tls_cipher, s->tls_bits);
 	if (s->envelope.n_rcpts == 1)
 		snprintf(rcpt, sizeof(rcpt), "\r\n\tfor <%s>", s->first_rcpt_display);
+	if (s->auth_user[0] && cfg->log_auth_in_header)
+		snprintf(who, sizeof(who), "\r\n\t(authenticated as %s)", s->auth_user);
+	else if (s->local)
+		snprintf(who, sizeof(who), "\r\n\t(local submission)");
 	snprintf(buf, size,
-	         "Received: from %s ([%s])\r\n\tby %s (sealmail) with %s id %s%s%s;\r\n\t%s\r\n",
-	         s->helo, s->client, cfg->hostname, with, s->queue_id, tls, rcpt, date);
+	         "Received: from %s ([%s])\r\n\tby %s (sealmail) with %s id %s%s%s%s;\r\n\t%s\r\n",
+	         s->helo, s->client, cfg->hostname, with, s->queue_id, tls, who, rcpt, date);
 }
 
 static void smtp_cmd_data(struct smtp_session *s, const char *arg)
@@ -544,6 +536,7 @@ static void smtp_data_end(struct smtp_session *s)
 	const struct config *cfg = s->env->cfg;
 	uint64_t size = s->data.size;
 	int too_big = size > cfg->limits.message_size;
+	const char *refusal = NULL;
 
 	if (!too_big)
 		smtp_data_flush(s);
@@ -552,6 +545,8 @@ static void smtp_data_end(struct smtp_session *s)
 	if (too_big) {
 		smtp_reply(s, "552 5.3.4 Error: message size exceeds fixed limit of %zu",
 		           cfg->limits.message_size);
+	} else if (smtp_auth_check_from_header(s, s->header_buf, s->header_len, &refusal) < 0) {
+		smtp_reply(s, "%s", refusal);
 	} else if (s->data.line_too_long) {
 		smtp_reply(s,
 		           "554 5.6.0 Error: message has a line longer than %zu octets "
@@ -662,7 +657,7 @@ static const struct smtp_cmd smtp_commands[] = {
     {SMTP_VERB_EXPN, 0, smtp_cmd_expn},
     {SMTP_VERB_HELP, 0, smtp_cmd_help},
     {SMTP_VERB_STARTTLS, SMTP_CMD_NO_ARG, smtp_cmd_starttls},
-    {SMTP_VERB_AUTH, 0, smtp_cmd_not_implemented},
+    {SMTP_VERB_AUTH, 0, smtp_cmd_auth},
     {SMTP_VERB_BDAT, 0, smtp_cmd_not_implemented},
 };
 
@@ -724,7 +719,10 @@ static int smtp_session_read_data(struct smtp_session *s, struct evbuffer *in)
 		evbuffer_drain(in, consumed);
 		/* Past the size limit the rest is read and dropped (RFC 1870 6). */
 		if (s->data.size <= cfg->limits.message_size)
+		{
+			smtp_auth_header_append(s, s->data_buf + s->data_len, out_len);
 			s->data_len += out_len;
+		}
 		if (done)
 			return 1;
 	}
@@ -748,6 +746,18 @@ static int smtp_session_read_command(struct smtp_session *s, struct evbuffer *in
 	case SMTP_LINE_NEED_MORE:
 		return evbuffer_get_length(in) > 0;
 	case SMTP_LINE_OK:
+		if (s->auth_step != SMTP_AUTH_IDLE) {
+			smtp_auth_continue(s, line, len);
+			return 1;
+		}
+		/* Readers on AUTH listeners take the longer AUTH lines (RFC 4954
+		 * 4); other commands keep the RFC 5321 bound. */
+		if (len + 2 > s->env->cfg->limits.command_line &&
+		    (len < 5 || strncasecmp(line, "AUTH ", 5) != 0)) {
+			smtp_reply_error(s, "500 5.5.2 Error: line too long (limit %zu octets)",
+			                 s->env->cfg->limits.command_line);
+			return 1;
+		}
 		smtp_session_command(s, line, len);
 		return 1;
 	case SMTP_LINE_TOO_LONG:
@@ -769,7 +779,7 @@ static int smtp_session_read_command(struct smtp_session *s, struct evbuffer *in
 }
 
 /* Handles buffered input until it runs out or the session must wait. */
-static void smtp_session_process(struct smtp_session *s)
+void smtp_session_process(struct smtp_session *s)
 {
 	struct evbuffer *in;
 
@@ -816,7 +826,8 @@ static void smtp_session_set_callbacks(struct smtp_session *s)
  * before the handshake is discarded, and the session forgets all it knew. */
 static int smtp_session_start_tls(struct smtp_session *s)
 {
-	SSL *ssl = tls_server_ssl_new(s->env->tls);
+	SSL *ssl = tls_server_ssl_new(s->env->tls,
+	                               (unsigned)(s->listener - s->env->cfg->listeners));
 
 	if (s->bev != NULL) {
 		bufferevent_free(s->bev); /* drops any pending plaintext */
@@ -836,6 +847,25 @@ static int smtp_session_start_tls(struct smtp_session *s)
 	s->state = SMTP_STATE_TLS;
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	return 0;
+}
+
+/* A client certificate that verified against the listener's client_ca
+ * logs in the user it names, once the lookup role knows that user. */
+static void smtp_session_client_certificate(struct smtp_session *s, SSL *ssl)
+{
+	char user[ENVELOPE_ADDR_MAX], v[ENVELOPE_ADDR_MAX + 8];
+
+	if (s->listener->client_ca[0] == '\0')
+		return;
+	if (tls_client_identity(ssl, user, sizeof(user)) < 0) {
+		log_info("event=client-certificate session=%s result=%s", s->id,
+		         SSL_get0_peer_certificate(ssl) ? "untrusted" : "none");
+		return;
+	}
+	log_info("event=client-certificate session=%s result=verified identity=%s", s->id,
+	         log_value(user, v, sizeof(v)));
+	s->wait = SMTP_WAIT_AUTH;
+	s->env->auth_check(s->env->owner, s->handle, user, NULL);
 }
 
 /* The handshake is done: note what was negotiated, start afresh. */
@@ -859,6 +889,7 @@ static void smtp_session_tls_ready(struct smtp_session *s)
 	s->state = SMTP_STATE_CONNECTED;
 	if (s->listener->tls == LISTENER_TLS_IMPLICIT)
 		smtp_reply(s, "220 %s ESMTP sealmail", s->env->cfg->hostname);
+	smtp_session_client_certificate(s, ssl);
 }
 
 static void smtp_session_write_cb(struct bufferevent *bev, void *arg)
@@ -908,7 +939,10 @@ static void smtp_session_event_cb(struct bufferevent *bev, short what, void *arg
 
 static void smtp_session_describe_peer(struct smtp_session *s, const struct sockaddr *sa)
 {
-	if (sa->sa_family == AF_INET6) {
+	if (sa->sa_family == AF_UNIX) {
+		snprintf(s->client, sizeof(s->client), "127.0.0.1");
+		snprintf(s->client_port, sizeof(s->client_port), "local");
+	} else if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
 		inet_ntop(AF_INET6, &in6->sin6_addr, s->client, sizeof(s->client));
 		snprintf(s->client_port, sizeof(s->client_port), "%u", ntohs(in6->sin6_port));
@@ -937,7 +971,10 @@ struct smtp_session *smtp_session_new(const struct smtp_env *env, const struct c
 	smtp_session_describe_peer(s, sa);
 	s->trusted = config_is_trusted_client(env->cfg, sa);
 	envelope_init(&s->envelope);
-	smtp_line_reader_init(&s->lines, env->cfg->limits.command_line);
+	smtp_line_reader_init(&s->lines, l->auth == LISTENER_AUTH_OPTIONAL ||
+	                                         l->auth == LISTENER_AUTH_REQUIRED
+	                                     ? SMTP_AUTH_LINE_MAX
+	                                     : env->cfg->limits.command_line);
 	log_info("event=connect session=%s client=%s:%s listener=%s", s->id, s->client,
 	         s->client_port, l->name);
 	if (l->tls == LISTENER_TLS_IMPLICIT) {
@@ -952,6 +989,15 @@ struct smtp_session *smtp_session_new(const struct smtp_env *env, const struct c
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	smtp_reply(s, "220 %s ESMTP sealmail", env->cfg->hostname);
 	return s;
+}
+
+void smtp_session_set_local(struct smtp_session *s, unsigned uid)
+{
+	s->local = 1;
+	s->trusted = 1;
+	snprintf(s->client, sizeof(s->client), "127.0.0.1");
+	snprintf(s->client_port, sizeof(s->client_port), "uid%u", uid % 100000);
+	log_info("event=local-submission session=%s uid=%u", s->id, uid);
 }
 
 void smtp_session_shutdown(struct smtp_session *s)
@@ -974,6 +1020,7 @@ static void smtp_session_free(struct smtp_session *s)
 		close(s->fd);
 	smtp_line_reader_free(&s->lines);
 	envelope_free(&s->envelope);
+	smtp_auth_free(s);
 	s->env->closed(s->env->owner, s->handle);
 	free(s);
 }

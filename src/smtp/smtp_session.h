@@ -30,6 +30,9 @@ struct smtp_env {
 	void (*queue_open)(void *owner, uint64_t handle, const struct envelope *env);
 	void (*queue_commit)(void *owner, uint64_t handle, const char *queue_id, uint64_t size);
 	void (*queue_abort)(void *owner, uint64_t handle, const char *queue_id);
+	/* Checks a password (or, with PASSWORD NULL, that USER exists, for a
+	 * client certificate); answered by smtp_session_auth_done(). */
+	void (*auth_check)(void *owner, uint64_t handle, const char *user, const char *password);
 	/* The session is gone; HANDLE will not be used again. */
 	void (*closed)(void *owner, uint64_t handle);
 };
@@ -39,9 +42,16 @@ struct smtp_env {
 struct smtp_session *smtp_session_new(const struct smtp_env *env, const struct config_listener *l,
                                       int fd, const struct sockaddr *sa, socklen_t salen,
                                       uint64_t handle);
+/* For the local submission socket: the client is the local user UID. */
+void smtp_session_set_local(struct smtp_session *s, unsigned uid);
 
-/* Answers to the callbacks; see daemon/proto.h for RESULT and OK. */
-void smtp_session_lookup_done(struct smtp_session *s, unsigned result);
+/* Answers to the callbacks; see daemon/proto.h for RESULT and OK. TARGETS
+ * are the recipients an alias expands to (the address itself otherwise). */
+void smtp_session_lookup_done(struct smtp_session *s, unsigned result,
+                              const char *const *targets, unsigned n_targets);
+/* USER is the canonical name; OWNED the addresses it may send as. */
+void smtp_session_auth_done(struct smtp_session *s, int ok, int by_certificate, const char *user,
+                            const char *const *owned, unsigned n_owned);
 void smtp_session_open_done(struct smtp_session *s, int ok, const char *text, int fd);
 void smtp_session_commit_done(struct smtp_session *s, int ok, const char *text);
 

@@ -136,6 +136,10 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->limits.connections, 1000);
 	assert_int_equal(cfg->limits.connections_per_client, 20);
 	assert_int_equal(cfg->n_listeners, 0);
+	assert_string_equal(cfg->aliases, "");
+	assert_int_equal(cfg->log_auth_in_header, 0);
+	assert_int_equal(cfg->check_from_header, 1);
+	assert_int_equal(cfg->auth_failures, 3);
 }
 
 static void test_minimal_file_keeps_defaults(void **state)
@@ -364,7 +368,7 @@ static void test_unknown_key(void **state)
 {
 	expect_errors(*state, "[server]\nhostname = h.test\ncolour = red\n" LISTEN_PLAIN,
 	              "t.conf:3: colour: unknown key; [server] accepts hostname, data_dir, "
-	              "local_domains, users, user, dispatchers, trusted_networks");
+	              "local_domains, users, user, dispatchers, trusted_networks, aliases");
 	expect_errors(*state,
 	              "[server]\nhostname = h.test\n" LISTEN_PLAIN "[tls a.test]\ncertificate = "
 	              "c\nkey = k\nmin_version = TLSv1.3\n",
@@ -375,8 +379,8 @@ static void test_unknown_key(void **state)
 	              "default certificate to fall back on");
 	expect_errors(*state, "hostname = h.test\n" LISTEN_PLAIN,
 	              "t.conf:1: hostname: not in a section; keys go under [server], [tls], [tls "
-	              "NAME], [limits], [listen NAME], [dns], [outbound], [outbound.domains], "
-	              "[routes] or [queue]");
+	              "NAME], [limits], [listen NAME], [submission], [dns], [outbound], "
+	              "[outbound.domains], [routes] or [queue]");
 }
 
 static void test_unknown_section(void **state)
@@ -386,8 +390,8 @@ static void test_unknown_section(void **state)
 	              "[server]\nhostname = h.test\n[smtp]\nbanner = hi\n" LISTEN_PLAIN
 	              "[server name]\n[listen]\n[listen bad name]\n",
 	              "t.conf:3: [smtp]: unknown section; expected [server], [tls], [tls NAME], "
-	              "[limits], [listen NAME], [dns], [outbound], [outbound.domains], [routes] "
-	              "or [queue]\n"
+	              "[limits], [listen NAME], [submission], [dns], [outbound], "
+	              "[outbound.domains], [routes] or [queue]\n"
 	              "t.conf:8: [server name]: [server] takes no name\n"
 	              "t.conf:9: [listen]: a name is required, e.g. [listen mx]\n"
 	              "t.conf:10: [listen bad name]: 'bad name' is not a valid listener name: use "
@@ -493,7 +497,7 @@ static void test_bad_values(void **state)
 	    "t.conf:21: connections: '-1' is not a whole number\n"
 	    "t.conf:22: connections_per_client: '99999999999' is too large: the maximum is "
 	    "4294967295\n"
-	    "t.conf:25: protocol: 'imap' is not supported; the only protocol is smtp\n"
+	    "t.conf:25: protocol: 'imap' is not supported; write smtp or submission\n"
 	    "t.conf:26: tls: 'maybe' is not one of none, optional, required, implicit");
 }
 
@@ -610,17 +614,181 @@ static void test_many_errors_together(void **state)
 	    "[listen mx]\n"
 	    "tls = sometimes\n",
 	    "t.conf:3: speed: unknown key; [server] accepts hostname, data_dir, "
-	    "local_domains, users, user, dispatchers, trusted_networks\n"
+	    "local_domains, users, user, dispatchers, trusted_networks, aliases\n"
 	    "t.conf:5: recipients: '0' is too small: the minimum is 1\n"
 	    "t.conf:6: recipients: given twice in [limits] (first at line 5)\n"
 	    "t.conf:7: [nonsense]: unknown section; expected [server], [tls], [tls "
-	    "NAME], [limits], [listen NAME], [dns], [outbound], [outbound.domains], "
-	    "[routes] or [queue]\n"
+	    "NAME], [limits], [listen NAME], [submission], [dns], [outbound], "
+	    "[outbound.domains], [routes] or [queue]\n"
 	    "t.conf:9: tls: 'sometimes' is not one of none, optional, required, implicit\n"
 	    "t.conf:8: [listen mx] address: required, e.g. address = *:25\n"
 	    "t.conf:0: [tls] certificate: required because listener 'mx' uses tls = "
 	    "optional\n"
 	    "t.conf:0: [tls] key: required because listener 'mx' uses tls = optional");
+}
+
+/* ---- submission and AUTH ------------------------------------------------------- */
+
+#define TLS_CERT "[tls]\ncertificate = c.pem\nkey = k.pem\n"
+
+static void test_submission_config(void **state)
+{
+	struct fixture *f = *state;
+	expect_ok(f, "[server]\n"                              /* 1 */
+	             "hostname = mx.local.test\n"              /* 2 */
+	             "aliases = /etc/sealmail/aliases\n"       /* 3 */
+	          TLS_CERT                                     /* 4-6 */
+	             "[listen mx]\naddress = *:25\n"           /* 7-8 */
+	             "[listen submission]\n"                   /* 9 */
+	             "address = *:587\n"                       /* 10 */
+	             "protocol = Submission\n"                 /* 11 */
+	             "tls = required\n"                        /* 12 */
+	             "[listen submissions]\n"                  /* 13 */
+	             "address = *:465\n"                       /* 14 */
+	             "tls = implicit\n"                        /* 15 */
+	             "auth = optional\n"                       /* 16 */
+	             "protocol = submission\n"                 /* 17 */
+	             "[listen certs]\n"                        /* 18 */
+	             "address = *:1465\n"                      /* 19 */
+	             "protocol = submission\n"                 /* 20 */
+	             "tls = implicit\n"                        /* 21 */
+	             "auth = CERTIFICATE\n"                    /* 22 */
+	             "client_ca = /etc/sealmail/clients.pem\n" /* 23 */
+	             "[listen mx-auth]\n"                      /* 24 */
+	             "address = *:2525\n"                      /* 25 */
+	             "auth = required\n"                       /* 26 */
+	             "[submission]\n"                          /* 27 */
+	             "log_auth_in_header = yes\n"              /* 28 */
+	             "check_from_header = off\n"               /* 29 */
+	             "auth_failures = 5\n");                   /* 30 */
+	const struct config *cfg = &f->cfg;
+	const struct config_listener *l = cfg->listeners;
+	assert_string_equal(cfg->aliases, "/etc/sealmail/aliases");
+	assert_int_equal(cfg->n_listeners, 5);
+	assert_int_equal(l[0].protocol, LISTENER_SMTP);
+	assert_int_equal(l[0].auth, LISTENER_AUTH_NONE);
+	assert_string_equal(l[0].client_ca, "");
+	assert_int_equal(l[1].protocol, LISTENER_SUBMISSION);
+	assert_int_equal(l[1].tls, LISTENER_TLS_REQUIRED);
+	assert_int_equal(l[1].auth, LISTENER_AUTH_REQUIRED);
+	/* auth written before protocol is not overridden by the default */
+	assert_int_equal(l[2].protocol, LISTENER_SUBMISSION);
+	assert_int_equal(l[2].auth, LISTENER_AUTH_OPTIONAL);
+	assert_int_equal(l[3].auth, LISTENER_AUTH_CERTIFICATE);
+	assert_string_equal(l[3].client_ca, "/etc/sealmail/clients.pem");
+	assert_int_equal(l[4].protocol, LISTENER_SMTP);
+	assert_int_equal(l[4].tls, LISTENER_TLS_OPTIONAL);
+	assert_int_equal(l[4].auth, LISTENER_AUTH_REQUIRED);
+	assert_int_equal(cfg->log_auth_in_header, 1);
+	assert_int_equal(cfg->check_from_header, 0);
+	assert_int_equal(cfg->auth_failures, 5);
+}
+
+static void test_submission_booleans(void **state)
+{
+	static const struct {
+		const char *text;
+		int value;
+	} cases[] = {
+	    {"yes", 1}, {"YES", 1}, {"true", 1},  {"On", 1},  {"1", 1},
+	    {"no", 0},  {"No", 0},  {"false", 0}, {"OFF", 0}, {"0", 0},
+	};
+	struct fixture *f = *state;
+	char text[300];
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		snprintf(text, sizeof text,
+		         "[server]\nhostname = h.test\n" LISTEN_PLAIN
+		         "[submission]\nlog_auth_in_header = %s\ncheck_from_header = %s\n",
+		         cases[i].text, cases[i].text);
+		expect_ok(f, text);
+		assert_int_equal(f->cfg.log_auth_in_header, cases[i].value);
+		assert_int_equal(f->cfg.check_from_header, cases[i].value);
+	}
+}
+
+static void test_submission_errors(void **state)
+{
+	expect_errors(
+	    *state,
+	    "[server]\nhostname = h.test\n" TLS_CERT                               /* 1-5 */
+	    "[listen a]\naddress = *:587\nprotocol = submission\ntls = none\n"     /* 6-9 */
+	    "[listen b]\naddress = *:588\nprotocol = submission\ntls = optional\n" /* 10-13 */
+	    "[listen c]\naddress = *:589\nprotocol = submission\n"                 /* 14-16 */
+	    "[listen d]\naddress = *:25\ntls = none\nauth = optional\n"            /* 17-20 */
+	    "[listen e]\naddress = *:26\nauth = certificate\n"                     /* 21-23 */
+	    "[listen f]\naddress = *:27\nauth = maybe\nprotocol = lmtp\n"          /* 24-27 */
+	    "[listen g]\naddress = *:28\nprotocol = submission\ntls = none\n"      /* 28-31 */
+	    "auth = required\n"                                                    /* 32 */
+	    "[listen h]\naddress = *:29\ntls = none\nclient_ca = ca.pem\n"         /* 33-36 */
+	    "auth = certificate\n"                                                 /* 37 */
+	    "[submission]\nlog_auth_in_header = sometimes\ncheck_from_header =\n"  /* 38-40 */
+	    "auth_failures = 0\nauth_failures = 3\nsecret = x\n"                   /* 41-43 */
+	    "[submission]\nauth_failures = 101\n"                                  /* 44-45 */
+	    "[server]\n"                                                           /* 46 */
+	    "[submission x]\n",                                                    /* 47 */
+	    "t.conf:26: auth: 'maybe' is not one of none, optional, required, certificate\n"
+	    "t.conf:27: protocol: 'lmtp' is not supported; write smtp or submission\n"
+	    "t.conf:39: log_auth_in_header: 'sometimes' is not yes or no (true/false, on/off "
+	    "and 1/0 are accepted too)\n"
+	    "t.conf:40: check_from_header: no value given\n"
+	    "t.conf:41: auth_failures: '0' is too small: the minimum is 1\n"
+	    "t.conf:42: auth_failures: given twice in [submission] (first at line 41)\n"
+	    "t.conf:43: secret: unknown key; [submission] accepts log_auth_in_header, "
+	    "check_from_header, auth_failures\n"
+	    "t.conf:44: [submission]: section given twice (first at line 38); merge them\n"
+	    "t.conf:46: [server]: section given twice (first at line 1); merge them\n"
+	    "t.conf:47: [submission x]: [submission] takes no name\n"
+	    "t.conf:9: tls: 'none' is not allowed with protocol = submission: submission must "
+	    "not be in cleartext (RFC 8314); use required (STARTTLS, port 587) or implicit (TLS "
+	    "from the first byte, port 465)\n"
+	    "t.conf:13: tls: 'optional' is not allowed with protocol = submission: submission "
+	    "must not be in cleartext (RFC 8314); use required (STARTTLS, port 587) or implicit "
+	    "(TLS from the first byte, port 465)\n"
+	    "t.conf:14: [listen c] tls: the default, optional, is not allowed with protocol = "
+	    "submission: submission must not be in cleartext (RFC 8314); use required "
+	    "(STARTTLS, port 587) or implicit (TLS from the first byte, port 465)\n"
+	    "t.conf:20: auth: 'optional' needs TLS but the listener has tls = none (AUTH is "
+	    "never offered without TLS); set tls to optional, required or implicit, or auth = "
+	    "none\n"
+	    "t.conf:23: auth: 'certificate' requires client_ca (the PEM CA bundle client "
+	    "certificates are checked against)\n"
+	    "t.conf:31: tls: 'none' is not allowed with protocol = submission: submission must "
+	    "not be in cleartext (RFC 8314); use required (STARTTLS, port 587) or implicit (TLS "
+	    "from the first byte, port 465)\n"
+	    "t.conf:37: auth: 'certificate' needs TLS but the listener has tls = none (AUTH is "
+	    "never offered without TLS); set tls to optional, required or implicit, or auth = "
+	    "none");
+	struct fixture *f = *state;
+	/* a bad value keeps the default */
+	assert_int_equal(f->cfg.auth_failures, 3);
+	assert_int_equal(f->cfg.log_auth_in_header, 0);
+}
+
+static void test_auth_failures_range(void **state)
+{
+	struct fixture *f = *state;
+	expect_ok(f,
+	          "[server]\nhostname = h.test\n" LISTEN_PLAIN "[submission]\nauth_failures = 1\n");
+	assert_int_equal(f->cfg.auth_failures, 1);
+	expect_ok(f, "[server]\nhostname = h.test\n" LISTEN_PLAIN
+	             "[submission]\nauth_failures = 100\n");
+	assert_int_equal(f->cfg.auth_failures, 100);
+	expect_errors(
+	    f, "[server]\nhostname = h.test\n" LISTEN_PLAIN "[submission]\nauth_failures = three\n",
+	    "t.conf:7: auth_failures: 'three' is not a whole number");
+	expect_errors(
+	    f, "[server]\nhostname = h.test\n" LISTEN_PLAIN "[submission]\nauth_failures = 101\n",
+	    "t.conf:7: auth_failures: '101' is too large: the maximum is 100");
+}
+
+static void test_listener_auth_names(void **state)
+{
+	(void)state;
+	assert_string_equal(listener_auth_name(LISTENER_AUTH_NONE), "none");
+	assert_string_equal(listener_auth_name(LISTENER_AUTH_OPTIONAL), "optional");
+	assert_string_equal(listener_auth_name(LISTENER_AUTH_REQUIRED), "required");
+	assert_string_equal(listener_auth_name(LISTENER_AUTH_CERTIFICATE), "certificate");
+	assert_string_equal(listener_auth_name((enum listener_auth)42), "?");
 }
 
 static void test_file_errors(void **state)
@@ -1359,6 +1527,11 @@ int main(void)
 	    T(test_missing_listener),
 	    T(test_missing_certificate),
 	    T(test_many_errors_together),
+	    T(test_submission_config),
+	    T(test_submission_booleans),
+	    T(test_submission_errors),
+	    T(test_auth_failures_range),
+	    T(test_listener_auth_names),
 	    T(test_file_errors),
 	    T(test_too_many_listeners),
 	    T(test_outbound_defaults),

@@ -152,6 +152,34 @@ static void test_users_parse(void **state)
 	users_db_free(&db);
 }
 
+static void test_users_hash(void **state)
+{
+	struct users_db db;
+
+	warnings = 0;
+	users_db_parse(&db,
+	               "Alice@Local.Test:$y$j9T$abc:extra\r\n"
+	               "bob@local.test:*\n"
+	               "empty@local.test:\n"
+	               "crlf@local.test:$6$s$h\r\n"
+	               "ALICE@local.test:$y$second\n"
+	               "last@local.test:$2b$05$x",
+	               count_warning, NULL);
+	/* a repeated address: its first line counts, the other is reported */
+	assert_int_equal(db.n, 5);
+	assert_int_equal(warnings, 1);
+	assert_string_equal(users_db_hash(&db, "alice@local.test"), "$y$j9T$abc");
+	assert_string_equal(users_db_hash(&db, "BOB@local.test"), "*");
+	assert_string_equal(users_db_hash(&db, "empty@local.test"), "");
+	assert_string_equal(users_db_hash(&db, "crlf@local.test"), "$6$s$h");
+	assert_string_equal(users_db_hash(&db, "last@local.test"), "$2b$05$x");
+	assert_null(users_db_hash(&db, "dave@local.test"));
+	assert_null(users_db_hash(&db, NULL));
+	users_db_free(&db);
+	assert_null(users_db_hash(&db, "alice@local.test"));
+	assert_false(users_db_contains(&db, "alice@local.test"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -160,6 +188,7 @@ int main(void)
 	    cmocka_unit_test(test_envelope_ipc_roundtrip),
 	    cmocka_unit_test(test_maildir_path),
 	    cmocka_unit_test(test_users_parse),
+	    cmocka_unit_test(test_users_hash),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,318 @@
+/*
+ * send_cmd.c: `sealmail send` and `sendmail`, the local injector. It reads
+ * a message on stdin and hands it to the running server over the local
+ * submission socket, speaking SMTP there; the server knows the local user
+ * from the kernel. Options follow sendmail's: -f/-r SENDER, -t, -i, -oi;
+ * the others sendmail programs pass (-F, -o..., -B, -N, -R, -V, -v, -bm)
+ * are accepted and ignored.
+ */
+#include "ctl/send_cmd.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "conf/config.h"
+#include "lib/util.h"
+#include "smtp/mail_header.h"
+#include "smtp/smtp_parse.h"
+#include "smtp/smtp_reply.h"
+
+#define SEND_MAX_RCPTS 1000
+
+struct send_opts {
+	const char *config;
+	const char *sender;
+	int from_headers; /* -t */
+	int dot_ends;     /* without -i: a line "." ends the input */
+	const char *rcpts[SEND_MAX_RCPTS];
+	unsigned n_rcpts;
+};
+
+static void send_usage(void)
+{
+	fprintf(stderr, "usage: sealmail send [-c FILE] [-f SENDER] [-t] [-i] RCPT...\n");
+}
+
+/* Takes an option's value, given glued ("-fx") or as the next word. */
+static const char *send_optarg(int argc, char **argv, int *i)
+{
+	if (argv[*i][2] != '\0')
+		return argv[*i] + 2;
+	if (*i + 1 < argc)
+		return argv[++*i];
+	return NULL;
+}
+
+static int send_parse(int argc, char **argv, struct send_opts *o)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (a[0] != '-' || strcmp(a, "-") == 0) {
+			if (o->n_rcpts == SEND_MAX_RCPTS)
+				return -1;
+			o->rcpts[o->n_rcpts++] = a;
+		} else if (strcmp(a, "-t") == 0) {
+			o->from_headers = 1;
+		} else if (strcmp(a, "-i") == 0 || strcmp(a, "-oi") == 0) {
+			o->dot_ends = 0;
+		} else if (a[1] == 'c' || a[1] == 'f' || a[1] == 'r') {
+			const char *v = send_optarg(argc, argv, &i);
+			if (v == NULL)
+				return -1;
+			if (a[1] == 'c')
+				o->config = v;
+			else
+				o->sender = v;
+		} else if (strchr("FBNRVO", a[1]) != NULL && a[2] == '\0') {
+			i++; /* an ignored option with a separate value */
+		} else if (a[1] != 'o' && a[1] != 'v' && a[1] != 'b' && strchr("FBNRV", a[1]) == NULL) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Reads stdin: to EOF, or (without -i) up to a line holding only ".". */
+static char *send_read_message(const struct send_opts *o, size_t max, size_t *len_r)
+{
+	size_t cap = 65536, len = 0;
+	char *buf = xmalloc(cap), line[8192];
+
+	while (fgets(line, sizeof(line), stdin) != NULL) {
+		size_t n = strlen(line);
+		if (o->dot_ends && (strcmp(line, ".\n") == 0 || strcmp(line, ".\r\n") == 0))
+			break;
+		if (len + n > max) {
+			free(buf);
+			return NULL;
+		}
+		if (len + n > cap) {
+			cap = (len + n) * 2;
+			buf = xrealloc(buf, cap);
+		}
+		memcpy(buf + len, line, n);
+		len += n;
+	}
+	*len_r = len;
+	return buf;
+}
+
+/* Removes Bcc: fields (with their continuation lines) from the header. */
+static size_t send_strip_bcc(char *msg, size_t len)
+{
+	size_t hlen = mail_header_length(msg, len), i = 0;
+
+	while (i < hlen) {
+		char *nl = memchr(msg + i, '\n', hlen - i);
+		size_t end = nl ? (size_t)(nl - msg) + 1 : hlen;
+		if (strncasecmp(msg + i, "Bcc:", 4) == 0) {
+			while (end < hlen && (msg[end] == ' ' || msg[end] == '\t')) {
+				nl = memchr(msg + end, '\n', hlen - end);
+				end = nl ? (size_t)(nl - msg) + 1 : hlen;
+			}
+			memmove(msg + i, msg + end, len - end);
+			len -= end - i;
+			hlen -= end - i;
+			continue;
+		}
+		i = end;
+	}
+	return len;
+}
+
+/* ---- the SMTP dialog ------------------------------------------------------- */
+
+struct send_conn {
+	int fd;
+	struct smtp_reply_parser parser;
+	char buf[4096];
+	size_t len, off;
+	struct smtp_reply reply;
+};
+
+/* Reads one reply; returns its code, or -1 when the connection failed. */
+static int send_reply(struct send_conn *c)
+{
+	for (;;) {
+		size_t consumed;
+		const char *why;
+		enum smtp_reply_status st;
+
+		if (c->off == c->len) {
+			ssize_t n = read(c->fd, c->buf, sizeof(c->buf));
+			if (n <= 0)
+				return -1;
+			c->len = (size_t)n;
+			c->off = 0;
+		}
+		st = smtp_reply_feed(&c->parser, c->buf + c->off, c->len - c->off, &consumed,
+		                     &c->reply, &why);
+		c->off += consumed;
+		if (st == SMTP_REPLY_ERROR)
+			return -1;
+		if (st == SMTP_REPLY_OK)
+			return (int)c->reply.code;
+	}
+}
+
+/* Sends VERB ARG ">" (ARG NULL: VERB alone) and checks the reply's class;
+ * prints the reply when it is not the expected one. */
+static int send_command(struct send_conn *c, unsigned expect, const char *verb, const char *arg)
+{
+	char line[1200];
+	int code;
+
+	snprintf(line, sizeof(line), "%s%s%s\r\n", verb, arg ? arg : "", arg ? ">" : "");
+	if (write_all(c->fd, line, strlen(line)) < 0 || (code = send_reply(c)) < 0) {
+		fprintf(stderr, "sealmail send: the server closed the connection\n");
+		return -1;
+	}
+	if ((unsigned)code / 100 != expect) {
+		fprintf(stderr, "sealmail send: %s%d %s\n", line, code, c->reply.text);
+		return -1;
+	}
+	return 0;
+}
+
+/* The message, dot-stuffed with CRLF line ends, then the final dot. */
+static int send_body(struct send_conn *c, const char *msg, size_t len)
+{
+	struct smtp_dotstuff d;
+	char *out = xmalloc(2 * len + 16);
+	size_t n;
+	int r;
+
+	smtp_dotstuff_init(&d);
+	n = smtp_dotstuff_feed(&d, msg, len, out);
+	n += smtp_dotstuff_finish(&d, out + n);
+	r = write_all(c->fd, out, n);
+	free(out);
+	if (r < 0 || send_reply(c) < 0) {
+		fprintf(stderr, "sealmail send: the server closed the connection\n");
+		return -1;
+	}
+	if (c->reply.code / 100 != 2) {
+		fprintf(stderr, "sealmail send: message refused: %u %s\n", c->reply.code,
+		            c->reply.text);
+		return -1;
+	}
+	return 0;
+}
+
+static int send_connect(const struct config *cfg)
+{
+	static const char *const fallback = "/run/sealmail/submit.sock";
+	struct sockaddr_un sun;
+	int fd, tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		if (cfg->submit_socket[0] != '\0')
+			snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", cfg->submit_socket);
+		else if (tries == 0)
+			snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", fallback);
+		else
+			config_submit_socket(cfg, 0, sun.sun_path, sizeof(sun.sun_path));
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+			return fd;
+		if (fd >= 0)
+			close(fd);
+		if (cfg->submit_socket[0] != '\0' || tries == 1)
+			fprintf(stderr, "sealmail send: cannot reach the server at %s: %s\n",
+			        sun.sun_path, strerror(errno));
+	}
+	return -1;
+}
+
+static int send_transaction(const struct config *cfg, const struct send_opts *o,
+                            char (*hdr_rcpts)[MAIL_HEADER_ADDR_MAX], unsigned n_hdr,
+                            const char *msg, size_t len)
+{
+	struct send_conn c;
+	unsigned i;
+	int r = -1;
+
+	memset(&c, 0, sizeof(c));
+	smtp_reply_parser_init(&c.parser);
+	if ((c.fd = send_connect(cfg)) < 0)
+		return -1;
+	if (send_reply(&c) / 100 != 2 || send_command(&c, 2, "EHLO localhost", NULL) < 0 ||
+	    send_command(&c, 2, "MAIL FROM:<", o->sender) < 0)
+		goto out;
+	for (i = 0; i < o->n_rcpts; i++)
+		if (send_command(&c, 2, "RCPT TO:<", o->rcpts[i]) < 0)
+			goto out;
+	for (i = 0; i < n_hdr; i++)
+		if (send_command(&c, 2, "RCPT TO:<", hdr_rcpts[i]) < 0)
+			goto out;
+	if (send_command(&c, 3, "DATA", NULL) < 0 || send_body(&c, msg, len) < 0)
+		goto out;
+	(void)send_command(&c, 2, "QUIT", NULL);
+	r = 0;
+out:
+	close(c.fd);
+	return r;
+}
+
+int cmd_send(int argc, char **argv)
+{
+	struct send_opts o = {.dot_ends = 1};
+	char sender[600], (*hdr)[MAIL_HEADER_ADDR_MAX] = NULL, *msg, *errors = NULL;
+	struct config *cfg = xmalloc(sizeof(*cfg));
+	unsigned n_hdr = 0;
+	size_t len;
+	int r;
+
+	o.config = getenv("SEALMAIL_CONFIG") ? getenv("SEALMAIL_CONFIG") : CONFIG_DEFAULT_PATH;
+	if (send_parse(argc, argv, &o) < 0) {
+		send_usage();
+		return 2;
+	}
+	if (config_load(cfg, o.config, &errors) < 0) {
+		fprintf(stderr, "%s\n", errors);
+		return 1;
+	}
+	if (o.sender == NULL) {
+		struct passwd *pw = getpwuid(getuid());
+		snprintf(sender, sizeof(sender), "%s@%s", pw ? pw->pw_name : "nobody",
+		         cfg->hostname);
+		o.sender = sender;
+	}
+	msg = send_read_message(&o, cfg->limits.message_size, &len);
+	if (msg == NULL) {
+		fprintf(stderr, "sealmail send: message larger than %zu octets\n",
+		        cfg->limits.message_size);
+		return 1;
+	}
+	if (o.from_headers) {
+		static const char *const fields[] = {"To", "Cc", "Bcc"};
+		unsigned f;
+		hdr = xcalloc(SEND_MAX_RCPTS, sizeof(hdr[0]));
+		for (f = 0; f < 3; f++) {
+			unsigned n = mail_header_addresses(msg, len, fields[f], hdr + n_hdr,
+			                                   SEND_MAX_RCPTS - n_hdr);
+			n_hdr += n < SEND_MAX_RCPTS - n_hdr ? n : SEND_MAX_RCPTS - n_hdr;
+		}
+		len = send_strip_bcc(msg, len);
+	}
+	if (o.n_rcpts + n_hdr == 0) {
+		fprintf(stderr, "sealmail send: no recipients\n");
+		return 1;
+	}
+	r = send_transaction(cfg, &o, hdr, n_hdr, msg, len);
+	free(hdr);
+	free(msg);
+	free(cfg);
+	return r < 0 ? 1 : 0;
+}
