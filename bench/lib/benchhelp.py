@@ -4,10 +4,12 @@
   freeport                      print a free TCP port on 127.0.0.1
   waitport PORT SECONDS [PID]   wait until 127.0.0.1:PORT answers with a 220
                                 greeting; fail early if PID dies
-  ourpids TAG [ENV]             pids of the processes this run started
+  ourpids TAG [ENV...]          pids of the processes this run started
   count DIR                     print the number of entries in DIR (0 if absent)
-  round ...                     run one smtp-source round and time it
-  table ...                     medians and the result table
+  round ...                     run one smtp-source round and time it, counting
+                                arrivals in a Maildir or at bench/tls-sink
+  table ...                     medians and the inbound result table
+  relaytable ...                medians and the relay result table
 """
 import argparse
 import ctypes
@@ -80,10 +82,10 @@ def cmd_waitport(args):
 
 def cmd_ourpids(args):
     """Print pids (other than ours and our parent's) whose command line
-    mentions TAG or whose environment holds the exact ENV entry."""
+    mentions TAG or whose environment holds one of the exact ENV entries."""
     skip = {os.getpid(), os.getppid()} | set(args.skip)
     tag = args.tag.encode()
-    env = args.env.encode() if args.env else None
+    env = {e.encode() for e in args.env if e}
     for d in os.listdir("/proc"):
         if not d.isdigit() or int(d) in skip:
             continue
@@ -92,7 +94,7 @@ def cmd_ourpids(args):
                 hit = tag in f.read()
             if not hit and env:
                 with open(f"/proc/{d}/environ", "rb") as f:
-                    hit = env in f.read().split(b"\0")
+                    hit = not env.isdisjoint(f.read().split(b"\0"))
         except OSError:
             continue
         if hit:
@@ -177,14 +179,49 @@ class MaildirCounter:
             os.close(self.fd)
 
 
+class SinkCounter:
+    """Reads the counters bench/tls-sink writes (one "key=value ..." line,
+    replaced with rename(2) every 20 ms when something changed)."""
+
+    method = "sink"
+    KEYS = ("messages", "connections", "tls", "resumed", "tls_failed",
+            "aborted", "rejected")
+
+    def __init__(self, path):
+        self.path = path
+
+    def stats(self):
+        with open(self.path) as f:
+            line = f.read()
+        d = {}
+        for item in line.split():
+            k, _, v = item.partition("=")
+            if v.isdigit():
+                d[k] = int(v)
+        return d
+
+    def count(self):
+        return self.stats()["messages"]
+
+    def close(self):
+        pass
+
+
 def cmd_round(args):
     """Run smtp-source once; time (a) until it exits and (b) until N more
-    names have appeared in the Maildir's new/. Prints one JSON line."""
+    names have appeared in the Maildir's new/, or until the sink has counted
+    N more messages. Prints one JSON line."""
     n = args.messages
-    counter = MaildirCounter(args.maildir, use_inotify=not args.scan)
+    if args.sink_counts:
+        counter = SinkCounter(args.sink_counts)
+        start_stats = counter.stats()
+        where = "at the sink"
+    else:
+        counter = MaildirCounter(args.maildir, use_inotify=not args.scan)
+        start_entries = count_entries(args.maildir)
+        where = "in " + args.maildir
     base = counter.count()
     target = base + n
-    start_entries = count_entries(args.maildir)
     cmd = [args.smtp_source, "-s", str(args.sessions), "-m", str(n),
            "-l", str(args.size)]
     if args.reuse:
@@ -229,27 +266,35 @@ def cmd_round(args):
         if c != last_n:
             last_n, last_change = c, now
         elif now - last_change > args.stall:
-            print(f"round: only {c - base} of {n} messages in {args.maildir} "
-                  f"(no progress for {args.stall}s)", file=sys.stderr)
+            print(f"round: only {c - base} of {n} messages {where} "
+                  f"(no progress for {args.stall}s; smtp-source took "
+                  f"{t_acc - t0:.2f}s)", file=sys.stderr)
             return 1
         time.sleep(poll)
     counter.close()
 
-    # Check with a plain listing: anything beyond N (duplicates, leftovers)
-    # would make the count lie.
+    # Check with a plain listing (or the sink's final counters): anything
+    # beyond N (duplicates, leftovers) would make the count lie.
     time.sleep(args.settle)
-    final = count_entries(args.maildir) - start_entries
+    extra = {}
+    if args.sink_counts:
+        end_stats = counter.stats()
+        final = end_stats["messages"] - start_stats["messages"]
+        extra["sink"] = {k: end_stats.get(k, 0) - start_stats.get(k, 0)
+                         for k in SinkCounter.KEYS}
+    else:
+        final = count_entries(args.maildir) - start_entries
     acc = t_acc - t0
     e2e = t_done - t0
     print(json.dumps({
         "messages": n, "delivered": final, "counter": counter.method,
         "accepted_s": acc, "e2e_s": e2e,
         "accepted_rate": n / acc, "e2e_rate": n / e2e,
+        **extra,
         "smtp_source_output": out.strip()[-500:],
     }))
     if final != n:
-        print(f"round: {final} messages in the Maildir, expected {n}",
-              file=sys.stderr)
+        print(f"round: {final} messages {where}, expected {n}", file=sys.stderr)
         return 1
     return 0
 
@@ -293,6 +338,60 @@ def cmd_table(args):
     print("\n".join(lines))
 
 
+def cmd_relaytable(args):
+    """Files are named LEVEL.SERVER.jsonl (a "relay-" prefix is dropped)."""
+    runs = {}  # level -> server -> rows
+    levels = []
+    for path in args.results:
+        level, server = os.path.basename(path).split(".")[:2]
+        level = level.removeprefix("relay-")
+        if level not in levels:
+            levels.append(level)
+        rows = []
+        if os.path.exists(path):
+            with open(path) as f:
+                rows = [json.loads(line) for line in f if line.strip()]
+        runs.setdefault(level, {})[server] = rows
+
+    def med(level, server, key):
+        rows = runs.get(level, {}).get(server) or []
+        return statistics.median(r[key] for r in rows) if rows else None
+
+    def ratio(a, b):
+        return "-" if a is None or b is None or a == 0 else f"{b / a:.2f}x"
+
+    w = 26
+    lines = [args.header, f"{'':<{w}}{'postfix':<12}{'sealmail':<12}ratio"]
+    for key, label in (("e2e_rate", "relay {} msg/s"),
+                       ("accepted_rate", "accepted {} msg/s")):
+        for level in levels:
+            p, s = med(level, "postfix", key), med(level, "sealmail", key)
+            lines.append(f"{label.format(level):<{w}}{fmt_rate(p):<12}"
+                         f"{fmt_rate(s):<12}{ratio(p, s)}")
+    lines.append("")
+    lines.append("relay = N / time from smtp-source's start until the sink counted N; "
+                 "accepted = N / time until smtp-source exits")
+    lines.append("rounds (relayed / accepted msg/s; connections to the sink, "
+                 "TLS handshakes, resumed):")
+    for level in levels:
+        for server in ("postfix", "sealmail"):
+            rows = runs.get(level, {}).get(server)
+            if not rows:
+                continue
+            cells = []
+            for r in rows:
+                k = r.get("sink", {})
+                cell = (f"{r['e2e_rate']:.0f}/{r['accepted_rate']:.0f} "
+                        f"({k.get('connections', 0)} conn")
+                if k.get("tls") or level != "may":
+                    cell += f", {k.get('tls', 0)} tls, {k.get('resumed', 0)} res"
+                odd = [f"{k[x]} {x}" for x in ("tls_failed", "aborted", "rejected")
+                       if k.get(x)]
+                cells.append(cell + "".join(", " + o for o in odd) + ")")
+            lines.append(f"  {level:<8}{server:<9} " + "  ".join(cells))
+    print("\n".join(lines))
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -304,7 +403,7 @@ def main():
     p.set_defaults(fn=cmd_waitport)
     p = sub.add_parser("ourpids")
     p.add_argument("tag")
-    p.add_argument("env", nargs="?", default="")
+    p.add_argument("env", nargs="*", default=[])
     p.add_argument("--skip", type=int, action="append", default=[])
     p.set_defaults(fn=cmd_ourpids)
     p = sub.add_parser("count")
@@ -313,7 +412,9 @@ def main():
     p = sub.add_parser("round")
     p.add_argument("--smtp-source", default="/usr/sbin/smtp-source")
     p.add_argument("--port", type=int, required=True)
-    p.add_argument("--maildir", required=True, help="the Maildir's new/ directory")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--maildir", help="the Maildir's new/ directory")
+    where.add_argument("--sink-counts", help="the counters file of bench/tls-sink")
     p.add_argument("--messages", type=int, required=True)
     p.add_argument("--sessions", type=int, default=20)
     p.add_argument("--size", type=int, default=1024)
@@ -327,6 +428,10 @@ def main():
     p.add_argument("--scan", action="store_true",
                    help="count with os.scandir instead of inotify")
     p.set_defaults(fn=cmd_round)
+    p = sub.add_parser("relaytable")
+    p.add_argument("--header", required=True)
+    p.add_argument("results", nargs="+")
+    p.set_defaults(fn=cmd_relaytable)
     p = sub.add_parser("table")
     p.add_argument("--header", required=True)
     p.add_argument("results", nargs="+")

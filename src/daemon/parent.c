@@ -387,6 +387,25 @@ static void parent_kill_all(struct parent *p, int sig)
 		kill(p->lookup_pid, sig);
 }
 
+static void parent_kill_dispatchers(struct parent *p, int sig)
+{
+	unsigned i;
+
+	for (i = 0; i < CONN_LIMITS_SLOTS; i++)
+		if (p->procs[i].pid > 0)
+			kill(p->procs[i].pid, sig);
+}
+
+static int parent_dispatchers_left(const struct parent *p)
+{
+	unsigned i;
+
+	for (i = 0; i < CONN_LIMITS_SLOTS; i++)
+		if (p->procs[i].pid > 0)
+			return 1;
+	return 0;
+}
+
 static void parent_shutdown(struct parent *p, int status)
 {
 	if (p->shutting_down)
@@ -394,7 +413,10 @@ static void parent_shutdown(struct parent *p, int status)
 	p->shutting_down = 1;
 	p->exit_status = status;
 	log_info("event=shutdown");
-	parent_kill_all(p, SIGTERM);
+	/* dispatchers first: their sessions need the queue until they end */
+	parent_kill_dispatchers(p, SIGTERM);
+	if (!parent_dispatchers_left(p))
+		parent_kill_all(p, SIGTERM);
 	event_base_loopexit(p->base, &(struct timeval){10, 0});
 }
 
@@ -451,6 +473,8 @@ static void parent_sigchld_cb(evutil_socket_t sig, short what, void *arg)
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
 		parent_child_exited(p, pid, status);
+	if (p->shutting_down && !parent_dispatchers_left(p))
+		parent_kill_all(p, SIGTERM); /* then the queue and lookup */
 	if (p->shutting_down && !parent_children_left(p))
 		event_base_loopbreak(p->base);
 }
