@@ -474,6 +474,7 @@ int dispatcher_main(const struct dispatcher_args *args)
 			.base = d->base,
 			.cfg = cfg,
 			.owner = d,
+			.ca_pem = args->certs->outbound_ca_pem,
 			.resolve = dispatcher_mta_resolve,
 			.task_done = dispatcher_mta_done,
 		};

@@ -165,6 +165,44 @@ static void tls_cert_copy(struct tls_cert_pem *dst, const struct tls_cert_pem *s
 	dst->key_pem = xstrdup(src->key_pem);
 }
 
+/* Reads the trust anchors for outbound "verify": [outbound] ca_file (an
+ * error if unreadable), else the system bundle (a warning if missing). */
+static int tls_outbound_ca_load(const struct config *cfg, struct tls_cert_set *set,
+                                const char **error_r)
+{
+	static char err[4200];
+	const char *path = cfg->outbound_ca_file[0] ? cfg->outbound_ca_file
+	                                            : X509_get_default_cert_file();
+
+	set->outbound_ca_pem = read_file(path, 16 * TLS_PEM_MAX, NULL);
+	if (set->outbound_ca_pem != NULL)
+		return 0;
+	if (cfg->outbound_ca_file[0] == '\0') {
+		log_warn("event=no-ca-bundle file=%s reason=\"%s\" effect=\"verify cannot succeed\"",
+		         path, strerror(errno));
+		set->outbound_ca_pem = xstrdup("");
+		return 0;
+	}
+	snprintf(err, sizeof(err), "%s: %s", path, strerror(errno));
+	*error_r = err;
+	return -1;
+}
+
+X509_STORE *tls_store_from_pem(const char *pem)
+{
+	X509_STORE *store = X509_STORE_new();
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	X509 *x;
+
+	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		X509_STORE_add_cert(store, x);
+		X509_free(x);
+	}
+	BIO_free(bio);
+	ERR_clear_error();
+	return store;
+}
+
 int tls_cert_set_reload(const struct config *cfg, const struct tls_cert_set *old,
                         struct tls_cert_set *set, const char **error_r)
 {
@@ -202,6 +240,10 @@ int tls_cert_set_reload(const struct config *cfg, const struct tls_cert_set *old
 			return -1;
 		}
 	}
+	if (tls_outbound_ca_load(cfg, &n, error_r) < 0) {
+		tls_cert_set_free(&n);
+		return -1;
+	}
 	if (old != NULL)
 		memcpy(n.ticket_keys, old->ticket_keys, sizeof(n.ticket_keys));
 	else
@@ -228,6 +270,7 @@ void tls_cert_set_free(struct tls_cert_set *set)
 	free(set->certs);
 	for (i = 0; i < TLS_MAX_LISTENERS; i++)
 		free(set->client_ca_pem[i]);
+	free(set->outbound_ca_pem);
 	memset(set, 0, sizeof(*set));
 }
 

@@ -32,6 +32,9 @@ struct tls_cert_set {
 	/* per listener (cfg->listeners[] order): its client_ca file's PEM, or
 	 * NULL when it asks for no client certificate */
 	char *client_ca_pem[TLS_MAX_LISTENERS];
+	/* [outbound] ca_file, or the system's CA bundle: the dispatcher is
+	 * chrooted and cannot read either */
+	char *outbound_ca_pem;
 };
 
 /* Reads and checks every certificate named in CFG. On failure *error_r says
@@ -63,6 +66,9 @@ int tls_client_identity(SSL *ssl, char *buf, size_t size);
 
 /* "TLSv1.3", "TLS_AES_256_GCM_SHA384", bits. */
 void tls_describe(SSL *ssl, char *version, size_t vsize, char *cipher, size_t csize, int *bits_r);
+
+/* A certificate store holding every certificate in PEM (may be empty). */
+X509_STORE *tls_store_from_pem(const char *pem);
 
 /* The last OpenSSL error as text, for logs (thread-unsafe static buffer). */
 const char *tls_last_error(void);

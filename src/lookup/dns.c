@@ -80,6 +80,11 @@ struct dns_resolver *dns_resolver_new(struct event_base *base, const char *forwa
 		snprintf(fwd, sizeof(fwd), "%.*s%s%s", (int)hlen, host, colon ? "@" : "",
 		         colon ? colon + 1 : "");
 		err = ub_ctx_set_fwd(r->ctx, fwd);
+		/* The configured server decides: libunbound would otherwise
+		 * answer the special-use name "test." itself (RFC 6761), and
+		 * test setups serve it. */
+		if (err == 0)
+			(void)ub_ctx_zone_remove(r->ctx, "test.");
 	} else {
 		err = ub_ctx_resolvconf(r->ctx, NULL);
 	}

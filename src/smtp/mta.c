@@ -76,6 +76,8 @@ struct mta_session {
 	struct bufferevent *bev;
 	int fd;
 	struct event *ev_idle;
+	struct event *ev_free; /* the struct itself goes from the event loop */
+	int closed;            /* callbacks higher on the stack must stop */
 
 	struct mta_host hosts[MTA_MAX_HOSTS];
 	unsigned n_hosts, cur;
@@ -874,7 +876,7 @@ static void mta_session_read_cb(struct bufferevent *bev, void *arg)
 	struct mta_session *s = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
 
-	while (s->bev == bev && evbuffer_get_length(in) > 0) {
+	while (!s->closed && s->bev == bev && evbuffer_get_length(in) > 0) {
 		struct evbuffer_iovec v;
 		const char *why;
 		size_t consumed;
@@ -1009,21 +1011,41 @@ static void mta_dest_remove_session(struct mta_dest *d, struct mta_session *s)
 		}
 }
 
+static void mta_session_release_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mta_session *s = arg;
+
+	event_free(s->ev_free);
+	free(s);
+}
+
 static void mta_session_free(struct mta_session *s)
 {
 	struct mta *m = s->mta;
 	struct mta_dest *d = s->dest;
 	unsigned slot = (unsigned)(s->handle & 0xffffffffu);
 
+	if (s->closed)
+		return;
 	if (s->task != NULL) {
 		mta_task_settle(s->task, MTA_TEMPFAIL, "4.4.2", "4.4.2 delivery interrupted");
 		mta_task_finish(m, s->task);
 	}
 	mta_session_disconnect(s);
 	event_free(s->ev_idle);
+	s->ev_idle = NULL;
 	m->by_handle[slot] = NULL;
 	mta_dest_remove_session(d, s);
-	free(s);
+	s->closed = 1;
+	s->task = NULL;
+	/* Handlers that led here may still read the struct on their way out:
+	 * it is freed from the event loop, not now. */
+	if (m->closing) {
+		event_free(s->ev_free);
+		free(s);
+	} else {
+		event_active(s->ev_free, 0, 0);
+	}
 	/* Tasks left waiting get a new connection. */
 	if (d->queue != NULL && !m->closing)
 		mta_dest_kick(d);
@@ -1062,6 +1084,7 @@ static void mta_session_new(struct mta_dest *d)
 	s->dest = d;
 	s->fd = -1;
 	s->ev_idle = evtimer_new(m->env.base, mta_idle_cb, s);
+	s->ev_free = event_new(m->env.base, -1, 0, mta_session_release_cb, s);
 	s->next = d->sessions;
 	d->sessions = s;
 	d->n_sessions++;
@@ -1186,14 +1209,8 @@ struct mta *mta_new(const struct mta_env *env, const char **error_r)
 		free(m);
 		return NULL;
 	}
-	if (cfg->outbound_ca_file[0] != '\0'
-	        ? SSL_CTX_load_verify_locations(m->ctx, cfg->outbound_ca_file, NULL) != 1
-	        : SSL_CTX_set_default_verify_paths(m->ctx) != 1) {
-		*error_r = tls_last_error();
-		SSL_CTX_free(m->ctx);
-		free(m);
-		return NULL;
-	}
+	/* read by the parent: the dispatcher is chrooted */
+	SSL_CTX_set_cert_store(m->ctx, tls_store_from_pem(env->ca_pem ? env->ca_pem : ""));
 	return m;
 }
 

@@ -60,6 +60,7 @@ struct mta_task {
 struct mta_env {
 	struct event_base *base;
 	const struct config *cfg;
+	const char *ca_pem; /* trust anchors for verify, as PEM */
 	void *owner;
 	/* Asks the lookup role; the answer comes back through mta_resolved(). */
 	void (*resolve)(void *owner, uint64_t handle, const char *name, int mx_lookup);

@@ -16,6 +16,7 @@ Every wait in here polls with a deadline; nothing asserts on durations.
 """
 
 import atexit
+import base64
 import os
 import re
 import shutil
@@ -169,6 +170,33 @@ class TestCA:
         os.chmod(key, 0o644)  # readable should the server drop privileges (test key only)
         os.unlink(csr)
         return Cert(pem, key, serial, cn, names)
+
+    def issue_client(self, email=None, cn=None, directory=None, expired=False):
+        """Issues a client certificate (extendedKeyUsage clientAuth) with
+        EMAIL as subjectAltName email (rfc822Name) when given, and CN as the
+        subject's common name (default: EMAIL)."""
+        cn = cn or email or "sealmail test client"
+        directory = directory or new_tmpdir("client-")
+        serial = self.next_serial()
+        base = os.path.join(directory, "client-%s-%x" % (re.sub(r"[^A-Za-z0-9.@-]", "_", cn),
+                                                         serial))
+        key, csr, ext, pem = base + ".key", base + ".csr", base + ".ext", base + ".pem"
+        run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+             "ec_paramgen_curve:P-256", "-out", key])
+        run(["openssl", "req", "-new", "-key", key, "-subj",
+             "/O=sealmail tests/CN=%s" % cn, "-out", csr])
+        with open(ext, "w") as f:
+            f.write("basicConstraints=critical,CA:FALSE\n")
+            f.write("keyUsage=critical,digitalSignature\n")
+            f.write("extendedKeyUsage=clientAuth\n")
+            if email:
+                f.write("subjectAltName=email:%s\n" % email)
+        run(["openssl", "x509", "-req", "-in", csr, "-CA", self.cert, "-CAkey", self.key,
+             "-set_serial", str(serial), "-sha256", "-days", "-1" if expired else "2",
+             "-extfile", ext, "-out", pem])
+        os.chmod(key, 0o644)
+        os.unlink(csr)
+        return Cert(pem, key, serial, cn, [email] if email else [])
 
 
 _ca = None
@@ -457,6 +485,38 @@ class Dialog:
             raise AssertionError("end of DATA: expected %d, got %s" % (expect_code, r))
         return r
 
+    def auth_plain(self, user, password, initial=True, authzid=""):
+        """AUTH PLAIN (RFC 4616) with the credentials as initial response
+        (INITIAL) or after a 334 challenge. Returns the final reply (or the
+        first reply that is not 334)."""
+        cred = b64("%s\0%s\0%s" % (authzid, user, password))
+        if initial:
+            return self.cmd("AUTH PLAIN " + cred)
+        r = self.cmd("AUTH PLAIN")
+        if r.code != 334:
+            return r
+        return self.cmd(cred)
+
+    def auth_login(self, user, password, initial=False):
+        """AUTH LOGIN: the user name as initial response (INITIAL) or after
+        the first 334, then the password after the next 334. Returns the
+        final reply (or the first reply that is not 334)."""
+        if initial:
+            r = self.cmd("AUTH LOGIN " + b64(user))
+        else:
+            r = self.cmd("AUTH LOGIN")
+            if r.code != 334:
+                return r
+            r = self.cmd(b64(user))
+        if r.code != 334:
+            return r
+        return self.cmd(b64(password))
+
+    def auth(self, user, password, mechanism="PLAIN", initial=True):
+        if mechanism.upper() == "PLAIN":
+            return self.auth_plain(user, password, initial=initial)
+        return self.auth_login(user, password, initial=initial)
+
     def quit(self):
         try:
             r = self.cmd("QUIT")
@@ -511,6 +571,72 @@ def make_message(tok, subject=None, body=None, sender=SENDER, to="bob@local.test
 
 def crlf_to_lf(b):
     return b.replace(b"\r\n", b"\n")
+
+
+def b64(text):
+    """Base64 of TEXT (str, UTF-8) as str, for AUTH."""
+    if isinstance(text, str):
+        text = text.encode()
+    return base64.b64encode(text).decode()
+
+
+def header_fields(data):
+    """The header fields of a message (bytes, LF or CRLF line ends, possibly
+    starting with the Return-Path/Delivered-To lines of a Maildir file):
+    [(name, unfolded value str)], in order, up to the first empty line."""
+    text = data.replace(b"\r\n", b"\n").decode("utf-8", errors="replace")
+    head = text.split("\n\n", 1)[0]
+    fields = []
+    for line in head.split("\n"):
+        if line[:1] in (" ", "\t") and fields:
+            name, value = fields[-1]
+            fields[-1] = (name, value + " " + line.strip())
+        elif ":" in line:
+            name, value = line.split(":", 1)
+            fields.append((name.strip(), value.strip()))
+    return fields
+
+
+def header_values(data, name):
+    """Every value of header NAME (case-insensitive), unfolded, in order."""
+    return [v for n, v in header_fields(data) if n.lower() == name.lower()]
+
+
+def first_received(data):
+    """The first (topmost) Received: header of DATA, unfolded."""
+    rec = header_values(data, "Received")
+    if not rec:
+        raise AssertionError("no Received: header in %r" % data[:500])
+    return rec[0]
+
+
+_hash_cache = {}
+_hash_lock = threading.Lock()
+
+
+def yescrypt_hash(password):
+    """A yescrypt hash ("$y$...") of PASSWORD, made with libxcrypt's
+    crypt_gensalt(3) and crypt(3) through ctypes (the Python crypt module is
+    deprecated). Cached per password."""
+    with _hash_lock:
+        if password in _hash_cache:
+            return _hash_cache[password]
+        import ctypes
+        import ctypes.util
+        lib = ctypes.CDLL(ctypes.util.find_library("crypt") or "libcrypt.so.1")
+        lib.crypt_gensalt.restype = ctypes.c_char_p
+        lib.crypt_gensalt.argtypes = [ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p,
+                                      ctypes.c_int]
+        lib.crypt.restype = ctypes.c_char_p
+        lib.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+        setting = lib.crypt_gensalt(b"$y$", 0, None, 0)
+        if not setting:
+            raise AssertionError("crypt_gensalt($y$) failed")
+        h = lib.crypt(password.encode(), setting)
+        if not h or not h.startswith(b"$y$"):
+            raise AssertionError("crypt() did not make a yescrypt hash: %r" % h)
+        _hash_cache[password] = h.decode()
+        return _hash_cache[password]
 
 
 def split_delivered(data):
@@ -619,7 +745,8 @@ class Server:
 
     def __init__(self, listeners=None, limits=None, sni_certs=None, cert=None,
                  users=DEFAULT_USERS, local_domains=LOCAL_DOMAINS, dispatchers=2,
-                 min_version="TLSv1.2", start=True):
+                 min_version="TLSv1.2", start=True, server_options=None, extra_config="",
+                 passwords=None, aliases=None, submit_socket=False):
         if not os.path.exists(SEALMAIL_BIN):
             raise AssertionError("sealmail binary not found at %s (set SEALMAIL_BIN or run "
                                  "`make build`)" % SEALMAIL_BIN)
@@ -636,6 +763,11 @@ class Server:
         self.listeners = dict(listeners or {"mx": "optional"})
         self.ports = {name: free_port() for name in self.listeners}
         self.limits = dict(limits or {})
+        # More keys for [server] (a section may be given only once), e.g.
+        # {"trusted_networks": "127.0.0.0/8"}, and INI text appended to the
+        # file as it is (more sections: [dns], [outbound], [queue]...).
+        self.server_options = dict(server_options or {})
+        self.extra_config = extra_config or ""
         self.proc = None
         self.pgid = None
         self._logf = None
@@ -648,9 +780,21 @@ class Server:
             shutil.copyfile(c.cert, cp)
             shutil.copyfile(c.key, kp)
             self.sni[name] = (cp, kp)
-        with open(self.users_path, "w") as f:
-            for u in users:
-                f.write("%s:*\n" % u)
+        # PASSWORDS ({address: password}) gives those users a yescrypt hash
+        # (others of USERS get "*", no login). ALIASES (text or a list of
+        # lines) writes an aliases file named in [server] aliases; with
+        # SUBMIT_SOCKET, [server] submit_socket is DIR/submit.sock (a server
+        # started as root would otherwise use /run/sealmail/submit.sock,
+        # shared by every server of tests run in parallel).
+        self.passwords = dict(passwords or {})
+        self.write_users(list(users) + [u for u in self.passwords if u not in users])
+        self.aliases_path = os.path.join(self.dir, "aliases")
+        if aliases is not None:
+            self.write_aliases(aliases)
+            self.server_options.setdefault("aliases", self.aliases_path)
+        self.submit_socket = os.path.join(self.dir, "submit.sock") if submit_socket else None
+        if self.submit_socket:
+            self.server_options.setdefault("submit_socket", self.submit_socket)
         self.config_text = self.make_config(local_domains, dispatchers, min_version)
         with open(self.conf, "w") as f:
             f.write(self.config_text)
@@ -676,6 +820,7 @@ class Server:
                "users = %s" % self.users_path]
         if dispatchers is not None:
             out.append("dispatchers = %d" % dispatchers)
+        out += ["%s = %s" % (k, v) for k, v in self.server_options.items()]
         out += ["", "[tls]",
                 "certificate = %s" % self.cert_path,
                 "key = %s" % self.key_path,
@@ -685,12 +830,24 @@ class Server:
         if self.limits:
             out += ["", "[limits]"]
             out += ["%s = %s" % (k, v) for k, v in self.limits.items()]
-        for name, tls in self.listeners.items():
+        for name, spec in self.listeners.items():
+            if isinstance(spec, dict):
+                # {"tls": ..., "protocol": ..., more keys (auth, client_ca...)}
+                opts = dict(spec)
+                out += ["", "[listen %s]" % name,
+                        "address = 127.0.0.1:%d" % self.ports[name],
+                        "protocol = %s" % opts.pop("protocol", "smtp"),
+                        "tls = %s" % opts.pop("tls", "optional")]
+                out += ["%s = %s" % kv for kv in opts.items()]
+                continue
             out += ["", "[listen %s]" % name,
                     "address = 127.0.0.1:%d" % self.ports[name],
                     "protocol = smtp",
-                    "tls = %s" % tls]
-        return "\n".join(out) + "\n"
+                    "tls = %s" % spec]
+        text = "\n".join(out) + "\n"
+        if self.extra_config:
+            text += "\n" + self.extra_config.strip("\n") + "\n"
+        return text
 
     def port(self, name=None):
         if name is None:
@@ -912,10 +1069,139 @@ class Server:
             raise AssertionError("queue still holds %r; log:\n%s"
                                  % (self.queue_files(), self.log_tail()))
 
+    def config_line(self, pattern):
+        """1-based number of the first line of the config file matching the
+        regular expression PATTERN (for messages that cite FILE line N)."""
+        for i, line in enumerate(self.config_text.splitlines(), 1):
+            if re.search(pattern, line):
+                return i
+        raise AssertionError("no config line matches /%s/:\n%s" % (pattern, self.config_text))
+
+    # -- operator commands (sealmail ARGS -c CONF, talking to the running server) --
+    def ctl(self, *args, timeout=30):
+        """Runs `sealmail ARGS... -c CONF`; returns (rc, stdout, stderr) as str."""
+        argv = [SEALMAIL_BIN] + [str(a) for a in args] + ["-c", self.conf]
+        p = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=timeout, cwd=self.dir)
+        return (p.returncode, p.stdout.decode("utf-8", errors="replace"),
+                p.stderr.decode("utf-8", errors="replace"))
+
+    def ctl_ok(self, *args, timeout=30):
+        """Like ctl(), but fails unless the exit status is 0; returns stdout."""
+        rc, out, err = self.ctl(*args, timeout=timeout)
+        if rc != 0:
+            raise AssertionError("`sealmail %s` exited %d\nstdout:\n%s\nstderr:\n%s\nlog:\n%s"
+                                 % (" ".join(str(a) for a in args), rc, out, err,
+                                    self.log_tail()))
+        return out
+
+    def wait_event(self, name, since=0, timeout=TIMEOUT, **match):
+        """Waits for log lines with event=NAME whose keys equal MATCH (values
+        compared as strings; a key "to" may be given with or without <>).
+        Returns the list of matching events (dicts, as events() gives)."""
+        def want(e):
+            for k, v in match.items():
+                got = e.get(k)
+                if k == "to" and got is not None:
+                    got = got.strip("<>")
+                    v = str(v).strip("<>")
+                if got != str(v):
+                    return False
+            return True
+
+        def find():
+            return [e for e in self.events(name, since) if want(e)]
+        try:
+            return wait_for(find, timeout, what="event=%s %r" % (name, match))
+        except AssertionError:
+            raise AssertionError("no event=%s matching %r within %ss; log:\n%s"
+                                 % (name, match, timeout, self.log_tail(80)))
+
+    # -- users, aliases, AUTH, `sealmail send` --
+    def write_users(self, users):
+        """Rewrites the users file atomically: USERS is a list of addresses;
+        those in self.passwords get a yescrypt hash, the others "*"."""
+        tmp = self.users_path + ".new"
+        with open(tmp, "w") as f:
+            for u in users:
+                pw = self.passwords.get(u)
+                f.write("%s:%s\n" % (u, yescrypt_hash(pw) if pw is not None else "*"))
+        os.chmod(tmp, 0o644)
+        os.rename(tmp, self.users_path)
+
+    def write_aliases(self, aliases):
+        """Rewrites the aliases file atomically (ALIASES: text or lines)."""
+        text = aliases if isinstance(aliases, str) else "\n".join(aliases) + "\n"
+        tmp = self.aliases_path + ".new"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.rename(tmp, self.aliases_path)
+
+    def tls_dialog(self, listener, ehlo=True, **kw):
+        """A Dialog on LISTENER with TLS up (STARTTLS unless implicit) and,
+        with EHLO, the EHLO after it done (the reply in .ehlo_reply)."""
+        d = self.dialog(listener, **kw)
+        try:
+            if self.listener_tls(listener) != "implicit":
+                d.ehlo()
+                d.starttls()
+            d.ehlo_reply = d.ehlo() if ehlo else None
+        except BaseException:
+            d.close()
+            raise
+        return d
+
+    def auth_reply(self, listener, user, password, mechanism="PLAIN", initial=True, **kw):
+        """Opens a TLS session on LISTENER, tries AUTH once and returns the
+        reply (the connection is closed). KW goes to Dialog (e.g. timeout)."""
+        with self.tls_dialog(listener, **kw) as d:
+            r = d.auth(user, password, mechanism, initial)
+            try:
+                d.quit()
+            except (AssertionError, OSError):
+                pass
+            return r
+
+    def login(self, listener, user, password, mechanism="PLAIN", initial=True, **kw):
+        """A TLS Dialog on LISTENER, authenticated as USER (asserts 235)."""
+        d = self.tls_dialog(listener, **kw)
+        r = d.auth(user, password, mechanism, initial)
+        if r.code != 235:
+            d.close()
+            raise AssertionError("AUTH %s as %s: expected 235, got %s\ntranscript:\n%s"
+                                 % (mechanism, user, r, d.format_transcript()))
+        return d
+
+    def send(self, *args, input=b"", program=None, config=True, env=None, timeout=60):
+        """Runs `sealmail send ARGS... -c CONF` (without "send" and through a
+        symlink when PROGRAM, e.g. "sendmail", is given; without -c unless
+        CONFIG). ENV: more environment variables. Returns (rc, stdout, stderr)."""
+        if program:
+            linkdir = new_tmpdir("bin-")
+            exe = os.path.join(linkdir, program)
+            os.symlink(os.path.abspath(SEALMAIL_BIN), exe)
+            argv = [exe] + [str(a) for a in args]
+        else:
+            argv = [SEALMAIL_BIN, "send"] + [str(a) for a in args]
+        if config:
+            argv += ["-c", self.conf]
+        e = dict(os.environ)
+        e.update(env or {})
+        p = subprocess.run(argv, input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=timeout, cwd=self.dir, env=e)
+        return (p.returncode, p.stdout.decode("utf-8", errors="replace"),
+                p.stderr.decode("utf-8", errors="replace"))
+
     # -- convenience --
+    def listener_tls(self, name):
+        """The tls mode of listener NAME (its value may be a str or a dict)."""
+        spec = self.listeners[name]
+        return spec.get("tls", "optional") if isinstance(spec, dict) else spec
+
     def dialog(self, listener=None, **kw):
         name = listener or next(iter(self.listeners))
-        if self.listeners[name] == "implicit":
+        if self.listener_tls(name) == "implicit":
             kw.setdefault("implicit_tls", True)
         return Dialog(self.ports[name], **kw)
 

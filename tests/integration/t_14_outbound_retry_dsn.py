@@ -1,0 +1,250 @@
+#!/usr/bin/python3
+"""Outbound delivery, part 5: retries, the message lifetime, bounces and
+delivery status notifications (RFC 3461/3464): a 451 then success, a 451
+until max_lifetime, an immediate bounce on 550, mixed results in one
+message, the null sender (never a DSN), NOTIFY=NEVER, ENVID, ORCPT, RET,
+and delay notices.
+
+Addresses of this file: 127.14.0.0/16."""
+
+import re
+import sys
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import harness  # noqa: E402
+import outbound  # noqa: E402
+from harness import make_message, token  # noqa: E402
+from outbound import a, mx  # noqa: E402
+
+NET = "127.14.0."
+R451 = "451 4.3.0 Temporary failure, try again later"
+R550 = "550 5.1.1 No such user here"
+
+
+def records():
+    out = []
+    for domain, n in (("retry.test", 1), ("always451.test", 2), ("reject.test", 3),
+                      ("mixed.test", 4), ("delay.test", 5)):
+        out += mx(domain, (10, "mx." + domain)) + a("mx." + domain, NET + str(n))
+    return out
+
+
+class RetryAndBounce(outbound.OutboundTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        outbound.need_peers()
+        cls.port = outbound.common_port([NET + str(n) for n in (1, 2, 3, 4)])
+        cls.retry = cls.fake(NET + "1", cls.port, name="mx.retry.test",
+                             rcpt_reply=R451, rcpt_fail_times=1)
+        cls.always = cls.fake(NET + "2", cls.port, name="mx.always451.test", rcpt_reply=R451)
+        cls.reject = cls.fake(NET + "3", cls.port, name="mx.reject.test", rcpt_reply=R550)
+        cls.mixed = cls.fake(NET + "4", cls.port, name="mx.mixed.test",
+                             rcpt_replies={"bad@mixed.test": "550 5.1.1 <bad@mixed.test>: "
+                                           "Recipient address rejected: unknown user"})
+        cls.dns = cls.start_unbound(records())
+        cls.srv = cls.outbound_class_server(cls.dns.resolver(), cls.port, tls="may",
+                                            retry="1s 1s 2s", max_lifetime="6s",
+                                            delay_warning="0")
+
+    def test_ehlo_advertises_dsn(self):
+        with self.srv.dialog() as d:
+            self.assertIn("DSN", d.ehlo().keywords)
+            d.quit()
+
+    def test_451_then_success(self):
+        sender = "sender1@local.test"
+        tok = token()
+        rcpt = "user@retry.test"
+        qid = outbound.submit(self.srv, sender, [rcpt], make_message(tok, sender=sender, to=rcpt))
+        ev = outbound.wait_deferred(self.srv, qid, rcpt)
+        self.assertIn("451", ev.get("reason", ""), ev["_line"])
+        [tx] = self.retry.wait_message(tok, timeout=outbound.SLOW, server=self.srv)
+        outbound.wait_delivered(self.srv, qid, rcpt)
+        outbound.wait_queue_gone(self.srv, qid)
+        self.assertGreaterEqual(len([c for c in self.retry.commands()
+                                     if c.verb == "RCPT" and rcpt in c.line]), 2,
+                                self.retry.describe())
+        self.assertEqual(len(self.retry.messages_with(tok)), 1, "delivered twice")
+        self.assertEqual(outbound.events_for(self.srv, "bounced", qid), [])
+        self.assertEqual(self.srv.messages(sender), [], "a DSN for a delivered message")
+        self.check_fakes_healthy(self.retry)
+
+    def test_lifetime_expiry_returns_message(self):
+        # Two messages that can never be delivered (451 forever): one from a
+        # local sender gets a DSN after max_lifetime, one from the null
+        # sender bounces without any DSN.
+        sender = "sender2@local.test"
+        tok = token()
+        rcpt = "user@always451.test"
+        qid = outbound.submit(self.srv, sender, [rcpt], make_message(tok, sender=sender, to=rcpt))
+        tok0 = token()
+        rcpt0 = "null@always451.test"
+        qid0 = outbound.submit(self.srv, "", [rcpt0],
+                               make_message(tok0, sender="MAILER-DAEMON@local.test", to=rcpt0))
+        ev = outbound.wait_deferred(self.srv, qid, rcpt)
+        self.assertIn("451", ev.get("reason", ""), ev["_line"])
+        [dsn] = outbound.wait_dsn(self.srv, sender, tok)
+        outbound.assert_failure_dsn(self, dsn, rcpt, ("451", "try again later"))
+        self.assertGreaterEqual(len([c for c in self.always.commands()
+                                     if c.verb == "RCPT" and rcpt in c.line]), 2,
+                                "bounced without retrying:\n" + self.always.describe())
+        outbound.wait_bounced(self.srv, qid, rcpt)
+        d = self.srv.wait_event("dsn", id=qid)[0]
+        self.assertEqual(d.get("kind"), "failed", d["_line"])
+        outbound.wait_queue_gone(self.srv, qid)
+        # The null sender's message: bounced, no DSN, gone.
+        outbound.wait_bounced(self.srv, qid0, rcpt0)
+        outbound.wait_queue_gone(self.srv, qid0)
+        self.assertEqual(outbound.events_for(self.srv, "dsn", qid0), [])
+        self.assertEqual(self.srv.messages_with(tok0), [], "a DSN for a null-sender message")
+        self.assertEqual(self.always.messages_with(tok0), [])
+
+    def test_550_bounces_at_once(self):
+        sender = "sender3@local.test"
+        tok = token()
+        rcpt = "nobody@reject.test"
+        qid = outbound.submit(self.srv, sender, [rcpt], make_message(tok, sender=sender, to=rcpt))
+        ev = outbound.wait_bounced(self.srv, qid, rcpt)
+        self.assertIn("550", ev.get("reason", ""), ev["_line"])
+        [dsn] = outbound.wait_dsn(self.srv, sender, tok)
+        outbound.assert_failure_dsn(self, dsn, rcpt, "5.1.1", "No such user here")
+        block = dsn.recipient(rcpt)
+        self.assertEqual(block.get("action", "").lower(), "failed", block)
+        self.assertTrue(block.get("status", "").startswith("5.1.1"), block)
+        self.assertIn("550", block.get("diagnostic-code", ""), block)
+        self.assertEqual(outbound.events_for(self.srv, "deferred", qid), [], "a 550 was retried")
+        d = self.srv.wait_event("dsn", id=qid)[0]
+        self.assertEqual(d.get("kind"), "failed", d["_line"])
+        self.assertTrue(d.get("dsn_id"), d["_line"])
+        # The DSN itself is a message delivered here (to the local sender),
+        # from the null sender (RFC 3461 6.2: no DSN about a DSN).
+        self.assertRegex(dsn.text, r"(?m)^Return-Path: <>")
+        self.assertIn("Subject: ", dsn.text)
+        self.assertIn(tok, dsn.original, "the original headers are not in the DSN")
+        outbound.wait_queue_gone(self.srv, qid)
+        self.assertEqual(self.reject.messages_with(tok), [])
+
+    def test_mixed_recipients(self):
+        sender = "sender4@local.test"
+        tok = token()
+        good, bad = "good@mixed.test", "bad@mixed.test"
+        qid = outbound.submit(self.srv, sender, [good, bad],
+                              make_message(tok, sender=sender, to=good))
+        [tx] = self.mixed.wait_message(tok, server=self.srv)
+        self.assertEqual(tx.rcpt_addresses(), [good])
+        outbound.wait_delivered(self.srv, qid, good)
+        outbound.wait_bounced(self.srv, qid, bad)
+        [dsn] = outbound.wait_dsn(self.srv, sender, tok)
+        outbound.assert_failure_dsn(self, dsn, bad, "unknown user")
+        self.assertIsNone(dsn.recipient(good), "the delivered recipient is in the DSN:\n%r" % dsn)
+        outbound.wait_queue_gone(self.srv, qid)
+
+    def test_null_sender_550_no_dsn(self):
+        tok = token()
+        rcpt = "nobody@reject.test"
+        qid = outbound.submit(self.srv, "", [rcpt], make_message(tok, to=rcpt))
+        ev = outbound.wait_bounced(self.srv, qid, rcpt)
+        self.assertIn("550", ev.get("reason", ""), ev["_line"])
+        outbound.wait_queue_gone(self.srv, qid)
+        self.assertEqual(outbound.events_for(self.srv, "dsn", qid), [])
+        self.assertEqual(self.srv.messages_with(tok), [])
+
+    def test_notify_never_no_dsn(self):
+        sender = "sender5@local.test"
+        tok = token()
+        rcpt = "nobody@reject.test"
+        qid = outbound.submit(self.srv, sender, [rcpt], make_message(tok, sender=sender, to=rcpt),
+                              rcpt_params="NOTIFY=NEVER")
+        ev = outbound.wait_bounced(self.srv, qid, rcpt)
+        self.assertIn("550", ev.get("reason", ""), ev["_line"])
+        outbound.wait_queue_gone(self.srv, qid)
+        # A later message from the same sender that does get a DSN: once it
+        # is there, the first one would have been there too.
+        tok2 = token()
+        qid2 = outbound.submit(self.srv, sender, [rcpt], make_message(tok2, sender=sender, to=rcpt))
+        outbound.wait_dsn(self.srv, sender, tok2)
+        outbound.wait_queue_gone(self.srv, qid2)
+        self.assertEqual(outbound.events_for(self.srv, "dsn", qid), [])
+        self.assertEqual(outbound.find_dsns(self.srv, sender, tok), [])
+        self.assertEqual(len(self.srv.messages(sender)), 1, "NOTIFY=NEVER still got a DSN")
+
+    def dsn_with_params(self, sender, ret):
+        tok = token()
+        envid = "envid-" + tok
+        marker = "BODY-MARKER-" + tok
+        rcpt = "nobody@reject.test"
+        msg = make_message(tok, sender=sender, to=rcpt,
+                           body="first body line\r\n%s\r\n" % marker)
+        qid = outbound.submit(self.srv, sender, [rcpt], msg,
+                              mail_params="RET=%s ENVID=%s" % (ret, envid),
+                              rcpt_params="NOTIFY=SUCCESS,FAILURE,DELAY "
+                                          "ORCPT=rfc822;original@reject.test")
+        [dsn] = outbound.wait_dsn(self.srv, sender, tok)
+        outbound.assert_failure_dsn(self, dsn, rcpt, "No such user here")
+        self.assertEqual(dsn.per_message.get("original-envelope-id"), envid,
+                         "per-message fields: %r\n%r" % (dsn.per_message, dsn))
+        self.assertRegex(dsn.text, r"(?mi)^Original-Envelope-Id: %s\s*$" % re.escape(envid))
+        block = dsn.recipient(rcpt)
+        self.assertEqual(re.sub(r"\s+", "", block.get("original-recipient", "")).lower(),
+                         "rfc822;original@reject.test", block)
+        outbound.wait_queue_gone(self.srv, qid)
+        return dsn, marker
+
+    def test_dsn_envid_orcpt_ret_hdrs(self):
+        dsn, marker = self.dsn_with_params("sender6@local.test", "HDRS")
+        self.assertNotIn(marker, dsn.text, "RET=HDRS returned the body")
+        self.assertIn("text/rfc822-headers", dsn.text.lower())
+
+    def test_dsn_ret_full(self):
+        dsn, marker = self.dsn_with_params("sender7@local.test", "FULL")
+        self.assertIn(marker, dsn.text, "RET=FULL did not return the body")
+        self.assertIn("message/rfc822", dsn.text.lower())
+
+
+class DelayWarning(outbound.OutboundTestCase):
+    """delay_warning = 1s: a "delayed" DSN while the message is retried,
+    then the failure DSN after max_lifetime."""
+
+    @classmethod
+    def setUpClass(cls):
+        outbound.need_peers()
+        cls.port = outbound.common_port([NET + "5"])
+        cls.mxf = cls.fake(NET + "5", cls.port, name="mx.delay.test", rcpt_reply=R451)
+        cls.dns = cls.start_unbound(records())
+        cls.srv = cls.outbound_class_server(cls.dns.resolver(), cls.port, tls="may",
+                                            retry="1s", max_lifetime="5s",
+                                            delay_warning="1s")
+
+    def test_delay_notice_then_failure(self):
+        sender = "sender8@local.test"
+        tok = token()
+        rcpt = "slow@delay.test"
+        qid = outbound.submit(self.srv, sender, [rcpt], make_message(tok, sender=sender, to=rcpt))
+        delayed = self.srv.wait_event("dsn", id=qid, kind="delayed", timeout=outbound.SLOW)
+        self.assertEqual(len(delayed), 1, delayed)
+
+        def delayed_dsn():
+            for d in outbound.find_dsns(self.srv, sender, tok):
+                b = d.recipient(rcpt)
+                if b and b.get("action", "").lower() == "delayed":
+                    return d
+            return None
+        d = harness.wait_for(delayed_dsn, outbound.SLOW, what="delayed DSN")
+        self.assertTrue(d.recipient(rcpt).get("status", "").startswith("4."), d)
+        self.assertEqual(d.report_type(), "delivery-status")
+        # Then the failure, once.
+        self.srv.wait_event("dsn", id=qid, kind="failed", timeout=outbound.SLOW)
+        outbound.wait_queue_gone(self.srv, qid)
+
+        def failed_dsns():
+            return [x for x in outbound.find_dsns(self.srv, sender, tok)
+                    if (x.recipient(rcpt) or {}).get("action", "").lower() == "failed"]
+        [f] = harness.wait_for(failed_dsns, outbound.SLOW, what="failure DSN")
+        outbound.assert_failure_dsn(self, f, rcpt, "451")
+        self.assertEqual(len(outbound.events_for(self.srv, "dsn", qid)), 2,
+                         outbound.events_for(self.srv, "dsn", qid))
+
+
+if __name__ == "__main__":
+    harness.main()
