@@ -112,6 +112,7 @@ static const struct key_def keys[] = {
     {.section = SEC_SERVER, .name = "dispatchers", .set = set_count, CFG(dispatchers), .max = 64},
     {.section = SEC_SERVER, .name = "trusted_networks", .set = set_networks, CFG(trusted_networks)},
     {.section = SEC_SERVER, .name = "aliases", .set = set_string, CFG(aliases)},
+    {.section = SEC_SERVER, .name = "submit_socket", .set = set_string, CFG(submit_socket)},
     {.section = SEC_TLS, .name = "certificate", .set = set_string, CERT(certificate)},
     {.section = SEC_TLS, .name = "key", .set = set_string, CERT(key)},
     {.section = SEC_TLS, .name = "min_version", .set = set_min_version, CFG(min_version)},

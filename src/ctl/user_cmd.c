@@ -232,7 +232,9 @@ static long ask_password(int fd, const char *prompt, char *buf, size_t size)
 	tty_fd = fd;
 	tty_signals(old, 0);
 	tty_echo_off = 1;
-	if (write_all(fd, prompt, strlen(prompt)) < 0 || tcsetattr(fd, TCSAFLUSH, &noecho) < 0)
+	/* echo off first: TCSAFLUSH drops typeahead, which must not include
+	 * what is typed once the prompt shows */
+	if (tcsetattr(fd, TCSAFLUSH, &noecho) < 0 || write_all(fd, prompt, strlen(prompt)) < 0)
 		len = -1;
 	else
 		len = read_password_line(fd, buf, size);

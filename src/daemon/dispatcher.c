@@ -27,6 +27,9 @@
 #include "smtp/mta.h"
 #include "smtp/smtp_session.h"
 
+#define DISPATCHER_POOL 32     /* spool files kept ready */
+#define DISPATCHER_POOL_LOW 12 /* ask for more below this */
+
 struct dispatcher_slot {
 	struct smtp_session *session;
 	uint32_t generation;
@@ -51,6 +54,15 @@ struct dispatcher {
 	unsigned active;
 	int retiring;
 	struct mta *mta;
+
+	/* spool files made in advance by the queue */
+	struct {
+		char id[32];
+		int fd;
+	} pool[DISPATCHER_POOL];
+	unsigned n_pool, pool_requested;
+	uint64_t *pool_waiting; /* sessions whose DATA waits for a file */
+	unsigned n_waiting, cap_waiting;
 };
 
 static uint64_t dispatcher_handle(unsigned slot, uint32_t generation)
@@ -93,15 +105,73 @@ static void dispatcher_lookup_rcpt(void *owner, uint64_t handle, const char *add
 	ipc_writer_free(&w);
 }
 
-static void dispatcher_queue_open(void *owner, uint64_t handle, const struct envelope *env)
+static int dispatcher_read_result(const void *data, size_t len, char *text, size_t size);
+static void dispatcher_queue_abort(void *owner, uint64_t handle, const char *queue_id);
+
+/* Asks the queue for spool files when few are left. */
+static void dispatcher_pool_refill(struct dispatcher *d)
+{
+	uint32_t want;
+
+	if (d->n_pool + d->pool_requested >= DISPATCHER_POOL_LOW + d->n_waiting)
+		return;
+	want = DISPATCHER_POOL - d->n_pool - d->pool_requested;
+	d->pool_requested += want;
+	ipc_send(d->queue, IMSG_QUEUE_POOL, 0, &want, sizeof(want), -1);
+}
+
+static int dispatcher_queue_file(void *owner, uint64_t handle, char *id_r, int *fd_r)
 {
 	struct dispatcher *d = owner;
-	struct ipc_writer w;
 
-	ipc_writer_init(&w);
-	envelope_encode(env, &w);
-	ipc_send(d->queue, IMSG_QUEUE_OPEN, handle, w.buf, w.len, -1);
-	ipc_writer_free(&w);
+	if (d->n_pool == 0) {
+		if (d->n_waiting == d->cap_waiting) {
+			d->cap_waiting = d->cap_waiting ? d->cap_waiting * 2 : 16;
+			d->pool_waiting =
+			    xrealloc(d->pool_waiting, d->cap_waiting * sizeof(d->pool_waiting[0]));
+		}
+		d->pool_waiting[d->n_waiting++] = handle;
+		dispatcher_pool_refill(d);
+		return 0;
+	}
+	d->n_pool--;
+	strlcpy_checked(id_r, d->pool[d->n_pool].id, 32);
+	*fd_r = d->pool[d->n_pool].fd;
+	dispatcher_pool_refill(d);
+	return 1;
+}
+
+/* IMSG_QUEUE_POOL_FILE: to a waiting session first, else into the pool. */
+static void dispatcher_pool_file(struct dispatcher *d, const void *data, size_t len, int fd)
+{
+	char id[32];
+	int ok = dispatcher_read_result(data, len, id, sizeof(id));
+
+	if (d->pool_requested > 0)
+		d->pool_requested--;
+	if (!ok || fd < 0) {
+		if (fd >= 0)
+			close(fd);
+		log_error("event=queue-error reason=\"no spool file: %s\"", id);
+	}
+	while (d->n_waiting > 0) {
+		uint64_t handle = d->pool_waiting[0];
+		struct smtp_session *s = dispatcher_session(d, handle);
+		memmove(d->pool_waiting, d->pool_waiting + 1, --d->n_waiting * sizeof(uint64_t));
+		if (s == NULL)
+			continue;
+		smtp_session_open_done(s, ok && fd >= 0, id, fd);
+		return;
+	}
+	if (!ok || fd < 0)
+		return;
+	if (d->n_pool == DISPATCHER_POOL) {
+		dispatcher_queue_abort(d, 0, id);
+		close(fd);
+		return;
+	}
+	strlcpy_checked(d->pool[d->n_pool].id, id, sizeof(d->pool[0].id));
+	d->pool[d->n_pool++].fd = fd;
 }
 
 static void dispatcher_auth_check(void *owner, uint64_t handle, const char *user,
@@ -120,7 +190,7 @@ static void dispatcher_auth_check(void *owner, uint64_t handle, const char *user
 }
 
 static void dispatcher_queue_commit(void *owner, uint64_t handle, const char *queue_id,
-                                    uint64_t size)
+                                    uint64_t size, const struct envelope *env)
 {
 	struct dispatcher *d = owner;
 	struct ipc_writer w;
@@ -128,6 +198,7 @@ static void dispatcher_queue_commit(void *owner, uint64_t handle, const char *qu
 	ipc_writer_init(&w);
 	ipc_put_str(&w, queue_id);
 	ipc_put_u64(&w, size);
+	envelope_encode(env, &w);
 	ipc_send(d->queue, IMSG_QUEUE_COMMIT, handle, w.buf, w.len, -1);
 	ipc_writer_free(&w);
 }
@@ -222,6 +293,10 @@ static void dispatcher_queue_handler(struct ipc_channel *ch, uint32_t type, uint
 		mta_submit(d->mta, t);
 		return;
 	}
+	if (type == IMSG_QUEUE_POOL_FILE) {
+		dispatcher_pool_file(d, data, len, fd);
+		return;
+	}
 	s = dispatcher_session(d, id);
 	ok = dispatcher_read_result(data, len, text, sizeof(text));
 
@@ -229,13 +304,9 @@ static void dispatcher_queue_handler(struct ipc_channel *ch, uint32_t type, uint
 		if (fd >= 0)
 			close(fd);
 		/* The session left while its file was being opened. */
-		if (type == IMSG_QUEUE_OPEN_RESULT && ok)
-			dispatcher_queue_abort(d, id, text);
 		return;
 	}
-	if (type == IMSG_QUEUE_OPEN_RESULT)
-		smtp_session_open_done(s, ok, text, fd);
-	else if (type == IMSG_QUEUE_COMMIT_RESULT)
+	if (type == IMSG_QUEUE_COMMIT_RESULT)
 		smtp_session_commit_done(s, ok, text);
 	else if (fd >= 0)
 		close(fd);
@@ -461,7 +532,7 @@ int dispatcher_main(const struct dispatcher_args *args)
 	    .cfg = cfg,
 	    .owner = d,
 	    .lookup_rcpt = dispatcher_lookup_rcpt,
-	    .queue_open = dispatcher_queue_open,
+	    .queue_file = dispatcher_queue_file,
 	    .queue_commit = dispatcher_queue_commit,
 	    .queue_abort = dispatcher_queue_abort,
 	    .auth_check = dispatcher_auth_check,
@@ -486,6 +557,7 @@ int dispatcher_main(const struct dispatcher_args *args)
 	                           dispatcher_role_closed, d);
 	d->lookup = ipc_channel_new(d->base, args->lookup_fd, dispatcher_lookup_handler,
 	                            dispatcher_role_closed, d);
+	dispatcher_pool_refill(d);
 	for (i = 0; i < cfg->n_listeners; i++) {
 		d->listeners[i] =
 		    evconnlistener_new(d->base, dispatcher_accept_cb, d, LEV_OPT_CLOSE_ON_FREE, -1,

@@ -22,13 +22,15 @@ enum imsg_type {
 	IMSG_LOOKUP_HOSTS,
 	IMSG_LOOKUP_HOSTS_RESULT,
 
-	/* dispatcher -> queue: an envelope (envelope_encode). Reply: u32 ok,
-	 * str queue id (or the reason), and the spool file's fd when ok; the
-	 * dispatcher appends the message to it. */
-	IMSG_QUEUE_OPEN,
-	IMSG_QUEUE_OPEN_RESULT,
-	/* dispatcher -> queue: str queue id, u64 octets written. Reply: u32 ok,
-	 * str text. Replied only once the message is on stable storage. */
+	/* dispatcher -> queue: u32 count; spool files wanted in advance, so a
+	 * session's DATA needs no round trip. The queue answers each with
+	 * IMSG_QUEUE_POOL_FILE: u32 ok, str queue id, and the empty file's fd.
+	 * The dispatcher writes the message from offset 0. */
+	IMSG_QUEUE_POOL,
+	IMSG_QUEUE_POOL_FILE,
+	/* dispatcher -> queue: str queue id, u64 octets written, the envelope
+	 * (envelope_encode). Reply: u32 ok, str text, only once the message is
+	 * on stable storage. */
 	IMSG_QUEUE_COMMIT,
 	IMSG_QUEUE_COMMIT_RESULT,
 	/* dispatcher -> queue: str queue id; the transaction was abandoned. */

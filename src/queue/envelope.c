@@ -223,3 +223,30 @@ fail:
 	envelope_free(env);
 	return -1;
 }
+
+char *envelope_format_block(const struct envelope *env, uint64_t body_len, size_t *len_r)
+{
+	size_t len;
+	char *buf = envelope_format(env, &len);
+
+	if (buf == NULL)
+		return NULL;
+	buf = xrealloc(buf, len + ENVELOPE_TRAILER_LEN + 1);
+	snprintf(buf + len, ENVELOPE_TRAILER_LEN + 1, "\nsealmail-env %016" PRIx64 "\n", body_len);
+	*len_r = len + ENVELOPE_TRAILER_LEN;
+	return buf;
+}
+
+int envelope_trailer_parse(const char *tail, size_t len, uint64_t *body_len_r)
+{
+	char hex[17];
+	char *end;
+
+	if (len != ENVELOPE_TRAILER_LEN || memcmp(tail, "\nsealmail-env ", 14) != 0 ||
+	    tail[30] != '\n')
+		return -1;
+	memcpy(hex, tail + 14, 16);
+	hex[16] = '\0';
+	*body_len_r = strtoull(hex, &end, 16);
+	return *end == '\0' ? 0 : -1;
+}

@@ -2,10 +2,13 @@
  * envelope.h: a message's envelope, as the dispatcher hands it to the queue
  * (over IPC) and as the queue stores it at the head of the spool file.
  *
- * Spool file format: text records "key value\n" after a first line
- * "sealmail-queue 1", one "rcpt NOTIFY ORCPT ADDRESS" record per recipient
- * (NOTIFY a number, ORCPT "-" when absent), an empty line, then the message
- * exactly as received (CRLF line ends, after dot-unstuffing).
+ * Spool file format: the message exactly as received (CRLF line ends, after
+ * dot-unstuffing), written by the dispatcher from offset 0; then the
+ * envelope, written by the queue at commit: text records "key value\n"
+ * after a first line "sealmail-queue 1", one "rcpt NOTIFY ORCPT ADDRESS"
+ * record per recipient (NOTIFY a number, ORCPT "-" when absent), an empty
+ * line; then a fixed-size trailer "\nsealmail-env OFFSET\n" (16 hex digits)
+ * giving where the envelope starts, i.e. the message's length.
  */
 #ifndef SEALMAIL_ENVELOPE_H
 #define SEALMAIL_ENVELOPE_H
@@ -60,6 +63,16 @@ int envelope_decode(struct envelope *env, struct ipc_reader *r);
 
 /* The spool header for ENV, malloc'ed; *len_r its length. */
 char *envelope_format(const struct envelope *env, size_t *len_r);
+
+#define ENVELOPE_TRAILER_LEN 31
+
+/* What follows a message of BODY_LEN octets in its spool file: the
+ * envelope and the trailer. Malloc'ed; NULL when a field holds a line end. */
+char *envelope_format_block(const struct envelope *env, uint64_t body_len, size_t *len_r);
+
+/* Reads the trailer (the last ENVELOPE_TRAILER_LEN octets of a spool file)
+ * into *body_len_r. Returns 0 or -1. */
+int envelope_trailer_parse(const char *tail, size_t len, uint64_t *body_len_r);
 
 /* Parses a spool header from BUF (LEN bytes, may hold more than the header).
  * On success *header_len_r is the offset of the message. Returns 0 or -1 with

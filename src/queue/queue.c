@@ -81,7 +81,7 @@ static void queue_open_drop(struct queue *q, struct queue_msg *m, struct queue_m
 {
 	char path[128];
 
-	snprintf(path, sizeof(path), "queue/incoming/%s", m->id);
+	snprintf(path, sizeof(path), QUEUE_POOL_DIR "/%s", m->id);
 	unlink(path);
 	TAILQ_REMOVE(list, m, entry);
 	queue_msg_free(m);
@@ -99,63 +99,74 @@ void queue_reply(struct queue_peer *peer, uint32_t type, uint64_t id, uint32_t o
 	ipc_writer_free(&w);
 }
 
-/* Creates queue/incoming/ID holding the envelope; returns its descriptor. */
+/* Creates an empty queue/incoming/ID; returns its descriptor. */
 static int queue_spool_create(struct queue_msg *m, const char **error_r)
 {
-	char path[128], *header;
+	char path[128];
 	int fd;
 
-	header = envelope_format(&m->env, &m->header_len);
-	if (header == NULL) {
-		*error_r = "line end in an envelope field";
-		return -1;
-	}
-	snprintf(path, sizeof(path), "queue/incoming/%s", m->id);
+	snprintf(path, sizeof(path), QUEUE_POOL_DIR "/%s", m->id);
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0 || write_all(fd, header, m->header_len) < 0) {
+	if (fd < 0)
 		*error_r = strerror(errno);
-		if (fd >= 0) {
-			close(fd);
-			unlink(path);
-		}
-		fd = -1;
-	}
-	free(header);
 	return fd;
 }
 
-/* IMSG_QUEUE_OPEN: creates the spool file with the envelope and passes a
- * descriptor on which the dispatcher appends the message. */
-static void queue_handle_open(struct queue *q, struct queue_peer *peer, uint64_t rid,
-                              const void *data, size_t len)
+/* Writes the envelope and trailer after the message's BODY_LEN octets. */
+static int queue_spool_seal(struct queue_msg *m, uint64_t body_len, const char **error_r)
 {
-	struct queue_msg *m = xcalloc(1, sizeof(*m));
-	struct ipc_reader r;
-	const char *why = "malformed envelope";
-	int theirs;
+	size_t len;
+	char *block = envelope_format_block(&m->env, body_len, &len);
+	ssize_t n;
 
-	m->fd = -1;
-	ipc_reader_init(&r, data, len);
-	if (envelope_decode(&m->env, &r) == 0) {
+	if (block == NULL) {
+		*error_r = "line end in an envelope field";
+		return -1;
+	}
+	n = pwrite(m->fd, block, len, (off_t)body_len);
+	free(block);
+	if (n < 0 || (size_t)n != len) {
+		*error_r = n < 0 ? strerror(errno) : "short write";
+		return -1;
+	}
+	m->header_len = 0;
+	m->body_len = body_len;
+	return 0;
+}
+
+/* IMSG_QUEUE_POOL: empty spool files for a dispatcher to fill later, so
+ * that its sessions need no round trip at DATA. */
+static void queue_handle_pool(struct queue *q, struct queue_peer *peer, const void *data,
+                              size_t len)
+{
+	uint32_t want = 0, i;
+
+	if (len == sizeof(want))
+		memcpy(&want, data, sizeof(want));
+	for (i = 0; i < want && i < 256; i++) {
+		struct queue_msg *m = xcalloc(1, sizeof(*m));
+		const char *why = "";
+		int theirs;
+
 		queue_new_id(q, m->id, sizeof(m->id));
-		strlcpy_checked(m->env.id, m->id, sizeof(m->env.id));
 		m->fd = queue_spool_create(m, &why);
-	}
-	theirs = m->fd >= 0 ? dup(m->fd) : -1;
-	if (theirs < 0) {
-		log_error("event=spool-error id=%s reason=\"%s\"", m->id, why);
-		queue_reply(peer, IMSG_QUEUE_OPEN_RESULT, rid, 0, "cannot create spool file", -1);
-		if (m->fd >= 0) {
-			char path[128];
-			snprintf(path, sizeof(path), "queue/incoming/%s", m->id);
-			unlink(path);
+		theirs = m->fd >= 0 ? dup(m->fd) : -1;
+		if (theirs < 0) {
+			log_error("event=spool-error id=%s reason=\"%s\"", m->id,
+			          m->fd >= 0 ? strerror(errno) : why);
+			queue_reply(peer, IMSG_QUEUE_POOL_FILE, 0, 0, "cannot create spool file", -1);
+			if (m->fd >= 0) {
+				char path[128];
+				snprintf(path, sizeof(path), QUEUE_POOL_DIR "/%s", m->id);
+				unlink(path);
+			}
+			queue_msg_free(m);
+			continue;
 		}
-		queue_msg_free(m);
-		return;
+		m->peer = peer;
+		TAILQ_INSERT_TAIL(&q->open, m, entry);
+		queue_reply(peer, IMSG_QUEUE_POOL_FILE, 0, 1, m->id, theirs);
 	}
-	m->peer = peer;
-	TAILQ_INSERT_TAIL(&q->open, m, entry);
-	queue_reply(peer, IMSG_QUEUE_OPEN_RESULT, rid, 1, m->id, theirs);
 }
 
 int queue_inject(struct queue *q, struct envelope *env, const char *msg, size_t len, char *id_r)
@@ -169,16 +180,14 @@ int queue_inject(struct queue *q, struct envelope *env, const char *msg, size_t 
 	m->env = *env;
 	envelope_init(env);
 	m->fd = queue_spool_create(m, &why);
-	if (m->fd < 0 || write_all(m->fd, msg, len) < 0) {
+	if (m->fd < 0 || write_all(m->fd, msg, len) < 0 || queue_spool_seal(m, len, &why) < 0) {
 		char path[128];
-		log_error("event=spool-error id=%s reason=\"%s\"", m->id,
-		          m->fd < 0 ? why : strerror(errno));
-		snprintf(path, sizeof(path), "queue/incoming/%s", m->id);
+		log_error("event=spool-error id=%s reason=\"%s\"", m->id, why[0] ? why : strerror(errno));
+		snprintf(path, sizeof(path), QUEUE_POOL_DIR "/%s", m->id);
 		unlink(path);
 		queue_msg_free(m);
 		return -1;
 	}
-	m->body_len = len;
 	TAILQ_INSERT_TAIL(&q->batch, m, entry);
 	queue_schedule_flush(q);
 	return 0;
@@ -191,26 +200,34 @@ static void queue_handle_commit(struct queue *q, struct queue_peer *peer, uint64
 {
 	struct ipc_reader r;
 	struct queue_msg *m;
+	struct envelope env;
+	const char *why = "spool size mismatch";
 	struct stat st;
 	char id[32];
 	uint64_t size;
+	int ok;
 
 	ipc_reader_init(&r, data, len);
 	ipc_get_str(&r, id, sizeof(id));
 	size = ipc_get_u64(&r);
-	m = ipc_reader_done(&r) == 0 ? queue_open_find(q, peer, id) : NULL;
+	ok = envelope_decode(&env, &r) == 0;
+	m = ok ? queue_open_find(q, peer, id) : NULL;
 	if (m == NULL) {
+		envelope_free(&env);
 		queue_reply(peer, IMSG_QUEUE_COMMIT_RESULT, rid, 0, "unknown transaction", -1);
 		return;
 	}
-	if (fstat(m->fd, &st) < 0 || (uint64_t)st.st_size != m->header_len + size) {
-		log_error("event=spool-error id=%s reason=\"size mismatch\"", m->id);
+	envelope_free(&m->env);
+	m->env = env;
+	strlcpy_checked(m->env.id, m->id, sizeof(m->env.id));
+	if (fstat(m->fd, &st) < 0 || (uint64_t)st.st_size != size ||
+	    queue_spool_seal(m, size, &why) < 0) {
+		log_error("event=spool-error id=%s reason=\"%s\"", m->id, why);
 		queue_open_drop(q, m, &q->open);
-		queue_reply(peer, IMSG_QUEUE_COMMIT_RESULT, rid, 0, "spool size mismatch", -1);
+		queue_reply(peer, IMSG_QUEUE_COMMIT_RESULT, rid, 0, why, -1);
 		return;
 	}
 	m->request_id = rid;
-	m->body_len = size;
 	TAILQ_REMOVE(&q->open, m, entry);
 	TAILQ_INSERT_TAIL(&q->batch, m, entry);
 	queue_schedule_flush(q);
@@ -237,8 +254,8 @@ static void queue_peer_handler(struct ipc_channel *ch, uint32_t type, uint64_t i
 	if (fd >= 0)
 		close(fd);
 	switch (type) {
-	case IMSG_QUEUE_OPEN:
-		queue_handle_open(peer->q, peer, id, data, len);
+	case IMSG_QUEUE_POOL:
+		queue_handle_pool(peer->q, peer, data, len);
 		break;
 	case IMSG_QUEUE_COMMIT:
 		queue_handle_commit(peer->q, peer, id, data, len);
@@ -308,7 +325,7 @@ static void queue_batch_rename(struct queue *q)
 
 	TAILQ_FOREACH(m, &q->batch, entry)
 	{
-		snprintf(from, sizeof(from), "queue/incoming/%s", m->id);
+		snprintf(from, sizeof(from), QUEUE_POOL_DIR "/%s", m->id);
 		snprintf(to, sizeof(to), "queue/active/%s", m->id);
 		if (rename(from, to) < 0) {
 			log_error("event=spool-error id=%s reason=\"rename: %s\"", m->id,
@@ -337,7 +354,7 @@ static void queue_batch_answer(struct queue *q, int synced)
 			TAILQ_INSERT_TAIL(&q->ready, m, entry);
 		} else {
 			char path[128];
-			snprintf(path, sizeof(path), "queue/incoming/%s", m->id);
+			snprintf(path, sizeof(path), QUEUE_POOL_DIR "/%s", m->id);
 			unlink(path);
 			queue_msg_free(m);
 		}
@@ -394,7 +411,7 @@ static void queue_retry_cb(evutil_socket_t fd, short what, void *arg)
 
 int queue_prepare_dirs(const char **error_r)
 {
-	if (mkdir_p("queue/incoming", 0700) < 0 || mkdir_p("queue/active", 0700) < 0 ||
+	if (mkdir_p(QUEUE_POOL_DIR, 0700) < 0 || mkdir_p("queue/active", 0700) < 0 ||
 	    mkdir_p("queue/state", 0700) < 0 || mkdir_p("mail", 0700) < 0) {
 		*error_r = strerror(errno);
 		return -1;
@@ -411,11 +428,11 @@ static void queue_recover(struct queue *q)
 	char path[512];
 	DIR *dir;
 
-	if ((dir = opendir("queue/incoming")) != NULL) {
+	if ((dir = opendir(QUEUE_POOL_DIR)) != NULL) {
 		while ((de = readdir(dir)) != NULL) {
 			if (de->d_name[0] == '.')
 				continue;
-			snprintf(path, sizeof(path), "queue/incoming/%s", de->d_name);
+			snprintf(path, sizeof(path), QUEUE_POOL_DIR "/%s", de->d_name);
 			if (unlink(path) == 0)
 				dropped++;
 		}

@@ -5,8 +5,10 @@
  * and delivers to local Maildirs.
  *
  * Spool layout (relative to data_dir):
- *   queue/incoming/ID  being received; removed at start-up (never acknowledged)
+ *   pool/ID            made in advance, being received; emptied at start-up
+ *                      (nothing there was acknowledged)
  *   queue/active/ID    acknowledged, not yet delivered to every recipient
+ *   queue/state/ID     per-recipient progress and retry schedule
  */
 #ifndef SEALMAIL_QUEUE_H
 #define SEALMAIL_QUEUE_H

@@ -35,9 +35,10 @@ static void queue_attempt_done(struct queue *q, struct queue_msg *m);
 
 int queue_msg_load(struct queue *q, struct queue_msg *m, const char **error_r)
 {
-	char path[128], *head;
+	char path[128], tail[ENVELOPE_TRAILER_LEN], *block;
+	uint64_t body_len;
 	struct stat st;
-	size_t want;
+	size_t want, hlen;
 	ssize_t n;
 	int r;
 
@@ -48,18 +49,32 @@ int queue_msg_load(struct queue *q, struct queue_msg *m, const char **error_r)
 			*error_r = strerror(errno);
 			return -1;
 		}
-		want = (size_t)st.st_size < ENVELOPE_HEADER_MAX ? (size_t)st.st_size
-		                                                : ENVELOPE_HEADER_MAX;
-		head = xmalloc(want + 1);
-		n = pread(m->fd, head, want, 0);
-		r = n < 0 ? -1 : envelope_parse(&m->env, head, (size_t)n, &m->header_len, error_r);
-		free(head);
-		if (r < 0) {
-			if (n < 0)
-				*error_r = strerror(errno);
+		/* the trailer says where the envelope starts */
+		n = st.st_size >= ENVELOPE_TRAILER_LEN
+		        ? pread(m->fd, tail, sizeof(tail), st.st_size - ENVELOPE_TRAILER_LEN)
+		        : -1;
+		if (n != ENVELOPE_TRAILER_LEN ||
+		    envelope_trailer_parse(tail, sizeof(tail), &body_len) < 0 ||
+		    body_len > (uint64_t)st.st_size - ENVELOPE_TRAILER_LEN) {
+			*error_r = "no envelope trailer";
 			return -1;
 		}
-		m->body_len = (uint64_t)st.st_size - m->header_len;
+		want = (size_t)((uint64_t)st.st_size - ENVELOPE_TRAILER_LEN - body_len);
+		if (want > ENVELOPE_HEADER_MAX) {
+			*error_r = "envelope too large";
+			return -1;
+		}
+		block = xmalloc(want + 1);
+		n = pread(m->fd, block, want, (off_t)body_len);
+		r = n == (ssize_t)want ? envelope_parse(&m->env, block, want, &hlen, error_r) : -1;
+		free(block);
+		if (r < 0) {
+			if (n != (ssize_t)want)
+				*error_r = "short read";
+			return -1;
+		}
+		m->header_len = 0;
+		m->body_len = body_len;
 		m->arrival = (time_t)m->env.time;
 	}
 	if (m->n_rcpts != m->env.n_rcpts) {

@@ -13,6 +13,12 @@
 #include "queue/envelope.h"
 #include "queue/maildir.h"
 
+/* Spool files being written: made empty in advance for the dispatchers,
+ * filled, then renamed into queue/active/ when committed. A sibling of
+ * queue/ on the same file system; emptied at start (nothing in it was
+ * acknowledged). */
+#define QUEUE_POOL_DIR "pool"
+
 #define QUEUE_DELIVERY_BATCH 128 /* messages per flush */
 #define QUEUE_MAX_TASKS 1000     /* remote deliveries in flight */
 #define QUEUE_TASK_BUCKETS 1024

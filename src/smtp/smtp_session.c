@@ -461,8 +461,34 @@ static void smtp_received_header(struct smtp_session *s, char *buf, size_t size)
 	         s->helo, s->client, cfg->hostname, with, s->queue_id, tls, who, rcpt, date);
 }
 
+/* The spool file is there: the Received: header goes first, then 354. */
+static void smtp_data_start(struct smtp_session *s, const char *queue_id, int fd)
+{
+	char header[2048];
+	size_t n;
+
+	strlcpy_checked(s->queue_id, queue_id, sizeof(s->queue_id));
+	s->spool_fd = fd;
+	s->data_buf = xmalloc(SMTP_DATA_BUF);
+	s->data_len = 0;
+	s->written = 0;
+	s->data_error = 0;
+	smtp_received_header(s, header, sizeof(header));
+	n = strlen(header);
+	memcpy(s->data_buf, header, n);
+	s->data_len = n;
+	smtp_data_init(&s->data, s->env->cfg->limits.text_line);
+	s->state = SMTP_STATE_DATA;
+	bufferevent_set_timeouts(s->bev, &(struct timeval){s->env->cfg->limits.data_timeout, 0},
+	                         NULL);
+	smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+}
+
 static void smtp_cmd_data(struct smtp_session *s, const char *arg)
 {
+	char queue_id[32];
+	int fd;
+
 	if (s->state != SMTP_STATE_MAIL) {
 		smtp_reply_error(s, "503 5.5.1 Error: need MAIL command");
 		return;
@@ -477,8 +503,11 @@ static void smtp_cmd_data(struct smtp_session *s, const char *arg)
 		snprintf(s->envelope.tls, sizeof(s->envelope.tls), "%s/%s", s->tls_version,
 		         s->tls_cipher);
 	s->envelope.time = (uint64_t)time(NULL);
+	if (s->env->queue_file(s->env->owner, s->handle, queue_id, &fd)) {
+		smtp_data_start(s, queue_id, fd);
+		return;
+	}
 	s->wait = SMTP_WAIT_OPEN;
-	s->env->queue_open(s->env->owner, s->handle, &s->envelope);
 }
 
 /* Appends the buffered message to the spool file. */
@@ -495,9 +524,6 @@ static void smtp_data_flush(struct smtp_session *s)
 
 void smtp_session_open_done(struct smtp_session *s, int ok, const char *text, int fd)
 {
-	char header[2048];
-	size_t n;
-
 	if (s->wait != SMTP_WAIT_OPEN) {
 		if (fd >= 0)
 			close(fd);
@@ -508,24 +534,9 @@ void smtp_session_open_done(struct smtp_session *s, int ok, const char *text, in
 		log_error("event=queue-error session=%s reason=\"%s\"", s->id, text);
 		smtp_reply(s, "451 4.3.0 Error: queue file write error");
 		smtp_transaction_reset(s);
-		smtp_session_process(s);
-		return;
+	} else {
+		smtp_data_start(s, text, fd);
 	}
-	strlcpy_checked(s->queue_id, text, sizeof(s->queue_id));
-	s->spool_fd = fd;
-	s->data_buf = xmalloc(SMTP_DATA_BUF);
-	s->data_len = 0;
-	s->written = 0;
-	s->data_error = 0;
-	smtp_received_header(s, header, sizeof(header));
-	n = strlen(header);
-	memcpy(s->data_buf, header, n);
-	s->data_len = n;
-	smtp_data_init(&s->data, s->env->cfg->limits.text_line);
-	s->state = SMTP_STATE_DATA;
-	bufferevent_set_timeouts(s->bev, &(struct timeval){s->env->cfg->limits.data_timeout, 0},
-	                         NULL);
-	smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 	smtp_session_process(s);
 }
 
@@ -559,7 +570,8 @@ static void smtp_data_end(struct smtp_session *s)
 		close(s->spool_fd);
 		s->spool_fd = -1;
 		s->wait = SMTP_WAIT_COMMIT;
-		s->env->queue_commit(s->env->owner, s->handle, s->queue_id, s->written);
+		s->env->queue_commit(s->env->owner, s->handle, s->queue_id, s->written,
+		                     &s->envelope);
 		return;
 	}
 	log_info("event=message-refused session=%s id=%s size=%" PRIu64, s->id, s->queue_id, size);

@@ -27,8 +27,13 @@ struct smtp_env {
 	struct tls_server *tls;
 	void *owner;
 	void (*lookup_rcpt)(void *owner, uint64_t handle, const char *address);
-	void (*queue_open)(void *owner, uint64_t handle, const struct envelope *env);
-	void (*queue_commit)(void *owner, uint64_t handle, const char *queue_id, uint64_t size);
+	/* A spool file for a new message: 1 with its queue id and descriptor
+	 * at once (the dispatcher keeps some ready), or 0 when the answer comes
+	 * later through smtp_session_open_done(). */
+	int (*queue_file)(void *owner, uint64_t handle, char *id_r, int *fd_r);
+	/* SIZE octets were written to the file; the envelope goes with them. */
+	void (*queue_commit)(void *owner, uint64_t handle, const char *queue_id, uint64_t size,
+	                     const struct envelope *env);
 	void (*queue_abort)(void *owner, uint64_t handle, const char *queue_id);
 	/* Checks a password (or, with PASSWORD NULL, that USER exists, for a
 	 * client certificate); answered by smtp_session_auth_done(). */
