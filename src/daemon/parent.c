@@ -148,6 +148,17 @@ static int parent_bind_local(const struct parent *p)
 			log_warn("event=listen-error listener=local path=%s reason=\"%s\"", dir,
 			         strerror(errno));
 	}
+	/* Another server's live socket is left alone; a stale one replaced. */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+		close(fd);
+		log_warn("event=listen-error listener=local path=%s reason=\"another server is "
+		         "listening there; local injection goes to it\"",
+		         sun.sun_path);
+		return -1;
+	}
+	if (fd >= 0)
+		close(fd);
 	unlink(sun.sun_path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
@@ -181,12 +192,21 @@ static void parent_drop_privileges(const struct parent *p, const char *chroot_di
  * parent's own sockets except KEEP. Returns like fork(). */
 static pid_t parent_fork(struct parent *p, const char *role, const int *keep, unsigned n_keep)
 {
-	pid_t pid = fork();
 	int fds[CONFIG_MAX_LISTENERS + 3];
 	unsigned n = 0, i, j;
+	sigset_t all, old;
+	pid_t pid;
 
-	if (pid != 0)
+	/* Until the child has dropped the parent's signal handlers, a signal
+	 * would run them there and be lost for the child: hold every signal
+	 * across the fork. */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	pid = fork();
+	if (pid != 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		return pid;
+	}
 	log_set_role(role);
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != p->self)
@@ -197,6 +217,7 @@ static pid_t parent_fork(struct parent *p, const char *role, const int *keep, un
 	event_reinit(p->base);
 	event_base_free(p->base);
 	p->base = NULL;
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	for (i = 0; i < p->cfg->n_listeners; i++)
 		fds[n++] = p->listen_fds[i];
 	if (p->local_fd >= 0)
@@ -696,6 +717,11 @@ int parent_main(const char *config_path, int foreground)
 	parent_kill_all(p, SIGKILL);
 	while (waitpid(-1, NULL, 0) > 0)
 		;
+	if (p->local_fd >= 0) {
+		char path[108];
+		config_submit_socket(p->cfg, p->root, path, sizeof(path));
+		unlink(path);
+	}
 	log_info("event=stopped");
 	return p->exit_status;
 }
