@@ -175,7 +175,7 @@ static void mta_task_finish(struct mta *m, struct mta_task *t)
 /* Fails every queued task of DEST with TEXT (the destination cannot be
  * reached: they would fail alike). */
 static void mta_dest_fail_queued(struct mta_dest *d, enum mta_outcome outcome,
-                                 const char *status, const char *text)
+                                 const char *status, const char *text, const char *relay)
 {
 	struct mta_task *t;
 
@@ -183,6 +183,7 @@ static void mta_dest_fail_queued(struct mta_dest *d, enum mta_outcome outcome,
 		d->queue = t->next;
 		strlcpy_checked(t->report.policy, tls_level_name(d->policy.level),
 		                sizeof(t->report.policy));
+		strlcpy_checked(t->report.relay, relay ? relay : "", sizeof(t->report.relay));
 		mta_task_settle(t, outcome, status, text);
 		mta_task_finish(d->mta, t);
 	}
@@ -340,7 +341,7 @@ static void mta_session_next_host(struct mta_session *s, const char *reason, int
 		mta_task_finish(s->mta, s->task);
 		s->task = NULL;
 	}
-	mta_dest_fail_queued(s->dest, MTA_TEMPFAIL, status, text);
+	mta_dest_fail_queued(s->dest, MTA_TEMPFAIL, status, text, s->relay);
 	mta_session_free(s);
 }
 
@@ -1177,15 +1178,14 @@ void mta_resolved(struct mta *m, uint64_t handle, const void *data, size_t len)
 	if (status == DNS_NULL_MX || status == DNS_NXDOMAIN) {
 		snprintf(status_text, sizeof(status_text), "%s %s",
 		         status == DNS_NULL_MX ? "5.1.10" : "5.1.2", error);
-		if (s->task == NULL)
-			mta_dest_fail_queued(s->dest, MTA_PERMFAIL,
-			                     status == DNS_NULL_MX ? "5.1.10" : "5.1.2", status_text);
+		mta_dest_fail_queued(s->dest, MTA_PERMFAIL, status == DNS_NULL_MX ? "5.1.10" : "5.1.2",
+		                     status_text, NULL);
 		mta_session_free(s);
 		return;
 	}
 	snprintf(status_text, sizeof(status_text), "4.4.3 %s",
 	         error[0] ? error : "host lookup failed");
-	mta_dest_fail_queued(s->dest, MTA_TEMPFAIL, "4.4.3", status_text);
+	mta_dest_fail_queued(s->dest, MTA_TEMPFAIL, "4.4.3", status_text, NULL);
 	mta_session_free(s);
 }
 
@@ -1227,7 +1227,8 @@ void mta_free(struct mta **mp)
 		dnext = d->next;
 		while (d->sessions != NULL)
 			mta_session_free(d->sessions);
-		mta_dest_fail_queued(d, MTA_TEMPFAIL, "4.3.2", "4.3.2 delivery process stopping");
+		mta_dest_fail_queued(d, MTA_TEMPFAIL, "4.3.2", "4.3.2 delivery process stopping",
+		                     NULL);
 		free(d);
 	}
 	SSL_CTX_free(m->ctx);
