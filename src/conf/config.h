@@ -61,7 +61,7 @@ struct config_listener {
 	enum listener_auth auth;
 	char client_ca[4096]; /* PEM CA file: client certificates are requested and
 	                          checked against it; "" = none */
-	int line; /* where the section starts, for messages */
+	int line;             /* where the section starts, for messages */
 };
 
 /* One certificate: the [tls] section is index 0 ("default"); [tls NAME]
@@ -124,16 +124,16 @@ struct config {
 	unsigned dispatchers; /* 0 = one per CPU */
 	struct config_network trusted_networks[CONFIG_MAX_NETWORKS]; /* may relay */
 	unsigned n_trusted_networks;
-	char aliases[4096]; /* "" = none */
+	char aliases[4096];      /* "" = none */
 	char submit_socket[108]; /* local injection (`sealmail send`); "" = the default:
 	                            /run/sealmail/submit.sock as root, else
 	                            data_dir/submit.sock */
 
 	/* [submission] */
-	int log_auth_in_header;  /* Received: names the authenticated user; default no */
-	int check_from_header;   /* the From: header must be an address the user owns;
-	                            default yes */
-	unsigned auth_failures;  /* failed AUTH before disconnect; default 3 */
+	int log_auth_in_header; /* Received: names the authenticated user; default no */
+	int check_from_header;  /* the From: header must be an address the user owns;
+	                           default yes */
+	unsigned auth_failures; /* failed AUTH before disconnect; default 3 */
 
 	/* [tls] and [tls NAME] */
 	struct config_cert certs[CONFIG_MAX_CERTS];

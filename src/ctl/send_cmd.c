@@ -74,7 +74,8 @@ static int send_parse(int argc, char **argv, struct send_opts *o)
 				o->sender = v;
 		} else if (strchr("FBNRVO", a[1]) != NULL && a[2] == '\0') {
 			i++; /* an ignored option with a separate value */
-		} else if (a[1] != 'o' && a[1] != 'v' && a[1] != 'b' && strchr("FBNRV", a[1]) == NULL) {
+		} else if (a[1] != 'o' && a[1] != 'v' && a[1] != 'b' &&
+		           strchr("FBNRV", a[1]) == NULL) {
 			return -1;
 		}
 	}
@@ -202,7 +203,7 @@ static int send_body(struct send_conn *c, const char *msg, size_t len)
 	}
 	if (c->reply.code / 100 != 2) {
 		fprintf(stderr, "sealmail send: message refused: %u %s\n", c->reply.code,
-		            c->reply.text);
+		        c->reply.text);
 		return -1;
 	}
 	return 0;

@@ -355,8 +355,8 @@ static void dispatcher_auth_result(struct smtp_session *s, const void *data, siz
 	owned = dispatcher_read_strings(&r, &n);
 	if (ipc_reader_done(&r) < 0)
 		ok = 0;
-	smtp_session_auth_done(s, (int)ok, (int)by_certificate, user,
-	                       (const char *const *)owned, n);
+	smtp_session_auth_done(s, (int)ok, (int)by_certificate, user, (const char *const *)owned,
+	                       n);
 	dispatcher_free_strings(owned, n);
 }
 
@@ -466,10 +466,9 @@ static void dispatcher_local_accept_cb(struct evconnlistener *lev, evutil_socket
 	memset(&d->slots[slot].peer, 0, sizeof(d->slots[slot].peer));
 	d->slots[slot].peer.ss_family = AF_UNIX;
 	d->active++;
-	d->slots[slot].session =
-	    smtp_session_new(&d->env, &dispatcher_local_listener, fd,
-	                     (struct sockaddr *)&d->slots[slot].peer, sizeof(sa_family_t),
-	                     dispatcher_handle(slot, d->slots[slot].generation));
+	d->slots[slot].session = smtp_session_new(
+	    &d->env, &dispatcher_local_listener, fd, (struct sockaddr *)&d->slots[slot].peer,
+	    sizeof(sa_family_t), dispatcher_handle(slot, d->slots[slot].generation));
 	if (d->slots[slot].session != NULL)
 		smtp_session_set_local(d->slots[slot].session, (unsigned)cred.uid);
 }
@@ -542,12 +541,12 @@ int dispatcher_main(const struct dispatcher_args *args)
 		fatal("event=fatal reason=\"TLS: %s\"", why);
 	{
 		struct mta_env menv = {
-			.base = d->base,
-			.cfg = cfg,
-			.owner = d,
-			.ca_pem = args->certs->outbound_ca_pem,
-			.resolve = dispatcher_mta_resolve,
-			.task_done = dispatcher_mta_done,
+		    .base = d->base,
+		    .cfg = cfg,
+		    .owner = d,
+		    .ca_pem = args->certs->outbound_ca_pem,
+		    .resolve = dispatcher_mta_resolve,
+		    .task_done = dispatcher_mta_done,
 		};
 		d->mta = mta_new(&menv, &why);
 		if (d->mta == NULL)

@@ -24,8 +24,8 @@ struct tls_server {
 	SSL_CTX **ctx; /* ctx[0] is the default */
 	char (*names)[256];
 	unsigned n;
-	X509_STORE *client_ca[TLS_MAX_LISTENERS]; /* per listener */
-	STACK_OF(X509_NAME) *client_names[TLS_MAX_LISTENERS]; /* sent in CertificateRequest */
+	X509_STORE *client_ca[TLS_MAX_LISTENERS];              /* per listener */
+	STACK_OF(X509_NAME) * client_names[TLS_MAX_LISTENERS]; /* sent in CertificateRequest */
 };
 
 static int tls_client_ca_load(struct tls_server *srv, unsigned i, const char *pem,
@@ -171,15 +171,16 @@ static int tls_outbound_ca_load(const struct config *cfg, struct tls_cert_set *s
                                 const char **error_r)
 {
 	static char err[4200];
-	const char *path = cfg->outbound_ca_file[0] ? cfg->outbound_ca_file
-	                                            : X509_get_default_cert_file();
+	const char *path =
+	    cfg->outbound_ca_file[0] ? cfg->outbound_ca_file : X509_get_default_cert_file();
 
 	set->outbound_ca_pem = read_file(path, 16 * TLS_PEM_MAX, NULL);
 	if (set->outbound_ca_pem != NULL)
 		return 0;
 	if (cfg->outbound_ca_file[0] == '\0') {
-		log_warn("event=no-ca-bundle file=%s reason=\"%s\" effect=\"verify cannot succeed\"",
-		         path, strerror(errno));
+		log_warn(
+		    "event=no-ca-bundle file=%s reason=\"%s\" effect=\"verify cannot succeed\"",
+		    path, strerror(errno));
 		set->outbound_ca_pem = xstrdup("");
 		return 0;
 	}
@@ -417,8 +418,8 @@ int tls_client_identity(SSL *ssl, char *buf, size_t size)
 		found = 1;
 	}
 	GENERAL_NAMES_free(names);
-	if (!found && X509_NAME_get_text_by_NID(X509_get_subject_name(cert),
-	                                        NID_pkcs9_emailAddress, buf, (int)size) > 0)
+	if (!found && X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_pkcs9_emailAddress,
+	                                        buf, (int)size) > 0)
 		found = 1;
 	if (!found && X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf,
 	                                        (int)size) > 0)

@@ -213,7 +213,8 @@ static void dns_addr_cb(void *arg, int err, struct ub_result *result)
 	} else {
 		req->secure &= result->secure;
 		for (i = 0; result->data[i] != NULL; i++) {
-			if (query->type == DNS_TYPE_A && result->len[i] == 4 && ex->n_v4 < DNS_MAX_ADDRS)
+			if (query->type == DNS_TYPE_A && result->len[i] == 4 &&
+			    ex->n_v4 < DNS_MAX_ADDRS)
 				inet_ntop(AF_INET, result->data[i], ex->v4[ex->n_v4++], 64);
 			else if (query->type == DNS_TYPE_AAAA && result->len[i] == 16 &&
 			         ex->n_v6 < DNS_MAX_ADDRS)
@@ -303,7 +304,9 @@ static void dns_mx_cb(void *arg, int err, struct ub_result *result)
 	if (err != 0 || result == NULL || (result->rcode != 0 && !result->nxdomain)) {
 		char why[300];
 		snprintf(why, sizeof(why), "%s",
-		         err ? ub_strerror(err) : result ? "DNS server failure" : "no answer");
+		         err      ? ub_strerror(err)
+		         : result ? "DNS server failure"
+		                  : "no answer");
 		if (result != NULL)
 			ub_resolve_free(result);
 		dns_request_fail(req, DNS_TEMPFAIL, "MX lookup failed: ", why);
@@ -322,8 +325,8 @@ static void dns_mx_cb(void *arg, int err, struct ub_result *result)
 		if (name[0] == '\0') {
 			/* RFC 7505 3: a null MX says the domain takes no mail. */
 			ub_resolve_free(result);
-			dns_request_fail(req, DNS_NULL_MX, "domain accepts no mail (null MX): ",
-			                 req->name);
+			dns_request_fail(req, DNS_NULL_MX,
+			                 "domain accepts no mail (null MX): ", req->name);
 			return;
 		}
 		dns_add_exchanger(req, name, pref);

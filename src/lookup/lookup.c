@@ -48,33 +48,54 @@ struct lookup_dns_request {
 	uint64_t id;
 };
 
-static void lookup_users_warn(unsigned line, const char *reason, void *arg)
-{
-	const struct lookup *l = arg;
+/* One of the files the parent sends: what it is, where it came from. */
+struct lookup_file {
+	const char *kind; /* "users", "aliases" */
+	const char *path;
+	struct lookup *l;
+};
 
-	log_warn("event=users-file-error file=%s line=%u reason=\"%s\"", l->cfg.users, line,
+static void lookup_file_warn(unsigned line, const char *reason, void *arg)
+{
+	const struct lookup_file *f = arg;
+
+	log_warn("event=%s-file-error file=%s line=%u reason=\"%s\"", f->kind, f->path, line,
 	         reason);
 }
 
-/* IMSG_CTL_USERS: the parent read the users file anew. */
-static void lookup_users_update(struct lookup *l, uint64_t id, const char *text, size_t len)
+/* IMSG_CTL_USERS / IMSG_CTL_ALIASES: the parent read the file anew (ID 1:
+ * it could not, and what was loaded stays). */
+static void lookup_file_update(struct lookup *l, uint32_t type, uint64_t id, const char *text,
+                               size_t len)
 {
+	struct lookup_file f = {
+	    .kind = type == IMSG_CTL_USERS ? "users" : "aliases",
+	    .path = type == IMSG_CTL_USERS ? l->cfg.users : l->cfg.aliases,
+	    .l = l,
+	};
 	char *copy;
 
 	if (id == 1) {
-		log_error("event=users-file-error file=%s reason=\"cannot be read; keeping the "
+		log_error("event=%s-file-error file=%s reason=\"cannot be read; keeping the "
 		          "previous contents\"",
-		          l->cfg.users);
+		          f.kind, f.path);
 		return;
 	}
 	copy = xmalloc(len + 1);
 	memcpy(copy, text, len);
 	copy[len] = '\0';
-	users_db_free(&l->users);
-	users_db_parse(&l->users, copy, lookup_users_warn, l);
-	l->users_loaded = 1;
+	if (type == IMSG_CTL_USERS) {
+		users_db_free(&l->users);
+		users_db_parse(&l->users, copy, lookup_file_warn, &f);
+		l->users_loaded = 1;
+	} else {
+		if (l->aliases_loaded)
+			aliases_free(&l->aliases);
+		aliases_parse(&l->aliases, copy, lookup_file_warn, &f);
+		l->aliases_loaded = 1;
+	}
 	free(copy);
-	log_info("event=users-loaded file=%s users=%zu", l->cfg.users, l->users.n);
+	log_info("event=%s-loaded file=%s", f.kind, f.path);
 }
 
 static int lookup_is_user(const char *address, void *arg)
@@ -86,36 +107,6 @@ static int lookup_is_user(const char *address, void *arg)
 
 /* Where mail for ADDRESS goes: the user itself, or what its alias expands
  * to (logged). *targets_r is malloc'ed, with *n_r strings. */
-static void lookup_aliases_warn(unsigned line, const char *reason, void *arg)
-{
-	const struct lookup *l = arg;
-
-	log_warn("event=aliases-file-error file=%s line=%u reason=\"%s\"", l->cfg.aliases, line,
-	         reason);
-}
-
-/* IMSG_CTL_ALIASES: the parent read the aliases file anew. */
-static void lookup_aliases_update(struct lookup *l, uint64_t id, const char *text, size_t len)
-{
-	char *copy;
-
-	if (id == 1) {
-		log_error("event=aliases-file-error file=%s reason=\"cannot be read; keeping the "
-		          "previous contents\"",
-		          l->cfg.aliases);
-		return;
-	}
-	copy = xmalloc(len + 1);
-	memcpy(copy, text, len);
-	copy[len] = '\0';
-	if (l->aliases_loaded)
-		aliases_free(&l->aliases);
-	aliases_parse(&l->aliases, copy, lookup_aliases_warn, l);
-	l->aliases_loaded = 1;
-	free(copy);
-	log_info("event=aliases-loaded file=%s", l->cfg.aliases);
-}
-
 static enum lookup_result lookup_rcpt(struct lookup *l, const char *address, char ***targets_r,
                                       unsigned *n_r)
 {
@@ -131,9 +122,9 @@ static enum lookup_result lookup_rcpt(struct lookup *l, const char *address, cha
 		return LOOKUP_NOT_LOCAL;
 	if (!l->users_loaded)
 		return LOOKUP_TEMPFAIL;
-	r = l->aliases_loaded ? aliases_expand(&l->aliases, address, lookup_is_user, l, targets_r,
-	                                       n_r)
-	                      : 1;
+	r = l->aliases_loaded
+	        ? aliases_expand(&l->aliases, address, lookup_is_user, l, targets_r, n_r)
+	        : 1;
 	if (r == 1) {
 		if (!users_db_contains(&l->users, address))
 			return LOOKUP_UNKNOWN_USER;
@@ -163,8 +154,7 @@ static void lookup_free_strings(char **list, unsigned n)
 	free(list);
 }
 
-static void lookup_handle_rcpt(struct lookup_peer *peer, uint64_t id, const void *data,
-                               size_t len)
+static void lookup_handle_rcpt(struct lookup_peer *peer, uint64_t id, const void *data, size_t len)
 {
 	char address[ENVELOPE_ADDR_MAX], **targets = NULL;
 	struct ipc_reader r;
@@ -189,8 +179,7 @@ static void lookup_handle_rcpt(struct lookup_peer *peer, uint64_t id, const void
 /* IMSG_AUTH_CHECK. An unknown user costs the same hash computation as a
  * wrong password, so timing does not tell them apart. The answer carries
  * the addresses the user may send as: its own and its exact aliases. */
-static void lookup_handle_auth(struct lookup_peer *peer, uint64_t id, const void *data,
-                               size_t len)
+static void lookup_handle_auth(struct lookup_peer *peer, uint64_t id, const void *data, size_t len)
 {
 	struct lookup *l = peer->l;
 	char user[ENVELOPE_ADDR_MAX], password[1024], **owned = NULL;
@@ -281,8 +270,7 @@ static struct dns_resolver *lookup_resolver(struct lookup *l)
 	return l->dns;
 }
 
-static void lookup_handle_hosts(struct lookup_peer *peer, uint64_t id, const void *data,
-                                size_t len)
+static void lookup_handle_hosts(struct lookup_peer *peer, uint64_t id, const void *data, size_t len)
 {
 	struct lookup_dns_request *req;
 	struct dns_resolver *dns;
@@ -346,15 +334,14 @@ static void lookup_parent_handler(struct ipc_channel *ch, uint32_t type, uint64_
 		struct lookup_peer *peer = xcalloc(1, sizeof(*peer));
 		peer->l = l;
 		peer->refs = 1;
-		peer->ch = ipc_channel_new(l->base, fd, lookup_peer_handler, lookup_peer_closed, peer);
+		peer->ch =
+		    ipc_channel_new(l->base, fd, lookup_peer_handler, lookup_peer_closed, peer);
 		return;
 	}
 	if (type == IMSG_CTL_CONFIG && len == sizeof(l->cfg))
 		memcpy(&l->cfg, data, len);
-	if (type == IMSG_CTL_USERS)
-		lookup_users_update(l, id, data, len);
-	if (type == IMSG_CTL_ALIASES)
-		lookup_aliases_update(l, id, data, len);
+	if (type == IMSG_CTL_USERS || type == IMSG_CTL_ALIASES)
+		lookup_file_update(l, type, id, data, len);
 	if (fd >= 0)
 		close(fd);
 }

@@ -31,8 +31,8 @@ int envelope_add_rcpt(struct envelope *env, const char *addr, unsigned notify, c
 	if (env->n_rcpts >= ENVELOPE_MAX_RCPTS)
 		return -1;
 	if ((env->n_rcpts & (env->n_rcpts - 1)) == 0)
-		env->rcpts = xrealloc(env->rcpts,
-		                      (env->n_rcpts ? env->n_rcpts * 2 : 1) * sizeof(env->rcpts[0]));
+		env->rcpts = xrealloc(env->rcpts, (env->n_rcpts ? env->n_rcpts * 2 : 1) *
+		                                      sizeof(env->rcpts[0]));
 	r = &env->rcpts[env->n_rcpts++];
 	r->notify = notify;
 	if (strlcpy_checked(r->addr, addr, sizeof(r->addr)) < 0 ||

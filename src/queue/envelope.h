@@ -43,9 +43,9 @@ struct envelope {
 	char sender[ENVELOPE_ADDR_MAX]; /* "" for the null sender */
 	char helo[256];
 	char client[64];
-	char tls[160]; /* "TLSv1.3/TLS_AES_256_GCM_SHA384" or "" */
-	char body[16]; /* "8bitmime", "7bit" or "" */
-	char ret[8];    /* RFC 3461 RET: "full", "hdrs" or "" */
+	char tls[160];   /* "TLSv1.3/TLS_AES_256_GCM_SHA384" or "" */
+	char body[16];   /* "8bitmime", "7bit" or "" */
+	char ret[8];     /* RFC 3461 RET: "full", "hdrs" or "" */
 	char envid[128]; /* RFC 3461 ENVID as given (xtext), or "" */
 	unsigned n_rcpts;
 	struct envelope_rcpt *rcpts;

@@ -41,7 +41,6 @@
 #include "queue/queue_private.h"
 #include "smtp/mta.h"
 
-
 void queue_new_id(struct queue *q, char *buf, size_t size)
 {
 	snprintf(buf, size, "%013" PRIx64 "%05X", now_usec(), (q->id_counter++) & 0xfffff);
@@ -87,8 +86,8 @@ static void queue_open_drop(struct queue *q, struct queue_msg *m, struct queue_m
 	queue_msg_free(m);
 }
 
-void queue_reply(struct queue_peer *peer, uint32_t type, uint64_t id, uint32_t ok,
-                 const char *text, int fd)
+void queue_reply(struct queue_peer *peer, uint32_t type, uint64_t id, uint32_t ok, const char *text,
+                 int fd)
 {
 	struct ipc_writer w;
 
@@ -154,7 +153,8 @@ static void queue_handle_pool(struct queue *q, struct queue_peer *peer, const vo
 		if (theirs < 0) {
 			log_error("event=spool-error id=%s reason=\"%s\"", m->id,
 			          m->fd >= 0 ? strerror(errno) : why);
-			queue_reply(peer, IMSG_QUEUE_POOL_FILE, 0, 0, "cannot create spool file", -1);
+			queue_reply(peer, IMSG_QUEUE_POOL_FILE, 0, 0, "cannot create spool file",
+			            -1);
 			if (m->fd >= 0) {
 				char path[128];
 				snprintf(path, sizeof(path), QUEUE_POOL_DIR "/%s", m->id);
@@ -182,7 +182,8 @@ int queue_inject(struct queue *q, struct envelope *env, const char *msg, size_t 
 	m->fd = queue_spool_create(m, &why);
 	if (m->fd < 0 || write_all(m->fd, msg, len) < 0 || queue_spool_seal(m, len, &why) < 0) {
 		char path[128];
-		log_error("event=spool-error id=%s reason=\"%s\"", m->id, why[0] ? why : strerror(errno));
+		log_error("event=spool-error id=%s reason=\"%s\"", m->id,
+		          why[0] ? why : strerror(errno));
 		snprintf(path, sizeof(path), QUEUE_POOL_DIR "/%s", m->id);
 		unlink(path);
 		queue_msg_free(m);

@@ -98,8 +98,7 @@ static void queue_ctl_describe(struct queue *q, struct queue_msg *m, const char 
 	queue_age(now - m->arrival, age, sizeof(age));
 	queue_age(m->not_before > now ? m->not_before - now : 0, next, sizeof(next));
 	evbuffer_add_printf(out, "%s age=%s size=%" PRIu64 " from=<%s> state=%s attempts=%u", m->id,
-	                    age, m->body_len, m->env.sender, m->held ? "held" : state,
-	                    m->attempts);
+	                    age, m->body_len, m->env.sender, m->held ? "held" : state, m->attempts);
 	if (!m->held && strcmp(state, "deferred") == 0)
 		evbuffer_add_printf(out, " next=%s", next);
 	evbuffer_add(out, "\n", 1);
@@ -126,10 +125,10 @@ static int queue_ctl_list(struct queue *q, struct evbuffer *out)
 
 	for (i = 0; i < 3; i++)
 		TAILQ_FOREACH(m, queue_list_at(q, i), entry)
-	{
-		queue_ctl_describe(q, m, queue_list_names[i], 0, out);
-		n++;
-	}
+		{
+			queue_ctl_describe(q, m, queue_list_names[i], 0, out);
+			n++;
+		}
 	evbuffer_add_printf(out, "%u message%s in the queue\n", n, n == 1 ? "" : "s");
 	return 0;
 }
@@ -163,8 +162,7 @@ static int queue_ctl_show(struct queue *q, struct queue_msg *m, const char *stat
 }
 
 /* Moves M to the ready list and wakes the flush. */
-static void queue_ctl_make_ready(struct queue *q, struct queue_msg *m,
-                                 struct queue_msg_list *list)
+static void queue_ctl_make_ready(struct queue *q, struct queue_msg *m, struct queue_msg_list *list)
 {
 	m->not_before = 0;
 	if (list == &q->ready || list == &q->active)
@@ -252,8 +250,8 @@ static int queue_ctl_delete(struct queue *q, const char *id, struct evbuffer *ou
 	if (list == &q->active) {
 		/* Deliveries in flight: it goes when they are back. */
 		m->deleted = 1;
-		evbuffer_add_printf(out, "%s: will be deleted when its deliveries in progress end\n",
-		                    m->id);
+		evbuffer_add_printf(
+		    out, "%s: will be deleted when its deliveries in progress end\n", m->id);
 		return 0;
 	}
 	TAILQ_REMOVE(list, m, entry);
@@ -272,14 +270,16 @@ static int queue_ctl_run(struct queue *q, char *line, struct evbuffer *out)
 	struct queue_msg *m;
 	int argc = 0;
 
-	for (char *t = strtok_r(line, " \t", &save); t && argc < 4; t = strtok_r(NULL, " \t", &save))
+	for (char *t = strtok_r(line, " \t", &save); t && argc < 4;
+	     t = strtok_r(NULL, " \t", &save))
 		argv[argc++] = t;
 	if (argc >= 2 && strcmp(argv[0], "queue") == 0) {
 		if (argc == 2 && strcmp(argv[1], "list") == 0)
 			return queue_ctl_list(q, out);
 		if (argc == 3 && strcmp(argv[1], "show") == 0) {
 			if ((m = queue_find(q, argv[2], &list)) == NULL) {
-				evbuffer_add_printf(out, "%s: no such message in the queue\n", argv[2]);
+				evbuffer_add_printf(out, "%s: no such message in the queue\n",
+				                    argv[2]);
 				return 1;
 			}
 			return queue_ctl_show(q, m,
@@ -334,8 +334,8 @@ static void queue_ctl_read_cb(struct bufferevent *bev, void *arg)
 	bufferevent_setcb(bev, NULL, queue_ctl_write_cb, queue_ctl_event_cb, q);
 }
 
-static void queue_ctl_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
-                                struct sockaddr *sa, int salen, void *arg)
+static void queue_ctl_accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
+                                int salen, void *arg)
 {
 	struct queue *q = arg;
 	struct bufferevent *bev;
@@ -373,7 +373,7 @@ int queue_control_listen(struct queue *q, const char **error_r)
 			close(fd);
 		return -1;
 	}
-	q->control = evconnlistener_new(q->base, queue_ctl_accept_cb, q, LEV_OPT_CLOSE_ON_FREE, -1,
-	                                fd);
+	q->control =
+	    evconnlistener_new(q->base, queue_ctl_accept_cb, q, LEV_OPT_CLOSE_ON_FREE, -1, fd);
 	return 0;
 }

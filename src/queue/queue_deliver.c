@@ -312,8 +312,7 @@ struct queue_delivery *queue_deliveries_prepare(struct queue *q, unsigned *n_r)
 	unsigned n = 0;
 	const char *why;
 
-	while (n < limit && q->n_tasks < QUEUE_MAX_TASKS &&
-	       (m = TAILQ_FIRST(&q->ready)) != NULL) {
+	while (n < limit && q->n_tasks < QUEUE_MAX_TASKS && (m = TAILQ_FIRST(&q->ready)) != NULL) {
 		TAILQ_REMOVE(&q->ready, m, entry);
 		if (m->deleted) {
 			queue_msg_remove_files(m->id);
@@ -415,8 +414,8 @@ static void queue_rcpt_outcome(struct queue_msg *m, const struct mta_task *mt,
 	case MTA_PERMFAIL:
 		r->status = RCPT_FAILED;
 		strlcpy_checked(r->last_error, res->text, sizeof(r->last_error));
-		log_info("event=bounced id=%s to=<%s> relay=%s policy=%s dsn=%s reason=%s", m->id, to,
-		         mt->report.relay[0] ? mt->report.relay : "none", mt->report.policy,
+		log_info("event=bounced id=%s to=<%s> relay=%s policy=%s dsn=%s reason=%s", m->id,
+		         to, mt->report.relay[0] ? mt->report.relay : "none", mt->report.policy,
 		         res->status, v);
 		break;
 	default:
@@ -520,7 +519,8 @@ static void queue_status_of(const char *text, int failed, char *buf, size_t size
 	for (p = text; *p; p++) {
 		unsigned a, b, c;
 		int n = 0;
-		if ((p == text || p[-1] == ' ') && sscanf(p, "%1u.%3u.%3u%n", &a, &b, &c, &n) == 3 &&
+		if ((p == text || p[-1] == ' ') &&
+		    sscanf(p, "%1u.%3u.%3u%n", &a, &b, &c, &n) == 3 &&
 		    (a == 2 || a == 4 || a == 5) && (p[n] == ' ' || p[n] == '\0')) {
 			snprintf(buf, size, "%u.%u.%u", failed && a == 4 ? 5 : a, b, c);
 			return;
@@ -555,7 +555,7 @@ static void queue_send_dsn(struct queue *q, struct queue_msg *m, enum dsn_action
                            const unsigned char *which)
 {
 	struct dsn_recipient *dr = xcalloc(m->n_rcpts, sizeof(*dr));
-	char (*status)[16] = xcalloc(m->n_rcpts, sizeof(*status));
+	char(*status)[16] = xcalloc(m->n_rcpts, sizeof(*status));
 	struct dsn_params p;
 	struct envelope env;
 	const char *why;
@@ -763,7 +763,8 @@ void queue_state_read(struct queue_msg *m)
 
 		line[strcspn(line, "\n")] = '\0';
 		if (sscanf(line, "attempts %u", &m->attempts) == 1 ||
-		    sscanf(line, "warned %d", &m->warned) == 1 || sscanf(line, "held %d", &m->held) == 1)
+		    sscanf(line, "warned %d", &m->warned) == 1 ||
+		    sscanf(line, "held %d", &m->held) == 1)
 			continue;
 		if (sscanf(line, "next %lld", &t) == 1) {
 			m->not_before = (time_t)t;

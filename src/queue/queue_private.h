@@ -64,7 +64,7 @@ struct queue_msg {
 	unsigned attempts;
 	unsigned tasks; /* remote deliveries in flight */
 	int held;
-	int warned; /* the delay notice was sent */
+	int warned;  /* the delay notice was sent */
 	int deleted; /* by the operator: goes once nothing is in flight */
 };
 TAILQ_HEAD(queue_msg_list, queue_msg);
@@ -118,8 +118,8 @@ void queue_msg_unload(struct queue_msg *m);
  * committed with the next flush. Takes ENV's contents; the new queue id
  * goes to ID_R (32 bytes). */
 int queue_inject(struct queue *q, struct envelope *env, const char *msg, size_t len, char *id_r);
-void queue_reply(struct queue_peer *peer, uint32_t type, uint64_t id, uint32_t ok,
-                 const char *text, int fd);
+void queue_reply(struct queue_peer *peer, uint32_t type, uint64_t id, uint32_t ok, const char *text,
+                 int fd);
 
 /* queue_deliver.c */
 /* Loads envelope and state of M (opening its file when needed). */

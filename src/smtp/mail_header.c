@@ -96,7 +96,8 @@ static void mail_header_parse_list(const char *v, size_t n, char (*addrs)[MAIL_H
 		else if (c == ':' && angle < 0)
 			start = i + 1; /* a group's display name */
 		else if (c == ',' || c == ';') {
-			mail_header_add(clean + start, i - start, angle, angle_len, addrs, max, count);
+			mail_header_add(clean + start, i - start, angle, angle_len, addrs, max,
+			                count);
 			start = i + 1;
 			angle = -1;
 			angle_len = 0;
@@ -122,7 +123,8 @@ unsigned mail_header_addresses(const char *hdr, size_t len, const char *name,
 			if (end >= len || (hdr[end] != ' ' && hdr[end] != '\t'))
 				break;
 		}
-		if (end - i > nlen && strncasecmp(hdr + i, name, nlen) == 0 && hdr[i + nlen] == ':') {
+		if (end - i > nlen && strncasecmp(hdr + i, name, nlen) == 0 &&
+		    hdr[i + nlen] == ':') {
 			size_t k;
 			for (k = i + nlen + 1; k < end && o + 1 < sizeof(field); k++)
 				if (hdr[k] != '\r' && hdr[k] != '\n')

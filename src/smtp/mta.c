@@ -37,10 +37,10 @@
 #include "policy/policy.h"
 #include "smtp/smtp_reply.h"
 
-#define MTA_MAX_SESSIONS 10   /* connections per destination */
-#define MTA_IDLE_SECONDS 5    /* an idle connection waits this long for a task */
-#define MTA_MAX_HOSTS 32      /* candidate addresses per destination */
-#define MTA_MAX_PENDING 2200  /* replies awaited at once (a pipelined group) */
+#define MTA_MAX_SESSIONS 10  /* connections per destination */
+#define MTA_IDLE_SECONDS 5   /* an idle connection waits this long for a task */
+#define MTA_MAX_HOSTS 32     /* candidate addresses per destination */
+#define MTA_MAX_PENDING 2200 /* replies awaited at once (a pipelined group) */
 #define MTA_DATA_CHUNK 65536
 #define MTA_OUTPUT_HIGH 262144
 
@@ -97,12 +97,12 @@ struct mta_session {
 
 	/* the task in progress */
 	struct mta_task *task;
-	unsigned expect_rcpt;   /* RCPT replies still to come */
-	unsigned rcpt_next;     /* index of the recipient whose reply comes next */
-	unsigned accepted;      /* recipients the peer took */
-	int mail_pending;       /* the MAIL reply is still to come */
-	int mail_failed;        /* MAIL was refused: the RCPT replies do not count */
-	int data_pending;       /* the DATA reply is still to come */
+	unsigned expect_rcpt; /* RCPT replies still to come */
+	unsigned rcpt_next;   /* index of the recipient whose reply comes next */
+	unsigned accepted;    /* recipients the peer took */
+	int mail_pending;     /* the MAIL reply is still to come */
+	int mail_failed;      /* MAIL was refused: the RCPT replies do not count */
+	int data_pending;     /* the DATA reply is still to come */
 	uint64_t body_off;
 	struct smtp_dotstuff dot;
 
@@ -174,8 +174,8 @@ static void mta_task_finish(struct mta *m, struct mta_task *t)
 
 /* Fails every queued task of DEST with TEXT (the destination cannot be
  * reached: they would fail alike). */
-static void mta_dest_fail_queued(struct mta_dest *d, enum mta_outcome outcome,
-                                 const char *status, const char *text, const char *relay)
+static void mta_dest_fail_queued(struct mta_dest *d, enum mta_outcome outcome, const char *status,
+                                 const char *text, const char *relay)
 {
 	struct mta_task *t;
 
@@ -193,7 +193,7 @@ static void mta_dest_fail_queued(struct mta_dest *d, enum mta_outcome outcome,
 /* ---- output helpers ----------------------------------------------------- */
 
 static void mta_send(struct mta_session *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void mta_send(struct mta_session *s, const char *fmt, ...)
 {
@@ -227,8 +227,8 @@ static const char *mta_reply_status(const struct smtp_reply *r, char *buf, size_
 
 /* ---- connecting ----------------------------------------------------------- */
 
-static int mta_host_sockaddr(const struct mta_host *h, uint16_t port,
-                             struct sockaddr_storage *ss, socklen_t *len)
+static int mta_host_sockaddr(const struct mta_host *h, uint16_t port, struct sockaddr_storage *ss,
+                             socklen_t *len)
 {
 	struct sockaddr_in *in = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
@@ -274,8 +274,7 @@ static void mta_session_connect(struct mta_session *s)
 	socklen_t len;
 	char why[600];
 
-	snprintf(s->relay, sizeof(s->relay), "%s[%s]:%u", h->name, h->addr,
-	         mta_dest_port(s->dest));
+	snprintf(s->relay, sizeof(s->relay), "%s[%s]:%u", h->name, h->addr, mta_dest_port(s->dest));
 	if (mta_host_sockaddr(h, mta_dest_port(s->dest), &ss, &len) < 0) {
 		snprintf(why, sizeof(why), "4.4.1 bad address %s", h->addr);
 		mta_session_next_host(s, why, 0);
@@ -439,9 +438,9 @@ static void mta_session_start_tls(struct mta_session *s)
 	SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 	for (name = strtok_r(names, ":", &save); name; name = strtok_r(NULL, ":", &save))
 		SSL_add1_host(ssl, name);
-	s->bev = bufferevent_openssl_socket_new(s->mta->env.base, s->fd, ssl,
-	                                        BUFFEREVENT_SSL_CONNECTING,
-	                                        BEV_OPT_DEFER_CALLBACKS | BEV_OPT_CLOSE_ON_FREE);
+	s->bev =
+	    bufferevent_openssl_socket_new(s->mta->env.base, s->fd, ssl, BUFFEREVENT_SSL_CONNECTING,
+	                                   BEV_OPT_DEFER_CALLBACKS | BEV_OPT_CLOSE_ON_FREE);
 	s->fd = -1;
 	bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
 	smtp_reply_parser_init(&s->parser);
@@ -573,8 +572,8 @@ static void mta_session_send_mail(struct mta_session *s)
 	size_t o = 0;
 
 	if (s->ext_size)
-		o += (size_t)snprintf(params + o, sizeof(params) - o, " SIZE=%" PRIu64,
-		                      t->body_len);
+		o +=
+		    (size_t)snprintf(params + o, sizeof(params) - o, " SIZE=%" PRIu64, t->body_len);
 	if (s->ext_8bitmime && t->body[0] != '\0')
 		o += (size_t)snprintf(params + o, sizeof(params) - o, " BODY=%s",
 		                      strcmp(t->body, "8bitmime") == 0 ? "8BITMIME" : "7BIT");
@@ -597,17 +596,16 @@ static void mta_session_send_rcpt(struct mta_session *s, unsigned i)
 		if (r->notify & NOTIFY_NEVER)
 			o += (size_t)snprintf(params + o, sizeof(params) - o, "NEVER");
 		else
-			o += (size_t)snprintf(params + o, sizeof(params) - o, "%s%s%s%s%s",
-			                      r->notify & NOTIFY_SUCCESS ? "SUCCESS" : "",
-			                      (r->notify & NOTIFY_SUCCESS) &&
-			                              (r->notify & (NOTIFY_FAILURE | NOTIFY_DELAY))
-			                          ? ","
-			                          : "",
-			                      r->notify & NOTIFY_FAILURE ? "FAILURE" : "",
-			                      (r->notify & NOTIFY_FAILURE) && (r->notify & NOTIFY_DELAY)
-			                          ? ","
-			                          : "",
-			                      r->notify & NOTIFY_DELAY ? "DELAY" : "");
+			o += (size_t)snprintf(
+			    params + o, sizeof(params) - o, "%s%s%s%s%s",
+			    r->notify & NOTIFY_SUCCESS ? "SUCCESS" : "",
+			    (r->notify & NOTIFY_SUCCESS) &&
+			            (r->notify & (NOTIFY_FAILURE | NOTIFY_DELAY))
+			        ? ","
+			        : "",
+			    r->notify & NOTIFY_FAILURE ? "FAILURE" : "",
+			    (r->notify & NOTIFY_FAILURE) && (r->notify & NOTIFY_DELAY) ? "," : "",
+			    r->notify & NOTIFY_DELAY ? "DELAY" : "");
 	}
 	if (s->ext_dsn && r->orcpt[0] != '\0')
 		snprintf(params + o, sizeof(params) - o, " ORCPT=%s", r->orcpt);
@@ -632,7 +630,8 @@ static void mta_session_start_task(struct mta_session *s)
 	s->task->next = NULL;
 	if (s->ext_size && s->task->body_len > s->ext_size) {
 		char why[256];
-		snprintf(why, sizeof(why), "message size %" PRIu64 " exceeds %s's limit of %" PRIu64,
+		snprintf(why, sizeof(why),
+		         "message size %" PRIu64 " exceeds %s's limit of %" PRIu64,
 		         s->task->body_len, s->relay, s->ext_size);
 		mta_task_settle(s->task, MTA_PERMFAIL, "5.3.4", why);
 		mta_task_finish(s->mta, s->task);
@@ -675,9 +674,10 @@ static void mta_session_task_done(struct mta_session *s, const struct smtp_reply
 	mta_session_report(s);
 	if (r != NULL) {
 		mta_reply_text(r, text, sizeof(text));
-		mta_task_settle(s->task, r->code / 100 == 2   ? MTA_DELIVERED
-		                         : r->code / 100 == 5 ? MTA_PERMFAIL
-		                                              : MTA_TEMPFAIL,
+		mta_task_settle(s->task,
+		                r->code / 100 == 2   ? MTA_DELIVERED
+		                : r->code / 100 == 5 ? MTA_PERMFAIL
+		                                     : MTA_TEMPFAIL,
 		                mta_reply_status(r, status, sizeof(status)), text);
 	}
 	mta_task_finish(s->mta, s->task);
@@ -888,8 +888,7 @@ static void mta_session_read_cb(struct bufferevent *bev, void *arg)
 			return;
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			return;
-		st = smtp_reply_feed(&s->parser, v.iov_base, v.iov_len, &consumed, &s->reply,
-		                     &why);
+		st = smtp_reply_feed(&s->parser, v.iov_base, v.iov_len, &consumed, &s->reply, &why);
 		evbuffer_drain(in, consumed);
 		if (st == SMTP_REPLY_ERROR) {
 			snprintf(text, sizeof(text), "4.4.2 protocol error from %s: %s", s->relay,
@@ -929,9 +928,9 @@ static void mta_session_event_cb(struct bufferevent *bev, short what, void *arg)
 			return;
 		}
 		s->state = MTA_STATE_GREETING;
-		bufferevent_set_timeouts(s->bev,
-		                         &(struct timeval){s->mta->env.cfg->outbound_command_timeout, 0},
-		                         &(struct timeval){s->mta->env.cfg->outbound_command_timeout, 0});
+		bufferevent_set_timeouts(
+		    s->bev, &(struct timeval){s->mta->env.cfg->outbound_command_timeout, 0},
+		    &(struct timeval){s->mta->env.cfg->outbound_command_timeout, 0});
 		return;
 	}
 	if (s->state == MTA_STATE_HANDSHAKE) {
@@ -942,7 +941,8 @@ static void mta_session_event_cb(struct bufferevent *bev, short what, void *arg)
 		if (s->dest->policy.level == TLS_LEVEL_MAY) {
 			/* As Postfix: at "may", a failed handshake is retried in
 			 * plaintext with the same host. */
-			log_info("event=mta-tls-failed domain=%s relay=%s reason=\"%s\" fallback=plaintext",
+			log_info("event=mta-tls-failed domain=%s relay=%s reason=\"%s\" "
+			         "fallback=plaintext",
 			         s->dest->domain, s->relay, err);
 			mta_session_disconnect(s);
 			s->plaintext_fallback = 1;
@@ -959,15 +959,16 @@ static void mta_session_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	if (s->state == MTA_STATE_CONNECTING) {
 		snprintf(why, sizeof(why), "4.4.1 connect to %s: %s", s->relay,
-		         (what & BEV_EVENT_TIMEOUT) ? "timed out"
-		                                    : evutil_socket_error_to_string(
-		                                          evutil_socket_geterror(bufferevent_getfd(bev))));
+		         (what & BEV_EVENT_TIMEOUT)
+		             ? "timed out"
+		             : evutil_socket_error_to_string(
+		                   evutil_socket_geterror(bufferevent_getfd(bev))));
 		mta_session_next_host(s, why, 0);
 		return;
 	}
 	if (s->task != NULL) {
-		snprintf(why, sizeof(why), "4.4.2 %s: connection %s during the transaction", s->relay,
-		         (what & BEV_EVENT_TIMEOUT) ? "timed out" : "lost");
+		snprintf(why, sizeof(why), "4.4.2 %s: connection %s during the transaction",
+		         s->relay, (what & BEV_EVENT_TIMEOUT) ? "timed out" : "lost");
 		if (s->state < MTA_STATE_READY) {
 			mta_session_next_host(s, why, 0);
 			return;
@@ -1075,7 +1076,8 @@ static void mta_session_new(struct mta_dest *d)
 	if (slot == m->n_handles) {
 		if (m->n_handles == m->cap_handles) {
 			m->cap_handles = m->cap_handles ? m->cap_handles * 2 : 16;
-			m->by_handle = xrealloc(m->by_handle, m->cap_handles * sizeof(*m->by_handle));
+			m->by_handle =
+			    xrealloc(m->by_handle, m->cap_handles * sizeof(*m->by_handle));
 		}
 		m->n_handles++;
 	}
@@ -1178,8 +1180,8 @@ void mta_resolved(struct mta *m, uint64_t handle, const void *data, size_t len)
 	if (status == DNS_NULL_MX || status == DNS_NXDOMAIN) {
 		snprintf(status_text, sizeof(status_text), "%s %s",
 		         status == DNS_NULL_MX ? "5.1.10" : "5.1.2", error);
-		mta_dest_fail_queued(s->dest, MTA_PERMFAIL, status == DNS_NULL_MX ? "5.1.10" : "5.1.2",
-		                     status_text, NULL);
+		mta_dest_fail_queued(s->dest, MTA_PERMFAIL,
+		                     status == DNS_NULL_MX ? "5.1.10" : "5.1.2", status_text, NULL);
 		mta_session_free(s);
 		return;
 	}

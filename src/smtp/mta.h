@@ -36,11 +36,11 @@ struct mta_rcpt {
 
 /* How the connection that carried (or failed) a task was protected. */
 struct mta_report {
-	char relay[320];  /* "host[address]:port", or "" if none was reached */
-	char tls[160];    /* "TLSv1.3/TLS_AES_256_GCM_SHA384" or "" */
-	char peer[16];    /* "verified", "untrusted" or "none" */
-	char policy[16];  /* the level applied */
-	int peer_dsn;     /* the peer advertised DSN: NOTIFY etc. were passed on */
+	char relay[320]; /* "host[address]:port", or "" if none was reached */
+	char tls[160];   /* "TLSv1.3/TLS_AES_256_GCM_SHA384" or "" */
+	char peer[16];   /* "verified", "untrusted" or "none" */
+	char policy[16]; /* the level applied */
+	int peer_dsn;    /* the peer advertised DSN: NOTIFY etc. were passed on */
 };
 
 struct mta_task {

@@ -20,7 +20,7 @@
 #include "smtp/mail_header.h"
 #include "smtp/smtp_session_private.h"
 
-#define SMTP_AUTH_DELAY_MS 500     /* first failure; doubles each time */
+#define SMTP_AUTH_DELAY_MS 500 /* first failure; doubles each time */
 #define SMTP_AUTH_DELAY_MAX_MS 8000
 #define SMTP_AUTH_RESPONSE_MAX 12288 /* RFC 4954 4 */
 #define SMTP_HEADER_MAX 65536
@@ -56,7 +56,8 @@ static void smtp_auth_plain(struct smtp_session *s, unsigned char *msg, size_t l
 
 	authcid = memchr(authzid, '\0', len);
 	password = authcid ? memchr(authcid + 1, '\0', (size_t)(end - authcid - 1)) : NULL;
-	if (authcid == NULL || password == NULL || memchr(password + 1, '\0', (size_t)(end - password - 1))) {
+	if (authcid == NULL || password == NULL ||
+	    memchr(password + 1, '\0', (size_t)(end - password - 1))) {
 		s->auth_step = SMTP_AUTH_IDLE;
 		smtp_reply_error(s, "501 5.5.2 Error: malformed PLAIN response");
 		return;
@@ -71,8 +72,7 @@ static void smtp_auth_plain(struct smtp_session *s, unsigned char *msg, size_t l
 }
 
 /* Decodes a client response into BUF; replies and returns -1 if bad. */
-static long smtp_auth_decode(struct smtp_session *s, const char *in, size_t len,
-                             unsigned char *buf)
+static long smtp_auth_decode(struct smtp_session *s, const char *in, size_t len, unsigned char *buf)
 {
 	long n;
 
@@ -148,7 +148,8 @@ static int smtp_auth_allowed(struct smtp_session *s)
 		return 0;
 	}
 	if (s->state == SMTP_STATE_MAIL) {
-		smtp_reply_error(s, "503 5.5.1 Error: AUTH not permitted during a mail transaction");
+		smtp_reply_error(s,
+		                 "503 5.5.1 Error: AUTH not permitted during a mail transaction");
 		return 0;
 	}
 	if (s->state == SMTP_STATE_CONNECTED) {

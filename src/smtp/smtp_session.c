@@ -47,28 +47,35 @@ static void smtp_session_free(struct smtp_session *s);
 
 /* ---- replies -------------------------------------------------------- */
 
-void smtp_reply(struct smtp_session *s, const char *fmt, ...)
+static void smtp_reply_v(struct smtp_session *s, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void smtp_reply_v(struct smtp_session *s, const char *fmt, va_list ap)
 {
 	struct evbuffer *out = bufferevent_get_output(s->bev);
+
+	evbuffer_add_vprintf(out, fmt, ap);
+	evbuffer_add(out, "\r\n", 2);
+}
+
+void smtp_reply(struct smtp_session *s, const char *fmt, ...)
+{
 	va_list ap;
 
 	va_start(ap, fmt);
-	evbuffer_add_vprintf(out, fmt, ap);
+	smtp_reply_v(s, fmt, ap);
 	va_end(ap);
-	evbuffer_add(out, "\r\n", 2);
 }
 
 /* A reply that counts as a client error; too many of them end the session
  * (a bound on what a misbehaving client can cost us). */
 void smtp_reply_error(struct smtp_session *s, const char *fmt, ...)
 {
-	struct evbuffer *out = bufferevent_get_output(s->bev);
 	va_list ap;
 
 	va_start(ap, fmt);
-	evbuffer_add_vprintf(out, fmt, ap);
+	smtp_reply_v(s, fmt, ap);
 	va_end(ap);
-	evbuffer_add(out, "\r\n", 2);
 	if (++s->errors >= s->env->cfg->limits.errors) {
 		smtp_reply(s, "421 4.7.0 %s Too many errors, closing connection",
 		           s->env->cfg->hostname);
@@ -221,7 +228,8 @@ static int smtp_mail_params(struct smtp_session *s, const struct smtp_param *par
 			strlcpy_checked(e->body, p->value, sizeof(e->body));
 			str_lower(e->body);
 		} else if (strcmp(p->keyword, "RET") == 0 && e->ret[0] == '\0' &&
-		           (strcasecmp(p->value, "FULL") == 0 || strcasecmp(p->value, "HDRS") == 0)) {
+		           (strcasecmp(p->value, "FULL") == 0 ||
+		            strcasecmp(p->value, "HDRS") == 0)) {
 			strlcpy_checked(e->ret, p->value, sizeof(e->ret));
 			str_lower(e->ret);
 		} else if (strcmp(p->keyword, "ENVID") == 0 && e->envid[0] == '\0' &&
@@ -422,8 +430,8 @@ static void smtp_rcpt_answer(struct smtp_session *s, unsigned result, const char
 	}
 }
 
-void smtp_session_lookup_done(struct smtp_session *s, unsigned result,
-                              const char *const *targets, unsigned n_targets)
+void smtp_session_lookup_done(struct smtp_session *s, unsigned result, const char *const *targets,
+                              unsigned n_targets)
 {
 	if (s->wait != SMTP_WAIT_LOOKUP)
 		return;
@@ -441,9 +449,9 @@ static void smtp_received_header(struct smtp_session *s, char *buf, size_t size)
 	const struct config *cfg = s->env->cfg;
 	char date[64], tls[256] = "", rcpt[ENVELOPE_ADDR_MAX + 16] = "";
 	const char *with = s->auth_user[0] && s->tls_active ? "ESMTPSA"
-	                   : s->tls_active                   ? "ESMTPS"
-	                   : s->esmtp                        ? "ESMTP"
-	                                                     : "SMTP";
+	                   : s->tls_active                  ? "ESMTPS"
+	                   : s->esmtp                       ? "ESMTP"
+	                                                    : "SMTP";
 	char who[ENVELOPE_ADDR_MAX + 64] = "";
 
 	rfc5322_date(time(NULL), date, sizeof(date));
@@ -730,8 +738,7 @@ static int smtp_session_read_data(struct smtp_session *s, struct evbuffer *in)
 		                      &out_len, &consumed);
 		evbuffer_drain(in, consumed);
 		/* Past the size limit the rest is read and dropped (RFC 1870 6). */
-		if (s->data.size <= cfg->limits.message_size)
-		{
+		if (s->data.size <= cfg->limits.message_size) {
 			smtp_auth_header_append(s, s->data_buf + s->data_len, out_len);
 			s->data_len += out_len;
 		}
@@ -838,8 +845,8 @@ static void smtp_session_set_callbacks(struct smtp_session *s)
  * before the handshake is discarded, and the session forgets all it knew. */
 static int smtp_session_start_tls(struct smtp_session *s)
 {
-	SSL *ssl = tls_server_ssl_new(s->env->tls,
-	                               (unsigned)(s->listener - s->env->cfg->listeners));
+	SSL *ssl =
+	    tls_server_ssl_new(s->env->tls, (unsigned)(s->listener - s->env->cfg->listeners));
 
 	if (s->bev != NULL) {
 		bufferevent_free(s->bev); /* drops any pending plaintext */
@@ -983,10 +990,10 @@ struct smtp_session *smtp_session_new(const struct smtp_env *env, const struct c
 	smtp_session_describe_peer(s, sa);
 	s->trusted = config_is_trusted_client(env->cfg, sa);
 	envelope_init(&s->envelope);
-	smtp_line_reader_init(&s->lines, l->auth == LISTENER_AUTH_OPTIONAL ||
-	                                         l->auth == LISTENER_AUTH_REQUIRED
-	                                     ? SMTP_AUTH_LINE_MAX
-	                                     : env->cfg->limits.command_line);
+	smtp_line_reader_init(&s->lines,
+	                      l->auth == LISTENER_AUTH_OPTIONAL || l->auth == LISTENER_AUTH_REQUIRED
+	                          ? SMTP_AUTH_LINE_MAX
+	                          : env->cfg->limits.command_line);
 	log_info("event=connect session=%s client=%s:%s listener=%s", s->id, s->client,
 	         s->client_port, l->name);
 	if (l->tls == LISTENER_TLS_IMPLICIT) {

@@ -52,8 +52,8 @@ void smtp_session_set_local(struct smtp_session *s, unsigned uid);
 
 /* Answers to the callbacks; see daemon/proto.h for RESULT and OK. TARGETS
  * are the recipients an alias expands to (the address itself otherwise). */
-void smtp_session_lookup_done(struct smtp_session *s, unsigned result,
-                              const char *const *targets, unsigned n_targets);
+void smtp_session_lookup_done(struct smtp_session *s, unsigned result, const char *const *targets,
+                              unsigned n_targets);
 /* USER is the canonical name; OWNED the addresses it may send as. */
 void smtp_session_auth_done(struct smtp_session *s, int ok, int by_certificate, const char *user,
                             const char *const *owned, unsigned n_owned);
