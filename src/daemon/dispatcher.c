@@ -190,7 +190,7 @@ static void dispatcher_auth_check(void *owner, uint64_t handle, const char *user
 }
 
 static void dispatcher_queue_commit(void *owner, uint64_t handle, const char *queue_id,
-                                    uint64_t size, const struct envelope *env)
+                                    uint64_t size, uint32_t crc, const struct envelope *env)
 {
 	struct dispatcher *d = owner;
 	struct ipc_writer w;
@@ -198,6 +198,7 @@ static void dispatcher_queue_commit(void *owner, uint64_t handle, const char *qu
 	ipc_writer_init(&w);
 	ipc_put_str(&w, queue_id);
 	ipc_put_u64(&w, size);
+	ipc_put_u32(&w, crc);
 	envelope_encode(env, &w);
 	ipc_send(d->queue, IMSG_QUEUE_COMMIT, handle, w.buf, w.len, -1);
 	ipc_writer_free(&w);

@@ -28,7 +28,8 @@ enum imsg_type {
 	 * The dispatcher writes the message from offset 0. */
 	IMSG_QUEUE_POOL,
 	IMSG_QUEUE_POOL_FILE,
-	/* dispatcher -> queue: str queue id, u64 octets written, the envelope
+	/* dispatcher -> queue: str queue id, u64 octets written, u32 their
+	 * CRC-32C, the envelope
 	 * (envelope_encode). Reply: u32 ok, str text, only once the message is
 	 * on stable storage. */
 	IMSG_QUEUE_COMMIT,

@@ -224,7 +224,8 @@ fail:
 	return -1;
 }
 
-char *envelope_format_block(const struct envelope *env, uint64_t body_len, size_t *len_r)
+char *envelope_format_block(const struct envelope *env, uint64_t body_len, uint32_t body_crc,
+                            size_t *len_r)
 {
 	size_t len;
 	char *buf = envelope_format(env, &len);
@@ -232,21 +233,26 @@ char *envelope_format_block(const struct envelope *env, uint64_t body_len, size_
 	if (buf == NULL)
 		return NULL;
 	buf = xrealloc(buf, len + ENVELOPE_TRAILER_LEN + 1);
-	snprintf(buf + len, ENVELOPE_TRAILER_LEN + 1, "\nsealmail-env %016" PRIx64 "\n", body_len);
+	snprintf(buf + len, ENVELOPE_TRAILER_LEN + 1,
+	         "\nsealmail-env %016" PRIx64 " %08" PRIx32 "\n", body_len, body_crc);
 	*len_r = len + ENVELOPE_TRAILER_LEN;
 	return buf;
 }
 
-int envelope_trailer_parse(const char *tail, size_t len, uint64_t *body_len_r)
+int envelope_trailer_parse(const char *tail, size_t len, uint64_t *body_len_r, uint32_t *body_crc_r)
 {
-	char hex[17];
-	char *end;
+	char hex[17], *end;
 
 	if (len != ENVELOPE_TRAILER_LEN || memcmp(tail, "\nsealmail-env ", 14) != 0 ||
-	    tail[30] != '\n')
+	    tail[30] != ' ' || tail[39] != '\n')
 		return -1;
 	memcpy(hex, tail + 14, 16);
 	hex[16] = '\0';
 	*body_len_r = strtoull(hex, &end, 16);
+	if (*end != '\0')
+		return -1;
+	memcpy(hex, tail + 31, 8);
+	hex[8] = '\0';
+	*body_crc_r = (uint32_t)strtoul(hex, &end, 16);
 	return *end == '\0' ? 0 : -1;
 }

@@ -7,8 +7,9 @@
  * envelope, written by the queue at commit: text records "key value\n"
  * after a first line "sealmail-queue 1", one "rcpt NOTIFY ORCPT ADDRESS"
  * record per recipient (NOTIFY a number, ORCPT "-" when absent), an empty
- * line; then a fixed-size trailer "\nsealmail-env OFFSET\n" (16 hex digits)
- * giving where the envelope starts, i.e. the message's length.
+ * line; then a fixed-size trailer "\nsealmail-env OFFSET CRC\n" (16 and 8 hex
+ * digits) giving where the envelope starts, i.e. the message's length, and
+ * the CRC-32C of the message, so that recovery can tell a complete file.
  */
 #ifndef SEALMAIL_ENVELOPE_H
 #define SEALMAIL_ENVELOPE_H
@@ -64,15 +65,18 @@ int envelope_decode(struct envelope *env, struct ipc_reader *r);
 /* The spool header for ENV, malloc'ed; *len_r its length. */
 char *envelope_format(const struct envelope *env, size_t *len_r);
 
-#define ENVELOPE_TRAILER_LEN 31
+#define ENVELOPE_TRAILER_LEN 40
 
-/* What follows a message of BODY_LEN octets in its spool file: the
- * envelope and the trailer. Malloc'ed; NULL when a field holds a line end. */
-char *envelope_format_block(const struct envelope *env, uint64_t body_len, size_t *len_r);
+/* What follows a message of BODY_LEN octets (CRC-32C BODY_CRC) in its spool
+ * file: the envelope and the trailer. Malloc'ed; NULL when a field holds a
+ * line end. */
+char *envelope_format_block(const struct envelope *env, uint64_t body_len, uint32_t body_crc,
+                            size_t *len_r);
 
-/* Reads the trailer (the last ENVELOPE_TRAILER_LEN octets of a spool file)
- * into *body_len_r. Returns 0 or -1. */
-int envelope_trailer_parse(const char *tail, size_t len, uint64_t *body_len_r);
+/* Reads the trailer (the last ENVELOPE_TRAILER_LEN octets of a spool file).
+ * Returns 0 or -1. */
+int envelope_trailer_parse(const char *tail, size_t len, uint64_t *body_len_r,
+                           uint32_t *body_crc_r);
 
 /* Parses a spool header from BUF (LEN bytes, may hold more than the header).
  * On success *header_len_r is the offset of the message. Returns 0 or -1 with

@@ -2,12 +2,15 @@
  * queue.c: the queue role's event loop, group commit and local delivery.
  *
  * Durability (RFC 5321 6.1: a 250 to DATA is a promise). The dispatcher
- * writes the message into queue/incoming/ID through the descriptor we gave
- * it. A commit request joins the current batch; once per loop turn the batch
- * is flushed: syncfs() makes every file of the batch stable, each is renamed
- * into queue/active/, a second syncfs() makes the renames stable, and only
- * then does every session of the batch get its 250. Two flushes cover any
- * number of messages, so durability costs little per message.
+ * writes the message into pool/ID through the descriptor we gave
+ * it. At commit the queue appends the envelope and a trailer with the
+ * message's length and CRC-32C, and the commit joins the current batch;
+ * once per loop turn the batch is flushed: one syncfs() makes every file of
+ * the batch stable, and every session of the batch gets its 250. Each file
+ * is then renamed into queue/active/ (made stable by the next flush); at
+ * start-up a sealed file still in pool/ whose checksum holds counts as
+ * committed, anything else there is dropped. One flush covers any number
+ * of messages, so durability costs little per message.
  *
  * Delivery rides the same flushes: copies are written to Maildir tmp/ before
  * the first syncfs, renamed into new/ with the commits, and the spool file is
@@ -33,6 +36,7 @@
 
 #include "conf/config.h"
 #include "daemon/proto.h"
+#include "lib/crc32c.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -112,10 +116,11 @@ static int queue_spool_create(struct queue_msg *m, const char **error_r)
 }
 
 /* Writes the envelope and trailer after the message's BODY_LEN octets. */
-static int queue_spool_seal(struct queue_msg *m, uint64_t body_len, const char **error_r)
+static int queue_spool_seal(struct queue_msg *m, uint64_t body_len, uint32_t crc,
+                            const char **error_r)
 {
 	size_t len;
-	char *block = envelope_format_block(&m->env, body_len, &len);
+	char *block = envelope_format_block(&m->env, body_len, crc, &len);
 	ssize_t n;
 
 	if (block == NULL) {
@@ -180,7 +185,8 @@ int queue_inject(struct queue *q, struct envelope *env, const char *msg, size_t 
 	m->env = *env;
 	envelope_init(env);
 	m->fd = queue_spool_create(m, &why);
-	if (m->fd < 0 || write_all(m->fd, msg, len) < 0 || queue_spool_seal(m, len, &why) < 0) {
+	if (m->fd < 0 || write_all(m->fd, msg, len) < 0 ||
+	    queue_spool_seal(m, len, crc32c(0, msg, len), &why) < 0) {
 		char path[128];
 		log_error("event=spool-error id=%s reason=\"%s\"", m->id,
 		          why[0] ? why : strerror(errno));
@@ -206,11 +212,13 @@ static void queue_handle_commit(struct queue *q, struct queue_peer *peer, uint64
 	struct stat st;
 	char id[32];
 	uint64_t size;
+	uint32_t crc;
 	int ok;
 
 	ipc_reader_init(&r, data, len);
 	ipc_get_str(&r, id, sizeof(id));
 	size = ipc_get_u64(&r);
+	crc = ipc_get_u32(&r);
 	ok = envelope_decode(&env, &r) == 0;
 	m = ok ? queue_open_find(q, peer, id) : NULL;
 	if (m == NULL) {
@@ -222,7 +230,7 @@ static void queue_handle_commit(struct queue *q, struct queue_peer *peer, uint64
 	m->env = env;
 	strlcpy_checked(m->env.id, m->id, sizeof(m->env.id));
 	if (fstat(m->fd, &st) < 0 || (uint64_t)st.st_size != size ||
-	    queue_spool_seal(m, size, &why) < 0) {
+	    queue_spool_seal(m, size, crc, &why) < 0) {
 		log_error("event=spool-error id=%s reason=\"%s\"", m->id, why);
 		queue_open_drop(q, m, &q->open);
 		queue_reply(peer, IMSG_QUEUE_COMMIT_RESULT, rid, 0, why, -1);
@@ -371,12 +379,15 @@ static void queue_flush_cb(evutil_socket_t fd, short what, void *arg)
 
 	d = queue_deliveries_prepare(q, &n);
 	ok = queue_sync(q) == 0;
+	/* The batch is stable now: a sealed file in pool/ whose checksum
+	 * holds counts as committed at recovery, so the 250s need not wait
+	 * for the renames to be (the next sync covers them). */
 	if (ok && have_batch)
 		queue_batch_rename(q);
-	queue_deliveries_commit(d, n, ok);
-	ok = ok && queue_sync(q) == 0;
 	if (have_batch)
 		queue_batch_answer(q, ok);
+	queue_deliveries_commit(d, n, ok);
+	ok = ok && queue_sync(q) == 0;
 	queue_deliveries_finish(q, d, n, ok);
 	if (!TAILQ_EMPTY(&q->ready) || !TAILQ_EMPTY(&q->batch))
 		queue_schedule_flush(q);
@@ -422,22 +433,62 @@ int queue_prepare_dirs(const char **error_r)
 
 /* Start-up recovery: an incoming file was never acknowledged and goes; every
  * active file was, and is delivered again. */
+/* A file left in pool/ at start-up: committed if sealed with an envelope
+ * and its checksum holds (the 250 may have gone out before it was renamed),
+ * else never acknowledged. Returns 1 when it was moved into queue/active/. */
+static int queue_recover_pool_file(const char *name)
+{
+	char path[512], to[512], tail[ENVELOPE_TRAILER_LEN], buf[65536];
+	uint64_t body_len, off = 0;
+	uint32_t crc, sum = 0;
+	struct stat st;
+	int fd, ok = 0;
+
+	snprintf(path, sizeof(path), QUEUE_POOL_DIR "/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size >= ENVELOPE_TRAILER_LEN &&
+	    pread(fd, tail, sizeof(tail), st.st_size - ENVELOPE_TRAILER_LEN) == sizeof(tail) &&
+	    envelope_trailer_parse(tail, sizeof(tail), &body_len, &crc) == 0 &&
+	    body_len <= (uint64_t)st.st_size) {
+		while (off < body_len) {
+			size_t want =
+			    body_len - off < sizeof(buf) ? (size_t)(body_len - off) : sizeof(buf);
+			ssize_t n = pread(fd, buf, want, (off_t)off);
+			if (n <= 0)
+				break;
+			sum = crc32c(sum, buf, (size_t)n);
+			off += (uint64_t)n;
+		}
+		ok = off == body_len && sum == crc;
+	}
+	if (fd >= 0)
+		close(fd);
+	snprintf(to, sizeof(to), "queue/active/%s", name);
+	if (ok && rename(path, to) == 0)
+		return 1;
+	unlink(path);
+	return 0;
+}
+
+/* Start-up recovery: a pool file is committed only when sealed and whole;
+ * every active file was acknowledged and is delivered again. */
 static void queue_recover(struct queue *q)
 {
-	unsigned dropped = 0, recovered = 0;
+	unsigned dropped = 0, recovered = 0, sealed = 0;
 	struct dirent *de;
-	char path[512];
 	DIR *dir;
 
 	if ((dir = opendir(QUEUE_POOL_DIR)) != NULL) {
 		while ((de = readdir(dir)) != NULL) {
 			if (de->d_name[0] == '.')
 				continue;
-			snprintf(path, sizeof(path), QUEUE_POOL_DIR "/%s", de->d_name);
-			if (unlink(path) == 0)
+			if (queue_recover_pool_file(de->d_name))
+				sealed++;
+			else
 				dropped++;
 		}
 		closedir(dir);
+		queue_sync(q);
 	}
 	if ((dir = opendir("queue/active")) != NULL) {
 		while ((de = readdir(dir)) != NULL) {
@@ -456,7 +507,8 @@ static void queue_recover(struct queue *q)
 		}
 		closedir(dir);
 	}
-	log_info("event=recovered messages=%u dropped_incomplete=%u", recovered, dropped);
+	log_info("event=recovered messages=%u committed_in_pool=%u dropped_incomplete=%u",
+	         recovered, sealed, dropped);
 	if (recovered > 0)
 		queue_schedule_flush(q);
 }

@@ -37,6 +37,7 @@ int queue_msg_load(struct queue *q, struct queue_msg *m, const char **error_r)
 {
 	char path[128], tail[ENVELOPE_TRAILER_LEN], *block;
 	uint64_t body_len;
+	uint32_t crc;
 	struct stat st;
 	size_t want, hlen;
 	ssize_t n;
@@ -54,7 +55,7 @@ int queue_msg_load(struct queue *q, struct queue_msg *m, const char **error_r)
 		        ? pread(m->fd, tail, sizeof(tail), st.st_size - ENVELOPE_TRAILER_LEN)
 		        : -1;
 		if (n != ENVELOPE_TRAILER_LEN ||
-		    envelope_trailer_parse(tail, sizeof(tail), &body_len) < 0 ||
+		    envelope_trailer_parse(tail, sizeof(tail), &body_len, &crc) < 0 ||
 		    body_len > (uint64_t)st.st_size - ENVELOPE_TRAILER_LEN) {
 			*error_r = "no envelope trailer";
 			return -1;

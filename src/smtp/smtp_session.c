@@ -28,6 +28,7 @@
 
 #include "conf/config.h"
 #include "daemon/proto.h"
+#include "lib/crc32c.h"
 #include "lib/log.h"
 #include "lib/tls.h"
 #include "lib/util.h"
@@ -480,6 +481,7 @@ static void smtp_data_start(struct smtp_session *s, const char *queue_id, int fd
 	s->data_buf = xmalloc(SMTP_DATA_BUF);
 	s->data_len = 0;
 	s->written = 0;
+	s->crc = 0;
 	s->data_error = 0;
 	smtp_received_header(s, header, sizeof(header));
 	n = strlen(header);
@@ -525,8 +527,10 @@ static void smtp_data_flush(struct smtp_session *s)
 		return;
 	if (!s->data_error && write_all(s->spool_fd, s->data_buf, s->data_len) < 0)
 		s->data_error = errno ? errno : EIO;
-	if (!s->data_error)
+	if (!s->data_error) {
 		s->written += s->data_len;
+		s->crc = crc32c(s->crc, s->data_buf, s->data_len);
+	}
 	s->data_len = 0;
 }
 
@@ -578,7 +582,7 @@ static void smtp_data_end(struct smtp_session *s)
 		close(s->spool_fd);
 		s->spool_fd = -1;
 		s->wait = SMTP_WAIT_COMMIT;
-		s->env->queue_commit(s->env->owner, s->handle, s->queue_id, s->written,
+		s->env->queue_commit(s->env->owner, s->handle, s->queue_id, s->written, s->crc,
 		                     &s->envelope);
 		return;
 	}

@@ -31,9 +31,10 @@ struct smtp_env {
 	 * at once (the dispatcher keeps some ready), or 0 when the answer comes
 	 * later through smtp_session_open_done(). */
 	int (*queue_file)(void *owner, uint64_t handle, char *id_r, int *fd_r);
-	/* SIZE octets were written to the file; the envelope goes with them. */
+	/* SIZE octets (CRC-32C CRC) were written to the file; the envelope
+	 * goes with them. */
 	void (*queue_commit)(void *owner, uint64_t handle, const char *queue_id, uint64_t size,
-	                     const struct envelope *env);
+	                     uint32_t crc, const struct envelope *env);
 	void (*queue_abort)(void *owner, uint64_t handle, const char *queue_id);
 	/* Checks a password (or, with PASSWORD NULL, that USER exists, for a
 	 * client certificate); answered by smtp_session_auth_done(). */

@@ -90,6 +90,7 @@ struct smtp_session {
 	char *data_buf;
 	size_t data_len;
 	uint64_t written;
+	uint32_t crc; /* CRC-32C of what was written */
 	int data_error; /* errno of a failed spool write */
 	unsigned messages;
 };

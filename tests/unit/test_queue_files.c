@@ -27,7 +27,9 @@ static void fill(struct envelope *env)
 	strcpy(env->tls, "TLSv1.3/TLS_AES_256_GCM_SHA384");
 	strcpy(env->body, "8bitmime");
 	assert_int_equal(envelope_add_rcpt(env, "alice@local.test", 0, NULL), 0);
-	assert_int_equal(envelope_add_rcpt(env, "\"john doe\"@local.test", 6, "rfc822;John+20Doe@local.test"), 0);
+	assert_int_equal(
+	    envelope_add_rcpt(env, "\"john doe\"@local.test", 6, "rfc822;John+20Doe@local.test"),
+	    0);
 	assert_int_equal(envelope_add_rcpt(env, "carol@other.test", 1, NULL), 0);
 	strcpy(env->ret, "hdrs");
 	strcpy(env->envid, "QQ+2B1");
@@ -103,6 +105,35 @@ static void test_envelope_ipc_roundtrip(void **state)
 		envelope_free(&b);
 	}
 	ipc_writer_free(&w);
+	envelope_free(&a);
+}
+
+static void test_envelope_trailer(void **state)
+{
+	struct envelope a;
+	uint64_t len;
+	uint32_t crc;
+	size_t blen;
+	char *block, *tail;
+
+	fill(&a);
+	block = envelope_format_block(&a, 123456789, 0xE3069283u, &blen);
+	assert_non_null(block);
+	tail = block + blen - ENVELOPE_TRAILER_LEN;
+	assert_int_equal(envelope_trailer_parse(tail, ENVELOPE_TRAILER_LEN, &len, &crc), 0);
+	assert_int_equal(len, 123456789);
+	assert_int_equal(crc, 0xE3069283u);
+	/* a damaged or short trailer is refused */
+	for (size_t i = 0; i < ENVELOPE_TRAILER_LEN; i++) {
+		char copy[ENVELOPE_TRAILER_LEN];
+		memcpy(copy, tail, sizeof(copy));
+		copy[i] = 'z';
+		if (i >= 14 && i != 30 && copy[i] == tail[i])
+			continue;
+		assert_int_equal(envelope_trailer_parse(copy, sizeof(copy), &len, &crc), -1);
+	}
+	assert_int_equal(envelope_trailer_parse(tail, ENVELOPE_TRAILER_LEN - 1, &len, &crc), -1);
+	free(block);
 	envelope_free(&a);
 }
 
@@ -186,6 +217,7 @@ int main(void)
 	    cmocka_unit_test(test_envelope_roundtrip),
 	    cmocka_unit_test(test_envelope_refuses_line_ends),
 	    cmocka_unit_test(test_envelope_ipc_roundtrip),
+	    cmocka_unit_test(test_envelope_trailer),
 	    cmocka_unit_test(test_maildir_path),
 	    cmocka_unit_test(test_users_parse),
 	    cmocka_unit_test(test_users_hash),
