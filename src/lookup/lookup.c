@@ -17,6 +17,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "auth/password.h"
+#include "auth/verify_worker.h"
 #include "lookup/aliases.h"
 #include "lookup/dns.h"
 #include "lookup/users.h"
@@ -30,6 +31,7 @@ struct lookup {
 	struct aliases aliases;
 	int aliases_loaded;
 	char dummy_hash[256]; /* verified against when the user does not exist */
+	struct verify_worker *verify;
 	struct dns_resolver *dns;
 	char dns_forwarder[128]; /* what dns was made for */
 };
@@ -179,44 +181,80 @@ static void lookup_handle_rcpt(struct lookup_peer *peer, uint64_t id, const void
 /* IMSG_AUTH_CHECK. An unknown user costs the same hash computation as a
  * wrong password, so timing does not tell them apart. The answer carries
  * the addresses the user may send as: its own and its exact aliases. */
+static void lookup_peer_unref(struct lookup_peer *peer);
+
+/* An AUTH check waiting for the password thread. */
+struct lookup_auth {
+	struct lookup_peer *peer;
+	uint64_t id;
+	char user[ENVELOPE_ADDR_MAX];
+	int has_password;
+	int known; /* the user exists (an unknown one was checked against a dummy) */
+};
+
+/* Sends the AUTH answer: u32 ok, u32 by certificate, str user, and the
+ * addresses the user may send as (its own and its exact aliases). */
+static void lookup_auth_answer(struct lookup_auth *a, int ok)
+{
+	struct lookup *l = a->peer->l;
+	char **owned = NULL;
+	struct ipc_writer w;
+	unsigned n = 0, i;
+
+	ok = ok && a->known;
+	if (ok && l->aliases_loaded)
+		n = aliases_owned_by(&l->aliases, a->user, &owned);
+	if (!a->peer->closed) {
+		ipc_writer_init(&w);
+		ipc_put_u32(&w, (uint32_t)ok);
+		ipc_put_u32(&w, !a->has_password);
+		ipc_put_str(&w, ok ? a->user : "");
+		ipc_put_u32(&w, ok ? n + 1 : 0);
+		if (ok)
+			ipc_put_str(&w, a->user);
+		for (i = 0; ok && i < n; i++)
+			ipc_put_str(&w, owned[i]);
+		ipc_send(a->peer->ch, IMSG_AUTH_RESULT, a->id, w.buf, w.len, -1);
+		ipc_writer_free(&w);
+	}
+	lookup_free_strings(owned, n);
+	lookup_peer_unref(a->peer);
+	free(a);
+}
+
+static void lookup_auth_verified(void *arg, int ok)
+{
+	lookup_auth_answer(arg, ok);
+}
+
+/* IMSG_AUTH_CHECK. An unknown user costs the same hash computation as a
+ * wrong password, so timing does not tell them apart; the computation runs
+ * on the password thread. */
 static void lookup_handle_auth(struct lookup_peer *peer, uint64_t id, const void *data, size_t len)
 {
 	struct lookup *l = peer->l;
-	char user[ENVELOPE_ADDR_MAX], password[1024], **owned = NULL;
+	struct lookup_auth *a = xcalloc(1, sizeof(*a));
+	char password[1024];
 	struct ipc_reader r;
-	struct ipc_writer w;
 	const char *hash;
-	uint32_t has_password;
-	unsigned n = 0, i;
-	int ok;
 
+	a->peer = peer;
+	a->id = id;
+	peer->refs++;
 	ipc_reader_init(&r, data, len);
-	ipc_get_str(&r, user, sizeof(user));
-	has_password = ipc_get_u32(&r);
+	ipc_get_str(&r, a->user, sizeof(a->user));
+	a->has_password = (int)ipc_get_u32(&r);
 	ipc_get_str(&r, password, sizeof(password));
-	str_lower(user);
-	hash = ipc_reader_done(&r) == 0 && l->users_loaded ? users_db_hash(&l->users, user) : NULL;
-	if (!has_password)
-		ok = hash != NULL;
-	else if (hash != NULL)
-		ok = password_verify(password, hash);
+	str_lower(a->user);
+	hash =
+	    ipc_reader_done(&r) == 0 && l->users_loaded ? users_db_hash(&l->users, a->user) : NULL;
+	a->known = hash != NULL;
+	if (!a->has_password)
+		lookup_auth_answer(a, 1);
 	else
-		ok = (password_verify(password, l->dummy_hash), 0);
+		verify_worker_submit(l->verify, password, hash ? hash : l->dummy_hash,
+		                     lookup_auth_verified, a);
 	explicit_bzero(password, sizeof(password));
-	if (ok && l->aliases_loaded)
-		n = aliases_owned_by(&l->aliases, user, &owned);
-	ipc_writer_init(&w);
-	ipc_put_u32(&w, (uint32_t)ok);
-	ipc_put_u32(&w, !has_password);
-	ipc_put_str(&w, ok ? user : "");
-	ipc_put_u32(&w, ok ? n + 1 : 0);
-	if (ok)
-		ipc_put_str(&w, user);
-	for (i = 0; ok && i < n; i++)
-		ipc_put_str(&w, owned[i]);
-	ipc_send(peer->ch, IMSG_AUTH_RESULT, id, w.buf, w.len, -1);
-	ipc_writer_free(&w);
-	lookup_free_strings(owned, n);
 }
 
 static void lookup_peer_unref(struct lookup_peer *peer)
@@ -371,6 +409,7 @@ int lookup_main(const struct config *cfg, int parent_fd)
 		const char *why;
 		if (password_hash("not a password", l->dummy_hash, sizeof(l->dummy_hash), &why) < 0)
 			fatal("event=fatal reason=\"password hashing: %s\"", why);
+		l->verify = verify_worker_new(l->base);
 	}
 	ev_term = evsignal_new(l->base, SIGTERM, lookup_signal_cb, l);
 	ev_int = evsignal_new(l->base, SIGINT, lookup_signal_cb, l);
