@@ -577,5 +577,8 @@ int dispatcher_main(const struct dispatcher_args *args)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	event_base_dispatch(d->base);
+	/* deliveries in progress are reported as deferred (ipc_send writes at
+	 * once when the socket takes it) */
+	mta_free(&d->mta);
 	return 0;
 }

@@ -317,18 +317,6 @@ void ipc_send(struct ipc_channel *ch, uint32_t type, uint64_t id, const void *da
 		event_add(ch->ev_write, NULL);
 }
 
-void ipc_flush_blocking(struct ipc_channel *ch)
-{
-	int flags;
-
-	if (ch->dead)
-		return;
-	flags = fcntl(ch->fd, F_GETFL);
-	fcntl(ch->fd, F_SETFL, flags & ~O_NONBLOCK);
-	(void)ipc_write_some(ch);
-	fcntl(ch->fd, F_SETFL, flags);
-}
-
 void ipc_writer_init(struct ipc_writer *w)
 {
 	memset(w, 0, sizeof(*w));

@@ -35,8 +35,6 @@ int ipc_channel_fd(const struct ipc_channel *ch);
 /* Queues a message; FD (or -1) is sent with it and closed here once sent. */
 void ipc_send(struct ipc_channel *ch, uint32_t type, uint64_t id, const void *data, size_t len,
               int fd);
-/* Writes what is queued, blocking; for use before exit. */
-void ipc_flush_blocking(struct ipc_channel *ch);
 
 /* ---- payload encoding ---------------------------------------------- */
 

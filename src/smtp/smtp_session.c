@@ -1023,14 +1023,6 @@ void smtp_session_set_local(struct smtp_session *s, unsigned uid)
 	log_info("event=local-submission session=%s uid=%u", s->id, uid);
 }
 
-void smtp_session_shutdown(struct smtp_session *s)
-{
-	if (s->bev == NULL || s->state == SMTP_STATE_CLOSING)
-		return;
-	smtp_reply(s, "421 4.3.2 %s Service shutting down", s->env->cfg->hostname);
-	smtp_close_after_reply(s);
-}
-
 static void smtp_session_free(struct smtp_session *s)
 {
 	log_info("event=disconnect session=%s client=%s messages=%u tls=%s%s%s errors=%u", s->id,

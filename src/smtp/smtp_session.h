@@ -61,7 +61,5 @@ void smtp_session_auth_done(struct smtp_session *s, int ok, int by_certificate, 
 void smtp_session_open_done(struct smtp_session *s, int ok, const char *text, int fd);
 void smtp_session_commit_done(struct smtp_session *s, int ok, const char *text);
 
-/* Closes with 421 (service shutting down). */
-void smtp_session_shutdown(struct smtp_session *s);
 
 #endif
