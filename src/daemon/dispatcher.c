@@ -34,6 +34,17 @@ struct dispatcher_slot {
 	struct smtp_session *session;
 	uint32_t generation;
 	struct sockaddr_storage peer;
+	char lookup[ENVELOPE_ADDR_MAX]; /* the recipient being looked up */
+};
+
+/* Users the lookup role accepted as recipients, until it says the users or
+ * aliases changed: spares a round trip per recipient. */
+#define DISPATCHER_RCPT_CACHE 4096
+
+struct dispatcher_rcpt {
+	char *address;
+	char **targets;
+	unsigned n;
 };
 
 struct dispatcher {
@@ -54,6 +65,7 @@ struct dispatcher {
 	unsigned active;
 	int retiring;
 	struct mta *mta;
+	struct dispatcher_rcpt rcpt_cache[DISPATCHER_RCPT_CACHE];
 
 	/* spool files made in advance by the queue */
 	struct {
@@ -94,11 +106,60 @@ static unsigned dispatcher_slot_take(struct dispatcher *d)
 
 /* ---- callbacks from sessions ---------------------------------------- */
 
+static unsigned dispatcher_rcpt_bucket(const char *address)
+{
+	unsigned h = 2166136261u;
+
+	for (; *address; address++)
+		h = (h ^ (unsigned char)*address) * 16777619u;
+	return h % DISPATCHER_RCPT_CACHE;
+}
+
+static void dispatcher_rcpt_clear(struct dispatcher_rcpt *r)
+{
+	unsigned i;
+
+	for (i = 0; i < r->n; i++)
+		free(r->targets[i]);
+	free(r->targets);
+	free(r->address);
+	memset(r, 0, sizeof(*r));
+}
+
+static int dispatcher_lookup_cached(void *owner, const char *address, const char *const **targets_r,
+                                    unsigned *n_r)
+{
+	struct dispatcher *d = owner;
+	struct dispatcher_rcpt *r = &d->rcpt_cache[dispatcher_rcpt_bucket(address)];
+
+	if (r->address == NULL || strcmp(r->address, address) != 0)
+		return 0;
+	*targets_r = (const char *const *)r->targets;
+	*n_r = r->n;
+	return 1;
+}
+
+static void dispatcher_rcpt_remember(struct dispatcher *d, const char *address, char **targets,
+                                     unsigned n)
+{
+	struct dispatcher_rcpt *r = &d->rcpt_cache[dispatcher_rcpt_bucket(address)];
+	unsigned i;
+
+	dispatcher_rcpt_clear(r);
+	r->address = xstrdup(address);
+	r->targets = xcalloc(n ? n : 1, sizeof(char *));
+	for (i = 0; i < n; i++)
+		r->targets[i] = xstrdup(targets[i]);
+	r->n = n;
+}
+
 static void dispatcher_lookup_rcpt(void *owner, uint64_t handle, const char *address)
 {
 	struct dispatcher *d = owner;
+	unsigned slot = (unsigned)(handle & 0xffffffffu);
 	struct ipc_writer w;
 
+	strlcpy_checked(d->slots[slot].lookup, address, sizeof(d->slots[slot].lookup));
 	ipc_writer_init(&w);
 	ipc_put_str(&w, address);
 	ipc_send(d->lookup, IMSG_LOOKUP_RCPT, handle, w.buf, w.len, -1);
@@ -361,7 +422,8 @@ static void dispatcher_auth_result(struct smtp_session *s, const void *data, siz
 	dispatcher_free_strings(owned, n);
 }
 
-static void dispatcher_rcpt_result(struct smtp_session *s, const void *data, size_t len)
+static void dispatcher_rcpt_result(struct dispatcher *d, uint64_t id, struct smtp_session *s,
+                                   const void *data, size_t len)
 {
 	struct ipc_reader r;
 	uint32_t result;
@@ -373,6 +435,11 @@ static void dispatcher_rcpt_result(struct smtp_session *s, const void *data, siz
 	targets = dispatcher_read_strings(&r, &n);
 	if (ipc_reader_done(&r) < 0)
 		result = LOOKUP_TEMPFAIL;
+	/* a user, not an alias: alias expansions are logged by the lookup role
+	 * each time, so they are always asked */
+	if (result == LOOKUP_OK && n == 1 &&
+	    strcmp(targets[0], d->slots[id & 0xffffffffu].lookup) == 0)
+		dispatcher_rcpt_remember(d, targets[0], targets, n);
 	smtp_session_lookup_done(s, result, (const char *const *)targets, n);
 	dispatcher_free_strings(targets, n);
 }
@@ -390,10 +457,16 @@ static void dispatcher_lookup_handler(struct ipc_channel *ch, uint32_t type, uin
 		dispatcher_maybe_exit(d);
 		return;
 	}
+	if (type == IMSG_LOOKUP_FORGET) {
+		unsigned i;
+		for (i = 0; i < DISPATCHER_RCPT_CACHE; i++)
+			dispatcher_rcpt_clear(&d->rcpt_cache[i]);
+		return;
+	}
 	if (s == NULL)
 		return;
 	if (type == IMSG_LOOKUP_RCPT_RESULT)
-		dispatcher_rcpt_result(s, data, len);
+		dispatcher_rcpt_result(d, id, s, data, len);
 	else if (type == IMSG_AUTH_RESULT)
 		dispatcher_auth_result(s, data, len);
 }
@@ -532,6 +605,7 @@ int dispatcher_main(const struct dispatcher_args *args)
 	    .cfg = cfg,
 	    .owner = d,
 	    .lookup_rcpt = dispatcher_lookup_rcpt,
+	    .lookup_cached = dispatcher_lookup_cached,
 	    .queue_file = dispatcher_queue_file,
 	    .queue_commit = dispatcher_queue_commit,
 	    .queue_abort = dispatcher_queue_abort,

@@ -16,6 +16,9 @@ enum imsg_type {
 	 * user, u32 n, n x str address the user may send as. */
 	IMSG_AUTH_CHECK,
 	IMSG_AUTH_RESULT,
+	/* lookup -> dispatcher: the users or aliases changed; forget the
+	 * recipients remembered from earlier answers. */
+	IMSG_LOOKUP_FORGET,
 	/* dispatcher -> lookup: str name, u32 mx_lookup. Reply: u32 enum
 	 * dns_status, str error, u32 secure, u32 n, n x (str host, u32
 	 * preference, str address), in the order to try them. */

@@ -34,6 +34,7 @@ struct lookup {
 	struct verify_worker *verify;
 	struct dns_resolver *dns;
 	char dns_forwarder[128]; /* what dns was made for */
+	struct lookup_peer *peers;
 };
 
 /* A dispatcher's channel; kept while DNS answers for it are outstanding. */
@@ -42,6 +43,7 @@ struct lookup_peer {
 	struct ipc_channel *ch;
 	unsigned refs;
 	int closed;
+	struct lookup_peer *next; /* in l->peers while open */
 };
 
 /* One DNS request on behalf of a dispatcher. */
@@ -98,6 +100,9 @@ static void lookup_file_update(struct lookup *l, uint32_t type, uint64_t id, con
 	}
 	free(copy);
 	log_info("event=%s-loaded file=%s", f.kind, f.path);
+	/* dispatchers remember recipients they were told about: not any more */
+	for (struct lookup_peer *p = l->peers; p != NULL; p = p->next)
+		ipc_send(p->ch, IMSG_LOOKUP_FORGET, 0, NULL, 0, -1);
 }
 
 static int lookup_is_user(const char *address, void *arg)
@@ -357,8 +362,13 @@ static void lookup_peer_handler(struct ipc_channel *ch, uint32_t type, uint64_t 
 
 static void lookup_peer_closed(struct ipc_channel *ch, void *arg)
 {
-	struct lookup_peer *peer = arg;
+	struct lookup_peer *peer = arg, **pp;
 
+	for (pp = &peer->l->peers; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == peer) {
+			*pp = peer->next;
+			break;
+		}
 	peer->closed = 1;
 	lookup_peer_unref(peer);
 }
@@ -374,6 +384,8 @@ static void lookup_parent_handler(struct ipc_channel *ch, uint32_t type, uint64_
 		peer->refs = 1;
 		peer->ch =
 		    ipc_channel_new(l->base, fd, lookup_peer_handler, lookup_peer_closed, peer);
+		peer->next = l->peers;
+		l->peers = peer;
 		return;
 	}
 	if (type == IMSG_CTL_CONFIG && len == sizeof(l->cfg))

@@ -332,6 +332,8 @@ static void smtp_cmd_mail(struct smtp_session *s, const char *arg)
 
 static void smtp_cmd_rcpt(struct smtp_session *s, const char *arg)
 {
+	const char *const *targets;
+	unsigned n_targets;
 	const struct config *cfg = s->env->cfg;
 	struct smtp_param params[SMTP_MAX_PARAMS];
 	struct smtp_path path;
@@ -372,6 +374,11 @@ static void smtp_cmd_rcpt(struct smtp_session *s, const char *arg)
 		return;
 	}
 	str_lower(s->pending_rcpt);
+	if (s->env->lookup_cached != NULL &&
+	    s->env->lookup_cached(s->env->owner, s->pending_rcpt, &targets, &n_targets)) {
+		smtp_rcpt_answer(s, LOOKUP_OK, targets, n_targets);
+		return;
+	}
 	s->wait = SMTP_WAIT_LOOKUP;
 	s->env->lookup_rcpt(s->env->owner, s->handle, s->pending_rcpt);
 }

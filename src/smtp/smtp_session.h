@@ -27,6 +27,10 @@ struct smtp_env {
 	struct tls_server *tls;
 	void *owner;
 	void (*lookup_rcpt)(void *owner, uint64_t handle, const char *address);
+	/* What an earlier lookup said ADDRESS goes to, if it is remembered:
+	 * 1 with *targets_r and *n_r, else 0. */
+	int (*lookup_cached)(void *owner, const char *address, const char *const **targets_r,
+	                     unsigned *n_r);
 	/* A spool file for a new message: 1 with its queue id and descriptor
 	 * at once (the dispatcher keeps some ready), or 0 when the answer comes
 	 * later through smtp_session_open_done(). */
@@ -60,6 +64,5 @@ void smtp_session_auth_done(struct smtp_session *s, int ok, int by_certificate, 
                             const char *const *owned, unsigned n_owned);
 void smtp_session_open_done(struct smtp_session *s, int ok, const char *text, int fd);
 void smtp_session_commit_done(struct smtp_session *s, int ok, const char *text);
-
 
 #endif
