@@ -82,27 +82,31 @@ static int send_parse(int argc, char **argv, struct send_opts *o)
 	return 0;
 }
 
-/* Reads stdin: to EOF, or (without -i) up to a line holding only ".". */
+/* Reads stdin: to EOF, or (without -i) up to a line holding only ".".
+ * Lines of any length and NUL bytes come through whole (getline). */
 static char *send_read_message(const struct send_opts *o, size_t max, size_t *len_r)
 {
-	size_t cap = 65536, len = 0;
-	char *buf = xmalloc(cap), line[8192];
+	size_t cap = 65536, len = 0, line_cap = 0;
+	char *buf = xmalloc(cap), *line = NULL;
+	ssize_t n;
 
-	while (fgets(line, sizeof(line), stdin) != NULL) {
-		size_t n = strlen(line);
-		if (o->dot_ends && (strcmp(line, ".\n") == 0 || strcmp(line, ".\r\n") == 0))
+	while ((n = getline(&line, &line_cap, stdin)) > 0) {
+		if (o->dot_ends && ((n == 2 && memcmp(line, ".\n", 2) == 0) ||
+		                    (n == 3 && memcmp(line, ".\r\n", 3) == 0)))
 			break;
-		if (len + n > max) {
+		if (len + (size_t)n > max) {
+			free(line);
 			free(buf);
 			return NULL;
 		}
-		if (len + n > cap) {
-			cap = (len + n) * 2;
+		if (len + (size_t)n > cap) {
+			cap = (len + (size_t)n) * 2;
 			buf = xrealloc(buf, cap);
 		}
-		memcpy(buf + len, line, n);
-		len += n;
+		memcpy(buf + len, line, (size_t)n);
+		len += (size_t)n;
 	}
+	free(line);
 	*len_r = len;
 	return buf;
 }

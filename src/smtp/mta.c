@@ -138,6 +138,7 @@ static void mta_session_read_cb(struct bufferevent *bev, void *arg);
 static void mta_session_write_cb(struct bufferevent *bev, void *arg);
 static void mta_session_event_cb(struct bufferevent *bev, short what, void *arg);
 static void mta_dest_kick(struct mta_dest *d);
+static void mta_dest_remove(struct mta *m, struct mta_dest *d);
 
 /* ---- tasks ------------------------------------------------------------ */
 
@@ -1048,9 +1049,14 @@ static void mta_session_free(struct mta_session *s)
 	} else {
 		event_active(s->ev_free, 0, 0);
 	}
-	/* Tasks left waiting get a new connection. */
-	if (d->queue != NULL && !m->closing)
+	/* Tasks left waiting get a new connection; a destination with neither
+	 * goes (one per domain ever seen would otherwise pile up). */
+	if (m->closing)
+		return;
+	if (d->queue != NULL)
 		mta_dest_kick(d);
+	else if (d->n_sessions == 0)
+		mta_dest_remove(m, d);
 }
 
 /* Asks the lookup role for the candidate hosts of a new connection. */
@@ -1111,6 +1117,18 @@ static void mta_dest_kick(struct mta_dest *d)
 		opening += s->state < MTA_STATE_READY;
 	if (waiting > opening && d->n_sessions < MTA_MAX_SESSIONS)
 		mta_session_new(d);
+}
+
+static void mta_dest_remove(struct mta *m, struct mta_dest *d)
+{
+	struct mta_dest **pp;
+
+	for (pp = &m->dests; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == d) {
+			*pp = d->next;
+			free(d);
+			return;
+		}
 }
 
 static struct mta_dest *mta_dest_get(struct mta *m, const char *domain)
