@@ -1,6 +1,9 @@
 # sealmail: the two commands a newcomer needs are `make run` and `make check`.
 JOBS ?= $(shell nproc)
 MAKEFLAGS += --no-print-directory
+# Our own builds: warnings are errors and the fault points are compiled in.
+# A packager's build (plain cmake) has neither.
+OWN_FLAGS = -DSEALMAIL_WERROR=ON -DSEALMAIL_FAULTS=ON
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 .PHONY: all build build-asan deps peers run check check-normal check-asan bench fuzz install format clean
@@ -8,11 +11,11 @@ CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 all: build
 
 build: deps
-	@cmake -S . -B build $(CMAKE_FLAGS) >/dev/null
+	@cmake -S . -B build $(OWN_FLAGS) $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build -j $(JOBS)
 
 build-asan: deps
-	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSEALMAIL_SANITIZE=ON >/dev/null
+	@cmake -S . -B build-asan $(OWN_FLAGS) -DCMAKE_BUILD_TYPE=Debug -DSEALMAIL_SANITIZE=ON >/dev/null
 	@cmake --build build-asan -j $(JOBS)
 
 deps:

@@ -20,6 +20,7 @@
 
 #include "conf/config.h"
 #include "daemon/parent.h"
+#include "lib/fault.h"
 #include "lib/util.h"
 #include "ctl/send_cmd.h"
 #include "ctl/user_cmd.h"
@@ -214,6 +215,7 @@ int main(int argc, char **argv)
 {
 	const char *self = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
 
+	fault_init();
 	if (strcmp(self, "sendmail") == 0)
 		return cmd_send(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "send") == 0)
