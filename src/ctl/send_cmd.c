@@ -20,7 +20,7 @@
 
 #include "conf/config.h"
 #include "lib/util.h"
-#include "smtp/mail_header.h"
+#include "mail/mail_header.h"
 #include "smtp/smtp_parse.h"
 #include "smtp/smtp_reply.h"
 
@@ -241,7 +241,7 @@ static int send_connect(const struct config *cfg)
 }
 
 static int send_transaction(const struct config *cfg, const struct send_opts *o,
-                            char (*hdr_rcpts)[MAIL_HEADER_ADDR_MAX], unsigned n_hdr,
+                            char *const *hdr_rcpts, size_t n_hdr,
                             const char *msg, size_t len)
 {
 	struct send_conn c;
@@ -273,9 +273,9 @@ out:
 int cmd_send(int argc, char **argv)
 {
 	struct send_opts o = {.dot_ends = 1};
-	char sender[600], (*hdr)[MAIL_HEADER_ADDR_MAX] = NULL, *msg, *errors = NULL;
+	char sender[600], *msg, *errors = NULL;
+	struct mailbox_list hdr = {0};
 	struct config *cfg = xmalloc(sizeof(*cfg));
-	unsigned n_hdr = 0;
 	size_t len;
 	int r;
 
@@ -302,21 +302,23 @@ int cmd_send(int argc, char **argv)
 	}
 	if (o.from_headers) {
 		static const char *const fields[] = {"To", "Cc", "Bcc"};
-		unsigned f;
-		hdr = xcalloc(SEND_MAX_RCPTS, sizeof(hdr[0]));
-		for (f = 0; f < 3; f++) {
-			unsigned n = mail_header_addresses(msg, len, fields[f], hdr + n_hdr,
-			                                   SEND_MAX_RCPTS - n_hdr);
-			n_hdr += n < SEND_MAX_RCPTS - n_hdr ? n : SEND_MAX_RCPTS - n_hdr;
+		char why[256];
+		if (mail_header_addresses(msg, len, fields, 3, &hdr, why, sizeof(why)) < 0) {
+			fprintf(stderr, "sealmail send: -t: cannot read the recipients: %s\n", why);
+			return 1;
+		}
+		if (o.n_rcpts + hdr.n > SEND_MAX_RCPTS) {
+			fprintf(stderr, "sealmail send: more than %d recipients\n", SEND_MAX_RCPTS);
+			return 1;
 		}
 		len = send_strip_bcc(msg, len);
 	}
-	if (o.n_rcpts + n_hdr == 0) {
+	if (o.n_rcpts + hdr.n == 0) {
 		fprintf(stderr, "sealmail send: no recipients\n");
 		return 1;
 	}
-	r = send_transaction(cfg, &o, hdr, n_hdr, msg, len);
-	free(hdr);
+	r = send_transaction(cfg, &o, hdr.addrs, hdr.n, msg, len);
+	mailbox_list_free(&hdr);
 	free(msg);
 	free(cfg);
 	return r < 0 ? 1 : 0;

@@ -17,13 +17,12 @@
 #include "lib/base64.h"
 #include "lib/log.h"
 #include "lib/util.h"
-#include "smtp/mail_header.h"
+#include "mail/mailbox_list.h"
 #include "smtp/smtp_session_private.h"
 
 #define SMTP_AUTH_DELAY_MS 500 /* first failure; doubles each time */
 #define SMTP_AUTH_DELAY_MAX_MS 8000
 #define SMTP_AUTH_RESPONSE_MAX 12288 /* RFC 4954 4 */
-#define SMTP_HEADER_MAX 65536
 
 static int smtp_auth_offered(const struct smtp_session *s)
 {
@@ -48,22 +47,36 @@ static void smtp_auth_submit(struct smtp_session *s, char *user, char *password)
 	explicit_bzero(password, strlen(password));
 }
 
-/* PLAIN: authzid NUL authcid NUL passwd (RFC 4616 2). */
-static void smtp_auth_plain(struct smtp_session *s, unsigned char *msg, size_t len)
+int smtp_auth_plain_split(char *msg, size_t len, char **authzid_r, char **authcid_r,
+                          char **password_r, const char **error_r)
 {
-	char *authzid = (char *)msg, *authcid, *password;
-	char *end = (char *)msg + len;
+	char *authzid = msg, *authcid, *password;
+	char *end = msg + len;
 
 	authcid = memchr(authzid, '\0', len);
 	password = authcid ? memchr(authcid + 1, '\0', (size_t)(end - authcid - 1)) : NULL;
 	if (authcid == NULL || password == NULL ||
 	    memchr(password + 1, '\0', (size_t)(end - password - 1))) {
+		*error_r = "malformed PLAIN response";
+		return -1;
+	}
+	*authzid_r = authzid;
+	*authcid_r = authcid + 1;
+	*password_r = password + 1;
+	return 0;
+}
+
+/* PLAIN: authzid NUL authcid NUL passwd (RFC 4616 2). */
+static void smtp_auth_plain(struct smtp_session *s, unsigned char *msg, size_t len)
+{
+	char *authzid, *authcid, *password;
+	const char *why;
+
+	if (smtp_auth_plain_split((char *)msg, len, &authzid, &authcid, &password, &why) < 0) {
 		s->auth_step = SMTP_AUTH_IDLE;
-		smtp_reply_error(s, "501 5.5.2 Error: malformed PLAIN response");
+		smtp_reply_error(s, "501 5.5.2 Error: %s", why);
 		return;
 	}
-	authcid++;
-	password++;
 	/* acting as another user is not allowed: such a request fails as bad
 	 * credentials would */
 	if (authzid[0] != '\0' && strcasecmp(authzid, authcid) != 0)
@@ -271,44 +284,95 @@ int smtp_auth_check_sender(struct smtp_session *s, const char *sender)
 	return -1;
 }
 
-int smtp_auth_check_from_header(struct smtp_session *s, const char *headers, size_t len,
-                                const char **reply_r)
-{
-	static char reply[ENVELOPE_ADDR_MAX * 2 + 128];
-	char addrs[16][MAIL_HEADER_ADDR_MAX];
-	unsigned n, i;
+/* The fields that say who wrote or sent a message (RFC 5322 3.6.2, 3.6.6);
+ * a user may name only addresses of theirs in any of them. */
+static const char *const smtp_sender_fields[] = {"From", "Sender", "Resent-From",
+                                                 "Resent-Sender"};
+enum { FIELD_FROM, FIELD_SENDER, FIELD_RESENT_FROM, FIELD_RESENT_SENDER, FIELD_COUNT };
 
-	if (s->auth_user[0] == '\0' || !s->env->cfg->check_from_header || headers == NULL)
-		return 0;
-	n = mail_header_addresses(headers, len, "From", addrs, 16);
-	for (i = 0; i < n && i < 16; i++) {
-		if (smtp_auth_owns(s, addrs[i]))
-			continue;
+static int smtp_from_refuse(struct smtp_session *s, const char **reply_r, const char *field,
+                            const char *problem, const char *address)
+{
+	static char reply[MAILBOX_ADDR_MAX + ENVELOPE_ADDR_MAX + 160];
+	char v[MAILBOX_ADDR_MAX + 8], why[128];
+
+	if (address != NULL)
 		snprintf(reply, sizeof(reply),
-		         "550 5.7.1 From: header address <%s> is not owned by user %s", addrs[i],
+		         "550 5.7.1 %s: header address <%s> is not owned by user %s", field, address,
 		         s->auth_user);
-		log_info("event=from-header-refused session=%s user=%s from=<%s>", s->id,
-		         s->auth_user, addrs[i]);
-		*reply_r = reply;
-		return -1;
-	}
+	else if (field[0] != '\0')
+		snprintf(reply, sizeof(reply), "550 5.7.1 %s: header refused: %s", field, problem);
+	else
+		snprintf(reply, sizeof(reply), "550 5.7.1 Message header refused: %s", problem);
+	log_value(address ? address : "", v, sizeof(v));
+	log_value(problem ? problem : "not owned", why, sizeof(why));
+	log_info("event=from-header-refused session=%s user=%s field=%s address=%s reason=%s", s->id,
+	         s->auth_user, field[0] ? field : "header", v, why);
+	*reply_r = reply;
+	return -1;
+}
+
+/* Every address of field F must be the user's. */
+static int smtp_from_check_field(struct smtp_session *s, const struct header_field *f,
+                                 const char **reply_r)
+{
+	const char *name = smtp_sender_fields[f->which], *why = NULL;
+	unsigned flags = (f->which == FIELD_SENDER || f->which == FIELD_RESENT_SENDER)
+	                     ? MAILBOX_LIST_SINGLE
+	                     : 0;
+	struct mailbox_list list = {0};
+	size_t i;
+	int r = 0;
+
+	if (mailbox_list_parse(f->body, f->len, flags, &list, &why) < 0)
+		r = smtp_from_refuse(s, reply_r, name, why, NULL);
+	for (i = 0; r == 0 && i < list.n; i++)
+		if (!smtp_auth_owns(s, list.addrs[i]))
+			r = smtp_from_refuse(s, reply_r, name, NULL, list.addrs[i]);
+	mailbox_list_free(&list);
+	return r;
+}
+
+int smtp_auth_check_from_header(struct smtp_session *s, const char **reply_r)
+{
+	struct header_scan *hs = &s->header;
+	size_t i;
+
+	if (!s->header_scan_on)
+		return 0;
+	header_scan_finish(hs);
+	if (hs->error != NULL)
+		return smtp_from_refuse(s, reply_r,
+		                        hs->error_which >= 0 ? smtp_sender_fields[hs->error_which]
+		                                             : "",
+		                        hs->error, NULL);
+	/* RFC 5322 3.6: one From: and at most one Sender: per message */
+	if (header_scan_count(hs, FIELD_FROM) > 1)
+		return smtp_from_refuse(s, reply_r, "From", "more than one From: field", NULL);
+	if (header_scan_count(hs, FIELD_SENDER) > 1)
+		return smtp_from_refuse(s, reply_r, "Sender", "more than one Sender: field", NULL);
+	for (i = 0; i < hs->n_fields; i++)
+		if (smtp_from_check_field(s, &hs->fields[i], reply_r) < 0)
+			return -1;
 	return 0;
 }
 
 void smtp_auth_header_append(struct smtp_session *s, const char *data, size_t len)
 {
-	size_t take;
-
-	if (s->header_done || s->auth_user[0] == '\0')
+	if (s->auth_user[0] == '\0' || !s->env->cfg->check_from_header)
 		return;
-	if (s->header_buf == NULL)
-		s->header_buf = xmalloc(SMTP_HEADER_MAX);
-	take = SMTP_HEADER_MAX - s->header_len < len ? SMTP_HEADER_MAX - s->header_len : len;
-	memcpy(s->header_buf + s->header_len, data, take);
-	s->header_len += take;
-	if (mail_header_length(s->header_buf, s->header_len) < s->header_len ||
-	    s->header_len == SMTP_HEADER_MAX)
-		s->header_done = 1;
+	if (!s->header_scan_on) {
+		header_scan_init(&s->header, smtp_sender_fields, FIELD_COUNT, 0);
+		s->header_scan_on = 1;
+	}
+	header_scan_feed(&s->header, data, len);
+}
+
+void smtp_auth_header_reset(struct smtp_session *s)
+{
+	if (s->header_scan_on)
+		header_scan_free(&s->header);
+	s->header_scan_on = 0;
 }
 
 void smtp_auth_free(struct smtp_session *s)
@@ -318,7 +382,6 @@ void smtp_auth_free(struct smtp_session *s)
 	s->ev_auth_delay = NULL;
 	free(s->owned);
 	s->owned = NULL;
-	free(s->header_buf);
-	s->header_buf = NULL;
+	smtp_auth_header_reset(s);
 	explicit_bzero(s->auth_login, sizeof(s->auth_login));
 }

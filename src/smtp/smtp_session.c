@@ -115,8 +115,7 @@ static void smtp_transaction_reset(struct smtp_session *s)
 	envelope_free(&s->envelope);
 	envelope_init(&s->envelope);
 	s->declared_size = 0;
-	s->header_len = 0;
-	s->header_done = 0;
+	smtp_auth_header_reset(s);
 	s->first_rcpt_display[0] = '\0';
 	if (s->state == SMTP_STATE_MAIL || s->state == SMTP_STATE_DATA)
 		s->state = SMTP_STATE_READY;
@@ -575,7 +574,7 @@ static void smtp_data_end(struct smtp_session *s)
 	if (too_big) {
 		smtp_reply(s, "552 5.3.4 Error: message size exceeds fixed limit of %zu",
 		           cfg->limits.message_size);
-	} else if (smtp_auth_check_from_header(s, s->header_buf, s->header_len, &refusal) < 0) {
+	} else if (smtp_auth_check_from_header(s, &refusal) < 0) {
 		smtp_reply(s, "%s", refusal);
 	} else if (s->data.line_too_long) {
 		smtp_reply(s,

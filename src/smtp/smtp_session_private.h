@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 
+#include "mail/header_scan.h"
 #include "queue/envelope.h"
 #include "smtp/smtp_parse.h"
 #include "smtp/smtp_session.h"
@@ -61,9 +62,8 @@ struct smtp_session {
 	unsigned n_owned;
 	unsigned auth_failures;
 	struct event *ev_auth_delay;
-	char *header_buf; /* DATA: the message's header, for the From: check */
-	size_t header_len;
-	int header_done;
+	struct header_scan header; /* DATA: the sender fields, for the From: check */
+	int header_scan_on;
 
 	enum smtp_state state;
 	enum smtp_wait wait;
@@ -105,6 +105,11 @@ void smtp_close_after_reply(struct smtp_session *s);
 void smtp_session_process(struct smtp_session *s);
 
 /* smtp_auth.c */
+/* Splits a decoded PLAIN response (RFC 4616 2: authzid NUL authcid NUL
+ * passwd; MSG[LEN] is a NUL) into its parts, which point into MSG. Returns
+ * 0, or -1 with *error_r when it has not exactly three parts. Pure. */
+int smtp_auth_plain_split(char *msg, size_t len, char **authzid_r, char **authcid_r,
+                          char **password_r, const char **error_r);
 /* The EHLO keyword line for AUTH, or NULL when AUTH is not offered now. */
 const char *smtp_auth_ehlo(const struct smtp_session *s);
 void smtp_cmd_auth(struct smtp_session *s, const char *arg);
@@ -113,12 +118,15 @@ void smtp_auth_continue(struct smtp_session *s, const char *line, size_t len);
 /* 0 when the authenticated (or local) client may use SENDER; otherwise
  * replies itself and returns -1. */
 int smtp_auth_check_sender(struct smtp_session *s, const char *sender);
-/* At the end of DATA: 0 when the From: header is acceptable; otherwise
- * *reply_r is the refusal. */
-int smtp_auth_check_from_header(struct smtp_session *s, const char *headers, size_t len,
-                                const char **reply_r);
-/* DATA: keeps the start of the message until its header is complete. */
+/* At the end of DATA: 0 when every From:, Sender:, Resent-From: and
+ * Resent-Sender: address is one the user owns; otherwise *REPLY_R is the
+ * refusal, naming the field and the problem. */
+int smtp_auth_check_from_header(struct smtp_session *s, const char **reply_r);
+/* DATA: feeds the message, as the DATA machine produces it, to the header
+ * scanner (logged-in sessions only). */
 void smtp_auth_header_append(struct smtp_session *s, const char *data, size_t len);
+/* Forgets the header of the last transaction. */
+void smtp_auth_header_reset(struct smtp_session *s);
 void smtp_auth_free(struct smtp_session *s);
 
 #endif
