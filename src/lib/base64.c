@@ -6,6 +6,22 @@
 #include <openssl/evp.h>
 #include <string.h>
 
+/* RFC 4648 3.5: the pad bits are zero and only the alphabet appears
+ * (EVP_DecodeBlock would skip white space), i.e. encoding the N decoded
+ * octets OUT gives back IN exactly. */
+static int base64_canonical(const char *in, size_t len, const unsigned char *out, size_t n)
+{
+	unsigned char quad[5];
+	size_t i, o;
+
+	for (i = 0, o = 0; i < len; i += 4, o += 3) {
+		EVP_EncodeBlock(quad, out + o, n - o < 3 ? (int)(n - o) : 3);
+		if (memcmp(quad, in + i, 4) != 0)
+			return 0;
+	}
+	return 1;
+}
+
 long base64_decode(const char *in, size_t len, unsigned char *out)
 {
 	size_t pad = 0;
@@ -28,6 +44,8 @@ long base64_decode(const char *in, size_t len, unsigned char *out)
 	if (n < 0 || (size_t)n < pad)
 		return -1;
 	n -= (int)pad;
+	if (!base64_canonical(in, len, out, (size_t)n))
+		return -1;
 	out[n] = '\0';
 	return n;
 }

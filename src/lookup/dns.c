@@ -190,7 +190,7 @@ static void dns_note_error(struct dns_request *req, const char *what, int err,
 		return;
 	if (err != 0)
 		snprintf(req->error, sizeof(req->error), "%s: %s", what, ub_strerror(err));
-	else if (result->rcode != 0 && !result->nxdomain)
+	else if (result != NULL && result->rcode != 0 && !result->nxdomain)
 		snprintf(req->error, sizeof(req->error), "%s: DNS error (rcode %d)", what,
 		         result->rcode);
 }

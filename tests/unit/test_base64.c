@@ -50,12 +50,26 @@ static void test_malformed(void **state)
 	assert_int_equal(base64_decode("====", 4, out), -1);
 }
 
+/* Found by fuzz_base64 (tests/fuzz/corpus/base64/): inputs that decode but
+ * are not what encoding gives, so two spellings meant one response. */
+static void test_not_canonical(void **state)
+{
+	unsigned char out[64];
+
+	assert_int_equal(base64_decode("QR==", 4, out), -1); /* pad bits set */
+	assert_int_equal(base64_decode("Zm9=", 4, out), -1);
+	assert_int_equal(base64_decode(" QQ=", 4, out), -1); /* skipped white space */
+	assert_int_equal(base64_decode("Zm9v\tQQ=", 8, out), -1);
+	assert_int_equal(base64_decode("QQ==", 4, out), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vectors),
 		cmocka_unit_test(test_plain_with_nuls),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_not_canonical),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
