@@ -6,7 +6,7 @@ MAKEFLAGS += --no-print-directory
 OWN_FLAGS = -DSEALMAIL_WERROR=ON -DSEALMAIL_FAULTS=ON
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all build build-asan deps peers run check check-normal check-asan bench fuzz install format clean
+.PHONY: all build build-asan deps peers run check check-builds check-normal check-asan bench fuzz install format clean
 
 all: build
 
@@ -24,11 +24,16 @@ deps:
 run: build
 	@scripts/run-demo
 
-check: peers check-normal check-asan fuzz
+check: peers check-builds check-normal check-asan fuzz
 
 # Real peers the tests talk to (Postfix's smtp-sink unpacked, unbound).
 peers: deps
 	@if [ -x scripts/test-peers ]; then scripts/test-peers; fi
+
+# GCC and clang, Release/RelWithDebInfo/Debug and Debian's hardening flags,
+# each without -Werror, as packagers build.
+check-builds: deps
+	@scripts/build-matrix
 
 check-normal: build
 	cd build && ctest --output-on-failure -j $(JOBS)

@@ -33,6 +33,9 @@ void log_set_role(const char *role)
 }
 
 static void log_write(int priority, const char *level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static void log_write(int priority, const char *level, const char *fmt, va_list ap)
 {
 	char msg[4096];
 	int saved = errno;

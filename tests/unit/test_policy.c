@@ -74,11 +74,16 @@ static int teardown(void **state)
 static void expect_policy(struct fixture *f, const char *domain, enum tls_level level,
                           const char *source)
 {
+	const char *got, *want;
+
 	tls_policy_for_domain(&f->cfg, domain, &f->policy);
+	/* a NULL domain is one of the cases, and printf must not see it */
+	got = tls_level_name(f->policy.level);
+	want = tls_level_name(level);
 	if (f->policy.level != level || strcmp(f->policy.source, source) != 0)
-		fail_msg("%s: got %s from \"%s\", expected %s from \"%s\"", domain,
-		         tls_level_name(f->policy.level), f->policy.source, tls_level_name(level),
-		         source);
+		fail_msg("%s: got %s from \"%s\", expected %s from \"%s\"",
+		         domain ? domain : "(null)", got ? got : "?", f->policy.source,
+		         want ? want : "?", source);
 }
 
 /* ---- which rule applies ------------------------------------------------- */
