@@ -221,7 +221,8 @@ static void dispatcher_pool_file(struct dispatcher *d, const void *data, size_t 
 		memmove(d->pool_waiting, d->pool_waiting + 1, --d->n_waiting * sizeof(uint64_t));
 		if (s == NULL)
 			continue;
-		smtp_session_open_done(s, ok && fd >= 0, id, fd);
+		smtp_session_open_done(
+		    s, ok == QUEUE_RESULT_OK && fd < 0 ? QUEUE_RESULT_FAILED : ok, id, fd);
 		return;
 	}
 	if (!ok || fd < 0)

@@ -6,6 +6,15 @@
 #ifndef SEALMAIL_PROTO_H
 #define SEALMAIL_PROTO_H
 
+/* The status of IMSG_QUEUE_POOL_FILE and IMSG_QUEUE_COMMIT_RESULT; a
+ * session answers a failure 451 4.3.0, or 452 4.3.1 when the spool's file
+ * system is full (RFC 3463 X.3.1). */
+enum queue_result {
+	QUEUE_RESULT_FAILED = 0,
+	QUEUE_RESULT_OK = 1,
+	QUEUE_RESULT_NO_SPACE = 2, /* ENOSPC or EDQUOT */
+};
+
 enum imsg_type {
 	/* dispatcher -> lookup: str address. Reply: u32 enum lookup_result,
 	 * u32 n, n x str recipient (the address, or what its alias expands to). */
@@ -27,14 +36,15 @@ enum imsg_type {
 
 	/* dispatcher -> queue: u32 count; spool files wanted in advance, so a
 	 * session's DATA needs no round trip. The queue answers each with
-	 * IMSG_QUEUE_POOL_FILE: u32 ok, str queue id, and the empty file's fd.
-	 * The dispatcher writes the message from offset 0. */
+	 * IMSG_QUEUE_POOL_FILE: u32 enum queue_result, str queue id (or the
+	 * reason), and the empty file's fd. The dispatcher writes the message
+	 * from offset 0. */
 	IMSG_QUEUE_POOL,
 	IMSG_QUEUE_POOL_FILE,
 	/* dispatcher -> queue: str queue id, u64 octets written, u32 their
 	 * CRC-32C, the envelope
-	 * (envelope_encode). Reply: u32 ok, str text, only once the message is
-	 * on stable storage. */
+	 * (envelope_encode). Reply: u32 enum queue_result, str text, only once
+	 * the message is on stable storage. */
 	IMSG_QUEUE_COMMIT,
 	IMSG_QUEUE_COMMIT_RESULT,
 	/* dispatcher -> queue: str queue id; the transaction was abandoned. */

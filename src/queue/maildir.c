@@ -2,6 +2,11 @@
  * maildir.c: see maildir.h. File names follow the Maildir convention
  * "SECONDS.MUSECPPIDQN.HOST,S=SIZE" so that readers such as mutt and
  * Dovecot take them as they are.
+ *
+ * Fault points (lib/fault.h): queue/maildir/mkdir, queue/maildir/open,
+ * queue/maildir/write, queue/maildir/rename. A copy has no fsync of its own:
+ * the queue's flush makes the tmp/ files stable before they are renamed
+ * (queue/commit/sync) and the renames after (queue/deliver/sync).
  */
 #include "queue/maildir.h"
 
@@ -14,6 +19,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "lib/fault.h"
 #include "lib/util.h"
 
 static unsigned long maildir_counter;
@@ -54,7 +60,7 @@ int maildir_ensure(const char *dir, const char **error_r)
 		snprintf(path, sizeof(path), "%s/%s", dir, subdirs[i]);
 		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
 			continue;
-		if (mkdir_p(path, 0700) < 0) {
+		if (FAULT("queue/maildir/mkdir") || mkdir_p(path, 0700) < 0) {
 			*error_r = strerror(errno);
 			return -1;
 		}
@@ -92,13 +98,15 @@ int maildir_write(const char *dir, const char *hostname, const char *prefix, con
 	         (long)tv.tv_usec, (int)getpid(), ++maildir_counter, hostname, blen);
 	snprintf(copy->tmp_path, sizeof(copy->tmp_path), "%s/tmp/%s", dir, base);
 	snprintf(copy->new_path, sizeof(copy->new_path), "%s/new/%s", dir, base);
-	fd = open(copy->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	fd = FAULT("queue/maildir/open")
+	         ? -1
+	         : open(copy->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		*error_r = strerror(errno);
 		free(buf);
 		return -1;
 	}
-	if (write_all(fd, buf, blen) < 0) {
+	if (FAULT("queue/maildir/write") || write_all(fd, buf, blen) < 0) {
 		*error_r = strerror(errno);
 		close(fd);
 		unlink(copy->tmp_path);
@@ -116,7 +124,7 @@ int maildir_write(const char *dir, const char *hostname, const char *prefix, con
 
 int maildir_commit(const struct maildir_copy *copy, const char **error_r)
 {
-	if (rename(copy->tmp_path, copy->new_path) < 0) {
+	if (FAULT("queue/maildir/rename") || rename(copy->tmp_path, copy->new_path) < 0) {
 		*error_r = strerror(errno);
 		return -1;
 	}

@@ -12,10 +12,23 @@
  * committed, anything else there is dropped. One flush covers any number
  * of messages, so durability costs little per message.
  *
+ * A rename that fails after the flush changes nothing for the client: the
+ * message is stable and sealed in pool/, so it is answered 250 and served
+ * from there (recovery moves it at the next start). A commit that fails
+ * before the flush unlinks the file and answers 451 4.3.0, or 452 4.3.1 when
+ * the file system is full.
+ *
  * Delivery rides the same flushes: copies are written to Maildir tmp/ before
  * the first syncfs, renamed into new/ with the commits, and the spool file is
- * removed after the second. A crash in between delivers a message twice at
- * worst, never loses it.
+ * removed only after a second syncfs made the renames stable (skipped when
+ * nothing was renamed); a message whose second syncfs failed keeps its spool
+ * file until a later flush succeeds. A crash in between delivers a message
+ * twice at worst, never loses it.
+ *
+ * Fault points (lib/fault.h): queue/pool/open, queue/commit/pwrite,
+ * queue/commit/sync, queue/commit/rename, queue/deliver/sync,
+ * queue/dirs/mkdir; Maildir and state files have theirs in maildir.c and
+ * queue_deliver.c.
  */
 #include "queue/queue.h"
 
@@ -37,6 +50,7 @@
 #include "conf/config.h"
 #include "daemon/proto.h"
 #include "lib/crc32c.h"
+#include "lib/fault.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -48,6 +62,16 @@
 void queue_new_id(struct queue *q, char *buf, size_t size)
 {
 	snprintf(buf, size, "%013" PRIx64 "%05X", now_usec(), (q->id_counter++) & 0xfffff);
+}
+
+enum queue_result queue_result_for(int err)
+{
+	return err == ENOSPC || err == EDQUOT ? QUEUE_RESULT_NO_SPACE : QUEUE_RESULT_FAILED;
+}
+
+void queue_msg_spool_path(const struct queue_msg *m, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/%s", m->in_pool ? QUEUE_POOL_DIR : "queue/active", m->id);
 }
 
 void queue_msg_free(struct queue_msg *m)
@@ -102,20 +126,24 @@ void queue_reply(struct queue_peer *peer, uint32_t type, uint64_t id, uint32_t o
 	ipc_writer_free(&w);
 }
 
-/* Creates an empty queue/incoming/ID; returns its descriptor. */
+/* Creates an empty pool/ID; returns its descriptor, or -1 with errno and
+ * *error_r. */
 static int queue_spool_create(struct queue_msg *m, const char **error_r)
 {
 	char path[128];
 	int fd;
 
 	snprintf(path, sizeof(path), QUEUE_POOL_DIR "/%s", m->id);
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	fd =
+	    FAULT("queue/pool/open") ? -1 : open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		*error_r = strerror(errno);
 	return fd;
 }
 
-/* Writes the envelope and trailer after the message's BODY_LEN octets. */
+/* Writes the envelope and trailer after the message's BODY_LEN octets. On
+ * failure *error_r says why and m->commit_errno is the error (0 when it was
+ * not the file system's). */
 static int queue_spool_seal(struct queue_msg *m, uint64_t body_len, uint32_t crc,
                             const char **error_r)
 {
@@ -123,16 +151,20 @@ static int queue_spool_seal(struct queue_msg *m, uint64_t body_len, uint32_t crc
 	char *block = envelope_format_block(&m->env, body_len, crc, &len);
 	ssize_t n;
 
+	m->commit_errno = 0;
 	if (block == NULL) {
 		*error_r = "line end in an envelope field";
 		return -1;
 	}
-	n = pwrite(m->fd, block, len, (off_t)body_len);
-	free(block);
+	n = FAULT("queue/commit/pwrite") ? -1 : pwrite(m->fd, block, len, (off_t)body_len);
 	if (n < 0 || (size_t)n != len) {
-		*error_r = n < 0 ? strerror(errno) : "short write";
+		/* a short write means the file system ran out of room */
+		m->commit_errno = n < 0 ? errno : ENOSPC;
+		*error_r = strerror(m->commit_errno);
+		free(block);
 		return -1;
 	}
+	free(block);
 	m->header_len = 0;
 	m->body_len = body_len;
 	return 0;
@@ -156,10 +188,11 @@ static void queue_handle_pool(struct queue *q, struct queue_peer *peer, const vo
 		m->fd = queue_spool_create(m, &why);
 		theirs = m->fd >= 0 ? dup(m->fd) : -1;
 		if (theirs < 0) {
+			int err = errno;
 			log_error("event=spool-error id=%s reason=\"%s\"", m->id,
-			          m->fd >= 0 ? strerror(errno) : why);
-			queue_reply(peer, IMSG_QUEUE_POOL_FILE, 0, 0, "cannot create spool file",
-			            -1);
+			          m->fd >= 0 ? strerror(err) : why);
+			queue_reply(peer, IMSG_QUEUE_POOL_FILE, 0, queue_result_for(err),
+			            "cannot create spool file", -1);
 			if (m->fd >= 0) {
 				char path[128];
 				snprintf(path, sizeof(path), QUEUE_POOL_DIR "/%s", m->id);
@@ -229,11 +262,13 @@ static void queue_handle_commit(struct queue *q, struct queue_peer *peer, uint64
 	envelope_free(&m->env);
 	m->env = env;
 	strlcpy_checked(m->env.id, m->id, sizeof(m->env.id));
+	m->commit_errno = 0;
 	if (fstat(m->fd, &st) < 0 || (uint64_t)st.st_size != size ||
 	    queue_spool_seal(m, size, crc, &why) < 0) {
+		enum queue_result res = queue_result_for(m->commit_errno);
 		log_error("event=spool-error id=%s reason=\"%s\"", m->id, why);
 		queue_open_drop(q, m, &q->open);
-		queue_reply(peer, IMSG_QUEUE_COMMIT_RESULT, rid, 0, why, -1);
+		queue_reply(peer, IMSG_QUEUE_COMMIT_RESULT, rid, res, why, -1);
 		return;
 	}
 	m->request_id = rid;
@@ -316,17 +351,22 @@ static void queue_add_peer(struct queue *q, int fd)
 
 /* ---- the flush ------------------------------------------------------ */
 
-static int queue_sync(struct queue *q)
+/* One syncfs() of the spool's file system; FAULT is a fault point's verdict
+ * (errno set when it fired). Returns 0, or -1 with errno. */
+static int queue_sync(struct queue *q, int fault)
 {
-	if (syncfs(q->sync_fd) < 0) {
-		log_error("event=sync-error reason=\"%s\"", strerror(errno));
+	if (fault || syncfs(q->sync_fd) < 0) {
+		int err = errno;
+		log_error("event=sync-error reason=\"%s\"", strerror(err));
+		errno = err;
 		return -1;
 	}
 	return 0;
 }
 
-/* Renames each message of the batch into active/. A message whose rename
- * fails is answered 451 and dropped. */
+/* Renames each message of the batch into active/. The batch is stable
+ * already, so a message whose rename fails stays committed in pool/ (where
+ * recovery finds it sealed) and is served from there. */
 static void queue_batch_rename(struct queue *q)
 {
 	struct queue_msg *m;
@@ -336,26 +376,27 @@ static void queue_batch_rename(struct queue *q)
 	{
 		snprintf(from, sizeof(from), QUEUE_POOL_DIR "/%s", m->id);
 		snprintf(to, sizeof(to), "queue/active/%s", m->id);
-		if (rename(from, to) < 0) {
-			log_error("event=spool-error id=%s reason=\"rename: %s\"", m->id,
-			          strerror(errno));
-			m->commit_failed = 1;
+		if (FAULT("queue/commit/rename") || rename(from, to) < 0) {
+			log_warn("event=spool-error id=%s reason=\"rename: %s; kept in pool\"",
+			         m->id, strerror(errno));
+			m->in_pool = 1;
 		}
 	}
 }
 
-/* Answers every session of the batch; what was committed goes to the
- * delivery list. */
-static void queue_batch_answer(struct queue *q, int synced)
+/* Answers every session of the batch: committed when SYNC_ERRNO is 0, else
+ * refused for that error. What was committed goes to the delivery list. */
+static void queue_batch_answer(struct queue *q, int sync_errno)
 {
 	struct queue_msg *m;
+	enum queue_result res = sync_errno == 0 ? QUEUE_RESULT_OK : queue_result_for(sync_errno);
 
 	while ((m = TAILQ_FIRST(&q->batch)) != NULL) {
-		int ok = synced && !m->commit_failed;
+		int ok = res == QUEUE_RESULT_OK;
 
 		TAILQ_REMOVE(&q->batch, m, entry);
 		if (m->peer != NULL)
-			queue_reply(m->peer, IMSG_QUEUE_COMMIT_RESULT, m->request_id, (uint32_t)ok,
+			queue_reply(m->peer, IMSG_QUEUE_COMMIT_RESULT, m->request_id, res,
 			            ok ? m->id : "cannot make the message stable", -1);
 		m->peer = NULL;
 		if (ok) {
@@ -375,19 +416,22 @@ static void queue_flush_cb(evutil_socket_t fd, short what, void *arg)
 	struct queue *q = arg;
 	int have_batch = !TAILQ_EMPTY(&q->batch), ok;
 	struct queue_delivery *d;
-	unsigned n;
+	unsigned n, renamed;
 
 	d = queue_deliveries_prepare(q, &n);
-	ok = queue_sync(q) == 0;
+	ok = queue_sync(q, FAULT("queue/commit/sync")) == 0;
 	/* The batch is stable now: a sealed file in pool/ whose checksum
 	 * holds counts as committed at recovery, so the 250s need not wait
 	 * for the renames to be (the next sync covers them). */
 	if (ok && have_batch)
 		queue_batch_rename(q);
 	if (have_batch)
-		queue_batch_answer(q, ok);
-	queue_deliveries_commit(d, n, ok);
-	ok = ok && queue_sync(q) == 0;
+		queue_batch_answer(q, ok ? 0 : errno);
+	renamed = queue_deliveries_commit(d, n, ok);
+	/* The spool files of delivered messages go only once the renames into
+	 * new/ are stable. */
+	if (renamed > 0)
+		ok = ok && queue_sync(q, FAULT("queue/deliver/sync")) == 0;
 	queue_deliveries_finish(q, d, n, ok);
 	if (!TAILQ_EMPTY(&q->ready) || !TAILQ_EMPTY(&q->batch))
 		queue_schedule_flush(q);
@@ -401,7 +445,8 @@ void queue_schedule_flush(struct queue *q)
 		event_add(q->ev_flush, &now);
 }
 
-/* Moves deferred messages whose time has come back to the ready list. */
+/* Moves deferred messages whose time has come back to the ready list, and
+ * tries again to write the state files that could not be written. */
 static void queue_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct queue *q = arg;
@@ -410,6 +455,8 @@ static void queue_retry_cb(evutil_socket_t fd, short what, void *arg)
 
 	for (m = TAILQ_FIRST(&q->deferred); m != NULL; m = next) {
 		next = TAILQ_NEXT(m, entry);
+		if (m->state_dirty)
+			queue_state_write(m);
 		if (m->not_before > now || m->held)
 			continue;
 		TAILQ_REMOVE(&q->deferred, m, entry);
@@ -423,8 +470,9 @@ static void queue_retry_cb(evutil_socket_t fd, short what, void *arg)
 
 int queue_prepare_dirs(const char **error_r)
 {
-	if (mkdir_p(QUEUE_POOL_DIR, 0700) < 0 || mkdir_p("queue/active", 0700) < 0 ||
-	    mkdir_p("queue/state", 0700) < 0 || mkdir_p("mail", 0700) < 0) {
+	if (FAULT("queue/dirs/mkdir") || mkdir_p(QUEUE_POOL_DIR, 0700) < 0 ||
+	    mkdir_p("queue/active", 0700) < 0 || mkdir_p("queue/state", 0700) < 0 ||
+	    mkdir_p("mail", 0700) < 0) {
 		*error_r = strerror(errno);
 		return -1;
 	}
@@ -488,7 +536,7 @@ static void queue_recover(struct queue *q)
 				dropped++;
 		}
 		closedir(dir);
-		queue_sync(q);
+		queue_sync(q, 0);
 	}
 	if ((dir = opendir("queue/active")) != NULL) {
 		while ((de = readdir(dir)) != NULL) {

@@ -255,7 +255,7 @@ static int queue_ctl_delete(struct queue *q, const char *id, struct evbuffer *ou
 		return 0;
 	}
 	TAILQ_REMOVE(list, m, entry);
-	queue_msg_remove_files(m->id);
+	queue_msg_remove_files(m);
 	log_info("event=removed id=%s reason=deleted", m->id);
 	evbuffer_add_printf(out, "%s: deleted\n", m->id);
 	queue_msg_free(m);

@@ -4,6 +4,9 @@
  * recipients, one task per domain, to a dispatcher. When every part of the
  * attempt is back, the message is removed, or kept with its state for the
  * next attempt, and the sender is told what failed (DSN, RFC 3464).
+ *
+ * Fault points (lib/fault.h): queue/state/open, queue/state/write,
+ * queue/state/rename.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +18,7 @@
 #include <unistd.h>
 
 #include "daemon/proto.h"
+#include "lib/fault.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -44,7 +48,7 @@ int queue_msg_load(struct queue *q, struct queue_msg *m, const char **error_r)
 	int r;
 
 	if (m->fd < 0) {
-		snprintf(path, sizeof(path), "queue/active/%s", m->id);
+		queue_msg_spool_path(m, path, sizeof(path));
 		m->fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (m->fd < 0 || fstat(m->fd, &st) < 0) {
 			*error_r = strerror(errno);
@@ -316,7 +320,7 @@ struct queue_delivery *queue_deliveries_prepare(struct queue *q, unsigned *n_r)
 	while (n < limit && q->n_tasks < QUEUE_MAX_TASKS && (m = TAILQ_FIRST(&q->ready)) != NULL) {
 		TAILQ_REMOVE(&q->ready, m, entry);
 		if (m->deleted) {
-			queue_msg_remove_files(m->id);
+			queue_msg_remove_files(m);
 			queue_msg_free(m);
 			continue;
 		}
@@ -347,9 +351,9 @@ struct queue_delivery *queue_deliveries_prepare(struct queue *q, unsigned *n_r)
 	return d;
 }
 
-void queue_deliveries_commit(struct queue_delivery *d, unsigned n, int synced)
+unsigned queue_deliveries_commit(struct queue_delivery *d, unsigned n, int synced)
 {
-	unsigned i, j;
+	unsigned i, j, renamed = 0;
 
 	for (i = 0; i < n; i++)
 		for (j = 0; j < d[i].n_copies; j++) {
@@ -357,6 +361,7 @@ void queue_deliveries_commit(struct queue_delivery *d, unsigned n, int synced)
 			const char *why;
 			if (synced && maildir_commit(&d[i].copies[j], &why) == 0) {
 				r->status = RCPT_DELIVERED;
+				renamed++;
 				continue;
 			}
 			maildir_discard(&d[i].copies[j]);
@@ -364,19 +369,24 @@ void queue_deliveries_commit(struct queue_delivery *d, unsigned n, int synced)
 			         "4.2.0 local delivery failed: %s",
 			         synced ? why : "the file system could not be synced");
 		}
+	return renamed;
 }
 
+/* Ends the flush's part of each attempt. When the flush failed (!SYNCED), a
+ * copy already renamed into new/ counts as delivered (it is there to read;
+ * trying again would deliver it twice), but the message keeps its files
+ * until a later flush succeeds (queue_attempt_done). */
 void queue_deliveries_finish(struct queue *q, struct queue_delivery *d, unsigned n, int synced)
 {
 	unsigned i, j;
 
 	for (i = 0; i < n; i++) {
 		struct queue_msg *m = d[i].msg;
+		if (!synced)
+			m->unsynced = 1;
 		for (j = 0; j < d[i].n_copies; j++) {
 			unsigned r = d[i].rcpt_index[j];
 			m->rcpts[r].inflight = 0;
-			if (!synced)
-				m->rcpts[r].status = RCPT_PENDING;
 			if (m->rcpts[r].status == RCPT_DELIVERED)
 				log_info("event=delivered id=%s to=<%s> relay=local mailbox=%s",
 				         m->id, m->env.rcpts[r].addr, d[i].copies[j].new_path);
@@ -688,12 +698,20 @@ static void queue_attempt_done(struct queue *q, struct queue_msg *m)
 	time_t now = time(NULL);
 	unsigned i, pending = 0, wait;
 
+	if (m->unsynced) {
+		/* Not an attempt: what this flush did may not be on disk. */
+		m->unsynced = 0;
+		m->not_before = now + 1;
+		queue_msg_unload(m);
+		TAILQ_INSERT_TAIL(&q->deferred, m, entry);
+		return;
+	}
 	queue_expire(q, m, now);
 	queue_report(q, m);
 	for (i = 0; i < m->n_rcpts; i++)
 		pending += m->rcpts[i].status == RCPT_PENDING;
 	if (pending == 0 || m->deleted) {
-		queue_msg_remove_files(m->id);
+		queue_msg_remove_files(m);
 		log_info("event=removed id=%s%s", m->id, m->deleted ? " reason=deleted" : "");
 		queue_msg_free(m);
 		return;
@@ -709,13 +727,13 @@ static void queue_attempt_done(struct queue *q, struct queue_msg *m)
 
 /* ---- state files ---------------------------------------------------------------- */
 
-void queue_msg_remove_files(const char *id)
+void queue_msg_remove_files(const struct queue_msg *m)
 {
 	char path[128];
 
-	snprintf(path, sizeof(path), "queue/active/%s", id);
+	queue_msg_spool_path(m, path, sizeof(path));
 	unlink(path);
-	snprintf(path, sizeof(path), "queue/state/%s", id);
+	snprintf(path, sizeof(path), "queue/state/%s", m->id);
 	unlink(path);
 }
 
@@ -723,18 +741,20 @@ void queue_msg_remove_files(const char *id)
  * "rcpt STATUS REPORTED last error..." per recipient in envelope order. It
  * is written beside the spool file (temp file, rename) and made stable by
  * the next flush; lost, it costs a repeated attempt, never a message. */
-void queue_state_write(const struct queue_msg *m)
+void queue_state_write(struct queue_msg *m)
 {
 	char path[128], tmp[140];
 	unsigned i;
+	int failed;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "queue/state/%s", m->id);
 	snprintf(tmp, sizeof(tmp), "queue/state/%s.tmp", m->id);
-	f = fopen(tmp, "we");
+	f = FAULT("queue/state/open") ? NULL : fopen(tmp, "we");
 	if (f == NULL) {
 		log_error("event=spool-error id=%s reason=\"state file: %s\"", m->id,
 		          strerror(errno));
+		m->state_dirty = 1;
 		return;
 	}
 	fprintf(f, "attempts %u\nnext %lld\nwarned %d\nheld %d\n", m->attempts,
@@ -742,9 +762,21 @@ void queue_state_write(const struct queue_msg *m)
 	for (i = 0; i < m->n_rcpts; i++)
 		fprintf(f, "rcpt %u %u %s\n", m->rcpts[i].status, m->rcpts[i].reported,
 		        m->rcpts[i].last_error);
-	if (fclose(f) != 0 || rename(tmp, path) < 0)
+	/* fclose() writes what is buffered, so it is the write that can fail */
+	failed = FAULT("queue/state/write") || ferror(f);
+	if (failed) {
+		int err = errno;
+		fclose(f);
+		errno = err;
+	} else {
+		failed = fclose(f) != 0 || FAULT("queue/state/rename") || rename(tmp, path) < 0;
+	}
+	m->state_dirty = failed;
+	if (failed) {
 		log_error("event=spool-error id=%s reason=\"state file: %s\"", m->id,
 		          strerror(errno));
+		unlink(tmp);
+	}
 }
 
 void queue_state_read(struct queue_msg *m)

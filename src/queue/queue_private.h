@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "conf/config.h"
+#include "daemon/proto.h"
 #include "queue/envelope.h"
 #include "queue/maildir.h"
 
@@ -50,9 +51,10 @@ struct queue_msg {
 	/* receiving: who to answer */
 	struct queue_peer *peer;
 	uint64_t request_id;
-	int commit_failed;
+	int commit_errno; /* why the commit failed, when the file system said */
 	/* the spool file */
 	int fd;              /* -1 when not open */
+	int in_pool;         /* committed, but the rename into active/ failed */
 	struct envelope env; /* n_rcpts == 0 when not loaded */
 	size_t header_len;
 	uint64_t body_len;
@@ -64,8 +66,10 @@ struct queue_msg {
 	unsigned attempts;
 	unsigned tasks; /* remote deliveries in flight */
 	int held;
-	int warned;  /* the delay notice was sent */
-	int deleted; /* by the operator: goes once nothing is in flight */
+	int warned;      /* the delay notice was sent */
+	int deleted;     /* by the operator: goes once nothing is in flight */
+	int unsynced;    /* the last flush failed: keep the files, try again soon */
+	int state_dirty; /* the state file could not be written: write it again */
 };
 TAILQ_HEAD(queue_msg_list, queue_msg);
 
@@ -110,6 +114,10 @@ struct queue {
 };
 
 /* queue.c */
+/* How a session is to hear of a failure with errno ERR. */
+enum queue_result queue_result_for(int err);
+/* Where M's spool file is: queue/active/ID, or pool/ID (see in_pool). */
+void queue_msg_spool_path(const struct queue_msg *m, char *buf, size_t size);
 void queue_schedule_flush(struct queue *q);
 void queue_new_id(struct queue *q, char *buf, size_t size);
 void queue_msg_free(struct queue_msg *m);
@@ -129,7 +137,8 @@ int queue_msg_load(struct queue *q, struct queue_msg *m, const char **error_r);
  * returned for the flush to commit. */
 struct queue_delivery;
 struct queue_delivery *queue_deliveries_prepare(struct queue *q, unsigned *n_r);
-void queue_deliveries_commit(struct queue_delivery *d, unsigned n, int synced);
+/* Renames the tmp/ copies into new/ when SYNCED; returns how many were. */
+unsigned queue_deliveries_commit(struct queue_delivery *d, unsigned n, int synced);
 void queue_deliveries_finish(struct queue *q, struct queue_delivery *d, unsigned n, int synced);
 /* IMSG_MTA_RESULT from a dispatcher. */
 void queue_task_result(struct queue *q, uint64_t id, const void *data, size_t len);
@@ -137,9 +146,9 @@ void queue_task_result(struct queue *q, uint64_t id, const void *data, size_t le
 void queue_peer_lost_tasks(struct queue *q, struct queue_peer *peer);
 /* Reads queue/state/ID into M (when the file exists). */
 void queue_state_read(struct queue_msg *m);
-void queue_msg_remove_files(const char *id);
-/* Writes queue/state/ID. */
-void queue_state_write(const struct queue_msg *m);
+void queue_msg_remove_files(const struct queue_msg *m);
+/* Writes queue/state/ID; on failure sets m->state_dirty for another try. */
+void queue_state_write(struct queue_msg *m);
 
 /* queue_ctl.c */
 int queue_control_listen(struct queue *q, const char **error_r);

@@ -29,6 +29,7 @@
 #include "conf/config.h"
 #include "daemon/proto.h"
 #include "lib/crc32c.h"
+#include "lib/fault.h"
 #include "lib/log.h"
 #include "lib/tls.h"
 #include "lib/util.h"
@@ -531,13 +532,24 @@ static void smtp_data_flush(struct smtp_session *s)
 {
 	if (s->data_len == 0)
 		return;
-	if (!s->data_error && write_all(s->spool_fd, s->data_buf, s->data_len) < 0)
+	if (!s->data_error &&
+	    (FAULT("smtp/data/write") || write_all(s->spool_fd, s->data_buf, s->data_len) < 0))
 		s->data_error = errno ? errno : EIO;
 	if (!s->data_error) {
 		s->written += s->data_len;
 		s->crc = crc32c(s->crc, s->data_buf, s->data_len);
 	}
 	s->data_len = 0;
+}
+
+/* The reply to a message the spool could not take: 452 4.3.1 when its file
+ * system is full (the client may retry at once elsewhere), else 451 4.3.0. */
+static void smtp_reply_spool_failure(struct smtp_session *s, int no_space)
+{
+	if (no_space)
+		smtp_reply(s, "452 4.3.1 Insufficient system storage");
+	else
+		smtp_reply(s, "451 4.3.0 Error: queue file write error");
 }
 
 void smtp_session_open_done(struct smtp_session *s, int ok, const char *text, int fd)
@@ -548,9 +560,9 @@ void smtp_session_open_done(struct smtp_session *s, int ok, const char *text, in
 		return;
 	}
 	s->wait = SMTP_WAIT_NONE;
-	if (!ok || fd < 0) {
+	if (ok != QUEUE_RESULT_OK || fd < 0) {
 		log_error("event=queue-error session=%s reason=\"%s\"", s->id, text);
-		smtp_reply(s, "451 4.3.0 Error: queue file write error");
+		smtp_reply_spool_failure(s, ok == QUEUE_RESULT_NO_SPACE);
 		smtp_transaction_reset(s);
 	} else {
 		smtp_data_start(s, text, fd);
@@ -582,8 +594,9 @@ static void smtp_data_end(struct smtp_session *s)
 		           "(RFC 5321 4.5.3.1.6)",
 		           cfg->limits.text_line);
 	} else if (s->data_error) {
-		smtp_reply(s, "452 4.3.1 Error: insufficient system storage (%s)",
-		           strerror(s->data_error));
+		log_error("event=queue-error id=%s session=%s reason=\"spool write: %s\"",
+		          s->queue_id, s->id, strerror(s->data_error));
+		smtp_reply_spool_failure(s, s->data_error == ENOSPC || s->data_error == EDQUOT);
 	} else {
 		close(s->spool_fd);
 		s->spool_fd = -1;
@@ -603,7 +616,7 @@ void smtp_session_commit_done(struct smtp_session *s, int ok, const char *text)
 	if (s->wait != SMTP_WAIT_COMMIT)
 		return;
 	s->wait = SMTP_WAIT_NONE;
-	if (ok) {
+	if (ok == QUEUE_RESULT_OK) {
 		log_info("event=queued id=%s session=%s from=<%s> nrcpt=%u size=%" PRIu64 " tls=%s",
 		         s->queue_id, s->id, log_value(s->envelope.sender, from, sizeof(from)),
 		         s->envelope.n_rcpts, s->written, s->tls_active ? s->tls_version : "none");
@@ -613,7 +626,7 @@ void smtp_session_commit_done(struct smtp_session *s, int ok, const char *text)
 	} else {
 		log_error("event=queue-error id=%s session=%s reason=\"%s\"", s->queue_id, s->id,
 		          text);
-		smtp_reply(s, "451 4.3.0 Error: queue file write error");
+		smtp_reply_spool_failure(s, ok == QUEUE_RESULT_NO_SPACE);
 	}
 	smtp_transaction_reset(s);
 	smtp_session_process(s);

@@ -62,6 +62,7 @@ void smtp_session_lookup_done(struct smtp_session *s, unsigned result, const cha
 /* USER is the canonical name; OWNED the addresses it may send as. */
 void smtp_session_auth_done(struct smtp_session *s, int ok, int by_certificate, const char *user,
                             const char *const *owned, unsigned n_owned);
+/* OK is an enum queue_result (daemon/proto.h). */
 void smtp_session_open_done(struct smtp_session *s, int ok, const char *text, int fd);
 void smtp_session_commit_done(struct smtp_session *s, int ok, const char *text);
 

@@ -33,8 +33,9 @@ import unittest
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SEALMAIL_BIN = os.environ.get("SEALMAIL_BIN") or os.path.normpath(
-    os.path.join(HERE, "..", "..", "build", "sealmail"))
+# Absolute: the server runs in its own directory.
+SEALMAIL_BIN = os.path.abspath(os.environ.get("SEALMAIL_BIN") or os.path.normpath(
+    os.path.join(HERE, "..", "..", "build", "sealmail")))
 
 HOSTNAME = "mx.local.test"        # [server] hostname and the default cert's name
 OTHER_TLS_NAME = "mail.other.test"  # the [tls mail.other.test] certificate
@@ -740,6 +741,60 @@ def _pgroup_alive(pgid):
     return False
 
 
+def need_tool(name, package):
+    """The path of the program NAME; fails the test naming the Debian
+    PACKAGE that provides it when it is missing (a test never skips)."""
+    path = shutil.which(name)
+    if path is None:
+        raise AssertionError("%s not found: install the Debian package %s (scripts/deps does)"
+                             % (name, package))
+    return path
+
+
+def fault_wrapper(*points):
+    """A wrapper for Server(wrapper=...) that runs sealmail under libfiu's
+    fiu-run with each of POINTS enabled. A point is "ROLE/STEP/CALL" (the
+    name FAULT() takes) optionally followed by libfiu options, e.g.
+    "queue/commit/sync,failinfo=28,onetime". The state is copied into each
+    forked role, so onetime fires once in every process that reaches it."""
+    argv = [need_tool("fiu-run", "fiu-utils"), "-f", ""]
+    for p in points:
+        argv += ["-c", "enable name=sealmail/" + p]
+    return argv
+
+
+def _sanitizer_env_for_wrapper(env, wrapper):
+    """Sanitizer options for a server started under WRAPPER (a program
+    name): a preloaded library (libfiu's) comes before ASan's runtime and
+    keeps a few bytes for good; LeakSanitizer cannot work under ptrace."""
+    extra = ["verify_asan_link_order=0"]
+    if wrapper == "strace":
+        extra.append("detect_leaks=0")
+    env["ASAN_OPTIONS"] = ":".join([x for x in (env.get("ASAN_OPTIONS"),) if x] + extra)
+    supp = os.path.join(tmp_root(), "lsan-wrapper.supp")
+    if not os.path.exists(supp):
+        with open(supp, "w") as f:
+            f.write("leak:fiu_run_preload.so\nleak:libfiu.so\n")
+    env["LSAN_OPTIONS"] = ":".join(
+        [x for x in (env.get("LSAN_OPTIONS"),) if x] + ["suppressions=" + supp])
+
+
+def _children(pid):
+    """The pids whose parent is PID."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                rest = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(rest[1]) == pid:
+            out.append(int(d))
+    return out
+
+
 SANITIZER_RE = re.compile(r"(ERROR: (Address|Leak|Memory|Thread)Sanitizer|runtime error:|"
                           r"SUMMARY: \w+Sanitizer)")
 
@@ -750,12 +805,15 @@ class Server:
     LISTENERS maps listener name -> tls mode (none/optional/required/implicit).
     LIMITS is a dict for the [limits] section. SNI_CERTS maps names -> Cert for
     [tls NAME] sections (default: mail.other.test). CERT is the default Cert.
+    WRAPPER (argv list, e.g. fault_wrapper(...) or strace) is put in front of
+    the server's command line, ENV (dict) added to its environment; both are
+    attributes that a later start() uses again (set them to None to drop).
     """
 
     def __init__(self, listeners=None, limits=None, sni_certs=None, cert=None,
                  users=DEFAULT_USERS, local_domains=LOCAL_DOMAINS, dispatchers=2,
                  min_version="TLSv1.2", start=True, server_options=None, extra_config="",
-                 passwords=None, aliases=None, submit_socket=False):
+                 passwords=None, aliases=None, submit_socket=False, wrapper=None, env=None):
         if not os.path.exists(SEALMAIL_BIN):
             raise AssertionError("sealmail binary not found at %s (set SEALMAIL_BIN or run "
                                  "`make build`)" % SEALMAIL_BIN)
@@ -780,6 +838,8 @@ class Server:
         self.proc = None
         self.pgid = None
         self._logf = None
+        self.wrapper = list(wrapper) if wrapper else None
+        self.env = dict(env) if env else None
         self.install_cert(cert or default_cert())
         self.sni = {}
         for name, c in (sni_certs if sni_certs is not None else
@@ -870,10 +930,17 @@ class Server:
         if self._logf is None:
             self._logf = open(self.log_path, "ab", buffering=0)
         self._logf.write(b"=== harness: starting sealmail ===\n")
-        self.proc = subprocess.Popen([SEALMAIL_BIN, "serve", "-c", self.conf, "-f"],
+        env = None
+        if self.wrapper or self.env:
+            env = dict(os.environ)
+            env.update(self.env or {})
+            if self.wrapper:
+                _sanitizer_env_for_wrapper(env, os.path.basename(self.wrapper[0]))
+        self.proc = subprocess.Popen(list(self.wrapper or []) +
+                                     [SEALMAIL_BIN, "serve", "-c", self.conf, "-f"],
                                      stdin=subprocess.DEVNULL, stdout=self._logf,
                                      stderr=self._logf, start_new_session=True,
-                                     cwd=self.dir)
+                                     cwd=self.dir, env=env)
         self.pgid = self.proc.pid
         if not wait:
             return
@@ -906,6 +973,23 @@ class Server:
     def running(self):
         return self.proc is not None and self.proc.poll() is None
 
+    def main_pid(self):
+        """The pid of sealmail's parent process: the process started, or
+        under a wrapper that does not exec (strace), its sealmail child."""
+        if not self.wrapper:
+            return self.proc.pid
+        exe = os.path.realpath(SEALMAIL_BIN)
+
+        def find():
+            for pid in [self.proc.pid] + _children(self.proc.pid):
+                try:
+                    if os.path.realpath("/proc/%d/exe" % pid) == exe:
+                        return pid
+                except OSError:
+                    pass
+            return None
+        return wait_for(find, what="the sealmail process under %s" % self.wrapper[0])
+
     def stop(self):
         """SIGTERM to the parent, wait. Returns the exit status. Leftover
         processes of the group are killed afterwards."""
@@ -913,7 +997,7 @@ class Server:
             return None
         rc = self.proc.poll()
         if rc is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
+            os.kill(self.main_pid(), signal.SIGTERM)
             try:
                 rc = self.proc.wait(timeout=TIMEOUT)
             except subprocess.TimeoutExpired:
@@ -945,7 +1029,7 @@ class Server:
         wait_for(lambda: not _pgroup_alive(self.pgid), what="process group to die")
 
     def reload(self):
-        os.kill(self.proc.pid, signal.SIGHUP)
+        os.kill(self.main_pid(), signal.SIGHUP)
 
     def restart(self):
         if self.running():
