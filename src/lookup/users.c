@@ -108,6 +108,7 @@ int users_db_parse(struct users_db *db, const char *text,
 	while (*p) {
 		const char *nl = strchr(p, '\n');
 		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		const char *next = nl ? nl + 1 : p + len;
 		const char *why;
 		char *entry;
 
@@ -128,7 +129,7 @@ int users_db_parse(struct users_db *db, const char *text,
 				records[n++].line = lineno;
 			}
 		}
-		p += nl ? len + (p[len] == '\r') + 1 : len;
+		p = next;
 	}
 	qsort(records, n, sizeof(*records), users_record_cmp);
 	users_db_fill(db, records, n, warn, arg);

@@ -84,7 +84,10 @@ int envelope_decode(struct envelope *env, struct ipc_reader *r)
 		ipc_get_str(r, addr, sizeof(addr));
 		ipc_get_str(r, orcpt, sizeof(orcpt));
 		notify = ipc_get_u32(r);
-		if (r->error || envelope_add_rcpt(env, addr, notify, orcpt) < 0)
+		/* only what the spool file can hold: envelope_rcpt_record()
+		 * reads it back at recovery */
+		if (r->error || notify > ENVELOPE_NOTIFY_ALL ||
+		    envelope_add_rcpt(env, addr, notify, orcpt) < 0)
 			return -1;
 	}
 	return ipc_reader_done(r);
@@ -103,7 +106,7 @@ char *envelope_format(const struct envelope *env, size_t *len_r)
 	unsigned i;
 	int n;
 
-	if (!envelope_value_ok(env->sender) || !envelope_value_ok(env->helo) ||
+	if (!envelope_value_ok(env->id) || !envelope_value_ok(env->sender) || !envelope_value_ok(env->helo) ||
 	    !envelope_value_ok(env->client) || !envelope_value_ok(env->tls) ||
 	    !envelope_value_ok(env->envid) || strchr(env->envid, ' ') != NULL ||
 	    !envelope_value_ok(env->ret) || !envelope_value_ok(env->body)) {
@@ -139,7 +142,7 @@ static int envelope_rcpt_record(struct envelope *env, const char *val)
 	char *end;
 	unsigned long notify = strtoul(val, &end, 10);
 
-	if (sp1 == NULL || end != sp1 || notify > 15)
+	if (sp1 == NULL || end != sp1 || notify > ENVELOPE_NOTIFY_ALL)
 		return -1;
 	sp2 = strchr(sp1 + 1, ' ');
 	if (sp2 == NULL || (size_t)(sp2 - sp1 - 1) >= sizeof(orcpt))

@@ -31,6 +31,7 @@ enum envelope_notify {
 	NOTIFY_FAILURE = 1 << 2,
 	NOTIFY_DELAY = 1 << 3,
 };
+#define ENVELOPE_NOTIFY_ALL 15 /* every bit above */
 
 struct envelope_rcpt {
 	char addr[ENVELOPE_ADDR_MAX];  /* local@domain */

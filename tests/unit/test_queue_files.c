@@ -81,6 +81,11 @@ static void test_envelope_refuses_line_ends(void **state)
 	fill(&a);
 	strcpy(a.helo, "evil\nrcpt root@local.test");
 	assert_null(envelope_format(&a, &len));
+	/* found by fuzz_envelope (corpus/envelope/crash-id-line-end): the id
+	 * was written unchecked, and the file could not be read back */
+	fill(&a);
+	strcpy(a.id, "000\n");
+	assert_null(envelope_format(&a, &len));
 	envelope_free(&a);
 }
 
@@ -104,6 +109,26 @@ static void test_envelope_ipc_roundtrip(void **state)
 		assert_int_equal(envelope_decode(&b, &r), -1);
 		envelope_free(&b);
 	}
+	ipc_writer_free(&w);
+	envelope_free(&a);
+}
+
+/* Found by fuzz_envelope (tests/fuzz/corpus/envelope/crash-notify-bits):
+ * a NOTIFY the spool file cannot hold was taken from a dispatcher, so the
+ * committed message could not be read back. */
+static void test_envelope_ipc_refuses_unknown_notify(void **state)
+{
+	struct envelope a, b;
+	struct ipc_writer w;
+	struct ipc_reader r;
+
+	fill(&a);
+	a.rcpts[1].notify = 1u << 27;
+	ipc_writer_init(&w);
+	envelope_encode(&a, &w);
+	ipc_reader_init(&r, w.buf, w.len);
+	assert_int_equal(envelope_decode(&b, &r), -1);
+	envelope_free(&b);
 	ipc_writer_free(&w);
 	envelope_free(&a);
 }
@@ -156,6 +181,21 @@ static unsigned warnings;
 static void count_warning(unsigned line, const char *reason, void *arg)
 {
 	warnings++;
+}
+
+/* Found by fuzz_users (tests/fuzz/corpus/users/crash-final-cr): a file
+ * whose last line ends in CR without LF made the reader loop forever. */
+static void test_users_parse_final_cr(void **state)
+{
+	struct users_db db;
+
+	assert_int_equal(users_db_parse(&db, "a@b.test:x\r", NULL, NULL), 0);
+	assert_int_equal(db.n, 1);
+	assert_string_equal(users_db_hash(&db, "a@b.test"), "x");
+	users_db_free(&db);
+	assert_int_equal(users_db_parse(&db, "\r", NULL, NULL), 0);
+	assert_int_equal(db.n, 0);
+	users_db_free(&db);
 }
 
 static void test_users_parse(void **state)
@@ -217,9 +257,11 @@ int main(void)
 	    cmocka_unit_test(test_envelope_roundtrip),
 	    cmocka_unit_test(test_envelope_refuses_line_ends),
 	    cmocka_unit_test(test_envelope_ipc_roundtrip),
+	    cmocka_unit_test(test_envelope_ipc_refuses_unknown_notify),
 	    cmocka_unit_test(test_envelope_trailer),
 	    cmocka_unit_test(test_maildir_path),
 	    cmocka_unit_test(test_users_parse),
+	    cmocka_unit_test(test_users_parse_final_cr),
 	    cmocka_unit_test(test_users_hash),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
