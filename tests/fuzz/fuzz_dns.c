@@ -125,7 +125,8 @@ static void done(void *arg, const struct dns_answer *a)
 	for (unsigned i = 0; i < a->n_hosts; i++) {
 		const struct dns_host *h = &a->hosts[i];
 		CHECK(memchr(h->name, '\0', sizeof(h->name)) != NULL && h->name[0] != '\0');
-		CHECK(inet_pton(AF_INET, h->addr, buf) == 1 || inet_pton(AF_INET6, h->addr, buf) == 1);
+		CHECK(inet_pton(AF_INET, h->addr, buf) == 1 ||
+		      inet_pton(AF_INET6, h->addr, buf) == 1);
 		CHECK(i == 0 || a->hosts[i - 1].pref <= h->pref);
 	}
 }

@@ -51,7 +51,8 @@ static void check_xtext(const char *s)
 		again = malloc(3 * strlen(out) + 1);
 		CHECK(enc != NULL && again != NULL);
 		xtext_encode(out, enc);
-		CHECK(dsn_xtext_valid(enc) && dsn_xtext_decode(enc, again, 3 * strlen(out) + 1) == 0);
+		CHECK(dsn_xtext_valid(enc) &&
+		      dsn_xtext_decode(enc, again, 3 * strlen(out) + 1) == 0);
 		CHECK(strcmp(again, out) == 0);
 		free(enc);
 		free(again);
