@@ -35,7 +35,7 @@ struct parser {
 static int is_atext(unsigned char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c >= 0x80 || strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
+	       c >= 0x80 || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
 }
 
 static int is_wsp(unsigned char c)
@@ -104,6 +104,8 @@ static int read_delimited(struct parser *ps, char close, enum token_type type)
 		}
 		if (c == '\r' || c == '\n' || c == '\0')
 			return fail(ps, "line break or NUL in a quoted string");
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return fail(ps, "control character in a quoted string");
 		ps->text[ps->text_len++] = (char)c;
 	}
 	return fail(ps, type == TOKEN_QUOTED ? "unclosed quoted string" : "unclosed [");

@@ -125,6 +125,23 @@ static void test_list_refusals(void **state)
 	expect_error("a@b.test;", 0, "text after the address");
 }
 
+/* Found by fuzz_mail_header: a NUL inside an atom was taken as atext, and
+ * control characters passed inside domain literals and quoted strings. */
+static void test_list_fuzz_regressions(void **state)
+{
+	static const char nul[] = "Frn\0t@b.test";
+	struct mailbox_list l = {0};
+	const char *why = NULL;
+
+	assert_int_equal(mailbox_list_parse(nul, sizeof(nul) - 1, 0, &l, &why), -1);
+	assert_string_equal(why, "control character in the field");
+	assert_int_equal(l.n, 0);
+	mailbox_list_free(&l);
+	expect_error("d@[1\x02.2.2.4]", 0, "control character in a quoted string");
+	expect_error("\"a\x7f\"@b.test", 0, "control character in a quoted string");
+	expect_addrs("\"a\tb\"@b.test", 0, 1, "\"a\tb\"@b.test");
+}
+
 static void test_list_groups_when_allowed(void **state)
 {
 	expect_addrs("team: a@b.test, C <c@d.test>;, e@f.test", MAILBOX_LIST_GROUPS, 3, "a@b.test",
@@ -411,6 +428,7 @@ int main(void)
 	    cmocka_unit_test(test_list_forms),
 	    cmocka_unit_test(test_list_quoted_local_parts),
 	    cmocka_unit_test(test_list_refusals),
+	    cmocka_unit_test(test_list_fuzz_regressions),
 	    cmocka_unit_test(test_list_groups_when_allowed),
 	    cmocka_unit_test(test_list_counts),
 	    cmocka_unit_test(test_scan_fields),
