@@ -68,10 +68,10 @@ class ControlTestCA(harness.unittest.TestCase):
         good = harness.issue_cert(["good.local.test"])
         bad = harness.issue_cert(["old.local.test"], expired=True)
         ok = subprocess.run(["openssl", "verify", "-CAfile", harness.ca().cert, good.cert],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
         self.assertEqual(ok.returncode, 0, ok.stdout)
         ko = subprocess.run(["openssl", "verify", "-CAfile", harness.ca().cert, bad.cert],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
         self.assertNotEqual(ko.returncode, 0, ko.stdout)
         self.assertIn(b"expired", ko.stdout)
 
@@ -127,8 +127,9 @@ class TLS(harness.ServerTestCase):
         s = harness.smtp_starttls(self.srv.port("mx"), context=ctx)
         self.assertEqual(s.sock.version(), "TLSv1.2")
         cipher = s.sock.cipher()[0]
-        self.assertIn("ECDHE", cipher)
-        self.assertTrue("GCM" in cipher or "CHACHA20" in cipher, cipher)
+        # The server's preference: the first of its default list that fits
+        # its ECDSA key (an ECDHE AEAD suite).
+        self.assertEqual(cipher, "ECDHE-ECDSA-AES256-GCM-SHA384")
         tok = token()
         s.sendmail(SENDER, ["bob@local.test"], make_message(tok))
         s.quit()
@@ -160,18 +161,22 @@ class TLS(harness.ServerTestCase):
                                          ciphers="DEFAULT@SECLEVEL=0")
             with self.srv.dialog("mx") as d:
                 d.ehlo()
-                with self.assertRaises((ssl.SSLError, ConnectionError, OSError)):
+                # The server's protocol_version alert, not a refusal of our own.
+                with self.assertRaises(ssl.SSLError) as cm:
                     d.starttls(context=ctx)
                     # If the handshake "worked", prove it is usable (it must not be).
                     d.ehlo()
+                self.assertEqual(cm.exception.reason, "TLSV1_ALERT_PROTOCOL_VERSION",
+                                 cm.exception)
 
     def test_old_tls_refused_implicit(self):
         for flag, ver in OLD_PROTOCOLS:
             ctx = harness.client_context(verify=False, minimum=ver, maximum=ver,
                                          ciphers="DEFAULT@SECLEVEL=0")
-            with self.assertRaises((ssl.SSLError, ConnectionError, OSError)):
+            with self.assertRaises(ssl.SSLError) as cm:
                 d = self.srv.dialog("smtps", context=ctx)
                 d.close()
+            self.assertEqual(cm.exception.reason, "TLSV1_ALERT_PROTOCOL_VERSION", cm.exception)
             rc, out = s_client(["-" + flag, "-cipher", "DEFAULT@SECLEVEL=0"],
                                self.srv.port("smtps"))
             self.assertNotEqual(rc, 0, out)
@@ -238,8 +243,7 @@ class TLS(harness.ServerTestCase):
     def test_none_does_not_offer_starttls(self):
         with self.srv.dialog("plain") as d:
             self.assertNotIn("STARTTLS", d.ehlo().keywords)
-            r = d.cmd("STARTTLS")
-            self.assertGreaterEqual(r.code, 500, str(r))
+            d.expect("STARTTLS", 502, "5.5.1")
             tok = token()
             d.mail_transaction(SENDER, ["bob@local.test"], make_message(tok))
             d.quit()
@@ -264,9 +268,11 @@ class TLS(harness.ServerTestCase):
         self.assertIn("cipher=%s" % cipher, received)
 
     def test_implicit_tls_refuses_plaintext(self):
-        # A plaintext client on the implicit listener must not get an SMTP greeting.
-        # (The short timeout only bounds how long we listen for a greeting.)
-        sock = socket.create_connection(("127.0.0.1", self.srv.port("smtps")), timeout=3)
+        # A plaintext client on the implicit listener must not get an SMTP
+        # greeting: the server takes its bytes for a broken handshake and
+        # drops the connection (a server that never closes fails here).
+        sock = socket.create_connection(("127.0.0.1", self.srv.port("smtps")),
+                                        timeout=harness.TIMEOUT)
         try:
             sock.sendall(b"EHLO client.test\r\n")
             data = b""
@@ -276,8 +282,10 @@ class TLS(harness.ServerTestCase):
                     if not chunk:
                         break
                     data += chunk
-            except (socket.timeout, ConnectionResetError):
+            except ConnectionResetError:
                 pass
+            except socket.timeout:
+                self.fail("the implicit TLS listener kept a plaintext client open: %r" % data)
             self.assertFalse(data.startswith(b"220"), data)
             self.assertNotIn(b"250", data)
         finally:
@@ -299,15 +307,14 @@ class TLS(harness.ServerTestCase):
             # The first reply inside TLS must answer our first command: had
             # the injected MAIL/RCPT run, their 250s would come first.
             r = d.cmd("HELP")
-            self.assertIn(r.code, (211, 214), "injected commands answered: %s" % r)
+            self.assertEqual(r.code, 214, "injected commands answered: %s" % r)
             r = d.cmd("RCPT TO:<bob@local.test>")
             self.assertEqual(r.code, 503, "injected MAIL was executed: %s" % r)
             d.ehlo()
             r = d.cmd("RCPT TO:<bob@local.test>")
             self.assertEqual((r.code, r.enhanced), (503, "5.5.1"),
                              "injected MAIL was executed: %s" % r)
-            r = d.cmd("DATA")
-            self.assertIn(r.code, (503, 554), str(r))
+            d.expect("DATA", 503, "5.5.1")
             d.mail_transaction(SENDER, ["bob@local.test"], make_message(tok))
             d.quit()
         harness.wait_for(lambda: self.srv.messages_with(tok), what="delivery")

@@ -133,7 +133,7 @@ class ConfigCheck(harness.unittest.TestCase):
         text, line = self.with_line_inserted(r"^users = ", "no_such_setting = 1")
         path = self.write(text)
         rc, out, err = serve_until_exit(path)
-        self.assertNotEqual(rc, 0)
+        self.assertEqual(rc, 1, err)
         self.assertError(err, path, line, "no_such_setting")
         # And it did not start listening.
         port = int(re.search(r"address = 127\.0\.0\.1:(\d+)", text).group(1))
@@ -145,7 +145,7 @@ class ConfigCheck(harness.unittest.TestCase):
                                              "certificate = /nonexistent/cert.pem")
         path = self.write(text)
         rc, out, err = serve_until_exit(path)
-        self.assertNotEqual(rc, 0)
+        self.assertEqual(rc, 1, err)
         self.assertIn("/nonexistent/cert.pem", err)
 
 
