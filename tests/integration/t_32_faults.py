@@ -17,6 +17,13 @@ BOB, CAROL = "bob@local.test", "carol@local.test"
 QUEUE_CONFIG = "[queue]\nretry = 1s\n"
 
 
+def flush_queue(srv):
+    """`sealmail queue flush`, once the restarted queue role listens on its
+    control socket (which comes up after the SMTP listeners)."""
+    harness.wait_for(lambda: srv.ctl("queue", "flush")[0] == 0,
+                     what="`sealmail queue flush` to reach the queue")
+
+
 class Faults(harness.ServerTestCase):
 
     # -- helpers --
@@ -67,8 +74,8 @@ class Faults(harness.ServerTestCase):
                                          "refused message left in %s/%s" % (dirpath, n))
 
     def assert_no_tmp_files(self, srv):
-        tmp = srv.all_maildir_files(("tmp",))
-        self.assertEqual(tmp, {}, "files left in Maildir tmp/")
+        self.assertEqual(sorted(srv.all_maildir_files(("tmp",))), [],
+                         "files left in Maildir tmp/")
 
     # -- a failure while the message is written or committed --
     def check_commit_fault(self, point, errno, code, enhanced):
@@ -178,7 +185,7 @@ class Faults(harness.ServerTestCase):
             d.expect("RSET", 250)
             d.quit()
         self.assertEqual(os.listdir(os.path.join(srv.data_dir, "pool")), [])
-        self.assertEqual(srv.all_maildir_files(), {})
+        self.assertEqual(sorted(srv.all_maildir_files()), [])
 
     def test_pool_file_creation_eio(self):
         srv = self.start("queue/pool/open,failinfo=%d" % EIO)
@@ -239,7 +246,7 @@ class Faults(harness.ServerTestCase):
         srv.kill()
         srv.wrapper = None
         srv.start()
-        srv.ctl_ok("queue", "flush")
+        flush_queue(srv)
         self.assert_delivered_once(srv, tok, msg)
 
     def test_spool_directories_cannot_be_made(self):
@@ -302,6 +309,14 @@ class Faults(harness.ServerTestCase):
                     more=("%s,failinfo=%d,onetime" % (point, EIO),))
                 srv.wait_log(r"event=spool-error .*state file", since=mark)
 
+    def test_state_file_never_renamed_leaves_no_temporary_file(self):
+        """Every rename of a state file fails: the message is still delivered
+        once, and its temporary state files go with it."""
+        srv, mark = self.check_delivery_fault(
+            "queue/maildir/open", rcpts=(BOB, CAROL),
+            more=("queue/state/rename,failinfo=%d" % EIO,))
+        srv.wait_log(r"event=spool-error .*state file", since=mark)
+
     def test_state_file_written_again_before_a_restart(self):
         """The state file that could not be written is written on a later
         tick, so a restart does not deliver the delivered recipient again."""
@@ -327,7 +342,7 @@ class Faults(harness.ServerTestCase):
         srv.stop()
         srv.wrapper = None
         srv.start()
-        srv.ctl_ok("queue", "flush")
+        flush_queue(srv)
         self.assert_delivered_once(srv, tok, msg, rcpts=(BOB, CAROL))
 
 
