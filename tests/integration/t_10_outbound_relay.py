@@ -216,6 +216,8 @@ class RelayControl(outbound.OutboundTestCase):
         self.assertTrue(ev.get("tls", "").startswith("TLSv1.3/"), ev["_line"])
         self.assertEqual(tx.tls, "TLSv1.3")
         outbound.wait_queue_gone(self.open, qid)
+        # A DSN would be logged before the message left the queue.
+        self.assertEqual(outbound.events_for(self.open, "dsn", qid), [], "unexpected DSN")
         self.assertEqual(self.open.messages("sender2@local.test"), [], "unexpected DSN")
         self.check_fakes_healthy(self.mx)
 

@@ -172,11 +172,7 @@ class TLSPolicy(outbound.OutboundTestCase):
         self.assertEqual(ev.get("policy"), policy, line)
         reason = ev.get("reason", "")
         for p in ("4.7.5", policy, domain) + phrases:
-            if isinstance(p, tuple):
-                self.assertTrue(any(x.lower() in reason.lower() for x in p),
-                                "reason mentions none of %r: %s" % (p, line))
-            else:
-                self.assertIn(p.lower(), reason.lower(), "reason lacks %r: %s" % (p, line))
+            self.assertIn(p.lower(), reason.lower(), "reason lacks %r: %s" % (p, line))
         self.assertTrue(f.all_sessions(), "sealmail never connected to %r" % f)
         self.assertFalse(f.saw("MAIL"), "MAIL was sent to %r:\n%s" % (f, f.describe()))
         self.assertFalse(f.saw("RCPT"), f.describe())
@@ -199,17 +195,18 @@ class TLSPolicy(outbound.OutboundTestCase):
             self.assertIn(p.lower(), m.group(1).lower(), block)
 
     def test_verify_wrong_name_defers(self):
-        self.deferred("wrongname.test", "verify", ("name mismatch", "mismatch"))
+        self.deferred("wrongname.test", "verify", "certificate name mismatch (got mx.evil.test)")
         self.assertTrue(self.mx["wrongname.test"].saw("STARTTLS"))
 
     def test_verify_expired_certificate_defers(self):
-        self.deferred("expired.test", "verify", "expired")
+        self.deferred("expired.test", "verify", "certificate has expired")
 
     def test_verify_unknown_ca_defers(self):
-        self.deferred("otherca.test", "verify", "not trusted")
+        self.deferred("otherca.test", "verify", "certificate not trusted")
 
     def test_verify_match_names_wrong_certificate_defers(self):
-        self.deferred("partner2.test", "verify", ("name mismatch", "mismatch"))
+        self.deferred("partner2.test", "verify",
+                      "certificate name mismatch (got mx9.partner.net)")
 
     def test_encrypt_tls11_only_server_defers(self):
         self.deferred("tls11.test", "encrypt")

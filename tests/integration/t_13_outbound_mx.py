@@ -118,10 +118,10 @@ class MXRouting(outbound.OutboundTestCase):
     def test_null_mx_bounces_at_once(self):
         sender, [(tok, qid, rcpt)] = self.send("nullmx.test")
         ev = outbound.wait_bounced(self.srv, qid, rcpt)
-        self.assertTrue(any(p in ev.get("reason", "").lower() for p in ("5.1.10", "null mx")),
-                        ev["_line"])
+        self.assertIn("5.1.10", ev.get("reason", ""), ev["_line"])
+        self.assertIn("null MX", ev.get("reason", ""), ev["_line"])
         [dsn] = outbound.wait_dsn(self.srv, sender, tok)
-        outbound.assert_failure_dsn(self, dsn, rcpt, ("5.1.10", "null MX"))
+        outbound.assert_failure_dsn(self, dsn, rcpt, "5.1.10", "null MX")
         self.assertEqual(outbound.events_for(self.srv, "deferred", qid), [],
                          "a null MX was retried")
         outbound.wait_queue_gone(self.srv, qid)
