@@ -206,12 +206,12 @@ class Aliases(outbound.OutboundTestCase):
         return self.copies(user, tok)
 
     def expansion_logged(self, alias, targets, since):
+        want = "event=alias-expanded alias=<%s> to=%s" % (
+            alias, ",".join("<%s>" % t for t in targets))
+
         def find():
             for line in self.srv.log()[since:].splitlines():
-                low = line.lower()
-                if alias not in low:
-                    continue
-                if "event=alias-expanded" in low or all(t in low for t in targets):
+                if want in line:
                     return line
             return None
         try:
