@@ -176,13 +176,18 @@ static int send_command(struct send_conn *c, unsigned expect, const char *verb, 
 	char line[1200];
 	int code;
 
+	size_t n;
+
 	snprintf(line, sizeof(line), "%s%s%s\r\n", verb, arg ? arg : "", arg ? ">" : "");
-	if (write_all(c->fd, line, strlen(line)) < 0 || (code = send_reply(c)) < 0) {
+	n = strlen(line);
+	if (write_all(c->fd, line, n) < 0 || (code = send_reply(c)) < 0) {
 		fprintf(stderr, "sealmail send: the server closed the connection\n");
 		return -1;
 	}
 	if ((unsigned)code / 100 != expect) {
-		fprintf(stderr, "sealmail send: %s%d %s\n", line, code, c->reply.text);
+		/* the command as one line, then the server's whole answer */
+		fprintf(stderr, "sealmail send: %.*s: %d%s%s %s\n", (int)(n - 2), line, code,
+		        c->reply.enhanced[0] ? " " : "", c->reply.enhanced, c->reply.text);
 		return -1;
 	}
 	return 0;
@@ -233,9 +238,13 @@ static int send_connect(const struct config *cfg)
 			return fd;
 		if (fd >= 0)
 			close(fd);
-		if (cfg->submit_socket[0] != '\0' || tries == 1)
+		/* a configured socket is tried once; otherwise the default for
+		 * root, then the one under data_dir */
+		if (cfg->submit_socket[0] != '\0' || tries == 1) {
 			fprintf(stderr, "sealmail send: cannot reach the server at %s: %s\n",
 			        sun.sun_path, strerror(errno));
+			break;
+		}
 	}
 	return -1;
 }
