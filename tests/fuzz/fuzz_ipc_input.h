@@ -26,6 +26,7 @@
 #define SEALMAIL_FUZZ_IPC_INPUT_H
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -114,24 +115,32 @@ static inline void fuzz_scratch_remove(void)
 	rmdir(fuzz_scratch);
 }
 
-/* A new scratch directory (on tmpfs when there is one: the queue syncs),
- * removed at exit; the process moves into it. */
-static inline const char *fuzz_scratch_dir(void)
+/* Moves into a scratch directory, empty, made at the first call (on tmpfs
+ * when there is one: the queue syncs) and removed at exit. Returns the
+ * directory to go back to with fuzz_scratch_leave(), so libFuzzer's
+ * relative paths keep working. */
+static inline int fuzz_scratch_enter(void)
 {
-	char *dir = fuzz_scratch;
-	static int made;
+	int back = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	if (made)
-		return dir;
-	snprintf(dir, sizeof(fuzz_scratch), "%s/sealmail-fuzz-XXXXXX",
-	         access("/dev/shm", W_OK) == 0 ? "/dev/shm"
-	         : getenv("TMPDIR") != NULL    ? getenv("TMPDIR")
-	                                       : "/tmp");
-	CHECK(mkdtemp(dir) != NULL);
-	CHECK(chdir(dir) == 0);
-	atexit(fuzz_scratch_remove);
-	made = 1;
-	return dir;
+	CHECK(back >= 0);
+	if (fuzz_scratch[0] == '\0') {
+		snprintf(fuzz_scratch, sizeof(fuzz_scratch), "%s/sealmail-fuzz-XXXXXX",
+		         access("/dev/shm", W_OK) == 0 ? "/dev/shm"
+		         : getenv("TMPDIR") != NULL    ? getenv("TMPDIR")
+		                                       : "/tmp");
+		CHECK(mkdtemp(fuzz_scratch) != NULL && fuzz_scratch[0] == '/');
+		atexit(fuzz_scratch_remove);
+	}
+	CHECK(chdir(fuzz_scratch) == 0);
+	fuzz_empty_dir(".");
+	return back;
+}
+
+static inline void fuzz_scratch_leave(int back)
+{
+	CHECK(fchdir(back) == 0);
+	close(back);
 }
 
 #endif
