@@ -1,0 +1,173 @@
+/*
+ * config_check.c: the checks that need the whole file, run by the reader
+ * (config_reader.c) after the last line: a listener for every address
+ * once, submission only over TLS (RFC 8314), AUTH never in cleartext,
+ * the certificates TLS needs, a delay notice before the bounce. Each
+ * problem is reported at the line it is about.
+ */
+#include "conf/config_parse.h"
+
+#include <string.h>
+
+static void check_hostname(struct parse_ctx *c)
+{
+	const char *h = c->cfg->hostname;
+	const char *problem = conf_domain_problem(h);
+	if (conf_given(&c->server, "hostname") || !problem)
+		return;
+	if (*h)
+		conf_error_at(c, c->server.line,
+		              "[server] hostname: the system host name '%s' is not a valid domain "
+		              "(%s); set hostname",
+		              h, problem);
+	else
+		conf_error_at(c, c->server.line,
+		              "[server] hostname: the system host name is unknown; set hostname");
+}
+
+static int same_address(const struct config_listener *a, const struct config_listener *b)
+{
+	return a->address_len && a->address_len == b->address_len &&
+	       memcmp(&a->address, &b->address, a->address_len) == 0;
+}
+
+#define TLS_FOR_SUBMISSION                                                                         \
+	"submission must not be in cleartext (RFC 8314); use required (STARTTLS, port 587) or "    \
+	"implicit (TLS from the first byte, port 465)"
+
+/* RFC 8314: submission only over TLS. 0, or -1 (reported) when the listener
+ * allows cleartext. */
+static int check_submission_tls(struct parse_ctx *c, unsigned i)
+{
+	const struct config_listener *l = &c->cfg->listeners[i];
+	int line = conf_given(&c->listen[i], "tls");
+	if (l->protocol != LISTENER_SUBMISSION || l->tls == LISTENER_TLS_REQUIRED ||
+	    l->tls == LISTENER_TLS_IMPLICIT)
+		return 0;
+	if (line)
+		conf_error_at(c, line, "tls: '%s' is not allowed with protocol = submission: %s",
+		              listener_tls_name(l->tls), TLS_FOR_SUBMISSION);
+	else
+		conf_error_at(
+		    c, l->line,
+		    "[listen %s] tls: the default, optional, is not allowed with protocol = "
+		    "submission: %s",
+		    l->name, TLS_FOR_SUBMISSION);
+	return -1;
+}
+
+/* Fills in the default auth of listener I (required for submission, none
+ * for smtp) and checks it against tls and client_ca. */
+static void check_listener_auth(struct parse_ctx *c, unsigned i)
+{
+	struct config_listener *l = &c->cfg->listeners[i];
+	int line = conf_given(&c->listen[i], "auth");
+	if (!line)
+		l->auth = l->protocol == LISTENER_SUBMISSION ? LISTENER_AUTH_REQUIRED
+		                                             : LISTENER_AUTH_NONE;
+	if (check_submission_tls(c, i) < 0 || !line)
+		return;
+	/* RFC 4954 4: credentials must not cross the network in cleartext */
+	if (l->auth != LISTENER_AUTH_NONE && l->tls == LISTENER_TLS_NONE)
+		conf_error_at(
+		    c, line,
+		    "auth: '%s' needs TLS but the listener has tls = none (AUTH is never "
+		    "offered without TLS); set tls to optional, required or implicit, or auth "
+		    "= none",
+		    listener_auth_name(l->auth));
+	else if (l->auth == LISTENER_AUTH_CERTIFICATE && !l->client_ca[0])
+		conf_error_at(c, line,
+		              "auth: 'certificate' requires client_ca (the PEM CA bundle client "
+		              "certificates are checked against)");
+}
+
+static void check_listeners(struct parse_ctx *c)
+{
+	const struct config *cfg = c->cfg;
+	if (cfg->n_listeners == 0)
+		conf_error_at(c, 0,
+		              "[listen NAME]: no listener; add one, e.g. [listen mx] with "
+		              "address = *:25");
+	for (unsigned i = 0; i < cfg->n_listeners; i++) {
+		const struct config_listener *l = &cfg->listeners[i];
+		int line = conf_given(&c->listen[i], "address");
+		if (!line)
+			conf_error_at(c, l->line,
+			              "[listen %s] address: required, e.g. address = *:25",
+			              l->name);
+		check_listener_auth(c, i);
+		for (unsigned j = 0; j < i; j++) {
+			if (same_address(l, &cfg->listeners[j])) {
+				conf_error_at(
+				    c, line, "address: %s is already used by [listen %s] (line %d)",
+				    l->address_text, cfg->listeners[j].name,
+				    conf_given(&c->listen[j], "address"));
+				break;
+			}
+		}
+	}
+}
+
+/* Reports [tls] KEY missing; OTHER is the other one of certificate and key. */
+static void require_default(struct parse_ctx *c, const char *key, const char *other)
+{
+	const struct config *cfg = c->cfg;
+	if (conf_given(&c->tls, key))
+		return;
+	for (unsigned i = 0; i < cfg->n_listeners; i++) {
+		const struct config_listener *l = &cfg->listeners[i];
+		if (l->tls != LISTENER_TLS_NONE) {
+			conf_error_at(c, c->tls.line,
+			              "[tls] %s: required because listener '%s' uses tls = %s", key,
+			              l->name, listener_tls_name(l->tls));
+			return;
+		}
+	}
+	if (conf_given(&c->tls, other))
+		conf_error_at(c, c->tls.line, "[tls] %s: required because %s is given", key, other);
+	else if (c->n_sni)
+		conf_error_at(
+		    c, c->tls.line,
+		    "[tls] %s: required because [%s] (line %d) needs a default certificate to "
+		    "fall back on",
+		    key, c->sni[0].title, c->sni[0].line);
+}
+
+static void check_certs(struct parse_ctx *c)
+{
+	static const char *const both[] = {"certificate", "key"};
+	require_default(c, "certificate", "key");
+	require_default(c, "key", "certificate");
+	for (unsigned i = 0; i < c->n_sni; i++)
+		for (size_t j = 0; j < ARRAY_LEN(both); j++)
+			if (!conf_given(&c->sni[i], both[j]))
+				conf_error_at(c, c->sni[i].line, "[%s] %s: required",
+				              c->sni[i].title, both[j]);
+	c->cfg->certs[0].line = c->tls.line;
+	c->cfg->n_certs = conf_given(&c->tls, "certificate") || c->n_sni ? 1 + c->n_sni : 0;
+}
+
+/* A delay_warning written in the file must come before the message is
+ * returned; the default one just never fires when max_lifetime is shorter. */
+static void check_queue(struct parse_ctx *c)
+{
+	const struct config *cfg = c->cfg;
+	int line = conf_given(&c->queue, "delay_warning");
+	if (!line || !cfg->delay_warning || cfg->delay_warning < cfg->max_lifetime)
+		return;
+	conf_error_at(
+	    c, line,
+	    "[queue] delay_warning: %us is not shorter than max_lifetime (%us), so no delay "
+	    "notice would be sent; shorten it, or write 0 to send none",
+	    cfg->delay_warning, cfg->max_lifetime);
+}
+
+/* Runs every check that needs the whole file; see config_parse.h. */
+void conf_check_loaded(struct parse_ctx *c)
+{
+	check_hostname(c);
+	check_listeners(c);
+	check_certs(c);
+	conf_finish_outbound(c);
+	check_queue(c);
+}
