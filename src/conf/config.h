@@ -3,7 +3,9 @@
  *
  * config_load() reads and validates the whole file; every problem is reported
  * as "FILE:LINE: key: what is wrong" and an unknown section or key is an
- * error. The parent reads the file; the other roles get the struct by fork.
+ * error. The parent reads the file; the roles get the struct by fork at
+ * start, and on reload the file's text (config_message()), which they parse
+ * with the same code, needing no file access (they run chrooted).
  */
 #ifndef SEALMAIL_CONFIG_H
 #define SEALMAIL_CONFIG_H
@@ -20,6 +22,7 @@
 #define CONFIG_MAX_POLICIES 256
 #define CONFIG_MAX_ROUTES 256
 #define CONFIG_MAX_RETRY 16
+#define CONFIG_MAX_TEXT (16 * 1024 * 1024) /* octets of the file */
 
 /* Outbound TLS levels, ordered as Postfix orders them: each one asks more
  * of the peer than the one before. */
@@ -187,8 +190,32 @@ struct config {
  * every error appended, one per line, to *errors_r (malloc'ed, caller frees). */
 int config_load(struct config *cfg, const char *path, char **errors_r);
 
-/* Same, from a string; NAME is used in messages instead of a path. */
+/* Same, and on success hands the file's text (NUL-terminated, malloc'ed,
+ * *len_r octets without the NUL) to the caller, which sends it on reload. */
+int config_load_file(struct config *cfg, const char *path, char **text_r, size_t *len_r,
+                     char **errors_r);
+
+/* Same, from the LEN octets of TEXT; NAME is used in messages instead of a
+ * path. Reads no file, so it works in a chrooted role. */
+int config_load_text(struct config *cfg, const char *name, const char *text, size_t len,
+                     char **errors_r);
+
+/* Same, from a NUL-terminated string. */
 int config_load_string(struct config *cfg, const char *name, const char *text, char **errors_r);
+
+/* The reload message for the roles: PATH, a NUL, then the LEN octets of
+ * TEXT. Malloc'ed; *len_r gets its length. */
+void *config_message(const char *path, const char *text, size_t len, size_t *len_r);
+
+/* Parses a message of config_message() into *cfg, as config_load_text()
+ * would with its path and text; -1 with *errors_r when it is malformed or
+ * the configuration has errors. */
+int config_load_message(struct config *cfg, const void *data, size_t len, char **errors_r);
+
+/* A role's reload: parses the message into RUNNING, keeping what only a
+ * restart changes (data_dir); when it does not parse, RUNNING stays as it
+ * was and each error is logged. Returns 0 or -1. */
+int config_reload_message(struct config *running, const void *data, size_t len);
 
 /* Fills *cfg with every default. */
 void config_defaults(struct config *cfg);

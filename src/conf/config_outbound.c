@@ -232,7 +232,7 @@ static void add_route(struct parse_ctx *c, const char *key, const char *value)
 {
 	struct config *cfg = c->cfg;
 	struct config_route r;
-	char domain[sizeof r.domain], why[400];
+	char domain[sizeof r.domain] = {0}, why[400]; /* copied whole */
 	if (rule_domain(c, key, domain) < 0)
 		return;
 	for (unsigned i = 0; i < cfg->n_routes; i++) {

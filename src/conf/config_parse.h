@@ -72,8 +72,8 @@ struct section {
 struct parse_ctx {
 	struct config *cfg;
 	const char *name; /* file name for messages */
-	FILE *file;       /* read from this file ... */
-	const char *text; /* ... or from this string */
+	const char *text; /* the rest of the input ... */
+	const char *end;  /* ... up to here */
 	char *raw;        /* the current physical line */
 	size_t raw_size;
 	int line;

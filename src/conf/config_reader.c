@@ -1,6 +1,7 @@
 /*
- * config_reader.c: reads sealmail.conf (see config.h): the entry points
- * config_load() and config_load_string(), sections, and FILE:LINE messages.
+ * config_reader.c: parses the text of sealmail.conf (see config.h):
+ * config_load_text(), sections, and FILE:LINE messages. config_text.c
+ * reads the file and carries the text to the roles.
  *
  * inih splits "key = value" lines. A reader in front of it hands over one
  * physical line per call, so the handler, which inih calls right after the
@@ -20,7 +21,6 @@
 #include "conf/config_parse.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,7 +185,7 @@ static void begin_single(struct parse_ctx *c, struct section *sec, enum section_
 /* [tls NAME]: a certificate chosen by SNI. */
 static void begin_sni(struct parse_ctx *c, const char *title, const char *arg)
 {
-	char name[sizeof c->cfg->certs[0].name];
+	char name[sizeof c->cfg->certs[0].name] = {0}; /* copied whole: no stray bytes */
 	const char *problem = "it is longer than 253 characters";
 	if (strlen(arg) < sizeof name) {
 		snprintf(name, sizeof name, "%s", arg);
@@ -308,26 +308,20 @@ static int reserve_raw(struct parse_ctx *c, size_t n)
 }
 
 /* Reads the next physical line into c->raw, without its end; returns its
- * length, or -1 at the end of the input. */
+ * length, or -1 at the end of the input. A NUL octet stays in the line, for
+ * clean_line() to report. */
 static long read_raw(struct parse_ctx *c)
 {
-	size_t n;
-	if (c->file) {
-		ssize_t got = getline(&c->raw, &c->raw_size, c->file);
-		if (got < 0)
-			return -1;
-		n = (size_t)got;
-		n -= n && c->raw[n - 1] == '\n';
-	} else {
-		if (!*c->text)
-			return -1;
-		n = strcspn(c->text, "\n");
-		if (!reserve_raw(c, n + 1))
-			return -1;
-		memcpy(c->raw, c->text, n);
-		c->text += n + (c->text[n] == '\n');
-	}
+	size_t left = (size_t)(c->end - c->text);
+	if (left == 0)
+		return -1;
+	const char *nl = memchr(c->text, '\n', left);
+	size_t n = nl ? (size_t)(nl - c->text) : left;
+	if (!reserve_raw(c, n + 1))
+		return -1;
+	memcpy(c->raw, c->text, n);
 	c->raw[n] = '\0';
+	c->text += n + (nl != NULL);
 	return (long)n;
 }
 
@@ -456,55 +450,43 @@ static int on_key(void *user, const char *section, const char *name, const char 
 	return 1;
 }
 
-/* Parses from FILE or TEXT into CFG (already defaulted); see config_load. */
-static int parse(struct config *cfg, const char *name, FILE *file, const char *text,
-                 char **errors_r)
+/* Turns the parse's outcome into config_load_text()'s: *errors_r gets the
+ * messages, or "out of memory" when an allocation failed on the way. */
+static int finish(struct parse_ctx *c, int out_of_memory, char **errors_r)
 {
-	struct parse_ctx c = {.cfg = cfg, .name = name, .file = file, .text = text};
+	free(c->raw);
+	SSL_CTX_free(c->ssl);
+	if (c->oom || out_of_memory) {
+		free(c->errors);
+		c->errors = strdup("out of memory");
+		c->n_errors = 1;
+	}
+	if (errors_r)
+		*errors_r = c->n_errors ? c->errors : NULL;
+	if (!errors_r || !c->n_errors)
+		free(c->errors);
+	return c->n_errors ? -1 : 0;
+}
+
+int config_load_text(struct config *cfg, const char *name, const char *text, size_t len,
+                     char **errors_r)
+{
+	struct parse_ctx c = {.cfg = cfg, .name = name, .text = text, .end = text + len};
+	config_defaults(cfg);
 	for (size_t i = 0; i < ARRAY_LEN(single_sections); i++)
 		single_section(&c, i)->kind = single_sections[i].kind;
 	c.tls.kind = SEC_TLS;
 	snprintf(c.tls.title, sizeof c.tls.title, "tls");
 	snprintf(cfg->path, sizeof cfg->path, "%s", name);
 	int ret = ini_parse_stream(read_line, &c, on_key, &c);
-	if (file && ferror(file))
-		conf_error_at(&c, -1, "cannot read: %s", strerror(errno));
-	else if (ret > 0 && c.n_errors == 0)
+	if (ret > 0 && c.n_errors == 0)
 		conf_error_at(&c, ret, "syntax error");
-	if (!c.oom && ret != -2) {
+	if (!c.oom && ret != -2)
 		conf_check_loaded(&c);
-	}
-	free(c.raw);
-	SSL_CTX_free(c.ssl);
-	if (c.oom || ret == -2) {
-		free(c.errors);
-		c.errors = strdup("out of memory");
-		c.n_errors = 1;
-	}
-	if (errors_r)
-		*errors_r = c.n_errors ? c.errors : NULL;
-	if (!errors_r || !c.n_errors)
-		free(c.errors);
-	return c.n_errors ? -1 : 0;
-}
-
-int config_load(struct config *cfg, const char *path, char **errors_r)
-{
-	config_defaults(cfg);
-	FILE *f = fopen(path, "re");
-	if (!f) {
-		if (errors_r &&
-		    asprintf(errors_r, "%s: cannot open: %s", path, strerror(errno)) < 0)
-			*errors_r = NULL;
-		return -1;
-	}
-	int r = parse(cfg, path, f, NULL, errors_r);
-	fclose(f);
-	return r;
+	return finish(&c, ret == -2, errors_r);
 }
 
 int config_load_string(struct config *cfg, const char *name, const char *text, char **errors_r)
 {
-	config_defaults(cfg);
-	return parse(cfg, name, NULL, text, errors_r);
+	return config_load_text(cfg, name, text, strlen(text), errors_r);
 }

@@ -50,6 +50,8 @@ struct parent_watch {
 
 struct parent {
 	struct config *cfg;
+	char *cfg_text; /* the file cfg was parsed from, sent to the roles on reload */
+	size_t cfg_text_len;
 	struct tls_cert_set certs;
 	int listen_fds[CONFIG_MAX_LISTENERS];
 	int local_fd; /* the local submission socket */
@@ -272,10 +274,15 @@ static void parent_users_timer_cb(evutil_socket_t fd, short what, void *arg)
 	parent_send_users(arg, 0);
 }
 
+/* Sends the configuration's text and path; each role parses it itself. */
 static void parent_send_config(struct parent *p)
 {
-	ipc_send(p->queue, IMSG_CTL_CONFIG, 0, p->cfg, sizeof(*p->cfg), -1);
-	ipc_send(p->lookup, IMSG_CTL_CONFIG, 0, p->cfg, sizeof(*p->cfg), -1);
+	size_t len;
+	void *msg = config_message(p->cfg->path, p->cfg_text, p->cfg_text_len, &len);
+
+	ipc_send(p->queue, IMSG_CTL_CONFIG, 0, msg, len, -1);
+	ipc_send(p->lookup, IMSG_CTL_CONFIG, 0, msg, len, -1);
+	free(msg);
 }
 
 static void parent_role_closed(struct ipc_channel *ch, void *arg)
@@ -522,11 +529,12 @@ static void parent_reload(struct parent *p)
 	struct config *cfg = xmalloc(sizeof(*cfg));
 	int fds[CONFIG_MAX_LISTENERS];
 	struct tls_cert_set certs;
-	char *errors = NULL;
+	char *errors = NULL, *text = NULL;
+	size_t text_len = 0;
 	const char *why;
 	unsigned i, j;
 
-	if (config_load(cfg, p->cfg->path, &errors) < 0) {
+	if (config_load_file(cfg, p->cfg->path, &text, &text_len, &errors) < 0) {
 		parent_log_errors("reload-failed", errors);
 		free(errors);
 		free(cfg);
@@ -538,12 +546,14 @@ static void parent_reload(struct parent *p)
 	}
 	if (tls_cert_set_reload(cfg, &p->certs, &certs, &why) < 0) {
 		parent_log_errors("reload-failed", why);
+		free(text);
 		free(cfg);
 		return;
 	}
 	if (parent_bind_all(cfg, fds, p->cfg, p->listen_fds) < 0) {
 		log_error("event=reload-failed reason=\"cannot listen\"");
 		tls_cert_set_free(&certs);
+		free(text);
 		free(cfg);
 		return;
 	}
@@ -557,6 +567,9 @@ static void parent_reload(struct parent *p)
 	memcpy(p->listen_fds, fds, sizeof(fds));
 	free(p->cfg);
 	p->cfg = cfg;
+	free(p->cfg_text);
+	p->cfg_text = text;
+	p->cfg_text_len = text_len;
 	tls_cert_set_free(&p->certs);
 	p->certs = certs;
 	parent_send_config(p);
@@ -676,7 +689,7 @@ int parent_main(const char *config_path, int foreground)
 	sigaddset(&block, SIGINT);
 	sigprocmask(SIG_BLOCK, &block, NULL);
 	p->cfg = xmalloc(sizeof(*p->cfg));
-	if (config_load(p->cfg, config_path, &errors) < 0) {
+	if (config_load_file(p->cfg, config_path, &p->cfg_text, &p->cfg_text_len, &errors) < 0) {
 		fprintf(stderr, "%s\n", errors);
 		return 1;
 	}

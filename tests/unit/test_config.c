@@ -300,6 +300,88 @@ static void test_cannot_open(void **state)
 	                    "/nonexistent/sealmail.conf: cannot open: No such file or directory");
 }
 
+/* Every section, for the reload round trip below. */
+static const char reload_config[] =
+    "[server]\nhostname = mx.local.test\nlocal_domains = a.test b.test\n"
+    "trusted_networks = 192.0.2.0/24 2001:db8::/32\naliases = /etc/aliases\n"
+    "[tls]\ncertificate = c.pem\nkey = k.pem\n"
+    "[tls mail.b.test]\ncertificate = b.pem\nkey = b.key\n"
+    "[listen mx]\naddress = *:25\n"
+    "[listen submission]\naddress = [::1]:587\nprotocol = submission\ntls = required\n"
+    "[submission]\ncheck_from_header = no\nauth_failures = 5\n"
+    "[dns]\nresolver = 127.0.0.1:5353\n"
+    "[outbound]\ntls = encrypt\nrelayhost = [relay.test]:2525\nhelo = out.local.test\n"
+    "[outbound.domains]\npartner.test = verify match=mx.partner.test:.partner.test\n"
+    ".sub.test = none\n"
+    "[routes]\nroute.test = 192.0.2.7:26\n.mx.test = mail.mx.test\n"
+    "[queue]\nretry = 1m 5m 1h\nmax_lifetime = 2d\ndelay_warning = 2h\n";
+
+/* Reload carries the file's text: what a role parses from the message is
+ * the configuration the parent loaded from the file, octet for octet. */
+static void test_reload_round_trip(void **state)
+{
+	struct fixture *f = *state;
+	char *path = temp_file(reload_config, sizeof reload_config - 1), *text = NULL;
+	size_t text_len = 0, msg_len;
+	struct config *role = calloc(1, sizeof *role);
+	assert_non_null(role);
+	assert_int_equal(config_load_file(&f->cfg, path, &text, &text_len, &f->errors), 0);
+	assert_int_equal(text_len, sizeof reload_config - 1);
+	void *msg = config_message(f->cfg.path, text, text_len, &msg_len);
+	snprintf(role->data_dir, sizeof role->data_dir, "%s", f->cfg.data_dir);
+	assert_int_equal(config_reload_message(role, msg, msg_len), 0);
+	assert_string_equal(role->path, path);
+	assert_int_equal(role->n_tls_policies, 2);
+	assert_int_equal(role->n_routes, 2);
+	assert_memory_equal(role, &f->cfg, sizeof *role);
+	free(msg);
+	free(text);
+	free(role);
+	unlink(path);
+	free(path);
+}
+
+/* A role keeps the configuration it runs when the new one does not parse,
+ * or the message is not one; and it keeps its data_dir. */
+static void test_reload_keeps_running(void **state)
+{
+	struct fixture *f = *state;
+	static const char bad[] = "[server]\nbogus = 1\n";
+	size_t len;
+	assert_int_equal(load(f, reload_config), 0);
+	struct config *before = malloc(sizeof *before);
+	assert_non_null(before);
+	memcpy(before, &f->cfg, sizeof *before);
+	void *msg = config_message("r.conf", bad, sizeof bad - 1, &len);
+	assert_int_equal(config_reload_message(&f->cfg, msg, len), -1);
+	free(msg);
+	assert_int_equal(config_reload_message(&f->cfg, "no path", 7), -1);
+	assert_int_equal(config_reload_message(&f->cfg, "\0[server]\n", 10), -1);
+	assert_memory_equal(before, &f->cfg, sizeof *before);
+	assert_int_equal(config_load_message(before, "", 0, &f->errors), -1);
+	assert_string_equal(f->errors, "malformed configuration message: no path");
+	msg = config_message("r.conf", reload_config, sizeof reload_config - 1, &len);
+	snprintf(f->cfg.data_dir, sizeof f->cfg.data_dir, "/running");
+	assert_int_equal(config_reload_message(&f->cfg, msg, len), 0);
+	assert_string_equal(f->cfg.data_dir, "/running");
+	assert_string_equal(f->cfg.path, "r.conf");
+	free(msg);
+	free(before);
+}
+
+/* The file is read whole, NUL octets included, so the file and its text
+ * give the same messages. */
+static void test_file_with_nul(void **state)
+{
+	struct fixture *f = *state;
+	static const char text[] = "[server]\nhostname = a\0b.test\n" LISTEN_PLAIN;
+	char *path = temp_file(text, sizeof text - 1);
+	assert_int_equal(config_load(&f->cfg, path, &f->errors), -1);
+	assert_non_null(strstr(f->errors, ":2: the line contains a NUL octet"));
+	unlink(path);
+	free(path);
+}
+
 static void test_comments_and_layout(void **state)
 {
 	struct fixture *f = *state;
@@ -1514,6 +1596,9 @@ int main(void)
 	    T(test_full_config),
 	    T(test_full_config_from_file),
 	    T(test_cannot_open),
+	    T(test_reload_round_trip),
+	    T(test_reload_keeps_running),
+	    T(test_file_with_nul),
 	    T(test_comments_and_layout),
 	    T(test_long_lines),
 	    T(test_addresses),
