@@ -20,6 +20,7 @@
 
 #include "conf/config.h"
 #include "lib/util.h"
+#include "mail/dotstuff.h"
 #include "mail/mail_header.h"
 #include "smtp/smtp_parse.h"
 #include "smtp/smtp_reply.h"

@@ -23,7 +23,7 @@
 #include "lib/log.h"
 #include "lib/tls.h"
 #include "lib/util.h"
-#include "queue/envelope.h"
+#include "mail/envelope.h"
 #include "smtp/mta.h"
 #include "smtp/smtp_session.h"
 

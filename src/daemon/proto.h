@@ -15,6 +15,15 @@ enum queue_result {
 	QUEUE_RESULT_NO_SPACE = 2, /* ENOSPC or EDQUOT */
 };
 
+/* The status of IMSG_LOOKUP_HOSTS_RESULT: the lookup role's DNS answer
+ * (enum dns_status of lookup/dns.h, which lookup.c checks is the same). */
+enum lookup_hosts_status {
+	LOOKUP_HOSTS_OK,
+	LOOKUP_HOSTS_NXDOMAIN, /* the domain does not exist: permanent */
+	LOOKUP_HOSTS_NULL_MX,  /* RFC 7505: the domain accepts no mail: permanent */
+	LOOKUP_HOSTS_TEMPFAIL, /* try again later */
+};
+
 enum imsg_type {
 	/* dispatcher -> lookup: str address. Reply: u32 enum lookup_result,
 	 * u32 n, n x str recipient (the address, or what its alias expands to). */
@@ -29,7 +38,7 @@ enum imsg_type {
 	 * recipients remembered from earlier answers. */
 	IMSG_LOOKUP_FORGET,
 	/* dispatcher -> lookup: str name, u32 mx_lookup. Reply: u32 enum
-	 * dns_status, str error, u32 secure, u32 n, n x (str host, u32
+	 * lookup_hosts_status, str error, u32 secure, u32 n, n x (str host, u32
 	 * preference, str address), in the order to try them. */
 	IMSG_LOOKUP_HOSTS,
 	IMSG_LOOKUP_HOSTS_RESULT,

@@ -21,7 +21,14 @@
 #include "lookup/aliases.h"
 #include "lookup/dns.h"
 #include "lookup/users.h"
-#include "queue/envelope.h"
+#include "mail/envelope.h"
+
+/* IMSG_LOOKUP_HOSTS_RESULT carries the resolver's status as it is. */
+_Static_assert((int)DNS_OK == (int)LOOKUP_HOSTS_OK &&
+                   (int)DNS_NXDOMAIN == (int)LOOKUP_HOSTS_NXDOMAIN &&
+                   (int)DNS_NULL_MX == (int)LOOKUP_HOSTS_NULL_MX &&
+                   (int)DNS_TEMPFAIL == (int)LOOKUP_HOSTS_TEMPFAIL,
+               "enum dns_status is sent as enum lookup_hosts_status");
 
 struct lookup {
 	struct config cfg;
@@ -388,8 +395,8 @@ static void lookup_parent_handler(struct ipc_channel *ch, uint32_t type, uint64_
 		l->peers = peer;
 		return;
 	}
-	if (type == IMSG_CTL_CONFIG) /* the file's text: parsed here, kept only if good */
-		config_reload_message(&l->cfg, data, len);
+	if (type == IMSG_CTL_CONFIG && len == sizeof(l->cfg))
+		memcpy(&l->cfg, data, len);
 	if (type == IMSG_CTL_USERS || type == IMSG_CTL_ALIASES)
 		lookup_file_update(l, type, id, data, len);
 	if (fd >= 0)

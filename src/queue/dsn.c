@@ -1,6 +1,6 @@
 /*
  * dsn.c: builds delivery status notifications (RFC 3464 inside an RFC 6522
- * multipart/report) and decodes RFC 3461 xtext; declared in dsn.h, called by
+ * multipart/report); declared in dsn.h, called by
  * the queue when it gives up on, delays or reports recipients.
  *
  * Pure: values in, bytes out, no global state. Everything that came from
@@ -18,6 +18,8 @@
 #include <strings.h>
 
 #include "lib/util.h"
+#include "mail/delivery.h"
+#include "mail/xtext.h"
 
 #define DSN_LINE_SOFT 78   /* RFC 5322 2.1.1: lines SHOULD be no longer */
 #define DSN_LINE_HARD 900  /* break a run without spaces here (< 998) */
@@ -130,7 +132,7 @@ static char *xtext_or_raw(const char *value)
 	size_t size = strlen(value) + 1;
 	char *out = xmalloc(size);
 
-	if (dsn_xtext_decode(value, out, size) < 0)
+	if (xtext_decode(value, out, size) < 0)
 		memcpy(out, value, size);
 	return out;
 }
@@ -138,25 +140,6 @@ static char *xtext_or_raw(const char *value)
 static void format_date(time_t t, char *buf)
 {
 	rfc5322_date(t, buf, DSN_DATE_MAX);
-}
-
-/* 1 when S is an enhanced status code (RFC 3463 2): class 2, 4 or 5, a
- * subject and a detail of 1 to 3 digits. */
-static int status_valid(const char *s)
-{
-	size_t n;
-
-	if (s == NULL || (s[0] != '2' && s[0] != '4' && s[0] != '5') || s[1] != '.')
-		return 0;
-	s += 2;
-	for (int part = 0; part < 2; part++) {
-		for (n = 0; n < 3 && s[n] >= '0' && s[n] <= '9'; n++)
-			;
-		if (n == 0 || s[n] != (part == 0 ? '.' : '\0'))
-			return 0;
-		s += n + 1;
-	}
-	return 1;
 }
 
 /* R's action; one outside the enum counts as failed. */
@@ -197,7 +180,7 @@ static const char *rcpt_status(const struct dsn_recipient *r)
 	    [DSN_ACTION_RELAYED] = "2.0.0",
 	};
 
-	return status_valid(r->status) ? r->status : generic[rcpt_action(r)];
+	return delivery_enhanced_valid(r->status) ? r->status : generic[rcpt_action(r)];
 }
 
 /* Length of a diagnostic-type ("smtp", "X-Foo") followed by ';' at the start
@@ -216,13 +199,20 @@ static size_t diagnostic_type_len(const char *diag)
 }
 
 /* Splits the cleaned DIAG (RFC 3464 2.3.6) into a diagnostic-type and its
- * text: a type given ("smtp; 550 ...", "X-Foo; ...") is kept; a text that
- * starts with a reply code is "smtp", anything else ours, "X-Sealmail". */
-static void diagnostic_split(const char *diag, char *type, size_t type_size, const char **text_r)
+ * text: GIVEN when the caller said (DIAG is then all text); else a type in
+ * DIAG ("smtp; 550 ...", "X-Foo; ...") is kept; a text that starts with a
+ * reply code is "smtp", anything else ours, "X-Sealmail". */
+static void diagnostic_split(const char *diag, const char *given, char *type, size_t type_size,
+                             const char **text_r)
 {
 	size_t n = diagnostic_type_len(diag);
 
-	if (n > 0 && n < type_size) {
+	if (given != NULL) {
+		char *token = clean_token(given, "X-Sealmail", type_size - 1);
+
+		snprintf(type, type_size, "%s", token);
+		free(token);
+	} else if (n > 0 && n < type_size) {
 		memcpy(type, diag, n);
 		type[n] = '\0';
 		diag += n + 1;
@@ -366,7 +356,7 @@ static void human_recipients(struct buf *b, const struct dsn_params *p, enum dsn
 			continue;
 		address = clean_value(r->address);
 		diag = clean_value(r->diagnostic);
-		diagnostic_split(diag, type, sizeof(type), &text);
+		diagnostic_split(diag, r->diagnostic_type, type, sizeof(type), &text);
 		put_line(b, "<%s>: %s", address, *text != '\0' ? text : rcpt_status(r));
 		free(address);
 		free(diag);
@@ -486,7 +476,7 @@ static void report_diagnostic(struct buf *b, const struct dsn_recipient *r)
 	char *diag = clean_value(r->diagnostic), type[32];
 	const char *text;
 
-	diagnostic_split(diag, type, sizeof(type), &text);
+	diagnostic_split(diag, r->diagnostic_type, type, sizeof(type), &text);
 	if (*text != '\0')
 		put_line(b, "Diagnostic-Code: %s; %s", type, text);
 	free(diag);
@@ -721,65 +711,4 @@ char *dsn_build(const struct dsn_params *p, size_t *len_r)
 	free(host);
 	*len_r = out.len;
 	return out.data;
-}
-
-/* ---- xtext (RFC 3461 4) ----------------------------------------------------- */
-
-/* The value of the hex digit C (either case, as Postfix reads it), or -1. */
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* Decodes the xtext IN into OUT (SIZE bytes, NUL-terminated), or only checks
- * it when OUT is NULL. Returns 0, or -1 when IN is not xtext, does not fit,
- * or (when decoding) holds "+00", which a C string cannot. */
-static int xtext_scan(const char *in, char *out, size_t size)
-{
-	size_t n = 0;
-
-	for (const char *s = in; *s != '\0'; s++) {
-		int c = (unsigned char)*s;
-
-		if (c == '+') {
-			int hi = hex_value(s[1]), lo = hi < 0 ? -1 : hex_value(s[2]);
-
-			if (lo < 0 || (out != NULL && hi == 0 && lo == 0))
-				return -1;
-			c = hi * 16 + lo;
-			s += 2;
-		} else if (c < 33 || c > 126 || c == '=') {
-			return -1;
-		}
-		if (out != NULL) {
-			if (n + 1 >= size)
-				return -1;
-			out[n] = (char)c;
-		}
-		n++;
-	}
-	if (out != NULL) {
-		if (size == 0)
-			return -1;
-		out[n] = '\0';
-	}
-	return 0;
-}
-
-int dsn_xtext_decode(const char *in, char *out, size_t size)
-{
-	if (out == NULL)
-		return -1;
-	return xtext_scan(in, out, size);
-}
-
-int dsn_xtext_valid(const char *s)
-{
-	return xtext_scan(s, NULL, 0) == 0;
 }

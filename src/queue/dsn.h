@@ -30,6 +30,9 @@ struct dsn_recipient {
 	const char *status;      /* enhanced status code, "5.7.5" */
 	const char *remote_mta;  /* host name of the server that answered, or NULL */
 	const char *diagnostic;  /* "smtp; 550 5.1.1 user unknown" or our own reason */
+	/* the diagnostic-type of DIAGNOSTIC ("smtp" for a remote reply, as the
+	 * queue says), or NULL: see "Details" below */
+	const char *diagnostic_type;
 	time_t last_attempt;     /* 0 = unknown */
 	time_t will_retry_until; /* for DELAYED */
 };
@@ -66,7 +69,8 @@ struct dsn_params {
  * including the empty line; all of it when it has none). A diagnostic that
  * starts with a diagnostic-type ("smtp;", "X-Foo;") keeps it; one starting
  * with a reply code ("550 5.1.1 ...") gets "smtp;", anything else
- * "X-Sealmail;". ORCPT and ENVID are xtext-decoded when they are valid
+ * "X-Sealmail;", unless diagnostic_type is given: then it is the type and
+ * DIAGNOSTIC the text. ORCPT and ENVID are xtext-decoded when they are valid
  * xtext. Values from outside (diagnostics, addresses, host names) have
  * control characters (CR, LF) turned into spaces and octets above 127 into
  * '?', so they cannot start a line; long lines are folded (continuation
@@ -75,12 +79,5 @@ struct dsn_params {
  * 4.0.0, 2.0.0). The boundary is made from boundary_seed and now, and varied
  * until it occurs in none of the parts. NULL strings count as empty. */
 char *dsn_build(const struct dsn_params *p, size_t *len_r);
-
-/* RFC 3461 4: decodes an xtext value (ENVID, ORCPT) into OUT (SIZE bytes,
- * NUL-terminated). Returns 0, or -1 when malformed, too long, or holding
- * "+00" (a NUL). Like Postfix, lower-case hex digits are accepted too. */
-int dsn_xtext_decode(const char *in, char *out, size_t size);
-/* 1 when S is valid xtext. */
-int dsn_xtext_valid(const char *s);
 
 #endif

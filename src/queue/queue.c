@@ -54,10 +54,9 @@
 #include "lib/ipc.h"
 #include "lib/log.h"
 #include "lib/util.h"
-#include "queue/envelope.h"
 #include "queue/maildir.h"
 #include "queue/queue_private.h"
-#include "smtp/mta.h"
+#include "queue/spool_file.h"
 
 void queue_new_id(struct queue *q, char *buf, size_t size)
 {
@@ -148,7 +147,7 @@ static int queue_spool_seal(struct queue_msg *m, uint64_t body_len, uint32_t crc
                             const char **error_r)
 {
 	size_t len;
-	char *block = envelope_format_block(&m->env, body_len, crc, &len);
+	char *block = spool_block_format(&m->env, body_len, crc, &len);
 	ssize_t n;
 
 	m->commit_errno = 0;
@@ -486,7 +485,7 @@ int queue_prepare_dirs(const char **error_r)
  * else never acknowledged. Returns 1 when it was moved into queue/active/. */
 static int queue_recover_pool_file(const char *name)
 {
-	char path[512], to[512], tail[ENVELOPE_TRAILER_LEN], buf[65536];
+	char path[512], to[512], tail[SPOOL_TRAILER_LEN], buf[65536];
 	uint64_t body_len, off = 0;
 	uint32_t crc, sum = 0;
 	struct stat st;
@@ -494,9 +493,9 @@ static int queue_recover_pool_file(const char *name)
 
 	snprintf(path, sizeof(path), QUEUE_POOL_DIR "/%s", name);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size >= ENVELOPE_TRAILER_LEN &&
-	    pread(fd, tail, sizeof(tail), st.st_size - ENVELOPE_TRAILER_LEN) == sizeof(tail) &&
-	    envelope_trailer_parse(tail, sizeof(tail), &body_len, &crc) == 0 &&
+	if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size >= SPOOL_TRAILER_LEN &&
+	    pread(fd, tail, sizeof(tail), st.st_size - SPOOL_TRAILER_LEN) == sizeof(tail) &&
+	    spool_trailer_parse(tail, sizeof(tail), &body_len, &crc) == 0 &&
 	    body_len <= (uint64_t)st.st_size) {
 		while (off < body_len) {
 			size_t want =
@@ -571,8 +570,9 @@ static void queue_parent_handler(struct ipc_channel *ch, uint32_t type, uint64_t
 		if (fd >= 0)
 			queue_add_peer(q, fd);
 		return;
-	case IMSG_CTL_CONFIG: /* the file's text: parsed here, kept only if good */
-		config_reload_message(&q->cfg, data, len);
+	case IMSG_CTL_CONFIG:
+		if (len == sizeof(q->cfg))
+			memcpy(&q->cfg, data, len);
 		break;
 	default:
 		log_error("event=ipc-error reason=\"unexpected message %u from parent\"", type);

@@ -108,10 +108,14 @@ static void queue_ctl_describe(struct queue *q, struct queue_msg *m, const char 
 			continue;
 		evbuffer_add_printf(out, "    to=<%s> status=%s", m->env.rcpts[i].addr,
 		                    queue_rcpt_status_name(r));
-		if (r->last_error[0] != '\0')
+		if (r->last.enhanced[0] != '\0')
+			evbuffer_add_printf(out, " dsn=%s", r->last.enhanced);
+		if (r->last.reply_code != 0)
+			evbuffer_add_printf(out, " reply_code=%u", r->last.reply_code);
+		if (r->last.text[0] != '\0')
 			evbuffer_add_printf(out, " %s=%s",
 			                    r->status == RCPT_DELIVERED ? "reply" : "last_error",
-			                    log_value(r->last_error, v, sizeof(v)));
+			                    log_value(r->last.text, v, sizeof(v)));
 		evbuffer_add(out, "\n", 1);
 	}
 	if (loaded)

@@ -22,9 +22,10 @@
 #include "lib/ipc.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "mail/delivery.h"
 #include "queue/dsn.h"
 #include "queue/queue_private.h"
-#include "smtp/mta.h"
+#include "queue/spool_file.h"
 
 struct queue_delivery {
 	struct queue_msg *msg;
@@ -39,7 +40,7 @@ static void queue_attempt_done(struct queue *q, struct queue_msg *m);
 
 int queue_msg_load(struct queue *q, struct queue_msg *m, const char **error_r)
 {
-	char path[128], tail[ENVELOPE_TRAILER_LEN], *block;
+	char path[128], tail[SPOOL_TRAILER_LEN], *block;
 	uint64_t body_len;
 	uint32_t crc;
 	struct stat st;
@@ -55,23 +56,23 @@ int queue_msg_load(struct queue *q, struct queue_msg *m, const char **error_r)
 			return -1;
 		}
 		/* the trailer says where the envelope starts */
-		n = st.st_size >= ENVELOPE_TRAILER_LEN
-		        ? pread(m->fd, tail, sizeof(tail), st.st_size - ENVELOPE_TRAILER_LEN)
+		n = st.st_size >= SPOOL_TRAILER_LEN
+		        ? pread(m->fd, tail, sizeof(tail), st.st_size - SPOOL_TRAILER_LEN)
 		        : -1;
-		if (n != ENVELOPE_TRAILER_LEN ||
-		    envelope_trailer_parse(tail, sizeof(tail), &body_len, &crc) < 0 ||
-		    body_len > (uint64_t)st.st_size - ENVELOPE_TRAILER_LEN) {
+		if (n != SPOOL_TRAILER_LEN ||
+		    spool_trailer_parse(tail, sizeof(tail), &body_len, &crc) < 0 ||
+		    body_len > (uint64_t)st.st_size - SPOOL_TRAILER_LEN) {
 			*error_r = "no envelope trailer";
 			return -1;
 		}
-		want = (size_t)((uint64_t)st.st_size - ENVELOPE_TRAILER_LEN - body_len);
-		if (want > ENVELOPE_HEADER_MAX) {
+		want = (size_t)((uint64_t)st.st_size - SPOOL_TRAILER_LEN - body_len);
+		if (want > SPOOL_ENVELOPE_MAX) {
 			*error_r = "envelope too large";
 			return -1;
 		}
 		block = xmalloc(want + 1);
 		n = pread(m->fd, block, want, (off_t)body_len);
-		r = n == (ssize_t)want ? envelope_parse(&m->env, block, want, &hlen, error_r) : -1;
+		r = n == (ssize_t)want ? spool_envelope_parse(&m->env, block, want, &hlen, error_r) : -1;
 		free(block);
 		if (r < 0) {
 			if (n != (ssize_t)want)
@@ -132,6 +133,15 @@ static int queue_maildir_ready(struct queue *q, const char *dir, const char **er
 	return 0;
 }
 
+/* Records why R's local copy failed: WHY. */
+static void queue_rcpt_local_failed(struct queue_rcpt *r, const char *why)
+{
+	char text[DELIVERY_TEXT_MAX];
+
+	snprintf(text, sizeof(text), "4.2.0 local delivery failed: %s", why);
+	delivery_status_set(&r->last, "4.2.0", 0, text);
+}
+
 /* Writes the tmp/ copy of every pending local recipient. */
 static void queue_delivery_local(struct queue *q, struct queue_delivery *d)
 {
@@ -164,10 +174,9 @@ static void queue_delivery_local(struct queue *q, struct queue_delivery *d)
 			continue;
 		}
 		q->known_maildir[0] = '\0';
-		snprintf(m->rcpts[i].last_error, sizeof(m->rcpts[i].last_error),
-		         "4.2.0 local delivery failed: %s", why);
+		queue_rcpt_local_failed(&m->rcpts[i], why);
 		log_warn("event=deferred id=%s to=<%s> relay=local reason=\"%s\"", m->id, rcpt,
-		         m->rcpts[i].last_error);
+		         m->rcpts[i].last.text);
 	}
 	if (body == NULL && why != NULL && d->copies == NULL)
 		log_error("event=spool-error id=%s reason=\"cannot read spool file: %s\"", m->id,
@@ -227,9 +236,8 @@ static void queue_task_start(struct queue *q, struct queue_msg *m, const char *d
 
 	if (peer == NULL || (fd = dup(m->fd)) < 0) {
 		for (i = 0; i < n; i++)
-			strlcpy_checked(m->rcpts[index[i]].last_error,
-			                "4.3.0 no delivery process available",
-			                sizeof(m->rcpts[0].last_error));
+			delivery_status_set(&m->rcpts[index[i]].last, "4.3.0", 0,
+			                    "4.3.0 no delivery process available");
 		return;
 	}
 	memset(&mt, 0, sizeof(mt));
@@ -365,9 +373,7 @@ unsigned queue_deliveries_commit(struct queue_delivery *d, unsigned n, int synce
 				continue;
 			}
 			maildir_discard(&d[i].copies[j]);
-			snprintf(r->last_error, sizeof(r->last_error),
-			         "4.2.0 local delivery failed: %s",
-			         synced ? why : "the file system could not be synced");
+			queue_rcpt_local_failed(r, synced ? why : "the file system could not be synced");
 		}
 	return renamed;
 }
@@ -412,28 +418,26 @@ static void queue_rcpt_outcome(struct queue_msg *m, const struct mta_task *mt,
 	char v[700];
 
 	r->inflight = 0;
-	log_value(res->text, v, sizeof(v));
+	r->last = res->status;
+	log_value(res->status.text, v, sizeof(v));
 	switch (res->outcome) {
 	case MTA_DELIVERED:
 		r->status = RCPT_DELIVERED;
-		strlcpy_checked(r->last_error, res->text, sizeof(r->last_error));
 		log_info("event=delivered id=%s to=<%s> relay=%s tls=%s peer=%s policy=%s dsn=%s "
 		         "reply=%s",
 		         m->id, to, mt->report.relay, mt->report.tls[0] ? mt->report.tls : "none",
-		         mt->report.peer, mt->report.policy, res->status, v);
+		         mt->report.peer, mt->report.policy, res->status.enhanced, v);
 		break;
 	case MTA_PERMFAIL:
 		r->status = RCPT_FAILED;
-		strlcpy_checked(r->last_error, res->text, sizeof(r->last_error));
 		log_info("event=bounced id=%s to=<%s> relay=%s policy=%s dsn=%s reason=%s", m->id,
 		         to, mt->report.relay[0] ? mt->report.relay : "none", mt->report.policy,
-		         res->status, v);
+		         res->status.enhanced, v);
 		break;
 	default:
-		strlcpy_checked(r->last_error, res->text, sizeof(r->last_error));
 		log_info("event=deferred id=%s to=<%s> relay=%s policy=%s dsn=%s reason=%s", m->id,
 		         to, mt->report.relay[0] ? mt->report.relay : "none", mt->report.policy,
-		         res->status, v);
+		         res->status.enhanced, v);
 	}
 }
 
@@ -484,9 +488,8 @@ void queue_task_result(struct queue *q, uint64_t id, const void *data, size_t le
 	for (i = 0; i < t->n; i++) {
 		mt.rcpts[i].index = t->index[i];
 		mt.rcpts[i].outcome = MTA_TEMPFAIL;
-		strlcpy_checked(mt.rcpts[i].status, "4.3.0", sizeof(mt.rcpts[i].status));
-		strlcpy_checked(mt.rcpts[i].text, "4.3.0 malformed result from the dispatcher",
-		                sizeof(mt.rcpts[i].text));
+		delivery_status_set(&mt.rcpts[i].status, "4.3.0", 0,
+		                    "4.3.0 malformed result from the dispatcher");
 	}
 	if (mta_result_decode(&mt, data, len) < 0)
 		log_error("event=ipc-error id=%s reason=\"malformed delivery result\"", t->msg->id);
@@ -511,8 +514,8 @@ void queue_peer_lost_tasks(struct queue *q, struct queue_peer *peer)
 			for (i = 0; i < t->n; i++) {
 				struct queue_rcpt *r = &t->msg->rcpts[t->index[i]];
 				r->inflight = 0;
-				strlcpy_checked(r->last_error, "4.3.0 the delivery process exited",
-				                sizeof(r->last_error));
+				delivery_status_set(&r->last, "4.3.0", 0,
+				                    "4.3.0 the delivery process exited");
 			}
 			queue_task_end(q, t);
 		}
@@ -520,23 +523,18 @@ void queue_peer_lost_tasks(struct queue *q, struct queue_peer *peer)
 
 /* ---- DSN ---------------------------------------------------------------------- */
 
-/* The enhanced status code found in TEXT ("4.7.5 ...", "550 5.1.1 ..."),
- * made permanent when FAILED. */
-static void queue_status_of(const char *text, int failed, char *buf, size_t size)
+/* The Status: of R in a DSN for ACTION (RFC 3464 2.3.4): its last enhanced
+ * code, made permanent for a failure; "" for the generic code. */
+static void queue_dsn_status(const struct queue_rcpt *r, enum dsn_action action, char *buf,
+                             size_t size)
 {
-	const char *p;
-
-	snprintf(buf, size, "%s", failed ? "5.0.0" : "4.0.0");
-	for (p = text; *p; p++) {
-		unsigned a, b, c;
-		int n = 0;
-		if ((p == text || p[-1] == ' ') &&
-		    sscanf(p, "%1u.%3u.%3u%n", &a, &b, &c, &n) == 3 &&
-		    (a == 2 || a == 4 || a == 5) && (p[n] == ' ' || p[n] == '\0')) {
-			snprintf(buf, size, "%u.%u.%u", failed && a == 4 ? 5 : a, b, c);
-			return;
-		}
+	if (action == DSN_ACTION_DELIVERED) {
+		snprintf(buf, size, "2.0.0");
+		return;
 	}
+	snprintf(buf, size, "%s", r->last.enhanced);
+	if (action == DSN_ACTION_FAILED && buf[0] == '4')
+		buf[0] = '5';
 }
 
 /* Whether recipient R asked to hear about ACTION (RFC 3461 4.1; without
@@ -578,13 +576,13 @@ static void queue_send_dsn(struct queue *q, struct queue_msg *m, enum dsn_action
 	for (i = 0; i < m->n_rcpts; i++) {
 		if (!which[i] || !queue_wants_dsn(&m->env.rcpts[i], action))
 			continue;
-		queue_status_of(m->rcpts[i].last_error, action == DSN_ACTION_FAILED, status[i],
-		                sizeof(status[i]));
+		queue_dsn_status(&m->rcpts[i], action, status[i], sizeof(status[i]));
 		dr[n].address = m->env.rcpts[i].addr;
 		dr[n].orcpt = m->env.rcpts[i].orcpt[0] ? m->env.rcpts[i].orcpt : NULL;
 		dr[n].action = action;
-		dr[n].status = action == DSN_ACTION_DELIVERED ? "2.0.0" : status[i];
-		dr[n].diagnostic = m->rcpts[i].last_error[0] ? m->rcpts[i].last_error : NULL;
+		dr[n].status = status[i];
+		dr[n].diagnostic = m->rcpts[i].last.text[0] ? m->rcpts[i].last.text : NULL;
+		dr[n].diagnostic_type = m->rcpts[i].last.reply_code != 0 ? "smtp" : "X-Sealmail";
 		dr[n].last_attempt = now;
 		dr[n].will_retry_until = m->arrival + (time_t)q->cfg.max_lifetime;
 		n++;
@@ -658,7 +656,7 @@ static void queue_report(struct queue *q, struct queue_msg *m)
 static void queue_expire(struct queue *q, struct queue_msg *m, time_t now)
 {
 	unsigned i;
-	char why[400];
+	char why[DELIVERY_TEXT_MAX];
 
 	if (now - m->arrival < (time_t)q->cfg.max_lifetime)
 		return;
@@ -666,9 +664,11 @@ static void queue_expire(struct queue *q, struct queue_msg *m, time_t now)
 		struct queue_rcpt *r = &m->rcpts[i];
 		if (r->status != RCPT_PENDING)
 			continue;
+		if (r->last.text[0] == '\0')
+			delivery_status_set(&r->last, "4.4.7", 0, "4.4.7 not delivered");
 		snprintf(why, sizeof(why), "%s (delivery time expired after %u attempts)",
-		         r->last_error[0] ? r->last_error : "4.4.7 not delivered", m->attempts + 1);
-		strlcpy_checked(r->last_error, why, sizeof(r->last_error));
+		         r->last.text, m->attempts + 1);
+		strlcpy_checked(r->last.text, why, sizeof(r->last.text));
 		r->status = RCPT_FAILED;
 		log_info("event=bounced id=%s to=<%s> reason=\"%s\"", m->id, m->env.rcpts[i].addr,
 		         why);
@@ -737,39 +737,36 @@ void queue_msg_remove_files(const struct queue_msg *m)
 	unlink(path);
 }
 
-/* queue/state/ID: "attempts N", "next T", "warned 0|1", "held 0|1", then
- * "rcpt STATUS REPORTED last error..." per recipient in envelope order. It
- * is written beside the spool file (temp file, rename) and made stable by
- * the next flush; lost, it costs a repeated attempt, never a message. */
+/* Writes queue/state/ID (queue_state.h) beside the spool file (temp file,
+ * rename); it is made stable by the next flush: lost, it costs a repeated
+ * attempt, never a message. On failure sets m->state_dirty for another try. */
 void queue_state_write(struct queue_msg *m)
 {
-	char path[128], tmp[140];
-	unsigned i;
-	int failed;
-	FILE *f;
+	struct queue_state st = {m->attempts, m->not_before, m->warned, m->held, m->rcpts,
+	                         m->n_rcpts};
+	char path[128], tmp[140], *text;
+	size_t len;
+	int fd, failed;
 
 	snprintf(path, sizeof(path), "queue/state/%s", m->id);
 	snprintf(tmp, sizeof(tmp), "queue/state/%s.tmp", m->id);
-	f = FAULT("queue/state/open") ? NULL : fopen(tmp, "we");
-	if (f == NULL) {
+	fd = FAULT("queue/state/open") ? -1
+	                               : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	if (fd < 0) {
 		log_error("event=spool-error id=%s reason=\"state file: %s\"", m->id,
 		          strerror(errno));
 		m->state_dirty = 1;
 		return;
 	}
-	fprintf(f, "attempts %u\nnext %lld\nwarned %d\nheld %d\n", m->attempts,
-	        (long long)m->not_before, m->warned, m->held);
-	for (i = 0; i < m->n_rcpts; i++)
-		fprintf(f, "rcpt %u %u %s\n", m->rcpts[i].status, m->rcpts[i].reported,
-		        m->rcpts[i].last_error);
-	/* fclose() writes what is buffered, so it is the write that can fail */
-	failed = FAULT("queue/state/write") || ferror(f);
+	text = queue_state_format(&st, &len);
+	failed = FAULT("queue/state/write") || write_all(fd, text, len) < 0;
+	free(text);
 	if (failed) {
 		int err = errno;
-		fclose(f);
+		close(fd);
 		errno = err;
 	} else {
-		failed = fclose(f) != 0 || FAULT("queue/state/rename") || rename(tmp, path) < 0;
+		failed = close(fd) != 0 || FAULT("queue/state/rename") || rename(tmp, path) < 0;
 	}
 	m->state_dirty = failed;
 	if (failed) {
@@ -779,43 +776,37 @@ void queue_state_write(struct queue_msg *m)
 	}
 }
 
+/* Reads queue/state/ID into M, when the file exists and is valid. */
 void queue_state_read(struct queue_msg *m)
 {
-	char path[128], line[600];
-	unsigned cap = 0;
-	FILE *f;
+	struct queue_state_parser p;
+	struct queue_state st;
+	const char *why = NULL;
+	char path[128], buf[8192];
+	ssize_t n;
+	int fd;
 
 	snprintf(path, sizeof(path), "queue/state/%s", m->id);
-	f = fopen(path, "re");
-	if (f == NULL)
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		unsigned status, reported;
-		long long t;
-		int n = 0;
-
-		line[strcspn(line, "\n")] = '\0';
-		if (sscanf(line, "attempts %u", &m->attempts) == 1 ||
-		    sscanf(line, "warned %d", &m->warned) == 1 ||
-		    sscanf(line, "held %d", &m->held) == 1)
-			continue;
-		if (sscanf(line, "next %lld", &t) == 1) {
-			m->not_before = (time_t)t;
-			continue;
-		}
-		if (sscanf(line, "rcpt %u %u %n", &status, &reported, &n) < 2 || n == 0 ||
-		    status > RCPT_FAILED || m->n_rcpts >= ENVELOPE_MAX_RCPTS)
-			continue;
-		if (m->n_rcpts == cap) {
-			cap = cap ? cap * 2 : 8;
-			m->rcpts = xrealloc(m->rcpts, cap * sizeof(m->rcpts[0]));
-		}
-		memset(&m->rcpts[m->n_rcpts], 0, sizeof(m->rcpts[0]));
-		m->rcpts[m->n_rcpts].status = (unsigned char)status;
-		m->rcpts[m->n_rcpts].reported = (unsigned char)(reported != 0);
-		strlcpy_checked(m->rcpts[m->n_rcpts].last_error, line + n,
-		                sizeof(m->rcpts[0].last_error));
-		m->n_rcpts++;
+	queue_state_parser_init(&p, &st);
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		if (queue_state_parser_feed(&p, buf, (size_t)n, &why) < 0)
+			break;
+	if (n < 0)
+		why = strerror(errno);
+	close(fd);
+	if (why != NULL || queue_state_parser_finish(&p, &why) < 0) {
+		queue_state_free(&st);
+		log_error("event=spool-error id=%s reason=\"state file: %s; ignored\"", m->id, why);
+		return;
 	}
-	fclose(f);
+	free(m->rcpts);
+	m->attempts = st.attempts;
+	m->not_before = st.not_before;
+	m->warned = st.warned;
+	m->held = st.held;
+	m->rcpts = st.rcpts;
+	m->n_rcpts = st.n_rcpts;
 }

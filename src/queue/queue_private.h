@@ -11,8 +11,9 @@
 
 #include "conf/config.h"
 #include "daemon/proto.h"
-#include "queue/envelope.h"
+#include "mail/envelope.h"
 #include "queue/maildir.h"
+#include "queue/queue_state.h"
 
 /* Spool files being written: made empty in advance for the dispatchers,
  * filled, then renamed into queue/active/ when committed. A sibling of
@@ -26,21 +27,6 @@
 
 struct ipc_channel;
 struct queue;
-
-enum queue_rcpt_status {
-	RCPT_PENDING,
-	RCPT_DELIVERED,
-	RCPT_FAILED, /* permanently, or expired: a DSN is due unless NOTIFY says no */
-};
-
-/* What the queue knows of one recipient beyond the envelope; kept in
- * queue/state/ID across restarts. */
-struct queue_rcpt {
-	unsigned char status;   /* enum queue_rcpt_status */
-	unsigned char reported; /* a DSN (or the decision not to send one) is done */
-	unsigned char inflight; /* part of a delivery in progress */
-	char last_error[400];
-};
 
 /* A message, from the moment its spool file is created until it is
  * delivered to every recipient. While it is handled, the queue keeps its

@@ -29,11 +29,12 @@
 #include <unistd.h>
 
 #include "conf/config.h"
+#include "daemon/proto.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
 #include "lib/tls.h"
 #include "lib/util.h"
-#include "lookup/dns.h"
+#include "mail/dotstuff.h"
 #include "policy/policy.h"
 #include "smtp/smtp_reply.h"
 
@@ -43,6 +44,7 @@
 #define MTA_MAX_PENDING 2200 /* replies awaited at once (a pipelined group) */
 #define MTA_DATA_CHUNK 65536
 #define MTA_OUTPUT_HIGH 262144
+#define MTA_POLICY_STATUS "4.7.5" /* RFC 3463: cryptographic failure */
 
 struct mta_dest;
 
@@ -133,6 +135,8 @@ struct mta {
 
 static void mta_session_free(struct mta_session *s);
 static void mta_session_next_host(struct mta_session *s, const char *reason, int policy);
+static void mta_session_host_failed(struct mta_session *s, const char *status, const char *reason,
+                                    int policy);
 static void mta_session_start_task(struct mta_session *s);
 static void mta_session_read_cb(struct bufferevent *bev, void *arg);
 static void mta_session_write_cb(struct bufferevent *bev, void *arg);
@@ -142,30 +146,29 @@ static void mta_dest_remove(struct mta *m, struct mta_dest *d);
 
 /* ---- tasks ------------------------------------------------------------ */
 
-void mta_task_free(struct mta_task *task)
-{
-	if (task == NULL)
-		return;
-	if (task->fd >= 0)
-		close(task->fd);
-	free(task->rcpts);
-	free(task);
-}
-
-/* Gives every recipient still without an outcome OUTCOME, STATUS and TEXT. */
-static void mta_task_settle(struct mta_task *t, enum mta_outcome outcome, const char *status,
-                            const char *text)
+/* Gives every recipient still without an outcome OUTCOME and ST. */
+static void mta_task_settle_status(struct mta_task *t, enum mta_outcome outcome,
+                                   const struct delivery_status *st)
 {
 	unsigned i;
 
 	for (i = 0; i < t->n_rcpts; i++) {
 		struct mta_rcpt *r = &t->rcpts[i];
-		if (r->status[0] != '\0')
+		if (r->status.enhanced[0] != '\0')
 			continue;
 		r->outcome = outcome;
-		strlcpy_checked(r->status, status, sizeof(r->status));
-		strlcpy_checked(r->text, text, sizeof(r->text));
+		r->status = *st;
 	}
+}
+
+/* The same for a reason of ours: the enhanced code STATUS and TEXT. */
+static void mta_task_settle(struct mta_task *t, enum mta_outcome outcome, const char *status,
+                            const char *text)
+{
+	struct delivery_status st;
+
+	delivery_status_set(&st, status, 0, text);
+	mta_task_settle_status(t, outcome, &st);
 }
 
 static void mta_task_finish(struct mta *m, struct mta_task *t)
@@ -220,10 +223,19 @@ static void mta_reply_text(const struct smtp_reply *r, char *buf, size_t size)
 /* The enhanced code of a reply, or one derived from its basic code. */
 static const char *mta_reply_status(const struct smtp_reply *r, char *buf, size_t size)
 {
-	if (r->enhanced[0] != '\0')
+	if (delivery_enhanced_valid(r->enhanced))
 		return r->enhanced;
 	snprintf(buf, size, "%u.0.0", r->code / 100);
 	return buf;
+}
+
+/* What reply R says about a recipient: its codes, and the reply as text. */
+static void mta_reply_delivery_status(const struct smtp_reply *r, struct delivery_status *st)
+{
+	char text[600], status[16];
+
+	mta_reply_text(r, text, sizeof(text));
+	delivery_status_set(st, mta_reply_status(r, status, sizeof(status)), r->code, text);
 }
 
 /* ---- connecting ----------------------------------------------------------- */
@@ -311,13 +323,19 @@ static void mta_session_disconnect(struct mta_session *s)
 	s->fd = -1;
 }
 
-/* The current host cannot be used: try the next candidate, or, when none
- * is left, fail the task (and what else waits for this destination). */
+/* The current host cannot be used for REASON: a TLS policy failure
+ * (POLICY, MTA_POLICY_STATUS) or a host that cannot be reached (4.4.1). */
 static void mta_session_next_host(struct mta_session *s, const char *reason, int policy)
 {
-	const char *text = reason;
-	char status[16] = "4.4.1";
+	mta_session_host_failed(s, policy ? MTA_POLICY_STATUS : "4.4.1", reason, policy);
+}
 
+/* The current host cannot be used: try the next candidate, or, when none
+ * is left, fail the task (and what else waits for this destination) with
+ * the enhanced code STATUS and REASON. */
+static void mta_session_host_failed(struct mta_session *s, const char *status, const char *reason,
+                                    int policy)
+{
 	log_info("event=mta-host-failed domain=%s relay=%s reason=\"%s\"", s->dest->domain,
 	         s->relay[0] ? s->relay : "none", reason);
 	mta_session_disconnect(s);
@@ -328,20 +346,12 @@ static void mta_session_next_host(struct mta_session *s, const char *reason, int
 		mta_session_connect(s);
 		return;
 	}
-	/* "4.7.5 TLS required ..." -> status 4.7.5, the whole as the text. */
-	if (strlen(text) > 6 && text[1] == '.' && strchr(text, ' ') != NULL) {
-		size_t n = (size_t)(strchr(text, ' ') - text);
-		if (n < sizeof(status)) {
-			memcpy(status, text, n);
-			status[n] = '\0';
-		}
-	}
 	if (s->task != NULL) {
-		mta_task_settle(s->task, MTA_TEMPFAIL, status, text);
+		mta_task_settle(s->task, MTA_TEMPFAIL, status, reason);
 		mta_task_finish(s->mta, s->task);
 		s->task = NULL;
 	}
-	mta_dest_fail_queued(s->dest, MTA_TEMPFAIL, status, text, s->relay);
+	mta_dest_fail_queued(s->dest, MTA_TEMPFAIL, status, reason, s->relay);
 	mta_session_free(s);
 }
 
@@ -350,7 +360,7 @@ static void mta_session_next_host(struct mta_session *s, const char *reason, int
 /* What the policy failure of this connection says to the sender. */
 static void mta_policy_error(struct mta_session *s, char *buf, size_t size, const char *what)
 {
-	snprintf(buf, size, "4.7.5 TLS required by policy '%s' for %s: %s",
+	snprintf(buf, size, MTA_POLICY_STATUS " TLS required by policy '%s' for %s: %s",
 	         tls_level_name(s->dest->policy.level), s->dest->domain, what);
 }
 
@@ -670,16 +680,16 @@ static void mta_session_report(struct mta_session *s)
 /* The task ends on this connection; the connection goes on. */
 static void mta_session_task_done(struct mta_session *s, const struct smtp_reply *r)
 {
-	char text[600], status[16];
+	struct delivery_status st;
 
 	mta_session_report(s);
 	if (r != NULL) {
-		mta_reply_text(r, text, sizeof(text));
-		mta_task_settle(s->task,
-		                r->code / 100 == 2   ? MTA_DELIVERED
-		                : r->code / 100 == 5 ? MTA_PERMFAIL
-		                                     : MTA_TEMPFAIL,
-		                mta_reply_status(r, status, sizeof(status)), text);
+		mta_reply_delivery_status(r, &st);
+		mta_task_settle_status(s->task,
+		                       r->code / 100 == 2   ? MTA_DELIVERED
+		                       : r->code / 100 == 5 ? MTA_PERMFAIL
+		                                            : MTA_TEMPFAIL,
+		                       &st);
 	}
 	mta_task_finish(s->mta, s->task);
 	s->task = NULL;
@@ -689,7 +699,7 @@ static void mta_session_task_done(struct mta_session *s, const struct smtp_reply
 
 static void mta_session_on_mail(struct mta_session *s, const struct smtp_reply *r)
 {
-	char text[600], status[16];
+	struct delivery_status st;
 	unsigned i;
 
 	if (r->code / 100 == 2) {
@@ -699,13 +709,11 @@ static void mta_session_on_mail(struct mta_session *s, const struct smtp_reply *
 	}
 	/* The whole transaction failed; with PIPELINING the RCPT and DATA
 	 * replies still come and are only consumed. */
-	mta_reply_text(r, text, sizeof(text));
+	mta_reply_delivery_status(r, &st);
 	for (i = 0; i < s->task->n_rcpts; i++) {
 		struct mta_rcpt *rc = &s->task->rcpts[i];
 		rc->outcome = r->code / 100 == 5 ? MTA_PERMFAIL : MTA_TEMPFAIL;
-		strlcpy_checked(rc->status, mta_reply_status(r, status, sizeof(status)),
-		                sizeof(rc->status));
-		strlcpy_checked(rc->text, text, sizeof(rc->text));
+		rc->status = st;
 	}
 	s->mail_failed = 1;
 	if (!s->ext_pipelining) {
@@ -719,7 +727,6 @@ static void mta_session_on_mail(struct mta_session *s, const struct smtp_reply *
 static void mta_session_on_rcpt(struct mta_session *s, const struct smtp_reply *r)
 {
 	struct mta_rcpt *rc = &s->task->rcpts[s->rcpt_next++];
-	char status[16];
 
 	s->expect_rcpt--;
 	if (!s->mail_failed) {
@@ -727,9 +734,7 @@ static void mta_session_on_rcpt(struct mta_session *s, const struct smtp_reply *
 			s->accepted++;
 		} else {
 			rc->outcome = r->code / 100 == 5 ? MTA_PERMFAIL : MTA_TEMPFAIL;
-			strlcpy_checked(rc->status, mta_reply_status(r, status, sizeof(status)),
-			                sizeof(rc->status));
-			mta_reply_text(r, rc->text, sizeof(rc->text));
+			mta_reply_delivery_status(r, &rc->status);
 		}
 	}
 	if (s->ext_pipelining || s->mail_failed)
@@ -868,7 +873,7 @@ static void mta_session_on_reply(struct mta_session *s, const struct smtp_reply 
 		mta_session_free(s);
 		break;
 	default:
-		mta_session_next_host(s, "4.4.2 unexpected reply from the server", 0);
+		mta_session_host_failed(s, "4.4.2", "4.4.2 unexpected reply from the server", 0);
 		break;
 	}
 }
@@ -901,7 +906,7 @@ static void mta_session_read_cb(struct bufferevent *bev, void *arg)
 				s->task = NULL;
 				mta_session_free(s);
 			} else {
-				mta_session_next_host(s, text, 0);
+				mta_session_host_failed(s, "4.4.2", text, 0);
 			}
 			return;
 		}
@@ -971,7 +976,7 @@ static void mta_session_event_cb(struct bufferevent *bev, short what, void *arg)
 		snprintf(why, sizeof(why), "4.4.2 %s: connection %s during the transaction",
 		         s->relay, (what & BEV_EVENT_TIMEOUT) ? "timed out" : "lost");
 		if (s->state < MTA_STATE_READY) {
-			mta_session_next_host(s, why, 0);
+			mta_session_host_failed(s, "4.4.2", why, 0);
 			return;
 		}
 		mta_session_report(s);
@@ -984,7 +989,7 @@ static void mta_session_event_cb(struct bufferevent *bev, short what, void *arg)
 	if (s->state < MTA_STATE_READY) {
 		snprintf(why, sizeof(why), "4.4.2 %s: connection %s", s->relay,
 		         (what & BEV_EVENT_TIMEOUT) ? "timed out" : "lost");
-		mta_session_next_host(s, why, 0);
+		mta_session_host_failed(s, "4.4.2", why, 0);
 		return;
 	}
 	mta_session_free(s);
@@ -1189,17 +1194,18 @@ void mta_resolved(struct mta *m, uint64_t handle, const void *data, size_t len)
 			s->hosts[s->n_hosts++] = h;
 	}
 	if (r.error)
-		status = DNS_TEMPFAIL;
-	if (status == DNS_OK && s->n_hosts > 0) {
+		status = LOOKUP_HOSTS_TEMPFAIL;
+	if (status == LOOKUP_HOSTS_OK && s->n_hosts > 0) {
 		s->cur = 0;
 		mta_session_connect(s);
 		return;
 	}
-	if (status == DNS_NULL_MX || status == DNS_NXDOMAIN) {
+	if (status == LOOKUP_HOSTS_NULL_MX || status == LOOKUP_HOSTS_NXDOMAIN) {
 		snprintf(status_text, sizeof(status_text), "%s %s",
-		         status == DNS_NULL_MX ? "5.1.10" : "5.1.2", error);
+		         status == LOOKUP_HOSTS_NULL_MX ? "5.1.10" : "5.1.2", error);
 		mta_dest_fail_queued(s->dest, MTA_PERMFAIL,
-		                     status == DNS_NULL_MX ? "5.1.10" : "5.1.2", status_text, NULL);
+		                     status == LOOKUP_HOSTS_NULL_MX ? "5.1.10" : "5.1.2", status_text,
+		                     NULL);
 		mta_session_free(s);
 		return;
 	}

@@ -1,7 +1,7 @@
 /*
  * smtp_reply.c: the pure pieces of the SMTP client declared in smtp_reply.h:
- * the reply parser, which takes the server's bytes in any split, the EHLO
- * extension lookup, and the encoder that puts a stored message on the wire.
+ * the reply parser, which takes the server's bytes in any split, and the
+ * EHLO extension lookup (the encoder for DATA is mail/dotstuff.c).
  *
  * No I/O, no allocation, no global state, no locale: character classes are
  * plain ASCII. Errors are static strings fit for a log line.
@@ -269,61 +269,4 @@ int smtp_reply_has_extension(const struct smtp_reply *r, const char *keyword, co
 		return 1;
 	}
 	return 0;
-}
-
-/* ---- the message on the wire ------------------------------------------- */
-
-void smtp_dotstuff_init(struct smtp_dotstuff *d)
-{
-	d->at_line_start = 1;
-	d->pending_cr = 0;
-}
-
-/* Encodes one byte C into OUT (2 bytes of room); returns the number written.
- * A CR is sent as CRLF at once, so nothing is ever held back: an LF right
- * after it is then dropped (RFC 5321 2.3.8: only CRLF on the wire). */
-static size_t dotstuff_byte(struct smtp_dotstuff *d, char c, char *out)
-{
-	int after_cr = d->pending_cr;
-
-	d->pending_cr = c == '\r';
-	if (c == '\n' && after_cr)
-		return 0;
-	if (c == '\r' || c == '\n') {
-		d->at_line_start = 1;
-		out[0] = '\r';
-		out[1] = '\n';
-		return 2;
-	}
-	out[0] = c;
-	if (c == '.' && d->at_line_start) { /* RFC 5321 4.5.2 */
-		d->at_line_start = 0;
-		out[1] = '.';
-		return 2;
-	}
-	d->at_line_start = 0;
-	return 1;
-}
-
-size_t smtp_dotstuff_feed(struct smtp_dotstuff *d, const char *in, size_t len, char *out)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < len; i++)
-		n += dotstuff_byte(d, in[i], out + n);
-	return n;
-}
-
-size_t smtp_dotstuff_finish(struct smtp_dotstuff *d, char *out)
-{
-	size_t n = 0;
-
-	if (!d->at_line_start) {
-		out[n++] = '\r';
-		out[n++] = '\n';
-	}
-	memcpy(out + n, ".\r\n", 3);
-	n += 3;
-	smtp_dotstuff_init(d);
-	return n;
 }

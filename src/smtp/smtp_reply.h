@@ -1,7 +1,6 @@
 /*
  * smtp_reply.h: pure pieces of the SMTP client (sealmail delivering to
- * another server): the reply parser, and the encoder that puts a stored
- * message on the wire.
+ * another server): the reply parser and the EHLO extension lookup.
  */
 #ifndef SEALMAIL_SMTP_REPLY_H
 #define SEALMAIL_SMTP_REPLY_H
@@ -78,26 +77,5 @@ enum smtp_reply_status smtp_reply_feed(struct smtp_reply_parser *p, const char *
  * follows it after the spaces ("" if nothing). An empty KEYWORD or one with a
  * space is never advertised. */
 int smtp_reply_has_extension(const struct smtp_reply *r, const char *keyword, const char **param_r);
-
-/* ---- the message on the wire (RFC 5321 4.5.2, 2.3.8) ----------------- */
-
-/* Turns a stored message into DATA content: every line end (CRLF, and also a
- * bare LF or a bare CR, so that nothing but CRLF ever reaches the wire) is
- * sent as CRLF, and a '.' starting a line is doubled. */
-struct smtp_dotstuff {
-	int at_line_start;
-	int pending_cr; /* the last byte seen was a CR, already sent as CRLF: an LF
-	                   right after it (in this chunk or the next) is part of
-	                   the same line end and is dropped */
-};
-
-void smtp_dotstuff_init(struct smtp_dotstuff *d);
-/* Encodes IN (LEN bytes) into OUT, which must hold 2 * LEN + 2 bytes;
- * returns the number of bytes written. */
-size_t smtp_dotstuff_feed(struct smtp_dotstuff *d, const char *in, size_t len, char *out);
-/* Ends the content: a CRLF if the message did not end with a line end, then
- * ".\r\n" (an empty message gives just ".\r\n"). OUT must hold 8 bytes;
- * returns the number written. *D is ready for the next message after. */
-size_t smtp_dotstuff_finish(struct smtp_dotstuff *d, char *out);
 
 #endif

@@ -33,8 +33,8 @@
 #include "lib/log.h"
 #include "lib/tls.h"
 #include "lib/util.h"
-#include "queue/dsn.h"
-#include "queue/envelope.h"
+#include "mail/envelope.h"
+#include "mail/xtext.h"
 #include "smtp/smtp_parse.h"
 #include "smtp/smtp_session_private.h"
 
@@ -234,7 +234,7 @@ static int smtp_mail_params(struct smtp_session *s, const struct smtp_param *par
 			strlcpy_checked(e->ret, p->value, sizeof(e->ret));
 			str_lower(e->ret);
 		} else if (strcmp(p->keyword, "ENVID") == 0 && e->envid[0] == '\0' &&
-		           strlen(p->value) <= 100 && dsn_xtext_valid(p->value)) {
+		           strlen(p->value) <= 100 && xtext_valid(p->value)) {
 			strlcpy_checked(e->envid, p->value, sizeof(e->envid));
 		} else {
 			smtp_reply_error(s, "555 5.5.4 Unsupported or malformed parameter %s",
@@ -286,7 +286,7 @@ static int smtp_rcpt_params(struct smtp_session *s, const struct smtp_param *par
 		    smtp_parse_notify(p->value, &s->pending_notify) == 0)
 			continue;
 		if (strcmp(p->keyword, "ORCPT") == 0 && s->pending_orcpt[0] == '\0' && semi &&
-		    semi != p->value && dsn_xtext_valid(semi + 1) &&
+		    semi != p->value && xtext_valid(semi + 1) &&
 		    strlcpy_checked(s->pending_orcpt, p->value, sizeof(s->pending_orcpt)) == 0)
 			continue;
 		smtp_reply_error(s, "555 5.5.4 Unsupported or malformed parameter %s", p->keyword);

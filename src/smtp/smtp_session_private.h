@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "mail/header_scan.h"
-#include "queue/envelope.h"
+#include "mail/envelope.h"
 #include "smtp/smtp_parse.h"
 #include "smtp/smtp_session.h"
 

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "smtp/smtp_reply.h"
+#include "mail/dotstuff.h"
 
 #define CHECK(cond)                                                                                \
 	do {                                                                                       \

@@ -1,14 +1,15 @@
 /*
  * fuzz_envelope.c: libFuzzer harness for the envelope in its two
- * encodings (queue/envelope.c): the spool file's text records
- * (envelope_parse) and trailer (envelope_trailer_parse), and the IPC
- * payload the queue gets from a dispatcher (envelope_decode). The first
+ * encodings: the spool file's text records (spool_envelope_parse) and
+ * trailer (spool_trailer_parse) of queue/spool_file.c, and the IPC payload
+ * the queue gets from a dispatcher (envelope_decode, mail/envelope.c). The first
  * byte picks which; the rest is the bytes. Whatever is accepted must be
  * written back and read again to the same envelope.
  */
 #include "fuzz_common.h"
 #include "lib/ipc.h"
-#include "queue/envelope.h"
+#include "mail/envelope.h"
+#include "queue/spool_file.h"
 
 static void check_same(const struct envelope *a, const struct envelope *b)
 {
@@ -32,16 +33,16 @@ static void check_spool_round_trip(const struct envelope *env)
 	size_t len, hlen;
 	uint64_t body_len;
 	uint32_t crc;
-	char *block = envelope_format_block(env, 12345, 0xdeadbeef, &len);
+	char *block = spool_block_format(env, 12345, 0xdeadbeef, &len);
 
 	if (block == NULL)
 		return;
-	CHECK(len >= ENVELOPE_TRAILER_LEN);
-	CHECK(envelope_trailer_parse(block + len - ENVELOPE_TRAILER_LEN, ENVELOPE_TRAILER_LEN,
+	CHECK(len >= SPOOL_TRAILER_LEN);
+	CHECK(spool_trailer_parse(block + len - SPOOL_TRAILER_LEN, SPOOL_TRAILER_LEN,
 	                             &body_len, &crc) == 0);
 	CHECK(body_len == 12345 && crc == 0xdeadbeef);
-	CHECK(envelope_parse(&again, block, len - ENVELOPE_TRAILER_LEN, &hlen, &why) == 0);
-	CHECK(hlen == len - ENVELOPE_TRAILER_LEN);
+	CHECK(spool_envelope_parse(&again, block, len - SPOOL_TRAILER_LEN, &hlen, &why) == 0);
+	CHECK(hlen == len - SPOOL_TRAILER_LEN);
 	check_same(env, &again);
 	envelope_free(&again);
 	free(block);
@@ -53,7 +54,7 @@ static void fuzz_spool(const char *buf, size_t len)
 	const char *why = NULL;
 	size_t hlen = 0;
 
-	if (envelope_parse(&env, buf, len, &hlen, &why) < 0) {
+	if (spool_envelope_parse(&env, buf, len, &hlen, &why) < 0) {
 		CHECK(why != NULL && why[0] != '\0' && env.rcpts == NULL);
 		return;
 	}
@@ -67,7 +68,7 @@ static void fuzz_trailer(const char *buf, size_t len)
 	uint64_t body_len;
 	uint32_t crc;
 
-	(void)envelope_trailer_parse(buf, len, &body_len, &crc);
+	(void)spool_trailer_parse(buf, len, &body_len, &crc);
 }
 
 static void fuzz_ipc(const uint8_t *data, size_t len)

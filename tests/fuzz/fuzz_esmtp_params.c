@@ -1,13 +1,13 @@
 /*
  * fuzz_esmtp_params.c: libFuzzer harness for ESMTP parameters: the
  * parameter list of MAIL and RCPT (smtp_path_parse) and the xtext values
- * of ENVID and ORCPT (dsn_xtext_decode, dsn_xtext_valid, RFC 3461 4).
+ * of ENVID and ORCPT (xtext_decode, xtext_valid, RFC 3461 4).
  * The first byte picks MAIL, RCPT or a bare xtext value; the rest is the
  * text. What the session does with SIZE, NOTIFY, RET, BODY, ENVID and
  * ORCPT is fuzzed through fuzz_smtp_session.c.
  */
 #include "fuzz_common.h"
-#include "queue/dsn.h"
+#include "mail/xtext.h"
 #include "smtp/smtp_parse.h"
 
 /* Encodes IN (any bytes but NUL) as xtext into OUT (3 * strlen + 1). */
@@ -30,7 +30,7 @@ static void check_xtext(const char *s)
 {
 	size_t len = strlen(s);
 	char *out = malloc(len + 1), *enc, *again;
-	int valid = dsn_xtext_valid(s), r = dsn_xtext_decode(s, out, len + 1);
+	int valid = xtext_valid(s), r = xtext_decode(s, out, len + 1);
 
 	CHECK(out != NULL);
 	CHECK(r == 0 || r == -1);
@@ -42,7 +42,7 @@ static void check_xtext(const char *s)
 		char *small = size ? malloc(size) : NULL;
 
 		CHECK(size == 0 || small != NULL);
-		if (dsn_xtext_decode(s, small, size) == 0)
+		if (xtext_decode(s, small, size) == 0)
 			CHECK(r == 0 && strcmp(small, out) == 0);
 		free(small);
 	}
@@ -51,8 +51,8 @@ static void check_xtext(const char *s)
 		again = malloc(3 * strlen(out) + 1);
 		CHECK(enc != NULL && again != NULL);
 		xtext_encode(out, enc);
-		CHECK(dsn_xtext_valid(enc) &&
-		      dsn_xtext_decode(enc, again, 3 * strlen(out) + 1) == 0);
+		CHECK(xtext_valid(enc) &&
+		      xtext_decode(enc, again, 3 * strlen(out) + 1) == 0);
 		CHECK(strcmp(again, out) == 0);
 		free(enc);
 		free(again);

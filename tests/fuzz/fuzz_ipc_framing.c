@@ -95,8 +95,11 @@ static void fuzz_result(const uint8_t *data, size_t size)
 	(void)mta_result_decode(&t, data, size);
 	for (int i = 0; i < 3; i++) {
 		CHECK(rcpts[i].outcome <= MTA_PERMFAIL);
-		CHECK(memchr(rcpts[i].status, '\0', sizeof(rcpts[i].status)) != NULL);
-		CHECK(memchr(rcpts[i].text, '\0', sizeof(rcpts[i].text)) != NULL);
+		CHECK(memchr(rcpts[i].status.enhanced, '\0', sizeof(rcpts[i].status.enhanced)));
+		CHECK(rcpts[i].status.enhanced[0] == '\0' ||
+		      delivery_enhanced_valid(rcpts[i].status.enhanced));
+		CHECK(delivery_reply_code_valid(rcpts[i].status.reply_code));
+		CHECK(memchr(rcpts[i].status.text, '\0', sizeof(rcpts[i].status.text)) != NULL);
 	}
 	CHECK(memchr(t.report.relay, '\0', sizeof(t.report.relay)) != NULL);
 }

@@ -19,7 +19,8 @@
 #include "conf/config.h"
 #include "daemon/proto.h"
 #include "fuzz_common.h"
-#include "queue/envelope.h"
+#include "mail/envelope.h"
+#include "queue/spool_file.h"
 #include "smtp/smtp_session.h"
 #include "smtp/smtp_session_private.h"
 
@@ -109,12 +110,12 @@ static void queue_commit(void *owner, uint64_t handle, const char *queue_id, uin
 	struct envelope again;
 	const char *why;
 	size_t len, hlen;
-	char *block = envelope_format_block(env, size, crc, &len);
+	char *block = spool_block_format(env, size, crc, &len);
 
 	CHECK(env->n_rcpts > 0 && env->n_rcpts <= cfg.limits.recipients);
 	CHECK(size <= cfg.limits.message_size + 2048);
 	CHECK(block != NULL);
-	CHECK(envelope_parse(&again, block, len - ENVELOPE_TRAILER_LEN, &hlen, &why) == 0 ||
+	CHECK(spool_envelope_parse(&again, block, len - SPOOL_TRAILER_LEN, &hlen, &why) == 0 ||
 	      env->id[0] == '\0');
 	envelope_free(&again);
 	free(block);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "mail/xtext.h"
 #include "queue/dsn.h"
 
 #define NOW 1700000000     /* Tue, 14 Nov 2023 22:13:20 +0000 */
@@ -755,8 +756,8 @@ static void assert_decodes(const char *in, const char *expected)
 {
 	char out[256];
 
-	assert_true(dsn_xtext_valid(in));
-	assert_int_equal(dsn_xtext_decode(in, out, sizeof(out)), 0);
+	assert_true(xtext_valid(in));
+	assert_int_equal(xtext_decode(in, out, sizeof(out)), 0);
 	assert_string_equal(out, expected);
 }
 
@@ -764,8 +765,8 @@ static void assert_refused(const char *in)
 {
 	char out[256];
 
-	assert_false(dsn_xtext_valid(in));
-	assert_int_equal(dsn_xtext_decode(in, out, sizeof(out)), -1);
+	assert_false(xtext_valid(in));
+	assert_int_equal(xtext_decode(in, out, sizeof(out)), -1);
 }
 
 static void test_xtext(void **state)
@@ -794,15 +795,15 @@ static void test_xtext(void **state)
 	assert_refused("\x80");
 	assert_refused("caf\xc3\xa9");
 	/* NUL: valid xtext, but no C string can hold it */
-	assert_true(dsn_xtext_valid("a+00"));
-	assert_int_equal(dsn_xtext_decode("a+00", out, sizeof(out)), -1);
+	assert_true(xtext_valid("a+00"));
+	assert_int_equal(xtext_decode("a+00", out, sizeof(out)), -1);
 	/* size */
-	assert_int_equal(dsn_xtext_decode("abc", out, 4), 0);
+	assert_int_equal(xtext_decode("abc", out, 4), 0);
 	assert_string_equal(out, "abc");
-	assert_int_equal(dsn_xtext_decode("abcd", out, 4), -1);
-	assert_int_equal(dsn_xtext_decode("+41+42+43", out, 4), 0);
+	assert_int_equal(xtext_decode("abcd", out, 4), -1);
+	assert_int_equal(xtext_decode("+41+42+43", out, 4), 0);
 	assert_string_equal(out, "ABC");
-	assert_int_equal(dsn_xtext_decode("", out, 0), -1);
+	assert_int_equal(xtext_decode("", out, 0), -1);
 }
 
 int main(void)

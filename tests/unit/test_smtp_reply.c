@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mail/dotstuff.h"
 #include "smtp/smtp_reply.h"
 
 #define TRANSCRIPT_MAX (1 << 20)

@@ -1,14 +1,58 @@
 /*
- * mta_ipc.c: how delivery tasks and their results travel between the queue
- * and the dispatcher (IMSG_MTA_DELIVER, IMSG_MTA_RESULT).
+ * delivery.c: how delivery tasks and their results travel between the queue
+ * and the dispatcher (IMSG_MTA_DELIVER, IMSG_MTA_RESULT); see delivery.h.
  */
+#include "mail/delivery.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "lib/ipc.h"
 #include "lib/util.h"
-#include "smtp/mta.h"
+
+void delivery_status_set(struct delivery_status *st, const char *enhanced, unsigned reply_code,
+                         const char *text)
+{
+	memset(st, 0, sizeof(*st));
+	if (delivery_enhanced_valid(enhanced))
+		strlcpy_checked(st->enhanced, enhanced, sizeof(st->enhanced));
+	st->reply_code = reply_code;
+	/* a text that does not fit is cut, not refused */
+	(void)strlcpy_checked(st->text, text, sizeof(st->text));
+}
+
+int delivery_enhanced_valid(const char *s)
+{
+	size_t n;
+
+	if (s == NULL || (s[0] != '2' && s[0] != '4' && s[0] != '5') || s[1] != '.')
+		return 0;
+	s += 2;
+	for (int part = 0; part < 2; part++) {
+		for (n = 0; n < 3 && s[n] >= '0' && s[n] <= '9'; n++)
+			;
+		if (n == 0 || s[n] != (part == 0 ? '.' : '\0'))
+			return 0;
+		s += n + 1;
+	}
+	return 1;
+}
+
+int delivery_reply_code_valid(unsigned code)
+{
+	return code == 0 || (code >= 200 && code <= 599);
+}
+
+void mta_task_free(struct mta_task *task)
+{
+	if (task == NULL)
+		return;
+	if (task->fd >= 0)
+		close(task->fd);
+	free(task->rcpts);
+	free(task);
+}
 
 void mta_task_encode(const struct mta_task *t, struct ipc_writer *w)
 {
@@ -81,8 +125,9 @@ void mta_result_encode(const struct mta_task *t, struct ipc_writer *w)
 	for (i = 0; i < t->n_rcpts; i++) {
 		ipc_put_u32(w, t->rcpts[i].index);
 		ipc_put_u32(w, t->rcpts[i].outcome);
-		ipc_put_str(w, t->rcpts[i].status);
-		ipc_put_str(w, t->rcpts[i].text);
+		ipc_put_str(w, t->rcpts[i].status.enhanced);
+		ipc_put_u32(w, t->rcpts[i].status.reply_code);
+		ipc_put_str(w, t->rcpts[i].status.text);
 	}
 }
 
@@ -105,15 +150,17 @@ int mta_result_decode(struct mta_task *t, const void *data, size_t len)
 		memset(&got, 0, sizeof(got));
 		got.index = ipc_get_u32(&r);
 		got.outcome = (enum mta_outcome)ipc_get_u32(&r);
-		ipc_get_str(&r, got.status, sizeof(got.status));
-		ipc_get_str(&r, got.text, sizeof(got.text));
-		if (r.error || got.outcome > MTA_PERMFAIL)
+		ipc_get_str(&r, got.status.enhanced, sizeof(got.status.enhanced));
+		got.status.reply_code = ipc_get_u32(&r);
+		ipc_get_str(&r, got.status.text, sizeof(got.status.text));
+		if (r.error || got.outcome > MTA_PERMFAIL ||
+		    (got.status.enhanced[0] != '\0' && !delivery_enhanced_valid(got.status.enhanced)) ||
+		    !delivery_reply_code_valid(got.status.reply_code))
 			return -1;
 		for (j = 0; j < t->n_rcpts; j++)
 			if (t->rcpts[j].index == got.index) {
 				t->rcpts[j].outcome = got.outcome;
-				memcpy(t->rcpts[j].status, got.status, sizeof(got.status));
-				memcpy(t->rcpts[j].text, got.text, sizeof(got.text));
+				t->rcpts[j].status = got.status;
 			}
 	}
 	return ipc_reader_done(&r);

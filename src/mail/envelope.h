@@ -1,0 +1,59 @@
+/*
+ * envelope.h: a message's envelope (sender, recipients and their DSN
+ * parameters, where it came from), as the SMTP server session builds it,
+ * the dispatcher sends it to the queue over IPC, and the queue keeps it.
+ * How the queue stores it in a spool file is queue/spool_file.h.
+ */
+#ifndef SEALMAIL_ENVELOPE_H
+#define SEALMAIL_ENVELOPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ipc_writer;
+struct ipc_reader;
+
+#define ENVELOPE_ADDR_MAX 512 /* a formatted path, quoted local part included */
+#define ENVELOPE_MAX_RCPTS 10000
+
+/* RFC 3461 NOTIFY; none set = not given (the default: FAILURE). */
+enum envelope_notify {
+	NOTIFY_NEVER = 1 << 0,
+	NOTIFY_SUCCESS = 1 << 1,
+	NOTIFY_FAILURE = 1 << 2,
+	NOTIFY_DELAY = 1 << 3,
+};
+#define ENVELOPE_NOTIFY_ALL 15 /* every bit above */
+
+struct envelope_rcpt {
+	char addr[ENVELOPE_ADDR_MAX];  /* local@domain */
+	char orcpt[ENVELOPE_ADDR_MAX]; /* ORCPT as given ("rfc822;a@b"), or "" */
+	unsigned notify;
+};
+
+struct envelope {
+	char id[32];
+	uint64_t time;
+	char sender[ENVELOPE_ADDR_MAX]; /* "" for the null sender */
+	char helo[256];
+	char client[64];
+	char tls[160];   /* "TLSv1.3/TLS_AES_256_GCM_SHA384" or "" */
+	char body[16];   /* "8bitmime", "7bit" or "" */
+	char ret[8];     /* RFC 3461 RET: "full", "hdrs" or "" */
+	char envid[128]; /* RFC 3461 ENVID as given (xtext), or "" */
+	unsigned n_rcpts;
+	struct envelope_rcpt *rcpts;
+};
+
+void envelope_init(struct envelope *env);
+void envelope_free(struct envelope *env);
+/* Appends a recipient (ORCPT may be NULL). Returns -1 past
+ * ENVELOPE_MAX_RCPTS or when a field is too long. */
+int envelope_add_rcpt(struct envelope *env, const char *addr, unsigned notify, const char *orcpt);
+
+/* The envelope as the dispatcher sends it with IMSG_QUEUE_COMMIT. */
+void envelope_encode(const struct envelope *env, struct ipc_writer *w);
+/* Returns 0, or -1 when the payload is malformed. */
+int envelope_decode(struct envelope *env, struct ipc_reader *r);
+
+#endif

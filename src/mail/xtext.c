@@ -1,0 +1,65 @@
+/*
+ * xtext.c: RFC 3461 4 xtext, the encoding of the ENVID and ORCPT
+ * parameters; see xtext.h. Pure. Called by the SMTP server session (to
+ * check the parameters) and the DSN builder (to show them decoded).
+ */
+#include "mail/xtext.h"
+
+/* The value of the hex digit C (either case, as Postfix reads it), or -1. */
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Decodes the xtext IN into OUT (SIZE bytes, NUL-terminated), or only checks
+ * it when OUT is NULL. Returns 0, or -1 when IN is not xtext, does not fit,
+ * or (when decoding) holds "+00", which a C string cannot. */
+static int xtext_scan(const char *in, char *out, size_t size)
+{
+	size_t n = 0;
+
+	for (const char *s = in; *s != '\0'; s++) {
+		int c = (unsigned char)*s;
+
+		if (c == '+') {
+			int hi = hex_value(s[1]), lo = hi < 0 ? -1 : hex_value(s[2]);
+
+			if (lo < 0 || (out != NULL && hi == 0 && lo == 0))
+				return -1;
+			c = hi * 16 + lo;
+			s += 2;
+		} else if (c < 33 || c > 126 || c == '=') {
+			return -1;
+		}
+		if (out != NULL) {
+			if (n + 1 >= size)
+				return -1;
+			out[n] = (char)c;
+		}
+		n++;
+	}
+	if (out != NULL) {
+		if (size == 0)
+			return -1;
+		out[n] = '\0';
+	}
+	return 0;
+}
+
+int xtext_decode(const char *in, char *out, size_t size)
+{
+	if (out == NULL)
+		return -1;
+	return xtext_scan(in, out, size);
+}
+
+int xtext_valid(const char *s)
+{
+	return xtext_scan(s, NULL, 0) == 0;
+}

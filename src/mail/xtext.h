@@ -1,0 +1,17 @@
+/*
+ * xtext.h: RFC 3461 4 xtext ("+" and two hex digits for an octet outside
+ * "!" to "~", "+" and "="), as ENVID and ORCPT carry it. Pure.
+ */
+#ifndef SEALMAIL_XTEXT_H
+#define SEALMAIL_XTEXT_H
+
+#include <stddef.h>
+
+/* RFC 3461 4: decodes an xtext value (ENVID, ORCPT) into OUT (SIZE bytes,
+ * NUL-terminated). Returns 0, or -1 when malformed, too long, or holding
+ * "+00" (a NUL). Like Postfix, lower-case hex digits are accepted too. */
+int xtext_decode(const char *in, char *out, size_t size);
+/* 1 when S is valid xtext. */
+int xtext_valid(const char *s);
+
+#endif

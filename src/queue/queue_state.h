@@ -1,0 +1,84 @@
+/*
+ * queue_state.h: what the queue knows of a message beyond its envelope
+ * (attempts, the next one, per-recipient progress and last status), and the
+ * format of its state file queue/state/ID. The parser and formatter are
+ * pure (bytes in, struct out); queue_spool.c reads and writes the files.
+ *
+ * Format: one record a line, each ended by "\n":
+ *   attempts N
+ *   next T                    the time of the next attempt (Unix seconds)
+ *   warned 0|1                the delay notice was sent
+ *   held 0|1
+ *   rcpt STATUS REPORTED TEXT one per recipient, in envelope order: enum
+ *                             queue_rcpt_status, 0|1, the last status's text
+ *   rcpt-status ENHANCED CODE the last status of the recipient just before:
+ *                             its enhanced code ("-": none) and the remote
+ *                             reply code (0: none)
+ * Files written before "rcpt-status" existed load with no status for their
+ * recipients (the DSN then gives the generic code of its action). Records
+ * of unknown keys are skipped, so a later version may add some; a known
+ * record that is malformed makes the whole file invalid.
+ */
+#ifndef SEALMAIL_QUEUE_STATE_H
+#define SEALMAIL_QUEUE_STATE_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "mail/delivery.h"
+
+#define QUEUE_STATE_LINE_MAX 1024 /* a record, "rcpt" with the longest text fits */
+
+enum queue_rcpt_status {
+	RCPT_PENDING,
+	RCPT_DELIVERED,
+	RCPT_FAILED, /* permanently, or expired: a DSN is due unless NOTIFY says no */
+};
+
+/* What the queue knows of one recipient beyond the envelope. */
+struct queue_rcpt {
+	unsigned char status;       /* enum queue_rcpt_status */
+	unsigned char reported;     /* a DSN (or the decision not to send one) is done */
+	unsigned char inflight;     /* part of a delivery in progress (not stored) */
+	struct delivery_status last; /* of the last attempt */
+};
+
+struct queue_state {
+	unsigned attempts;
+	time_t not_before;
+	int warned;
+	int held;
+	struct queue_rcpt *rcpts; /* malloc'ed by the parser */
+	unsigned n_rcpts;
+};
+
+/* A state file being parsed, fed in pieces of any size. */
+struct queue_state_parser {
+	struct queue_state *st;
+	unsigned cap; /* of st->rcpts */
+	char line[QUEUE_STATE_LINE_MAX];
+	size_t len;
+	const char *error; /* set once a record failed: the rest is ignored */
+};
+
+/* Starts parsing into *ST, which is emptied. */
+void queue_state_parser_init(struct queue_state_parser *p, struct queue_state *st);
+/* Takes the next LEN bytes. Returns 0, or -1 with *error_r once the file is
+ * invalid (*ST is emptied then). */
+int queue_state_parser_feed(struct queue_state_parser *p, const char *data, size_t len,
+                            const char **error_r);
+/* The end of the file. Returns 0 with *ST complete, or -1 with *error_r
+ * (*ST emptied). */
+int queue_state_parser_finish(struct queue_state_parser *p, const char **error_r);
+/* The whole file BUF of LEN bytes at once. */
+int queue_state_parse(const char *buf, size_t len, struct queue_state *st, const char **error_r);
+
+/* The file for ST, malloc'ed; *len_r its length. Line ends and other
+ * control characters in the texts become spaces, so every record stays one
+ * line. */
+char *queue_state_format(const struct queue_state *st, size_t *len_r);
+
+/* Frees what the parser allocated and empties *ST. */
+void queue_state_free(struct queue_state *st);
+
+#endif
