@@ -395,8 +395,8 @@ static void lookup_parent_handler(struct ipc_channel *ch, uint32_t type, uint64_
 		l->peers = peer;
 		return;
 	}
-	if (type == IMSG_CTL_CONFIG && len == sizeof(l->cfg))
-		memcpy(&l->cfg, data, len);
+	if (type == IMSG_CTL_CONFIG) /* the file's text: parsed here, kept only if good */
+		config_reload_message(&l->cfg, data, len);
 	if (type == IMSG_CTL_USERS || type == IMSG_CTL_ALIASES)
 		lookup_file_update(l, type, id, data, len);
 	if (fd >= 0)

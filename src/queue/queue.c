@@ -570,9 +570,8 @@ static void queue_parent_handler(struct ipc_channel *ch, uint32_t type, uint64_t
 		if (fd >= 0)
 			queue_add_peer(q, fd);
 		return;
-	case IMSG_CTL_CONFIG:
-		if (len == sizeof(q->cfg))
-			memcpy(&q->cfg, data, len);
+	case IMSG_CTL_CONFIG: /* the file's text: parsed here, kept only if good */
+		config_reload_message(&q->cfg, data, len);
 		break;
 	default:
 		log_error("event=ipc-error reason=\"unexpected message %u from parent\"", type);
