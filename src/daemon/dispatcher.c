@@ -19,9 +19,11 @@
 #include "conf/config.h"
 #include "daemon/limits.h"
 #include "daemon/proto.h"
+#include "daemon/tls_settings.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
 #include "lib/tls.h"
+#include "lib/tls_client.h"
 #include "lib/util.h"
 #include "mail/envelope.h"
 #include "smtp/mta.h"
@@ -51,6 +53,7 @@ struct dispatcher {
 	const struct config *cfg;
 	struct event_base *base;
 	struct smtp_env env;
+	struct tls_client *tls_client; /* outbound STARTTLS */
 	struct ipc_channel *queue, *lookup;
 	struct evconnlistener *listeners[CONFIG_MAX_LISTENERS];
 	unsigned n_listeners;
@@ -587,6 +590,22 @@ static void dispatcher_signal_cb(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(d->base, NULL);
 }
 
+/* The TLS server (when a listener speaks TLS) and the client contexts. */
+static void dispatcher_tls_new(struct dispatcher *d, const struct config *cfg,
+                               const struct tls_cert_set *certs, int needs_tls)
+{
+	struct tls_settings server;
+	struct tls_client_settings client;
+	const char *why;
+
+	tls_settings_from_config(cfg, &server);
+	if (needs_tls && (d->env.tls = tls_server_new(&server, certs, &why)) == NULL)
+		fatal("event=fatal reason=\"TLS: %s\"", why);
+	tls_client_settings_from_config(cfg, certs->outbound_ca_pem, &client);
+	if ((d->tls_client = tls_client_new(&client, &why)) == NULL)
+		fatal("event=fatal reason=\"outbound TLS: %s\"", why);
+}
+
 int dispatcher_main(const struct dispatcher_args *args)
 {
 	struct dispatcher *d = xcalloc(1, sizeof(*d));
@@ -613,14 +632,13 @@ int dispatcher_main(const struct dispatcher_args *args)
 	    .auth_check = dispatcher_auth_check,
 	    .closed = dispatcher_session_closed,
 	};
-	if (needs_tls && (d->env.tls = tls_server_new(cfg, args->certs, &why)) == NULL)
-		fatal("event=fatal reason=\"TLS: %s\"", why);
+	dispatcher_tls_new(d, cfg, args->certs, needs_tls);
 	{
 		struct mta_env menv = {
 		    .base = d->base,
 		    .cfg = cfg,
 		    .owner = d,
-		    .ca_pem = args->certs->outbound_ca_pem,
+		    .tls = d->tls_client,
 		    .resolve = dispatcher_mta_resolve,
 		    .task_done = dispatcher_mta_done,
 		};
@@ -655,5 +673,6 @@ int dispatcher_main(const struct dispatcher_args *args)
 	/* deliveries in progress are reported as deferred (ipc_send writes at
 	 * once when the socket takes it) */
 	mta_free(&d->mta);
+	tls_client_free(&d->tls_client);
 	return 0;
 }

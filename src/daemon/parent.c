@@ -25,6 +25,7 @@
 #include "daemon/dispatcher.h"
 #include "daemon/limits.h"
 #include "daemon/proto.h"
+#include "daemon/tls_settings.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
 #include "lib/tls.h"
@@ -529,6 +530,7 @@ static void parent_reload(struct parent *p)
 	struct config *cfg = xmalloc(sizeof(*cfg));
 	int fds[CONFIG_MAX_LISTENERS];
 	struct tls_cert_set certs;
+	struct tls_settings settings;
 	char *errors = NULL, *text = NULL;
 	size_t text_len = 0;
 	const char *why;
@@ -544,7 +546,8 @@ static void parent_reload(struct parent *p)
 		log_warn("event=reload-warning reason=\"data_dir changes need a restart\"");
 		strlcpy_checked(cfg->data_dir, p->cfg->data_dir, sizeof(cfg->data_dir));
 	}
-	if (tls_cert_set_reload(cfg, &p->certs, &certs, &why) < 0) {
+	tls_settings_from_config(cfg, &settings);
+	if (tls_cert_set_reload(&settings, &p->certs, &certs, &why) < 0) {
 		parent_log_errors("reload-failed", why);
 		free(text);
 		free(cfg);
@@ -678,6 +681,7 @@ int parent_main(const char *config_path, int foreground)
 	p->users_watch.type = IMSG_CTL_USERS;
 	p->aliases_watch.type = IMSG_CTL_ALIASES;
 	const char *why;
+	struct tls_settings settings;
 	unsigned i;
 
 	sigset_t block;
@@ -694,7 +698,8 @@ int parent_main(const char *config_path, int foreground)
 		return 1;
 	}
 	parent_find_user(p);
-	if (tls_cert_set_load(p->cfg, &p->certs, &why) < 0) {
+	tls_settings_from_config(p->cfg, &settings);
+	if (tls_cert_set_load(&settings, &p->certs, &why) < 0) {
 		fprintf(stderr, "sealmail: certificate: %s\n", why);
 		return 1;
 	}

@@ -12,11 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "conf/config.h"
 #include "lib/log.h"
 #include "lib/util.h"
-
-_Static_assert(TLS_MAX_LISTENERS == CONFIG_MAX_LISTENERS, "one client_ca per listener");
 
 #define TLS_PEM_MAX (1024 * 1024)
 
@@ -108,7 +105,7 @@ static void tls_pem_describe(struct tls_cert_pem *c)
 }
 
 /* Reads one certificate + key pair and checks it by building a context. */
-static int tls_cert_load_one(const struct config_cert *cc, struct tls_cert_pem *c,
+static int tls_cert_load_one(const struct tls_cert_file *cc, struct tls_cert_pem *c,
                              const char **error_r)
 {
 	static char err[8400];
@@ -167,17 +164,17 @@ static void tls_cert_copy(struct tls_cert_pem *dst, const struct tls_cert_pem *s
 
 /* Reads the trust anchors for outbound "verify": [outbound] ca_file (an
  * error if unreadable), else the system bundle (a warning if missing). */
-static int tls_outbound_ca_load(const struct config *cfg, struct tls_cert_set *set,
+static int tls_outbound_ca_load(const struct tls_settings *settings, struct tls_cert_set *set,
                                 const char **error_r)
 {
 	static char err[4200];
-	const char *path =
-	    cfg->outbound_ca_file[0] ? cfg->outbound_ca_file : X509_get_default_cert_file();
+	int configured = settings->outbound_ca_file != NULL && settings->outbound_ca_file[0];
+	const char *path = configured ? settings->outbound_ca_file : X509_get_default_cert_file();
 
 	set->outbound_ca_pem = read_file(path, 16 * TLS_PEM_MAX, NULL);
 	if (set->outbound_ca_pem != NULL)
 		return 0;
-	if (cfg->outbound_ca_file[0] == '\0') {
+	if (!configured) {
 		log_warn(
 		    "event=no-ca-bundle file=%s reason=\"%s\" effect=\"verify cannot succeed\"",
 		    path, strerror(errno));
@@ -204,21 +201,43 @@ X509_STORE *tls_store_from_pem(const char *pem)
 	return store;
 }
 
-int tls_cert_set_reload(const struct config *cfg, const struct tls_cert_set *old,
+/* Reads each listener's client_ca file into SET. */
+static int tls_client_ca_read(const struct tls_settings *settings, struct tls_cert_set *set,
+                              const char **error_r)
+{
+	static char err[4200];
+	unsigned i;
+
+	for (i = 0; i < settings->n_listeners && i < TLS_MAX_LISTENERS; i++) {
+		const char *path = settings->client_ca[i];
+
+		if (path == NULL || path[0] == '\0')
+			continue;
+		set->client_ca_pem[i] = read_file(path, TLS_PEM_MAX, NULL);
+		if (set->client_ca_pem[i] == NULL) {
+			snprintf(err, sizeof(err), "%s: %s", path, strerror(errno));
+			*error_r = err;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int tls_cert_set_reload(const struct tls_settings *settings, const struct tls_cert_set *old,
                         struct tls_cert_set *set, const char **error_r)
 {
 	struct tls_cert_set n;
 	unsigned i;
 
 	memset(&n, 0, sizeof(n));
-	n.certs = xcalloc(cfg->n_certs ? cfg->n_certs : 1, sizeof(n.certs[0]));
-	for (i = 0; i < cfg->n_certs; i++, n.n++) {
+	n.certs = xcalloc(settings->n_certs ? settings->n_certs : 1, sizeof(n.certs[0]));
+	for (i = 0; i < settings->n_certs && i < TLS_MAX_CERTS; i++, n.n++) {
 		const struct tls_cert_pem *prev;
 		const char *why;
 
-		if (tls_cert_load_one(&cfg->certs[i], &n.certs[i], &why) == 0)
+		if (tls_cert_load_one(&settings->certs[i], &n.certs[i], &why) == 0)
 			continue;
-		prev = tls_cert_set_find(old, cfg->certs[i].name);
+		prev = tls_cert_set_find(old, settings->certs[i].name);
 		if (prev == NULL) {
 			*error_r = why;
 			tls_cert_set_free(&n);
@@ -228,20 +247,8 @@ int tls_cert_set_reload(const struct config *cfg, const struct tls_cert_set *old
 		         prev->name[0] ? prev->name : "default", why);
 		tls_cert_copy(&n.certs[i], prev);
 	}
-	for (i = 0; i < cfg->n_listeners && i < TLS_MAX_LISTENERS; i++) {
-		static char err[4200];
-		if (cfg->listeners[i].client_ca[0] == '\0')
-			continue;
-		n.client_ca_pem[i] = read_file(cfg->listeners[i].client_ca, TLS_PEM_MAX, NULL);
-		if (n.client_ca_pem[i] == NULL) {
-			snprintf(err, sizeof(err), "%s: %s", cfg->listeners[i].client_ca,
-			         strerror(errno));
-			*error_r = err;
-			tls_cert_set_free(&n);
-			return -1;
-		}
-	}
-	if (tls_outbound_ca_load(cfg, &n, error_r) < 0) {
+	if (tls_client_ca_read(settings, &n, error_r) < 0 ||
+	    tls_outbound_ca_load(settings, &n, error_r) < 0) {
 		tls_cert_set_free(&n);
 		return -1;
 	}
@@ -253,9 +260,10 @@ int tls_cert_set_reload(const struct config *cfg, const struct tls_cert_set *old
 	return 0;
 }
 
-int tls_cert_set_load(const struct config *cfg, struct tls_cert_set *set, const char **error_r)
+int tls_cert_set_load(const struct tls_settings *settings, struct tls_cert_set *set,
+                      const char **error_r)
 {
-	return tls_cert_set_reload(cfg, NULL, set, error_r);
+	return tls_cert_set_reload(settings, NULL, set, error_r);
 }
 
 void tls_cert_set_free(struct tls_cert_set *set)
@@ -301,21 +309,21 @@ static int tls_sni_cb(SSL *ssl, int *alert, void *arg)
 }
 
 /* One context with sealmail's protocol settings. */
-static SSL_CTX *tls_ctx_new(const struct config *cfg, const struct tls_cert_set *set,
+static SSL_CTX *tls_ctx_new(const struct tls_settings *settings, const struct tls_cert_set *set,
                             const struct tls_cert_pem *c, const char **error_r)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	static const unsigned char sid_ctx[] = "sealmail";
 
-	SSL_CTX_set_min_proto_version(ctx, cfg->min_version);
+	SSL_CTX_set_min_proto_version(ctx, settings->min_version);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
 	                             SSL_OP_NO_COMPRESSION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
 	SSL_CTX_set_tlsext_ticket_keys(ctx, (void *)set->ticket_keys, sizeof(set->ticket_keys));
-	if (SSL_CTX_set_cipher_list(ctx, cfg->ciphers) != 1 ||
-	    SSL_CTX_set_ciphersuites(ctx, cfg->ciphersuites) != 1 ||
+	if (SSL_CTX_set_cipher_list(ctx, settings->ciphers) != 1 ||
+	    SSL_CTX_set_ciphersuites(ctx, settings->ciphersuites) != 1 ||
 	    SSL_CTX_set1_groups_list(ctx, "X25519:P-256:P-384") != 1) {
 		*error_r = tls_last_error();
 		SSL_CTX_free(ctx);
@@ -328,8 +336,8 @@ static SSL_CTX *tls_ctx_new(const struct config *cfg, const struct tls_cert_set 
 	return ctx;
 }
 
-struct tls_server *tls_server_new(const struct config *cfg, const struct tls_cert_set *set,
-                                  const char **error_r)
+struct tls_server *tls_server_new(const struct tls_settings *settings,
+                                  const struct tls_cert_set *set, const char **error_r)
 {
 	struct tls_server *srv;
 	unsigned i;
@@ -342,7 +350,7 @@ struct tls_server *tls_server_new(const struct config *cfg, const struct tls_cer
 	srv->ctx = xcalloc(set->n, sizeof(srv->ctx[0]));
 	srv->names = xcalloc(set->n, sizeof(srv->names[0]));
 	for (i = 0; i < set->n; i++, srv->n++) {
-		srv->ctx[i] = tls_ctx_new(cfg, set, &set->certs[i], error_r);
+		srv->ctx[i] = tls_ctx_new(settings, set, &set->certs[i], error_r);
 		if (srv->ctx[i] == NULL) {
 			tls_server_free(&srv);
 			return NULL;
@@ -462,4 +470,24 @@ void tls_describe(SSL *ssl, char *version, size_t vsize, char *cipher, size_t cs
 	snprintf(version, vsize, "%s", SSL_get_version(ssl));
 	snprintf(cipher, csize, "%s", c ? SSL_CIPHER_get_name(c) : "none");
 	*bits_r = c ? SSL_CIPHER_get_bits(c, NULL) : 0;
+}
+
+int tls_cipher_list_known(const char *list)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_method());
+	int ok = ctx != NULL && SSL_CTX_set_cipher_list(ctx, list) == 1;
+
+	SSL_CTX_free(ctx);
+	ERR_clear_error();
+	return ok;
+}
+
+int tls_ciphersuite_known(const char *suite)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_method());
+	int ok = ctx != NULL && SSL_CTX_set_ciphersuites(ctx, suite) == 1;
+
+	SSL_CTX_free(ctx);
+	ERR_clear_error();
+	return ok;
 }

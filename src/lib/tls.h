@@ -13,9 +13,31 @@
 #include <openssl/ssl.h>
 #include <stddef.h>
 
-struct config;
+#define TLS_MAX_LISTENERS 32 /* one client_ca per listener */
+#define TLS_MAX_CERTS 32
 
-#define TLS_MAX_LISTENERS 32 /* = CONFIG_MAX_LISTENERS */
+/* One certificate as configured: files, read by tls_cert_set_load(). */
+struct tls_cert_file {
+	const char *name;        /* "" = default; otherwise the SNI name, maybe "*.x" */
+	const char *certificate; /* PEM chain, leaf first */
+	const char *key;         /* PEM private key */
+};
+
+/* What the TLS contexts are made from; the caller fills it from its
+ * configuration (the strings must outlive the calls that take it). */
+struct tls_settings {
+	struct tls_cert_file certs[TLS_MAX_CERTS];
+	unsigned n_certs;
+	int min_version;          /* TLS1_2_VERSION, ... */
+	const char *ciphers;      /* TLS 1.2 cipher list */
+	const char *ciphersuites; /* TLS 1.3 suites */
+	/* per listener: the client_ca file whose certificates are asked for,
+	 * or NULL when that listener asks for no client certificate */
+	const char *client_ca[TLS_MAX_LISTENERS];
+	unsigned n_listeners;
+	/* trust anchors of the client side; NULL or "" = the system bundle */
+	const char *outbound_ca_file;
+};
 
 struct tls_cert_pem {
 	char name[256]; /* "" = default; otherwise the SNI name, maybe "*.x" */
@@ -29,7 +51,7 @@ struct tls_cert_set {
 	struct tls_cert_pem *certs;
 	unsigned n;
 	unsigned char ticket_keys[80]; /* shared by every dispatcher */
-	/* per listener (cfg->listeners[] order): its client_ca file's PEM, or
+	/* per listener (settings order): its client_ca file's PEM, or
 	 * NULL when it asks for no client certificate */
 	char *client_ca_pem[TLS_MAX_LISTENERS];
 	/* [outbound] ca_file, or the system's CA bundle: the dispatcher is
@@ -37,21 +59,22 @@ struct tls_cert_set {
 	char *outbound_ca_pem;
 };
 
-/* Reads and checks every certificate named in CFG. On failure *error_r says
- * which file and why, and *set is untouched. */
-int tls_cert_set_load(const struct config *cfg, struct tls_cert_set *set, const char **error_r);
+/* Reads and checks every certificate named in SETTINGS. On failure *error_r
+ * says which file and why, and *set is untouched. */
+int tls_cert_set_load(const struct tls_settings *settings, struct tls_cert_set *set,
+                      const char **error_r);
 
 /* Like tls_cert_set_load, but a certificate that fails to load keeps its
  * entry from OLD when there is one (logged as a warning). */
-int tls_cert_set_reload(const struct config *cfg, const struct tls_cert_set *old,
+int tls_cert_set_reload(const struct tls_settings *settings, const struct tls_cert_set *old,
                         struct tls_cert_set *set, const char **error_r);
 void tls_cert_set_free(struct tls_cert_set *set);
 
 struct tls_server;
 
 /* Builds the SSL_CTXs. Returns NULL with *error_r on failure. */
-struct tls_server *tls_server_new(const struct config *cfg, const struct tls_cert_set *set,
-                                  const char **error_r);
+struct tls_server *tls_server_new(const struct tls_settings *settings,
+                                  const struct tls_cert_set *set, const char **error_r);
 void tls_server_free(struct tls_server **srv);
 /* A new SSL for one connection accepted on listener LISTENER (its index):
  * when that listener has a client_ca, a client certificate is requested
@@ -69,6 +92,11 @@ void tls_describe(SSL *ssl, char *version, size_t vsize, char *cipher, size_t cs
 
 /* A certificate store holding every certificate in PEM (may be empty). */
 X509_STORE *tls_store_from_pem(const char *pem);
+
+/* 1 when OpenSSL knows a cipher of the TLS 1.2 list LIST, else 0. */
+int tls_cipher_list_known(const char *list);
+/* 1 when OpenSSL knows the one TLS 1.3 suite SUITE, else 0. */
+int tls_ciphersuite_known(const char *suite);
 
 /* The last OpenSSL error as text, for logs (thread-unsafe static buffer). */
 const char *tls_last_error(void);

@@ -12,14 +12,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <inttypes.h>
 #include <netinet/in.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,9 +25,9 @@
 
 #include "conf/config.h"
 #include "daemon/proto.h"
+#include "lib/io.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
-#include "lib/tls.h"
 #include "lib/util.h"
 #include "mail/dotstuff.h"
 #include "policy/policy.h"
@@ -43,7 +38,6 @@
 #define MTA_MAX_HOSTS 32     /* candidate addresses per destination */
 #define MTA_MAX_PENDING 2200 /* replies awaited at once (a pipelined group) */
 #define MTA_DATA_CHUNK 65536
-#define MTA_OUTPUT_HIGH 262144
 #define MTA_POLICY_STATUS "4.7.5" /* RFC 3463: cryptographic failure */
 
 struct mta_dest;
@@ -75,8 +69,7 @@ struct mta_session {
 	struct mta_dest *dest;
 	uint64_t handle;
 	enum mta_state state;
-	struct bufferevent *bev;
-	int fd;
+	struct io *io; /* the connection to the current host */
 	struct event *ev_idle;
 	struct event *ev_free; /* the struct itself goes from the event loop */
 	int closed;            /* callbacks higher on the stack must stop */
@@ -125,7 +118,6 @@ struct mta_dest {
 
 struct mta {
 	struct mta_env env;
-	SSL_CTX *ctx;
 	struct mta_dest *dests;
 	struct mta_session **by_handle;
 	unsigned n_handles, cap_handles;
@@ -138,9 +130,7 @@ static void mta_session_next_host(struct mta_session *s, const char *reason, int
 static void mta_session_host_failed(struct mta_session *s, const char *status, const char *reason,
                                     int policy);
 static void mta_session_start_task(struct mta_session *s);
-static void mta_session_read_cb(struct bufferevent *bev, void *arg);
-static void mta_session_write_cb(struct bufferevent *bev, void *arg);
-static void mta_session_event_cb(struct bufferevent *bev, short what, void *arg);
+static void mta_session_io_cb(struct io *io, enum io_event event, void *arg);
 static void mta_dest_kick(struct mta_dest *d);
 static void mta_dest_remove(struct mta *m, struct mta_dest *d);
 
@@ -201,13 +191,12 @@ static void mta_send(struct mta_session *s, const char *fmt, ...)
 
 static void mta_send(struct mta_session *s, const char *fmt, ...)
 {
-	struct evbuffer *out = bufferevent_get_output(s->bev);
 	va_list ap;
 
 	va_start(ap, fmt);
-	evbuffer_add_vprintf(out, fmt, ap);
+	io_vprintf(s->io, fmt, ap);
 	va_end(ap);
-	evbuffer_add(out, "\r\n", 2);
+	io_write(s->io, "\r\n", 2);
 }
 
 /* "451 4.4.2 text" from a reply, for recipient outcomes. */
@@ -269,15 +258,6 @@ static uint16_t mta_dest_port(const struct mta_dest *d)
 	return d->route != NULL ? d->route->port : cfg->outbound_port;
 }
 
-static void mta_session_set_callbacks(struct mta_session *s, unsigned timeout)
-{
-	bufferevent_setcb(s->bev, mta_session_read_cb, mta_session_write_cb, mta_session_event_cb,
-	                  s);
-	bufferevent_set_timeouts(s->bev, &(struct timeval){timeout, 0},
-	                         &(struct timeval){timeout, 0});
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
-}
-
 /* Opens a connection to the current candidate host. */
 static void mta_session_connect(struct mta_session *s)
 {
@@ -286,6 +266,7 @@ static void mta_session_connect(struct mta_session *s)
 	struct sockaddr_storage ss;
 	socklen_t len;
 	char why[600];
+	int fd;
 
 	snprintf(s->relay, sizeof(s->relay), "%s[%s]:%u", h->name, h->addr, mta_dest_port(s->dest));
 	if (mta_host_sockaddr(h, mta_dest_port(s->dest), &ss, &len) < 0) {
@@ -293,20 +274,20 @@ static void mta_session_connect(struct mta_session *s)
 		mta_session_next_host(s, why, 0);
 		return;
 	}
-	s->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s->fd < 0) {
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
 		snprintf(why, sizeof(why), "4.4.1 socket: %s", strerror(errno));
 		mta_session_next_host(s, why, 0);
 		return;
 	}
-	s->bev = bufferevent_socket_new(s->mta->env.base, s->fd, 0);
-	mta_session_set_callbacks(s, cfg->outbound_connect_timeout);
+	s->io = io_new(s->mta->env.base, fd, mta_session_io_cb, s);
+	io_set_timeout(s->io, cfg->outbound_connect_timeout);
 	s->state = MTA_STATE_CONNECTING;
 	smtp_reply_parser_init(&s->parser);
 	s->tls_active = 0;
 	s->tls_desc[0] = '\0';
 	strlcpy_checked(s->peer, "none", sizeof(s->peer));
-	if (bufferevent_socket_connect(s->bev, (struct sockaddr *)&ss, (int)len) < 0) {
+	if (io_connect(s->io, (struct sockaddr *)&ss, len) < 0) {
 		snprintf(why, sizeof(why), "4.4.1 connect to %s: %s", s->relay, strerror(errno));
 		mta_session_next_host(s, why, 0);
 	}
@@ -315,12 +296,7 @@ static void mta_session_connect(struct mta_session *s)
 /* Drops the current connection, if any. */
 static void mta_session_disconnect(struct mta_session *s)
 {
-	if (s->bev != NULL)
-		bufferevent_free(s->bev);
-	s->bev = NULL;
-	if (s->fd >= 0)
-		close(s->fd);
-	s->fd = -1;
+	io_free(&s->io);
 }
 
 /* The current host cannot be used for REASON: a TLS policy failure
@@ -370,105 +346,49 @@ static void mta_expected_names(struct mta_session *s, char *buf, size_t size)
 	tls_policy_peer_names(&s->dest->policy, s->dest->domain, s->hosts[s->cur].name, buf, size);
 }
 
-/* The DNS names in the peer's certificate, for the mismatch message. */
-static void mta_cert_names(X509 *cert, char *buf, size_t size)
-{
-	GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
-	size_t o = 0;
-	int i;
-
-	buf[0] = '\0';
-	for (i = 0; names != NULL && i < sk_GENERAL_NAME_num(names) && o + 2 < size; i++) {
-		GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
-		const unsigned char *p;
-		if (g->type != GEN_DNS)
-			continue;
-		p = ASN1_STRING_get0_data(g->d.dNSName);
-		o += (size_t)snprintf(buf + o, size - o, "%s%.*s", o ? ", " : "",
-		                      ASN1_STRING_length(g->d.dNSName), (const char *)p);
-	}
-	GENERAL_NAMES_free(names);
-	if (o == 0)
-		X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf,
-		                          (int)size);
-	if (o >= size)
-		buf[size - 1] = '\0';
-}
-
 /* After the handshake: is the peer authenticated, and does the policy
  * accept it? Fills s->peer; returns -1 with *why on a policy failure. */
-static int mta_session_check_peer(struct mta_session *s, SSL *ssl, char *why, size_t size)
+static int mta_session_check_peer(struct mta_session *s, const struct io_tls_info *tls,
+                                  char *why, size_t size)
 {
-	X509 *cert = SSL_get0_peer_certificate(ssl);
-	long result = SSL_get_verify_result(ssl);
-	char names[512], got[512];
-
-	strlcpy_checked(s->peer, result == X509_V_OK && cert ? "verified" : "untrusted",
-	                sizeof(s->peer));
+	strlcpy_checked(s->peer, tls->verified ? "verified" : "untrusted", sizeof(s->peer));
 	if (s->dest->policy.level != TLS_LEVEL_VERIFY && s->dest->policy.level != TLS_LEVEL_DANE)
 		return 0;
-	if (cert == NULL) {
-		mta_policy_error(s, why, size, "no certificate presented");
-		return -1;
-	}
-	if (result == X509_V_OK)
+	if (tls->verified)
 		return 0;
-	if (result == X509_V_ERR_HOSTNAME_MISMATCH) {
-		mta_expected_names(s, names, sizeof(names));
-		mta_cert_names(cert, got, sizeof(got));
-		snprintf(names, sizeof(names), "certificate name mismatch (got %s)", got);
-		mta_policy_error(s, why, size, names);
-		return -1;
-	}
-	if (result == X509_V_ERR_CERT_HAS_EXPIRED) {
-		mta_policy_error(s, why, size, "certificate has expired");
-		return -1;
-	}
-	snprintf(names, sizeof(names), "certificate not trusted (%s)",
-	         X509_verify_cert_error_string(result));
-	mta_policy_error(s, why, size, names);
+	mta_policy_error(s, why, size, tls->reason);
 	return -1;
 }
 
 /* Puts TLS under the connection. Anything the server sent before the
- * handshake is discarded (RFC 3207 4.2): the plain bufferevent goes, with
- * its input. */
+ * handshake is discarded (RFC 3207 4.2; the io drops it). */
 static void mta_session_start_tls(struct mta_session *s)
 {
 	const struct config *cfg = s->mta->env.cfg;
-	SSL *ssl = SSL_new(s->mta->ctx);
-	char names[1024], *name, *save = NULL;
-	const char *host = s->hosts[s->cur].name;
-	unsigned char tmp[16];
+	char names[1024], what[300], why[1024];
+	const char *error;
 
-	bufferevent_free(s->bev);
-	s->bev = NULL;
-	if (inet_pton(AF_INET, host, tmp) != 1 && inet_pton(AF_INET6, host, tmp) != 1)
-		SSL_set_tlsext_host_name(ssl, host);
 	mta_expected_names(s, names, sizeof(names));
-	SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-	for (name = strtok_r(names, ":", &save); name; name = strtok_r(NULL, ":", &save))
-		SSL_add1_host(ssl, name);
-	s->bev =
-	    bufferevent_openssl_socket_new(s->mta->env.base, s->fd, ssl, BUFFEREVENT_SSL_CONNECTING,
-	                                   BEV_OPT_DEFER_CALLBACKS | BEV_OPT_CLOSE_ON_FREE);
-	s->fd = -1;
-	bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
 	smtp_reply_parser_init(&s->parser);
 	s->state = MTA_STATE_HANDSHAKE;
-	mta_session_set_callbacks(s, cfg->outbound_command_timeout);
+	if (io_start_tls_client(s->io, s->mta->env.tls, s->hosts[s->cur].name, names,
+	                        cfg->outbound_command_timeout, &error) < 0) {
+		snprintf(what, sizeof(what), "TLS handshake failed: %s", error);
+		mta_policy_error(s, why, sizeof(why), what);
+		mta_session_next_host(s, why, 1);
+		return;
+	}
+	io_set_timeout(s->io, cfg->outbound_command_timeout);
 }
 
 static void mta_session_tls_ready(struct mta_session *s)
 {
-	SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
-	char version[32], cipher[96], why[1024];
-	int bits;
+	const struct io_tls_info *tls = io_tls_info(s->io);
+	char why[1024];
 
-	tls_describe(ssl, version, sizeof(version), cipher, sizeof(cipher), &bits);
-	snprintf(s->tls_desc, sizeof(s->tls_desc), "%s/%s", version, cipher);
+	snprintf(s->tls_desc, sizeof(s->tls_desc), "%s/%s", tls->version, tls->cipher);
 	s->tls_active = 1;
-	if (mta_session_check_peer(s, ssl, why, sizeof(why)) < 0) {
+	if (mta_session_check_peer(s, tls, why, sizeof(why)) < 0) {
 		mta_session_next_host(s, why, 1);
 		return;
 	}
@@ -755,18 +675,17 @@ static void mta_session_on_rcpt(struct mta_session *s, const struct smtp_reply *
 /* Streams the message while the output buffer has room. */
 static void mta_session_pump_body(struct mta_session *s)
 {
-	struct evbuffer *out = bufferevent_get_output(s->bev);
 	struct mta_task *t = s->task;
 	char in[MTA_DATA_CHUNK], enc[2 * MTA_DATA_CHUNK + 8];
 	size_t n;
 
-	while (s->state == MTA_STATE_BODY && evbuffer_get_length(out) < MTA_OUTPUT_HIGH) {
+	while (s->state == MTA_STATE_BODY && !io_output_full(s->io)) {
 		uint64_t left = t->body_len - s->body_off;
 		ssize_t got;
 
 		if (left == 0) {
 			n = smtp_dotstuff_finish(&s->dot, enc);
-			evbuffer_add(out, enc, n);
+			io_write(s->io, enc, n);
 			s->state = MTA_STATE_BODY_END;
 			return;
 		}
@@ -785,7 +704,7 @@ static void mta_session_pump_body(struct mta_session *s)
 		}
 		s->body_off += (uint64_t)got;
 		n = smtp_dotstuff_feed(&s->dot, in, (size_t)got, enc);
-		evbuffer_add(out, enc, n);
+		io_write(s->io, enc, n);
 	}
 }
 
@@ -878,12 +797,10 @@ static void mta_session_on_reply(struct mta_session *s, const struct smtp_reply 
 	}
 }
 
-static void mta_session_read_cb(struct bufferevent *bev, void *arg)
+static void mta_session_read(struct mta_session *s)
 {
-	struct mta_session *s = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-
-	while (!s->closed && s->bev == bev && evbuffer_get_length(in) > 0) {
+	while (!s->closed && s->io != NULL && io_input_length(s->io) > 0) {
+		struct evbuffer *in = io_input(s->io);
 		struct evbuffer_iovec v;
 		const char *why;
 		size_t consumed;
@@ -915,66 +832,48 @@ static void mta_session_read_cb(struct bufferevent *bev, void *arg)
 	}
 }
 
-static void mta_session_write_cb(struct bufferevent *bev, void *arg)
+/* The handshake failed (EVENT): at "may" the same host again without
+ * TLS, otherwise a policy failure. */
+static void mta_session_handshake_failed(struct mta_session *s, enum io_event event)
 {
-	struct mta_session *s = arg;
+	const char *err = event == IO_ERROR ? io_error(s->io) : "handshake failed";
+	char why[1024], full[1100];
 
-	if (s->state == MTA_STATE_BODY)
-		mta_session_pump_body(s);
-}
-
-static void mta_session_event_cb(struct bufferevent *bev, short what, void *arg)
-{
-	struct mta_session *s = arg;
-	char why[1024];
-
-	if (what & BEV_EVENT_CONNECTED) {
-		if (s->state == MTA_STATE_HANDSHAKE) {
-			mta_session_tls_ready(s);
-			return;
-		}
-		s->state = MTA_STATE_GREETING;
-		bufferevent_set_timeouts(
-		    s->bev, &(struct timeval){s->mta->env.cfg->outbound_command_timeout, 0},
-		    &(struct timeval){s->mta->env.cfg->outbound_command_timeout, 0});
+	if (s->dest->policy.level == TLS_LEVEL_MAY) {
+		/* As Postfix: at "may", a failed handshake is retried in
+		 * plaintext with the same host. */
+		log_info("event=mta-tls-failed domain=%s relay=%s reason=\"%s\" "
+		         "fallback=plaintext",
+		         s->dest->domain, s->relay, err);
+		mta_session_disconnect(s);
+		s->plaintext_fallback = 1;
+		mta_session_connect(s);
 		return;
 	}
+	snprintf(why, sizeof(why), "TLS handshake failed: %s", err);
+	mta_policy_error(s, full, sizeof(full), why);
+	mta_session_next_host(s, full, 1);
+}
+
+/* The connection timed out, failed or was closed (EVENT). */
+static void mta_session_lost(struct mta_session *s, enum io_event event)
+{
+	const char *how = event == IO_TIMEOUT ? "timed out" : "lost";
+	char why[1024];
+
 	if (s->state == MTA_STATE_HANDSHAKE) {
-		unsigned long e = bufferevent_get_openssl_error(bev);
-		char err[256] = "handshake failed";
-		if (e != 0)
-			ERR_error_string_n(e, err, sizeof(err));
-		if (s->dest->policy.level == TLS_LEVEL_MAY) {
-			/* As Postfix: at "may", a failed handshake is retried in
-			 * plaintext with the same host. */
-			log_info("event=mta-tls-failed domain=%s relay=%s reason=\"%s\" "
-			         "fallback=plaintext",
-			         s->dest->domain, s->relay, err);
-			mta_session_disconnect(s);
-			s->plaintext_fallback = 1;
-			mta_session_connect(s);
-			return;
-		}
-		snprintf(why, sizeof(why), "TLS handshake failed: %s", err);
-		{
-			char full[1100];
-			mta_policy_error(s, full, sizeof(full), why);
-			mta_session_next_host(s, full, 1);
-		}
+		mta_session_handshake_failed(s, event);
 		return;
 	}
 	if (s->state == MTA_STATE_CONNECTING) {
 		snprintf(why, sizeof(why), "4.4.1 connect to %s: %s", s->relay,
-		         (what & BEV_EVENT_TIMEOUT)
-		             ? "timed out"
-		             : evutil_socket_error_to_string(
-		                   evutil_socket_geterror(bufferevent_getfd(bev))));
+		         event == IO_TIMEOUT ? "timed out" : io_error(s->io));
 		mta_session_next_host(s, why, 0);
 		return;
 	}
 	if (s->task != NULL) {
 		snprintf(why, sizeof(why), "4.4.2 %s: connection %s during the transaction",
-		         s->relay, (what & BEV_EVENT_TIMEOUT) ? "timed out" : "lost");
+		         s->relay, how);
 		if (s->state < MTA_STATE_READY) {
 			mta_session_host_failed(s, "4.4.2", why, 0);
 			return;
@@ -987,12 +886,38 @@ static void mta_session_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (s->state < MTA_STATE_READY) {
-		snprintf(why, sizeof(why), "4.4.2 %s: connection %s", s->relay,
-		         (what & BEV_EVENT_TIMEOUT) ? "timed out" : "lost");
+		snprintf(why, sizeof(why), "4.4.2 %s: connection %s", s->relay, how);
 		mta_session_host_failed(s, "4.4.2", why, 0);
 		return;
 	}
 	mta_session_free(s);
+}
+
+static void mta_session_io_cb(struct io *io, enum io_event event, void *arg)
+{
+	struct mta_session *s = arg;
+
+	switch (event) {
+	case IO_DATA:
+		mta_session_read(s);
+		return;
+	case IO_DRAINED:
+		if (s->state == MTA_STATE_BODY)
+			mta_session_pump_body(s);
+		return;
+	case IO_CONNECTED:
+		s->state = MTA_STATE_GREETING;
+		io_set_timeout(io, s->mta->env.cfg->outbound_command_timeout);
+		return;
+	case IO_READY:
+		mta_session_tls_ready(s);
+		return;
+	case IO_TIMEOUT:
+	case IO_ERROR:
+	case IO_CLOSED:
+		mta_session_lost(s, event);
+		return;
+	}
 }
 
 /* ---- sessions and destinations ------------------------------------------ */
@@ -1039,7 +964,11 @@ static void mta_session_free(struct mta_session *s)
 		mta_task_settle(s->task, MTA_TEMPFAIL, "4.4.2", "4.4.2 delivery interrupted");
 		mta_task_finish(m, s->task);
 	}
-	mta_session_disconnect(s);
+	/* QUIT answered, or nothing more to say: close_notify for TLS */
+	if (m->closing)
+		io_free(&s->io);
+	else
+		io_close(&s->io);
 	event_free(s->ev_idle);
 	s->ev_idle = NULL;
 	m->by_handle[slot] = NULL;
@@ -1096,7 +1025,6 @@ static void mta_session_new(struct mta_dest *d)
 	s->handle = ((uint64_t)++m->generation << 32) | slot;
 	s->mta = m;
 	s->dest = d;
-	s->fd = -1;
 	s->ev_idle = evtimer_new(m->env.base, mta_idle_cb, s);
 	s->ev_free = event_new(m->env.base, -1, 0, mta_session_release_cb, s);
 	s->next = d->sessions;
@@ -1219,24 +1147,14 @@ void mta_resolved(struct mta *m, uint64_t handle, const void *data, size_t len)
 
 struct mta *mta_new(const struct mta_env *env, const char **error_r)
 {
-	const struct config *cfg = env->cfg;
-	struct mta *m = xcalloc(1, sizeof(*m));
+	struct mta *m;
 
-	m->env = *env;
-	m->ctx = SSL_CTX_new(TLS_client_method());
-	SSL_CTX_set_min_proto_version(m->ctx, cfg->outbound_min_version);
-	SSL_CTX_set_options(m->ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
-	SSL_CTX_set_mode(m->ctx, SSL_MODE_RELEASE_BUFFERS);
-	SSL_CTX_set_verify(m->ctx, SSL_VERIFY_NONE, NULL);
-	if (SSL_CTX_set_cipher_list(m->ctx, cfg->outbound_ciphers) != 1 ||
-	    SSL_CTX_set_ciphersuites(m->ctx, cfg->outbound_ciphersuites) != 1) {
-		*error_r = tls_last_error();
-		SSL_CTX_free(m->ctx);
-		free(m);
+	if (env->tls == NULL) {
+		*error_r = "no TLS client context";
 		return NULL;
 	}
-	/* read by the parent: the dispatcher is chrooted */
-	SSL_CTX_set_cert_store(m->ctx, tls_store_from_pem(env->ca_pem ? env->ca_pem : ""));
+	m = xcalloc(1, sizeof(*m));
+	m->env = *env;
 	return m;
 }
 
@@ -1257,7 +1175,6 @@ void mta_free(struct mta **mp)
 		                     NULL);
 		free(d);
 	}
-	SSL_CTX_free(m->ctx);
 	free(m->by_handle);
 	free(m);
 }

@@ -19,11 +19,12 @@
 struct config;
 struct event_base;
 struct mta;
+struct tls_client;
 
 struct mta_env {
 	struct event_base *base;
 	const struct config *cfg;
-	const char *ca_pem; /* trust anchors for verify, as PEM */
+	struct tls_client *tls; /* the client side of STARTTLS (lib/tls_client.h) */
 	void *owner;
 	/* Asks the lookup role; the answer comes back through mta_resolved(). */
 	void (*resolve)(void *owner, uint64_t handle, const char *name, int mx_lookup);

@@ -4,20 +4,17 @@
  * Input flows through two pure parsers (smtp_parse.h): the line reader for
  * commands and the end-of-data machine for DATA. Commands live in a table
  * that pairs each verb with its handler and the checks that precede it.
- * Replies go to the bufferevent's output and leave when the input at hand
- * has been handled, which batches replies to pipelined commands.
+ * Replies go to the connection's output (lib/io.h) and leave when the input
+ * at hand has been handled, which batches replies to pipelined commands.
  */
 #include "smtp/smtp_session.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <inttypes.h>
 #include <netinet/in.h>
-#include <openssl/err.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,8 +27,8 @@
 #include "daemon/proto.h"
 #include "lib/crc32c.h"
 #include "lib/fault.h"
+#include "lib/io.h"
 #include "lib/log.h"
-#include "lib/tls.h"
 #include "lib/util.h"
 #include "mail/envelope.h"
 #include "mail/xtext.h"
@@ -40,7 +37,6 @@
 
 #define SMTP_DATA_CHUNK 16384
 #define SMTP_DATA_BUF (4 * SMTP_DATA_CHUNK)
-#define SMTP_INPUT_HIGH_WATER (256 * 1024)
 #define SMTP_AUTH_LINE_MAX 12288 /* RFC 4954 4 */
 
 static void smtp_rcpt_answer(struct smtp_session *s, unsigned result, const char *const *targets,
@@ -54,10 +50,8 @@ static void smtp_reply_v(struct smtp_session *s, const char *fmt, va_list ap)
 
 static void smtp_reply_v(struct smtp_session *s, const char *fmt, va_list ap)
 {
-	struct evbuffer *out = bufferevent_get_output(s->bev);
-
-	evbuffer_add_vprintf(out, fmt, ap);
-	evbuffer_add(out, "\r\n", 2);
+	io_vprintf(s->io, fmt, ap);
+	io_write(s->io, "\r\n", 2);
 }
 
 void smtp_reply(struct smtp_session *s, const char *fmt, ...)
@@ -89,7 +83,7 @@ void smtp_reply_error(struct smtp_session *s, const char *fmt, ...)
 void smtp_close_after_reply(struct smtp_session *s)
 {
 	s->state = SMTP_STATE_CLOSING;
-	bufferevent_disable(s->bev, EV_READ);
+	io_pause(s->io);
 }
 
 /* ---- the transaction ------------------------------------------------- */
@@ -496,8 +490,7 @@ static void smtp_data_start(struct smtp_session *s, const char *queue_id, int fd
 	s->data_len = n;
 	smtp_data_init(&s->data, s->env->cfg->limits.text_line);
 	s->state = SMTP_STATE_DATA;
-	bufferevent_set_timeouts(s->bev, &(struct timeval){s->env->cfg->limits.data_timeout, 0},
-	                         NULL);
+	io_set_timeout(s->io, s->env->cfg->limits.data_timeout);
 	smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
 
@@ -581,7 +574,7 @@ static void smtp_data_end(struct smtp_session *s)
 
 	if (!too_big)
 		smtp_data_flush(s);
-	bufferevent_set_timeouts(s->bev, &(struct timeval){cfg->limits.command_timeout, 0}, NULL);
+	io_set_timeout(s->io, cfg->limits.command_timeout);
 	s->state = SMTP_STATE_MAIL;
 	if (too_big) {
 		smtp_reply(s, "552 5.3.4 Error: message size exceeds fixed limit of %zu",
@@ -682,9 +675,9 @@ static void smtp_cmd_starttls(struct smtp_session *s, const char *arg)
 		return;
 	}
 	smtp_reply(s, "220 2.0.0 Ready to start TLS");
-	/* The handshake starts once the 220 has left (smtp_session_write_cb). */
+	/* The handshake starts once the 220 has left (smtp_session_drained). */
 	s->state = SMTP_STATE_TLS;
-	bufferevent_disable(s->bev, EV_READ);
+	io_pause(s->io);
 }
 
 static const struct smtp_cmd smtp_commands[] = {
@@ -820,16 +813,20 @@ static int smtp_session_read_command(struct smtp_session *s, struct evbuffer *in
 	return 0;
 }
 
-/* Handles buffered input until it runs out or the session must wait. */
+/* Handles buffered input until it runs out or the session must wait: for
+ * another role, or for its replies to leave (a client that pipelines
+ * without reading makes no more of them than IO_OUTPUT_MAX). */
 void smtp_session_process(struct smtp_session *s)
 {
 	struct evbuffer *in;
 
-	if (s->bev == NULL)
+	if (s->io == NULL)
 		return;
-	in = bufferevent_get_input(s->bev);
+	in = io_input(s->io);
 	while (s->wait == SMTP_WAIT_NONE && evbuffer_get_length(in) > 0) {
 		if (s->state == SMTP_STATE_CLOSING || s->state == SMTP_STATE_TLS)
+			break;
+		if (io_output_full(s->io))
 			break;
 		if (s->state == SMTP_STATE_DATA) {
 			if (smtp_session_read_data(s, in))
@@ -840,70 +837,45 @@ void smtp_session_process(struct smtp_session *s)
 			break;
 	}
 	if (s->state == SMTP_STATE_CLOSING)
-		bufferevent_disable(s->bev, EV_READ);
-}
-
-static void smtp_session_read_cb(struct bufferevent *bev, void *arg)
-{
-	smtp_session_process(arg);
+		io_pause(s->io);
 }
 
 /* ---- TLS ---------------------------------------------------------------- */
 
-static void smtp_session_event_cb(struct bufferevent *bev, short what, void *arg);
-static void smtp_session_write_cb(struct bufferevent *bev, void *arg);
-
-static void smtp_session_set_callbacks(struct smtp_session *s)
-{
-	const struct config *cfg = s->env->cfg;
-
-	bufferevent_setcb(s->bev, smtp_session_read_cb, smtp_session_write_cb,
-	                  smtp_session_event_cb, s);
-	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_INPUT_HIGH_WATER);
-	bufferevent_set_timeouts(s->bev, &(struct timeval){cfg->limits.command_timeout, 0},
-	                         &(struct timeval){cfg->limits.command_timeout, 0});
-}
-
 /* Puts TLS under the session. RFC 3207 4.2: whatever the client sent
- * before the handshake is discarded, and the session forgets all it knew. */
+ * before the handshake is discarded (the io drops it), and the session
+ * forgets all it knew (smtp_session_tls_ready). */
 static int smtp_session_start_tls(struct smtp_session *s)
 {
-	SSL *ssl =
-	    tls_server_ssl_new(s->env->tls, (unsigned)(s->listener - s->env->cfg->listeners));
+	unsigned listener = (unsigned)(s->listener - s->env->cfg->listeners);
+	const char *why;
 
-	if (s->bev != NULL) {
-		bufferevent_free(s->bev); /* drops any pending plaintext */
-		s->bev = NULL;
-	}
 	smtp_line_reader_reset(&s->lines);
-	/* The TLS bufferevent owns the socket and the SSL from here on. */
-	s->bev = bufferevent_openssl_socket_new(s->env->base, s->fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-	                                        BEV_OPT_DEFER_CALLBACKS | BEV_OPT_CLOSE_ON_FREE);
-	if (s->bev == NULL) {
-		SSL_free(ssl);
+	s->state = SMTP_STATE_TLS;
+	s->tls_started = 1;
+	if (io_start_tls_server(s->io, s->env->tls, listener, s->env->cfg->limits.command_timeout,
+	                        &why) < 0) {
+		log_info("event=tls-error session=%s reason=\"%s\"", s->id, why);
 		return -1;
 	}
-	s->fd = -1;
-	bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
-	smtp_session_set_callbacks(s);
-	s->state = SMTP_STATE_TLS;
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	return 0;
 }
 
 /* A client certificate that verified against the listener's client_ca
  * logs in the user it names, once the lookup role knows that user. */
-static void smtp_session_client_certificate(struct smtp_session *s, SSL *ssl)
+static void smtp_session_client_certificate(struct smtp_session *s,
+                                            const struct io_tls_info *tls)
 {
 	char user[ENVELOPE_ADDR_MAX], v[ENVELOPE_ADDR_MAX + 8];
 
 	if (s->listener->client_ca[0] == '\0')
 		return;
-	if (tls_client_identity(ssl, user, sizeof(user)) < 0) {
+	if (tls->identity[0] == '\0') {
 		log_info("event=client-certificate session=%s result=%s", s->id,
-		         SSL_get0_peer_certificate(ssl) ? "untrusted" : "none");
+		         tls->peer_certificate ? "untrusted" : "none");
 		return;
 	}
+	strlcpy_checked(user, tls->identity, sizeof(user));
 	log_info("event=client-certificate session=%s result=verified identity=%s", s->id,
 	         log_value(user, v, sizeof(v)));
 	s->wait = SMTP_WAIT_AUTH;
@@ -913,68 +885,90 @@ static void smtp_session_client_certificate(struct smtp_session *s, SSL *ssl)
 /* The handshake is done: note what was negotiated, start afresh. */
 static void smtp_session_tls_ready(struct smtp_session *s)
 {
-	SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
-	const char *sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	const struct io_tls_info *tls = io_tls_info(s->io);
 	char v[300];
 
 	s->tls_active = 1;
-	tls_describe(ssl, s->tls_version, sizeof(s->tls_version), s->tls_cipher,
-	             sizeof(s->tls_cipher), &s->tls_bits);
+	strlcpy_checked(s->tls_version, tls->version, sizeof(s->tls_version));
+	strlcpy_checked(s->tls_cipher, tls->cipher, sizeof(s->tls_cipher));
+	s->tls_bits = tls->bits;
 	log_info("event=%s session=%s version=%s cipher=%s bits=%d sni=%s resumed=%s",
 	         s->listener->tls == LISTENER_TLS_IMPLICIT ? "tls" : "starttls", s->id,
 	         s->tls_version, s->tls_cipher, s->tls_bits,
-	         sni ? log_value(sni, v, sizeof(v)) : "none",
-	         SSL_session_reused(ssl) ? "yes" : "no");
+	         tls->sni[0] ? log_value(tls->sni, v, sizeof(v)) : "none",
+	         tls->resumed ? "yes" : "no");
 	smtp_transaction_reset(s);
 	s->helo[0] = '\0';
 	s->esmtp = 0;
 	s->state = SMTP_STATE_CONNECTED;
 	if (s->listener->tls == LISTENER_TLS_IMPLICIT)
 		smtp_reply(s, "220 %s ESMTP sealmail", s->env->cfg->hostname);
-	smtp_session_client_certificate(s, ssl);
+	smtp_session_client_certificate(s, tls);
 }
 
-static void smtp_session_write_cb(struct bufferevent *bev, void *arg)
-{
-	struct smtp_session *s = arg;
+/* ---- connection events ---------------------------------------------------- */
 
+/* Output left: a last reply or the 220 before TLS is out, or the input
+ * held back while the output was full can be handled now. */
+static void smtp_session_drained(struct smtp_session *s)
+{
+	if (io_output_length(s->io) > 0) {
+		smtp_session_process(s);
+		return;
+	}
 	if (s->state == SMTP_STATE_CLOSING) {
 		smtp_session_free(s);
 		return;
 	}
-	if (s->state == SMTP_STATE_TLS && !s->tls_active &&
-	    bufferevent_openssl_get_ssl(s->bev) == NULL) {
+	if (s->state == SMTP_STATE_TLS && !s->tls_started) {
 		if (smtp_session_start_tls(s) < 0)
 			smtp_session_free(s);
+		return;
 	}
+	smtp_session_process(s);
 }
 
-static void smtp_session_event_cb(struct bufferevent *bev, short what, void *arg)
+static void smtp_session_timeout(struct smtp_session *s)
+{
+	log_info("event=timeout session=%s state=%d", s->id, s->state);
+	if (s->state != SMTP_STATE_TLS && s->state != SMTP_STATE_CLOSING) {
+		smtp_reply(s, "421 4.4.2 %s Error: timeout exceeded", s->env->cfg->hostname);
+		smtp_close_after_reply(s);
+		io_set_timeout(s->io, 10);
+		return;
+	}
+	io_free(&s->io); /* nothing more will leave */
+	smtp_session_free(s);
+}
+
+static void smtp_session_io_cb(struct io *io, enum io_event event, void *arg)
 {
 	struct smtp_session *s = arg;
 
-	if (what & BEV_EVENT_CONNECTED) {
+	switch (event) {
+	case IO_DATA:
+		smtp_session_process(s);
+		return;
+	case IO_DRAINED:
+		smtp_session_drained(s);
+		return;
+	case IO_READY:
 		smtp_session_tls_ready(s);
 		return;
+	case IO_TIMEOUT:
+		smtp_session_timeout(s);
+		return;
+	case IO_ERROR:
+		if (s->state == SMTP_STATE_TLS && !s->tls_active)
+			log_info("event=tls-error session=%s reason=\"%s\"", s->id, io_error(io));
+		io_free(&s->io);
+		smtp_session_free(s);
+		return;
+	case IO_CONNECTED:
+	case IO_CLOSED:
+		smtp_session_free(s);
+		return;
 	}
-	if (what & BEV_EVENT_TIMEOUT) {
-		log_info("event=timeout session=%s state=%d", s->id, s->state);
-		if (s->state != SMTP_STATE_TLS && s->state != SMTP_STATE_CLOSING) {
-			smtp_reply(s, "421 4.4.2 %s Error: timeout exceeded",
-			           s->env->cfg->hostname);
-			smtp_close_after_reply(s);
-			bufferevent_set_timeouts(s->bev, NULL, &(struct timeval){10, 0});
-			return;
-		}
-	}
-	if ((what & BEV_EVENT_ERROR) && s->state == SMTP_STATE_TLS && !s->tls_active) {
-		unsigned long e = bufferevent_get_openssl_error(bev);
-		char buf[256] = "handshake failed";
-		if (e != 0)
-			ERR_error_string_n(e, buf, sizeof(buf));
-		log_info("event=tls-error session=%s reason=\"%s\"", s->id, buf);
-	}
-	smtp_session_free(s);
 }
 
 /* ---- life cycle --------------------------------------------------------- */
@@ -1005,7 +999,6 @@ struct smtp_session *smtp_session_new(const struct smtp_env *env, const struct c
 	s->env = env;
 	s->listener = l;
 	s->handle = handle;
-	s->fd = fd;
 	s->spool_fd = -1;
 	random_bytes(rnd, sizeof(rnd));
 	snprintf(s->id, sizeof(s->id), "%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
@@ -1019,6 +1012,8 @@ struct smtp_session *smtp_session_new(const struct smtp_env *env, const struct c
 	                          : env->cfg->limits.command_line);
 	log_info("event=connect session=%s client=%s:%s listener=%s", s->id, s->client,
 	         s->client_port, l->name);
+	s->io = io_new(env->base, fd, smtp_session_io_cb, s);
+	io_set_timeout(s->io, env->cfg->limits.command_timeout);
 	if (l->tls == LISTENER_TLS_IMPLICIT) {
 		if (env->tls == NULL || smtp_session_start_tls(s) < 0) {
 			smtp_session_free(s);
@@ -1026,9 +1021,6 @@ struct smtp_session *smtp_session_new(const struct smtp_env *env, const struct c
 		}
 		return s;
 	}
-	s->bev = bufferevent_socket_new(env->base, fd, 0);
-	smtp_session_set_callbacks(s);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	smtp_reply(s, "220 %s ESMTP sealmail", env->cfg->hostname);
 	return s;
 }
@@ -1048,10 +1040,7 @@ static void smtp_session_free(struct smtp_session *s)
 	         s->client, s->messages, s->tls_active ? s->tls_version : "none",
 	         s->tls_active ? "/" : "", s->tls_active ? s->tls_cipher : "", s->errors);
 	smtp_transaction_reset(s);
-	if (s->bev != NULL)
-		bufferevent_free(s->bev);
-	if (s->fd >= 0)
-		close(s->fd);
+	io_close(&s->io); /* what is still queued leaves, then close_notify */
 	smtp_line_reader_free(&s->lines);
 	envelope_free(&s->envelope);
 	smtp_auth_free(s);

@@ -13,8 +13,8 @@
 #include "smtp/smtp_parse.h"
 #include "smtp/smtp_session.h"
 
-struct bufferevent;
 struct event;
+struct io;
 
 enum smtp_state {
 	SMTP_STATE_CONNECTED, /* no HELO/EHLO yet */
@@ -47,8 +47,7 @@ struct smtp_session {
 	const struct config_listener *listener;
 	uint64_t handle;
 	char id[17]; /* for logs */
-	struct bufferevent *bev;
-	int fd;
+	struct io *io; /* the connection, plaintext or TLS */
 	char client[64]; /* "IP" */
 	char client_port[8];
 	int trusted; /* the client is in trusted_networks: it may relay */
@@ -69,7 +68,8 @@ struct smtp_session {
 	enum smtp_wait wait;
 	struct smtp_line_reader lines;
 	unsigned errors;
-	int tls_active;
+	int tls_started; /* the handshake began */
+	int tls_active;  /* ... and finished */
 	char tls_version[32], tls_cipher[96];
 	int tls_bits;
 	int esmtp;
