@@ -16,7 +16,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
+#include "lib/tls.h"
 
 #define DEFAULT_CIPHERS                                                                            \
 	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                               \
@@ -289,29 +289,20 @@ static void set_min_version(struct parse_ctx *c, const struct key_def *k, const 
 		conf_key_error(c, "'%s' is not one of TLSv1.2, TLSv1.3", value);
 }
 
-/* An SSL_CTX to try cipher lists on, or NULL (then they are not checked). */
-static SSL_CTX *cipher_checker(struct parse_ctx *c)
-{
-	if (!c->ssl)
-		c->ssl = SSL_CTX_new(TLS_method());
-	return c->ssl;
-}
-
 static void set_ciphers(struct parse_ctx *c, const struct key_def *k, const char *value)
 {
-	if (conf_store_string(c, k, value) < 0 || !cipher_checker(c))
+	if (conf_store_string(c, k, value) < 0)
 		return;
-	if (!SSL_CTX_set_cipher_list(c->ssl, value))
+	if (!tls_cipher_list_known(value))
 		conf_key_error(c,
 		               "'%s' selects no cipher OpenSSL knows (TLS 1.3 suites go in "
 		               "ciphersuites)",
 		               value);
-	ERR_clear_error();
 }
 
 static void set_ciphersuites(struct parse_ctx *c, const struct key_def *k, const char *value)
 {
-	if (conf_store_string(c, k, value) < 0 || !cipher_checker(c))
+	if (conf_store_string(c, k, value) < 0)
 		return;
 	char one[sizeof c->cfg->ciphersuites];
 	for (const char *p = value; *p; p += *p == ':') {
@@ -319,14 +310,13 @@ static void set_ciphersuites(struct parse_ctx *c, const struct key_def *k, const
 		memcpy(one, p, n);
 		one[n] = '\0';
 		p += n;
-		if (n && !SSL_CTX_set_ciphersuites(c->ssl, one))
+		if (n && !tls_ciphersuite_known(one))
 			conf_key_error(
 			    c,
 			    "'%s' is not a TLS 1.3 cipher suite OpenSSL knows (TLS 1.2 ciphers "
 			    "go in ciphers)",
 			    one);
 	}
-	ERR_clear_error();
 }
 
 static void set_address(struct parse_ctx *c, const struct key_def *k, const char *value)

@@ -87,7 +87,6 @@ struct parse_ctx {
 	struct section *cur; /* section the next key goes to, or NULL */
 	int skipping;        /* in a section already reported as bad */
 	int oom;
-	SSL_CTX *ssl; /* for checking cipher lists, made when needed */
 	char *errors;
 	size_t errors_len;
 	unsigned n_errors;

@@ -455,7 +455,6 @@ static int on_key(void *user, const char *section, const char *name, const char 
 static int finish(struct parse_ctx *c, int out_of_memory, char **errors_r)
 {
 	free(c->raw);
-	SSL_CTX_free(c->ssl);
 	if (c->oom || out_of_memory) {
 		free(c->errors);
 		c->errors = strdup("out of memory");

@@ -475,7 +475,7 @@ void tls_describe(SSL *ssl, char *version, size_t vsize, char *cipher, size_t cs
 int tls_cipher_list_known(const char *list)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_method());
-	int ok = ctx != NULL && SSL_CTX_set_cipher_list(ctx, list) == 1;
+	int ok = ctx == NULL || SSL_CTX_set_cipher_list(ctx, list) == 1;
 
 	SSL_CTX_free(ctx);
 	ERR_clear_error();
@@ -485,7 +485,7 @@ int tls_cipher_list_known(const char *list)
 int tls_ciphersuite_known(const char *suite)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_method());
-	int ok = ctx != NULL && SSL_CTX_set_ciphersuites(ctx, suite) == 1;
+	int ok = ctx == NULL || SSL_CTX_set_ciphersuites(ctx, suite) == 1;
 
 	SSL_CTX_free(ctx);
 	ERR_clear_error();

@@ -93,9 +93,10 @@ void tls_describe(SSL *ssl, char *version, size_t vsize, char *cipher, size_t cs
 /* A certificate store holding every certificate in PEM (may be empty). */
 X509_STORE *tls_store_from_pem(const char *pem);
 
-/* 1 when OpenSSL knows a cipher of the TLS 1.2 list LIST, else 0. */
+/* For the config checks: 1 when OpenSSL knows a cipher of the TLS 1.2
+ * list LIST (or cannot tell: no context could be made), else 0. */
 int tls_cipher_list_known(const char *list);
-/* 1 when OpenSSL knows the one TLS 1.3 suite SUITE, else 0. */
+/* The same for the one TLS 1.3 suite SUITE. */
 int tls_ciphersuite_known(const char *suite);
 
 /* The last OpenSSL error as text, for logs (thread-unsafe static buffer). */
