@@ -32,6 +32,8 @@
 #include <sys/mman.h>
 
 #include "../../src/daemon/dispatcher.c"
+/* whole, for struct io: the harness ends sessions as a failed connection would */
+#include "../../src/lib/io.c"
 #include "fuzz_ipc_input.h"
 #include "smtp/smtp_session_private.h"
 
@@ -157,7 +159,7 @@ static void new_session(struct harness *h, uint64_t how, const uint8_t *data, si
 	h->clients[h->n_clients++] = sv[1];
 	for (unsigned i = 0; i < d->n_slots; i++) {
 		struct smtp_session *s = d->slots[i].session;
-		if (s != NULL && s->fd == sv[0] && (how & 2))
+		if (s != NULL && s->io != NULL && s->io->fd == sv[0] && (how & 2))
 			s->tls_active = 1; /* as if after STARTTLS: AUTH is offered */
 	}
 	if (len > 0)
@@ -186,11 +188,12 @@ static struct dispatcher *dispatcher_build(struct harness *h)
 	    .auth_check = dispatcher_auth_check,
 	    .closed = dispatcher_session_closed,
 	};
+	dispatcher_tls_new(d, &cfg, &no_certs, 0);
 	menv = (struct mta_env){
 	    .base = d->base,
 	    .cfg = &cfg,
 	    .owner = d,
-	    .ca_pem = no_certs.outbound_ca_pem,
+	    .tls = d->tls_client,
 	    .resolve = dispatcher_mta_resolve,
 	    .task_done = dispatcher_mta_done,
 	};
@@ -220,10 +223,13 @@ static void dispatcher_teardown(struct harness *h)
 	unsigned i;
 
 	for (i = 0; i < d->n_slots; i++)
-		if (d->slots[i].session != NULL)
-			bufferevent_trigger_event(d->slots[i].session->bev, BEV_EVENT_ERROR, 0);
+		if (d->slots[i].session != NULL) {
+			struct io *io = d->slots[i].session->io;
+			io->cb(io, IO_ERROR, io->arg);
+		}
 	CHECK(d->active == 0);
 	mta_free(&d->mta);
+	tls_client_free(&d->tls_client);
 	run_loop(h, 2);
 	d->n_listeners = 0;
 	for (i = 0; i < DISPATCHER_RCPT_CACHE; i++)
