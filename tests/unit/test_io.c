@@ -3,7 +3,8 @@
  * event loop: input and line reading, IO_DRAINED, the output bound that
  * stops reading, idle timeout and deadline, the peer closing, a
  * STARTTLS-style switch that drops the plaintext sent behind the command,
- * the peer checks of the TLS client, and the close_notify of io_close().
+ * the peer checks of the TLS client, and the close_notify of io_close()
+ * (which keeps a TLS 1.2 session resumable).
  *
  * The certificate is made here, at test time: no key is committed.
  */
@@ -531,6 +532,61 @@ static void test_close_notify(void **state)
 	ERR_clear_error();
 }
 
+/* One TLS 1.2 connection (no tickets: the server's session cache) to a
+ * server io, ended by io_close() and the client's close_notify. Returns
+ * whether the server saw a resumed session. */
+static int tls12_connection(SSL_CTX *ctx, int fd_server, int fd_client, SSL_SESSION **session)
+{
+	struct side srv = {0};
+	const char *why;
+	int resumed;
+	SSL *ssl;
+
+	srv.io = io_new(base, fd_server, on_event, &srv);
+	assert_int_equal(io_start_tls_server(srv.io, server_ctx, 0, 5, &why), 0);
+	ssl = SSL_new(ctx);
+	SSL_set_fd(ssl, fd_client);
+	if (*session != NULL)
+		SSL_set_session(ssl, *session);
+	while (SSL_connect(ssl) != 1) {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		usleep(1000);
+	}
+	assert_true(run_until(&srv.events[IO_READY], 5));
+	resumed = io_tls_info(srv.io)->resumed;
+	assert_int_equal(resumed, SSL_session_reused(ssl));
+	io_close(&srv.io);
+	while (SSL_read(ssl, (char[16]){0}, 16) > 0 || SSL_want_read(ssl)) {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		usleep(1000);
+	}
+	SSL_shutdown(ssl);
+	run_for(0.1);
+	SSL_SESSION_free(*session);
+	*session = SSL_get1_session(ssl);
+	SSL_free(ssl);
+	return resumed;
+}
+
+/* io_close()'s close_notify keeps the session in the server's cache:
+ * the next connection resumes it (TLS 1.2 session IDs). */
+static void test_tls12_session_resumed(void **state)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	SSL_SESSION *session = NULL;
+	int again[2];
+
+	SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	assert_false(tls12_connection(ctx, sv[0], sv[1], &session));
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, again), 0);
+	assert_true(tls12_connection(ctx, again[0], again[1], &session));
+	close(again[1]);
+	SSL_SESSION_free(session);
+	SSL_CTX_free(ctx);
+	ERR_clear_error();
+}
+
 /* A handshake that never comes ends with IO_TIMEOUT at its deadline. */
 static void test_handshake_deadline(void **state)
 {
@@ -572,6 +628,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_starttls_drops_plaintext, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_client_name_mismatch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_close_notify, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tls12_session_resumed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_handshake_deadline, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_handshake_error, setup, teardown),
 	};
