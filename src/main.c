@@ -80,6 +80,18 @@ static struct config *load_config_or_complain(const char *path)
 	return cfg;
 }
 
+/* A descriptor the server did not open itself (say a directory handed
+ * down by whoever started it) would reach the chrooted roles through fork
+ * and let them out of their chroot: everything but stdin, stdout and
+ * stderr is closed before anything else is opened. */
+static void close_inherited_descriptors(void)
+{
+	if (close_range(3, ~0U, 0) == 0)
+		return;
+	for (int fd = 3; fd < 65536; fd++) /* kernels before 5.9 */
+		(void)close(fd);
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	const char *config = CONFIG_DEFAULT_PATH;
@@ -89,6 +101,7 @@ static int cmd_serve(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	close_inherited_descriptors();
 	return parent_main(config, foreground);
 }
 

@@ -940,7 +940,8 @@ class Server:
                                      [SEALMAIL_BIN, "serve", "-c", self.conf, "-f"],
                                      stdin=subprocess.DEVNULL, stdout=self._logf,
                                      stderr=self._logf, start_new_session=True,
-                                     cwd=self.dir, env=env)
+                                     cwd=self.dir, env=env,
+                                     pass_fds=tuple(getattr(self, "pass_fds", ())))
         self.pgid = self.proc.pid
         if not wait:
             return
