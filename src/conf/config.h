@@ -82,6 +82,8 @@ struct config_limits {
 	size_t message_size;      /* octets; advertised in SIZE */
 	unsigned recipients;      /* per message; RFC 5321 4.5.3.1.8: at least 100 */
 	unsigned errors;          /* protocol errors before disconnect */
+	unsigned junk_commands;   /* NOOP, RSET, HELP, VRFY per message before each counts
+	                             as an error (Postfix's smtpd_junk_command_limit) */
 	unsigned command_timeout; /* seconds; RFC 5321 4.5.3.2.7: 5 min */
 	unsigned data_timeout;    /* seconds between DATA chunks; 4.5.3.2.5: 3 min */
 	unsigned connections;     /* in total */

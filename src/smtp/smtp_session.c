@@ -615,6 +615,7 @@ void smtp_session_commit_done(struct smtp_session *s, int ok, const char *text)
 		         s->envelope.n_rcpts, s->written, s->tls_active ? s->tls_version : "none");
 		smtp_reply(s, "250 2.0.0 Ok: queued as %s", s->queue_id);
 		s->messages++;
+		s->junk = 0;
 		s->queue_id[0] = '\0'; /* committed: not ours to abort */
 	} else {
 		log_error("event=queue-error id=%s session=%s reason=\"%s\"", s->queue_id, s->id,
@@ -625,15 +626,26 @@ void smtp_session_commit_done(struct smtp_session *s, int ok, const char *text)
 	smtp_session_process(s);
 }
 
+/* The reply to a command that moves no mail (NOOP, RSET, HELP, VRFY):
+ * past [limits] junk_commands of them since the last message, each counts
+ * as an error, so a client cannot keep a session busy with them for ever. */
+static void smtp_reply_junk(struct smtp_session *s, const char *reply)
+{
+	if (++s->junk > s->env->cfg->limits.junk_commands)
+		smtp_reply_error(s, "%s", reply);
+	else
+		smtp_reply(s, "%s", reply);
+}
+
 static void smtp_cmd_rset(struct smtp_session *s, const char *arg)
 {
 	smtp_transaction_reset(s);
-	smtp_reply(s, "250 2.0.0 Ok");
+	smtp_reply_junk(s, "250 2.0.0 Ok");
 }
 
 static void smtp_cmd_noop(struct smtp_session *s, const char *arg)
 {
-	smtp_reply(s, "250 2.0.0 Ok");
+	smtp_reply_junk(s, "250 2.0.0 Ok");
 }
 
 static void smtp_cmd_quit(struct smtp_session *s, const char *arg)
@@ -645,7 +657,8 @@ static void smtp_cmd_quit(struct smtp_session *s, const char *arg)
 static void smtp_cmd_vrfy(struct smtp_session *s, const char *arg)
 {
 	/* RFC 5321 3.5.3: 252 rather than disclosing who exists. */
-	smtp_reply(s, "252 2.5.0 Cannot VRFY user, but will accept message and attempt delivery");
+	smtp_reply_junk(s, "252 2.5.0 Cannot VRFY user, but will accept message and attempt "
+	                   "delivery");
 }
 
 static void smtp_cmd_expn(struct smtp_session *s, const char *arg)
@@ -655,8 +668,8 @@ static void smtp_cmd_expn(struct smtp_session *s, const char *arg)
 
 static void smtp_cmd_help(struct smtp_session *s, const char *arg)
 {
-	smtp_reply(s, "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP "
-	              "STARTTLS; see RFC 5321");
+	smtp_reply_junk(s, "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP "
+	                   "STARTTLS; see RFC 5321");
 }
 
 static void smtp_cmd_not_implemented(struct smtp_session *s, const char *arg)

@@ -68,6 +68,7 @@ struct smtp_session {
 	enum smtp_wait wait;
 	struct smtp_line_reader lines;
 	unsigned errors;
+	unsigned junk; /* NOOP, RSET, HELP, VRFY since the last message */
 	int tls_started; /* the handshake began */
 	int tls_active;  /* ... and finished */
 	char tls_version[32], tls_cipher[96];
