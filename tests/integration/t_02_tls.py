@@ -123,7 +123,7 @@ class TLS(harness.ServerTestCase):
                 d.starttls(context=ctx)
 
     def test_tls12_ecdhe_aead(self):
-        ctx = harness.client_context(maximum=ssl.TLSVersion.TLSv1_2)
+        ctx = self.strict(harness.client_context(maximum=ssl.TLSVersion.TLSv1_2))
         s = harness.smtp_starttls(self.srv.port("mx"), context=ctx)
         self.assertEqual(s.sock.version(), "TLSv1.2")
         cipher = s.sock.cipher()[0]
@@ -357,6 +357,79 @@ class TLS(harness.ServerTestCase):
         code, _ = s.noop()
         self.assertEqual(code, 250)
         s.quit()
+
+
+class TLSClose(harness.ServerTestCase):
+    """sealmail ends TLS with a close_notify alert after 221 (RFC 8446 6.1;
+    without it a peer such as Exim logs a TLS error, and OpenSSL drops the
+    session from its cache), so a TLS 1.2 session-ID resumption works."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = cls.class_server(listeners={"mx": "optional", "smtps": "implicit"},
+                                   dispatchers=1)
+
+    def quit_and_read_to_end(self, sslsock):
+        """Sends QUIT, reads the 221 and then to the end of the stream: b""
+        after a close_notify; an EOF without one raises SSLEOFError."""
+        sslsock.sendall(b"QUIT\r\n")
+        data = b""
+        while True:
+            chunk = sslsock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        self.assertTrue(data.startswith(b"221 "), data)
+
+    @staticmethod
+    def strict(ctx):
+        """CTX made to report an EOF without close_notify (Python sets
+        OP_IGNORE_UNEXPECTED_EOF by default, which would hide it)."""
+        ctx.options &= ~ssl.OP_IGNORE_UNEXPECTED_EOF
+        return ctx
+
+    def implicit(self, ctx, session=None):
+        raw = socket.create_connection(("127.0.0.1", self.srv.port("smtps")),
+                                       timeout=harness.TIMEOUT)
+        # suppress_ragged_eofs=False: an EOF without close_notify is an error
+        s = ctx.wrap_socket(raw, server_hostname=harness.HOSTNAME, session=session,
+                            suppress_ragged_eofs=False)
+        banner = s.recv(4096)
+        self.assertTrue(banner.startswith(b"220 "), banner)
+        return s
+
+    def test_close_notify_after_quit_implicit(self):
+        s = self.implicit(self.strict(harness.client_context()))
+        self.quit_and_read_to_end(s)  # raises ssl.SSLEOFError without close_notify
+        s.close()
+
+    def test_close_notify_after_quit_starttls(self):
+        raw = socket.create_connection(("127.0.0.1", self.srv.port("mx")),
+                                       timeout=harness.TIMEOUT)
+        f = raw.makefile("rb")
+        self.assertTrue(f.readline().startswith(b"220 "))
+        raw.sendall(b"EHLO client.test\r\n")
+        while not f.readline().startswith(b"250 "):
+            pass
+        raw.sendall(b"STARTTLS\r\n")
+        self.assertTrue(f.readline().startswith(b"220 "))
+        s = self.strict(harness.client_context()).wrap_socket(
+            raw, server_hostname=harness.HOSTNAME, suppress_ragged_eofs=False)
+        self.quit_and_read_to_end(s)
+        s.close()
+
+    def test_tls12_session_id_resumption(self):
+        ctx = self.strict(harness.client_context(maximum=ssl.TLSVersion.TLSv1_2))
+        ctx.options |= ssl.OP_NO_TICKET  # session IDs, not tickets
+        s = self.implicit(ctx)
+        self.assertFalse(s.session_reused)
+        session = s.session
+        self.quit_and_read_to_end(s)
+        s.close()
+        s = self.implicit(ctx, session=session)
+        self.assertTrue(s.session_reused, "TLS 1.2 session was not resumed")
+        self.quit_and_read_to_end(s)
+        s.close()
 
 
 if __name__ == "__main__":
