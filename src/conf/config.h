@@ -86,6 +86,12 @@ struct config_limits {
 	                             as an error (Postfix's smtpd_junk_command_limit) */
 	unsigned command_timeout; /* seconds; RFC 5321 4.5.3.2.7: 5 min */
 	unsigned data_timeout;    /* seconds between DATA chunks; 4.5.3.2.5: 3 min */
+	unsigned tls_handshake_timeout; /* seconds for a whole TLS handshake */
+	unsigned helo_timeout;    /* seconds from the greeting (or the end of the TLS
+	                             handshake) to the client's EHLO or HELO */
+	unsigned data_min_rate;   /* octets a second DATA must average after its first
+	                             data_timeout seconds (Postfix's smtpd_min_data_rate);
+	                             0: no such bound */
 	unsigned connections;     /* in total */
 	unsigned connections_per_client;
 };

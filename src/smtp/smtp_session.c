@@ -86,6 +86,48 @@ void smtp_close_after_reply(struct smtp_session *s)
 	io_pause(s->io);
 }
 
+/* ---- deadlines -------------------------------------------------------- */
+
+static uint64_t smtp_now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* A deadline that holds whatever the client sends, SECONDS from now (0: at
+ * once, from the event loop): WHAT names it in the log when it fires. */
+static void smtp_deadline_set(struct smtp_session *s, const char *what, unsigned seconds)
+{
+	s->deadline = what;
+	io_set_deadline(s->io, seconds);
+}
+
+static void smtp_deadline_clear(struct smtp_session *s)
+{
+	if (s->deadline != NULL && s->io != NULL)
+		io_clear_deadline(s->io);
+	s->deadline = NULL;
+}
+
+/* DATA may take data_timeout seconds plus one more for every data_min_rate
+ * octets received (Postfix's smtpd_min_data_rate): a client that trickles
+ * a byte at a time is cut off, a slow link with a big message is not. */
+static void smtp_data_deadline(struct smtp_session *s)
+{
+	const struct config_limits *l = &s->env->cfg->limits;
+	uint64_t allowed, elapsed;
+
+	if (l->data_min_rate == 0)
+		return;
+	allowed = (uint64_t)l->data_timeout * 1000000u +
+	          s->data.size * 1000000u / l->data_min_rate;
+	elapsed = smtp_now_usec() - s->data_started;
+	smtp_deadline_set(s, "data",
+	                  elapsed >= allowed ? 0 : (unsigned)((allowed - elapsed) / 1000000u) + 1);
+}
+
 /* ---- the transaction ------------------------------------------------- */
 
 static void smtp_data_release(struct smtp_session *s)
@@ -155,6 +197,7 @@ static void smtp_cmd_helo_common(struct smtp_session *s, const char *arg, int es
 		return;
 	}
 	smtp_transaction_reset(s);
+	smtp_deadline_clear(s);
 	strlcpy_checked(s->helo, arg, sizeof(s->helo));
 	s->esmtp = esmtp;
 	s->state = SMTP_STATE_READY;
@@ -491,6 +534,8 @@ static void smtp_data_start(struct smtp_session *s, const char *queue_id, int fd
 	smtp_data_init(&s->data, s->env->cfg->limits.text_line);
 	s->state = SMTP_STATE_DATA;
 	io_set_timeout(s->io, s->env->cfg->limits.data_timeout);
+	s->data_started = smtp_now_usec();
+	smtp_data_deadline(s);
 	smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
 
@@ -574,6 +619,7 @@ static void smtp_data_end(struct smtp_session *s)
 
 	if (!too_big)
 		smtp_data_flush(s);
+	smtp_deadline_clear(s);
 	io_set_timeout(s->io, cfg->limits.command_timeout);
 	s->state = SMTP_STATE_MAIL;
 	if (too_big) {
@@ -774,6 +820,7 @@ static int smtp_session_read_data(struct smtp_session *s, struct evbuffer *in)
 		if (done)
 			return 1;
 	}
+	smtp_data_deadline(s); /* more time for what came */
 	return 0;
 }
 
@@ -866,7 +913,9 @@ static int smtp_session_start_tls(struct smtp_session *s)
 	smtp_line_reader_reset(&s->lines);
 	s->state = SMTP_STATE_TLS;
 	s->tls_started = 1;
-	if (io_start_tls_server(s->io, s->env->tls, listener, s->env->cfg->limits.command_timeout,
+	smtp_deadline_clear(s);
+	if (io_start_tls_server(s->io, s->env->tls, listener,
+	                        s->env->cfg->limits.tls_handshake_timeout,
 	                        &why) < 0) {
 		log_info("event=tls-error session=%s reason=\"%s\"", s->id, why);
 		return -1;
@@ -916,6 +965,7 @@ static void smtp_session_tls_ready(struct smtp_session *s)
 	s->state = SMTP_STATE_CONNECTED;
 	if (s->listener->tls == LISTENER_TLS_IMPLICIT)
 		smtp_reply(s, "220 %s ESMTP sealmail", s->env->cfg->hostname);
+	smtp_deadline_set(s, "helo", s->env->cfg->limits.helo_timeout);
 	smtp_session_client_certificate(s, tls);
 }
 
@@ -943,7 +993,10 @@ static void smtp_session_drained(struct smtp_session *s)
 
 static void smtp_session_timeout(struct smtp_session *s)
 {
-	log_info("event=timeout session=%s state=%d", s->id, s->state);
+	log_info("event=timeout session=%s state=%d what=%s", s->id, s->state,
+	         s->state == SMTP_STATE_TLS && !s->tls_active ? "handshake"
+	         : s->deadline                                ? s->deadline
+	                                                      : "idle");
 	if (s->state != SMTP_STATE_TLS && s->state != SMTP_STATE_CLOSING) {
 		smtp_reply(s, "421 4.4.2 %s Error: timeout exceeded", s->env->cfg->hostname);
 		smtp_close_after_reply(s);
@@ -1035,6 +1088,7 @@ struct smtp_session *smtp_session_new(const struct smtp_env *env, const struct c
 		return s;
 	}
 	smtp_reply(s, "220 %s ESMTP sealmail", env->cfg->hostname);
+	smtp_deadline_set(s, "helo", env->cfg->limits.helo_timeout);
 	return s;
 }
 

@@ -69,6 +69,8 @@ struct smtp_session {
 	struct smtp_line_reader lines;
 	unsigned errors;
 	unsigned junk; /* NOOP, RSET, HELP, VRFY since the last message */
+	const char *deadline; /* what the io's deadline is for ("helo", "data"), or NULL */
+	uint64_t data_started; /* usec (monotonic) when DATA began */
 	int tls_started; /* the handshake began */
 	int tls_active;  /* ... and finished */
 	char tls_version[32], tls_cipher[96];

@@ -4,7 +4,11 @@ costs the server a bounded amount of memory (reading stops while replies
 are queued; the dispatcher does not grow, and gives nothing away after the
 client leaves), and a second client is served meanwhile. Commands that move
 no mail (NOOP, RSET, HELP, VRFY) count as errors past [limits]
-junk_commands, so such a session ends with 421."""
+junk_commands, so such a session ends with 421. Slow clients have
+deadlines: a TLS handshake that stalls (nothing sent, half a ClientHello,
+STARTTLS then silence) ends after [limits] tls_handshake_timeout, a client
+that never says EHLO after helo_timeout, and DATA that trickles below
+data_min_rate is cut off, while others are served meanwhile."""
 
 import os
 import re
@@ -117,6 +121,118 @@ class Flood(harness.ServerTestCase):
             replies = d.replies_until_close()
             # 100 junk commands, then 10 errors, the 10th followed by 421
             self.assertEqual([r.code for r in replies], [214] * 110 + [421])
+
+
+# Short deadlines, and idle timeouts far longer than the test's own waits:
+# only a deadline can end these sessions before harness.TIMEOUT.
+DEADLINES = {"tls_handshake_timeout": "1s", "helo_timeout": "1s", "data_timeout": "1s",
+             "data_min_rate": 500, "command_timeout": "1h"}
+
+
+class Deadlines(harness.ServerTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = cls.class_server(listeners={"mx": "optional", "smtps": "implicit"},
+                                   limits=DEADLINES)
+
+    def closed_by_server(self, sock, what):
+        """Reads until the server closes SOCK; returns what it sent. A server
+        that keeps the connection fails the test (harness.TIMEOUT)."""
+        sock.settimeout(harness.TIMEOUT)
+        data = b""
+        try:
+            while True:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    return data
+                data += chunk
+        except socket.timeout:
+            self.fail("%s: the server kept the connection open" % what)
+        except ConnectionResetError:
+            return data
+
+    def test_handshake_nothing_sent(self):
+        s = socket.create_connection(("127.0.0.1", self.srv.port("smtps")))
+        self.assertEqual(self.closed_by_server(s, "silent TLS client"), b"")
+        s.close()
+
+    def test_handshake_half_client_hello(self):
+        s = socket.create_connection(("127.0.0.1", self.srv.port("smtps")))
+        # a TLS record header announcing 512 octets, and 5 of them
+        s.sendall(b"\x16\x03\x01\x02\x00" + b"\x01\x00\x01\xfc\x03")
+        data = self.closed_by_server(s, "half a ClientHello")
+        s.close()
+        self.assertNotIn(b"220", data)
+
+    def test_starttls_then_silence(self):
+        s = socket.create_connection(("127.0.0.1", self.srv.port("mx")))
+        f = s.makefile("rb")
+        self.assertTrue(f.readline().startswith(b"220 "))
+        s.sendall(b"EHLO client.test\r\n")
+        while not f.readline().startswith(b"250 "):
+            pass
+        s.sendall(b"STARTTLS\r\n")
+        self.assertTrue(f.readline().startswith(b"220 "))
+        self.closed_by_server(s, "STARTTLS then silence")
+        s.close()
+
+    def test_no_ehlo(self):
+        s = socket.create_connection(("127.0.0.1", self.srv.port("mx")))
+        data = self.closed_by_server(s, "client without EHLO")
+        s.close()
+        self.assertTrue(data.startswith(b"220 "), data)
+        self.assertIn(b"421 4.4.2", data)
+
+    def test_trickling_data_cut_off(self):
+        tok = token()
+        s = socket.create_connection(("127.0.0.1", self.srv.port("mx")))
+        f = s.makefile("rb")
+        self.assertTrue(f.readline().startswith(b"220 "))
+        s.sendall(b"EHLO client.test\r\nMAIL FROM:<%s>\r\nRCPT TO:<bob@local.test>\r\n"
+                  b"DATA\r\n" % SENDER.encode())
+        replies = [f.readline() for _ in range(11)]
+        self.assertTrue(replies[-1].startswith(b"354"), replies)
+        # One octet every 0.2 s (5 a second, far below 500): a pace, not a wait
+        # that decides anything; the server must end it.
+        body = make_message(tok)
+        deadline = harness.time.monotonic() + harness.TIMEOUT
+        sent = 0
+        s.settimeout(0.2)
+        reply = b""
+        while harness.time.monotonic() < deadline:
+            try:
+                s.send(body[sent % len(body):sent % len(body) + 1])
+                sent += 1
+            except OSError:
+                break
+            try:
+                chunk = s.recv(4096)
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            if not chunk:
+                break
+            reply += chunk
+        s.close()
+        self.assertIn(b"421 4.4.2", reply, "trickling DATA was not cut off (%d octets sent)"
+                      % sent)
+        self.assertEqual(self.srv.messages_with(tok), [])
+
+    def test_others_served_while_handshakes_stall(self):
+        stalled = [socket.create_connection(("127.0.0.1", self.srv.port("smtps")))
+                   for _ in range(10)]
+        try:
+            tok = token()
+            with self.srv.dialog() as d:
+                d.ehlo()
+                d.mail_transaction(SENDER, ["bob@local.test"], make_message(tok))
+                d.quit()
+            harness.wait_for(lambda: self.srv.messages_with(tok), what="delivery")
+        finally:
+            for s in stalled:
+                s.close()
 
 
 if __name__ == "__main__":
