@@ -19,6 +19,7 @@
 #include "auth/userfile.h"
 #include "conf/config.h"
 #include "lib/util.h"
+#include "mail/maildir_name.h"
 #include "smtp/smtp_parse.h"
 
 #define USER_PASSWORD_INPUT 1024 /* longer than any password_hash() takes */
@@ -121,7 +122,8 @@ static const char *user_address_problem(const char *address, struct smtp_path *p
 		return why;
 	if (path->quoted)
 		return "quoted local parts are not supported in the users file";
-	return NULL;
+	snprintf(arg, sizeof(arg), "%s@%s", path->local, path->domain);
+	return maildir_address_problem(arg);
 }
 
 /* Checks ADDRESS, user@domain with the domain one of local_domains when

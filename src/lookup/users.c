@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "lib/util.h"
+#include "mail/maildir_name.h"
 
 #define USERS_ADDRESS_MAX 512
 
@@ -51,6 +52,13 @@ static char *users_line_entry(const char *line, size_t len, const char **why)
 		return NULL;
 	}
 	hash = colon + 1;
+	{
+		char address[USERS_ADDRESS_MAX];
+		memcpy(address, line, alen);
+		address[alen] = '\0';
+		if ((*why = maildir_address_problem(address)) != NULL)
+			return NULL; /* its mail could never be delivered */
+	}
 	hash_end = memchr(hash, ':', len - alen - 1);
 	hlen = hash_end ? (size_t)(hash_end - hash) : len - alen - 1;
 	entry = xmalloc(alen + hlen + 2);

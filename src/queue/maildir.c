@@ -21,15 +21,9 @@
 
 #include "lib/fault.h"
 #include "lib/util.h"
+#include "mail/maildir_name.h"
 
 static unsigned long maildir_counter;
-
-/* A path component made from an address part: no '/', no NUL, not "." or
- * "..", nothing starting with '.' (hidden, or a Maildir++ folder). */
-static int maildir_component_ok(const char *s, size_t len)
-{
-	return len > 0 && len < 256 && s[0] != '.' && memchr(s, '/', len) == NULL;
-}
 
 int maildir_path_for(const char *address, char *buf, size_t size)
 {
@@ -40,7 +34,7 @@ int maildir_path_for(const char *address, char *buf, size_t size)
 	if (at == NULL)
 		return -1;
 	llen = (size_t)(at - address);
-	if (!maildir_component_ok(address, llen) || !maildir_component_ok(at + 1, strlen(at + 1)))
+	if (!maildir_name_ok(address, llen) || !maildir_name_ok(at + 1, strlen(at + 1)))
 		return -1;
 	n = snprintf(buf, size, "mail/%s/%.*s", at + 1, (int)llen, address);
 	if (n < 0 || (size_t)n >= size)

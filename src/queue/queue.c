@@ -1,5 +1,7 @@
 /*
- * queue.c: the queue role's event loop, group commit and local delivery.
+ * queue.c: the queue role's event loop: spool files for the dispatchers,
+ * group commit, the flush (which local delivery rides), the retry timer and
+ * start-up recovery.
  *
  * Durability (RFC 5321 6.1: a 250 to DATA is a promise). The dispatcher
  * writes the message into pool/ID through the descriptor we gave
@@ -28,7 +30,33 @@
  * Fault points (lib/fault.h): queue/pool/open, queue/commit/pwrite,
  * queue/commit/sync, queue/commit/rename, queue/deliver/sync,
  * queue/dirs/mkdir; Maildir and state files have theirs in maildir.c and
- * queue_deliver.c.
+ * queue_state_file.c.
+ *
+ * Who calls whom. This file runs the role and calls the others; each of
+ * them calls only files below it in this list, and comes back into this
+ * file through two functions alone, queue_schedule_flush() and
+ * queue_inject() (queue_private.h):
+ *
+ *   queue.c             the loop; IPC from the parent and the dispatchers
+ *   queue_ctl.c         the control socket, `sealmail queue ...`
+ *   queue_local.c       the flush's deliveries: attempts start, Maildir copies
+ *   queue_remote.c      tasks for the dispatchers' SMTP clients, results
+ *   queue_retry.c       an attempt ends: expiry, removal, the next retry
+ *   queue_bounce.c      DSNs and delay notices
+ *   queue_state_file.c  queue/state/ID on disk
+ *   queue_msg.c         a message's spool file read back; its memory
+ *
+ *   queue.c     -> ctl (listen), local (each flush), remote (results, a
+ *                  dispatcher gone), retry (the timer), state_file
+ *                  (recovery), msg
+ *   ctl         -> state_file, msg; back: queue_schedule_flush
+ *   local       -> remote, retry, msg, maildir.c
+ *   remote      -> retry, msg; back: queue_schedule_flush
+ *   retry       -> bounce, state_file, msg
+ *   bounce      -> msg, dsn.c; back: queue_inject
+ *   state_file  -> queue_state.c
+ *   msg         -> spool_file.c
+ * spool_file.c, queue_state.c and dsn.c are pure (bytes in, values out).
  */
 #include "queue/queue.h"
 
@@ -54,42 +82,25 @@
 #include "lib/ipc.h"
 #include "lib/log.h"
 #include "lib/util.h"
-#include "queue/maildir.h"
+#include "queue/queue_ctl.h"
+#include "queue/queue_local.h"
+#include "queue/queue_msg.h"
 #include "queue/queue_private.h"
+#include "queue/queue_remote.h"
+#include "queue/queue_retry.h"
+#include "queue/queue_state_file.h"
 #include "queue/spool_file.h"
 
-void queue_new_id(struct queue *q, char *buf, size_t size)
+/* A new queue id: the time in microseconds, then a counter. */
+static void queue_new_id(struct queue *q, char *buf, size_t size)
 {
 	snprintf(buf, size, "%013" PRIx64 "%05X", now_usec(), (q->id_counter++) & 0xfffff);
 }
 
-enum queue_result queue_result_for(int err)
+/* How a session is to hear of a failure with errno ERR. */
+static enum queue_result queue_result_for(int err)
 {
 	return err == ENOSPC || err == EDQUOT ? QUEUE_RESULT_NO_SPACE : QUEUE_RESULT_FAILED;
-}
-
-void queue_msg_spool_path(const struct queue_msg *m, char *buf, size_t size)
-{
-	snprintf(buf, size, "%s/%s", m->in_pool ? QUEUE_POOL_DIR : "queue/active", m->id);
-}
-
-void queue_msg_free(struct queue_msg *m)
-{
-	if (m->fd >= 0)
-		close(m->fd);
-	envelope_free(&m->env);
-	free(m->rcpts);
-	free(m);
-}
-
-/* Closes the file and forgets the envelope of a message that waits; they
- * are read again when its time comes. */
-void queue_msg_unload(struct queue_msg *m)
-{
-	if (m->fd >= 0)
-		close(m->fd);
-	m->fd = -1;
-	envelope_free(&m->env);
 }
 
 static struct queue_msg *queue_open_find(struct queue *q, struct queue_peer *peer, const char *id)
@@ -113,8 +124,9 @@ static void queue_open_drop(struct queue *q, struct queue_msg *m, struct queue_m
 	queue_msg_free(m);
 }
 
-void queue_reply(struct queue_peer *peer, uint32_t type, uint64_t id, uint32_t ok, const char *text,
-                 int fd)
+/* Sends PEER a result message TYPE for request ID: OK, TEXT and maybe FD. */
+static void queue_reply(struct queue_peer *peer, uint32_t type, uint64_t id, uint32_t ok,
+                        const char *text, int fd)
 {
 	struct ipc_writer w;
 
@@ -444,23 +456,13 @@ void queue_schedule_flush(struct queue *q)
 		event_add(q->ev_flush, &now);
 }
 
-/* Moves deferred messages whose time has come back to the ready list, and
- * tries again to write the state files that could not be written. */
+/* Once a second: the deferred messages whose time has come go back to the
+ * ready list (queue_retry.c). */
 static void queue_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct queue *q = arg;
-	struct queue_msg *m, *next;
-	time_t now = time(NULL);
 
-	for (m = TAILQ_FIRST(&q->deferred); m != NULL; m = next) {
-		next = TAILQ_NEXT(m, entry);
-		if (m->state_dirty)
-			queue_state_write(m);
-		if (m->not_before > now || m->held)
-			continue;
-		TAILQ_REMOVE(&q->deferred, m, entry);
-		TAILQ_INSERT_TAIL(&q->ready, m, entry);
-	}
+	queue_retry_due(q);
 	if (!TAILQ_EMPTY(&q->ready))
 		queue_schedule_flush(q);
 }

@@ -3,6 +3,10 @@
  * `sealmail queue ...` lists and acts on the queue. Only root and the user
  * the queue runs as may connect (SO_PEERCRED). A request is one line; the
  * answer is an exit status line ("0" or "1") followed by text, then EOF.
+ *
+ * Called by queue.c (queue_control_listen at start-up; then the event loop
+ * runs the callbacks); calls queue_msg.c, queue_state_file.c and queue.c's
+ * queue_schedule_flush().
  */
 #include <errno.h>
 #include <event2/buffer.h>
@@ -21,7 +25,9 @@
 
 #include "lib/log.h"
 #include "lib/util.h"
-#include "queue/queue_private.h"
+#include "queue/queue_ctl.h"
+#include "queue/queue_msg.h"
+#include "queue/queue_state_file.h"
 
 #define CONTROL_PATH "control.sock"
 #define CONTROL_LINE_MAX 1024
@@ -34,7 +40,9 @@ static struct queue_msg_list *queue_list_at(struct queue *q, unsigned i)
 	return i == 0 ? &q->ready : i == 1 ? &q->active : &q->deferred;
 }
 
-struct queue_msg *queue_find(struct queue *q, const char *id, struct queue_msg_list **list_r)
+/* The message ID (any case) on the ready, active or deferred list, and that
+ * list; NULL when none is (one still being received or committed is not). */
+static struct queue_msg *queue_find(struct queue *q, const char *id, struct queue_msg_list **list_r)
 {
 	struct queue_msg *m;
 	unsigned i;

@@ -1,6 +1,9 @@
 /*
  * queue_private.h: what the queue role's files share: the queue, its
- * messages and its dispatcher channels. Only src/queue/queue*.c include it.
+ * messages and its dispatcher channels, and the two functions through which
+ * the other files call back into queue.c. Only src/queue/queue*.c include
+ * it; each file's own functions are declared in its own header
+ * (queue_msg.h, queue_local.h, ...).
  */
 #ifndef SEALMAIL_QUEUE_PRIVATE_H
 #define SEALMAIL_QUEUE_PRIVATE_H
@@ -99,45 +102,19 @@ struct queue {
 	struct evconnlistener *control;
 };
 
-/* queue.c */
-/* How a session is to hear of a failure with errno ERR. */
-enum queue_result queue_result_for(int err);
-/* Where M's spool file is: queue/active/ID, or pool/ID (see in_pool). */
-void queue_msg_spool_path(const struct queue_msg *m, char *buf, size_t size);
+/* ---- the only way back into queue.c ----------------------------------
+ *
+ * queue.c runs the role and calls the other queue files (queue.c's header
+ * comment draws who calls whom). They call back into queue.c through these
+ * two functions and nothing else; everything else they need is in the
+ * headers of the files below them. */
+
+/* Asks for a flush at the next loop turn (committing the batch and
+ * delivering the ready list); a flush already asked for is not doubled. */
 void queue_schedule_flush(struct queue *q);
-void queue_new_id(struct queue *q, char *buf, size_t size);
-void queue_msg_free(struct queue_msg *m);
-void queue_msg_unload(struct queue_msg *m);
 /* Writes a message the queue makes itself (a DSN) to the spool; it is
  * committed with the next flush. Takes ENV's contents; the new queue id
- * goes to ID_R (32 bytes). */
+ * goes to ID_R (32 bytes). Returns 0, or -1 (logged). */
 int queue_inject(struct queue *q, struct envelope *env, const char *msg, size_t len, char *id_r);
-void queue_reply(struct queue_peer *peer, uint32_t type, uint64_t id, uint32_t ok, const char *text,
-                 int fd);
-
-/* queue_deliver.c */
-/* Loads envelope and state of M (opening its file when needed). */
-int queue_msg_load(struct queue *q, struct queue_msg *m, const char **error_r);
-/* Starts an attempt for every ready message, up to the batch size:
- * remote recipients go to dispatchers, local ones are written to tmp/ and
- * returned for the flush to commit. */
-struct queue_delivery;
-struct queue_delivery *queue_deliveries_prepare(struct queue *q, unsigned *n_r);
-/* Renames the tmp/ copies into new/ when SYNCED; returns how many were. */
-unsigned queue_deliveries_commit(struct queue_delivery *d, unsigned n, int synced);
-void queue_deliveries_finish(struct queue *q, struct queue_delivery *d, unsigned n, int synced);
-/* IMSG_MTA_RESULT from a dispatcher. */
-void queue_task_result(struct queue *q, uint64_t id, const void *data, size_t len);
-/* A dispatcher went away with tasks in flight. */
-void queue_peer_lost_tasks(struct queue *q, struct queue_peer *peer);
-/* Reads queue/state/ID into M (when the file exists). */
-void queue_state_read(struct queue_msg *m);
-void queue_msg_remove_files(const struct queue_msg *m);
-/* Writes queue/state/ID; on failure sets m->state_dirty for another try. */
-void queue_state_write(struct queue_msg *m);
-
-/* queue_ctl.c */
-int queue_control_listen(struct queue *q, const char **error_r);
-struct queue_msg *queue_find(struct queue *q, const char *id, struct queue_msg_list **list_r);
 
 #endif

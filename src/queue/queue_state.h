@@ -2,7 +2,7 @@
  * queue_state.h: what the queue knows of a message beyond its envelope
  * (attempts, the next one, per-recipient progress and last status), and the
  * format of its state file queue/state/ID. The parser and formatter are
- * pure (bytes in, struct out); queue_spool.c reads and writes the files.
+ * pure (bytes in, struct out); queue_state_file.c reads and writes the files.
  *
  * Format: one record a line, each ended by "\n":
  *   attempts N

@@ -1,14 +1,18 @@
 /*
- * fuzz_ipc_queue.c: libFuzzer harness for what the queue role
- * (queue/queue.c, queue_deliver.c, queue_ctl.c) takes from others: from a
- * dispatcher, IMSG_QUEUE_POOL (queue_handle_pool), IMSG_QUEUE_COMMIT
+ * fuzz_ipc_queue.c: libFuzzer harness for what the queue role (src/queue/:
+ * queue.c and the files it calls) takes from others: from a dispatcher,
+ * IMSG_QUEUE_POOL (queue_handle_pool), IMSG_QUEUE_COMMIT
  * (queue_handle_commit, envelope_decode), IMSG_QUEUE_ABORT, IMSG_MTA_RESULT
  * (queue_task_result, mta_result_decode), IMSG_DISPATCHER_RETIRING; from
  * the parent, IMSG_CTL_ADD_CHANNEL and IMSG_CTL_CONFIG; any other type to
  * either; and the request lines of `sealmail queue ...` clients on the
  * control socket (queue_ctl_read_cb, queue_ctl_run).
  *
- * The three files are included whole and the queue built as queue_main
+ * The role's files are included whole, so the loop's static callbacks can
+ * be called (queue.c, queue_ctl.c, queue_local.c, queue_remote.c,
+ * queue_retry.c, queue_bounce.c, queue_state_file.c, queue_msg.c; the
+ * formats and Maildir files, spool_file.c, queue_state.c, dsn.c and
+ * maildir.c, come from the core library), and the queue built as queue_main
  * builds it, in a scratch directory emptied before each input, without
  * signals or the listening control socket: control clients are socket
  * pairs handed to the same read callback the accepted ones get. The
@@ -26,8 +30,13 @@
  * for a dispatcher message is /dev/null.
  */
 #include "../../src/queue/queue.c"
+#include "../../src/queue/queue_bounce.c"
 #include "../../src/queue/queue_ctl.c"
-#include "../../src/queue/queue_deliver.c"
+#include "../../src/queue/queue_local.c"
+#include "../../src/queue/queue_msg.c"
+#include "../../src/queue/queue_remote.c"
+#include "../../src/queue/queue_retry.c"
+#include "../../src/queue/queue_state_file.c"
 
 #include <sys/socket.h>
 

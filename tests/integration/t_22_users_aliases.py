@@ -136,6 +136,30 @@ class Users(harness.ServerTestCase):
         self.assertTrue(self.srv.running(), self.srv.log_tail())
         self.assertEqual(self.srv.proc.pid, self.pid)
 
+    def test_add_refuses_address_without_mailbox(self):
+        # a '/' or a leading '.' cannot name a Maildir directory: such a
+        # user's mail would be deferred for ever, so they are refused at once
+        for addr, why in (("a/b@local.test", "cannot name a mailbox directory"),
+                          (".hidden@local.test", "Syntax error in local part")):
+            with self.subTest(addr):
+                rc, out, err = self.user_cmd("add", addr, "--stdin", password="pw-x",
+                                             expect_rc=1)
+                self.assertTrue(err.startswith("sealmail user: '%s' is not an address "
+                                               "user@domain (" % addr), err)
+                self.assertIn(why, err)
+                self.assertNotIn(addr, open(self.srv.users_path).read())
+
+    def test_users_file_line_without_mailbox_refused_at_load(self):
+        mark = self.srv.log_mark()
+        with open(self.srv.users_path, "a") as f:
+            f.write("c/d@local.test:*\n")
+        self.srv.wait_log(r"event=users-file-error .*reason=\"its local part cannot name a "
+                          r"mailbox directory", since=mark)
+        self.assertEqual(self.rcpt_code("c/d@local.test"), 550)
+        lines = open(self.srv.users_path).read().splitlines()
+        with open(self.srv.users_path, "w") as f:
+            f.write("\n".join(ln for ln in lines if not ln.startswith("c/d@")) + "\n")
+
     def test_add_reads_first_line_of_stdin(self):
         addr = "v%s@local.test" % token()[:8]
         pw = "only the first line %s" % token()[:6]

@@ -1,0 +1,197 @@
+/*
+ * queue_bounce.c: the delivery status notifications (RFC 3464) the queue
+ * sends back to a sender: failures, delays and (NOTIFY=SUCCESS) deliveries.
+ * It picks the recipients that asked for one and their Status:, has dsn.c
+ * build the message, and queues it as a new message of its own. Called by
+ * queue_retry.c at the end of each attempt; calls queue_msg.c for the
+ * original and queue.c's queue_inject() to queue the DSN.
+ */
+#include "queue/queue_bounce.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/log.h"
+#include "lib/util.h"
+#include "queue/dsn.h"
+#include "queue/queue_msg.h"
+
+typedef char queue_dsn_status_text[16];
+
+/* The Status: of R in a DSN for ACTION (RFC 3464 2.3.4): its last enhanced
+ * code, made permanent for a failure; "" for the generic code. */
+static void queue_dsn_status(const struct queue_rcpt *r, enum dsn_action action, char *buf,
+                             size_t size)
+{
+	if (action == DSN_ACTION_DELIVERED) {
+		snprintf(buf, size, "2.0.0");
+		return;
+	}
+	snprintf(buf, size, "%s", r->last.enhanced);
+	if (action == DSN_ACTION_FAILED && buf[0] == '4')
+		buf[0] = '5';
+}
+
+/* Whether recipient R asked to hear about ACTION (RFC 3461 4.1; without
+ * NOTIFY, failures and delays are reported). */
+static int queue_wants_dsn(const struct envelope_rcpt *r, enum dsn_action action)
+{
+	if (r->notify & NOTIFY_NEVER)
+		return 0;
+	if (action == DSN_ACTION_DELIVERED || action == DSN_ACTION_RELAYED)
+		return (r->notify & NOTIFY_SUCCESS) != 0;
+	if (action == DSN_ACTION_DELAYED)
+		return r->notify == 0 || (r->notify & NOTIFY_DELAY);
+	return r->notify == 0 || (r->notify & NOTIFY_FAILURE);
+}
+
+/* The kind of a DSN for ACTION, as the log names it. */
+static const char *queue_kind_name(enum dsn_action action)
+{
+	return action == DSN_ACTION_FAILED    ? "failed"
+	       : action == DSN_ACTION_DELAYED ? "delayed"
+	                                      : "delivered";
+}
+
+/* Fills DR (and the STATUS texts it points to) with the recipients of M in
+ * WHICH that asked for a DSN about ACTION; returns how many. */
+static unsigned queue_dsn_recipients(const struct queue *q, const struct queue_msg *m,
+                                     enum dsn_action action, const unsigned char *which, time_t now,
+                                     struct dsn_recipient *dr, queue_dsn_status_text *status)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < m->n_rcpts; i++) {
+		const struct envelope_rcpt *er = &m->env.rcpts[i];
+		const struct delivery_status *last = &m->rcpts[i].last;
+
+		if (!which[i] || !queue_wants_dsn(er, action))
+			continue;
+		queue_dsn_status(&m->rcpts[i], action, status[i], sizeof(status[i]));
+		dr[n].address = er->addr;
+		dr[n].orcpt = er->orcpt[0] ? er->orcpt : NULL;
+		dr[n].action = action;
+		dr[n].status = status[i];
+		dr[n].diagnostic = last->text[0] ? last->text : NULL;
+		dr[n].diagnostic_type = last->reply_code != 0 ? "smtp" : "X-Sealmail";
+		dr[n].last_attempt = now;
+		dr[n].will_retry_until = m->arrival + (time_t)q->cfg.max_lifetime;
+		n++;
+	}
+	return n;
+}
+
+/* The DSN's parameters for M, about the N recipients DR, with the original
+ * message BODY. */
+static void queue_dsn_params(const struct queue *q, const struct queue_msg *m,
+                             const struct dsn_recipient *dr, unsigned n, const char *body,
+                             time_t now, struct dsn_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->reporting_mta = q->cfg.hostname;
+	p->queue_id = m->id;
+	p->envid = m->env.envid[0] ? m->env.envid : NULL;
+	p->sender = m->env.sender;
+	p->arrival = m->arrival;
+	p->ret = strcmp(m->env.ret, "full") == 0   ? DSN_RET_FULL
+	         : strcmp(m->env.ret, "hdrs") == 0 ? DSN_RET_HDRS
+	                                           : DSN_RET_DEFAULT;
+	p->rcpts = dr;
+	p->n_rcpts = n;
+	p->message = body;
+	p->message_len = m->body_len;
+	p->now = now;
+	p->boundary_seed = m->id;
+}
+
+/* Queues the DSN DSN (LEN bytes) to the sender of M, from the null sender
+ * and asking for no DSN of its own; logs it. */
+static void queue_dsn_inject(struct queue *q, const struct queue_msg *m, enum dsn_action action,
+                             const char *dsn, size_t len, unsigned n, time_t now)
+{
+	struct envelope env;
+	char new_id[32];
+
+	envelope_init(&env);
+	env.time = (uint64_t)now;
+	strlcpy_checked(env.helo, q->cfg.hostname, sizeof(env.helo));
+	strlcpy_checked(env.client, "127.0.0.1", sizeof(env.client));
+	envelope_add_rcpt(&env, m->env.sender, NOTIFY_NEVER, NULL);
+	if (queue_inject(q, &env, dsn, len, new_id) == 0)
+		log_info("event=dsn id=%s dsn_id=%s kind=%s to=<%s> recipients=%u", m->id, new_id,
+		         queue_kind_name(action), m->env.sender, n);
+	envelope_free(&env);
+}
+
+/* Sends the sender of M one DSN about the recipients in WHICH (those that
+ * asked for it); none to the null sender. */
+static void queue_send_dsn(struct queue *q, struct queue_msg *m, enum dsn_action action,
+                           const unsigned char *which)
+{
+	struct dsn_recipient *dr = xcalloc(m->n_rcpts, sizeof(*dr));
+	queue_dsn_status_text *status = xcalloc(m->n_rcpts, sizeof(*status));
+	struct dsn_params p;
+	const char *why;
+	char *body = NULL, *dsn;
+	time_t now = time(NULL);
+	unsigned n = queue_dsn_recipients(q, m, action, which, now, dr, status);
+	size_t len;
+
+	if (n == 0 || m->env.sender[0] == '\0' || (body = queue_msg_read_body(m, &why)) == NULL) {
+		if (n > 0 && m->env.sender[0] == '\0')
+			log_info("event=dsn-suppressed id=%s kind=%s reason=\"null sender\"", m->id,
+			         queue_kind_name(action));
+		free(dr);
+		free(status);
+		return;
+	}
+	queue_dsn_params(q, m, dr, n, body, now, &p);
+	dsn = dsn_build(&p, &len);
+	queue_dsn_inject(q, m, action, dsn, len, n, now);
+	free(dsn);
+	free(body);
+	free(dr);
+	free(status);
+}
+
+void queue_report(struct queue *q, struct queue_msg *m)
+{
+	unsigned char *failed = xcalloc(m->n_rcpts, 1), *delivered = xcalloc(m->n_rcpts, 1);
+	unsigned i, n_failed = 0, n_delivered = 0;
+
+	for (i = 0; i < m->n_rcpts; i++) {
+		struct queue_rcpt *r = &m->rcpts[i];
+		if (r->reported || r->status == RCPT_PENDING)
+			continue;
+		r->reported = 1;
+		if (r->status == RCPT_FAILED)
+			n_failed += failed[i] = 1;
+		else
+			n_delivered += delivered[i] = 1;
+	}
+	if (n_failed > 0)
+		queue_send_dsn(q, m, DSN_ACTION_FAILED, failed);
+	if (n_delivered > 0)
+		queue_send_dsn(q, m, DSN_ACTION_DELIVERED, delivered);
+	free(failed);
+	free(delivered);
+}
+
+/* A delay notice, once, when delay_warning has passed (RFC 3464 Action:
+ * delayed). */
+void queue_delay_warning(struct queue *q, struct queue_msg *m, time_t now)
+{
+	unsigned char *pending;
+	unsigned i;
+
+	if (q->cfg.delay_warning == 0 || m->warned ||
+	    now - m->arrival < (time_t)q->cfg.delay_warning)
+		return;
+	pending = xcalloc(m->n_rcpts, 1);
+	for (i = 0; i < m->n_rcpts; i++)
+		pending[i] = m->rcpts[i].status == RCPT_PENDING;
+	m->warned = 1;
+	queue_send_dsn(q, m, DSN_ACTION_DELAYED, pending);
+	free(pending);
+}

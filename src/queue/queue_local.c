@@ -1,0 +1,199 @@
+/*
+ * queue_local.c: the deliveries that ride each flush (queue.c's header
+ * comment has the durability design). The flush first starts an attempt
+ * for up to a batch of ready messages: their remote recipients go to
+ * dispatchers (queue_remote.c), their local ones get a copy written to
+ * Maildir tmp/ before the flush's syncfs; with the commits the copies are
+ * renamed into new/; after the second syncfs the attempts' local part ends,
+ * and a message with no task in flight ends its attempt (queue_retry.c).
+ *
+ * Called by queue.c's flush only; calls maildir.c, queue_msg.c,
+ * queue_remote.c and queue_retry.c.
+ */
+#include "queue/queue_local.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/log.h"
+#include "lib/util.h"
+#include "mail/delivery.h"
+#include "queue/maildir.h"
+#include "queue/queue_msg.h"
+#include "queue/queue_remote.h"
+#include "queue/queue_retry.h"
+
+struct queue_delivery {
+	struct queue_msg *msg;
+	struct maildir_copy *copies;
+	unsigned *rcpt_index; /* copies[i] is for recipient rcpt_index[i] */
+	unsigned n_copies;
+};
+
+/* Creates the Maildir when needed; remembers the last one seen to spare
+ * the stat calls on a run of messages to one mailbox. */
+static int queue_maildir_ready(struct queue *q, const char *dir, const char **error_r)
+{
+	if (strcmp(q->known_maildir, dir) == 0)
+		return 0;
+	if (maildir_ensure(dir, error_r) < 0)
+		return -1;
+	strlcpy_checked(q->known_maildir, dir, sizeof(q->known_maildir));
+	return 0;
+}
+
+/* Records why R's local copy failed: WHY. */
+static void queue_rcpt_local_failed(struct queue_rcpt *r, const char *why)
+{
+	char text[DELIVERY_TEXT_MAX];
+
+	snprintf(text, sizeof(text), "4.2.0 local delivery failed: %s", why);
+	delivery_status_set(&r->last, "4.2.0", 0, text);
+}
+
+/* Writes the tmp/ copy of every pending local recipient. */
+static void queue_delivery_local(struct queue *q, struct queue_delivery *d)
+{
+	struct queue_msg *m = d->msg;
+	char dir[MAILDIR_PATH_MAX], prefix[2048];
+	const char *why = NULL;
+	char *body = NULL;
+	unsigned i;
+
+	for (i = 0; i < m->n_rcpts; i++) {
+		const char *rcpt = m->env.rcpts[i].addr;
+
+		if (m->rcpts[i].status != RCPT_PENDING || !queue_rcpt_is_local(q, rcpt))
+			continue;
+		if (body == NULL && (body = queue_msg_read_body(m, &why)) == NULL)
+			break;
+		if (d->copies == NULL) {
+			d->copies = xcalloc(m->n_rcpts, sizeof(d->copies[0]));
+			d->rcpt_index = xcalloc(m->n_rcpts, sizeof(d->rcpt_index[0]));
+		}
+		snprintf(prefix, sizeof(prefix), "Return-Path: <%s>\nDelivered-To: %s\n",
+		         m->env.sender, rcpt);
+		if (maildir_path_for(rcpt, dir, sizeof(dir)) < 0) {
+			why = "the recipient cannot name a mailbox";
+		} else if (queue_maildir_ready(q, dir, &why) == 0 &&
+		           maildir_write(dir, q->cfg.hostname, prefix, body, m->body_len,
+		                         &d->copies[d->n_copies], &why) == 0) {
+			d->rcpt_index[d->n_copies++] = i;
+			m->rcpts[i].inflight = 1;
+			continue;
+		}
+		q->known_maildir[0] = '\0';
+		queue_rcpt_local_failed(&m->rcpts[i], why);
+		log_warn("event=deferred id=%s to=<%s> relay=local reason=\"%s\"", m->id, rcpt,
+		         m->rcpts[i].last.text);
+	}
+	if (body == NULL && why != NULL && d->copies == NULL)
+		log_error("event=spool-error id=%s reason=\"cannot read spool file: %s\"", m->id,
+		          why);
+	free(body);
+}
+
+/* Readies M, just taken from the ready list, for an attempt; returns 1
+ * when it is to be attempted now, 0 when it was freed or deferred. */
+static int queue_attempt_ready(struct queue *q, struct queue_msg *m)
+{
+	const char *why;
+
+	if (m->deleted) {
+		queue_msg_remove_files(m);
+		queue_msg_free(m);
+		return 0;
+	}
+	if (m->held) {
+		TAILQ_INSERT_TAIL(&q->deferred, m, entry);
+		return 0;
+	}
+	if (queue_msg_load(q, m, &why) < 0) {
+		log_error("event=spool-error id=%s reason=\"cannot read spool file: %s\"", m->id,
+		          why);
+		m->not_before = time(NULL) + 60;
+		queue_msg_unload(m);
+		TAILQ_INSERT_TAIL(&q->deferred, m, entry);
+		return 0;
+	}
+	if (queue_remote_must_wait(q, m)) {
+		/* No dispatcher yet (start-up) or any more: not an attempt. */
+		m->not_before = time(NULL) + 1;
+		TAILQ_INSERT_TAIL(&q->deferred, m, entry);
+		return 0;
+	}
+	return 1;
+}
+
+struct queue_delivery *queue_deliveries_prepare(struct queue *q, unsigned *n_r)
+{
+	struct queue_delivery *d = xcalloc(QUEUE_DELIVERY_BATCH, sizeof(*d));
+	/* Sessions wait for the commits of this flush: keep its delivery work
+	 * short then; later flushes catch up. */
+	unsigned limit = TAILQ_EMPTY(&q->batch) ? QUEUE_DELIVERY_BATCH : QUEUE_DELIVERY_BATCH / 4;
+	struct queue_msg *m;
+	unsigned n = 0;
+
+	while (n < limit && q->n_tasks < QUEUE_MAX_TASKS && (m = TAILQ_FIRST(&q->ready)) != NULL) {
+		TAILQ_REMOVE(&q->ready, m, entry);
+		if (!queue_attempt_ready(q, m))
+			continue;
+		d[n].msg = m;
+		queue_delivery_local(q, &d[n]);
+		queue_remote_dispatch(q, m);
+		n++;
+	}
+	*n_r = n;
+	return d;
+}
+
+unsigned queue_deliveries_commit(struct queue_delivery *d, unsigned n, int synced)
+{
+	unsigned i, j, renamed = 0;
+
+	for (i = 0; i < n; i++)
+		for (j = 0; j < d[i].n_copies; j++) {
+			struct queue_rcpt *r = &d[i].msg->rcpts[d[i].rcpt_index[j]];
+			const char *why;
+			if (synced && maildir_commit(&d[i].copies[j], &why) == 0) {
+				r->status = RCPT_DELIVERED;
+				renamed++;
+				continue;
+			}
+			maildir_discard(&d[i].copies[j]);
+			queue_rcpt_local_failed(r, synced ? why
+			                                  : "the file system could not be synced");
+		}
+	return renamed;
+}
+
+/* Ends the flush's part of each attempt. When the flush failed (!SYNCED), a
+ * copy already renamed into new/ counts as delivered (it is there to read;
+ * trying again would deliver it twice), but the message keeps its files
+ * until a later flush succeeds (queue_attempt_done). */
+void queue_deliveries_finish(struct queue *q, struct queue_delivery *d, unsigned n, int synced)
+{
+	unsigned i, j;
+
+	for (i = 0; i < n; i++) {
+		struct queue_msg *m = d[i].msg;
+		if (!synced)
+			m->unsynced = 1;
+		for (j = 0; j < d[i].n_copies; j++) {
+			unsigned r = d[i].rcpt_index[j];
+			m->rcpts[r].inflight = 0;
+			if (m->rcpts[r].status == RCPT_DELIVERED)
+				log_info("event=delivered id=%s to=<%s> relay=local mailbox=%s",
+				         m->id, m->env.rcpts[r].addr, d[i].copies[j].new_path);
+		}
+		free(d[i].copies);
+		free(d[i].rcpt_index);
+		if (m->tasks == 0)
+			queue_attempt_done(q, m);
+		else
+			TAILQ_INSERT_TAIL(&q->active, m, entry);
+	}
+	free(d);
+}

@@ -1,0 +1,298 @@
+/*
+ * queue_remote.c: remote deliveries. The pending remote recipients of a
+ * message go to a dispatcher's SMTP client, one task (IMSG_MTA_DELIVER with
+ * the spool file's descriptor) per domain, always to the same dispatcher
+ * for a domain while the set is stable; each recipient's outcome comes back
+ * in IMSG_MTA_RESULT. When a message's last task ends, its attempt ends
+ * (queue_retry.c).
+ *
+ * Called by queue_local.c (queue_remote_dispatch, when a flush starts an
+ * attempt) and queue.c (results, a dispatcher that went away); calls
+ * queue_msg.c, queue_retry.c and queue.c's queue_schedule_flush().
+ */
+#include "queue/queue_remote.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "daemon/proto.h"
+#include "lib/ipc.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "mail/delivery.h"
+#include "queue/queue_msg.h"
+#include "queue/queue_retry.h"
+
+/* ---- starting tasks --------------------------------------------------- */
+
+static unsigned queue_hash(const char *s)
+{
+	unsigned h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+/* The dispatcher for DOMAIN: always the same one while the set is stable,
+ * so its connections to the domain are reused. */
+static struct queue_peer *queue_peer_for(struct queue *q, const char *domain)
+{
+	struct queue_peer *p;
+	unsigned n = 0, pick;
+
+	TAILQ_FOREACH(p, &q->peers, entry)
+	n += !p->retiring;
+	if (n == 0)
+		return NULL;
+	pick = queue_hash(domain) % n;
+	TAILQ_FOREACH(p, &q->peers, entry)
+	if (!p->retiring && pick-- == 0)
+		return p;
+	return NULL;
+}
+
+/* The task for a dispatcher: M's envelope, with the N recipients INDEX at
+ * DOMAIN. Its rcpts are malloc'ed. */
+static void queue_task_describe(const struct queue_msg *m, const char *domain,
+                                const unsigned *index, unsigned n, struct mta_task *mt)
+{
+	unsigned i;
+
+	memset(mt, 0, sizeof(*mt));
+	strlcpy_checked(mt->queue_id, m->id, sizeof(mt->queue_id));
+	strlcpy_checked(mt->domain, domain, sizeof(mt->domain));
+	strlcpy_checked(mt->sender, m->env.sender, sizeof(mt->sender));
+	strlcpy_checked(mt->body, m->env.body, sizeof(mt->body));
+	strlcpy_checked(mt->ret, m->env.ret, sizeof(mt->ret));
+	strlcpy_checked(mt->envid, m->env.envid, sizeof(mt->envid));
+	mt->header_len = m->header_len;
+	mt->body_len = m->body_len;
+	mt->n_rcpts = n;
+	mt->rcpts = xcalloc(n, sizeof(mt->rcpts[0]));
+	for (i = 0; i < n; i++) {
+		mt->rcpts[i].r = m->env.rcpts[index[i]];
+		mt->rcpts[i].index = index[i];
+	}
+}
+
+/* Records a task in flight for the N recipients INDEX of M at DOMAIN, given
+ * to PEER. */
+static struct queue_task *queue_task_new(struct queue *q, struct queue_msg *m,
+                                         struct queue_peer *peer, const char *domain,
+                                         const unsigned *index, unsigned n)
+{
+	struct queue_task *t = xcalloc(1, sizeof(*t));
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		m->rcpts[index[i]].inflight = 1;
+	t->id = ++q->task_counter;
+	t->msg = m;
+	t->peer = peer;
+	strlcpy_checked(t->domain, domain, sizeof(t->domain));
+	t->index = xmalloc(n * sizeof(unsigned));
+	memcpy(t->index, index, n * sizeof(unsigned));
+	t->n = n;
+	TAILQ_INSERT_TAIL(&q->tasks[t->id % QUEUE_TASK_BUCKETS], t, entry);
+	q->n_tasks++;
+	m->tasks++;
+	return t;
+}
+
+/* Sends the pending recipients of M at DOMAIN to a dispatcher. */
+static void queue_task_start(struct queue *q, struct queue_msg *m, const char *domain,
+                             const unsigned *index, unsigned n)
+{
+	struct queue_peer *peer = queue_peer_for(q, domain);
+	struct mta_task mt;
+	struct ipc_writer w;
+	struct queue_task *t;
+	unsigned i;
+	int fd;
+
+	if (peer == NULL || (fd = dup(m->fd)) < 0) {
+		for (i = 0; i < n; i++)
+			delivery_status_set(&m->rcpts[index[i]].last, "4.3.0", 0,
+			                    "4.3.0 no delivery process available");
+		return;
+	}
+	queue_task_describe(m, domain, index, n, &mt);
+	t = queue_task_new(q, m, peer, domain, index, n);
+	ipc_writer_init(&w);
+	mta_task_encode(&mt, &w);
+	ipc_send(peer->ch, IMSG_MTA_DELIVER, t->id, w.buf, w.len, fd);
+	ipc_writer_free(&w);
+	free(mt.rcpts);
+}
+
+/* 1 when M has a pending recipient that is not local. */
+static int queue_needs_dispatcher(const struct queue *q, const struct queue_msg *m)
+{
+	unsigned i;
+
+	for (i = 0; i < m->n_rcpts; i++)
+		if (m->rcpts[i].status == RCPT_PENDING &&
+		    !queue_rcpt_is_local(q, m->env.rcpts[i].addr))
+			return 1;
+	return 0;
+}
+
+int queue_remote_must_wait(struct queue *q, const struct queue_msg *m)
+{
+	return queue_needs_dispatcher(q, m) && queue_peer_for(q, "") == NULL;
+}
+
+/* Groups the pending remote recipients of M by domain, one task each. */
+void queue_remote_dispatch(struct queue *q, struct queue_msg *m)
+{
+	unsigned *index = xcalloc(m->n_rcpts, sizeof(unsigned));
+	unsigned char *taken = xcalloc(m->n_rcpts, 1);
+	unsigned i, j, n;
+
+	for (i = 0; i < m->n_rcpts; i++) {
+		const char *domain;
+		if (taken[i] || m->rcpts[i].status != RCPT_PENDING ||
+		    queue_rcpt_is_local(q, m->env.rcpts[i].addr))
+			continue;
+		domain = queue_rcpt_domain(m->env.rcpts[i].addr);
+		n = 0;
+		for (j = i; j < m->n_rcpts; j++) {
+			if (taken[j] || m->rcpts[j].status != RCPT_PENDING ||
+			    strcasecmp(queue_rcpt_domain(m->env.rcpts[j].addr), domain) != 0)
+				continue;
+			taken[j] = 1;
+			index[n++] = j;
+		}
+		queue_task_start(q, m, domain, index, n);
+	}
+	free(index);
+	free(taken);
+}
+
+/* ---- results ------------------------------------------------------------ */
+
+static struct queue_task *queue_task_find(struct queue *q, uint64_t id)
+{
+	struct queue_task *t;
+
+	TAILQ_FOREACH(t, &q->tasks[id % QUEUE_TASK_BUCKETS], entry)
+	if (t->id == id)
+		return t;
+	return NULL;
+}
+
+/* Records one recipient's outcome from a dispatcher, and logs it. */
+static void queue_rcpt_outcome(struct queue_msg *m, const struct mta_task *mt,
+                               const struct mta_rcpt *res)
+{
+	struct queue_rcpt *r = &m->rcpts[res->index];
+	const char *to = m->env.rcpts[res->index].addr;
+	char v[700];
+
+	r->inflight = 0;
+	r->last = res->status;
+	log_value(res->status.text, v, sizeof(v));
+	switch (res->outcome) {
+	case MTA_DELIVERED:
+		r->status = RCPT_DELIVERED;
+		log_info("event=delivered id=%s to=<%s> relay=%s tls=%s peer=%s policy=%s dsn=%s "
+		         "reply=%s",
+		         m->id, to, mt->report.relay, mt->report.tls[0] ? mt->report.tls : "none",
+		         mt->report.peer, mt->report.policy, res->status.enhanced, v);
+		break;
+	case MTA_PERMFAIL:
+		r->status = RCPT_FAILED;
+		log_info("event=bounced id=%s to=<%s> relay=%s policy=%s dsn=%s reason=%s", m->id,
+		         to, mt->report.relay[0] ? mt->report.relay : "none", mt->report.policy,
+		         res->status.enhanced, v);
+		break;
+	default:
+		log_info("event=deferred id=%s to=<%s> relay=%s policy=%s dsn=%s reason=%s", m->id,
+		         to, mt->report.relay[0] ? mt->report.relay : "none", mt->report.policy,
+		         res->status.enhanced, v);
+	}
+}
+
+/* The seed's complaint (KB 282835): mail that left without an
+ * authenticated peer is worth a warning, naming the domain. */
+static void queue_warn_unauthenticated(const struct queue_msg *m, const struct queue_task *t,
+                                       const struct mta_task *mt)
+{
+	unsigned i, delivered = 0;
+
+	for (i = 0; i < mt->n_rcpts; i++)
+		delivered += mt->rcpts[i].outcome == MTA_DELIVERED;
+	if (delivered == 0 || strcmp(mt->report.peer, "verified") == 0)
+		return;
+	log_warn("event=unauthenticated-delivery id=%s domain=%s relay=%s tls=%s peer=%s "
+	         "policy=%s recipients=%u",
+	         m->id, t->domain, mt->report.relay, mt->report.tls[0] ? mt->report.tls : "none",
+	         mt->report.peer, mt->report.policy, delivered);
+}
+
+/* Forgets task T; the attempt of its message ends with its last task. */
+static void queue_task_end(struct queue *q, struct queue_task *t)
+{
+	struct queue_msg *m = t->msg;
+
+	TAILQ_REMOVE(&q->tasks[t->id % QUEUE_TASK_BUCKETS], t, entry);
+	q->n_tasks--;
+	free(t->index);
+	free(t);
+	if (--m->tasks == 0) {
+		TAILQ_REMOVE(&q->active, m, entry);
+		queue_attempt_done(q, m);
+	}
+	if (!TAILQ_EMPTY(&q->ready))
+		queue_schedule_flush(q);
+}
+
+void queue_task_result(struct queue *q, uint64_t id, const void *data, size_t len)
+{
+	struct queue_task *t = queue_task_find(q, id);
+	struct mta_task mt;
+	unsigned i;
+
+	if (t == NULL)
+		return;
+	memset(&mt, 0, sizeof(mt));
+	mt.n_rcpts = t->n;
+	mt.rcpts = xcalloc(t->n, sizeof(mt.rcpts[0]));
+	for (i = 0; i < t->n; i++) {
+		mt.rcpts[i].index = t->index[i];
+		mt.rcpts[i].outcome = MTA_TEMPFAIL;
+		delivery_status_set(&mt.rcpts[i].status, "4.3.0", 0,
+		                    "4.3.0 malformed result from the dispatcher");
+	}
+	if (mta_result_decode(&mt, data, len) < 0)
+		log_error("event=ipc-error id=%s reason=\"malformed delivery result\"", t->msg->id);
+	for (i = 0; i < t->n; i++)
+		if (mt.rcpts[i].index < t->msg->n_rcpts)
+			queue_rcpt_outcome(t->msg, &mt, &mt.rcpts[i]);
+	queue_warn_unauthenticated(t->msg, t, &mt);
+	free(mt.rcpts);
+	queue_task_end(q, t);
+}
+
+void queue_peer_lost_tasks(struct queue *q, struct queue_peer *peer)
+{
+	struct queue_task *t, *next;
+	unsigned b, i;
+
+	for (b = 0; b < QUEUE_TASK_BUCKETS; b++)
+		for (t = TAILQ_FIRST(&q->tasks[b]); t != NULL; t = next) {
+			next = TAILQ_NEXT(t, entry);
+			if (t->peer != peer)
+				continue;
+			for (i = 0; i < t->n; i++) {
+				struct queue_rcpt *r = &t->msg->rcpts[t->index[i]];
+				r->inflight = 0;
+				delivery_status_set(&r->last, "4.3.0", 0,
+				                    "4.3.0 the delivery process exited");
+			}
+			queue_task_end(q, t);
+		}
+}

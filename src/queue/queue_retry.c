@@ -1,0 +1,93 @@
+/*
+ * queue_retry.c: what happens when every part of a delivery attempt is back
+ * (the local copies of a flush, the remote tasks): past max_lifetime what is
+ * still pending fails; the DSNs due are sent; the message is removed, or
+ * written to its state file and deferred for [queue] retry. The retry timer
+ * (queue.c) brings deferred messages back when their time comes.
+ *
+ * Called by queue_local.c and queue_remote.c (queue_attempt_done) and by
+ * queue.c (queue_retry_due); calls queue_bounce.c, queue_msg.c and
+ * queue_state_file.c.
+ */
+#include "queue/queue_retry.h"
+
+#include <stdio.h>
+#include <time.h>
+
+#include "lib/log.h"
+#include "lib/util.h"
+#include "mail/delivery.h"
+#include "queue/queue_bounce.h"
+#include "queue/queue_msg.h"
+#include "queue/queue_state_file.h"
+
+/* Past max_lifetime, what is still pending fails with its last reason. */
+static void queue_expire(struct queue *q, struct queue_msg *m, time_t now)
+{
+	unsigned i;
+	char why[DELIVERY_TEXT_MAX];
+
+	if (now - m->arrival < (time_t)q->cfg.max_lifetime)
+		return;
+	for (i = 0; i < m->n_rcpts; i++) {
+		struct queue_rcpt *r = &m->rcpts[i];
+		if (r->status != RCPT_PENDING)
+			continue;
+		if (r->last.text[0] == '\0')
+			delivery_status_set(&r->last, "4.4.7", 0, "4.4.7 not delivered");
+		snprintf(why, sizeof(why), "%s (delivery time expired after %u attempts)",
+		         r->last.text, m->attempts + 1);
+		strlcpy_checked(r->last.text, why, sizeof(r->last.text));
+		r->status = RCPT_FAILED;
+		log_info("event=bounced id=%s to=<%s> reason=\"%s\"", m->id, m->env.rcpts[i].addr,
+		         why);
+	}
+}
+
+void queue_attempt_done(struct queue *q, struct queue_msg *m)
+{
+	time_t now = time(NULL);
+	unsigned i, pending = 0, wait;
+
+	if (m->unsynced) {
+		/* Not an attempt: what this flush did may not be on disk. */
+		m->unsynced = 0;
+		m->not_before = now + 1;
+		queue_msg_unload(m);
+		TAILQ_INSERT_TAIL(&q->deferred, m, entry);
+		return;
+	}
+	queue_expire(q, m, now);
+	queue_report(q, m);
+	for (i = 0; i < m->n_rcpts; i++)
+		pending += m->rcpts[i].status == RCPT_PENDING;
+	if (pending == 0 || m->deleted) {
+		queue_msg_remove_files(m);
+		log_info("event=removed id=%s%s", m->id, m->deleted ? " reason=deleted" : "");
+		queue_msg_free(m);
+		return;
+	}
+	queue_delay_warning(q, m, now);
+	wait = q->cfg.retry[m->attempts < q->cfg.n_retry ? m->attempts : q->cfg.n_retry - 1];
+	m->attempts++;
+	m->not_before = now + (time_t)wait;
+	queue_state_write(m);
+	queue_msg_unload(m);
+	TAILQ_INSERT_TAIL(&q->deferred, m, entry);
+}
+
+void queue_retry_due(struct queue *q)
+{
+	struct queue_msg *m, *next;
+	time_t now = time(NULL);
+
+	for (m = TAILQ_FIRST(&q->deferred); m != NULL; m = next) {
+		next = TAILQ_NEXT(m, entry);
+		if (m->state_dirty)
+			queue_state_write(m);
+		if (m->not_before > now || m->held)
+			continue;
+		TAILQ_REMOVE(&q->deferred, m, entry);
+		TAILQ_INSERT_TAIL(&q->ready, m, entry);
+	}
+}
