@@ -37,11 +37,13 @@
 
 #define SMTP_DATA_CHUNK 16384
 #define SMTP_DATA_BUF (4 * SMTP_DATA_CHUNK)
-#define SMTP_AUTH_LINE_MAX 12288 /* RFC 4954 4 */
+#define SMTP_AUTH_LINE_MAX SMTP_AUTH_RESPONSE_MAX /* RFC 4954 4 */
 
 static void smtp_rcpt_answer(struct smtp_session *s, unsigned result, const char *const *targets,
                              unsigned n_targets);
 static void smtp_session_free(struct smtp_session *s);
+static void smtp_session_process(struct smtp_session *s);
+static void smtp_session_auth_continue(struct smtp_session *s, const char *line, size_t len);
 
 /* ---- replies -------------------------------------------------------- */
 
@@ -54,7 +56,9 @@ static void smtp_reply_v(struct smtp_session *s, const char *fmt, va_list ap)
 	io_write(s->io, "\r\n", 2);
 }
 
-void smtp_reply(struct smtp_session *s, const char *fmt, ...)
+/* Queues a reply line (CRLF added). */
+__attribute__((format(printf, 2, 3))) static void smtp_reply(struct smtp_session *s,
+                                                             const char *fmt, ...)
 {
 	va_list ap;
 
@@ -65,7 +69,8 @@ void smtp_reply(struct smtp_session *s, const char *fmt, ...)
 
 /* A reply that counts as a client error; too many of them end the session
  * (a bound on what a misbehaving client can cost us). */
-void smtp_reply_error(struct smtp_session *s, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void smtp_reply_error(struct smtp_session *s,
+                                                                   const char *fmt, ...)
 {
 	va_list ap;
 
@@ -80,7 +85,7 @@ void smtp_reply_error(struct smtp_session *s, const char *fmt, ...)
 	}
 }
 
-void smtp_close_after_reply(struct smtp_session *s)
+static void smtp_close_after_reply(struct smtp_session *s)
 {
 	s->state = SMTP_STATE_CLOSING;
 	io_pause(s->io);
@@ -152,7 +157,7 @@ static void smtp_transaction_reset(struct smtp_session *s)
 	envelope_free(&s->envelope);
 	envelope_init(&s->envelope);
 	s->declared_size = 0;
-	smtp_auth_header_reset(s);
+	smtp_auth_header_reset(&s->auth);
 	s->first_rcpt_display[0] = '\0';
 	if (s->state == SMTP_STATE_MAIL || s->state == SMTP_STATE_DATA)
 		s->state = SMTP_STATE_READY;
@@ -211,8 +216,8 @@ static void smtp_cmd_helo_common(struct smtp_session *s, const char *arg, int es
 	smtp_reply(s, "250-8BITMIME");
 	smtp_reply(s, "250-ENHANCEDSTATUSCODES");
 	smtp_reply(s, "250-DSN");
-	if (smtp_auth_ehlo(s) != NULL)
-		smtp_reply(s, "250-%s", smtp_auth_ehlo(s));
+	if (smtp_auth_ehlo(&s->auth, s->tls_active) != NULL)
+		smtp_reply(s, "250-%s", smtp_auth_ehlo(&s->auth, s->tls_active));
 	if (offer_tls)
 		smtp_reply(s, "250-STARTTLS");
 	smtp_reply(s, "250 HELP");
@@ -337,7 +342,7 @@ static void smtp_cmd_mail(struct smtp_session *s, const char *arg)
 	struct smtp_param params[SMTP_MAX_PARAMS];
 	struct smtp_path path;
 	unsigned n_params;
-	const char *why;
+	const char *why, *refusal;
 
 	if (s->state == SMTP_STATE_MAIL) {
 		smtp_reply_error(s, "503 5.5.1 Error: nested MAIL command");
@@ -347,7 +352,7 @@ static void smtp_cmd_mail(struct smtp_session *s, const char *arg)
 		smtp_reply_error(s, "501 5.1.7 %s", why);
 		return;
 	}
-	if (s->auth_user[0] == '\0' && !s->local &&
+	if (s->auth.user[0] == '\0' && !s->local &&
 	    (s->listener->auth == LISTENER_AUTH_REQUIRED ||
 	     s->listener->auth == LISTENER_AUTH_CERTIFICATE)) {
 		smtp_reply_error(s, "530 5.7.0 Authentication required");
@@ -359,7 +364,8 @@ static void smtp_cmd_mail(struct smtp_session *s, const char *arg)
 		return;
 	}
 	smtp_path_format(&path, s->envelope.sender, sizeof(s->envelope.sender));
-	if (smtp_auth_check_sender(s, s->envelope.sender) < 0) {
+	if (smtp_auth_check_sender(&s->auth, s->envelope.sender, &refusal) < 0) {
+		smtp_reply_error(s, "%s", refusal);
 		smtp_transaction_reset(s);
 		return;
 	}
@@ -400,7 +406,7 @@ static void smtp_cmd_rcpt(struct smtp_session *s, const char *arg)
 	if (!config_is_local_domain(cfg, path.domain)) {
 		/* Relaying: only for trusted networks, logged-in users and local
 		 * users; the remote part keeps its case. */
-		if (s->trusted || s->local || s->auth_user[0] != '\0') {
+		if (s->trusted || s->local || s->auth.user[0] != '\0') {
 			const char *self = s->pending_rcpt;
 			smtp_rcpt_answer(s, LOOKUP_OK, &self, 1);
 			return;
@@ -493,7 +499,7 @@ static void smtp_received_header(struct smtp_session *s, char *buf, size_t size)
 {
 	const struct config *cfg = s->env->cfg;
 	char date[64], tls[256] = "", rcpt[ENVELOPE_ADDR_MAX + 16] = "";
-	const char *with = s->auth_user[0] && s->tls_active ? "ESMTPSA"
+	const char *with = s->auth.user[0] && s->tls_active ? "ESMTPSA"
 	                   : s->tls_active                  ? "ESMTPS"
 	                   : s->esmtp                       ? "ESMTP"
 	                                                    : "SMTP";
@@ -505,8 +511,8 @@ static void smtp_received_header(struct smtp_session *s, char *buf, size_t size)
 		         s->tls_cipher, s->tls_bits);
 	if (s->envelope.n_rcpts == 1)
 		snprintf(rcpt, sizeof(rcpt), "\r\n\tfor <%s>", s->first_rcpt_display);
-	if (s->auth_user[0] && cfg->log_auth_in_header)
-		snprintf(who, sizeof(who), "\r\n\t(authenticated as %s)", s->auth_user);
+	if (s->auth.user[0] && cfg->log_auth_in_header)
+		snprintf(who, sizeof(who), "\r\n\t(authenticated as %s)", s->auth.user);
 	else if (s->local)
 		snprintf(who, sizeof(who), "\r\n\t(local submission)");
 	snprintf(buf, size,
@@ -625,7 +631,7 @@ static void smtp_data_end(struct smtp_session *s)
 	if (too_big) {
 		smtp_reply(s, "552 5.3.4 Error: message size exceeds fixed limit of %zu",
 		           cfg->limits.message_size);
-	} else if (smtp_auth_check_from_header(s, &refusal) < 0) {
+	} else if (smtp_auth_check_from_header(&s->auth, &refusal) < 0) {
 		smtp_reply(s, "%s", refusal);
 	} else if (s->data.line_too_long) {
 		smtp_reply(s,
@@ -670,6 +676,91 @@ void smtp_session_commit_done(struct smtp_session *s, int ok, const char *text)
 	}
 	smtp_transaction_reset(s);
 	smtp_session_process(s);
+}
+
+/* ---- AUTH: the sub-machine's steps, carried out ---------------------------- */
+
+static void smtp_auth_delay_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Does what a step of the AUTH sub-machine asks (smtp_auth.h): its reply,
+ * then a credential check, a delay or the close; then wipes OUT. Reading
+ * the next command is left to the caller. */
+static void smtp_session_auth_perform(struct smtp_session *s, struct smtp_auth_out *out)
+{
+	struct timeval tv = {out->delay_ms / 1000, (out->delay_ms % 1000) * 1000};
+
+	if (out->reply[0] != '\0' && out->is_error)
+		smtp_reply_error(s, "%s", out->reply);
+	else if (out->reply[0] != '\0')
+		smtp_reply(s, "%s", out->reply);
+	switch (out->next) {
+	case SMTP_AUTH_NEXT_NONE:
+		break;
+	case SMTP_AUTH_NEXT_CHECK:
+		s->wait = SMTP_WAIT_AUTH;
+		s->env->auth_check(s->env->owner, s->handle, out->user, out->password);
+		break;
+	case SMTP_AUTH_NEXT_DELAY:
+		s->wait = SMTP_WAIT_AUTH; /* no command is read meanwhile */
+		if (s->ev_auth_delay == NULL)
+			s->ev_auth_delay = evtimer_new(s->env->base, smtp_auth_delay_cb, s);
+		evtimer_add(s->ev_auth_delay, &tv);
+		break;
+	case SMTP_AUTH_NEXT_CLOSE:
+		smtp_reply(s, "%s", out->close_reply);
+		smtp_close_after_reply(s);
+		break;
+	}
+	smtp_auth_out_wipe(out);
+}
+
+static void smtp_cmd_auth(struct smtp_session *s, const char *arg)
+{
+	struct smtp_auth_out out;
+	const struct smtp_auth_facts facts = {
+	    .tls_active = s->tls_active,
+	    .greeted = s->state != SMTP_STATE_CONNECTED,
+	    .in_transaction = s->state == SMTP_STATE_MAIL,
+	};
+
+	smtp_auth_start(&s->auth, &facts, arg, &out);
+	smtp_session_auth_perform(s, &out);
+}
+
+/* A line while an AUTH exchange waits for the client's response. */
+static void smtp_session_auth_continue(struct smtp_session *s, const char *line, size_t len)
+{
+	struct smtp_auth_out out;
+
+	smtp_auth_continue(&s->auth, line, len, &out);
+	smtp_session_auth_perform(s, &out);
+}
+
+/* A failed login's delay is over: its 535, and perhaps the end. */
+static void smtp_auth_delay_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_session *s = arg;
+	struct smtp_auth_out out;
+
+	s->wait = SMTP_WAIT_NONE;
+	smtp_auth_delay_over(&s->auth, &out);
+	smtp_session_auth_perform(s, &out);
+	if (out.next != SMTP_AUTH_NEXT_CLOSE)
+		smtp_session_process(s);
+}
+
+void smtp_session_auth_done(struct smtp_session *s, int ok, int by_certificate, const char *user,
+                            const char *const *owned, unsigned n_owned)
+{
+	struct smtp_auth_out out;
+
+	if (s->wait != SMTP_WAIT_AUTH)
+		return;
+	s->wait = SMTP_WAIT_NONE;
+	smtp_auth_result(&s->auth, ok, by_certificate, user, owned, n_owned, &out);
+	smtp_session_auth_perform(s, &out);
+	if (out.next != SMTP_AUTH_NEXT_DELAY)
+		smtp_session_process(s);
 }
 
 /* The reply to a command that moves no mail (NOOP, RSET, HELP, VRFY):
@@ -814,7 +905,7 @@ static int smtp_session_read_data(struct smtp_session *s, struct evbuffer *in)
 		evbuffer_drain(in, consumed);
 		/* Past the size limit the rest is read and dropped (RFC 1870 6). */
 		if (s->data.size <= cfg->limits.message_size) {
-			smtp_auth_header_append(s, s->data_buf + s->data_len, out_len);
+			smtp_auth_header_append(&s->auth, s->data_buf + s->data_len, out_len);
 			s->data_len += out_len;
 		}
 		if (done)
@@ -841,8 +932,8 @@ static int smtp_session_read_command(struct smtp_session *s, struct evbuffer *in
 	case SMTP_LINE_NEED_MORE:
 		return evbuffer_get_length(in) > 0;
 	case SMTP_LINE_OK:
-		if (s->auth_step != SMTP_AUTH_IDLE) {
-			smtp_auth_continue(s, line, len);
+		if (s->auth.step != SMTP_AUTH_IDLE) {
+			smtp_session_auth_continue(s, line, len);
 			return 1;
 		}
 		/* Readers on AUTH listeners take the longer AUTH lines (RFC 4954
@@ -876,7 +967,7 @@ static int smtp_session_read_command(struct smtp_session *s, struct evbuffer *in
 /* Handles buffered input until it runs out or the session must wait: for
  * another role, or for its replies to leave (a client that pipelines
  * without reading makes no more of them than IO_OUTPUT_MAX). */
-void smtp_session_process(struct smtp_session *s)
+static void smtp_session_process(struct smtp_session *s)
 {
 	struct evbuffer *in;
 
@@ -1070,6 +1161,7 @@ struct smtp_session *smtp_session_new(const struct smtp_env *env, const struct c
 	snprintf(s->id, sizeof(s->id), "%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
 	         rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
 	smtp_session_describe_peer(s, sa);
+	smtp_auth_init(&s->auth, env->cfg, l, s->id, s->client);
 	s->trusted = config_is_trusted_client(env->cfg, sa);
 	envelope_init(&s->envelope);
 	smtp_line_reader_init(&s->lines,
@@ -1110,7 +1202,9 @@ static void smtp_session_free(struct smtp_session *s)
 	io_close(&s->io); /* what is still queued leaves, then close_notify */
 	smtp_line_reader_free(&s->lines);
 	envelope_free(&s->envelope);
-	smtp_auth_free(s);
+	if (s->ev_auth_delay != NULL)
+		event_free(s->ev_auth_delay);
+	smtp_auth_free(&s->auth);
 	s->env->closed(s->env->owner, s->handle);
 	free(s);
 }

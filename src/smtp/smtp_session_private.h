@@ -1,15 +1,15 @@
 /*
- * smtp_session_private.h: the SMTP server session's state, shared by
- * smtp_session.c (the protocol) and smtp_auth.c (SMTP AUTH, the
- * submission sender rules). Nothing else includes it.
+ * smtp_session_private.h: the SMTP server session's state, for
+ * smtp_session.c and the harnesses that drive a real session. SMTP AUTH is
+ * a sub-machine the session owns (smtp_auth.h), which never sees this.
  */
 #ifndef SEALMAIL_SMTP_SESSION_PRIVATE_H
 #define SEALMAIL_SMTP_SESSION_PRIVATE_H
 
 #include <stdint.h>
 
-#include "mail/header_scan.h"
 #include "mail/envelope.h"
+#include "smtp/smtp_auth.h"
 #include "smtp/smtp_parse.h"
 #include "smtp/smtp_session.h"
 
@@ -34,14 +34,6 @@ enum smtp_wait {
 	SMTP_WAIT_AUTH, /* the lookup role checks credentials, or a failure's delay */
 };
 
-/* Where an AUTH exchange stands (RFC 4954 4). */
-enum smtp_auth_step {
-	SMTP_AUTH_IDLE,
-	SMTP_AUTH_PLAIN,      /* "334 " sent: waiting for the PLAIN response */
-	SMTP_AUTH_LOGIN_USER, /* "334 VXNlcm5hbWU6" sent */
-	SMTP_AUTH_LOGIN_PASS, /* "334 UGFzc3dvcmQ6" sent */
-};
-
 struct smtp_session {
 	const struct smtp_env *env;
 	const struct config_listener *listener;
@@ -53,16 +45,8 @@ struct smtp_session {
 	int trusted; /* the client is in trusted_networks: it may relay */
 	int local;   /* the local submission socket: a local user, trusted */
 
-	/* SMTP AUTH */
-	enum smtp_auth_step auth_step;
-	char auth_user[ENVELOPE_ADDR_MAX];  /* who logged in; "" before */
-	char auth_login[ENVELOPE_ADDR_MAX]; /* LOGIN: the user name given */
-	char (*owned)[ENVELOPE_ADDR_MAX];   /* addresses the user may send as */
-	unsigned n_owned;
-	unsigned auth_failures;
-	struct event *ev_auth_delay;
-	struct header_scan header; /* DATA: the sender fields, for the From: check */
-	int header_scan_on;
+	struct smtp_auth auth;       /* SMTP AUTH and the logged-in user's rules */
+	struct event *ev_auth_delay; /* a failed login's delay before its 535 */
 
 	enum smtp_state state;
 	enum smtp_wait wait;
@@ -97,39 +81,5 @@ struct smtp_session {
 	int data_error; /* errno of a failed spool write */
 	unsigned messages;
 };
-
-/* Queues a reply line (CRLF added). */
-void smtp_reply(struct smtp_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Same, counting a client error; too many close the session. */
-void smtp_reply_error(struct smtp_session *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-void smtp_close_after_reply(struct smtp_session *s);
-/* Handles buffered input until it runs out or the session must wait. */
-void smtp_session_process(struct smtp_session *s);
-
-/* smtp_auth.c */
-/* Splits a decoded PLAIN response (RFC 4616 2: authzid NUL authcid NUL
- * passwd; MSG[LEN] is a NUL) into its parts, which point into MSG. Returns
- * 0, or -1 with *error_r when it has not exactly three parts. Pure. */
-int smtp_auth_plain_split(char *msg, size_t len, char **authzid_r, char **authcid_r,
-                          char **password_r, const char **error_r);
-/* The EHLO keyword line for AUTH, or NULL when AUTH is not offered now. */
-const char *smtp_auth_ehlo(const struct smtp_session *s);
-void smtp_cmd_auth(struct smtp_session *s, const char *arg);
-/* A line while an AUTH exchange waits for the client's response. */
-void smtp_auth_continue(struct smtp_session *s, const char *line, size_t len);
-/* 0 when the authenticated (or local) client may use SENDER; otherwise
- * replies itself and returns -1. */
-int smtp_auth_check_sender(struct smtp_session *s, const char *sender);
-/* At the end of DATA: 0 when every From:, Sender:, Resent-From: and
- * Resent-Sender: address is one the user owns; otherwise *REPLY_R is the
- * refusal, naming the field and the problem. */
-int smtp_auth_check_from_header(struct smtp_session *s, const char **reply_r);
-/* DATA: feeds the message, as the DATA machine produces it, to the header
- * scanner (logged-in sessions only). */
-void smtp_auth_header_append(struct smtp_session *s, const char *data, size_t len);
-/* Forgets the header of the last transaction. */
-void smtp_auth_header_reset(struct smtp_session *s);
-void smtp_auth_free(struct smtp_session *s);
 
 #endif

@@ -9,9 +9,9 @@
  */
 #include "fuzz_common.h"
 #include "lib/base64.h"
-#include "smtp/smtp_session_private.h"
+#include "smtp/smtp_auth.h"
 
-#define RESPONSE_MAX 12288 /* as SMTP_AUTH_RESPONSE_MAX */
+#define RESPONSE_MAX SMTP_AUTH_RESPONSE_MAX
 
 /* Counts the NULs in BUF[0..LEN). */
 static size_t count_nuls(const char *buf, size_t len)

@@ -1,9 +1,9 @@
 /*
  * fuzz_smtp_session.c: libFuzzer harness for the whole SMTP server session
- * (smtp/smtp_session.c, smtp_auth.c): the input is what a client sends,
- * through a socket pair inside one event loop, to a real session whose
- * callbacks (struct smtp_env) answer recipients, spool files and commits
- * at once or one loop turn later. The first byte picks the listener
+ * (smtp/smtp_session.c and its AUTH sub-machine, smtp_auth.c): the input
+ * is what a client sends, through a socket pair inside one event loop, to a
+ * real session whose callbacks (struct smtp_env) answer recipients, spool
+ * files and commits at once or one loop turn later. The first byte picks the listener
  * (port 25, or one with AUTH), whether the client counts as having
  * finished TLS (so AUTH is reached without a handshake), whether it is a
  * trusted network, and the answer timing; the second how the rest is cut
