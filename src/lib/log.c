@@ -130,3 +130,11 @@ const char *log_value(const char *s, char *buf, size_t size)
 	buf[o] = '\0';
 	return buf;
 }
+
+const char *log_address(const char *addr, char *buf, size_t size)
+{
+	char bracketed[1024];
+
+	snprintf(bracketed, sizeof(bracketed), "<%s>", addr);
+	return log_value(bracketed, buf, size);
+}

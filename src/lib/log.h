@@ -24,4 +24,10 @@ void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn))
  * otherwise in double quotes with \" \\ and \xHH escapes. Returns BUF. */
 const char *log_value(const char *s, char *buf, size_t size);
 
+/* Formats the address ADDR as "<ADDR>" into BUF, quoted like log_value()
+ * when it holds a space, a quote or anything else that could make a reader
+ * see a second key=value pair ("<\"a event=x\"@b>" stays one value); the
+ * null sender is "<>". Returns BUF. */
+const char *log_address(const char *addr, char *buf, size_t size);
+
 #endif

@@ -155,7 +155,11 @@ static enum lookup_result lookup_rcpt(struct lookup *l, const char *address, cha
 	for (i = 0; i < *n_r && o + 1 < sizeof(list); i++)
 		o += (size_t)snprintf(list + o, sizeof(list) - o, "%s<%s>", i ? "," : "",
 		                      (*targets_r)[i]);
-	log_info("event=alias-expanded alias=<%s> to=%s", address, list);
+	{
+		char a[1100], to[sizeof(list) + 64];
+		log_info("event=alias-expanded alias=%s to=%s", log_address(address, a, sizeof(a)),
+		         log_value(list, to, sizeof(to)));
+	}
 	return *n_r > 0 ? LOOKUP_OK : LOOKUP_UNKNOWN_USER;
 }
 

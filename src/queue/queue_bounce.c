@@ -118,9 +118,11 @@ static void queue_dsn_inject(struct queue *q, const struct queue_msg *m, enum ds
 	strlcpy_checked(env.helo, q->cfg.hostname, sizeof(env.helo));
 	strlcpy_checked(env.client, "127.0.0.1", sizeof(env.client));
 	envelope_add_rcpt(&env, m->env.sender, NOTIFY_NEVER, NULL);
-	if (queue_inject(q, &env, dsn, len, new_id) == 0)
-		log_info("event=dsn id=%s dsn_id=%s kind=%s to=<%s> recipients=%u", m->id, new_id,
-		         queue_kind_name(action), m->env.sender, n);
+	if (queue_inject(q, &env, dsn, len, new_id) == 0) {
+		char a[ENVELOPE_ADDR_MAX + 16];
+		log_info("event=dsn id=%s dsn_id=%s kind=%s to=%s recipients=%u", m->id, new_id,
+		         queue_kind_name(action), log_address(m->env.sender, a, sizeof(a)), n);
+	}
 	envelope_free(&env);
 }
 

@@ -86,8 +86,12 @@ static void queue_delivery_local(struct queue *q, struct queue_delivery *d)
 		}
 		q->known_maildir[0] = '\0';
 		queue_rcpt_local_failed(&m->rcpts[i], why);
-		log_warn("event=deferred id=%s to=<%s> relay=local reason=\"%s\"", m->id, rcpt,
-		         m->rcpts[i].last.text);
+		{
+			char a[ENVELOPE_ADDR_MAX + 16], v[700];
+			log_warn("event=deferred id=%s to=%s relay=local reason=%s", m->id,
+			         log_address(rcpt, a, sizeof(a)),
+			         log_value(m->rcpts[i].last.text, v, sizeof(v)));
+		}
 	}
 	if (body == NULL && why != NULL && d->copies == NULL)
 		log_error("event=spool-error id=%s reason=\"cannot read spool file: %s\"", m->id,
@@ -184,9 +188,12 @@ void queue_deliveries_finish(struct queue *q, struct queue_delivery *d, unsigned
 		for (j = 0; j < d[i].n_copies; j++) {
 			unsigned r = d[i].rcpt_index[j];
 			m->rcpts[r].inflight = 0;
-			if (m->rcpts[r].status == RCPT_DELIVERED)
-				log_info("event=delivered id=%s to=<%s> relay=local mailbox=%s",
-				         m->id, m->env.rcpts[r].addr, d[i].copies[j].new_path);
+			if (m->rcpts[r].status == RCPT_DELIVERED) {
+				char a[ENVELOPE_ADDR_MAX + 16];
+				log_info("event=delivered id=%s to=%s relay=local mailbox=%s",
+				         m->id, log_address(m->env.rcpts[r].addr, a, sizeof(a)),
+				         d[i].copies[j].new_path);
+			}
 		}
 		free(d[i].copies);
 		free(d[i].rcpt_index);

@@ -189,28 +189,28 @@ static void queue_rcpt_outcome(struct queue_msg *m, const struct mta_task *mt,
                                const struct mta_rcpt *res)
 {
 	struct queue_rcpt *r = &m->rcpts[res->index];
-	const char *to = m->env.rcpts[res->index].addr;
-	char v[700];
+	char to[ENVELOPE_ADDR_MAX + 16], v[700];
 
 	r->inflight = 0;
 	r->last = res->status;
 	log_value(res->status.text, v, sizeof(v));
+	log_address(m->env.rcpts[res->index].addr, to, sizeof(to));
 	switch (res->outcome) {
 	case MTA_DELIVERED:
 		r->status = RCPT_DELIVERED;
-		log_info("event=delivered id=%s to=<%s> relay=%s tls=%s peer=%s policy=%s dsn=%s "
+		log_info("event=delivered id=%s to=%s relay=%s tls=%s peer=%s policy=%s dsn=%s "
 		         "reply=%s",
 		         m->id, to, mt->report.relay, mt->report.tls[0] ? mt->report.tls : "none",
 		         mt->report.peer, mt->report.policy, res->status.enhanced, v);
 		break;
 	case MTA_PERMFAIL:
 		r->status = RCPT_FAILED;
-		log_info("event=bounced id=%s to=<%s> relay=%s policy=%s dsn=%s reason=%s", m->id,
+		log_info("event=bounced id=%s to=%s relay=%s policy=%s dsn=%s reason=%s", m->id,
 		         to, mt->report.relay[0] ? mt->report.relay : "none", mt->report.policy,
 		         res->status.enhanced, v);
 		break;
 	default:
-		log_info("event=deferred id=%s to=<%s> relay=%s policy=%s dsn=%s reason=%s", m->id,
+		log_info("event=deferred id=%s to=%s relay=%s policy=%s dsn=%s reason=%s", m->id,
 		         to, mt->report.relay[0] ? mt->report.relay : "none", mt->report.policy,
 		         res->status.enhanced, v);
 	}

@@ -39,8 +39,12 @@ static void queue_expire(struct queue *q, struct queue_msg *m, time_t now)
 		         r->last.text, m->attempts + 1);
 		strlcpy_checked(r->last.text, why, sizeof(r->last.text));
 		r->status = RCPT_FAILED;
-		log_info("event=bounced id=%s to=<%s> reason=\"%s\"", m->id, m->env.rcpts[i].addr,
-		         why);
+		{
+			char a[ENVELOPE_ADDR_MAX + 16], v[700];
+			log_info("event=bounced id=%s to=%s reason=%s", m->id,
+			         log_address(m->env.rcpts[i].addr, a, sizeof(a)),
+			         log_value(why, v, sizeof(v)));
+		}
 	}
 }
 

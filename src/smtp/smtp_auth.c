@@ -333,8 +333,11 @@ int smtp_auth_check_sender(struct smtp_auth *a, const char *sender, const char *
 		return 0;
 	snprintf(a->refusal, sizeof(a->refusal),
 	         "553 5.7.1 <%s>: Sender address rejected: not owned by user %s", sender, a->user);
-	log_info("event=sender-refused session=%s user=%s from=<%s>", a->session_id, a->user,
-	         sender);
+	{
+		char f[ENVELOPE_ADDR_MAX + 16], u[ENVELOPE_ADDR_MAX + 16];
+		log_info("event=sender-refused session=%s user=%s from=%s", a->session_id,
+		         log_value(a->user, u, sizeof(u)), log_address(sender, f, sizeof(f)));
+	}
 	*refusal_r = a->refusal;
 	return -1;
 }

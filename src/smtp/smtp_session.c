@@ -412,8 +412,11 @@ static void smtp_cmd_rcpt(struct smtp_session *s, const char *arg)
 			return;
 		}
 		smtp_reply_error(s, "554 5.7.1 <%s>: Relay access denied", s->pending_rcpt);
-		log_info("event=rcpt-refused session=%s to=<%s@%s> reason=relaying", s->id,
-		         path.local, path.domain);
+		{
+			char a[ENVELOPE_ADDR_MAX + 16];
+			log_info("event=rcpt-refused session=%s to=%s reason=relaying", s->id,
+			         log_address(s->pending_rcpt, a, sizeof(a)));
+		}
 		return;
 	}
 	str_lower(s->pending_rcpt);
@@ -662,8 +665,8 @@ void smtp_session_commit_done(struct smtp_session *s, int ok, const char *text)
 		return;
 	s->wait = SMTP_WAIT_NONE;
 	if (ok == QUEUE_RESULT_OK) {
-		log_info("event=queued id=%s session=%s from=<%s> nrcpt=%u size=%" PRIu64 " tls=%s",
-		         s->queue_id, s->id, log_value(s->envelope.sender, from, sizeof(from)),
+		log_info("event=queued id=%s session=%s from=%s nrcpt=%u size=%" PRIu64 " tls=%s",
+		         s->queue_id, s->id, log_address(s->envelope.sender, from, sizeof(from)),
 		         s->envelope.n_rcpts, s->written, s->tls_active ? s->tls_version : "none");
 		smtp_reply(s, "250 2.0.0 Ok: queued as %s", s->queue_id);
 		s->messages++;

@@ -240,6 +240,25 @@ class Protocol(harness.ServerTestCase):
             r = d2.cmd("RCPT TO:" + arg)
             self.assertEqual(r.code, 501, "RCPT TO:%s -> %s" % (arg, r))
 
+    def test_client_values_cannot_forge_log_fields(self):
+        # A quoted local part that reads like more key=value pairs must stay
+        # inside one quoted field of the log line.
+        forged = '"x event=delivered relay=local"@sender.test'
+        tok = token()
+        mark = self.srv.log_mark()
+        with self.srv.dialog() as d:
+            d.ehlo()
+            d.mail_transaction(forged, ["bob@local.test"], make_message(tok))
+            d.quit()
+        harness.wait_for(lambda: self.srv.messages_with(tok), what="delivery")
+        [queued] = [ev for ev in self.srv.events("queued", since=mark)
+                    if ev["_line"].count(" id=") == 1]
+        line = queued["_line"]
+        keys = [k for k, _ in harness.KV_RE.findall(line.split(" role=", 1)[1])]
+        self.assertEqual(keys.count("event"), 1, line)
+        self.assertNotIn("relay", keys, line)
+        self.assertIn(r'from="<\"x event=delivered relay=local\"@sender.test>"', line)
+
     def test_source_route_and_percent_hack_refused(self):
         d = self.dialog()
         d.expect("MAIL FROM:<%s>" % SENDER, 250)
