@@ -506,7 +506,7 @@ static void smtp_received_header(struct smtp_session *s, char *buf, size_t size)
 	                   : s->tls_active                  ? "ESMTPS"
 	                   : s->esmtp                       ? "ESMTP"
 	                                                    : "SMTP";
-	char who[ENVELOPE_ADDR_MAX + 64] = "";
+	char who[ENVELOPE_ADDR_MAX + 64] = "", from[64];
 
 	rfc5322_date(time(NULL), date, sizeof(date));
 	if (s->tls_active)
@@ -518,9 +518,15 @@ static void smtp_received_header(struct smtp_session *s, char *buf, size_t size)
 		snprintf(who, sizeof(who), "\r\n\t(authenticated as %s)", s->auth.user);
 	else if (s->local)
 		snprintf(who, sizeof(who), "\r\n\t(local submission)");
+	/* a local submission names the submitting user, as Postfix's "from
+	 * userid" and OpenSMTPD's "(uid N)" do; a socket has no address */
+	if (s->local)
+		snprintf(from, sizeof(from), "uid %u", s->local_uid);
+	else
+		snprintf(from, sizeof(from), "[%s]", s->client);
 	snprintf(buf, size,
-	         "Received: from %s ([%s])\r\n\tby %s (sealmail) with %s id %s%s%s%s;\r\n\t%s\r\n",
-	         s->helo, s->client, cfg->hostname, with, s->queue_id, tls, who, rcpt, date);
+	         "Received: from %s (%s)\r\n\tby %s (sealmail) with %s id %s%s%s%s;\r\n\t%s\r\n",
+	         s->helo, from, cfg->hostname, with, s->queue_id, tls, who, rcpt, date);
 }
 
 /* The spool file is there: the Received: header goes first, then 354. */
@@ -1190,6 +1196,7 @@ struct smtp_session *smtp_session_new(const struct smtp_env *env, const struct c
 void smtp_session_set_local(struct smtp_session *s, unsigned uid)
 {
 	s->local = 1;
+	s->local_uid = uid;
 	s->trusted = 1;
 	snprintf(s->client, sizeof(s->client), "127.0.0.1");
 	snprintf(s->client_port, sizeof(s->client_port), "uid%u", uid % 100000);

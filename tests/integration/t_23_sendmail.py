@@ -108,6 +108,16 @@ class Send(outbound.OutboundTestCase):
         rp, dt = envelope(self.wait_copy("carol@local.test", tok))
         self.assertEqual((rp, dt), ("<%s>" % SENDER, "carol@local.test"))
 
+    def test_received_names_the_submitting_uid(self):
+        # -f chooses any sender: the message must still say who submitted it
+        tok = token()
+        self.send_ok("-f", "someone@elsewhere.test", "carol@local.test",
+                     input=message(tok, to="carol@local.test"))
+        received = harness.first_received(self.wait_copy("carol@local.test", tok))
+        self.assertIn("from localhost (uid %d)" % os.getuid(), received)
+        self.assertIn("(local submission)", received)
+        self.assertNotIn("[127.0.0.1]", received)
+
     def test_remote_delivery(self):
         tok = token()
         rcpt = "far-%s@remote.test" % token()[:8]
