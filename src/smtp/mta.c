@@ -31,6 +31,7 @@
 #include "lib/util.h"
 #include "mail/dotstuff.h"
 #include "policy/policy.h"
+#include "smtp/mta_policy.h"
 #include "smtp/smtp_reply.h"
 
 #define MTA_MAX_SESSIONS 10  /* connections per destination */
@@ -109,7 +110,7 @@ struct mta_dest {
 	struct mta *mta;
 	char domain[256];
 	struct tls_policy policy;
-	const struct config_route *route;
+	struct tls_route route; /* route.host "" = the domain's MX hosts */
 	struct mta_task *queue, *queue_tail;
 	struct mta_session *sessions;
 	unsigned n_sessions;
@@ -255,7 +256,7 @@ static uint16_t mta_dest_port(const struct mta_dest *d)
 {
 	const struct config *cfg = d->mta->env.cfg;
 
-	return d->route != NULL ? d->route->port : cfg->outbound_port;
+	return d->route.host[0] != '\0' ? d->route.port : cfg->outbound_port;
 }
 
 /* Opens a connection to the current candidate host. */
@@ -996,10 +997,10 @@ static void mta_session_free(struct mta_session *s)
 /* Asks the lookup role for the candidate hosts of a new connection. */
 static void mta_session_resolve(struct mta_session *s)
 {
-	const struct config_route *route = s->dest->route;
+	const struct tls_route *route = &s->dest->route;
 
 	s->state = MTA_STATE_RESOLVING;
-	if (route != NULL)
+	if (route->host[0] != '\0')
 		s->mta->env.resolve(s->mta->env.owner, s->handle, route->host, route->mx_lookup);
 	else
 		s->mta->env.resolve(s->mta->env.owner, s->handle, s->dest->domain, 1);
@@ -1066,7 +1067,7 @@ static void mta_dest_remove(struct mta *m, struct mta_dest *d)
 
 static struct mta_dest *mta_dest_get(struct mta *m, const char *domain)
 {
-	const struct config *cfg = m->env.cfg;
+	struct outbound_policy view;
 	struct mta_dest *d;
 
 	for (d = m->dests; d != NULL; d = d->next)
@@ -1075,10 +1076,10 @@ static struct mta_dest *mta_dest_get(struct mta *m, const char *domain)
 	d = xcalloc(1, sizeof(*d));
 	d->mta = m;
 	strlcpy_checked(d->domain, domain, sizeof(d->domain));
-	tls_policy_for_domain(cfg, domain, &d->policy);
-	d->route = config_route_for_domain(cfg, domain);
-	if (d->route == NULL && cfg->relayhost.host[0] != '\0')
-		d->route = &cfg->relayhost;
+	mta_policy_view(m->env.cfg, &view);
+	tls_policy_for_domain(&view, domain, &d->policy);
+	tls_route_for_domain(&view, domain, &d->route);
+	mta_policy_view_free(&view);
 	d->next = m->dests;
 	m->dests = d;
 	return d;
