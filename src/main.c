@@ -25,6 +25,7 @@
 #include "ctl/send_cmd.h"
 #include "ctl/user_cmd.h"
 #include "policy/policy.h"
+#include "smtp/mta_policy.h"
 
 static void usage(FILE *f)
 {
@@ -204,6 +205,7 @@ static int cmd_queue(int argc, char **argv)
 static int cmd_policy_explain(int argc, char **argv)
 {
 	const char *config = CONFIG_DEFAULT_PATH;
+	struct outbound_policy view;
 	struct config *cfg;
 	char text[8192], domain[256];
 
@@ -218,7 +220,9 @@ static int cmd_policy_explain(int argc, char **argv)
 	str_lower(domain);
 	if ((cfg = load_config_or_complain(config)) == NULL)
 		return 1;
-	tls_policy_explain(cfg, domain, text, sizeof(text));
+	mta_policy_view(cfg, &view);
+	tls_policy_explain(&view, domain, text, sizeof(text));
+	mta_policy_view_free(&view);
 	fputs(text, stdout);
 	free(cfg);
 	return 0;

@@ -24,15 +24,13 @@
 #define CONFIG_MAX_RETRY 16
 #define CONFIG_MAX_TEXT (16 * 1024 * 1024) /* octets of the file */
 
-/* Outbound TLS levels, ordered as Postfix orders them: each one asks more
- * of the peer than the one before. */
-enum tls_level {
-	TLS_LEVEL_NONE,    /* never STARTTLS */
-	TLS_LEVEL_MAY,     /* STARTTLS when offered, plaintext otherwise */
-	TLS_LEVEL_ENCRYPT, /* TLS mandatory, any certificate */
-	TLS_LEVEL_DANE,    /* TLS mandatory, certificate matched by DNSSEC TLSA records */
-	TLS_LEVEL_VERIFY,  /* TLS mandatory, PKIX chain valid for the expected name */
-};
+/* Outbound TLS levels are policy's (policy/policy.h, which conf may not
+ * include): conf checks a level against these words, the same five in the
+ * same order (tests/unit/test_policy.c keeps them in step), and stores the
+ * word, lower-cased. */
+#define CONFIG_TLS_LEVELS 5
+#define CONFIG_TLS_LEVEL_MAX 8 /* the longest word, "encrypt", and its NUL */
+extern const char *const config_tls_level_words[CONFIG_TLS_LEVELS];
 
 enum listener_protocol {
 	LISTENER_SMTP,       /* mail from other servers (RFC 5321) */
@@ -106,7 +104,8 @@ struct config_network {
 /* One line of [outbound.domains]: "example.com = verify match=a:b". */
 struct config_tls_policy {
 	char domain[256]; /* lower-cased; a leading '.' means every subdomain */
-	enum tls_level level;
+	/* one of config_tls_level_words */
+	char level[CONFIG_TLS_LEVEL_MAX];
 	char match[1024]; /* ':'-separated accepted names; "" = the MX host name */
 	int line;
 };
@@ -167,7 +166,8 @@ struct config {
 	socklen_t dns_resolver_address_len;           /* 0 when "" */
 
 	/* [outbound] */
-	enum tls_level outbound_tls;       /* default level for every domain: may */
+	/* the default level for every domain: "may" */
+	char outbound_tls[CONFIG_TLS_LEVEL_MAX];
 	int outbound_tls_line;             /* where tls was written; 0 = built-in default */
 	struct config_route relayhost;     /* relayhost.host[0] == 0 when unset */
 	uint16_t outbound_port;            /* for MX hosts and routes without a port: 25 */
@@ -224,9 +224,6 @@ int config_load_message(struct config *cfg, const void *data, size_t len, char *
  * restart changes (data_dir); when it does not parse, RUNNING stays as it
  * was and each error is logged. Returns 0 or -1. */
 int config_reload_message(struct config *running, const void *data, size_t len);
-/* The same from a decoded message (proto/ctl.h): the file's PATH and the
- * LEN octets of its TEXT. */
-int config_reload_text(struct config *running, const char *path, const char *text, size_t len);
 
 /* Fills *cfg with every default. */
 void config_defaults(struct config *cfg);
@@ -237,22 +234,12 @@ int config_is_local_domain(const struct config *cfg, const char *domain);
 const char *listener_tls_name(enum listener_tls tls);
 const char *listener_auth_name(enum listener_auth auth);
 
-/* "none", "may", "encrypt", "dane", "verify". */
-const char *tls_level_name(enum tls_level level);
-/* Parses a level name (any case). Returns 0 or -1. */
-int tls_level_parse(const char *s, enum tls_level *level);
-
 /* The local submission socket's path (the default filled in) into BUF. */
 void config_submit_socket(const struct config *cfg, int as_root, char *buf, size_t size);
 
 /* 1 when SA is inside one of trusted_networks; an IPv4-mapped IPv6 address
  * (::ffff:a.b.c.d) counts as the IPv4 address it carries. */
 int config_is_trusted_client(const struct config *cfg, const struct sockaddr *sa);
-
-/* The [routes] entry for DOMAIN (any case, a final dot ignored): the exact
- * entry, else the longest ".parent" entry DOMAIN is under, else NULL. The
- * relay host is not considered. */
-const struct config_route *config_route_for_domain(const struct config *cfg, const char *domain);
 
 /* Parses a size: decimal octets, optionally followed by k or K (x 1024), M
  * (x 1024^2) or G (x 1024^3), e.g. "25M". Returns 0, or -1 on anything else

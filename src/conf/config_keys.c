@@ -558,7 +558,7 @@ void config_defaults(struct config *cfg)
 	    .connections = 1000,
 	    .connections_per_client = 20,
 	};
-	cfg->outbound_tls = TLS_LEVEL_MAY;
+	memcpy(cfg->outbound_tls, "may", sizeof("may"));
 	cfg->outbound_port = 25;
 	cfg->outbound_min_version = TLS1_2_VERSION;
 	snprintf(cfg->outbound_ciphers, sizeof cfg->outbound_ciphers, "%s", DEFAULT_CIPHERS);

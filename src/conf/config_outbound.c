@@ -12,14 +12,24 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const tls_level_names[] = {
-    [TLS_LEVEL_NONE] = "none", [TLS_LEVEL_MAY] = "may",       [TLS_LEVEL_ENCRYPT] = "encrypt",
-    [TLS_LEVEL_DANE] = "dane", [TLS_LEVEL_VERIFY] = "verify",
-};
+/* The level words, weakest first, as policy orders its levels. */
+const char *const config_tls_level_words[CONFIG_TLS_LEVELS] = {"none", "may", "encrypt", "dane",
+                                                               "verify"};
+
+/* Puts the level word VALUE (any case) lower-cased into OUT of
+ * CONFIG_TLS_LEVEL_MAX; -1 when it is not one. */
+static int tls_level_word(const char *value, char *out)
+{
+	int i = conf_lookup_name(value, config_tls_level_words, CONFIG_TLS_LEVELS);
+	if (i < 0)
+		return -1;
+	snprintf(out, CONFIG_TLS_LEVEL_MAX, "%s", config_tls_level_words[i]);
+	return 0;
+}
 
 void conf_set_tls_level(struct parse_ctx *c, const struct key_def *k, const char *value)
 {
-	if (tls_level_parse(value, conf_field(c, k)) < 0)
+	if (tls_level_word(value, conf_field(c, k)) < 0)
 		conf_key_error(c, "'%s' is not one of none, may, encrypt, dane, verify", value);
 }
 
@@ -171,7 +181,7 @@ static int parse_policy_value(struct parse_ctx *c, struct config_tls_policy *p, 
 	size_t len = strcspn(value, " \t");
 	int bad = 0, has_match = 0;
 	if (conf_copy_token(level, sizeof level, value, len) < 0 ||
-	    tls_level_parse(level, &p->level) < 0) {
+	    tls_level_word(level, p->level) < 0) {
 		conf_key_error(c, "'%.*s' is not one of none, may, encrypt, dane, verify", (int)len,
 		               value);
 		return -1;
@@ -197,7 +207,7 @@ static int parse_policy_value(struct parse_ctx *c, struct config_tls_policy *p, 
 		}
 		w += len;
 	}
-	if (has_match && p->level != TLS_LEVEL_VERIFY) {
+	if (has_match && strcmp(p->level, "verify") != 0) {
 		conf_key_error(
 		    c, "match= is only allowed with verify (the other levels check no name)");
 		bad = 1;
@@ -273,44 +283,4 @@ void conf_finish_outbound(struct parse_ctx *c)
 	for (unsigned i = 0; i < cfg->n_routes; i++)
 		if (!cfg->routes[i].port)
 			cfg->routes[i].port = cfg->outbound_port;
-}
-
-const char *tls_level_name(enum tls_level level)
-{
-	if ((unsigned)level < ARRAY_LEN(tls_level_names))
-		return tls_level_names[level];
-	return "?";
-}
-
-int tls_level_parse(const char *s, enum tls_level *level)
-{
-	int i = conf_lookup_name(s, tls_level_names, ARRAY_LEN(tls_level_names));
-	if (i < 0)
-		return -1;
-	*level = (enum tls_level)i;
-	return 0;
-}
-
-/* The [routes] entry whose key is exactly KEY, or NULL. */
-static const struct config_route *route_named(const struct config *cfg, const char *key)
-{
-	for (unsigned i = 0; i < cfg->n_routes; i++)
-		if (strcmp(cfg->routes[i].domain, key) == 0)
-			return &cfg->routes[i];
-	return NULL;
-}
-
-const struct config_route *config_route_for_domain(const struct config *cfg, const char *domain)
-{
-	char d[sizeof cfg->routes[0].domain];
-	size_t len = domain ? strlen(domain) : 0;
-	len -= len && domain[len - 1] == '.';
-	if (len == 0 || conf_copy_token(d, sizeof d, domain, len) < 0)
-		return NULL;
-	conf_lower(d);
-	const struct config_route *r = route_named(cfg, d);
-	/* each '.' starts a ".parent" key, the longest first */
-	for (const char *p = strchr(d, '.'); !r && p; p = strchr(p + 1, '.'))
-		r = route_named(cfg, p);
-	return r;
 }

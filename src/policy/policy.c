@@ -2,7 +2,7 @@
  * policy.c: the outbound TLS level of a destination domain, and why (see
  * policy.h). The delivery code asks before each connection and
  * `sealmail policy explain` prints the same answer in words; both read only
- * the configuration.
+ * the view of the configuration they are given (struct outbound_policy).
  */
 #include "policy/policy.h"
 
@@ -12,6 +12,31 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+
+#define DOMAIN_MAX 256 /* a domain and its final NUL, as the config file holds it */
+
+static const char *const tls_level_names[TLS_LEVEL_COUNT] = {
+    [TLS_LEVEL_NONE] = "none", [TLS_LEVEL_MAY] = "may",       [TLS_LEVEL_ENCRYPT] = "encrypt",
+    [TLS_LEVEL_DANE] = "dane", [TLS_LEVEL_VERIFY] = "verify",
+};
+
+const char *tls_level_name(enum tls_level level)
+{
+	if ((unsigned)level < TLS_LEVEL_COUNT)
+		return tls_level_names[level];
+	return "?";
+}
+
+int tls_level_parse(const char *s, enum tls_level *level)
+{
+	for (unsigned i = 0; i < TLS_LEVEL_COUNT; i++) {
+		if (strcasecmp(s, tls_level_names[i]) == 0) {
+			*level = (enum tls_level)i;
+			return 0;
+		}
+	}
+	return -1;
+}
 
 /* DOMAIN lower-cased, without a final dot, into OUT of SIZE; -1 when it is
  * empty or does not fit. */
@@ -27,24 +52,62 @@ static int normalize_domain(const char *domain, char *out, size_t size)
 	return 0;
 }
 
-/* The [outbound.domains] entry whose key is exactly KEY, or NULL. */
-static const struct config_tls_policy *rule_named(const struct config *cfg, const char *key)
+/* The rule whose key is exactly KEY, or NULL. */
+static const struct outbound_rule *rule_named(const struct outbound_policy *p, const char *key)
 {
-	for (unsigned i = 0; i < cfg->n_tls_policies; i++)
-		if (strcmp(cfg->tls_policies[i].domain, key) == 0)
-			return &cfg->tls_policies[i];
+	for (unsigned i = 0; i < p->n_rules; i++)
+		if (strcmp(p->rules[i].domain, key) == 0)
+			return &p->rules[i];
 	return NULL;
 }
 
-/* The entry for D (normalized): exact first, then the longest ".parent";
+/* The rule for D (normalized): exact first, then the longest ".parent";
  * ".example.com" never covers example.com itself. */
-static const struct config_tls_policy *find_rule(const struct config *cfg, const char *d)
+static const struct outbound_rule *find_rule(const struct outbound_policy *p, const char *d)
 {
-	const struct config_tls_policy *rule = rule_named(cfg, d);
+	const struct outbound_rule *rule = rule_named(p, d);
 	/* each '.' starts a ".parent" key, the longest first */
-	for (const char *p = strchr(d, '.'); !rule && p; p = strchr(p + 1, '.'))
-		rule = rule_named(cfg, p);
+	for (const char *dot = strchr(d, '.'); !rule && dot; dot = strchr(dot + 1, '.'))
+		rule = rule_named(p, dot);
 	return rule;
+}
+
+/* The route whose key is exactly KEY, or NULL. */
+static const struct outbound_route *route_named(const struct outbound_policy *p, const char *key)
+{
+	for (unsigned i = 0; i < p->n_routes; i++)
+		if (strcmp(p->routes[i].domain, key) == 0)
+			return &p->routes[i];
+	return NULL;
+}
+
+/* Where mail for D (normalized) goes: its route (exact, then the longest
+ * ".parent"), else the relay host, else NULL (its MX hosts). */
+static const struct outbound_route *route_for(const struct outbound_policy *p, const char *d)
+{
+	const struct outbound_route *r = route_named(p, d);
+	for (const char *dot = strchr(d, '.'); !r && dot; dot = strchr(dot + 1, '.'))
+		r = route_named(p, dot);
+	if (!r && p->relayhost.host && p->relayhost.host[0])
+		r = &p->relayhost;
+	return r;
+}
+
+int tls_route_for_domain(const struct outbound_policy *p, const char *domain, struct tls_route *out)
+{
+	char d[DOMAIN_MAX];
+	const struct outbound_route *r =
+	    normalize_domain(domain, d, sizeof d) == 0 ? route_for(p, d) : NULL;
+
+	memset(out, 0, sizeof *out);
+	if (!r)
+		return 0;
+	snprintf(out->domain, sizeof out->domain, "%s", r->domain ? r->domain : "");
+	snprintf(out->host, sizeof out->host, "%s", r->host);
+	out->port = r->port;
+	out->mx_lookup = r->mx_lookup;
+	out->line = r->line;
+	return 1;
 }
 
 /* Writes OUT->source; a very long file name may cut it short, which is
@@ -58,25 +121,29 @@ __attribute__((format(printf, 2, 3))) static void set_source(struct tls_policy *
 	va_end(ap);
 }
 
-void tls_policy_for_domain(const struct config *cfg, const char *domain, struct tls_policy *out)
+void tls_policy_for_domain(const struct outbound_policy *p, const char *domain,
+                           struct tls_policy *out)
 {
-	char d[sizeof cfg->tls_policies[0].domain];
+	char d[DOMAIN_MAX];
+	const struct outbound_rule *rule =
+	    normalize_domain(domain, d, sizeof d) == 0 ? find_rule(p, d) : NULL;
+
 	memset(out, 0, sizeof *out);
-	out->rule = normalize_domain(domain, d, sizeof d) == 0 ? find_rule(cfg, d) : NULL;
-	if (out->rule) {
-		out->level = out->rule->level;
-		memcpy(out->match, out->rule->match, sizeof out->match);
-		set_source(out, "[outbound.domains] %s (%s line %d)", out->rule->domain, cfg->path,
-		           out->rule->line);
+	if (rule) {
+		out->level = rule->level;
+		out->rule_line = rule->line;
+		snprintf(out->match, sizeof out->match, "%s", rule->match ? rule->match : "");
+		set_source(out, "[outbound.domains] %s (%s line %d)", rule->domain, p->path,
+		           rule->line);
 		return;
 	}
-	out->level = cfg->outbound_tls;
-	if (cfg->outbound_tls_line)
+	out->level = p->default_level;
+	if (p->default_line)
 		set_source(out, "[outbound] tls = %s (the default for all domains; %s line %d)",
-		           tls_level_name(cfg->outbound_tls), cfg->path, cfg->outbound_tls_line);
+		           tls_level_name(p->default_level), p->path, p->default_line);
 	else
 		set_source(out, "[outbound] tls = %s (the built-in default for all domains)",
-		           tls_level_name(cfg->outbound_tls));
+		           tls_level_name(p->default_level));
 }
 
 /* 1 when HOST is an IPv4 or IPv6 address (without brackets). */
@@ -118,21 +185,11 @@ __attribute__((format(printf, 2, 3))) static void add(struct text *t, const char
 		t->len = (size_t)n < t->size - t->len ? t->len + (size_t)n : t->size - 1;
 }
 
-/* Where mail for D goes: its [routes] entry, else the relay host, else NULL
- * (its MX hosts). */
-static const struct config_route *route_for(const struct config *cfg, const char *d)
-{
-	const struct config_route *r = config_route_for_domain(cfg, d);
-	if (!r && cfg->relayhost.host[0])
-		r = &cfg->relayhost;
-	return r;
-}
-
-static void explain_route(struct text *t, const struct config *cfg, const char *d,
-                          const struct config_route *r)
+static void explain_route(struct text *t, const struct outbound_policy *p, const char *d,
+                          const struct outbound_route *r)
 {
 	if (!r) {
-		add(t, "route: MX lookup of %s, port %u\n", d, cfg->outbound_port);
+		add(t, "route: MX lookup of %s, port %u\n", d, p->port);
 		return;
 	}
 	if (r->mx_lookup)
@@ -141,15 +198,15 @@ static void explain_route(struct text *t, const struct config *cfg, const char *
 		add(t, "route: the address %s, port %u (no DNS lookup)", r->host, r->port);
 	else
 		add(t, "route: %s, port %u (its address records; no MX lookup)", r->host, r->port);
-	if (r->domain[0])
-		add(t, ", set by [routes] %s (%s line %d)\n", r->domain, cfg->path, r->line);
+	if (r->domain && r->domain[0])
+		add(t, ", set by [routes] %s (%s line %d)\n", r->domain, p->path, r->line);
 	else
-		add(t, ", set by [outbound] relayhost (%s line %d)\n", cfg->path, r->line);
+		add(t, ", set by [outbound] relayhost (%s line %d)\n", p->path, r->line);
 }
 
 /* The "accepted peer names" line: which names the certificate must carry. */
 static void explain_names(struct text *t, const struct tls_policy *p, const char *d,
-                          const struct config_route *r)
+                          const struct outbound_route *r)
 {
 	add(t, "accepted peer names: ");
 	if (p->level < TLS_LEVEL_DANE) {
@@ -175,7 +232,7 @@ static void explain_names(struct text *t, const struct tls_policy *p, const char
 	}
 }
 
-static void explain_meaning(struct text *t, const struct config *cfg, enum tls_level level)
+static void explain_meaning(struct text *t, const struct outbound_policy *p, enum tls_level level)
 {
 	add(t, "meaning: ");
 	switch (level) {
@@ -198,8 +255,8 @@ static void explain_meaning(struct text *t, const struct config *cfg, enum tls_l
 	case TLS_LEVEL_VERIFY:
 		add(t, "TLS is mandatory and the certificate chain must be valid for the accepted "
 		       "names (");
-		if (cfg->outbound_ca_file[0])
-			add(t, "CA file: %s", cfg->outbound_ca_file);
+		if (p->ca_file && p->ca_file[0])
+			add(t, "CA file: %s", p->ca_file);
 		else
 			add(t, "CA: the system store");
 		add(t, "); mail is deferred otherwise\n");
@@ -207,25 +264,26 @@ static void explain_meaning(struct text *t, const struct config *cfg, enum tls_l
 	}
 }
 
-void tls_policy_explain(const struct config *cfg, const char *domain, char *buf, size_t size)
+void tls_policy_explain(const struct outbound_policy *op, const char *domain, char *buf,
+                        size_t size)
 {
 	struct text t = {.buf = buf, .size = size};
 	struct tls_policy p;
-	char d[sizeof cfg->tls_policies[0].domain];
+	char d[DOMAIN_MAX];
 	if (size)
 		buf[0] = '\0';
 	if (normalize_domain(domain, d, sizeof d) < 0) {
 		add(&t, "domain: '%s' is not a domain name\n", domain ? domain : "");
 		return;
 	}
-	tls_policy_for_domain(cfg, d, &p);
-	const struct config_route *r = route_for(cfg, d);
+	tls_policy_for_domain(op, d, &p);
+	const struct outbound_route *r = route_for(op, d);
 	add(&t, "domain: %s\n", d);
 	add(&t, "level: %s\n", tls_level_name(p.level));
 	add(&t, "rule: %s\n", p.source);
 	explain_names(&t, &p, d, r);
-	explain_route(&t, cfg, d, r);
-	explain_meaning(&t, cfg, p.level);
+	explain_route(&t, op, d, r);
+	explain_meaning(&t, op, p.level);
 }
 
 /* ---- name matching ------------------------------------------------------- */

@@ -24,12 +24,14 @@
 #include <unistd.h>
 
 #include "conf/config.h"
-#include "lib/handle.h"
+#include "daemon/proto.h"
 #include "lib/io.h"
+#include "lib/ipc.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "mail/dotstuff.h"
 #include "policy/policy.h"
+#include "smtp/mta_policy.h"
 #include "smtp/smtp_reply.h"
 
 #define MTA_MAX_SESSIONS 10  /* connections per destination */
@@ -108,7 +110,7 @@ struct mta_dest {
 	struct mta *mta;
 	char domain[256];
 	struct tls_policy policy;
-	const struct config_route *route;
+	struct tls_route route; /* route.host "" = the domain's MX hosts */
 	struct mta_task *queue, *queue_tail;
 	struct mta_session *sessions;
 	unsigned n_sessions;
@@ -118,7 +120,9 @@ struct mta_dest {
 struct mta {
 	struct mta_env env;
 	struct mta_dest *dests;
-	struct handle_table sessions; /* connections waiting for DNS find theirs */
+	struct mta_session **by_handle;
+	unsigned n_handles, cap_handles;
+	uint32_t generation;
 	int closing;
 };
 
@@ -252,7 +256,7 @@ static uint16_t mta_dest_port(const struct mta_dest *d)
 {
 	const struct config *cfg = d->mta->env.cfg;
 
-	return d->route != NULL ? d->route->port : cfg->outbound_port;
+	return d->route.host[0] != '\0' ? d->route.port : cfg->outbound_port;
 }
 
 /* Opens a connection to the current candidate host. */
@@ -953,6 +957,7 @@ static void mta_session_free(struct mta_session *s)
 {
 	struct mta *m = s->mta;
 	struct mta_dest *d = s->dest;
+	unsigned slot = (unsigned)(s->handle & 0xffffffffu);
 
 	if (s->closed)
 		return;
@@ -967,7 +972,7 @@ static void mta_session_free(struct mta_session *s)
 		io_close(&s->io);
 	event_free(s->ev_idle);
 	s->ev_idle = NULL;
-	handle_table_remove(&m->sessions, s->handle);
+	m->by_handle[slot] = NULL;
 	mta_dest_remove_session(d, s);
 	s->closed = 1;
 	s->task = NULL;
@@ -992,10 +997,10 @@ static void mta_session_free(struct mta_session *s)
 /* Asks the lookup role for the candidate hosts of a new connection. */
 static void mta_session_resolve(struct mta_session *s)
 {
-	const struct config_route *route = s->dest->route;
+	const struct tls_route *route = &s->dest->route;
 
 	s->state = MTA_STATE_RESOLVING;
-	if (route != NULL)
+	if (route->host[0] != '\0')
 		s->mta->env.resolve(s->mta->env.owner, s->handle, route->host, route->mx_lookup);
 	else
 		s->mta->env.resolve(s->mta->env.owner, s->handle, s->dest->domain, 1);
@@ -1005,8 +1010,20 @@ static void mta_session_new(struct mta_dest *d)
 {
 	struct mta *m = d->mta;
 	struct mta_session *s = xcalloc(1, sizeof(*s));
+	unsigned slot;
 
-	s->handle = handle_table_add(&m->sessions, s);
+	for (slot = 0; slot < m->n_handles && m->by_handle[slot] != NULL; slot++)
+		;
+	if (slot == m->n_handles) {
+		if (m->n_handles == m->cap_handles) {
+			m->cap_handles = m->cap_handles ? m->cap_handles * 2 : 16;
+			m->by_handle =
+			    xrealloc(m->by_handle, m->cap_handles * sizeof(*m->by_handle));
+		}
+		m->n_handles++;
+	}
+	m->by_handle[slot] = s;
+	s->handle = ((uint64_t)++m->generation << 32) | slot;
 	s->mta = m;
 	s->dest = d;
 	s->ev_idle = evtimer_new(m->env.base, mta_idle_cb, s);
@@ -1050,7 +1067,7 @@ static void mta_dest_remove(struct mta *m, struct mta_dest *d)
 
 static struct mta_dest *mta_dest_get(struct mta *m, const char *domain)
 {
-	const struct config *cfg = m->env.cfg;
+	struct outbound_policy view;
 	struct mta_dest *d;
 
 	for (d = m->dests; d != NULL; d = d->next)
@@ -1059,10 +1076,10 @@ static struct mta_dest *mta_dest_get(struct mta *m, const char *domain)
 	d = xcalloc(1, sizeof(*d));
 	d->mta = m;
 	strlcpy_checked(d->domain, domain, sizeof(d->domain));
-	tls_policy_for_domain(cfg, domain, &d->policy);
-	d->route = config_route_for_domain(cfg, domain);
-	if (d->route == NULL && cfg->relayhost.host[0] != '\0')
-		d->route = &cfg->relayhost;
+	mta_policy_view(m->env.cfg, &view);
+	tls_policy_for_domain(&view, domain, &d->policy);
+	tls_route_for_domain(&view, domain, &d->route);
+	mta_policy_view_free(&view);
 	d->next = m->dests;
 	m->dests = d;
 	return d;
@@ -1081,23 +1098,32 @@ void mta_submit(struct mta *m, struct mta_task *task)
 	mta_dest_kick(d);
 }
 
-/* Takes the lookup role's answer (IMSG_LOOKUP_HOSTS_RESULT, decoded by
- * the dispatcher). */
-void mta_resolved(struct mta *m, uint64_t handle, const struct proto_lookup_hosts_result *res)
+/* Takes the lookup role's answer (IMSG_LOOKUP_HOSTS_RESULT). */
+void mta_resolved(struct mta *m, uint64_t handle, const void *data, size_t len)
 {
-	struct mta_session *s = handle_table_get(&m->sessions, handle);
-	const char *error = res->error;
-	char status_text[400];
-	uint32_t status = res->status, i;
+	unsigned slot = (unsigned)(handle & 0xffffffffu);
+	struct mta_session *s = slot < m->n_handles ? m->by_handle[slot] : NULL;
+	struct ipc_reader r;
+	char error[256], status_text[400];
+	uint32_t status, n, i;
 
-	if (s == NULL || s->state != MTA_STATE_RESOLVING)
+	if (s == NULL || s->handle != handle || s->state != MTA_STATE_RESOLVING)
 		return;
-	for (i = 0; i < res->n_hosts && s->n_hosts < MTA_MAX_HOSTS; i++) {
-		struct mta_host *h = &s->hosts[s->n_hosts++];
-		strlcpy_checked(h->name, res->hosts[i].name, sizeof(h->name));
-		h->pref = res->hosts[i].pref;
-		strlcpy_checked(h->addr, res->hosts[i].addr, sizeof(h->addr));
+	ipc_reader_init(&r, data, len);
+	status = ipc_get_u32(&r);
+	ipc_get_str(&r, error, sizeof(error));
+	(void)ipc_get_u32(&r); /* secure: for DANE */
+	n = ipc_get_u32(&r);
+	for (i = 0; i < n && !r.error; i++) {
+		struct mta_host h;
+		ipc_get_str(&r, h.name, sizeof(h.name));
+		h.pref = ipc_get_u32(&r);
+		ipc_get_str(&r, h.addr, sizeof(h.addr));
+		if (s->n_hosts < MTA_MAX_HOSTS)
+			s->hosts[s->n_hosts++] = h;
 	}
+	if (r.error)
+		status = LOOKUP_HOSTS_TEMPFAIL;
 	if (status == LOOKUP_HOSTS_OK && s->n_hosts > 0) {
 		s->cur = 0;
 		mta_session_connect(s);
@@ -1150,7 +1176,7 @@ void mta_free(struct mta **mp)
 		                     NULL);
 		free(d);
 	}
-	handle_table_free(&m->sessions);
+	free(m->by_handle);
 	free(m);
 }
 

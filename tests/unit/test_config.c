@@ -947,10 +947,10 @@ static void check_route(const struct config_route *r, const char *domain, const 
 }
 
 static void check_policy(const struct config_tls_policy *p, const char *domain,
-                         enum tls_level level, const char *match, int line)
+                         const char *level, const char *match, int line)
 {
 	assert_string_equal(p->domain, domain);
-	assert_int_equal(p->level, level);
+	assert_string_equal(p->level, level);
 	assert_string_equal(p->match, match);
 	assert_int_equal(p->line, line);
 }
@@ -975,7 +975,7 @@ static void test_outbound_defaults(void **state)
 	assert_int_equal(cfg->n_trusted_networks, 0);
 	assert_string_equal(cfg->dns_resolver, "");
 	assert_int_equal(cfg->dns_resolver_address_len, 0);
-	assert_int_equal(cfg->outbound_tls, TLS_LEVEL_MAY);
+	assert_string_equal(cfg->outbound_tls, "may");
 	assert_int_equal(cfg->outbound_tls_line, 0);
 	assert_string_equal(cfg->relayhost.host, "");
 	assert_int_equal(cfg->outbound_port, 25);
@@ -1029,7 +1029,7 @@ static void test_outbound_config(void **state)
 	assert_int_equal(ntohs(a4->sin_port), 5353);
 	assert_int_equal(ntohl(a4->sin_addr.s_addr), 0x7f000001);
 
-	assert_int_equal(cfg->outbound_tls, TLS_LEVEL_ENCRYPT);
+	assert_string_equal(cfg->outbound_tls, "encrypt");
 	assert_int_equal(cfg->outbound_tls_line, 7);
 	check_route(&cfg->relayhost, "", "smtp.example.net", 587, 0, 8);
 	assert_int_equal(cfg->outbound_port, 2526);
@@ -1043,12 +1043,12 @@ static void test_outbound_config(void **state)
 	assert_int_equal(cfg->outbound_command_timeout, 600);
 
 	assert_int_equal(cfg->n_tls_policies, 5);
-	check_policy(&cfg->tls_policies[0], "example.com", TLS_LEVEL_VERIFY, "", 18);
-	check_policy(&cfg->tls_policies[1], ".example.com", TLS_LEVEL_ENCRYPT, "", 19);
-	check_policy(&cfg->tls_policies[2], "partner.test", TLS_LEVEL_VERIFY,
+	check_policy(&cfg->tls_policies[0], "example.com", "verify", "", 18);
+	check_policy(&cfg->tls_policies[1], ".example.com", "encrypt", "", 19);
+	check_policy(&cfg->tls_policies[2], "partner.test", "verify",
 	             "mx1.partner.net:*.mx.partner.net:.partner.org", 20);
-	check_policy(&cfg->tls_policies[3], "plain.test", TLS_LEVEL_NONE, "", 21);
-	check_policy(&cfg->tls_policies[4], "dane.test", TLS_LEVEL_DANE, "", 22);
+	check_policy(&cfg->tls_policies[3], "plain.test", "none", "", 21);
+	check_policy(&cfg->tls_policies[4], "dane.test", "dane", "", 22);
 
 	/* a route without a port takes [outbound] port, even when written later */
 	assert_int_equal(cfg->n_routes, 6);
@@ -1363,7 +1363,7 @@ static void test_helo_follows_hostname(void **state)
 	expect_ok(f,
 	          "[outbound]\ntls = none\n[server]\nhostname = Late.Example.TEST\n" LISTEN_PLAIN);
 	assert_string_equal(f->cfg.outbound_helo, "Late.Example.TEST");
-	assert_int_equal(f->cfg.outbound_tls, TLS_LEVEL_NONE);
+	assert_string_equal(f->cfg.outbound_tls, "none");
 	assert_int_equal(f->cfg.outbound_tls_line, 2);
 }
 
@@ -1441,58 +1441,6 @@ static void test_too_many_networks(void **state)
 		n += (size_t)snprintf(text + n, sizeof text - n, " 10.0.%d.0/24", i);
 	snprintf(text + n, sizeof text - n, "\n" LISTEN_PLAIN);
 	expect_errors(*state, text, "t.conf:3: trusted_networks: more than 64 networks");
-}
-
-static void test_route_for_domain(void **state)
-{
-	struct fixture *f = *state;
-	const struct config *cfg = &f->cfg;
-	expect_ok(f, "[server]\nhostname = h.test\n"
-	             "[outbound]\nrelayhost = [smart.test]\n"
-	             "[routes]\n"
-	             ".example.test = [parent.test]\n"          /* 6 */
-	             "example.test = [exact.test]\n"            /* 7 */
-	             ".sub.example.test = [longer.test]\n"      /* 8 */
-	             "only.test = [only.test]\n" LISTEN_PLAIN); /* 9 */
-	const struct config_route *r;
-	r = config_route_for_domain(cfg, "example.test");
-	assert_non_null(r);
-	assert_string_equal(r->host, "exact.test");
-	r = config_route_for_domain(cfg, "A.Example.TEST.");
-	assert_non_null(r);
-	assert_string_equal(r->host, "parent.test");
-	r = config_route_for_domain(cfg, "x.sub.example.test");
-	assert_non_null(r);
-	assert_string_equal(r->host, "longer.test");
-	assert_int_equal(r->line, 8);
-	r = config_route_for_domain(cfg, "sub.example.test");
-	assert_non_null(r);
-	assert_string_equal(r->host, "parent.test");
-	assert_non_null(config_route_for_domain(cfg, "only.test"));
-	assert_null(config_route_for_domain(cfg, "sub.only.test"));
-	assert_null(config_route_for_domain(cfg, "other.test"));
-	assert_null(config_route_for_domain(cfg, "notexample.test"));
-	assert_null(config_route_for_domain(cfg, ""));
-	assert_null(config_route_for_domain(cfg, NULL));
-}
-
-static void test_tls_level_names(void **state)
-{
-	static const char *const names[] = {"none", "may", "encrypt", "dane", "verify"};
-	enum tls_level level;
-	(void)state;
-	for (int i = 0; i < 5; i++) {
-		assert_string_equal(tls_level_name((enum tls_level)i), names[i]);
-		assert_int_equal(tls_level_parse(names[i], &level), 0);
-		assert_int_equal(level, i);
-	}
-	assert_int_equal(tls_level_parse("VERIFY", &level), 0);
-	assert_int_equal(level, TLS_LEVEL_VERIFY);
-	assert_int_equal(tls_level_parse("secure", &level), -1);
-	assert_int_equal(tls_level_parse("", &level), -1);
-	assert_string_equal(tls_level_name((enum tls_level)42), "?");
-	assert_true(TLS_LEVEL_NONE < TLS_LEVEL_MAY && TLS_LEVEL_MAY < TLS_LEVEL_ENCRYPT &&
-	            TLS_LEVEL_ENCRYPT < TLS_LEVEL_DANE && TLS_LEVEL_DANE < TLS_LEVEL_VERIFY);
 }
 
 /* ---- helpers ---------------------------------------------------------------- */
@@ -1632,8 +1580,6 @@ int main(void)
 	    T(test_helo_follows_hostname),
 	    T(test_trusted_clients),
 	    T(test_too_many_networks),
-	    T(test_route_for_domain),
-	    T(test_tls_level_names),
 	    T(test_parse_size),
 	    T(test_parse_duration),
 	    T(test_listener_tls_name),

@@ -1,6 +1,8 @@
 /*
- * test_policy.c: the outbound TLS policy of a domain, its explanation, and
- * certificate name matching.
+ * test_policy.c: the outbound TLS levels, the policy and route of a
+ * domain, its explanation, certificate name matching; and the view of the
+ * configuration the policy reads (smtp/mta_policy.h), with conf's level
+ * words kept in step with policy's levels.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +17,7 @@
 
 #include "conf/config.h"
 #include "policy/policy.h"
+#include "smtp/mta_policy.h"
 
 #define CONF_PATH "/etc/sealmail/sealmail.conf"
 #define LISTEN_PLAIN "[listen mx]\naddress = 127.0.0.1:2525\ntls = none\n"
@@ -42,6 +45,7 @@ static const char policy_config[] =
 
 struct fixture {
 	struct config cfg;
+	struct outbound_policy view; /* of cfg */
 	struct tls_policy policy;
 	char text[4096];
 };
@@ -50,9 +54,11 @@ struct fixture {
 static void load(struct fixture *f, const char *text)
 {
 	char *errors = NULL;
+	mta_policy_view_free(&f->view);
 	if (config_load_string(&f->cfg, CONF_PATH, text, &errors) != 0)
 		fail_msg("unexpected errors:\n%s", errors ? errors : "(null)");
 	free(errors);
+	mta_policy_view(&f->cfg, &f->view);
 }
 
 static int setup(void **state)
@@ -66,6 +72,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+	struct fixture *f = *state;
+	mta_policy_view_free(&f->view);
 	free(*state);
 	return 0;
 }
@@ -76,7 +84,7 @@ static void expect_policy(struct fixture *f, const char *domain, enum tls_level 
 {
 	const char *got, *want;
 
-	tls_policy_for_domain(&f->cfg, domain, &f->policy);
+	tls_policy_for_domain(&f->view, domain, &f->policy);
 	/* a NULL domain is one of the cases, and printf must not see it */
 	got = tls_level_name(f->policy.level);
 	want = tls_level_name(level);
@@ -84,6 +92,116 @@ static void expect_policy(struct fixture *f, const char *domain, enum tls_level 
 		fail_msg("%s: got %s from \"%s\", expected %s from \"%s\"",
 		         domain ? domain : "(null)", got ? got : "?", f->policy.source,
 		         want ? want : "?", source);
+}
+
+/* ---- levels, and the configuration's words for them ------------------------ */
+
+static void test_tls_level_names(void **state)
+{
+	static const char *const names[] = {"none", "may", "encrypt", "dane", "verify"};
+	enum tls_level level;
+	(void)state;
+	for (int i = 0; i < 5; i++) {
+		assert_string_equal(tls_level_name((enum tls_level)i), names[i]);
+		assert_int_equal(tls_level_parse(names[i], &level), 0);
+		assert_int_equal(level, i);
+	}
+	assert_int_equal(tls_level_parse("VERIFY", &level), 0);
+	assert_int_equal(level, TLS_LEVEL_VERIFY);
+	assert_int_equal(tls_level_parse("secure", &level), -1);
+	assert_int_equal(tls_level_parse("", &level), -1);
+	assert_string_equal(tls_level_name((enum tls_level)42), "?");
+	assert_true(TLS_LEVEL_NONE < TLS_LEVEL_MAY && TLS_LEVEL_MAY < TLS_LEVEL_ENCRYPT &&
+	            TLS_LEVEL_ENCRYPT < TLS_LEVEL_DANE && TLS_LEVEL_DANE < TLS_LEVEL_VERIFY);
+}
+
+/* conf checks levels against its own words: they must be policy's names,
+ * in policy's order, and fit conf's field. */
+static void test_conf_level_words_in_step(void **state)
+{
+	enum tls_level level;
+	(void)state;
+	assert_int_equal(CONFIG_TLS_LEVELS, TLS_LEVEL_COUNT);
+	for (unsigned i = 0; i < CONFIG_TLS_LEVELS; i++) {
+		assert_string_equal(config_tls_level_words[i], tls_level_name((enum tls_level)i));
+		assert_int_equal(tls_level_parse(config_tls_level_words[i], &level), 0);
+		assert_int_equal(level, i);
+		assert_true(strlen(config_tls_level_words[i]) < CONFIG_TLS_LEVEL_MAX);
+	}
+}
+
+/* Every level word of the file reaches the view as its level. */
+static void test_view_levels(void **state)
+{
+	struct fixture *f = *state;
+	load(f, "[server]\nhostname = h.test\n[outbound]\ntls = Encrypt\nca_file = /ca.pem\n"
+	        "port = 2525\n[outbound.domains]\na.test = NONE\nb.test = may\nc.test = encrypt\n"
+	        "d.test = dane\ne.test = Verify\n" LISTEN_PLAIN);
+	/* conf keeps the word, lower-cased */
+	assert_string_equal(f->cfg.outbound_tls, "encrypt");
+	assert_string_equal(f->cfg.tls_policies[4].level, "verify");
+	assert_int_equal(f->view.default_level, TLS_LEVEL_ENCRYPT);
+	assert_int_equal(f->view.default_line, 4);
+	assert_string_equal(f->view.ca_file, "/ca.pem");
+	assert_int_equal(f->view.port, 2525);
+	assert_string_equal(f->view.path, CONF_PATH);
+	assert_int_equal(f->view.n_rules, 5);
+	for (unsigned i = 0; i < 5; i++)
+		assert_int_equal(f->view.rules[i].level, (enum tls_level)i);
+	assert_string_equal(f->view.rules[4].domain, "e.test");
+	assert_int_equal(f->view.rules[4].line, 12);
+	load(f, "[server]\nhostname = h.test\n" LISTEN_PLAIN);
+	assert_int_equal(f->view.default_level, TLS_LEVEL_MAY);
+	assert_int_equal(f->view.default_line, 0);
+	assert_int_equal(f->view.n_rules, 0);
+	assert_string_equal(f->view.relayhost.host, "");
+}
+
+/* ---- routes ----------------------------------------------------------------- */
+
+static void test_route_for_domain(void **state)
+{
+	struct fixture *f = *state;
+	struct tls_route r;
+	load(f, "[server]\nhostname = h.test\n"
+	        "[outbound]\nrelayhost = [smart.test]\n"
+	        "[routes]\n"
+	        ".example.test = [parent.test]\n"          /* 6 */
+	        "example.test = [exact.test]\n"            /* 7 */
+	        ".sub.example.test = [longer.test]\n"      /* 8 */
+	        "only.test = [only.test]\n" LISTEN_PLAIN); /* 9 */
+	assert_int_equal(tls_route_for_domain(&f->view, "example.test", &r), 1);
+	assert_string_equal(r.host, "exact.test");
+	assert_int_equal(tls_route_for_domain(&f->view, "A.Example.TEST.", &r), 1);
+	assert_string_equal(r.host, "parent.test");
+	assert_string_equal(r.domain, ".example.test");
+	assert_int_equal(tls_route_for_domain(&f->view, "x.sub.example.test", &r), 1);
+	assert_string_equal(r.host, "longer.test");
+	assert_int_equal(r.line, 8);
+	assert_int_equal(r.port, 25);
+	assert_int_equal(r.mx_lookup, 0);
+	assert_int_equal(tls_route_for_domain(&f->view, "sub.example.test", &r), 1);
+	assert_string_equal(r.host, "parent.test");
+	assert_int_equal(tls_route_for_domain(&f->view, "only.test", &r), 1);
+	assert_string_equal(r.host, "only.test");
+	/* no route of their own: the relay host */
+	const char *relayed[] = {"sub.only.test", "other.test", "notexample.test"};
+	for (unsigned i = 0; i < 3; i++) {
+		assert_int_equal(tls_route_for_domain(&f->view, relayed[i], &r), 1);
+		assert_string_equal(r.host, "smart.test");
+		assert_string_equal(r.domain, "");
+		assert_int_equal(r.line, 4);
+	}
+	/* no route and no relay host: the MX hosts */
+	load(f,
+	     "[server]\nhostname = h.test\n[routes]\nonly.test = mx.only.test:2525\n" LISTEN_PLAIN);
+	assert_int_equal(tls_route_for_domain(&f->view, "other.test", &r), 0);
+	assert_string_equal(r.host, "");
+	assert_int_equal(tls_route_for_domain(&f->view, "", &r), 0);
+	assert_int_equal(tls_route_for_domain(&f->view, NULL, &r), 0);
+	assert_int_equal(tls_route_for_domain(&f->view, "only.test", &r), 1);
+	assert_int_equal(r.mx_lookup, 1);
+	assert_int_equal(r.port, 2525);
 }
 
 /* ---- which rule applies ------------------------------------------------- */
@@ -94,8 +212,7 @@ static void test_exact_beats_subdomain(void **state)
 	load(f, policy_config);
 	expect_policy(f, "example.com", TLS_LEVEL_VERIFY,
 	              "[outbound.domains] example.com (" CONF_PATH " line 6)");
-	assert_non_null(f->policy.rule);
-	assert_int_equal(f->policy.rule->line, 6);
+	assert_int_equal(f->policy.rule_line, 6);
 	expect_policy(f, "mail.example.com", TLS_LEVEL_ENCRYPT,
 	              "[outbound.domains] .example.com (" CONF_PATH " line 7)");
 }
@@ -129,7 +246,7 @@ static void test_parent_does_not_cover_itself(void **state)
 	        "verify\n" LISTEN_PLAIN);
 	expect_policy(f, "example.com", TLS_LEVEL_MAY,
 	              "[outbound] tls = may (the built-in default for all domains)");
-	assert_null(f->policy.rule);
+	assert_int_equal(f->policy.rule_line, 0);
 	expect_policy(f, "notexample.com", TLS_LEVEL_MAY,
 	              "[outbound] tls = may (the built-in default for all domains)");
 	expect_policy(f, "mx.example.com", TLS_LEVEL_VERIFY,
@@ -153,7 +270,7 @@ static void test_default_source(void **state)
 	load(f, "[server]\nhostname = h.test\n" LISTEN_PLAIN);
 	expect_policy(f, "other.test", TLS_LEVEL_MAY,
 	              "[outbound] tls = may (the built-in default for all domains)");
-	assert_null(f->policy.rule);
+	assert_int_equal(f->policy.rule_line, 0);
 	assert_string_equal(f->policy.match, "");
 	load(f, "[server]\nhostname = h.test\n[outbound]\n\ntls = encrypt\n" LISTEN_PLAIN);
 	expect_policy(f, "other.test", TLS_LEVEL_ENCRYPT,
@@ -174,10 +291,10 @@ static void test_match_is_copied(void **state)
 {
 	struct fixture *f = *state;
 	load(f, policy_config);
-	tls_policy_for_domain(&f->cfg, "partner.test", &f->policy);
+	tls_policy_for_domain(&f->view, "partner.test", &f->policy);
 	assert_int_equal(f->policy.level, TLS_LEVEL_VERIFY);
 	assert_string_equal(f->policy.match, "mx1.partner.net:*.mx.partner.net");
-	tls_policy_for_domain(&f->cfg, "example.com", &f->policy);
+	tls_policy_for_domain(&f->view, "example.com", &f->policy);
 	assert_string_equal(f->policy.match, "");
 }
 
@@ -185,7 +302,7 @@ static void test_match_is_copied(void **state)
 
 static void explain(struct fixture *f, const char *domain)
 {
-	tls_policy_explain(&f->cfg, domain, f->text, sizeof f->text);
+	tls_policy_explain(&f->view, domain, f->text, sizeof f->text);
 }
 
 static void test_explain_encrypt(void **state)
@@ -305,9 +422,9 @@ static void test_explain_small_buffers(void **state)
 	char small[16];
 	load(f, policy_config);
 	memset(small, 'x', sizeof small);
-	tls_policy_explain(&f->cfg, "example.com", small, sizeof small);
+	tls_policy_explain(&f->view, "example.com", small, sizeof small);
 	assert_string_equal(small, "domain: example");
-	tls_policy_explain(&f->cfg, "example.com", small, 0);
+	tls_policy_explain(&f->view, "example.com", small, 0);
 	assert_int_equal(small[0], 'd');
 	explain(f, "");
 	assert_string_equal(f->text, "domain: '' is not a domain name\n");
@@ -360,17 +477,17 @@ static void test_peer_names(void **state)
 	struct fixture *f = *state;
 	char names[1024];
 	load(f, policy_config);
-	tls_policy_for_domain(&f->cfg, "example.com", &f->policy);
+	tls_policy_for_domain(&f->view, "example.com", &f->policy);
 	tls_policy_peer_names(&f->policy, "example.com", "MX1.Example.com", names, sizeof names);
 	assert_string_equal(names, "mx1.example.com");
 	/* a route or relay host given as an address: the destination domain */
-	tls_policy_for_domain(&f->cfg, "ip.test", &f->policy);
+	tls_policy_for_domain(&f->view, "ip.test", &f->policy);
 	tls_policy_peer_names(&f->policy, "IP.test", "192.0.2.25", names, sizeof names);
 	assert_string_equal(names, "ip.test");
 	tls_policy_peer_names(&f->policy, "ip.test", "2001:db8::25", names, sizeof names);
 	assert_string_equal(names, "ip.test");
 	/* match= wins */
-	tls_policy_for_domain(&f->cfg, "partner.test", &f->policy);
+	tls_policy_for_domain(&f->view, "partner.test", &f->policy);
 	tls_policy_peer_names(&f->policy, "partner.test", "2001:db8::25", names, sizeof names);
 	assert_string_equal(names, "mx1.partner.net:*.mx.partner.net");
 	assert_true(tls_policy_name_matches(names, "a.mx.partner.net"));
@@ -382,6 +499,10 @@ static void test_peer_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    T(test_tls_level_names),
+	    T(test_conf_level_words_in_step),
+	    T(test_view_levels),
+	    T(test_route_for_domain),
 	    T(test_exact_beats_subdomain),
 	    T(test_longest_parent_wins),
 	    T(test_parent_does_not_cover_itself),
