@@ -224,6 +224,9 @@ int config_load_message(struct config *cfg, const void *data, size_t len, char *
  * restart changes (data_dir); when it does not parse, RUNNING stays as it
  * was and each error is logged. Returns 0 or -1. */
 int config_reload_message(struct config *running, const void *data, size_t len);
+/* The same from a decoded message (proto/ctl.h): the file's PATH and the
+ * LEN octets of its TEXT. */
+int config_reload_text(struct config *running, const char *path, const char *text, size_t len);
 
 /* Fills *cfg with every default. */
 void config_defaults(struct config *cfg);

@@ -126,11 +126,9 @@ static void log_reload_errors(const char *errors)
 	}
 }
 
-int config_reload_message(struct config *running, const void *data, size_t len)
+/* Keeps NEXT in RUNNING when R is 0, else logs ERRORS; frees both. */
+static int reload_keep(struct config *running, struct config *next, int r, char *errors)
 {
-	struct config *next = xmalloc(sizeof *next);
-	char *errors = NULL;
-	int r = config_load_message(next, data, len, &errors);
 	if (r < 0) {
 		log_reload_errors(errors ? errors : "out of memory");
 	} else {
@@ -141,4 +139,22 @@ int config_reload_message(struct config *running, const void *data, size_t len)
 	free(errors);
 	free(next);
 	return r;
+}
+
+int config_reload_message(struct config *running, const void *data, size_t len)
+{
+	struct config *next = xmalloc(sizeof *next);
+	char *errors = NULL;
+	int r = config_load_message(next, data, len, &errors);
+
+	return reload_keep(running, next, r, errors);
+}
+
+int config_reload_text(struct config *running, const char *path, const char *text, size_t len)
+{
+	struct config *next = xmalloc(sizeof *next);
+	char *errors = NULL;
+	int r = config_load_text(next, path, text, len, &errors);
+
+	return reload_keep(running, next, r, errors);
 }

@@ -1,9 +1,11 @@
 /*
  * dispatcher.c: see dispatcher.h.
  *
- * Sessions are found again from a reply's request id through a slot table:
- * the id holds the slot and a generation number, so a reply for a session
- * that is gone finds nothing.
+ * Sessions are found again from a reply's request id through a handle
+ * table (lib/handle.h): the id holds the slot and a generation number, so
+ * a reply for a session that is gone finds nothing. Messages to and from
+ * the other roles are the typed structs of proto/queue.h and
+ * proto/lookup.h.
  */
 #include "daemon/dispatcher.h"
 
@@ -18,23 +20,26 @@
 
 #include "conf/config.h"
 #include "daemon/limits.h"
-#include "daemon/proto.h"
 #include "daemon/tls_settings.h"
+#include "lib/handle.h"
+#include "lib/hash.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
 #include "lib/tls.h"
 #include "lib/tls_client.h"
 #include "lib/util.h"
 #include "mail/envelope.h"
+#include "proto/lookup.h"
+#include "proto/queue.h"
 #include "smtp/mta.h"
 #include "smtp/smtp_session.h"
 
 #define DISPATCHER_POOL 32     /* spool files kept ready */
 #define DISPATCHER_POOL_LOW 12 /* ask for more below this */
 
-struct dispatcher_slot {
+/* One SMTP server session, named by its handle. */
+struct dispatcher_conn {
 	struct smtp_session *session;
-	uint32_t generation;
 	struct sockaddr_storage peer;
 	char lookup[ENVELOPE_ADDR_MAX]; /* the recipient being looked up */
 };
@@ -61,10 +66,7 @@ struct dispatcher {
 	struct conn_limits *limits;
 	unsigned limit_slot;
 
-	struct dispatcher_slot *slots;
-	unsigned n_slots, cap_slots;
-	unsigned *free_slots;
-	unsigned n_free;
+	struct handle_table sessions; /* of struct dispatcher_conn */
 	unsigned active;
 	int retiring;
 	struct mta *mta;
@@ -72,7 +74,7 @@ struct dispatcher {
 
 	/* spool files made in advance by the queue */
 	struct {
-		char id[32];
+		char id[PROTO_QUEUE_ID_MAX];
 		int fd;
 	} pool[DISPATCHER_POOL];
 	unsigned n_pool, pool_requested;
@@ -80,42 +82,23 @@ struct dispatcher {
 	unsigned n_waiting, cap_waiting;
 };
 
-static uint64_t dispatcher_handle(unsigned slot, uint32_t generation)
+static struct dispatcher_conn *dispatcher_conn(struct dispatcher *d, uint64_t handle)
 {
-	return ((uint64_t)generation << 32) | slot;
+	return handle_table_get(&d->sessions, handle);
 }
 
 static struct smtp_session *dispatcher_session(struct dispatcher *d, uint64_t handle)
 {
-	unsigned slot = (unsigned)(handle & 0xffffffffu);
+	struct dispatcher_conn *c = dispatcher_conn(d, handle);
 
-	if (slot >= d->n_slots || d->slots[slot].generation != (uint32_t)(handle >> 32))
-		return NULL;
-	return d->slots[slot].session;
-}
-
-static unsigned dispatcher_slot_take(struct dispatcher *d)
-{
-	if (d->n_free > 0)
-		return d->free_slots[--d->n_free];
-	if (d->n_slots == d->cap_slots) {
-		d->cap_slots = d->cap_slots ? d->cap_slots * 2 : 64;
-		d->slots = xrealloc(d->slots, d->cap_slots * sizeof(d->slots[0]));
-		d->free_slots = xrealloc(d->free_slots, d->cap_slots * sizeof(unsigned));
-	}
-	memset(&d->slots[d->n_slots], 0, sizeof(d->slots[0]));
-	return d->n_slots++;
+	return c != NULL ? c->session : NULL;
 }
 
 /* ---- callbacks from sessions ---------------------------------------- */
 
 static unsigned dispatcher_rcpt_bucket(const char *address)
 {
-	unsigned h = 2166136261u;
-
-	for (; *address; address++)
-		h = (h ^ (unsigned char)*address) * 16777619u;
-	return h % DISPATCHER_RCPT_CACHE;
+	return (unsigned)(hash_str(0, address) % DISPATCHER_RCPT_CACHE);
 }
 
 static void dispatcher_rcpt_clear(struct dispatcher_rcpt *r)
@@ -159,29 +142,33 @@ static void dispatcher_rcpt_remember(struct dispatcher *d, const char *address, 
 static void dispatcher_lookup_rcpt(void *owner, uint64_t handle, const char *address)
 {
 	struct dispatcher *d = owner;
-	unsigned slot = (unsigned)(handle & 0xffffffffu);
+	struct dispatcher_conn *c = dispatcher_conn(d, handle);
+	struct proto_lookup_rcpt msg;
 	struct ipc_writer w;
 
-	strlcpy_checked(d->slots[slot].lookup, address, sizeof(d->slots[slot].lookup));
+	if (c != NULL)
+		strlcpy_checked(c->lookup, address, sizeof(c->lookup));
+	strlcpy_checked(msg.address, address, sizeof(msg.address));
 	ipc_writer_init(&w);
-	ipc_put_str(&w, address);
-	ipc_send(d->lookup, IMSG_LOOKUP_RCPT, handle, w.buf, w.len, -1);
-	ipc_writer_free(&w);
+	proto_lookup_rcpt_encode(&msg, &w);
+	proto_send(d->lookup, IMSG_LOOKUP_RCPT, handle, &w, -1);
 }
 
-static int dispatcher_read_result(const void *data, size_t len, char *text, size_t size);
 static void dispatcher_queue_abort(void *owner, uint64_t handle, const char *queue_id);
 
 /* Asks the queue for spool files when few are left. */
 static void dispatcher_pool_refill(struct dispatcher *d)
 {
-	uint32_t want;
+	struct proto_queue_pool msg;
+	struct ipc_writer w;
 
 	if (d->n_pool + d->pool_requested >= DISPATCHER_POOL_LOW + d->n_waiting)
 		return;
-	want = DISPATCHER_POOL - d->n_pool - d->pool_requested;
-	d->pool_requested += want;
-	ipc_send(d->queue, IMSG_QUEUE_POOL, 0, &want, sizeof(want), -1);
+	msg.count = DISPATCHER_POOL - d->n_pool - d->pool_requested;
+	d->pool_requested += msg.count;
+	ipc_writer_init(&w);
+	proto_queue_pool_encode(&msg, &w);
+	proto_send(d->queue, IMSG_QUEUE_POOL, 0, &w, -1);
 }
 
 static int dispatcher_queue_file(void *owner, uint64_t handle, char *id_r, int *fd_r)
@@ -199,43 +186,54 @@ static int dispatcher_queue_file(void *owner, uint64_t handle, char *id_r, int *
 		return 0;
 	}
 	d->n_pool--;
-	strlcpy_checked(id_r, d->pool[d->n_pool].id, 32);
+	strlcpy_checked(id_r, d->pool[d->n_pool].id, PROTO_QUEUE_ID_MAX);
 	*fd_r = d->pool[d->n_pool].fd;
 	dispatcher_pool_refill(d);
 	return 1;
 }
 
-/* IMSG_QUEUE_POOL_FILE: to a waiting session first, else into the pool. */
-static void dispatcher_pool_file(struct dispatcher *d, const void *data, size_t len, int fd)
+/* Gives a pool file (FD, or -1 with a failed STATUS) to the first session
+ * still waiting; returns 0 when none waits. */
+static int dispatcher_pool_give(struct dispatcher *d, int status, const char *text, int fd)
 {
-	char id[32];
-	int ok = dispatcher_read_result(data, len, id, sizeof(id));
-
-	if (d->pool_requested > 0)
-		d->pool_requested--;
-	if (!ok || fd < 0) {
-		if (fd >= 0)
-			close(fd);
-		log_error("event=queue-error reason=\"no spool file: %s\"", id);
-	}
 	while (d->n_waiting > 0) {
 		uint64_t handle = d->pool_waiting[0];
 		struct smtp_session *s = dispatcher_session(d, handle);
 		memmove(d->pool_waiting, d->pool_waiting + 1, --d->n_waiting * sizeof(uint64_t));
 		if (s == NULL)
 			continue;
-		smtp_session_open_done(
-		    s, ok == QUEUE_RESULT_OK && fd < 0 ? QUEUE_RESULT_FAILED : ok, id, fd);
-		return;
+		smtp_session_open_done(s, status, text, fd);
+		return 1;
 	}
-	if (!ok || fd < 0)
+	return 0;
+}
+
+/* IMSG_QUEUE_POOL_FILE: to a waiting session first, else into the pool. */
+static void dispatcher_pool_file(struct dispatcher *d, const void *data, size_t len, int fd)
+{
+	struct proto_queue_pool_file msg;
+	const char *why;
+	int status;
+
+	if (proto_queue_pool_file_decode(&msg, data, len, &why) < 0)
+		strlcpy_checked(msg.id, why, sizeof(msg.id));
+	status = msg.result == QUEUE_RESULT_OK && fd < 0 ? QUEUE_RESULT_FAILED : (int)msg.result;
+	if (d->pool_requested > 0)
+		d->pool_requested--;
+	if (status != QUEUE_RESULT_OK) {
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+		log_error("event=queue-error reason=\"no spool file: %s\"", msg.id);
+	}
+	if (dispatcher_pool_give(d, status, msg.id, fd) || status != QUEUE_RESULT_OK)
 		return;
 	if (d->n_pool == DISPATCHER_POOL) {
-		dispatcher_queue_abort(d, 0, id);
+		dispatcher_queue_abort(d, 0, msg.id);
 		close(fd);
 		return;
 	}
-	strlcpy_checked(d->pool[d->n_pool].id, id, sizeof(d->pool[0].id));
+	strlcpy_checked(d->pool[d->n_pool].id, msg.id, sizeof(d->pool[0].id));
 	d->pool[d->n_pool++].fd = fd;
 }
 
@@ -243,12 +241,14 @@ static void dispatcher_auth_check(void *owner, uint64_t handle, const char *user
                                   const char *password)
 {
 	struct dispatcher *d = owner;
+	struct proto_auth_check msg = {.has_password = password != NULL};
 	struct ipc_writer w;
 
+	strlcpy_checked(msg.user, user, sizeof(msg.user));
+	strlcpy_checked(msg.password, password ? password : "", sizeof(msg.password));
 	ipc_writer_init(&w);
-	ipc_put_str(&w, user);
-	ipc_put_u32(&w, password != NULL);
-	ipc_put_str(&w, password ? password : "");
+	proto_auth_check_encode(&msg, &w);
+	explicit_bzero(&msg, sizeof(msg));
 	ipc_send(d->lookup, IMSG_AUTH_CHECK, handle, w.buf, w.len, -1);
 	explicit_bzero(w.buf, w.len);
 	ipc_writer_free(&w);
@@ -258,26 +258,25 @@ static void dispatcher_queue_commit(void *owner, uint64_t handle, const char *qu
                                     uint64_t size, uint32_t crc, const struct envelope *env)
 {
 	struct dispatcher *d = owner;
+	struct proto_queue_commit msg = {.size = size, .crc = crc, .env = *env};
 	struct ipc_writer w;
 
+	strlcpy_checked(msg.queue_id, queue_id, sizeof(msg.queue_id));
 	ipc_writer_init(&w);
-	ipc_put_str(&w, queue_id);
-	ipc_put_u64(&w, size);
-	ipc_put_u32(&w, crc);
-	envelope_encode(env, &w);
-	ipc_send(d->queue, IMSG_QUEUE_COMMIT, handle, w.buf, w.len, -1);
-	ipc_writer_free(&w);
+	proto_queue_commit_encode(&msg, &w); /* msg.env shares the session's recipients */
+	proto_send(d->queue, IMSG_QUEUE_COMMIT, handle, &w, -1);
 }
 
 static void dispatcher_queue_abort(void *owner, uint64_t handle, const char *queue_id)
 {
 	struct dispatcher *d = owner;
+	struct proto_queue_abort msg;
 	struct ipc_writer w;
 
+	strlcpy_checked(msg.queue_id, queue_id, sizeof(msg.queue_id));
 	ipc_writer_init(&w);
-	ipc_put_str(&w, queue_id);
-	ipc_send(d->queue, IMSG_QUEUE_ABORT, handle, w.buf, w.len, -1);
-	ipc_writer_free(&w);
+	proto_queue_abort_encode(&msg, &w);
+	proto_send(d->queue, IMSG_QUEUE_ABORT, handle, &w, -1);
 }
 
 /* A retiring dispatcher leaves once no session and no delivery is left. */
@@ -290,12 +289,13 @@ static void dispatcher_maybe_exit(struct dispatcher *d)
 static void dispatcher_session_closed(void *owner, uint64_t handle)
 {
 	struct dispatcher *d = owner;
-	unsigned slot = (unsigned)(handle & 0xffffffffu);
+	struct dispatcher_conn *c = dispatcher_conn(d, handle);
 
-	conn_limits_release(d->limits, d->limit_slot, (struct sockaddr *)&d->slots[slot].peer);
-	d->slots[slot].session = NULL;
-	d->slots[slot].generation++;
-	d->free_slots[d->n_free++] = slot;
+	if (c == NULL)
+		return;
+	conn_limits_release(d->limits, d->limit_slot, (struct sockaddr *)&c->peer);
+	handle_table_remove(&d->sessions, handle);
+	free(c);
 	d->active--;
 	dispatcher_maybe_exit(d);
 }
@@ -305,174 +305,194 @@ static void dispatcher_session_closed(void *owner, uint64_t handle)
 static void dispatcher_mta_resolve(void *owner, uint64_t handle, const char *name, int mx_lookup)
 {
 	struct dispatcher *d = owner;
+	struct proto_lookup_hosts msg = {.mx_lookup = mx_lookup != 0};
 	struct ipc_writer w;
 
+	strlcpy_checked(msg.name, name, sizeof(msg.name));
 	ipc_writer_init(&w);
-	ipc_put_str(&w, name);
-	ipc_put_u32(&w, (uint32_t)mx_lookup);
-	ipc_send(d->lookup, IMSG_LOOKUP_HOSTS, handle, w.buf, w.len, -1);
-	ipc_writer_free(&w);
+	proto_lookup_hosts_encode(&msg, &w);
+	proto_send(d->lookup, IMSG_LOOKUP_HOSTS, handle, &w, -1);
 }
 
+/* The SMTP client's task finished: its outcome goes back to the queue. */
 static void dispatcher_mta_done(void *owner, struct mta_task *task)
 {
 	struct dispatcher *d = owner;
+	struct proto_task_result msg = {.report = task->report, .n_rcpts = task->n_rcpts};
 	struct ipc_writer w;
+	unsigned i;
 
+	msg.rcpts = xcalloc(task->n_rcpts ? task->n_rcpts : 1, sizeof(msg.rcpts[0]));
+	for (i = 0; i < task->n_rcpts; i++) {
+		msg.rcpts[i].index = task->rcpts[i].index;
+		msg.rcpts[i].outcome = task->rcpts[i].outcome;
+		msg.rcpts[i].status = task->rcpts[i].status;
+	}
 	ipc_writer_init(&w);
-	mta_result_encode(task, &w);
-	ipc_send(d->queue, IMSG_MTA_RESULT, task->id, w.buf, w.len, -1);
-	ipc_writer_free(&w);
+	proto_task_result_encode(&msg, &w);
+	proto_send(d->queue, IMSG_MTA_RESULT, task->id, &w, -1);
+	proto_task_result_free(&msg);
 	mta_task_free(task);
 }
 
-/* ---- replies from other roles ---------------------------------------- */
+/* ---- messages from other roles ---------------------------------------- */
 
-/* Reads the common "u32 ok, str text" reply. */
-static int dispatcher_read_result(const void *data, size_t len, char *text, size_t size)
+/* The SMTP client's task for the queue's IMSG_MTA_DELIVER (ID, with the
+ * spool file FD, which it takes). */
+static struct mta_task *dispatcher_task_new(uint64_t id, const struct proto_task *msg, int fd)
 {
-	struct ipc_reader r;
-	uint32_t ok;
+	struct mta_task *t = xcalloc(1, sizeof(*t));
+	unsigned i;
 
-	ipc_reader_init(&r, data, len);
-	ok = ipc_get_u32(&r);
-	ipc_get_str(&r, text, size);
-	return ipc_reader_done(&r) == 0 ? (int)ok : 0;
+	t->id = id;
+	t->fd = fd;
+	strlcpy_checked(t->queue_id, msg->queue_id, sizeof(t->queue_id));
+	strlcpy_checked(t->domain, msg->domain, sizeof(t->domain));
+	strlcpy_checked(t->sender, msg->sender, sizeof(t->sender));
+	strlcpy_checked(t->body, msg->body, sizeof(t->body));
+	strlcpy_checked(t->ret, msg->ret, sizeof(t->ret));
+	strlcpy_checked(t->envid, msg->envid, sizeof(t->envid));
+	t->header_len = msg->header_len;
+	t->body_len = msg->body_len;
+	t->rcpts = xcalloc(msg->n_rcpts, sizeof(t->rcpts[0]));
+	t->n_rcpts = msg->n_rcpts;
+	for (i = 0; i < msg->n_rcpts; i++) {
+		t->rcpts[i].r = msg->rcpts[i].r;
+		t->rcpts[i].index = msg->rcpts[i].index;
+	}
+	return t;
+}
+
+/* IMSG_MTA_DELIVER: a task for the SMTP client. */
+static void dispatcher_deliver(struct dispatcher *d, uint64_t id, const void *data, size_t len,
+                               int fd)
+{
+	struct proto_task msg;
+	const char *why = "no spool file";
+
+	if (fd < 0 || proto_task_decode(&msg, data, len, &why) < 0) {
+		log_error("event=ipc-error reason=\"%s\"", why);
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	mta_submit(d->mta, dispatcher_task_new(id, &msg, fd));
+	proto_task_free(&msg);
+}
+
+/* IMSG_QUEUE_COMMIT_RESULT: the session's message is safe, or not. */
+static void dispatcher_commit_result(struct dispatcher *d, uint64_t id, const void *data,
+                                     size_t len)
+{
+	struct smtp_session *s = dispatcher_session(d, id);
+	struct proto_queue_commit_result msg;
+	const char *why;
+
+	if (s == NULL)
+		return; /* the session left while its message was being committed */
+	if (proto_queue_commit_result_decode(&msg, data, len, &why) < 0)
+		log_error("event=ipc-error reason=\"%s\"", why);
+	smtp_session_commit_done(s, (int)msg.result, msg.text);
 }
 
 static void dispatcher_queue_handler(struct ipc_channel *ch, uint32_t type, uint64_t id,
                                      const void *data, size_t len, int fd, void *arg)
 {
 	struct dispatcher *d = arg;
-	struct smtp_session *s;
-	char text[256];
-	int ok;
 
-	if (type == IMSG_MTA_DELIVER) {
-		struct mta_task *t = mta_task_decode(id, data, len, fd);
-		if (t == NULL) {
-			log_error("event=ipc-error reason=\"malformed delivery task\"");
-			if (fd >= 0)
-				close(fd);
-			return;
-		}
-		mta_submit(d->mta, t);
+	switch (type) {
+	case IMSG_MTA_DELIVER:
+		dispatcher_deliver(d, id, data, len, fd);
 		return;
-	}
-	if (type == IMSG_QUEUE_POOL_FILE) {
+	case IMSG_QUEUE_POOL_FILE:
 		dispatcher_pool_file(d, data, len, fd);
 		return;
+	case IMSG_QUEUE_COMMIT_RESULT:
+		dispatcher_commit_result(d, id, data, len);
+		break;
+	default:
+		log_error("event=ipc-error reason=\"unexpected message %u from the queue\"", type);
 	}
-	s = dispatcher_session(d, id);
-	ok = dispatcher_read_result(data, len, text, sizeof(text));
-
-	if (s == NULL) {
-		if (fd >= 0)
-			close(fd);
-		/* The session left while its file was being opened. */
-		return;
-	}
-	if (type == IMSG_QUEUE_COMMIT_RESULT)
-		smtp_session_commit_done(s, ok, text);
-	else if (fd >= 0)
+	if (fd >= 0)
 		close(fd);
-}
-
-/* Reads "u32 n, n x str" into a NULL-terminated array of strings. */
-static char **dispatcher_read_strings(struct ipc_reader *r, unsigned *n_r)
-{
-	uint32_t n = ipc_get_u32(r), i;
-	char **list;
-
-	if (r->error || n > ENVELOPE_MAX_RCPTS) {
-		*n_r = 0;
-		return NULL;
-	}
-	list = xcalloc(n + 1, sizeof(char *));
-	for (i = 0; i < n; i++) {
-		list[i] = xmalloc(ENVELOPE_ADDR_MAX);
-		ipc_get_str(r, list[i], ENVELOPE_ADDR_MAX);
-	}
-	*n_r = n;
-	return list;
-}
-
-static void dispatcher_free_strings(char **list, unsigned n)
-{
-	unsigned i;
-
-	for (i = 0; list != NULL && i < n; i++)
-		free(list[i]);
-	free(list);
 }
 
 static void dispatcher_auth_result(struct smtp_session *s, const void *data, size_t len)
 {
-	char user[ENVELOPE_ADDR_MAX];
-	struct ipc_reader r;
-	uint32_t ok, by_certificate;
-	char **owned;
-	unsigned n;
+	struct proto_auth_result msg;
+	const char *why;
 
-	ipc_reader_init(&r, data, len);
-	ok = ipc_get_u32(&r);
-	by_certificate = ipc_get_u32(&r);
-	ipc_get_str(&r, user, sizeof(user));
-	owned = dispatcher_read_strings(&r, &n);
-	if (ipc_reader_done(&r) < 0)
-		ok = 0;
-	smtp_session_auth_done(s, (int)ok, (int)by_certificate, user, (const char *const *)owned,
-	                       n);
-	dispatcher_free_strings(owned, n);
+	if (proto_auth_result_decode(&msg, data, len, &why) < 0)
+		log_error("event=ipc-error reason=\"%s\"", why);
+	smtp_session_auth_done(s, (int)msg.ok, (int)msg.by_certificate, msg.user,
+	                       (const char *const *)msg.owned.v, msg.owned.n);
+	proto_auth_result_free(&msg);
 }
 
-static void dispatcher_rcpt_result(struct dispatcher *d, uint64_t id, struct smtp_session *s,
+static void dispatcher_rcpt_result(struct dispatcher *d, struct dispatcher_conn *c,
                                    const void *data, size_t len)
 {
-	struct ipc_reader r;
-	uint32_t result;
-	char **targets;
-	unsigned n;
+	struct proto_lookup_rcpt_result msg;
+	const char *why;
 
-	ipc_reader_init(&r, data, len);
-	result = ipc_get_u32(&r);
-	targets = dispatcher_read_strings(&r, &n);
-	if (ipc_reader_done(&r) < 0)
-		result = LOOKUP_TEMPFAIL;
+	if (proto_lookup_rcpt_result_decode(&msg, data, len, &why) < 0) {
+		log_error("event=ipc-error reason=\"%s\"", why);
+		msg.result = LOOKUP_TEMPFAIL;
+	}
 	/* a user, not an alias: alias expansions are logged by the lookup role
 	 * each time, so they are always asked */
-	if (result == LOOKUP_OK && n == 1 &&
-	    strcmp(targets[0], d->slots[id & 0xffffffffu].lookup) == 0)
-		dispatcher_rcpt_remember(d, targets[0], targets, n);
-	smtp_session_lookup_done(s, result, (const char *const *)targets, n);
-	dispatcher_free_strings(targets, n);
+	if (msg.result == LOOKUP_OK && msg.targets.n == 1 &&
+	    strcmp(msg.targets.v[0], c->lookup) == 0)
+		dispatcher_rcpt_remember(d, msg.targets.v[0], msg.targets.v, msg.targets.n);
+	smtp_session_lookup_done(c->session, msg.result, (const char *const *)msg.targets.v,
+	                         msg.targets.n);
+	proto_lookup_rcpt_result_free(&msg);
+}
+
+/* IMSG_LOOKUP_HOSTS_RESULT: the host list for the SMTP client (a malformed
+ * one is a temporary failure). */
+static void dispatcher_hosts_result(struct dispatcher *d, uint64_t id, const void *data, size_t len)
+{
+	struct proto_lookup_hosts_result msg;
+	const char *why;
+
+	if (proto_lookup_hosts_result_decode(&msg, data, len, &why) < 0) {
+		log_error("event=ipc-error reason=\"%s\"", why);
+		msg.status = LOOKUP_HOSTS_TEMPFAIL;
+	}
+	mta_resolved(d->mta, id, &msg);
+	proto_lookup_hosts_result_free(&msg);
+	dispatcher_maybe_exit(d);
+}
+
+/* IMSG_LOOKUP_FORGET: the users or aliases changed. */
+static void dispatcher_forget(struct dispatcher *d, const void *data, size_t len)
+{
+	const char *why;
+	unsigned i;
+
+	if (proto_lookup_forget_decode(data, len, &why) < 0)
+		log_error("event=ipc-error reason=\"%s\"", why);
+	for (i = 0; i < DISPATCHER_RCPT_CACHE; i++)
+		dispatcher_rcpt_clear(&d->rcpt_cache[i]);
 }
 
 static void dispatcher_lookup_handler(struct ipc_channel *ch, uint32_t type, uint64_t id,
                                       const void *data, size_t len, int fd, void *arg)
 {
 	struct dispatcher *d = arg;
-	struct smtp_session *s = dispatcher_session(d, id);
+	struct dispatcher_conn *c = dispatcher_conn(d, id);
 
 	if (fd >= 0)
 		close(fd);
-	if (type == IMSG_LOOKUP_HOSTS_RESULT) {
-		mta_resolved(d->mta, id, data, len);
-		dispatcher_maybe_exit(d);
-		return;
-	}
-	if (type == IMSG_LOOKUP_FORGET) {
-		unsigned i;
-		for (i = 0; i < DISPATCHER_RCPT_CACHE; i++)
-			dispatcher_rcpt_clear(&d->rcpt_cache[i]);
-		return;
-	}
-	if (s == NULL)
-		return;
-	if (type == IMSG_LOOKUP_RCPT_RESULT)
-		dispatcher_rcpt_result(d, id, s, data, len);
-	else if (type == IMSG_AUTH_RESULT)
-		dispatcher_auth_result(s, data, len);
+	if (type == IMSG_LOOKUP_HOSTS_RESULT)
+		dispatcher_hosts_result(d, id, data, len);
+	else if (type == IMSG_LOOKUP_FORGET)
+		dispatcher_forget(d, data, len);
+	else if (type == IMSG_LOOKUP_RCPT_RESULT && c != NULL && c->session != NULL)
+		dispatcher_rcpt_result(d, c, data, len);
+	else if (type == IMSG_AUTH_RESULT && c != NULL && c->session != NULL)
+		dispatcher_auth_result(c->session, data, len);
 }
 
 static void dispatcher_role_closed(struct ipc_channel *ch, void *arg)
@@ -486,13 +506,35 @@ static void dispatcher_role_closed(struct ipc_channel *ch, void *arg)
 
 /* ---- accepting ---------------------------------------------------------- */
 
+/* Starts a session on FD for listener L; the peer's address is already in
+ * C, which the session's handle names. */
+static void dispatcher_session_start(struct dispatcher *d, struct dispatcher_conn *c,
+                                     const struct config_listener *l, int fd, socklen_t salen,
+                                     unsigned local_uid, int local)
+{
+	uint64_t handle = handle_table_add(&d->sessions, c);
+	struct smtp_session *s;
+
+	evutil_make_socket_nonblocking(fd);
+	evutil_make_socket_closeonexec(fd);
+	d->active++;
+	s = smtp_session_new(&d->env, l, fd, (struct sockaddr *)&c->peer, salen, handle);
+	/* a session that failed at once has been closed already, C with it */
+	if (s == NULL || (c = dispatcher_conn(d, handle)) == NULL)
+		return;
+	c->session = s;
+	if (local)
+		smtp_session_set_local(s, local_uid);
+}
+
 static void dispatcher_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
                                  struct sockaddr *sa, int salen, void *arg)
 {
 	struct dispatcher *d = arg;
 	const struct config_listener *l = NULL;
+	struct dispatcher_conn *c;
 	const char *which;
-	unsigned slot, i;
+	unsigned i;
 
 	for (i = 0; i < d->n_listeners; i++)
 		if (d->listeners[i] == lev)
@@ -505,15 +547,9 @@ static void dispatcher_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 		log_info("event=connection-refused reason=limit limit=%s", which);
 		return;
 	}
-	evutil_make_socket_nonblocking(fd);
-	evutil_make_socket_closeonexec(fd);
-	slot = dispatcher_slot_take(d);
-	memset(&d->slots[slot].peer, 0, sizeof(d->slots[slot].peer));
-	memcpy(&d->slots[slot].peer, sa, (size_t)salen);
-	d->active++;
-	d->slots[slot].session =
-	    smtp_session_new(&d->env, l, fd, sa, (socklen_t)salen,
-	                     dispatcher_handle(slot, d->slots[slot].generation));
+	c = xcalloc(1, sizeof(*c));
+	memcpy(&c->peer, sa, (size_t)salen);
+	dispatcher_session_start(d, c, l, fd, (socklen_t)salen, 0, 0);
 }
 
 /* The local submission socket: SMTP from `sealmail send`, as a local user
@@ -530,25 +566,18 @@ static void dispatcher_local_accept_cb(struct evconnlistener *lev, evutil_socket
                                        struct sockaddr *sa, int salen, void *arg)
 {
 	struct dispatcher *d = arg;
+	struct dispatcher_conn *c;
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	unsigned slot;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
 		close(fd);
 		return;
 	}
-	evutil_make_socket_nonblocking(fd);
-	evutil_make_socket_closeonexec(fd);
-	slot = dispatcher_slot_take(d);
-	memset(&d->slots[slot].peer, 0, sizeof(d->slots[slot].peer));
-	d->slots[slot].peer.ss_family = AF_UNIX;
-	d->active++;
-	d->slots[slot].session = smtp_session_new(
-	    &d->env, &dispatcher_local_listener, fd, (struct sockaddr *)&d->slots[slot].peer,
-	    sizeof(sa_family_t), dispatcher_handle(slot, d->slots[slot].generation));
-	if (d->slots[slot].session != NULL)
-		smtp_session_set_local(d->slots[slot].session, (unsigned)cred.uid);
+	c = xcalloc(1, sizeof(*c));
+	c->peer.ss_family = AF_UNIX;
+	dispatcher_session_start(d, c, &dispatcher_local_listener, fd, sizeof(sa_family_t),
+	                         (unsigned)cred.uid, 1);
 }
 
 static void dispatcher_stop_accepting(struct dispatcher *d)
@@ -582,7 +611,7 @@ static void dispatcher_signal_cb(evutil_socket_t sig, short what, void *arg)
 		/* outbound connections end on their own time: look again each second */
 		event_add(event_new(d->base, -1, EV_PERSIST, dispatcher_retire_tick_cb, d),
 		          &(struct timeval){1, 0});
-		ipc_send(d->queue, IMSG_DISPATCHER_RETIRING, 0, NULL, 0, -1);
+		ipc_send(d->queue, IMSG_DISPATCHER_RETIRING, 0, NULL, 0, -1); /* no payload */
 		log_info("event=retiring sessions=%u deliveries=%u", d->active, mta_busy(d->mta));
 		dispatcher_maybe_exit(d);
 		return;
@@ -606,18 +635,23 @@ static void dispatcher_tls_new(struct dispatcher *d, const struct config *cfg,
 		fatal("event=fatal reason=\"outbound TLS: %s\"", why);
 }
 
-int dispatcher_main(const struct dispatcher_args *args)
+/* A dispatcher with its TLS contexts and SMTP client, not yet connected to
+ * the other roles. The certificates' PEM (the fork's copy of the parent's)
+ * is wiped once the contexts hold them. */
+static struct dispatcher *dispatcher_new(const struct dispatcher_args *args)
 {
 	struct dispatcher *d = xcalloc(1, sizeof(*d));
 	const struct config *cfg = args->cfg;
+	struct mta_env menv;
 	int needs_tls = 0;
 	const char *why;
-	unsigned i;
+	unsigned i, inherited;
 
 	d->cfg = cfg;
 	d->limits = args->limits;
 	d->limit_slot = args->slot;
 	d->base = event_base_new();
+	handle_table_init(&d->sessions);
 	for (i = 0; i < cfg->n_listeners; i++)
 		needs_tls |= cfg->listeners[i].tls != LISTENER_TLS_NONE;
 	d->env = (struct smtp_env){
@@ -633,41 +667,57 @@ int dispatcher_main(const struct dispatcher_args *args)
 	    .closed = dispatcher_session_closed,
 	};
 	dispatcher_tls_new(d, cfg, args->certs, needs_tls);
-	{
-		struct mta_env menv = {
-		    .base = d->base,
-		    .cfg = cfg,
-		    .owner = d,
-		    .tls = d->tls_client,
-		    .resolve = dispatcher_mta_resolve,
-		    .task_done = dispatcher_mta_done,
-		};
-		d->mta = mta_new(&menv, &why);
-		if (d->mta == NULL)
-			fatal("event=fatal reason=\"outbound TLS: %s\"", why);
-	}
-	d->queue = ipc_channel_new(d->base, args->queue_fd, dispatcher_queue_handler,
-	                           dispatcher_role_closed, d);
-	d->lookup = ipc_channel_new(d->base, args->lookup_fd, dispatcher_lookup_handler,
-	                            dispatcher_role_closed, d);
-	dispatcher_pool_refill(d);
-	for (i = 0; i < cfg->n_listeners; i++) {
+	inherited = tls_cert_set_keys(args->certs);
+	tls_cert_set_free(args->certs);
+	log_info("event=role-keys private_keys=%u inherited=%u", tls_cert_set_keys(args->certs),
+	         inherited);
+	menv = (struct mta_env){
+	    .base = d->base,
+	    .cfg = cfg,
+	    .owner = d,
+	    .tls = d->tls_client,
+	    .resolve = dispatcher_mta_resolve,
+	    .task_done = dispatcher_mta_done,
+	};
+	d->mta = mta_new(&menv, &why);
+	if (d->mta == NULL)
+		fatal("event=fatal reason=\"outbound TLS: %s\"", why);
+	return d;
+}
+
+/* Accepts on the parent's listening sockets and the local one. */
+static void dispatcher_listen(struct dispatcher *d, const struct dispatcher_args *args)
+{
+	unsigned i;
+
+	for (i = 0; i < d->cfg->n_listeners; i++) {
 		d->listeners[i] =
 		    evconnlistener_new(d->base, dispatcher_accept_cb, d, LEV_OPT_CLOSE_ON_FREE, -1,
 		                       args->listen_fds[i]);
 		if (d->listeners[i] == NULL)
 			fatal("event=fatal reason=\"cannot listen on %s\"",
-			      cfg->listeners[i].address_text);
+			      d->cfg->listeners[i].address_text);
 	}
-	d->n_listeners = cfg->n_listeners;
+	d->n_listeners = d->cfg->n_listeners;
 	if (args->local_fd >= 0)
 		d->local = evconnlistener_new(d->base, dispatcher_local_accept_cb, d,
 		                              LEV_OPT_CLOSE_ON_FREE, -1, args->local_fd);
-	{
-		static const int sigs[] = {SIGTERM, SIGINT, SIGUSR2};
-		for (i = 0; i < 3; i++)
-			event_add(evsignal_new(d->base, sigs[i], dispatcher_signal_cb, d), NULL);
-	}
+}
+
+int dispatcher_main(const struct dispatcher_args *args)
+{
+	static const int sigs[] = {SIGTERM, SIGINT, SIGUSR2};
+	struct dispatcher *d = dispatcher_new(args);
+	unsigned i;
+
+	d->queue = ipc_channel_new(d->base, args->queue_fd, dispatcher_queue_handler,
+	                           dispatcher_role_closed, d);
+	d->lookup = ipc_channel_new(d->base, args->lookup_fd, dispatcher_lookup_handler,
+	                            dispatcher_role_closed, d);
+	dispatcher_pool_refill(d);
+	dispatcher_listen(d, args);
+	for (i = 0; i < 3; i++)
+		event_add(evsignal_new(d->base, sigs[i], dispatcher_signal_cb, d), NULL);
 	signal(SIGPIPE, SIG_IGN);
 	event_base_dispatch(d->base);
 	/* deliveries in progress are reported as deferred (ipc_send writes at

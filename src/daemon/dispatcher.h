@@ -12,7 +12,7 @@ struct tls_cert_set;
 
 struct dispatcher_args {
 	const struct config *cfg;
-	const struct tls_cert_set *certs;
+	struct tls_cert_set *certs; /* wiped once the TLS contexts hold them */
 	const int *listen_fds; /* one per cfg->listeners[] */
 	int queue_fd, lookup_fd;
 	int local_fd; /* the local submission socket, or -1 */

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "lib/hash.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -31,23 +32,15 @@ struct conn_limits *conn_limits_new(void)
 	return cl;
 }
 
-/* FNV-1a over the address bytes, keyed. */
+/* The address's bucket: lib/hash.h, keyed. */
 static unsigned conn_limits_bucket(const struct conn_limits *cl, const struct sockaddr *sa)
 {
-	const unsigned char *p;
-	uint64_t h = 1469598103934665603ULL ^ cl->key;
-	size_t n, i;
-
-	if (sa->sa_family == AF_INET6) {
-		p = (const unsigned char *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
-		n = 16;
-	} else {
-		p = (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
-		n = 4;
-	}
-	for (i = 0; i < n; i++)
-		h = (h ^ p[i]) * 1099511628211ULL;
-	return (unsigned)(h % CONN_LIMITS_BUCKETS);
+	if (sa->sa_family == AF_INET6)
+		return (unsigned)(hash_bytes(cl->key, &((const struct sockaddr_in6 *)sa)->sin6_addr,
+		                             16) %
+		                  CONN_LIMITS_BUCKETS);
+	return (unsigned)(hash_bytes(cl->key, &((const struct sockaddr_in *)sa)->sin_addr, 4) %
+	                  CONN_LIMITS_BUCKETS);
 }
 
 int conn_limits_acquire(struct conn_limits *cl, unsigned slot, const struct sockaddr *sa,

@@ -1,5 +1,10 @@
 /*
- * parent.c: see parent.h.
+ * parent.c: see parent.h. The roles' messages are proto/ctl.h.
+ *
+ * Private keys are read only after the queue and lookup roles are forked,
+ * so those never hold one (each logs event=role-keys to show it); the
+ * dispatchers, where TLS happens, get them with their fork and wipe their
+ * copy once their TLS contexts are made.
  */
 #include "daemon/parent.h"
 
@@ -24,13 +29,13 @@
 #include "conf/config.h"
 #include "daemon/dispatcher.h"
 #include "daemon/limits.h"
-#include "daemon/proto.h"
 #include "daemon/tls_settings.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
 #include "lib/tls.h"
 #include "lib/util.h"
 #include "lookup/lookup.h"
+#include "proto/ctl.h"
 #include "queue/queue.h"
 
 #define PARENT_MAX_DISPATCHERS 64
@@ -242,8 +247,9 @@ static pid_t parent_fork(struct parent *p, const char *role, const int *keep, un
 /* Sends PATH to the lookup role when it changed (or FORCE). */
 static void parent_send_file(struct parent *p, struct parent_watch *w, const char *path, int force)
 {
+	struct proto_ctl_file msg = {.readable = 1};
+	struct ipc_writer w_msg;
 	int changed;
-	size_t len;
 	char *text;
 
 	if (path[0] == '\0')
@@ -251,16 +257,24 @@ static void parent_send_file(struct parent *p, struct parent_watch *w, const cha
 	changed = file_changed(path, &w->stamp);
 	if (changed == 0 && !force && !w->error)
 		return;
-	text = changed < 0 ? NULL : read_file(path, IPC_MAX_PAYLOAD, &len);
+	/* room for the message's flag and length */
+	text = changed < 0 ? NULL : read_file(path, IPC_MAX_PAYLOAD - 8, &msg.len);
 	if (text == NULL) {
-		if (!w->error)
-			ipc_send(p->lookup, w->type, 1, NULL, 0, -1);
+		msg = (struct proto_ctl_file){.readable = 0};
+		if (!w->error) {
+			ipc_writer_init(&w_msg);
+			proto_ctl_file_encode(&msg, &w_msg);
+			proto_send(p->lookup, w->type, 0, &w_msg, -1);
+		}
 		w->error = 1;
 		memset(&w->stamp, 0, sizeof(w->stamp));
 		return;
 	}
 	w->error = 0;
-	ipc_send(p->lookup, w->type, 0, text, len, -1);
+	msg.text = text;
+	ipc_writer_init(&w_msg);
+	proto_ctl_file_encode(&msg, &w_msg);
+	proto_send(p->lookup, w->type, 0, &w_msg, -1);
 	free(text);
 }
 
@@ -278,12 +292,15 @@ static void parent_users_timer_cb(evutil_socket_t fd, short what, void *arg)
 /* Sends the configuration's text and path; each role parses it itself. */
 static void parent_send_config(struct parent *p)
 {
-	size_t len;
-	void *msg = config_message(p->cfg->path, p->cfg_text, p->cfg_text_len, &len);
+	struct proto_ctl_config msg = {.text = p->cfg_text, .text_len = p->cfg_text_len};
+	struct ipc_writer w;
 
-	ipc_send(p->queue, IMSG_CTL_CONFIG, 0, msg, len, -1);
-	ipc_send(p->lookup, IMSG_CTL_CONFIG, 0, msg, len, -1);
-	free(msg);
+	strlcpy_checked(msg.path, p->cfg->path, sizeof(msg.path));
+	ipc_writer_init(&w);
+	proto_ctl_config_encode(&msg, &w);
+	ipc_send(p->queue, IMSG_CTL_CONFIG, 0, w.buf, w.len, -1);
+	ipc_send(p->lookup, IMSG_CTL_CONFIG, 0, w.buf, w.len, -1);
+	ipc_writer_free(&w);
 }
 
 static void parent_role_closed(struct ipc_channel *ch, void *arg)
@@ -312,6 +329,8 @@ static struct ipc_channel *parent_start_role(struct parent *p, int queue, pid_t 
 		fatal("event=fatal reason=\"fork: %s\"", strerror(errno));
 	if (pid == 0) {
 		close(sp[0]);
+		/* proof for tests: the parent reads keys only after this fork */
+		log_info("event=role-keys private_keys=%u", tls_cert_set_keys(&p->certs));
 		if (queue) {
 			if (chdir(p->cfg->data_dir) < 0)
 				fatal("event=fatal reason=\"%s: %s\"", p->cfg->data_dir,
@@ -375,6 +394,7 @@ static void parent_start_dispatcher(struct parent *p, unsigned slot)
 		return;
 	}
 	p->procs[slot] = (struct parent_dispatcher){.pid = pid, .generation = p->generation};
+	/* no payload: the socket is the message */
 	ipc_send(p->queue, IMSG_CTL_ADD_CHANNEL, 0, NULL, 0, q[0]);
 	ipc_send(p->lookup, IMSG_CTL_ADD_CHANNEL, 0, NULL, 0, l[0]);
 }
@@ -523,6 +543,31 @@ static void parent_log_errors(const char *event, const char *errors)
 	}
 }
 
+/* Closes the listening sockets CFG no longer uses and keeps FDS. */
+static void parent_take_listeners(struct parent *p, const struct config *cfg, const int *fds)
+{
+	unsigned i, j;
+
+	for (i = 0; i < p->cfg->n_listeners; i++) {
+		int reused = 0;
+		for (j = 0; j < cfg->n_listeners; j++)
+			reused |= fds[j] == p->listen_fds[i];
+		if (!reused)
+			close(p->listen_fds[i]);
+	}
+	memcpy(p->listen_fds, fds, sizeof(p->listen_fds));
+}
+
+static void parent_log_certs(const struct parent *p)
+{
+	unsigned i;
+
+	for (i = 0; i < p->certs.n; i++)
+		log_info("event=certificate name=%s subject=\"%s\" not_after=\"%s\"",
+		         p->certs.certs[i].name[0] ? p->certs.certs[i].name : "default",
+		         p->certs.certs[i].subject, p->certs.certs[i].not_after);
+}
+
 /* SIGHUP: a new configuration and new certificates for new dispatchers; the
  * old dispatchers finish their sessions. Anything wrong keeps what runs. */
 static void parent_reload(struct parent *p)
@@ -534,7 +579,7 @@ static void parent_reload(struct parent *p)
 	char *errors = NULL, *text = NULL;
 	size_t text_len = 0;
 	const char *why;
-	unsigned i, j;
+	unsigned i;
 
 	if (config_load_file(cfg, p->cfg->path, &text, &text_len, &errors) < 0) {
 		parent_log_errors("reload-failed", errors);
@@ -560,14 +605,7 @@ static void parent_reload(struct parent *p)
 		free(cfg);
 		return;
 	}
-	for (i = 0; i < p->cfg->n_listeners; i++) {
-		int reused = 0;
-		for (j = 0; j < cfg->n_listeners; j++)
-			reused |= fds[j] == p->listen_fds[i];
-		if (!reused)
-			close(p->listen_fds[i]);
-	}
-	memcpy(p->listen_fds, fds, sizeof(fds));
+	parent_take_listeners(p, cfg, fds);
 	free(p->cfg);
 	p->cfg = cfg;
 	free(p->cfg_text);
@@ -584,10 +622,7 @@ static void parent_reload(struct parent *p)
 		}
 	p->generation++;
 	parent_start_generation(p);
-	for (i = 0; i < p->certs.n; i++)
-		log_info("event=certificate name=%s subject=\"%s\" not_after=\"%s\"",
-		         p->certs.certs[i].name[0] ? p->certs.certs[i].name : "default",
-		         p->certs.certs[i].subject, p->certs.certs[i].not_after);
+	parent_log_certs(p);
 	log_info("event=reloaded generation=%u", p->generation);
 }
 
@@ -673,17 +708,84 @@ static void parent_watch_signals(struct parent *p)
 	sigprocmask(SIG_SETMASK, &set, NULL);
 }
 
+/* Reads the configuration, finds the user, and checks the certificates
+ * while errors still reach the terminal; the keys read for that are wiped,
+ * to be read again once the roles that need none are forked. Returns 0,
+ * or -1 after saying why on stderr. */
+static int parent_load(struct parent *p, const char *config_path)
+{
+	struct tls_settings settings;
+	char *errors = NULL;
+	const char *why;
+
+	p->cfg = xmalloc(sizeof(*p->cfg));
+	if (config_load_file(p->cfg, config_path, &p->cfg_text, &p->cfg_text_len, &errors) < 0) {
+		fprintf(stderr, "%s\n", errors);
+		return -1;
+	}
+	parent_find_user(p);
+	tls_settings_from_config(p->cfg, &settings);
+	if (tls_cert_set_load(&settings, &p->certs, &why) < 0) {
+		fprintf(stderr, "sealmail: certificate: %s\n", why);
+		return -1;
+	}
+	tls_cert_set_free(&p->certs);
+	return 0;
+}
+
+/* Starts the queue and lookup roles, then reads the certificates and keys
+ * for the dispatchers, and starts those. Returns 0, or -1 (logged). */
+static int parent_start_roles(struct parent *p)
+{
+	struct tls_settings settings;
+	const char *why;
+
+	p->queue = parent_start_role(p, 1, &p->queue_pid);
+	p->lookup = parent_start_role(p, 0, &p->lookup_pid);
+	tls_settings_from_config(p->cfg, &settings);
+	if (tls_cert_set_load(&settings, &p->certs, &why) < 0) {
+		log_error("event=fatal reason=\"certificate: %s\"", why);
+		return -1;
+	}
+	parent_send_users(p, 1);
+	p->ev_users = event_new(p->base, -1, EV_PERSIST, parent_users_timer_cb, p);
+	event_add(p->ev_users, &(struct timeval){0, PARENT_USERS_CHECK_MSEC * 1000});
+	parent_start_generation(p);
+	return 0;
+}
+
+static void parent_log_started(const struct parent *p)
+{
+	unsigned i;
+
+	for (i = 0; i < p->cfg->n_listeners; i++)
+		log_info("event=listening listener=%s address=%s tls=%s", p->cfg->listeners[i].name,
+		         p->cfg->listeners[i].address_text,
+		         listener_tls_name(p->cfg->listeners[i].tls));
+	log_info("event=started hostname=%s data_dir=%s dispatchers=%u user=%s", p->cfg->hostname,
+	         p->cfg->data_dir, parent_dispatcher_count(p->cfg),
+	         p->root ? p->cfg->user : "(unchanged)");
+}
+
+/* Ends every child and removes the local socket; returns the exit status. */
+static int parent_stop(struct parent *p)
+{
+	parent_kill_all(p, SIGKILL);
+	while (waitpid(-1, NULL, 0) > 0)
+		;
+	if (p->local_fd >= 0) {
+		char path[108];
+		config_submit_socket(p->cfg, p->root, path, sizeof(path));
+		unlink(path);
+	}
+	tls_cert_set_free(&p->certs);
+	log_info("event=stopped");
+	return p->exit_status;
+}
+
 int parent_main(const char *config_path, int foreground)
 {
 	struct parent *p = xcalloc(1, sizeof(*p));
-	char *errors = NULL;
-
-	p->users_watch.type = IMSG_CTL_USERS;
-	p->aliases_watch.type = IMSG_CTL_ALIASES;
-	const char *why;
-	struct tls_settings settings;
-	unsigned i;
-
 	sigset_t block;
 
 	/* Held until parent_watch_signals(): nothing may kill us half-started. */
@@ -692,17 +794,10 @@ int parent_main(const char *config_path, int foreground)
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
 	sigprocmask(SIG_BLOCK, &block, NULL);
-	p->cfg = xmalloc(sizeof(*p->cfg));
-	if (config_load_file(p->cfg, config_path, &p->cfg_text, &p->cfg_text_len, &errors) < 0) {
-		fprintf(stderr, "%s\n", errors);
+	p->users_watch.type = IMSG_CTL_USERS;
+	p->aliases_watch.type = IMSG_CTL_ALIASES;
+	if (parent_load(p, config_path) < 0)
 		return 1;
-	}
-	parent_find_user(p);
-	tls_settings_from_config(p->cfg, &settings);
-	if (tls_cert_set_load(&settings, &p->certs, &why) < 0) {
-		fprintf(stderr, "sealmail: certificate: %s\n", why);
-		return 1;
-	}
 	log_init("parent", foreground);
 	tzset();
 	signal(SIGPIPE, SIG_IGN);
@@ -718,28 +813,11 @@ int parent_main(const char *config_path, int foreground)
 	p->limits = conn_limits_new();
 	p->base = event_base_new();
 	parent_watch_signals(p);
-	p->queue = parent_start_role(p, 1, &p->queue_pid);
-	p->lookup = parent_start_role(p, 0, &p->lookup_pid);
-	parent_send_users(p, 1);
-	p->ev_users = event_new(p->base, -1, EV_PERSIST, parent_users_timer_cb, p);
-	event_add(p->ev_users, &(struct timeval){0, PARENT_USERS_CHECK_MSEC * 1000});
-	parent_start_generation(p);
-	for (i = 0; i < p->cfg->n_listeners; i++)
-		log_info("event=listening listener=%s address=%s tls=%s", p->cfg->listeners[i].name,
-		         p->cfg->listeners[i].address_text,
-		         listener_tls_name(p->cfg->listeners[i].tls));
-	log_info("event=started hostname=%s data_dir=%s dispatchers=%u user=%s", p->cfg->hostname,
-	         p->cfg->data_dir, parent_dispatcher_count(p->cfg),
-	         p->root ? p->cfg->user : "(unchanged)");
-	event_base_dispatch(p->base);
-	parent_kill_all(p, SIGKILL);
-	while (waitpid(-1, NULL, 0) > 0)
-		;
-	if (p->local_fd >= 0) {
-		char path[108];
-		config_submit_socket(p->cfg, p->root, path, sizeof(path));
-		unlink(path);
+	if (parent_start_roles(p) < 0) {
+		p->exit_status = 1;
+		return parent_stop(p);
 	}
-	log_info("event=stopped");
-	return p->exit_status;
+	parent_log_started(p);
+	event_base_dispatch(p->base);
+	return parent_stop(p);
 }

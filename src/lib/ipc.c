@@ -407,6 +407,36 @@ void ipc_get_str(struct ipc_reader *r, char *buf, size_t size)
 	r->left -= n;
 }
 
+char *ipc_get_strdup(struct ipc_reader *r, size_t size)
+{
+	uint32_t n = ipc_get_u32(r);
+	char *s;
+
+	if (r->error || n >= size || n > r->left || memchr(r->p, '\0', n) != NULL) {
+		r->error = 1;
+		return NULL;
+	}
+	s = xmalloc((size_t)n + 1);
+	memcpy(s, r->p, n);
+	s[n] = '\0';
+	r->p += n;
+	r->left -= n;
+	return s;
+}
+
+const void *ipc_get_bytes(struct ipc_reader *r, size_t len)
+{
+	const void *p = r->p;
+
+	if (r->error || r->left < len) {
+		r->error = 1;
+		return NULL;
+	}
+	r->p += len;
+	r->left -= len;
+	return p;
+}
+
 int ipc_reader_done(const struct ipc_reader *r)
 {
 	return r->error || r->left != 0 ? -1 : 0;

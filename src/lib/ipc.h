@@ -62,6 +62,12 @@ uint64_t ipc_get_u64(struct ipc_reader *r);
 /* Copies a string into BUF of SIZE; an over-long or NUL-containing string
  * sets r->error. */
 void ipc_get_str(struct ipc_reader *r, char *buf, size_t size);
+/* As ipc_get_str, into a new string of the string's own length (shorter
+ * than SIZE); NULL with r->error set when it does not fit. */
+char *ipc_get_strdup(struct ipc_reader *r, size_t size);
+/* Takes the LEN octets that follow, without copying; NULL with r->error
+ * set when fewer are left. */
+const void *ipc_get_bytes(struct ipc_reader *r, size_t len);
 /* 0 when every field was read and nothing is left over. */
 int ipc_reader_done(const struct ipc_reader *r);
 

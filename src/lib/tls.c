@@ -280,7 +280,16 @@ void tls_cert_set_free(struct tls_cert_set *set)
 	for (i = 0; i < TLS_MAX_LISTENERS; i++)
 		free(set->client_ca_pem[i]);
 	free(set->outbound_ca_pem);
-	memset(set, 0, sizeof(*set));
+	explicit_bzero(set, sizeof(*set)); /* the session ticket keys too */
+}
+
+unsigned tls_cert_set_keys(const struct tls_cert_set *set)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; set->certs != NULL && i < set->n; i++)
+		n += set->certs[i].key_pem != NULL && set->certs[i].key_pem[0] != '\0';
+	return n;
 }
 
 /* SNI (RFC 6066 3): picks the context whose name matches, exactly or by a

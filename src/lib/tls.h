@@ -68,7 +68,11 @@ int tls_cert_set_load(const struct tls_settings *settings, struct tls_cert_set *
  * entry from OLD when there is one (logged as a warning). */
 int tls_cert_set_reload(const struct tls_settings *settings, const struct tls_cert_set *old,
                         struct tls_cert_set *set, const char **error_r);
+/* Wipes every key and frees the set. */
 void tls_cert_set_free(struct tls_cert_set *set);
+/* How many private keys SET holds in memory (0 once freed): what a role
+ * that must hold none can report. */
+unsigned tls_cert_set_keys(const struct tls_cert_set *set);
 
 struct tls_server;
 

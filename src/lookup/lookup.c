@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "conf/config.h"
-#include "daemon/proto.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -22,6 +21,8 @@
 #include "lookup/dns.h"
 #include "lookup/users.h"
 #include "mail/envelope.h"
+#include "proto/ctl.h"
+#include "proto/lookup.h"
 
 /* IMSG_LOOKUP_HOSTS_RESULT carries the resolver's status as it is. */
 _Static_assert((int)DNS_OK == (int)LOOKUP_HOSTS_OK &&
@@ -74,27 +75,32 @@ static void lookup_file_warn(unsigned line, const char *reason, void *arg)
 	         reason);
 }
 
-/* IMSG_CTL_USERS / IMSG_CTL_ALIASES: the parent read the file anew (ID 1:
- * it could not, and what was loaded stays). */
-static void lookup_file_update(struct lookup *l, uint32_t type, uint64_t id, const char *text,
-                               size_t len)
+/* IMSG_CTL_USERS / IMSG_CTL_ALIASES: the parent read the file anew (or
+ * could not, and what was loaded stays). */
+static void lookup_file_update(struct lookup *l, uint32_t type, const void *data, size_t len)
 {
 	struct lookup_file f = {
 	    .kind = type == IMSG_CTL_USERS ? "users" : "aliases",
 	    .path = type == IMSG_CTL_USERS ? l->cfg.users : l->cfg.aliases,
 	    .l = l,
 	};
+	struct proto_ctl_file msg;
+	const char *why;
 	char *copy;
 
-	if (id == 1) {
+	if (proto_ctl_file_decode(&msg, data, len, &why) < 0) {
+		log_error("event=ipc-error reason=\"%s from the parent\"", why);
+		return;
+	}
+	if (!msg.readable) {
 		log_error("event=%s-file-error file=%s reason=\"cannot be read; keeping the "
 		          "previous contents\"",
 		          f.kind, f.path);
 		return;
 	}
-	copy = xmalloc(len + 1);
-	memcpy(copy, text, len);
-	copy[len] = '\0';
+	copy = xmalloc(msg.len + 1);
+	memcpy(copy, msg.text, msg.len);
+	copy[msg.len] = '\0';
 	if (type == IMSG_CTL_USERS) {
 		users_db_free(&l->users);
 		users_db_parse(&l->users, copy, lookup_file_warn, &f);
@@ -109,7 +115,7 @@ static void lookup_file_update(struct lookup *l, uint32_t type, uint64_t id, con
 	log_info("event=%s-loaded file=%s", f.kind, f.path);
 	/* dispatchers remember recipients they were told about: not any more */
 	for (struct lookup_peer *p = l->peers; p != NULL; p = p->next)
-		ipc_send(p->ch, IMSG_LOOKUP_FORGET, 0, NULL, 0, -1);
+		ipc_send(p->ch, IMSG_LOOKUP_FORGET, 0, NULL, 0, -1); /* no payload */
 }
 
 static int lookup_is_user(const char *address, void *arg)
@@ -174,23 +180,20 @@ static void lookup_free_strings(char **list, unsigned n)
 
 static void lookup_handle_rcpt(struct lookup_peer *peer, uint64_t id, const void *data, size_t len)
 {
-	char address[ENVELOPE_ADDR_MAX], **targets = NULL;
-	struct ipc_reader r;
+	struct proto_lookup_rcpt req;
+	struct proto_lookup_rcpt_result res = {.result = LOOKUP_TEMPFAIL};
+	char **targets = NULL;
 	struct ipc_writer w;
-	uint32_t result;
-	unsigned n = 0, i;
+	const char *why;
+	unsigned n = 0;
 
-	ipc_reader_init(&r, data, len);
-	ipc_get_str(&r, address, sizeof(address));
-	result = ipc_reader_done(&r) == 0 ? lookup_rcpt(peer->l, address, &targets, &n)
-	                                  : LOOKUP_TEMPFAIL;
+	if (proto_lookup_rcpt_decode(&req, data, len, &why) == 0)
+		res.result = lookup_rcpt(peer->l, req.address, &targets, &n);
+	if (res.result == LOOKUP_OK)
+		res.targets = (struct proto_strings){.v = targets, .n = n};
 	ipc_writer_init(&w);
-	ipc_put_u32(&w, result);
-	ipc_put_u32(&w, result == LOOKUP_OK ? n : 0);
-	for (i = 0; result == LOOKUP_OK && i < n; i++)
-		ipc_put_str(&w, targets[i]);
-	ipc_send(peer->ch, IMSG_LOOKUP_RCPT_RESULT, id, w.buf, w.len, -1);
-	ipc_writer_free(&w);
+	proto_lookup_rcpt_result_encode(&res, &w);
+	proto_send(peer->ch, IMSG_LOOKUP_RCPT_RESULT, id, &w, -1);
 	lookup_free_strings(targets, n);
 }
 
@@ -221,17 +224,20 @@ static void lookup_auth_answer(struct lookup_auth *a, int ok)
 	if (ok && l->aliases_loaded)
 		n = aliases_owned_by(&l->aliases, a->user, &owned);
 	if (!a->peer->closed) {
+		struct proto_auth_result res = {.ok = (uint32_t)ok,
+		                                .by_certificate = !a->has_password};
+		char **may = xcalloc(n + 1, sizeof(char *));
+		if (ok) {
+			strlcpy_checked(res.user, a->user, sizeof(res.user));
+			may[0] = a->user;
+			for (i = 0; i < n; i++)
+				may[i + 1] = owned[i];
+			res.owned = (struct proto_strings){.v = may, .n = n + 1};
+		}
 		ipc_writer_init(&w);
-		ipc_put_u32(&w, (uint32_t)ok);
-		ipc_put_u32(&w, !a->has_password);
-		ipc_put_str(&w, ok ? a->user : "");
-		ipc_put_u32(&w, ok ? n + 1 : 0);
-		if (ok)
-			ipc_put_str(&w, a->user);
-		for (i = 0; ok && i < n; i++)
-			ipc_put_str(&w, owned[i]);
-		ipc_send(a->peer->ch, IMSG_AUTH_RESULT, a->id, w.buf, w.len, -1);
-		ipc_writer_free(&w);
+		proto_auth_result_encode(&res, &w);
+		proto_send(a->peer->ch, IMSG_AUTH_RESULT, a->id, &w, -1);
+		free(may);
 	}
 	lookup_free_strings(owned, n);
 	lookup_peer_unref(a->peer);
@@ -250,27 +256,28 @@ static void lookup_handle_auth(struct lookup_peer *peer, uint64_t id, const void
 {
 	struct lookup *l = peer->l;
 	struct lookup_auth *a = xcalloc(1, sizeof(*a));
-	char password[1024];
-	struct ipc_reader r;
-	const char *hash;
+	struct proto_auth_check req;
+	const char *hash = NULL, *why;
 
 	a->peer = peer;
 	a->id = id;
 	peer->refs++;
-	ipc_reader_init(&r, data, len);
-	ipc_get_str(&r, a->user, sizeof(a->user));
-	a->has_password = (int)ipc_get_u32(&r);
-	ipc_get_str(&r, password, sizeof(password));
-	str_lower(a->user);
-	hash =
-	    ipc_reader_done(&r) == 0 && l->users_loaded ? users_db_hash(&l->users, a->user) : NULL;
+	if (proto_auth_check_decode(&req, data, len, &why) == 0) {
+		strlcpy_checked(a->user, req.user, sizeof(a->user));
+		str_lower(a->user);
+		a->has_password = (int)req.has_password;
+		hash = l->users_loaded ? users_db_hash(&l->users, a->user) : NULL;
+	} else {
+		/* refused after the same hash computation as any wrong password */
+		a->has_password = 1;
+	}
 	a->known = hash != NULL;
 	if (!a->has_password)
 		lookup_auth_answer(a, 1);
 	else
-		verify_worker_submit(l->verify, password, hash ? hash : l->dummy_hash,
+		verify_worker_submit(l->verify, req.password, hash ? hash : l->dummy_hash,
 		                     lookup_auth_verified, a);
-	explicit_bzero(password, sizeof(password));
+	explicit_bzero(&req, sizeof(req));
 }
 
 static void lookup_peer_unref(struct lookup_peer *peer)
@@ -290,18 +297,24 @@ static void lookup_dns_done(void *arg, const struct dns_answer *a)
 	unsigned i;
 
 	if (!req->peer->closed) {
-		ipc_writer_init(&w);
-		ipc_put_u32(&w, a->status);
-		ipc_put_str(&w, a->error);
-		ipc_put_u32(&w, (uint32_t)a->secure);
-		ipc_put_u32(&w, a->n_hosts);
+		struct proto_lookup_hosts_result res = {
+		    .status = a->status,
+		    .secure = a->secure != 0,
+		    .hosts = a->n_hosts > 0 ? xcalloc(a->n_hosts, sizeof(res.hosts[0])) : NULL,
+		    .n_hosts = a->n_hosts,
+		};
+		strlcpy_checked(res.error, a->error, sizeof(res.error));
 		for (i = 0; i < a->n_hosts; i++) {
-			ipc_put_str(&w, a->hosts[i].name);
-			ipc_put_u32(&w, a->hosts[i].pref);
-			ipc_put_str(&w, a->hosts[i].addr);
+			strlcpy_checked(res.hosts[i].name, a->hosts[i].name,
+			                sizeof(res.hosts[i].name));
+			res.hosts[i].pref = a->hosts[i].pref;
+			strlcpy_checked(res.hosts[i].addr, a->hosts[i].addr,
+			                sizeof(res.hosts[i].addr));
 		}
-		ipc_send(req->peer->ch, IMSG_LOOKUP_HOSTS_RESULT, req->id, w.buf, w.len, -1);
-		ipc_writer_free(&w);
+		ipc_writer_init(&w);
+		proto_lookup_hosts_result_encode(&res, &w);
+		proto_send(req->peer->ch, IMSG_LOOKUP_HOSTS_RESULT, req->id, &w, -1);
+		proto_lookup_hosts_result_free(&res);
 	}
 	lookup_peer_unref(req->peer);
 	free(req);
@@ -328,20 +341,17 @@ static void lookup_handle_hosts(struct lookup_peer *peer, uint64_t id, const voi
 {
 	struct lookup_dns_request *req;
 	struct dns_resolver *dns;
-	struct ipc_reader r;
+	struct proto_lookup_hosts msg;
 	struct dns_answer fail;
-	char name[256];
-	uint32_t mx;
+	const char *why;
+	int ok = proto_lookup_hosts_decode(&msg, data, len, &why) == 0;
 
-	ipc_reader_init(&r, data, len);
-	ipc_get_str(&r, name, sizeof(name));
-	mx = ipc_get_u32(&r);
 	req = xcalloc(1, sizeof(*req));
 	req->peer = peer;
 	req->id = id;
 	peer->refs++;
 	dns = lookup_resolver(peer->l);
-	if (ipc_reader_done(&r) < 0 || dns == NULL) {
+	if (!ok || dns == NULL) {
 		memset(&fail, 0, sizeof(fail));
 		fail.status = DNS_TEMPFAIL;
 		strlcpy_checked(fail.error, dns ? "malformed request" : "no resolver",
@@ -349,7 +359,7 @@ static void lookup_handle_hosts(struct lookup_peer *peer, uint64_t id, const voi
 		lookup_dns_done(req, &fail);
 		return;
 	}
-	dns_resolve(dns, name, (int)mx, lookup_dns_done, req);
+	dns_resolve(dns, msg.name, (int)msg.mx_lookup, lookup_dns_done, req);
 }
 
 static void lookup_peer_handler(struct ipc_channel *ch, uint32_t type, uint64_t id,
@@ -388,8 +398,11 @@ static void lookup_parent_handler(struct ipc_channel *ch, uint32_t type, uint64_
                                   const void *data, size_t len, int fd, void *arg)
 {
 	struct lookup *l = arg;
+	struct proto_ctl_config cfg_msg;
+	const char *why;
 
-	if (type == IMSG_CTL_ADD_CHANNEL && fd >= 0) {
+	if (type == IMSG_CTL_ADD_CHANNEL && fd >= 0 &&
+	    proto_ctl_add_channel_decode(data, len, &why) == 0) {
 		struct lookup_peer *peer = xcalloc(1, sizeof(*peer));
 		peer->l = l;
 		peer->refs = 1;
@@ -399,10 +412,13 @@ static void lookup_parent_handler(struct ipc_channel *ch, uint32_t type, uint64_
 		l->peers = peer;
 		return;
 	}
-	if (type == IMSG_CTL_CONFIG) /* the file's text: parsed here, kept only if good */
-		config_reload_message(&l->cfg, data, len);
+	/* the file's text: parsed here, kept only if good */
+	if (type == IMSG_CTL_CONFIG && proto_ctl_config_decode(&cfg_msg, data, len, &why) == 0)
+		config_reload_text(&l->cfg, cfg_msg.path, cfg_msg.text, cfg_msg.text_len);
+	else if (type == IMSG_CTL_CONFIG)
+		log_error("event=reload-failed reason=\"%s\"", why);
 	if (type == IMSG_CTL_USERS || type == IMSG_CTL_ALIASES)
-		lookup_file_update(l, type, id, data, len);
+		lookup_file_update(l, type, data, len);
 	if (fd >= 0)
 		close(fd);
 }

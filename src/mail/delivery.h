@@ -1,11 +1,11 @@
 /*
- * delivery.h: a remote delivery as the queue hands it to a dispatcher's SMTP
- * client (IMSG_MTA_DELIVER: one message, one destination domain, its
- * pending recipients) and the outcome that comes back (IMSG_MTA_RESULT),
- * with their IPC encoding; and struct delivery_status, what one attempt for
- * one recipient came to, which the queue keeps, stores and puts in DSNs.
- * Used by the queue (src/queue/) and the SMTP client (src/smtp/mta.c)
- * through the dispatcher.
+ * delivery.h: a remote delivery as the dispatcher's SMTP client runs it
+ * (struct mta_task: one message, one destination domain, its pending
+ * recipients, made by the dispatcher from the queue's IMSG_MTA_DELIVER of
+ * proto/queue.h) and its outcome; and struct delivery_status, what one
+ * attempt for one recipient came to, which the queue keeps, stores and
+ * puts in DSNs. Used by the queue (src/queue/), the SMTP client
+ * (src/smtp/mta.c) and the dispatcher.
  */
 #ifndef SEALMAIL_DELIVERY_H
 #define SEALMAIL_DELIVERY_H
@@ -14,8 +14,6 @@
 #include <stdint.h>
 
 #include "mail/envelope.h"
-
-struct ipc_writer;
 
 #define DELIVERY_ENHANCED_MAX 16 /* "5.123.456" and its NUL fit */
 #define DELIVERY_TEXT_MAX 512
@@ -76,16 +74,5 @@ struct mta_task {
 
 /* Closes the task's file and frees it; NULL is fine. */
 void mta_task_free(struct mta_task *task);
-
-/* The task as the queue sends it (not the fd, which rides along). */
-void mta_task_encode(const struct mta_task *task, struct ipc_writer *w);
-/* A new task from the queue's message; NULL when malformed. */
-struct mta_task *mta_task_decode(uint64_t id, const void *data, size_t len, int fd);
-
-/* The outcome, as the dispatcher sends it back. */
-void mta_result_encode(const struct mta_task *task, struct ipc_writer *w);
-/* Fills the report and the recipients' outcomes of TASK (whose rcpts hold
- * the queue's indexes) from a result. Returns 0 or -1 when malformed. */
-int mta_result_decode(struct mta_task *task, const void *data, size_t len);
 
 #endif

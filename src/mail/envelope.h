@@ -1,7 +1,7 @@
 /*
  * envelope.h: a message's envelope (sender, recipients and their DSN
  * parameters, where it came from), as the SMTP server session builds it,
- * the dispatcher sends it to the queue over IPC, and the queue keeps it.
+ * the dispatcher sends it to the queue (proto/queue.h), and the queue keeps it.
  * How the queue stores it in a spool file is queue/spool_file.h.
  */
 #ifndef SEALMAIL_ENVELOPE_H
@@ -9,9 +9,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-
-struct ipc_writer;
-struct ipc_reader;
 
 #define ENVELOPE_ADDR_MAX 512 /* a formatted path, quoted local part included */
 #define ENVELOPE_MAX_RCPTS 10000
@@ -50,10 +47,5 @@ void envelope_free(struct envelope *env);
 /* Appends a recipient (ORCPT may be NULL). Returns -1 past
  * ENVELOPE_MAX_RCPTS or when a field is too long. */
 int envelope_add_rcpt(struct envelope *env, const char *addr, unsigned notify, const char *orcpt);
-
-/* The envelope as the dispatcher sends it with IMSG_QUEUE_COMMIT. */
-void envelope_encode(const struct envelope *env, struct ipc_writer *w);
-/* Returns 0, or -1 when the payload is malformed. */
-int envelope_decode(struct envelope *env, struct ipc_reader *r);
 
 #endif

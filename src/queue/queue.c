@@ -58,6 +58,8 @@
  *   msg         -> spool_file.c
  * spool_file.c, queue_state.c and dsn.c are pure (bytes in, values out).
  */
+#include "proto/ctl.h"
+#include "proto/queue.h"
 #include "queue/queue.h"
 
 #include <errno.h>
@@ -76,7 +78,6 @@
 #include <unistd.h>
 
 #include "conf/config.h"
-#include "daemon/proto.h"
 #include "lib/crc32c.h"
 #include "lib/fault.h"
 #include "lib/ipc.h"
@@ -124,17 +125,31 @@ static void queue_open_drop(struct queue *q, struct queue_msg *m, struct queue_m
 	queue_msg_free(m);
 }
 
-/* Sends PEER a result message TYPE for request ID: OK, TEXT and maybe FD. */
-static void queue_reply(struct queue_peer *peer, uint32_t type, uint64_t id, uint32_t ok,
-                        const char *text, int fd)
+/* Sends PEER an IMSG_QUEUE_POOL_FILE: RESULT, the queue id or the reason
+ * TEXT, and the file FD (or -1). */
+static void queue_send_pool_file(struct queue_peer *peer, enum queue_result result,
+                                 const char *text, int fd)
 {
+	struct proto_queue_pool_file msg = {.result = result};
 	struct ipc_writer w;
 
+	strlcpy_checked(msg.id, text, sizeof(msg.id));
 	ipc_writer_init(&w);
-	ipc_put_u32(&w, ok);
-	ipc_put_str(&w, text);
-	ipc_send(peer->ch, type, id, w.buf, w.len, fd);
-	ipc_writer_free(&w);
+	proto_queue_pool_file_encode(&msg, &w);
+	proto_send(peer->ch, IMSG_QUEUE_POOL_FILE, 0, &w, fd);
+}
+
+/* Sends PEER the IMSG_QUEUE_COMMIT_RESULT of request ID. */
+static void queue_send_commit_result(struct queue_peer *peer, uint64_t id,
+                                     enum queue_result result, const char *text)
+{
+	struct proto_queue_commit_result msg = {.result = result};
+	struct ipc_writer w;
+
+	(void)strlcpy_checked(msg.text, text, sizeof(msg.text)); /* a long reason is cut */
+	ipc_writer_init(&w);
+	proto_queue_commit_result_encode(&msg, &w);
+	proto_send(peer->ch, IMSG_QUEUE_COMMIT_RESULT, id, &w, -1);
 }
 
 /* Creates an empty pool/ID; returns its descriptor, or -1 with errno and
@@ -181,16 +196,42 @@ static int queue_spool_seal(struct queue_msg *m, uint64_t body_len, uint32_t crc
 	return 0;
 }
 
+/* The spool files PEER holds open (in its pool or its sessions' DATA). */
+static unsigned queue_peer_open_files(const struct queue *q, const struct queue_peer *peer)
+{
+	const struct queue_msg *m;
+	unsigned n = 0;
+
+	TAILQ_FOREACH(m, &q->open, entry)
+	n += m->peer == peer;
+	return n;
+}
+
 /* IMSG_QUEUE_POOL: empty spool files for a dispatcher to fill later, so
- * that its sessions need no round trip at DATA. */
+ * that its sessions need no round trip at DATA. A dispatcher holds at most
+ * one file per session and a pool's worth more; one that holds more than
+ * that gets no more, so it cannot fill the spool with empty files. */
 static void queue_handle_pool(struct queue *q, struct queue_peer *peer, const void *data,
                               size_t len)
 {
-	uint32_t want = 0, i;
+	unsigned max_open = q->cfg.limits.connections + PROTO_QUEUE_POOL_MAX;
+	struct proto_queue_pool req;
+	const char *bad;
+	uint32_t i;
 
-	if (len == sizeof(want))
-		memcpy(&want, data, sizeof(want));
-	for (i = 0; i < want && i < 256; i++) {
+	if (proto_queue_pool_decode(&req, data, len, &bad) < 0) {
+		log_error("event=ipc-error reason=\"%s\"", bad);
+		return;
+	}
+	if (queue_peer_open_files(q, peer) + req.count > max_open) {
+		log_error("event=spool-error reason=\"a dispatcher asked for more than %u open "
+		          "spool files\"",
+		          max_open);
+		for (i = 0; i < req.count; i++)
+			queue_send_pool_file(peer, QUEUE_RESULT_FAILED, "too many open files", -1);
+		return;
+	}
+	for (i = 0; i < req.count; i++) {
 		struct queue_msg *m = xcalloc(1, sizeof(*m));
 		const char *why = "";
 		int theirs;
@@ -202,8 +243,8 @@ static void queue_handle_pool(struct queue *q, struct queue_peer *peer, const vo
 			int err = errno;
 			log_error("event=spool-error id=%s reason=\"%s\"", m->id,
 			          m->fd >= 0 ? strerror(err) : why);
-			queue_reply(peer, IMSG_QUEUE_POOL_FILE, 0, queue_result_for(err),
-			            "cannot create spool file", -1);
+			queue_send_pool_file(peer, queue_result_for(err), "cannot create spool file",
+			                     -1);
 			if (m->fd >= 0) {
 				char path[128];
 				snprintf(path, sizeof(path), QUEUE_POOL_DIR "/%s", m->id);
@@ -214,7 +255,7 @@ static void queue_handle_pool(struct queue *q, struct queue_peer *peer, const vo
 		}
 		m->peer = peer;
 		TAILQ_INSERT_TAIL(&q->open, m, entry);
-		queue_reply(peer, IMSG_QUEUE_POOL_FILE, 0, 1, m->id, theirs);
+		queue_send_pool_file(peer, QUEUE_RESULT_OK, m->id, theirs);
 	}
 }
 
@@ -249,29 +290,26 @@ int queue_inject(struct queue *q, struct envelope *env, const char *msg, size_t 
 static void queue_handle_commit(struct queue *q, struct queue_peer *peer, uint64_t rid,
                                 const void *data, size_t len)
 {
-	struct ipc_reader r;
+	struct proto_queue_commit req;
 	struct queue_msg *m;
-	struct envelope env;
-	const char *why = "spool size mismatch";
+	const char *why = "spool size mismatch", *bad;
 	struct stat st;
-	char id[32];
 	uint64_t size;
 	uint32_t crc;
-	int ok;
+	int ok = proto_queue_commit_decode(&req, data, len, &bad) == 0;
 
-	ipc_reader_init(&r, data, len);
-	ipc_get_str(&r, id, sizeof(id));
-	size = ipc_get_u64(&r);
-	crc = ipc_get_u32(&r);
-	ok = envelope_decode(&env, &r) == 0;
-	m = ok ? queue_open_find(q, peer, id) : NULL;
+	if (!ok)
+		log_error("event=ipc-error reason=\"%s\"", bad);
+	m = ok ? queue_open_find(q, peer, req.queue_id) : NULL;
 	if (m == NULL) {
-		envelope_free(&env);
-		queue_reply(peer, IMSG_QUEUE_COMMIT_RESULT, rid, 0, "unknown transaction", -1);
+		proto_queue_commit_free(&req);
+		queue_send_commit_result(peer, rid, QUEUE_RESULT_FAILED, "unknown transaction");
 		return;
 	}
+	size = req.size;
+	crc = req.crc;
 	envelope_free(&m->env);
-	m->env = env;
+	m->env = req.env; /* taken: req is not freed */
 	strlcpy_checked(m->env.id, m->id, sizeof(m->env.id));
 	m->commit_errno = 0;
 	if (fstat(m->fd, &st) < 0 || (uint64_t)st.st_size != size ||
@@ -279,7 +317,7 @@ static void queue_handle_commit(struct queue *q, struct queue_peer *peer, uint64
 		enum queue_result res = queue_result_for(m->commit_errno);
 		log_error("event=spool-error id=%s reason=\"%s\"", m->id, why);
 		queue_open_drop(q, m, &q->open);
-		queue_reply(peer, IMSG_QUEUE_COMMIT_RESULT, rid, res, why, -1);
+		queue_send_commit_result(peer, rid, res, why);
 		return;
 	}
 	m->request_id = rid;
@@ -291,13 +329,12 @@ static void queue_handle_commit(struct queue *q, struct queue_peer *peer, uint64
 static void queue_handle_abort(struct queue *q, struct queue_peer *peer, const void *data,
                                size_t len)
 {
-	struct ipc_reader r;
+	struct proto_queue_abort req;
 	struct queue_msg *m;
-	char id[32];
+	const char *why;
 
-	ipc_reader_init(&r, data, len);
-	ipc_get_str(&r, id, sizeof(id));
-	if (ipc_reader_done(&r) == 0 && (m = queue_open_find(q, peer, id)) != NULL)
+	if (proto_queue_abort_decode(&req, data, len, &why) == 0 &&
+	    (m = queue_open_find(q, peer, req.queue_id)) != NULL)
 		queue_open_drop(q, m, &q->open);
 }
 
@@ -322,7 +359,7 @@ static void queue_peer_handler(struct ipc_channel *ch, uint32_t type, uint64_t i
 		queue_task_result(peer->q, id, data, len);
 		break;
 	case IMSG_DISPATCHER_RETIRING:
-		peer->retiring = 1;
+		peer->retiring = 1; /* it carries nothing else */
 		break;
 	default:
 		log_error("event=ipc-error reason=\"unexpected message %u from dispatcher\"", type);
@@ -407,8 +444,8 @@ static void queue_batch_answer(struct queue *q, int sync_errno)
 
 		TAILQ_REMOVE(&q->batch, m, entry);
 		if (m->peer != NULL)
-			queue_reply(m->peer, IMSG_QUEUE_COMMIT_RESULT, m->request_id, res,
-			            ok ? m->id : "cannot make the message stable", -1);
+			queue_send_commit_result(m->peer, m->request_id, res,
+			                         ok ? m->id : "cannot make the message stable");
 		m->peer = NULL;
 		if (ok) {
 			m->arrival = (time_t)m->env.time;
@@ -566,14 +603,21 @@ static void queue_parent_handler(struct ipc_channel *ch, uint32_t type, uint64_t
                                  const void *data, size_t len, int fd, void *arg)
 {
 	struct queue *q = arg;
+	struct proto_ctl_config cfg_msg;
+	const char *why;
 
 	switch (type) {
 	case IMSG_CTL_ADD_CHANNEL:
-		if (fd >= 0)
+		if (fd >= 0 && proto_ctl_add_channel_decode(data, len, &why) == 0) {
 			queue_add_peer(q, fd);
-		return;
+			return;
+		}
+		break;
 	case IMSG_CTL_CONFIG: /* the file's text: parsed here, kept only if good */
-		config_reload_message(&q->cfg, data, len);
+		if (proto_ctl_config_decode(&cfg_msg, data, len, &why) == 0)
+			config_reload_text(&q->cfg, cfg_msg.path, cfg_msg.text, cfg_msg.text_len);
+		else
+			log_error("event=reload-failed reason=\"%s\"", why);
 		break;
 	default:
 		log_error("event=ipc-error reason=\"unexpected message %u from parent\"", type);

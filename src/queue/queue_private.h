@@ -13,7 +13,7 @@
 #include <time.h>
 
 #include "conf/config.h"
-#include "daemon/proto.h"
+#include "proto/proto.h"
 #include "mail/envelope.h"
 #include "queue/maildir.h"
 #include "queue/queue_state.h"

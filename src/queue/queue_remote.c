@@ -10,6 +10,7 @@
  * attempt) and queue.c (results, a dispatcher that went away); calls
  * queue_msg.c, queue_retry.c and queue.c's queue_schedule_flush().
  */
+#include "proto/queue.h"
 #include "queue/queue_remote.h"
 
 #include <stdlib.h>
@@ -17,7 +18,6 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "daemon/proto.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -57,7 +57,7 @@ static struct queue_peer *queue_peer_for(struct queue *q, const char *domain)
 /* The task for a dispatcher: M's envelope, with the N recipients INDEX at
  * DOMAIN. Its rcpts are malloc'ed. */
 static void queue_task_describe(const struct queue_msg *m, const char *domain,
-                                const unsigned *index, unsigned n, struct mta_task *mt)
+                                const unsigned *index, unsigned n, struct proto_task *mt)
 {
 	unsigned i;
 
@@ -107,7 +107,7 @@ static void queue_task_start(struct queue *q, struct queue_msg *m, const char *d
                              const unsigned *index, unsigned n)
 {
 	struct queue_peer *peer = queue_peer_for(q, domain);
-	struct mta_task mt;
+	struct proto_task mt;
 	struct ipc_writer w;
 	struct queue_task *t;
 	unsigned i;
@@ -122,10 +122,9 @@ static void queue_task_start(struct queue *q, struct queue_msg *m, const char *d
 	queue_task_describe(m, domain, index, n, &mt);
 	t = queue_task_new(q, m, peer, domain, index, n);
 	ipc_writer_init(&w);
-	mta_task_encode(&mt, &w);
-	ipc_send(peer->ch, IMSG_MTA_DELIVER, t->id, w.buf, w.len, fd);
-	ipc_writer_free(&w);
-	free(mt.rcpts);
+	proto_task_encode(&mt, &w);
+	proto_send(peer->ch, IMSG_MTA_DELIVER, t->id, &w, fd);
+	proto_task_free(&mt);
 }
 
 /* 1 when M has a pending recipient that is not local. */
@@ -185,8 +184,8 @@ static struct queue_task *queue_task_find(struct queue *q, uint64_t id)
 }
 
 /* Records one recipient's outcome from a dispatcher, and logs it. */
-static void queue_rcpt_outcome(struct queue_msg *m, const struct mta_task *mt,
-                               const struct mta_rcpt *res)
+static void queue_rcpt_outcome(struct queue_msg *m, const struct mta_report *report,
+                               const struct proto_task_outcome *res)
 {
 	struct queue_rcpt *r = &m->rcpts[res->index];
 	char to[ENVELOPE_ADDR_MAX + 16], v[700];
@@ -200,18 +199,18 @@ static void queue_rcpt_outcome(struct queue_msg *m, const struct mta_task *mt,
 		r->status = RCPT_DELIVERED;
 		log_info("event=delivered id=%s to=%s relay=%s tls=%s peer=%s policy=%s dsn=%s "
 		         "reply=%s",
-		         m->id, to, mt->report.relay, mt->report.tls[0] ? mt->report.tls : "none",
-		         mt->report.peer, mt->report.policy, res->status.enhanced, v);
+		         m->id, to, report->relay, report->tls[0] ? report->tls : "none",
+		         report->peer, report->policy, res->status.enhanced, v);
 		break;
 	case MTA_PERMFAIL:
 		r->status = RCPT_FAILED;
 		log_info("event=bounced id=%s to=%s relay=%s policy=%s dsn=%s reason=%s", m->id,
-		         to, mt->report.relay[0] ? mt->report.relay : "none", mt->report.policy,
+		         to, report->relay[0] ? report->relay : "none", report->policy,
 		         res->status.enhanced, v);
 		break;
 	default:
 		log_info("event=deferred id=%s to=%s relay=%s policy=%s dsn=%s reason=%s", m->id,
-		         to, mt->report.relay[0] ? mt->report.relay : "none", mt->report.policy,
+		         to, report->relay[0] ? report->relay : "none", report->policy,
 		         res->status.enhanced, v);
 	}
 }
@@ -219,18 +218,19 @@ static void queue_rcpt_outcome(struct queue_msg *m, const struct mta_task *mt,
 /* The seed's complaint (KB 282835): mail that left without an
  * authenticated peer is worth a warning, naming the domain. */
 static void queue_warn_unauthenticated(const struct queue_msg *m, const struct queue_task *t,
-                                       const struct mta_task *mt)
+                                       const struct mta_report *report,
+                                       const struct proto_task_outcome *out, unsigned n)
 {
 	unsigned i, delivered = 0;
 
-	for (i = 0; i < mt->n_rcpts; i++)
-		delivered += mt->rcpts[i].outcome == MTA_DELIVERED;
-	if (delivered == 0 || strcmp(mt->report.peer, "verified") == 0)
+	for (i = 0; i < n; i++)
+		delivered += out[i].outcome == MTA_DELIVERED;
+	if (delivered == 0 || strcmp(report->peer, "verified") == 0)
 		return;
 	log_warn("event=unauthenticated-delivery id=%s domain=%s relay=%s tls=%s peer=%s "
 	         "policy=%s recipients=%u",
-	         m->id, t->domain, mt->report.relay, mt->report.tls[0] ? mt->report.tls : "none",
-	         mt->report.peer, mt->report.policy, delivered);
+	         m->id, t->domain, report->relay, report->tls[0] ? report->tls : "none",
+	         report->peer, report->policy, delivered);
 }
 
 /* Forgets task T; the attempt of its message ends with its last task. */
@@ -250,30 +250,52 @@ static void queue_task_end(struct queue *q, struct queue_task *t)
 		queue_schedule_flush(q);
 }
 
+/* Fills OUT (the task's recipients, in its order) from a dispatcher's
+ * result; -1 when it is not about those recipients. */
+static int queue_task_outcomes(const struct queue_task *t, const struct proto_task_result *res,
+                               struct proto_task_outcome *out)
+{
+	unsigned i, j;
+
+	if (res->n_rcpts != t->n)
+		return -1;
+	for (j = 0; j < res->n_rcpts; j++)
+		for (i = 0; i < t->n; i++)
+			if (out[i].index == res->rcpts[j].index)
+				out[i] = res->rcpts[j];
+	return 0;
+}
+
 void queue_task_result(struct queue *q, uint64_t id, const void *data, size_t len)
 {
 	struct queue_task *t = queue_task_find(q, id);
-	struct mta_task mt;
+	struct proto_task_outcome *out;
+	struct proto_task_result res;
+	struct mta_report report;
+	const char *why = "malformed delivery result";
 	unsigned i;
 
 	if (t == NULL)
 		return;
-	memset(&mt, 0, sizeof(mt));
-	mt.n_rcpts = t->n;
-	mt.rcpts = xcalloc(t->n, sizeof(mt.rcpts[0]));
+	out = xcalloc(t->n, sizeof(out[0]));
 	for (i = 0; i < t->n; i++) {
-		mt.rcpts[i].index = t->index[i];
-		mt.rcpts[i].outcome = MTA_TEMPFAIL;
-		delivery_status_set(&mt.rcpts[i].status, "4.3.0", 0,
+		out[i].index = t->index[i];
+		out[i].outcome = MTA_TEMPFAIL;
+		delivery_status_set(&out[i].status, "4.3.0", 0,
 		                    "4.3.0 malformed result from the dispatcher");
 	}
-	if (mta_result_decode(&mt, data, len) < 0)
-		log_error("event=ipc-error id=%s reason=\"malformed delivery result\"", t->msg->id);
+	memset(&report, 0, sizeof(report));
+	if (proto_task_result_decode(&res, data, len, &why) < 0 ||
+	    queue_task_outcomes(t, &res, out) < 0)
+		log_error("event=ipc-error id=%s reason=\"%s\"", t->msg->id, why);
+	else
+		report = res.report;
 	for (i = 0; i < t->n; i++)
-		if (mt.rcpts[i].index < t->msg->n_rcpts)
-			queue_rcpt_outcome(t->msg, &mt, &mt.rcpts[i]);
-	queue_warn_unauthenticated(t->msg, t, &mt);
-	free(mt.rcpts);
+		if (out[i].index < t->msg->n_rcpts)
+			queue_rcpt_outcome(t->msg, &report, &out[i]);
+	queue_warn_unauthenticated(t->msg, t, &report, out, t->n);
+	proto_task_result_free(&res);
+	free(out);
 	queue_task_end(q, t);
 }
 

@@ -24,9 +24,8 @@
 #include <unistd.h>
 
 #include "conf/config.h"
-#include "daemon/proto.h"
+#include "lib/handle.h"
 #include "lib/io.h"
-#include "lib/ipc.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "mail/dotstuff.h"
@@ -120,9 +119,7 @@ struct mta_dest {
 struct mta {
 	struct mta_env env;
 	struct mta_dest *dests;
-	struct mta_session **by_handle;
-	unsigned n_handles, cap_handles;
-	uint32_t generation;
+	struct handle_table sessions; /* connections waiting for DNS find theirs */
 	int closing;
 };
 
@@ -957,7 +954,6 @@ static void mta_session_free(struct mta_session *s)
 {
 	struct mta *m = s->mta;
 	struct mta_dest *d = s->dest;
-	unsigned slot = (unsigned)(s->handle & 0xffffffffu);
 
 	if (s->closed)
 		return;
@@ -972,7 +968,7 @@ static void mta_session_free(struct mta_session *s)
 		io_close(&s->io);
 	event_free(s->ev_idle);
 	s->ev_idle = NULL;
-	m->by_handle[slot] = NULL;
+	handle_table_remove(&m->sessions, s->handle);
 	mta_dest_remove_session(d, s);
 	s->closed = 1;
 	s->task = NULL;
@@ -1010,20 +1006,8 @@ static void mta_session_new(struct mta_dest *d)
 {
 	struct mta *m = d->mta;
 	struct mta_session *s = xcalloc(1, sizeof(*s));
-	unsigned slot;
 
-	for (slot = 0; slot < m->n_handles && m->by_handle[slot] != NULL; slot++)
-		;
-	if (slot == m->n_handles) {
-		if (m->n_handles == m->cap_handles) {
-			m->cap_handles = m->cap_handles ? m->cap_handles * 2 : 16;
-			m->by_handle =
-			    xrealloc(m->by_handle, m->cap_handles * sizeof(*m->by_handle));
-		}
-		m->n_handles++;
-	}
-	m->by_handle[slot] = s;
-	s->handle = ((uint64_t)++m->generation << 32) | slot;
+	s->handle = handle_table_add(&m->sessions, s);
 	s->mta = m;
 	s->dest = d;
 	s->ev_idle = evtimer_new(m->env.base, mta_idle_cb, s);
@@ -1098,32 +1082,23 @@ void mta_submit(struct mta *m, struct mta_task *task)
 	mta_dest_kick(d);
 }
 
-/* Takes the lookup role's answer (IMSG_LOOKUP_HOSTS_RESULT). */
-void mta_resolved(struct mta *m, uint64_t handle, const void *data, size_t len)
+/* Takes the lookup role's answer (IMSG_LOOKUP_HOSTS_RESULT, decoded by
+ * the dispatcher). */
+void mta_resolved(struct mta *m, uint64_t handle, const struct proto_lookup_hosts_result *res)
 {
-	unsigned slot = (unsigned)(handle & 0xffffffffu);
-	struct mta_session *s = slot < m->n_handles ? m->by_handle[slot] : NULL;
-	struct ipc_reader r;
-	char error[256], status_text[400];
-	uint32_t status, n, i;
+	struct mta_session *s = handle_table_get(&m->sessions, handle);
+	const char *error = res->error;
+	char status_text[400];
+	uint32_t status = res->status, i;
 
-	if (s == NULL || s->handle != handle || s->state != MTA_STATE_RESOLVING)
+	if (s == NULL || s->state != MTA_STATE_RESOLVING)
 		return;
-	ipc_reader_init(&r, data, len);
-	status = ipc_get_u32(&r);
-	ipc_get_str(&r, error, sizeof(error));
-	(void)ipc_get_u32(&r); /* secure: for DANE */
-	n = ipc_get_u32(&r);
-	for (i = 0; i < n && !r.error; i++) {
-		struct mta_host h;
-		ipc_get_str(&r, h.name, sizeof(h.name));
-		h.pref = ipc_get_u32(&r);
-		ipc_get_str(&r, h.addr, sizeof(h.addr));
-		if (s->n_hosts < MTA_MAX_HOSTS)
-			s->hosts[s->n_hosts++] = h;
+	for (i = 0; i < res->n_hosts && s->n_hosts < MTA_MAX_HOSTS; i++) {
+		struct mta_host *h = &s->hosts[s->n_hosts++];
+		strlcpy_checked(h->name, res->hosts[i].name, sizeof(h->name));
+		h->pref = res->hosts[i].pref;
+		strlcpy_checked(h->addr, res->hosts[i].addr, sizeof(h->addr));
 	}
-	if (r.error)
-		status = LOOKUP_HOSTS_TEMPFAIL;
 	if (status == LOOKUP_HOSTS_OK && s->n_hosts > 0) {
 		s->cur = 0;
 		mta_session_connect(s);
@@ -1176,7 +1151,7 @@ void mta_free(struct mta **mp)
 		                     NULL);
 		free(d);
 	}
-	free(m->by_handle);
+	handle_table_free(&m->sessions);
 	free(m);
 }
 

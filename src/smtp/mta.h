@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "mail/delivery.h"
+#include "proto/lookup.h"
 
 struct config;
 struct event_base;
@@ -40,8 +41,9 @@ void mta_free(struct mta **m);
 /* Takes a task (and its fd). */
 void mta_submit(struct mta *m, struct mta_task *task);
 
-/* A DNS answer for HANDLE (see proto.h IMSG_LOOKUP_HOSTS_RESULT). */
-void mta_resolved(struct mta *m, uint64_t handle, const void *data, size_t len);
+/* The lookup role's host list for HANDLE (proto/lookup.h); a stale
+ * handle is ignored. */
+void mta_resolved(struct mta *m, uint64_t handle, const struct proto_lookup_hosts_result *res);
 
 /* Number of open connections and queued tasks, for a graceful exit. */
 unsigned mta_busy(const struct mta *m);

@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "conf/config.h"
-#include "daemon/proto.h"
+#include "proto/proto.h"
 #include "lib/crc32c.h"
 #include "lib/fault.h"
 #include "lib/io.h"

@@ -55,14 +55,14 @@ struct smtp_session *smtp_session_new(const struct smtp_env *env, const struct c
 /* For the local submission socket: the client is the local user UID. */
 void smtp_session_set_local(struct smtp_session *s, unsigned uid);
 
-/* Answers to the callbacks; see daemon/proto.h for RESULT and OK. TARGETS
+/* Answers to the callbacks; see proto/proto.h for RESULT and OK. TARGETS
  * are the recipients an alias expands to (the address itself otherwise). */
 void smtp_session_lookup_done(struct smtp_session *s, unsigned result, const char *const *targets,
                               unsigned n_targets);
 /* USER is the canonical name; OWNED the addresses it may send as. */
 void smtp_session_auth_done(struct smtp_session *s, int ok, int by_certificate, const char *user,
                             const char *const *owned, unsigned n_owned);
-/* OK is an enum queue_result (daemon/proto.h). */
+/* OK is an enum queue_result (proto/proto.h). */
 void smtp_session_open_done(struct smtp_session *s, int ok, const char *text, int fd);
 void smtp_session_commit_done(struct smtp_session *s, int ok, const char *text);
 

@@ -2,13 +2,14 @@
  * fuzz_envelope.c: libFuzzer harness for the envelope in its two
  * encodings: the spool file's text records (spool_envelope_parse) and
  * trailer (spool_trailer_parse) of queue/spool_file.c, and the IPC payload
- * the queue gets from a dispatcher (envelope_decode, mail/envelope.c). The first
+ * the queue gets from a dispatcher (proto_envelope_decode, proto/queue.c). The first
  * byte picks which; the rest is the bytes. Whatever is accepted must be
  * written back and read again to the same envelope.
  */
 #include "fuzz_common.h"
 #include "lib/ipc.h"
 #include "mail/envelope.h"
+#include "proto/queue.h"
 #include "queue/spool_file.h"
 
 static void check_same(const struct envelope *a, const struct envelope *b)
@@ -78,15 +79,15 @@ static void fuzz_ipc(const uint8_t *data, size_t len)
 	struct ipc_writer w;
 
 	ipc_reader_init(&r, data, len);
-	if (envelope_decode(&env, &r) < 0) {
+	if (proto_envelope_decode(&env, &r) < 0) {
 		envelope_free(&env);
 		return;
 	}
 	ipc_writer_init(&w);
-	envelope_encode(&env, &w);
+	proto_envelope_encode(&env, &w);
 	CHECK(w.len == len && memcmp(w.buf, data, len) == 0);
 	ipc_reader_init(&r, w.buf, w.len);
-	CHECK(envelope_decode(&again, &r) == 0);
+	CHECK(proto_envelope_decode(&again, &r) == 0);
 	check_same(&env, &again);
 	check_spool_round_trip(&env);
 	envelope_free(&again);

@@ -2,11 +2,11 @@
  * fuzz_ipc_dispatcher.c: libFuzzer harness for what the dispatcher
  * (daemon/dispatcher.c) takes from the other roles: from the queue,
  * IMSG_QUEUE_POOL_FILE (dispatcher_pool_file), IMSG_QUEUE_COMMIT_RESULT
- * (dispatcher_read_result), IMSG_MTA_DELIVER (mta_task_decode, then the
+ * (dispatcher_commit_result), IMSG_MTA_DELIVER (dispatcher_deliver, then the
  * SMTP client); from the lookup role, IMSG_LOOKUP_RCPT_RESULT
  * (dispatcher_rcpt_result), IMSG_AUTH_RESULT (dispatcher_auth_result),
- * IMSG_LOOKUP_FORGET and IMSG_LOOKUP_HOSTS_RESULT (mta_resolved in
- * smtp/mta.c); and any other type, to either handler. The parent sends the
+ * IMSG_LOOKUP_FORGET and IMSG_LOOKUP_HOSTS_RESULT (dispatcher_hosts_result,
+ * then mta_resolved in smtp/mta.c); and any other type, to either handler. The parent sends the
  * dispatcher no message (its configuration comes with the fork).
  *
  * dispatcher.c is included whole and its state built as dispatcher_main
@@ -107,11 +107,13 @@ static int spool_fd(void)
 
 static unsigned live_sessions(const struct dispatcher *d, uint64_t *out, unsigned max)
 {
-	unsigned i, n = 0;
+	struct dispatcher_conn *c;
+	unsigned pos = 0, n = 0;
+	uint64_t handle;
 
-	for (i = 0; i < d->n_slots && n < max; i++)
-		if (d->slots[i].session != NULL)
-			out[n++] = dispatcher_handle(i, d->slots[i].generation);
+	while (n < max && (c = handle_table_next(&d->sessions, &pos, &handle)) != NULL)
+		if (c->session != NULL)
+			out[n++] = handle;
 	return n;
 }
 
@@ -157,10 +159,16 @@ static void new_session(struct harness *h, uint64_t how, const uint8_t *data, si
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
 	dispatcher_accept_cb(d->listeners[how & 1], sv[0], (struct sockaddr *)&sin, sizeof(sin), d);
 	h->clients[h->n_clients++] = sv[1];
-	for (unsigned i = 0; i < d->n_slots; i++) {
-		struct smtp_session *s = d->slots[i].session;
-		if (s != NULL && s->io != NULL && s->io->fd == sv[0] && (how & 2))
-			s->tls_active = 1; /* as if after STARTTLS: AUTH is offered */
+	{
+		struct dispatcher_conn *c;
+		unsigned pos = 0;
+		uint64_t handle;
+
+		while ((c = handle_table_next(&d->sessions, &pos, &handle)) != NULL) {
+			struct smtp_session *s = c->session;
+			if (s != NULL && s->io != NULL && s->io->fd == sv[0] && (how & 2))
+				s->tls_active = 1; /* as if after STARTTLS: AUTH is offered */
+		}
 	}
 	if (len > 0)
 		(void)!write(sv[1], data, len);
@@ -222,11 +230,17 @@ static void dispatcher_teardown(struct harness *h)
 	struct dispatcher *d = h->d;
 	unsigned i;
 
-	for (i = 0; i < d->n_slots; i++)
-		if (d->slots[i].session != NULL) {
-			struct io *io = d->slots[i].session->io;
-			io->cb(io, IO_ERROR, io->arg);
-		}
+	{
+		struct dispatcher_conn *c;
+		unsigned pos = 0;
+		uint64_t handle;
+
+		while ((c = handle_table_next(&d->sessions, &pos, &handle)) != NULL)
+			if (c->session != NULL) {
+				struct io *io = c->session->io;
+				io->cb(io, IO_ERROR, io->arg);
+			}
+	}
 	CHECK(d->active == 0);
 	mta_free(&d->mta);
 	tls_client_free(&d->tls_client);
@@ -243,8 +257,7 @@ static void dispatcher_teardown(struct harness *h)
 	for (i = 0; i < h->n_clients; i++)
 		close(h->clients[i]);
 	free(d->pool_waiting);
-	free(d->slots);
-	free(d->free_slots);
+	handle_table_free(&d->sessions);
 	event_base_free(d->base);
 	free(d);
 }

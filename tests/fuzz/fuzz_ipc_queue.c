@@ -2,8 +2,8 @@
  * fuzz_ipc_queue.c: libFuzzer harness for what the queue role (src/queue/:
  * queue.c and the files it calls) takes from others: from a dispatcher,
  * IMSG_QUEUE_POOL (queue_handle_pool), IMSG_QUEUE_COMMIT
- * (queue_handle_commit, envelope_decode), IMSG_QUEUE_ABORT, IMSG_MTA_RESULT
- * (queue_task_result, mta_result_decode), IMSG_DISPATCHER_RETIRING; from
+ * (queue_handle_commit, proto_queue_commit_decode), IMSG_QUEUE_ABORT, IMSG_MTA_RESULT
+ * (queue_task_result, proto_task_result_decode), IMSG_DISPATCHER_RETIRING; from
  * the parent, IMSG_CTL_ADD_CHANNEL and IMSG_CTL_CONFIG; any other type to
  * either; and the request lines of `sealmail queue ...` clients on the
  * control socket (queue_ctl_read_cb, queue_ctl_run).

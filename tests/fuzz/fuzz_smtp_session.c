@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "conf/config.h"
-#include "daemon/proto.h"
+#include "proto/proto.h"
 #include "fuzz_common.h"
 #include "mail/envelope.h"
 #include "queue/spool_file.h"

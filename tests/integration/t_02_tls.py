@@ -432,5 +432,31 @@ class TLSClose(harness.ServerTestCase):
         s.close()
 
 
+class KeysWhereTLSHappens(harness.ServerTestCase):
+    """The private key is read after the queue and lookup roles are forked, so
+    they never hold it: each role reports the keys it holds when it starts
+    (event=role-keys). The dispatcher's report shows the count is real: it
+    inherits the key (inherited=1) and wipes its copy once its TLS contexts
+    are made (private_keys=0). Loading the keys before the forks again makes
+    the queue and lookup report 1, and this test fail."""
+
+    def test_queue_and_lookup_hold_no_key(self):
+        srv = self.server_for(listeners={"mx": "optional"})
+        srv.wait_log(r"role=dispatcher .*event=role-keys ")
+        seen = {}
+        for e in srv.events("role-keys"):
+            seen.setdefault(e["role"], []).append(e)
+        self.assertEqual([e["private_keys"] for e in seen.get("queue", [])], ["0"], seen)
+        self.assertEqual([e["private_keys"] for e in seen.get("lookup", [])], ["0"], seen)
+        self.assertTrue(seen.get("dispatcher"), seen)
+        for e in seen["dispatcher"]:
+            self.assertGreaterEqual(int(e["inherited"]), 1, e["_line"])
+            self.assertEqual(e["private_keys"], "0", e["_line"])
+        # and TLS still works with the key the dispatcher wiped
+        s = harness.smtp_starttls(srv.port("mx"))
+        self.assertEqual(s.noop()[0], 250)
+        s.quit()
+
+
 if __name__ == "__main__":
     harness.main()

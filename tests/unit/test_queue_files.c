@@ -14,6 +14,7 @@
 #include "lib/ipc.h"
 #include "lookup/users.h"
 #include "mail/envelope.h"
+#include "proto/queue.h"
 #include "queue/maildir.h"
 #include "queue/spool_file.h"
 
@@ -99,16 +100,16 @@ static void test_envelope_ipc_roundtrip(void **state)
 
 	fill(&a);
 	ipc_writer_init(&w);
-	envelope_encode(&a, &w);
+	proto_envelope_encode(&a, &w);
 	ipc_reader_init(&r, w.buf, w.len);
-	assert_int_equal(envelope_decode(&b, &r), 0);
+	assert_int_equal(proto_envelope_decode(&b, &r), 0);
 	assert_string_equal(b.rcpts[2].addr, "carol@other.test");
 	assert_int_equal(b.rcpts[2].notify, 1);
 	envelope_free(&b);
 	/* any truncated payload is refused */
 	for (size_t cut = 0; cut < w.len; cut++) {
 		ipc_reader_init(&r, w.buf, cut);
-		assert_int_equal(envelope_decode(&b, &r), -1);
+		assert_int_equal(proto_envelope_decode(&b, &r), -1);
 		envelope_free(&b);
 	}
 	ipc_writer_free(&w);
@@ -127,9 +128,9 @@ static void test_envelope_ipc_refuses_unknown_notify(void **state)
 	fill(&a);
 	a.rcpts[1].notify = 1u << 27;
 	ipc_writer_init(&w);
-	envelope_encode(&a, &w);
+	proto_envelope_encode(&a, &w);
 	ipc_reader_init(&r, w.buf, w.len);
-	assert_int_equal(envelope_decode(&b, &r), -1);
+	assert_int_equal(proto_envelope_decode(&b, &r), -1);
 	envelope_free(&b);
 	ipc_writer_free(&w);
 	envelope_free(&a);

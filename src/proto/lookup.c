@@ -1,0 +1,201 @@
+/*
+ * lookup.c: encoders and decoders of the dispatcher <-> lookup messages;
+ * see lookup.h. Called by daemon/dispatcher.c and lookup/lookup.c.
+ */
+#include "proto/lookup.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/util.h"
+
+void proto_lookup_rcpt_encode(const struct proto_lookup_rcpt *m, struct ipc_writer *w)
+{
+	ipc_put_str(w, m->address);
+}
+
+int proto_lookup_rcpt_decode(struct proto_lookup_rcpt *m, const void *data, size_t len,
+                             const char **error_r)
+{
+	struct ipc_reader r;
+
+	ipc_reader_init(&r, data, len);
+	ipc_get_str(&r, m->address, sizeof(m->address));
+	if (proto_decode_done(&r, "malformed recipient lookup", error_r) < 0) {
+		memset(m, 0, sizeof(*m));
+		return -1;
+	}
+	return 0;
+}
+
+void proto_lookup_rcpt_result_encode(const struct proto_lookup_rcpt_result *m, struct ipc_writer *w)
+{
+	ipc_put_u32(w, m->result);
+	proto_put_strings(w, (const char *const *)m->targets.v, m->targets.n);
+}
+
+int proto_lookup_rcpt_result_decode(struct proto_lookup_rcpt_result *m, const void *data,
+                                    size_t len, const char **error_r)
+{
+	struct ipc_reader r;
+
+	memset(m, 0, sizeof(*m));
+	ipc_reader_init(&r, data, len);
+	m->result = ipc_get_u32(&r);
+	proto_get_strings(&r, &m->targets, ENVELOPE_MAX_RCPTS, ENVELOPE_ADDR_MAX);
+	if (!r.error && m->result > LOOKUP_TEMPFAIL)
+		r.error = 1;
+	if (proto_decode_done(&r, "malformed recipient lookup result", error_r) < 0) {
+		proto_lookup_rcpt_result_free(m);
+		return -1;
+	}
+	return 0;
+}
+
+void proto_lookup_rcpt_result_free(struct proto_lookup_rcpt_result *m)
+{
+	proto_strings_free(&m->targets);
+	memset(m, 0, sizeof(*m));
+}
+
+void proto_auth_check_encode(const struct proto_auth_check *m, struct ipc_writer *w)
+{
+	ipc_put_str(w, m->user);
+	ipc_put_u32(w, m->has_password);
+	ipc_put_str(w, m->password);
+}
+
+int proto_auth_check_decode(struct proto_auth_check *m, const void *data, size_t len,
+                            const char **error_r)
+{
+	struct ipc_reader r;
+
+	ipc_reader_init(&r, data, len);
+	ipc_get_str(&r, m->user, sizeof(m->user));
+	m->has_password = ipc_get_u32(&r);
+	ipc_get_str(&r, m->password, sizeof(m->password));
+	if (!r.error && m->has_password > 1)
+		r.error = 1;
+	if (proto_decode_done(&r, "malformed AUTH check", error_r) < 0) {
+		explicit_bzero(m, sizeof(*m));
+		return -1;
+	}
+	return 0;
+}
+
+void proto_auth_result_encode(const struct proto_auth_result *m, struct ipc_writer *w)
+{
+	ipc_put_u32(w, m->ok);
+	ipc_put_u32(w, m->by_certificate);
+	ipc_put_str(w, m->user);
+	proto_put_strings(w, (const char *const *)m->owned.v, m->owned.n);
+}
+
+int proto_auth_result_decode(struct proto_auth_result *m, const void *data, size_t len,
+                             const char **error_r)
+{
+	struct ipc_reader r;
+
+	memset(m, 0, sizeof(*m));
+	ipc_reader_init(&r, data, len);
+	m->ok = ipc_get_u32(&r);
+	m->by_certificate = ipc_get_u32(&r);
+	ipc_get_str(&r, m->user, sizeof(m->user));
+	proto_get_strings(&r, &m->owned, ENVELOPE_MAX_RCPTS, ENVELOPE_ADDR_MAX);
+	if (!r.error && (m->ok > 1 || m->by_certificate > 1))
+		r.error = 1;
+	if (proto_decode_done(&r, "malformed AUTH result", error_r) < 0) {
+		proto_auth_result_free(m);
+		return -1;
+	}
+	return 0;
+}
+
+void proto_auth_result_free(struct proto_auth_result *m)
+{
+	proto_strings_free(&m->owned);
+	memset(m, 0, sizeof(*m));
+}
+
+void proto_lookup_hosts_encode(const struct proto_lookup_hosts *m, struct ipc_writer *w)
+{
+	ipc_put_str(w, m->name);
+	ipc_put_u32(w, m->mx_lookup);
+}
+
+int proto_lookup_hosts_decode(struct proto_lookup_hosts *m, const void *data, size_t len,
+                              const char **error_r)
+{
+	struct ipc_reader r;
+
+	ipc_reader_init(&r, data, len);
+	ipc_get_str(&r, m->name, sizeof(m->name));
+	m->mx_lookup = ipc_get_u32(&r);
+	if (!r.error && m->mx_lookup > 1)
+		r.error = 1;
+	if (proto_decode_done(&r, "malformed host lookup", error_r) < 0) {
+		memset(m, 0, sizeof(*m));
+		return -1;
+	}
+	return 0;
+}
+
+void proto_lookup_hosts_result_encode(const struct proto_lookup_hosts_result *m,
+                                      struct ipc_writer *w)
+{
+	unsigned i;
+
+	ipc_put_u32(w, m->status);
+	ipc_put_str(w, m->error);
+	ipc_put_u32(w, m->secure);
+	ipc_put_u32(w, m->n_hosts);
+	for (i = 0; i < m->n_hosts; i++) {
+		ipc_put_str(w, m->hosts[i].name);
+		ipc_put_u32(w, m->hosts[i].pref);
+		ipc_put_str(w, m->hosts[i].addr);
+	}
+}
+
+/* A host is at least two string lengths and a preference on the wire. */
+#define PROTO_HOST_MIN_OCTETS 12
+
+int proto_lookup_hosts_result_decode(struct proto_lookup_hosts_result *m, const void *data,
+                                     size_t len, const char **error_r)
+{
+	struct ipc_reader r;
+	uint32_t n, i;
+
+	memset(m, 0, sizeof(*m));
+	ipc_reader_init(&r, data, len);
+	m->status = ipc_get_u32(&r);
+	ipc_get_str(&r, m->error, sizeof(m->error));
+	m->secure = ipc_get_u32(&r);
+	n = ipc_get_u32(&r);
+	if (r.error || m->status > LOOKUP_HOSTS_TEMPFAIL || m->secure > 1 ||
+	    n > r.left / PROTO_HOST_MIN_OCTETS)
+		r.error = 1;
+	if (!r.error && n > 0)
+		m->hosts = xcalloc(n, sizeof(m->hosts[0]));
+	for (i = 0; i < n && !r.error; i++) {
+		ipc_get_str(&r, m->hosts[i].name, sizeof(m->hosts[i].name));
+		m->hosts[i].pref = ipc_get_u32(&r);
+		ipc_get_str(&r, m->hosts[i].addr, sizeof(m->hosts[i].addr));
+	}
+	m->n_hosts = r.error ? 0 : n;
+	if (proto_decode_done(&r, "malformed host lookup result", error_r) < 0) {
+		proto_lookup_hosts_result_free(m);
+		return -1;
+	}
+	return 0;
+}
+
+void proto_lookup_hosts_result_free(struct proto_lookup_hosts_result *m)
+{
+	free(m->hosts);
+	memset(m, 0, sizeof(*m));
+}
+
+int proto_lookup_forget_decode(const void *data, size_t len, const char **error_r)
+{
+	return proto_empty_decode(len, "unexpected payload in a forget message", error_r);
+}
