@@ -297,6 +297,28 @@ static void mta_session_disconnect(struct mta_session *s)
 	io_free(&s->io);
 }
 
+/* 1 when the server is at a point of the dialog where it reads a command:
+ * past the greeting, and not inside a TLS handshake that did not finish. */
+static int mta_session_can_quit(const struct mta_session *s)
+{
+	if (s->io == NULL || s->state < MTA_STATE_GREETING)
+		return 0;
+	return s->state != MTA_STATE_HANDSHAKE || s->tls_active;
+}
+
+/* Leaves the current host after a policy failure: QUIT (RFC 5321 4.1.1.10),
+ * then a clean close (close_notify when TLS is up); dropped outright when
+ * the dialog is not at a command. */
+static void mta_session_quit_host(struct mta_session *s)
+{
+	if (!mta_session_can_quit(s)) {
+		mta_session_disconnect(s);
+		return;
+	}
+	mta_send(s, "QUIT");
+	io_close(&s->io);
+}
+
 /* The current host cannot be used for REASON: a TLS policy failure
  * (POLICY, MTA_POLICY_STATUS) or a host that cannot be reached (4.4.1). */
 static void mta_session_next_host(struct mta_session *s, const char *reason, int policy)
@@ -312,7 +334,10 @@ static void mta_session_host_failed(struct mta_session *s, const char *status, c
 {
 	log_info("event=mta-host-failed domain=%s relay=%s reason=\"%s\"", s->dest->domain,
 	         s->relay[0] ? s->relay : "none", reason);
-	mta_session_disconnect(s);
+	if (policy)
+		mta_session_quit_host(s);
+	else
+		mta_session_disconnect(s);
 	strlcpy_checked(s->last_error, reason, sizeof(s->last_error));
 	s->policy_failed = policy;
 	s->plaintext_fallback = 0;

@@ -214,6 +214,31 @@ class TLSPolicy(outbound.OutboundTestCase):
         self.deferred("tls11.test", "encrypt")
         self.assertTrue(self.mx["tls11.test"].saw("STARTTLS"))
 
+    def quit_after_policy_failure(self, domain, policy, tls):
+        # RFC 5321 4.1.1.10: a client that gives up on a server says QUIT
+        # rather than dropping the connection; over TLS when it is up.
+        tok, qid, rcpt, sender, ev = self.deferred(domain, policy)
+        f = self.mx[domain]
+        sess = f.all_sessions()[0]
+
+        def quit_seen():
+            return sess.closed and [c for c in sess.commands if c.verb == "QUIT"]
+        try:
+            [quit] = harness.wait_for(quit_seen, what="QUIT at %r" % f)
+        except AssertionError:
+            raise AssertionError("no QUIT after the policy failure:\n" + f.describe())
+        self.assertEqual(sess.commands[-1].verb, "QUIT", f.describe())
+        if tls:
+            self.assertIsNotNone(quit.tls, "QUIT was not sent over TLS:\n" + f.describe())
+        else:
+            self.assertIsNone(quit.tls, f.describe())
+
+    def test_quit_after_no_starttls(self):
+        self.quit_after_policy_failure("plainenc.test", "encrypt", tls=False)
+
+    def test_quit_over_tls_after_certificate_check_fails(self):
+        self.quit_after_policy_failure("otherca.test", "verify", tls=True)
+
     def test_policy_failure_bounces_after_lifetime_with_reason(self):
         # max_lifetime = 6s: the deferred message is returned to its (local)
         # sender with the policy reason.
