@@ -1,6 +1,8 @@
 /*
  * queue_bounce.c: the delivery status notifications (RFC 3464) the queue
- * sends back to a sender: failures, delays and (NOTIFY=SUCCESS) deliveries.
+ * sends back to a sender: failures, delays and (NOTIFY=SUCCESS) deliveries
+ * here or relays to a next hop without DSN; a next hop that offers DSN got
+ * the request with the message and answers for it (RFC 3461 5.2).
  * It picks the recipients that asked for one and their Status:, has dsn.c
  * build the message, and queues it as a new message of its own. Called by
  * queue_retry.c at the end of each attempt; calls queue_msg.c for the
@@ -19,12 +21,15 @@
 
 typedef char queue_dsn_status_text[16];
 
+/* In a WHICH array: the recipient is not in the DSN; else its action + 1. */
+#define QUEUE_DSN_NONE 0
+
 /* The Status: of R in a DSN for ACTION (RFC 3464 2.3.4): its last enhanced
  * code, made permanent for a failure; "" for the generic code. */
 static void queue_dsn_status(const struct queue_rcpt *r, enum dsn_action action, char *buf,
                              size_t size)
 {
-	if (action == DSN_ACTION_DELIVERED) {
+	if (action == DSN_ACTION_DELIVERED || action == DSN_ACTION_RELAYED) {
 		snprintf(buf, size, "2.0.0");
 		return;
 	}
@@ -51,13 +56,14 @@ static const char *queue_kind_name(enum dsn_action action)
 {
 	return action == DSN_ACTION_FAILED    ? "failed"
 	       : action == DSN_ACTION_DELAYED ? "delayed"
+	       : action == DSN_ACTION_RELAYED ? "relayed"
 	                                      : "delivered";
 }
 
 /* Fills DR (and the STATUS texts it points to) with the recipients of M in
- * WHICH that asked for a DSN about ACTION; returns how many. */
+ * WHICH (their actions) that asked for a DSN about them; returns how many. */
 static unsigned queue_dsn_recipients(const struct queue *q, const struct queue_msg *m,
-                                     enum dsn_action action, const unsigned char *which, time_t now,
+                                     const unsigned char *which, time_t now,
                                      struct dsn_recipient *dr, queue_dsn_status_text *status)
 {
 	unsigned i, n = 0;
@@ -65,8 +71,9 @@ static unsigned queue_dsn_recipients(const struct queue *q, const struct queue_m
 	for (i = 0; i < m->n_rcpts; i++) {
 		const struct envelope_rcpt *er = &m->env.rcpts[i];
 		const struct delivery_status *last = &m->rcpts[i].last;
+		enum dsn_action action = (enum dsn_action)(which[i] - 1);
 
-		if (!which[i] || !queue_wants_dsn(er, action))
+		if (which[i] == QUEUE_DSN_NONE || !queue_wants_dsn(er, action))
 			continue;
 		queue_dsn_status(&m->rcpts[i], action, status[i], sizeof(status[i]));
 		dr[n].address = er->addr;
@@ -126,8 +133,8 @@ static void queue_dsn_inject(struct queue *q, const struct queue_msg *m, enum ds
 	envelope_free(&env);
 }
 
-/* Sends the sender of M one DSN about the recipients in WHICH (those that
- * asked for it); none to the null sender. */
+/* Sends the sender of M one DSN of the kind ACTION about the recipients in
+ * WHICH (their actions; those that asked for it); none to the null sender. */
 static void queue_send_dsn(struct queue *q, struct queue_msg *m, enum dsn_action action,
                            const unsigned char *which)
 {
@@ -137,7 +144,7 @@ static void queue_send_dsn(struct queue *q, struct queue_msg *m, enum dsn_action
 	const char *why;
 	char *body = NULL, *dsn;
 	time_t now = time(NULL);
-	unsigned n = queue_dsn_recipients(q, m, action, which, now, dr, status);
+	unsigned n = queue_dsn_recipients(q, m, which, now, dr, status);
 	size_t len;
 
 	if (n == 0 || m->env.sender[0] == '\0' || (body = queue_msg_read_body(m, &why)) == NULL) {
@@ -157,27 +164,46 @@ static void queue_send_dsn(struct queue *q, struct queue_msg *m, enum dsn_action
 	free(status);
 }
 
+/* The action of a success notice for delivered recipient R (RFC 3461
+ * 5.2): "delivered" here, "relayed" to a next hop that offers no DSN;
+ * QUEUE_DSN_NONE when the next hop took the request and answers for it. */
+static unsigned char queue_success_action(const struct queue_rcpt *r)
+{
+	switch (r->hop) {
+	case RCPT_HOP_LOCAL:
+		return DSN_ACTION_DELIVERED + 1;
+	case RCPT_HOP_RELAYED:
+		return DSN_ACTION_RELAYED + 1;
+	default:
+		return QUEUE_DSN_NONE;
+	}
+}
+
 void queue_report(struct queue *q, struct queue_msg *m)
 {
-	unsigned char *failed = xcalloc(m->n_rcpts, 1), *delivered = xcalloc(m->n_rcpts, 1);
-	unsigned i, n_failed = 0, n_delivered = 0;
+	unsigned char *failed = xcalloc(m->n_rcpts, 1), *succeeded = xcalloc(m->n_rcpts, 1);
+	unsigned i, n_failed = 0, n_succeeded = 0, n_local = 0;
 
 	for (i = 0; i < m->n_rcpts; i++) {
 		struct queue_rcpt *r = &m->rcpts[i];
 		if (r->reported || r->status == RCPT_PENDING)
 			continue;
 		r->reported = 1;
-		if (r->status == RCPT_FAILED)
-			n_failed += failed[i] = 1;
-		else
-			n_delivered += delivered[i] = 1;
+		if (r->status == RCPT_FAILED) {
+			failed[i] = DSN_ACTION_FAILED + 1;
+			n_failed++;
+		} else if ((succeeded[i] = queue_success_action(r)) != QUEUE_DSN_NONE) {
+			n_succeeded++;
+			n_local += r->hop == RCPT_HOP_LOCAL;
+		}
 	}
 	if (n_failed > 0)
 		queue_send_dsn(q, m, DSN_ACTION_FAILED, failed);
-	if (n_delivered > 0)
-		queue_send_dsn(q, m, DSN_ACTION_DELIVERED, delivered);
+	if (n_succeeded > 0)
+		queue_send_dsn(q, m, n_local > 0 ? DSN_ACTION_DELIVERED : DSN_ACTION_RELAYED,
+		               succeeded);
 	free(failed);
-	free(delivered);
+	free(succeeded);
 }
 
 /* A delay notice, once, when delay_warning has passed (RFC 3464 Action:
@@ -192,7 +218,8 @@ void queue_delay_warning(struct queue *q, struct queue_msg *m, time_t now)
 		return;
 	pending = xcalloc(m->n_rcpts, 1);
 	for (i = 0; i < m->n_rcpts; i++)
-		pending[i] = m->rcpts[i].status == RCPT_PENDING;
+		if (m->rcpts[i].status == RCPT_PENDING)
+			pending[i] = DSN_ACTION_DELAYED + 1;
 	m->warned = 1;
 	queue_send_dsn(q, m, DSN_ACTION_DELAYED, pending);
 	free(pending);

@@ -163,6 +163,7 @@ unsigned queue_deliveries_commit(struct queue_delivery *d, unsigned n, int synce
 			const char *why;
 			if (synced && maildir_commit(&d[i].copies[j], &why) == 0) {
 				r->status = RCPT_DELIVERED;
+				r->hop = RCPT_HOP_LOCAL;
 				renamed++;
 				continue;
 			}

@@ -197,6 +197,7 @@ static void queue_rcpt_outcome(struct queue_msg *m, const struct mta_report *rep
 	switch (res->outcome) {
 	case MTA_DELIVERED:
 		r->status = RCPT_DELIVERED;
+		r->hop = report->peer_dsn ? RCPT_HOP_PASSED_ON : RCPT_HOP_RELAYED;
 		log_info("event=delivered id=%s to=%s relay=%s tls=%s peer=%s policy=%s dsn=%s "
 		         "reply=%s",
 		         m->id, to, report->relay, report->tls[0] ? report->tls : "none",

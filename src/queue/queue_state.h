@@ -35,11 +35,21 @@ enum queue_rcpt_status {
 	RCPT_FAILED, /* permanently, or expired: a DSN is due unless NOTIFY says no */
 };
 
+/* Where a delivered recipient went (RFC 3461 5.2). */
+enum queue_rcpt_hop {
+	RCPT_HOP_LOCAL,     /* a Maildir here: "Action: delivered" */
+	RCPT_HOP_RELAYED,   /* a next hop that offers no DSN: "Action: relayed" */
+	RCPT_HOP_PASSED_ON, /* a next hop that offers DSN took the request: no notice */
+};
+
 /* What the queue knows of one recipient beyond the envelope. */
 struct queue_rcpt {
 	unsigned char status;       /* enum queue_rcpt_status */
 	unsigned char reported;     /* a DSN (or the decision not to send one) is done */
 	unsigned char inflight;     /* part of a delivery in progress (not stored) */
+	/* how it was delivered, for its NOTIFY=SUCCESS notice (not stored: the
+	 * notice goes out at the end of the same attempt): enum queue_rcpt_hop */
+	unsigned char hop;
 	struct delivery_status last; /* of the last attempt */
 };
 

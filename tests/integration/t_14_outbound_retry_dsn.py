@@ -24,7 +24,8 @@ R550 = "550 5.1.1 No such user here"
 def records():
     out = []
     for domain, n in (("retry.test", 1), ("always451.test", 2), ("reject.test", 3),
-                      ("mixed.test", 4), ("delay.test", 5)):
+                      ("mixed.test", 4), ("delay.test", 5), ("withdsn.test", 6),
+                      ("nodsn.test", 7)):
         out += mx(domain, (10, "mx." + domain)) + a("mx." + domain, NET + str(n))
     return out
 
@@ -248,6 +249,82 @@ class DelayWarning(outbound.OutboundTestCase):
         outbound.assert_failure_dsn(self, f, rcpt, "451")
         self.assertEqual(len(outbound.events_for(self.srv, "dsn", qid)), 2,
                          outbound.events_for(self.srv, "dsn", qid))
+
+
+class SuccessNotices(outbound.OutboundTestCase):
+    """NOTIFY=SUCCESS (RFC 3461 5.2): relayed to a server that offers DSN,
+    the request goes on with the message and sealmail sends nothing; to one
+    that does not, an "Action: relayed" notice; delivered here, "Action:
+    delivered"."""
+
+    @classmethod
+    def setUpClass(cls):
+        outbound.need_peers()
+        cls.port = outbound.common_port([NET + "6", NET + "7"])
+        cls.withdsn = cls.fake(NET + "6", cls.port, name="mx.withdsn.test")
+        cls.nodsn = cls.fake(NET + "7", cls.port, name="mx.nodsn.test", dsn=False)
+        cls.dns = cls.start_unbound(records())
+        cls.srv = cls.outbound_class_server(cls.dns.resolver(), cls.port, tls="may",
+                                            retry="1s", max_lifetime="6s",
+                                            delay_warning="0")
+
+    def submit_success(self, sender, rcpt):
+        tok = token()
+        qid = outbound.submit(self.srv, sender, [rcpt], make_message(tok, sender=sender, to=rcpt),
+                              mail_params="RET=HDRS ENVID=env-" + tok,
+                              rcpt_params="NOTIFY=SUCCESS ORCPT=rfc822;orig+2B1@x.test")
+        return tok, qid
+
+    def test_dsn_server_gets_the_request_and_no_notice_is_sent(self):
+        sender = "sender11@local.test"
+        rcpt = "user@withdsn.test"
+        tok, qid = self.submit_success(sender, rcpt)
+        [tx] = self.withdsn.wait_message(tok, server=self.srv)
+        outbound.wait_delivered(self.srv, qid, rcpt)
+        outbound.wait_queue_gone(self.srv, qid)
+        cmds = [c.line for c in self.withdsn.commands()
+                if c.verb in ("MAIL", "RCPT") and (tok in c.line or rcpt in c.line)]
+        mail = [c for c in cmds if c.startswith("MAIL")]
+        rcpt_lines = [c for c in cmds if c.startswith("RCPT")]
+        self.assertEqual(len(rcpt_lines), 1, cmds)
+        self.assertIn("RET=HDRS", mail[0], cmds)
+        self.assertIn("ENVID=env-" + tok, mail[0], cmds)
+        self.assertIn("NOTIFY=SUCCESS", rcpt_lines[0], cmds)
+        self.assertIn("ORCPT=rfc822;orig+2B1@x.test", rcpt_lines[0], cmds)
+        # A DSN is logged before the message leaves the queue.
+        self.assertEqual(outbound.events_for(self.srv, "dsn", qid), [],
+                         "a notice of our own besides the next hop's")
+        self.assertEqual(outbound.find_dsns(self.srv, sender, tok), [])
+
+    def test_server_without_dsn_gets_a_relayed_notice(self):
+        sender = "sender12@local.test"
+        rcpt = "user@nodsn.test"
+        tok, qid = self.submit_success(sender, rcpt)
+        [tx] = self.nodsn.wait_message(tok, server=self.srv)
+        rcpt_lines = [c.line for c in self.nodsn.commands()
+                      if c.verb == "RCPT" and rcpt in c.line]
+        self.assertNotIn("NOTIFY", rcpt_lines[0])
+        [dsn] = outbound.wait_dsn(self.srv, sender, tok)
+        block = dsn.recipient(rcpt)
+        self.assertIsNotNone(block, dsn)
+        self.assertEqual(block.get("action", "").lower(), "relayed", "%r\n%r" % (block, dsn))
+        self.assertTrue(block.get("status", "").startswith("2."), block)
+        self.assertEqual(re.sub(r"\s+", "", block.get("original-recipient", "")),
+                         "rfc822;orig+1@x.test", block)
+        self.assertEqual(dsn.per_message.get("original-envelope-id"), "env-" + tok, dsn)
+        outbound.wait_queue_gone(self.srv, qid)
+        self.assertEqual(len(outbound.events_for(self.srv, "dsn", qid)), 1)
+
+    def test_local_delivery_gets_a_delivered_notice(self):
+        sender = "sender13@local.test"
+        rcpt = "bob@local.test"
+        tok, qid = self.submit_success(sender, rcpt)
+        [dsn] = outbound.wait_dsn(self.srv, sender, tok)
+        block = dsn.recipient(rcpt)
+        self.assertIsNotNone(block, dsn)
+        self.assertEqual(block.get("action", "").lower(), "delivered", "%r\n%r" % (block, dsn))
+        outbound.wait_queue_gone(self.srv, qid)
+        self.assertEqual(len(outbound.events_for(self.srv, "dsn", qid)), 1)
 
 
 if __name__ == "__main__":
