@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "lib/util.h"
+#include "mail/xtext.h"
 
 void envelope_init(struct envelope *env)
 {
@@ -19,6 +20,20 @@ void envelope_free(struct envelope *env)
 {
 	free(env->rcpts);
 	memset(env, 0, sizeof(*env));
+}
+
+/* 1 when ORCPT is "addr-type;xtext" (RFC 3461 4.2) and fits: what a spool
+ * file can store and the SMTP client can pass on as it is. */
+static int envelope_orcpt_ok(const char *orcpt)
+{
+	const char *semi = strchr(orcpt, ';'), *s;
+
+	if (semi == NULL || semi == orcpt || strlen(orcpt) >= ENVELOPE_ADDR_MAX)
+		return 0;
+	for (s = orcpt; s < semi; s++)
+		if (*s < 33 || *s > 126 || *s == '+' || *s == '=')
+			return 0;
+	return xtext_valid(semi + 1);
 }
 
 int envelope_add_rcpt(struct envelope *env, const char *addr, unsigned notify, const char *orcpt)
@@ -32,8 +47,10 @@ int envelope_add_rcpt(struct envelope *env, const char *addr, unsigned notify, c
 		                                      sizeof(env->rcpts[0]));
 	r = &env->rcpts[env->n_rcpts++];
 	r->notify = notify;
-	if (strlcpy_checked(r->addr, addr, sizeof(r->addr)) < 0 ||
-	    strlcpy_checked(r->orcpt, orcpt ? orcpt : "", sizeof(r->orcpt)) < 0)
-		return -1;
-	return 0;
+	/* An ORCPT is only a name for DSNs: an odd one is dropped, it never
+	 * costs the recipient (or the message) its delivery. */
+	r->orcpt[0] = '\0';
+	if (orcpt != NULL && envelope_orcpt_ok(orcpt))
+		strlcpy_checked(r->orcpt, orcpt, sizeof(r->orcpt));
+	return strlcpy_checked(r->addr, addr, sizeof(r->addr));
 }

@@ -44,8 +44,9 @@ struct envelope {
 
 void envelope_init(struct envelope *env);
 void envelope_free(struct envelope *env);
-/* Appends a recipient (ORCPT may be NULL). Returns -1 past
- * ENVELOPE_MAX_RCPTS or when a field is too long. */
+/* Appends a recipient (ORCPT may be NULL; one that is not "type;xtext" or
+ * too long is dropped). Returns -1 past ENVELOPE_MAX_RCPTS or when the
+ * address is too long. */
 int envelope_add_rcpt(struct envelope *env, const char *addr, unsigned notify, const char *orcpt);
 
 #endif

@@ -13,5 +13,9 @@
 int xtext_decode(const char *in, char *out, size_t size);
 /* 1 when S is valid xtext. */
 int xtext_valid(const char *s);
+/* RFC 3461 4: encodes IN as xtext ("+", "=" and octets outside 33..126 as
+ * "+HH") into OUT (SIZE bytes, NUL-terminated). Returns 0, or -1 when it
+ * does not fit. */
+int xtext_encode(const char *in, char *out, size_t size);
 
 #endif

@@ -429,6 +429,20 @@ static void smtp_cmd_rcpt(struct smtp_session *s, const char *arg)
 	s->env->lookup_rcpt(s->env->owner, s->handle, s->pending_rcpt);
 }
 
+/* The ORCPT "rfc822;ADDR" for ADDR, xtext-encoded (RFC 3461 4.2: a quoted
+ * local part may hold spaces, "+" or "="); "" when it does not fit. */
+static void smtp_orcpt_for(const char *addr, char *buf, size_t size)
+{
+	static const char type[] = "rfc822;";
+
+	if (size < sizeof(type) ||
+	    xtext_encode(addr, buf + sizeof(type) - 1, size - (sizeof(type) - 1)) < 0) {
+		buf[0] = '\0';
+		return;
+	}
+	memcpy(buf, type, sizeof(type) - 1);
+}
+
 /* Adds the targets of the pending recipient (itself, or what its alias
  * expands to) to the envelope. An expanded alias keeps the address the
  * client gave as ORCPT (RFC 3461 4.2), so a DSN names it. */
@@ -443,7 +457,7 @@ static int smtp_rcpt_add(struct smtp_session *s, const char *const *targets, uns
 	}
 	strlcpy_checked(orcpt, s->pending_orcpt, sizeof(orcpt));
 	if (orcpt[0] == '\0' && (n != 1 || strcmp(targets[0], s->pending_rcpt) != 0))
-		snprintf(orcpt, sizeof(orcpt), "rfc822;%s", s->pending_rcpt);
+		smtp_orcpt_for(s->pending_rcpt, orcpt, sizeof(orcpt));
 	for (i = 0; i < n; i++) {
 		int dup = 0;
 		for (j = 0; j < s->envelope.n_rcpts && !dup; j++)

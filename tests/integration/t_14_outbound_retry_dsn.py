@@ -266,7 +266,8 @@ class SuccessNotices(outbound.OutboundTestCase):
         cls.dns = cls.start_unbound(records())
         cls.srv = cls.outbound_class_server(cls.dns.resolver(), cls.port, tls="may",
                                             retry="1s", max_lifetime="6s",
-                                            delay_warning="0")
+                                            delay_warning="0",
+                                            server={"aliases": ["@other.test: catch@withdsn.test"]})
 
     def submit_success(self, sender, rcpt):
         tok = token()
@@ -314,6 +315,23 @@ class SuccessNotices(outbound.OutboundTestCase):
         self.assertEqual(dsn.per_message.get("original-envelope-id"), "env-" + tok, dsn)
         outbound.wait_queue_gone(self.srv, qid)
         self.assertEqual(len(outbound.events_for(self.srv, "dsn", qid)), 1)
+
+    def test_catch_all_orcpt_is_xtext(self):
+        # The catch-all names the address the client gave as ORCPT; one
+        # with a space must go out as xtext (RFC 3461 4.2), and the message
+        # must not fail as a whole for it.
+        sender = "sender14@local.test"
+        tok = token()
+        rcpt = '"a b+c=d"@other.test'
+        qid = outbound.submit(self.srv, sender, [rcpt], make_message(tok, sender=sender),
+                              rcpt_params="NOTIFY=SUCCESS")
+        [tx] = self.withdsn.wait_message(tok, server=self.srv)
+        [line] = [c.line for c in self.withdsn.commands()
+                  if c.verb == "RCPT" and "catch@withdsn.test" in c.line]
+        self.assertIn("<catch@withdsn.test>", line)
+        self.assertIn(' ORCPT=rfc822;"a+20b+2Bc+3Dd"@other.test', line)
+        self.assertEqual(line.count(" "), 3, line)  # RCPT, TO:<>, NOTIFY, ORCPT
+        outbound.wait_queue_gone(self.srv, qid)
 
     def test_local_delivery_gets_a_delivered_notice(self):
         sender = "sender13@local.test"

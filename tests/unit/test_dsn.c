@@ -806,6 +806,32 @@ static void test_xtext(void **state)
 	assert_int_equal(xtext_decode("", out, 0), -1);
 }
 
+/* RFC 3461 4: what is not plain goes as +HH, and decodes back. */
+static void test_xtext_encode(void **state)
+{
+	char out[64], back[64];
+
+	(void)state;
+	assert_int_equal(xtext_encode("bob@x.test", out, sizeof(out)), 0);
+	assert_string_equal(out, "bob@x.test");
+	assert_int_equal(xtext_encode("\"a b+c=d\"@x.test", out, sizeof(out)), 0);
+	assert_string_equal(out, "\"a+20b+2Bc+3Dd\"@x.test");
+	assert_int_equal(xtext_encode("\t\x7f\x80\xff~!", out, sizeof(out)), 0);
+	assert_string_equal(out, "+09+7F+80+FF~!");
+	assert_true(xtext_valid(out));
+	assert_int_equal(xtext_decode(out, back, sizeof(back)), 0);
+	assert_string_equal(back, "\t\x7f\x80\xff~!");
+	assert_int_equal(xtext_encode("", out, 1), 0);
+	assert_string_equal(out, "");
+	/* size: the NUL and a whole +HH must fit */
+	assert_int_equal(xtext_encode("abc", out, 4), 0);
+	assert_int_equal(xtext_encode("abcd", out, 4), -1);
+	assert_int_equal(xtext_encode("a b", out, 5), -1);
+	assert_int_equal(xtext_encode("a b", out, 6), 0);
+	assert_string_equal(out, "a+20b");
+	assert_int_equal(xtext_encode("", out, 0), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -820,6 +846,7 @@ int main(void)
 	    cmocka_unit_test(test_dsn_boundary_avoids_the_original),
 	    cmocka_unit_test(test_dsn_null_values),
 	    cmocka_unit_test(test_xtext),
+	    cmocka_unit_test(test_xtext_encode),
 	};
 
 	setenv("TZ", "UTC", 1); /* the expected dates below */

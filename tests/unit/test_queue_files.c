@@ -75,6 +75,44 @@ static void test_envelope_roundtrip(void **state)
 	free(file);
 }
 
+/* An ORCPT that is not "type;xtext" (a space, a line end, no type, too
+ * long) is dropped: the recipient stays and the envelope can be stored. */
+static void test_envelope_drops_odd_orcpt(void **state)
+{
+	static const char *const odd[] = {
+	    "rfc822;\"a b\"@local.test", "rfc822;a\r\nrcpt 0 - x@y", "no-type", ";a@b", "rf c;a@b",
+	};
+	char long_orcpt[ENVELOPE_ADDR_MAX + 8];
+	struct envelope env, back;
+	size_t len, hlen;
+	const char *why;
+	char *text;
+	unsigned i;
+
+	(void)state;
+	memset(long_orcpt, 'a', sizeof(long_orcpt) - 1);
+	memcpy(long_orcpt, "rfc822;", 7);
+	long_orcpt[sizeof(long_orcpt) - 1] = '\0';
+	envelope_init(&env);
+	strcpy(env.id, "6614FF72A88DE00001");
+	for (i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
+		assert_int_equal(envelope_add_rcpt(&env, "a@local.test", 0, odd[i]), 0);
+		assert_string_equal(env.rcpts[i].orcpt, "");
+	}
+	assert_int_equal(envelope_add_rcpt(&env, "b@local.test", 0, long_orcpt), 0);
+	assert_string_equal(env.rcpts[i].orcpt, "");
+	assert_int_equal(envelope_add_rcpt(&env, "c@local.test", 0, "rfc822;+22a+20b+22@x"), 0);
+	assert_string_equal(env.rcpts[i + 1].orcpt, "rfc822;+22a+20b+22@x");
+	text = spool_envelope_format(&env, &len);
+	assert_non_null(text);
+	assert_int_equal(spool_envelope_parse(&back, text, len, &hlen, &why), 0);
+	assert_int_equal(back.n_rcpts, env.n_rcpts);
+	assert_string_equal(back.rcpts[i + 1].orcpt, "rfc822;+22a+20b+22@x");
+	free(text);
+	envelope_free(&back);
+	envelope_free(&env);
+}
+
 static void test_envelope_refuses_line_ends(void **state)
 {
 	struct envelope a;
@@ -259,6 +297,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_envelope_roundtrip),
 	    cmocka_unit_test(test_envelope_refuses_line_ends),
+	    cmocka_unit_test(test_envelope_drops_odd_orcpt),
 	    cmocka_unit_test(test_envelope_ipc_roundtrip),
 	    cmocka_unit_test(test_envelope_ipc_refuses_unknown_notify),
 	    cmocka_unit_test(test_envelope_trailer),
