@@ -38,6 +38,10 @@ struct envelope {
 	char body[16];   /* "8bitmime", "7bit" or "" */
 	char ret[8];     /* RFC 3461 RET: "full", "hdrs" or "" */
 	char envid[128]; /* RFC 3461 ENVID as given (xtext), or "" */
+	/* the client logged in, is in trusted_networks or submitted locally:
+	 * only then do NOTIFY=SUCCESS, NOTIFY=DELAY and RET=FULL count, since
+	 * anyone else chooses the sender they go to (backscatter) */
+	int trusted;
 	unsigned n_rcpts;
 	struct envelope_rcpt *rcpts;
 };

@@ -89,6 +89,7 @@ void proto_envelope_encode(const struct envelope *env, struct ipc_writer *w)
 	ipc_put_str(w, env->body);
 	ipc_put_str(w, env->ret);
 	ipc_put_str(w, env->envid);
+	ipc_put_u32(w, env->trusted != 0);
 	ipc_put_u32(w, env->n_rcpts);
 	for (i = 0; i < env->n_rcpts; i++) {
 		ipc_put_str(w, env->rcpts[i].addr);
@@ -106,7 +107,7 @@ void proto_envelope_encode(const struct envelope *env, struct ipc_writer *w)
 static void proto_envelope_get(struct ipc_reader *r, struct envelope *env)
 {
 	char addr[ENVELOPE_ADDR_MAX], orcpt[ENVELOPE_ADDR_MAX];
-	uint32_t n, i, notify;
+	uint32_t n, i, notify, trusted;
 
 	envelope_init(env);
 	ipc_get_str(r, env->id, sizeof(env->id));
@@ -118,8 +119,10 @@ static void proto_envelope_get(struct ipc_reader *r, struct envelope *env)
 	ipc_get_str(r, env->body, sizeof(env->body));
 	ipc_get_str(r, env->ret, sizeof(env->ret));
 	ipc_get_str(r, env->envid, sizeof(env->envid));
+	trusted = ipc_get_u32(r);
+	env->trusted = trusted == 1;
 	n = ipc_get_u32(r);
-	if (r->error || n == 0 || n > ENVELOPE_MAX_RCPTS || n > r->left / PROTO_RCPT_MIN_OCTETS) {
+	if (r->error || trusted > 1 || n == 0 || n > ENVELOPE_MAX_RCPTS || n > r->left / PROTO_RCPT_MIN_OCTETS) {
 		r->error = 1;
 		return;
 	}

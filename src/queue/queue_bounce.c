@@ -38,17 +38,18 @@ static void queue_dsn_status(const struct queue_rcpt *r, enum dsn_action action,
 		buf[0] = '5';
 }
 
-/* Whether recipient R asked to hear about ACTION (RFC 3461 4.1; without
- * NOTIFY, failures and delays are reported). */
-static int queue_wants_dsn(const struct envelope_rcpt *r, enum dsn_action action)
+/* Whether a recipient whose NOTIFY (as it counts, queue_msg_notify) is
+ * NOTIFY asked to hear about ACTION (RFC 3461 4.1; without NOTIFY, failures
+ * and delays are reported). */
+static int queue_wants_dsn(unsigned notify, enum dsn_action action)
 {
-	if (r->notify & NOTIFY_NEVER)
+	if (notify & NOTIFY_NEVER)
 		return 0;
 	if (action == DSN_ACTION_DELIVERED || action == DSN_ACTION_RELAYED)
-		return (r->notify & NOTIFY_SUCCESS) != 0;
+		return (notify & NOTIFY_SUCCESS) != 0;
 	if (action == DSN_ACTION_DELAYED)
-		return r->notify == 0 || (r->notify & NOTIFY_DELAY);
-	return r->notify == 0 || (r->notify & NOTIFY_FAILURE);
+		return notify == 0 || (notify & NOTIFY_DELAY);
+	return notify == 0 || (notify & NOTIFY_FAILURE);
 }
 
 /* The kind of a DSN for ACTION, as the log names it. */
@@ -73,7 +74,7 @@ static unsigned queue_dsn_recipients(const struct queue *q, const struct queue_m
 		const struct delivery_status *last = &m->rcpts[i].last;
 		enum dsn_action action = (enum dsn_action)(which[i] - 1);
 
-		if (which[i] == QUEUE_DSN_NONE || !queue_wants_dsn(er, action))
+		if (which[i] == QUEUE_DSN_NONE || !queue_wants_dsn(queue_msg_notify(m, i), action))
 			continue;
 		queue_dsn_status(&m->rcpts[i], action, status[i], sizeof(status[i]));
 		dr[n].address = er->addr;
@@ -101,9 +102,9 @@ static void queue_dsn_params(const struct queue *q, const struct queue_msg *m,
 	p->envid = m->env.envid[0] ? m->env.envid : NULL;
 	p->sender = m->env.sender;
 	p->arrival = m->arrival;
-	p->ret = strcmp(m->env.ret, "full") == 0   ? DSN_RET_FULL
-	         : strcmp(m->env.ret, "hdrs") == 0 ? DSN_RET_HDRS
-	                                           : DSN_RET_DEFAULT;
+	p->ret = strcmp(queue_msg_ret(m), "full") == 0   ? DSN_RET_FULL
+	         : strcmp(queue_msg_ret(m), "hdrs") == 0 ? DSN_RET_HDRS
+	                                                 : DSN_RET_DEFAULT;
 	p->rcpts = dr;
 	p->n_rcpts = n;
 	p->message = body;

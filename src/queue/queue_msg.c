@@ -126,6 +126,23 @@ void queue_msg_free(struct queue_msg *m)
 	free(m);
 }
 
+unsigned queue_msg_notify(const struct queue_msg *m, unsigned i)
+{
+	unsigned given = m->env.rcpts[i].notify, kept;
+
+	if (m->env.trusted)
+		return given;
+	kept = given & ~(unsigned)(NOTIFY_SUCCESS | NOTIFY_DELAY);
+	return given != 0 && kept == 0 ? NOTIFY_FAILURE : kept;
+}
+
+const char *queue_msg_ret(const struct queue_msg *m)
+{
+	if (!m->env.trusted && strcmp(m->env.ret, "full") == 0)
+		return "hdrs";
+	return m->env.ret;
+}
+
 const char *queue_rcpt_domain(const char *addr)
 {
 	const char *at = strrchr(addr, '@');

@@ -24,6 +24,15 @@ void queue_msg_unload(struct queue_msg *m);
 void queue_msg_remove_files(const struct queue_msg *m);
 void queue_msg_free(struct queue_msg *m);
 
+/* The NOTIFY of M's recipient I that counts: as given when the client was
+ * authenticated or trusted; else without SUCCESS and DELAY (FAILURE when
+ * nothing else was left), so that an outsider cannot have notices sent to
+ * a sender of its choosing. */
+unsigned queue_msg_notify(const struct queue_msg *m, unsigned i);
+/* M's RET that counts ("full", "hdrs" or ""): FULL only from an
+ * authenticated or trusted client, else HDRS. */
+const char *queue_msg_ret(const struct queue_msg *m);
+
 /* The domain of ADDR: what follows its last '@', or "". */
 const char *queue_rcpt_domain(const char *addr);
 /* 1 when ADDR is in one of the local domains (delivered to a Maildir). */

@@ -66,7 +66,8 @@ static void queue_task_describe(const struct queue_msg *m, const char *domain,
 	strlcpy_checked(mt->domain, domain, sizeof(mt->domain));
 	strlcpy_checked(mt->sender, m->env.sender, sizeof(mt->sender));
 	strlcpy_checked(mt->body, m->env.body, sizeof(mt->body));
-	strlcpy_checked(mt->ret, m->env.ret, sizeof(mt->ret));
+	/* what is passed on to a next hop that offers DSN is what counts here */
+	strlcpy_checked(mt->ret, queue_msg_ret(m), sizeof(mt->ret));
 	strlcpy_checked(mt->envid, m->env.envid, sizeof(mt->envid));
 	mt->header_len = m->header_len;
 	mt->body_len = m->body_len;
@@ -74,6 +75,7 @@ static void queue_task_describe(const struct queue_msg *m, const char *domain,
 	mt->rcpts = xcalloc(n, sizeof(mt->rcpts[0]));
 	for (i = 0; i < n; i++) {
 		mt->rcpts[i].r = m->env.rcpts[index[i]];
+		mt->rcpts[i].r.notify = queue_msg_notify(m, index[i]);
 		mt->rcpts[i].index = index[i];
 	}
 }

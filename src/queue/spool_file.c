@@ -37,9 +37,9 @@ char *spool_envelope_format(const struct envelope *env, size_t *len_r)
 	}
 	n = snprintf(buf, cap,
 	             SPOOL_MAGIC "id %s\ntime %" PRIu64 "\nfrom %s\nhelo %s\nclient %s\n"
-	                            "tls %s\nbody %s\nret %s\nenvid %s\n",
+	                            "tls %s\nbody %s\nret %s\nenvid %s\ntrusted %d\n",
 	             env->id, env->time, env->sender, env->helo, env->client, env->tls, env->body,
-	             env->ret, env->envid);
+	             env->ret, env->envid, env->trusted != 0);
 	len = (size_t)n;
 	for (i = 0; i < env->n_rcpts; i++) {
 		const struct envelope_rcpt *r = &env->rcpts[i];
@@ -94,6 +94,12 @@ static int spool_record(struct envelope *env, const char *key, size_t klen, cons
 		return spool_rcpt_record(env, val);
 	if (klen == 4 && memcmp(key, "time", 4) == 0) {
 		env->time = strtoull(val, NULL, 10);
+		return 0;
+	}
+	if (klen == 7 && memcmp(key, "trusted", 7) == 0) {
+		if (strcmp(val, "0") != 0 && strcmp(val, "1") != 0)
+			return -1;
+		env->trusted = val[0] == '1';
 		return 0;
 	}
 	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)

@@ -6,7 +6,9 @@
  * written by the dispatcher from offset 0; then the envelope, written by the
  * queue at commit: text records "key value\n" after a first line
  * "sealmail-queue 1", one "rcpt NOTIFY ORCPT ADDRESS" record per recipient
- * (NOTIFY a number, ORCPT "-" when absent), an empty line; then a fixed-size
+ * (NOTIFY a number, ORCPT "-" when absent), "trusted 0|1" (the client was
+ * authenticated or trusted: its NOTIFY=SUCCESS/DELAY and RET=FULL count;
+ * files written before it existed load as 0), an empty line; then a fixed-size
  * trailer "\nsealmail-env OFFSET CRC\n" (16 and 8 hex digits) giving where
  * the envelope starts, i.e. the message's length, and the CRC-32C of the
  * message, so that recovery can tell a complete file.

@@ -359,6 +359,8 @@ static void smtp_cmd_mail(struct smtp_session *s, const char *arg)
 		return;
 	}
 	smtp_transaction_reset(s);
+	/* as for relaying: logged-in users, trusted networks, local users */
+	s->envelope.trusted = s->trusted || s->local || s->auth.user[0] != '\0';
 	if (smtp_mail_params(s, params, n_params) < 0) {
 		smtp_transaction_reset(s);
 		return;

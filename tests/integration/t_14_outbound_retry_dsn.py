@@ -25,7 +25,7 @@ def records():
     out = []
     for domain, n in (("retry.test", 1), ("always451.test", 2), ("reject.test", 3),
                       ("mixed.test", 4), ("delay.test", 5), ("withdsn.test", 6),
-                      ("nodsn.test", 7)):
+                      ("nodsn.test", 7), ("refuse.test", 8), ("fwd.test", 9)):
         out += mx(domain, (10, "mx." + domain)) + a("mx." + domain, NET + str(n))
     return out
 
@@ -343,6 +343,71 @@ class SuccessNotices(outbound.OutboundTestCase):
         self.assertEqual(block.get("action", "").lower(), "delivered", "%r\n%r" % (block, dsn))
         outbound.wait_queue_gone(self.srv, qid)
         self.assertEqual(len(outbound.events_for(self.srv, "dsn", qid)), 1)
+
+
+class UntrustedSenders(outbound.OutboundTestCase):
+    """A client that neither logged in nor is trusted chooses the sender
+    that notices go to: its NOTIFY=SUCCESS and NOTIFY=DELAY are not
+    honoured (nor passed on), and RET=FULL counts as RET=HDRS; failure
+    notices still go out, with the headers only."""
+
+    @classmethod
+    def setUpClass(cls):
+        outbound.need_peers()
+        cls.port = outbound.common_port([NET + "8", NET + "9"])
+        cls.refuse = cls.fake(NET + "8", cls.port, name="mx.refuse.test", rcpt_reply=R550)
+        cls.fwd = cls.fake(NET + "9", cls.port, name="mx.fwd.test")
+        cls.dns = cls.start_unbound(records())
+        cls.srv = cls.outbound_class_server(
+            cls.dns.resolver(), cls.port, tls="may", retry="1s", max_lifetime="6s",
+            delay_warning="0", trusted="192.0.2.0/24",  # 127.0.0.1 is an outsider
+            server={"aliases": ["refused@local.test: nobody@refuse.test",
+                                "fwd@local.test: user@fwd.test"]})
+
+    def test_success_and_full_not_honoured(self):
+        victim = "sender15@local.test"
+        tok = token()
+        qid = outbound.submit(self.srv, victim, ["bob@local.test"],
+                              make_message(tok, sender=victim), mail_params="RET=FULL",
+                              rcpt_params="NOTIFY=SUCCESS")
+        harness.wait_for(lambda: [m for m in self.srv.messages("bob@local.test")
+                                  if tok.encode() in m], what="the copy for bob")
+        outbound.wait_queue_gone(self.srv, qid)
+        self.assertEqual(outbound.events_for(self.srv, "dsn", qid), [],
+                         "a success notice on an outsider's word")
+        # A failure still gets its notice, with the headers only.
+        tok2 = token()
+        marker = "BODY-MARKER-" + tok2
+        qid2 = outbound.submit(self.srv, victim, ["refused@local.test"],
+                               make_message(tok2, sender=victim, body=marker + "\r\n"),
+                               mail_params="RET=FULL",
+                               rcpt_params="NOTIFY=SUCCESS,FAILURE,DELAY")
+        [dsn] = outbound.wait_dsn(self.srv, victim, tok2)
+        outbound.assert_failure_dsn(self, dsn, "nobody@refuse.test", "No such user here")
+        self.assertNotIn(marker, dsn.text, "RET=FULL honoured for an outsider")
+        self.assertIn("text/rfc822-headers", dsn.text.lower())
+        outbound.wait_queue_gone(self.srv, qid2)
+        self.assertEqual(len(self.srv.messages(victim)), 1, "more than the failure notice")
+        self.assertEqual(outbound.find_dsns(self.srv, victim, tok), [])
+
+    def test_success_not_passed_on(self):
+        victim = "sender16@local.test"
+        tok = token()
+        qid = outbound.submit(self.srv, victim, ["fwd@local.test"],
+                              make_message(tok, sender=victim), mail_params="RET=FULL",
+                              rcpt_params="NOTIFY=SUCCESS,DELAY")
+        [tx] = self.fwd.wait_message(tok, server=self.srv)
+        outbound.wait_queue_gone(self.srv, qid)
+        lines = [c.line for c in self.fwd.commands()
+                 if (c.verb == "MAIL" and victim in c.line) or
+                 (c.verb == "RCPT" and "user@fwd.test" in c.line)]
+        [mail] = [ln for ln in lines if ln.startswith("MAIL")]
+        rcpts = [ln for ln in lines if ln.startswith("RCPT")]
+        self.assertIn("RET=HDRS", mail, lines)
+        self.assertNotIn("SUCCESS", " ".join(rcpts), lines)
+        self.assertNotIn("DELAY", " ".join(rcpts), lines)
+        self.assertIn("NOTIFY=FAILURE", rcpts[0], lines)
+        self.assertEqual(outbound.events_for(self.srv, "dsn", qid), [])
 
 
 if __name__ == "__main__":

@@ -113,6 +113,46 @@ static void test_envelope_drops_odd_orcpt(void **state)
 	envelope_free(&env);
 }
 
+/* "trusted" goes into the spool file and over IPC; a file written before
+ * the record existed still loads, as untrusted. */
+static void test_envelope_trusted(void **state)
+{
+	static const char old_file[] = "sealmail-queue 1\nid 6614FF72A88DE00001\ntime 1\nfrom "
+	                               "a@x.test\nhelo h\nclient 127.0.0.1\ntls \nbody \nret "
+	                               "full\nenvid \nrcpt 2 - b@local.test\n\n";
+	struct envelope a, b;
+	struct ipc_writer w;
+	struct ipc_reader r;
+	size_t len, hlen;
+	const char *why;
+	char *text;
+
+	(void)state;
+	assert_int_equal(spool_envelope_parse(&b, old_file, sizeof(old_file) - 1, &hlen, &why), 0);
+	assert_int_equal(b.trusted, 0);
+	assert_string_equal(b.ret, "full");
+	envelope_free(&b);
+	fill(&a);
+	a.trusted = 1;
+	text = spool_envelope_format(&a, &len);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "\ntrusted 1\n"));
+	assert_int_equal(spool_envelope_parse(&b, text, len, &hlen, &why), 0);
+	assert_int_equal(b.trusted, 1);
+	envelope_free(&b);
+	text[strstr(text, "\ntrusted 1\n") - text + 9] = '2';
+	assert_int_equal(spool_envelope_parse(&b, text, len, &hlen, &why), -1);
+	free(text);
+	ipc_writer_init(&w);
+	proto_envelope_encode(&a, &w);
+	ipc_reader_init(&r, w.buf, w.len);
+	assert_int_equal(proto_envelope_decode(&b, &r), 0);
+	assert_int_equal(b.trusted, 1);
+	envelope_free(&b);
+	ipc_writer_free(&w);
+	envelope_free(&a);
+}
+
 static void test_envelope_refuses_line_ends(void **state)
 {
 	struct envelope a;
@@ -298,6 +338,7 @@ int main(void)
 	    cmocka_unit_test(test_envelope_roundtrip),
 	    cmocka_unit_test(test_envelope_refuses_line_ends),
 	    cmocka_unit_test(test_envelope_drops_odd_orcpt),
+	    cmocka_unit_test(test_envelope_trusted),
 	    cmocka_unit_test(test_envelope_ipc_roundtrip),
 	    cmocka_unit_test(test_envelope_ipc_refuses_unknown_notify),
 	    cmocka_unit_test(test_envelope_trailer),
