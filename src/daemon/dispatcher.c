@@ -41,6 +41,7 @@
 struct dispatcher_conn {
 	struct smtp_session *session;
 	struct sockaddr_storage peer;
+	int counted; /* holds a connection slot (network sessions; never local ones) */
 	char lookup[ENVELOPE_ADDR_MAX]; /* the recipient being looked up */
 };
 
@@ -293,7 +294,8 @@ static void dispatcher_session_closed(void *owner, uint64_t handle)
 
 	if (c == NULL)
 		return;
-	conn_limits_release(d->limits, d->limit_slot, (struct sockaddr *)&c->peer);
+	if (c->counted)
+		conn_limits_release(d->limits, d->limit_slot, (struct sockaddr *)&c->peer);
 	handle_table_remove(&d->sessions, handle);
 	free(c);
 	d->active--;
@@ -548,6 +550,7 @@ static void dispatcher_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 		return;
 	}
 	c = xcalloc(1, sizeof(*c));
+	c->counted = 1;
 	memcpy(&c->peer, sa, (size_t)salen);
 	dispatcher_session_start(d, c, l, fd, (socklen_t)salen, 0, 0);
 }

@@ -259,5 +259,31 @@ class SendServerDown(harness.ServerTestCase):
         self.assertEqual(srv.messages_with(tok), [])
 
 
+class LocalSessionsAndLimits(harness.ServerTestCase):
+    """Local submissions take no connection slot, so they must not give one
+    back either: ten network sessions were once open at connections = 5."""
+
+    def test_local_sessions_do_not_free_network_slots(self):
+        srv = self.server_for(listeners={"mx": "optional"}, users=USERS, submit_socket=True,
+                              dispatchers=1, limits={"connections": 2})
+        held = [srv.dialog() for _ in range(2)]
+        try:
+            for d in held:
+                d.ehlo()
+            for _ in range(3):
+                tok = token()
+                rc, out, err = srv.send("bob@local.test", input=message(tok))
+                self.assertEqual(rc, 0, err)
+                harness.wait_for(lambda: srv.messages_with(tok), what="local delivery")
+            # two network sessions are open: a third is refused
+            with srv.dialog(greeting=False) as d:
+                r = d.read_reply()
+                self.assertEqual(r.code, 421, r)
+                self.assertIn("Too many connections", r.text)
+        finally:
+            for d in held:
+                d.close()
+
+
 if __name__ == "__main__":
     harness.main()
