@@ -75,22 +75,22 @@ struct config_cert {
 };
 
 struct config_limits {
-	size_t command_line;      /* octets incl. CRLF, RFC 5321 4.5.3.1.4: 512 */
-	size_t text_line;         /* octets incl. CRLF, RFC 5321 4.5.3.1.6: 1000 */
-	size_t message_size;      /* octets; advertised in SIZE */
-	unsigned recipients;      /* per message; RFC 5321 4.5.3.1.8: at least 100 */
-	unsigned errors;          /* protocol errors before disconnect */
-	unsigned junk_commands;   /* NOOP, RSET, HELP, VRFY per message before each counts
-	                             as an error (Postfix's smtpd_junk_command_limit) */
-	unsigned command_timeout; /* seconds; RFC 5321 4.5.3.2.7: 5 min */
-	unsigned data_timeout;    /* seconds between DATA chunks; 4.5.3.2.5: 3 min */
+	size_t command_line;            /* octets incl. CRLF, RFC 5321 4.5.3.1.4: 512 */
+	size_t text_line;               /* octets incl. CRLF, RFC 5321 4.5.3.1.6: 1000 */
+	size_t message_size;            /* octets; advertised in SIZE */
+	unsigned recipients;            /* per message; RFC 5321 4.5.3.1.8: at least 100 */
+	unsigned errors;                /* protocol errors before disconnect */
+	unsigned junk_commands;         /* NOOP, RSET, HELP, VRFY per message before each counts
+	                                   as an error (Postfix's smtpd_junk_command_limit) */
+	unsigned command_timeout;       /* seconds; RFC 5321 4.5.3.2.7: 5 min */
+	unsigned data_timeout;          /* seconds between DATA chunks; 4.5.3.2.5: 3 min */
 	unsigned tls_handshake_timeout; /* seconds for a whole TLS handshake */
-	unsigned helo_timeout;    /* seconds from the greeting (or the end of the TLS
-	                             handshake) to the client's EHLO or HELO */
-	unsigned data_min_rate;   /* octets a second DATA must average after its first
-	                             data_timeout seconds (Postfix's smtpd_min_data_rate);
-	                             0: no such bound */
-	unsigned connections;     /* in total */
+	unsigned helo_timeout;          /* seconds from the greeting (or the end of the TLS
+	                                   handshake) to the client's EHLO or HELO */
+	unsigned data_min_rate;         /* octets a second DATA must average after its first
+	                                   data_timeout seconds (Postfix's smtpd_min_data_rate);
+	                                   0: no such bound */
+	unsigned connections;           /* in total */
 	unsigned connections_per_client;
 };
 
@@ -144,6 +144,12 @@ struct config {
 	int check_from_header;  /* the From: header must be an address the user owns;
 	                           default yes */
 	unsigned auth_failures; /* failed AUTH before disconnect; default 3 */
+	/* failed AUTH across connections within auth_failure_window (seconds,
+	 * default 15m) before a client address (default 10) or an account
+	 * (default 20) is blocked for a window */
+	unsigned auth_failures_per_client;
+	unsigned auth_failures_per_account;
+	unsigned auth_failure_window;
 
 	/* [tls] and [tls NAME] */
 	struct config_cert certs[CONFIG_MAX_CERTS];

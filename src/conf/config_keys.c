@@ -90,6 +90,9 @@ const struct key_def conf_keys[] = {
     SUBMISSION(log_auth_in_header, set_bool, 0, 0),
     SUBMISSION(check_from_header, set_bool, 0, 0),
     SUBMISSION(auth_failures, set_count, 1, 100),
+    SUBMISSION(auth_failures_per_client, set_count, 1, 100000),
+    SUBMISSION(auth_failures_per_account, set_count, 1, 100000),
+    SUBMISSION(auth_failure_window, set_duration, 1, 86400),
     {.section = SEC_DNS, .name = "resolver", .set = set_resolver, CFG(dns_resolver)},
     OUTBOUND(tls, conf_set_tls_level, outbound_tls, 0, 0),
     OUTBOUND(relayhost, conf_set_relayhost, relayhost, 0, 0),
@@ -540,6 +543,9 @@ void config_defaults(struct config *cfg)
 	cfg->log_auth_in_header = 0;
 	cfg->check_from_header = 1;
 	cfg->auth_failures = 3;
+	cfg->auth_failures_per_client = 10;
+	cfg->auth_failures_per_account = 20;
+	cfg->auth_failure_window = 15 * 60;
 	cfg->min_version = TLS1_2_VERSION;
 	snprintf(cfg->ciphers, sizeof cfg->ciphers, "%s", DEFAULT_CIPHERS);
 	snprintf(cfg->ciphersuites, sizeof cfg->ciphersuites, "%s", DEFAULT_CIPHERSUITES);

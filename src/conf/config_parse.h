@@ -55,7 +55,7 @@ struct key_def {
 };
 
 /* The number of entries of conf_keys[]; config_keys.c checks it. */
-#define CONF_N_KEYS 51
+#define CONF_N_KEYS 54
 
 extern const struct key_def conf_keys[];
 

@@ -9,6 +9,7 @@
  */
 #include "daemon/dispatcher.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/listener.h>
@@ -238,13 +239,31 @@ static void dispatcher_pool_file(struct dispatcher *d, const void *data, size_t 
 	d->pool[d->n_pool++].fd = fd;
 }
 
+/* Into OUT: the address of C's peer, as the lookup role counts failed
+ * logins by it ("local" for the submission socket). */
+static void dispatcher_peer_address(const struct dispatcher_conn *c, char *out, size_t size)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&c->peer;
+	const void *addr = NULL;
+
+	if (sa->sa_family == AF_INET6)
+		addr = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+	else if (sa->sa_family == AF_INET)
+		addr = &((const struct sockaddr_in *)sa)->sin_addr;
+	if (addr == NULL || inet_ntop(sa->sa_family, addr, out, (socklen_t)size) == NULL)
+		strlcpy_checked(out, "local", size);
+}
+
 static void dispatcher_auth_check(void *owner, uint64_t handle, const char *user,
                                   const char *password)
 {
 	struct dispatcher *d = owner;
 	struct proto_auth_check msg = {.has_password = password != NULL};
+	struct dispatcher_conn *c = dispatcher_conn(d, handle);
 	struct ipc_writer w;
 
+	if (c != NULL)
+		dispatcher_peer_address(c, msg.client, sizeof(msg.client));
 	strlcpy_checked(msg.user, user, sizeof(msg.user));
 	strlcpy_checked(msg.password, password ? password : "", sizeof(msg.password));
 	ipc_writer_init(&w);

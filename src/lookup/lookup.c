@@ -15,8 +15,7 @@
 #include "lib/ipc.h"
 #include "lib/log.h"
 #include "lib/util.h"
-#include "auth/password.h"
-#include "auth/verify_worker.h"
+#include "auth/auth_service.h"
 #include "lookup/aliases.h"
 #include "lookup/dns.h"
 #include "lookup/users.h"
@@ -38,8 +37,7 @@ struct lookup {
 	int users_loaded;
 	struct aliases aliases;
 	int aliases_loaded;
-	char dummy_hash[256]; /* verified against when the user does not exist */
-	struct verify_worker *verify;
+	struct auth_service *auth; /* password checks and the failed-login throttle */
 	struct dns_resolver *dns;
 	char dns_forwarder[128]; /* what dns was made for */
 	struct lookup_peer *peers;
@@ -75,6 +73,18 @@ static void lookup_file_warn(unsigned line, const char *reason, void *arg)
 	         reason);
 }
 
+/* The stand-in hash for unknown users follows the users' own hashes. */
+static void lookup_auth_users_changed(struct lookup *l)
+{
+	const char **hashes = xcalloc(l->users.n + 1, sizeof(char *));
+	size_t i;
+
+	for (i = 0; i < l->users.n; i++)
+		hashes[i] = users_db_hash(&l->users, l->users.addresses[i]);
+	auth_service_users_changed(l->auth, hashes, l->users.n);
+	free(hashes);
+}
+
 /* IMSG_CTL_USERS / IMSG_CTL_ALIASES: the parent read the file anew (or
  * could not, and what was loaded stays). */
 static void lookup_file_update(struct lookup *l, uint32_t type, const void *data, size_t len)
@@ -104,6 +114,7 @@ static void lookup_file_update(struct lookup *l, uint32_t type, const void *data
 	if (type == IMSG_CTL_USERS) {
 		users_db_free(&l->users);
 		users_db_parse(&l->users, copy, lookup_file_warn, &f);
+		lookup_auth_users_changed(l);
 		l->users_loaded = 1;
 	} else {
 		if (l->aliases_loaded)
@@ -197,10 +208,11 @@ static void lookup_handle_rcpt(struct lookup_peer *peer, uint64_t id, const void
 	lookup_free_strings(targets, n);
 }
 
-/* IMSG_AUTH_CHECK. An unknown user costs the same hash computation as a
- * wrong password, so timing does not tell them apart. The answer carries
- * the addresses the user may send as: its own and its exact aliases. */
 static void lookup_peer_unref(struct lookup_peer *peer);
+
+_Static_assert((int)AUTH_FAILED == (int)PROTO_AUTH_FAILED && (int)AUTH_OK == (int)PROTO_AUTH_OK &&
+                   (int)AUTH_TEMPFAIL == (int)PROTO_AUTH_TEMPFAIL,
+               "enum auth_outcome is sent as enum proto_auth_ok");
 
 /* An AUTH check waiting for the password thread. */
 struct lookup_auth {
@@ -213,18 +225,21 @@ struct lookup_auth {
 
 /* Sends the AUTH answer: u32 ok, u32 by certificate, str user, and the
  * addresses the user may send as (its own and its exact aliases). */
-static void lookup_auth_answer(struct lookup_auth *a, int ok)
+static void lookup_auth_answer(struct lookup_auth *a, enum auth_outcome outcome)
 {
 	struct lookup *l = a->peer->l;
 	char **owned = NULL;
 	struct ipc_writer w;
 	unsigned n = 0, i;
+	int ok = outcome == AUTH_OK && a->known;
 
-	ok = ok && a->known;
 	if (ok && l->aliases_loaded)
 		n = aliases_owned_by(&l->aliases, a->user, &owned);
 	if (!a->peer->closed) {
-		struct proto_auth_result res = {.ok = (uint32_t)ok,
+		struct proto_auth_result res = {.ok = ok ? PROTO_AUTH_OK
+		                                      : outcome == AUTH_TEMPFAIL
+		                                          ? PROTO_AUTH_TEMPFAIL
+		                                          : PROTO_AUTH_FAILED,
 		                                .by_certificate = !a->has_password};
 		char **may = xcalloc(n + 1, sizeof(char *));
 		if (ok) {
@@ -244,18 +259,27 @@ static void lookup_auth_answer(struct lookup_auth *a, int ok)
 	free(a);
 }
 
-static void lookup_auth_verified(void *arg, int ok)
+static void lookup_auth_checked(void *arg, enum auth_outcome outcome)
 {
-	lookup_auth_answer(arg, ok);
+	lookup_auth_answer(arg, outcome);
 }
 
-/* IMSG_AUTH_CHECK. An unknown user costs the same hash computation as a
- * wrong password, so timing does not tell them apart; the computation runs
- * on the password thread. */
+/* The [submission] limits on failed logins across connections. */
+static struct throttle_limits lookup_auth_limits(const struct lookup *l)
+{
+	return (struct throttle_limits){.per_client = l->cfg.auth_failures_per_client,
+	                                .per_account = l->cfg.auth_failures_per_account,
+	                                .window = l->cfg.auth_failure_window};
+}
+
+/* IMSG_AUTH_CHECK. Every failure costs one hash computation of the same
+ * method and cost, known user or not (auth/auth_service.h), on the
+ * password thread; a client certificate login needs none. */
 static void lookup_handle_auth(struct lookup_peer *peer, uint64_t id, const void *data, size_t len)
 {
 	struct lookup *l = peer->l;
 	struct lookup_auth *a = xcalloc(1, sizeof(*a));
+	struct throttle_limits limits = lookup_auth_limits(l);
 	struct proto_auth_check req;
 	const char *hash = NULL, *why;
 
@@ -269,14 +293,17 @@ static void lookup_handle_auth(struct lookup_peer *peer, uint64_t id, const void
 		hash = l->users_loaded ? users_db_hash(&l->users, a->user) : NULL;
 	} else {
 		/* refused after the same hash computation as any wrong password */
+		memset(&req, 0, sizeof(req));
 		a->has_password = 1;
 	}
 	a->known = hash != NULL;
-	if (!a->has_password)
-		lookup_auth_answer(a, 1);
-	else
-		verify_worker_submit(l->verify, req.password, hash ? hash : l->dummy_hash,
-		                     lookup_auth_verified, a);
+	if (!a->has_password) {
+		lookup_auth_answer(a, AUTH_OK);
+	} else {
+		struct auth_attempt attempt = {
+		    .client = req.client, .user = a->user, .password = req.password, .hash = hash};
+		auth_service_check(l->auth, &limits, &attempt, lookup_auth_checked, a);
+	}
 	explicit_bzero(&req, sizeof(req));
 }
 
@@ -444,12 +471,7 @@ int lookup_main(const struct config *cfg, int parent_fd)
 
 	memcpy(&l->cfg, cfg, sizeof(l->cfg));
 	l->base = event_base_new();
-	{
-		const char *why;
-		if (password_hash("not a password", l->dummy_hash, sizeof(l->dummy_hash), &why) < 0)
-			fatal("event=fatal reason=\"password hashing: %s\"", why);
-		l->verify = verify_worker_new(l->base);
-	}
+	l->auth = auth_service_new(l->base);
 	ev_term = evsignal_new(l->base, SIGTERM, lookup_signal_cb, l);
 	ev_int = evsignal_new(l->base, SIGINT, lookup_signal_cb, l);
 	event_add(ev_term, NULL);

@@ -63,6 +63,7 @@ void proto_auth_check_encode(const struct proto_auth_check *m, struct ipc_writer
 	ipc_put_str(w, m->user);
 	ipc_put_u32(w, m->has_password);
 	ipc_put_str(w, m->password);
+	ipc_put_str(w, m->client);
 }
 
 int proto_auth_check_decode(struct proto_auth_check *m, const void *data, size_t len,
@@ -74,6 +75,7 @@ int proto_auth_check_decode(struct proto_auth_check *m, const void *data, size_t
 	ipc_get_str(&r, m->user, sizeof(m->user));
 	m->has_password = ipc_get_u32(&r);
 	ipc_get_str(&r, m->password, sizeof(m->password));
+	ipc_get_str(&r, m->client, sizeof(m->client));
 	if (!r.error && m->has_password > 1)
 		r.error = 1;
 	if (proto_decode_done(&r, "malformed AUTH check", error_r) < 0) {
@@ -102,7 +104,7 @@ int proto_auth_result_decode(struct proto_auth_result *m, const void *data, size
 	m->by_certificate = ipc_get_u32(&r);
 	ipc_get_str(&r, m->user, sizeof(m->user));
 	proto_get_strings(&r, &m->owned, ENVELOPE_MAX_RCPTS, ENVELOPE_ADDR_MAX);
-	if (!r.error && (m->ok > 1 || m->by_certificate > 1))
+	if (!r.error && (m->ok > PROTO_AUTH_TEMPFAIL || m->by_certificate > 1))
 		r.error = 1;
 	if (proto_decode_done(&r, "malformed AUTH result", error_r) < 0) {
 		proto_auth_result_free(m);

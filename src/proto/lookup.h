@@ -20,6 +20,7 @@
 #include "proto/proto.h"
 
 #define PROTO_PASSWORD_MAX 1024
+#define PROTO_CLIENT_MAX 64
 #define PROTO_HOST_NAME_MAX 256
 #define PROTO_HOST_ADDR_MAX 64
 #define PROTO_LOOKUP_ERROR_MAX 256
@@ -37,14 +38,23 @@ struct proto_lookup_rcpt_result {
 };
 
 /* str user, u32 has_password, str password (a client certificate login
- * has none). The caller wipes the struct and the encoded payload. */
+ * has none), str client (the session's peer address, which failed logins
+ * are counted by). The caller wipes the struct and the encoded payload. */
 struct proto_auth_check {
 	char user[ENVELOPE_ADDR_MAX];
 	uint32_t has_password;
 	char password[PROTO_PASSWORD_MAX];
+	char client[PROTO_CLIENT_MAX];
 };
 
-/* u32 ok, u32 by_certificate, str canonical user, u32 n, n x str address
+/* The ok of IMSG_AUTH_RESULT; a temporary failure is 454 4.7.0 (RFC 4954 6). */
+enum proto_auth_ok {
+	PROTO_AUTH_FAILED = 0,
+	PROTO_AUTH_OK = 1,
+	PROTO_AUTH_TEMPFAIL = 2,
+};
+
+/* u32 ok (enum proto_auth_ok), u32 by_certificate, str canonical user, u32 n, n x str address
  * the user may send as */
 struct proto_auth_result {
 	uint32_t ok;

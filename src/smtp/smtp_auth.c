@@ -287,6 +287,15 @@ void smtp_auth_result(struct smtp_auth *a, int ok, int by_certificate, const cha
 	unsigned delay;
 
 	out_clear(out);
+	if (ok == SMTP_AUTH_TEMPFAIL) {
+		/* blocked or too busy: nothing was checked, so it is no failure of
+		 * this session's; the client may try again later (RFC 4954 6) */
+		log_info("event=auth-tempfail session=%s client=%s user=%s", a->session_id,
+		         a->client, log_value(a->login, v, sizeof(v)));
+		if (!by_certificate)
+			out_reply(out, 1, "454 4.7.0 Temporary authentication failure");
+		return;
+	}
 	if (ok) {
 		smtp_auth_logged_in(a, by_certificate, user, owned, n_owned, out);
 		return;

@@ -23,6 +23,7 @@ struct config_listener;
 #define SMTP_AUTH_RESPONSE_MAX 12288 /* octets of a response line, RFC 4954 4 */
 #define SMTP_AUTH_DELAY_MS 500       /* the first failure's delay; doubles each time */
 #define SMTP_AUTH_DELAY_MAX_MS 8000
+#define SMTP_AUTH_TEMPFAIL 2 /* smtp_auth_result()'s OK: try again later */
 
 /* Where an AUTH exchange stands (RFC 4954 4). */
 enum smtp_auth_step {
@@ -95,7 +96,8 @@ void smtp_auth_continue(struct smtp_auth *a, const char *line, size_t len,
 /* The lookup role's answer to SMTP_AUTH_NEXT_CHECK, or to a client
  * certificate's login (BY_CERTIFICATE: no reply either way). USER is the
  * canonical name; OWNED the addresses it may send as. A failure asks for a
- * delay that doubles with each one. */
+ * delay that doubles with each one; OK = SMTP_AUTH_TEMPFAIL (the lookup
+ * role did not check: blocked or busy) is answered 454 at once. */
 void smtp_auth_result(struct smtp_auth *a, int ok, int by_certificate, const char *user,
                       const char *const *owned, unsigned n_owned, struct smtp_auth_out *out);
 /* The delay of a failure is over: the 535, and a close after

@@ -59,20 +59,21 @@ static void fake_verify_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct fake_verify *v = arg;
 
-	v->done(v->arg, v->ok);
+	v->done(v->arg, v->ok ? VERIFY_OK : VERIFY_FAILED);
 	free(v);
 }
 
-void verify_worker_submit(struct verify_worker *w, const char *password, const char *hash,
-                          verify_done_fn *done, void *arg)
+int verify_worker_submit(struct verify_worker *w, const char *client, const char *password,
+                         const struct password_target *target, verify_done_fn *done, void *arg)
 {
 	struct fake_verify *v = xcalloc(1, sizeof(*v));
 
-	CHECK(hash != NULL && password != NULL);
+	CHECK(target->hash != NULL && password != NULL && client != NULL);
 	v->done = done;
 	v->arg = arg;
-	v->ok = strcmp(password, "secret") == 0 && strcmp(hash, dummy_hash) != 0;
+	v->ok = strcmp(password, "secret") == 0 && target->can_match;
 	CHECK(event_base_once(fake_base, -1, EV_TIMEOUT, fake_verify_cb, v, NULL) == 0);
+	return 0;
 }
 
 struct dns_resolver {
@@ -185,8 +186,7 @@ static struct lookup *lookup_build(struct harness *h)
 	memcpy(&l->cfg, &cfg, sizeof(l->cfg));
 	l->base = event_base_new();
 	fake_base = l->base;
-	memcpy(l->dummy_hash, dummy_hash, sizeof(l->dummy_hash));
-	l->verify = verify_worker_new(l->base);
+	l->auth = auth_service_new(l->base);
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
 	h->parent = ipc_channel_new(l->base, sv[0], lookup_parent_handler, lookup_parent_closed, l);
 	h->parent_far = sv[1];

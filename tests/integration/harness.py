@@ -367,10 +367,13 @@ class Dialog:
     sent nothing after its 220."""
 
     def __init__(self, port, host="127.0.0.1", timeout=TIMEOUT, implicit_tls=False,
-                 context=None, server_hostname=HOSTNAME, greeting=True):
+                 context=None, server_hostname=HOSTNAME, greeting=True, source=None):
+        # SOURCE: the local address to connect from (e.g. "127.0.0.2"), so
+        # that one test can be several clients to the server.
         self.port = port
         self.timeout = timeout
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock = socket.create_connection(
+            (host, port), timeout=timeout, source_address=(source, 0) if source else None)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.raw = self.sock
         self.buf = b""

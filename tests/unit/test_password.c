@@ -150,10 +150,76 @@ static void test_known_vectors(void **state)
 	assert_int_equal(password_verify("U*V", bcrypt_b), 0);
 }
 
+/* Which hash a login check computes: every failure costs one computation
+ * of the same method and cost as a real user's. */
+static void test_target_decision(void **state)
+{
+	char sha512[PASSWORD_HASH_MAX], locked[PASSWORD_HASH_MAX + 1], dummy[PASSWORD_HASH_MAX];
+	struct password_target t;
+	const char *error;
+	(void)state;
+	snprintf(sha512, sizeof sha512, "%s", crypt("Hello world!", "$6$saltsalt$"));
+	assert_int_equal(password_hash("x", dummy, sizeof dummy, &error), 0);
+	/* a known user: its own hash, which can match */
+	password_target_for(sha512, dummy, &t);
+	assert_ptr_equal(t.hash, sha512);
+	assert_int_equal(t.can_match, 1);
+	assert_int_equal(password_verify_target("Hello world!", &t), 1);
+	/* an unknown user: the stand-in, which cannot */
+	password_target_for(NULL, dummy, &t);
+	assert_ptr_equal(t.hash, dummy);
+	assert_int_equal(t.can_match, 0);
+	assert_int_equal(password_verify_target("x", &t), 0);
+	/* locked with '!': the hash behind the mark is computed, never matches */
+	snprintf(locked, sizeof locked, "!%s", sha512);
+	password_target_for(locked, dummy, &t);
+	assert_string_equal(t.hash, sha512);
+	assert_int_equal(t.can_match, 0);
+	assert_int_equal(password_verify_target("Hello world!", &t), 0);
+	/* "*", "" and methods libxcrypt does not know: the stand-in */
+	for (const char *h, *const *p =
+	                        (const char *const[]){"*", "", "!", "$99$a$b", "$$", "*!", NULL};
+	     (h = *p) != NULL; p++) {
+		password_target_for(h, dummy, &t);
+		assert_ptr_equal(t.hash, dummy);
+		assert_int_equal(t.can_match, 0);
+	}
+}
+
+static void test_most_common_method_and_dummy(void **state)
+{
+	char a[PASSWORD_HASH_MAX], dummy[PASSWORD_HASH_MAX];
+	const char *error;
+	const char *hashes[] = {
+	    NULL,
+	    "*",
+	    a,
+	    "$6$rounds=9000$salt1$qFmFH.bQmmtXzyBY0s9v7Oicd2z4XSIecDzlB5KiA2/jctKu9YterLp8wwnSq.q",
+	    "$6$rounds=9000$salt2$qFmFH.bQmmtXzyBY0s9v7Oicd2z4XSIecDzlB5KiA2/jctKu9YterLp8wwnSq.q",
+	    "$6$other$qFmFH.bQmmtXzyBY0s9v7Oicd2z4XSIecDzlB5KiA2/jctKu9YterLp8wwnSq.qc.eoxqOmSu",
+	};
+	(void)state;
+	assert_int_equal(password_hash("pw", a, sizeof a, &error), 0);
+	/* two sha512 hashes of 9000 rounds outnumber one yescrypt, one default sha512 */
+	assert_ptr_equal(password_most_common(hashes, 6), hashes[3]);
+	assert_ptr_equal(password_most_common(hashes, 3), a);
+	assert_null(password_most_common(hashes, 2));
+	/* the stand-in has the method and cost of its model */
+	assert_int_equal(password_dummy_like(hashes[3], dummy, sizeof dummy, &error), 0);
+	assert_memory_equal(dummy, "$6$rounds=9000$", 15);
+	assert_int_equal(password_verify("not a password", dummy), 1);
+	assert_int_equal(password_dummy_like(NULL, dummy, sizeof dummy, &error), 0);
+	assert_memory_equal(dummy, "$y$", 3);
+	assert_int_equal(password_usable(dummy), 1);
+	assert_int_equal(password_usable("*"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_target_decision),
+	    cmocka_unit_test(test_most_common_method_and_dummy),
 	    cmocka_unit_test(test_wrong_password),
 	    cmocka_unit_test(test_locked_and_bad_hashes),
 	    cmocka_unit_test(test_hash_errors),

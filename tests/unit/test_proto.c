@@ -57,6 +57,7 @@ static void fill(const char *name, union proto_any *m)
 		strcpy(m->auth_check.user, "alice@local.test");
 		m->auth_check.has_password = 1;
 		strcpy(m->auth_check.password, "secret");
+		strcpy(m->auth_check.client, "192.0.2.1");
 	} else if (strcmp(name, "auth_result") == 0) {
 		m->auth_result.ok = 1;
 		strcpy(m->auth_result.user, "alice@local.test");
@@ -131,6 +132,7 @@ static void check_fields(const char *name, const union proto_any *a, const union
 		assert_string_equal(b->rcpt_result.targets.v[2], "list@other.test");
 	} else if (strcmp(name, "auth_check") == 0) {
 		assert_string_equal(b->auth_check.password, a->auth_check.password);
+		assert_string_equal(b->auth_check.client, a->auth_check.client);
 	} else if (strcmp(name, "lookup_hosts_result") == 0) {
 		assert_int_equal(b->hosts_result.n_hosts, 2);
 		assert_string_equal(b->hosts_result.hosts[1].addr, "2001:db8::25");
