@@ -275,6 +275,7 @@ static void parent_send_file(struct parent *p, struct parent_watch *w, const cha
 	ipc_writer_init(&w_msg);
 	proto_ctl_file_encode(&msg, &w_msg);
 	proto_send(p->lookup, w->type, 0, &w_msg, -1);
+	explicit_bzero(text, msg.len); /* the users file holds password hashes */
 	free(text);
 }
 

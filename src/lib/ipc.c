@@ -52,6 +52,23 @@ struct ipc_channel {
 };
 
 static void ipc_read_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Grows *BUF (of *CAP octets, LEN in use) to at least NEED without leaving
+ * a copy behind: what passes through a channel can be a password or a
+ * users file, so old buffers are wiped before they are freed. */
+static void ipc_grow(unsigned char **buf, size_t *cap, size_t len, size_t need)
+{
+	unsigned char *bigger = xmalloc(need);
+
+	if (len > 0)
+		memcpy(bigger, *buf, len);
+	if (*buf != NULL) {
+		explicit_bzero(*buf, *cap);
+		free(*buf);
+	}
+	*buf = bigger;
+	*cap = need;
+}
 static void ipc_closed_cb(evutil_socket_t fd, short what, void *arg);
 static void ipc_write_cb(evutil_socket_t fd, short what, void *arg);
 
@@ -167,6 +184,7 @@ static int ipc_dispatch(struct ipc_channel *ch)
 	if (off > 0) {
 		memmove(ch->in, ch->in + off, ch->in_len - off);
 		ch->in_len -= off;
+		explicit_bzero(ch->in + ch->in_len, off); /* handled: forget it */
 	}
 	return 0;
 }
@@ -182,10 +200,8 @@ static void ipc_read_cb(evutil_socket_t fd, short what, void *arg)
 	struct iovec iov;
 	ssize_t n;
 
-	if (ch->in_cap - ch->in_len < IPC_READ_CHUNK) {
-		ch->in_cap = ch->in_len + IPC_READ_CHUNK;
-		ch->in = xrealloc(ch->in, ch->in_cap);
-	}
+	if (ch->in_cap - ch->in_len < IPC_READ_CHUNK)
+		ipc_grow(&ch->in, &ch->in_cap, ch->in_len, ch->in_len + IPC_READ_CHUNK);
 	memset(&msg, 0, sizeof(msg));
 	iov.iov_base = ch->in + ch->in_len;
 	iov.iov_len = ch->in_cap - ch->in_len;
@@ -261,6 +277,7 @@ static int ipc_write_some(struct ipc_channel *ch)
 		}
 		memmove(ch->out, ch->out + n, ch->out_len - (size_t)n);
 		ch->out_len -= (size_t)n;
+		explicit_bzero(ch->out + ch->out_len, (size_t)n); /* sent: forget it */
 		ch->out_sent_total += (size_t)n;
 	}
 	return 0;
@@ -289,10 +306,8 @@ void ipc_send(struct ipc_channel *ch, uint32_t type, uint64_t id, const void *da
 			close(fd);
 		return;
 	}
-	if (need > ch->out_cap) {
-		ch->out_cap = need * 2;
-		ch->out = xrealloc(ch->out, ch->out_cap);
-	}
+	if (need > ch->out_cap)
+		ipc_grow(&ch->out, &ch->out_cap, ch->out_len, need * 2);
 	if (fd >= 0) {
 		if (ch->n_out_fds == ch->cap_out_fds) {
 			ch->cap_out_fds = ch->cap_out_fds ? ch->cap_out_fds * 2 : 8;
@@ -324,16 +339,16 @@ void ipc_writer_init(struct ipc_writer *w)
 
 void ipc_writer_free(struct ipc_writer *w)
 {
+	if (w->buf != NULL)
+		explicit_bzero(w->buf, w->cap);
 	free(w->buf);
 	memset(w, 0, sizeof(*w));
 }
 
 void ipc_put_bytes(struct ipc_writer *w, const void *p, size_t len)
 {
-	if (w->len + len > w->cap) {
-		w->cap = (w->len + len) * 2 + 64;
-		w->buf = xrealloc(w->buf, w->cap);
-	}
+	if (w->len + len > w->cap)
+		ipc_grow(&w->buf, &w->cap, w->len, (w->len + len) * 2 + 64);
 	memcpy(w->buf + w->len, p, len);
 	w->len += len;
 }

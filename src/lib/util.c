@@ -139,8 +139,14 @@ char *read_file(const char *path, size_t max, size_t *len_r)
 				errno = EFBIG;
 				return NULL;
 			}
+			/* grown by hand, so no copy of what was read (a users
+			 * file's hashes) is left in freed memory */
+			char *bigger = xmalloc(cap * 2 + 1);
+			memcpy(bigger, buf, len);
+			explicit_bzero(buf, cap + 1);
+			free(buf);
+			buf = bigger;
 			cap *= 2;
-			buf = xrealloc(buf, cap + 1);
 		}
 		n = read(fd, buf + len, cap - len);
 		if (n < 0 && errno == EINTR)
