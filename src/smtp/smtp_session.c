@@ -972,8 +972,17 @@ static int smtp_session_read_command(struct smtp_session *s, struct evbuffer *in
 		smtp_session_command(s, line, len);
 		return 1;
 	case SMTP_LINE_TOO_LONG:
+		/* inside an AUTH exchange the response was too long: the exchange
+		 * ends (RFC 4954 4), and the limit named is the reader's own */
+		if (s->auth.step != SMTP_AUTH_IDLE) {
+			s->auth.step = SMTP_AUTH_IDLE;
+			smtp_reply_error(s, "501 5.5.2 Error: authentication response too long "
+			                    "(limit %zu octets)",
+			                 s->lines.max);
+			return 1;
+		}
 		smtp_reply_error(s, "500 5.5.2 Error: line too long (limit %zu octets)",
-		                 s->env->cfg->limits.command_line);
+		                 s->lines.max);
 		return 1;
 	case SMTP_LINE_BARE_LF:
 	case SMTP_LINE_BARE_CR:

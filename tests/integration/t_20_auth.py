@@ -171,6 +171,19 @@ class AuthSubmission(harness.ServerTestCase):
                 self.assert_reply(d.auth_plain(ALICE, ALICE_PW), 235, "2.7.0", d)
                 d.quit()
 
+    def test_over_long_response_ends_the_exchange(self):
+        # A response past the AUTH line bound (RFC 4954 4: 12,288 octets)
+        # ends the exchange with the bound named; the next command is a
+        # command again, not a response.
+        with self.srv.tls_dialog("sub", timeout=SLOW_TIMEOUT) as d:
+            self.assertEqual(d.cmd("AUTH PLAIN").code, 334)
+            r = d.cmd("A" * 13000)
+            self.assert_reply(r, 501, "5.5.2", d)
+            self.assertIn("limit 12288 octets", r.text)
+            self.assert_reply(d.cmd("NOOP"), 250, "2.0.0", d)
+            self.assert_reply(d.auth_plain(ALICE, ALICE_PW), 235, "2.7.0", d)
+            d.quit()
+
     # -- failure --
     def test_wrong_password_and_unknown_user_identical(self):
         replies = {}
