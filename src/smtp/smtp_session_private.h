@@ -1,11 +1,15 @@
 /*
- * smtp_session_private.h: the SMTP server session's state, for
- * smtp_session.c and the harnesses that drive a real session. SMTP AUTH is
- * a sub-machine the session owns (smtp_auth.h), which never sees this.
+ * smtp_session_private.h: the SMTP server session's state and the functions
+ * its files share: smtp_session.c (life cycle, input, replies, deadlines,
+ * TLS, AUTH's steps), smtp_command.c (the command table and its handlers)
+ * and smtp_data.c (DATA); also read by the harnesses that drive a real
+ * session. SMTP AUTH is a sub-machine the session owns (smtp_auth.h), which
+ * never sees this.
  */
 #ifndef SEALMAIL_SMTP_SESSION_PRIVATE_H
 #define SEALMAIL_SMTP_SESSION_PRIVATE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "mail/envelope.h"
@@ -13,6 +17,7 @@
 #include "smtp/smtp_parse.h"
 #include "smtp/smtp_session.h"
 
+struct evbuffer;
 struct event;
 struct io;
 
@@ -38,8 +43,8 @@ struct smtp_session {
 	const struct smtp_env *env;
 	const struct config_listener *listener;
 	uint64_t handle;
-	char id[17]; /* for logs */
-	struct io *io; /* the connection, plaintext or TLS */
+	char id[17];     /* for logs */
+	struct io *io;   /* the connection, plaintext or TLS */
 	char client[64]; /* "IP" */
 	char client_port[8];
 	int trusted; /* the client is in trusted_networks: it may relay */
@@ -52,12 +57,12 @@ struct smtp_session {
 	enum smtp_wait wait;
 	struct smtp_line_reader lines;
 	unsigned errors;
-	unsigned junk; /* NOOP, RSET, HELP, VRFY since the last message */
-	unsigned local_uid; /* local submission: who submitted (SO_PEERCRED) */
-	const char *deadline; /* what the io's deadline is for ("helo", "data"), or NULL */
+	unsigned junk;         /* NOOP, RSET, HELP, VRFY since the last message */
+	unsigned local_uid;    /* local submission: who submitted (SO_PEERCRED) */
+	const char *deadline;  /* what the io's deadline is for ("helo", "data"), or NULL */
 	uint64_t data_started; /* usec (monotonic) when DATA began */
-	int tls_started; /* the handshake began */
-	int tls_active;  /* ... and finished */
+	int tls_started;       /* the handshake began */
+	int tls_active;        /* ... and finished */
 	char tls_version[32], tls_cipher[96];
 	int tls_bits;
 	int esmtp;
@@ -78,9 +83,42 @@ struct smtp_session {
 	char *data_buf;
 	size_t data_len;
 	uint64_t written;
-	uint32_t crc; /* CRC-32C of what was written */
+	uint32_t crc;   /* CRC-32C of what was written */
 	int data_error; /* errno of a failed spool write */
 	unsigned messages;
 };
+
+/* smtp_session.c: replies, deadlines, the transaction, the input loop */
+
+/* Queues a reply line (CRLF added). */
+void smtp_reply(struct smtp_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A reply that counts as a client error; too many of them end the session. */
+void smtp_reply_error(struct smtp_session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* The session ends once the replies queued so far have left. */
+void smtp_close_after_reply(struct smtp_session *s);
+/* A deadline WHAT, SECONDS from now, that holds whatever the client sends. */
+void smtp_deadline_set(struct smtp_session *s, const char *what, unsigned seconds);
+void smtp_deadline_clear(struct smtp_session *s);
+/* Forgets the transaction; an open spool file is abandoned. */
+void smtp_transaction_reset(struct smtp_session *s);
+/* Handles buffered input until it runs out or the session must wait. */
+void smtp_session_process(struct smtp_session *s);
+/* AUTH, the command table's entry for the AUTH sub-machine. */
+void smtp_cmd_auth(struct smtp_session *s, const char *arg);
+
+/* smtp_command.c: runs one command line through the table. */
+void smtp_session_command(struct smtp_session *s, const char *line, size_t len);
+
+/* smtp_data.c: DATA */
+
+/* Closes the spool file and frees the message buffer. */
+void smtp_data_release(struct smtp_session *s);
+/* DATA, the command table's entry. */
+void smtp_cmd_data(struct smtp_session *s, const char *arg);
+/* Feeds buffered input to the DATA machine. Returns 1 when data ended. */
+int smtp_session_read_data(struct smtp_session *s, struct evbuffer *in);
+/* End of data: refuse with the reason, or hand over to the queue. */
+void smtp_data_end(struct smtp_session *s);
 
 #endif

@@ -1,0 +1,635 @@
+/*
+ * mta_session.c: the SMTP client's dialog with one host, as a state
+ * machine (enum mta_state in mta_private.h): mta_session_enter_state() is
+ * the one place that moves a connection between states and sends what a
+ * state begins with; mta_session_io_cb() takes the connection's events.
+ *
+ * A connection walks the candidate hosts of its destination in order
+ * (MX preference, then the next address): connect, greeting, EHLO, then
+ * STARTTLS as the policy demands (mta_tls.c), EHLO again over TLS, and
+ * only then transactions. Every reply is parsed by smtp_reply_feed();
+ * commands sent together (PIPELINING) queue the handlers of their replies
+ * in order. Started by mta_resolved() (mta.c) and by mta_dest_kick()
+ * (mta_destination.c), which hands tasks to idle connections.
+ */
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conf/config.h"
+#include "lib/io.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "mail/dotstuff.h"
+#include "policy/policy.h"
+#include "smtp/mta_private.h"
+#include "smtp/smtp_reply.h"
+
+/* ---- output helpers ---------------------------------------------------------- */
+
+void mta_send(struct mta_session *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	io_vprintf(s->io, fmt, ap);
+	va_end(ap);
+	io_write(s->io, "\r\n", 2);
+}
+
+/* "451 4.4.2 text" from a reply, for recipient outcomes. */
+void mta_reply_text(const struct smtp_reply *r, char *buf, size_t size)
+{
+	const char *nl = strchr(r->text, '\n');
+	int tlen = nl ? (int)(nl - r->text) : (int)strlen(r->text);
+
+	snprintf(buf, size, "%u%s%s %.*s", r->code, r->enhanced[0] ? " " : "", r->enhanced, tlen,
+	         r->text);
+}
+
+/* The enhanced code of a reply, or one derived from its basic code. */
+static const char *mta_reply_status(const struct smtp_reply *r, char *buf, size_t size)
+{
+	if (delivery_enhanced_valid(r->enhanced))
+		return r->enhanced;
+	snprintf(buf, size, "%u.0.0", r->code / 100);
+	return buf;
+}
+
+/* What reply R says about a recipient: its codes, and the reply as text. */
+static void mta_reply_delivery_status(const struct smtp_reply *r, struct delivery_status *st)
+{
+	char text[600], status[16];
+
+	mta_reply_text(r, text, sizeof(text));
+	delivery_status_set(st, mta_reply_status(r, status, sizeof(status)), r->code, text);
+}
+
+/* ---- the state machine ---------------------------------------------------- */
+
+static void mta_session_begin_transaction(struct mta_session *s);
+static void mta_session_pump_body(struct mta_session *s);
+static void mta_session_io_cb(struct io *io, enum io_event event, void *arg);
+
+/* Moves S to STATE and sends what STATE begins with: the one place a
+ * connection changes state. Entering READY takes the next task (or waits
+ * idle for one); the other states start with nothing to send. */
+void mta_session_enter_state(struct mta_session *s, enum mta_state state)
+{
+	const char *helo = s->mta->env.cfg->outbound_helo;
+
+	s->state = state;
+	switch (state) {
+	case MTA_STATE_EHLO:
+		mta_send(s, "EHLO %s", helo);
+		break;
+	case MTA_STATE_HELO:
+		mta_send(s, "HELO %s", helo);
+		break;
+	case MTA_STATE_STARTTLS:
+		mta_send(s, "STARTTLS");
+		break;
+	case MTA_STATE_READY:
+		mta_session_start_task(s);
+		break;
+	case MTA_STATE_TXN:
+		mta_session_begin_transaction(s);
+		break;
+	case MTA_STATE_BODY:
+		s->body_off = 0;
+		smtp_dotstuff_init(&s->dot);
+		mta_session_pump_body(s);
+		break;
+	case MTA_STATE_RSET:
+		mta_send(s, "RSET");
+		break;
+	case MTA_STATE_QUIT:
+		mta_send(s, "QUIT");
+		break;
+	case MTA_STATE_RESOLVING:
+	case MTA_STATE_CONNECTING:
+	case MTA_STATE_GREETING:
+	case MTA_STATE_HANDSHAKE:
+	case MTA_STATE_BODY_END:
+		break;
+	}
+}
+
+/* ---- connecting -------------------------------------------------------------- */
+
+/* Opens a connection to the current candidate host. */
+void mta_session_connect(struct mta_session *s)
+{
+	const struct config *cfg = s->mta->env.cfg;
+	struct mta_host *h = &s->hosts[s->cur];
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char why[600];
+	int fd;
+
+	snprintf(s->relay, sizeof(s->relay), "%s[%s]:%u", h->name, h->addr, mta_dest_port(s->dest));
+	if (mta_host_sockaddr(h, mta_dest_port(s->dest), &ss, &len) < 0) {
+		snprintf(why, sizeof(why), "4.4.1 bad address %s", h->addr);
+		mta_session_next_host(s, why, 0);
+		return;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(why, sizeof(why), "4.4.1 socket: %s", strerror(errno));
+		mta_session_next_host(s, why, 0);
+		return;
+	}
+	s->io = io_new(s->mta->env.base, fd, mta_session_io_cb, s);
+	io_set_timeout(s->io, cfg->outbound_connect_timeout);
+	mta_session_enter_state(s, MTA_STATE_CONNECTING);
+	smtp_reply_parser_init(&s->parser);
+	s->tls_active = 0;
+	s->tls_desc[0] = '\0';
+	strlcpy_checked(s->peer, "none", sizeof(s->peer));
+	if (io_connect(s->io, (struct sockaddr *)&ss, len) < 0) {
+		snprintf(why, sizeof(why), "4.4.1 connect to %s: %s", s->relay, strerror(errno));
+		mta_session_next_host(s, why, 0);
+	}
+}
+
+/* ---- the dialog before transactions ------------------------------------------ */
+
+static void mta_session_parse_ehlo(struct mta_session *s, const struct smtp_reply *r)
+{
+	const char *param;
+
+	s->esmtp = 1;
+	s->ext_pipelining = smtp_reply_has_extension(r, "PIPELINING", &param);
+	s->ext_starttls = smtp_reply_has_extension(r, "STARTTLS", &param);
+	s->ext_8bitmime = smtp_reply_has_extension(r, "8BITMIME", &param);
+	s->ext_dsn = smtp_reply_has_extension(r, "DSN", &param);
+	s->ext_size = smtp_reply_has_extension(r, "SIZE", &param) ? strtoull(param, NULL, 10) : 0;
+}
+
+/* EHLO was answered: start TLS if the policy wants it, else go ready. */
+static void mta_session_after_ehlo(struct mta_session *s)
+{
+	enum tls_level level = s->dest->policy.level;
+	char why[1024];
+
+	if (s->tls_active || level == TLS_LEVEL_NONE || s->plaintext_fallback) {
+		mta_session_enter_state(s, MTA_STATE_READY);
+		return;
+	}
+	if (!s->ext_starttls) {
+		if (level == TLS_LEVEL_MAY) {
+			mta_session_enter_state(s, MTA_STATE_READY);
+			return;
+		}
+		mta_policy_error(s, why, sizeof(why), "no STARTTLS offered");
+		mta_session_next_host(s, why, 1);
+		return;
+	}
+	mta_session_enter_state(s, MTA_STATE_STARTTLS);
+}
+
+static void mta_session_on_greeting(struct mta_session *s, const struct smtp_reply *r)
+{
+	char text[600], why[700];
+
+	if (r->code / 100 != 2) {
+		mta_reply_text(r, text, sizeof(text));
+		snprintf(why, sizeof(why), "4.4.1 %s refused to talk: %s", s->relay, text);
+		mta_session_next_host(s, why, 0);
+		return;
+	}
+	mta_session_enter_state(s, MTA_STATE_EHLO);
+}
+
+static void mta_session_on_ehlo(struct mta_session *s, const struct smtp_reply *r)
+{
+	char text[600], why[700];
+
+	if (r->code / 100 == 2) {
+		mta_session_parse_ehlo(s, r);
+		mta_session_after_ehlo(s);
+		return;
+	}
+	if (r->code / 100 == 5 && !s->tls_active && s->dest->policy.level <= TLS_LEVEL_MAY) {
+		/* An old server: HELO, no extensions. */
+		mta_session_enter_state(s, MTA_STATE_HELO);
+		return;
+	}
+	mta_reply_text(r, text, sizeof(text));
+	snprintf(why, sizeof(why), "4.4.1 %s refused EHLO: %s", s->relay, text);
+	mta_session_next_host(s, why, 0);
+}
+
+/* ---- transactions ------------------------------------------------------------ */
+
+/* Sends MAIL, every RCPT and DATA: all at once with PIPELINING, otherwise
+ * one at a time as each reply comes (RFC 2920). */
+static void mta_session_send_mail(struct mta_session *s)
+{
+	struct mta_task *t = s->task;
+	char params[512] = "";
+	size_t o = 0;
+
+	if (s->ext_size)
+		o +=
+		    (size_t)snprintf(params + o, sizeof(params) - o, " SIZE=%" PRIu64, t->body_len);
+	if (s->ext_8bitmime && t->body[0] != '\0')
+		o += (size_t)snprintf(params + o, sizeof(params) - o, " BODY=%s",
+		                      strcmp(t->body, "8bitmime") == 0 ? "8BITMIME" : "7BIT");
+	if (s->ext_dsn && t->ret[0] != '\0')
+		o += (size_t)snprintf(params + o, sizeof(params) - o, " RET=%s",
+		                      strcmp(t->ret, "full") == 0 ? "FULL" : "HDRS");
+	if (s->ext_dsn && t->envid[0] != '\0')
+		snprintf(params + o, sizeof(params) - o, " ENVID=%s", t->envid);
+	mta_send(s, "MAIL FROM:<%s>%s", t->sender, params);
+}
+
+static void mta_session_send_rcpt(struct mta_session *s, unsigned i)
+{
+	const struct envelope_rcpt *r = &s->task->rcpts[i].r;
+	char params[700] = "";
+	size_t o = 0;
+
+	if (s->ext_dsn && r->notify != 0) {
+		o += (size_t)snprintf(params + o, sizeof(params) - o, " NOTIFY=");
+		if (r->notify & NOTIFY_NEVER)
+			o += (size_t)snprintf(params + o, sizeof(params) - o, "NEVER");
+		else
+			o += (size_t)snprintf(
+			    params + o, sizeof(params) - o, "%s%s%s%s%s",
+			    r->notify & NOTIFY_SUCCESS ? "SUCCESS" : "",
+			    (r->notify & NOTIFY_SUCCESS) &&
+			            (r->notify & (NOTIFY_FAILURE | NOTIFY_DELAY))
+			        ? ","
+			        : "",
+			    r->notify & NOTIFY_FAILURE ? "FAILURE" : "",
+			    (r->notify & NOTIFY_FAILURE) && (r->notify & NOTIFY_DELAY) ? "," : "",
+			    r->notify & NOTIFY_DELAY ? "DELAY" : "");
+	}
+	if (s->ext_dsn && r->orcpt[0] != '\0')
+		snprintf(params + o, sizeof(params) - o, " ORCPT=%s", r->orcpt);
+	mta_send(s, "RCPT TO:<%s>%s", r->addr, params);
+}
+
+/* Takes the next task of the destination, or waits idle for one. */
+void mta_session_start_task(struct mta_session *s)
+{
+	struct mta_dest *d = s->dest;
+
+	s->task = d->queue;
+	if (s->task == NULL) {
+		event_add(s->ev_idle, &(struct timeval){MTA_IDLE_SECONDS, 0});
+		return;
+	}
+	event_del(s->ev_idle);
+	d->queue = s->task->next;
+	if (d->queue == NULL)
+		d->queue_tail = NULL;
+	s->task->next = NULL;
+	if (s->ext_size && s->task->body_len > s->ext_size) {
+		char why[256];
+		snprintf(why, sizeof(why),
+		         "message size %" PRIu64 " exceeds %s's limit of %" PRIu64,
+		         s->task->body_len, s->relay, s->ext_size);
+		mta_task_settle(s->task, MTA_PERMFAIL, "5.3.4", why);
+		mta_task_finish(s->mta, s->task);
+		s->task = NULL;
+		mta_session_start_task(s);
+		return;
+	}
+	mta_session_enter_state(s, MTA_STATE_TXN);
+}
+
+/* Entering MTA_STATE_TXN: MAIL, and with PIPELINING every RCPT and DATA
+ * at once (RFC 2920). */
+static void mta_session_begin_transaction(struct mta_session *s)
+{
+	unsigned i;
+
+	s->accepted = 0;
+	s->rcpt_next = 0;
+	s->mail_failed = 0;
+	s->mail_pending = 1;
+	s->expect_rcpt = s->task->n_rcpts;
+	s->data_pending = 1;
+	mta_session_send_mail(s);
+	if (s->ext_pipelining) {
+		for (i = 0; i < s->task->n_rcpts; i++)
+			mta_session_send_rcpt(s, i);
+		mta_send(s, "DATA");
+	}
+}
+
+/* Fills in the report of the connection that carries the task. */
+static void mta_session_report(struct mta_session *s)
+{
+	struct mta_report *rep = &s->task->report;
+
+	strlcpy_checked(rep->relay, s->relay, sizeof(rep->relay));
+	strlcpy_checked(rep->tls, s->tls_desc, sizeof(rep->tls));
+	strlcpy_checked(rep->peer, s->tls_active ? s->peer : "none", sizeof(rep->peer));
+	strlcpy_checked(rep->policy, tls_level_name(s->dest->policy.level), sizeof(rep->policy));
+	rep->peer_dsn = s->ext_dsn;
+}
+
+/* The task ends on this connection; the connection goes on. */
+static void mta_session_task_done(struct mta_session *s, const struct smtp_reply *r)
+{
+	struct delivery_status st;
+
+	mta_session_report(s);
+	if (r != NULL) {
+		mta_reply_delivery_status(r, &st);
+		mta_task_settle_status(s->task,
+		                       r->code / 100 == 2   ? MTA_DELIVERED
+		                       : r->code / 100 == 5 ? MTA_PERMFAIL
+		                                            : MTA_TEMPFAIL,
+		                       &st);
+	}
+	mta_task_finish(s->mta, s->task);
+	s->task = NULL;
+	mta_session_enter_state(s, MTA_STATE_READY);
+}
+
+static void mta_session_on_mail(struct mta_session *s, const struct smtp_reply *r)
+{
+	struct delivery_status st;
+	unsigned i;
+
+	if (r->code / 100 == 2) {
+		if (!s->ext_pipelining)
+			mta_session_send_rcpt(s, 0);
+		return;
+	}
+	/* The whole transaction failed; with PIPELINING the RCPT and DATA
+	 * replies still come and are only consumed. */
+	mta_reply_delivery_status(r, &st);
+	for (i = 0; i < s->task->n_rcpts; i++) {
+		struct mta_rcpt *rc = &s->task->rcpts[i];
+		rc->outcome = r->code / 100 == 5 ? MTA_PERMFAIL : MTA_TEMPFAIL;
+		rc->status = st;
+	}
+	s->mail_failed = 1;
+	if (!s->ext_pipelining) {
+		s->expect_rcpt = 0;
+		s->data_pending = 0;
+		/* the RSET reply ends the task */
+		mta_session_enter_state(s, MTA_STATE_RSET);
+	}
+}
+
+static void mta_session_on_rcpt(struct mta_session *s, const struct smtp_reply *r)
+{
+	struct mta_rcpt *rc = &s->task->rcpts[s->rcpt_next++];
+
+	s->expect_rcpt--;
+	if (!s->mail_failed) {
+		if (r->code / 100 == 2) {
+			s->accepted++;
+		} else {
+			rc->outcome = r->code / 100 == 5 ? MTA_PERMFAIL : MTA_TEMPFAIL;
+			mta_reply_delivery_status(r, &rc->status);
+		}
+	}
+	if (s->ext_pipelining || s->mail_failed)
+		return;
+	if (s->expect_rcpt > 0) {
+		mta_session_send_rcpt(s, s->rcpt_next);
+		return;
+	}
+	if (s->accepted == 0) {
+		s->data_pending = 0;
+		mta_session_enter_state(s, MTA_STATE_RSET);
+		return;
+	}
+	mta_send(s, "DATA");
+}
+
+/* Streams the message while the output buffer has room. */
+static void mta_session_pump_body(struct mta_session *s)
+{
+	struct mta_task *t = s->task;
+	char in[MTA_DATA_CHUNK], enc[2 * MTA_DATA_CHUNK + 8];
+	size_t n;
+
+	while (s->state == MTA_STATE_BODY && !io_output_full(s->io)) {
+		uint64_t left = t->body_len - s->body_off;
+		ssize_t got;
+
+		if (left == 0) {
+			n = smtp_dotstuff_finish(&s->dot, enc);
+			io_write(s->io, enc, n);
+			mta_session_enter_state(s, MTA_STATE_BODY_END);
+			return;
+		}
+		got = pread(t->fd, in, left < sizeof(in) ? (size_t)left : sizeof(in),
+		            (off_t)(t->header_len + s->body_off));
+		if (got <= 0) {
+			char why[300];
+			snprintf(why, sizeof(why), "4.3.0 cannot read the queued message: %s",
+			         got < 0 ? strerror(errno) : "short file");
+			mta_session_report(s);
+			mta_task_settle(t, MTA_TEMPFAIL, "4.3.0", why);
+			mta_task_finish(s->mta, t);
+			s->task = NULL;
+			mta_session_free(s); /* mid-DATA: the connection cannot go on */
+			return;
+		}
+		s->body_off += (uint64_t)got;
+		n = smtp_dotstuff_feed(&s->dot, in, (size_t)got, enc);
+		io_write(s->io, enc, n);
+	}
+}
+
+static void mta_session_on_data(struct mta_session *s, const struct smtp_reply *r)
+{
+	s->data_pending = 0;
+	if (s->mail_failed || s->accepted == 0) {
+		/* Nothing to send: a 354 still needs an (empty) message ended. */
+		if (r->code == 354)
+			mta_send(s, ".");
+		else
+			mta_session_task_done(s, NULL);
+		if (r->code == 354)
+			mta_session_enter_state(s, MTA_STATE_BODY_END);
+		return;
+	}
+	if (r->code != 354) {
+		mta_session_task_done(s, r);
+		return;
+	}
+	mta_session_enter_state(s, MTA_STATE_BODY);
+}
+
+static void mta_session_on_body_end(struct mta_session *s, const struct smtp_reply *r)
+{
+	if (s->mail_failed || s->accepted == 0) {
+		mta_session_task_done(s, NULL);
+		return;
+	}
+	mta_session_task_done(s, r);
+}
+
+/* A reply during a transaction: MAIL's, then each RCPT's, then DATA's. */
+static void mta_session_on_txn_reply(struct mta_session *s, const struct smtp_reply *r)
+{
+	if (s->mail_pending) {
+		s->mail_pending = 0;
+		mta_session_on_mail(s, r);
+		return;
+	}
+	if (s->expect_rcpt > 0) {
+		mta_session_on_rcpt(s, r);
+		return;
+	}
+	mta_session_on_data(s, r);
+}
+
+/* ---- replies and connection events ------------------------------------------- */
+
+static void mta_session_on_reply(struct mta_session *s, const struct smtp_reply *r)
+{
+	switch (s->state) {
+	case MTA_STATE_GREETING:
+		mta_session_on_greeting(s, r);
+		break;
+	case MTA_STATE_EHLO:
+		mta_session_on_ehlo(s, r);
+		break;
+	case MTA_STATE_HELO:
+		if (r->code / 100 == 2) {
+			s->esmtp = 0;
+			s->ext_pipelining = s->ext_starttls = s->ext_8bitmime = s->ext_dsn = 0;
+			s->ext_size = 0;
+			mta_session_after_ehlo(s);
+		} else {
+			mta_session_next_host(s, "4.4.1 HELO refused", 0);
+		}
+		break;
+	case MTA_STATE_STARTTLS:
+		mta_session_on_starttls(s, r);
+		break;
+	case MTA_STATE_TXN:
+		mta_session_on_txn_reply(s, r);
+		break;
+	case MTA_STATE_BODY_END:
+		mta_session_on_body_end(s, r);
+		break;
+	case MTA_STATE_RSET:
+		mta_session_task_done(s, NULL);
+		break;
+	case MTA_STATE_QUIT:
+		mta_session_free(s);
+		break;
+	default:
+		mta_session_host_failed(s, "4.4.2", "4.4.2 unexpected reply from the server", 0);
+		break;
+	}
+}
+
+static void mta_session_read(struct mta_session *s)
+{
+	while (!s->closed && s->io != NULL && io_input_length(s->io) > 0) {
+		struct evbuffer *in = io_input(s->io);
+		struct evbuffer_iovec v;
+		const char *why;
+		size_t consumed;
+		enum smtp_reply_status st;
+		char text[300];
+
+		if (s->state == MTA_STATE_HANDSHAKE || s->state == MTA_STATE_CONNECTING)
+			return;
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			return;
+		st = smtp_reply_feed(&s->parser, v.iov_base, v.iov_len, &consumed, &s->reply, &why);
+		evbuffer_drain(in, consumed);
+		if (st == SMTP_REPLY_ERROR) {
+			snprintf(text, sizeof(text), "4.4.2 protocol error from %s: %s", s->relay,
+			         why);
+			if (s->task != NULL && s->state >= MTA_STATE_TXN) {
+				mta_session_report(s);
+				mta_task_settle(s->task, MTA_TEMPFAIL, "4.4.2", text);
+				mta_task_finish(s->mta, s->task);
+				s->task = NULL;
+				mta_session_free(s);
+			} else {
+				mta_session_host_failed(s, "4.4.2", text, 0);
+			}
+			return;
+		}
+		if (st == SMTP_REPLY_OK)
+			mta_session_on_reply(s, &s->reply);
+	}
+}
+
+/* The connection timed out, failed or was closed (EVENT). */
+static void mta_session_lost(struct mta_session *s, enum io_event event)
+{
+	const char *how = event == IO_TIMEOUT ? "timed out" : "lost";
+	char why[1024];
+
+	if (s->state == MTA_STATE_HANDSHAKE) {
+		mta_session_handshake_failed(s, event);
+		return;
+	}
+	if (s->state == MTA_STATE_CONNECTING) {
+		snprintf(why, sizeof(why), "4.4.1 connect to %s: %s", s->relay,
+		         event == IO_TIMEOUT ? "timed out" : io_error(s->io));
+		mta_session_next_host(s, why, 0);
+		return;
+	}
+	if (s->task != NULL) {
+		snprintf(why, sizeof(why), "4.4.2 %s: connection %s during the transaction",
+		         s->relay, how);
+		if (s->state < MTA_STATE_READY) {
+			mta_session_host_failed(s, "4.4.2", why, 0);
+			return;
+		}
+		mta_session_report(s);
+		mta_task_settle(s->task, MTA_TEMPFAIL, "4.4.2", why);
+		mta_task_finish(s->mta, s->task);
+		s->task = NULL;
+		mta_session_free(s);
+		return;
+	}
+	if (s->state < MTA_STATE_READY) {
+		snprintf(why, sizeof(why), "4.4.2 %s: connection %s", s->relay, how);
+		mta_session_host_failed(s, "4.4.2", why, 0);
+		return;
+	}
+	mta_session_free(s);
+}
+
+static void mta_session_io_cb(struct io *io, enum io_event event, void *arg)
+{
+	struct mta_session *s = arg;
+
+	switch (event) {
+	case IO_DATA:
+		mta_session_read(s);
+		return;
+	case IO_DRAINED:
+		if (s->state == MTA_STATE_BODY)
+			mta_session_pump_body(s);
+		return;
+	case IO_CONNECTED:
+		mta_session_enter_state(s, MTA_STATE_GREETING);
+		io_set_timeout(io, s->mta->env.cfg->outbound_command_timeout);
+		return;
+	case IO_READY:
+		mta_session_tls_ready(s);
+		return;
+	case IO_TIMEOUT:
+	case IO_ERROR:
+	case IO_CLOSED:
+		mta_session_lost(s, event);
+		return;
+	}
+}
