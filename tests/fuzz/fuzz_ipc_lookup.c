@@ -8,7 +8,7 @@
  * any other type to either.
  *
  * lookup.c is included whole and its state built as lookup_main builds
- * it, without signals. The password thread and the resolver are fakes
+ * it, without signals. The password checks and the resolver are fakes
  * that answer one loop turn later (so a dispatcher can hang up while an
  * answer is outstanding): a password is right when it is "secret"; a
  * name starting with "nx" does not exist, one starting with "fail" gives
@@ -35,45 +35,58 @@ static const char config_text[] = "[server]\n"
                                   "tls = none\n";
 
 static struct config cfg;
-static char dummy_hash[256];
 static struct event_base *fake_base; /* where the fakes answer */
 
 /* ---- the fake password thread and resolver -------------------------------- */
 
-struct verify_worker {
+/* The password checks and the throttle (auth/auth_service.h) are faked:
+ * what the lookup role takes from a dispatcher is decoded before them, and
+ * they are tested on their own (tests/unit/test_throttle.c, test_password.c). */
+struct auth_service {
 	int unused;
 };
 
-struct fake_verify {
-	verify_done_fn *done;
+struct fake_auth {
+	auth_done_fn *done;
 	void *arg;
-	int ok;
+	enum auth_outcome outcome;
 };
 
-struct verify_worker *verify_worker_new(struct event_base *base)
+static struct auth_service fake_auth_service;
+
+struct auth_service *auth_service_new(struct event_base *base)
 {
-	return xcalloc(1, sizeof(struct verify_worker));
+	return &fake_auth_service;
 }
 
-static void fake_verify_cb(evutil_socket_t fd, short what, void *arg)
+void auth_service_users_changed(struct auth_service *svc, const char *const *hashes, size_t n)
 {
-	struct fake_verify *v = arg;
+	size_t i;
 
-	v->done(v->arg, v->ok ? VERIFY_OK : VERIFY_FAILED);
+	for (i = 0; i < n; i++)
+		CHECK(hashes[i] != NULL);
+}
+
+static void fake_auth_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct fake_auth *v = arg;
+
+	v->done(v->arg, v->outcome);
 	free(v);
 }
 
-int verify_worker_submit(struct verify_worker *w, const char *client, const char *password,
-                         const struct password_target *target, verify_done_fn *done, void *arg)
+void auth_service_check(struct auth_service *svc, const struct throttle_limits *limits,
+                        const struct auth_attempt *attempt, auth_done_fn *done, void *arg)
 {
-	struct fake_verify *v = xcalloc(1, sizeof(*v));
+	struct fake_auth *v = xcalloc(1, sizeof(*v));
 
-	CHECK(target->hash != NULL && password != NULL && client != NULL);
+	CHECK(attempt->client != NULL && attempt->user != NULL && attempt->password != NULL);
 	v->done = done;
 	v->arg = arg;
-	v->ok = strcmp(password, "secret") == 0 && target->can_match;
-	CHECK(event_base_once(fake_base, -1, EV_TIMEOUT, fake_verify_cb, v, NULL) == 0);
-	return 0;
+	v->outcome = attempt->hash != NULL && strcmp(attempt->password, "secret") == 0
+	                 ? AUTH_OK
+	                 : strcmp(attempt->password, "busy") == 0 ? AUTH_TEMPFAIL : AUTH_FAILED;
+	CHECK(event_base_once(fake_base, -1, EV_TIMEOUT, fake_auth_cb, v, NULL) == 0);
 }
 
 struct dns_resolver {
@@ -206,7 +219,6 @@ static void lookup_teardown(struct harness *h)
 	if (l->aliases_loaded)
 		aliases_free(&l->aliases);
 	dns_resolver_free(&l->dns);
-	free(l->verify);
 	ipc_channel_free(&h->parent);
 	close(h->parent_far);
 	event_base_free(l->base);
@@ -229,7 +241,6 @@ static void parent_message(struct harness *h, const struct fuzz_record *rec)
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	char *errors = NULL;
-	const char *why;
 
 	if (getenv("FUZZ_LOGS") == NULL) /* FUZZ_LOGS=1 shows what the seeds reach */
 		fuzz_quiet_logs();
@@ -238,7 +249,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		(void)!write(2, errors, strlen(errors));
 		abort();
 	}
-	CHECK(password_hash("not a password", dummy_hash, sizeof(dummy_hash), &why) == 0);
 	return 0;
 }
 
