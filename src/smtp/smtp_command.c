@@ -421,10 +421,19 @@ static void smtp_cmd_expn(struct smtp_session *s, const char *arg)
 	smtp_reply_error(s, "502 5.5.1 Error: EXPN not supported");
 }
 
+/* HELP names what this session may use now: STARTTLS only where EHLO
+ * would offer it, AUTH only where it is offered. */
 static void smtp_cmd_help(struct smtp_session *s, const char *arg)
 {
-	smtp_reply_junk(s, "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP "
-	                   "STARTTLS; see RFC 5321");
+	int tls = !s->tls_active && s->listener->tls != LISTENER_TLS_NONE &&
+	          s->listener->tls != LISTENER_TLS_IMPLICIT;
+	char text[160];
+
+	snprintf(text, sizeof(text),
+	         "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP%s%s; "
+	         "see RFC 5321",
+	         tls ? " STARTTLS" : "", smtp_auth_ehlo(&s->auth, s->tls_active) ? " AUTH" : "");
+	smtp_reply_junk(s, text);
 }
 
 static void smtp_cmd_not_implemented(struct smtp_session *s, const char *arg)

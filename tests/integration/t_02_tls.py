@@ -349,6 +349,14 @@ class TLS(harness.ServerTestCase):
             d.expect("MAIL FROM:<%s>" % SENDER, 250)
             d.expect("RCPT TO:<bob@local.test>", 250)
 
+    def test_help_after_starttls_does_not_offer_it(self):
+        with self.srv.dialog("mx") as d:
+            d.ehlo()
+            d.starttls()
+            d.ehlo()
+            r = d.expect("HELP", 214, "2.0.0")
+            self.assertNotIn("STARTTLS", r.text)
+
     def test_second_starttls_refused_smtplib(self):
         s = harness.smtp_starttls(self.srv.port("mx"))
         self.assertFalse(s.has_extn("starttls"))

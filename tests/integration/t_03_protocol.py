@@ -87,7 +87,8 @@ class Protocol(harness.ServerTestCase):
         d.expect("VRFY bob", 252)
         d.expect("VRFY <bob@local.test>", 252)
         d.expect("NOOP", 250)
-        d.expect("HELP", 214, "2.0.0")
+        r = d.expect("HELP", 214, "2.0.0")
+        self.assertIn(" STARTTLS", r.text)  # offered on this listener before TLS
         d.expect("MAIL FROM:<%s>" % SENDER, 250)
         d.expect("RCPT TO:<bob@local.test>", 250)
         d.expect("RSET", 250)
