@@ -10,6 +10,8 @@
  */
 #include "queue/maildir.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -128,4 +130,82 @@ int maildir_commit(const struct maildir_copy *copy, const char **error_r)
 void maildir_discard(const struct maildir_copy *copy)
 {
 	unlink(copy->tmp_path);
+}
+
+/* Skips the digits at *P; returns how many there were. */
+static size_t maildir_skip_digits(const char **p)
+{
+	const char *start = *p;
+
+	while (isdigit((unsigned char)**p))
+		(*p)++;
+	return (size_t)(*p - start);
+}
+
+int maildir_name_is_ours(const char *name, const char *hostname)
+{
+	const char *p = name;
+	size_t hlen = strlen(hostname);
+
+	if (maildir_skip_digits(&p) == 0 || strncmp(p, ".M", 2) != 0)
+		return 0;
+	p += 2;
+	if (maildir_skip_digits(&p) != 6 || *p++ != 'P' || maildir_skip_digits(&p) == 0 ||
+	    *p++ != 'Q' || maildir_skip_digits(&p) == 0 || *p++ != '.')
+		return 0;
+	if (strncmp(p, hostname, hlen) != 0 || strncmp(p + hlen, ",S=", 3) != 0)
+		return 0;
+	p += hlen + 3;
+	return maildir_skip_digits(&p) > 0 && *p == '\0';
+}
+
+/* Removes our leftovers from DIR/tmp; returns how many. */
+static unsigned maildir_clean_one(const char *dir, const char *hostname)
+{
+	char path[MAILDIR_PATH_MAX];
+	struct dirent *de;
+	unsigned n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/tmp", dir);
+	if ((d = opendir(path)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		char file[MAILDIR_PATH_MAX];
+		if (!maildir_name_is_ours(de->d_name, hostname))
+			continue;
+		snprintf(file, sizeof(file), "%s/%s", path, de->d_name);
+		if (unlink(file) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+unsigned maildir_clean_tmp(const char *hostname)
+{
+	struct dirent *dom, *user;
+	unsigned n = 0;
+	DIR *mail, *d;
+
+	if ((mail = opendir("mail")) == NULL)
+		return 0;
+	while ((dom = readdir(mail)) != NULL) {
+		char dpath[MAILDIR_PATH_MAX];
+		if (!maildir_name_ok(dom->d_name, strlen(dom->d_name)))
+			continue;
+		snprintf(dpath, sizeof(dpath), "mail/%s", dom->d_name);
+		if ((d = opendir(dpath)) == NULL)
+			continue;
+		while ((user = readdir(d)) != NULL) {
+			char upath[MAILDIR_PATH_MAX];
+			if (!maildir_name_ok(user->d_name, strlen(user->d_name)))
+				continue;
+			snprintf(upath, sizeof(upath), "%s/%s", dpath, user->d_name);
+			n += maildir_clean_one(upath, hostname);
+		}
+		closedir(d);
+	}
+	closedir(mail);
+	return n;
 }

@@ -36,4 +36,14 @@ int maildir_commit(const struct maildir_copy *copy, const char **error_r);
 /* Removes a tmp file that will not be committed. */
 void maildir_discard(const struct maildir_copy *copy);
 
+/* Whether NAME is a file name maildir_write() makes on HOSTNAME
+ * ("SECONDS.MUSECPPIDQN.HOSTNAME,S=SIZE"). Pure. */
+int maildir_name_is_ours(const char *name, const char *hostname);
+
+/* At start-up, before any delivery: removes from every mail/DOMAIN/USER/tmp/
+ * the copies an interrupted delivery of ours left (the message is still in
+ * the queue and is delivered again); files of other tools stay. Returns how
+ * many were removed. */
+unsigned maildir_clean_tmp(const char *hostname);
+
 #endif

@@ -86,6 +86,7 @@
 #include "queue/queue_ctl.h"
 #include "queue/queue_local.h"
 #include "queue/queue_msg.h"
+#include "queue/maildir.h"
 #include "queue/queue_private.h"
 #include "queue/queue_remote.h"
 #include "queue/queue_retry.h"
@@ -560,7 +561,7 @@ static int queue_recover_pool_file(const char *name)
  * every active file was acknowledged and is delivered again. */
 static void queue_recover(struct queue *q)
 {
-	unsigned dropped = 0, recovered = 0, sealed = 0;
+	unsigned dropped = 0, recovered = 0, sealed = 0, cleaned;
 	struct dirent *de;
 	DIR *dir;
 
@@ -593,8 +594,12 @@ static void queue_recover(struct queue *q)
 		}
 		closedir(dir);
 	}
-	log_info("event=recovered messages=%u committed_in_pool=%u dropped_incomplete=%u",
-	         recovered, sealed, dropped);
+	/* no delivery is under way yet: our copies in a tmp/ were interrupted,
+	 * and their messages are still queued */
+	cleaned = maildir_clean_tmp(q->cfg.hostname);
+	log_info("event=recovered messages=%u committed_in_pool=%u dropped_incomplete=%u "
+	         "maildir_tmp_removed=%u",
+	         recovered, sealed, dropped, cleaned);
 	if (recovered > 0)
 		queue_schedule_flush(q);
 }

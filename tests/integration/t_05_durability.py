@@ -3,6 +3,7 @@
 transaction killed in the middle of DATA leaves nothing behind; many
 concurrent sessions deliver every message exactly once."""
 
+import os
 import sys
 import threading
 
@@ -92,6 +93,28 @@ class Durability(harness.ServerTestCase):
                              "partial message found in %s" % path)
         for path in srv.queue_files():
             self.fail("left in the queue: %s" % path)
+
+    def test_recovery_removes_only_our_interrupted_copies(self):
+        srv = self.server_for(listeners={"mx": "optional"})
+        tok = token()
+        with srv.dialog() as d:  # bob's Maildir exists
+            d.ehlo()
+            d.mail_transaction(SENDER, ["bob@local.test"], make_message(tok))
+            d.quit()
+        harness.wait_for(lambda: srv.messages_with(tok), what="first delivery")
+        srv.stop()
+        tmp = os.path.join(srv.data_dir, "mail", "local.test", "bob", "tmp")
+        ours = os.path.join(tmp, "1764580000.M123456P42Q7.%s,S=10" % harness.HOSTNAME)
+        theirs = os.path.join(tmp, "1764580000.M1P2.other-tool")
+        for path in (ours, theirs):
+            with open(path, "w") as f:
+                f.write("half a message\n")
+        mark = srv.log_mark()
+        srv.start()
+        [ev] = harness.wait_for(lambda: srv.events("recovered", since=mark), what="recovery")
+        self.assertEqual(ev["maildir_tmp_removed"], "1")
+        self.assertFalse(os.path.exists(ours), "an interrupted copy of ours was kept")
+        self.assertTrue(os.path.exists(theirs), "another tool's file was removed")
 
     def test_sigterm_keeps_accepted_messages(self):
         srv = self.server_for(listeners={"mx": "optional"})

@@ -420,6 +420,10 @@ class CrashLoad(harness.ServerTestCase):
                             % (len(lost), lost[:5],
                                " (%d of them only in a Maildir tmp/)" % len(tmp_only)
                                if tmp_only else ""))
+        if tmp_files:
+            # recovery removes the copies interrupted deliveries leave
+            problems.append("%d files left in Maildir tmp/ after recovery, e.g. %s"
+                            % (len(tmp_files), tmp_files[:3]))
         dups = sum(n - 1 for n in seen.values())
         unacked_whole = sorted(t for t in seen if t not in acked)
         cut_after_dot = sum(1 for a in self.attempts.values() if a["state"] == "dot-sent")

@@ -257,6 +257,22 @@ static void test_maildir_path(void **state)
 	assert_int_equal(maildir_path_for("x@..", buf, sizeof(buf)), -1);
 }
 
+static void test_maildir_name_is_ours(void **state)
+{
+	assert_true(maildir_name_is_ours("1764580000.M123456P42Q7.mx.local.test,S=1024",
+	                                 "mx.local.test"));
+	assert_false(maildir_name_is_ours("1764580000.M123456P42Q7.other.test,S=1024",
+	                                  "mx.local.test"));
+	assert_false(maildir_name_is_ours("1764580000.M12345P42Q7.mx.local.test,S=1024",
+	                                  "mx.local.test"));
+	assert_false(maildir_name_is_ours("1764580000.M123456P42Q7.mx.local.test,S=1024:2,S",
+	                                  "mx.local.test"));
+	assert_false(maildir_name_is_ours("1764580000.M123456P42Q7.mx.local.test.evil,S=1",
+	                                  "mx.local.test"));
+	assert_false(maildir_name_is_ours("dovecot-tmp-file", "mx.local.test"));
+	assert_false(maildir_name_is_ours("", "mx.local.test"));
+}
+
 static unsigned warnings;
 
 static void count_warning(unsigned line, const char *reason, void *arg)
@@ -343,6 +359,7 @@ int main(void)
 	    cmocka_unit_test(test_envelope_ipc_refuses_unknown_notify),
 	    cmocka_unit_test(test_envelope_trailer),
 	    cmocka_unit_test(test_maildir_path),
+	    cmocka_unit_test(test_maildir_name_is_ours),
 	    cmocka_unit_test(test_users_parse),
 	    cmocka_unit_test(test_users_parse_final_cr),
 	    cmocka_unit_test(test_users_hash),
