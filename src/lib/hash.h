@@ -2,7 +2,8 @@
  * hash.h: the one hash function for sealmail's in-memory tables (FNV-1a,
  * 64 bits), with a key so that a table exposed to peers' input can be
  * seeded at random. Not for anything an attacker must not invert. Used by
- * the dispatcher's recipient cache and the connection limits.
+ * the dispatcher's recipient cache, the connection limits and the queue's
+ * choice of dispatcher for a domain.
  */
 #ifndef SEALMAIL_HASH_H
 #define SEALMAIL_HASH_H

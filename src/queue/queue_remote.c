@@ -18,6 +18,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "lib/hash.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -26,15 +27,6 @@
 #include "queue/queue_retry.h"
 
 /* ---- starting tasks --------------------------------------------------- */
-
-static unsigned queue_hash(const char *s)
-{
-	unsigned h = 2166136261u;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
-}
 
 /* The dispatcher for DOMAIN: always the same one while the set is stable,
  * so its connections to the domain are reused. */
@@ -47,7 +39,7 @@ static struct queue_peer *queue_peer_for(struct queue *q, const char *domain)
 	n += !p->retiring;
 	if (n == 0)
 		return NULL;
-	pick = queue_hash(domain) % n;
+	pick = (unsigned)(hash_str(0, domain) % n); /* key 0: the same in every run */
 	TAILQ_FOREACH(p, &q->peers, entry)
 	if (!p->retiring && pick-- == 0)
 		return p;
