@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/hash.h"
 #include "lib/util.h"
 
 struct throttle_entry {
@@ -25,21 +26,24 @@ struct throttle_entry {
 struct throttle {
 	struct throttle_entry clients[THROTTLE_SLOTS], accounts[THROTTLE_SLOTS];
 	uint64_t clock; /* a counter for "least recently used" */
+	uint64_t key;   /* random: keys are a client's choice, so their slots must
+	                   not be predictable (lib/hash.h) */
 };
 
-/* FNV-1a; 0 is kept for "free". */
-static uint64_t throttle_hash(const char *key)
+/* The one hash (lib/hash.h), keyed; 0 is kept for "free". */
+static uint64_t throttle_hash(const struct throttle *t, const char *key)
 {
-	uint64_t h = 14695981039346656037ULL;
+	uint64_t h = hash_str(t->key, key);
 
-	for (; *key; key++)
-		h = (h ^ (unsigned char)*key) * 1099511628211ULL;
 	return h ? h : 1;
 }
 
 struct throttle *throttle_new(void)
 {
-	return xcalloc(1, sizeof(struct throttle));
+	struct throttle *t = xcalloc(1, sizeof(struct throttle));
+
+	random_bytes(&t->key, sizeof(t->key));
+	return t;
 }
 
 void throttle_free(struct throttle **t)
@@ -77,7 +81,8 @@ static int throttle_better_victim(const struct throttle_entry *e, const struct t
 /* KEY's entry in TABLE, or NULL when it has none and CREATE is 0. A new
  * entry takes the best victim among the slots searched. An empty KEY
  * counts as "-". */
-static struct throttle_entry *throttle_find(struct throttle_entry *table, const char *key,
+static struct throttle_entry *throttle_find(const struct throttle *t,
+                                            struct throttle_entry *table, const char *key,
                                             int create)
 {
 	struct throttle_entry *victim = NULL, *e;
@@ -85,7 +90,7 @@ static struct throttle_entry *throttle_find(struct throttle_entry *table, const 
 
 	if (key[0] == '\0')
 		key = "-";
-	start = (size_t)(throttle_hash(key) % THROTTLE_SLOTS);
+	start = (size_t)(throttle_hash(t, key) % THROTTLE_SLOTS);
 	for (i = 0; i < THROTTLE_PROBE; i++) {
 		e = &table[(start + i) % THROTTLE_SLOTS];
 		if (strcmp(e->key, key) == 0)
@@ -113,9 +118,9 @@ static int throttle_blocked(struct throttle_entry *e, const struct throttle_limi
 enum throttle_verdict throttle_check(struct throttle *t, const struct throttle_limits *lim,
                                      const char *client, const char *account, uint64_t now)
 {
-	if (throttle_blocked(throttle_find(t->clients, client, 0), lim, now))
+	if (throttle_blocked(throttle_find(t, t->clients, client, 0), lim, now))
 		return THROTTLE_BLOCK_CLIENT;
-	if (throttle_blocked(throttle_find(t->accounts, account, 0), lim, now))
+	if (throttle_blocked(throttle_find(t, t->accounts, account, 0), lim, now))
 		return THROTTLE_BLOCK_ACCOUNT;
 	return THROTTLE_ALLOW;
 }
@@ -141,9 +146,10 @@ static unsigned throttle_count(struct throttle *t, struct throttle_entry *e, uns
 
 /* Adds a failure against ACCOUNT to client entry E's by-account counts
  * (dropped when they are all taken: the total still counts it). */
-static void throttle_count_account(struct throttle_entry *e, const char *account)
+static void throttle_count_account(const struct throttle *t, struct throttle_entry *e,
+                                   const char *account)
 {
-	uint64_t h = throttle_hash(account);
+	uint64_t h = throttle_hash(t, account);
 	unsigned i, free_slot = THROTTLE_ACCOUNTS_PER_CLIENT;
 
 	for (i = 0; i < THROTTLE_ACCOUNTS_PER_CLIENT; i++) {
@@ -163,20 +169,20 @@ static void throttle_count_account(struct throttle_entry *e, const char *account
 unsigned throttle_failure(struct throttle *t, const struct throttle_limits *lim, const char *client,
                           const char *account, uint64_t now)
 {
-	struct throttle_entry *c = throttle_find(t->clients, client, 1);
-	struct throttle_entry *a = throttle_find(t->accounts, account, 1);
+	struct throttle_entry *c = throttle_find(t, t->clients, client, 1);
+	struct throttle_entry *a = throttle_find(t, t->accounts, account, 1);
 	unsigned dc, da;
 
 	dc = throttle_count(t, c, lim->per_client, lim, now);
-	throttle_count_account(c, account);
+	throttle_count_account(t, c, account);
 	da = throttle_count(t, a, lim->per_account, lim, now);
 	return dc > da ? dc : da;
 }
 
 void throttle_success(struct throttle *t, const char *client, const char *account)
 {
-	struct throttle_entry *c = throttle_find(t->clients, client, 0);
-	uint64_t h = throttle_hash(account);
+	struct throttle_entry *c = throttle_find(t, t->clients, client, 0);
+	uint64_t h = throttle_hash(t, account);
 	unsigned i;
 
 	if (c == NULL || c->blocked_until != 0)

@@ -120,7 +120,8 @@ static size_t send_strip_bcc(char *msg, size_t len)
 	while (i < hlen) {
 		char *nl = memchr(msg + i, '\n', hlen - i);
 		size_t end = nl ? (size_t)(nl - msg) + 1 : hlen;
-		if (strncasecmp(msg + i, "Bcc:", 4) == 0) {
+		/* the rule the recipients were read with: "Bcc :" is a Bcc too */
+		if (mail_header_line_is(msg + i, end - i, "Bcc")) {
 			while (end < hlen && (msg[end] == ' ' || msg[end] == '\t')) {
 				nl = memchr(msg + end, '\n', hlen - end);
 				end = nl ? (size_t)(nl - msg) + 1 : hlen;

@@ -57,6 +57,7 @@ struct dispatcher_rcpt {
 };
 
 struct dispatcher {
+	uint64_t rcpt_key; /* random: recipients are a client's choice (lib/hash.h) */
 	const struct config *cfg;
 	struct event_base *base;
 	struct smtp_env env;
@@ -98,9 +99,9 @@ static struct smtp_session *dispatcher_session(struct dispatcher *d, uint64_t ha
 
 /* ---- callbacks from sessions ---------------------------------------- */
 
-static unsigned dispatcher_rcpt_bucket(const char *address)
+static unsigned dispatcher_rcpt_bucket(const struct dispatcher *d, const char *address)
 {
-	return (unsigned)(hash_str(0, address) % DISPATCHER_RCPT_CACHE);
+	return (unsigned)(hash_str(d->rcpt_key, address) % DISPATCHER_RCPT_CACHE);
 }
 
 static void dispatcher_rcpt_clear(struct dispatcher_rcpt *r)
@@ -118,7 +119,7 @@ static int dispatcher_lookup_cached(void *owner, const char *address, const char
                                     unsigned *n_r)
 {
 	struct dispatcher *d = owner;
-	struct dispatcher_rcpt *r = &d->rcpt_cache[dispatcher_rcpt_bucket(address)];
+	struct dispatcher_rcpt *r = &d->rcpt_cache[dispatcher_rcpt_bucket(d, address)];
 
 	if (r->address == NULL || strcmp(r->address, address) != 0)
 		return 0;
@@ -130,7 +131,7 @@ static int dispatcher_lookup_cached(void *owner, const char *address, const char
 static void dispatcher_rcpt_remember(struct dispatcher *d, const char *address, char **targets,
                                      unsigned n)
 {
-	struct dispatcher_rcpt *r = &d->rcpt_cache[dispatcher_rcpt_bucket(address)];
+	struct dispatcher_rcpt *r = &d->rcpt_cache[dispatcher_rcpt_bucket(d, address)];
 	unsigned i;
 
 	dispatcher_rcpt_clear(r);
@@ -672,6 +673,7 @@ static struct dispatcher *dispatcher_new(const struct dispatcher_args *args)
 	d->cfg = cfg;
 	d->limits = args->limits;
 	d->limit_slot = args->slot;
+	random_bytes(&d->rcpt_key, sizeof(d->rcpt_key));
 	d->base = event_base_new();
 	handle_table_init(&d->sessions);
 	for (i = 0; i < cfg->n_listeners; i++)

@@ -230,10 +230,16 @@ static pid_t parent_fork(struct parent *p, const char *role, const int *keep, un
 		fds[n++] = p->listen_fds[i];
 	if (p->local_fd >= 0)
 		fds[n++] = p->local_fd;
-	if (p->queue != NULL)
+	/* what the parent had not yet sent to the roles (a users file's
+	 * hashes) is not the child's to keep */
+	if (p->queue != NULL) {
+		ipc_channel_forget_buffers(p->queue);
 		fds[n++] = ipc_channel_fd(p->queue);
-	if (p->lookup != NULL)
+	}
+	if (p->lookup != NULL) {
+		ipc_channel_forget_buffers(p->lookup);
 		fds[n++] = ipc_channel_fd(p->lookup);
+	}
 	for (i = 0; i < n; i++) {
 		int kept = 0;
 		for (j = 0; j < n_keep; j++)

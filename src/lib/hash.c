@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-#define HASH_FNV_OFFSET 1469598103934665603ULL
+#define HASH_FNV_OFFSET 14695981039346656037ULL
 #define HASH_FNV_PRIME 1099511628211ULL
 
 uint64_t hash_bytes(uint64_t key, const void *p, size_t len)

@@ -201,7 +201,9 @@ static void ipc_read_cb(evutil_socket_t fd, short what, void *arg)
 	ssize_t n;
 
 	if (ch->in_cap - ch->in_len < IPC_READ_CHUNK)
-		ipc_grow(&ch->in, &ch->in_cap, ch->in_len, ch->in_len + IPC_READ_CHUNK);
+		ipc_grow(&ch->in, &ch->in_cap, ch->in_len,
+		         ch->in_len + IPC_READ_CHUNK > 2 * ch->in_cap ? ch->in_len + IPC_READ_CHUNK
+		                                                      : 2 * ch->in_cap);
 	memset(&msg, 0, sizeof(msg));
 	iov.iov_base = ch->in + ch->in_len;
 	iov.iov_len = ch->in_cap - ch->in_len;
@@ -455,4 +457,13 @@ const void *ipc_get_bytes(struct ipc_reader *r, size_t len)
 int ipc_reader_done(const struct ipc_reader *r)
 {
 	return r->error || r->left != 0 ? -1 : 0;
+}
+
+void ipc_channel_forget_buffers(struct ipc_channel *ch)
+{
+	if (ch->in != NULL)
+		explicit_bzero(ch->in, ch->in_cap);
+	if (ch->out != NULL)
+		explicit_bzero(ch->out, ch->out_cap);
+	ch->in_len = ch->out_len = 0;
 }

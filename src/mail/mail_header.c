@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "mail/header_scan.h"
 
@@ -24,6 +25,17 @@ size_t mail_header_length(const char *msg, size_t len)
 		i = (size_t)(nl - msg) + 1;
 	}
 	return len;
+}
+
+int mail_header_line_is(const char *line, size_t len, const char *name)
+{
+	size_t n = strlen(name), i;
+
+	if (len <= n || strncasecmp(line, name, n) != 0)
+		return 0;
+	for (i = n; i < len && (line[i] == ' ' || line[i] == '\t'); i++)
+		;
+	return i < len && line[i] == ':';
 }
 
 int mail_header_addresses(const char *msg, size_t len, const char *const *names,

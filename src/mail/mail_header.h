@@ -15,6 +15,11 @@
  * empty line that ends it, or LEN when there is none. */
 size_t mail_header_length(const char *msg, size_t len);
 
+/* Whether the header line LINE (LEN octets) starts field NAME, read as the
+ * header scanner reads names: NAME in any case, white space, then ':'
+ * ("Bcc:", "bcc :", "BCC\t:"). */
+int mail_header_line_is(const char *line, size_t len, const char *name);
+
 /* Appends to *OUT every address of every field named in NAMES
  * (case-insensitive) in the header of MSG. Returns 0, or -1 with ERROR
  * (of ERROR_SIZE) naming the field and the problem: a field that does not

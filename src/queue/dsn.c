@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "lib/util.h"
+#include "mail/mail_header.h"
 #include "mail/delivery.h"
 #include "mail/xtext.h"
 
@@ -513,26 +514,6 @@ static void build_report_part(struct buf *b, const struct dsn_params *p, const c
 
 /* ---- part 3: the original ------------------------------------------------- */
 
-/* Length of MSG's header block: up to and including the empty line that
- * ends it, or all of MSG when there is none. */
-static size_t header_block_len(const char *msg, size_t len)
-{
-	size_t pos = 0;
-
-	while (pos < len) {
-		const char *nl = memchr(msg + pos, '\n', len - pos);
-		size_t end;
-
-		if (nl == NULL)
-			break;
-		end = (size_t)(nl - msg);
-		if (end == pos || (end == pos + 1 && msg[pos] == '\r'))
-			return end + 1;
-		pos = end + 1;
-	}
-	return len;
-}
-
 /* Appends MSG (LEN octets) with every line end made CRLF (a bare CR or LF
  * too), a final CRLF when it has none, and lines longer than DSN_LINE_MAX
  * broken: as a folded continuation within the first HEADER_LEN octets, by a
@@ -571,7 +552,7 @@ static void build_original_part(struct buf *b, const struct dsn_params *p,
 {
 	const char *msg = p->message != NULL ? p->message : "";
 	size_t len = p->message != NULL ? p->message_len : 0;
-	size_t header_len = header_block_len(msg, len);
+	size_t header_len = mail_header_length(msg, len);
 
 	put_original(b, msg, s->full ? len : header_len, header_len);
 }

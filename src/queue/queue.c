@@ -518,43 +518,52 @@ int queue_prepare_dirs(const char **error_r)
 	return 0;
 }
 
-/* Start-up recovery: an incoming file was never acknowledged and goes; every
- * active file was, and is delivered again. */
 /* A file left in pool/ at start-up: committed if sealed with an envelope
  * and its checksum holds (the 250 may have gone out before it was renamed),
- * else never acknowledged. Returns 1 when it was moved into queue/active/. */
+ * else never acknowledged and removed. A file that cannot be read or moved
+ * now is left where it is: it may be acknowledged mail, and the next start
+ * looks again. Returns 1 when moved into queue/active/, 0 when removed, -1
+ * when kept. */
 static int queue_recover_pool_file(const char *name)
 {
 	char path[512], to[512], tail[SPOOL_TRAILER_LEN], buf[65536];
 	uint64_t body_len, off = 0;
 	uint32_t crc, sum = 0;
 	struct stat st;
-	int fd, ok = 0;
+	int fd, sealed;
 
 	snprintf(path, sizeof(path), QUEUE_POOL_DIR "/%s", name);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size >= SPOOL_TRAILER_LEN &&
-	    pread(fd, tail, sizeof(tail), st.st_size - SPOOL_TRAILER_LEN) == sizeof(tail) &&
-	    spool_trailer_parse(tail, sizeof(tail), &body_len, &crc) == 0 &&
-	    body_len <= (uint64_t)st.st_size) {
-		while (off < body_len) {
-			size_t want =
-			    body_len - off < sizeof(buf) ? (size_t)(body_len - off) : sizeof(buf);
-			ssize_t n = pread(fd, buf, want, (off_t)off);
-			if (n <= 0)
-				break;
-			sum = crc32c(sum, buf, (size_t)n);
-			off += (uint64_t)n;
-		}
-		ok = off == body_len && sum == crc;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		int saved = errno;
+		if (fd >= 0)
+			close(fd);
+		errno = saved;
+		return -1;
 	}
-	if (fd >= 0)
-		close(fd);
+	sealed = st.st_size >= SPOOL_TRAILER_LEN &&
+	         pread(fd, tail, sizeof(tail), st.st_size - SPOOL_TRAILER_LEN) == sizeof(tail) &&
+	         spool_trailer_parse(tail, sizeof(tail), &body_len, &crc) == 0 &&
+	         body_len <= (uint64_t)st.st_size;
+	while (sealed && off < body_len) {
+		size_t want = body_len - off < sizeof(buf) ? (size_t)(body_len - off) : sizeof(buf);
+		ssize_t n = pread(fd, buf, want, (off_t)off);
+		if (n <= 0) {
+			int saved = n < 0 ? errno : EIO;
+			close(fd); /* a read error proves nothing about the file */
+			errno = saved;
+			return -1;
+		}
+		sum = crc32c(sum, buf, (size_t)n);
+		off += (uint64_t)n;
+	}
+	close(fd);
+	if (!sealed || sum != crc) {
+		unlink(path);
+		return 0;
+	}
 	snprintf(to, sizeof(to), "queue/active/%s", name);
-	if (ok && rename(path, to) == 0)
-		return 1;
-	unlink(path);
-	return 0;
+	return rename(path, to) == 0 ? 1 : -1;
 }
 
 /* Start-up recovery: a pool file is committed only when sealed and whole;
@@ -569,10 +578,15 @@ static void queue_recover(struct queue *q)
 		while ((de = readdir(dir)) != NULL) {
 			if (de->d_name[0] == '.')
 				continue;
-			if (queue_recover_pool_file(de->d_name))
+			int r = queue_recover_pool_file(de->d_name);
+			if (r > 0)
 				sealed++;
-			else
+			else if (r == 0)
 				dropped++;
+			else
+				log_error("event=recovery-error file=" QUEUE_POOL_DIR "/%s reason=\"%s\" "
+				          "action=kept",
+				          de->d_name, strerror(errno));
 		}
 		closedir(dir);
 		queue_sync(q, 0);

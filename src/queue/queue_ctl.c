@@ -220,8 +220,10 @@ static void queue_ctl_save(struct queue *q, struct queue_msg *m)
 	const char *why;
 	int was_loaded = m->fd >= 0;
 
-	if (m->n_rcpts == 0 && queue_msg_load(q, m, &why) < 0)
+	if (m->n_rcpts == 0 && queue_msg_load(q, m, &why) < 0) {
+		queue_msg_unload(m); /* a half-read message must not pass for a loaded one */
 		return;
+	}
 	queue_state_write(m);
 	if (!was_loaded && m->tasks == 0)
 		queue_msg_unload(m);

@@ -184,7 +184,9 @@ void queue_deliveries_finish(struct queue *q, struct queue_delivery *d, unsigned
 
 	for (i = 0; i < n; i++) {
 		struct queue_msg *m = d[i].msg;
-		if (!synced)
+		/* only Maildir copies ride the flush: a message without any is
+		 * unaffected by its failure (its remote attempt still counts) */
+		if (!synced && d[i].n_copies > 0)
 			m->unsynced = 1;
 		for (j = 0; j < d[i].n_copies; j++) {
 			unsigned r = d[i].rcpt_index[j];

@@ -19,9 +19,9 @@
 #include "queue/queue_state.h"
 
 /* Spool files being written: made empty in advance for the dispatchers,
- * filled, then renamed into queue/active/ when committed. A sibling of
- * queue/ on the same file system; emptied at start (nothing in it was
- * acknowledged). */
+ * filled, then renamed into queue/active/ after their commit's flush. A
+ * sibling of queue/ on the same file system. At start a sealed file whose
+ * checksum holds was acknowledged and moves on; anything else goes. */
 #define QUEUE_POOL_DIR "pool"
 
 #define QUEUE_DELIVERY_BATCH 128 /* messages per flush */

@@ -43,6 +43,12 @@ void smtp_auth_free(struct smtp_auth *a)
 	explicit_bzero(a->login, sizeof(a->login));
 }
 
+void smtp_auth_abort(struct smtp_auth *a)
+{
+	a->step = SMTP_AUTH_IDLE;
+	explicit_bzero(a->login, sizeof(a->login));
+}
+
 /* Starts OUT empty: no reply, nothing to do. */
 static void out_clear(struct smtp_auth_out *out)
 {

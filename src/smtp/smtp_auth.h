@@ -84,6 +84,9 @@ void smtp_auth_init(struct smtp_auth *a, const struct config *cfg,
                     const char *client);
 /* Frees what the machine holds and wipes the user name given. */
 void smtp_auth_free(struct smtp_auth *a);
+/* Ends an exchange in progress without a result (the client's response
+ * could not be read): forgets the step and the LOGIN name given. */
+void smtp_auth_abort(struct smtp_auth *a);
 
 /* The EHLO keyword line for AUTH, or NULL when AUTH is not offered now. */
 const char *smtp_auth_ehlo(const struct smtp_auth *a, int tls_active);

@@ -242,7 +242,7 @@ static int smtp_session_read_command(struct smtp_session *s, struct evbuffer *in
 		/* inside an AUTH exchange the response was too long: the exchange
 		 * ends (RFC 4954 4), and the limit named is the reader's own */
 		if (s->auth.step != SMTP_AUTH_IDLE) {
-			s->auth.step = SMTP_AUTH_IDLE;
+			smtp_auth_abort(&s->auth);
 			smtp_reply_error(s, "501 5.5.2 Error: authentication response too long "
 			                    "(limit %zu octets)",
 			                 s->lines.max);

@@ -158,6 +158,17 @@ class Send(outbound.OutboundTestCase):
         self.assertFalse(tx.data.lower().startswith(b"bcc:"))
         self.assertEqual(self.copies("erin@other.test", tok), [])
 
+    def test_t_drops_bcc_written_with_space_before_colon(self):
+        # "Bcc :" is read as a Bcc when the recipients are taken, so it must
+        # be removed as one too, or every recipient sees the blind copy
+        tok = token()
+        msg = message(tok, to="bob@local.test", headers=["bcc\t: Dave <dave@local.test>"])
+        self.send_ok("-t", "-f", SENDER, input=msg)
+        for user in ("bob@local.test", "dave@local.test"):
+            data = self.wait_copy(user, tok)
+            self.assertNotIn(b"dave@local.test>", data.split(b"\n\n", 1)[0],
+                             "Bcc left in %s's copy" % user)
+
     def test_i_and_oi_keep_lone_dot_lines(self):
         for flag in ("-i", "-oi"):
             with self.subTest(flag):

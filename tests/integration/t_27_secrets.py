@@ -97,5 +97,32 @@ class Secrets(harness.ServerTestCase):
             d.quit()
 
 
+class LargeUsersFile(harness.ServerTestCase):
+    """A users file larger than a socket buffer is still being sent to the
+    lookup role when the dispatchers are forked: what was unsent must not
+    reach them."""
+
+    def test_hash_at_the_end_of_a_large_file_not_in_dispatchers(self):
+        if os.geteuid() != 0:
+            self.fail("reading another process's memory needs root (run the tests as root)")
+        srv = self.server_for(listeners=LISTENERS, passwords={ALICE: PASSWORD}, start=False)
+        with open(srv.users_path) as f:
+            lines = f.read().splitlines()
+        [mine] = [ln for ln in lines if ln.startswith(ALICE + ":")]
+        filler = ["filler%05d@local.test:$y$j9T$%s$%s" % (i, "s" * 22, "h" * 43)
+                  for i in range(40000)]  # about 4 MB, the hash last
+        with open(srv.users_path, "w") as f:
+            f.write("\n".join([ln for ln in lines if ln != mine] + filler + [mine]) + "\n")
+        srv.start()
+        with srv.login("sub", ALICE, PASSWORD) as d:  # the lookup role has it all
+            d.quit()
+        needle = mine.split(":", 1)[1].encode()
+        r = roles(srv)
+        self.assertTrue(memory_holds(r["lookup"][0], needle), "control: lookup holds it")
+        for pid in r["dispatcher"]:
+            self.assertFalse(memory_holds(pid, needle),
+                             "dispatcher %d holds the hash at the end of the users file" % pid)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
