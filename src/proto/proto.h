@@ -2,7 +2,7 @@
  * proto.h: what every IPC interface of sealmail shares: the message types
  * (one enum, so a type never means two things), the result enums that
  * travel in them, and the helpers the per-interface encoders and decoders
- * use (proto/queue.h, proto/lookup.h, proto/ctl.h). lib/ipc.h is the
+ * use (proto/queue.h, proto/lookup.h, proto/ctl.h, proto/store.h). lib/ipc.h is the
  * framing. Each request carries an id chosen by the sender; the reply
  * carries the same id.
  *
@@ -45,6 +45,31 @@ enum imsg_type {
 	IMSG_CTL_CONFIG,
 	IMSG_CTL_USERS,
 	IMSG_CTL_ALIASES,
+
+	/* dispatcher <-> store: proto/store.h */
+	IMSG_STORE_LOGIN,
+	IMSG_STORE_LOGOUT,
+	IMSG_STORE_LIST,
+	IMSG_STORE_LIST_RESULT,
+	IMSG_STORE_MAILBOX,
+	IMSG_STORE_STATUS,
+	IMSG_STORE_STATUS_RESULT,
+	IMSG_STORE_SELECT,
+	IMSG_STORE_SELECT_RESULT,
+	IMSG_STORE_UNSELECT,
+	IMSG_STORE_FETCH,
+	IMSG_STORE_FETCH_ITEM,
+	IMSG_STORE_FETCH_DONE,
+	IMSG_STORE_FLAGS,
+	IMSG_STORE_SEARCH,
+	IMSG_STORE_SEARCH_RESULT,
+	IMSG_STORE_COPY,
+	IMSG_STORE_APPEND,
+	IMSG_STORE_EXPUNGE,
+	IMSG_STORE_UPDATES,
+	IMSG_STORE_UPDATES_RESULT,
+	IMSG_STORE_RESULT,
+	IMSG_STORE_CHANGED,
 };
 
 /* The status of IMSG_QUEUE_POOL_FILE and IMSG_QUEUE_COMMIT_RESULT; a
