@@ -78,6 +78,14 @@ enum imap_parse_result {
 enum imap_parse_result imap_parser_feed(struct imap_parser *p, const char *data, size_t len,
                                         size_t *consumed_r, struct imap_command **cmd_r,
                                         const char **error_r);
+/* For what the client sends that is not a command: IDLE's "DONE" and
+ * AUTHENTICATE responses (RFC 9051 6.3.13, 6.2.2). Takes one CRLF line:
+ * IMAP_PARSE_COMMAND with *line_r (NUL-terminated, no CRLF, valid until the
+ * next feed), MORE, ERROR (a bare CR or LF; the line is dropped) or FATAL
+ * (over IMAP_LINE_MAX). Call it only between commands, for whole lines. */
+enum imap_parse_result imap_parser_feed_line(struct imap_parser *p, const char *data, size_t len,
+                                             size_t *consumed_r, const char **line_r,
+                                             size_t *len_r, const char **error_r);
 /* Forgets any partial command (after STARTTLS: no plaintext kept). */
 void imap_parser_reset(struct imap_parser *p);
 
