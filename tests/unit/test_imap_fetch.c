@@ -221,18 +221,31 @@ static void test_parse_modifiers(void **state)
 static void test_parse_errors(void **state)
 {
 	static const char *const bad[] = {
-		"()", "FOO", "\"FLAGS\"", "(ALL)", "(FLAGS FAST)", "BODY.PEEK", "BODY[", "BODY[]]",
+		"()", "FOO", "\"FLAGS\"", "(ALL)", "(FLAGS FAST)", "BODY.PEEK", "BODY[]]",
 		"BODY[MIME]", "BODY[0]", "BODY[1.]", "BODY[1.0]", "BODY[.1]", "BODY[HEADER.FIELDS]",
-		"BODY[HEADER.FIELDS ()]", "BODY[HEADER.FIELDS (A  B)]", "BODY[HEADER.FIELDS (A)",
+		"BODY[HEADER.FIELDS ()]", "BODY[HEADER.FIELDS (A  B)]",
 		"BODY[HEADER.FIELDSX (A)]", "BODY[TEXTX]", "BODY[]<0.0>", "BODY[]<1>", "BODY[]<.1>",
 		"BODY[]<1.>", "BODY[]<a.1>", "BODY[]<1.1>x", "BODY[HEADER]x", "BINARY[TEXT]",
 		"BINARY[1.MIME]", "BINARY.SIZE[1]<0.1>", "BINARY.PEEK", "FLAGSX", "BODYX[]",
 		"BODY[99999999999]", "BODY[]<99999999999999999999.1>", "(FLAGS (UID))",
 		"BODY[HEADER.FIELDS (\"\")]"};
+	/* atoms the command parser would refuse itself, given directly */
+	static const char *const bad_atoms[] = {"BODY[", "BODY[HEADER.FIELDS (A)", "BODY[1",
+	                                        "BODY[HEADER.FIELDS (\"A)]", "BODY[]<1.2"};
 	struct fixture *f = *state;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		expect_error(f, bad[i], 0);
+	for (size_t i = 0; i < sizeof(bad_atoms) / sizeof(bad_atoms[0]); i++) {
+		struct imap_arg a = {.type = IMAP_ARG_ATOM, .str = (char *)bad_atoms[i]};
+		struct imap_fetch_request req;
+		const char *error = NULL;
+
+		a.len = strlen(a.str);
+		if (imap_fetch_parse(&a, 1, 0, &req, &error) == 0)
+			fail_msg("%s: accepted", bad_atoms[i]);
+		imap_fetch_request_free(&req);
+	}
 }
 
 /* Too many parts in a section, too many items, too many fields. */
@@ -386,8 +399,9 @@ static void test_render_binary(void **state)
 	struct imap_out out = {0};
 	const char *error;
 
-	expect_render(f, "BINARY.PEEK[2]", 0, 0, NULL,
-	              "* 3 FETCH (BINARY[2] ~{4}\r\n\0\1\2\3)\r\n", 25);
+	static const char want_bytes[] = "* 3 FETCH (BINARY[2] ~{4}\r\n\0\1\2\3)\r\n";
+
+	expect_render(f, "BINARY.PEEK[2]", 0, 0, NULL, want_bytes, sizeof(want_bytes) - 1);
 	expect_render(f, "(BINARY.SIZE[2] BINARY.SIZE[3] BINARY.SIZE[1])", 0, 0, NULL,
 	              "* 3 FETCH (BINARY.SIZE[2] 4 BINARY.SIZE[3] 8 BINARY.SIZE[1] 5)\r\n", 0);
 	expect_render(f, "BINARY.PEEK[3]", 0, 0, NULL,
