@@ -171,8 +171,10 @@ int mime_date_parse(const char *text, int64_t *t_r, int *tz_minutes_r)
 	lx.s++;
 	skip(&lx, NULL);
 	mm = read_number(&lx, 2, &n);
+	skip(&lx, NULL);
 	if (*lx.s == ':') {
 		lx.s++;
+		skip(&lx, NULL);
 		ss = read_number(&lx, 2, &n);
 	}
 	if (hh > 23 || mm < 0 || mm > 59 || ss < 0 || ss > 60 || read_zone(&lx, &tz) < 0)
