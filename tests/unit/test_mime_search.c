@@ -17,40 +17,39 @@
 #include "mail/mime.h"
 
 static const char MSG_WORDS[] =
-	"From: =?ISO-8859-1?Q?Andr=E9?= Pirard <PIRARD@vm1.ulg.ac.be>\r\n"
-	"To: =?UTF-8?B?SsO8cmdlbg==?= <juergen@example.de>\r\n"
-	"Subject: =?UTF-8?B?R3LDvMOfZQ==?= =?UTF-8?Q?_aus_M=C3=BCnchen?= und\r\n"
-	" =?KOI8-R?Q?=F0=D2=C9?=\r\n"
-	"X-Empty:\r\n"
-	"Content-Type: text/plain; charset=ISO-8859-1\r\n"
-	"Content-Transfer-Encoding: quoted-printable\r\n"
-	"\r\n"
-	"Caf=E9 cr=E8me, soft=\r\n"
-	"ly broken. A =3D sign.\r\n";
+    "From: =?ISO-8859-1?Q?Andr=E9?= Pirard <PIRARD@vm1.ulg.ac.be>\r\n"
+    "To: =?UTF-8?B?SsO8cmdlbg==?= <juergen@example.de>\r\n"
+    "Subject: =?UTF-8?B?R3LDvMOfZQ==?= =?UTF-8?Q?_aus_M=C3=BCnchen?= und\r\n"
+    " =?KOI8-R?Q?=F0=D2=C9?=\r\n"
+    "X-Empty:\r\n"
+    "Content-Type: text/plain; charset=ISO-8859-1\r\n"
+    "Content-Transfer-Encoding: quoted-printable\r\n"
+    "\r\n"
+    "Caf=E9 cr=E8me, soft=\r\n"
+    "ly broken. A =3D sign.\r\n";
 
-static const char MSG_PARTS[] =
-	"Subject: parts\r\n"
-	"Content-Type: multipart/mixed; boundary=b\r\n"
-	"\r\n"
-	"preamble words\r\n"
-	"--b\r\n"
-	"Content-Type: text/plain; charset=utf-8\r\n"
-	"Content-Transfer-Encoding: base64\r\n"
-	"\r\n"
-	"SGVsbG8gV8O2cmxkLCDOlM6VzqzOmyDQn9GA0LjQstC1\r\n"
-	"0YIh\r\n"
-	"--b\r\n"
-	"Content-Type: application/octet-stream\r\n"
-	"\r\n"
-	"binary needle\r\n"
-	"--b\r\n"
-	"Content-Type: message/rfc822\r\n"
-	"\r\n"
-	"Subject: inner subject\r\n"
-	"\r\n"
-	"inner body text\r\n"
-	"--b--\r\n"
-	"epilogue words\r\n";
+static const char MSG_PARTS[] = "Subject: parts\r\n"
+                                "Content-Type: multipart/mixed; boundary=b\r\n"
+                                "\r\n"
+                                "preamble words\r\n"
+                                "--b\r\n"
+                                "Content-Type: text/plain; charset=utf-8\r\n"
+                                "Content-Transfer-Encoding: base64\r\n"
+                                "\r\n"
+                                "SGVsbG8gV8O2cmxkLCDOlM6VzqzOmyDQn9GA0LjQstC1\r\n"
+                                "0YIh\r\n"
+                                "--b\r\n"
+                                "Content-Type: application/octet-stream\r\n"
+                                "\r\n"
+                                "binary needle\r\n"
+                                "--b\r\n"
+                                "Content-Type: message/rfc822\r\n"
+                                "\r\n"
+                                "Subject: inner subject\r\n"
+                                "\r\n"
+                                "inner body text\r\n"
+                                "--b--\r\n"
+                                "epilogue words\r\n";
 
 /* Parses MSG as it is and with LF line ends through mail_to_crlf(). */
 static struct mime_message *parse_kind(const char *msg, int kind, char **copy_r)
@@ -231,14 +230,17 @@ static void test_dates(void **state)
 	expect_bad_date("Tue, 1 Jul 2003 10:60:00 +0200");
 	expect_bad_date("Tue, 1 Jul 2003 10:52:37 +02");
 	expect_bad_date("Tue, 1 Jul 2003 10:52:37 +0299");
+	/* Found by the fuzzer: an offset of more than a day. */
+	expect_bad_date("Mon, 7 Feb 1994 21:52:25 -8000 (PST)");
+	expect_date("Mon, 7 Feb 1994 21:52:25 -2359", 760686745 + 86340 - 28800, -1439);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_header_search), cmocka_unit_test(test_body_search),
-		cmocka_unit_test(test_decode_words),  cmocka_unit_test(test_utf8_ci),
-		cmocka_unit_test(test_dates),
+	    cmocka_unit_test(test_header_search), cmocka_unit_test(test_body_search),
+	    cmocka_unit_test(test_decode_words),  cmocka_unit_test(test_utf8_ci),
+	    cmocka_unit_test(test_dates),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
