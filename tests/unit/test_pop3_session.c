@@ -89,7 +89,8 @@ static void fake_store_send(void *owner, uint64_t handle, uint32_t type, struct 
 	queue[n_queue].type = type;
 	queue[n_queue].len = w->len;
 	queue[n_queue].data = xmalloc(w->len + 1);
-	memcpy(queue[n_queue].data, w->buf, w->len);
+	if (w->len > 0)
+		memcpy(queue[n_queue].data, w->buf, w->len);
 	n_queue++;
 	ipc_writer_free(w);
 }
