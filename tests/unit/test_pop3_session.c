@@ -596,6 +596,24 @@ static void test_drop_deletes_nothing(void **state)
 	finish();
 }
 
+/* A timeout in TRANSACTION closes without the UPDATE state. */
+static void test_timeout_deletes_nothing(void **state)
+{
+	start(LISTENER_TLS_NONE);
+	cfg.imap.pop3_timeout = 1;
+	login();
+	expect("DELE 1\r\n", "+OK");
+	for (int i = 0; i < 300 && !seen.closed; i++) {
+		usleep(10000);
+		pump_idle();
+		if (got_len > 0)
+			assert_non_null(strstr(got, "-ERR Disconnected for inactivity"));
+	}
+	assert_true(seen.closed);
+	assert_int_equal(seen.flags + seen.expunges, 0);
+	finish();
+}
+
 /* The maildrop is exclusive: the store's NO [IN-USE] is passed on. */
 static void test_in_use(void **state)
 {
@@ -710,6 +728,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_dele_rset_quit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_quit_sets, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_drop_deletes_nothing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_timeout_deletes_nothing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_in_use, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_auth_plain, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_scan_in_batches, setup, teardown),
