@@ -116,5 +116,14 @@ struct mailbox_stats {
 	unsigned rebuilds; /* the index was missing or corrupt */
 };
 void mailbox_get_stats(const struct mailbox *mb, struct mailbox_stats *stats_r);
+/* Expunges the messages of UIDS (any order; UIDs not there are skipped) in
+ * one pass, where a loop of mailbox_expunge() would move the array each
+ * time. Returns how many were removed, -1 on error. */
+int mailbox_expunge_uids(struct mailbox *mb, const uint32_t *uids, unsigned n,
+                         const char **error_r);
+/* mailbox_vanished_since() knows every expunge with a modseq at least this
+ * (0 normally; a rebuilt index forgot the earlier ones: QRESYNC must then
+ * report every known UID not in the folder). */
+uint64_t mailbox_vanished_floor(const struct mailbox *mb);
 
 #endif
