@@ -67,9 +67,7 @@ static const struct store_command store_commands[] = {
 
 unsigned store_sessions_limit(const struct config *cfg)
 {
-	/* [imap] sessions_per_user once the configuration has it */
-	(void)cfg;
-	return STORE_SESSIONS_PER_USER_DEFAULT;
+	return cfg->imap.sessions_per_user;
 }
 
 const char *store_hostname(const struct store *s)

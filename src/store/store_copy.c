@@ -7,6 +7,7 @@
  * session itself learns of its expunges by asking UPDATES. Called from
  * store.c's table; store_expunge_deleted() also by store_view.c.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -18,18 +19,17 @@
 
 int store_expunge_deleted(struct store_folder *f, const struct seqset *uids, const char **error_r)
 {
-	unsigned i = mailbox_count(f->mb);
-	int n = 0;
+	unsigned i, k = 0, count = mailbox_count(f->mb);
+	uint32_t *gone = xcalloc(count + 1, sizeof(uint32_t));
+	int n;
 
-	/* from the end, since expunging moves the later messages down */
-	while (i-- > 0) {
+	for (i = 0; i < count; i++) {
 		const struct mailbox_msg *m = mailbox_get(f->mb, i);
-		if (!(m->flags & STORE_FLAG_DELETED) || (uids != NULL && !seqset_contains(uids, m->uid)))
-			continue;
-		if (mailbox_expunge(f->mb, i, error_r) < 0)
-			return -1;
-		n++;
+		if ((m->flags & STORE_FLAG_DELETED) && (uids == NULL || seqset_contains(uids, m->uid)))
+			gone[k++] = m->uid;
 	}
+	n = k > 0 ? mailbox_expunge_uids(f->mb, gone, k, error_r) : 0;
+	free(gone);
 	return n;
 }
 
@@ -127,14 +127,12 @@ static int store_copy_run(struct store_copy *c, const struct store_matches *m,
 static int store_move_expunge(struct store_copy *c, const char **error_r)
 {
 	struct store_folder *f = c->r->session->folder;
-	unsigned k = c->n;
 
-	while (k-- > 0) {
-		int index = mailbox_find(f->mb, c->src_uids[k]);
-		if (index >= 0 && mailbox_expunge(f->mb, (unsigned)index, error_r) < 0)
-			return -1;
-	}
-	return c->n > 0 ? store_folder_commit(f, error_r) : 0;
+	if (c->n == 0)
+		return 0;
+	if (mailbox_expunge_uids(f->mb, c->src_uids, c->n, error_r) < 0)
+		return -1;
+	return store_folder_commit(f, error_r);
 }
 
 /* The answer: OK [COPYUID uidvalidity src dst]. */

@@ -9,6 +9,7 @@
  * the subscriptions are in store_folders_edit.c.
  */
 #include <dirent.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -5,6 +5,7 @@
  * while open (store_watch.c). Changes one session makes reach the others
  * as IMSG_STORE_CHANGED, at most one until each asks UPDATES.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

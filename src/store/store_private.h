@@ -20,7 +20,6 @@
 #define STORE_FOLDERS_MAX 10000           /* folders per user */
 #define STORE_PARSE_MAX (64 * 1024 * 1024) /* octets of a message read for its MIME structure */
 #define STORE_NOTIFY_USEC 50000            /* inotify events are coalesced this long */
-#define STORE_SESSIONS_PER_USER_DEFAULT 20
 
 struct config;
 struct store_watch;
@@ -130,9 +129,6 @@ struct store_session *store_session_find(struct store_peer *p, uint64_t id);
 void store_session_free(struct store_session *s);
 void store_user_login(struct store_req *r);
 void store_user_logout(struct store_req *r);
-/* The Maildir of ADDRESS, "mail/DOMAIN/LOCAL" lower-cased; -1 when the
- * address cannot name a safe directory. */
-int store_user_dir(const char *address, char *buf, size_t size);
 
 /* ---- store_names.c: IMAP names and directories ---- */
 /* Checks NAME (UTF-8, '/' between levels) and writes its canonical form

@@ -31,26 +31,6 @@ struct store_session *store_session_find(struct store_peer *p, uint64_t id)
 	return NULL;
 }
 
-/* The same rule as the queue's delivery (maildir_path_for), so the store
- * reads where the queue writes. */
-int store_user_dir(const char *address, char *buf, size_t size)
-{
-	const char *at = strrchr(address, '@');
-	size_t llen;
-	int n;
-
-	if (at == NULL)
-		return -1;
-	llen = (size_t)(at - address);
-	if (!maildir_name_ok(address, llen) || !maildir_name_ok(at + 1, strlen(at + 1)))
-		return -1;
-	n = snprintf(buf, size, "mail/%s/%.*s", at + 1, (int)llen, address);
-	if (n < 0 || (size_t)n >= size)
-		return -1;
-	str_lower(buf);
-	return 0;
-}
-
 static struct store_user *store_user_get(struct store *st, const char *name)
 {
 	struct store_user *u;
@@ -60,7 +40,7 @@ static struct store_user *store_user_get(struct store *st, const char *name)
 		return u;
 	u = xcalloc(1, sizeof(*u));
 	strlcpy_checked(u->name, name, sizeof(u->name));
-	if (store_user_dir(name, u->dir, sizeof(u->dir)) < 0) {
+	if (maildir_path_for(name, u->dir, sizeof(u->dir)) < 0) {
 		free(u);
 		return NULL;
 	}

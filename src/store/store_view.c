@@ -7,6 +7,7 @@
  * diffs the view against the folder: expunges, new messages, flag
  * changes. Called from store.c's table and store_user.c.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -148,16 +149,64 @@ void store_view_send_flags(struct store_session *s, uint64_t id, unsigned i, int
 	store_send(s->peer, IMSG_STORE_FETCH_ITEM, id, &w, -1);
 }
 
-/* QRESYNC (RFC 7162 3.2.5.2): the known UIDs expunged since MODSEQ, and the
- * messages changed since, sent before the SELECT answer. */
+/* The UIDs the client may know (KNOWN, or every UID below uidnext when
+ * "") that are not in the folder: what a rebuilt index, having forgotten
+ * its expunges, must report as vanished. */
+static unsigned store_view_missing(struct mailbox *mb, const char *known, uint32_t **uids_r)
+{
+	struct seqset set = {0};
+	uint32_t uidnext = mailbox_uidnext(mb), uid, *uids = NULL;
+	unsigned n = 0, cap = 0, i;
+	const char *why;
+
+	*uids_r = NULL;
+	if (seqset_parse(known[0] != '\0' ? known : "1:*", &set, &why) < 0)
+		return 0;
+	seqset_resolve(&set, uidnext > 1 ? uidnext - 1 : 1);
+	for (i = 0; i < set.n; i++)
+		for (uid = set.r[i].lo; uid <= set.r[i].hi && uid < uidnext; uid++) {
+			if (mailbox_find(mb, uid) >= 0)
+				continue;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 64;
+				uids = xrealloc(uids, cap * sizeof(*uids));
+			}
+			uids[n++] = uid;
+		}
+	seqset_free(&set);
+	*uids_r = uids;
+	return n;
+}
+
+/* The UIDs of KNOWN ("" = all) expunged since MODSEQ. */
+static unsigned store_view_vanished(struct mailbox *mb, uint64_t modseq, const char *known,
+                                    uint32_t **uids_r)
+{
+	struct seqset set = {0};
+	unsigned n, i, k = 0;
+	const char *why;
+
+	if (mailbox_vanished_floor(mb) > modseq)
+		return store_view_missing(mb, known, uids_r);
+	n = mailbox_vanished_since(mb, modseq, uids_r);
+	if (known[0] == '\0' || seqset_parse(known, &set, &why) < 0)
+		return n;
+	seqset_resolve(&set, UINT32_MAX);
+	for (i = 0; i < n; i++)
+		if (seqset_contains(&set, (*uids_r)[i]))
+			(*uids_r)[k++] = (*uids_r)[i];
+	seqset_free(&set);
+	return k;
+}
+
+/* QRESYNC (RFC 7162 3.2.5.2): the messages changed since MODSEQ, sent
+ * before the SELECT answer, and the known UIDs expunged since. */
 static char *store_view_qresync(struct store_session *s, uint64_t id,
                                 const struct proto_store_select *req)
 {
 	struct mailbox *mb = s->folder->mb;
-	struct seqset known = {0};
 	uint32_t *uids = NULL;
-	unsigned n, i, k = 0;
-	const char *why;
+	unsigned n, i;
 	char *text;
 
 	if (req->qresync_uidvalidity == 0 || req->qresync_uidvalidity != mailbox_uidvalidity(mb))
@@ -167,16 +216,7 @@ static char *store_view_qresync(struct store_session *s, uint64_t id,
 		if (index >= 0 && mailbox_get(mb, (unsigned)index)->modseq > req->qresync_modseq)
 			store_view_send_flags(s, id, i, index);
 	}
-	n = mailbox_vanished_since(mb, req->qresync_modseq, &uids);
-	if (req->qresync_known_uids[0] != '\0' &&
-	    seqset_parse(req->qresync_known_uids, &known, &why) == 0) {
-		seqset_resolve(&known, UINT32_MAX);
-		for (i = 0; i < n; i++)
-			if (seqset_contains(&known, uids[i]))
-				uids[k++] = uids[i];
-		n = k;
-	}
-	seqset_free(&known);
+	n = store_view_vanished(mb, req->qresync_modseq, req->qresync_known_uids, &uids);
 	text = seqset_format(uids, n);
 	free(uids);
 	return text;
