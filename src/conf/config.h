@@ -35,6 +35,8 @@ extern const char *const config_tls_level_words[CONFIG_TLS_LEVELS];
 enum listener_protocol {
 	LISTENER_SMTP,       /* mail from other servers (RFC 5321) */
 	LISTENER_SUBMISSION, /* mail from users' clients (RFC 6409, RFC 8314) */
+	LISTENER_IMAP,       /* mailbox access (RFC 9051, RFC 3501); TLS required */
+	LISTENER_POP3,       /* mailbox download (RFC 1939); TLS required */
 };
 
 /* SMTP AUTH (RFC 4954) on a listener. Never offered before TLS. */
@@ -92,6 +94,19 @@ struct config_limits {
 	                                   0: no such bound */
 	unsigned connections;           /* in total */
 	unsigned connections_per_client;
+};
+
+/* [imap]: the IMAP and POP3 sessions and the store role. */
+struct config_imap {
+	unsigned idle_timeout;         /* seconds after login; RFC 9051 5.4: at least 30 min */
+	unsigned idle_command_timeout; /* seconds in IDLE before the server ends it: 29 min */
+	unsigned login_timeout;        /* seconds from connecting to a login */
+	unsigned pop3_timeout;         /* seconds after login; RFC 1939 3: at least 10 min */
+	size_t append_limit;           /* APPENDLIMIT (RFC 7889), octets; default message_size */
+	size_t literal_before_login;   /* octets: the largest literal before a login */
+	unsigned sessions_per_user;    /* IMAP and POP3 sessions of one user at a time */
+	unsigned commands_per_second;  /* a client sending more is read more slowly */
+	unsigned bad_commands;         /* BAD answers in a row before the session ends */
 };
 
 /* A client network, "192.0.2.0/24" or "2001:db8::/32". */
@@ -160,6 +175,9 @@ struct config {
 
 	/* [limits] */
 	struct config_limits limits;
+
+	/* [imap] */
+	struct config_imap imap;
 
 	/* [listen NAME] */
 	struct config_listener listeners[CONFIG_MAX_LISTENERS];

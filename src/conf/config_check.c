@@ -56,12 +56,46 @@ static int check_submission_tls(struct parse_ctx *c, unsigned i)
 	return -1;
 }
 
+#define TLS_FOR_MAILBOXES                                                                          \
+	"logins must not be in cleartext; use required (STARTTLS or STLS, ports 143 and 110) or "  \
+	"implicit (TLS from the first byte, ports 993 and 995, RFC 8314)"
+
+/* An IMAP or POP3 listener (I): TLS is required by default and cannot be
+ * turned off, so no password crosses the network in cleartext; logins are
+ * always required, so auth and client_ca have no meaning there. */
+static void check_mailbox_listener(struct parse_ctx *c, unsigned i)
+{
+	struct config_listener *l = &c->cfg->listeners[i];
+	const char *proto = l->protocol == LISTENER_IMAP ? "imap" : "pop3";
+	int line = conf_given(&c->listen[i], "tls");
+
+	if (!line)
+		l->tls = LISTENER_TLS_REQUIRED;
+	else if (l->tls != LISTENER_TLS_REQUIRED && l->tls != LISTENER_TLS_IMPLICIT)
+		conf_error_at(c, line, "tls: '%s' is not allowed with protocol = %s: %s",
+		              listener_tls_name(l->tls), proto, TLS_FOR_MAILBOXES);
+	if ((line = conf_given(&c->listen[i], "auth")) != 0)
+		conf_error_at(c, line,
+		              "auth: not used with protocol = %s: every session logs in, after TLS; "
+		              "remove the key",
+		              proto);
+	if ((line = conf_given(&c->listen[i], "client_ca")) != 0)
+		conf_error_at(c, line,
+		              "client_ca: not supported with protocol = %s (logins are by password); "
+		              "remove the key",
+		              proto);
+}
+
 /* Fills in the default auth of listener I (required for submission, none
  * for smtp) and checks it against tls and client_ca. */
 static void check_listener_auth(struct parse_ctx *c, unsigned i)
 {
 	struct config_listener *l = &c->cfg->listeners[i];
 	int line = conf_given(&c->listen[i], "auth");
+	if (l->protocol == LISTENER_IMAP || l->protocol == LISTENER_POP3) {
+		check_mailbox_listener(c, i);
+		return;
+	}
 	if (!line)
 		l->auth = l->protocol == LISTENER_SUBMISSION ? LISTENER_AUTH_REQUIRED
 		                                             : LISTENER_AUTH_NONE;
@@ -162,6 +196,21 @@ static void check_queue(struct parse_ctx *c)
 	    cfg->delay_warning, cfg->max_lifetime);
 }
 
+/* [imap]: APPENDLIMIT defaults to the SMTP message size, and IDLE must end
+ * before the idle timeout would (RFC 9051 5.4). */
+static void check_imap(struct parse_ctx *c)
+{
+	struct config *cfg = c->cfg;
+	int line = conf_given(&c->imap, "idle_command_timeout");
+	if (!conf_given(&c->imap, "append_limit"))
+		cfg->imap.append_limit = cfg->limits.message_size;
+	if (line && cfg->imap.idle_command_timeout >= cfg->imap.idle_timeout)
+		conf_error_at(c, line,
+		              "[imap] idle_command_timeout: %us is not shorter than idle_timeout "
+		              "(%us); clients restart IDLE before idle_timeout only if it is",
+		              cfg->imap.idle_command_timeout, cfg->imap.idle_timeout);
+}
+
 /* Runs every check that needs the whole file; see config_parse.h. */
 void conf_check_loaded(struct parse_ctx *c)
 {
@@ -170,4 +219,5 @@ void conf_check_loaded(struct parse_ctx *c)
 	check_certs(c);
 	conf_finish_outbound(c);
 	check_queue(c);
+	check_imap(c);
 }

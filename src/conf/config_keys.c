@@ -47,6 +47,11 @@ static key_setter set_string, set_hostname, set_domains, set_user, set_count, se
 	{                                                                                          \
 		.section = SEC_SUBMISSION, .name = #f, .set = setter, CFG(f), .min = lo, .max = hi \
 	}
+#define IMAP(f, setter, lo, hi, why)                                                               \
+	{                                                                                          \
+		.section = SEC_IMAP, .name = #f, .set = setter, CFG(imap.f), .min = lo, .max = hi, \
+		.min_why = why                                                                     \
+	}
 #define QUEUE(f, setter, lo, hi)                                                                   \
 	{                                                                                          \
 		.section = SEC_QUEUE, .name = #f, .set = setter, CFG(f), .min = lo, .max = hi      \
@@ -107,6 +112,15 @@ const struct key_def conf_keys[] = {
     QUEUE(retry, set_retry, 1, UINT_MAX),
     QUEUE(max_lifetime, set_duration, 1, UINT_MAX),
     QUEUE(delay_warning, set_duration, 0, UINT_MAX),
+    IMAP(idle_timeout, set_duration, 1800, UINT_MAX, "RFC 9051 5.4"),
+    IMAP(idle_command_timeout, set_duration, 60, UINT_MAX, NULL),
+    IMAP(login_timeout, set_duration, 1, UINT_MAX, NULL),
+    IMAP(pop3_timeout, set_duration, 600, UINT_MAX, "RFC 1939 3"),
+    IMAP(append_limit, set_size, 1024, SIZE_MAX, NULL),
+    IMAP(literal_before_login, set_size, 256, 1024 * 1024, NULL),
+    IMAP(sessions_per_user, set_count, 1, 10000, NULL),
+    IMAP(commands_per_second, set_count, 1, UINT_MAX, NULL),
+    IMAP(bad_commands, set_count, 1, UINT_MAX, NULL),
 };
 
 _Static_assert(ARRAY_LEN(conf_keys) == CONF_N_KEYS, "CONF_N_KEYS counts conf_keys[]");
@@ -344,13 +358,15 @@ static void set_address(struct parse_ctx *c, const struct key_def *k, const char
 static const char *const protocol_names[] = {
     [LISTENER_SMTP] = "smtp",
     [LISTENER_SUBMISSION] = "submission",
+    [LISTENER_IMAP] = "imap",
+    [LISTENER_POP3] = "pop3",
 };
 
 static void set_protocol(struct parse_ctx *c, const struct key_def *k, const char *value)
 {
 	int i = conf_lookup_name(value, protocol_names, ARRAY_LEN(protocol_names));
 	if (i < 0)
-		conf_key_error(c, "'%s' is not supported; write smtp or submission", value);
+		conf_key_error(c, "'%s' is not supported; write smtp, submission, imap or pop3", value);
 	else
 		*(enum listener_protocol *)conf_field(c, k) = (enum listener_protocol)i;
 }
@@ -563,6 +579,17 @@ void config_defaults(struct config *cfg)
 	    .data_min_rate = 500,
 	    .connections = 1000,
 	    .connections_per_client = 20,
+	};
+	cfg->imap = (struct config_imap){
+	    .idle_timeout = 30 * 60,
+	    .idle_command_timeout = 29 * 60,
+	    .login_timeout = 60,
+	    .pop3_timeout = 10 * 60,
+	    .append_limit = 0, /* filled in from message_size by the checks */
+	    .literal_before_login = 8192,
+	    .sessions_per_user = 20,
+	    .commands_per_second = 200,
+	    .bad_commands = 20,
 	};
 	memcpy(cfg->outbound_tls, "may", sizeof("may"));
 	cfg->outbound_port = 25;

@@ -33,6 +33,7 @@ enum section_kind {
 	SEC_OUTBOUND_DOMAINS, /* keys are domains: see conf_entry_handlers[] */
 	SEC_ROUTES,           /* likewise */
 	SEC_QUEUE,
+	SEC_IMAP,
 	N_SECTION_KINDS
 };
 
@@ -55,7 +56,7 @@ struct key_def {
 };
 
 /* The number of entries of conf_keys[]; config_keys.c checks it. */
-#define CONF_N_KEYS 54
+#define CONF_N_KEYS 63
 
 extern const struct key_def conf_keys[];
 
@@ -79,7 +80,7 @@ struct parse_ctx {
 	int line;
 	const char *long_value; /* value of a line too long for inih, or NULL */
 	const char *key;        /* key being set, for messages */
-	struct section server, tls, limits, submission, dns, outbound, outbound_domains, routes,
+	struct section server, tls, limits, submission, imap, dns, outbound, outbound_domains, routes,
 	    queue;
 	struct section sni[CONFIG_MAX_CERTS - 1];
 	unsigned n_sni;

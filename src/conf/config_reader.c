@@ -128,11 +128,12 @@ static const char *const section_names[] = {
     [SEC_OUTBOUND_DOMAINS] = "[outbound.domains]",
     [SEC_ROUTES] = "[routes]",
     [SEC_QUEUE] = "[queue]",
+    [SEC_IMAP] = "[imap]",
 };
 
 #define ALL_SECTIONS                                                                               \
 	"[server], [tls], [tls NAME], [limits], [listen NAME], [submission], [dns], [outbound], "  \
-	"[outbound.domains], [routes] or [queue]"
+	"[outbound.domains], [routes], [queue] or [imap]"
 
 /* The sections written without a name, at most once, and where their
  * struct section is in struct parse_ctx. [tls] is one too, but shares its
@@ -150,6 +151,7 @@ static const struct {
     {"outbound.domains", SEC_OUTBOUND_DOMAINS, offsetof(struct parse_ctx, outbound_domains)},
     {"routes", SEC_ROUTES, offsetof(struct parse_ctx, routes)},
     {"queue", SEC_QUEUE, offsetof(struct parse_ctx, queue)},
+    {"imap", SEC_IMAP, offsetof(struct parse_ctx, imap)},
 };
 
 /* The struct section of single_sections[I] in C. */

@@ -19,4 +19,10 @@ int maildir_name_ok(const char *s, size_t len);
 /* NULL when ADDRESS (local@domain) can have a Maildir, else why not. */
 const char *maildir_address_problem(const char *address);
 
+/* The Maildir of local@domain relative to the data directory,
+ * "mail/DOMAIN/LOCAL" (lower-cased), where the queue delivers and the
+ * store role serves it. Returns -1 when the address cannot name a safe
+ * directory (a '/' or a leading '.', empty parts, too long). */
+int maildir_path_for(const char *address, char *buf, size_t size);
+
 #endif

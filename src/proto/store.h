@@ -74,7 +74,7 @@
  * optional response code without brackets ("TRYCREATE", "NONEXISTENT",
  * "COPYUID 17 1:3 5:7", "APPENDUID 17 9", "IN-USE", "LIMIT", "OVERQUOTA",
  * "CANNOT", "ALREADYEXISTS", "SERVERBUG"), and human text. */
-enum proto_store_status {
+enum proto_store_answer {
 	PROTO_STORE_OK = 0,
 	PROTO_STORE_NO = 1,
 	PROTO_STORE_BAD = 2,
@@ -95,7 +95,7 @@ enum proto_store_flag {
 
 /* u32 status, str code, str text */
 struct proto_store_result {
-	uint32_t status; /* enum proto_store_status */
+	uint32_t status; /* enum proto_store_answer */
 	char code[PROTO_STORE_CODE_MAX];
 	char text[PROTO_STORE_TEXT_MAX];
 };

@@ -27,24 +27,6 @@
 
 static unsigned long maildir_counter;
 
-int maildir_path_for(const char *address, char *buf, size_t size)
-{
-	const char *at = strrchr(address, '@');
-	size_t llen;
-	int n;
-
-	if (at == NULL)
-		return -1;
-	llen = (size_t)(at - address);
-	if (!maildir_name_ok(address, llen) || !maildir_name_ok(at + 1, strlen(at + 1)))
-		return -1;
-	n = snprintf(buf, size, "mail/%s/%.*s", at + 1, (int)llen, address);
-	if (n < 0 || (size_t)n >= size)
-		return -1;
-	str_lower(buf);
-	return 0;
-}
-
 int maildir_ensure(const char *dir, const char **error_r)
 {
 	static const char *const subdirs[] = {"tmp", "new", "cur"};

@@ -15,10 +15,8 @@ struct maildir_copy {
 	char new_path[MAILDIR_PATH_MAX];
 };
 
-/* The Maildir of local@domain relative to the data directory,
- * "mail/DOMAIN/LOCAL". Returns -1 when the address cannot name a safe
- * directory (a '/' or a leading '.', empty parts, too long). */
-int maildir_path_for(const char *address, char *buf, size_t size);
+/* maildir_path_for() names the Maildir of an address. */
+#include "mail/maildir_name.h"
 
 /* Creates DIR/{tmp,new,cur} (and parents) when missing. */
 int maildir_ensure(const char *dir, const char **error_r);

@@ -463,7 +463,7 @@ static void test_unknown_key(void **state)
 	expect_errors(*state, "hostname = h.test\n" LISTEN_PLAIN,
 	              "t.conf:1: hostname: not in a section; keys go under [server], [tls], [tls "
 	              "NAME], [limits], [listen NAME], [submission], [dns], [outbound], "
-	              "[outbound.domains], [routes] or [queue]");
+	              "[outbound.domains], [routes], [queue] or [imap]");
 }
 
 static void test_unknown_section(void **state)
@@ -474,7 +474,7 @@ static void test_unknown_section(void **state)
 	              "[server name]\n[listen]\n[listen bad name]\n",
 	              "t.conf:3: [smtp]: unknown section; expected [server], [tls], [tls NAME], "
 	              "[limits], [listen NAME], [submission], [dns], [outbound], "
-	              "[outbound.domains], [routes] or [queue]\n"
+	              "[outbound.domains], [routes], [queue] or [imap]\n"
 	              "t.conf:8: [server name]: [server] takes no name\n"
 	              "t.conf:9: [listen]: a name is required, e.g. [listen mx]\n"
 	              "t.conf:10: [listen bad name]: 'bad name' is not a valid listener name: use "
@@ -548,7 +548,7 @@ static void test_bad_values(void **state)
 	    "connections_per_client = 99999999999\n"                              /* 22 */
 	    "[listen mx]\n"                                                       /* 23 */
 	    "address = *:25\n"                                                    /* 24 */
-	    "protocol = imap\n"                                                   /* 25 */
+	    "protocol = lmtp\n"                                                   /* 25 */
 	    "tls = maybe\n",                                                      /* 26 */
 	    "t.conf:2: hostname: 'bad_host.test' is not a valid domain: only letters, digits, "
 	    "'-' and '.' are allowed (write international names in their xn-- form)\n"
@@ -580,7 +580,7 @@ static void test_bad_values(void **state)
 	    "t.conf:21: connections: '-1' is not a whole number\n"
 	    "t.conf:22: connections_per_client: '99999999999' is too large: the maximum is "
 	    "4294967295\n"
-	    "t.conf:25: protocol: 'imap' is not supported; write smtp or submission\n"
+	    "t.conf:25: protocol: 'lmtp' is not supported; write smtp, submission, imap or pop3\n"
 	    "t.conf:26: tls: 'maybe' is not one of none, optional, required, implicit");
 }
 
@@ -702,7 +702,7 @@ static void test_many_errors_together(void **state)
 	    "t.conf:6: recipients: given twice in [limits] (first at line 5)\n"
 	    "t.conf:7: [nonsense]: unknown section; expected [server], [tls], [tls "
 	    "NAME], [limits], [listen NAME], [submission], [dns], [outbound], "
-	    "[outbound.domains], [routes] or [queue]\n"
+	    "[outbound.domains], [routes], [queue] or [imap]\n"
 	    "t.conf:9: tls: 'sometimes' is not one of none, optional, required, implicit\n"
 	    "t.conf:8: [listen mx] address: required, e.g. address = *:25\n"
 	    "t.conf:0: [tls] certificate: required because listener 'mx' uses tls = "
@@ -767,6 +767,56 @@ static void test_submission_config(void **state)
 	assert_int_equal(cfg->auth_failures, 5);
 }
 
+/* IMAP and POP3 listeners: TLS required by default and never off; no auth
+ * or client_ca; [imap] values and their defaults. */
+static void test_imap_config(void **state)
+{
+	struct fixture *f = *state;
+	expect_ok(f, "[server]\nhostname = mx.local.test\n" TLS_CERT /* 1-5 */
+	             "[listen imap]\naddress = *:143\nprotocol = imap\n"   /* 6-8 */
+	             "[listen imaps]\naddress = *:993\nprotocol = IMAP\ntls = implicit\n"
+	             "[listen pop3]\naddress = *:110\nprotocol = pop3\ntls = required\n"
+	             "[limits]\nmessage_size = 10M\n"
+	             "[imap]\nidle_timeout = 31m\nsessions_per_user = 5\n");
+	const struct config *cfg = &f->cfg;
+	assert_int_equal(cfg->listeners[0].protocol, LISTENER_IMAP);
+	assert_int_equal(cfg->listeners[0].tls, LISTENER_TLS_REQUIRED);
+	assert_int_equal(cfg->listeners[1].tls, LISTENER_TLS_IMPLICIT);
+	assert_int_equal(cfg->listeners[2].protocol, LISTENER_POP3);
+	assert_int_equal(cfg->imap.idle_timeout, 31 * 60);
+	assert_int_equal(cfg->imap.idle_command_timeout, 29 * 60);
+	assert_int_equal(cfg->imap.sessions_per_user, 5);
+	assert_int_equal(cfg->imap.append_limit, 10 * 1024 * 1024);
+	assert_int_equal(cfg->imap.literal_before_login, 8192);
+	assert_int_equal(cfg->imap.pop3_timeout, 600);
+
+	expect_errors(f,
+	              "[server]\nhostname = mx.local.test\n" TLS_CERT       /* 1-5 */
+	              "[listen imap]\naddress = *:143\nprotocol = imap\n"  /* 6-8 */
+	              "tls = optional\nauth = required\n"                   /* 9-10 */
+	              "[listen pop3]\naddress = *:110\nprotocol = pop3\n"  /* 11-13 */
+	              "tls = none\nclient_ca = ca.pem\n"                    /* 14-15 */
+	              "[imap]\nidle_timeout = 10m\nidle_command_timeout = 40m\n"
+	              "pop3_timeout = 1m\n",                                /* 16-19 */
+	              "t.conf:17: idle_timeout: '10m' is too small: the minimum is 1800s per RFC "
+	              "9051 5.4\n"
+	              "t.conf:19: pop3_timeout: '1m' is too small: the minimum is 600s per RFC "
+	              "1939 3\n"
+	              "t.conf:9: tls: 'optional' is not allowed with protocol = imap: logins "
+	              "must not be in cleartext; use required (STARTTLS or STLS, ports 143 and "
+	              "110) or implicit (TLS from the first byte, ports 993 and 995, RFC 8314)\n"
+	              "t.conf:10: auth: not used with protocol = imap: every session logs in, "
+	              "after TLS; remove the key\n"
+	              "t.conf:14: tls: 'none' is not allowed with protocol = pop3: logins must "
+	              "not be in cleartext; use required (STARTTLS or STLS, ports 143 and 110) "
+	              "or implicit (TLS from the first byte, ports 993 and 995, RFC 8314)\n"
+	              "t.conf:15: client_ca: not supported with protocol = pop3 (logins are by "
+	              "password); remove the key\n"
+	              "t.conf:18: [imap] idle_command_timeout: 2400s is not shorter than "
+	              "idle_timeout (1800s); clients restart IDLE before idle_timeout only if it "
+	              "is");
+}
+
 static void test_submission_booleans(void **state)
 {
 	static const struct {
@@ -810,7 +860,7 @@ static void test_submission_errors(void **state)
 	    "[server]\n"                                                           /* 46 */
 	    "[submission x]\n",                                                    /* 47 */
 	    "t.conf:26: auth: 'maybe' is not one of none, optional, required, certificate\n"
-	    "t.conf:27: protocol: 'lmtp' is not supported; write smtp or submission\n"
+	    "t.conf:27: protocol: 'lmtp' is not supported; write smtp, submission, imap or pop3\n"
 	    "t.conf:39: log_auth_in_header: 'sometimes' is not yes or no (true/false, on/off "
 	    "and 1/0 are accepted too)\n"
 	    "t.conf:40: check_from_header: no value given\n"
@@ -1564,6 +1614,7 @@ int main(void)
 	    T(test_many_errors_together),
 	    T(test_submission_config),
 	    T(test_submission_booleans),
+	    T(test_imap_config),
 	    T(test_submission_errors),
 	    T(test_auth_failures_range),
 	    T(test_listener_auth_names),
