@@ -57,8 +57,10 @@ struct imap_fetch_request {
 	unsigned n_items;
 	uint32_t want; /* enum proto_store_fetch_want for the store */
 	uint64_t changedsince; /* 0 = none */
-	int vanished;          /* UID FETCH ... (VANISHED) */
-	int implicit_flags;    /* MARK_SEEN: print FLAGS even though not asked */
+	int vanished;          /* UID FETCH ... (VANISHED): the session refuses it
+	                          unless QRESYNC is enabled (RFC 7162 3.2.6) */
+	int implicit_flags;    /* MARK_SEEN: FLAGS printed though not asked (while
+	                          want still has STORE_WANT_MARK_SEEN) */
 };
 
 /* Modes of imap_fetch_parse (an int "uid" of 0 / 1 is the first). */
