@@ -1920,3 +1920,9 @@ if os.environ.get("SEALMAIL_TEST_IMAP_REFERENCE") == "dovecot":
             return True
         except KeyError:
             return False
+
+
+# The store's index files in each Maildir folder ("sealmail.index" and the
+# files named after it); what the reference server names its own.
+INDEX_PREFIX = ("dovecot.index" if os.environ.get("SEALMAIL_TEST_IMAP_REFERENCE") == "dovecot"
+                else "sealmail.index")
