@@ -22,6 +22,8 @@ static const char mailbox_empty[] = "";
 
 void mailbox_buf_put(struct mailbox_buf *b, const void *data, size_t len)
 {
+	if (len == 0)
+		return;
 	if (b->len + len > b->size) {
 		size_t size = b->size < 256 ? 256 : b->size;
 		while (size < b->len + len)
