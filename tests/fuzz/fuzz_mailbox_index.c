@@ -29,7 +29,8 @@ static void put_le32(struct mailbox_buf *b, uint32_t v)
 /* A small valid image: three messages, one expunged UID. */
 static void base_image(struct mailbox_image *img)
 {
-	static const char *const names[] = {"1.M1P1Q1.h,S=2,U=1,W=3:2,S", "2.M1P1Q2.h,S=2,U=2,W=3:2,",
+	static const char *const names[] = {"1.M1P1Q1.h,S=2,U=1,W=3:2,S",
+	                                    "2.M1P1Q2.h,S=2,U=2,W=3:2,",
 	                                    "4.M1P1Q4.h,S=2,U=4,W=3:2,FT"};
 	static const uint32_t uids[] = {1, 2, 4};
 	struct mailbox_msg m;

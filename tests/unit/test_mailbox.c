@@ -40,7 +40,8 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 
 static int setup(void **state)
 {
-	snprintf(root, sizeof(root), "%s/mbtest.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	snprintf(root, sizeof(root), "%s/mbtest.XXXXXX",
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	assert_non_null(mkdtemp(root));
 	snprintf(folder, sizeof(folder), "%s/Maildir", root);
 	deliveries = 0;
@@ -152,10 +153,11 @@ static void test_names(void **state)
 	char out[MAILBOX_FILE_NAME_MAX + 1];
 	uint64_t v;
 
-	assert_int_equal(mailbox_name_make(out, "b", 1, MAILBOX_FLAG_SEEN | MAILBOX_FLAG_DRAFT |
-	                                                    MAILBOX_FLAG_DELETED,
-	                                   "b:2,Pa"),
-	                 0);
+	assert_int_equal(
+	    mailbox_name_make(out, "b", 1,
+	                      MAILBOX_FLAG_SEEN | MAILBOX_FLAG_DRAFT | MAILBOX_FLAG_DELETED,
+	                      "b:2,Pa"),
+	    0);
 	assert_string_equal(out, "b:2,DPSTa");
 	assert_int_equal(mailbox_name_flags("x:2,DFPRST"),
 	                 MAILBOX_FLAG_DRAFT | MAILBOX_FLAG_FLAGGED | MAILBOX_FLAG_ANSWERED |
@@ -215,10 +217,9 @@ static void test_flags_round_trip(void **state)
 	deliver(folder, "a\n");
 	mb = open_ok(folder);
 	modseq = mailbox_highestmodseq(mb);
-	assert_int_equal(mailbox_set_flags(mb, 0,
-	                                   MAILBOX_FLAG_SEEN | MAILBOX_FLAG_FLAGGED |
-	                                       MAILBOX_FLAG_DELETED,
-	                                   "$Junk work", &error),
+	assert_int_equal(mailbox_set_flags(
+	                     mb, 0, MAILBOX_FLAG_SEEN | MAILBOX_FLAG_FLAGGED | MAILBOX_FLAG_DELETED,
+	                     "$Junk work", &error),
 	                 0);
 	assert_true(mailbox_highestmodseq(mb) > modseq);
 	assert_int_equal(mailbox_get(mb, 0)->modseq, mailbox_highestmodseq(mb));
@@ -329,8 +330,8 @@ static char *state_of(struct mailbox *mb, int with_modseq)
 	mailbox_buf_put(&b, line, strlen(line));
 	for (i = 0; i < mailbox_count(mb); i++) {
 		const struct mailbox_msg *m = mailbox_get(mb, i);
-		snprintf(line, sizeof(line), "%u %u [%s] %llu %lld %llu %llu %s\n", m->uid, m->flags,
-		         m->keywords, with_modseq ? (unsigned long long)m->modseq : 0ull,
+		snprintf(line, sizeof(line), "%u %u [%s] %llu %lld %llu %llu %s\n", m->uid,
+		         m->flags, m->keywords, with_modseq ? (unsigned long long)m->modseq : 0ull,
 		         (long long)m->internaldate, (unsigned long long)m->size,
 		         (unsigned long long)m->file_size, m->file);
 		mailbox_buf_put(&b, line, strlen(line));
@@ -395,9 +396,9 @@ static size_t last_record(const char *data, size_t len)
 	size_t pos = MAILBOX_LOG_HEADER_SIZE, last = pos;
 
 	while (pos + 8 <= len) {
-		uint32_t plen = (uint32_t)(uint8_t)data[pos] | (uint32_t)(uint8_t)data[pos + 1] << 8 |
-		                (uint32_t)(uint8_t)data[pos + 2] << 16 |
-		                (uint32_t)(uint8_t)data[pos + 3] << 24;
+		uint32_t plen =
+		    (uint32_t)(uint8_t)data[pos] | (uint32_t)(uint8_t)data[pos + 1] << 8 |
+		    (uint32_t)(uint8_t)data[pos + 2] << 16 | (uint32_t)(uint8_t)data[pos + 3] << 24;
 		last = pos;
 		pos += 8 + plen;
 	}
