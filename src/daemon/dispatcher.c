@@ -8,6 +8,7 @@
  * proto/lookup.h.
  */
 #include "daemon/dispatcher.h"
+#include "daemon/dispatcher_private.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -35,57 +36,7 @@
 #include "smtp/mta.h"
 #include "smtp/smtp_session.h"
 
-#define DISPATCHER_POOL 32     /* spool files kept ready */
-#define DISPATCHER_POOL_LOW 12 /* ask for more below this */
-
-/* One SMTP server session, named by its handle. */
-struct dispatcher_conn {
-	struct smtp_session *session;
-	struct sockaddr_storage peer;
-	int counted; /* holds a connection slot (network sessions; never local ones) */
-	char lookup[ENVELOPE_ADDR_MAX]; /* the recipient being looked up */
-};
-
-/* Users the lookup role accepted as recipients, until it says the users or
- * aliases changed: spares a round trip per recipient. */
-#define DISPATCHER_RCPT_CACHE 4096
-
-struct dispatcher_rcpt {
-	char *address;
-	char **targets;
-	unsigned n;
-};
-
-struct dispatcher {
-	uint64_t rcpt_key; /* random: recipients are a client's choice (lib/hash.h) */
-	const struct config *cfg;
-	struct event_base *base;
-	struct smtp_env env;
-	struct tls_client *tls_client; /* outbound STARTTLS */
-	struct ipc_channel *queue, *lookup;
-	struct evconnlistener *listeners[CONFIG_MAX_LISTENERS];
-	unsigned n_listeners;
-	struct evconnlistener *local;
-	struct conn_limits *limits;
-	unsigned limit_slot;
-
-	struct handle_table sessions; /* of struct dispatcher_conn */
-	unsigned active;
-	int retiring;
-	struct mta *mta;
-	struct dispatcher_rcpt rcpt_cache[DISPATCHER_RCPT_CACHE];
-
-	/* spool files made in advance by the queue */
-	struct {
-		char id[PROTO_QUEUE_ID_MAX];
-		int fd;
-	} pool[DISPATCHER_POOL];
-	unsigned n_pool, pool_requested;
-	uint64_t *pool_waiting; /* sessions whose DATA waits for a file */
-	unsigned n_waiting, cap_waiting;
-};
-
-static struct dispatcher_conn *dispatcher_conn(struct dispatcher *d, uint64_t handle)
+struct dispatcher_conn *dispatcher_conn(struct dispatcher *d, uint64_t handle)
 {
 	return handle_table_get(&d->sessions, handle);
 }
@@ -255,8 +206,7 @@ static void dispatcher_peer_address(const struct dispatcher_conn *c, char *out, 
 		strlcpy_checked(out, "local", size);
 }
 
-static void dispatcher_auth_check(void *owner, uint64_t handle, const char *user,
-                                  const char *password)
+void dispatcher_auth_check(void *owner, uint64_t handle, const char *user, const char *password)
 {
 	struct dispatcher *d = owner;
 	struct proto_auth_check msg = {.has_password = password != NULL};
@@ -307,7 +257,7 @@ static void dispatcher_maybe_exit(struct dispatcher *d)
 		event_base_loopexit(d->base, NULL);
 }
 
-static void dispatcher_session_closed(void *owner, uint64_t handle)
+void dispatcher_session_closed(void *owner, uint64_t handle)
 {
 	struct dispatcher *d = owner;
 	struct dispatcher_conn *c = dispatcher_conn(d, handle);
@@ -515,6 +465,8 @@ static void dispatcher_lookup_handler(struct ipc_channel *ch, uint32_t type, uin
 		dispatcher_rcpt_result(d, c, data, len);
 	else if (type == IMSG_AUTH_RESULT && c != NULL && c->session != NULL)
 		dispatcher_auth_result(c->session, data, len);
+	else if (type == IMSG_AUTH_RESULT && c != NULL)
+		dispatcher_mailbox_auth_result(c, data, len);
 }
 
 static void dispatcher_role_closed(struct ipc_channel *ch, void *arg)
@@ -522,7 +474,7 @@ static void dispatcher_role_closed(struct ipc_channel *ch, void *arg)
 	struct dispatcher *d = arg;
 
 	log_error("event=fatal reason=\"lost the channel to the %s role\"",
-	          ch == d->queue ? "queue" : "lookup");
+	          ch == d->queue ? "queue" : ch == d->lookup ? "lookup" : "store");
 	exit(1);
 }
 
@@ -540,6 +492,10 @@ static void dispatcher_session_start(struct dispatcher *d, struct dispatcher_con
 	evutil_make_socket_nonblocking(fd);
 	evutil_make_socket_closeonexec(fd);
 	d->active++;
+	if (l->protocol == LISTENER_IMAP || l->protocol == LISTENER_POP3) {
+		dispatcher_mailbox_start(d, c, l, fd, salen, handle);
+		return;
+	}
 	s = smtp_session_new(&d->env, l, fd, (struct sockaddr *)&c->peer, salen, handle);
 	/* a session that failed at once has been closed already, C with it */
 	if (s == NULL || (c = dispatcher_conn(d, handle)) == NULL)
@@ -691,6 +647,7 @@ static struct dispatcher *dispatcher_new(const struct dispatcher_args *args)
 	    .closed = dispatcher_session_closed,
 	};
 	dispatcher_tls_new(d, cfg, args->certs, needs_tls);
+	dispatcher_mailbox_init(d);
 	inherited = tls_cert_set_keys(args->certs);
 	tls_cert_set_free(args->certs);
 	log_info("event=role-keys private_keys=%u inherited=%u", tls_cert_set_keys(args->certs),
@@ -738,6 +695,8 @@ int dispatcher_main(const struct dispatcher_args *args)
 	                           dispatcher_role_closed, d);
 	d->lookup = ipc_channel_new(d->base, args->lookup_fd, dispatcher_lookup_handler,
 	                            dispatcher_role_closed, d);
+	d->store = ipc_channel_new(d->base, args->store_fd, dispatcher_store_handler,
+	                           dispatcher_role_closed, d);
 	dispatcher_pool_refill(d);
 	dispatcher_listen(d, args);
 	for (i = 0; i < 3; i++)

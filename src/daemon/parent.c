@@ -37,6 +37,7 @@
 #include "lookup/lookup.h"
 #include "proto/ctl.h"
 #include "queue/queue.h"
+#include "store/store.h"
 
 #define PARENT_MAX_DISPATCHERS 64
 
@@ -54,6 +55,15 @@ struct parent_watch {
 	int error;
 };
 
+/* The roles besides the dispatchers; the loss of one stops the server. */
+enum parent_role_kind { ROLE_QUEUE, ROLE_LOOKUP, ROLE_STORE, N_ROLES };
+static const char *const parent_role_names[N_ROLES] = {"queue", "lookup", "store"};
+
+struct parent_role {
+	struct ipc_channel *ch;
+	pid_t pid;
+};
+
 struct parent {
 	struct config *cfg;
 	char *cfg_text; /* the file cfg was parsed from, sent to the roles on reload */
@@ -62,8 +72,9 @@ struct parent {
 	int listen_fds[CONFIG_MAX_LISTENERS];
 	int local_fd; /* the local submission socket */
 	struct event_base *base;
-	struct ipc_channel *queue, *lookup;
-	pid_t queue_pid, lookup_pid, self;
+	struct parent_role roles[N_ROLES];
+	struct ipc_channel *queue, *lookup; /* roles[ROLE_QUEUE].ch, roles[ROLE_LOOKUP].ch */
+	pid_t self;
 	struct parent_dispatcher procs[CONN_LIMITS_SLOTS]; /* by limits slot */
 	unsigned generation;
 	struct conn_limits *limits;
@@ -200,7 +211,7 @@ static void parent_drop_privileges(const struct parent *p, const char *chroot_di
  * parent's own sockets except KEEP. Returns like fork(). */
 static pid_t parent_fork(struct parent *p, const char *role, const int *keep, unsigned n_keep)
 {
-	int fds[CONFIG_MAX_LISTENERS + 3];
+	int fds[CONFIG_MAX_LISTENERS + 1 + N_ROLES];
 	unsigned n = 0, i, j;
 	sigset_t all, old;
 	pid_t pid;
@@ -232,13 +243,11 @@ static pid_t parent_fork(struct parent *p, const char *role, const int *keep, un
 		fds[n++] = p->local_fd;
 	/* what the parent had not yet sent to the roles (a users file's
 	 * hashes) is not the child's to keep */
-	if (p->queue != NULL) {
-		ipc_channel_forget_buffers(p->queue);
-		fds[n++] = ipc_channel_fd(p->queue);
-	}
-	if (p->lookup != NULL) {
-		ipc_channel_forget_buffers(p->lookup);
-		fds[n++] = ipc_channel_fd(p->lookup);
+	for (i = 0; i < N_ROLES; i++) {
+		if (p->roles[i].ch == NULL)
+			continue;
+		ipc_channel_forget_buffers(p->roles[i].ch);
+		fds[n++] = ipc_channel_fd(p->roles[i].ch);
 	}
 	for (i = 0; i < n; i++) {
 		int kept = 0;
@@ -305,8 +314,8 @@ static void parent_send_config(struct parent *p)
 	strlcpy_checked(msg.path, p->cfg->path, sizeof(msg.path));
 	ipc_writer_init(&w);
 	proto_ctl_config_encode(&msg, &w);
-	ipc_send(p->queue, IMSG_CTL_CONFIG, 0, w.buf, w.len, -1);
-	ipc_send(p->lookup, IMSG_CTL_CONFIG, 0, w.buf, w.len, -1);
+	for (unsigned i = 0; i < N_ROLES; i++)
+		ipc_send(p->roles[i].ch, IMSG_CTL_CONFIG, 0, w.buf, w.len, -1);
 	ipc_writer_free(&w);
 }
 
@@ -322,49 +331,57 @@ static void parent_role_handler(struct ipc_channel *ch, uint32_t type, uint64_t 
 		close(fd);
 }
 
-/* Starts the queue (in data_dir, chrooted there when root) or the lookup
- * role; returns the parent's end of its channel. */
-static struct ipc_channel *parent_start_role(struct parent *p, int queue, pid_t *pid_r)
+/* Runs role KIND in the forked child, on its end SP of the channel: the
+ * queue and the store in data_dir (chrooted there when root), the lookup
+ * role in /. Does not return. */
+static void parent_run_role(struct parent *p, enum parent_role_kind kind, int sp)
+{
+	/* proof for tests: the parent reads keys only after this fork */
+	log_info("event=role-keys private_keys=%u", tls_cert_set_keys(&p->certs));
+	if (kind == ROLE_LOOKUP) {
+		parent_drop_privileges(p, NULL);
+		if (chdir("/") < 0)
+			_exit(1);
+		_exit(lookup_main(p->cfg, sp));
+	}
+	if (chdir(p->cfg->data_dir) < 0)
+		fatal("event=fatal reason=\"%s: %s\"", p->cfg->data_dir, strerror(errno));
+	parent_drop_privileges(p, p->root ? "." : NULL);
+	_exit(kind == ROLE_QUEUE ? queue_main(p->cfg, sp) : store_main(p->cfg, sp));
+}
+
+/* Starts role KIND and keeps the parent's end of its channel. */
+static void parent_start_role(struct parent *p, enum parent_role_kind kind)
 {
 	int sp[2];
 	pid_t pid;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
 		fatal("event=fatal reason=\"socketpair: %s\"", strerror(errno));
-	pid = parent_fork(p, queue ? "queue" : "lookup", NULL, 0);
+	pid = parent_fork(p, parent_role_names[kind], NULL, 0);
 	if (pid < 0)
 		fatal("event=fatal reason=\"fork: %s\"", strerror(errno));
 	if (pid == 0) {
 		close(sp[0]);
-		/* proof for tests: the parent reads keys only after this fork */
-		log_info("event=role-keys private_keys=%u", tls_cert_set_keys(&p->certs));
-		if (queue) {
-			if (chdir(p->cfg->data_dir) < 0)
-				fatal("event=fatal reason=\"%s: %s\"", p->cfg->data_dir,
-				      strerror(errno));
-			parent_drop_privileges(p, p->root ? "." : NULL);
-			_exit(queue_main(p->cfg, sp[1]));
-		}
-		parent_drop_privileges(p, NULL);
-		if (chdir("/") < 0)
-			_exit(1);
-		_exit(lookup_main(p->cfg, sp[1]));
+		parent_run_role(p, kind, sp[1]);
 	}
 	close(sp[1]);
-	*pid_r = pid;
-	return ipc_channel_new(p->base, sp[0], parent_role_handler, parent_role_closed, p);
+	p->roles[kind].pid = pid;
+	p->roles[kind].ch =
+	    ipc_channel_new(p->base, sp[0], parent_role_handler, parent_role_closed, p);
 }
 
 static void parent_start_dispatcher(struct parent *p, unsigned slot)
 {
-	int q[2], l[2], keep[CONFIG_MAX_LISTENERS + 3];
+	int q[2], l[2], st[2], keep[CONFIG_MAX_LISTENERS + 3];
 	struct dispatcher_args args;
 	char chroot_dir[4200];
 	unsigned i;
 	pid_t pid;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, q) < 0 ||
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, l) < 0) {
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, l) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, st) < 0) {
 		log_error("event=spawn-error reason=\"socketpair: %s\"", strerror(errno));
 		return;
 	}
@@ -376,6 +393,7 @@ static void parent_start_dispatcher(struct parent *p, unsigned slot)
 	if (pid == 0) {
 		close(q[0]);
 		close(l[0]);
+		close(st[0]);
 		snprintf(chroot_dir, sizeof(chroot_dir), "%s/empty", p->cfg->data_dir);
 		parent_drop_privileges(p, p->root ? chroot_dir : NULL);
 		if (!p->root && chdir("/") < 0)
@@ -386,6 +404,7 @@ static void parent_start_dispatcher(struct parent *p, unsigned slot)
 		    .listen_fds = p->listen_fds,
 		    .queue_fd = q[1],
 		    .lookup_fd = l[1],
+		    .store_fd = st[1],
 		    .local_fd = p->local_fd,
 		    .limits = p->limits,
 		    .slot = slot,
@@ -394,16 +413,19 @@ static void parent_start_dispatcher(struct parent *p, unsigned slot)
 	}
 	close(q[1]);
 	close(l[1]);
+	close(st[1]);
 	if (pid < 0) {
 		log_error("event=spawn-error reason=\"fork: %s\"", strerror(errno));
 		close(q[0]);
 		close(l[0]);
+		close(st[0]);
 		return;
 	}
 	p->procs[slot] = (struct parent_dispatcher){.pid = pid, .generation = p->generation};
 	/* no payload: the socket is the message */
 	ipc_send(p->queue, IMSG_CTL_ADD_CHANNEL, 0, NULL, 0, q[0]);
 	ipc_send(p->lookup, IMSG_CTL_ADD_CHANNEL, 0, NULL, 0, l[0]);
+	ipc_send(p->roles[ROLE_STORE].ch, IMSG_CTL_ADD_CHANNEL, 0, NULL, 0, st[0]);
 }
 
 static unsigned parent_dispatcher_count(const struct config *cfg)
@@ -437,10 +459,9 @@ static void parent_kill_all(struct parent *p, int sig)
 	for (i = 0; i < CONN_LIMITS_SLOTS; i++)
 		if (p->procs[i].pid > 0)
 			kill(p->procs[i].pid, sig);
-	if (p->queue_pid > 0)
-		kill(p->queue_pid, sig);
-	if (p->lookup_pid > 0)
-		kill(p->lookup_pid, sig);
+	for (i = 0; i < N_ROLES; i++)
+		if (p->roles[i].pid > 0)
+			kill(p->roles[i].pid, sig);
 }
 
 static void parent_kill_dispatchers(struct parent *p, int sig)
@@ -483,7 +504,10 @@ static int parent_children_left(const struct parent *p)
 	for (i = 0; i < CONN_LIMITS_SLOTS; i++)
 		if (p->procs[i].pid > 0)
 			return 1;
-	return p->queue_pid > 0 || p->lookup_pid > 0;
+	for (i = 0; i < N_ROLES; i++)
+		if (p->roles[i].pid > 0)
+			return 1;
+	return 0;
 }
 
 /* One child is gone: a dispatcher of the current generation is started
@@ -492,14 +516,12 @@ static void parent_child_exited(struct parent *p, pid_t pid, int status)
 {
 	unsigned i;
 
-	if (pid == p->queue_pid || pid == p->lookup_pid) {
-		const char *role = pid == p->queue_pid ? "queue" : "lookup";
-		if (pid == p->queue_pid)
-			p->queue_pid = 0;
-		else
-			p->lookup_pid = 0;
+	for (i = 0; i < N_ROLES; i++) {
+		if (pid != p->roles[i].pid)
+			continue;
+		p->roles[i].pid = 0;
 		if (!p->shutting_down) {
-			log_error("event=role-exited role=%s status=%d", role, status);
+			log_error("event=role-exited role=%s status=%d", parent_role_names[i], status);
 			parent_shutdown(p, 1);
 		}
 		return;
@@ -747,8 +769,11 @@ static int parent_start_roles(struct parent *p)
 	struct tls_settings settings;
 	const char *why;
 
-	p->queue = parent_start_role(p, 1, &p->queue_pid);
-	p->lookup = parent_start_role(p, 0, &p->lookup_pid);
+	parent_start_role(p, ROLE_QUEUE);
+	parent_start_role(p, ROLE_LOOKUP);
+	parent_start_role(p, ROLE_STORE);
+	p->queue = p->roles[ROLE_QUEUE].ch;
+	p->lookup = p->roles[ROLE_LOOKUP].ch;
 	tls_settings_from_config(p->cfg, &settings);
 	if (tls_cert_set_load(&settings, &p->certs, &why) < 0) {
 		log_error("event=fatal reason=\"certificate: %s\"", why);
