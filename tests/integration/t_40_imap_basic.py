@@ -337,7 +337,7 @@ class ImapBasic(harness.ServerTestCase):
         plain, html = alt[0], alt[1]
         self.assertEqual(lower(alt[2]), b"alternative")
         self.assertEqual([lower(alt[3][0]), alt[3][1]], [b"boundary", ("inner-" + tok).encode()])
-        self.assertEqual([lower(x) for x in plain[:3]],
+        self.assertEqual([lower(x) for x in plain[:2]] + [[lower(plain[2][0]), plain[2][1]]],
                          [b"text", b"plain", [b"charset", b"utf-8"]])
         self.assertEqual((plain[3], plain[4], lower(plain[5])),
                          (None, None, b"quoted-printable"))
