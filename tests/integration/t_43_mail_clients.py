@@ -259,7 +259,7 @@ class MailClients(harness.ServerTestCase):
     # -- mutt --
     def test_mutt_reads_over_imaps(self):
         mutt = harness.need_tool("mutt", "mutt")
-        script = harness.need_tool("script", "util-linux")
+        script = harness.need_tool("script", "bsdutils")
         toks = self.fill("mutt", 2)
         home = harness.new_tmpdir("mutt-")
         out = os.path.join(home, "piped.eml")
