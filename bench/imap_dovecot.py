@@ -28,7 +28,8 @@ def dovecot_present(peers=PEERS):
 
 
 class Dovecot:
-    """USERS: {login: (password, maildir)}; PORTS: {"imap", "imaps", "pop3",
+    """USERS: {login: (password, maildir)}, a password starting with "$" being
+    a crypt(3) hash (yescrypt, as sealmail's users file has); PORTS: {"imap", "imaps", "pop3",
     "pop3s": port} (any subset); CERT/KEY: PEM files. MAIL_USER: the system
     user the mail processes run as (must be able to write the Maildirs)."""
 
@@ -48,8 +49,9 @@ class Dovecot:
         passwd = os.path.join(workdir, "passwd")
         with open(passwd, "w") as f:
             for login, (password, maildir) in users.items():
-                f.write("%s:{PLAIN}%s:%d:%d::%s::userdb_mail=maildir:%s\n"
-                        % (login, password, self.uid, self.gid, maildir, maildir))
+                scheme = "{CRYPT}" if password.startswith("$") else "{PLAIN}"
+                f.write("%s:%s%s:%d:%d::%s::userdb_mail=maildir:%s\n"
+                        % (login, scheme, password, self.uid, self.gid, maildir, maildir))
         os.chmod(passwd, 0o644)
         protocols = sorted({"imap" if p.startswith("imap") else "pop3" for p in ports})
         lines = [
