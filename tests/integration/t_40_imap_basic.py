@@ -18,6 +18,8 @@ import base64
 import datetime
 import os
 import re
+import select
+import socket
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
@@ -26,7 +28,7 @@ from harness import crlf, imap_parse, make_message, maildir_find, maildir_flags,
 
 PW = "imap-Pw-%s" % token()[:8]
 NAMES = ("basic", "plain", "fetch", "multi", "flags", "append", "copy", "expunge", "search",
-         "literal", "badpw")
+         "literal", "badpw", "limit", "together")
 USER = {n: "%s@local.test" % n for n in NAMES}
 PASSWORDS = {USER[n]: PW + n for n in NAMES}
 SLOW_TIMEOUT = 30  # failed logins are answered after a delay
@@ -115,7 +117,10 @@ class ImapBasic(harness.ServerTestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.srv = cls.class_server(**harness.mail_server_kwargs(PASSWORDS))
+        # More connections per client address than sessions per user, so the
+        # sessions bound is the one that answers.
+        cls.srv = cls.class_server(**harness.mail_server_kwargs(
+            PASSWORDS, limits={"connections_per_client": 100}))
 
     # -- helpers --
     def session(self, name, listener="imap"):
@@ -244,6 +249,39 @@ class ImapBasic(harness.ServerTestCase):
                                  "LOGIN %s: %s %s" % (user, status, text))
                 status, text, _ = c.command("SELECT INBOX")
                 self.assertEqual(status, "BAD", "SELECT after a failed login: %s" % text)
+
+    # -- sessions per user --
+    def test_sessions_per_user_bounded(self):
+        limit = harness.IMAP_DEFAULTS["sessions_per_user"]
+        sessions = [self.raw("limit", ("imap", "imaps")[i % 2]) for i in range(limit)]
+        for c in sessions:
+            c.ok("NOOP")
+        with self.raw(None, "imaps") as c:
+            status, text, _ = c.command("LOGIN %s %s" % (USER["limit"], pw("limit")))
+            self.assertEqual((status, harness.response_code(text)), ("NO", ["LIMIT"]),
+                             "LOGIN beyond sessions_per_user: %s %s" % (status, text))
+        sessions.pop().ok("LOGOUT")
+
+        def login():
+            with self.raw(None, "imaps") as c:
+                status, text, _ = c.command("LOGIN %s %s" % (USER["limit"], pw("limit")))
+            if status == "OK":
+                return True
+            # NO [LIMIT] until the store has seen the LOGOUT; nothing else
+            self.assertEqual((status, harness.response_code(text)), ("NO", ["LIMIT"]), text)
+            return False
+        harness.wait_for(login, what="a session slot after a LOGOUT")
+
+    def test_simultaneous_logins_from_one_address(self):
+        # A mail client opens several connections at once when it starts
+        # (Thunderbird: up to 5 by default); every one must log in.
+        sessions = [self.raw(None, "imaps") for _ in range(5)]
+        for i, c in enumerate(sessions):
+            c.send("p%d LOGIN %s %s\r\n" % (i, USER["together"], pw("together")))
+        for i, c in enumerate(sessions):
+            status, text, _ = c.read_tagged("p%d" % i)
+            self.assertEqual(status, "OK", "login %d of 5 sent at once: %s %s" % (i + 1, status,
+                                                                                 text))
 
     # -- folders --
     def test_list_inbox_and_special_use(self):
@@ -650,6 +688,64 @@ class ImapBasic(harness.ServerTestCase):
                                  "literal data answered as commands")
             except (harness.ConnectionClosed, OSError):
                 pass  # closed cleanly after the BAD
+
+class ConnectionLimit(harness.ServerTestCase):
+    """A connection over [limits] connections_per_client is refused in the
+    listener's own protocol: "* BYE" on IMAP, "-ERR" on POP3, and on an
+    implicit TLS listener nothing in plaintext (inside TLS, or a close)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = cls.class_server(**harness.mail_server_kwargs(
+            PASSWORDS, limits={"connections_per_client": 2}))
+
+    def test_refusal_speaks_the_protocol(self):
+        for listener, word in (("imap", b"* BYE"), ("imaps", b"* BYE"), ("pop3", b"-ERR"),
+                               ("pop3s", b"-ERR")):
+            with self.subTest(listener=listener):
+                self.one_refusal(listener, word)
+
+    def one_refusal(self, listener, word):
+        """Connects until the server refuses (the limit is 2; how many it
+        lets in is not the question here) and checks the refusal."""
+        implicit = self.srv.listener_tls(listener) == "implicit"
+        greeting = b"+OK" if word == b"-ERR" else b"* OK"
+        held = []
+        try:
+            for _ in range(5):
+                raw = socket.create_connection(("127.0.0.1", self.srv.port(listener)),
+                                               timeout=harness.TIMEOUT)
+                held.append(raw)
+                if implicit:
+                    # Before a ClientHello a TLS server says nothing: plaintext
+                    # now is a refusal no TLS client can read.
+                    r, _, _ = select.select([raw], [], [], 1.0)
+                    if r:
+                        first = raw.recv(200, socket.MSG_PEEK)
+                        self.assertEqual(first, b"", "%s over the limit wrote plaintext: %r"
+                                         % (listener, first))
+                        return
+                    raw = harness.client_context().wrap_socket(raw, server_hostname="127.0.0.1")
+                    held.append(raw)
+                line = raw.recv(200)
+                if line.startswith(greeting):
+                    continue
+                self.assertTrue(line.startswith(word), "%s over the limit: %r" % (listener, line))
+                return
+            self.fail("%s: 5 connections and no refusal (limit 2)" % listener)
+        finally:
+            for s in held:
+                s.close()
+            harness.wait_for(self._free, what="the held connections gone")
+
+    def _free(self):
+        s = socket.create_connection(("127.0.0.1", self.srv.port("imap")),
+                                     timeout=harness.TIMEOUT)
+        try:
+            return s.recv(100).startswith(b"* OK")
+        finally:
+            s.close()
+
 
 if __name__ == "__main__":
     harness.main()
