@@ -95,7 +95,8 @@ void imap_out_printf(struct imap_out *o, const char *fmt, ...)
 	o->len += (size_t)n;
 }
 
-/* 1 when S can be sent as an atom: ASTRING-CHARs only, and not "NIL",
+/* 1 when S can be sent as an atom: ASTRING-CHARs only, not "[" (a reader
+ * such as ours takes it for the start of a FETCH section), and not "NIL",
  * which a reader of an nstring would take for no string. */
 static int is_safe_atom(const char *s, size_t len)
 {
@@ -104,7 +105,7 @@ static int is_safe_atom(const char *s, size_t len)
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if (c <= 0x20 || c >= 0x7f || strchr("(){%*\"\\", c) != NULL)
+		if (c <= 0x20 || c >= 0x7f || strchr("(){%*\"\\[", c) != NULL)
 			return 0;
 	}
 	return 1;

@@ -56,14 +56,14 @@ struct cursor {
 struct imap_parser {
 	struct imap_parser_limits limits;
 	enum parser_state state;
-	char *line;         /* the current piece, no CRLF, IMAP_LINE_MAX + 1 bytes */
+	char *line; /* the current piece, no CRLF, IMAP_LINE_MAX + 1 bytes */
 	size_t line_len;
-	size_t line_total;  /* octets of this command line so far, literals excluded */
-	int saw_cr;         /* the last byte taken was CR */
-	int skipping;       /* an error is pending: the rest of the command is dropped */
+	size_t line_total; /* octets of this command line so far, literals excluded */
+	int saw_cr;        /* the last byte taken was CR */
+	int skipping;      /* an error is pending: the rest of the command is dropped */
 	const char *error;
-	int have_tag;       /* the first piece was seen: tag (and name) known */
-	int raw;            /* imap_parser_feed_line: lines, not commands */
+	int have_tag; /* the first piece was seen: tag (and name) known */
+	int raw;      /* imap_parser_feed_line: lines, not commands */
 	struct arg_vec stack[IMAP_DEPTH_MAX + 1];
 	unsigned depth;
 	unsigned n_args;
@@ -71,7 +71,7 @@ struct imap_parser {
 	uint64_t literal_left;
 	size_t literal_cap;
 	struct imap_command cmd;
-	int cmd_out;        /* cmd was handed out: cleared at the next feed */
+	int cmd_out; /* cmd was handed out: cleared at the next feed */
 };
 
 /* Frees N arguments at V and the lists they hold (depth is bounded by
@@ -306,7 +306,7 @@ static enum piece_result parse_quoted(struct imap_parser *p, struct cursor *c)
 	}
 	if (i >= c->len || s[i] != '"' || !utf8_is_valid(out, n)) {
 		free(out);
-		return piece_error(p, i >= c->len ? "Unterminated quoted string"
+		return piece_error(p, i >= c->len   ? "Unterminated quoted string"
 		                      : s[i] == '"' ? "Invalid UTF-8 in quoted string"
 		                                    : "Invalid character in quoted string");
 	}
@@ -344,8 +344,9 @@ static enum piece_result parse_atom(struct imap_parser *p, struct cursor *c)
 		return piece_error(p, "Unclosed [ in atom");
 	if (i == start || (i < c->len && c->s[i] != ' ' && c->s[i] != ')'))
 		return piece_error(p, "Invalid character in atom");
-	push_text(p, i - start == 3 && strncasecmp(c->s + start, "NIL", 3) == 0 ? IMAP_ARG_NIL
-	                                                                          : IMAP_ARG_ATOM,
+	push_text(p,
+	          i - start == 3 && strncasecmp(c->s + start, "NIL", 3) == 0 ? IMAP_ARG_NIL
+	                                                                     : IMAP_ARG_ATOM,
 	          c->s + start, i - start);
 	c->pos = i;
 	return PIECE_MORE;
@@ -509,8 +510,8 @@ static enum imap_parse_result start_literal(struct imap_parser *p, const struct 
 {
 	struct imap_arg *arg;
 
-	if (spec->plus && (spec->size > p->limits.literal_plus_max ||
-	                   spec->size > p->limits.literal_max)) {
+	if (spec->plus &&
+	    (spec->size > p->limits.literal_plus_max || spec->size > p->limits.literal_max)) {
 		set_skip(p, "Non-synchronizing literal too large");
 		return skip_literal(p, spec->size);
 	}
@@ -683,8 +684,8 @@ enum imap_parse_result imap_parser_feed(struct imap_parser *p, const char *data,
 }
 
 enum imap_parse_result imap_parser_feed_line(struct imap_parser *p, const char *data, size_t len,
-                                             size_t *consumed_r, const char **line_r,
-                                             size_t *len_r, const char **error_r)
+                                             size_t *consumed_r, const char **line_r, size_t *len_r,
+                                             const char **error_r)
 {
 	struct imap_command *cmd;
 	enum imap_parse_result r = IMAP_PARSE_MORE;

@@ -31,11 +31,14 @@ enum imap_arg_type {
 	IMAP_ARG_NIL,
 };
 
+/* NIL (any case) is IMAP_ARG_NIL with its text kept in str, since where an
+ * astring is wanted the atom NIL is a name. Atoms are kept as written (not
+ * upper-cased). */
 struct imap_arg {
 	enum imap_arg_type type;
 	char *str; /* ATOM, STRING, LITERAL: NUL-terminated too */
 	size_t len;
-	int literal8; /* ~{n} (RFC 3516) */
+	int literal8;          /* ~{n} (RFC 3516) */
 	struct imap_arg *list; /* LIST */
 	unsigned n;
 };
@@ -74,7 +77,10 @@ enum imap_parse_result {
 	                        large to skip, a line over IMAP_LINE_MAX): answer BAD and close */
 };
 
-/* Feeds DATA; *consumed_r says how much was used (the rest is fed again later). */
+/* Feeds DATA; *consumed_r says how much was used (the rest is fed again later).
+ * At IMAP_PARSE_CONTINUE *cmd_r has the tag and name (no arguments yet).
+ * Empty lines between commands are ignored. After FATAL every feed is FATAL
+ * (nothing consumed) until imap_parser_reset. */
 enum imap_parse_result imap_parser_feed(struct imap_parser *p, const char *data, size_t len,
                                         size_t *consumed_r, struct imap_command **cmd_r,
                                         const char **error_r);
@@ -84,8 +90,8 @@ enum imap_parse_result imap_parser_feed(struct imap_parser *p, const char *data,
  * next feed), MORE, ERROR (a bare CR or LF; the line is dropped) or FATAL
  * (over IMAP_LINE_MAX). Call it only between commands, for whole lines. */
 enum imap_parse_result imap_parser_feed_line(struct imap_parser *p, const char *data, size_t len,
-                                             size_t *consumed_r, const char **line_r,
-                                             size_t *len_r, const char **error_r);
+                                             size_t *consumed_r, const char **line_r, size_t *len_r,
+                                             const char **error_r);
 /* Forgets any partial command (after STARTTLS: no plaintext kept). */
 void imap_parser_reset(struct imap_parser *p);
 
@@ -105,7 +111,7 @@ void imap_out_astring(struct imap_out *o, const char *s, size_t len);
 /* As imap_out_astring but never an atom (a string); NIL for s == NULL. */
 void imap_out_nstring(struct imap_out *o, const char *s, size_t len);
 void imap_out_printf(struct imap_out *o, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 /* Appends LEN raw bytes. */
 void imap_out_append(struct imap_out *o, const void *data, size_t len);
 

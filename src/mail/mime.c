@@ -361,7 +361,8 @@ static int is_delimiter(const char *data, size_t i, size_t end, const char *b, s
 	}
 	while (j < end && (data[j] == ' ' || data[j] == '\t'))
 		j++;
-	return j == end || data[j] == '\n' || (data[j] == '\r' && (j + 1 == end || data[j + 1] == '\n'));
+	return j == end || data[j] == '\n' ||
+	       (data[j] == '\r' && (j + 1 == end || data[j + 1] == '\n'));
 }
 
 /* Where the delimiter line at I really starts: the line end before it
@@ -379,8 +380,8 @@ static size_t delimiter_start(const char *data, size_t i, size_t floor)
  * ends into S and E (allocated by the caller, MAX entries). Returns how
  * many; the last one ends at the body's end when no delimiter follows it
  * (a missing final boundary) or when MAX cut the list short. */
-static unsigned find_parts(const char *data, const struct mime_part *p, const char *b,
-                           size_t *s, size_t *e, unsigned max)
+static unsigned find_parts(const char *data, const struct mime_part *p, const char *b, size_t *s,
+                           size_t *e, unsigned max)
 {
 	size_t blen = strlen(b), i = p->body_start, end = p->body_end;
 	unsigned n = 0;

@@ -31,14 +31,14 @@ char *mail_to_crlf(const char *data, size_t len, size_t *len_r);
 struct mime_part {
 	size_t header_start, header_end; /* header_end: after the blank line (or end) */
 	size_t body_start, body_end;
-	char *type, *subtype;            /* as written, default text/plain (message/rfc822 ...) */
-	char **params;                   /* name, value pairs (RFC 2231 joined and decoded) */
+	char *type, *subtype; /* as written, default text/plain (message/rfc822 ...) */
+	char **params;        /* name, value pairs (RFC 2231 joined and decoded) */
 	unsigned n_params;
 	char *id, *description, *encoding, *md5, *disposition, **disp_params;
 	unsigned n_disp_params;
 	char *language, *location;
-	unsigned lines;                  /* body lines (text, message/rfc822) */
-	struct mime_part *children;      /* multipart parts; message/rfc822: 1 */
+	unsigned lines;             /* body lines (text, message/rfc822) */
+	struct mime_part *children; /* multipart parts; message/rfc822: 1 */
 	unsigned n_children;
 };
 

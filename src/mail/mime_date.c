@@ -27,9 +27,9 @@ static const struct {
 	const char *name;
 	int minutes;
 } zones[] = {
-	{"UT", 0},          {"UTC", 0},         {"GMT", 0},         {"Z", 0},
-	{"EST", -5 * 60},   {"EDT", -4 * 60},   {"CST", -6 * 60},   {"CDT", -5 * 60},
-	{"MST", -7 * 60},   {"MDT", -6 * 60},   {"PST", -8 * 60},   {"PDT", -7 * 60},
+    {"UT", 0},        {"UTC", 0},       {"GMT", 0},       {"Z", 0},
+    {"EST", -5 * 60}, {"EDT", -4 * 60}, {"CST", -6 * 60}, {"CDT", -5 * 60},
+    {"MST", -7 * 60}, {"MDT", -6 * 60}, {"PST", -8 * 60}, {"PDT", -7 * 60},
 };
 
 /* Skips blanks, comments and, with SEPS, the characters of SEPS. */
@@ -103,8 +103,8 @@ static int read_zone(struct date_lexer *lx, int *tz_r)
 	if (*lx->s == '+' || *lx->s == '-') {
 		int sign = *lx->s++ == '-' ? -1 : 1;
 		long hhmm = read_number(lx, 4, &n);
-		if (n != 4 || hhmm % 100 >= 60)
-			return -1;
+		if (n != 4 || hhmm % 100 >= 60 || hhmm / 100 >= 24)
+			return -1; /* not a zone any place has */
 		*tz_r = sign * (int)(hhmm / 100 * 60 + hhmm % 100);
 		return 0;
 	}
@@ -171,8 +171,10 @@ int mime_date_parse(const char *text, int64_t *t_r, int *tz_minutes_r)
 	lx.s++;
 	skip(&lx, NULL);
 	mm = read_number(&lx, 2, &n);
+	skip(&lx, NULL);
 	if (*lx.s == ':') {
 		lx.s++;
+		skip(&lx, NULL);
 		ss = read_number(&lx, 2, &n);
 	}
 	if (hh > 23 || mm < 0 || mm > 59 || ss < 0 || ss > 60 || read_zone(&lx, &tz) < 0)

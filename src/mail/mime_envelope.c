@@ -35,8 +35,8 @@ static const struct {
 	const char *name;
 	int address;
 } env_fields[] = {
-	{"Date", 0},     {"Subject", 0}, {"From", 1}, {"Sender", 1},      {"Reply-To", 1},
-	{"To", 1},       {"Cc", 1},      {"Bcc", 1},  {"In-Reply-To", 0}, {"Message-ID", 0},
+    {"Date", 0}, {"Subject", 0}, {"From", 1}, {"Sender", 1},      {"Reply-To", 1},
+    {"To", 1},   {"Cc", 1},      {"Bcc", 1},  {"In-Reply-To", 0}, {"Message-ID", 0},
 };
 #define ENV_FIELDS (sizeof(env_fields) / sizeof(env_fields[0]))
 
@@ -94,7 +94,9 @@ static void tokenize(struct addr_parser *ps, const char *v)
 			add_token(ps, TOK_SPECIAL, c, NULL);
 			i++;
 		} else {
-			for (start = i; v[i] != '\0' && strchr(" \t\"()[<>@,;:", v[i]) == NULL; i++)
+			/* a stray ")" is a word of its own */
+			for (start = i++; v[i] != '\0' && strchr(" \t\"()[<>@,;:", v[i]) == NULL;
+			     i++)
 				;
 			add_token(ps, TOK_WORD, 0, mime_strndup(v + start, i - start));
 		}

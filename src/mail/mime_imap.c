@@ -101,7 +101,8 @@ static void write_language(struct mime_buf *b, const char *lang)
 		return;
 	}
 	copy = xstrdup(lang);
-	for (tag = strtok_r(copy, ", \t", &save); tag != NULL; tag = strtok_r(NULL, ", \t", &save)) {
+	for (tag = strtok_r(copy, ", \t", &save); tag != NULL;
+	     tag = strtok_r(NULL, ", \t", &save)) {
 		if (n++ > 0)
 			mime_buf_addc(&list, ' ');
 		mime_imap_nstring(&list, tag);

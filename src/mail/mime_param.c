@@ -191,8 +191,8 @@ static void add_encoded(struct mime_buf *b, const char *v, int first, char **cha
 }
 
 /* Finds the raw parameter that is section INDEX of base name BASE. */
-static int find_section(const struct raw_params *raw, const char *base, size_t base_len,
-                        int index, int *encoded_r)
+static int find_section(const struct raw_params *raw, const char *base, size_t base_len, int index,
+                        int *encoded_r)
 {
 	size_t len;
 	unsigned i;

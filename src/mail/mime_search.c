@@ -91,8 +91,8 @@ static void decode_qp(struct mime_buf *b, const char *s, size_t len, int q)
 
 /* Appends OCTETS in CHARSET (LEN octets; NULL: US-ASCII) to B as UTF-8
  * where it knows how, as they are where not. */
-static void add_charset(struct mime_buf *b, const char *charset, size_t charset_len,
-                        const char *s, size_t len)
+static void add_charset(struct mime_buf *b, const char *charset, size_t charset_len, const char *s,
+                        size_t len)
 {
 	if (charset != NULL && mime_charset_kind(charset, charset_len) == 2)
 		mime_latin1_to_utf8(b, s, len);

@@ -50,8 +50,7 @@ const struct mime_part *mime_section_part(const struct mime_message *m, const un
 }
 
 /* Whether header field F is one of S's fields. */
-static int field_listed(const char *data, const struct mime_field *f,
-                        const struct mime_section *s)
+static int field_listed(const char *data, const struct mime_field *f, const struct mime_section *s)
 {
 	unsigned i;
 
@@ -63,8 +62,8 @@ static int field_listed(const char *data, const struct mime_field *f,
 
 /* HEADER.FIELDS (NOT): the matching (or the other) fields of the header
  * [start, end), then the blank line. */
-static char *filter_fields(const char *data, size_t start, size_t end,
-                           const struct mime_section *s, size_t *len_r)
+static char *filter_fields(const char *data, size_t start, size_t end, const struct mime_section *s,
+                           size_t *len_r)
 {
 	struct mime_buf b = {0};
 	struct mime_field f;

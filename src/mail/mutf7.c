@@ -14,7 +14,7 @@
 #include <string.h>
 
 static const char mutf7_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
 
 /* An output cursor: writes fail once SIZE would be passed. */
 struct mutf7_out {
@@ -113,8 +113,7 @@ static int decode_shift(const char **s, struct mutf7_out *o)
 		}
 	}
 	/* ends with "-", whole units, padding bits below 6 and all zero */
-	if (*p != '-' || units == 0 || high != 0 || nbits >= 6 ||
-	    (bits & ((1u << nbits) - 1)) != 0)
+	if (*p != '-' || units == 0 || high != 0 || nbits >= 6 || (bits & ((1u << nbits) - 1)) != 0)
 		return -1;
 	*s = p + 1;
 	return 0;

@@ -36,8 +36,9 @@ static int seqset_number(const char **s, uint32_t *v_r, const char **error_r)
 		return 0;
 	}
 	if (*p < '0' || *p > '9') {
-		*error_r = *p == ',' || *p == ':' || *p == '\0' ? "Empty part in sequence set"
-		                                                : "Invalid character in sequence set";
+		*error_r = *p == ',' || *p == ':' || *p == '\0'
+		               ? "Empty part in sequence set"
+		               : "Invalid character in sequence set";
 		return -1;
 	}
 	if (*p == '0') {
@@ -199,7 +200,8 @@ char *seqset_format(const uint32_t *v, unsigned n)
 		unsigned j = i;
 
 		/* a run of consecutive (or repeated) numbers */
-		while (j + 1 < n && v[j] != UINT32_MAX && (v[j + 1] == v[j] || v[j + 1] == v[j] + 1))
+		while (j + 1 < n && v[j] != UINT32_MAX &&
+		       (v[j + 1] == v[j] || v[j + 1] == v[j] + 1))
 			j++;
 		if (p != out)
 			*p++ = ',';

@@ -10,7 +10,8 @@
 
 #include <stdint.h>
 
-/* "*" is stored as UINT32_MAX until resolved. */
+/* "*" is stored as UINT32_MAX until resolved (so the number 4294967295,
+ * which no folder reaches, reads as "*"). */
 struct seqset_range {
 	uint32_t lo, hi; /* lo <= hi after parsing */
 };
@@ -26,7 +27,8 @@ struct seqset {
 #define SEQSET_TEXT_MAX ((size_t)SEQSET_MAX_RANGES * 22)
 
 /* Parses TEXT (no "$"; the session replaces it); -1 with *error_r on bad
- * syntax (SET is then empty), 0. */
+ * syntax (SET is then empty), 0. Refuses 0, leading zeros (nz-number),
+ * empty parts and more than SEQSET_MAX_RANGES ranges; "5:1" is 1:5. */
 int seqset_parse(const char *text, struct seqset *set, const char **error_r);
 /* Replaces "*" by STAR (the largest number in use; 0 when the folder is
  * empty), orders and merges the ranges. */

@@ -71,10 +71,14 @@ __attribute__((format(printf, 2, 3))) void pop3_reply_bad(struct pop3_session *s
 	}
 }
 
+/* With output queued, IO_DRAINED ends the session once it left (within
+ * IO_CLOSE_SECONDS: a client that does not read cannot hold it); with
+ * none, the deadline fires at once from the event loop. */
 void pop3_close_after_reply(struct pop3_session *s)
 {
 	s->state = POP3_STATE_CLOSING;
 	io_pause(s->io);
+	io_set_deadline(s->io, io_output_length(s->io) > 0 ? IO_CLOSE_SECONDS : 0);
 }
 
 /* ---- the store --------------------------------------------------------------- */
@@ -107,8 +111,9 @@ void pop3_session_store_reply(struct pop3_session *s, uint32_t type, const void 
 		close(fd);
 		fd = -1;
 	}
-	if (type == IMSG_STORE_CHANGED)
-		return; /* a POP3 maildrop does not change under the session */
+	if (type == IMSG_STORE_CHANGED || s->state == POP3_STATE_CLOSING)
+		return; /* a POP3 maildrop does not change under the session; a
+		           closing session wants nothing more */
 	if ((w == POP3_WAIT_LOGIN || w == POP3_WAIT_EXPUNGE) && type == IMSG_STORE_RESULT)
 		pop3_maildrop_result(s, data, len);
 	else if (w == POP3_WAIT_SELECT && type == IMSG_STORE_SELECT_RESULT)
@@ -286,8 +291,15 @@ static void pop3_session_drained(struct pop3_session *s)
 
 static void pop3_session_timeout(struct pop3_session *s)
 {
+	if (s->state == POP3_STATE_CLOSING) {
+		int flushed = io_output_length(s->io) == 0;
+
+		io_free(&s->io);
+		pop3_session_free(s, flushed ? "closed" : "timeout");
+		return;
+	}
 	log_info("event=pop3-timeout session=%s state=%d wait=%d", s->id, s->state, s->wait);
-	if (s->state == POP3_STATE_TLS || s->state == POP3_STATE_CLOSING) {
+	if (s->state == POP3_STATE_TLS) {
 		io_free(&s->io); /* nothing more will leave */
 		pop3_session_free(s, "timeout");
 		return;
@@ -296,7 +308,6 @@ static void pop3_session_timeout(struct pop3_session *s)
 	s->wait = POP3_WAIT_NONE;
 	pop3_reply(s, "-ERR Disconnected for inactivity");
 	pop3_close_after_reply(s);
-	io_set_timeout(s->io, IO_CLOSE_SECONDS);
 }
 
 static void pop3_session_io_cb(struct io *io, enum io_event event, void *arg)

@@ -62,16 +62,16 @@ static int mailbox_load_log(struct mailbox *mb)
 	if ((mb->log_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
 		return -1;
 	data = mailbox_read_whole(mb->log_fd, MAILBOX_INDEX_FILE_MAX, &len);
-	if (data != NULL && mailbox_log_header_check(data, len, mb->img.uidvalidity,
-	                                             mb->img.generation) == 0)
-		good = MAILBOX_LOG_HEADER_SIZE +
-		       mailbox_log_apply(&mb->img, data + MAILBOX_LOG_HEADER_SIZE,
-		                         len - MAILBOX_LOG_HEADER_SIZE);
+	if (data != NULL &&
+	    mailbox_log_header_check(data, len, mb->img.uidvalidity, mb->img.generation) == 0)
+		good = MAILBOX_LOG_HEADER_SIZE + mailbox_log_apply(&mb->img,
+		                                                   data + MAILBOX_LOG_HEADER_SIZE,
+		                                                   len - MAILBOX_LOG_HEADER_SIZE);
 	free(data);
 	if (good == 0) {
 		mailbox_log_header_encode(mb->img.uidvalidity, mb->img.generation, &head);
-		if (ftruncate(mb->log_fd, 0) < 0 || pwrite(mb->log_fd, head.data, head.len, 0) !=
-		                                        (ssize_t)head.len) {
+		if (ftruncate(mb->log_fd, 0) < 0 ||
+		    pwrite(mb->log_fd, head.data, head.len, 0) != (ssize_t)head.len) {
 			mailbox_buf_free(&head);
 			return -1;
 		}
@@ -128,8 +128,7 @@ static int mailbox_reset_log(struct mailbox *mb)
 	return mailbox_load_log(mb);
 }
 
-int mailbox_open(const char *dir, const char *hostname, struct mailbox **mb_r,
-                 const char **error_r)
+int mailbox_open(const char *dir, const char *hostname, struct mailbox **mb_r, const char **error_r)
 {
 	struct mailbox *mb;
 	int rebuilt = 0;
@@ -334,8 +333,7 @@ int mailbox_expunge(struct mailbox *mb, unsigned index, const char **error_r)
 	return ret;
 }
 
-int mailbox_expunge_uids(struct mailbox *mb, const uint32_t *uids, unsigned n,
-                         const char **error_r)
+int mailbox_expunge_uids(struct mailbox *mb, const uint32_t *uids, unsigned n, const char **error_r)
 {
 	unsigned i;
 	int done = 0;
@@ -440,8 +438,8 @@ int mailbox_commit(struct mailbox *mb, const char **error_r)
 }
 
 /* Writes BUF as DIR/NAME stably: temporary file, fsync, rename, fsync DIR. */
-static int mailbox_write_stable(struct mailbox *mb, const char *name,
-                                const struct mailbox_buf *buf, const char **error_r)
+static int mailbox_write_stable(struct mailbox *mb, const char *name, const struct mailbox_buf *buf,
+                                const char **error_r)
 {
 	char path[MAILBOX_PATH_MAX], tmp[MAILBOX_PATH_MAX + 8];
 	int fd;

@@ -31,11 +31,11 @@
 #define MAILBOX_FLAGS_SETTABLE 0x1fu    /* STORE_FLAGS_SETTABLE */
 
 /* Bounds (a corrupt index or a hostile Maildir cannot exceed them). */
-#define MAILBOX_MESSAGES_MAX 10000000u         /* messages in one folder */
-#define MAILBOX_FILE_NAME_MAX 255              /* one file name in cur/ */
-#define MAILBOX_KEYWORDS_MAX 1024              /* PROTO_STORE_KEYWORDS_MAX, with the NUL */
-#define MAILBOX_CACHE_VALUE_MAX (256 * 1024)   /* PROTO_STORE_CACHE_MAX: one cached value */
-#define MAILBOX_DIR_MAX 1024                   /* the folder's path */
+#define MAILBOX_MESSAGES_MAX 10000000u       /* messages in one folder */
+#define MAILBOX_FILE_NAME_MAX 255            /* one file name in cur/ */
+#define MAILBOX_KEYWORDS_MAX 1024            /* PROTO_STORE_KEYWORDS_MAX, with the NUL */
+#define MAILBOX_CACHE_VALUE_MAX (256 * 1024) /* PROTO_STORE_CACHE_MAX: one cached value */
+#define MAILBOX_DIR_MAX 1024                 /* the folder's path */
 
 struct mailbox;
 struct mailbox_msg {
@@ -95,8 +95,7 @@ int mailbox_expunge(struct mailbox *mb, unsigned index, const char **error_r);
 int mailbox_commit(struct mailbox *mb, const char **error_r);
 int mailbox_open_file(const struct mailbox *mb, unsigned index); /* O_RDONLY fd, or -1 */
 /* The cache: NULL when not filled yet. */
-const char *mailbox_cache_get(const struct mailbox *mb, unsigned index,
-                              enum mailbox_cache_field f);
+const char *mailbox_cache_get(const struct mailbox *mb, unsigned index, enum mailbox_cache_field f);
 /* Stores VALUE (at most MAILBOX_CACHE_VALUE_MAX octets); 0, or -1 when refused. */
 int mailbox_cache_set(struct mailbox *mb, unsigned index, enum mailbox_cache_field f,
                       const char *value);

@@ -38,8 +38,8 @@ static int append_name(struct mailbox *mb, char name[MAILBOX_FILE_NAME_MAX + 1],
 /* Writes SIZE octets of IN (CRLF) into a new file of tmp/ with LF line
  * ends and mtime MTIME, fsynced; its path into TMP. */
 static int append_write_tmp(struct mailbox *mb, int in, uint64_t size, int64_t mtime,
-                            char tmp[MAILBOX_PATH_MAX], uint64_t *file_size_r,
-                            uint64_t *vsize_r, const char **error_r)
+                            char tmp[MAILBOX_PATH_MAX], uint64_t *file_size_r, uint64_t *vsize_r,
+                            const char **error_r)
 {
 	char name[MAILBOX_FILE_NAME_MAX + 1];
 	struct timespec times[2];
@@ -180,8 +180,8 @@ static void copy_cache(struct mailbox *src, unsigned index, struct mailbox *dst)
 	for (f = 0; f < MAILBOX_CACHE_FIELD_COUNT; f++) {
 		const char *v = mailbox_cache_get(src, index, (enum mailbox_cache_field)f);
 		if (v != NULL)
-			(void)mailbox_cache_set(dst, dst->img.count - 1, (enum mailbox_cache_field)f,
-			                        v);
+			(void)mailbox_cache_set(dst, dst->img.count - 1,
+			                        (enum mailbox_cache_field)f, v);
 	}
 }
 

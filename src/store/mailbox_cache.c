@@ -130,8 +130,7 @@ static const char *cache_record(const struct mailbox *mb, uint64_t off, uint32_t
 	return (const char *)head + CACHE_RECORD_HEAD;
 }
 
-const char *mailbox_cache_get(const struct mailbox *mb, unsigned index,
-                              enum mailbox_cache_field f)
+const char *mailbox_cache_get(const struct mailbox *mb, unsigned index, enum mailbox_cache_field f)
 {
 	struct mailbox_entry *e;
 	const char *value;

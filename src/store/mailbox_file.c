@@ -31,8 +31,8 @@ static const struct {
 	char letter;
 	uint32_t flag;
 } mailbox_letters[] = {
-    {'D', MAILBOX_FLAG_DRAFT},   {'F', MAILBOX_FLAG_FLAGGED}, {'R', MAILBOX_FLAG_ANSWERED},
-    {'S', MAILBOX_FLAG_SEEN},    {'T', MAILBOX_FLAG_DELETED},
+    {'D', MAILBOX_FLAG_DRAFT}, {'F', MAILBOX_FLAG_FLAGGED}, {'R', MAILBOX_FLAG_ANSWERED},
+    {'S', MAILBOX_FLAG_SEEN},  {'T', MAILBOX_FLAG_DELETED},
 };
 #define MAILBOX_LETTERS (sizeof(mailbox_letters) / sizeof(mailbox_letters[0]))
 
@@ -187,7 +187,7 @@ int mailbox_uidv_read(const char *dir, uint32_t *uidvalidity_r, uint32_t *uidnex
 int mailbox_uidv_write(const char *dir, uint32_t uidvalidity, uint32_t uidnext, uint64_t modseq,
                        const char **error_r)
 {
-	char path[MAILBOX_PATH_MAX], tmp[MAILBOX_PATH_MAX], text[80];
+	char path[MAILBOX_PATH_MAX], tmp[MAILBOX_PATH_MAX + 8], text[80];
 	int fd, n;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, MAILBOX_UIDVALIDITY_FILE);
@@ -218,8 +218,8 @@ int mailbox_reserve_uids(struct mailbox *mb, uint32_t need, int force, const cha
 	if (need > mb->uid_reserved)
 		next = need > UINT32_MAX - MAILBOX_UID_RESERVE ? UINT32_MAX
 		                                               : need + MAILBOX_UID_RESERVE;
-	if (mailbox_uidv_write(mb->dir, mb->img.uidvalidity, next, mb->img.highestmodseq,
-	                       error_r) < 0)
+	if (mailbox_uidv_write(mb->dir, mb->img.uidvalidity, next, mb->img.highestmodseq, error_r) <
+	    0)
 		return -1;
 	mb->uid_reserved = next;
 	mb->modseq_saved = mb->img.highestmodseq;
@@ -279,8 +279,8 @@ static size_t crlf_to_lf(const char *in, size_t len, char *out, int *cr)
 	return o;
 }
 
-int mailbox_file_copy_lf(int in, uint64_t size, int out, uint64_t *file_size_r,
-                         uint64_t *vsize_r, const char **error_r)
+int mailbox_file_copy_lf(int in, uint64_t size, int out, uint64_t *file_size_r, uint64_t *vsize_r,
+                         const char **error_r)
 {
 	char *buf = xmalloc(2 * MAILBOX_READ_CHUNK + 1), *lf = buf + MAILBOX_READ_CHUNK;
 	uint64_t left = size, written = 0, bare = 0;
@@ -292,7 +292,8 @@ int mailbox_file_copy_lf(int in, uint64_t size, int out, uint64_t *file_size_r,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			*error_r = n == 0 ? "the message is shorter than announced" : strerror(errno);
+			*error_r =
+			    n == 0 ? "the message is shorter than announced" : strerror(errno);
 			free(buf);
 			return -1;
 		}

@@ -22,6 +22,8 @@ static const char mailbox_empty[] = "";
 
 void mailbox_buf_put(struct mailbox_buf *b, const void *data, size_t len)
 {
+	if (len == 0)
+		return;
 	if (b->len + len > b->size) {
 		size_t size = b->size < 256 ? 256 : b->size;
 		while (size < b->len + len)
@@ -367,9 +369,10 @@ static int get_name_kw(struct reader *r, char name[MAILBOX_FILE_NAME_MAX + 1],
 static int msg_consistent(const struct mailbox_image *img, const struct mailbox_msg *m,
                           uint32_t prev)
 {
-	return m->uid > prev && m->uid < img->uidnext && (m->flags & ~MAILBOX_FLAGS_SETTABLE) == 0 &&
-	       m->modseq <= img->highestmodseq && m->file_size <= m->size &&
-	       m->size <= 2 * m->file_size && m->tz_minutes > -24 * 60 && m->tz_minutes < 24 * 60;
+	return m->uid > prev && m->uid < img->uidnext &&
+	       (m->flags & ~MAILBOX_FLAGS_SETTABLE) == 0 && m->modseq <= img->highestmodseq &&
+	       m->file_size <= m->size && m->size <= 2 * m->file_size && m->tz_minutes > -24 * 60 &&
+	       m->tz_minutes < 24 * 60;
 }
 
 static int index_parse_header(struct reader *r, struct mailbox_image *img, uint32_t *count_r,
@@ -389,8 +392,8 @@ static int index_parse_header(struct reader *r, struct mailbox_image *img, uint3
 	img->vanished_floor = get_u64(r);
 	get_stamp(r, &img->cur);
 	get_stamp(r, &img->new);
-	if (r->bad || img->uidvalidity == 0 || img->uidnext == 0 || *count_r > MAILBOX_MESSAGES_MAX ||
-	    *n_vanished_r > MAILBOX_VANISHED_MAX)
+	if (r->bad || img->uidvalidity == 0 || img->uidnext == 0 ||
+	    *count_r > MAILBOX_MESSAGES_MAX || *n_vanished_r > MAILBOX_VANISHED_MAX)
 		return -1;
 	/* bounded allocation: the records must be there before room is made */
 	if ((uint64_t)*count_r * INDEX_MSG_MIN + (uint64_t)*n_vanished_r * INDEX_VANISHED_SIZE >

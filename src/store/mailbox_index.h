@@ -38,7 +38,7 @@ struct mailbox_stamp {
 };
 
 struct mailbox_entry {
-	struct mailbox_msg msg; /* first: mailbox_get() returns it */
+	struct mailbox_msg msg;                        /* first: mailbox_get() returns it */
 	uint64_t cache_off[MAILBOX_CACHE_FIELD_COUNT]; /* record offset + 1, 0 = none */
 	char *cache_val[MAILBOX_CACHE_FIELD_COUNT];    /* set in this process */
 	uint8_t cache_ok;                              /* bit f: record verified */

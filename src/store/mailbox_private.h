@@ -41,17 +41,17 @@
 struct mailbox {
 	char *dir, *hostname;
 	struct mailbox_image img;
-	uint32_t uid_reserved;     /* the uidnext written in the uidvalidity file */
-	uint64_t modseq_saved;     /* the modseq written there */
-	int log_fd;                /* -1 before the log is opened */
-	uint64_t log_size;         /* octets on disk */
+	uint32_t uid_reserved;      /* the uidnext written in the uidvalidity file */
+	uint64_t modseq_saved;      /* the modseq written there */
+	int log_fd;                 /* -1 before the log is opened */
+	uint64_t log_size;          /* octets on disk */
 	struct mailbox_buf pending; /* log records not yet written */
 	size_t index_size;
-	int cur_dirty, new_dirty;  /* renames or unlinks not yet fsynced */
+	int cur_dirty, new_dirty; /* renames or unlinks not yet fsynced */
 	int cache_fd;
-	const uint8_t *cache_map;  /* the cache file as it was at open */
+	const uint8_t *cache_map; /* the cache file as it was at open */
 	size_t cache_map_len;
-	uint64_t cache_end;        /* where the next cache record goes */
+	uint64_t cache_end; /* where the next cache record goes */
 	struct mailbox_stats stats;
 };
 
@@ -89,8 +89,8 @@ int mailbox_reserve_uids(struct mailbox *mb, uint32_t need, int force, const cha
 int mailbox_file_sizes(int fd, uint64_t *file_size_r, uint64_t *size_r);
 /* Copies SIZE octets of IN into OUT turning CRLF into LF; the sizes of
  * what was written as mailbox_file_sizes() counts them. */
-int mailbox_file_copy_lf(int in, uint64_t size, int out, uint64_t *file_size_r,
-                         uint64_t *vsize_r, const char **error_r);
+int mailbox_file_copy_lf(int in, uint64_t size, int out, uint64_t *file_size_r, uint64_t *vsize_r,
+                         const char **error_r);
 /* The whole file FD (at most MAX octets, else NULL with EFBIG), allocated
  * and NUL-terminated; NULL with errno. */
 char *mailbox_read_whole(int fd, size_t max, size_t *len_r);

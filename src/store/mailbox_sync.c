@@ -286,7 +286,8 @@ static void sync_keep_uids(struct mailbox *mb, struct sync_files *files, uint32_
 		if (f->from_new ||
 		    mailbox_name_field(f->name, mailbox_name_base_len(f->name), 'U', &u) < 0)
 			continue;
-		if (u < floor || u >= mb->uid_reserved || mailbox_image_find(&mb->img, (uint32_t)u) >= 0)
+		if (u < floor || u >= mb->uid_reserved ||
+		    mailbox_image_find(&mb->img, (uint32_t)u) >= 0)
 			continue;
 		f->uid = (uint32_t)u;
 		keep[n++] = f;
@@ -340,6 +341,8 @@ static int sync_add_files(struct mailbox *mb, struct sync_files *files, uint32_t
 	uint32_t need = mb->img.uidnext, max_kept = 0;
 	unsigned i, added = 0;
 
+	if (files->n == 0)
+		return 0;
 	qsort(files->v, files->n, sizeof(*files->v), sync_file_cmp_name);
 	sync_keep_uids(mb, files, floor);
 	for (i = 0; i < files->n; i++) {

@@ -1333,3 +1333,596 @@ class ServerTestCase(unittest.TestCase):
 
 def main():
     unittest.main(verbosity=2)
+
+
+# ---------------------------------------------------------------------------
+# IMAP and POP3 (the store role): listeners, clients over the test CA, an
+# IMAP response parser and Maildir look-ups
+# ---------------------------------------------------------------------------
+
+import imaplib  # noqa: E402
+import poplib  # noqa: E402
+import select  # noqa: E402
+
+# The four mail-reading listeners (STARTTLS/STLS on "143"/"110", implicit TLS
+# on "993"/"995") and an SMTP listener to deliver with.
+MAIL_LISTENERS = {
+    "mx": "optional",
+    "imap": {"protocol": "imap", "tls": "required"},
+    "imaps": {"protocol": "imap", "tls": "implicit"},
+    "pop3": {"protocol": "pop3", "tls": "required"},
+    "pop3s": {"protocol": "pop3", "tls": "implicit"},
+}
+IMAP_DEFAULTS = {"idle_timeout": 1800, "login_timeout": 60, "sessions_per_user": 20,
+                 "literal_before_login": 8192}
+
+
+def imap_section(**options):
+    """The [imap] section: IMAP_DEFAULTS updated with OPTIONS."""
+    opts = dict(IMAP_DEFAULTS)
+    opts.update(options)
+    return "[imap]\n" + "".join("%s = %s\n" % kv for kv in opts.items())
+
+
+def mail_server_kwargs(passwords, imap=None, listeners=None, extra_config="", **kw):
+    """Server(**...) arguments for a server with MAIL_LISTENERS (plus
+    LISTENERS), the [imap] section (IMAP: options over IMAP_DEFAULTS) and
+    PASSWORDS ({address: password}) as the users who may log in."""
+    ls = dict(MAIL_LISTENERS)
+    ls.update(listeners or {})
+    text = imap_section(**(imap or {}))
+    if extra_config:
+        text += "\n" + extra_config
+    kw.update(listeners=ls, passwords=passwords, extra_config=text)
+    return kw
+
+
+def add_mail_listeners(server_kwargs):
+    """Adds MAIL_LISTENERS and the default [imap] section to a dict of
+    Server(...) arguments (for a test that builds its own)."""
+    ls = dict(server_kwargs.get("listeners") or {"mx": "optional"})
+    for k, v in MAIL_LISTENERS.items():
+        ls.setdefault(k, v)
+    server_kwargs["listeners"] = ls
+    server_kwargs["extra_config"] = (server_kwargs.get("extra_config") or "") + "\n" + \
+        imap_section()
+    return server_kwargs
+
+
+def deliver(srv, to, message, sender=SENDER, listener="mx"):
+    """Delivers MESSAGE (bytes, CRLF) to TO by SMTP (smtplib, STARTTLS) and
+    waits until it is in TO's Maildir (new/ or cur/ of INBOX). Returns the
+    path of the Maildir file."""
+    tok = re.search(rb"X-Test-Token: (\S+)", message)
+    needle = tok.group(1) if tok else message[-64:].replace(b"\r\n", b"\n")
+    s = smtp_starttls(srv.port(listener))
+    try:
+        refused = s.sendmail(sender, [to], message)
+        if refused:
+            raise AssertionError("RCPT refused: %r" % refused)
+    finally:
+        try:
+            s.quit()
+        except smtplib.SMTPException:
+            pass
+    return wait_for(lambda: (maildir_find(srv, to, needle) or [None])[0],
+                    what="delivery of %r to %s" % (needle, to))
+
+
+def folder_dir(srv, address, folder="INBOX"):
+    """The Maildir directory of FOLDER (Maildir++: ".Name", "." between
+    levels; names here are ASCII)."""
+    base = srv.maildir(address)
+    if folder.upper() == "INBOX":
+        return base
+    return os.path.join(base, "." + folder.replace("/", "."))
+
+
+def maildir_find(srv, address, needle, folder="INBOX"):
+    """Paths of the files in FOLDER's new/ and cur/ whose content holds NEEDLE."""
+    if isinstance(needle, str):
+        needle = needle.encode()
+    out = []
+    d = folder_dir(srv, address, folder)
+    for sub in ("new", "cur"):
+        try:
+            names = sorted(os.listdir(os.path.join(d, sub)))
+        except FileNotFoundError:
+            continue
+        for n in names:
+            p = os.path.join(d, sub, n)
+            try:
+                with open(p, "rb") as f:
+                    if needle in f.read():
+                        out.append(p)
+            except OSError:
+                pass
+    return out
+
+
+def maildir_flags(path):
+    """The flags of a Maildir file name ("...:2,FS" -> "FS"), None without ":2,"."""
+    name = os.path.basename(path)
+    return name.split(":2,", 1)[1] if ":2," in name else None
+
+
+def crlf(data):
+    """DATA (a Maildir file: LF line ends) as IMAP and POP3 serve it."""
+    return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def imap_connect(srv, listener="imap", user=None, password=None, timeout=TIMEOUT):
+    """An imaplib client on LISTENER: STARTTLS (verified against the test
+    CA) unless the listener is implicit TLS; logged in when USER is given."""
+    port = srv.port(listener)
+    if srv.listener_tls(listener) == "implicit":
+        m = imaplib.IMAP4_SSL("127.0.0.1", port, ssl_context=client_context(), timeout=timeout)
+    else:
+        m = imaplib.IMAP4("127.0.0.1", port, timeout=timeout)
+        typ, data = m.starttls(ssl_context=client_context())
+        if typ != "OK":
+            raise AssertionError("STARTTLS: %s %r" % (typ, data))
+    if user is not None:
+        typ, data = m.login(user, password)
+        if typ != "OK":
+            raise AssertionError("LOGIN %s: %s %r" % (user, typ, data))
+    return m
+
+
+def pop3_connect(srv, listener="pop3", user=None, password=None, timeout=TIMEOUT):
+    """A poplib client on LISTENER (STLS unless implicit), logged in with
+    USER/PASS when USER is given."""
+    port = srv.port(listener)
+    if srv.listener_tls(listener) == "implicit":
+        p = poplib.POP3_SSL("127.0.0.1", port, context=client_context(), timeout=timeout)
+    else:
+        p = poplib.POP3("127.0.0.1", port, timeout=timeout)
+        p.stls(context=client_context())
+    if user is not None:
+        p.user(user)
+        p.pass_(password)
+    return p
+
+
+def imaplib_wire(data):
+    """imaplib's DATA (a list of bytes and (prefix, literal) tuples) put back
+    as the server wrote it: [b"1 (UID 5 BODY[] {3}\\r\\nabc)", ...], one
+    element per response."""
+    out, cur = [], b""
+    for x in data:
+        if x is None:
+            continue
+        if isinstance(x, tuple):
+            cur += x[0] + b"\r\n" + x[1]
+        else:
+            out.append(cur + x)
+            cur = b""
+    if cur:
+        out.append(cur)
+    return out
+
+
+class IMAPParseError(AssertionError):
+    pass
+
+
+def imap_parse(blob):
+    """Parses BLOB (one response, literals as "{n}\\r\\n" + n octets) into a
+    list: atoms as str, quoted strings and literals as bytes, NIL as None,
+    parenthesised lists as lists. An atom keeps a "[...]" part with its
+    spaces (BODY[HEADER.FIELDS (SUBJECT)]) and a "<...>" partial after it."""
+    pos = 0
+    n = len(blob)
+
+    def value():
+        nonlocal pos
+        c = blob[pos:pos + 1]
+        if c == b"(":
+            pos += 1
+            items = []
+            while True:
+                while blob[pos:pos + 1] == b" ":
+                    pos += 1
+                if pos >= n:
+                    raise IMAPParseError("unterminated list in %r" % blob[:300])
+                if blob[pos:pos + 1] == b")":
+                    pos += 1
+                    return items
+                items.append(value())
+        if c == b'"':
+            pos += 1
+            s = bytearray()
+            while True:
+                if pos >= n:
+                    raise IMAPParseError("unterminated string in %r" % blob[:300])
+                ch = blob[pos:pos + 1]
+                if ch == b"\\":
+                    s += blob[pos + 1:pos + 2]
+                    pos += 2
+                    continue
+                pos += 1
+                if ch == b'"':
+                    return bytes(s)
+                s += ch
+        if c in (b"{", b"~") and re.match(rb"~?\{\d+\+?\}\r\n", blob[pos:pos + 24]):
+            m = re.match(rb"~?\{(\d+)\+?\}\r\n", blob[pos:])
+            size = int(m.group(1))
+            pos += m.end()
+            if pos + size > n:
+                raise IMAPParseError("literal of %d octets cut short" % size)
+            s = blob[pos:pos + size]
+            pos += size
+            return s
+        start = pos
+        depth = 0
+        while pos < n:
+            ch = blob[pos:pos + 1]
+            if ch == b"[":
+                depth += 1
+            elif ch == b"]":
+                depth -= 1
+            elif depth == 0 and ch in (b" ", b")", b"(") and not (
+                    ch == b"(" and False):
+                break
+            elif depth == 0 and ch in (b"\r", b"\n"):
+                break
+            pos += 1
+        atom = blob[start:pos].decode("utf-8", errors="replace")
+        if atom == "":
+            raise IMAPParseError("empty atom at %d in %r" % (start, blob[:300]))
+        return None if atom.upper() == "NIL" else atom
+
+    out = []
+    while pos < n:
+        while blob[pos:pos + 1] in (b" ", b"\r", b"\n"):
+            pos += 1
+            if pos >= n:
+                return out
+        out.append(value())
+    return out
+
+
+def fetch_items(resp):
+    """One FETCH response ("N (K V K V ...)" as imaplib gives it, or a raw
+    "* N FETCH (...)") -> (N, {K upper-cased: V})."""
+    v = imap_parse(resp)
+    if v and v[0] == "*":
+        v = v[1:]
+    if len(v) >= 3 and str(v[1]).upper() == "FETCH":
+        v = [v[0], v[2]]
+    if len(v) != 2 or not isinstance(v[1], list) or len(v[1]) % 2:
+        raise IMAPParseError("not a FETCH response: %r" % resp[:300])
+    items = v[1]
+    return int(v[0]), {str(items[i]).upper(): items[i + 1] for i in range(0, len(items), 2)}
+
+
+def imaplib_fetch(m, uid_set, items, uid=True):
+    """FETCH (UID FETCH when UID) through imaplib; returns {seq: {item: value}}
+    (asserting OK)."""
+    typ, data = m.uid("FETCH", uid_set, items) if uid else m.fetch(uid_set, items)
+    if typ != "OK":
+        raise AssertionError("FETCH %s %s: %s %r" % (uid_set, items, typ, data))
+    res = {}
+    for w in imaplib_wire(data):
+        seq, d = fetch_items(w)
+        res.setdefault(seq, {}).update(d)
+    return res
+
+
+def response_code(text):
+    """The response code of a status text: "[COPYUID 5 1:2 7:8] Done" ->
+    ["COPYUID", "5", "1:2", "7:8"]; None without one."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    m = re.match(r"\s*\[([^\]]*)\]", text)
+    return m.group(1).split() if m else None
+
+
+def seqset_expand(text):
+    """"1:3,7" -> [1, 2, 3, 7] (no "*")."""
+    out = []
+    for part in str(text).split(","):
+        if ":" in part:
+            a, b = (int(x) for x in part.split(":"))
+            out += list(range(min(a, b), max(a, b) + 1))
+        else:
+            out.append(int(part))
+    return out
+
+
+class ImapRaw:
+    """A raw IMAP client over a socket: commands as bytes, responses read as
+    the server sends them (literals included), nothing decided for the
+    server. For answers a library would hide or refuse to send."""
+
+    def __init__(self, port, implicit=False, timeout=TIMEOUT, host="127.0.0.1",
+                 context=None, server_hostname="127.0.0.1", greeting=True):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.timeout = timeout
+        self.buf = b""
+        self.transcript = []
+        self.n = 0
+        if implicit:
+            self.sock = (context or client_context()).wrap_socket(
+                self.sock, server_hostname=server_hostname)
+        self.greeting = self.read_response() if greeting else None
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.transcript.append(("C", data))
+        self.sock.sendall(data)
+
+    def _fill(self, timeout=None):
+        if timeout is not None:
+            self.sock.settimeout(timeout)
+        try:
+            chunk = self.sock.recv(65536)
+        except (ConnectionResetError, ssl.SSLEOFError, ssl.SSLZeroReturnError):
+            chunk = b""
+        finally:
+            if timeout is not None:
+                self.sock.settimeout(self.timeout)
+        if not chunk:
+            raise ConnectionClosed("server closed the connection; transcript:\n" +
+                                   self.format_transcript())
+        self.buf += chunk
+
+    def pending(self, timeout):
+        """True when a response byte arrives within TIMEOUT seconds (a
+        select() deadline; buffered bytes count)."""
+        if self.buf:
+            return True
+        if isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
+            return True
+        r, _, _ = select.select([self.sock], [], [], timeout)
+        return bool(r)
+
+    def read_line(self):
+        while b"\r\n" not in self.buf:
+            self._fill()
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def read_response(self):
+        """One whole response: its line, and any literal with the rest of the
+        line after it (joined with the "{n}\\r\\n" kept)."""
+        out = self.read_line()
+        while True:
+            m = re.search(rb"~?\{(\d+)\}$", out)
+            if not m:
+                break
+            size = int(m.group(1))
+            while len(self.buf) < size:
+                self._fill()
+            out += b"\r\n" + self.buf[:size]
+            self.buf = self.buf[size:]
+            out += self.read_line()
+        self.transcript.append(("S", out))
+        return out
+
+    def next_tag(self):
+        self.n += 1
+        return "t%d" % self.n
+
+    def command(self, text, tag=None):
+        """Sends "TAG TEXT" and reads to the tagged answer. Returns (status,
+        text after the status, [untagged and continuation responses])."""
+        tag = tag or self.next_tag()
+        self.send(tag.encode() + b" " + (text.encode() if isinstance(text, str) else text) +
+                  b"\r\n")
+        return self.read_tagged(tag)
+
+    def read_tagged(self, tag):
+        untagged = []
+        while True:
+            r = self.read_response()
+            if r.startswith(tag.encode() + b" "):
+                rest = r[len(tag) + 1:].decode("utf-8", errors="replace")
+                status, _, text = rest.partition(" ")
+                return status.upper(), text, untagged
+            untagged.append(r)
+
+    def ok(self, text):
+        status, rest, untagged = self.command(text)
+        if status != "OK":
+            raise AssertionError("%s: expected OK, got %s %s\ntranscript:\n%s"
+                                 % (text if isinstance(text, str) else text[:100], status, rest,
+                                    self.format_transcript()))
+        return rest, untagged
+
+    def starttls(self, context=None, server_hostname="127.0.0.1"):
+        status, text, untagged = self.command("STARTTLS")
+        if status != "OK":
+            raise AssertionError("STARTTLS: %s %s" % (status, text))
+        if self.buf:
+            raise AssertionError("server sent plaintext after its STARTTLS OK: %r" % self.buf)
+        self.sock = (context or client_context()).wrap_socket(
+            self.sock, server_hostname=server_hostname)
+
+    def login(self, user, password):
+        return self.ok("LOGIN %s %s" % (imap_quote(user), imap_quote(password)))
+
+    def capabilities(self):
+        _, untagged = self.ok("CAPABILITY")
+        for r in untagged:
+            if r.upper().startswith(b"* CAPABILITY "):
+                return r[len(b"* CAPABILITY "):].decode().upper().split()
+        raise AssertionError("no untagged CAPABILITY: %r" % untagged)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def format_transcript(self):
+        out = []
+        for who, data in self.transcript[-40:]:
+            s = data if len(data) <= 300 else data[:300] + b"...(%d bytes)" % len(data)
+            out.append("%s: %r" % (who, s))
+        return "\n".join(out)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+
+
+def imap_quote(s):
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def imap_raw(srv, listener="imap", user=None, password=None, **kw):
+    """An ImapRaw on LISTENER with TLS up (STARTTLS unless implicit) and,
+    with USER, logged in."""
+    implicit = srv.listener_tls(listener) == "implicit"
+    c = ImapRaw(srv.port(listener), implicit=implicit, **kw)
+    try:
+        if not implicit:
+            c.starttls()
+        if user is not None:
+            c.login(user, password)
+    except BaseException:
+        c.close()
+        raise
+    return c
+
+
+class Pop3Raw:
+    """A raw POP3 client: lines in, lines out (multi-line answers undotted
+    by multi())."""
+
+    def __init__(self, port, implicit=False, timeout=TIMEOUT, host="127.0.0.1"):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.buf = b""
+        if implicit:
+            self.sock = client_context().wrap_socket(self.sock, server_hostname="127.0.0.1")
+        self.greeting = self.line()
+
+    def send(self, data):
+        self.sock.sendall(data.encode() if isinstance(data, str) else data)
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            try:
+                chunk = self.sock.recv(65536)
+            except (ConnectionResetError, ssl.SSLEOFError, ssl.SSLZeroReturnError):
+                chunk = b""
+            if not chunk:
+                raise ConnectionClosed("POP3 server closed the connection (buffer %r)"
+                                       % self.buf)
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def cmd(self, text):
+        self.send(text + "\r\n")
+        return self.line()
+
+    def multi(self):
+        lines = []
+        while True:
+            ln = self.line()
+            if ln == b".":
+                return lines
+            lines.append(ln[1:] if ln.startswith(b".") else ln)
+
+    def stls(self):
+        r = self.cmd("STLS")
+        if not r.startswith(b"+OK"):
+            raise AssertionError("STLS: %r" % r)
+        if self.buf:
+            raise AssertionError("plaintext after the STLS +OK: %r" % self.buf)
+        self.sock = client_context().wrap_socket(self.sock, server_hostname="127.0.0.1")
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+
+
+# Reference mode, to check the tests' client side against another server:
+# with SEALMAIL_TEST_IMAP_REFERENCE=dovecot, sealmail keeps its SMTP
+# listeners and delivers as usual, while the IMAP/POP3 ports are served by
+# Dovecot (unpacked by scripts/test-peers, see bench/imap_dovecot.py) over
+# the same Maildirs. Needs root. Dovecot answers differently in places (it
+# treats loopback connections as secure, its index files are dovecot.index*):
+# a failure there says nothing about sealmail.
+if os.environ.get("SEALMAIL_TEST_IMAP_REFERENCE") == "dovecot":
+    sys.path.insert(0, os.path.join(HERE, "..", "..", "bench"))
+    import imap_dovecot  # noqa: E402
+
+    _SealmailServer = Server
+
+    class Server(_SealmailServer):  # noqa: F811
+        def _mail_names(self):
+            return [n for n, spec in self.listeners.items()
+                    if isinstance(spec, dict) and spec.get("protocol") in ("imap", "pop3")]
+
+        def make_config(self, *a):
+            saved = self.listeners, self.extra_config
+            self.listeners = {n: s for n, s in self.listeners.items()
+                              if n not in self._mail_names()}
+            self.extra_config = re.sub(r"\[imap\]\n(?:[^\[\n][^\n]*\n)*", "", self.extra_config)
+            try:
+                return _SealmailServer.make_config(self, *a)
+            finally:
+                self.listeners, self.extra_config = saved
+
+        def start(self, wait=True):
+            names = self._mail_names()
+            ports = self.ports
+            self.ports = {n: p for n, p in ports.items() if n not in names}
+            try:
+                _SealmailServer.start(self, wait)
+            finally:
+                self.ports = ports
+            if not names:
+                return
+            user = "sealmail" if os.geteuid() == 0 and _has_user("sealmail") else "nobody"
+            users = {}
+            for address, pw in self.passwords.items():
+                md = self.maildir(address)
+                for sub in ("new", "cur", "tmp"):
+                    os.makedirs(os.path.join(md, sub), exist_ok=True)
+                users[address] = (pw, md)
+            subprocess.run(["chown", "-R", user, os.path.join(self.data_dir, "mail")],
+                           check=False)
+            kinds = {n: ("imap" if self.listeners[n]["protocol"] == "imap" else "pop3") +
+                     ("s" if self.listener_tls(n) == "implicit" else "") for n in names}
+            self.dovecot = imap_dovecot.Dovecot(
+                os.path.join(self.dir, "dovecot"), users,
+                {kinds[n]: self.ports[n] for n in names}, self.cert_path, self.key_path,
+                mail_user=user)
+            self.dovecot.start()
+
+        def stop(self):
+            dv = getattr(self, "dovecot", None)
+            if dv is not None:
+                dv.stop()
+                self.dovecot = None
+            return _SealmailServer.stop(self)
+
+    def _has_user(name):
+        import pwd
+        try:
+            pwd.getpwnam(name)
+            return True
+        except KeyError:
+            return False
+
+
+# The store's index files in each Maildir folder ("sealmail.index" and the
+# files named after it); what the reference server names its own.
+INDEX_PREFIX = ("dovecot.index" if os.environ.get("SEALMAIL_TEST_IMAP_REFERENCE") == "dovecot"
+                else "sealmail.index")

@@ -214,7 +214,10 @@ static void test_arguments(void **state)
 	CHECK("a1 X (a (b (c)) ()) d\r\n", "CMD a1 X (a (b (c)) ()) d|");
 	CHECK("a1 X (a)\r\n", "CMD a1 X (a)|");
 	/* RFC 9051 allows UTF-8 in quoted strings */
-	CHECK("a1 SELECT \"Entw\xc3\xbc" "rfe\"\r\n", "CMD a1 SELECT \"Entw\xc3\xbc" "rfe\"|");
+	CHECK("a1 SELECT \"Entw\xc3\xbc"
+	      "rfe\"\r\n",
+	      "CMD a1 SELECT \"Entw\xc3\xbc"
+	      "rfe\"|");
 }
 
 static void test_fetch_sections(void **state)
@@ -226,8 +229,7 @@ static void test_fetch_sections(void **state)
 	      "CMD a1 FETCH 1 (BODY[1.2.MIME] BINARY.SIZE[1])|");
 	CHECK("a1 FETCH 1 BODY[HEADER.FIELDS.NOT (X-A)]\r\n",
 	      "CMD a1 FETCH 1 BODY[HEADER.FIELDS.NOT (X-A)]|");
-	CHECK("a1 FETCH 1 BODY[HEADER\r\na2 NOOP\r\n",
-	      "ERR a1: Unclosed [ in atom|CMD a2 NOOP|");
+	CHECK("a1 FETCH 1 BODY[HEADER\r\na2 NOOP\r\n", "ERR a1: Unclosed [ in atom|CMD a2 NOOP|");
 	CHECK("a1 FETCH 1 BODY[a[b]]\r\n", "ERR a1: Invalid character in section|");
 }
 
@@ -353,9 +355,9 @@ static void test_limits_change(void **state)
 	imap_parser_set_limits(p, &after);
 	assert_int_equal(imap_parser_feed(p, in, sizeof(in) - 1, &consumed, &cmd, &error),
 	                 IMAP_PARSE_CONTINUE);
-	assert_int_equal(imap_parser_feed(p, "01234567890123456789\r\n", 22, &consumed, &cmd,
-	                                  &error),
-	                 IMAP_PARSE_COMMAND);
+	assert_int_equal(
+	    imap_parser_feed(p, "01234567890123456789\r\n", 22, &consumed, &cmd, &error),
+	    IMAP_PARSE_COMMAND);
 	assert_int_equal(cmd->args[1].len, 20);
 	imap_parser_free(&p);
 }
@@ -494,9 +496,9 @@ static void test_feed_line(void **state)
 
 	assert_int_equal(imap_parser_feed_line(p, "DO", 2, &consumed, &line, &len, &error),
 	                 IMAP_PARSE_MORE);
-	assert_int_equal(imap_parser_feed_line(p, "NE\r\na1 NOOP\r\n", 13, &consumed, &line, &len,
-	                                       &error),
-	                 IMAP_PARSE_COMMAND);
+	assert_int_equal(
+	    imap_parser_feed_line(p, "NE\r\na1 NOOP\r\n", 13, &consumed, &line, &len, &error),
+	    IMAP_PARSE_COMMAND);
 	assert_int_equal(consumed, 4);
 	assert_string_equal(line, "DONE");
 	assert_int_equal(len, 4);
@@ -573,6 +575,7 @@ static void test_out(void **state)
 	ASTRING("INBOX", 5, "INBOX", 0);
 	ASTRING("a]b\\", 4, "\"a]b\\\\\"", 0);
 	ASTRING("Sent]", 5, "Sent]", 0);
+	ASTRING("[Gmail]/Sent", 12, "\"[Gmail]/Sent\"", 0);
 	ASTRING("", 0, "\"\"", 0);
 	ASTRING("a b", 3, "\"a b\"", 0);
 	ASTRING("a\"b", 3, "\"a\\\"b\"", 0);
@@ -595,23 +598,23 @@ static void test_out(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_simple),
-		cmocka_unit_test(test_arguments),
-		cmocka_unit_test(test_fetch_sections),
-		cmocka_unit_test(test_literals),
-		cmocka_unit_test(test_continue_has_tag),
-		cmocka_unit_test(test_syntax_errors),
-		cmocka_unit_test(test_line_ends),
-		cmocka_unit_test(test_refused_literals),
-		cmocka_unit_test(test_limits_change),
-		cmocka_unit_test(test_bounds),
-		cmocka_unit_test(test_args_max_exact),
-		cmocka_unit_test(test_line_max),
-		cmocka_unit_test(test_fatal_sticks),
-		cmocka_unit_test(test_reset),
-		cmocka_unit_test(test_feed_line),
-		cmocka_unit_test(test_match),
-		cmocka_unit_test(test_out),
+	    cmocka_unit_test(test_simple),
+	    cmocka_unit_test(test_arguments),
+	    cmocka_unit_test(test_fetch_sections),
+	    cmocka_unit_test(test_literals),
+	    cmocka_unit_test(test_continue_has_tag),
+	    cmocka_unit_test(test_syntax_errors),
+	    cmocka_unit_test(test_line_ends),
+	    cmocka_unit_test(test_refused_literals),
+	    cmocka_unit_test(test_limits_change),
+	    cmocka_unit_test(test_bounds),
+	    cmocka_unit_test(test_args_max_exact),
+	    cmocka_unit_test(test_line_max),
+	    cmocka_unit_test(test_fatal_sticks),
+	    cmocka_unit_test(test_reset),
+	    cmocka_unit_test(test_feed_line),
+	    cmocka_unit_test(test_match),
+	    cmocka_unit_test(test_out),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

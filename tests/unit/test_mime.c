@@ -20,307 +20,291 @@
 #include "mail/mime.h"
 
 static const char MSG_SIMPLE[] =
-	"From: \"Joe Q. Public\" <john.q.public@example.com>\r\n"
-	"To: Mary Smith <mary@x.test>, jdoe@example.org, Who? <one@y.test>\r\n"
-	"Cc: <boss@nil.test>, \"Giant; \\\"Big\\\" Box\" <sysservices@example.net>\r\n"
-	"Date: Tue, 1 Jul 2003 10:52:37 +0200\r\n"
-	"Subject: Saying Hello\r\n"
-	"Message-ID: <1234@local.machine.example>\r\n"
-	"\r\n"
-	"Hi everyone.\r\n";
+    "From: \"Joe Q. Public\" <john.q.public@example.com>\r\n"
+    "To: Mary Smith <mary@x.test>, jdoe@example.org, Who? <one@y.test>\r\n"
+    "Cc: <boss@nil.test>, \"Giant; \\\"Big\\\" Box\" <sysservices@example.net>\r\n"
+    "Date: Tue, 1 Jul 2003 10:52:37 +0200\r\n"
+    "Subject: Saying Hello\r\n"
+    "Message-ID: <1234@local.machine.example>\r\n"
+    "\r\n"
+    "Hi everyone.\r\n";
 
-static const char MSG_ALT[] =
-	"From: Alice <alice@example.com>\r\n"
-	"To: Bob <bob@example.org>\r\n"
-	"Subject: mixed and alternative\r\n"
-	"Date: Mon, 7 Feb 1994 21:52:25 -0800 (PST)\r\n"
-	"Message-ID: <alt@example.com>\r\n"
-	"MIME-Version: 1.0\r\n"
-	"Content-Type: multipart/mixed; boundary=\"outer\" (a comment)\r\n"
-	"\r\n"
-	"This is the preamble.\r\n"
-	"--outer\r\n"
-	"Content-Type: multipart/alternative; boundary=inner\r\n"
-	"\r\n"
-	"--inner\r\n"
-	"Content-Type: text/plain; charset=utf-8\r\n"
-	"\r\n"
-	"Plain text.\r\n"
-	"--inner\r\n"
-	"Content-Type: text/html; charset=\"utf-8\"\r\n"
-	"Content-Transfer-Encoding: quoted-printable\r\n"
-	"\r\n"
-	"<p>HTML =E2=9C=93</p>\r\n"
-	"--inner--\r\n"
-	"--outer\r\n"
-	"Content-Type: application/octet-stream; name=data.bin\r\n"
-	"Content-Transfer-Encoding: base64\r\n"
-	"Content-Disposition: attachment; filename=\"data.bin\"\r\n"
-	"Content-ID: <part3@example.com>\r\n"
-	"Content-Description: some bytes\r\n"
-	"Content-Language: en, de\r\n"
-	"Content-Location: http://example.com/\r\n"
-	" data.bin\r\n"
-	"Content-MD5: Q2hlY2sgSW50ZWdyaXR5IQ==\r\n"
-	"\r\n"
-	"AAECAwQF\r\n"
-	"--outer--\r\n"
-	"This is the epilogue.\r\n";
+static const char MSG_ALT[] = "From: Alice <alice@example.com>\r\n"
+                              "To: Bob <bob@example.org>\r\n"
+                              "Subject: mixed and alternative\r\n"
+                              "Date: Mon, 7 Feb 1994 21:52:25 -0800 (PST)\r\n"
+                              "Message-ID: <alt@example.com>\r\n"
+                              "MIME-Version: 1.0\r\n"
+                              "Content-Type: multipart/mixed; boundary=\"outer\" (a comment)\r\n"
+                              "\r\n"
+                              "This is the preamble.\r\n"
+                              "--outer\r\n"
+                              "Content-Type: multipart/alternative; boundary=inner\r\n"
+                              "\r\n"
+                              "--inner\r\n"
+                              "Content-Type: text/plain; charset=utf-8\r\n"
+                              "\r\n"
+                              "Plain text.\r\n"
+                              "--inner\r\n"
+                              "Content-Type: text/html; charset=\"utf-8\"\r\n"
+                              "Content-Transfer-Encoding: quoted-printable\r\n"
+                              "\r\n"
+                              "<p>HTML =E2=9C=93</p>\r\n"
+                              "--inner--\r\n"
+                              "--outer\r\n"
+                              "Content-Type: application/octet-stream; name=data.bin\r\n"
+                              "Content-Transfer-Encoding: base64\r\n"
+                              "Content-Disposition: attachment; filename=\"data.bin\"\r\n"
+                              "Content-ID: <part3@example.com>\r\n"
+                              "Content-Description: some bytes\r\n"
+                              "Content-Language: en, de\r\n"
+                              "Content-Location: http://example.com/\r\n"
+                              " data.bin\r\n"
+                              "Content-MD5: Q2hlY2sgSW50ZWdyaXR5IQ==\r\n"
+                              "\r\n"
+                              "AAECAwQF\r\n"
+                              "--outer--\r\n"
+                              "This is the epilogue.\r\n";
 
-static const char MSG_RFC822[] =
-	"From: carol@example.com\r\n"
-	"To: dave@example.net\r\n"
-	"Subject: forwarded\r\n"
-	"Content-Type: multipart/mixed; boundary=b1\r\n"
-	"\r\n"
-	"--b1\r\n"
-	"Content-Type: text/plain\r\n"
-	"\r\n"
-	"See attached.\r\n"
-	"--b1\r\n"
-	"Content-Type: message/rfc822\r\n"
-	"Content-Disposition: inline\r\n"
-	"\r\n"
-	"From: Eve <eve@example.org>\r\n"
-	"To: Frank <frank@example.org>\r\n"
-	"Subject: inner message\r\n"
-	"Date: 2 Jan 2024 03:04 GMT\r\n"
-	"Message-ID: <inner@example.org>\r\n"
-	"In-Reply-To: <parent@example.org>\r\n"
-	"Content-Type: multipart/alternative; boundary=\"b2\"\r\n"
-	"\r\n"
-	"--b2\r\n"
-	"Content-Type: text/plain; charset=us-ascii\r\n"
-	"\r\n"
-	"inner plain\r\n"
-	"--b2\r\n"
-	"Content-Type: text/html\r\n"
-	"\r\n"
-	"<b>inner html</b>\r\n"
-	"--b2--\r\n"
-	"--b1--\r\n";
+static const char MSG_RFC822[] = "From: carol@example.com\r\n"
+                                 "To: dave@example.net\r\n"
+                                 "Subject: forwarded\r\n"
+                                 "Content-Type: multipart/mixed; boundary=b1\r\n"
+                                 "\r\n"
+                                 "--b1\r\n"
+                                 "Content-Type: text/plain\r\n"
+                                 "\r\n"
+                                 "See attached.\r\n"
+                                 "--b1\r\n"
+                                 "Content-Type: message/rfc822\r\n"
+                                 "Content-Disposition: inline\r\n"
+                                 "\r\n"
+                                 "From: Eve <eve@example.org>\r\n"
+                                 "To: Frank <frank@example.org>\r\n"
+                                 "Subject: inner message\r\n"
+                                 "Date: 2 Jan 2024 03:04 GMT\r\n"
+                                 "Message-ID: <inner@example.org>\r\n"
+                                 "In-Reply-To: <parent@example.org>\r\n"
+                                 "Content-Type: multipart/alternative; boundary=\"b2\"\r\n"
+                                 "\r\n"
+                                 "--b2\r\n"
+                                 "Content-Type: text/plain; charset=us-ascii\r\n"
+                                 "\r\n"
+                                 "inner plain\r\n"
+                                 "--b2\r\n"
+                                 "Content-Type: text/html\r\n"
+                                 "\r\n"
+                                 "<b>inner html</b>\r\n"
+                                 "--b2--\r\n"
+                                 "--b1--\r\n";
 
 static const char MSG_2047[] =
-	"From: =?ISO-8859-1?Q?Andr=E9?= Pirard <PIRARD@vm1.ulg.ac.be>\r\n"
-	"To: =?UTF-8?B?SsO8cmdlbg==?= <juergen@example.de>\r\n"
-	"Subject: =?UTF-8?B?R3LDvMOfZQ==?= =?UTF-8?Q?_aus_M=C3=BCnchen?= und =?KOI8-R?Q?=F0=D2=C9?=\r\n"
-	"Content-Type: text/plain; charset=ISO-8859-1\r\n"
-	"Content-Transfer-Encoding: quoted-printable\r\n"
-	"\r\n"
-	"Caf=E9 cr=E8me, soft=\r\n"
-	" break.\r\n";
+    "From: =?ISO-8859-1?Q?Andr=E9?= Pirard <PIRARD@vm1.ulg.ac.be>\r\n"
+    "To: =?UTF-8?B?SsO8cmdlbg==?= <juergen@example.de>\r\n"
+    "Subject: =?UTF-8?B?R3LDvMOfZQ==?= =?UTF-8?Q?_aus_M=C3=BCnchen?= und =?KOI8-R?Q?=F0=D2=C9?=\r\n"
+    "Content-Type: text/plain; charset=ISO-8859-1\r\n"
+    "Content-Transfer-Encoding: quoted-printable\r\n"
+    "\r\n"
+    "Caf=E9 cr=E8me, soft=\r\n"
+    " break.\r\n";
 
 static const char MSG_2231[] =
-	"From: x@example.com\r\n"
-	"Content-Type: application/x-stuff;\r\n"
-	" title*0*=us-ascii'en'This%20is%20even%20more%20;\r\n"
-	" title*1*=%2A%2A%2Afun%2A%2A%2A%20;\r\n"
-	" title*2=\"isn't it!\"\r\n"
-	"Content-Disposition: attachment; filename*=iso-8859-1''%E9t%E9.txt; size=42\r\n"
-	"\r\n"
-	"xyz\r\n";
+    "From: x@example.com\r\n"
+    "Content-Type: application/x-stuff;\r\n"
+    " title*0*=us-ascii'en'This%20is%20even%20more%20;\r\n"
+    " title*1*=%2A%2A%2Afun%2A%2A%2A%20;\r\n"
+    " title*2=\"isn't it!\"\r\n"
+    "Content-Disposition: attachment; filename*=iso-8859-1''%E9t%E9.txt; size=42\r\n"
+    "\r\n"
+    "xyz\r\n";
 
-static const char MSG_NOCLOSE[] =
-	"Subject: no close\r\n"
-	"Content-Type: multipart/mixed; boundary=zz\r\n"
-	"\r\n"
-	"--zz\r\n"
-	"Content-Type: text/plain\r\n"
-	"\r\n"
-	"first\r\n"
-	"--zz  \r\n"
-	"Content-Type: text/plain\r\n"
-	"\r\n"
-	"second, never closed\r\n";
+static const char MSG_NOCLOSE[] = "Subject: no close\r\n"
+                                  "Content-Type: multipart/mixed; boundary=zz\r\n"
+                                  "\r\n"
+                                  "--zz\r\n"
+                                  "Content-Type: text/plain\r\n"
+                                  "\r\n"
+                                  "first\r\n"
+                                  "--zz  \r\n"
+                                  "Content-Type: text/plain\r\n"
+                                  "\r\n"
+                                  "second, never closed\r\n";
 
-static const char MSG_NOBOUND[] =
-	"Subject: boundary never seen\r\n"
-	"Content-Type: multipart/mixed; boundary=nothere\r\n"
-	"\r\n"
-	"just text\r\n";
+static const char MSG_NOBOUND[] = "Subject: boundary never seen\r\n"
+                                  "Content-Type: multipart/mixed; boundary=nothere\r\n"
+                                  "\r\n"
+                                  "just text\r\n";
 
-static const char MSG_BADCT[] =
-	"Subject: bad type\r\n"
-	"Content-Type: garbage\r\n"
-	"\r\n"
-	"body\r\n";
+static const char MSG_BADCT[] = "Subject: bad type\r\n"
+                                "Content-Type: garbage\r\n"
+                                "\r\n"
+                                "body\r\n";
 
-static const char MSG_HDRONLY[] =
-	"Subject: header only\r\n"
-	"From: a@b.c\r\n";
+static const char MSG_HDRONLY[] = "Subject: header only\r\n"
+                                  "From: a@b.c\r\n";
 
 static const char MSG_EMPTY[] = "";
 
-static const char MSG_B64[] =
-	"Subject: base64 body\r\n"
-	"Content-Type: text/plain; charset=utf-8\r\n"
-	"Content-Transfer-Encoding: base64\r\n"
-	"\r\n"
-	"SGVsbG8gV8O2cmxkLCDOlM6VzqzOmyDQn9GA0LjQstC1\r\n"
-	"0YIh\r\n";
+static const char MSG_B64[] = "Subject: base64 body\r\n"
+                              "Content-Type: text/plain; charset=utf-8\r\n"
+                              "Content-Transfer-Encoding: base64\r\n"
+                              "\r\n"
+                              "SGVsbG8gV8O2cmxkLCDOlM6VzqzOmyDQn9GA0LjQstC1\r\n"
+                              "0YIh\r\n";
 
-static const char MSG_DIGEST[] =
-	"Subject: digest\r\n"
-	"Content-Type: multipart/digest; boundary=d\r\n"
-	"\r\n"
-	"--d\r\n"
-	"\r\n"
-	"From: one@example.com\r\n"
-	"Subject: first\r\n"
-	"\r\n"
-	"one\r\n"
-	"--d\r\n"
-	"Content-Type: text/plain\r\n"
-	"\r\n"
-	"not a message\r\n"
-	"--d--\r\n";
+static const char MSG_DIGEST[] = "Subject: digest\r\n"
+                                 "Content-Type: multipart/digest; boundary=d\r\n"
+                                 "\r\n"
+                                 "--d\r\n"
+                                 "\r\n"
+                                 "From: one@example.com\r\n"
+                                 "Subject: first\r\n"
+                                 "\r\n"
+                                 "one\r\n"
+                                 "--d\r\n"
+                                 "Content-Type: text/plain\r\n"
+                                 "\r\n"
+                                 "not a message\r\n"
+                                 "--d--\r\n";
 
 static const char MSG_GROUP[] =
-	"From: Pete <pete@silly.example>\r\n"
-	"To: A Group:Ed Jones <c@a.test>,joe@where.test,John <jdoe@one.test>;\r\n"
-	"Cc: Undisclosed recipients:;\r\n"
-	"Bcc: user@host (Real Name), <@route1,@route2:x@y.test>, noat\r\n"
-	"Reply-To:\r\n"
-	"Sender: \r\n"
-	"Subject: groups\r\n"
-	"\r\n"
-	"x\r\n";
+    "From: Pete <pete@silly.example>\r\n"
+    "To: A Group:Ed Jones <c@a.test>,joe@where.test,John <jdoe@one.test>;\r\n"
+    "Cc: Undisclosed recipients:;\r\n"
+    "Bcc: user@host (Real Name), <@route1,@route2:x@y.test>, noat\r\n"
+    "Reply-To:\r\n"
+    "Sender: \r\n"
+    "Subject: groups\r\n"
+    "\r\n"
+    "x\r\n";
 
-static const char MSG_NOBODY2[] =
-	"Subject: part without body\r\n"
-	"Content-Type: multipart/mixed; boundary=q\r\n"
-	"\r\n"
-	"--q\r\n"
-	"Content-Type: text/plain\r\n"
-	"--q--\r\n";
+static const char MSG_NOBODY2[] = "Subject: part without body\r\n"
+                                  "Content-Type: multipart/mixed; boundary=q\r\n"
+                                  "\r\n"
+                                  "--q\r\n"
+                                  "Content-Type: text/plain\r\n"
+                                  "--q--\r\n";
 
 struct corpus_entry {
 	const char *name, *msg, *envelope, *bodystructure, *body;
 };
 
 static const struct corpus_entry corpus[] = {
-	{"simple", MSG_SIMPLE,
-		"(\"Tue, 1 Jul 2003 10:52:37 +0200\" \"Saying Hello\" ((\"Joe Q. Public\" NIL "
-		"\"john.q.public\" \"example.com\")) ((\"Joe Q. Public\" NIL \"john.q.public\" "
-		"\"example.com\")) ((\"Joe Q. Public\" NIL \"john.q.public\" \"example.com\")) "
-		"((\"Mary Smith\" NIL \"mary\" \"x.test\")(NIL NIL \"jdoe\" "
-		"\"example.org\")(\"Who?\" NIL \"one\" \"y.test\")) ((NIL NIL \"boss\" "
-		"\"nil.test\")({16}\r\nGiant; \"Big\" Box NIL \"sysservices\" \"example.net\")) NIL "
-		"NIL \"<1234@local.machine.example>\")",
-		"(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 14 1 NIL NIL NIL "
-		"NIL)",
-		"(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 14 1)"},
-	{"alt", MSG_ALT,
-		"(\"Mon, 7 Feb 1994 21:52:25 -0800 (PST)\" \"mixed and alternative\" ((\"Alice\" NIL "
-		"\"alice\" \"example.com\")) ((\"Alice\" NIL \"alice\" \"example.com\")) ((\"Alice\" "
-		"NIL \"alice\" \"example.com\")) ((\"Bob\" NIL \"bob\" \"example.org\")) NIL NIL NIL "
-		"\"<alt@example.com>\")",
-		"(((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"7BIT\" 11 1 NIL NIL NIL "
-		"NIL)(\"TEXT\" \"HTML\" (\"CHARSET\" \"utf-8\") NIL NIL \"QUOTED-PRINTABLE\" 21 1 "
-		"NIL NIL NIL NIL) \"ALTERNATIVE\" (\"BOUNDARY\" \"inner\") NIL NIL "
-		"NIL)(\"APPLICATION\" \"OCTET-STREAM\" (\"NAME\" \"data.bin\") "
-		"\"<part3@example.com>\" \"some bytes\" \"BASE64\" 8 \"Q2hlY2sgSW50ZWdyaXR5IQ==\" "
-		"(\"ATTACHMENT\" (\"FILENAME\" \"data.bin\")) (\"en\" \"de\") "
-		"\"http://example.com/data.bin\") \"MIXED\" (\"BOUNDARY\" \"outer\") NIL NIL NIL)",
-		"(((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"7BIT\" 11 1)(\"TEXT\" "
-		"\"HTML\" (\"CHARSET\" \"utf-8\") NIL NIL \"QUOTED-PRINTABLE\" 21 1) "
-		"\"ALTERNATIVE\")(\"APPLICATION\" \"OCTET-STREAM\" (\"NAME\" \"data.bin\") "
-		"\"<part3@example.com>\" \"some bytes\" \"BASE64\" 8) \"MIXED\")"},
-	{"rfc822", MSG_RFC822,
-		"(NIL \"forwarded\" ((NIL NIL \"carol\" \"example.com\")) ((NIL NIL \"carol\" "
-		"\"example.com\")) ((NIL NIL \"carol\" \"example.com\")) ((NIL NIL \"dave\" "
-		"\"example.net\")) NIL NIL NIL NIL)",
-		"((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 13 1 NIL NIL NIL "
-		"NIL)(\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 357 (\"2 Jan 2024 03:04 GMT\" "
-		"\"inner message\" ((\"Eve\" NIL \"eve\" \"example.org\")) ((\"Eve\" NIL \"eve\" "
-		"\"example.org\")) ((\"Eve\" NIL \"eve\" \"example.org\")) ((\"Frank\" NIL \"frank\" "
-		"\"example.org\")) NIL NIL \"<parent@example.org>\" \"<inner@example.org>\") "
-		"((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 11 1 NIL NIL NIL "
-		"NIL)(\"TEXT\" \"HTML\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 17 1 NIL NIL NIL "
-		"NIL) \"ALTERNATIVE\" (\"BOUNDARY\" \"b2\") NIL NIL NIL) 17 NIL (\"INLINE\" NIL) NIL "
-		"NIL) \"MIXED\" (\"BOUNDARY\" \"b1\") NIL NIL NIL)",
-		"((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 13 1)(\"MESSAGE\" "
-		"\"RFC822\" NIL NIL NIL \"7BIT\" 357 (\"2 Jan 2024 03:04 GMT\" \"inner message\" "
-		"((\"Eve\" NIL \"eve\" \"example.org\")) ((\"Eve\" NIL \"eve\" \"example.org\")) "
-		"((\"Eve\" NIL \"eve\" \"example.org\")) ((\"Frank\" NIL \"frank\" \"example.org\")) "
-		"NIL NIL \"<parent@example.org>\" \"<inner@example.org>\") ((\"TEXT\" \"PLAIN\" "
-		"(\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 11 1)(\"TEXT\" \"HTML\" (\"CHARSET\" "
-		"\"us-ascii\") NIL NIL \"7BIT\" 17 1) \"ALTERNATIVE\") 17) \"MIXED\")"},
-	{"2047", MSG_2047,
-		"(NIL \"=?UTF-8?B?R3LDvMOfZQ==?= =?UTF-8?Q?_aus_M=C3=BCnchen?= und "
-		"=?KOI8-R?Q?=F0=D2=C9?=\" ((\"=?ISO-8859-1?Q?Andr=E9?= Pirard\" NIL \"PIRARD\" "
-		"\"vm1.ulg.ac.be\")) ((\"=?ISO-8859-1?Q?Andr=E9?= Pirard\" NIL \"PIRARD\" "
-		"\"vm1.ulg.ac.be\")) ((\"=?ISO-8859-1?Q?Andr=E9?= Pirard\" NIL \"PIRARD\" "
-		"\"vm1.ulg.ac.be\")) ((\"=?UTF-8?B?SsO8cmdlbg==?=\" NIL \"juergen\" \"example.de\")) "
-		"NIL NIL NIL NIL)",
-		"(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"ISO-8859-1\") NIL NIL \"QUOTED-PRINTABLE\" 32 2 "
-		"NIL NIL NIL NIL)",
-		"(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"ISO-8859-1\") NIL NIL \"QUOTED-PRINTABLE\" 32 2)"},
-	{"2231", MSG_2231,
-		"(NIL NIL ((NIL NIL \"x\" \"example.com\")) ((NIL NIL \"x\" \"example.com\")) ((NIL "
-		"NIL \"x\" \"example.com\")) NIL NIL NIL NIL NIL)",
-		"(\"APPLICATION\" \"X-STUFF\" (\"TITLE\" \"This is even more ***fun*** isn't it!\") "
-		"NIL NIL \"7BIT\" 5 NIL (\"ATTACHMENT\" (\"FILENAME\" {9}\r\nété.txt \"SIZE\" "
-		"\"42\")) NIL NIL)",
-		"(\"APPLICATION\" \"X-STUFF\" (\"TITLE\" \"This is even more ***fun*** isn't it!\") "
-		"NIL NIL \"7BIT\" 5)"},
-	{"noclose", MSG_NOCLOSE,
-		"(NIL \"no close\" NIL NIL NIL NIL NIL NIL NIL NIL)",
-		"((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 5 1 NIL NIL NIL "
-		"NIL)(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 22 1 NIL NIL "
-		"NIL NIL) \"MIXED\" (\"BOUNDARY\" \"zz\") NIL NIL NIL)",
-		"((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 5 1)(\"TEXT\" "
-		"\"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 22 1) \"MIXED\")"},
-	{"nobound", MSG_NOBOUND,
-		"(NIL \"boundary never seen\" NIL NIL NIL NIL NIL NIL NIL NIL)",
-		"((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 0 0 NIL NIL NIL "
-		"NIL) \"MIXED\" (\"BOUNDARY\" \"nothere\") NIL NIL NIL)",
-		"((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 0 0) \"MIXED\")"},
-	{"badct", MSG_BADCT,
-		"(NIL \"bad type\" NIL NIL NIL NIL NIL NIL NIL NIL)",
-		"(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 6 1 NIL NIL NIL NIL)",
-		"(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 6 1)"},
-	{"hdronly", MSG_HDRONLY,
-		"(NIL \"header only\" ((NIL NIL \"a\" \"b.c\")) ((NIL NIL \"a\" \"b.c\")) ((NIL NIL "
-		"\"a\" \"b.c\")) NIL NIL NIL NIL NIL)",
-		"(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 0 0 NIL NIL NIL NIL)",
-		"(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 0 0)"},
-	{"empty", MSG_EMPTY,
-		"(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)",
-		"(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 0 0 NIL NIL NIL NIL)",
-		"(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 0 0)"},
-	{"b64", MSG_B64,
-		"(NIL \"base64 body\" NIL NIL NIL NIL NIL NIL NIL NIL)",
-		"(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"BASE64\" 52 2 NIL NIL NIL NIL)",
-		"(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"BASE64\" 52 2)"},
-	{"digest", MSG_DIGEST,
-		"(NIL \"digest\" NIL NIL NIL NIL NIL NIL NIL NIL)",
-		"((\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 44 (NIL \"first\" ((NIL NIL \"one\" "
-		"\"example.com\")) ((NIL NIL \"one\" \"example.com\")) ((NIL NIL \"one\" "
-		"\"example.com\")) NIL NIL NIL NIL NIL) (\"TEXT\" \"PLAIN\" (\"CHARSET\" "
-		"\"us-ascii\") NIL NIL \"7BIT\" 3 1 NIL NIL NIL NIL) 4 NIL NIL NIL NIL)(\"TEXT\" "
-		"\"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 13 1 NIL NIL NIL NIL) "
-		"\"DIGEST\" (\"BOUNDARY\" \"d\") NIL NIL NIL)",
-		"((\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 44 (NIL \"first\" ((NIL NIL \"one\" "
-		"\"example.com\")) ((NIL NIL \"one\" \"example.com\")) ((NIL NIL \"one\" "
-		"\"example.com\")) NIL NIL NIL NIL NIL) (\"TEXT\" \"PLAIN\" (\"CHARSET\" "
-		"\"us-ascii\") NIL NIL \"7BIT\" 3 1) 4)(\"TEXT\" \"PLAIN\" (\"CHARSET\" "
-		"\"us-ascii\") NIL NIL \"7BIT\" 13 1) \"DIGEST\")"},
-	{"group", MSG_GROUP,
-		"(NIL \"groups\" ((\"Pete\" NIL \"pete\" \"silly.example\")) ((\"Pete\" NIL \"pete\" "
-		"\"silly.example\")) ((\"Pete\" NIL \"pete\" \"silly.example\")) ((NIL NIL \"A "
-		"Group\" NIL)(\"Ed Jones\" NIL \"c\" \"a.test\")(NIL NIL \"joe\" "
-		"\"where.test\")(\"John\" NIL \"jdoe\" \"one.test\")(NIL NIL NIL NIL)) ((NIL NIL "
-		"\"Undisclosed recipients\" NIL)(NIL NIL NIL NIL)) ((\"Real Name\" NIL \"user\" "
-		"\"host\")(NIL \"@route1,@route2\" \"x\" \"y.test\")(NIL NIL \"noat\" "
-		"\"MISSING_DOMAIN\")) NIL NIL)",
-		"(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 3 1 NIL NIL NIL NIL)",
-		"(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 3 1)"},
-	{"nobody2", MSG_NOBODY2,
-		"(NIL \"part without body\" NIL NIL NIL NIL NIL NIL NIL NIL)",
-		"((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 0 0 NIL NIL NIL "
-		"NIL) \"MIXED\" (\"BOUNDARY\" \"q\") NIL NIL NIL)",
-		"((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 0 0) \"MIXED\")"},
+    {"simple", MSG_SIMPLE,
+     "(\"Tue, 1 Jul 2003 10:52:37 +0200\" \"Saying Hello\" ((\"Joe Q. Public\" NIL "
+     "\"john.q.public\" \"example.com\")) ((\"Joe Q. Public\" NIL \"john.q.public\" "
+     "\"example.com\")) ((\"Joe Q. Public\" NIL \"john.q.public\" \"example.com\")) "
+     "((\"Mary Smith\" NIL \"mary\" \"x.test\")(NIL NIL \"jdoe\" "
+     "\"example.org\")(\"Who?\" NIL \"one\" \"y.test\")) ((NIL NIL \"boss\" "
+     "\"nil.test\")({16}\r\nGiant; \"Big\" Box NIL \"sysservices\" \"example.net\")) NIL "
+     "NIL \"<1234@local.machine.example>\")",
+     "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 14 1 NIL NIL NIL "
+     "NIL)",
+     "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 14 1)"},
+    {"alt", MSG_ALT,
+     "(\"Mon, 7 Feb 1994 21:52:25 -0800 (PST)\" \"mixed and alternative\" ((\"Alice\" NIL "
+     "\"alice\" \"example.com\")) ((\"Alice\" NIL \"alice\" \"example.com\")) ((\"Alice\" "
+     "NIL \"alice\" \"example.com\")) ((\"Bob\" NIL \"bob\" \"example.org\")) NIL NIL NIL "
+     "\"<alt@example.com>\")",
+     "(((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"7BIT\" 11 1 NIL NIL NIL "
+     "NIL)(\"TEXT\" \"HTML\" (\"CHARSET\" \"utf-8\") NIL NIL \"QUOTED-PRINTABLE\" 21 1 "
+     "NIL NIL NIL NIL) \"ALTERNATIVE\" (\"BOUNDARY\" \"inner\") NIL NIL "
+     "NIL)(\"APPLICATION\" \"OCTET-STREAM\" (\"NAME\" \"data.bin\") "
+     "\"<part3@example.com>\" \"some bytes\" \"BASE64\" 8 \"Q2hlY2sgSW50ZWdyaXR5IQ==\" "
+     "(\"ATTACHMENT\" (\"FILENAME\" \"data.bin\")) (\"en\" \"de\") "
+     "\"http://example.com/data.bin\") \"MIXED\" (\"BOUNDARY\" \"outer\") NIL NIL NIL)",
+     "(((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"7BIT\" 11 1)(\"TEXT\" "
+     "\"HTML\" (\"CHARSET\" \"utf-8\") NIL NIL \"QUOTED-PRINTABLE\" 21 1) "
+     "\"ALTERNATIVE\")(\"APPLICATION\" \"OCTET-STREAM\" (\"NAME\" \"data.bin\") "
+     "\"<part3@example.com>\" \"some bytes\" \"BASE64\" 8) \"MIXED\")"},
+    {"rfc822", MSG_RFC822,
+     "(NIL \"forwarded\" ((NIL NIL \"carol\" \"example.com\")) ((NIL NIL \"carol\" "
+     "\"example.com\")) ((NIL NIL \"carol\" \"example.com\")) ((NIL NIL \"dave\" "
+     "\"example.net\")) NIL NIL NIL NIL)",
+     "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 13 1 NIL NIL NIL "
+     "NIL)(\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 357 (\"2 Jan 2024 03:04 GMT\" "
+     "\"inner message\" ((\"Eve\" NIL \"eve\" \"example.org\")) ((\"Eve\" NIL \"eve\" "
+     "\"example.org\")) ((\"Eve\" NIL \"eve\" \"example.org\")) ((\"Frank\" NIL \"frank\" "
+     "\"example.org\")) NIL NIL \"<parent@example.org>\" \"<inner@example.org>\") "
+     "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 11 1 NIL NIL NIL "
+     "NIL)(\"TEXT\" \"HTML\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 17 1 NIL NIL NIL "
+     "NIL) \"ALTERNATIVE\" (\"BOUNDARY\" \"b2\") NIL NIL NIL) 17 NIL (\"INLINE\" NIL) NIL "
+     "NIL) \"MIXED\" (\"BOUNDARY\" \"b1\") NIL NIL NIL)",
+     "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 13 1)(\"MESSAGE\" "
+     "\"RFC822\" NIL NIL NIL \"7BIT\" 357 (\"2 Jan 2024 03:04 GMT\" \"inner message\" "
+     "((\"Eve\" NIL \"eve\" \"example.org\")) ((\"Eve\" NIL \"eve\" \"example.org\")) "
+     "((\"Eve\" NIL \"eve\" \"example.org\")) ((\"Frank\" NIL \"frank\" \"example.org\")) "
+     "NIL NIL \"<parent@example.org>\" \"<inner@example.org>\") ((\"TEXT\" \"PLAIN\" "
+     "(\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 11 1)(\"TEXT\" \"HTML\" (\"CHARSET\" "
+     "\"us-ascii\") NIL NIL \"7BIT\" 17 1) \"ALTERNATIVE\") 17) \"MIXED\")"},
+    {"2047", MSG_2047,
+     "(NIL \"=?UTF-8?B?R3LDvMOfZQ==?= =?UTF-8?Q?_aus_M=C3=BCnchen?= und "
+     "=?KOI8-R?Q?=F0=D2=C9?=\" ((\"=?ISO-8859-1?Q?Andr=E9?= Pirard\" NIL \"PIRARD\" "
+     "\"vm1.ulg.ac.be\")) ((\"=?ISO-8859-1?Q?Andr=E9?= Pirard\" NIL \"PIRARD\" "
+     "\"vm1.ulg.ac.be\")) ((\"=?ISO-8859-1?Q?Andr=E9?= Pirard\" NIL \"PIRARD\" "
+     "\"vm1.ulg.ac.be\")) ((\"=?UTF-8?B?SsO8cmdlbg==?=\" NIL \"juergen\" \"example.de\")) "
+     "NIL NIL NIL NIL)",
+     "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"ISO-8859-1\") NIL NIL \"QUOTED-PRINTABLE\" 32 2 "
+     "NIL NIL NIL NIL)",
+     "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"ISO-8859-1\") NIL NIL \"QUOTED-PRINTABLE\" 32 2)"},
+    {"2231", MSG_2231,
+     "(NIL NIL ((NIL NIL \"x\" \"example.com\")) ((NIL NIL \"x\" \"example.com\")) ((NIL "
+     "NIL \"x\" \"example.com\")) NIL NIL NIL NIL NIL)",
+     "(\"APPLICATION\" \"X-STUFF\" (\"TITLE\" \"This is even more ***fun*** isn't it!\") "
+     "NIL NIL \"7BIT\" 5 NIL (\"ATTACHMENT\" (\"FILENAME\" {9}\r\nété.txt \"SIZE\" "
+     "\"42\")) NIL NIL)",
+     "(\"APPLICATION\" \"X-STUFF\" (\"TITLE\" \"This is even more ***fun*** isn't it!\") "
+     "NIL NIL \"7BIT\" 5)"},
+    {"noclose", MSG_NOCLOSE, "(NIL \"no close\" NIL NIL NIL NIL NIL NIL NIL NIL)",
+     "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 5 1 NIL NIL NIL "
+     "NIL)(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 22 1 NIL NIL "
+     "NIL NIL) \"MIXED\" (\"BOUNDARY\" \"zz\") NIL NIL NIL)",
+     "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 5 1)(\"TEXT\" "
+     "\"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 22 1) \"MIXED\")"},
+    {"nobound", MSG_NOBOUND, "(NIL \"boundary never seen\" NIL NIL NIL NIL NIL NIL NIL NIL)",
+     "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 0 0 NIL NIL NIL "
+     "NIL) \"MIXED\" (\"BOUNDARY\" \"nothere\") NIL NIL NIL)",
+     "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 0 0) \"MIXED\")"},
+    {"badct", MSG_BADCT, "(NIL \"bad type\" NIL NIL NIL NIL NIL NIL NIL NIL)",
+     "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 6 1 NIL NIL NIL NIL)",
+     "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 6 1)"},
+    {"hdronly", MSG_HDRONLY,
+     "(NIL \"header only\" ((NIL NIL \"a\" \"b.c\")) ((NIL NIL \"a\" \"b.c\")) ((NIL NIL "
+     "\"a\" \"b.c\")) NIL NIL NIL NIL NIL)",
+     "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 0 0 NIL NIL NIL NIL)",
+     "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 0 0)"},
+    {"empty", MSG_EMPTY, "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)",
+     "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 0 0 NIL NIL NIL NIL)",
+     "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 0 0)"},
+    {"b64", MSG_B64, "(NIL \"base64 body\" NIL NIL NIL NIL NIL NIL NIL NIL)",
+     "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"BASE64\" 52 2 NIL NIL NIL NIL)",
+     "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"BASE64\" 52 2)"},
+    {"digest", MSG_DIGEST, "(NIL \"digest\" NIL NIL NIL NIL NIL NIL NIL NIL)",
+     "((\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 44 (NIL \"first\" ((NIL NIL \"one\" "
+     "\"example.com\")) ((NIL NIL \"one\" \"example.com\")) ((NIL NIL \"one\" "
+     "\"example.com\")) NIL NIL NIL NIL NIL) (\"TEXT\" \"PLAIN\" (\"CHARSET\" "
+     "\"us-ascii\") NIL NIL \"7BIT\" 3 1 NIL NIL NIL NIL) 4 NIL NIL NIL NIL)(\"TEXT\" "
+     "\"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 13 1 NIL NIL NIL NIL) "
+     "\"DIGEST\" (\"BOUNDARY\" \"d\") NIL NIL NIL)",
+     "((\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 44 (NIL \"first\" ((NIL NIL \"one\" "
+     "\"example.com\")) ((NIL NIL \"one\" \"example.com\")) ((NIL NIL \"one\" "
+     "\"example.com\")) NIL NIL NIL NIL NIL) (\"TEXT\" \"PLAIN\" (\"CHARSET\" "
+     "\"us-ascii\") NIL NIL \"7BIT\" 3 1) 4)(\"TEXT\" \"PLAIN\" (\"CHARSET\" "
+     "\"us-ascii\") NIL NIL \"7BIT\" 13 1) \"DIGEST\")"},
+    {"group", MSG_GROUP,
+     "(NIL \"groups\" ((\"Pete\" NIL \"pete\" \"silly.example\")) ((\"Pete\" NIL \"pete\" "
+     "\"silly.example\")) ((\"Pete\" NIL \"pete\" \"silly.example\")) ((NIL NIL \"A "
+     "Group\" NIL)(\"Ed Jones\" NIL \"c\" \"a.test\")(NIL NIL \"joe\" "
+     "\"where.test\")(\"John\" NIL \"jdoe\" \"one.test\")(NIL NIL NIL NIL)) ((NIL NIL "
+     "\"Undisclosed recipients\" NIL)(NIL NIL NIL NIL)) ((\"Real Name\" NIL \"user\" "
+     "\"host\")(NIL \"@route1,@route2\" \"x\" \"y.test\")(NIL NIL \"noat\" "
+     "\"MISSING_DOMAIN\")) NIL NIL)",
+     "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 3 1 NIL NIL NIL NIL)",
+     "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 3 1)"},
+    {"nobody2", MSG_NOBODY2, "(NIL \"part without body\" NIL NIL NIL NIL NIL NIL NIL NIL)",
+     "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 0 0 NIL NIL NIL "
+     "NIL) \"MIXED\" (\"BOUNDARY\" \"q\") NIL NIL NIL)",
+     "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 0 0) \"MIXED\")"},
 };
 
 /* MSG without its CRs before LFs (a Maildir file), allocated. */
@@ -359,7 +343,8 @@ static char *shape(const char *s)
 
 static void expect_texts(const struct mime_message *m, const struct corpus_entry *e)
 {
-	char *env = mime_envelope(m), *bs = mime_bodystructure(m, 1), *body = mime_bodystructure(m, 0);
+	char *env = mime_envelope(m), *bs = mime_bodystructure(m, 1),
+	     *body = mime_bodystructure(m, 0);
 
 	assert_string_equal(env, e->envelope);
 	assert_string_equal(bs, e->bodystructure);
@@ -502,7 +487,7 @@ static void read_section(const char *text, struct mime_section *s, char *buf, ch
 		s->what = MIME_SECTION_MIME;
 	else if (strncmp(w, "HEADER.FIELDS", 13) == 0) {
 		s->what = strncmp(w, "HEADER.FIELDS.NOT", 17) == 0 ? MIME_SECTION_HEADER_FIELDS_NOT
-		                                                    : MIME_SECTION_HEADER_FIELDS;
+		                                                   : MIME_SECTION_HEADER_FIELDS;
 		s->fields = fields;
 		p = strchr(w, '(') + 1;
 		for (p = strtok(p, " )"); p != NULL; p = strtok(NULL, " )"))
@@ -678,7 +663,7 @@ static void test_params(void **state)
 static void test_header_get(void **state)
 {
 	struct mime_message *m =
-		parse_string("Subject:  one\r\n two\r\nX-A: b\r\nsubject: second\r\n\r\nbody\r\n");
+	    parse_string("Subject:  one\r\n two\r\nX-A: b\r\nsubject: second\r\n\r\nbody\r\n");
 	char *v = mime_header_get(m, "SUBJECT");
 
 	assert_string_equal(v, "one two");
@@ -776,9 +761,9 @@ static void test_parts_bound(void **state)
 static void test_boundaries(void **state)
 {
 	struct mime_message *m = parse_string(
-		"Content-Type: multipart/mixed; boundary=ab\r\n\r\n"
-		"--ab \t\r\n\r\none\r\n--abc\r\nstill one\r\n--ab x\r\n--ab\r\n\r\ntwo\r\n--ab-- \r\n"
-		"epilogue\r\n--ab\r\n\r\nnot a part\r\n");
+	    "Content-Type: multipart/mixed; boundary=ab\r\n\r\n"
+	    "--ab \t\r\n\r\none\r\n--abc\r\nstill one\r\n--ab x\r\n--ab\r\n\r\ntwo\r\n--ab-- \r\n"
+	    "epilogue\r\n--ab\r\n\r\nnot a part\r\n");
 
 	assert_int_equal(m->root.n_children, 2);
 	assert_int_equal(m->root.children[0].body_end - m->root.children[0].body_start,
@@ -787,21 +772,49 @@ static void test_boundaries(void **state)
 	mime_free(&m);
 }
 
+static void expect_envelope(const char *msg, const char *expected)
+{
+	struct mime_message *m = parse_string(msg);
+	char *env = mime_envelope(m);
+
+	assert_string_equal(env, expected);
+	free(env);
+	mime_free(&m);
+}
+
+/* Address fields real mail holds, and what the fuzzer found. */
+static void test_envelope_addresses(void **state)
+{
+	/* A stray ")" once stopped the tokenizer from moving on. */
+	expect_envelope("From: a) <b@c>\r\n\r\n",
+	                "(NIL NIL ((\"a )\" NIL \"b\" \"c\")) ((\"a )\" NIL \"b\" \"c\")) "
+	                "((\"a )\" NIL \"b\" \"c\")) NIL NIL NIL NIL NIL)");
+	expect_envelope("To: \"Doe, John\" <\"j d\"@[1.2.3.4]>, <>, g: ;\r\n\r\n",
+	                "(NIL NIL NIL NIL NIL ((\"Doe, John\" NIL \"j d\" \"[1.2.3.4]\")"
+	                "(NIL NIL \"g\" NIL)(NIL NIL NIL NIL)) NIL NIL NIL NIL)");
+	expect_envelope("To: open group: a@b\r\nSubject: \r\nDate: x\r\n\r\n",
+	                "(\"x\" \"\" NIL NIL NIL ((NIL NIL \"open group\" NIL)(NIL NIL \"a\" \"b\")"
+	                "(NIL NIL NIL NIL)) NIL NIL NIL NIL)");
+	expect_envelope("Subject: caf\xc3\xa9\r\n\r\n",
+	                "(NIL {5}\r\ncaf\xc3\xa9 NIL NIL NIL NIL NIL NIL NIL NIL)");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_corpus),
-		cmocka_unit_test(test_prefixes),
-		cmocka_unit_test(test_sections_simple),
-		cmocka_unit_test(test_sections_multipart),
-		cmocka_unit_test(test_sections_rfc822),
-		cmocka_unit_test(test_sections_folded),
-		cmocka_unit_test(test_params),
-		cmocka_unit_test(test_header_get),
-		cmocka_unit_test(test_mail_to_crlf),
-		cmocka_unit_test(test_depth_bound),
-		cmocka_unit_test(test_parts_bound),
-		cmocka_unit_test(test_boundaries),
+	    cmocka_unit_test(test_corpus),
+	    cmocka_unit_test(test_prefixes),
+	    cmocka_unit_test(test_sections_simple),
+	    cmocka_unit_test(test_sections_multipart),
+	    cmocka_unit_test(test_sections_rfc822),
+	    cmocka_unit_test(test_sections_folded),
+	    cmocka_unit_test(test_params),
+	    cmocka_unit_test(test_header_get),
+	    cmocka_unit_test(test_mail_to_crlf),
+	    cmocka_unit_test(test_depth_bound),
+	    cmocka_unit_test(test_parts_bound),
+	    cmocka_unit_test(test_boundaries),
+	    cmocka_unit_test(test_envelope_addresses),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -33,7 +33,7 @@ static void test_vectors(void **state)
 	check_pair("a&-b&-", "a&b&");
 	check_pair("&AOQ-", "\xc3\xa4");
 	check_pair("&AOQA5A-", "\xc3\xa4\xc3\xa4");
-	check_pair("&2D3eAA-", "\xf0\x9f\x98\x80");  /* a surrogate pair */
+	check_pair("&2D3eAA-", "\xf0\x9f\x98\x80"); /* a surrogate pair */
 	check_pair("&AOQ-&-&AOQ-", "\xc3\xa4&\xc3\xa4");
 	check_pair("~peter/mail/&U,BTFw-/&ZeVnLIqe-",
 	           "~peter/mail/\xe5\x8f\xb0\xe5\x8c\x97/\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e");
@@ -43,21 +43,21 @@ static void test_vectors(void **state)
 static void test_rejects(void **state)
 {
 	static const char *const bad[] = {
-		"&",          /* shift not closed */
-		"&AOQ",       /* no "-" */
-		"&AGE-",      /* printable ASCII shifted */
-		"&ACY-",      /* "&" shifted */
-		"&AOR-",      /* padding bits not zero */
-		"&AOQA-",     /* a whole extra base64 digit */
-		"&AO-",       /* not a whole UTF-16 unit */
-		"&2AA-",      /* a lone high surrogate */
-		"&3AA-",      /* a lone low surrogate */
-		"&2D3YPQ-",   /* high surrogate twice */
-		"&AOQ-&AOQ-", /* two shifts in a row: the encoder merges them */
-		"&A/Q-",      /* "/" is not in the modified alphabet */
-		"a\x01",      /* a control not shifted */
-		"\xc3\xa4",   /* 8-bit not shifted */
-		"a~\x7f",
+	    "&",          /* shift not closed */
+	    "&AOQ",       /* no "-" */
+	    "&AGE-",      /* printable ASCII shifted */
+	    "&ACY-",      /* "&" shifted */
+	    "&AOR-",      /* padding bits not zero */
+	    "&AOQA-",     /* a whole extra base64 digit */
+	    "&AO-",       /* not a whole UTF-16 unit */
+	    "&2AA-",      /* a lone high surrogate */
+	    "&3AA-",      /* a lone low surrogate */
+	    "&2D3YPQ-",   /* high surrogate twice */
+	    "&AOQ-&AOQ-", /* two shifts in a row: the encoder merges them */
+	    "&A/Q-",      /* "/" is not in the modified alphabet */
+	    "a\x01",      /* a control not shifted */
+	    "\xc3\xa4",   /* 8-bit not shifted */
+	    "a~\x7f",
 	};
 	char buf[64];
 
@@ -89,8 +89,9 @@ static void test_small_buffer(void **state)
  * there and back. */
 static void test_round_trips(void **state)
 {
-	static const uint32_t cps[] = {0x01, 0x1f, 0x7f, 0x80, 0xff, 0x100, 0x7ff, 0x800, 0xd7ff,
-	                               0xe000, 0xfffd, 0xffff, 0x10000, 0x10ffff, 0x1f600};
+	static const uint32_t cps[] = {0x01,   0x1f,   0x7f,    0x80,     0xff,
+	                               0x100,  0x7ff,  0x800,   0xd7ff,   0xe000,
+	                               0xfffd, 0xffff, 0x10000, 0x10ffff, 0x1f600};
 	char utf8[64], mutf7[128], back[64];
 
 	for (size_t i = 0; i < sizeof(cps) / sizeof(cps[0]); i++) {
@@ -152,11 +153,9 @@ static void test_utf8_is_valid(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_vectors),
-		cmocka_unit_test(test_rejects),
-		cmocka_unit_test(test_small_buffer),
-		cmocka_unit_test(test_round_trips),
-		cmocka_unit_test(test_utf8_is_valid),
+	    cmocka_unit_test(test_vectors),       cmocka_unit_test(test_rejects),
+	    cmocka_unit_test(test_small_buffer),  cmocka_unit_test(test_round_trips),
+	    cmocka_unit_test(test_utf8_is_valid),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -195,13 +195,13 @@ static void test_format_round_trip(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse),
-		cmocka_unit_test(test_parse_errors),
-		cmocka_unit_test(test_max_ranges),
-		cmocka_unit_test(test_resolve),
-		cmocka_unit_test(test_contains),
-		cmocka_unit_test(test_format),
-		cmocka_unit_test(test_format_round_trip),
+	    cmocka_unit_test(test_parse),
+	    cmocka_unit_test(test_parse_errors),
+	    cmocka_unit_test(test_max_ranges),
+	    cmocka_unit_test(test_resolve),
+	    cmocka_unit_test(test_contains),
+	    cmocka_unit_test(test_format),
+	    cmocka_unit_test(test_format_round_trip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
