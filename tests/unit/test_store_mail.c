@@ -196,7 +196,8 @@ static void test_store_flags(void **state)
 	for (unsigned i = 1; i <= 2; i++) {
 		h_item(h, &it);
 		assert_int_equal(it.seq, i);
-		assert_int_equal(it.flags & STORE_FLAGS_SETTABLE, STORE_FLAG_SEEN | STORE_FLAG_FLAGGED);
+		assert_int_equal(it.flags & STORE_FLAGS_SETTABLE,
+		                 STORE_FLAG_SEEN | STORE_FLAG_FLAGGED);
 		assert_string_equal(it.keywords, "$Work");
 		assert_true(it.modseq > modseq);
 		proto_store_item_free(&it);
@@ -229,8 +230,8 @@ static void test_store_flags(void **state)
 }
 
 /* Runs a search of the N nodes; returns the matches as text. */
-static void h_search(struct harness *h, struct proto_store_search_node *nodes, unsigned n,
-                     int uid, char *out, size_t size)
+static void h_search(struct harness *h, struct proto_store_search_node *nodes, unsigned n, int uid,
+                     char *out, size_t size)
 {
 	struct proto_store_search m = {.uid = (uint32_t)uid, .nodes = nodes, .n_nodes = n};
 	struct proto_store_search_result res;
@@ -251,7 +252,10 @@ static void h_search(struct harness *h, struct proto_store_search_node *nodes, u
 	proto_store_search_result_free(&res);
 }
 
-#define LEAF(k, ...) {.key = (k), __VA_ARGS__}
+#define LEAF(k, ...)                                                                               \
+	{                                                                                          \
+		.key = (k), __VA_ARGS__                                                            \
+	}
 
 static void test_search_keys(void **state)
 {
@@ -284,8 +288,8 @@ static void test_search_keys(void **state)
 		assert_string_equal(out, "1 3 5");
 	}
 	{
-		struct proto_store_search_node n[] = {LEAF(SEARCH_HEADER, .field = "Subject",
-		                                            .arg = "lunch")};
+		struct proto_store_search_node n[] = {
+		    LEAF(SEARCH_HEADER, .field = "Subject", .arg = "lunch")};
 		h_search(h, n, 1, 0, out, sizeof(out));
 		assert_string_equal(out, "1 4");
 	}
@@ -308,7 +312,8 @@ static void test_search_keys(void **state)
 		assert_string_equal(out, "1 5");
 	}
 	{
-		struct proto_store_search_node n[] = {LEAF(SEARCH_NOT), LEAF(SEARCH_UIDSET, .arg = "2:*")};
+		struct proto_store_search_node n[] = {LEAF(SEARCH_NOT),
+		                                      LEAF(SEARCH_UIDSET, .arg = "2:*")};
 		h_search(h, n, 2, 1, out, sizeof(out));
 		assert_string_equal(out, "1");
 	}
