@@ -164,6 +164,7 @@ static struct imap_reply imap_select_common(struct imap_session *s, const struct
 		                       s->cmd.name);
 	}
 	m->readonly = (uint32_t)readonly;
+	s->cmd.no_updates = 1; /* the answer is the whole new state */
 	/* RFC 9051 6.3.2: the current mailbox is deselected, even when this fails */
 	if (s->state == IMAP_STATE_SELECTED && (s->enabled & (IMAP_ENABLED_REV2 | IMAP_ENABLED_QRESYNC)))
 		imap_untagged(s, "OK [CLOSED] Previous mailbox closed");

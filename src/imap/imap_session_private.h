@@ -206,7 +206,7 @@ void imap_out_flags(const struct imap_session *s, struct imap_out *o, uint32_t f
  * *error_r on a bad flag (\Recent may not be set, RFC 9051 2.3.2). */
 int imap_flags_parse(const struct imap_arg *arg, uint32_t *flags_r, char *keywords,
                      size_t size, const char **error_r);
-/* The text of an atom, string or literal; NULL for a list or NIL. */
+/* The text of an astring (atom, NIL as an atom, string, literal); NULL for a list. */
 const char *imap_arg_text(const struct imap_arg *a);
 /* 1 when A is an atom equal (any case) to WORD. */
 int imap_arg_is(const struct imap_arg *a, const char *word);

@@ -219,7 +219,9 @@ int imap_flags_parse(const struct imap_arg *arg, uint32_t *flags_r, char *keywor
 
 const char *imap_arg_text(const struct imap_arg *a)
 {
-	if (a->type == IMAP_ARG_ATOM || a->type == IMAP_ARG_STRING || a->type == IMAP_ARG_LITERAL)
+	/* the atom NIL is an astring too; its text is kept */
+	if (a->type == IMAP_ARG_ATOM || a->type == IMAP_ARG_STRING || a->type == IMAP_ARG_LITERAL ||
+	    (a->type == IMAP_ARG_NIL && a->str != NULL))
 		return a->str;
 	return NULL;
 }
