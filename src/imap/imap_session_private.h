@@ -88,6 +88,15 @@ struct imap_reply {
 
 struct imap_session;
 
+/* One store answer held back (imap_session.c). */
+struct imap_queued {
+	uint32_t type;
+	void *data;
+	size_t len;
+	int fd;
+	struct imap_queued *next;
+};
+
 /* The continuation of a command that asked the store: every store
  * message for the session goes here until the next imap_store_request()
  * or imap_command_done(). Owns FD. */
@@ -150,6 +159,10 @@ struct imap_session {
 	uint64_t highestmodseq;
 	char *saved_uids; /* SEARCHRES "$" (RFC 5182) as a UID set; NULL = empty */
 	int changed;      /* IMSG_STORE_CHANGED came while updates could not be asked */
+
+	/* store answers held while the output is full (FETCH pacing: what
+	 * arrives is rendered only as the client reads) */
+	struct imap_queued *queue_head, *queue_tail;
 
 	struct imap_cmd_ctx cmd;
 };

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <event2/event.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 #include <unistd.h>
 
 #include "conf/config.h"
+#include "imap/imap_parse.h"
 #include "imap/imap_session.h"
 #include "imap/imap_session_private.h"
 #include "lib/ipc.h"
@@ -364,6 +366,58 @@ static void test_too_many_bad(void **state)
 	assert_true(closed_called);
 }
 
+static void test_line_too_long(void **state)
+{
+	static char line[IMAP_LINE_MAX + 100];
+
+	expect("ready\r\n");
+	memset(line, 'a', sizeof(line) - 1);
+	line[0] = 'x';
+	line[1] = ' ';
+	assert_int_equal(write(peer, line, 32 * 1024), 32 * 1024);
+	pump();
+	assert_int_equal(write(peer, line + 32 * 1024, sizeof(line) - 1 - 32 * 1024),
+	                 (ssize_t)(sizeof(line) - 1 - 32 * 1024));
+	expect("* BYE");
+	pump();
+	assert_true(closed_called);
+}
+
+/* Before login the session ends after login_timeout of silence. */
+static void test_login_timeout(void **state)
+{
+	imap_session_abort(sess);
+	close(peer);
+	closed_called = 0;
+	cfg.imap.login_timeout = 1;
+	{
+		int sv[2];
+
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+		peer = sv[1];
+		sess = imap_session_new(&env, &cfg.listeners[0], sv[0], NULL, 0, 8);
+	}
+	expect("ready\r\n");
+	expect("* BYE Autologout");
+	pump();
+	assert_true(closed_called);
+	cfg.imap.login_timeout = 60;
+}
+
+/* Past commands_per_second, the rest waits for the next second. */
+static void test_command_rate(void **state)
+{
+	const char *out;
+
+	cfg.imap.commands_per_second = 2;
+	expect("ready\r\n");
+	client_send("r1 NOOP\r\nr2 NOOP\r\nr3 NOOP\r\nr4 NOOP\r\nr5 NOOP\r\n");
+	out = expect("r3 OK");
+	assert_null(strstr(out, "r4 OK"));
+	out = expect("r5 OK");
+	cfg.imap.commands_per_second = 200;
+}
+
 /* ---- logging in ---------------------------------------------------------------- */
 
 static void test_login(void **state)
@@ -623,6 +677,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_cleartext_refusals, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_literal_before_login, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_too_many_bad, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_line_too_long, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_login_timeout, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_command_rate, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_login, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_capability_after_tls, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_login_failures, setup, teardown),
@@ -635,5 +692,6 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_list, setup, teardown),
 	};
 
+	signal(SIGPIPE, SIG_IGN); /* as the daemon: a peer gone is an io error */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
