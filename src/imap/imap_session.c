@@ -153,8 +153,8 @@ static void imap_queue_push(struct imap_session *s, uint32_t type, const void *d
 }
 
 /* Hands one store answer to the running command's continuation. */
-static void imap_store_dispatch(struct imap_session *s, uint32_t type, const void *data,
-                                size_t len, int fd)
+static void imap_store_dispatch(struct imap_session *s, uint32_t type, const void *data, size_t len,
+                                int fd)
 {
 	if (s->wait != IMAP_WAIT_STORE || s->on_store == NULL) {
 		log_warn("event=imap-unexpected-store-message session=%s type=%u", s->id, type);
@@ -448,10 +448,10 @@ static void imap_session_timeout(struct imap_session *s)
 	int handshake = s->state == IMAP_STATE_HANDSHAKE || s->state == IMAP_STATE_TLS;
 
 	log_info("event=imap-timeout session=%s state=%d what=%s", s->id, s->state,
-	         handshake                            ? "handshake"
-	         : s->state == IMAP_STATE_NOT_AUTH    ? "login"
-	         : s->input == IMAP_INPUT_IDLE        ? "idle"
-	                                              : "command");
+	         handshake                         ? "handshake"
+	         : s->state == IMAP_STATE_NOT_AUTH ? "login"
+	         : s->input == IMAP_INPUT_IDLE     ? "idle"
+	                                           : "command");
 	if (handshake || s->state == IMAP_STATE_CLOSING) {
 		io_free(&s->io); /* nothing more will leave */
 		s->state = IMAP_STATE_CLOSING;

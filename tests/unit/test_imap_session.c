@@ -76,7 +76,8 @@ static void fake_store_send(void *owner, uint64_t handle, uint32_t type, struct 
 	m->type = type;
 	m->len = w->len;
 	m->data = xmalloc(w->len + 1);
-	memcpy(m->data, w->buf, w->len);
+	if (w->len > 0)
+		memcpy(m->data, w->buf, w->len);
 	m->file[0] = '\0';
 	if (fd >= 0) {
 		ssize_t n = read(fd, m->file, sizeof(m->file) - 1);
@@ -303,7 +304,8 @@ static void select_inbox_as(int rev2)
 	else
 		assert_non_null(strstr(out, "* 1 RECENT\r\n"));
 	assert_non_null(strstr(out, "* OK [UIDVALIDITY 42]"));
-	assert_non_null(strstr(out, "* FLAGS (\\Seen \\Answered \\Flagged \\Deleted \\Draft $Forwarded)"));
+	assert_non_null(
+	    strstr(out, "* FLAGS (\\Seen \\Answered \\Flagged \\Deleted \\Draft $Forwarded)"));
 }
 
 static void select_inbox(void)
@@ -643,8 +645,8 @@ static void test_list(void **state)
 	    {"Sent", STORE_ATTR_SENT | STORE_ATTR_HASNOCHILDREN},
 	    {"Work/Projets \xc3\xa9t\xc3\xa9", STORE_ATTR_HASNOCHILDREN},
 	};
-	struct proto_store_list_result r = {.status = PROTO_STORE_OK, .folders = folders,
-	                                    .n_folders = 3};
+	struct proto_store_list_result r = {
+	    .status = PROTO_STORE_OK, .folders = folders, .n_folders = 3};
 	struct ipc_writer w;
 	const char *out;
 
