@@ -673,6 +673,66 @@ static void test_list(void **state)
 	assert_non_null(strstr(out, "Sent"));
 }
 
+static void store_search_result(const uint32_t *v, unsigned n)
+{
+	struct proto_store_search_result m;
+	struct ipc_writer w;
+
+	memset(&m, 0, sizeof(m));
+	m.matches = (uint32_t *)v;
+	m.n_matches = n;
+	ipc_writer_init(&w);
+	proto_store_search_result_encode(&m, &w);
+	imap_session_store_reply(sess, IMSG_STORE_SEARCH_RESULT, w.buf, w.len, -1);
+	ipc_writer_free(&w);
+	pump();
+}
+
+/* SEARCH, then SEARCHRES: a sequence-number SEARCH that saves asks UIDs
+ * first, and "$" later names those UIDs. */
+static void test_search_and_saved_result(void **state)
+{
+	const uint32_t seqs[] = {1, 3}, uids[] = {10, 12};
+	struct proto_store_search p;
+	struct proto_store_fetch f;
+	const char *why, *out;
+
+	login();
+	select_inbox();
+	client_send("s2 SEARCH UNSEEN\r\n");
+	assert_int_equal(proto_store_search_decode(&p, last_sent(IMSG_STORE_SEARCH)->data,
+	                                           last_sent(IMSG_STORE_SEARCH)->len, &why),
+	                 0);
+	assert_int_equal(p.uid, 0);
+	proto_store_search_free(&p);
+	store_search_result(seqs, 2);
+	store_updates(3, NULL, 0);
+	out = expect("s2 OK");
+	assert_non_null(strstr(out, "* SEARCH 1 3\r\n"));
+	client_send("s3 SEARCH RETURN (SAVE MIN) UNSEEN\r\n");
+	assert_int_equal(proto_store_search_decode(&p, last_sent(IMSG_STORE_SEARCH)->data,
+	                                           last_sent(IMSG_STORE_SEARCH)->len, &why),
+	                 0);
+	assert_int_equal(p.uid, 1);
+	proto_store_search_free(&p);
+	store_search_result(uids, 2);
+	assert_int_equal(proto_store_search_decode(&p, last_sent(IMSG_STORE_SEARCH)->data,
+	                                           last_sent(IMSG_STORE_SEARCH)->len, &why),
+	                 0);
+	assert_int_equal(p.uid, 0);
+	proto_store_search_free(&p);
+	store_search_result(seqs, 2);
+	store_updates(3, NULL, 0);
+	out = expect("s3 OK");
+	assert_non_null(strstr(out, "* ESEARCH (TAG \"s3\") MIN 1"));
+	client_send("f2 FETCH $ (FLAGS)\r\n");
+	assert_int_equal(proto_store_fetch_decode(&f, last_sent(IMSG_STORE_FETCH)->data,
+	                                          last_sent(IMSG_STORE_FETCH)->len, &why),
+	                 0);
+	assert_int_equal(f.uid, 1);
+	assert_string_equal(f.set, "10");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -692,6 +752,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_idle, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_append, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_list, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_search_and_saved_result, setup, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN); /* as the daemon: a peer gone is an io error */
