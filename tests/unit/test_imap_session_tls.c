@@ -199,6 +199,9 @@ static void test_starttls(void **state)
 	for (int i = 0; i < 50; i++)
 		event_base_loop(base, EVLOOP_NONBLOCK);
 	io_free(&client);
+	/* the session's io_close() sees the peer gone and lets go */
+	for (int i = 0; i < 50; i++)
+		event_base_loop(base, EVLOOP_NONBLOCK);
 	tls_server_free(&srv);
 	tls_client_free(&cli);
 	event_base_free(base);
