@@ -219,7 +219,8 @@ static const struct corpus_entry corpus[] = {
      "(\"en\" \"de\") \"http://example.com/data.bin\") \"mixed\" (\"boundary\" \"outer\") "
      "NIL NIL NIL)",
      "(((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 11 0)(\"text\" "
-     "\"html\" (\"charset\" \"utf-8\") NIL NIL \"quoted-printable\" 21 0) \"alternative\")(\"application\" "
+     "\"html\" (\"charset\" \"utf-8\") NIL NIL \"quoted-printable\" 21 0) "
+     "\"alternative\")(\"application\" "
      "\"octet-stream\" (\"name\" \"data.bin\") \"<part3@example.com>\" \"some bytes\" "
      "\"base64\" 8) \"mixed\")"},
     /* Dovecot 2.3 says 359 octets and 17 lines for the message/rfc822 part: it
@@ -247,7 +248,8 @@ static const struct corpus_entry corpus[] = {
      "\"us-ascii\") NIL NIL \"7bit\" 17 0) \"alternative\") 16) \"mixed\")"},
     {"2047", MSG_2047,
      "(NIL \"=?UTF-8?B?R3LDvMOfZQ==?= =?UTF-8?Q?_aus_M=C3=BCnchen?= und =?KOI8-R?Q?=F0=D2=C9?=\" "
-     "((\"=?ISO-8859-1?Q?Andr=E9?= Pirard\" NIL \"PIRARD\" \"vm1.ulg.ac.be\")) ((\"=?ISO-8859-1?Q?Andr=E9?= "
+     "((\"=?ISO-8859-1?Q?Andr=E9?= Pirard\" NIL \"PIRARD\" \"vm1.ulg.ac.be\")) "
+     "((\"=?ISO-8859-1?Q?Andr=E9?= "
      "Pirard\" NIL \"PIRARD\" \"vm1.ulg.ac.be\")) ((\"=?ISO-8859-1?Q?Andr=E9?= Pirard\" "
      "NIL \"PIRARD\" \"vm1.ulg.ac.be\")) ((\"=?UTF-8?B?SsO8cmdlbg==?=\" NIL \"juergen\" "
      "\"example.de\")) NIL NIL NIL NIL)",
@@ -266,22 +268,19 @@ static const struct corpus_entry corpus[] = {
      "\"size\" \"42\")) NIL NIL)",
      "(\"application\" \"x-stuff\" (\"title*\" \"This is even more ***fun*** isn't "
      "it!\") NIL NIL \"7bit\" 5)"},
-    {"noclose", MSG_NOCLOSE,
-     "(NIL \"no close\" NIL NIL NIL NIL NIL NIL NIL NIL)",
+    {"noclose", MSG_NOCLOSE, "(NIL \"no close\" NIL NIL NIL NIL NIL NIL NIL NIL)",
      "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 5 0 NIL NIL "
      "NIL NIL)(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 22 "
      "1 NIL NIL NIL NIL) \"mixed\" (\"boundary\" \"zz\") NIL NIL NIL)",
      "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 5 0)(\"text\" "
      "\"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 22 1) \"mixed\")"},
-    {"nobound", MSG_NOBOUND,
-     "(NIL \"boundary never seen\" NIL NIL NIL NIL NIL NIL NIL NIL)",
+    {"nobound", MSG_NOBOUND, "(NIL \"boundary never seen\" NIL NIL NIL NIL NIL NIL NIL NIL)",
      "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 NIL NIL "
      "NIL NIL) \"mixed\" (\"boundary\" \"nothere\") NIL NIL NIL)",
      "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0) \"mixed\")"},
     /* Dovecot 2.3 gives ("garbage" "" NIL NIL NIL "7bit" 6 ...); RFC 2045 5.2
      * makes a Content-Type that does not parse text/plain; charset=us-ascii. */
-    {"badct", MSG_BADCT,
-     "(NIL \"bad type\" NIL NIL NIL NIL NIL NIL NIL NIL)",
+    {"badct", MSG_BADCT, "(NIL \"bad type\" NIL NIL NIL NIL NIL NIL NIL NIL)",
      "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 6 1 NIL NIL "
      "NIL NIL)",
      "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 6 1)"},
@@ -291,18 +290,15 @@ static const struct corpus_entry corpus[] = {
      "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 NIL NIL "
      "NIL NIL)",
      "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0)"},
-    {"empty", MSG_EMPTY,
-     "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)",
+    {"empty", MSG_EMPTY, "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)",
      "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 NIL NIL "
      "NIL NIL)",
      "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0)"},
-    {"b64", MSG_B64,
-     "(NIL \"base64 body\" NIL NIL NIL NIL NIL NIL NIL NIL)",
+    {"b64", MSG_B64, "(NIL \"base64 body\" NIL NIL NIL NIL NIL NIL NIL NIL)",
      "(\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"base64\" 52 2 NIL NIL "
      "NIL NIL)",
      "(\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"base64\" 52 2)"},
-    {"digest", MSG_DIGEST,
-     "(NIL \"digest\" NIL NIL NIL NIL NIL NIL NIL NIL)",
+    {"digest", MSG_DIGEST, "(NIL \"digest\" NIL NIL NIL NIL NIL NIL NIL NIL)",
      "((\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 44 (NIL \"first\" ((NIL NIL \"one\" "
      "\"example.com\")) ((NIL NIL \"one\" \"example.com\")) ((NIL NIL \"one\" \"example.com\")) "
      "NIL NIL NIL NIL NIL) (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL "
@@ -317,15 +313,15 @@ static const struct corpus_entry corpus[] = {
     {"group", MSG_GROUP,
      "(NIL \"groups\" ((\"Pete\" NIL \"pete\" \"silly.example\")) ((\"Pete\" NIL "
      "\"pete\" \"silly.example\")) ((\"Pete\" NIL \"pete\" \"silly.example\")) ((NIL "
-     "NIL \"A Group\" NIL)(\"Ed Jones\" NIL \"c\" \"a.test\")(NIL NIL \"joe\" \"where.test\")(\"John\" "
+     "NIL \"A Group\" NIL)(\"Ed Jones\" NIL \"c\" \"a.test\")(NIL NIL \"joe\" "
+     "\"where.test\")(\"John\" "
      "NIL \"jdoe\" \"one.test\")(NIL NIL NIL NIL)) ((NIL NIL \"Undisclosed recipients\" "
      "NIL)(NIL NIL NIL NIL)) ((\"Real Name\" NIL \"user\" \"host\")(NIL \"@route1,@route2\" "
      "\"x\" \"y.test\")(NIL NIL \"noat\" \"MISSING_DOMAIN\")) NIL NIL)",
      "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 3 1 NIL NIL "
      "NIL NIL)",
      "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 3 1)"},
-    {"nobody2", MSG_NOBODY2,
-     "(NIL \"part without body\" NIL NIL NIL NIL NIL NIL NIL NIL)",
+    {"nobody2", MSG_NOBODY2, "(NIL \"part without body\" NIL NIL NIL NIL NIL NIL NIL NIL)",
      "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 NIL NIL "
      "NIL NIL) \"mixed\" (\"boundary\" \"q\") NIL NIL NIL)",
      "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0) \"mixed\")"},
@@ -571,14 +567,15 @@ static void test_sections_simple(void **state)
 	check_section(MSG_EMPTY, "HEADER.FIELDS.NOT (FROM)", "");
 	/* The body of a message that is not multipart is part 1, and only
 	 * that: 1.1 is not there (Dovecot 2.3 agrees). */
-	check_section(MSG_SIMPLE, "1.MIME", "From: \"Joe Q. Public\" <john.q.public@example.com>\r\n"
-	                                    "To: Mary Smith <mary@x.test>, jdoe@example.org, Who? "
-	                                    "<one@y.test>\r\n"
-	                                    "Cc: <boss@nil.test>, \"Giant; \\\"Big\\\" Box\" "
-	                                    "<sysservices@example.net>\r\n"
-	                                    "Date: Tue, 1 Jul 2003 10:52:37 +0200\r\n"
-	                                    "Subject: Saying Hello\r\n"
-	                                    "Message-ID: <1234@local.machine.example>\r\n\r\n");
+	check_section(MSG_SIMPLE, "1.MIME",
+	              "From: \"Joe Q. Public\" <john.q.public@example.com>\r\n"
+	              "To: Mary Smith <mary@x.test>, jdoe@example.org, Who? "
+	              "<one@y.test>\r\n"
+	              "Cc: <boss@nil.test>, \"Giant; \\\"Big\\\" Box\" "
+	              "<sysservices@example.net>\r\n"
+	              "Date: Tue, 1 Jul 2003 10:52:37 +0200\r\n"
+	              "Subject: Saying Hello\r\n"
+	              "Message-ID: <1234@local.machine.example>\r\n\r\n");
 	check_section(MSG_SIMPLE, "1.1.MIME", "");
 }
 
