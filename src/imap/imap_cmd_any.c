@@ -12,9 +12,9 @@
 #include "imap/imap_session_private.h"
 #include "lib/log.h"
 
-#define IMAP_ID_FIELDS_MAX 30     /* RFC 2971 3.3 */
-#define IMAP_ID_FIELD_MAX 30      /* octets of a field name */
-#define IMAP_ID_VALUE_MAX 1024    /* octets of a value */
+#define IMAP_ID_FIELDS_MAX 30  /* RFC 2971 3.3 */
+#define IMAP_ID_FIELD_MAX 30   /* octets of a field name */
+#define IMAP_ID_VALUE_MAX 1024 /* octets of a value */
 
 struct imap_reply imap_cmd_capability(struct imap_session *s, const struct imap_arg *args,
                                       unsigned n)
@@ -57,7 +57,8 @@ static int imap_id_check(const struct imap_session *s, const struct imap_arg *a)
 
 		if (f->type != IMAP_ARG_STRING && f->type != IMAP_ARG_LITERAL)
 			return -1;
-		if (f->len > IMAP_ID_FIELD_MAX || (v->type != IMAP_ARG_NIL && v->len > IMAP_ID_VALUE_MAX))
+		if (f->len > IMAP_ID_FIELD_MAX ||
+		    (v->type != IMAP_ARG_NIL && v->len > IMAP_ID_VALUE_MAX))
 			return -1;
 		if (v->type == IMAP_ARG_LIST)
 			return -1;
@@ -76,7 +77,8 @@ static int imap_id_check(const struct imap_session *s, const struct imap_arg *a)
 struct imap_reply imap_cmd_id(struct imap_session *s, const struct imap_arg *args, unsigned n)
 {
 	if (n != 1 || imap_id_check(s, &args[0]) < 0)
-		return imap_reply_make(IMAP_BAD, "", "Expected ID NIL or a list of field/value pairs");
+		return imap_reply_make(IMAP_BAD, "",
+		                       "Expected ID NIL or a list of field/value pairs");
 	imap_untagged(s, "ID (\"name\" \"sealmail\")");
 	return imap_reply_make(IMAP_OK, "", "ID completed");
 }
@@ -102,7 +104,8 @@ struct imap_reply imap_cmd_enable(struct imap_session *s, const struct imap_arg 
 		if (args[i].type != IMAP_ARG_ATOM)
 			return imap_reply_make(IMAP_BAD, "", "Extensions are atoms");
 		for (k = 0; k < sizeof(known) / sizeof(known[0]); k++) {
-			if (strcasecmp(args[i].str, known[k].name) != 0 || (s->enabled & known[k].own))
+			if (strcasecmp(args[i].str, known[k].name) != 0 ||
+			    (s->enabled & known[k].own))
 				continue;
 			s->enabled |= known[k].bits;
 			snprintf(list + strlen(list), sizeof(list) - strlen(list), " %s",

@@ -93,7 +93,8 @@ static int imap_append_options(const struct imap_arg *args, unsigned n,
 	unsigned i = 0;
 
 	if (i < n && args[i].type == IMAP_ARG_LIST) {
-		if (imap_flags_parse(&args[i], &m->flags, m->keywords, sizeof(m->keywords), error_r) < 0)
+		if (imap_flags_parse(&args[i], &m->flags, m->keywords, sizeof(m->keywords),
+		                     error_r) < 0)
 			return -1;
 		i++;
 	}

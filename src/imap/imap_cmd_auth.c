@@ -25,8 +25,7 @@
 #include "proto/proto.h"
 #include "proto/store.h"
 
-struct imap_reply imap_cmd_starttls(struct imap_session *s, const struct imap_arg *args,
-                                    unsigned n)
+struct imap_reply imap_cmd_starttls(struct imap_session *s, const struct imap_arg *args, unsigned n)
 {
 	if (imap_session_tls(s) || s->listener->tls == LISTENER_TLS_IMPLICIT)
 		return imap_reply_make(IMAP_BAD, "", "TLS is already active");
@@ -166,7 +165,8 @@ static struct imap_reply imap_login_failed(struct imap_session *s, int tempfail)
 	         log_value(s->user, v, sizeof(v)), tempfail ? "tempfail" : "password");
 	s->user[0] = '\0';
 	if (tempfail)
-		return imap_reply_make(IMAP_NO, "UNAVAILABLE", "Temporary failure, try again later");
+		return imap_reply_make(IMAP_NO, "UNAVAILABLE",
+		                       "Temporary failure, try again later");
 	if (++s->auth_failures >= s->env->cfg->auth_failures) {
 		imap_untagged(s, "BYE Too many authentication failures");
 		s->cmd.close_after = 1;

@@ -232,7 +232,9 @@ static int imap_store_item(const struct imap_arg *a, uint32_t *op_r, int *silent
 {
 	const char *t = a->type == IMAP_ARG_ATOM ? a->str : "";
 
-	*op_r = t[0] == '+' ? STORE_FLAGS_ADD : t[0] == '-' ? STORE_FLAGS_REMOVE : STORE_FLAGS_REPLACE;
+	*op_r = t[0] == '+'   ? STORE_FLAGS_ADD
+	        : t[0] == '-' ? STORE_FLAGS_REMOVE
+	                      : STORE_FLAGS_REPLACE;
 	if (t[0] == '+' || t[0] == '-')
 		t++;
 	*silent_r = strcasecmp(t, "FLAGS.SILENT") == 0;
@@ -258,7 +260,8 @@ static int imap_store_flags(const struct imap_arg *args, unsigned n, struct prot
 	struct imap_arg list;
 
 	if (n == 1)
-		return imap_flags_parse(&args[0], &m->flags, m->keywords, sizeof(m->keywords), error_r);
+		return imap_flags_parse(&args[0], &m->flags, m->keywords, sizeof(m->keywords),
+		                        error_r);
 	memset(&list, 0, sizeof(list));
 	list.type = IMAP_ARG_LIST;
 	list.list = (struct imap_arg *)args;

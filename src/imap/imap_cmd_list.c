@@ -31,8 +31,9 @@ enum imap_list_option {
 	IMAP_LIST_LSUB = 1u << 5,
 };
 
-#define IMAP_ATTRS_SPECIAL                                                                        \
-	(STORE_ATTR_SENT | STORE_ATTR_DRAFTS | STORE_ATTR_TRASH | STORE_ATTR_JUNK | STORE_ATTR_ARCHIVE)
+#define IMAP_ATTRS_SPECIAL                                                                         \
+	(STORE_ATTR_SENT | STORE_ATTR_DRAFTS | STORE_ATTR_TRASH | STORE_ATTR_JUNK |                \
+	 STORE_ATTR_ARCHIVE)
 
 struct imap_list_ctx {
 	char patterns[IMAP_LIST_PATTERNS_MAX][PROTO_STORE_NAME_MAX];
@@ -69,12 +70,18 @@ static void imap_out_attrs(struct imap_out *o, uint32_t attrs, unsigned options)
 		uint32_t attr;
 		const char *name;
 	} names[] = {
-	    {STORE_ATTR_NOSELECT, "\\Noselect"},     {STORE_ATTR_NONEXISTENT, "\\NonExistent"},
-	    {STORE_ATTR_HASCHILDREN, "\\HasChildren"}, {STORE_ATTR_HASNOCHILDREN, "\\HasNoChildren"},
-	    {STORE_ATTR_SUBSCRIBED, "\\Subscribed"}, {STORE_ATTR_SENT, "\\Sent"},
-	    {STORE_ATTR_DRAFTS, "\\Drafts"},         {STORE_ATTR_TRASH, "\\Trash"},
-	    {STORE_ATTR_JUNK, "\\Junk"},             {STORE_ATTR_ARCHIVE, "\\Archive"},
-	    {STORE_ATTR_MARKED, "\\Marked"},         {STORE_ATTR_UNMARKED, "\\Unmarked"},
+	    {STORE_ATTR_NOSELECT, "\\Noselect"},
+	    {STORE_ATTR_NONEXISTENT, "\\NonExistent"},
+	    {STORE_ATTR_HASCHILDREN, "\\HasChildren"},
+	    {STORE_ATTR_HASNOCHILDREN, "\\HasNoChildren"},
+	    {STORE_ATTR_SUBSCRIBED, "\\Subscribed"},
+	    {STORE_ATTR_SENT, "\\Sent"},
+	    {STORE_ATTR_DRAFTS, "\\Drafts"},
+	    {STORE_ATTR_TRASH, "\\Trash"},
+	    {STORE_ATTR_JUNK, "\\Junk"},
+	    {STORE_ATTR_ARCHIVE, "\\Archive"},
+	    {STORE_ATTR_MARKED, "\\Marked"},
+	    {STORE_ATTR_UNMARKED, "\\Unmarked"},
 	};
 	const char *sep = "";
 	size_t i;
@@ -92,8 +99,8 @@ static void imap_out_attrs(struct imap_out *o, uint32_t attrs, unsigned options)
 	imap_out_printf(o, ")");
 }
 
-static void imap_list_line(struct imap_session *s, const struct imap_list_ctx *c,
-                           const char *name, uint32_t attrs, int childinfo)
+static void imap_list_line(struct imap_session *s, const struct imap_list_ctx *c, const char *name,
+                           uint32_t attrs, int childinfo)
 {
 	struct imap_out o = {NULL, 0, 0};
 
@@ -110,8 +117,7 @@ static void imap_list_line(struct imap_session *s, const struct imap_list_ctx *c
 
 /* RECURSIVEMATCH (RFC 5258 3.5): a matching parent that is not itself
  * subscribed is listed once with CHILDINFO when a descendant is. */
-static void imap_list_parents(struct imap_session *s, const struct imap_list_ctx *c,
-                              unsigned index)
+static void imap_list_parents(struct imap_session *s, const struct imap_list_ctx *c, unsigned index)
 {
 	const struct proto_store_list_result *r = &c->res;
 	char parent[PROTO_STORE_NAME_MAX];
@@ -195,7 +201,8 @@ static void imap_list_status_reply(struct imap_session *s, uint32_t type, const 
 		close(fd);
 	/* a folder gone meanwhile just has no STATUS line */
 	if (type == IMSG_STORE_STATUS_RESULT &&
-	    proto_store_status_result_decode(&m, data, len, &why) == 0 && m.status == PROTO_STORE_OK) {
+	    proto_store_status_result_decode(&m, data, len, &why) == 0 &&
+	    m.status == PROTO_STORE_OK) {
 		imap_out_status(s, &o, c->res.folders[c->next].name, c->status_items, &m);
 		imap_out_flush(s, &o);
 		free(o.buf);
@@ -241,7 +248,8 @@ static int imap_list_pattern(const struct imap_session *s, const char *reference
 	const char *text = imap_arg_text(a), *why;
 	struct imap_arg tmp;
 
-	if (text == NULL || snprintf(joined, sizeof(joined), "%s%s", reference, text) >= (int)sizeof(joined))
+	if (text == NULL ||
+	    snprintf(joined, sizeof(joined), "%s%s", reference, text) >= (int)sizeof(joined))
 		return -1;
 	tmp = *a;
 	tmp.str = joined;
@@ -266,7 +274,8 @@ static int imap_list_patterns(const struct imap_session *s, struct imap_list_ctx
 	if (n == 0 || n > IMAP_LIST_PATTERNS_MAX)
 		return -1;
 	for (i = 0; i < n; i++)
-		if (imap_list_pattern(s, reference, &v[i], c->patterns[i], sizeof(c->patterns[i])) < 0)
+		if (imap_list_pattern(s, reference, &v[i], c->patterns[i], sizeof(c->patterns[i])) <
+		    0)
 			return -1;
 	c->n_patterns = n;
 	return 0;

@@ -54,8 +54,9 @@ static void imap_select_print(struct imap_session *s, const struct proto_store_s
 		imap_out_printf(&o, "* %u RECENT\r\n", r->recent);
 	if (rev1 && r->first_unseen != 0)
 		imap_out_printf(&o, "* OK [UNSEEN %u] First unseen\r\n", r->first_unseen);
-	imap_out_printf(&o, "* OK [UIDVALIDITY %u] UIDs valid\r\n* OK [UIDNEXT %u] Predicted next UID\r\n",
-	                r->uidvalidity, r->uidnext);
+	imap_out_printf(
+	    &o, "* OK [UIDVALIDITY %u] UIDs valid\r\n* OK [UIDNEXT %u] Predicted next UID\r\n",
+	    r->uidvalidity, r->uidnext);
 	imap_out_printf(&o, "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
 	                (unsigned long long)r->highestmodseq);
 	if (r->vanished != NULL && r->vanished[0] != '\0')
@@ -80,7 +81,8 @@ static void imap_select_reply(struct imap_session *s, uint32_t type, const void 
 		proto_store_item_free(&item);
 		return;
 	}
-	if (type != IMSG_STORE_SELECT_RESULT || proto_store_select_result_decode(&r, data, len, &why) < 0) {
+	if (type != IMSG_STORE_SELECT_RESULT ||
+	    proto_store_select_result_decode(&r, data, len, &why) < 0) {
 		rep = imap_reply_make(IMAP_NO, "SERVERBUG", "The mail store did not answer");
 		imap_command_done(s, &rep);
 		return;
@@ -96,8 +98,8 @@ static void imap_select_reply(struct imap_session *s, uint32_t type, const void 
 		s->recent = r.recent;
 		s->uidvalidity = r.uidvalidity;
 		s->highestmodseq = r.highestmodseq;
-		rep = imap_reply_make(IMAP_OK, s->readonly ? "READ-ONLY" : "READ-WRITE", "%s completed",
-		                      s->cmd.name);
+		rep = imap_reply_make(IMAP_OK, s->readonly ? "READ-ONLY" : "READ-WRITE",
+		                      "%s completed", s->cmd.name);
 	}
 	proto_store_select_result_free(&r);
 	imap_command_done(s, &rep);
@@ -160,12 +162,14 @@ static struct imap_reply imap_select_common(struct imap_session *s, const struct
 	if (n < 1 || n > 2 || imap_mailbox_arg(s, &args[0], m->name, sizeof(m->name), &why) < 0 ||
 	    (n == 2 && imap_select_params(s, &args[1], m, &qresync) < 0)) {
 		free(m);
-		return imap_reply_make(IMAP_BAD, "", "Expected %s mailbox [(CONDSTORE | QRESYNC (...))]",
-		                       s->cmd.name);
+		return imap_reply_make(
+		    IMAP_BAD, "", "Expected %s mailbox [(CONDSTORE | QRESYNC (...))]", s->cmd.name);
 	}
 	m->readonly = (uint32_t)readonly;
+	s->cmd.no_updates = 1; /* the answer is the whole new state */
 	/* RFC 9051 6.3.2: the current mailbox is deselected, even when this fails */
-	if (s->state == IMAP_STATE_SELECTED && (s->enabled & (IMAP_ENABLED_REV2 | IMAP_ENABLED_QRESYNC)))
+	if (s->state == IMAP_STATE_SELECTED &&
+	    (s->enabled & (IMAP_ENABLED_REV2 | IMAP_ENABLED_QRESYNC)))
 		imap_untagged(s, "OK [CLOSED] Previous mailbox closed");
 	s->state = IMAP_STATE_AUTH;
 	free(s->saved_uids);
@@ -278,10 +282,10 @@ static const struct {
 	const char *name;
 	unsigned bit;
 } imap_status_names[] = {
-    {"MESSAGES", IMAP_STATUS_MESSAGES},   {"UIDNEXT", IMAP_STATUS_UIDNEXT},
+    {"MESSAGES", IMAP_STATUS_MESSAGES},       {"UIDNEXT", IMAP_STATUS_UIDNEXT},
     {"UIDVALIDITY", IMAP_STATUS_UIDVALIDITY}, {"UNSEEN", IMAP_STATUS_UNSEEN},
-    {"DELETED", IMAP_STATUS_DELETED},     {"SIZE", IMAP_STATUS_SIZE},
-    {"RECENT", IMAP_STATUS_RECENT},       {"HIGHESTMODSEQ", IMAP_STATUS_HIGHESTMODSEQ},
+    {"DELETED", IMAP_STATUS_DELETED},         {"SIZE", IMAP_STATUS_SIZE},
+    {"RECENT", IMAP_STATUS_RECENT},           {"HIGHESTMODSEQ", IMAP_STATUS_HIGHESTMODSEQ},
 };
 #define IMAP_N_STATUS (sizeof(imap_status_names) / sizeof(imap_status_names[0]))
 
@@ -320,7 +324,8 @@ void imap_out_status(const struct imap_session *s, struct imap_out *o, const cha
 	for (k = 0; k < IMAP_N_STATUS; k++) {
 		if (!(items & imap_status_names[k].bit))
 			continue;
-		imap_out_printf(o, "%s%s %llu", sep, imap_status_names[k].name, (unsigned long long)v[k]);
+		imap_out_printf(o, "%s%s %llu", sep, imap_status_names[k].name,
+		                (unsigned long long)v[k]);
 		sep = " ";
 	}
 	imap_out_printf(o, ")\r\n");

@@ -29,7 +29,7 @@ static int imap_result_decode(uint32_t type, const void *data, size_t len, int f
 	if (fd >= 0)
 		close(fd);
 	return type == IMSG_STORE_RESULT && proto_store_result_decode(m, data, len, &why) == 0 ? 0
-	                                                                                      : -1;
+	                                                                                       : -1;
 }
 
 static struct imap_reply imap_no_answer(void)
@@ -39,8 +39,8 @@ static struct imap_reply imap_no_answer(void)
 
 /* ---- CLOSE and UNSELECT ----------------------------------------------------- */
 
-static void imap_unselect_reply(struct imap_session *s, uint32_t type, const void *data,
-                                size_t len, int fd)
+static void imap_unselect_reply(struct imap_session *s, uint32_t type, const void *data, size_t len,
+                                int fd)
 {
 	struct proto_store_result m;
 	struct imap_reply r = imap_no_answer();
@@ -74,8 +74,7 @@ struct imap_reply imap_cmd_close(struct imap_session *s, const struct imap_arg *
 	return imap_unselect_common(s, !s->readonly);
 }
 
-struct imap_reply imap_cmd_unselect(struct imap_session *s, const struct imap_arg *args,
-                                    unsigned n)
+struct imap_reply imap_cmd_unselect(struct imap_session *s, const struct imap_arg *args, unsigned n)
 {
 	return imap_unselect_common(s, 0);
 }
@@ -87,8 +86,8 @@ struct imap_reply imap_cmd_check(struct imap_session *s, const struct imap_arg *
 
 /* ---- EXPUNGE ----------------------------------------------------------------- */
 
-static void imap_expunge_reply(struct imap_session *s, uint32_t type, const void *data,
-                               size_t len, int fd)
+static void imap_expunge_reply(struct imap_session *s, uint32_t type, const void *data, size_t len,
+                               int fd)
 {
 	struct proto_store_result m;
 	struct imap_reply r = imap_no_answer();

@@ -133,22 +133,80 @@ void imap_wait_drain(struct imap_session *s, imap_drain_fn *next)
 	s->on_drain = next;
 }
 
+/* Holds a store answer while the output is full: a batch of FETCH items
+ * is rendered only as fast as the client reads. */
+static void imap_queue_push(struct imap_session *s, uint32_t type, const void *data, size_t len,
+                            int fd)
+{
+	struct imap_queued *q = xcalloc(1, sizeof(*q));
+
+	q->type = type;
+	q->data = xmalloc(len + 1);
+	memcpy(q->data, data, len);
+	q->len = len;
+	q->fd = fd;
+	if (s->queue_tail != NULL)
+		s->queue_tail->next = q;
+	else
+		s->queue_head = q;
+	s->queue_tail = q;
+}
+
+/* Hands one store answer to the running command's continuation. */
+static void imap_store_dispatch(struct imap_session *s, uint32_t type, const void *data, size_t len,
+                                int fd)
+{
+	if (s->wait != IMAP_WAIT_STORE || s->on_store == NULL) {
+		log_warn("event=imap-unexpected-store-message session=%s type=%u", s->id, type);
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	s->on_store(s, type, data, len, fd);
+}
+
+/* Hands on held answers while the output has room. */
+static void imap_queue_run(struct imap_session *s)
+{
+	while (s->queue_head != NULL && s->io != NULL && !io_output_full(s->io) &&
+	       s->state != IMAP_STATE_CLOSING) {
+		struct imap_queued *q = s->queue_head;
+
+		s->queue_head = q->next;
+		if (s->queue_head == NULL)
+			s->queue_tail = NULL;
+		imap_store_dispatch(s, q->type, q->data, q->len, q->fd);
+		free(q->data);
+		free(q);
+	}
+}
+
+static void imap_queue_free(struct imap_session *s)
+{
+	while (s->queue_head != NULL) {
+		struct imap_queued *q = s->queue_head;
+
+		s->queue_head = q->next;
+		if (q->fd >= 0)
+			close(q->fd);
+		free(q->data);
+		free(q);
+	}
+	s->queue_tail = NULL;
+}
+
 void imap_session_store_reply(struct imap_session *s, uint32_t type, const void *data, size_t len,
                               int fd)
 {
-	imap_store_fn *fn = s->on_store;
-
 	s->in_event++;
 	if (type == IMSG_STORE_CHANGED) {
 		if (fd >= 0)
 			close(fd);
 		imap_session_changed(s);
-	} else if (s->wait != IMAP_WAIT_STORE || fn == NULL) {
-		log_warn("event=imap-unexpected-store-message session=%s type=%u", s->id, type);
-		if (fd >= 0)
-			close(fd);
+	} else if (s->queue_head != NULL || (s->io != NULL && io_output_full(s->io))) {
+		imap_queue_push(s, type, data, len, fd);
 	} else {
-		fn(s, type, data, len, fd);
+		imap_store_dispatch(s, type, data, len, fd);
 	}
 	if (s->wait == IMAP_WAIT_NONE)
 		imap_session_process(s);
@@ -376,6 +434,7 @@ static void imap_session_drained(struct imap_session *s)
 			imap_close_after_output(s);
 		return;
 	}
+	imap_queue_run(s);
 	if (s->wait == IMAP_WAIT_DRAIN && !io_output_full(s->io)) {
 		s->wait = IMAP_WAIT_NONE;
 		s->on_drain = NULL;
@@ -389,10 +448,10 @@ static void imap_session_timeout(struct imap_session *s)
 	int handshake = s->state == IMAP_STATE_HANDSHAKE || s->state == IMAP_STATE_TLS;
 
 	log_info("event=imap-timeout session=%s state=%d what=%s", s->id, s->state,
-	         handshake                            ? "handshake"
-	         : s->state == IMAP_STATE_NOT_AUTH    ? "login"
-	         : s->input == IMAP_INPUT_IDLE        ? "idle"
-	                                              : "command");
+	         handshake                         ? "handshake"
+	         : s->state == IMAP_STATE_NOT_AUTH ? "login"
+	         : s->input == IMAP_INPUT_IDLE     ? "idle"
+	                                           : "command");
 	if (handshake || s->state == IMAP_STATE_CLOSING) {
 		io_free(&s->io); /* nothing more will leave */
 		s->state = IMAP_STATE_CLOSING;
@@ -516,6 +575,7 @@ static void imap_session_free(struct imap_session *s)
 		s->env->store_send(s->env->owner, s->handle, IMSG_STORE_LOGOUT, &w, -1);
 	}
 	imap_cmd_release(s);
+	imap_queue_free(s);
 	if (s->io != NULL)
 		io_close(&s->io); /* what is still queued leaves, then close_notify */
 	if (s->ev_rate != NULL)

@@ -34,7 +34,8 @@ struct imap_env {
 	void (*auth_check)(void *owner, uint64_t handle, const char *user, const char *password);
 	/* Sends one store request: TYPE, the payload of W (freed here), FD
 	 * (given away) or -1. */
-	void (*store_send)(void *owner, uint64_t handle, uint32_t type, struct ipc_writer *w, int fd);
+	void (*store_send)(void *owner, uint64_t handle, uint32_t type, struct ipc_writer *w,
+	                   int fd);
 	/* The session is gone; HANDLE will not be used again. */
 	void (*closed)(void *owner, uint64_t handle);
 };

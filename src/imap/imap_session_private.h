@@ -30,9 +30,11 @@ struct io;
 #define IMAP_TEXT_MAX 256           /* the human text of a reply */
 #define IMAP_AUTH_LINE_MAX 12288    /* an AUTHENTICATE response line (as SMTP AUTH, RFC 4954 4) */
 #define IMAP_IDLE_LINE_MAX 64       /* a line during IDLE: "DONE" */
-#define IMAP_LITERAL_MINUS_MAX 4096 /* RFC 7888 LITERAL-: non-synchronising literals before login */
-#define IMAP_PRELOGIN_DEADLINE 300  /* seconds from the connection to a login, whatever the traffic */
-#define IMAP_CLOSING_TIMEOUT 10     /* seconds for the last lines to leave */
+#define IMAP_LITERAL_MINUS_MAX 4096 /* RFC 7888 LITERAL-: non-synchronising literals before login  \
+	                             */
+#define IMAP_PRELOGIN_DEADLINE                                                                     \
+	300                     /* seconds from the connection to a login, whatever the traffic */
+#define IMAP_CLOSING_TIMEOUT 10 /* seconds for the last lines to leave */
 
 enum imap_state {
 	IMAP_STATE_HANDSHAKE, /* implicit TLS: the handshake runs, no greeting yet */
@@ -88,6 +90,15 @@ struct imap_reply {
 
 struct imap_session;
 
+/* One store answer held back (imap_session.c). */
+struct imap_queued {
+	uint32_t type;
+	void *data;
+	size_t len;
+	int fd;
+	struct imap_queued *next;
+};
+
 /* The continuation of a command that asked the store: every store
  * message for the session goes here until the next imap_store_request()
  * or imap_command_done(). Owns FD. */
@@ -99,14 +110,14 @@ typedef void imap_drain_fn(struct imap_session *s);
 /* The command being run. */
 struct imap_cmd_ctx {
 	char tag[64];
-	char name[48];       /* "UID FETCH", for the texts */
-	unsigned flags;      /* the table entry's (IMAP_CMD_*) */
-	int uid;             /* a UID command */
+	char name[48];           /* "UID FETCH", for the texts */
+	unsigned flags;          /* the table entry's (IMAP_CMD_*) */
+	int uid;                 /* a UID command */
 	struct imap_reply reply; /* the tagged reply while the updates run */
-	int close_after;     /* LOGOUT: end once the reply left */
-	int start_tls;       /* STARTTLS: the handshake once the reply left */
-	int no_updates;      /* no untagged updates before this reply (STARTTLS, LOGOUT) */
-	void *data;          /* the command's own state, freed with data_free */
+	int close_after;         /* LOGOUT: end once the reply left */
+	int start_tls;           /* STARTTLS: the handshake once the reply left */
+	int no_updates;          /* no untagged updates before this reply (STARTTLS, LOGOUT) */
+	void *data;              /* the command's own state, freed with data_free */
 	void (*data_free)(void *data);
 };
 
@@ -150,6 +161,10 @@ struct imap_session {
 	uint64_t highestmodseq;
 	char *saved_uids; /* SEARCHRES "$" (RFC 5182) as a UID set; NULL = empty */
 	int changed;      /* IMSG_STORE_CHANGED came while updates could not be asked */
+
+	/* store answers held while the output is full (FETCH pacing: what
+	 * arrives is rendered only as the client reads) */
+	struct imap_queued *queue_head, *queue_tail;
 
 	struct imap_cmd_ctx cmd;
 };
@@ -204,16 +219,16 @@ void imap_out_flags(const struct imap_session *s, struct imap_out *o, uint32_t f
                     const char *keywords);
 /* A flag list or a single flag -> system flags and keywords; -1 with
  * *error_r on a bad flag (\Recent may not be set, RFC 9051 2.3.2). */
-int imap_flags_parse(const struct imap_arg *arg, uint32_t *flags_r, char *keywords,
-                     size_t size, const char **error_r);
-/* The text of an atom, string or literal; NULL for a list or NIL. */
+int imap_flags_parse(const struct imap_arg *arg, uint32_t *flags_r, char *keywords, size_t size,
+                     const char **error_r);
+/* The text of an astring (atom, NIL as an atom, string, literal); NULL for a list. */
 const char *imap_arg_text(const struct imap_arg *a);
 /* 1 when A is an atom equal (any case) to WORD. */
 int imap_arg_is(const struct imap_arg *a, const char *word);
 /* A mailbox name from the client (modified UTF-7 unless IMAP4rev2 is on;
  * INBOX in any case) -> UTF-8 into OUT; -1 with *error_r. */
-int imap_mailbox_arg(const struct imap_session *s, const struct imap_arg *a, char *out,
-                     size_t size, const char **error_r);
+int imap_mailbox_arg(const struct imap_session *s, const struct imap_arg *a, char *out, size_t size,
+                     const char **error_r);
 /* A mailbox name (UTF-8) as this client reads it, appended to O. */
 void imap_out_mailbox(const struct imap_session *s, struct imap_out *o, const char *name);
 /* 1 when CONDSTORE is on (enabled, or by QRESYNC). */

@@ -51,7 +51,7 @@ struct imap_reply imap_pending(void)
 struct imap_reply imap_reply_from_store(uint32_t status, const char *code, const char *text,
                                         const char *ok_text)
 {
-	enum imap_status st = status == PROTO_STORE_OK   ? IMAP_OK
+	enum imap_status st = status == PROTO_STORE_OK    ? IMAP_OK
 	                      : status == PROTO_STORE_BAD ? IMAP_BAD
 	                                                  : IMAP_NO;
 
@@ -115,11 +115,12 @@ void imap_tagged(struct imap_session *s, const char *tag, const struct imap_repl
 void imap_capabilities(const struct imap_session *s, char *buf, size_t size)
 {
 	if (s->state == IMAP_STATE_AUTH || s->state == IMAP_STATE_SELECTED) {
-		snprintf(buf, size,
-		         "IMAP4rev1 IMAP4rev2 SASL-IR LITERAL+ ENABLE IDLE NAMESPACE UNSELECT "
-		         "UIDPLUS MOVE CONDSTORE QRESYNC ESEARCH SEARCHRES LIST-EXTENDED LIST-STATUS "
-		         "SPECIAL-USE CHILDREN STATUS=SIZE APPENDLIMIT=%llu ID",
-		         (unsigned long long)s->env->cfg->imap.append_limit);
+		snprintf(
+		    buf, size,
+		    "IMAP4rev1 IMAP4rev2 SASL-IR LITERAL+ ENABLE IDLE NAMESPACE UNSELECT "
+		    "UIDPLUS MOVE CONDSTORE QRESYNC ESEARCH SEARCHRES LIST-EXTENDED LIST-STATUS "
+		    "SPECIAL-USE CHILDREN STATUS=SIZE APPENDLIMIT=%llu ID",
+		    (unsigned long long)s->env->cfg->imap.append_limit);
 		return;
 	}
 	if (!imap_session_tls(s)) {
@@ -154,7 +155,8 @@ static int imap_keyword_ok(const char *k)
 	if (k[0] == '\0')
 		return 0;
 	for (; *k; k++)
-		if ((unsigned char)*k <= ' ' || (unsigned char)*k >= 0x7f || strchr("(){%*\"\\]", *k))
+		if ((unsigned char)*k <= ' ' || (unsigned char)*k >= 0x7f ||
+		    strchr("(){%*\"\\]", *k))
 			return 0;
 	return 1;
 }
@@ -219,7 +221,9 @@ int imap_flags_parse(const struct imap_arg *arg, uint32_t *flags_r, char *keywor
 
 const char *imap_arg_text(const struct imap_arg *a)
 {
-	if (a->type == IMAP_ARG_ATOM || a->type == IMAP_ARG_STRING || a->type == IMAP_ARG_LITERAL)
+	/* the atom NIL is an astring too; its text is kept */
+	if (a->type == IMAP_ARG_ATOM || a->type == IMAP_ARG_STRING || a->type == IMAP_ARG_LITERAL ||
+	    (a->type == IMAP_ARG_NIL && a->str != NULL))
 		return a->str;
 	return NULL;
 }
@@ -234,8 +238,8 @@ int imap_condstore(const struct imap_session *s)
 	return (s->enabled & (IMAP_ENABLED_CONDSTORE | IMAP_ENABLED_QRESYNC)) != 0;
 }
 
-int imap_mailbox_arg(const struct imap_session *s, const struct imap_arg *a, char *out,
-                     size_t size, const char **error_r)
+int imap_mailbox_arg(const struct imap_session *s, const struct imap_arg *a, char *out, size_t size,
+                     const char **error_r)
 {
 	const char *text = imap_arg_text(a);
 

@@ -331,7 +331,9 @@ static void read_header(struct mime_part *p, const char *data, int digest)
 	}
 }
 
-/* Text lines of [start, end): LFs, plus one for a last line without. */
+/* Text lines of [start, end): its line ends. A last line without one
+ * (a part's last line, whose CRLF belongs to the boundary after it) is
+ * not counted, as Dovecot 2.3 counts: RFC 5322 2.1 lines end in CRLF. */
 static unsigned count_lines(const char *data, size_t start, size_t end)
 {
 	unsigned n = 0;
@@ -341,7 +343,7 @@ static unsigned count_lines(const char *data, size_t start, size_t end)
 		n++;
 		p = lf + 1;
 	}
-	return n + (p < e);
+	return n;
 }
 
 /* Whether the line at I is a delimiter line for boundary B (BLEN octets):

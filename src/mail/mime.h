@@ -32,7 +32,8 @@ struct mime_part {
 	size_t header_start, header_end; /* header_end: after the blank line (or end) */
 	size_t body_start, body_end;
 	char *type, *subtype; /* as written, default text/plain (message/rfc822 ...) */
-	char **params;        /* name, value pairs (RFC 2231 joined and decoded) */
+	char **params;        /* name, value pairs (RFC 2231 joined and decoded; a
+	                         charset-encoded one is named "NAME*", RFC 9051 7.5.2) */
 	unsigned n_params;
 	char *id, *description, *encoding, *md5, *disposition, **disp_params;
 	unsigned n_disp_params;

@@ -1,14 +1,19 @@
 /*
  * mime_imap.c: the IMAP texts of a parsed message (RFC 9051 7.5.2): BODY
  * and BODYSTRUCTURE from the part tree, ENVELOPE through
- * mime_envelope.c, and the string writer they share. Types, subtypes,
- * parameter names, encodings and disposition types are upper-cased
- * ("TEXT" "PLAIN" ("CHARSET" "us-ascii")); values stay as written. Sizes
- * are octets of the buffer given to mime_parse().
+ * mime_envelope.c, and the string writer they share. As Dovecot 2.3 does
+ * (the server clients compare us with; the RFC lets either be), types,
+ * subtypes, parameter names, encodings and disposition types are sent as
+ * the message writes them, and the defaults in lower case ("text" "plain"
+ * ("charset" "us-ascii") ... "7bit"); a text part without a charset
+ * parameter gets "charset" "us-ascii" after its own (RFC 2046 4.1.2);
+ * body-fld-lang is always a list. Sizes are octets of the buffer given to
+ * mime_parse(), lines its line ends.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "lib/util.h"
 #include "mail/mime_private.h"
@@ -56,40 +61,34 @@ void mime_imap_nstring(struct mime_buf *b, const char *s)
 		mime_imap_string(b, s, strlen(s));
 }
 
-void mime_imap_string_upper(struct mime_buf *b, const char *s)
-{
-	char *u = xstrdup(s);
-	char *p;
-
-	for (p = u; *p != '\0'; p++)
-		if (*p >= 'a' && *p <= 'z')
-			*p = (char)(*p - 'a' + 'A');
-	mime_imap_string(b, u, strlen(u));
-	free(u);
-}
-
-/* body-fld-param: the N name/value pairs of PARAMS, NIL for none (text
- * parts without any get the RFC 2045 default charset). */
+/* body-fld-param: the N name/value pairs of PARAMS, NIL for none; TEXT:
+ * a text part, which gets the RFC 2046 4.1.2 default charset when it has
+ * no charset parameter. */
 static void write_params(struct mime_buf *b, char **params, unsigned n, int text)
 {
 	unsigned i;
+	int charset = 0;
 
-	if (n == 0) {
-		mime_buf_adds(b, text ? "(\"CHARSET\" \"us-ascii\")" : "NIL");
+	if (n == 0 && !text) {
+		mime_buf_adds(b, "NIL");
 		return;
 	}
 	mime_buf_addc(b, '(');
 	for (i = 0; i < n; i++) {
 		if (i > 0)
 			mime_buf_addc(b, ' ');
-		mime_imap_string_upper(b, params[2 * i]);
+		charset |= strcasecmp(params[2 * i], "charset") == 0;
+		mime_imap_nstring(b, params[2 * i]);
 		mime_buf_addc(b, ' ');
 		mime_imap_nstring(b, params[2 * i + 1]);
 	}
+	if (text && !charset)
+		mime_buf_adds(b, n > 0 ? " \"charset\" \"us-ascii\"" : "\"charset\" \"us-ascii\"");
 	mime_buf_addc(b, ')');
 }
 
-/* body-fld-lang: NIL, one string, or a list of the tags. */
+/* body-fld-lang: NIL or a list of the tags (a list even for one, as
+ * Dovecot sends it). */
 static void write_language(struct mime_buf *b, const char *lang)
 {
 	char *copy, *tag, *save = NULL;
@@ -107,11 +106,9 @@ static void write_language(struct mime_buf *b, const char *lang)
 			mime_buf_addc(&list, ' ');
 		mime_imap_nstring(&list, tag);
 	}
-	if (n == 0)
+	if (n == 0) {
 		mime_buf_adds(b, "NIL");
-	else if (n == 1)
-		mime_buf_add(b, list.s, list.len);
-	else {
+	} else {
 		mime_buf_addc(b, '(');
 		mime_buf_add(b, list.s, list.len);
 		mime_buf_addc(b, ')');
@@ -129,7 +126,7 @@ static void write_ext_tail(struct mime_buf *b, const struct mime_part *p)
 		mime_buf_adds(b, "NIL");
 	} else {
 		mime_buf_addc(b, '(');
-		mime_imap_string_upper(b, p->disposition);
+		mime_imap_nstring(b, p->disposition);
 		mime_buf_addc(b, ' ');
 		write_params(b, p->disp_params, p->n_disp_params, 0);
 		mime_buf_addc(b, ')');
@@ -153,7 +150,7 @@ static void write_multipart(struct mime_buf *b, const struct mime_message *m,
 	for (i = 0; i < p->n_children; i++)
 		write_part(b, m, &p->children[i], ext, depth + 1);
 	mime_buf_addc(b, ' ');
-	mime_imap_string_upper(b, p->subtype);
+	mime_imap_nstring(b, p->subtype);
 	if (ext) {
 		mime_buf_addc(b, ' ');
 		write_params(b, p->params, p->n_params, 0);
@@ -170,9 +167,9 @@ static void write_single(struct mime_buf *b, const struct mime_message *m,
 	char num[64];
 
 	mime_buf_addc(b, '(');
-	mime_imap_string_upper(b, p->type);
+	mime_imap_nstring(b, p->type);
 	mime_buf_addc(b, ' ');
-	mime_imap_string_upper(b, p->subtype);
+	mime_imap_nstring(b, p->subtype);
 	mime_buf_addc(b, ' ');
 	write_params(b, p->params, p->n_params, text);
 	mime_buf_addc(b, ' ');
@@ -180,7 +177,7 @@ static void write_single(struct mime_buf *b, const struct mime_message *m,
 	mime_buf_addc(b, ' ');
 	mime_imap_nstring(b, p->description);
 	mime_buf_addc(b, ' ');
-	mime_imap_string_upper(b, p->encoding != NULL ? p->encoding : "7bit");
+	mime_imap_nstring(b, p->encoding != NULL ? p->encoding : "7bit");
 	snprintf(num, sizeof(num), " %zu", p->body_end - p->body_start);
 	mime_buf_adds(b, num);
 	if (mime_is_message(p)) {

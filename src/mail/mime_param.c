@@ -6,7 +6,11 @@
  * ";", an unquoted value runs to the next ";" or blank (real mail has
  * "boundary==_x" and "name=a/b"). RFC 2231 continuations (NAME*0, NAME*1*)
  * are joined and charset'lang'%XX values decoded (UTF-8 and US-ASCII kept,
- * ISO-8859-1 converted to UTF-8, other charsets kept as octets).
+ * ISO-8859-1 converted to UTF-8, other charsets kept as octets), named as
+ * RFC 9051 7.5.2 says BODYSTRUCTURE gives them: NAME when no section was
+ * charset-encoded, else "NAME*" (with the UTF-8 value). Dovecot 2.3 joins
+ * the sections too but leaves an encoded value as written
+ * ("name*" "UTF-8''a%20b"); we follow the RFC.
  * Called by mime.c for each part's header.
  */
 #include <stdlib.h>
@@ -232,19 +236,38 @@ static char *join_sections(const struct raw_params *raw, const char *base, size_
 	return mime_buf_take(&out);
 }
 
-/* Whether NAME (LEN octets) is already among the N pairs of OUT. */
+/* Whether NAME (LEN octets) is already among the N pairs of OUT, as it is
+ * or with the "*" of an encoded value after it. */
 static int have_param(char **out, unsigned n, const char *name, size_t len)
 {
 	unsigned i;
 
-	for (i = 0; i < n; i++)
-		if (strlen(out[2 * i]) == len && strncasecmp(out[2 * i], name, len) == 0)
+	for (i = 0; i < n; i++) {
+		size_t have = strlen(out[2 * i]);
+		if ((have == len || (have == len + 1 && out[2 * i][len] == '*')) &&
+		    strncasecmp(out[2 * i], name, len) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Whether some section of BASE is charset-encoded ("NAME*" or "NAME*N*"). */
+static int any_section_encoded(const struct raw_params *raw, const char *base, size_t base_len)
+{
+	size_t len;
+	unsigned i;
+	int encoded;
+
+	for (i = 0; i < raw->n; i++)
+		if (section_of(raw->names[i], &len, &encoded) >= 0 && encoded && len == base_len &&
+		    strncasecmp(raw->names[i], base, base_len) == 0)
 			return 1;
 	return 0;
 }
 
 /* RAW (given away) -> *PARAMS_R, *N_R: plain ones as they are, RFC 2231
- * sections joined under their base name. */
+ * sections joined under their base name, with a "*" after it when they
+ * were charset-encoded. */
 static void finish_params(struct raw_params *raw, char ***params_r, unsigned *n_r)
 {
 	char **out = xcalloc(2 * (raw->n + 1), sizeof(char *));
@@ -258,7 +281,9 @@ static void finish_params(struct raw_params *raw, char ***params_r, unsigned *n_
 			out[2 * n++ + 1] = xstrdup(raw->values[i]);
 		} else if (!have_param(out, n, raw->names[i], base_len) &&
 		           find_section(raw, raw->names[i], base_len, 0, &encoded) >= 0) {
-			out[2 * n] = mime_strndup(raw->names[i], base_len);
+			out[2 * n] = any_section_encoded(raw, raw->names[i], base_len)
+			                 ? xasprintf("%.*s*", (int)base_len, raw->names[i])
+			                 : mime_strndup(raw->names[i], base_len);
 			out[2 * n++ + 1] = join_sections(raw, raw->names[i], base_len);
 		}
 	}

@@ -65,8 +65,6 @@ int mime_is_message(const struct mime_part *p);
 void mime_imap_string(struct mime_buf *b, const char *s, size_t len);
 /* The same, NIL when S is NULL. */
 void mime_imap_nstring(struct mime_buf *b, const char *s);
-/* The same upper-cased (ASCII). */
-void mime_imap_string_upper(struct mime_buf *b, const char *s);
 
 /* The ENVELOPE of the header [start, end) of M's data. */
 void mime_envelope_write(struct mime_buf *b, const char *data, size_t start, size_t end);

@@ -1,12 +1,13 @@
 /*
- * mime_section.c: FETCH BODY[section] octets (RFC 9051 6.4.5). Part
- * numbers walk the tree: in a multipart, N is its Nth part; a message
- * that is not multipart has one part, its body, as number 1; a
- * message/rfc822 part's numbers are those of the message it holds, whose
- * header and text N.HEADER and N.TEXT name. N.MIME is the part's own
- * header. HEADER.FIELDS keeps the matching field lines as they are
- * (folding included) and ends with the blank line. Called by the store
- * role's fetch.
+ * mime_section.c: FETCH BODY[section] octets (RFC 9051 6.4.5), as Dovecot
+ * 2.3 answers them where it follows the RFC. Part numbers walk the tree:
+ * in a multipart, N is its Nth part; a part that is not multipart has one
+ * part, itself, as number 1 (so a message that is not multipart has its
+ * body as part 1); a message/rfc822 part's further numbers are those of
+ * the message it holds, whose header and text N.HEADER and N.TEXT name.
+ * N.MIME is the part's own header. HEADER.FIELDS keeps the matching field
+ * lines as they are (folding included) and ends with the blank line. A
+ * part missing is "". Called by the store role's fetch.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,20 +21,20 @@ static int is_multipart(const struct mime_part *p)
 	return p->n_children > 0 && mime_is(p, "multipart", NULL);
 }
 
-/* Number K (from 1) inside NODE; IS_MESSAGE: NODE is a message (the root,
- * or one a message/rfc822 part holds), whose single body is part 1. */
-static const struct mime_part *select_child(const struct mime_part *node, int is_message,
-                                            unsigned k)
+/* One step of a section's numbers from CUR: K (from 1); LAST: no number
+ * follows. In a multipart, K is its Kth part. Any other part has only a
+ * part 1, itself (the root's body for "1"; "2.1" is a leaf part 2 again, as
+ * Dovecot 2.3 allows), and numbers may follow it only when it holds a
+ * message, whose tree they walk. NULL when there is no such part. */
+static const struct mime_part *select_child(const struct mime_part *cur, unsigned k, int last)
 {
-	if (!is_message && mime_is_message(node)) {
-		node = &node->children[0];
-		is_message = 1;
-	}
-	if (is_multipart(node))
-		return k >= 1 && k <= node->n_children ? &node->children[k - 1] : NULL;
-	if (is_message && k == 1)
-		return node;
-	return NULL;
+	if (is_multipart(cur))
+		cur = k >= 1 && k <= cur->n_children ? &cur->children[k - 1] : NULL;
+	else if (k != 1 || (!last && !mime_is_message(cur)))
+		cur = NULL;
+	if (cur != NULL && !last && mime_is_message(cur))
+		cur = &cur->children[0];
+	return cur;
 }
 
 const struct mime_part *mime_section_part(const struct mime_message *m, const unsigned *part,
@@ -45,7 +46,7 @@ const struct mime_part *mime_section_part(const struct mime_message *m, const un
 	if (n_part > MIME_SECTION_PARTS_MAX)
 		return NULL;
 	for (i = 0; i < n_part && cur != NULL; i++)
-		cur = select_child(cur, i == 0, part[i]);
+		cur = select_child(cur, part[i], i + 1 == n_part);
 	return cur;
 }
 
@@ -61,7 +62,10 @@ static int field_listed(const char *data, const struct mime_field *f, const stru
 }
 
 /* HEADER.FIELDS (NOT): the matching (or the other) fields of the header
- * [start, end), then the blank line. */
+ * [start, end), then the blank line when the header has one (RFC 9051
+ * 6.4.5: "always included in header data, except in the case of a message
+ * which has no body and no blank line"; Dovecot 2.3 adds one there for
+ * HEADER.FIELDS, not for HEADER.FIELDS.NOT). */
 static char *filter_fields(const char *data, size_t start, size_t end, const struct mime_section *s,
                            size_t *len_r)
 {
@@ -77,7 +81,8 @@ static char *filter_fields(const char *data, size_t start, size_t end, const str
 		if (data[f.end - 1] != '\n')
 			mime_buf_adds(&b, "\r\n");
 	}
-	mime_buf_adds(&b, "\r\n");
+	if (pos < end)
+		mime_buf_adds(&b, "\r\n");
 	*len_r = b.len;
 	return mime_buf_take(&b);
 }

@@ -119,7 +119,8 @@ static void store_reply_other(const struct store_req *r, struct ipc_writer *w, u
 		break;
 	}
 	case IMSG_STORE_FETCH_DONE: {
-		struct proto_store_fetch_done m = {.status = status, .vanished = "", .modified = ""};
+		struct proto_store_fetch_done m = {
+		    .status = status, .vanished = "", .modified = ""};
 		strlcpy_checked(m.code, code, sizeof(m.code));
 		strlcpy_checked(m.text, text, sizeof(m.text));
 		proto_store_fetch_done_encode(&m, w);
@@ -167,8 +168,8 @@ void store_reply_bad(const struct store_req *r, const char *why)
 void store_request(struct store_peer *p, uint32_t type, uint64_t id, const void *data, size_t len,
                    int fd)
 {
-	struct store_req r = {.peer = p, .id = id, .type = type, .data = data, .len = len,
-	                      .fd = fd};
+	struct store_req r = {
+	    .peer = p, .id = id, .type = type, .data = data, .len = len, .fd = fd};
 	const struct store_command *c = NULL;
 	size_t i;
 
@@ -266,8 +267,7 @@ struct store_role {
 	struct store *store;
 };
 
-static void store_channel_send(void *arg, uint32_t type, uint64_t id, struct ipc_writer *w,
-                               int fd)
+static void store_channel_send(void *arg, uint32_t type, uint64_t id, struct ipc_writer *w, int fd)
 {
 	struct store_peer *p = arg;
 

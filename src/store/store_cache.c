@@ -44,8 +44,7 @@ char *store_message_read(struct store_folder *f, unsigned index, size_t *len_r)
 }
 
 static const enum mailbox_cache_field store_cache_fields[4] = {
-    MAILBOX_CACHE_ENVELOPE, MAILBOX_CACHE_BODYSTRUCTURE, MAILBOX_CACHE_BODY,
-    MAILBOX_CACHE_HEADERS};
+    MAILBOX_CACHE_ENVELOPE, MAILBOX_CACHE_BODYSTRUCTURE, MAILBOX_CACHE_BODY, MAILBOX_CACHE_HEADERS};
 static const uint32_t store_cache_wants[4] = {STORE_WANT_ENVELOPE, STORE_WANT_BODYSTRUCTURE,
                                               STORE_WANT_BODY, STORE_WANT_HEADERS};
 
@@ -94,8 +93,7 @@ static void store_cache_compute(struct store_folder *f, unsigned index, uint32_t
 	free(data);
 }
 
-void store_cache_texts(struct store_folder *f, unsigned index, uint32_t want,
-                       struct store_texts *t)
+void store_cache_texts(struct store_folder *f, unsigned index, uint32_t want, struct store_texts *t)
 {
 	unsigned k;
 	int missing = 0;

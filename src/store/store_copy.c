@@ -25,7 +25,8 @@ int store_expunge_deleted(struct store_folder *f, const struct seqset *uids, con
 
 	for (i = 0; i < count; i++) {
 		const struct mailbox_msg *m = mailbox_get(f->mb, i);
-		if ((m->flags & STORE_FLAG_DELETED) && (uids == NULL || seqset_contains(uids, m->uid)))
+		if ((m->flags & STORE_FLAG_DELETED) &&
+		    (uids == NULL || seqset_contains(uids, m->uid)))
 			gone[k++] = m->uid;
 	}
 	n = k > 0 ? mailbox_expunge_uids(f->mb, gone, k, error_r) : 0;
@@ -59,8 +60,8 @@ void store_expunge_handle(struct store_req *r)
 				store_folder_notify(s->folder, s);
 			store_reply_result(r, PROTO_STORE_OK, "", "Expunged");
 		} else {
-			log_error("event=store-error folder=%s reason=\"expunge: %s\"", s->folder->dir,
-			          why);
+			log_error("event=store-error folder=%s reason=\"expunge: %s\"",
+			          s->folder->dir, why);
 			store_reply_result(r, PROTO_STORE_NO, "SERVERBUG", "Cannot expunge");
 		}
 	}
@@ -100,8 +101,7 @@ struct store_copy {
 };
 
 /* Copies each message of the matches; -1 with *error_r. */
-static int store_copy_run(struct store_copy *c, const struct store_matches *m,
-                          const char **error_r)
+static int store_copy_run(struct store_copy *c, const struct store_matches *m, const char **error_r)
 {
 	struct store_session *s = c->r->session;
 	struct store_match_iter it;
@@ -140,8 +140,8 @@ static void store_copy_answer(struct store_copy *c)
 {
 	char code[PROTO_STORE_CODE_MAX];
 	char *src = seqset_format(c->src_uids, c->n), *dst = seqset_format(c->dst_uids, c->n);
-	int fits = snprintf(code, sizeof(code), "COPYUID %u %s %s",
-	                    mailbox_uidvalidity(c->dst->mb), src, dst) < (int)sizeof(code);
+	int fits = snprintf(code, sizeof(code), "COPYUID %u %s %s", mailbox_uidvalidity(c->dst->mb),
+	                    src, dst) < (int)sizeof(code);
 
 	/* a COPYUID too long for the code is left out, as RFC 4315 allows */
 	store_reply_result(c->r, PROTO_STORE_OK, c->n > 0 && fits ? code : "",
@@ -168,8 +168,10 @@ void store_copy_handle(struct store_req *r)
 	else if (store_set_resolve(&s->view, req->set, (int)req->uid, &m, &why) < 0)
 		store_reply_result(r, PROTO_STORE_BAD, "", why);
 	else if ((c.dst = store_copy_target(r, req->destination)) != NULL) {
-		if (store_copy_run(&c, &m, &why) < 0 || (req->move && store_move_expunge(&c, &why) < 0)) {
-			log_error("event=store-error folder=%s reason=\"copy: %s\"", c.dst->dir, why);
+		if (store_copy_run(&c, &m, &why) < 0 ||
+		    (req->move && store_move_expunge(&c, &why) < 0)) {
+			log_error("event=store-error folder=%s reason=\"copy: %s\"", c.dst->dir,
+			          why);
 			store_reply_result(r, PROTO_STORE_NO, "SERVERBUG", "Cannot copy");
 		} else {
 			store_copy_answer(&c);

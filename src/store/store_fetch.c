@@ -21,8 +21,8 @@ struct store_fetch {
 	struct proto_store_fetch *req;
 	struct store_matches m;
 	unsigned sent;
-	int seen_set;  /* \Seen was set: commit, tell the others */
-	int skipped;   /* messages gone from the folder */
+	int seen_set; /* \Seen was set: commit, tell the others */
+	int skipped;  /* messages gone from the folder */
 };
 
 /* Sets \Seen on message INDEX for view entry I; 1 when it changed. */
@@ -37,7 +37,8 @@ static int store_fetch_mark_seen(struct store_fetch *b, unsigned index)
 		return 0;
 	strlcpy_checked(kw, m->keywords, sizeof(kw));
 	if (mailbox_set_flags(s->folder->mb, index, m->flags | STORE_FLAG_SEEN, kw, &why) < 0) {
-		log_error("event=store-error folder=%s reason=\"set \\Seen: %s\"", s->folder->dir, why);
+		log_error("event=store-error folder=%s reason=\"set \\Seen: %s\"", s->folder->dir,
+		          why);
 		return 0;
 	}
 	return 1;
@@ -176,7 +177,7 @@ void store_fetch_handle(struct store_req *r)
 		return;
 	}
 	max = b.req->max == 0 || b.req->max > PROTO_STORE_FETCH_BATCH ? PROTO_STORE_FETCH_BATCH
-	                                                               : b.req->max;
+	                                                              : b.req->max;
 	pos = store_cursor_begin(s, IMSG_STORE_FETCH, (int)b.req->uid, b.req->set, b.req->start);
 	pos = store_fetch_run(&b, pos, max);
 	store_cursor_end(s, IMSG_STORE_FETCH, (int)b.req->uid, b.req->set, b.req->start + b.sent,

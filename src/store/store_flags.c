@@ -60,7 +60,8 @@ int store_keywords_apply(uint32_t op, const char *kw, const char *arg, char *out
 			if (n > 0 && n < sizeof(word)) {
 				memcpy(word, p, n);
 				word[n] = '\0';
-				int drop = pass == 0 ? op == STORE_FLAGS_REMOVE && store_keywords_has(arg, word)
+				int drop = pass == 0 ? op == STORE_FLAGS_REMOVE &&
+				                           store_keywords_has(arg, word)
 				                     : store_keywords_has(out, word);
 				if (!drop && store_keywords_push(out, size, &o, p, n) < 0)
 					return -1;
@@ -108,7 +109,8 @@ static void store_flags_one(struct store_flags_batch *b, unsigned i, unsigned in
 	}
 	flags = store_flags_apply(b->req->op, m->flags, b->req->flags);
 	if (store_keywords_apply(b->req->op, m->keywords, b->req->keywords, kw, sizeof(kw)) < 0)
-		strlcpy_checked(kw, m->keywords, sizeof(kw)); /* too many keywords: kept as they were */
+		strlcpy_checked(kw, m->keywords,
+		                sizeof(kw)); /* too many keywords: kept as they were */
 	if (flags == (m->flags & STORE_FLAGS_SETTABLE) && strcmp(kw, m->keywords) == 0)
 		return;
 	if (mailbox_set_flags(s->folder->mb, index, flags, kw, &why) < 0) {

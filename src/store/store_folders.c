@@ -109,7 +109,8 @@ static void store_list_parents(struct proto_store_list_result *l, unsigned *cap)
 			*slash = '\0';
 			if (store_list_find(l, n, parent) != NULL)
 				break;
-			store_list_add(l, cap, parent, STORE_ATTR_NOSELECT | STORE_ATTR_NONEXISTENT);
+			store_list_add(l, cap, parent,
+			               STORE_ATTR_NOSELECT | STORE_ATTR_NONEXISTENT);
 		}
 	}
 	if (l->n_folders == n)
@@ -141,15 +142,16 @@ static void store_list_attrs(struct proto_store_list_result *l, char **subs, uns
 }
 
 /* LSUB and LIST (SUBSCRIBED): the subscriptions, those gone \NonExistent. */
-static void store_list_subscribed(struct proto_store_list_result *all, char **subs,
-                                  unsigned n_subs, struct proto_store_list_result *out)
+static void store_list_subscribed(struct proto_store_list_result *all, char **subs, unsigned n_subs,
+                                  struct proto_store_list_result *out)
 {
 	unsigned cap = 0, i;
 
 	memset(out, 0, sizeof(*out));
 	for (i = 0; i < n_subs; i++) {
 		const struct proto_store_folder *f = store_list_find(all, all->n_folders, subs[i]);
-		uint32_t attrs = f != NULL ? f->attrs : STORE_ATTR_NONEXISTENT | STORE_ATTR_NOSELECT;
+		uint32_t attrs =
+		    f != NULL ? f->attrs : STORE_ATTR_NONEXISTENT | STORE_ATTR_NOSELECT;
 		store_list_add(out, &cap, subs[i], attrs | STORE_ATTR_SUBSCRIBED);
 	}
 	if (out->n_folders > 0)

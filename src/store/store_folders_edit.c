@@ -113,11 +113,13 @@ static void store_create(struct store_req *r, const char *canon)
 			continue;
 		memcpy(level, canon, i);
 		level[i] = '\0';
-		if (strcmp(level, "INBOX") == 0 || store_name_dir(u->dir, level, dir, sizeof(dir)) < 0)
+		if (strcmp(level, "INBOX") == 0 ||
+		    store_name_dir(u->dir, level, dir, sizeof(dir)) < 0)
 			continue;
 		if (store_maildir_make(dir, 1, &why) < 0) {
 			log_error("event=store-error folder=%s reason=\"create: %s\"", dir, why);
-			store_reply_result(r, PROTO_STORE_NO, "SERVERBUG", "Cannot create the folder");
+			store_reply_result(r, PROTO_STORE_NO, "SERVERBUG",
+			                   "Cannot create the folder");
 			return;
 		}
 	}
@@ -167,7 +169,8 @@ static int store_rename_tree(const struct store_user *u, const struct proto_stor
 		if (strncmp(n, from, len) != 0 || (n[len] != '\0' && n[len] != '/'))
 			continue;
 		snprintf(name, sizeof(name), "%s%s", to, n + len);
-		if (strlen(name) >= PROTO_STORE_NAME_MAX || store_name_dir(u->dir, n, a, sizeof(a)) < 0 ||
+		if (strlen(name) >= PROTO_STORE_NAME_MAX ||
+		    store_name_dir(u->dir, n, a, sizeof(a)) < 0 ||
 		    store_name_dir(u->dir, name, b, sizeof(b)) < 0) {
 			*error_r = "name too long";
 			return -1;
@@ -267,7 +270,8 @@ static void store_subscribe(struct store_req *r, const char *canon, int add)
 
 	if (store_subs_change(r->session->user, canon, add, &why) < 0) {
 		log_error("event=store-error reason=\"subscriptions: %s\"", why);
-		store_reply_result(r, PROTO_STORE_NO, "SERVERBUG", "Cannot change the subscriptions");
+		store_reply_result(r, PROTO_STORE_NO, "SERVERBUG",
+		                   "Cannot change the subscriptions");
 		return;
 	}
 	store_reply_result(r, PROTO_STORE_OK, "", add ? "Subscribed" : "Unsubscribed");

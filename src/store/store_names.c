@@ -165,9 +165,8 @@ uint32_t store_name_special(const char *canon)
 		const char *name;
 		uint32_t attr;
 	} specials[] = {
-	    {"Sent", STORE_ATTR_SENT},   {"Drafts", STORE_ATTR_DRAFTS},
-	    {"Trash", STORE_ATTR_TRASH}, {"Junk", STORE_ATTR_JUNK},
-	    {"Archive", STORE_ATTR_ARCHIVE},
+	    {"Sent", STORE_ATTR_SENT}, {"Drafts", STORE_ATTR_DRAFTS},   {"Trash", STORE_ATTR_TRASH},
+	    {"Junk", STORE_ATTR_JUNK}, {"Archive", STORE_ATTR_ARCHIVE},
 	};
 	size_t i;
 

@@ -17,7 +17,7 @@
 
 #define STORE_PATH_MAX 1024
 #define STORE_SESSION_BUCKETS 256
-#define STORE_FOLDERS_MAX 10000           /* folders per user */
+#define STORE_FOLDERS_MAX 10000            /* folders per user */
 #define STORE_PARSE_MAX (64 * 1024 * 1024) /* octets of a message read for its MIME structure */
 #define STORE_NOTIFY_USEC 50000            /* inotify events are coalesced this long */
 
@@ -40,8 +40,8 @@ struct store_folder {
 	struct mailbox *mb;
 	unsigned refs;
 	struct store_session *pop3; /* the POP3 session holding it, if any */
-	int wd_new, wd_cur;          /* inotify watches, -1 when none */
-	int dirty;                   /* inotify saw changes not synced yet */
+	int wd_new, wd_cur;         /* inotify watches, -1 when none */
+	int dirty;                  /* inotify saw changes not synced yet */
 	TAILQ_HEAD(, store_session) selected;
 	LIST_ENTRY(store_folder) entry;
 };
@@ -57,6 +57,7 @@ struct store_view_entry {
 struct store_view {
 	struct store_view_entry *v;
 	unsigned n, cap;
+	uint64_t synced_modseq; /* the folder's highest modseq at the last diff */
 };
 
 /* Where a FETCH or STORE in batches stopped, so the next batch resumes
@@ -71,7 +72,7 @@ struct store_session {
 	struct store_peer *peer;
 	uint64_t id;
 	struct store_user *user;
-	uint32_t service; /* enum proto_store_service */
+	uint32_t service;            /* enum proto_store_service */
 	struct store_folder *folder; /* selected, or NULL */
 	int readonly, pop3;
 	int changed_sent; /* CHANGED sent, UPDATES not asked since */
@@ -104,7 +105,7 @@ struct store {
 struct store_req {
 	struct store_peer *peer;
 	uint64_t id;
-	uint32_t type, reply; /* the request and the type its answer has */
+	uint32_t type, reply;          /* the request and the type its answer has */
 	struct store_session *session; /* NULL before LOGIN */
 	const void *data;
 	size_t len;
@@ -155,13 +156,11 @@ void store_folders_mailbox(struct store_req *r);
 void store_folders_status(struct store_req *r);
 /* The directory of folder NAME of R's user into DIR; NULL, or why the name
  * is refused (the request is then answered by the caller). */
-const char *store_folder_dir(const struct store_req *r, const char *name, char *canon,
-                             char *dir, size_t size);
+const char *store_folder_dir(const struct store_req *r, const char *name, char *canon, char *dir,
+                             size_t size);
 int store_subs_read(const struct store_user *u, char ***names_r, unsigned *n_r);
-int store_subs_write(const struct store_user *u, char **names, unsigned n,
-                     const char **error_r);
-int store_subs_change(const struct store_user *u, const char *name, int add,
-                      const char **error_r);
+int store_subs_write(const struct store_user *u, char **names, unsigned n, const char **error_r);
+int store_subs_change(const struct store_user *u, const char *name, int add, const char **error_r);
 void store_subs_free(char **names, unsigned n);
 /* Creates the special folders and the subscriptions of a new user. */
 int store_user_specials(const struct store_user *u, const char **error_r);
@@ -254,7 +253,6 @@ void store_append_handle(struct store_req *r);
 void store_expunge_handle(struct store_req *r);
 /* Expunges F's \Deleted messages (only those with a UID in UIDS when not
  * NULL); returns how many, -1 on error. */
-int store_expunge_deleted(struct store_folder *f, const struct seqset *uids,
-                          const char **error_r);
+int store_expunge_deleted(struct store_folder *f, const struct seqset *uids, const char **error_r);
 
 #endif

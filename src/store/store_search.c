@@ -30,7 +30,7 @@ struct store_search {
 /* One message being evaluated. */
 struct store_search_msg {
 	struct store_session *s;
-	unsigned seq;  /* view index + 1 */
+	unsigned seq;   /* view index + 1 */
 	unsigned index; /* in the folder */
 	const struct mailbox_msg *m;
 	char *headers; /* cached header block, when loaded */
@@ -239,10 +239,16 @@ static int store_search_eval(struct store_search *q, struct store_search_msg *x,
 		return seqset_contains(&q->sets[k], x->seq);
 	case SEARCH_UIDSET:
 		return seqset_contains(&q->sets[k], x->m->uid);
-	case SEARCH_FLAG: case SEARCH_NOFLAG: case SEARCH_NEW: case SEARCH_OLD:
-	case SEARCH_KEYWORD: case SEARCH_UNKEYWORD:
+	case SEARCH_FLAG:
+	case SEARCH_NOFLAG:
+	case SEARCH_NEW:
+	case SEARCH_OLD:
+	case SEARCH_KEYWORD:
+	case SEARCH_UNKEYWORD:
 		return store_search_flags(x, n);
-	case SEARCH_HEADER: case SEARCH_BODY: case SEARCH_TEXT:
+	case SEARCH_HEADER:
+	case SEARCH_BODY:
+	case SEARCH_TEXT:
 		return store_search_text(x, n);
 	case SEARCH_MODSEQ:
 		return x->m->modseq >= n->number;

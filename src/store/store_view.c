@@ -242,7 +242,8 @@ static int store_view_enter(struct store_req *r, const struct proto_store_select
 	}
 	if (req->pop3 && f->pop3 != NULL) {
 		store_folder_unref(&f);
-		store_reply_status(r, PROTO_STORE_NO, "IN-USE", "Mailbox in use by another POP3 session");
+		store_reply_status(r, PROTO_STORE_NO, "IN-USE",
+		                   "Mailbox in use by another POP3 session");
 		return -1;
 	}
 	store_folder_sync(f, NULL);
@@ -253,6 +254,7 @@ static int store_view_enter(struct store_req *r, const struct proto_store_select
 		f->pop3 = s;
 	TAILQ_INSERT_TAIL(&f->selected, s, fentry);
 	store_view_extend(s, 0);
+	s->view.synced_modseq = mailbox_highestmodseq(f->mb);
 	return 0;
 }
 
@@ -272,7 +274,8 @@ void store_view_select(struct store_req *r)
 	if (store_view_enter(r, req) == 0) {
 		res.vanished = store_view_qresync(r->session, r->id, req);
 		store_view_counts(r->session, &res);
-		strlcpy_checked(res.code, res.readonly ? "READ-ONLY" : "READ-WRITE", sizeof(res.code));
+		strlcpy_checked(res.code, res.readonly ? "READ-ONLY" : "READ-WRITE",
+		                sizeof(res.code));
 		strlcpy_checked(res.text, "Selected", sizeof(res.text));
 		ipc_writer_init(&w);
 		proto_store_select_result_encode(&res, &w);
@@ -295,26 +298,30 @@ void store_view_unselect(struct store_req *r)
 	store_reply_result(r, PROTO_STORE_OK, "", "Unselected");
 }
 
-/* Drops the view entries whose messages are gone, noting their sequence
- * numbers as the session must hear them (each after the ones before) and
- * their UIDs. Flag changes of the others go out as FETCH_ITEMs first. */
+/* Drops the view entries whose messages are gone (when EXPUNGES), noting
+ * their sequence numbers as the session must hear them (each after the
+ * ones before) and their UIDs; flag changes of the others go out as
+ * FETCH_ITEMs, numbered as the session's view stands before the
+ * expunges. One walk, since view and folder are both in UID order. */
 static void store_view_diff(struct store_session *s, uint64_t id, int expunges,
                             struct proto_store_updates_result *res, uint32_t **uids_r)
 {
 	struct mailbox *mb = s->folder->mb;
-	unsigned i, j = 0, gone = 0;
+	unsigned i, j = 0, k = 0, gone = 0, count = mailbox_count(mb);
 
 	*uids_r = xcalloc(s->view.n + 1, sizeof(uint32_t));
 	res->expunged = xcalloc(s->view.n + 1, sizeof(uint32_t));
 	for (i = 0; i < s->view.n; i++) {
-		int index = store_view_index(s, i);
-		if (index >= 0 && mailbox_get(mb, (unsigned)index)->modseq != s->view.v[i].modseq)
-			store_view_send_flags(s, id, i, index);
-	}
-	for (i = 0; i < s->view.n; i++) {
-		if (expunges && store_view_index(s, i) < 0) {
+		struct store_view_entry e = s->view.v[i];
+		const struct mailbox_msg *m = NULL;
+		while (k < count && (m = mailbox_get(mb, k))->uid < e.uid)
+			k++;
+		if (k < count && m->uid == e.uid) {
+			if (m->modseq != e.modseq)
+				store_view_send_flags(s, id, i, (int)k);
+		} else if (expunges) {
 			res->expunged[res->n_expunged++] = i + 1 - gone;
-			(*uids_r)[gone++] = s->view.v[i].uid;
+			(*uids_r)[gone++] = e.uid;
 			continue;
 		}
 		s->view.v[j++] = s->view.v[i];
@@ -344,13 +351,19 @@ void store_view_updates(struct store_req *r)
 	store_watch_poll(r->peer->store);
 	if (s->folder->dirty || r->peer->store->watch == NULL)
 		store_folder_sync(s->folder, s);
-	store_view_diff(s, r->id, (int)req.expunges, &res, &uids);
-	store_view_extend(s, store_view_first_new(s));
+	/* nothing happened since the last look: no walk over a large folder */
+	if (s->view.synced_modseq != mailbox_highestmodseq(s->folder->mb) ||
+	    s->view.n != mailbox_count(s->folder->mb)) {
+		store_view_diff(s, r->id, (int)req.expunges, &res, &uids);
+		store_view_extend(s, store_view_first_new(s));
+	}
+	s->view.synced_modseq = mailbox_highestmodseq(s->folder->mb);
 	res.exists = s->view.n;
 	for (i = 0; i < s->view.n; i++)
 		res.recent += s->view.v[i].recent;
 	res.highestmodseq = mailbox_highestmodseq(s->folder->mb);
-	res.vanished = req.qresync ? seqset_format(uids, res.n_expunged) : xstrdup("");
+	res.vanished =
+	    req.qresync && uids != NULL ? seqset_format(uids, res.n_expunged) : xstrdup("");
 	if (req.qresync)
 		res.n_expunged = 0;
 	ipc_writer_init(&w);

@@ -155,8 +155,8 @@ static void test_parent_only_level(void **state)
 static void test_names_refused(void **state)
 {
 	struct harness *h = *state;
-	static const char *const bad[] = {"a.b", "a//b", "/a", "a/", "x*", "y%", "..",
-	                                  "tab\there", "\xff\xfe"};
+	static const char *const bad[] = {"a.b", "a//b", "/a",        "a/",      "x*",
+	                                  "y%",  "..",   "tab\there", "\xff\xfe"};
 	struct proto_store_result res;
 	size_t i;
 

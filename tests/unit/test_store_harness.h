@@ -118,7 +118,8 @@ static inline int h_teardown(void **state)
 }
 
 /* Sends TYPE with the payload of W (freed) and FD. */
-static inline void h_send(struct harness *h, uint32_t type, uint64_t id, struct ipc_writer *w, int fd)
+static inline void h_send(struct harness *h, uint32_t type, uint64_t id, struct ipc_writer *w,
+                          int fd)
 {
 	store_request(h->peer, type, id, w->buf, w->len, fd);
 	ipc_writer_free(w);
@@ -162,7 +163,7 @@ static inline void h_login(struct harness *h, uint64_t id, const char *user, uin
 }
 
 static inline void h_mailbox(struct harness *h, uint64_t id, uint32_t op, const char *name,
-                      const char *new_name)
+                             const char *new_name)
 {
 	struct proto_store_mailbox m = {.op = op};
 	struct ipc_writer w;
@@ -175,7 +176,7 @@ static inline void h_mailbox(struct harness *h, uint64_t id, uint32_t op, const 
 }
 
 static inline void h_list(struct harness *h, uint64_t id, int subscribed_only,
-                   struct proto_store_list_result *res)
+                          struct proto_store_list_result *res)
 {
 	struct proto_store_list m = {.subscribed_only = (uint32_t)subscribed_only};
 	struct ipc_writer w;
@@ -202,8 +203,8 @@ static inline long h_attrs(const struct proto_store_list_result *res, const char
 
 /* SELECT (or EXAMINE, or POP3): the answer decoded into *RES. Items sent
  * before it (QRESYNC) stay to be taken before. */
-static inline void h_select_req(struct harness *h, uint64_t id, const char *name, int readonly, int pop3,
-                         uint32_t uidvalidity, uint64_t modseq, const char *known)
+static inline void h_select_req(struct harness *h, uint64_t id, const char *name, int readonly,
+                                int pop3, uint32_t uidvalidity, uint64_t modseq, const char *known)
 {
 	struct proto_store_select *m = xcalloc(1, sizeof(*m));
 	struct ipc_writer w;
@@ -229,14 +230,14 @@ static inline void h_select_result(struct harness *h, struct proto_store_select_
 }
 
 static inline void h_select(struct harness *h, uint64_t id, const char *name, int readonly,
-                     struct proto_store_select_result *res)
+                            struct proto_store_select_result *res)
 {
 	h_select_req(h, id, name, readonly, 0, 0, 0, "");
 	h_select_result(h, res);
 }
 
 static inline void h_fetch(struct harness *h, uint64_t id, int uid, const char *set, uint32_t want,
-                    uint32_t start, uint32_t max)
+                           uint32_t start, uint32_t max)
 {
 	struct proto_store_fetch *m = xcalloc(1, sizeof(*m));
 	struct ipc_writer w;
@@ -253,7 +254,7 @@ static inline void h_fetch(struct harness *h, uint64_t id, int uid, const char *
 }
 
 static inline void h_flags(struct harness *h, uint64_t id, int uid, const char *set, uint32_t op,
-                    uint32_t flags, const char *keywords, uint64_t unchangedsince)
+                           uint32_t flags, const char *keywords, uint64_t unchangedsince)
 {
 	struct proto_store_flags *m = xcalloc(1, sizeof(*m));
 	struct ipc_writer w;
@@ -290,7 +291,7 @@ static inline void h_done(struct harness *h, struct proto_store_fetch_done *d)
 }
 
 static inline void h_updates(struct harness *h, uint64_t id, int expunges, int qresync,
-                      struct proto_store_updates_result *res)
+                             struct proto_store_updates_result *res)
 {
 	struct proto_store_updates m = {.expunges = (uint32_t)expunges,
 	                                .qresync = (uint32_t)qresync};
@@ -319,8 +320,8 @@ static inline void h_deliver(struct harness *h, const char *dir, const char *tex
 	h->delivered++;
 	snprintf(tmp, sizeof(tmp), "%s/tmp/17000000%02u.M1P1Q%u.test.example", dir, h->delivered,
 	         h->delivered);
-	snprintf(path, sizeof(path), "%s/new/17000000%02u.M1P1Q%u.test.example", dir,
-	         h->delivered, h->delivered);
+	snprintf(path, sizeof(path), "%s/new/17000000%02u.M1P1Q%u.test.example", dir, h->delivered,
+	         h->delivered);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	assert_true(fd >= 0);
 	assert_int_equal(write_all(fd, text, strlen(text)), 0);
