@@ -505,6 +505,24 @@ static void dispatcher_session_start(struct dispatcher *d, struct dispatcher_con
 		smtp_session_set_local(s, local_uid);
 }
 
+/* Tells a client over the connection limits so in its own protocol (RFC
+ * 5321 3.8 421, RFC 9051 7.1.5 BYE, RFC 2449 SYS/TEMP), then closes FD. On
+ * an implicit TLS listener nothing can be said before the handshake, which
+ * the limit exists to spare: the connection is just closed. */
+static void dispatcher_refuse(const struct config_listener *l, int fd)
+{
+	static const char smtp[] = "421 4.7.0 Too many connections, try again later\r\n";
+	static const char imap[] = "* BYE [UNAVAILABLE] Too many connections, try again later\r\n";
+	static const char pop3[] = "-ERR [SYS/TEMP] Too many connections, try again later\r\n";
+	const char *msg = l->protocol == LISTENER_IMAP   ? imap
+	                  : l->protocol == LISTENER_POP3 ? pop3
+	                                                 : smtp;
+
+	if (l->tls != LISTENER_TLS_IMPLICIT)
+		(void)!write(fd, msg, strlen(msg));
+	close(fd);
+}
+
 static void dispatcher_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
                                  struct sockaddr *sa, int salen, void *arg)
 {
@@ -519,9 +537,7 @@ static void dispatcher_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 			l = &d->cfg->listeners[i];
 	if (conn_limits_acquire(d->limits, d->limit_slot, sa, d->cfg->limits.connections,
 	                        d->cfg->limits.connections_per_client, &which) < 0) {
-		static const char msg[] = "421 4.7.0 Too many connections, try again later\r\n";
-		(void)!write(fd, msg, sizeof(msg) - 1);
-		close(fd);
+		dispatcher_refuse(l, fd);
 		log_info("event=connection-refused reason=limit limit=%s", which);
 		return;
 	}
