@@ -733,6 +733,38 @@ static void test_search_and_saved_result(void **state)
 	assert_string_equal(f.set, "10");
 }
 
+/* A session that ends while the store still owes the LOGIN answer sends
+ * LOGOUT: the store may have made the session, which would otherwise
+ * count against the user's sessions_per_user until the dispatcher goes. */
+static void test_close_with_login_in_flight(void **state)
+{
+	imap_session_test_assume_tls(sess);
+	expect("sealmail ready\r\n");
+	client_send("a1 LOGIN alice@example.org secret\r\n");
+	imap_session_auth_done(sess, PROTO_AUTH_OK, "alice@example.org");
+	pump();
+	last_sent(IMSG_STORE_LOGIN);
+	imap_session_abort(sess);
+	assert_true(closed_called);
+	last_sent(IMSG_STORE_LOGOUT);
+}
+
+/* A store that refused the login kept nothing: no LOGOUT then. */
+static void test_no_logout_after_store_refusal(void **state)
+{
+	imap_session_test_assume_tls(sess);
+	expect("sealmail ready\r\n");
+	client_send("a1 LOGIN alice@example.org secret\r\n");
+	imap_session_auth_done(sess, PROTO_AUTH_OK, "alice@example.org");
+	pump();
+	last_sent(IMSG_STORE_LOGIN);
+	store_result(PROTO_STORE_NO, "LIMIT", "Too many sessions");
+	expect("a1 NO [LIMIT]");
+	imap_session_abort(sess);
+	assert_true(closed_called);
+	last_sent(IMSG_STORE_LOGIN);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -753,6 +785,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_append, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_list, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_search_and_saved_result, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_close_with_login_in_flight, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_logout_after_store_refusal, setup, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN); /* as the daemon: a peer gone is an io error */
