@@ -765,6 +765,25 @@ static void test_no_logout_after_store_refusal(void **state)
 	last_sent(IMSG_STORE_LOGIN);
 }
 
+/* An UPDATES answer that does not decode leaves the session not knowing
+ * the store's view: it says BYE rather than go on with numbers that may
+ * name other messages. */
+static void test_updates_undecodable_closes(void **state)
+{
+	static const unsigned char junk[3] = {1, 2, 3};
+
+	login();
+	select_inbox();
+	client_send("n1 NOOP\r\n");
+	last_sent(IMSG_STORE_UPDATES);
+	imap_session_store_reply(sess, IMSG_STORE_UPDATES_RESULT, junk, sizeof(junk), -1);
+	pump();
+	expect("* BYE Lost track of the mailbox\r\n");
+	pump();
+	assert_true(closed_called);
+	last_sent(IMSG_STORE_LOGOUT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -787,6 +806,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_search_and_saved_result, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_close_with_login_in_flight, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_logout_after_store_refusal, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_updates_undecodable_closes, setup, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN); /* as the daemon: a peer gone is an io error */
