@@ -142,6 +142,7 @@ static void imap_login_result(struct imap_session *s, uint32_t type, const void 
 		r = imap_reply_make(IMAP_NO, "SERVERBUG", "The mail store did not answer");
 	} else if (m.status != PROTO_STORE_OK) {
 		r = imap_reply_from_store(m.status, m.code, m.text, "");
+		s->store_login = 0; /* the store refused: it kept nothing of us */
 	} else {
 		imap_session_logged_in(s);
 		imap_capabilities(s, caps, sizeof(caps));
@@ -192,5 +193,9 @@ void imap_auth_result(struct imap_session *s, int ok, const char *user)
 	snprintf(s->user, sizeof(s->user), "%s", user);
 	ipc_writer_init(&w);
 	proto_store_login_encode(&m, &w);
+	/* from now on the store may know us: a session that ends before the
+	 * answer still sends LOGOUT, or the store keeps a session that counts
+	 * against the user's sessions_per_user for ever */
+	s->store_login = 1;
 	imap_store_request(s, IMSG_STORE_LOGIN, &w, -1, imap_login_result);
 }

@@ -143,7 +143,7 @@ struct imap_session {
 	int test_assume_tls; /* the unit test's hook: TLS taken as active (never from config) */
 
 	char user[ENVELOPE_ADDR_MAX]; /* the canonical user once logged in */
-	int store_login;              /* the store accepted IMSG_STORE_LOGIN */
+	int store_login;              /* IMSG_STORE_LOGIN sent and not refused */
 	char auth_method[16];         /* "LOGIN", "PLAIN": for the log */
 	unsigned enabled;             /* enum imap_enabled */
 	unsigned bad_in_row, auth_failures, commands;

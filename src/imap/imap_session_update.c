@@ -131,7 +131,11 @@ static int imap_updates_take(struct imap_session *s, uint32_t type, const void *
 		struct proto_store_updates_result r;
 
 		if (proto_store_updates_result_decode(&r, data, len, &why) < 0) {
+			/* the store's view moved on without us: any sequence
+			 * number from now on could name another message */
 			log_warn("event=imap-store-error session=%s reason=\"%s\"", s->id, why);
+			imap_untagged(s, "BYE Lost track of the mailbox");
+			imap_close_after_output(s);
 			return 1;
 		}
 		imap_updates_render(s, &r);
@@ -199,7 +203,7 @@ static void imap_idle_updates(struct imap_session *s, uint32_t type, const void 
 		return;
 	s->wait = IMAP_WAIT_NONE;
 	s->on_store = NULL;
-	if (s->changed)
+	if (s->changed && s->state == IMAP_STATE_SELECTED)
 		imap_updates_ask(s, 1, imap_idle_updates);
 }
 

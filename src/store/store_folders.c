@@ -51,9 +51,13 @@ static int store_folder_cmp(const void *a, const void *b)
 	                      ((const struct proto_store_folder *)b)->name);
 }
 
+/* Adds NAME to L; past STORE_LIST_MAX names (deep parent-only levels
+ * above many folders) it is left out, so the answer stays decodable. */
 static void store_list_add(struct proto_store_list_result *l, unsigned *cap, const char *name,
                            uint32_t attrs)
 {
+	if (l->n_folders >= STORE_LIST_MAX)
+		return;
 	if (l->n_folders == *cap) {
 		*cap = *cap ? *cap * 2 : 32;
 		l->folders = xrealloc(l->folders, *cap * sizeof(*l->folders));

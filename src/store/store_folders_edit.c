@@ -156,30 +156,38 @@ static void store_delete(struct store_req *r, const char *canon, const char *dir
 		store_reply_result(r, PROTO_STORE_OK, "", "Deleted");
 }
 
-/* Renames the directory of FROM and of each child to TO's. */
+/* Renames the directory of FROM and of each child to TO's. A first pass
+ * moves nothing: every new name must fit and be free (a child of TO that
+ * exists already would stop the renames half-way, and rename(2) would
+ * put an empty directory's place to a folder of FROM). */
 static int store_rename_tree(const struct store_user *u, const struct proto_store_list_result *l,
                              const char *from, const char *to, const char **error_r)
 {
 	char name[2 * PROTO_STORE_NAME_MAX], a[STORE_PATH_MAX], b[STORE_PATH_MAX];
 	size_t len = strlen(from);
-	unsigned i;
+	unsigned i, pass;
 
-	for (i = 0; i < l->n_folders; i++) {
-		const char *n = l->folders[i].name;
-		if (strncmp(n, from, len) != 0 || (n[len] != '\0' && n[len] != '/'))
-			continue;
-		snprintf(name, sizeof(name), "%s%s", to, n + len);
-		if (strlen(name) >= PROTO_STORE_NAME_MAX ||
-		    store_name_dir(u->dir, n, a, sizeof(a)) < 0 ||
-		    store_name_dir(u->dir, name, b, sizeof(b)) < 0) {
-			*error_r = "name too long";
-			return -1;
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i < l->n_folders; i++) {
+			const char *n = l->folders[i].name;
+			if (strncmp(n, from, len) != 0 || (n[len] != '\0' && n[len] != '/'))
+				continue;
+			snprintf(name, sizeof(name), "%s%s", to, n + len);
+			if (strlen(name) >= PROTO_STORE_NAME_MAX ||
+			    store_name_dir(u->dir, n, a, sizeof(a)) < 0 ||
+			    store_name_dir(u->dir, name, b, sizeof(b)) < 0) {
+				*error_r = "name too long";
+				return -1;
+			}
+			if (pass == 0 && access(b, F_OK) == 0) {
+				*error_r = "a new name exists";
+				return -1;
+			}
+			if (pass == 1 && rename(a, b) < 0) {
+				*error_r = strerror(errno);
+				return -1;
+			}
 		}
-		if (rename(a, b) < 0) {
-			*error_r = strerror(errno);
-			return -1;
-		}
-	}
 	return fsync_dir(u->dir) < 0 ? (*error_r = strerror(errno), -1) : 0;
 }
 

@@ -20,6 +20,13 @@
 #define STORE_FOLDERS_MAX 10000            /* folders per user */
 #define STORE_PARSE_MAX (64 * 1024 * 1024) /* octets of a message read for its MIME structure */
 #define STORE_NOTIFY_USEC 50000            /* inotify events are coalesced this long */
+/* Expunges told in one UPDATES answer: its VANISHED set (at most 11 octets
+ * a UID) must stay under PROTO_STORE_SET_MAX, which the session decodes;
+ * the rest stay in the view, for the next UPDATES (CHANGED says so). */
+#define STORE_UPDATES_EXPUNGES_MAX 4096
+/* Names in one LIST answer, the parent-only levels included: what the
+ * session decodes (store.h), and well under the IPC payload bound. */
+#define STORE_LIST_MAX 65536
 
 struct config;
 struct store_watch;

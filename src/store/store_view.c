@@ -302,7 +302,8 @@ void store_view_unselect(struct store_req *r)
  * their sequence numbers as the session must hear them (each after the
  * ones before) and their UIDs; flag changes of the others go out as
  * FETCH_ITEMs, numbered as the session's view stands before the
- * expunges. One walk, since view and folder are both in UID order. */
+ * expunges. One walk, since view and folder are both in UID order. At
+ * most STORE_UPDATES_EXPUNGES_MAX expunges are taken; the others stay. */
 static void store_view_diff(struct store_session *s, uint64_t id, int expunges,
                             struct proto_store_updates_result *res, uint32_t **uids_r)
 {
@@ -319,7 +320,7 @@ static void store_view_diff(struct store_session *s, uint64_t id, int expunges,
 		if (k < count && m->uid == e.uid) {
 			if (m->modseq != e.modseq)
 				store_view_send_flags(s, id, i, (int)k);
-		} else if (expunges) {
+		} else if (expunges && res->n_expunged < STORE_UPDATES_EXPUNGES_MAX) {
 			res->expunged[res->n_expunged++] = i + 1 - gone;
 			(*uids_r)[gone++] = e.uid;
 			continue;
@@ -327,6 +328,16 @@ static void store_view_diff(struct store_session *s, uint64_t id, int expunges,
 		s->view.v[j++] = s->view.v[i];
 	}
 	s->view.n = j;
+}
+
+/* Tells S that UPDATES has more for it (IMSG_STORE_CHANGED). */
+static void store_view_more(struct store_session *s)
+{
+	struct ipc_writer w;
+
+	s->changed_sent = 1;
+	ipc_writer_init(&w);
+	store_send(s->peer, IMSG_STORE_CHANGED, s->id, &w, -1);
 }
 
 void store_view_updates(struct store_req *r)
@@ -338,6 +349,7 @@ void store_view_updates(struct store_req *r)
 	uint32_t *uids = NULL;
 	const char *why;
 	unsigned i;
+	int capped = 0;
 
 	if (proto_store_updates_decode(&req, r->data, r->len, &why) < 0) {
 		store_reply_bad(r, why);
@@ -355,6 +367,7 @@ void store_view_updates(struct store_req *r)
 	if (s->view.synced_modseq != mailbox_highestmodseq(s->folder->mb) ||
 	    s->view.n != mailbox_count(s->folder->mb)) {
 		store_view_diff(s, r->id, (int)req.expunges, &res, &uids);
+		capped = res.n_expunged == STORE_UPDATES_EXPUNGES_MAX;
 		store_view_extend(s, store_view_first_new(s));
 	}
 	s->view.synced_modseq = mailbox_highestmodseq(s->folder->mb);
@@ -369,6 +382,8 @@ void store_view_updates(struct store_req *r)
 	ipc_writer_init(&w);
 	proto_store_updates_result_encode(&res, &w);
 	store_send(r->peer, IMSG_STORE_UPDATES_RESULT, r->id, &w, -1);
+	if (capped && req.expunges) /* the expunges left wait for the next UPDATES */
+		store_view_more(s);
 	free(res.vanished);
 	free(res.expunged);
 	free(uids);

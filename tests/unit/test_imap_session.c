@@ -733,6 +733,57 @@ static void test_search_and_saved_result(void **state)
 	assert_string_equal(f.set, "10");
 }
 
+/* A session that ends while the store still owes the LOGIN answer sends
+ * LOGOUT: the store may have made the session, which would otherwise
+ * count against the user's sessions_per_user until the dispatcher goes. */
+static void test_close_with_login_in_flight(void **state)
+{
+	imap_session_test_assume_tls(sess);
+	expect("sealmail ready\r\n");
+	client_send("a1 LOGIN alice@example.org secret\r\n");
+	imap_session_auth_done(sess, PROTO_AUTH_OK, "alice@example.org");
+	pump();
+	last_sent(IMSG_STORE_LOGIN);
+	imap_session_abort(sess);
+	assert_true(closed_called);
+	last_sent(IMSG_STORE_LOGOUT);
+}
+
+/* A store that refused the login kept nothing: no LOGOUT then. */
+static void test_no_logout_after_store_refusal(void **state)
+{
+	imap_session_test_assume_tls(sess);
+	expect("sealmail ready\r\n");
+	client_send("a1 LOGIN alice@example.org secret\r\n");
+	imap_session_auth_done(sess, PROTO_AUTH_OK, "alice@example.org");
+	pump();
+	last_sent(IMSG_STORE_LOGIN);
+	store_result(PROTO_STORE_NO, "LIMIT", "Too many sessions");
+	expect("a1 NO [LIMIT]");
+	imap_session_abort(sess);
+	assert_true(closed_called);
+	last_sent(IMSG_STORE_LOGIN);
+}
+
+/* An UPDATES answer that does not decode leaves the session not knowing
+ * the store's view: it says BYE rather than go on with numbers that may
+ * name other messages. */
+static void test_updates_undecodable_closes(void **state)
+{
+	static const unsigned char junk[3] = {1, 2, 3};
+
+	login();
+	select_inbox();
+	client_send("n1 NOOP\r\n");
+	last_sent(IMSG_STORE_UPDATES);
+	imap_session_store_reply(sess, IMSG_STORE_UPDATES_RESULT, junk, sizeof(junk), -1);
+	pump();
+	expect("* BYE Lost track of the mailbox\r\n");
+	pump();
+	assert_true(closed_called);
+	last_sent(IMSG_STORE_LOGOUT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -753,6 +804,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_append, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_list, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_search_and_saved_result, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_close_with_login_in_flight, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_logout_after_store_refusal, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_updates_undecodable_closes, setup, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN); /* as the daemon: a peer gone is an io error */

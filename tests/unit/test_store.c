@@ -314,6 +314,48 @@ static void test_pop3_exclusive(void **state)
 	proto_store_select_result_free(&sel);
 }
 
+/* RENAME A to B when B/X exists already (made by another tool; B itself
+ * not): nothing moves, rather than A becoming B and A/X left behind. */
+static void test_rename_child_target_exists(void **state)
+{
+	struct harness *h = *state;
+
+	h_login(h, 1, H_USER, STORE_SERVICE_IMAP);
+	h_result(h, PROTO_STORE_OK);
+	h_mailbox(h, 1, STORE_MAILBOX_CREATE, "A/X", "");
+	h_result(h, PROTO_STORE_OK);
+	assert_int_equal(mkdir_p(H_DIR "/.B.X/cur", 0700), 0);
+	assert_int_equal(mkdir_p(H_DIR "/.B.X/new", 0700), 0);
+	assert_int_equal(mkdir_p(H_DIR "/.B.X/tmp", 0700), 0);
+	h_mailbox(h, 1, STORE_MAILBOX_RENAME, "A", "B");
+	h_result(h, PROTO_STORE_NO);
+	assert_int_equal(access(H_DIR "/.A/cur", F_OK), 0);
+	assert_int_equal(access(H_DIR "/.A.X/cur", F_OK), 0);
+	assert_true(access(H_DIR "/.B", F_OK) < 0);
+}
+
+/* Many folders each under its own deep parent-only levels: the LIST answer
+ * holds at most the names a session decodes (it was dropped by the IPC
+ * layer as too large, and the session waited for it until its timeout). */
+static void test_list_bounded(void **state)
+{
+	struct harness *h = *state;
+	struct proto_store_list_result l;
+	char path[256];
+	unsigned i;
+
+	h_login(h, 1, H_USER, STORE_SERVICE_IMAP);
+	h_result(h, PROTO_STORE_OK);
+	for (i = 0; i < 10000; i++) {
+		snprintf(path, sizeof(path), H_DIR "/.f%u.a.b.c.d.e.f.g/cur", i);
+		assert_int_equal(mkdir_p(path, 0700), 0);
+	}
+	h_list(h, 1, 0, &l);
+	assert_int_equal(l.n_folders, 65536);
+	assert_string_equal(l.folders[0].name, "INBOX");
+	proto_store_list_result_free(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -328,6 +370,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_rename_inbox, h_setup, h_teardown),
 	    cmocka_unit_test_setup_teardown(test_status, h_setup, h_teardown),
 	    cmocka_unit_test_setup_teardown(test_pop3_exclusive, h_setup, h_teardown),
+	    cmocka_unit_test_setup_teardown(test_rename_child_target_exists, h_setup, h_teardown),
+	    cmocka_unit_test_setup_teardown(test_list_bounded, h_setup, h_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -583,6 +583,46 @@ static void test_qresync(void **state)
 	h_none_left(h);
 }
 
+/* More expunges than one UPDATES answer may tell: the first answer tells
+ * STORE_UPDATES_EXPUNGES_MAX of them (its VANISHED set stays decodable by
+ * the session), CHANGED says more wait, the next answer tells the rest. */
+static void test_updates_many_expunges(void **state)
+{
+	struct harness *h = *state;
+	struct proto_store_select_result sel;
+	struct proto_store_updates_result up;
+	const unsigned total = 4096 + 104;
+	const char *why;
+	unsigned i;
+
+	assert_int_equal(mkdir_p(H_DIR "/new", 0700), 0);
+	assert_int_equal(mkdir_p(H_DIR "/tmp", 0700), 0);
+	assert_int_equal(mkdir_p(H_DIR "/cur", 0700), 0);
+	for (i = 0; i < total; i++)
+		h_deliver(h, H_DIR, "Subject: x\n\nx\n");
+	h_inbox(h, 1, 0, &sel);
+	assert_int_equal(sel.exists, total);
+	proto_store_select_result_free(&sel);
+	assert_int_equal(system("find " H_DIR "/cur -type f -delete"), 0);
+	store_watch_flush(h->store);
+	h->next = h->n;
+	h_updates(h, 1, 1, 1, &up);
+	h_updates_result(h, &up);
+	assert_int_equal(up.exists, total - 4096);
+	assert_int_equal(up.n_expunged, 0);
+	assert_string_equal(up.vanished, "1:4096");
+	proto_store_updates_result_free(&up);
+	assert_int_equal(h_take(h, IMSG_STORE_CHANGED)->id, 1);
+	h_none_left(h);
+	h_updates(h, 1, 1, 1, &up);
+	h_updates_result(h, &up);
+	assert_int_equal(up.exists, 0);
+	assert_string_equal(up.vanished, "4097:4200");
+	proto_store_updates_result_free(&up);
+	h_none_left(h);
+	(void)why;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -596,6 +636,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_updates_two_sessions, h_setup, h_teardown),
 	    cmocka_unit_test_setup_teardown(test_new_mail_event_loop, h_setup, h_teardown),
 	    cmocka_unit_test_setup_teardown(test_qresync, h_setup, h_teardown),
+	    cmocka_unit_test_setup_teardown(test_updates_many_expunges, h_setup, h_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
