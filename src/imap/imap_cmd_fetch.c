@@ -111,6 +111,33 @@ static void imap_fetch_keep_modified(struct imap_fetch_ctx *c, const char *modif
 	c->modified = joined;
 }
 
+/* "MODIFIED SET" into CODE. A set too long for the code keeps its first
+ * ranges and joins the rest into one range up to its last number: a
+ * superset, so the client re-reads a few messages that did change rather
+ * than believe a change was made that was not (RFC 7162 3.1.3). */
+static void imap_modified_code(char *code, size_t size, const char *set)
+{
+	const char *last = strrchr(set, ',');
+	const char *tail, *cut;
+	size_t keep;
+
+	if (snprintf(code, size, "MODIFIED %s", set) < (int)size || last == NULL)
+		return;
+	last++;
+	tail = strchr(last, ':') != NULL ? strchr(last, ':') + 1 : last;
+	/* room for "MODIFIED ", ",", a number, ":", the tail and the NUL */
+	keep = size - strlen("MODIFIED ") - strlen(tail) - 14;
+	cut = set + keep;
+	while (cut > set && *cut != ',')
+		cut--;
+	if (cut == set) {
+		snprintf(code, size, "MODIFIED %.*s:%s", (int)strcspn(set, ":,"), set, tail);
+		return;
+	}
+	snprintf(code, size, "MODIFIED %.*s,%.*s:%s", (int)(cut - set), set,
+	         (int)strcspn(cut + 1, ":,"), cut + 1, tail);
+}
+
 /* The end of the command, from the last FETCH_DONE. */
 static void imap_fetch_finish(struct imap_session *s, const struct proto_store_fetch_done *d)
 {
@@ -126,8 +153,7 @@ static void imap_fetch_finish(struct imap_session *s, const struct proto_store_f
 	else
 		r = imap_reply_make(IMAP_OK, "", "%s completed", s->cmd.name);
 	if (c->modified != NULL && d->status == PROTO_STORE_OK)
-		snprintf(r.code, sizeof(r.code), "MODIFIED %.*s", (int)sizeof(r.code) - 16,
-		         c->modified);
+		imap_modified_code(r.code, sizeof(r.code), c->modified);
 	imap_command_done(s, &r);
 }
 

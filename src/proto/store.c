@@ -323,7 +323,7 @@ int proto_store_select_result_decode(struct proto_store_select_result *m, const 
 	m->readonly = get_u32_max(&r, 1);
 	m->highestmodseq = ipc_get_u64(&r);
 	ipc_get_str(&r, m->keywords, sizeof(m->keywords));
-	m->vanished = ipc_get_strdup(&r, PROTO_STORE_SET_MAX);
+	m->vanished = ipc_get_strdup(&r, PROTO_STORE_REPORT_MAX);
 	if (!r.error && (m->recent > m->exists || m->first_unseen > m->exists))
 		r.error = 1;
 	if (proto_decode_done(&r, "malformed store select result", error_r) < 0) {
@@ -470,8 +470,8 @@ int proto_store_fetch_done_decode(struct proto_store_fetch_done *m, const void *
 	ipc_reader_init(&r, data, len);
 	get_status(&r, &m->status, m->code, m->text);
 	m->more = get_u32_max(&r, 1);
-	m->vanished = ipc_get_strdup(&r, PROTO_STORE_SET_MAX);
-	m->modified = ipc_get_strdup(&r, PROTO_STORE_SET_MAX);
+	m->vanished = ipc_get_strdup(&r, PROTO_STORE_REPORT_MAX);
+	m->modified = ipc_get_strdup(&r, PROTO_STORE_REPORT_MAX);
 	if (proto_decode_done(&r, "malformed store fetch done", error_r) < 0) {
 		proto_store_fetch_done_free(m);
 		return -1;
@@ -687,7 +687,7 @@ int proto_store_updates_result_decode(struct proto_store_updates_result *m, cons
 	m->recent = ipc_get_u32(&r);
 	m->highestmodseq = ipc_get_u64(&r);
 	get_numbers(&r, &m->expunged, &m->n_expunged, 0);
-	m->vanished = ipc_get_strdup(&r, PROTO_STORE_SET_MAX);
+	m->vanished = ipc_get_strdup(&r, PROTO_STORE_REPORT_MAX);
 	if (!r.error && m->recent > m->exists)
 		r.error = 1;
 	if (proto_decode_done(&r, "malformed store updates result", error_r) < 0) {

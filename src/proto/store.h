@@ -62,6 +62,9 @@
 /* A sequence set or UID set as IMAP writes it ("1:5,7,9:*"); "$" is the
  * session's to replace before sending. */
 #define PROTO_STORE_SET_MAX (64 * 1024)
+/* A UID set the store reports (VANISHED, MODIFIED): its compact text for a
+ * million scattered UIDs, far more than a client asks about at once. */
+#define PROTO_STORE_REPORT_MAX (16 * 1024 * 1024)
 #define PROTO_STORE_TEXT_MAX 512
 #define PROTO_STORE_CODE_MAX 256
 #define PROTO_STORE_KEYWORDS_MAX 1024 /* space-separated keyword flags */
