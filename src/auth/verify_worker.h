@@ -16,7 +16,10 @@
 #include "auth/password.h"
 
 #define VERIFY_QUEUE_MAX 64
-#define VERIFY_PER_CLIENT_MAX 4
+/* Mail clients log in several sessions at once (Thunderbird opens up to
+ * five IMAP connections, plus submission), and a household or office
+ * behind one address has several clients: 4 refused real logins. */
+#define VERIFY_PER_CLIENT_MAX 12
 #define VERIFY_WAIT_MAX_MS 5000
 #define VERIFY_CLIENT_MAX 64 /* octets of a client address, NUL included */
 
