@@ -43,27 +43,29 @@ static unsigned conn_limits_bucket(const struct conn_limits *cl, const struct so
 	                  CONN_LIMITS_BUCKETS);
 }
 
+/* Counts the connection first and then looks at the sums, all in one
+ * order every dispatcher sees (sequentially consistent): of two
+ * dispatchers accepting the last free place at once, at least one sees the
+ * other's count, so the limits are never passed (at worst both refuse, and
+ * the client tries again). Checking before counting let both in. */
 int conn_limits_acquire(struct conn_limits *cl, unsigned slot, const struct sockaddr *sa,
                         unsigned max_total, unsigned max_per_client, const char **which_r)
 {
 	unsigned b = conn_limits_bucket(cl, sa), i;
 	uint64_t total = 0, client = 0;
 
+	__atomic_add_fetch(&cl->slots[slot].total, 1, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&cl->slots[slot].per_client[b], 1, __ATOMIC_SEQ_CST);
 	for (i = 0; i < CONN_LIMITS_SLOTS; i++) {
-		total += __atomic_load_n(&cl->slots[i].total, __ATOMIC_RELAXED);
-		client += __atomic_load_n(&cl->slots[i].per_client[b], __ATOMIC_RELAXED);
+		total += __atomic_load_n(&cl->slots[i].total, __ATOMIC_SEQ_CST);
+		client += __atomic_load_n(&cl->slots[i].per_client[b], __ATOMIC_SEQ_CST);
 	}
-	if (total >= max_total) {
-		*which_r = "total";
-		return -1;
-	}
-	if (client >= max_per_client) {
-		*which_r = "per-client";
-		return -1;
-	}
-	__atomic_add_fetch(&cl->slots[slot].total, 1, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&cl->slots[slot].per_client[b], 1, __ATOMIC_RELAXED);
-	return 0;
+	*which_r = total > max_total ? "total" : client > max_per_client ? "per-client" : NULL;
+	if (*which_r == NULL)
+		return 0;
+	__atomic_sub_fetch(&cl->slots[slot].total, 1, __ATOMIC_SEQ_CST);
+	__atomic_sub_fetch(&cl->slots[slot].per_client[b], 1, __ATOMIC_SEQ_CST);
+	return -1;
 }
 
 void conn_limits_release(struct conn_limits *cl, unsigned slot, const struct sockaddr *sa)
