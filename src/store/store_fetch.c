@@ -62,6 +62,8 @@ static int store_fetch_item(struct store_fetch *b, unsigned i, unsigned index)
 	}
 	if ((want & STORE_WANT_FILE) && (fd = mailbox_open_file(s->folder->mb, index)) < 0)
 		return -1;
+	if (want & STORE_WANT_SIZE)
+		(void)mailbox_msg_size(s->folder->mb, index); /* counted on first need */
 	m = mailbox_get(s->folder->mb, index);
 	it.uid = m->uid;
 	it.flags = m->flags | (s->view.v[i].recent ? STORE_FLAG_RECENT : 0);
@@ -69,7 +71,7 @@ static int store_fetch_item(struct store_fetch *b, unsigned i, unsigned index)
 	it.modseq = m->modseq;
 	it.internaldate = m->internaldate;
 	it.tz_minutes = m->tz_minutes;
-	it.size = m->size;
+	it.size = m->size == MAILBOX_SIZE_UNKNOWN ? 0 : m->size;
 	it.file_size = m->file_size;
 	if (want & STORE_WANT_FLAGS)
 		s->view.v[i].modseq = m->modseq; /* the session knows these flags now */
