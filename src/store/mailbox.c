@@ -11,8 +11,9 @@
  * carries; a log whose generation is not the index's is ignored, so a
  * crash between the rename and the truncation replays nothing twice.
  *
- * Fault points (lib/fault.h): store/commit/dirsync (the fsync of cur/),
- * store/log/write, store/log/fsync, store/flags/rename, store/compact/write
+ * Fault points (lib/fault.h): store/append/dirsync (the fsync of cur/),
+ * store/append/logwrite, store/append/logsync (in an APPEND's commit only,
+ * so that a test can aim at it), store/flags/rename, store/compact/write
  * (the new index).
  */
 #include "store/mailbox_private.h"
@@ -398,7 +399,7 @@ static int mailbox_sync_dirs_to_disk(struct mailbox *mb, const char **error_r)
 
 	if (mb->cur_dirty) {
 		mailbox_path(mb, path, "cur", NULL);
-		if (FAULT("store/commit/dirsync") || fsync_dir(path) < 0) {
+		if ((mb->appending && FAULT("store/append/dirsync")) || fsync_dir(path) < 0) {
 			*error_r = strerror(errno);
 			return -1;
 		}
@@ -424,9 +425,9 @@ int mailbox_flush(struct mailbox *mb, const char **error_r)
 	if (mb->log_broken)
 		return mailbox_compact(mb, error_r);
 	if (mb->pending.len > 0) {
-		if (FAULT("store/log/write") ||
+		if ((mb->appending && FAULT("store/append/logwrite")) ||
 		    write_all(mb->log_fd, mb->pending.data, mb->pending.len) < 0 ||
-		    FAULT("store/log/fsync") || fdatasync(mb->log_fd) < 0) {
+		    (mb->appending && FAULT("store/append/logsync")) || fdatasync(mb->log_fd) < 0) {
 			*error_r = strerror(errno);
 			/* what was not written is found again by the next sync */
 			(void)ftruncate(mb->log_fd, (off_t)mb->log_size);

@@ -48,6 +48,7 @@ struct mailbox {
 	struct mailbox_buf pending; /* log records not yet written */
 	size_t index_size;
 	int cur_dirty, new_dirty; /* renames or unlinks not yet fsynced */
+	int appending;            /* in mailbox_append's commit (its fault points) */
 	int log_broken;           /* a compaction failed: the log on disk may not
 	                             follow the index; commit by compacting */
 	int cache_fd;

@@ -44,6 +44,7 @@ WRITES = {"write", "pwrite64", "writev", "pwritev", "pwritev2"}
 SYNCS = {"fsync", "fdatasync"}
 TCP_RE = re.compile(r"^TCP:\[[0-9.]+:(\d+)->[0-9.]+:(\d+)\]$")
 LOG = harness.INDEX_PREFIX + ".log"
+OTHER = "Kept"            # a folder APPENDed to while INBOX is selected
 REPLY_TIMEOUT = 20.0      # a live server answers long before this
 RESTART_TIMEOUT = 30.0    # a killed server is back (recovery included) before this
 
@@ -71,11 +72,10 @@ def message(tok, size=0, seed=0):
     return head + b"\r\n".join(body) + b"\r\n"
 
 
-def append_cmd(data, flags=""):
-    """APPEND to INBOX with a non-synchronising literal (LITERAL+ after
-    login): the client sends it whole, the server writes nothing before
-    its answer."""
-    return b"APPEND INBOX (%s) {%d+}\r\n" % (flags.encode(), len(data)) + data
+def append_cmd(data, flags="", folder="INBOX"):
+    """APPEND with a non-synchronising literal (LITERAL+ after login): the
+    client sends it whole, the server writes nothing before its answer."""
+    return b"APPEND %s (%s) {%d+}\r\n" % (folder.encode(), flags.encode(), len(data)) + data
 
 
 def appenduid(text):
@@ -246,18 +246,22 @@ class StoreDurability(harness.ServerTestCase):
     # -- 1. the order of system calls --
     def imap_worker(self, srv, user, n, ops, errors):
         """N APPENDs, a STORE +FLAGS (\\Flagged) of each, an EXPUNGE of
-        every third, each timed into OPS."""
-        folder = rel(harness.folder_dir(srv, user))
+        every third, each timed into OPS; and N APPENDs from a session with
+        no folder selected (a session with one asks the store for UPDATES
+        before its tagged answer, which hides an answer sent too early)."""
+        inbox = rel(harness.folder_dir(srv, user))
+        other = rel(harness.folder_dir(srv, user, OTHER))
         try:
-            with harness.imap_raw(srv, user=user, password=PW) as c:
+            with harness.imap_raw(srv, user=user, password=PW) as c, \
+                    harness.imap_raw(srv, user=user, password=PW) as unselected:
+                c.ok("CREATE " + OTHER)
                 select(c)
-                port = c.sock.getsockname()[1]
 
-                def timed(kind, cmd, **extra):
+                def timed(kind, cmd, folder=inbox, client=c, **extra):
                     t0 = time.time()
-                    status, text, _ = c.command(cmd)
-                    op = dict(kind=kind, port=port, t_send=t0, t_recv=time.time(),
-                              folder=folder, user=user, **extra)
+                    status, text, _ = client.command(cmd)
+                    op = dict(kind=kind, port=client.sock.getsockname()[1], t_send=t0,
+                              t_recv=time.time(), folder=folder, user=user, **extra)
                     if status != "OK":
                         raise AssertionError("%s: %s %s" % (kind, status, text))
                     ops.append(op)
@@ -273,6 +277,9 @@ class StoreDurability(harness.ServerTestCase):
                     if i % 3 == 2:
                         c.ok("UID STORE %d +FLAGS.SILENT (\\Deleted)" % v_uid[1])
                         timed("expunge", "EXPUNGE", uids=[v_uid[1]])
+                    text = timed("append", append_cmd(data, folder=OTHER), folder=other,
+                                 client=unselected)
+                    ops[-1]["uid"] = appenduid(text)[1]
         except BaseException as e:  # noqa: B902 - reported by the test
             errors.append("%s: %r" % (user, e))
 
@@ -336,7 +343,7 @@ class StoreDurability(harness.ServerTestCase):
     def test_kill_under_load(self):
         seed = int(os.environ.get("SEALMAIL_CRASH_SEED") or int.from_bytes(os.urandom(4), "big"))
         sys.stderr.write("\nt_44: seed %d (replay with SEALMAIL_CRASH_SEED=%d)\n" % (seed, seed))
-        load = KillLoad(self, random.Random(seed), users("kill", 2), workers_per_user=2, kills=6)
+        load = KillLoad(self, random.Random(seed), users("kill", 2), workers_per_user=3, kills=6)
         load.run()
 
 
@@ -388,13 +395,13 @@ class StoreDurability(harness.ServerTestCase):
         self.check_append_fault("store/append/rename")
 
     def test_fault_cur_fsync(self):
-        self.check_append_fault("store/commit/dirsync")
+        self.check_append_fault("store/append/dirsync")
 
     def test_fault_log_write(self):
-        self.check_append_fault("store/log/write")
+        self.check_append_fault("store/append/logwrite")
 
     def test_fault_log_fsync(self):
-        self.check_append_fault("store/log/fsync")
+        self.check_append_fault("store/append/logsync")
 
     def test_fault_flags_rename(self):
         """A STORE whose rename fails is answered NO, and tells of no
@@ -456,7 +463,8 @@ class KillLoad:
             self.done = True
         for th in threads:
             th.join(timeout=REPLY_TIMEOUT + RESTART_TIMEOUT)
-        self.test.assertEqual(self.errors, [])
+        if self.errors:
+            self.test.fail("\n".join(self.errors) + "\nlog:\n" + self.srv.log_tail())
         self.test.assertFalse(killer.is_alive() or any(th.is_alive() for th in threads),
                               "a thread hangs")
         self.verify()
@@ -468,8 +476,8 @@ class KillLoad:
         with self.lock:
             return self.killing or self.kills_started != kills_before
 
-    def connect(self, user):
-        """A logged-in client with INBOX selected, once the server is up;
+    def connect(self, user, selected):
+        """A logged-in client (with INBOX SELECTED), once the server is up;
         (client, kills started before it)."""
         def attempt():
             with self.lock:
@@ -477,13 +485,20 @@ class KillLoad:
                 if self.killing:
                     return None
             try:
-                c = harness.imap_raw(self.srv, user=user, password=PW, timeout=REPLY_TIMEOUT)
+                c = harness.imap_raw(self.srv, timeout=REPLY_TIMEOUT)
             except (OSError, AssertionError):
                 if self.explained(before):
                     return None
                 raise
             try:
-                v = select(c)
+                status, text, _ = c.command("LOGIN %s %s" % (harness.imap_quote(user),
+                                                             harness.imap_quote(PW)))
+                if status == "NO" and text.startswith("[UNAVAILABLE]"):
+                    c.close()  # password checks all busy: the server says try again
+                    return None
+                if status != "OK":
+                    raise AssertionError("LOGIN: %s %s" % (status, text))
+                v = select(c) if selected else self.status_uidvalidity(c)
             except (OSError, AssertionError):
                 c.close()
                 if self.explained(before):
@@ -505,18 +520,31 @@ class KillLoad:
                 raise Lost()
             raise AssertionError("connection lost with no kill: %r" % e)
 
+    @staticmethod
+    def status_uidvalidity(c):
+        _, untagged = c.ok("STATUS INBOX (UIDVALIDITY)")
+        for r in untagged:
+            m = re.search(rb"UIDVALIDITY (\d+)", r)
+            if m:
+                return int(m.group(1))
+        raise AssertionError("STATUS without UIDVALIDITY: %r" % untagged)
+
     def worker(self, n):
+        """Worker N: the first of each user's has INBOX selected and also
+        STOREs; the others APPEND with nothing selected (no UPDATES before
+        their answers)."""
         user = self.addresses[n % len(self.addresses)]
+        selected = n < len(self.addresses)
         rng = random.Random(self.rng.random())
         try:
             while True:
                 with self.lock:
                     if self.done:
                         return
-                c, before = self.connect(user)
+                c, before = self.connect(user, selected)
                 try:
                     while not self.done:
-                        self.one_step(c, before, user, rng)
+                        self.one_step(c, before, user, rng, selected)
                 except Lost:
                     pass
                 finally:
@@ -526,11 +554,11 @@ class KillLoad:
                 self.errors.append("worker %d: %r" % (n, e))
                 self.done = True
 
-    def one_step(self, c, before, user, rng):
+    def one_step(self, c, before, user, rng, selected):
         """An APPEND, or a STORE on a message acknowledged before."""
         with self.lock:
             uids = sorted(self.acked[user])
-        if uids and rng.random() < 0.3:
+        if selected and uids and rng.random() < 0.4:
             uid, flag = rng.choice(uids), rng.choice(("\\Flagged", "\\Answered", "$Kw1"))
             status, text, _ = self.command(c, before, "UID STORE %d +FLAGS (%s)" % (uid, flag))
             if status != "OK":
