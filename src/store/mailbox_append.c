@@ -10,7 +10,8 @@
  * message back (append_undo), so a NO is never followed by the message.
  *
  * Fault points (lib/fault.h): store/append/write, store/append/fsync,
- * store/append/rename; the commit's in mailbox.c.
+ * store/append/rename; those of its commit (store/append/dirsync,
+ * logwrite, logsync) in mailbox.c.
  */
 #include "store/mailbox_private.h"
 
@@ -132,6 +133,7 @@ int mailbox_append(struct mailbox *mb, int fd, uint64_t size, uint32_t flags, co
 	uint64_t file_size, vsize;
 	struct mailbox_msg m;
 	size_t mark;
+	int ret;
 
 	if (append_check(mb, keywords, error_r) < 0)
 		return -1;
@@ -163,7 +165,10 @@ int mailbox_append(struct mailbox *mb, int fd, uint64_t size, uint32_t flags, co
 	m.file = name;
 	mark = mb->pending.len;
 	append_index(mb, &m);
-	if (mailbox_flush(mb, error_r) < 0) {
+	mb->appending = 1;
+	ret = mailbox_flush(mb, error_r);
+	mb->appending = 0;
+	if (ret < 0) {
 		append_undo(mb, to, mark);
 		return -1;
 	}
