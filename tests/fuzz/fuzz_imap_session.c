@@ -46,34 +46,33 @@
 #define OUTPUT_BASE (256 * 1024)
 #define OUTPUT_PER_OCTET 2048
 
-static const char message_text[] =
-    "Date: Wed, 7 Feb 2024 10:20:30 +0100\n"
-    "From: Alice <alice@example.org>\n"
-    "To: bob@example.org, \"Carol C.\" <carol@example.org>\n"
-    "Subject: =?utf-8?q?h=C3=A9llo?= there\n"
-    "Message-ID: <m1@example.org>\n"
-    "MIME-Version: 1.0\n"
-    "Content-Type: multipart/mixed; boundary=\"b1\"\n"
-    "\n"
-    "preamble\n"
-    "--b1\n"
-    "Content-Type: text/plain; charset=utf-8\n"
-    "Content-Transfer-Encoding: quoted-printable\n"
-    "\n"
-    "caf=C3=A9 line one\n"
-    ".line two\n"
-    "--b1\n"
-    "Content-Type: message/rfc822\n"
-    "\n"
-    "Subject: inner\n"
-    "\n"
-    "inner body\n"
-    "--b1\n"
-    "Content-Type: application/octet-stream\n"
-    "Content-Transfer-Encoding: base64\n"
-    "\n"
-    "AAECAwQFBgcICQ==\n"
-    "--b1--\n";
+static const char message_text[] = "Date: Wed, 7 Feb 2024 10:20:30 +0100\n"
+                                   "From: Alice <alice@example.org>\n"
+                                   "To: bob@example.org, \"Carol C.\" <carol@example.org>\n"
+                                   "Subject: =?utf-8?q?h=C3=A9llo?= there\n"
+                                   "Message-ID: <m1@example.org>\n"
+                                   "MIME-Version: 1.0\n"
+                                   "Content-Type: multipart/mixed; boundary=\"b1\"\n"
+                                   "\n"
+                                   "preamble\n"
+                                   "--b1\n"
+                                   "Content-Type: text/plain; charset=utf-8\n"
+                                   "Content-Transfer-Encoding: quoted-printable\n"
+                                   "\n"
+                                   "caf=C3=A9 line one\n"
+                                   ".line two\n"
+                                   "--b1\n"
+                                   "Content-Type: message/rfc822\n"
+                                   "\n"
+                                   "Subject: inner\n"
+                                   "\n"
+                                   "inner body\n"
+                                   "--b1\n"
+                                   "Content-Type: application/octet-stream\n"
+                                   "Content-Transfer-Encoding: base64\n"
+                                   "\n"
+                                   "AAECAwQFBgcICQ==\n"
+                                   "--b1--\n";
 
 static struct config cfg;
 /* FUZZ_SHOW=1 in the environment: what the server sends goes to fd 2
@@ -114,7 +113,7 @@ static void auth_check(void *owner, uint64_t handle, const char *user, const cha
 	CHECK(h->s != NULL && !h->pending_auth);
 	CHECK(user != NULL && strlen(user) < 64 * 1024);
 	h->pending_auth = 1;
-	h->auth_ok = password == NULL                ? PROTO_AUTH_FAILED
+	h->auth_ok = password == NULL                 ? PROTO_AUTH_FAILED
 	             : strcmp(password, "wrong") == 0 ? PROTO_AUTH_FAILED
 	             : strcmp(password, "later") == 0 ? PROTO_AUTH_TEMPFAIL
 	                                              : PROTO_AUTH_OK;
@@ -331,7 +330,8 @@ static void answer_flags(struct harness *h, const struct request *r)
 	CHECK((m->flags & ~STORE_FLAGS_SETTABLE) == 0);
 	if (!refuse(h)) {
 		if (h->exists > 0)
-			reply_item(h, 1, STORE_WANT_FLAGS, m->op == STORE_FLAGS_REMOVE ? 0 : m->flags);
+			reply_item(h, 1, STORE_WANT_FLAGS,
+			           m->op == STORE_FLAGS_REMOVE ? 0 : m->flags);
 		if (h->exists > 1)
 			reply_item(h, h->exists, STORE_WANT_FLAGS, m->flags | STORE_FLAG_SEEN);
 	}
@@ -426,7 +426,8 @@ static void answer_mailbox(struct harness *h, const struct request *r)
 	const char *why;
 
 	CHECK(proto_store_mailbox_decode(&m, r->data, r->len, &why) == 0);
-	reply_result(h, refuse(h) ? PROTO_STORE_NO : PROTO_STORE_OK, refuse(h) ? "ALREADYEXISTS" : "");
+	reply_result(h, refuse(h) ? PROTO_STORE_NO : PROTO_STORE_OK,
+	             refuse(h) ? "ALREADYEXISTS" : "");
 }
 
 static void answer_other(struct harness *h, const struct request *r)
@@ -441,7 +442,8 @@ static void answer_other(struct harness *h, const struct request *r)
 		CHECK(proto_store_login_decode(&l, r->data, r->len, &why) == 0);
 		CHECK(l.service == STORE_SERVICE_IMAP && !h->logged_in);
 		h->logged_in = !refuse(h);
-		reply_result(h, refuse(h) ? PROTO_STORE_NO : PROTO_STORE_OK, refuse(h) ? "LIMIT" : "");
+		reply_result(h, refuse(h) ? PROTO_STORE_NO : PROTO_STORE_OK,
+		             refuse(h) ? "LIMIT" : "");
 		break;
 	case IMSG_STORE_LOGOUT:
 		CHECK(r->len == 0 && h->logged_in);
@@ -528,8 +530,7 @@ static int answer(struct harness *h)
 		imap_session_auth_done(h->s, h->auth_ok, "alice@example.org");
 		busy = 1;
 	}
-	if ((h->mode & 4) && h->s != NULL && h->s->state == IMAP_STATE_SELECTED &&
-	    h->turn % 7 == 3)
+	if ((h->mode & 4) && h->s != NULL && h->s->state == IMAP_STATE_SELECTED && h->turn % 7 == 3)
 		imap_session_store_reply(h->s, IMSG_STORE_CHANGED, NULL, 0, -1);
 	return busy;
 }

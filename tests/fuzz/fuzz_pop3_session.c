@@ -47,8 +47,7 @@
 
 static const char *const texts[N_TEXTS] = {
     "Subject: one\n\nHello\n.dot line\n..two dots\nbye\n",
-    "Subject: two\nFrom: a@b\n\nl1\nl2\nl3\nl4\nl5\n",
-    "Subject: three\n\nno final newline",
+    "Subject: two\nFrom: a@b\n\nl1\nl2\nl3\nl4\nl5\n", "Subject: three\n\nno final newline",
     "", /* an empty file */
 };
 
@@ -289,7 +288,8 @@ static void answer_expunge(struct harness *h, const struct request *r)
 	CHECK(seqset_parse(m->uids, &set, &why) == 0);
 	seqset_resolve(&set, UINT32_MAX - 1);
 	for (unsigned i = 0; i < h->n_msgs; i++)
-		if (seqset_contains(&set, h->msgs[i].uid) && (h->msgs[i].flags & STORE_FLAG_DELETED))
+		if (seqset_contains(&set, h->msgs[i].uid) &&
+		    (h->msgs[i].flags & STORE_FLAG_DELETED))
 			h->msgs[i].expunged = 1;
 	seqset_free(&set);
 	free(m);
@@ -308,7 +308,8 @@ static void answer_one(struct harness *h)
 		CHECK(proto_store_login_decode(&l, r.data, r.len, &why) == 0);
 		CHECK(l.service == STORE_SERVICE_POP3 && !h->logged_in);
 		h->logged_in = 1; /* the session says LOGOUT even after a NO */
-		reply_result(h, refuse(h) ? PROTO_STORE_NO : PROTO_STORE_OK, refuse(h) ? "LIMIT" : "");
+		reply_result(h, refuse(h) ? PROTO_STORE_NO : PROTO_STORE_OK,
+		             refuse(h) ? "LIMIT" : "");
 		break;
 	case IMSG_STORE_LOGOUT:
 		CHECK(r.len == 0 && h->logged_in);
@@ -421,7 +422,8 @@ static void fill_maildrop(struct harness *h)
 
 	h->n_msgs = sizes[(h->mode >> 3) & 3];
 	for (unsigned i = 0; i < h->n_msgs; i++)
-		h->msgs[i] = (struct fake_msg){.uid = 10 + 2 * i, .flags = i == 1 ? STORE_FLAG_SEEN : 0};
+		h->msgs[i] =
+		    (struct fake_msg){.uid = 10 + 2 * i, .flags = i == 1 ? STORE_FLAG_SEEN : 0};
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -46,26 +46,74 @@
 static struct config cfg;
 static int show; /* FUZZ_SHOW=1: each reply's type (and a RESULT's text) goes to fd 2 */
 
-static const char *const names[] = {
-    "INBOX", "Sent", "Trash", "Drafts", "Work", "Work/Sub", "inbox", "INBOX/child", "New",
-    "../x", "a/../../b", "..", ".", "a/./b", "/abs", "a//b", "a/", "", "Sent/../..",
-    "../../../../../../../../x", "a.b", "\xc3\xa9t\xc3\xa9", "&AOk-", "cur", "new", "tmp",
-    "Work/..", "x\x01y", "*", "%", "a\\b", "\xff\xfe", "maildirfolder", "~", "-", "Archive",
-    "Junk", "INBOX/../../x", "..a", "a..", "Trash/Sub/Deep/Deeper"};
+static const char *const names[] = {"INBOX",
+                                    "Sent",
+                                    "Trash",
+                                    "Drafts",
+                                    "Work",
+                                    "Work/Sub",
+                                    "inbox",
+                                    "INBOX/child",
+                                    "New",
+                                    "../x",
+                                    "a/../../b",
+                                    "..",
+                                    ".",
+                                    "a/./b",
+                                    "/abs",
+                                    "a//b",
+                                    "a/",
+                                    "",
+                                    "Sent/../..",
+                                    "../../../../../../../../x",
+                                    "a.b",
+                                    "\xc3\xa9t\xc3\xa9",
+                                    "&AOk-",
+                                    "cur",
+                                    "new",
+                                    "tmp",
+                                    "Work/..",
+                                    "x\x01y",
+                                    "*",
+                                    "%",
+                                    "a\\b",
+                                    "\xff\xfe",
+                                    "maildirfolder",
+                                    "~",
+                                    "-",
+                                    "Archive",
+                                    "Junk",
+                                    "INBOX/../../x",
+                                    "..a",
+                                    "a..",
+                                    "Trash/Sub/Deep/Deeper"};
 #define N_NAMES (sizeof(names) / sizeof(names[0]))
 
 static const char *const sets[] = {
-    "1", "1:*", "*", "2:3", "1,3", "4294967295", "0", "1:4294967295", "5:1", "$", "",
-    "1:2,2:3,*:1", "10:*", "3", "2", "1:2", "4:*", ",", "1:", ":", "a", "4294967296", "1,*,2"};
+    "1",   "1:*", "*",  "2:3",         "1,3",  "4294967295", "0",    "1:4294967295",
+    "5:1", "$",   "",   "1:2,2:3,*:1", "10:*", "3",          "2",    "1:2",
+    "4:*", ",",   "1:", ":",           "a",    "4294967296", "1,*,2"};
 #define N_SETS (sizeof(sets) / sizeof(sets[0]))
 
-static const char *const users[] = {
-    USER, "bob@example.com", "ALICE@EXAMPLE.COM", "../x@example.com", "x@../..", "x@", "@y",
-    "a/b@c", ".@.", "..@..", "", "nobody", "a@b/../../c", "very.long.local.part@example.com"};
+static const char *const users[] = {USER,
+                                    "bob@example.com",
+                                    "ALICE@EXAMPLE.COM",
+                                    "../x@example.com",
+                                    "x@../..",
+                                    "x@",
+                                    "@y",
+                                    "a/b@c",
+                                    ".@.",
+                                    "..@..",
+                                    "",
+                                    "nobody",
+                                    "a@b/../../c",
+                                    "very.long.local.part@example.com"};
 #define N_USERS (sizeof(users) / sizeof(users[0]))
 
-static const char *const texts[] = {"", "$Forwarded", "$Label1 $Label2", "a b c", "\\Seen",
-                                    "bad(kw", "x y x", "alice", "Subject", "body", "\xc3\xa9"};
+static const char *const texts[] = {"",        "$Forwarded", "$Label1 $Label2", "a b c",
+                                    "\\Seen",  "bad(kw",     "x y x",           "alice",
+                                    "Subject", "body",       "\xc3\xa9"};
 #define N_TEXTS (sizeof(texts) / sizeof(texts[0]))
 
 static const char message[] = "From: Alice <alice@example.org>\r\n"
@@ -184,8 +232,7 @@ static uint32_t take32(struct reader *r)
 
 /* A string: from TABLE, or (a first octet from 0xf0 on) the next octets
  * as they are, as many as the second octet says (NULs cut it short). */
-static void take_text(struct reader *r, const char *const *table, size_t n, char *out,
-                      size_t size)
+static void take_text(struct reader *r, const char *const *table, size_t n, char *out, size_t size)
 {
 	unsigned b = take8(r);
 	size_t len, i;
@@ -535,7 +582,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint64_t id = rec.id;
 		int fd = -1;
 
-		if (FUZZ_OP_IDMODE(rec.op) == FUZZ_ID_REF || FUZZ_OP_IDMODE(rec.op) == FUZZ_ID_REF_NAMED)
+		if (FUZZ_OP_IDMODE(rec.op) == FUZZ_ID_REF ||
+		    FUZZ_OP_IDMODE(rec.op) == FUZZ_ID_REF_NAMED)
 			id = 1 + rec.id % 3;
 		switch (FUZZ_OP_TARGET(rec.op)) {
 		case 0:
