@@ -17,9 +17,10 @@
  * in again. ID mode 1 or 2 makes the id a session number 1 to 3.
  *
  * Every reply must decode with the codec of its type and only FETCH_ITEM
- * may carry a file; after each input nothing may exist outside the data
- * directory (it sits at the bottom of a chain of directories that must
- * stay as they are: a name that escaped with "../" would show there).
+ * may carry a file; the store must close every fd it was given; after
+ * each input nothing may exist outside the data directory (it sits at the
+ * bottom of a chain of directories that must stay as they are: a name
+ * that escaped with "../" would show there).
  */
 #include <dirent.h>
 #include <event2/event.h>
@@ -550,6 +551,19 @@ static void check_jail(void)
 	}
 }
 
+static unsigned open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	unsigned n = 0;
+
+	CHECK(d != NULL);
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	fuzz_quiet_logs();
@@ -565,6 +579,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fuzz_input in = {data, size};
 	struct fuzz_record rec;
 	struct harness h = {0};
+	unsigned fds = open_fds();
 	int back = fuzz_scratch_enter();
 
 	CHECK(mkdir("jail", 0700) == 0 && mkdir("jail/j1", 0700) == 0 &&
@@ -623,5 +638,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(chdir("../../../../../..") == 0);
 	check_jail();
 	fuzz_scratch_leave(back);
+	CHECK(open_fds() == fds); /* every fd handed in was taken */
 	return 0;
 }
