@@ -430,7 +430,8 @@ int mailbox_flush(struct mailbox *mb, const char **error_r)
 		    (mb->appending && FAULT("store/append/logsync")) || fdatasync(mb->log_fd) < 0) {
 			*error_r = strerror(errno);
 			/* what was not written is found again by the next sync */
-			(void)ftruncate(mb->log_fd, (off_t)mb->log_size);
+			if (ftruncate(mb->log_fd, (off_t)mb->log_size) < 0)
+				mb->log_broken = 1; /* the next commit rewrites the index */
 			(void)lseek(mb->log_fd, (off_t)mb->log_size, SEEK_SET);
 			mb->pending.len = 0;
 			return -1;
