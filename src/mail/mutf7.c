@@ -218,7 +218,7 @@ static int encode_unit(struct mutf7_out *o, uint32_t u, uint32_t *bits, unsigned
 static int encode_shift(const unsigned char **s, struct mutf7_out *o)
 {
 	const unsigned char *p = *s;
-	uint32_t bits = 0, cp;
+	uint32_t bits = 0, cp = 0;
 	unsigned nbits = 0;
 	size_t n;
 
@@ -227,6 +227,8 @@ static int encode_shift(const unsigned char **s, struct mutf7_out *o)
 	while (*p != '\0' && (*p < 0x20 || *p > 0x7e)) {
 		/* valid UTF-8: the whole sequence is there */
 		n = utf8_decode(p, 4, &cp);
+		if (n == 0)
+			return -1;
 		if (cp >= 0x10000) {
 			cp -= 0x10000;
 			if (encode_unit(o, 0xd800 + (cp >> 10), &bits, &nbits) < 0 ||

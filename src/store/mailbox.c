@@ -10,6 +10,11 @@
  * renamed, directory fsynced) whose generation the emptied log then
  * carries; a log whose generation is not the index's is ignored, so a
  * crash between the rename and the truncation replays nothing twice.
+ *
+ * Fault points (lib/fault.h): store/append/dirsync (the fsync of cur/),
+ * store/append/logwrite, store/append/logsync (in an APPEND's commit only,
+ * so that a test can aim at it), store/flags/rename, store/compact/write
+ * (the new index).
  */
 #include "store/mailbox_private.h"
 
@@ -21,6 +26,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/fault.h"
+#include "lib/log.h"
 #include "lib/util.h"
 
 uint64_t mailbox_next_modseq(struct mailbox *mb)
@@ -309,7 +316,7 @@ static int mailbox_rename_for(struct mailbox *mb, unsigned index, uint32_t flags
 	}
 	mailbox_path(mb, from, "cur", e->msg.file);
 	mailbox_path(mb, to, "cur", name);
-	if (rename(from, to) < 0) {
+	if (FAULT("store/flags/rename") || rename(from, to) < 0) {
 		*error_r = errno == ENOENT ? "the message file is gone" : strerror(errno);
 		return -1;
 	}
@@ -440,7 +447,7 @@ static int mailbox_sync_dirs_to_disk(struct mailbox *mb, const char **error_r)
 
 	if (mb->cur_dirty) {
 		mailbox_path(mb, path, "cur", NULL);
-		if (fsync_dir(path) < 0) {
+		if ((mb->appending && FAULT("store/append/dirsync")) || fsync_dir(path) < 0) {
 			*error_r = strerror(errno);
 			return -1;
 		}
@@ -459,14 +466,20 @@ static int mailbox_sync_dirs_to_disk(struct mailbox *mb, const char **error_r)
 
 int mailbox_flush(struct mailbox *mb, const char **error_r)
 {
+	const char *why;
+
 	if (mailbox_sync_dirs_to_disk(mb, error_r) < 0)
 		return -1;
+	if (mb->log_broken)
+		return mailbox_compact(mb, error_r);
 	if (mb->pending.len > 0) {
-		if (write_all(mb->log_fd, mb->pending.data, mb->pending.len) < 0 ||
-		    fdatasync(mb->log_fd) < 0) {
+		if ((mb->appending && FAULT("store/append/logwrite")) ||
+		    write_all(mb->log_fd, mb->pending.data, mb->pending.len) < 0 ||
+		    (mb->appending && FAULT("store/append/logsync")) || fdatasync(mb->log_fd) < 0) {
 			*error_r = strerror(errno);
 			/* what was not written is found again by the next sync */
-			(void)ftruncate(mb->log_fd, (off_t)mb->log_size);
+			if (ftruncate(mb->log_fd, (off_t)mb->log_size) < 0)
+				mb->log_broken = 1; /* the next commit rewrites the index */
 			(void)lseek(mb->log_fd, (off_t)mb->log_size, SEEK_SET);
 			mb->pending.len = 0;
 			return -1;
@@ -474,9 +487,12 @@ int mailbox_flush(struct mailbox *mb, const char **error_r)
 		mb->log_size += mb->pending.len;
 		mb->pending.len = 0;
 	}
-	if (mb->log_size > MAILBOX_LOG_COMPACT_MAX ||
-	    (mb->log_size > MAILBOX_LOG_COMPACT_MIN && mb->log_size > mb->index_size))
-		return mailbox_compact(mb, error_r);
+	/* the changes are stable in the log now: a failed compaction does not
+	 * undo that (the next commit compacts again, log_broken) */
+	if ((mb->log_size > MAILBOX_LOG_COMPACT_MAX ||
+	     (mb->log_size > MAILBOX_LOG_COMPACT_MIN && mb->log_size > mb->index_size)) &&
+	    mailbox_compact(mb, &why) < 0)
+		log_error("event=store-error folder=%s reason=\"compaction: %s\"", mb->dir, why);
 	return 0;
 }
 
@@ -513,13 +529,20 @@ static int mailbox_write_stable(struct mailbox *mb, const char *name, const stru
 int mailbox_compact(struct mailbox *mb, const char **error_r)
 {
 	struct mailbox_buf buf = {NULL, 0, 0};
+	int fault;
 
 	if (mailbox_sync_dirs_to_disk(mb, error_r) < 0)
 		return -1;
+	/* from here until the emptied log is stable, what is on disk may be
+	 * a new index with the old log: nothing may be logged before a
+	 * compaction succeeds (records after an ignored header are lost) */
+	mb->log_broken = 1;
 	mb->img.generation++;
 	mailbox_index_encode(&mb->img, &buf);
-	if (mailbox_write_stable(mb, MAILBOX_INDEX_FILE, &buf, error_r) < 0) {
-		mb->img.generation--;
+	fault = FAULT("store/compact/write");
+	if (fault)
+		*error_r = strerror(errno);
+	if (fault || mailbox_write_stable(mb, MAILBOX_INDEX_FILE, &buf, error_r) < 0) {
 		mailbox_buf_free(&buf);
 		return -1;
 	}
@@ -538,5 +561,6 @@ int mailbox_compact(struct mailbox *mb, const char **error_r)
 		mb->log_size = buf.len;
 	}
 	mailbox_buf_free(&buf);
+	mb->log_broken = 0;
 	return mailbox_reserve_uids(mb, mb->img.uidnext, 1, error_r);
 }

@@ -6,7 +6,12 @@
  * delivers), its mtime set to the internal date (so a rebuilt index keeps
  * it), fsynced, its UID reserved, renamed into cur/ under its final name
  * "BASE,U=uid,W=size:2,FLAGS", cur/ fsynced, then logged and the log
- * fsynced: stable before APPENDUID is answered.
+ * fsynced: stable before APPENDUID is answered. A failed commit takes the
+ * message back (append_undo), so a NO is never followed by the message.
+ *
+ * Fault points (lib/fault.h): store/append/write, store/append/fsync,
+ * store/append/rename; those of its commit (store/append/dirsync,
+ * logwrite, logsync) in mailbox.c.
  */
 #include "store/mailbox_private.h"
 
@@ -19,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/fault.h"
+#include "lib/log.h"
 #include "lib/util.h"
 
 /* The name in cur/ for a new message of MB with UID, sizes and flags. */
@@ -57,7 +64,7 @@ static int append_write_tmp(struct mailbox *mb, int in, uint64_t size, int64_t m
 	times[0].tv_nsec = 0;
 	times[1].tv_sec = (time_t)mtime;
 	times[1].tv_nsec = 0;
-	if (futimens(fd, times) < 0 || fsync(fd) < 0) {
+	if (futimens(fd, times) < 0 || FAULT("store/append/fsync") || fsync(fd) < 0) {
 		*error_r = strerror(errno);
 		goto fail;
 	}
@@ -101,12 +108,32 @@ static int append_check(struct mailbox *mb, const char *keywords, const char **e
 	return mailbox_reserve_uids(mb, mb->img.uidnext + 1, 0, error_r);
 }
 
+/* An append whose commit failed (after its rename into cur/ as TO) is
+ * taken back, so that the NO it gets is true: its record leaves the
+ * pending log (from MARK on, when it was not written), its file leaves
+ * cur/ (the unlink is fsynced with the next commit) and the message the
+ * index. Its UID stays used in this process. */
+static void append_undo(struct mailbox *mb, const char *to, size_t mark)
+{
+	if (mb->pending.len > mark)
+		mb->pending.len = mark;
+	if (unlink(to) < 0 && errno != ENOENT)
+		log_error("event=store-error file=%s reason=\"undo append: %s\"", to,
+		          strerror(errno));
+	mb->cur_dirty = 1;
+	mb->img.cur.sec = 0;
+	mailbox_entry_free(&mb->img.msgs[mb->img.count - 1]);
+	mb->img.count--;
+}
+
 int mailbox_append(struct mailbox *mb, int fd, uint64_t size, uint32_t flags, const char *keywords,
                    int64_t internaldate, int32_t tz_minutes, uint32_t *uid_r, const char **error_r)
 {
 	char tmp[MAILBOX_PATH_MAX], to[MAILBOX_PATH_MAX], name[MAILBOX_FILE_NAME_MAX + 1];
 	uint64_t file_size, vsize;
 	struct mailbox_msg m;
+	size_t mark;
+	int ret;
 
 	if (append_check(mb, keywords, error_r) < 0)
 		return -1;
@@ -125,7 +152,7 @@ int mailbox_append(struct mailbox *mb, int fd, uint64_t size, uint32_t flags, co
 		unlink(tmp);
 		return -1;
 	}
-	if (rename(tmp, to) < 0) {
+	if (FAULT("store/append/rename") || rename(tmp, to) < 0) {
 		*error_r = strerror(errno);
 		unlink(tmp);
 		return -1;
@@ -136,9 +163,17 @@ int mailbox_append(struct mailbox *mb, int fd, uint64_t size, uint32_t flags, co
 	m.size = vsize;
 	m.file_size = file_size;
 	m.file = name;
+	mark = mb->pending.len;
 	append_index(mb, &m);
+	mb->appending = 1;
+	ret = mailbox_flush(mb, error_r);
+	mb->appending = 0;
+	if (ret < 0) {
+		append_undo(mb, to, mark);
+		return -1;
+	}
 	*uid_r = m.uid;
-	return mailbox_flush(mb, error_r);
+	return 0;
 }
 
 /* Copies SRC_PATH's bytes into a new file of DST's tmp/ (when a hard link

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/fault.h"
 #include "lib/util.h"
 
 #define MAILBOX_READ_CHUNK (64 * 1024)
@@ -304,7 +305,7 @@ int mailbox_file_copy_lf(int in, uint64_t size, int out, uint64_t *file_size_r, 
 		if (left == 0 && cr)
 			lf[o++] = '\r';
 		bare += count_bare_lf(lf, o, &lfcr);
-		if (write_all(out, lf, o) < 0) {
+		if (FAULT("store/append/write") || write_all(out, lf, o) < 0) {
 			*error_r = strerror(errno);
 			free(buf);
 			return -1;

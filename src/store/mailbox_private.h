@@ -48,6 +48,9 @@ struct mailbox {
 	struct mailbox_buf pending; /* log records not yet written */
 	size_t index_size;
 	int cur_dirty, new_dirty; /* renames or unlinks not yet fsynced */
+	int appending;            /* in mailbox_append's commit (its fault points) */
+	int log_broken;           /* a compaction failed: the log on disk may not
+	                             follow the index; commit by compacting */
 	int cache_fd;
 	const uint8_t *cache_map; /* the cache file as it was at open */
 	size_t cache_map_len;

@@ -5,7 +5,9 @@
  * renamed by mailbox_set_flags() and reported as a FETCH_ITEM; with
  * UNCHANGEDSINCE (RFC 7162 3.1.3) a message whose modseq is higher is left
  * alone and listed in `modified`. The batch is committed before its
- * answer, then the other sessions on the folder hear CHANGED. Called from
+ * FETCH items and its answer (nothing tells of a change that is not
+ * stable), then the other sessions on the folder hear CHANGED; a message
+ * whose file could not be renamed makes the answer NO. Called from
  * store.c's table; the keyword helpers also by store_view.c and
  * store_search.c.
  */
@@ -91,7 +93,9 @@ struct store_flags_batch {
 	struct proto_store_flags *req;
 	uint32_t *modified;
 	unsigned n_modified;
-	int changed;
+	unsigned *changed; /* view entries changed: reported after the commit */
+	unsigned n_changed;
+	int failed; /* a message's flags could not be changed */
 };
 
 /* Applies the request to view entry I (folder index INDEX). */
@@ -115,10 +119,10 @@ static void store_flags_one(struct store_flags_batch *b, unsigned i, unsigned in
 		return;
 	if (mailbox_set_flags(s->folder->mb, index, flags, kw, &why) < 0) {
 		log_error("event=store-error folder=%s reason=\"flags: %s\"", s->folder->dir, why);
+		b->failed = 1;
 		return;
 	}
-	b->changed = 1;
-	store_view_send_flags(s, b->r->id, i, (int)index);
+	b->changed[b->n_changed++] = i;
 }
 
 static void store_flags_done(struct store_flags_batch *b, int more)
@@ -127,15 +131,22 @@ static void store_flags_done(struct store_flags_batch *b, int more)
 	struct store_session *s = b->r->session;
 	struct ipc_writer w;
 	const char *why;
+	unsigned i;
 
 	done.more = (uint32_t)more;
 	strlcpy_checked(done.text, "Stored", sizeof(done.text));
-	if (b->changed && store_folder_commit(s->folder, &why) < 0) {
+	/* stable before anything tells of the change: the FETCH items too */
+	if ((b->n_changed > 0 && store_folder_commit(s->folder, &why) < 0) || b->failed) {
 		done.status = PROTO_STORE_NO;
 		strlcpy_checked(done.code, "SERVERBUG", sizeof(done.code));
 		strlcpy_checked(done.text, "Cannot store the flags", sizeof(done.text));
 	}
-	if (b->changed)
+	for (i = 0; i < b->n_changed; i++) {
+		int index = store_view_index(s, b->changed[i]);
+		if (index >= 0)
+			store_view_send_flags(s, b->r->id, b->changed[i], index);
+	}
+	if (b->n_changed > 0)
 		store_folder_notify(s->folder, s);
 	done.modified = seqset_format(b->modified, b->n_modified);
 	ipc_writer_init(&w);
@@ -171,6 +182,7 @@ void store_flags_handle(struct store_req *r)
 	/* the whole set at once: items go out only for changed messages, so a
 	 * session could not count where a batch stopped */
 	b.modified = xcalloc(m.total + 1, sizeof(uint32_t));
+	b.changed = xcalloc(m.total + 1, sizeof(unsigned));
 	store_match_seek(&it, &m, b.req->start);
 	while (store_match_next(&it, &i)) {
 		int index = store_view_index(s, i);
@@ -180,5 +192,6 @@ void store_flags_handle(struct store_req *r)
 	store_flags_done(&b, 0);
 	store_matches_free(&m);
 	free(b.modified);
+	free(b.changed);
 	free(b.req);
 }
