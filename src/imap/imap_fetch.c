@@ -43,7 +43,8 @@ static const struct simple_item simple_items[] = {
 	{"BODYSTRUCTURE", IMAP_FETCH_BODYSTRUCTURE, STORE_WANT_BODYSTRUCTURE},
 	{"BODY", IMAP_FETCH_BODY_SHAPE, STORE_WANT_BODY},
 	{"RFC822", IMAP_FETCH_RFC822, STORE_WANT_FILE | STORE_WANT_MARK_SEEN},
-	{"RFC822.HEADER", IMAP_FETCH_RFC822_HEADER, STORE_WANT_FILE | STORE_WANT_HEADERS},
+	{"RFC822.HEADER", IMAP_FETCH_RFC822_HEADER,
+	 STORE_WANT_FILE_UNLESS_HEADERS | STORE_WANT_HEADERS},
 	{"RFC822.TEXT", IMAP_FETCH_RFC822_TEXT, STORE_WANT_FILE | STORE_WANT_MARK_SEEN},
 	{"MODSEQ", IMAP_FETCH_MODSEQ, STORE_WANT_MODSEQ},
 };
@@ -344,12 +345,14 @@ static int section_header_only(const struct mime_section *s)
 /* The store's want bits for the section item IT. */
 static uint32_t section_want(const struct imap_fetch_item *it)
 {
-	uint32_t want = STORE_WANT_FILE;
+	uint32_t want = 0;
 
 	if (!it->peek && !it->binary_size)
 		want |= STORE_WANT_MARK_SEEN;
 	if (!it->binary && section_header_only(&it->section))
-		want |= STORE_WANT_HEADERS;
+		want |= STORE_WANT_HEADERS | STORE_WANT_FILE_UNLESS_HEADERS;
+	else
+		want |= STORE_WANT_FILE;
 	return want;
 }
 
@@ -524,6 +527,8 @@ int imap_fetch_parse(const struct imap_arg *args, unsigned n, unsigned mode,
 	if ((mode & (IMAP_FETCH_MODE_UID | IMAP_FETCH_MODE_CONDSTORE)) &&
 	    ensure_uid_first(req, error_r) < 0)
 		return -1;
+	if (req->want & STORE_WANT_FILE) /* the fd comes anyway */
+		req->want &= ~(uint32_t)STORE_WANT_FILE_UNLESS_HEADERS;
 	/* RFC 9051 6.4.5: the \Seen flag set implicitly is reported. */
 	if (req->want & STORE_WANT_MARK_SEEN) {
 		req->want |= STORE_WANT_FLAGS;

@@ -72,8 +72,9 @@ struct imap_fetch_request {
  * expanded; UID FETCH adds UID. -1 with *error_r (answer BAD), else 0; free
  * REQ with imap_fetch_request_free() either way. An EXAMINEd folder must
  * clear STORE_WANT_MARK_SEEN from req->want (nothing becomes \Seen). The
- * header-only sections ask STORE_WANT_HEADERS | STORE_WANT_FILE: the
- * store may leave out the fd when it sends the cached header block. */
+ * header-only sections ask STORE_WANT_HEADERS |
+ * STORE_WANT_FILE_UNLESS_HEADERS: the store leaves out the fd when it
+ * sends the cached header block (other sections ask STORE_WANT_FILE). */
 int imap_fetch_parse(const struct imap_arg *args, unsigned n, unsigned mode,
                      struct imap_fetch_request *req, const char **error_r);
 void imap_fetch_request_free(struct imap_fetch_request *req);
@@ -83,8 +84,9 @@ void imap_fetch_request_free(struct imap_fetch_request *req);
 #define IMAP_FETCH_RENDER_REV1 2u      /* IMAP4rev1 session: show \Recent */
 
 /* Appends "* SEQ FETCH (...)\r\n" for ITEM to OUT. FD: the message file when
- * want had STORE_WANT_FILE (read here with pread, LF -> CRLF, not closed), or
- * -1. Returns 0, or -1 with nothing appended when the command must answer
+ * want had STORE_WANT_FILE or the store sent it for
+ * STORE_WANT_FILE_UNLESS_HEADERS (read here with pread, LF -> CRLF, not
+ * closed), or -1. Returns 0, or -1 with nothing appended when the command must answer
  * NO [UNKNOWN-CTE] (BINARY of a part in an encoding it cannot decode,
  * RFC 3516 4.2). */
 int imap_fetch_render(const struct imap_fetch_request *req, const struct proto_store_item *item,

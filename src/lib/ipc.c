@@ -43,6 +43,7 @@ struct ipc_channel {
 	unsigned n_in_fds;
 
 	unsigned char *out;
+	size_t out_head;       /* queued output is out[out_head .. out_head + out_len) */
 	size_t out_len, out_cap;
 	size_t out_sent_total; /* bytes sent since creation, for fd offsets */
 	struct ipc_pending_fd *out_fds;
@@ -53,15 +54,16 @@ struct ipc_channel {
 
 static void ipc_read_cb(evutil_socket_t fd, short what, void *arg);
 
-/* Grows *BUF (of *CAP octets, LEN in use) to at least NEED without leaving
- * a copy behind: what passes through a channel can be a password or a
- * users file, so old buffers are wiped before they are freed. */
-static void ipc_grow(unsigned char **buf, size_t *cap, size_t len, size_t need)
+/* Grows *BUF (of *CAP octets, LEN in use from HEAD, moved to the front) to
+ * at least NEED without leaving a copy behind: what passes through a
+ * channel can be a password or a users file, so old buffers are wiped
+ * before they are freed. */
+static void ipc_grow_from(unsigned char **buf, size_t *cap, size_t head, size_t len, size_t need)
 {
 	unsigned char *bigger = xmalloc(need);
 
 	if (len > 0)
-		memcpy(bigger, *buf, len);
+		memcpy(bigger, *buf + head, len);
 	if (*buf != NULL) {
 		explicit_bzero(*buf, *cap);
 		free(*buf);
@@ -69,6 +71,12 @@ static void ipc_grow(unsigned char **buf, size_t *cap, size_t len, size_t need)
 	*buf = bigger;
 	*cap = need;
 }
+
+static void ipc_grow(unsigned char **buf, size_t *cap, size_t len, size_t need)
+{
+	ipc_grow_from(buf, cap, 0, len, need);
+}
+
 static void ipc_closed_cb(evutil_socket_t fd, short what, void *arg);
 static void ipc_write_cb(evutil_socket_t fd, short what, void *arg);
 
@@ -251,7 +259,7 @@ static int ipc_write_some(struct ipc_channel *ch)
 				limit = at;
 		}
 		memset(&msg, 0, sizeof(msg));
-		iov.iov_base = ch->out;
+		iov.iov_base = ch->out + ch->out_head;
 		iov.iov_len = limit;
 		msg.msg_iov = &iov;
 		msg.msg_iovlen = 1;
@@ -277,10 +285,14 @@ static int ipc_write_some(struct ipc_channel *ch)
 			memmove(ch->out_fds, ch->out_fds + 1,
 			        --ch->n_out_fds * sizeof(ch->out_fds[0]));
 		}
-		memmove(ch->out, ch->out + n, ch->out_len - (size_t)n);
+		/* sent: forget it; the rest stays where it is (moving it after
+		 * every write made a large queue cost its square) */
+		explicit_bzero(ch->out + ch->out_head, (size_t)n);
+		ch->out_head += (size_t)n;
 		ch->out_len -= (size_t)n;
-		explicit_bzero(ch->out + ch->out_len, (size_t)n); /* sent: forget it */
 		ch->out_sent_total += (size_t)n;
+		if (ch->out_len == 0)
+			ch->out_head = 0;
 	}
 	return 0;
 }
@@ -297,19 +309,36 @@ static void ipc_write_cb(evutil_socket_t fd, short what, void *arg)
 		event_add(ch->ev_write, NULL);
 }
 
+/* Makes room for NEED octets of queued output from out_head: the queue is
+ * moved to the front only when the space sent before it is at least as
+ * large as it (so each octet is moved about once), else the buffer grows. */
+static void ipc_out_room(struct ipc_channel *ch, size_t need)
+{
+	if (ch->out_head + need <= ch->out_cap)
+		return;
+	if (ch->out_head >= ch->out_len && need <= ch->out_cap) {
+		memmove(ch->out, ch->out + ch->out_head, ch->out_len);
+		explicit_bzero(ch->out + ch->out_len, ch->out_head);
+		ch->out_head = 0;
+		return;
+	}
+	ipc_grow_from(&ch->out, &ch->out_cap, ch->out_head, ch->out_len, need * 2);
+	ch->out_head = 0;
+}
+
 void ipc_send(struct ipc_channel *ch, uint32_t type, uint64_t id, const void *data, size_t len,
               int fd)
 {
 	struct ipc_header h = {.type = type, .len = (uint32_t)len, .id = id, .has_fd = fd >= 0};
 	size_t need = ch->out_len + sizeof(h) + len;
+	unsigned char *tail;
 
 	if (ch->dead || len > IPC_MAX_PAYLOAD) {
 		if (fd >= 0)
 			close(fd);
 		return;
 	}
-	if (need > ch->out_cap)
-		ipc_grow(&ch->out, &ch->out_cap, ch->out_len, need * 2);
+	ipc_out_room(ch, need);
 	if (fd >= 0) {
 		if (ch->n_out_fds == ch->cap_out_fds) {
 			ch->cap_out_fds = ch->cap_out_fds ? ch->cap_out_fds * 2 : 8;
@@ -320,9 +349,10 @@ void ipc_send(struct ipc_channel *ch, uint32_t type, uint64_t id, const void *da
 		ch->out_fds[ch->n_out_fds].offset = ch->out_sent_total + ch->out_len;
 		ch->n_out_fds++;
 	}
-	memcpy(ch->out + ch->out_len, &h, sizeof(h));
+	tail = ch->out + ch->out_head + ch->out_len;
+	memcpy(tail, &h, sizeof(h));
 	if (len > 0)
-		memcpy(ch->out + ch->out_len + sizeof(h), data, len);
+		memcpy(tail + sizeof(h), data, len);
 	ch->out_len += sizeof(h) + len;
 	/* Write at once when the socket takes it: saves a loop iteration on
 	 * the request/reply paths that sessions wait on. */
@@ -465,5 +495,5 @@ void ipc_channel_forget_buffers(struct ipc_channel *ch)
 		explicit_bzero(ch->in, ch->in_cap);
 	if (ch->out != NULL)
 		explicit_bzero(ch->out, ch->out_cap);
-	ch->in_len = ch->out_len = 0;
+	ch->in_len = ch->out_len = ch->out_head = 0;
 }

@@ -355,7 +355,7 @@ int proto_store_unselect_decode(struct proto_store_unselect *m, const void *data
 }
 
 /* Every enum proto_store_fetch_want bit. */
-#define PROTO_STORE_WANT_ALL ((STORE_WANT_HEADERS << 1) - 1)
+#define PROTO_STORE_WANT_ALL ((STORE_WANT_FILE_UNLESS_HEADERS << 1) - 1)
 /* Every enum proto_store_flag bit. */
 #define PROTO_STORE_FLAGS_ALL ((STORE_FLAG_RECENT << 1) - 1)
 

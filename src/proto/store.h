@@ -230,6 +230,10 @@ enum proto_store_fetch_want {
 	STORE_WANT_MODSEQ = 1u << 7,
 	STORE_WANT_MARK_SEEN = 1u << 8,     /* set \Seen (BODY[] without PEEK, RFC822) */
 	STORE_WANT_HEADERS = 1u << 9,       /* the cached header block (CRLF), when the cache has it */
+	/* the file's fd only when no header block is sent (the header-only
+	 * sections: served from the cache, a FETCH of 100,000 headers passes
+	 * no descriptor) */
+	STORE_WANT_FILE_UNLESS_HEADERS = 1u << 10,
 };
 
 /* u32 uid (the set holds UIDs), str set, u32 want, u64 changedsince (0 =

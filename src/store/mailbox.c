@@ -256,13 +256,61 @@ uint64_t mailbox_vanished_floor(const struct mailbox *mb)
 	return mb->img.vanished_floor;
 }
 
-/* Renames message E's file for FLAGS. */
-static int mailbox_rename_for(struct mailbox *mb, struct mailbox_entry *e, uint32_t flags,
+uint64_t mailbox_msg_size(struct mailbox *mb, unsigned index)
+{
+	struct mailbox_entry *e;
+	uint64_t file_size, size;
+	int fd;
+
+	if (index >= mb->img.count)
+		return 0;
+	e = &mb->img.msgs[index];
+	if (e->msg.size != MAILBOX_SIZE_UNKNOWN)
+		return e->msg.size;
+	if ((fd = mailbox_open_file(mb, index)) < 0)
+		return e->msg.file_size;
+	mb->stats.file_opens++;
+	if (mailbox_file_sizes(fd, &file_size, &size) < 0) {
+		close(fd);
+		return e->msg.file_size;
+	}
+	close(fd);
+	e->msg.size = size;
+	e->msg.file_size = file_size;
+	mailbox_log_size(&mb->pending, e->msg.uid, size, file_size);
+	return size;
+}
+
+/* The BASE of message E's next name into OUT: its own, with ",U=uid,W=size"
+ * added when it has no ",U=" yet (a file found in cur/), so that a rebuild
+ * keeps its UID from then on. Its length, or -1 when too long. */
+static int mailbox_base_for(struct mailbox *mb, unsigned index, char out[MAILBOX_FILE_NAME_MAX + 1])
+{
+	struct mailbox_entry *e = &mb->img.msgs[index];
+	uint64_t u, size;
+
+	if (mailbox_name_field(e->msg.file, e->base_len, 'U', &u) == 0 && u == e->msg.uid) {
+		memcpy(out, e->msg.file, e->base_len);
+		return (int)e->base_len;
+	}
+	size = mailbox_msg_size(mb, index);
+	e = &mb->img.msgs[index];
+	if (mailbox_name_with_uid(out, MAILBOX_FILE_NAME_MAX + 1, e->msg.file, e->base_len,
+	                          e->msg.uid, size) < 0)
+		return -1;
+	return (int)strlen(out);
+}
+
+/* Renames message INDEX's file for FLAGS. */
+static int mailbox_rename_for(struct mailbox *mb, unsigned index, uint32_t flags,
                               const char **error_r)
 {
 	char name[MAILBOX_FILE_NAME_MAX + 1], from[MAILBOX_PATH_MAX], to[MAILBOX_PATH_MAX];
+	char base[MAILBOX_FILE_NAME_MAX + 1];
+	struct mailbox_entry *e = &mb->img.msgs[index];
+	int blen = mailbox_base_for(mb, index, base);
 
-	if (mailbox_name_make(name, e->msg.file, e->base_len, flags, e->msg.file) < 0) {
+	if (blen < 0 || mailbox_name_make(name, base, (size_t)blen, flags, e->msg.file) < 0) {
 		*error_r = "file name too long";
 		return -1;
 	}
@@ -297,7 +345,7 @@ int mailbox_set_flags(struct mailbox *mb, unsigned index, uint32_t flags, const 
 	}
 	if (flags == e->msg.flags && strcmp(keywords, e->msg.keywords) == 0)
 		return 0;
-	if (flags != e->msg.flags && mailbox_rename_for(mb, e, flags, error_r) < 0)
+	if (flags != e->msg.flags && mailbox_rename_for(mb, index, flags, error_r) < 0)
 		return -1;
 	e->msg.flags = flags;
 	if (keywords != e->msg.keywords)

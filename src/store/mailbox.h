@@ -6,7 +6,10 @@
  * order, as Maildir tools expect); new/ files get moved to cur/ and a UID
  * at sync, the UID written into BASE as a ",U=uid" field (with ",W=size",
  * the size with CRLF line ends, as Dovecot does) so that a rebuilt index
- * keeps UIDs. The index files live in DIR: "sealmail.index" (a snapshot),
+ * keeps UIDs. Files found in cur/ without a UID keep their names (a first
+ * open of a large folder renames nothing): their UID is in the index only
+ * (a rebuild gives them new ones) until the store renames them for a flag
+ * change, and their CRLF size is counted on first need. The index files live in DIR: "sealmail.index" (a snapshot),
  * "sealmail.index.log" (the changes since, append-only, checksummed),
  * "sealmail.cache" (cached ENVELOPE, BODYSTRUCTURE, ...) and
  * "sealmail.uidvalidity" (UIDVALIDITY and the UIDs handed out, written
@@ -37,6 +40,9 @@
 #define MAILBOX_CACHE_VALUE_MAX (256 * 1024) /* PROTO_STORE_CACHE_MAX: one cached value */
 #define MAILBOX_DIR_MAX 1024                 /* the folder's path */
 
+/* mailbox_msg.size of a file found in cur/ whose lines were not counted yet. */
+#define MAILBOX_SIZE_UNKNOWN UINT64_MAX
+
 struct mailbox;
 struct mailbox_msg {
 	uint32_t uid;
@@ -45,7 +51,8 @@ struct mailbox_msg {
 	uint64_t modseq;
 	int64_t internaldate;
 	int32_t tz_minutes;
-	uint64_t size; /* RFC822.SIZE: with CRLF line ends */
+	uint64_t size; /* RFC822.SIZE: with CRLF line ends; MAILBOX_SIZE_UNKNOWN
+	                  until counted: read it with mailbox_msg_size() */
 	uint64_t file_size;
 	const char *file; /* name in cur/ */
 };
@@ -72,6 +79,10 @@ int mailbox_sync(struct mailbox *mb, const char **error_r);
 unsigned mailbox_count(const struct mailbox *mb); /* messages, UID order */
 const struct mailbox_msg *mailbox_get(const struct mailbox *mb, unsigned index);
 int mailbox_find(const struct mailbox *mb, uint32_t uid); /* index, or -1 */
+/* RFC822.SIZE of message INDEX: the index's, or counted from the file on
+ * first need (then kept in the index, logged at the next commit); the file
+ * size when the file cannot be read (it went away). */
+uint64_t mailbox_msg_size(struct mailbox *mb, unsigned index);
 uint32_t mailbox_uidvalidity(const struct mailbox *mb);
 uint32_t mailbox_uidnext(const struct mailbox *mb);
 uint64_t mailbox_highestmodseq(const struct mailbox *mb);

@@ -232,7 +232,8 @@ int mailbox_copy(struct mailbox *src, unsigned index, struct mailbox *dst, uint3
 	}
 	if (append_check(dst, NULL, error_r) < 0)
 		return -1;
-	m = src->img.msgs[index].msg; /* by value: DST may be SRC, its array moves */
+	(void)mailbox_msg_size(src, index); /* counted now if it was not yet */
+	m = src->img.msgs[index].msg;       /* by value: DST may be SRC, its array moves */
 	m.uid = dst->img.uidnext;
 	if (append_name(dst, name, m.uid, m.file_size, m.size, m.flags, m.file) < 0 ||
 	    mailbox_path(src, from, "cur", m.file) < 0 || mailbox_path(dst, to, "cur", name) < 0) {

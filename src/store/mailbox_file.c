@@ -230,14 +230,16 @@ int mailbox_reserve_uids(struct mailbox *mb, uint32_t need, int force, const cha
 /* Counts the LFs of BUF not preceded by CR (*CR: the previous octet was CR). */
 static uint64_t count_bare_lf(const char *buf, size_t len, int *cr)
 {
+	const char *p = buf, *end = buf + len, *lf;
 	uint64_t n = 0;
-	size_t i;
 
-	for (i = 0; i < len; i++) {
-		if (buf[i] == '\n' && !*cr)
-			n++;
-		*cr = buf[i] == '\r';
+	if (len == 0)
+		return 0;
+	while (p < end && (lf = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		n += lf == buf ? !*cr : lf[-1] != '\r';
+		p = lf + 1;
 	}
+	*cr = end[-1] == '\r';
 	return n;
 }
 

@@ -365,13 +365,18 @@ static int get_name_kw(struct reader *r, char name[MAILBOX_FILE_NAME_MAX + 1],
 	return 0;
 }
 
+int mailbox_sizes_consistent(uint64_t file_size, uint64_t size)
+{
+	return size == MAILBOX_SIZE_UNKNOWN || (file_size <= size && size <= 2 * file_size);
+}
+
 /* Whether M may follow a message with UID PREV in IMG. */
 static int msg_consistent(const struct mailbox_image *img, const struct mailbox_msg *m,
                           uint32_t prev)
 {
 	return m->uid > prev && m->uid < img->uidnext &&
 	       (m->flags & ~MAILBOX_FLAGS_SETTABLE) == 0 && m->modseq <= img->highestmodseq &&
-	       m->file_size <= m->size && m->size <= 2 * m->file_size && m->tz_minutes > -24 * 60 &&
+	       mailbox_sizes_consistent(m->file_size, m->size) && m->tz_minutes > -24 * 60 &&
 	       m->tz_minutes < 24 * 60;
 }
 
@@ -550,6 +555,16 @@ void mailbox_log_state(struct mailbox_buf *out, const struct mailbox_image *img)
 	log_end(out, start);
 }
 
+void mailbox_log_size(struct mailbox_buf *out, uint32_t uid, uint64_t size, uint64_t file_size)
+{
+	size_t start = log_begin(out, MAILBOX_LOG_SIZE);
+
+	put_u32(out, uid);
+	put_u64(out, size);
+	put_u64(out, file_size);
+	log_end(out, start);
+}
+
 void mailbox_log_cache(struct mailbox_buf *out, uint32_t uid, unsigned field, uint64_t off)
 {
 	size_t start = log_begin(out, MAILBOX_LOG_CACHE);
@@ -654,6 +669,22 @@ static int log_apply_cache(struct mailbox_image *img, struct reader *r)
 	return 0;
 }
 
+/* A SIZE record: the CRLF size counted for a message (gone since: ignored). */
+static int log_apply_size(struct mailbox_image *img, struct reader *r)
+{
+	uint32_t uid = get_u32(r);
+	uint64_t size = get_u64(r), file_size = get_u64(r);
+	int i;
+
+	if (r->bad || size == MAILBOX_SIZE_UNKNOWN || !mailbox_sizes_consistent(file_size, size))
+		return -1;
+	if ((i = mailbox_image_find(img, uid)) >= 0) {
+		img->msgs[i].msg.size = size;
+		img->msgs[i].msg.file_size = file_size;
+	}
+	return 0;
+}
+
 /* Applies one record's payload; -1 when it does not fit IMG. */
 static int log_apply_one(struct mailbox_image *img, const uint8_t *p, size_t len)
 {
@@ -675,6 +706,9 @@ static int log_apply_one(struct mailbox_image *img, const uint8_t *p, size_t len
 		break;
 	case MAILBOX_LOG_CACHE:
 		ret = log_apply_cache(img, &r);
+		break;
+	case MAILBOX_LOG_SIZE:
+		ret = log_apply_size(img, &r);
 		break;
 	default:
 		return -1;

@@ -12,8 +12,11 @@
  * Files are matched to the index by BASE (the name before ":2,"), so a
  * flag change by mutt keeps the UID. A file unknown to the index gets a
  * UID: the one of its ",U=" field when that UID was reserved but is not in
- * the index (our rename whose log record a crash lost), else the next one;
- * it is renamed to carry ",U=uid,W=size" (new/ files move to cur/ so).
+ * the index (our rename whose log record a crash lost), else the next one.
+ * A new/ file moves to cur/ renamed to carry ",U=uid,W=size"; a cur/ file
+ * keeps its name (renaming 100,000 files of a folder opened for the first
+ * time cost seconds), so its UID lives in the index until a flag change
+ * renames it, and its CRLF size is counted when first asked for.
  * Order: the UIDs are reserved in the uidvalidity file (fsynced) before
  * any rename names them; the log records follow the renames; commit
  * fsyncs cur/ before the log.
@@ -218,29 +221,39 @@ static int sync_scan_cur(struct mailbox *mb, struct sync_files *files, const cha
 	return scan.changes;
 }
 
-/* First sight of F: its sizes and mtime, from its name when it has S= and
- * W= matching the file, else by reading it. -1 when it is gone. */
+/* First sight of F in cur/: one stat for its size and mtime; the CRLF
+ * size from a ",W=" field that fits, else counted on first need. */
+static int sync_look_cur(struct mailbox *mb, struct sync_file *f, const char *path)
+{
+	size_t blen = mailbox_name_base_len(f->name);
+	struct stat st;
+	uint64_t w;
+
+	mb->stats.file_stats++;
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return -1;
+	f->file_size = (uint64_t)st.st_size;
+	f->mtime = (int64_t)st.st_mtim.tv_sec;
+	f->size = MAILBOX_SIZE_UNKNOWN;
+	if (mailbox_name_field(f->name, blen, 'W', &w) == 0 && w != MAILBOX_SIZE_UNKNOWN &&
+	    mailbox_sizes_consistent(f->file_size, w))
+		f->size = w;
+	return 0;
+}
+
+/* First sight of F: its sizes and mtime. A file of new/ is read (it is
+ * renamed with its CRLF size); one of cur/ is only looked at. -1 when it
+ * is gone. */
 static int sync_look(struct mailbox *mb, struct sync_file *f)
 {
 	char path[MAILBOX_PATH_MAX];
-	size_t blen = mailbox_name_base_len(f->name);
-	uint64_t s, w;
 	struct stat st;
 	int fd;
 
 	if (mailbox_path(mb, path, f->from_new ? "new" : "cur", f->name) < 0)
 		return -1;
-	if (mailbox_name_field(f->name, blen, 'S', &s) == 0 &&
-	    mailbox_name_field(f->name, blen, 'W', &w) == 0) {
-		mb->stats.file_stats++;
-		if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == s &&
-		    w >= s && w <= 2 * s) {
-			f->file_size = s;
-			f->size = w;
-			f->mtime = (int64_t)st.st_mtim.tv_sec;
-			return 0;
-		}
-	}
+	if (!f->from_new)
+		return sync_look_cur(mb, f, path);
 	mb->stats.file_opens++;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
 		return -1;
@@ -299,26 +312,39 @@ static void sync_keep_uids(struct mailbox *mb, struct sync_files *files, uint32_
 	free(keep);
 }
 
-/* Moves or renames F to its name in cur/ for its UID; adds it to the index. */
-static int sync_place(struct mailbox *mb, struct sync_file *f)
+/* Moves F from new/ to its name in cur/ for its UID into NAME. */
+static int sync_move_new(struct mailbox *mb, struct sync_file *f,
+                         char name[MAILBOX_FILE_NAME_MAX + 1])
 {
 	char from[MAILBOX_PATH_MAX], to[MAILBOX_PATH_MAX], base[MAILBOX_FILE_NAME_MAX + 1];
+
+	if (mailbox_name_with_uid(base, sizeof(base), f->name, mailbox_name_base_len(f->name),
+	                          f->uid, f->size) < 0 ||
+	    mailbox_name_make(name, base, strlen(base), mailbox_name_flags(f->name), f->name) < 0)
+		return -1; /* a foreign name too long to carry its UID: left alone */
+	mailbox_path(mb, from, "new", f->name);
+	mailbox_path(mb, to, "cur", name);
+	if (rename(from, to) < 0)
+		return -1;
+	f->moved = 1;
+	mb->cur_dirty = 1;
+	mb->new_dirty = 1;
+	return 0;
+}
+
+/* Adds F to the index: a file of new/ moved to cur/ with ",U=" in its
+ * name, one of cur/ under its name (its UID in the index only). */
+static int sync_place(struct mailbox *mb, struct sync_file *f)
+{
 	char name[MAILBOX_FILE_NAME_MAX + 1];
 	uint32_t flags = mailbox_name_flags(f->name);
 	struct mailbox_msg m;
 
-	if (mailbox_name_with_uid(base, sizeof(base), f->name, mailbox_name_base_len(f->name),
-	                          f->uid, f->size) < 0 ||
-	    mailbox_name_make(name, base, strlen(base), flags, f->name) < 0)
-		return -1; /* a foreign name too long to carry its UID: left alone */
-	if (f->from_new || strcmp(name, f->name) != 0) {
-		mailbox_path(mb, from, f->from_new ? "new" : "cur", f->name);
-		mailbox_path(mb, to, "cur", name);
-		if (rename(from, to) < 0)
+	if (f->from_new) {
+		if (sync_move_new(mb, f, name) < 0)
 			return -1;
-		f->moved = 1;
-		mb->cur_dirty = 1;
-		mb->new_dirty |= f->from_new;
+	} else {
+		strlcpy_checked(name, f->name, sizeof(name));
 	}
 	memset(&m, 0, sizeof(m));
 	m.uid = f->uid;

@@ -4,7 +4,8 @@
  * asks for the next when its output drained), each with what the session
  * asked for: index fields always, the cached texts when wanted, and the
  * message file's descriptor with STORE_WANT_FILE (one per message, as
- * ipc_send carries one). BODY[] without PEEK sets \Seen (not on EXAMINE);
+ * ipc_send carries one), or with STORE_WANT_FILE_UNLESS_HEADERS when no
+ * header block could be sent. BODY[] without PEEK sets \Seen (not on EXAMINE);
  * CHANGEDSINCE (RFC 7162 3.1.4.1) skips older messages and VANISHED
  * reports the expunged UIDs of the set. Called from store.c's table.
  */
@@ -60,8 +61,15 @@ static int store_fetch_item(struct store_fetch *b, unsigned i, unsigned index)
 		b->seen_set = 1;
 		want |= STORE_WANT_FLAGS;
 	}
-	if ((want & STORE_WANT_FILE) && (fd = mailbox_open_file(s->folder->mb, index)) < 0)
+	store_cache_texts(s->folder, index, want, &t);
+	if ((want & STORE_WANT_FILE_UNLESS_HEADERS) && t.headers[0] == '\0')
+		want |= STORE_WANT_FILE;
+	if ((want & STORE_WANT_FILE) && (fd = mailbox_open_file(s->folder->mb, index)) < 0) {
+		store_texts_free(&t);
 		return -1;
+	}
+	if (want & STORE_WANT_SIZE)
+		(void)mailbox_msg_size(s->folder->mb, index); /* counted on first need */
 	m = mailbox_get(s->folder->mb, index);
 	it.uid = m->uid;
 	it.flags = m->flags | (s->view.v[i].recent ? STORE_FLAG_RECENT : 0);
@@ -69,11 +77,10 @@ static int store_fetch_item(struct store_fetch *b, unsigned i, unsigned index)
 	it.modseq = m->modseq;
 	it.internaldate = m->internaldate;
 	it.tz_minutes = m->tz_minutes;
-	it.size = m->size;
+	it.size = m->size == MAILBOX_SIZE_UNKNOWN ? 0 : m->size;
 	it.file_size = m->file_size;
 	if (want & STORE_WANT_FLAGS)
 		s->view.v[i].modseq = m->modseq; /* the session knows these flags now */
-	store_cache_texts(s->folder, index, want, &t);
 	it.envelope = t.envelope;
 	it.bodystructure = t.bodystructure;
 	it.body = t.body;

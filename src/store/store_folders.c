@@ -212,7 +212,7 @@ static void store_status_count(struct store_folder *f, struct proto_store_status
 		res->recent += m->uid >= first_recent;
 		res->unseen += !(m->flags & STORE_FLAG_SEEN);
 		res->deleted += (m->flags & STORE_FLAG_DELETED) != 0;
-		res->size += m->size;
+		res->size += mailbox_msg_size(mb, i);
 	}
 	res->uidnext = mailbox_uidnext(mb);
 	res->uidvalidity = mailbox_uidvalidity(mb);

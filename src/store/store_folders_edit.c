@@ -305,6 +305,8 @@ void store_folders_mailbox(struct store_req *r)
 		store_reply_result(r, PROTO_STORE_NO, "CANNOT", why);
 		return;
 	}
+	if (req.op != STORE_MAILBOX_SUBSCRIBE && req.op != STORE_MAILBOX_UNSUBSCRIBE)
+		store_folders_close_idle(r->peer->store); /* no index kept under a moved name */
 	if (req.op == STORE_MAILBOX_CREATE)
 		store_create(r, canon);
 	else if (req.op == STORE_MAILBOX_DELETE)

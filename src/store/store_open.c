@@ -2,7 +2,9 @@
  * store_open.c: the open folders. Every session that selects a folder (and
  * every STATUS, COPY or APPEND that needs one for a moment) shares one
  * struct mailbox per directory, reference-counted, watched with inotify
- * while open (store_watch.c). Changes one session makes reach the others
+ * while open (store_watch.c). The last STORE_FOLDERS_IDLE_MAX folders left
+ * by every session stay open (committed, still watched), so a client that
+ * logs in again selects without reading a 100,000-message index again. Changes one session makes reach the others
  * as IMSG_STORE_CHANGED, at most one until each asks UPDATES.
  */
 #include <stdio.h>
@@ -18,9 +20,52 @@ struct store_folder *store_folder_lookup(struct store *s, const char *dir)
 	struct store_folder *f;
 
 	LIST_FOREACH(f, &s->folders, entry)
-	if (strcmp(f->dir, dir) == 0)
+	if (f->refs > 0 && strcmp(f->dir, dir) == 0)
 		return f;
 	return NULL;
+}
+
+static void store_folder_close(struct store_folder *f)
+{
+	store_watch_remove(f->store, f);
+	LIST_REMOVE(f, entry);
+	mailbox_close(&f->mb);
+	free(f);
+}
+
+/* The idle folder of DIR taken back into use, or NULL. */
+static struct store_folder *store_folder_reuse(struct store *s, const char *dir)
+{
+	struct store_folder *f;
+
+	LIST_FOREACH(f, &s->folders, entry)
+	if (f->refs == 0 && strcmp(f->dir, dir) == 0) {
+		f->refs = 1;
+		f->idle = 0;
+		s->n_idle--;
+		return f;
+	}
+	return NULL;
+}
+
+/* Closes the least recently left idle folder. */
+static void store_folder_evict(struct store *s)
+{
+	struct store_folder *f, *oldest = NULL;
+
+	LIST_FOREACH(f, &s->folders, entry)
+	if (f->refs == 0 && (oldest == NULL || f->idle < oldest->idle))
+		oldest = f;
+	if (oldest != NULL) {
+		s->n_idle--;
+		store_folder_close(oldest);
+	}
+}
+
+void store_folders_close_idle(struct store *s)
+{
+	while (s->n_idle > 0)
+		store_folder_evict(s);
 }
 
 struct store_folder *store_folder_open(struct store *s, const char *dir, const char **error_r)
@@ -30,6 +75,13 @@ struct store_folder *store_folder_open(struct store *s, const char *dir, const c
 
 	if (f != NULL) {
 		f->refs++;
+		return f;
+	}
+	if ((f = store_folder_reuse(s, dir)) != NULL) {
+		if (mailbox_sync(f->mb, error_r) < 0) {
+			store_folder_unref(&f);
+			return NULL;
+		}
 		return f;
 	}
 	if (mailbox_open(dir, store_hostname(s), &mb, error_r) < 0)
@@ -54,14 +106,18 @@ struct store_folder *store_folder_open(struct store *s, const char *dir, const c
 void store_folder_unref(struct store_folder **fp)
 {
 	struct store_folder *f = *fp;
+	const char *why;
 
 	*fp = NULL;
 	if (f == NULL || --f->refs > 0)
 		return;
-	store_watch_remove(f->store, f);
-	LIST_REMOVE(f, entry);
-	mailbox_close(&f->mb);
-	free(f);
+	if (mailbox_commit(f->mb, &why) < 0) {
+		store_folder_close(f);
+		return;
+	}
+	f->idle = ++f->store->idle_clock;
+	if (++f->store->n_idle > STORE_FOLDERS_IDLE_MAX)
+		store_folder_evict(f->store);
 }
 
 void store_folder_notify(struct store_folder *f, struct store_session *except)

@@ -20,6 +20,9 @@
 #define STORE_FOLDERS_MAX 10000            /* folders per user */
 #define STORE_PARSE_MAX (64 * 1024 * 1024) /* octets of a message read for its MIME structure */
 #define STORE_NOTIFY_USEC 50000            /* inotify events are coalesced this long */
+/* Folders no session uses that stay open (LRU), so that selecting one again
+ * (a client reconnecting) does not read its index again. */
+#define STORE_FOLDERS_IDLE_MAX 8
 /* Expunges told in one UPDATES answer: its VANISHED set (at most 11 octets
  * a UID) must stay under PROTO_STORE_SET_MAX, which the session decodes;
  * the rest stay in the view, for the next UPDATES (CHANGED says so). */
@@ -49,6 +52,7 @@ struct store_folder {
 	struct store_session *pop3; /* the POP3 session holding it, if any */
 	int wd_new, wd_cur;         /* inotify watches, -1 when none */
 	int dirty;                  /* inotify saw changes not synced yet */
+	uint64_t idle;              /* refs == 0: kept open, this is its LRU stamp */
 	TAILQ_HEAD(, store_session) selected;
 	LIST_ENTRY(store_folder) entry;
 };
@@ -106,6 +110,8 @@ struct store {
 	LIST_HEAD(, store_folder) folders;
 	LIST_HEAD(, store_peer) peers;
 	struct store_watch *watch; /* NULL without inotify: UPDATES syncs */
+	unsigned n_idle;           /* folders kept open with no reference */
+	uint64_t idle_clock;
 };
 
 /* One request being handled. */
@@ -175,7 +181,11 @@ int store_user_specials(const struct store_user *u, const char **error_r);
 /* ---- store_open.c: shared folders ---- */
 struct store_folder *store_folder_open(struct store *s, const char *dir, const char **error_r);
 void store_folder_unref(struct store_folder **f);
+/* The folder of DIR in use (references held), or NULL. */
 struct store_folder *store_folder_lookup(struct store *s, const char *dir);
+/* Closes the folders kept open without references (before DELETE and
+ * RENAME change directories under them). */
+void store_folders_close_idle(struct store *s);
 /* Syncs F with its Maildir; on changes, every session with it selected but
  * EXCEPT hears CHANGED. Returns the number of changes or -1. */
 int store_folder_sync(struct store_folder *f, struct store_session *except);

@@ -200,9 +200,9 @@ static int store_search_dates(struct store_search *q, struct store_search_msg *x
 	case SEARCH_SENTSINCE:
 		return store_day_cmp(store_search_sent_day(x), n->number) >= 0;
 	case SEARCH_LARGER:
-		return x->m->size > n->number;
+		return mailbox_msg_size(x->s->folder->mb, x->index) > n->number;
 	case SEARCH_SMALLER:
-		return x->m->size < n->number;
+		return mailbox_msg_size(x->s->folder->mb, x->index) < n->number;
 	case SEARCH_OLDER:
 		return x->m->internaldate <= (int64_t)q->now - (int64_t)n->number;
 	default: /* SEARCH_YOUNGER */

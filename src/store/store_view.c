@@ -140,7 +140,7 @@ void store_view_send_flags(struct store_session *s, uint64_t id, unsigned i, int
 	strlcpy_checked(it.keywords, m->keywords, sizeof(it.keywords));
 	it.internaldate = m->internaldate;
 	it.tz_minutes = m->tz_minutes;
-	it.size = m->size;
+	it.size = m->size == MAILBOX_SIZE_UNKNOWN ? 0 : m->size; /* not asked for */
 	it.file_size = m->file_size;
 	it.envelope = it.bodystructure = it.body = it.headers = "";
 	s->view.v[i].modseq = m->modseq;

@@ -141,6 +141,7 @@ static void expect_error(struct fixture *f, const char *items, unsigned mode)
 }
 
 #define W_FILE STORE_WANT_FILE
+#define W_HEAD (STORE_WANT_HEADERS | STORE_WANT_FILE_UNLESS_HEADERS)
 #define W_SEEN (STORE_WANT_MARK_SEEN | STORE_WANT_FLAGS)
 
 static void test_parse_simple(void **state)
@@ -161,7 +162,7 @@ static void test_parse_simple(void **state)
 	expect(f, "(BODYSTRUCTURE BODY ENVELOPE MODSEQ)", 0, "BODYSTRUCTURE BODY ENVELOPE MODSEQ",
 	       STORE_WANT_BODYSTRUCTURE | STORE_WANT_BODY | STORE_WANT_ENVELOPE | STORE_WANT_MODSEQ);
 	expect(f, "RFC822", 0, "RFC822", W_FILE | W_SEEN);
-	expect(f, "RFC822.HEADER", 0, "RFC822.HEADER", W_FILE | STORE_WANT_HEADERS);
+	expect(f, "RFC822.HEADER", 0, "RFC822.HEADER", W_HEAD);
 	expect(f, "RFC822.TEXT", 0, "RFC822.TEXT", W_FILE | W_SEEN);
 	expect(f, "RFC822.SIZE", 0, "RFC822.SIZE", STORE_WANT_SIZE);
 	expect(f, "INTERNALDATE", 0, "INTERNALDATE", STORE_WANT_INTERNALDATE);
@@ -174,11 +175,13 @@ static void test_parse_sections(void **state)
 	expect(f, "BODY[]", 0, "BODY[]", W_FILE | W_SEEN);
 	expect(f, "BODY.PEEK[]", 0, "BODY[]", W_FILE);
 	expect(f, "body.peek[text]", 0, "BODY[TEXT]", W_FILE);
-	expect(f, "BODY.PEEK[HEADER]", 0, "BODY[HEADER]", W_FILE | STORE_WANT_HEADERS);
-	expect(f, "BODY[HEADER]", 0, "BODY[HEADER]", W_FILE | STORE_WANT_HEADERS | W_SEEN);
+	expect(f, "BODY.PEEK[HEADER]", 0, "BODY[HEADER]", W_HEAD);
+	expect(f, "BODY[HEADER]", 0, "BODY[HEADER]", W_HEAD | W_SEEN);
 	expect(f, "BODY.PEEK[HEADER.FIELDS (Subject \"X-Y\")]<0.100>", 0,
-	       "BODY[HEADER.FIELDS (Subject X-Y)]<0>", W_FILE | STORE_WANT_HEADERS);
+	       "BODY[HEADER.FIELDS (Subject X-Y)]<0>", W_HEAD);
 	expect(f, "BODY.PEEK[header.fields.not (From)]", 0, "BODY[HEADER.FIELDS.NOT (From)]",
+	       W_HEAD);
+	expect(f, "(BODY.PEEK[HEADER] BODY.PEEK[TEXT])", 0, "BODY[HEADER] BODY[TEXT]",
 	       W_FILE | STORE_WANT_HEADERS);
 	expect(f, "(BODY.PEEK[1] BODY.PEEK[1.2.3] BODY.PEEK[2.MIME] BODY.PEEK[3.text])", 0,
 	       "BODY[1] BODY[1.2.3] BODY[2.MIME] BODY[3.TEXT]", W_FILE);

@@ -264,12 +264,60 @@ static void test_external_changes(void **state)
 	assert_non_null(strstr(mailbox_get(mb, 0)->file, ":2,PRS"));
 	i = mailbox_find(mb, 3);
 	assert_true(i >= 0);
-	assert_non_null(strstr(mailbox_get(mb, (unsigned)i)->file, ",U="));
-	/* the dropped files got UIDs 3 and 4, in name order; flags kept */
+	/* the dropped files got UIDs 3 and 4, in name order; flags kept. The
+	 * one dropped into cur/ keeps its name (its UID is in the index only)
+	 * and its CRLF size is counted when asked for; the one of new/ moved
+	 * to cur/ with its UID in its name. */
 	assert_int_equal(mailbox_get(mb, 2)->flags, MAILBOX_FLAG_FLAGGED);
-	assert_non_null(strstr(mailbox_get(mb, 2)->file, "dropped-by-script,U=3"));
+	assert_string_equal(mailbox_get(mb, 2)->file, "dropped-by-script:2,F");
+	assert_true(mailbox_get(mb, 2)->size == MAILBOX_SIZE_UNKNOWN);
+	assert_int_equal(mailbox_msg_size(mb, 2), 3);
+	assert_int_equal(mailbox_get(mb, 2)->size, 3);
 	assert_non_null(strstr(mailbox_get(mb, 3)->file, "mutt-new,U=4"));
 	assert_int_equal(mailbox_sync(mb, &error), 0);
+	/* a flag change renames it: from then on its name carries the UID */
+	assert_int_equal(mailbox_set_flags(mb, 2, MAILBOX_FLAG_SEEN, NULL, &error), 0);
+	assert_string_equal(mailbox_get(mb, 2)->file, "dropped-by-script,U=3,W=3:2,S");
+	assert_int_equal(mailbox_sync(mb, &error), 0);
+	mailbox_close(&mb);
+}
+
+/* A rebuild keeps UIDs where the file names allow: the files the store
+ * named (moved from new/, renamed for a flag change) keep theirs; a file
+ * found in cur/ and never renamed gets a new UID above uidnext. */
+static void test_rebuild_cur_files(void **state)
+{
+	char path[1024];
+	struct mailbox *mb;
+	const char *error = NULL;
+	uint32_t uidnext;
+
+	make_maildir(folder);
+	deliver(folder, "a\n");
+	put_file(folder, "cur", "by-tool-1:2,", "b\nb\n");
+	put_file(folder, "cur", "by-tool-2:2,", "c\n");
+	mb = open_ok(folder);
+	assert_int_equal(mailbox_count(mb), 3);
+	assert_int_equal(mailbox_get(mb, 1)->uid, 2);
+	assert_int_equal(mailbox_get(mb, 2)->uid, 3);
+	assert_int_equal(mailbox_set_flags(mb, 1, MAILBOX_FLAG_FLAGGED, NULL, &error), 0);
+	assert_string_equal(mailbox_get(mb, 1)->file, "by-tool-1,U=2,W=6:2,F");
+	assert_string_equal(mailbox_get(mb, 2)->file, "by-tool-2:2,");
+	/* the size counted on first need survives a reopen (logged) */
+	assert_int_equal(mailbox_msg_size(mb, 2), 3);
+	uidnext = mailbox_uidnext(mb);
+	mailbox_close(&mb);
+	mb = open_ok(folder);
+	assert_int_equal(mailbox_get(mb, 2)->size, 3);
+	mailbox_close(&mb);
+	snprintf(path, sizeof(path), "%s/%s", folder, MAILBOX_INDEX_FILE);
+	assert_int_equal(unlink(path), 0);
+	mb = open_ok(folder);
+	assert_int_equal(mailbox_count(mb), 3);
+	assert_int_equal(mailbox_get(mb, 0)->uid, 1);
+	assert_int_equal(mailbox_get(mb, 1)->uid, 2);
+	assert_true(mailbox_get(mb, 2)->uid >= uidnext);
+	assert_string_equal(mailbox_get(mb, 2)->file, "by-tool-2:2,");
 	mailbox_close(&mb);
 }
 
@@ -694,6 +742,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_deliver_and_sync, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_flags_round_trip, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_external_changes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rebuild_cur_files, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_expunge_and_vanished, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reopen_and_rebuild, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_log_cut_everywhere, setup, teardown),

@@ -448,7 +448,7 @@ static int spoil(const char *name, int which, union proto_store_any *m)
 	else if (strcmp(name, "fetch") == 0 && which == 1)
 		m->fetch.max = 0;
 	else if (strcmp(name, "fetch") == 0 && which == 2)
-		m->fetch.want = STORE_WANT_HEADERS << 1;
+		m->fetch.want = STORE_WANT_FILE_UNLESS_HEADERS << 1;
 	else if (strcmp(name, "item") == 0 && which == 0)
 		m->item.tz_minutes = 24 * 60;
 	else if (strcmp(name, "item") == 0 && which == 1)
