@@ -496,4 +496,12 @@ void ipc_channel_forget_buffers(struct ipc_channel *ch)
 	if (ch->out != NULL)
 		explicit_bzero(ch->out, ch->out_cap);
 	ch->in_len = ch->out_len = ch->out_head = 0;
+	/* descriptors still queued (another child's end of its channel to a
+	 * role, waiting for a full socket to drain) or received and not yet
+	 * handled are the parent's, not this child's to hold open */
+	for (unsigned i = 0; i < ch->n_out_fds; i++)
+		close(ch->out_fds[i].fd);
+	for (unsigned i = 0; i < ch->n_in_fds; i++)
+		close(ch->in_fds[i]);
+	ch->n_out_fds = ch->n_in_fds = 0;
 }

@@ -32,12 +32,13 @@ void ipc_channel_free(struct ipc_channel **ch);
 /* The channel's socket, so a forked child can close its copy. */
 int ipc_channel_fd(const struct ipc_channel *ch);
 
-/* Queues a message; FD (or -1) is sent with it and closed here once sent. */
 /* In a child just forked: wipes and forgets what CH has buffered either
- * way, unsent output included (the parent's users file, say), without
- * touching the socket. The channel is still to be freed or closed. */
+ * way, unsent output included (the parent's users file, say), and closes
+ * the descriptors queued or received on it, without touching the socket.
+ * The channel is still to be freed or closed. */
 void ipc_channel_forget_buffers(struct ipc_channel *ch);
 
+/* Queues a message; FD (or -1) is sent with it and closed here once sent. */
 void ipc_send(struct ipc_channel *ch, uint32_t type, uint64_t id, const void *data, size_t len,
               int fd);
 

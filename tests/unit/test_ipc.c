@@ -132,12 +132,42 @@ static void test_reader_bounds(void **state)
 	ipc_writer_free(&w);
 }
 
+/* A child forked while the parent's channel still queued a descriptor
+ * (another child's end of a role channel, behind a full socket) must not
+ * keep it open: forgetting the buffers closes it. */
+static void test_forget_buffers_closes_queued_fds(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct received r = {.base = base};
+	static unsigned char big[60000];
+	struct ipc_channel *a;
+	int sp[2], p[2], sndbuf = 4096;
+	unsigned i;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+	assert_int_equal(setsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
+	a = ipc_channel_new(base, sp[0], on_message, on_closed, &r);
+	/* nobody reads sp[1]: the socket fills and the rest stays queued */
+	for (i = 0; i < 40; i++)
+		ipc_send(a, 7, i, big, sizeof(big), -1);
+	assert_int_equal(pipe(p), 0);
+	close(p[1]);
+	ipc_send(a, 7, 40, "x", 1, p[0]);
+	assert_int_not_equal(fcntl(p[0], F_GETFD), -1); /* still queued */
+	ipc_channel_forget_buffers(a);
+	assert_int_equal(fcntl(p[0], F_GETFD), -1);
+	ipc_channel_free(&a);
+	close(sp[1]);
+	event_base_free(base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_order_and_fds),
 	    cmocka_unit_test(test_garbage_closes),
 	    cmocka_unit_test(test_reader_bounds),
+	    cmocka_unit_test(test_forget_buffers_closes_queued_fds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
