@@ -565,6 +565,16 @@ void mailbox_log_size(struct mailbox_buf *out, uint32_t uid, uint64_t size, uint
 	log_end(out, start);
 }
 
+void mailbox_log_date(struct mailbox_buf *out, uint32_t uid, int64_t internaldate, int32_t tz)
+{
+	size_t start = log_begin(out, MAILBOX_LOG_DATE);
+
+	put_u32(out, uid);
+	put_u64(out, (uint64_t)internaldate);
+	put_u32(out, (uint32_t)tz);
+	log_end(out, start);
+}
+
 void mailbox_log_cache(struct mailbox_buf *out, uint32_t uid, unsigned field, uint64_t off)
 {
 	size_t start = log_begin(out, MAILBOX_LOG_CACHE);
@@ -685,6 +695,23 @@ static int log_apply_size(struct mailbox_image *img, struct reader *r)
 	return 0;
 }
 
+/* A DATE record: the mtime looked at for a message (gone since: ignored). */
+static int log_apply_date(struct mailbox_image *img, struct reader *r)
+{
+	uint32_t uid = get_u32(r);
+	int64_t date = (int64_t)get_u64(r);
+	int32_t tz = (int32_t)get_u32(r);
+	int i;
+
+	if (r->bad || date == MAILBOX_DATE_UNKNOWN || tz <= -24 * 60 || tz >= 24 * 60)
+		return -1;
+	if ((i = mailbox_image_find(img, uid)) >= 0) {
+		img->msgs[i].msg.internaldate = date;
+		img->msgs[i].msg.tz_minutes = tz;
+	}
+	return 0;
+}
+
 /* Applies one record's payload; -1 when it does not fit IMG. */
 static int log_apply_one(struct mailbox_image *img, const uint8_t *p, size_t len)
 {
@@ -709,6 +736,9 @@ static int log_apply_one(struct mailbox_image *img, const uint8_t *p, size_t len
 		break;
 	case MAILBOX_LOG_SIZE:
 		ret = log_apply_size(img, &r);
+		break;
+	case MAILBOX_LOG_DATE:
+		ret = log_apply_date(img, &r);
 		break;
 	default:
 		return -1;

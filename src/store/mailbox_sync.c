@@ -221,19 +221,26 @@ static int sync_scan_cur(struct mailbox *mb, struct sync_files *files, const cha
 	return scan.changes;
 }
 
-/* First sight of F in cur/: one stat for its size and mtime; the CRLF
- * size from a ",W=" field that fits, else counted on first need. */
+/* First sight of F in cur/: its file size from a ",S=" field (the mtime,
+ * its internal date, then looked at on first need: a folder of 100,000
+ * files opens without 100,000 stats), else one stat for size and mtime;
+ * the CRLF size from a ",W=" field that fits, else counted on first need. */
 static int sync_look_cur(struct mailbox *mb, struct sync_file *f, const char *path)
 {
 	size_t blen = mailbox_name_base_len(f->name);
 	struct stat st;
-	uint64_t w;
+	uint64_t w, s;
 
-	mb->stats.file_stats++;
-	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
-		return -1;
-	f->file_size = (uint64_t)st.st_size;
-	f->mtime = (int64_t)st.st_mtim.tv_sec;
+	if (mailbox_name_field(f->name, blen, 'S', &s) == 0 && s != MAILBOX_SIZE_UNKNOWN) {
+		f->file_size = s;
+		f->mtime = MAILBOX_DATE_UNKNOWN;
+	} else {
+		mb->stats.file_stats++;
+		if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+			return -1;
+		f->file_size = (uint64_t)st.st_size;
+		f->mtime = (int64_t)st.st_mtim.tv_sec;
+	}
 	f->size = MAILBOX_SIZE_UNKNOWN;
 	if (mailbox_name_field(f->name, blen, 'W', &w) == 0 && w != MAILBOX_SIZE_UNKNOWN &&
 	    mailbox_sizes_consistent(f->file_size, w))
@@ -352,7 +359,7 @@ static int sync_place(struct mailbox *mb, struct sync_file *f)
 	m.keywords = "";
 	m.modseq = mailbox_next_modseq(mb);
 	m.internaldate = f->mtime;
-	m.tz_minutes = mailbox_local_tz(f->mtime);
+	m.tz_minutes = f->mtime == MAILBOX_DATE_UNKNOWN ? 0 : mailbox_local_tz(f->mtime);
 	m.size = f->size;
 	m.file_size = f->file_size;
 	m.file = name;
