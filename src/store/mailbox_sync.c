@@ -363,7 +363,10 @@ static int sync_place(struct mailbox *mb, struct sync_file *f)
 	m.size = f->size;
 	m.file_size = f->file_size;
 	m.file = name;
-	mailbox_log_new(&mb->pending, mailbox_image_add(&mb->img, &m));
+	if (mb->rebuilding)
+		(void)mailbox_image_add(&mb->img, &m); /* the compaction writes them */
+	else
+		mailbox_log_new(&mb->pending, mailbox_image_add(&mb->img, &m));
 	return 0;
 }
 
@@ -460,6 +463,7 @@ int mailbox_rebuild(struct mailbox *mb, const char **error_r)
 {
 	uint32_t uidvalidity, reserved, floor = 1, generation = mb->img.generation + 1;
 	uint64_t modseq;
+	int ret;
 
 	mailbox_image_free(&mb->img);
 	mb->stats.rebuilds++;
@@ -480,5 +484,8 @@ int mailbox_rebuild(struct mailbox *mb, const char **error_r)
 	if (mailbox_reserve_uids(mb, reserved, 1, error_r) < 0)
 		return -1;
 	mb->pending.len = 0;
-	return mailbox_sync_dirs(mb, floor, error_r);
+	mb->rebuilding = 1;
+	ret = mailbox_sync_dirs(mb, floor, error_r);
+	mb->rebuilding = 0;
+	return ret;
 }
