@@ -35,6 +35,14 @@ void mailbox_buf_put(struct mailbox_buf *b, const void *data, size_t len)
 	b->len += len;
 }
 
+void mailbox_buf_reserve(struct mailbox_buf *b, size_t more)
+{
+	if (b->len + more > b->size) {
+		b->data = xrealloc(b->data, b->len + more);
+		b->size = b->len + more;
+	}
+}
+
 void mailbox_buf_free(struct mailbox_buf *b)
 {
 	free(b->data);
@@ -112,8 +120,14 @@ static uint64_t get_u64(struct reader *r)
 
 size_t mailbox_name_base_len(const char *name)
 {
-	const char *info = strstr(name, ":2,");
-	return info == NULL ? strlen(name) : (size_t)(info - name);
+	const char *p = name;
+
+	while ((p = strchr(p, ':')) != NULL) { /* strstr(":2,"), without its set-up per name */
+		if (p[1] == '2' && p[2] == ',')
+			return (size_t)(p - name);
+		p++;
+	}
+	return strlen(name);
 }
 
 int mailbox_name_valid(const char *name, size_t len)
@@ -305,6 +319,7 @@ void mailbox_index_encode(const struct mailbox_image *img, struct mailbox_buf *o
 	unsigned i, f;
 	uint32_t crc;
 
+	mailbox_buf_reserve(out, MAILBOX_INDEX_HEADER_GUESS + (size_t)img->count * MAILBOX_INDEX_MSG_GUESS);
 	mailbox_buf_put(out, MAILBOX_INDEX_MAGIC, 8);
 	put_u32(out, img->generation);
 	put_u32(out, img->uidvalidity);

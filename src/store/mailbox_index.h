@@ -70,6 +70,12 @@ struct mailbox_buf {
 	size_t len, size;
 };
 void mailbox_buf_put(struct mailbox_buf *b, const void *data, size_t len);
+/* Makes room for MORE octets after B's content (one allocation instead of
+ * doubling steps when the size is known roughly). */
+void mailbox_buf_reserve(struct mailbox_buf *b, size_t more);
+/* Rough sizes of an encoded index, for mailbox_buf_reserve(). */
+#define MAILBOX_INDEX_HEADER_GUESS 128
+#define MAILBOX_INDEX_MSG_GUESS 160 /* fixed fields, cache offsets, a usual name */
 void mailbox_buf_free(struct mailbox_buf *b);
 
 /* Log record types. */
