@@ -73,16 +73,8 @@ static int imap_append_file(const char *data, size_t len)
 static void imap_append_reply(struct imap_session *s, uint32_t type, const void *data, size_t len,
                               int fd)
 {
-	struct proto_store_result m;
-	struct imap_reply r;
-	const char *why;
+	struct imap_reply r = imap_reply_from_store_result(type, data, len, fd, "APPEND completed");
 
-	if (fd >= 0)
-		close(fd);
-	if (type != IMSG_STORE_RESULT || proto_store_result_decode(&m, data, len, &why) < 0)
-		r = imap_reply_make(IMAP_NO, "SERVERBUG", "The mail store did not answer");
-	else
-		r = imap_reply_from_store(m.status, m.code, m.text, "APPEND completed");
 	imap_command_done(s, &r);
 }
 

@@ -201,16 +201,8 @@ struct imap_reply imap_cmd_examine(struct imap_session *s, const struct imap_arg
 static void imap_mailbox_reply(struct imap_session *s, uint32_t type, const void *data, size_t len,
                                int fd)
 {
-	struct proto_store_result m;
-	struct imap_reply r;
-	const char *why;
+	struct imap_reply r = imap_reply_from_store_result(type, data, len, fd, "Completed");
 
-	if (fd >= 0)
-		close(fd);
-	if (type != IMSG_STORE_RESULT || proto_store_result_decode(&m, data, len, &why) < 0)
-		r = imap_reply_make(IMAP_NO, "SERVERBUG", "The mail store did not answer");
-	else
-		r = imap_reply_from_store(m.status, m.code, m.text, "Completed");
 	imap_command_done(s, &r);
 }
 

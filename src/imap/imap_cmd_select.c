@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "imap/imap_parse.h"
 #include "imap/imap_session_private.h"
@@ -20,38 +19,19 @@
 #include "proto/proto.h"
 #include "proto/store.h"
 
-/* The RESULT of a request; NULL when the store sent something else. */
-static int imap_result_decode(uint32_t type, const void *data, size_t len, int fd,
-                              struct proto_store_result *m)
-{
-	const char *why;
-
-	if (fd >= 0)
-		close(fd);
-	return type == IMSG_STORE_RESULT && proto_store_result_decode(m, data, len, &why) == 0 ? 0
-	                                                                                       : -1;
-}
-
-static struct imap_reply imap_no_answer(void)
-{
-	return imap_reply_make(IMAP_NO, "SERVERBUG", "The mail store did not answer");
-}
-
 /* ---- CLOSE and UNSELECT ----------------------------------------------------- */
 
 static void imap_unselect_reply(struct imap_session *s, uint32_t type, const void *data, size_t len,
                                 int fd)
 {
-	struct proto_store_result m;
-	struct imap_reply r = imap_no_answer();
+	struct imap_reply r;
 
 	/* the mailbox is left whatever the store said (RFC 9051 6.4.1) */
 	s->state = IMAP_STATE_AUTH;
 	s->mailbox[0] = '\0';
 	free(s->saved_uids);
 	s->saved_uids = NULL;
-	if (imap_result_decode(type, data, len, fd, &m) == 0)
-		r = imap_reply_from_store(m.status, m.code, m.text, "");
+	r = imap_reply_from_store_result(type, data, len, fd, "");
 	if (r.status == IMAP_OK)
 		snprintf(r.text, sizeof(r.text), "%s completed", s->cmd.name);
 	imap_command_done(s, &r);
@@ -89,11 +69,9 @@ struct imap_reply imap_cmd_check(struct imap_session *s, const struct imap_arg *
 static void imap_expunge_reply(struct imap_session *s, uint32_t type, const void *data, size_t len,
                                int fd)
 {
-	struct proto_store_result m;
-	struct imap_reply r = imap_no_answer();
+	struct imap_reply r;
 
-	if (imap_result_decode(type, data, len, fd, &m) == 0)
-		r = imap_reply_from_store(m.status, m.code, m.text, "");
+	r = imap_reply_from_store_result(type, data, len, fd, "");
 	if (r.status == IMAP_OK)
 		snprintf(r.text, sizeof(r.text), "%s completed", s->cmd.name);
 	imap_command_done(s, &r);
@@ -141,12 +119,9 @@ struct imap_reply imap_cmd_uid_expunge(struct imap_session *s, const struct imap
 static void imap_copy_reply(struct imap_session *s, uint32_t type, const void *data, size_t len,
                             int fd)
 {
-	struct proto_store_result m;
-	struct imap_reply r = imap_no_answer();
+	struct imap_reply r = imap_reply_from_store_result(type, data, len, fd, "");
 	int move = strstr(s->cmd.name, "MOVE") != NULL;
 
-	if (imap_result_decode(type, data, len, fd, &m) == 0)
-		r = imap_reply_from_store(m.status, m.code, m.text, "");
 	if (r.status == IMAP_OK) {
 		if (move && r.code[0] != '\0') {
 			imap_untagged(s, "OK [%s] Moved", r.code);

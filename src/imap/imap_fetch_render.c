@@ -11,7 +11,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -128,93 +127,11 @@ static void clip_partial(const struct imap_fetch_item *it, size_t *start_r, size
 		*len_r = (size_t)it->partial_len;
 }
 
-/* Value of one base64 character, -1 for others. */
-static int base64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	return c == '/' ? 63 : -1;
-}
-
-/* Lenient base64 (RFC 2045 6.8: characters outside the alphabet are
- * ignored; "=" ends the data). Allocated. */
-static char *decode_base64(const char *in, size_t len, size_t *len_r)
-{
-	char *out = xmalloc(len / 4 * 3 + 4);
-	uint32_t acc = 0;
-	unsigned bits = 0;
-	size_t n = 0;
-
-	for (size_t i = 0; i < len && in[i] != '='; i++) {
-		int v = base64_value((unsigned char)in[i]);
-		if (v < 0)
-			continue;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[n++] = (char)((acc >> bits) & 0xff);
-		}
-	}
-	out[n] = '\0';
-	*len_r = n;
-	return out;
-}
-
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* Quoted-printable (RFC 2045 6.7): "=XX", soft line breaks "=" CRLF,
- * trailing white space before a line end dropped; bad escapes kept. */
-static char *decode_qp(const char *in, size_t len, size_t *len_r)
-{
-	char *out = xmalloc(len + 1);
-	size_t n = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		if (in[i] == '=' && i + 2 < len && hex_value(in[i + 1]) >= 0 &&
-		    hex_value(in[i + 2]) >= 0) {
-			out[n++] = (char)(hex_value(in[i + 1]) * 16 + hex_value(in[i + 2]));
-			i += 2;
-		} else if (in[i] == '=' && i + 2 < len && in[i + 1] == '\r' && in[i + 2] == '\n') {
-			i += 2;
-		} else if (in[i] == '=' && i + 1 < len && in[i + 1] == '\n') {
-			i += 1;
-		} else if (in[i] == '\r' && i + 1 < len && in[i + 1] == '\n') {
-			while (n > 0 && (out[n - 1] == ' ' || out[n - 1] == '\t'))
-				n--;
-			out[n++] = in[i];
-		} else {
-			out[n++] = in[i];
-		}
-	}
-	out[n] = '\0';
-	*len_r = n;
-	return out;
-}
-
 /* The decoded octets of the part a BINARY section names (RFC 3516 4.1);
  * NULL when its encoding is unknown. A missing part is "". */
 static char *binary_data(struct render_ctx *ctx, const struct mime_section *s, size_t *len_r)
 {
 	const struct mime_part *p;
-	const char *enc, *body;
-	char *copy;
-	size_t len;
 
 	ctx_load(ctx);
 	if (s->n_part == 0)
@@ -224,21 +141,8 @@ static char *binary_data(struct render_ctx *ctx, const struct mime_section *s, s
 		*len_r = 0;
 		return xstrdup("");
 	}
-	body = ctx->data + p->body_start;
-	len = p->body_end - p->body_start;
-	enc = p->encoding != NULL ? p->encoding : "7bit";
-	if (strcasecmp(enc, "base64") == 0)
-		return decode_base64(body, len, len_r);
-	if (strcasecmp(enc, "quoted-printable") == 0)
-		return decode_qp(body, len, len_r);
-	if (strcasecmp(enc, "7bit") != 0 && strcasecmp(enc, "8bit") != 0 &&
-	    strcasecmp(enc, "binary") != 0)
-		return NULL;
-	*len_r = len;
-	copy = xmalloc(len + 1);
-	memcpy(copy, body, len);
-	copy[len] = '\0';
-	return copy;
+	return mime_decode_body(ctx->data + p->body_start, p->body_end - p->body_start, p->encoding,
+	                        len_r);
 }
 
 /* 1 when S is a part of the top-level header (the cached block can serve it). */

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "imap/imap_search.h"
 #include "lib/util.h"
@@ -167,19 +168,6 @@ static int parse_number(const char *s, uint64_t max, uint64_t *v_r)
 	return 0;
 }
 
-/* Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 /* "1-Feb-1994" (RFC 9051 date-text) -> Unix seconds of 00:00 UTC that day
  * (days before 1970 count as 0, which no message date precedes); -1 when
  * it is not a date. */
@@ -189,7 +177,8 @@ static int parse_date(const char *s, uint64_t *t_r)
 	                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 	static const unsigned month_days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	unsigned day = 0, year = 0, month = 12, i = 0;
-	int64_t days;
+	struct tm tm;
+	time_t t;
 
 	while (i < 2 && isdigit((unsigned char)s[i]))
 		day = day * 10 + (unsigned)(s[i++] - '0');
@@ -209,8 +198,10 @@ static int parse_date(const char *s, uint64_t *t_r)
 	if (s[4] != '\0' || day == 0 || day > month_days[month] ||
 	    (month == 1 && day == 29 && (year % 4 != 0 || (year % 100 == 0 && year % 400 != 0))))
 		return -1;
-	days = days_from_civil(year, month + 1, day);
-	*t_r = days < 0 ? 0 : (uint64_t)days * 86400;
+	/* timegm(): the fields as UTC; cannot overflow a 64-bit time_t */
+	tm = (struct tm){.tm_year = (int)year - 1900, .tm_mon = (int)month, .tm_mday = (int)day};
+	t = timegm(&tm);
+	*t_r = t < 0 ? 0 : (uint64_t)t;
 	return 0;
 }
 

@@ -16,10 +16,8 @@
  */
 #include "imap/imap_session.h"
 
-#include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -497,38 +495,19 @@ static void imap_session_io_cb(struct io *io, enum io_event event, void *arg)
 
 /* ---- life cycle ---------------------------------------------------------- */
 
-static void imap_session_describe_peer(struct imap_session *s, const struct sockaddr *sa)
-{
-	if (sa == NULL || sa->sa_family == AF_UNIX) {
-		snprintf(s->client, sizeof(s->client), "127.0.0.1");
-		snprintf(s->client_port, sizeof(s->client_port), "local");
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-		inet_ntop(AF_INET6, &in6->sin6_addr, s->client, sizeof(s->client));
-		snprintf(s->client_port, sizeof(s->client_port), "%u", ntohs(in6->sin6_port));
-	} else {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-		inet_ntop(AF_INET, &in->sin_addr, s->client, sizeof(s->client));
-		snprintf(s->client_port, sizeof(s->client_port), "%u", ntohs(in->sin_port));
-	}
-}
-
 struct imap_session *imap_session_new(const struct imap_env *env, const struct config_listener *l,
                                       int fd, const struct sockaddr *sa, socklen_t salen,
                                       uint64_t handle)
 {
 	struct imap_session *s = xcalloc(1, sizeof(*s));
 	struct imap_parser_limits lim = {0, 0};
-	unsigned char rnd[8];
 
 	(void)salen;
 	s->env = env;
 	s->listener = l;
 	s->handle = handle;
-	random_bytes(rnd, sizeof(rnd));
-	snprintf(s->id, sizeof(s->id), "%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
-	         rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
-	imap_session_describe_peer(s, sa);
+	random_hex_id(s->id, sizeof(s->id));
+	sockaddr_describe(sa, s->client, sizeof(s->client), s->client_port, sizeof(s->client_port));
 	s->parser = imap_parser_new(&lim);
 	s->state = IMAP_STATE_NOT_AUTH;
 	imap_session_set_limits(s);

@@ -203,6 +203,10 @@ struct imap_reply imap_pending(void);
 /* The reply of a store RESULT. */
 struct imap_reply imap_reply_from_store(uint32_t status, const char *code, const char *text,
                                         const char *ok_text);
+/* The reply of a store answer that should be a RESULT (FD, when one came,
+ * closed): as above, or NO [SERVERBUG] when the store sent anything else. */
+struct imap_reply imap_reply_from_store_result(uint32_t type, const void *data, size_t len, int fd,
+                                               const char *ok_text);
 /* Queues an untagged line "* ..." (CRLF added). */
 void imap_untagged(struct imap_session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "conf/config.h"
 #include "imap/imap_fetch.h"
@@ -60,6 +61,19 @@ struct imap_reply imap_reply_from_store(uint32_t status, const char *code, const
 	else if (text[0] == '\0')
 		text = "Failed";
 	return imap_reply_make(st, code, "%s", text);
+}
+
+struct imap_reply imap_reply_from_store_result(uint32_t type, const void *data, size_t len, int fd,
+                                               const char *ok_text)
+{
+	struct proto_store_result m;
+	const char *why;
+
+	if (fd >= 0)
+		close(fd);
+	if (type != IMSG_STORE_RESULT || proto_store_result_decode(&m, data, len, &why) < 0)
+		return imap_reply_make(IMAP_NO, "SERVERBUG", "The mail store did not answer");
+	return imap_reply_from_store(m.status, m.code, m.text, ok_text);
 }
 
 /* ---- lines ------------------------------------------------------------------- */

@@ -3,6 +3,7 @@
  */
 #include "lib/util.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
@@ -88,6 +90,25 @@ void str_lower(char *s)
 			*s += 'a' - 'A';
 }
 
+/* The value of the hex digit C, or -1. */
+static int hex_digit_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+int hex_pair_value(const char *s)
+{
+	int hi = hex_digit_value(s[0]), lo = hi < 0 ? -1 : hex_digit_value(s[1]);
+
+	return lo < 0 ? -1 : hi * 16 + lo;
+}
+
 void random_bytes(void *buf, size_t len)
 {
 	unsigned char *p = buf;
@@ -102,6 +123,22 @@ void random_bytes(void *buf, size_t len)
 		p += n;
 		len -= (size_t)n;
 	}
+}
+
+void random_hex_id(char *buf, size_t size)
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char rnd[32];
+	size_t n = size > 0 ? size - 1 : 0;
+
+	if (size == 0)
+		return;
+	if (n > 2 * sizeof(rnd))
+		n = 2 * sizeof(rnd);
+	random_bytes(rnd, (n + 1) / 2);
+	for (size_t i = 0; i < n; i++)
+		buf[i] = digits[i % 2 == 0 ? rnd[i / 2] >> 4 : rnd[i / 2] & 0xf];
+	buf[n] = '\0';
 }
 
 int write_all(int fd, const void *buf, size_t len)
@@ -175,6 +212,23 @@ uint64_t now_usec(void)
 
 	gettimeofday(&tv, NULL);
 	return (uint64_t)tv.tv_sec * 1000000 + (uint64_t)tv.tv_usec;
+}
+
+void sockaddr_describe(const struct sockaddr *sa, char *addr, size_t addr_size, char *port,
+                       size_t port_size)
+{
+	if (sa == NULL || sa->sa_family == AF_UNIX) {
+		snprintf(addr, addr_size, "127.0.0.1");
+		snprintf(port, port_size, "local");
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		inet_ntop(AF_INET6, &in6->sin6_addr, addr, (socklen_t)addr_size);
+		snprintf(port, port_size, "%u", ntohs(in6->sin6_port));
+	} else {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, addr, (socklen_t)addr_size);
+		snprintf(port, port_size, "%u", ntohs(in->sin_port));
+	}
 }
 
 void rfc5322_date(time_t t, char *buf, size_t size)

@@ -1,6 +1,7 @@
 /*
  * util.h: small helpers every role uses: allocation that aborts on
- * out-of-memory, bounded string copies, random identifiers, time.
+ * out-of-memory, bounded string copies, hex digits, random identifiers,
+ * time, peer addresses as text.
  */
 #ifndef SEALMAIL_UTIL_H
 #define SEALMAIL_UTIL_H
@@ -24,8 +25,16 @@ int strlcpy_checked(char *dst, const char *src, size_t size);
 /* Lower-cases S in place (ASCII only). */
 void str_lower(char *s);
 
+/* The octet the two hex digits (either case) at S spell, or -1 when S does
+ * not start with two; reads S[1] only when S[0] is a digit, so a NUL
+ * stops it. For %XX (RFC 2231), =XX (RFC 2045) and +XX (RFC 3461). */
+int hex_pair_value(const char *s);
+
 /* Fills BUF with LEN random bytes from the kernel; aborts when it cannot. */
 void random_bytes(void *buf, size_t len);
+/* Fills BUF (SIZE bytes, at most 65) with random lower-case hex digits and
+ * a NUL: the identifier a session's log lines carry. */
+void random_hex_id(char *buf, size_t size);
 
 /* Writes all of BUF to FD, retrying on EINTR and short writes. */
 int write_all(int fd, const void *buf, size_t len);
@@ -36,6 +45,13 @@ char *read_file(const char *path, size_t max, size_t *len_r);
 
 /* Seconds and microseconds since the epoch. */
 uint64_t now_usec(void);
+
+struct sockaddr;
+/* The peer SA as the logs and Received: fields show it: its address into
+ * ADDR and its port into PORT; a local peer (AF_UNIX, or SA NULL) is
+ * "127.0.0.1" port "local". */
+void sockaddr_describe(const struct sockaddr *sa, char *addr, size_t addr_size, char *port,
+                       size_t port_size);
 
 /* RFC 5322 date-time for T (local time with numeric zone) into BUF. */
 void rfc5322_date(time_t t, char *buf, size_t size);

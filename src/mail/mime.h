@@ -101,6 +101,13 @@ int mime_date_parse(const char *text, int64_t *t_r, int *tz_minutes_r);
 /* The first FIELD of the top header, unfolded, allocated; NULL when absent. */
 char *mime_header_get(const struct mime_message *m, const char *field);
 
+/* The body DATA (LEN octets) decoded from its Content-Transfer-Encoding
+ * ENCODING (RFC 2045 6; NULL: 7bit): base64 and quoted-printable leniently
+ * decoded, 7bit, 8bit and binary as they are. Allocated, NUL-terminated,
+ * *LEN_R its length; NULL when ENCODING is none of these (RFC 3516
+ * UNKNOWN-CTE). */
+char *mime_decode_body(const char *data, size_t len, const char *encoding, size_t *len_r);
+
 /* RFC 2047 encoded words of the unfolded field body IN (LEN octets) decoded
  * to UTF-8 (UTF-8, US-ASCII and ISO-8859-1 words; words in other charsets
  * stay as written); allocated, *LEN_R its length. */

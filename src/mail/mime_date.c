@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "mail/mime_private.h"
 
@@ -116,19 +117,6 @@ static int read_zone(struct date_lexer *lx, int *tz_r)
 	return 0;
 }
 
-/* Days from 1970-01-01 to Y-M-D (proleptic Gregorian). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 /* [day-of-week ","] day month year, into *D, *M, *Y. */
 static int read_day(struct date_lexer *lx, long *d, int *m, long *y)
 {
@@ -160,6 +148,7 @@ int mime_date_parse(const char *text, int64_t *t_r, int *tz_minutes_r)
 	struct date_lexer lx = {text};
 	long d, y, hh, mm, ss = 0;
 	int m, n, tz;
+	struct tm tm;
 
 	if (read_day(&lx, &d, &m, &y) < 0)
 		return -1;
@@ -179,8 +168,16 @@ int mime_date_parse(const char *text, int64_t *t_r, int *tz_minutes_r)
 	}
 	if (hh > 23 || mm < 0 || mm > 59 || ss < 0 || ss > 60 || read_zone(&lx, &tz) < 0)
 		return -1;
-	*t_r = days_from_civil(y, (unsigned)m, (unsigned)d) * 86400 + hh * 3600 + mm * 60 + ss -
-	       (int64_t)tz * 60;
+	/* timegm() reads the fields as UTC in the proleptic Gregorian calendar
+	 * (a day past the month's end rolls over); with a 64-bit time_t a
+	 * four-digit year cannot overflow it. */
+	tm = (struct tm){.tm_year = (int)y - 1900,
+	                 .tm_mon = m - 1,
+	                 .tm_mday = (int)d,
+	                 .tm_hour = (int)hh,
+	                 .tm_min = (int)mm,
+	                 .tm_sec = (int)ss};
+	*t_r = (int64_t)timegm(&tm) - (int64_t)tz * 60;
 	*tz_minutes_r = tz;
 	return 0;
 }

@@ -163,30 +163,20 @@ static int section_of(const char *name, size_t *base_len_r, int *encoded_r)
 	return (int)n;
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Appends encoded section V (%XX decoded); FIRST: it starts with
  * charset'lang', whose charset goes to *CHARSET_R. */
 static void add_encoded(struct mime_buf *b, const char *v, int first, char **charset_r)
 {
 	const char *q1, *q2;
+	int c;
 
 	if (first && (q1 = strchr(v, '\'')) != NULL && (q2 = strchr(q1 + 1, '\'')) != NULL) {
 		*charset_r = mime_strndup(v, (size_t)(q1 - v));
 		v = q2 + 1;
 	}
 	for (; *v != '\0'; v++) {
-		if (v[0] == '%' && hex_value(v[1]) >= 0 && hex_value(v[2]) >= 0) {
-			mime_buf_addc(b, (char)(hex_value(v[1]) * 16 + hex_value(v[2])));
+		if (v[0] == '%' && (c = hex_pair_value(v + 1)) >= 0) {
+			mime_buf_addc(b, (char)c);
 			v += 2;
 		} else {
 			mime_buf_addc(b, *v);

@@ -69,6 +69,13 @@ void mime_imap_nstring(struct mime_buf *b, const char *s);
 /* The ENVELOPE of the header [start, end) of M's data. */
 void mime_envelope_write(struct mime_buf *b, const char *data, size_t start, size_t end);
 
+/* S (LEN octets) decoded and appended to B (mime_decode.c): base64 (RFC
+ * 2045 6.8: octets outside the alphabet skipped, "=" ends it);
+ * quoted-printable (6.7: bad escapes kept, soft line breaks dropped, blanks
+ * at a line end dropped; Q: the RFC 2047 4.2 form, where "_" is a space). */
+void mime_decode_base64(struct mime_buf *b, const char *s, size_t len);
+void mime_decode_qp(struct mime_buf *b, const char *s, size_t len, int q);
+
 /* ISO-8859-1 octets -> UTF-8, appended. */
 void mime_latin1_to_utf8(struct mime_buf *b, const char *s, size_t len);
 /* Whether CHARSET's octets are kept as they are (UTF-8, US-ASCII: 1),

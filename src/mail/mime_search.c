@@ -3,91 +3,14 @@
  * compare against (RFC 9051 6.4.4). Header values are unfolded and their
  * RFC 2047 encoded words decoded (UTF-8, US-ASCII and ISO-8859-1 words;
  * others stay as written, so they still match their own text); bodies of
- * text parts are decoded from base64 or quoted-printable, ISO-8859-1 ones
- * converted to UTF-8. Lenient decoders: what is not valid is skipped or
- * kept. Called by the store role's search.
+ * text parts are decoded from base64 or quoted-printable (mime_decode.c),
+ * ISO-8859-1 ones converted to UTF-8. Called by the store role's search.
  */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "lib/util.h"
 #include "mail/mime_private.h"
-
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static int base64_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Base64 (RFC 2045 6.8) of S into B; octets outside the alphabet skipped. */
-static void decode_base64(struct mime_buf *b, const char *s, size_t len)
-{
-	uint32_t acc = 0;
-	unsigned bits = 0;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		int v = base64_value(s[i]);
-		if (v < 0)
-			continue;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			mime_buf_addc(b, (char)((acc >> bits) & 0xff));
-		}
-	}
-}
-
-/* Quoted-printable (RFC 2045 6.7) of S into B; Q: the RFC 2047 4.2 form,
- * where "_" is a space. */
-static void decode_qp(struct mime_buf *b, const char *s, size_t len, int q)
-{
-	size_t i, j;
-
-	for (i = 0; i < len; i++) {
-		if (s[i] == '_' && q) {
-			mime_buf_addc(b, ' ');
-		} else if (s[i] != '=') {
-			mime_buf_addc(b, s[i]);
-		} else if (i + 2 < len && hex_digit(s[i + 1]) >= 0 && hex_digit(s[i + 2]) >= 0) {
-			mime_buf_addc(b, (char)(hex_digit(s[i + 1]) * 16 + hex_digit(s[i + 2])));
-			i += 2;
-		} else {
-			for (j = i + 1; j < len && (s[j] == ' ' || s[j] == '\t'); j++)
-				;
-			if (j < len && s[j] == '\r' && j + 1 < len && s[j + 1] == '\n')
-				j++;
-			if (j < len && s[j] == '\n')
-				i = j; /* a soft line break */
-			else if (j == len)
-				i = len;
-			else
-				mime_buf_addc(b, '=');
-		}
-	}
-}
 
 /* Appends OCTETS in CHARSET (LEN octets; NULL: US-ASCII) to B as UTF-8
  * where it knows how, as they are where not. */
@@ -126,9 +49,9 @@ static size_t encoded_word(const char *in, size_t len, size_t i, struct mime_buf
 	if (mime_charset_kind(in + cs, lang - cs) == 0 || strchr("BbQq", enc) == NULL || enc == 0)
 		return 0;
 	if (enc == 'B' || enc == 'b')
-		decode_base64(&raw, in + ce + 3, te - ce - 3);
+		mime_decode_base64(&raw, in + ce + 3, te - ce - 3);
 	else
-		decode_qp(&raw, in + ce + 3, te - ce - 3, 1);
+		mime_decode_qp(&raw, in + ce + 3, te - ce - 3, 1);
 	add_charset(out, in + cs, lang - cs, raw.s != NULL ? raw.s : "", raw.len);
 	free(raw.s);
 	return te + 2 - i;
@@ -215,25 +138,22 @@ int mime_header_contains(const struct mime_message *m, const char *field, const 
 	return header_contains(m->data, m->root.header_start, m->root.header_end, field, needle);
 }
 
-/* Whether text part P's decoded body holds NEEDLE. */
+/* Whether text part P's decoded body holds NEEDLE (an unknown encoding:
+ * the body as it is). */
 static int text_contains(const struct mime_message *m, const struct mime_part *p,
                          const char *needle)
 {
 	const char *body = m->data + p->body_start;
-	size_t len = p->body_end - p->body_start;
+	size_t len = p->body_end - p->body_start, raw_len;
 	const char *charset = mime_param(p, "charset");
-	struct mime_buf raw = {0}, text = {0};
+	char *raw = mime_decode_body(body, len, p->encoding, &raw_len);
+	struct mime_buf text = {0};
 	int found;
 
-	if (p->encoding != NULL && strcasecmp(p->encoding, "base64") == 0)
-		decode_base64(&raw, body, len);
-	else if (p->encoding != NULL && strcasecmp(p->encoding, "quoted-printable") == 0)
-		decode_qp(&raw, body, len, 0);
-	else
-		mime_buf_add(&raw, body, len);
-	add_charset(&text, charset, charset != NULL ? strlen(charset) : 0, raw.s, raw.len);
+	add_charset(&text, charset, charset != NULL ? strlen(charset) : 0, raw != NULL ? raw : body,
+	            raw != NULL ? raw_len : len);
 	found = utf8_contains_ci(text.s, text.len, needle);
-	free(raw.s);
+	free(raw);
 	free(text.s);
 	return found;
 }

@@ -7,17 +7,7 @@
  */
 #include "mail/xtext.h"
 
-/* The value of the hex digit C (either case, as Postfix reads it), or -1. */
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
+#include "lib/util.h"
 
 /* Decodes the xtext IN into OUT (SIZE bytes, NUL-terminated), or only checks
  * it when OUT is NULL. Returns 0, or -1 when IN is not xtext, does not fit,
@@ -30,11 +20,10 @@ static int xtext_scan(const char *in, char *out, size_t size)
 		int c = (unsigned char)*s;
 
 		if (c == '+') {
-			int hi = hex_value(s[1]), lo = hi < 0 ? -1 : hex_value(s[2]);
-
-			if (lo < 0 || (out != NULL && hi == 0 && lo == 0))
+			/* either case, as Postfix reads it */
+			c = hex_pair_value(s + 1);
+			if (c < 0 || (out != NULL && c == 0))
 				return -1;
-			c = hi * 16 + lo;
 			s += 2;
 		} else if (c < 33 || c > 126 || c == '=') {
 			return -1;

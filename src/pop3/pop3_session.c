@@ -14,9 +14,7 @@
  */
 #include "pop3/pop3_session.h"
 
-#include <arpa/inet.h>
 #include <event2/buffer.h>
-#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -342,28 +340,11 @@ static void pop3_session_io_cb(struct io *io, enum io_event event, void *arg)
 
 /* ---- life cycle -------------------------------------------------------------- */
 
-static void pop3_session_describe_peer(struct pop3_session *s, const struct sockaddr *sa)
-{
-	if (sa == NULL || sa->sa_family == AF_UNIX) {
-		snprintf(s->client, sizeof(s->client), "127.0.0.1");
-		snprintf(s->client_port, sizeof(s->client_port), "local");
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-		inet_ntop(AF_INET6, &in6->sin6_addr, s->client, sizeof(s->client));
-		snprintf(s->client_port, sizeof(s->client_port), "%u", ntohs(in6->sin6_port));
-	} else {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-		inet_ntop(AF_INET, &in->sin_addr, s->client, sizeof(s->client));
-		snprintf(s->client_port, sizeof(s->client_port), "%u", ntohs(in->sin_port));
-	}
-}
-
 struct pop3_session *pop3_session_new(const struct pop3_env *env, const struct config_listener *l,
                                       int fd, const struct sockaddr *sa, socklen_t salen,
                                       uint64_t handle)
 {
 	struct pop3_session *s = xcalloc(1, sizeof(*s));
-	unsigned char rnd[8];
 
 	(void)salen;
 	s->env = env;
@@ -371,10 +352,8 @@ struct pop3_session *pop3_session_new(const struct pop3_env *env, const struct c
 	s->handle = handle;
 	s->retr_fd = -1;
 	s->mech = "USER";
-	random_bytes(rnd, sizeof(rnd));
-	snprintf(s->id, sizeof(s->id), "%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
-	         rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
-	pop3_session_describe_peer(s, sa);
+	random_hex_id(s->id, sizeof(s->id));
+	sockaddr_describe(sa, s->client, sizeof(s->client), s->client_port, sizeof(s->client_port));
 	pop3_line_reader_init(&s->lines, POP3_LINE_MAX);
 	log_info("event=pop3-connect session=%s client=%s:%s listener=%s", s->id, s->client,
 	         s->client_port, l->name);

@@ -14,10 +14,8 @@
  */
 #include "smtp/smtp_session.h"
 
-#include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
-#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -429,37 +427,18 @@ static void smtp_session_io_cb(struct io *io, enum io_event event, void *arg)
 
 /* ---- life cycle -------------------------------------------------------------- */
 
-static void smtp_session_describe_peer(struct smtp_session *s, const struct sockaddr *sa)
-{
-	if (sa->sa_family == AF_UNIX) {
-		snprintf(s->client, sizeof(s->client), "127.0.0.1");
-		snprintf(s->client_port, sizeof(s->client_port), "local");
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-		inet_ntop(AF_INET6, &in6->sin6_addr, s->client, sizeof(s->client));
-		snprintf(s->client_port, sizeof(s->client_port), "%u", ntohs(in6->sin6_port));
-	} else {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-		inet_ntop(AF_INET, &in->sin_addr, s->client, sizeof(s->client));
-		snprintf(s->client_port, sizeof(s->client_port), "%u", ntohs(in->sin_port));
-	}
-}
-
 struct smtp_session *smtp_session_new(const struct smtp_env *env, const struct config_listener *l,
                                       int fd, const struct sockaddr *sa, socklen_t salen,
                                       uint64_t handle)
 {
 	struct smtp_session *s = xcalloc(1, sizeof(*s));
-	unsigned char rnd[8];
 
 	s->env = env;
 	s->listener = l;
 	s->handle = handle;
 	s->spool_fd = -1;
-	random_bytes(rnd, sizeof(rnd));
-	snprintf(s->id, sizeof(s->id), "%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
-	         rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
-	smtp_session_describe_peer(s, sa);
+	random_hex_id(s->id, sizeof(s->id));
+	sockaddr_describe(sa, s->client, sizeof(s->client), s->client_port, sizeof(s->client_port));
 	smtp_auth_init(&s->auth, env->cfg, l, s->id, s->client);
 	s->trusted = config_is_trusted_client(env->cfg, sa);
 	envelope_init(&s->envelope);

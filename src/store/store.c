@@ -221,6 +221,8 @@ void store_free(struct store **sp)
 		return;
 	while ((p = LIST_FIRST(&s->peers)) != NULL)
 		store_peer_free(&p);
+	/* the folders no session uses any more, kept open for the next SELECT */
+	store_folders_close_idle(s);
 	store_watch_free(&s->watch);
 	free(s);
 	*sp = NULL;

@@ -2,11 +2,12 @@
  * test_mime.c: the MIME parser and the IMAP texts made from it, over a
  * corpus of messages written here: exact ENVELOPE, BODYSTRUCTURE and BODY
  * strings and FETCH sections (Dovecot 2.3's answers, where it keeps to
- * RFC 9051; the exceptions say why), RFC 2231
- * parameters, broken MIME and the bounds. Every message is also given with
- * LF line ends through mail_to_crlf() and must give the same answers; read
- * with LF line ends as they are it must give the same shape; and every
- * prefix of it must parse into a tree whose ranges stay inside the input.
+ * RFC 9051; the exceptions say why), RFC 2231 parameters, broken MIME,
+ * the bounds and the transfer-encoding decoder. Every message is also
+ * given with LF line ends through mail_to_crlf() and must give the same
+ * answers; read with LF line ends as they are it must give the same shape;
+ * and every prefix of it must parse into a tree whose ranges stay inside
+ * the input.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -847,6 +848,45 @@ static void test_envelope_addresses(void **state)
 	                "(NIL {5}\r\ncaf\xc3\xa9 NIL NIL NIL NIL NIL NIL NIL NIL)");
 }
 
+static void expect_decoded(const char *in, const char *encoding, const char *want, size_t want_len)
+{
+	size_t len = 12345;
+	char *out = mime_decode_body(in, strlen(in), encoding, &len);
+
+	print_message("%s: %s\n", encoding ? encoding : "(none)", in);
+	assert_non_null(out);
+	assert_int_equal(len, want_len);
+	assert_memory_equal(out, want, want_len);
+	assert_int_equal(out[len], '\0');
+	free(out);
+}
+
+/* mime_decode_body(): lenient base64 and quoted-printable (RFC 2045 6.7,
+ * 6.8), the identity encodings, and NULL for the others. */
+static void test_decode_body(void **state)
+{
+	size_t len;
+
+	(void)state;
+	expect_decoded("AAEC\r\nAw==\r\n", "base64", "\0\1\2\3", 4);
+	expect_decoded("SG V*s\tbG8!\r\n", "BASE64", "Hello", 5); /* others skipped */
+	expect_decoded("QQ==QUJD", "base64", "A", 1);             /* "=" ends the data */
+	expect_decoded("", "base64", "", 0);
+	expect_decoded("caf=C3=a9 =\r\nok", "quoted-printable", "caf\xc3\xa9 ok", 8);
+	expect_decoded("soft= \t\r\nbreak=\nhere", "quoted-printable", "softbreakhere", 13);
+	/* blanks at a line end go, an encoded one stays */
+	expect_decoded("a \t\r\nb=20\r\nc=09 \r\n", "quoted-printable", "a\r\nb \r\nc\t\r\n", 11);
+	expect_decoded("=3D=ZZ a=\rb=", "quoted-printable", "==ZZ a=\rb", 9); /* bad ones kept */
+	expect_decoded("x= \t", "quoted-printable", "x", 1);
+	expect_decoded("=", "quoted-printable", "", 0);
+	expect_decoded("a_b", "quoted-printable", "a_b", 3); /* "_" is RFC 2047's only */
+	expect_decoded("as is=41 \r\n", NULL, "as is=41 \r\n", 11);
+	expect_decoded("x", "8BIT", "x", 1);
+	expect_decoded("x", "binary", "x", 1);
+	assert_null(mime_decode_body("begin", 5, "x-uuencode", &len));
+	assert_null(mime_decode_body("x", 1, "", &len));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -863,6 +903,7 @@ int main(void)
 	    cmocka_unit_test(test_parts_bound),
 	    cmocka_unit_test(test_boundaries),
 	    cmocka_unit_test(test_envelope_addresses),
+	    cmocka_unit_test(test_decode_body),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
