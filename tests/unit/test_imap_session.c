@@ -638,6 +638,23 @@ static void test_append(void **state)
 	expect("ap1 OK [APPENDUID 42 7] APPEND completed");
 }
 
+/* A date-time with signed fields is refused, not normalised (RFC 9051 9). */
+static void test_append_bad_dates(void **state)
+{
+	static const char *const dates[] = {
+	    "07-Feb-2024 -1:-5:-9 +0100", "07-Feb-2024 10:20:30 +-123",
+	    "7-Feb-2024 10:20:30 +0100", "07-Feb-2024 10:20:30 +0100x"};
+
+	login();
+	for (unsigned i = 0; i < sizeof(dates) / sizeof(dates[0]); i++) {
+		char line[128];
+
+		snprintf(line, sizeof(line), "ap2 APPEND Drafts \"%s\" {2+}\r\nHi\r\n", dates[i]);
+		client_send(line);
+		expect("ap2 BAD");
+	}
+}
+
 static void test_list(void **state)
 {
 	struct proto_store_folder folders[] = {
@@ -850,6 +867,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_store_and_expunge, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_idle, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_append, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_append_bad_dates, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_list, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_search_and_saved_result, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_close_with_login_in_flight, setup, teardown),
