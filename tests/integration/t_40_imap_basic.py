@@ -339,6 +339,8 @@ class ImapBasic(harness.ServerTestCase):
         # BODY[] (not PEEK) sets \Seen, answered in the same FETCH.
         [item] = harness.imaplib_fetch(m, str(uid), "(BODY[])").values()
         self.assertEqual(item["BODY[]"], crlf(stored))
+        self.assertIn("\\Seen", item.get("FLAGS", ()),
+                      "no FLAGS (\\Seen) in the FETCH of BODY[]: %r" % item.keys())
         [item] = harness.imaplib_fetch(m, str(uid), "(FLAGS)").values()
         self.assertIn("\\Seen", item["FLAGS"])
         # Partial: BODY.PEEK[]<10.20>
