@@ -673,6 +673,42 @@ static void test_fetch_vanished_after_rebuild(void **state)
 	proto_store_fetch_done_free(&d);
 }
 
+/* A COPY that fails part way (message 3's file went away behind the
+ * store's back) answers NO and leaves the destination as it was (RFC 9051
+ * 6.4.7): the copies of 1 and 2 made before the failure used to stay, to
+ * be committed with the destination's next commit. */
+static void test_copy_failure_copies_nothing(void **state)
+{
+	struct harness *h = *state;
+	struct proto_store_select_result sel;
+	struct proto_store_copy *m = xcalloc(1, sizeof(*m));
+	struct ipc_writer w;
+
+	h_fill(h);
+	h_inbox(h, 1, 0, &sel);
+	proto_store_select_result_free(&sel);
+	assert_int_equal(system("rm " H_DIR "/cur/*U=3,*"), 0);
+	strcpy(m->set, "1:5");
+	strcpy(m->destination, "Archive");
+	ipc_writer_init(&w);
+	proto_store_copy_encode(m, &w);
+	h_send(h, IMSG_STORE_COPY, 1, &w, -1);
+	h_result(h, PROTO_STORE_NO);
+	free(m);
+	assert_int_equal(h_files_with(H_DIR "/.Archive/cur", ",U="), 0);
+	h_select(h, 1, "Archive", 1, &sel);
+	assert_int_equal(sel.status, PROTO_STORE_OK);
+	assert_int_equal(sel.exists, 0);
+	proto_store_select_result_free(&sel);
+	/* and after the folder is read again from disk */
+	h_select(h, 1, "INBOX", 0, &sel);
+	proto_store_select_result_free(&sel);
+	store_folders_close_idle(h->store);
+	h_select(h, 1, "Archive", 1, &sel);
+	assert_int_equal(sel.exists, 0);
+	proto_store_select_result_free(&sel);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -688,6 +724,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_qresync, h_setup, h_teardown),
 	    cmocka_unit_test_setup_teardown(test_updates_many_expunges, h_setup, h_teardown),
 	    cmocka_unit_test_setup_teardown(test_fetch_vanished_after_rebuild, h_setup, h_teardown),
+	    cmocka_unit_test_setup_teardown(test_copy_failure_copies_nothing, h_setup, h_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
