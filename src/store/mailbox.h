@@ -42,6 +42,9 @@
 
 /* mailbox_msg.size of a file found in cur/ whose lines were not counted yet. */
 #define MAILBOX_SIZE_UNKNOWN UINT64_MAX
+/* mailbox_msg.internaldate of a file found in cur/ whose mtime was not
+ * looked at yet (its tz_minutes is then 0). */
+#define MAILBOX_DATE_UNKNOWN INT64_MIN
 
 struct mailbox;
 struct mailbox_msg {
@@ -49,7 +52,8 @@ struct mailbox_msg {
 	uint32_t flags;       /* STORE_FLAG_* of proto/store.h (SEEN ... DRAFT) */
 	const char *keywords; /* space-separated, "" for none */
 	uint64_t modseq;
-	int64_t internaldate;
+	int64_t internaldate; /* MAILBOX_DATE_UNKNOWN until looked at: read it
+	                         with mailbox_msg_date() */
 	int32_t tz_minutes;
 	uint64_t size; /* RFC822.SIZE: with CRLF line ends; MAILBOX_SIZE_UNKNOWN
 	                  until counted: read it with mailbox_msg_size() */
@@ -83,6 +87,10 @@ int mailbox_find(const struct mailbox *mb, uint32_t uid); /* index, or -1 */
  * first need (then kept in the index, logged at the next commit); the file
  * size when the file cannot be read (it went away). */
 uint64_t mailbox_msg_size(struct mailbox *mb, unsigned index);
+/* The internal date of message INDEX (and its zone in *TZ_R): the index's,
+ * or the file's mtime on first need (then kept, logged at the next commit);
+ * the current time when the file cannot be looked at (it went away). */
+int64_t mailbox_msg_date(struct mailbox *mb, unsigned index, int32_t *tz_r);
 uint32_t mailbox_uidvalidity(const struct mailbox *mb);
 uint32_t mailbox_uidnext(const struct mailbox *mb);
 uint64_t mailbox_highestmodseq(const struct mailbox *mb);

@@ -242,6 +242,7 @@ int mailbox_copy(struct mailbox *src, unsigned index, struct mailbox *dst, uint3
 	if (append_check(dst, NULL, error_r) < 0)
 		return -1;
 	(void)mailbox_msg_size(src, index); /* counted now if it was not yet */
+	(void)mailbox_msg_date(src, index, &m.tz_minutes); /* looked at now if not yet */
 	m = src->img.msgs[index].msg;       /* by value: DST may be SRC, its array moves */
 	m.uid = dst->img.uidnext;
 	if (append_name(dst, name, m.uid, m.file_size, m.size, m.flags, m.file) < 0 ||

@@ -55,6 +55,7 @@ static int store_fetch_item(struct store_fetch *b, unsigned i, unsigned index)
 	const struct mailbox_msg *m;
 	struct store_texts t;
 	struct ipc_writer w;
+	int32_t tz;
 	int fd = -1;
 
 	if ((want & STORE_WANT_MARK_SEEN) && store_fetch_mark_seen(b, index)) {
@@ -70,12 +71,14 @@ static int store_fetch_item(struct store_fetch *b, unsigned i, unsigned index)
 	}
 	if (want & STORE_WANT_SIZE)
 		(void)mailbox_msg_size(s->folder->mb, index); /* counted on first need */
+	if (want & STORE_WANT_INTERNALDATE)
+		(void)mailbox_msg_date(s->folder->mb, index, &tz); /* looked at on first need */
 	m = mailbox_get(s->folder->mb, index);
 	it.uid = m->uid;
 	it.flags = m->flags | (s->view.v[i].recent ? STORE_FLAG_RECENT : 0);
 	strlcpy_checked(it.keywords, m->keywords, sizeof(it.keywords));
 	it.modseq = m->modseq;
-	it.internaldate = m->internaldate;
+	it.internaldate = m->internaldate == MAILBOX_DATE_UNKNOWN ? 0 : m->internaldate;
 	it.tz_minutes = m->tz_minutes;
 	it.size = m->size == MAILBOX_SIZE_UNKNOWN ? 0 : m->size;
 	it.file_size = m->file_size;

@@ -19,6 +19,7 @@
 #define STORE_SESSION_BUCKETS 256
 #define STORE_FOLDERS_MAX 10000            /* folders per user */
 #define STORE_PARSE_MAX (64 * 1024 * 1024) /* octets of a message read for its MIME structure */
+#define STORE_HEADER_CHUNK 8192 /* first read of a message file for its header block */
 #define STORE_NOTIFY_USEC 50000            /* inotify events are coalesced this long */
 /* Folders no session uses that stay open (LRU), so that selecting one again
  * (a client reconnecting) does not read its index again. */
