@@ -108,6 +108,19 @@ int mailbox_append(struct mailbox *mb, int fd, uint64_t size, uint32_t flags, co
  * mailbox_commit(DST) returns. */
 int mailbox_copy(struct mailbox *src, unsigned index, struct mailbox *dst, uint32_t *uid_r,
                  const char **error_r);
+/* Where a group of copies into a folder begins (its message count and its
+ * records not yet written), so that the group can be taken back. */
+struct mailbox_mark {
+	unsigned count;
+	size_t pending;
+};
+void mailbox_mark(const struct mailbox *mb, struct mailbox_mark *mark_r);
+/* Takes back the messages appended or copied into MB since MARK and not
+ * committed: their files leave cur/ (stable with the next commit), their
+ * records the pending log, the messages the index; their UIDs stay used.
+ * A failed COPY leaves the destination as it was (RFC 9051 6.4.7). Nothing
+ * but appends and copies may have changed MB since MARK. */
+void mailbox_rollback(struct mailbox *mb, const struct mailbox_mark *mark);
 /* Removes the file and the message (indexes above INDEX move down by one). */
 int mailbox_expunge(struct mailbox *mb, unsigned index, const char **error_r);
 /* Makes every change since the last commit stable (fsync of the log and directories). */

@@ -122,26 +122,20 @@ static unsigned store_fetch_run(struct store_fetch *b, unsigned pos, unsigned ma
 	return pos;
 }
 
-/* UID FETCH ... (CHANGEDSINCE m VANISHED): the set's UIDs expunged since. */
+/* UID FETCH ... (CHANGEDSINCE m VANISHED): the set's UIDs expunged since
+ * (all the set's missing UIDs when the folder forgot that far back). */
 static char *store_fetch_vanished(struct store_fetch *b)
 {
-	struct seqset set = {0};
 	uint32_t *uids = NULL;
-	unsigned n, i, k = 0;
-	const char *why;
+	unsigned n;
 	char *text;
 
-	if (!b->req->vanished || !b->req->uid || b->req->start != 0 ||
-	    seqset_parse(b->req->set, &set, &why) < 0)
+	if (!b->req->vanished || !b->req->uid || b->req->start != 0)
 		return xstrdup("");
-	seqset_resolve(&set, mailbox_uidnext(b->r->session->folder->mb));
-	n = mailbox_vanished_since(b->r->session->folder->mb, b->req->changedsince, &uids);
-	for (i = 0; i < n; i++)
-		if (seqset_contains(&set, uids[i]))
-			uids[k++] = uids[i];
-	text = seqset_format(uids, k);
+	n = store_view_vanished(b->r->session->folder->mb, b->req->changedsince, b->req->set,
+	                        &uids);
+	text = seqset_format(uids, n);
 	free(uids);
-	seqset_free(&set);
 	return text;
 }
 

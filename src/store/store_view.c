@@ -178,9 +178,8 @@ static unsigned store_view_missing(struct mailbox *mb, const char *known, uint32
 	return n;
 }
 
-/* The UIDs of KNOWN ("" = all) expunged since MODSEQ. */
-static unsigned store_view_vanished(struct mailbox *mb, uint64_t modseq, const char *known,
-                                    uint32_t **uids_r)
+unsigned store_view_vanished(struct mailbox *mb, uint64_t modseq, const char *known,
+                             uint32_t **uids_r)
 {
 	struct seqset set = {0};
 	unsigned n, i, k = 0;
