@@ -371,9 +371,19 @@ static void parent_start_role(struct parent *p, enum parent_role_kind kind)
 	    ipc_channel_new(p->base, sp[0], parent_role_handler, parent_role_closed, p);
 }
 
+/* Closes the descriptors of the N socket pairs PAIRS that are open. */
+static void parent_close_pairs(int (*pairs)[2], unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		for (unsigned j = 0; j < 2; j++)
+			if (pairs[i][j] >= 0)
+				close(pairs[i][j]);
+}
+
 static void parent_start_dispatcher(struct parent *p, unsigned slot)
 {
-	int q[2] = {-1, -1}, l[2] = {-1, -1}, st[2] = {-1, -1}, keep[CONFIG_MAX_LISTENERS + 3];
+	int pairs[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}}; /* queue, lookup, store */
+	int *q = pairs[0], *l = pairs[1], *st = pairs[2], keep[CONFIG_MAX_LISTENERS + 3];
 	struct dispatcher_args args;
 	char chroot_dir[4200];
 	unsigned i;
@@ -382,13 +392,8 @@ static void parent_start_dispatcher(struct parent *p, unsigned slot)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, q) < 0 ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, l) < 0 ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, st) < 0) {
-		/* out of descriptors: the pairs made before the one that
-		 * failed must not stay open in the parent */
-		int made[] = {q[0], q[1], l[0], l[1], st[0], st[1]};
 		log_error("event=spawn-error reason=\"socketpair: %s\"", strerror(errno));
-		for (i = 0; i < sizeof(made) / sizeof(made[0]); i++)
-			if (made[i] >= 0)
-				close(made[i]);
+		parent_close_pairs(pairs, 3);
 		return;
 	}
 	for (i = 0; i < p->cfg->n_listeners; i++)

@@ -41,8 +41,11 @@ static int imap_date_time_parse(const char *text, int64_t *t_r, int32_t *tz_r)
 		return -1;
 	mon[3] = '\0';
 	m = strcasestr(months, mon);
-	if (m == NULL || (m - months) % 3 != 0 || day < 1 || day > 31 || year < 1900 || hh > 23 ||
-	    mm > 59 || ss > 60 || (sign != '+' && sign != '-') || zone % 100 > 59 || zone > 2359)
+	/* %d takes a sign: "-1:-5:-9" or "+-123" are no date-time; every field
+	 * has its fixed width (26 octets in all) */
+	if (m == NULL || (m - months) % 3 != 0 || day < 1 || day > 31 || year < 1900 || hh < 0 ||
+	    hh > 23 || mm < 0 || mm > 59 || ss < 0 || ss > 60 || (sign != '+' && sign != '-') ||
+	    zone < 0 || zone % 100 > 59 || zone > 2359 || used != 26)
 		return -1;
 	memset(&tm, 0, sizeof(tm));
 	tm.tm_mday = day;

@@ -36,6 +36,8 @@ struct imap_fetch_ctx {
 	int silent;
 	uint32_t received; /* items of the current batch */
 	int unknown_cte;   /* a BINARY part could not be decoded (RFC 3516 4.2) */
+	int hold_output;   /* UID FETCH (VANISHED): the first batch waits in out for
+	                      the VANISHED (EARLIER) that must precede it */
 	char *modified;    /* STORE UNCHANGEDSINCE: the set that failed */
 	struct imap_out out;
 };
@@ -89,7 +91,8 @@ static void imap_fetch_item(struct imap_session *s, const void *data, size_t len
 	} else if (imap_fetch_render(&c->req, &item, fd, flags, &c->out) < 0) {
 		c->unknown_cte = 1;
 	}
-	imap_out_flush(s, &c->out);
+	if (!c->hold_output)
+		imap_out_flush(s, &c->out);
 	proto_store_item_free(&item);
 }
 
@@ -171,6 +174,11 @@ static void imap_fetch_done(struct imap_session *s, const void *data, size_t len
 	}
 	if (d.vanished != NULL && d.vanished[0] != '\0')
 		imap_untagged(s, "VANISHED (EARLIER) %s", d.vanished);
+	if (c->hold_output) {
+		c->hold_output = 0;
+		c->fetch.max = PROTO_STORE_FETCH_BATCH;
+		imap_out_flush(s, &c->out);
+	}
 	imap_fetch_keep_modified(c, d.modified);
 	if (d.status == PROTO_STORE_OK && d.more && c->received > 0) {
 		c->fetch.start += c->received;
@@ -247,6 +255,13 @@ struct imap_reply imap_cmd_fetch(struct imap_session *s, const struct imap_arg *
 	c->fetch.changedsince = c->req.changedsince;
 	c->fetch.vanished = (uint32_t)c->req.vanished;
 	c->fetch.max = PROTO_STORE_FETCH_BATCH;
+	/* RFC 7162 3.2.6: VANISHED (EARLIER) comes before the FETCH responses,
+	 * but the store reports it with the first batch's end: that batch is
+	 * one item, held until then, so what is held stays one message */
+	if (c->req.vanished) {
+		c->hold_output = 1;
+		c->fetch.max = 1;
+	}
 	imap_fetch_ask(s);
 	return imap_pending();
 }

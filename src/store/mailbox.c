@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/fault.h"
@@ -279,6 +280,31 @@ uint64_t mailbox_msg_size(struct mailbox *mb, unsigned index)
 	e->msg.file_size = file_size;
 	mailbox_log_size(&mb->pending, e->msg.uid, size, file_size);
 	return size;
+}
+
+int64_t mailbox_msg_date(struct mailbox *mb, unsigned index, int32_t *tz_r)
+{
+	char path[MAILBOX_PATH_MAX];
+	struct mailbox_entry *e;
+	struct stat st;
+
+	*tz_r = 0;
+	if (index >= mb->img.count)
+		return 0;
+	e = &mb->img.msgs[index];
+	if (e->msg.internaldate == MAILBOX_DATE_UNKNOWN) {
+		mb->stats.file_stats++;
+		if (mailbox_path(mb, path, "cur", e->msg.file) < 0 || stat(path, &st) < 0) {
+			int64_t now = (int64_t)time(NULL);
+			*tz_r = mailbox_local_tz(now);
+			return now;
+		}
+		e->msg.internaldate = (int64_t)st.st_mtim.tv_sec;
+		e->msg.tz_minutes = mailbox_local_tz(e->msg.internaldate);
+		mailbox_log_date(&mb->pending, e->msg.uid, e->msg.internaldate, e->msg.tz_minutes);
+	}
+	*tz_r = e->msg.tz_minutes;
+	return e->msg.internaldate;
 }
 
 /* The BASE of message E's next name into OUT: its own, with ",U=uid,W=size"

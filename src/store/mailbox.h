@@ -42,6 +42,9 @@
 
 /* mailbox_msg.size of a file found in cur/ whose lines were not counted yet. */
 #define MAILBOX_SIZE_UNKNOWN UINT64_MAX
+/* mailbox_msg.internaldate of a file found in cur/ whose mtime was not
+ * looked at yet (its tz_minutes is then 0). */
+#define MAILBOX_DATE_UNKNOWN INT64_MIN
 
 struct mailbox;
 struct mailbox_msg {
@@ -49,7 +52,8 @@ struct mailbox_msg {
 	uint32_t flags;       /* STORE_FLAG_* of proto/store.h (SEEN ... DRAFT) */
 	const char *keywords; /* space-separated, "" for none */
 	uint64_t modseq;
-	int64_t internaldate;
+	int64_t internaldate; /* MAILBOX_DATE_UNKNOWN until looked at: read it
+	                         with mailbox_msg_date() */
 	int32_t tz_minutes;
 	uint64_t size; /* RFC822.SIZE: with CRLF line ends; MAILBOX_SIZE_UNKNOWN
 	                  until counted: read it with mailbox_msg_size() */
@@ -83,6 +87,10 @@ int mailbox_find(const struct mailbox *mb, uint32_t uid); /* index, or -1 */
  * first need (then kept in the index, logged at the next commit); the file
  * size when the file cannot be read (it went away). */
 uint64_t mailbox_msg_size(struct mailbox *mb, unsigned index);
+/* The internal date of message INDEX (and its zone in *TZ_R): the index's,
+ * or the file's mtime on first need (then kept, logged at the next commit);
+ * the current time when the file cannot be looked at (it went away). */
+int64_t mailbox_msg_date(struct mailbox *mb, unsigned index, int32_t *tz_r);
 uint32_t mailbox_uidvalidity(const struct mailbox *mb);
 uint32_t mailbox_uidnext(const struct mailbox *mb);
 uint64_t mailbox_highestmodseq(const struct mailbox *mb);
@@ -100,6 +108,19 @@ int mailbox_append(struct mailbox *mb, int fd, uint64_t size, uint32_t flags, co
  * mailbox_commit(DST) returns. */
 int mailbox_copy(struct mailbox *src, unsigned index, struct mailbox *dst, uint32_t *uid_r,
                  const char **error_r);
+/* Where a group of copies into a folder begins (its message count and its
+ * records not yet written), so that the group can be taken back. */
+struct mailbox_mark {
+	unsigned count;
+	size_t pending;
+};
+void mailbox_mark(const struct mailbox *mb, struct mailbox_mark *mark_r);
+/* Takes back the messages appended or copied into MB since MARK and not
+ * committed: their files leave cur/ (stable with the next commit), their
+ * records the pending log, the messages the index; their UIDs stay used.
+ * A failed COPY leaves the destination as it was (RFC 9051 6.4.7). Nothing
+ * but appends and copies may have changed MB since MARK. */
+void mailbox_rollback(struct mailbox *mb, const struct mailbox_mark *mark);
 /* Removes the file and the message (indexes above INDEX move down by one). */
 int mailbox_expunge(struct mailbox *mb, unsigned index, const char **error_r);
 /* Makes every change since the last commit stable (fsync of the log and directories). */

@@ -7,7 +7,8 @@
  * it), fsynced, its UID reserved, renamed into cur/ under its final name
  * "BASE,U=uid,W=size:2,FLAGS", cur/ fsynced, then logged and the log
  * fsynced: stable before APPENDUID is answered. A failed commit takes the
- * message back (append_undo), so a NO is never followed by the message.
+ * message back (mailbox_rollback), so a NO is never followed by the
+ * message; a failed COPY takes back every copy it made the same way.
  *
  * Fault points (lib/fault.h): store/append/write, store/append/fsync,
  * store/append/rename; those of its commit (store/append/dirsync,
@@ -108,22 +109,29 @@ static int append_check(struct mailbox *mb, const char *keywords, const char **e
 	return mailbox_reserve_uids(mb, mb->img.uidnext + 1, 0, error_r);
 }
 
-/* An append whose commit failed (after its rename into cur/ as TO) is
- * taken back, so that the NO it gets is true: its record leaves the
- * pending log (from MARK on, when it was not written), its file leaves
- * cur/ (the unlink is fsynced with the next commit) and the message the
- * index. Its UID stays used in this process. */
-static void append_undo(struct mailbox *mb, const char *to, size_t mark)
+void mailbox_mark(const struct mailbox *mb, struct mailbox_mark *mark_r)
 {
-	if (mb->pending.len > mark)
-		mb->pending.len = mark;
-	if (unlink(to) < 0 && errno != ENOENT)
-		log_error("event=store-error file=%s reason=\"undo append: %s\"", to,
-		          strerror(errno));
-	mb->cur_dirty = 1;
-	mb->img.cur.sec = 0;
-	mailbox_entry_free(&mb->img.msgs[mb->img.count - 1]);
-	mb->img.count--;
+	mark_r->count = mb->img.count;
+	mark_r->pending = mb->pending.len;
+}
+
+void mailbox_rollback(struct mailbox *mb, const struct mailbox_mark *mark)
+{
+	char path[MAILBOX_PATH_MAX];
+
+	if (mb->pending.len > mark->pending)
+		mb->pending.len = mark->pending;
+	while (mb->img.count > mark->count) {
+		struct mailbox_entry *e = &mb->img.msgs[mb->img.count - 1];
+		if (mailbox_path(mb, path, "cur", e->msg.file) == 0 && unlink(path) < 0 &&
+		    errno != ENOENT)
+			log_error("event=store-error file=%s reason=\"undo append: %s\"", path,
+			          strerror(errno));
+		mailbox_entry_free(e);
+		mb->img.count--;
+		mb->cur_dirty = 1;
+		mb->img.cur.sec = 0;
+	}
 }
 
 int mailbox_append(struct mailbox *mb, int fd, uint64_t size, uint32_t flags, const char *keywords,
@@ -132,7 +140,7 @@ int mailbox_append(struct mailbox *mb, int fd, uint64_t size, uint32_t flags, co
 	char tmp[MAILBOX_PATH_MAX], to[MAILBOX_PATH_MAX], name[MAILBOX_FILE_NAME_MAX + 1];
 	uint64_t file_size, vsize;
 	struct mailbox_msg m;
-	size_t mark;
+	struct mailbox_mark mark;
 	int ret;
 
 	if (append_check(mb, keywords, error_r) < 0)
@@ -163,13 +171,14 @@ int mailbox_append(struct mailbox *mb, int fd, uint64_t size, uint32_t flags, co
 	m.size = vsize;
 	m.file_size = file_size;
 	m.file = name;
-	mark = mb->pending.len;
+	mailbox_mark(mb, &mark);
 	append_index(mb, &m);
 	mb->appending = 1;
 	ret = mailbox_flush(mb, error_r);
 	mb->appending = 0;
 	if (ret < 0) {
-		append_undo(mb, to, mark);
+		/* taken back, so that the NO it gets is true */
+		mailbox_rollback(mb, &mark);
 		return -1;
 	}
 	*uid_r = m.uid;
@@ -233,6 +242,7 @@ int mailbox_copy(struct mailbox *src, unsigned index, struct mailbox *dst, uint3
 	if (append_check(dst, NULL, error_r) < 0)
 		return -1;
 	(void)mailbox_msg_size(src, index); /* counted now if it was not yet */
+	(void)mailbox_msg_date(src, index, &m.tz_minutes); /* looked at now if not yet */
 	m = src->img.msgs[index].msg;       /* by value: DST may be SRC, its array moves */
 	m.uid = dst->img.uidnext;
 	if (append_name(dst, name, m.uid, m.file_size, m.size, m.flags, m.file) < 0 ||

@@ -35,6 +35,14 @@ void mailbox_buf_put(struct mailbox_buf *b, const void *data, size_t len)
 	b->len += len;
 }
 
+void mailbox_buf_reserve(struct mailbox_buf *b, size_t more)
+{
+	if (b->len + more > b->size) {
+		b->data = xrealloc(b->data, b->len + more);
+		b->size = b->len + more;
+	}
+}
+
 void mailbox_buf_free(struct mailbox_buf *b)
 {
 	free(b->data);
@@ -112,8 +120,14 @@ static uint64_t get_u64(struct reader *r)
 
 size_t mailbox_name_base_len(const char *name)
 {
-	const char *info = strstr(name, ":2,");
-	return info == NULL ? strlen(name) : (size_t)(info - name);
+	const char *p = name;
+
+	while ((p = strchr(p, ':')) != NULL) { /* strstr(":2,"), without its set-up per name */
+		if (p[1] == '2' && p[2] == ',')
+			return (size_t)(p - name);
+		p++;
+	}
+	return strlen(name);
 }
 
 int mailbox_name_valid(const char *name, size_t len)
@@ -305,6 +319,7 @@ void mailbox_index_encode(const struct mailbox_image *img, struct mailbox_buf *o
 	unsigned i, f;
 	uint32_t crc;
 
+	mailbox_buf_reserve(out, MAILBOX_INDEX_HEADER_GUESS + (size_t)img->count * MAILBOX_INDEX_MSG_GUESS);
 	mailbox_buf_put(out, MAILBOX_INDEX_MAGIC, 8);
 	put_u32(out, img->generation);
 	put_u32(out, img->uidvalidity);
@@ -565,6 +580,16 @@ void mailbox_log_size(struct mailbox_buf *out, uint32_t uid, uint64_t size, uint
 	log_end(out, start);
 }
 
+void mailbox_log_date(struct mailbox_buf *out, uint32_t uid, int64_t internaldate, int32_t tz)
+{
+	size_t start = log_begin(out, MAILBOX_LOG_DATE);
+
+	put_u32(out, uid);
+	put_u64(out, (uint64_t)internaldate);
+	put_u32(out, (uint32_t)tz);
+	log_end(out, start);
+}
+
 void mailbox_log_cache(struct mailbox_buf *out, uint32_t uid, unsigned field, uint64_t off)
 {
 	size_t start = log_begin(out, MAILBOX_LOG_CACHE);
@@ -685,6 +710,23 @@ static int log_apply_size(struct mailbox_image *img, struct reader *r)
 	return 0;
 }
 
+/* A DATE record: the mtime looked at for a message (gone since: ignored). */
+static int log_apply_date(struct mailbox_image *img, struct reader *r)
+{
+	uint32_t uid = get_u32(r);
+	int64_t date = (int64_t)get_u64(r);
+	int32_t tz = (int32_t)get_u32(r);
+	int i;
+
+	if (r->bad || date == MAILBOX_DATE_UNKNOWN || tz <= -24 * 60 || tz >= 24 * 60)
+		return -1;
+	if ((i = mailbox_image_find(img, uid)) >= 0) {
+		img->msgs[i].msg.internaldate = date;
+		img->msgs[i].msg.tz_minutes = tz;
+	}
+	return 0;
+}
+
 /* Applies one record's payload; -1 when it does not fit IMG. */
 static int log_apply_one(struct mailbox_image *img, const uint8_t *p, size_t len)
 {
@@ -709,6 +751,9 @@ static int log_apply_one(struct mailbox_image *img, const uint8_t *p, size_t len
 		break;
 	case MAILBOX_LOG_SIZE:
 		ret = log_apply_size(img, &r);
+		break;
+	case MAILBOX_LOG_DATE:
+		ret = log_apply_date(img, &r);
 		break;
 	default:
 		return -1;

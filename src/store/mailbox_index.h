@@ -7,7 +7,7 @@
  *   "SMBXIDX1", u32 generation, uidvalidity, uidnext, first_recent, count,
  *   n_vanished, u64 highestmodseq, vanished_floor, 2 x (i64 sec, u32 nsec)
  *   stamps of cur/ and new/; COUNT messages (u32 uid, flags, u64 modseq,
- *   i64 internaldate, i32 tz, u64 size (all ones: not counted yet),
+ *   i64 internaldate (INT64_MIN: not looked at yet), i32 tz, u64 size (all ones: not counted yet),
  *   file_size, 5 x u64 cache offsets,
  *   u16 name_len, u16 kw_len, name, keywords); N_VANISHED (u32 uid, u64
  *   modseq); u32 crc.
@@ -70,6 +70,12 @@ struct mailbox_buf {
 	size_t len, size;
 };
 void mailbox_buf_put(struct mailbox_buf *b, const void *data, size_t len);
+/* Makes room for MORE octets after B's content (one allocation instead of
+ * doubling steps when the size is known roughly). */
+void mailbox_buf_reserve(struct mailbox_buf *b, size_t more);
+/* Rough sizes of an encoded index, for mailbox_buf_reserve(). */
+#define MAILBOX_INDEX_HEADER_GUESS 128
+#define MAILBOX_INDEX_MSG_GUESS 160 /* fixed fields, cache offsets, a usual name */
 void mailbox_buf_free(struct mailbox_buf *b);
 
 /* Log record types. */
@@ -80,6 +86,7 @@ enum mailbox_log_type {
 	MAILBOX_LOG_STATE = 4,   /* uidnext, first_recent, highestmodseq, stamps */
 	MAILBOX_LOG_CACHE = 5,   /* uid, field, offset */
 	MAILBOX_LOG_SIZE = 6,    /* uid, size, file_size: a size counted on first need */
+	MAILBOX_LOG_DATE = 7,    /* uid, internaldate, tz: an mtime looked at on first need */
 };
 
 void mailbox_image_free(struct mailbox_image *img);
@@ -130,6 +137,7 @@ void mailbox_log_expunge(struct mailbox_buf *out, uint32_t uid, uint64_t modseq)
 void mailbox_log_state(struct mailbox_buf *out, const struct mailbox_image *img);
 void mailbox_log_cache(struct mailbox_buf *out, uint32_t uid, unsigned field, uint64_t off);
 void mailbox_log_size(struct mailbox_buf *out, uint32_t uid, uint64_t size, uint64_t file_size);
+void mailbox_log_date(struct mailbox_buf *out, uint32_t uid, int64_t internaldate, int32_t tz);
 /* Whether SIZE (MAILBOX_SIZE_UNKNOWN, or with CRLF) fits FILE_SIZE (LF). */
 int mailbox_sizes_consistent(uint64_t file_size, uint64_t size);
 

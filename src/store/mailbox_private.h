@@ -49,6 +49,8 @@ struct mailbox {
 	size_t index_size;
 	int cur_dirty, new_dirty; /* renames or unlinks not yet fsynced */
 	int appending;            /* in mailbox_append's commit (its fault points) */
+	int rebuilding;           /* in mailbox_rebuild: a compaction follows, so the
+	                             messages found are not logged */
 	int log_broken;           /* a compaction failed: the log on disk may not
 	                             follow the index; commit by compacting */
 	int cache_fd;
@@ -107,7 +109,8 @@ int32_t mailbox_local_tz(int64_t t);
  * at least FLOOR, below the reserved UIDs and not in use (the rebuild
  * passes 1, a sync the index's uidnext). Returns the number of changes. */
 int mailbox_sync_dirs(struct mailbox *mb, uint32_t floor, const char **error_r);
-/* Starts IMG afresh from the uidvalidity file and the directories. */
+/* Starts IMG afresh from the uidvalidity file and the directories; logs
+ * no record of the messages found: the caller compacts next. */
 int mailbox_rebuild(struct mailbox *mb, const char **error_r);
 
 /* mailbox.c */

@@ -39,6 +39,9 @@
 /* A file the index does not know yet. */
 struct sync_file {
 	char *name;
+	size_t blen;     /* mailbox_name_base_len(name), found once */
+	uint64_t key[2]; /* name's first 16 octets, big-endian (NUL-padded): most
+	                    comparisons of the sort by name end there */
 	int from_new;
 	uint32_t uid;
 	uint64_t file_size, size;
@@ -57,7 +60,23 @@ struct base_table {
 	size_t mask;
 };
 
-static void sync_files_add(struct sync_files *files, const char *name, int from_new)
+/* The first 16 octets of NAME as two big-endian numbers, zeros after its
+ * end: they compare as strcmp() compares those octets. */
+static void sync_name_key(const char *name, uint64_t key[2])
+{
+	unsigned i;
+	int end = 0;
+
+	key[0] = key[1] = 0;
+	for (i = 0; i < 16; i++) {
+		unsigned char c = end ? 0 : (unsigned char)name[i];
+		end |= c == 0;
+		key[i / 8] = key[i / 8] << 8 | c;
+	}
+}
+
+static void sync_files_add(struct sync_files *files, const char *name, size_t blen,
+                           int from_new)
 {
 	if (files->n == files->alloc) {
 		files->alloc = files->alloc < 64 ? 64 : files->alloc * 2;
@@ -65,6 +84,8 @@ static void sync_files_add(struct sync_files *files, const char *name, int from_
 	}
 	memset(&files->v[files->n], 0, sizeof(files->v[0]));
 	files->v[files->n].name = xstrdup(name);
+	files->v[files->n].blen = blen;
+	sync_name_key(name, files->v[files->n].key);
 	files->v[files->n].from_new = from_new;
 	files->n++;
 }
@@ -179,10 +200,11 @@ struct cur_scan {
 static void sync_cur_one(struct mailbox *mb, const char *name, void *ctx)
 {
 	struct cur_scan *scan = ctx;
-	int i = base_table_find(&scan->table, &mb->img, name, mailbox_name_base_len(name));
+	size_t blen = mailbox_name_base_len(name);
+	int i = base_table_find(&scan->table, &mb->img, name, blen);
 
 	if (i < 0) {
-		sync_files_add(scan->files, name, 0);
+		sync_files_add(scan->files, name, blen, 0);
 		return;
 	}
 	mb->img.msgs[i].seen = 1;
@@ -191,7 +213,7 @@ static void sync_cur_one(struct mailbox *mb, const char *name, void *ctx)
 
 static void sync_new_one(struct mailbox *mb, const char *name, void *ctx)
 {
-	sync_files_add(ctx, name, 1);
+	sync_files_add(ctx, name, mailbox_name_base_len(name), 1);
 }
 
 /* Reads cur/: matches, flag changes, expunges; unknown files into FILES. */
@@ -221,19 +243,28 @@ static int sync_scan_cur(struct mailbox *mb, struct sync_files *files, const cha
 	return scan.changes;
 }
 
-/* First sight of F in cur/: one stat for its size and mtime; the CRLF
- * size from a ",W=" field that fits, else counted on first need. */
-static int sync_look_cur(struct mailbox *mb, struct sync_file *f, const char *path)
+/* First sight of F in cur/: its file size from a ",S=" field (the mtime,
+ * its internal date, then looked at on first need: a folder of 100,000
+ * files opens without 100,000 stats), else one stat for size and mtime;
+ * the CRLF size from a ",W=" field that fits, else counted on first need. */
+static int sync_look_cur(struct mailbox *mb, struct sync_file *f)
 {
-	size_t blen = mailbox_name_base_len(f->name);
+	char path[MAILBOX_PATH_MAX];
+	size_t blen = f->blen;
 	struct stat st;
-	uint64_t w;
+	uint64_t w, s;
 
-	mb->stats.file_stats++;
-	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
-		return -1;
-	f->file_size = (uint64_t)st.st_size;
-	f->mtime = (int64_t)st.st_mtim.tv_sec;
+	if (mailbox_name_field(f->name, blen, 'S', &s) == 0 && s != MAILBOX_SIZE_UNKNOWN) {
+		f->file_size = s;
+		f->mtime = MAILBOX_DATE_UNKNOWN;
+	} else {
+		mb->stats.file_stats++;
+		if (mailbox_path(mb, path, "cur", f->name) < 0 || stat(path, &st) < 0 ||
+		    !S_ISREG(st.st_mode))
+			return -1;
+		f->file_size = (uint64_t)st.st_size;
+		f->mtime = (int64_t)st.st_mtim.tv_sec;
+	}
 	f->size = MAILBOX_SIZE_UNKNOWN;
 	if (mailbox_name_field(f->name, blen, 'W', &w) == 0 && w != MAILBOX_SIZE_UNKNOWN &&
 	    mailbox_sizes_consistent(f->file_size, w))
@@ -250,10 +281,10 @@ static int sync_look(struct mailbox *mb, struct sync_file *f)
 	struct stat st;
 	int fd;
 
-	if (mailbox_path(mb, path, f->from_new ? "new" : "cur", f->name) < 0)
-		return -1;
 	if (!f->from_new)
-		return sync_look_cur(mb, f, path);
+		return sync_look_cur(mb, f);
+	if (mailbox_path(mb, path, "new", f->name) < 0)
+		return -1;
 	mb->stats.file_opens++;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
 		return -1;
@@ -269,7 +300,13 @@ static int sync_look(struct mailbox *mb, struct sync_file *f)
 
 static int sync_file_cmp_name(const void *a, const void *b)
 {
-	return strcmp(((const struct sync_file *)a)->name, ((const struct sync_file *)b)->name);
+	const struct sync_file *x = a, *y = b;
+
+	if (x->key[0] != y->key[0])
+		return x->key[0] < y->key[0] ? -1 : 1;
+	if (x->key[1] != y->key[1])
+		return x->key[1] < y->key[1] ? -1 : 1;
+	return strcmp(x->name, y->name);
 }
 
 static int sync_file_cmp_uid(const void *a, const void *b)
@@ -297,7 +334,7 @@ static void sync_keep_uids(struct mailbox *mb, struct sync_files *files, uint32_
 		struct sync_file *f = &files->v[i];
 		uint64_t u;
 		if (f->from_new ||
-		    mailbox_name_field(f->name, mailbox_name_base_len(f->name), 'U', &u) < 0)
+		    mailbox_name_field(f->name, f->blen, 'U', &u) < 0)
 			continue;
 		if (u < floor || u >= mb->uid_reserved ||
 		    mailbox_image_find(&mb->img, (uint32_t)u) >= 0)
@@ -318,7 +355,7 @@ static int sync_move_new(struct mailbox *mb, struct sync_file *f,
 {
 	char from[MAILBOX_PATH_MAX], to[MAILBOX_PATH_MAX], base[MAILBOX_FILE_NAME_MAX + 1];
 
-	if (mailbox_name_with_uid(base, sizeof(base), f->name, mailbox_name_base_len(f->name),
+	if (mailbox_name_with_uid(base, sizeof(base), f->name, f->blen,
 	                          f->uid, f->size) < 0 ||
 	    mailbox_name_make(name, base, strlen(base), mailbox_name_flags(f->name), f->name) < 0)
 		return -1; /* a foreign name too long to carry its UID: left alone */
@@ -352,11 +389,14 @@ static int sync_place(struct mailbox *mb, struct sync_file *f)
 	m.keywords = "";
 	m.modseq = mailbox_next_modseq(mb);
 	m.internaldate = f->mtime;
-	m.tz_minutes = mailbox_local_tz(f->mtime);
+	m.tz_minutes = f->mtime == MAILBOX_DATE_UNKNOWN ? 0 : mailbox_local_tz(f->mtime);
 	m.size = f->size;
 	m.file_size = f->file_size;
 	m.file = name;
-	mailbox_log_new(&mb->pending, mailbox_image_add(&mb->img, &m));
+	if (mb->rebuilding)
+		(void)mailbox_image_add(&mb->img, &m); /* the compaction writes them */
+	else
+		mailbox_log_new(&mb->pending, mailbox_image_add(&mb->img, &m));
 	return 0;
 }
 
@@ -390,7 +430,10 @@ static int sync_add_files(struct mailbox *mb, struct sync_files *files, uint32_t
 	if (max_kept >= need)
 		need = max_kept + 1;
 	mb->img.uidnext = need > mb->img.uidnext ? need : mb->img.uidnext;
-	qsort(mb->img.msgs, mb->img.count, sizeof(*mb->img.msgs), entry_cmp_uid);
+	for (i = 1; i < mb->img.count && mb->img.msgs[i - 1].msg.uid < mb->img.msgs[i].msg.uid; i++)
+		;
+	if (i < mb->img.count) /* new UIDs follow the names: usually in order already */
+		qsort(mb->img.msgs, mb->img.count, sizeof(*mb->img.msgs), entry_cmp_uid);
 	return (int)added;
 }
 
@@ -453,6 +496,7 @@ int mailbox_rebuild(struct mailbox *mb, const char **error_r)
 {
 	uint32_t uidvalidity, reserved, floor = 1, generation = mb->img.generation + 1;
 	uint64_t modseq;
+	int ret;
 
 	mailbox_image_free(&mb->img);
 	mb->stats.rebuilds++;
@@ -473,5 +517,8 @@ int mailbox_rebuild(struct mailbox *mb, const char **error_r)
 	if (mailbox_reserve_uids(mb, reserved, 1, error_r) < 0)
 		return -1;
 	mb->pending.len = 0;
-	return mailbox_sync_dirs(mb, floor, error_r);
+	mb->rebuilding = 1;
+	ret = mailbox_sync_dirs(mb, floor, error_r);
+	mb->rebuilding = 0;
+	return ret;
 }

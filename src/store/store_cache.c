@@ -43,6 +43,84 @@ char *store_message_read(struct store_folder *f, unsigned index, size_t *len_r)
 	return crlf;
 }
 
+/* The offset after the first blank line ("\n" or "\r\n") of RAW[0, LEN),
+ * or 0 when it has none yet. */
+static size_t store_blank_line_end(const char *raw, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		const char *lf;
+		if (raw[i] == '\n')
+			return i + 1;
+		if (raw[i] == '\r' && i + 1 < len && raw[i + 1] == '\n')
+			return i + 2;
+		lf = memchr(raw + i, '\n', len - i);
+		if (lf == NULL)
+			return 0;
+		i = (size_t)(lf - raw) + 1;
+	}
+	return 0;
+}
+
+/* The header block of message INDEX (CRLF, up to and with the blank line),
+ * reading the file only as far as that line; NULL when unreadable. Any
+ * prefix holding the first blank line ends the header where the whole
+ * message does, so the block is the one mime_parse() of the file gives. */
+static char *store_header_read(struct store_folder *f, unsigned index)
+{
+	int fd = mailbox_open_file(f->mb, index);
+	size_t size = STORE_HEADER_CHUNK, got = 0, end = 0, len;
+	char *raw, *crlf, *block;
+	struct mime_message *m;
+
+	if (fd < 0)
+		return NULL;
+	raw = xmalloc(size + 1);
+	while (end == 0 && got < STORE_PARSE_MAX) {
+		ssize_t n;
+		if (got == size) {
+			size = size * 2 < STORE_PARSE_MAX ? size * 2 : STORE_PARSE_MAX;
+			raw = xrealloc(raw, size + 1);
+		}
+		n = read(fd, raw + got, size - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		end = store_blank_line_end(raw, got);
+	}
+	close(fd);
+	crlf = mail_to_crlf(raw, end != 0 ? end : got, &len);
+	free(raw);
+	m = mime_parse(crlf, len);
+	len = m->root.header_end - m->root.header_start;
+	block = xmalloc(len + 1);
+	memcpy(block, crlf + m->root.header_start, len);
+	block[len] = '\0';
+	mime_free(&m);
+	free(crlf);
+	return block;
+}
+
+/* Fills T->headers (and the cache) from the header block alone: what a
+ * header SEARCH or a header FETCH needs, without parsing the body. */
+static void store_cache_headers(struct store_folder *f, unsigned index, struct store_texts *t)
+{
+	char *block = store_header_read(f, index);
+
+	if (block == NULL) {
+		log_warn("event=store-warning folder=%s uid=%u reason=\"message file unreadable\"",
+		         f->dir, mailbox_get(f->mb, index)->uid);
+		return;
+	}
+	if (strlen(block) >= PROTO_STORE_CACHE_MAX) {
+		free(block);
+		return;
+	}
+	mailbox_cache_set(f->mb, index, MAILBOX_CACHE_HEADERS, block);
+	t->headers = block;
+}
+
 static const enum mailbox_cache_field store_cache_fields[4] = {
     MAILBOX_CACHE_ENVELOPE, MAILBOX_CACHE_BODYSTRUCTURE, MAILBOX_CACHE_BODY, MAILBOX_CACHE_HEADERS};
 static const uint32_t store_cache_wants[4] = {STORE_WANT_ENVELOPE, STORE_WANT_BODYSTRUCTURE,
@@ -109,7 +187,9 @@ void store_cache_texts(struct store_folder *f, unsigned index, uint32_t want, st
 		else
 			missing = 1;
 	}
-	if (missing)
+	if (missing && (want & (STORE_WANT_ENVELOPE | STORE_WANT_BODYSTRUCTURE | STORE_WANT_BODY)) == 0)
+		store_cache_headers(f, index, t);
+	else if (missing)
 		store_cache_compute(f, index, want, t);
 	for (k = 0; k < 4; k++) {
 		char **slot = store_texts_slot(t, k);

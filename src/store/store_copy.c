@@ -100,15 +100,20 @@ struct store_copy {
 	unsigned n;
 };
 
-/* Copies each message of the matches; -1 with *error_r. */
+/* Copies each message of the matches, committed; -1 with *error_r and
+ * the destination as it was (RFC 9051 6.4.7: a failed COPY copies
+ * nothing; the copies made before the failure were committed with the
+ * destination's next commit and showed up after the NO). */
 static int store_copy_run(struct store_copy *c, const struct store_matches *m, const char **error_r)
 {
 	struct store_session *s = c->r->session;
 	struct store_match_iter it;
+	struct mailbox_mark mark;
 	unsigned i;
 
 	c->src_uids = xcalloc(m->total + 1, sizeof(uint32_t));
 	c->dst_uids = xcalloc(m->total + 1, sizeof(uint32_t));
+	mailbox_mark(c->dst->mb, &mark);
 	store_match_seek(&it, m, 0);
 	while (store_match_next(&it, &i)) {
 		int index = store_view_index(s, i);
@@ -116,11 +121,16 @@ static int store_copy_run(struct store_copy *c, const struct store_matches *m, c
 		if (index < 0)
 			continue;
 		if (mailbox_copy(s->folder->mb, (unsigned)index, c->dst->mb, &uid, error_r) < 0)
-			return -1;
+			goto fail;
 		c->src_uids[c->n] = s->view.v[i].uid;
 		c->dst_uids[c->n++] = uid;
 	}
-	return store_folder_commit(c->dst, error_r);
+	if (store_folder_commit(c->dst, error_r) == 0)
+		return 0;
+fail:
+	mailbox_rollback(c->dst->mb, &mark);
+	c->n = 0;
+	return -1;
 }
 
 /* MOVE: the copied messages leave the source (RFC 6851 3.3). */

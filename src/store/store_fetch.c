@@ -55,6 +55,7 @@ static int store_fetch_item(struct store_fetch *b, unsigned i, unsigned index)
 	const struct mailbox_msg *m;
 	struct store_texts t;
 	struct ipc_writer w;
+	int32_t tz;
 	int fd = -1;
 
 	if ((want & STORE_WANT_MARK_SEEN) && store_fetch_mark_seen(b, index)) {
@@ -70,12 +71,14 @@ static int store_fetch_item(struct store_fetch *b, unsigned i, unsigned index)
 	}
 	if (want & STORE_WANT_SIZE)
 		(void)mailbox_msg_size(s->folder->mb, index); /* counted on first need */
+	if (want & STORE_WANT_INTERNALDATE)
+		(void)mailbox_msg_date(s->folder->mb, index, &tz); /* looked at on first need */
 	m = mailbox_get(s->folder->mb, index);
 	it.uid = m->uid;
 	it.flags = m->flags | (s->view.v[i].recent ? STORE_FLAG_RECENT : 0);
 	strlcpy_checked(it.keywords, m->keywords, sizeof(it.keywords));
 	it.modseq = m->modseq;
-	it.internaldate = m->internaldate;
+	it.internaldate = m->internaldate == MAILBOX_DATE_UNKNOWN ? 0 : m->internaldate;
 	it.tz_minutes = m->tz_minutes;
 	it.size = m->size == MAILBOX_SIZE_UNKNOWN ? 0 : m->size;
 	it.file_size = m->file_size;
@@ -119,26 +122,20 @@ static unsigned store_fetch_run(struct store_fetch *b, unsigned pos, unsigned ma
 	return pos;
 }
 
-/* UID FETCH ... (CHANGEDSINCE m VANISHED): the set's UIDs expunged since. */
+/* UID FETCH ... (CHANGEDSINCE m VANISHED): the set's UIDs expunged since
+ * (all the set's missing UIDs when the folder forgot that far back). */
 static char *store_fetch_vanished(struct store_fetch *b)
 {
-	struct seqset set = {0};
 	uint32_t *uids = NULL;
-	unsigned n, i, k = 0;
-	const char *why;
+	unsigned n;
 	char *text;
 
-	if (!b->req->vanished || !b->req->uid || b->req->start != 0 ||
-	    seqset_parse(b->req->set, &set, &why) < 0)
+	if (!b->req->vanished || !b->req->uid || b->req->start != 0)
 		return xstrdup("");
-	seqset_resolve(&set, mailbox_uidnext(b->r->session->folder->mb));
-	n = mailbox_vanished_since(b->r->session->folder->mb, b->req->changedsince, &uids);
-	for (i = 0; i < n; i++)
-		if (seqset_contains(&set, uids[i]))
-			uids[k++] = uids[i];
-	text = seqset_format(uids, k);
+	n = store_view_vanished(b->r->session->folder->mb, b->req->changedsince, b->req->set,
+	                        &uids);
+	text = seqset_format(uids, n);
 	free(uids);
-	seqset_free(&set);
 	return text;
 }
 

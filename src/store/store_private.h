@@ -19,6 +19,7 @@
 #define STORE_SESSION_BUCKETS 256
 #define STORE_FOLDERS_MAX 10000            /* folders per user */
 #define STORE_PARSE_MAX (64 * 1024 * 1024) /* octets of a message read for its MIME structure */
+#define STORE_HEADER_CHUNK 8192 /* first read of a message file for its header block */
 #define STORE_NOTIFY_USEC 50000            /* inotify events are coalesced this long */
 /* Folders no session uses that stay open (LRU), so that selecting one again
  * (a client reconnecting) does not read its index again. */
@@ -213,6 +214,12 @@ int store_view_index(const struct store_session *s, unsigned i);
 /* A FETCH_ITEM for request ID of view entry I (folder index INDEX) with
  * its flags and modseq, which the view then knows. */
 void store_view_send_flags(struct store_session *s, uint64_t id, unsigned i, int index);
+/* The UIDs of KNOWN (a UID set, "" = all) expunged since MODSEQ, ascending,
+ * into *UIDS_R (to free). When the folder forgot expunges that recent (a
+ * rebuilt index, a full vanished list), every UID of KNOWN below uidnext
+ * that is not in the folder, as RFC 7162 3.2.5.2 and 3.2.6 allow. */
+unsigned store_view_vanished(struct mailbox *mb, uint64_t modseq, const char *known,
+                             uint32_t **uids_r);
 /* The highest UID of the view, 0 when empty. */
 uint32_t store_view_max_uid(const struct store_view *v);
 

@@ -118,6 +118,23 @@ static int64_t store_day_of(int64_t t, int32_t tz_minutes)
 	return local - ((local % STORE_DAY) + STORE_DAY) % STORE_DAY;
 }
 
+/* The internal date of X, looked at on first need. */
+static int64_t store_search_date(struct store_search_msg *x)
+{
+	int32_t tz;
+
+	return mailbox_msg_date(x->s->folder->mb, x->index, &tz);
+}
+
+/* The day of X's internal date, in its zone. */
+static int64_t store_search_day(struct store_search_msg *x)
+{
+	int32_t tz;
+	int64_t t = mailbox_msg_date(x->s->folder->mb, x->index, &tz);
+
+	return store_day_of(t, tz);
+}
+
 /* The day of the Date: field, or of the internal date without one. */
 static int64_t store_search_sent_day(struct store_search_msg *x)
 {
@@ -130,7 +147,7 @@ static int64_t store_search_sent_day(struct store_search_msg *x)
 		return store_day_of(t, tz);
 	}
 	free(date);
-	return store_day_of(x->m->internaldate, x->m->tz_minutes);
+	return store_search_day(x);
 }
 
 static int store_day_cmp(int64_t day, uint64_t number)
@@ -184,7 +201,7 @@ static int store_search_flags(struct store_search_msg *x, const struct proto_sto
 static int store_search_dates(struct store_search *q, struct store_search_msg *x,
                               const struct proto_store_search_node *n)
 {
-	int64_t day = store_day_of(x->m->internaldate, x->m->tz_minutes);
+	int64_t day = store_search_day(x);
 
 	switch (n->key) {
 	case SEARCH_BEFORE:
@@ -204,9 +221,9 @@ static int store_search_dates(struct store_search *q, struct store_search_msg *x
 	case SEARCH_SMALLER:
 		return mailbox_msg_size(x->s->folder->mb, x->index) < n->number;
 	case SEARCH_OLDER:
-		return x->m->internaldate <= (int64_t)q->now - (int64_t)n->number;
+		return store_search_date(x) <= (int64_t)q->now - (int64_t)n->number;
 	default: /* SEARCH_YOUNGER */
-		return x->m->internaldate >= (int64_t)q->now - (int64_t)n->number;
+		return store_search_date(x) >= (int64_t)q->now - (int64_t)n->number;
 	}
 }
 

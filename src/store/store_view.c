@@ -138,7 +138,7 @@ void store_view_send_flags(struct store_session *s, uint64_t id, unsigned i, int
 
 	it.flags = m->flags | (s->view.v[i].recent ? STORE_FLAG_RECENT : 0);
 	strlcpy_checked(it.keywords, m->keywords, sizeof(it.keywords));
-	it.internaldate = m->internaldate;
+	it.internaldate = m->internaldate == MAILBOX_DATE_UNKNOWN ? 0 : m->internaldate; /* not asked */
 	it.tz_minutes = m->tz_minutes;
 	it.size = m->size == MAILBOX_SIZE_UNKNOWN ? 0 : m->size; /* not asked for */
 	it.file_size = m->file_size;
@@ -178,9 +178,8 @@ static unsigned store_view_missing(struct mailbox *mb, const char *known, uint32
 	return n;
 }
 
-/* The UIDs of KNOWN ("" = all) expunged since MODSEQ. */
-static unsigned store_view_vanished(struct mailbox *mb, uint64_t modseq, const char *known,
-                                    uint32_t **uids_r)
+unsigned store_view_vanished(struct mailbox *mb, uint64_t modseq, const char *known,
+                             uint32_t **uids_r)
 {
 	struct seqset set = {0};
 	unsigned n, i, k = 0;

@@ -88,7 +88,8 @@ class Pop3(harness.ServerTestCase):
                          "AUTH PLAIN " + harness.b64("\0%s\0%s" % (USER["pre"],
                                                                    PASSWORDS[USER["pre"]]))):
                 r = c.cmd(line)
-                self.assertTrue(r.startswith(b"-ERR"), "%s before STLS: %r" % (line[:4], r))
+                self.assertTrue(r.startswith(b"-ERR [AUTH] "),
+                                "%s before STLS: %r" % (line[:4], r))
             r = c.cmd("STAT")
             self.assertTrue(r.startswith(b"-ERR"), "STAT before login: %r" % r)
             c.stls()

@@ -638,6 +638,23 @@ static void test_append(void **state)
 	expect("ap1 OK [APPENDUID 42 7] APPEND completed");
 }
 
+/* A date-time with signed fields is refused, not normalised (RFC 9051 9). */
+static void test_append_bad_dates(void **state)
+{
+	static const char *const dates[] = {
+	    "07-Feb-2024 -1:-5:-9 +0100", "07-Feb-2024 10:20:30 +-123",
+	    "7-Feb-2024 10:20:30 +0100", "07-Feb-2024 10:20:30 +0100x"};
+
+	login();
+	for (unsigned i = 0; i < sizeof(dates) / sizeof(dates[0]); i++) {
+		char line[128];
+
+		snprintf(line, sizeof(line), "ap2 APPEND Drafts \"%s\" {2+}\r\nHi\r\n", dates[i]);
+		client_send(line);
+		expect("ap2 BAD");
+	}
+}
+
 static void test_list(void **state)
 {
 	struct proto_store_folder folders[] = {
@@ -784,6 +801,54 @@ static void test_updates_undecodable_closes(void **state)
 	last_sent(IMSG_STORE_LOGOUT);
 }
 
+/* RFC 7162 3.2.6: UID FETCH (CHANGEDSINCE m VANISHED) sends VANISHED
+ * (EARLIER) before its FETCH responses, though the store reports it with
+ * the end of the first batch. */
+static void test_vanished_before_fetch(void **state)
+{
+	struct proto_store_fetch f;
+	struct proto_store_fetch_done d;
+	struct ipc_writer w;
+	const char *why, *out, *vanished, *fetch;
+
+	login();
+	client_send("e1 ENABLE QRESYNC\r\n");
+	expect("e1 OK");
+	select_inbox();
+	client_send("v1 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 5 VANISHED)\r\n");
+	assert_int_equal(proto_store_fetch_decode(&f, last_sent(IMSG_STORE_FETCH)->data,
+	                                          last_sent(IMSG_STORE_FETCH)->len, &why),
+	                 0);
+	assert_int_equal(f.vanished, 1);
+	assert_int_equal(f.max, 1);
+	store_item(1, 10, STORE_FLAG_SEEN);
+	memset(&d, 0, sizeof(d));
+	d.more = 1;
+	d.vanished = "11:12";
+	d.modified = "";
+	ipc_writer_init(&w);
+	proto_store_fetch_done_encode(&d, &w);
+	imap_session_store_reply(sess, IMSG_STORE_FETCH_DONE, w.buf, w.len, -1);
+	ipc_writer_free(&w);
+	pump();
+	assert_int_equal(proto_store_fetch_decode(&f, last_sent(IMSG_STORE_FETCH)->data,
+	                                          last_sent(IMSG_STORE_FETCH)->len, &why),
+	                 0);
+	assert_int_equal(f.start, 1);
+	assert_int_equal(f.max, PROTO_STORE_FETCH_BATCH);
+	store_item(3, 13, 0);
+	store_fetch_done(0);
+	last_sent(IMSG_STORE_UPDATES);
+	store_updates(1, NULL, 0);
+	out = expect("v1 OK");
+	vanished = strstr(out, "* VANISHED (EARLIER) 11:12\r\n");
+	fetch = strstr(out, "* 1 FETCH (UID 10");
+	assert_non_null(vanished);
+	assert_non_null(fetch);
+	assert_true(vanished < fetch);
+	assert_non_null(strstr(out, "* 3 FETCH (UID 13"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -802,11 +867,13 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_store_and_expunge, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_idle, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_append, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_append_bad_dates, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_list, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_search_and_saved_result, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_close_with_login_in_flight, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_logout_after_store_refusal, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_updates_undecodable_closes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_vanished_before_fetch, setup, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN); /* as the daemon: a peer gone is an io error */

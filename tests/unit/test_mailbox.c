@@ -377,10 +377,12 @@ static char *state_of(struct mailbox *mb, int with_modseq)
 	snprintf(line, sizeof(line), "%u %u\n", mailbox_uidvalidity(mb), mailbox_count(mb));
 	mailbox_buf_put(&b, line, strlen(line));
 	for (i = 0; i < mailbox_count(mb); i++) {
+		int32_t tz;
+		int64_t date = mailbox_msg_date(mb, i, &tz); /* looked at on first need */
 		const struct mailbox_msg *m = mailbox_get(mb, i);
 		snprintf(line, sizeof(line), "%u %u [%s] %llu %lld %llu %llu %s\n", m->uid,
 		         m->flags, m->keywords, with_modseq ? (unsigned long long)m->modseq : 0ull,
-		         (long long)m->internaldate, (unsigned long long)m->size,
+		         (long long)date, (unsigned long long)m->size,
 		         (unsigned long long)m->file_size, m->file);
 		mailbox_buf_put(&b, line, strlen(line));
 	}
@@ -544,6 +546,7 @@ static void test_append_keeps_date(void **state)
 	char path[1024], *data;
 	size_t len;
 	uint32_t uid;
+	int32_t tz;
 	int fd;
 
 	make_maildir(folder);
@@ -572,6 +575,11 @@ static void test_append_keeps_date(void **state)
 	unlink(path);
 	mb = open_ok(folder);
 	assert_int_equal(mailbox_get(mb, 0)->uid, 1);
+	assert_int_equal(mailbox_get(mb, 0)->internaldate, MAILBOX_DATE_UNKNOWN); /* no stat yet */
+	assert_int_equal(mailbox_msg_date(mb, 0, &tz), 1000000000);
+	assert_int_equal(mailbox_get(mb, 0)->internaldate, 1000000000);
+	mailbox_close(&mb);
+	mb = open_ok(folder); /* the date looked at was logged */
 	assert_int_equal(mailbox_get(mb, 0)->internaldate, 1000000000);
 	assert_int_equal(mailbox_get(mb, 0)->flags, MAILBOX_FLAG_SEEN);
 	assert_int_equal(mailbox_get(mb, 0)->size, strlen(text) + 1);
