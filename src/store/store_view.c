@@ -360,7 +360,10 @@ void store_view_updates(struct store_req *r)
 		return;
 	}
 	store_watch_poll(r->peer->store);
-	if (s->folder->dirty || r->peer->store->watch == NULL)
+	/* a folder inotify does not watch (no watch left, or none at all) is
+	 * looked at every time */
+	if (s->folder->dirty || r->peer->store->watch == NULL || s->folder->wd_new < 0 ||
+	    s->folder->wd_cur < 0)
 		store_folder_sync(s->folder, s);
 	/* nothing happened since the last look: no walk over a large folder */
 	if (s->view.synced_modseq != mailbox_highestmodseq(s->folder->mb) ||
