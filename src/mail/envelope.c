@@ -22,9 +22,7 @@ void envelope_free(struct envelope *env)
 	memset(env, 0, sizeof(*env));
 }
 
-/* 1 when ORCPT is "addr-type;xtext" (RFC 3461 4.2) and fits: what a spool
- * file can store and the SMTP client can pass on as it is. */
-static int envelope_orcpt_ok(const char *orcpt)
+int envelope_orcpt_ok(const char *orcpt)
 {
 	const char *semi = strchr(orcpt, ';'), *s;
 

@@ -46,6 +46,10 @@ struct envelope {
 	struct envelope_rcpt *rcpts;
 };
 
+/* 1 when ORCPT is "addr-type;xtext" (RFC 3461 4.2) and fits: what a spool
+ * file can store and the SMTP client can pass on as it is. */
+int envelope_orcpt_ok(const char *orcpt);
+
 void envelope_init(struct envelope *env);
 void envelope_free(struct envelope *env);
 /* Appends a recipient (ORCPT may be NULL; one that is not "type;xtext" or

@@ -130,7 +130,10 @@ static void proto_envelope_get(struct ipc_reader *r, struct envelope *env)
 		ipc_get_str(r, addr, sizeof(addr));
 		ipc_get_str(r, orcpt, sizeof(orcpt));
 		notify = ipc_get_u32(r);
+		/* envelope_add_rcpt() drops an odd ORCPT, which no encoder
+		 * writes: on the wire it is malformed */
 		if (r->error || notify > ENVELOPE_NOTIFY_ALL ||
+		    (orcpt[0] != '\0' && !envelope_orcpt_ok(orcpt)) ||
 		    envelope_add_rcpt(env, addr, notify, orcpt) < 0)
 			r->error = 1;
 	}

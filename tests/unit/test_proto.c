@@ -309,6 +309,19 @@ static void test_out_of_range_values_refused(void **state)
 	env_rcpts[1].notify = 0;
 	ipc_writer_free(&w);
 
+	/* an ORCPT the envelope would drop does not round-trip: refused */
+	fill("queue_commit", &a);
+	{
+		char saved[sizeof(env_rcpts[1].orcpt)];
+		memcpy(saved, env_rcpts[1].orcpt, sizeof(saved));
+		strcpy(env_rcpts[1].orcpt, "no type");
+		ipc_writer_init(&w);
+		proto_queue_commit_encode(&a.commit, &w);
+		assert_int_equal(proto_queue_commit_decode(&b.commit, w.buf, w.len, &why), -1);
+		memcpy(env_rcpts[1].orcpt, saved, sizeof(saved));
+		ipc_writer_free(&w);
+	}
+
 	fill("ctl_config", &a);
 	a.config.path[0] = '\0';
 	ipc_writer_init(&w);
