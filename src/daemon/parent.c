@@ -73,7 +73,6 @@ struct parent {
 	int local_fd; /* the local submission socket */
 	struct event_base *base;
 	struct parent_role roles[N_ROLES];
-	struct ipc_channel *queue, *lookup; /* roles[ROLE_QUEUE].ch, roles[ROLE_LOOKUP].ch */
 	pid_t self;
 	struct parent_dispatcher procs[CONN_LIMITS_SLOTS]; /* by limits slot */
 	unsigned generation;
@@ -279,7 +278,7 @@ static void parent_send_file(struct parent *p, struct parent_watch *w, const cha
 		if (!w->error) {
 			ipc_writer_init(&w_msg);
 			proto_ctl_file_encode(&msg, &w_msg);
-			proto_send(p->lookup, w->type, 0, &w_msg, -1);
+			proto_send(p->roles[ROLE_LOOKUP].ch, w->type, 0, &w_msg, -1);
 		}
 		w->error = 1;
 		memset(&w->stamp, 0, sizeof(w->stamp));
@@ -289,7 +288,7 @@ static void parent_send_file(struct parent *p, struct parent_watch *w, const cha
 	msg.text = text;
 	ipc_writer_init(&w_msg);
 	proto_ctl_file_encode(&msg, &w_msg);
-	proto_send(p->lookup, w->type, 0, &w_msg, -1);
+	proto_send(p->roles[ROLE_LOOKUP].ch, w->type, 0, &w_msg, -1);
 	explicit_bzero(text, msg.len); /* the users file holds password hashes */
 	free(text);
 }
@@ -434,8 +433,8 @@ static void parent_start_dispatcher(struct parent *p, unsigned slot)
 	}
 	p->procs[slot] = (struct parent_dispatcher){.pid = pid, .generation = p->generation};
 	/* no payload: the socket is the message */
-	ipc_send(p->queue, IMSG_CTL_ADD_CHANNEL, 0, NULL, 0, q[0]);
-	ipc_send(p->lookup, IMSG_CTL_ADD_CHANNEL, 0, NULL, 0, l[0]);
+	ipc_send(p->roles[ROLE_QUEUE].ch, IMSG_CTL_ADD_CHANNEL, 0, NULL, 0, q[0]);
+	ipc_send(p->roles[ROLE_LOOKUP].ch, IMSG_CTL_ADD_CHANNEL, 0, NULL, 0, l[0]);
 	ipc_send(p->roles[ROLE_STORE].ch, IMSG_CTL_ADD_CHANNEL, 0, NULL, 0, st[0]);
 }
 
@@ -783,8 +782,6 @@ static int parent_start_roles(struct parent *p)
 	parent_start_role(p, ROLE_QUEUE);
 	parent_start_role(p, ROLE_LOOKUP);
 	parent_start_role(p, ROLE_STORE);
-	p->queue = p->roles[ROLE_QUEUE].ch;
-	p->lookup = p->roles[ROLE_LOOKUP].ch;
 	tls_settings_from_config(p->cfg, &settings);
 	if (tls_cert_set_load(&settings, &p->certs, &why) < 0) {
 		log_error("event=fatal reason=\"certificate: %s\"", why);

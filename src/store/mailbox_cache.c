@@ -29,19 +29,6 @@
 /* The largest cache file mapped. */
 #define CACHE_FILE_MAX ((uint64_t)1 << 40)
 
-static void cache_put_u32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t cache_get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 /* The record's CRC: over uid, field and the value. */
 static uint32_t cache_crc(const uint8_t *head, const void *value, size_t len)
 {
@@ -54,8 +41,8 @@ static int cache_reset(struct mailbox *mb)
 	uint8_t head[CACHE_HEADER_SIZE];
 
 	memcpy(head, CACHE_MAGIC, 8);
-	cache_put_u32(head + 8, mb->img.uidvalidity);
-	cache_put_u32(head + 12, crc32c(0, head, 12));
+	mailbox_le32_put(head + 8, mb->img.uidvalidity);
+	mailbox_le32_put(head + 12, crc32c(0, head, 12));
 	if (ftruncate(mb->cache_fd, 0) < 0 ||
 	    pwrite(mb->cache_fd, head, sizeof(head), 0) != (ssize_t)sizeof(head))
 		return -1;
@@ -67,8 +54,8 @@ static int cache_reset(struct mailbox *mb)
 static int cache_header_ok(const struct mailbox *mb, const uint8_t *p, size_t len)
 {
 	return len >= CACHE_HEADER_SIZE && memcmp(p, CACHE_MAGIC, 8) == 0 &&
-	       cache_get_u32(p + 8) == mb->img.uidvalidity &&
-	       cache_get_u32(p + 12) == crc32c(0, p, 12);
+	       mailbox_le32_get(p + 8) == mb->img.uidvalidity &&
+	       mailbox_le32_get(p + 12) == crc32c(0, p, 12);
 }
 
 int mailbox_cache_open(struct mailbox *mb, int reset)
@@ -118,14 +105,14 @@ static const char *cache_record(const struct mailbox *mb, uint64_t off, uint32_t
 	    off > mb->cache_map_len - CACHE_RECORD_HEAD)
 		return NULL;
 	head = mb->cache_map + off;
-	len = cache_get_u32(head);
+	len = mailbox_le32_get(head);
 	if (len == 0 || len > MAILBOX_CACHE_VALUE_MAX + 1 ||
 	    len > mb->cache_map_len - off - CACHE_RECORD_HEAD)
 		return NULL;
-	if (cache_get_u32(head + 8) != uid || head[12] != field ||
+	if (mailbox_le32_get(head + 8) != uid || head[12] != field ||
 	    head[CACHE_RECORD_HEAD + len - 1] != '\0' ||
 	    memchr(head + CACHE_RECORD_HEAD, '\0', len - 1) != NULL ||
-	    cache_crc(head, head + CACHE_RECORD_HEAD, len) != cache_get_u32(head + 4))
+	    cache_crc(head, head + CACHE_RECORD_HEAD, len) != mailbox_le32_get(head + 4))
 		return NULL;
 	return (const char *)head + CACHE_RECORD_HEAD;
 }
@@ -163,11 +150,11 @@ static uint64_t cache_write(struct mailbox *mb, uint32_t uid, unsigned f, const 
 	if (mb->cache_fd < 0 || off + total > CACHE_FILE_MAX)
 		return 0;
 	rec = xcalloc(1, total);
-	cache_put_u32(rec, (uint32_t)(len + 1));
-	cache_put_u32(rec + 8, uid);
+	mailbox_le32_put(rec, (uint32_t)(len + 1));
+	mailbox_le32_put(rec + 8, uid);
 	rec[12] = (uint8_t)f;
 	memcpy(rec + CACHE_RECORD_HEAD, value, len);
-	cache_put_u32(rec + 4, cache_crc(rec, rec + CACHE_RECORD_HEAD, len + 1));
+	mailbox_le32_put(rec + 4, cache_crc(rec, rec + CACHE_RECORD_HEAD, len + 1));
 	if (pwrite(mb->cache_fd, rec, total, (off_t)off) != (ssize_t)total) {
 		free(rec);
 		return 0;

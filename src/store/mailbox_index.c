@@ -67,7 +67,7 @@ static void put_u64(struct mailbox_buf *b, uint64_t v)
 	put_u32(b, (uint32_t)(v >> 32));
 }
 
-static void store_u32(uint8_t *p, uint32_t v)
+void mailbox_le32_put(uint8_t *p, uint32_t v)
 {
 	p[0] = (uint8_t)v;
 	p[1] = (uint8_t)(v >> 8);
@@ -75,7 +75,7 @@ static void store_u32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)(v >> 24);
 }
 
-static uint32_t load_u32(const uint8_t *p)
+uint32_t mailbox_le32_get(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
@@ -109,7 +109,7 @@ static uint16_t get_u16(struct reader *r)
 static uint32_t get_u32(struct reader *r)
 {
 	const uint8_t *p = get_bytes(r, 4);
-	return p == NULL ? 0 : load_u32(p);
+	return p == NULL ? 0 : mailbox_le32_get(p);
 }
 
 static uint64_t get_u64(struct reader *r)
@@ -451,7 +451,7 @@ int mailbox_index_parse(const void *data, size_t len, struct mailbox_image *img,
 	uint32_t count, n_vanished, i, prev = 0;
 
 	if (len < INDEX_HEADER_SIZE + 4 ||
-	    crc32c(0, data, len - 4) != load_u32((const uint8_t *)data + len - 4)) {
+	    crc32c(0, data, len - 4) != mailbox_le32_get((const uint8_t *)data + len - 4)) {
 		*error_r = "index checksum mismatch";
 		return -1;
 	}
@@ -503,9 +503,9 @@ int mailbox_log_header_check(const void *data, size_t len, uint32_t uidvalidity,
 	const uint8_t *p = data;
 
 	if (len < MAILBOX_LOG_HEADER_SIZE || memcmp(p, MAILBOX_LOG_MAGIC, 8) != 0 ||
-	    crc32c(0, p, 16) != load_u32(p + 16))
+	    crc32c(0, p, 16) != mailbox_le32_get(p + 16))
 		return -1;
-	return load_u32(p + 8) == uidvalidity && load_u32(p + 12) == generation ? 0 : -1;
+	return mailbox_le32_get(p + 8) == uidvalidity && mailbox_le32_get(p + 12) == generation ? 0 : -1;
 }
 
 /* Starts a record of TYPE in OUT; returns where its frame begins. */
@@ -525,8 +525,8 @@ static void log_end(struct mailbox_buf *out, size_t start)
 {
 	size_t plen = out->len - start - 8;
 
-	store_u32(out->data + start, (uint32_t)plen);
-	store_u32(out->data + start + 4, crc32c(0, out->data + start + 8, plen));
+	mailbox_le32_put(out->data + start, (uint32_t)plen);
+	mailbox_le32_put(out->data + start + 4, crc32c(0, out->data + start + 8, plen));
 }
 
 void mailbox_log_new(struct mailbox_buf *out, const struct mailbox_entry *e)
@@ -767,7 +767,7 @@ size_t mailbox_log_apply(struct mailbox_image *img, const void *data, size_t len
 	size_t pos = 0;
 
 	while (len - pos >= 8) {
-		uint32_t plen = load_u32(p + pos), crc = load_u32(p + pos + 4);
+		uint32_t plen = mailbox_le32_get(p + pos), crc = mailbox_le32_get(p + pos + 4);
 		if (plen == 0 || plen > MAILBOX_LOG_RECORD_MAX || plen > len - pos - 8 ||
 		    crc32c(0, p + pos + 8, plen) != crc)
 			break;

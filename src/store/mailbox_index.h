@@ -141,4 +141,8 @@ void mailbox_log_date(struct mailbox_buf *out, uint32_t uid, int64_t internaldat
 /* Whether SIZE (MAILBOX_SIZE_UNKNOWN, or with CRLF) fits FILE_SIZE (LF). */
 int mailbox_sizes_consistent(uint64_t file_size, uint64_t size);
 
+/* Little-endian u32 at P: the byte order of every sealmail.* file. */
+void mailbox_le32_put(uint8_t *p, uint32_t v);
+uint32_t mailbox_le32_get(const uint8_t *p);
+
 #endif
