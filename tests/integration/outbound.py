@@ -71,7 +71,16 @@ def need_peers():
 # DNS
 # ---------------------------------------------------------------------------
 
-QTYPES = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "MX": 15, "TXT": 16, "AAAA": 28}
+def need_unbound():
+    """Fails naming the package unless unbound(8) is there (all the DNS
+    helpers need; no smtp-sink)."""
+    if not os.path.exists(UNBOUND):
+        raise AssertionError("unbound (%s) not found: install the Debian package unbound "
+                             "(scripts/deps and scripts/test-peers do)" % UNBOUND)
+
+
+QTYPES = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "MX": 15, "TXT": 16, "AAAA": 28,
+          "DS": 43, "RRSIG": 46, "DNSKEY": 48, "TLSA": 52}
 
 
 def _encode_name(name):
@@ -169,12 +178,16 @@ class Unbound:
       ("nullmx.test", "MX", "0 .")
     Names are made absolute. ZONES: more names to declare `static` (the zone of
     every record's name is declared too; the root is static, so any other
-    name is NXDOMAIN)."""
+    name is NXDOMAIN). AUTH_ZONES: objects with `name` (absolute) and
+    `zonefile` (dnssec.Zone, made), served as unbound auth-zones: with their
+    RRSIGs, NSEC and DNSKEY records to DO queries (dnssec.TestDNS uses it)."""
 
-    def __init__(self, records, zones=(), start=True):
-        need_peers()
+    def __init__(self, records, zones=(), start=True, auth_zones=()):
+        need_unbound()
         self.records = [(n if n.endswith(".") else n + ".", t.upper(), d) for n, t, d in records]
         self.zones = set(z.rstrip(".") + "." for z in zones)
+        self.auth_zones = list(auth_zones)
+        self._logf = None
         self.dir = harness.new_tmpdir("unbound-")
         self.conf = os.path.join(self.dir, "unbound.conf")
         self.log_path = os.path.join(self.dir, "unbound.log")
@@ -213,6 +226,17 @@ class Unbound:
                 lines.append('    local-zone: "%s" static' % z)
         for name, rtype, data in self.records:
             lines.append('    local-data: "%s 60 IN %s %s"' % (name, rtype, data))
+        for z in self.auth_zones:
+            # transparent: past the static root (and unbound's own "test."
+            # zone) on to the auth-zone.
+            lines.append('    local-zone: "%s" transparent' % z.name)
+        for z in self.auth_zones:
+            lines += ["auth-zone:",
+                      '    name: "%s"' % z.name,
+                      '    zonefile: "%s"' % z.zonefile,
+                      "    for-downstream: yes",
+                      "    for-upstream: yes",
+                      "    fallback-enabled: no"]
         return "\n".join(lines) + "\n"
 
     def start(self):
@@ -234,9 +258,16 @@ class Unbound:
                 self.stop()
         raise last
 
+    def probe(self):
+        """(name, type) that must answer once unbound is up."""
+        if self.records:
+            return self.records[0][0], self.records[0][1]
+        if self.auth_zones:
+            return self.auth_zones[0].name, "SOA"
+        return "probe.test.", "A"
+
     def _wait_ready(self):
-        probe = self.records[0][0] if self.records else "probe.test."
-        ptype = self.records[0][1] if self.records else "A"
+        probe, ptype = self.probe()
 
         def ready():
             if self.proc.poll() is not None:
