@@ -1,23 +1,41 @@
 #!/usr/bin/python3
-"""The DNSSEC test peers themselves (dnssec.py): zones signed at test time
-are served by unbound with their signatures, and a validating unbound set up
-like sealmail's libunbound (forwarder + one trust anchor per signed zone)
-sees a signed zone as secure, an unsigned one as insecure (not bogus) and a
-zone with broken signatures as bogus, for exactly the RRsets broken. The
-TLSA helper's records match the certificate. No sealmail involved.
+"""The test peers of the TLS-policy tests themselves, no sealmail involved:
 
-Addresses of this file: 127.49.0.0/16 (in records only; nothing listens)."""
+  * dnssec.py: zones signed at test time are served by unbound with their
+    signatures, and a validating unbound set up like sealmail's libunbound
+    (forwarder + one trust anchor per signed zone) sees a signed zone as
+    secure, an unsigned one as insecure (not bogus) and a zone with broken
+    signatures as bogus, for exactly the RRsets broken. The TLSA helper's
+    records match the certificate.
+  * outbound.FakeMX's SMTPUTF8, CHUNKING (BDAT bytes recorded exactly),
+    REQUIRETLS (after STARTTLS only), MAIL parameters and per-SNI
+    certificates of each kind (good, wrong name, expired, self-signed,
+    another CA).
+  * sts_server.StsServer: the policy per domain behind an SNI-chosen
+    certificate, the status, type, redirect, size and stall options, the
+    fetch counts; on port 443 (as root) fetched with curl the way sealmail's
+    libcurl does (the address given, not resolved).
+
+Addresses of this file: 127.49.0.0/16."""
 
 import base64
 import hashlib
+import http.client
 import os
+import shutil
+import smtplib
+import socket
+import ssl
 import struct
+import subprocess
 import sys
+import threading
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import dnssec  # noqa: E402
 import harness  # noqa: E402
 import outbound  # noqa: E402
+import sts_server  # noqa: E402
 
 NET = "127.49.0."
 
@@ -26,7 +44,7 @@ def _wire(name):
     return outbound._encode_name(name.lower())
 
 
-class TestDNS(harness.ServerTestCase):
+class TestZones(harness.ServerTestCase):
 
     @classmethod
     def setUpClass(cls):
@@ -224,6 +242,210 @@ class TestDNS(harness.ServerTestCase):
             dnssec.secure_zone("a.test", [("mx.b.test.", "A", NET + "9")])
         with self.assertRaises(AssertionError):  # nothing to corrupt: not silently sound
             dnssec.secure_zone("a.test", [("@", "A", NET + "9")], corrupt=["TLSA"]).make()
+
+
+
+class TestFakeMX(harness.ServerTestCase):
+
+    def start_fake(self, **kw):
+        f = outbound.FakeMX(NET + "10", 0, name="mx.peers.test", **kw)
+        self.addCleanup(f.stop)
+        return f
+
+    def client(self, f):
+        c = smtplib.SMTP(f.addr, f.port, timeout=harness.TIMEOUT)
+        self.addCleanup(c.close)
+        c.ehlo("client.test")
+        return c
+
+    def starttls(self, c, name="mx.peers.test"):
+        """STARTTLS sending NAME as SNI and checking the certificate for it
+        (smtplib would check the address it connected to)."""
+        self.assertEqual(c.docmd("STARTTLS")[0], 220)
+        c.sock = harness.client_context().wrap_socket(c.sock, server_hostname=name)
+        c.file = None
+        c.helo_resp = c.ehlo_resp = None
+        c.esmtp_features = {}
+        c.does_esmtp = False
+
+    def test_defaults_unchanged(self):
+        f = self.start_fake()
+        c = self.client(f)
+        for ext in ("smtputf8", "chunking", "requiretls"):
+            self.assertFalse(c.has_extn(ext), ext)
+        self.assertEqual(c.docmd("BDAT 3 LAST")[0], 500)
+
+    def test_extensions_and_bdat(self):
+        f = self.start_fake(smtputf8=True, chunking=True, requiretls=True)
+        c = self.client(f)
+        self.assertTrue(c.has_extn("smtputf8") and c.has_extn("chunking"))
+        self.assertFalse(c.has_extn("requiretls"))  # RFC 8689 4.1: only after STARTTLS
+        self.starttls(c)
+        c.ehlo("client.test")
+        self.assertTrue(c.has_extn("requiretls"))
+        self.assertEqual(c.mail("j\u00f6rg@peers.test", ["SMTPUTF8", "REQUIRETLS",
+                                                         "BODY=8BITMIME"])[0], 250)
+        self.assertEqual(c.rcpt("r@peers.test")[0], 250)
+        chunks = [b"Subject: x\r\n\r\n.line\r\n", b"bare\nlf\r.\r\n", b"end"]
+        replies = []
+        for i, chunk in enumerate(chunks):
+            last = " LAST" if i == len(chunks) - 1 else ""
+            c.send(b"BDAT %d%s\r\n" % (len(chunk), last.encode()) + chunk)
+            replies.append(c.getreply()[0])
+        self.assertEqual(replies, [250, 250, 250])
+        c.quit()
+        tx = f.wait_message(b"bare\nlf")[0]
+        self.assertTrue(tx.bdat)
+        self.assertEqual(tx.bdat_chunks, chunks)
+        self.assertEqual(tx.data, b"".join(chunks))
+        self.assertEqual(tx.mail_params, {"SMTPUTF8": None, "REQUIRETLS": None,
+                                          "BODY": "8BITMIME"})
+        self.assertEqual(tx.sender, "j\u00f6rg@peers.test")
+        self.assertIsNotNone(tx.tls)
+        self.assertEqual(f.errors, [])
+
+    def test_requiretls_always(self):
+        f = self.start_fake(requiretls="always")
+        self.assertTrue(self.client(f).has_extn("requiretls"))
+
+    def test_certificate_kinds(self):
+        names = {k: "%s.peers.test" % k for k in outbound.CERT_KINDS}
+        certs = {n: outbound.peer_cert(k, [n]) for k, n in names.items()}
+        f = self.start_fake(certs=certs)
+        outcome = {}
+        for kind, name in names.items():
+            c = self.client(f)
+            try:
+                self.starttls(c, name)
+                outcome[kind] = "verified"
+            except ssl.SSLCertVerificationError as e:
+                outcome[kind] = e.verify_message
+            except (ssl.SSLError, OSError) as e:
+                outcome[kind] = repr(e)
+            # The server's side of the handshake may finish after ours.
+            harness.wait_for(lambda: [s for s in f.all_sessions() if s.sni == name
+                                      and (s.tls_version or s.tls_error)],
+                             what="the fake's session with SNI %s:\n%s" % (name, f.describe()))
+        self.assertEqual(outcome["good"], "verified")
+        self.assertIn("Hostname mismatch", outcome["wrong-name"])
+        self.assertIn("expired", outcome["expired"])
+        self.assertIn("self-signed", outcome["self-signed"])
+        self.assertIn("local issuer", outcome["other-ca"])
+        # A name not in CERTS: the default certificate.
+        c = self.client(f)
+        self.starttls(c, "mx.peers.test")
+        harness.wait_for(lambda: f.all_sessions()[-1].tls_version, what="the handshake")
+        self.assertEqual(f.all_sessions()[-1].sni, "mx.peers.test")
+
+
+class TestStsServer(harness.ServerTestCase):
+
+    def fetch(self, srv, domain, path=sts_server.POLICY_PATH, verify=True):
+        name = "mta-sts." + domain
+        ctx = harness.client_context(verify=verify)
+        raw = socket.create_connection((srv.addr, srv.port), timeout=harness.TIMEOUT)
+        tls = ctx.wrap_socket(raw, server_hostname=name)
+        conn = http.client.HTTPSConnection(name, srv.port, timeout=harness.TIMEOUT)
+        conn.sock = tls
+        self.addCleanup(conn.close)
+        conn.request("GET", path)
+        return conn.getresponse()
+
+    def start(self, addr=NET + "20", port=0):
+        srv = sts_server.StsServer(addr, port)
+        self.addCleanup(srv.stop)
+        return srv
+
+    def test_policies_per_domain(self):
+        srv = self.start()
+        srv.set_policy("a.test", mx=["mx1.a.test", "*.a.test"], max_age=604800)
+        srv.set_policy("b.test", mode="testing")
+        r = self.fetch(srv, "a.test")
+        self.assertEqual((r.status, r.getheader("Content-Type")), (200, "text/plain"))
+        self.assertEqual(r.read(), b"version: STSv1\r\nmode: enforce\r\nmx: mx1.a.test\r\n"
+                         b"mx: *.a.test\r\nmax_age: 604800\r\n")
+        self.assertIn(b"mode: testing\r\nmx: mx.b.test\r\n", self.fetch(srv, "b.test").read())
+        self.assertIn(b"mode: enforce", self.fetch(srv, "a.test").read())
+        self.assertEqual((srv.fetches("a.test"), srv.fetches("b.test")), (2, 1))
+        self.assertEqual(self.fetch(srv, "a.test", path="/other").status, 404)
+        self.assertEqual(srv.fetches("a.test"), 2)
+        self.assertEqual(self.fetch(srv, "c.test", verify=False).status, 404)
+        srv.reset_counts()
+        self.assertEqual(srv.fetches("a.test"), 0)
+
+    def test_sni_certificate(self):
+        srv = self.start()
+        srv.set_policy("a.test")
+        srv.set_policy("bad.test", cert="wrong-name")
+        srv.set_policy("old.test", cert="expired")
+        self.fetch(srv, "a.test").read()
+        for domain, why in (("bad.test", "Hostname mismatch"), ("old.test", "expired")):
+            with self.assertRaises(ssl.SSLCertVerificationError) as e:
+                self.fetch(srv, domain)
+            self.assertIn(why, e.exception.verify_message)
+        # No SNI: the default certificate, not a.test's.
+        raw = socket.create_connection((srv.addr, srv.port), timeout=harness.TIMEOUT)
+        with harness.client_context(verify=False).wrap_socket(raw) as tls:
+            self.assertEqual(harness.peer_cert_info(tls)[1], "mta-sts.invalid")
+
+    def test_response_options(self):
+        srv = self.start()
+        srv.set_policy("r.test", status=301, location="https://mta-sts.r.test/moved")
+        srv.set_policy("t.test", content_type="text/html")
+        srv.set_policy("e.test", status=500)
+        srv.oversized("big.test")
+        r = self.fetch(srv, "r.test")
+        self.assertEqual((r.status, r.getheader("Location")),
+                         (301, "https://mta-sts.r.test/moved"))
+        self.assertEqual(self.fetch(srv, "t.test").getheader("Content-Type"), "text/html")
+        self.assertEqual(self.fetch(srv, "e.test").status, 500)
+        body = self.fetch(srv, "big.test").read()
+        self.assertEqual(len(body), sts_server.MAX_POLICY + 1)
+        self.assertTrue(body.startswith(b"version: STSv1\r\n") and body.endswith(b"a\r\n"))
+
+    def test_stall_and_slow(self):
+        srv = self.start()
+        srv.set_policy("stall.test", stall=10)
+        srv.set_policy("slow.test", chunk=7, chunk_delay=0.01)
+        self.assertIn(b"max_age: 86400", self.fetch(srv, "slow.test").read())
+        r = self.fetch(srv, "stall.test")
+        got = r.read(10)
+        self.assertEqual(got, b"version: S")
+        done = []
+        t = threading.Thread(target=lambda: done.append(r.read()), daemon=True)
+        t.start()
+        t.join(0.2)
+        self.assertEqual(done, [])  # still held
+        srv.release()
+        t.join(harness.TIMEOUT)
+        self.assertEqual(done, [b"TSv1\r\nmode: enforce\r\nmx: mx.stall.test\r\n"
+                                b"max_age: 86400\r\n"])
+
+    def test_port_443_with_curl(self):
+        """As root (CI): on 443 at a 127.x address, fetched the way
+        sealmail's libcurl is told to (the address given, SNI and Host the
+        policy host, the test CA)."""
+        if os.geteuid() != 0:
+            sts_server.need_https_port()
+        curl = harness.need_tool("curl", "curl")
+        srv = self.start(NET + "21", sts_server.HTTPS_PORT)
+        srv.set_policy("c.test")
+        p = subprocess.run([curl, "-sS", "--fail", "--max-redirs", "0", "--resolve",
+                            "mta-sts.c.test:443:%s" % srv.addr, "--cacert", srv.ca_file,
+                            "https://mta-sts.c.test/.well-known/mta-sts.txt"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(b"mx: mx.c.test\r\n", p.stdout)
+        self.assertEqual(srv.fetches("c.test"), 1)
+        self.assertEqual(srv.requests("c.test")[0].sni, "mta-sts.c.test")
+        self.assertTrue(shutil.which("curl"))
+
+    def test_records(self):
+        self.assertEqual(sts_server.sts_records("d.test", NET + "22", "2026120101",
+                                                rua="mailto:r@d.test"),
+                         [("_mta-sts.d.test", "TXT", '"v=STSv1; id=2026120101"'),
+                          ("mta-sts.d.test", "A", NET + "22"),
+                          ("_smtp._tls.d.test", "TXT", '"v=TLSRPTv1; rua=mailto:r@d.test"')])
 
 
 if __name__ == "__main__":
