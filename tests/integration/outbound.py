@@ -1129,6 +1129,15 @@ class OutboundTestCase(harness.ServerTestCase):
         return u
 
     @classmethod
+    def start_test_dns(cls, zones, records=()):
+        """A dnssec.TestDNS (signed/unsigned/bogus zones + plain RECORDS),
+        stopped at class cleanup."""
+        import dnssec  # it builds on this module
+        d = dnssec.TestDNS(zones, records)
+        cls.addClassCleanup(d.stop)
+        return d
+
+    @classmethod
     def fake(cls, addr, port, **kw):
         f = FakeMX(addr, port, **kw)
         cls.addClassCleanup(f.stop)
