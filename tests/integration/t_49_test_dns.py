@@ -450,6 +450,14 @@ class TestStsServer(harness.ServerTestCase):
                          [("_mta-sts.d.test", "TXT", '"v=STSv1; id=2026120101"'),
                           ("mta-sts.d.test", "A", NET + "22"),
                           ("_smtp._tls.d.test", "TXT", '"v=TLSRPTv1; rua=mailto:r@d.test"')])
+        # Served as they are by the plain (local-data) unbound too.
+        u = outbound.Unbound(sts_server.sts_records("d.test", NET + "22", "7", rua="mailto:r@d.test"))
+        self.addCleanup(u.stop)
+        q = lambda n, t: dnssec.query("127.0.0.1", u.port, n, t)  # noqa: E731
+        self.assertEqual(q("_mta-sts.d.test", "TXT").data("TXT"), ['"v=STSv1; id=7"'])
+        self.assertEqual(q("_smtp._tls.d.test", "TXT").data("TXT"),
+                         ['"v=TLSRPTv1; rua=mailto:r@d.test"'])
+        self.assertEqual(q("mta-sts.d.test", "A").data("A"), [NET + "22"])
 
 
 if __name__ == "__main__":
