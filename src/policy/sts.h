@@ -57,6 +57,11 @@ int sts_policy_parse(const char *text, size_t len, struct sts_policy *out, const
  * followed by the domain of a "*.domain" pattern; else 0. */
 int sts_mx_matches(const struct sts_policy *p, const char *mx_host);
 
+/* 1 when NAME is a host name: letter-digit-hyphen labels of 1-63, no
+ * hyphen at either end of one (RFC 5321 4.1.2 Domain), at most
+ * STS_HOST_MAX characters, no final dot. */
+int sts_host_valid(const char *name);
+
 /* 1 when PATTERN is a valid mx pattern: a host name of letter-digit-hyphen
  * labels, optionally after "*.", at most STS_HOST_MAX characters. */
 int sts_mx_pattern_valid(const char *pattern);

@@ -18,12 +18,12 @@ struct evbuffer;
 
 /* ---- the TXT record (RFC 8460 3) ------------------------------------ */
 
-#define TLSRPT_TXT_MAX 4096    /* a TXT record (its strings joined) we parse */
+#define TLSRPT_TXT_MAX 4096      /* a TXT record (its strings joined) we parse */
 #define TLSRPT_RUA_VALUE_MAX 512 /* the rua= value kept whole (PROTO_RUA_MAX) */
-#define TLSRPT_RUA_MAX 8       /* URIs kept from rua= */
-#define TLSRPT_URI_MAX 512     /* one URI as written */
-#define TLSRPT_LOCAL_MAX 64    /* RFC 5321 4.5.3.1.1 */
-#define TLSRPT_DOMAIN_MAX 255  /* RFC 5321 4.5.3.1.2 */
+#define TLSRPT_RUA_MAX 8         /* URIs kept from rua= */
+#define TLSRPT_URI_MAX 512       /* one URI as written */
+#define TLSRPT_LOCAL_MAX 64      /* RFC 5321 4.5.3.1.1 */
+#define TLSRPT_DOMAIN_MAX 255    /* RFC 5321 4.5.3.1.2 */
 #define TLSRPT_ADDRESS_MAX (TLSRPT_LOCAL_MAX + 1 + TLSRPT_DOMAIN_MAX + 1)
 #define TLSRPT_EXT_NAME_MAX 32 /* 3: ext-name is 1 + *31 characters */
 
@@ -33,8 +33,8 @@ enum tlsrpt_uri_kind {
 };
 
 struct tlsrpt_uri {
-	uint32_t kind;              /* enum tlsrpt_uri_kind */
-	char uri[TLSRPT_URI_MAX];   /* as written in the record */
+	uint32_t kind;                    /* enum tlsrpt_uri_kind */
+	char uri[TLSRPT_URI_MAX];         /* as written in the record */
 	char address[TLSRPT_ADDRESS_MAX]; /* mailto: the addr-spec, percent-decoded; https: "" */
 };
 
@@ -76,17 +76,16 @@ int tlsrpt_addr_spec_valid(const char *s);
 
 /* ---- the JSON report (RFC 8460 4) ----------------------------------- */
 
-#define TLSRPT_NAME_MAX 256         /* host names, domains, organization, contact */
-#define TLSRPT_IP_MAX 64            /* an IPv4 or IPv6 address in text */
-#define TLSRPT_TYPE_MAX 40          /* result-type, policy-type */
-#define TLSRPT_INFO_MAX 256         /* additional-information, failure-reason-code */
-#define TLSRPT_REPORT_ID_MAX 320    /* report-id */
-#define TLSRPT_POLICY_STRINGS_MAX 24 /* policy-string elements (an STS file has <= 19) */
-#define TLSRPT_POLICY_STRING_MAX 512 /* one element: a policy line or a TLSA record */
+#define TLSRPT_NAME_MAX 256            /* host names, domains, organization, contact */
+#define TLSRPT_IP_MAX 64               /* an IPv4 or IPv6 address in text */
+#define TLSRPT_TYPE_MAX 40             /* result-type, policy-type */
+#define TLSRPT_INFO_MAX 256            /* additional-information, failure-reason-code */
+#define TLSRPT_REPORT_ID_MAX 320       /* report-id */
+#define TLSRPT_POLICY_STRINGS_MAX 24   /* policy-string elements (an STS file has <= 19) */
+#define TLSRPT_POLICY_STRING_MAX 512   /* one element: a policy line or a TLSA record */
 #define TLSRPT_MX_HOSTS_MAX STS_MX_MAX /* mx-host patterns */
-#define TLSRPT_FAILURES_MAX 32      /* failure-details per policy */
-#define TLSRPT_POLICIES_MAX 8       /* policies per report */
-#define TLSRPT_JSON_MAX (1024 * 1024) /* what tlsrpt_report_json() may write */
+#define TLSRPT_FAILURES_MAX 32         /* failure-details per policy */
+#define TLSRPT_POLICIES_MAX 8          /* policies per report */
 
 /* One failure-details element (4.3); a string "" is left out of the JSON,
  * result_type is required. */
@@ -115,7 +114,7 @@ struct tlsrpt_policy {
 	struct tlsrpt_failure failures[TLSRPT_FAILURES_MAX];
 };
 
-/* One report, for one policy domain: about 600 KB, allocate it. */
+/* One report, for one policy domain: about 440 KB, allocate it. */
 struct tlsrpt_report {
 	char organization_name[TLSRPT_NAME_MAX];
 	char contact_info[TLSRPT_NAME_MAX]; /* an address or URI */
