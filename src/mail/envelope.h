@@ -28,6 +28,11 @@ struct envelope_rcpt {
 	unsigned notify;
 };
 
+/* struct envelope flags, kept in the spool file and passed to the SMTP client. */
+#define ENVELOPE_SMTPUTF8 0x1     /* MAIL ... SMTPUTF8 (RFC 6531) */
+#define ENVELOPE_REQUIRETLS 0x2   /* MAIL ... REQUIRETLS (RFC 8689) */
+#define ENVELOPE_TLS_OPTIONAL 0x4 /* "TLS-Required: No" without REQUIRETLS (RFC 8689 5) */
+
 struct envelope {
 	char id[32];
 	uint64_t time;
@@ -42,6 +47,7 @@ struct envelope {
 	 * only then do NOTIFY=SUCCESS, NOTIFY=DELAY and RET=FULL count, since
 	 * anyone else chooses the sender they go to (backscatter) */
 	int trusted;
+	unsigned flags; /* ENVELOPE_* above */
 	unsigned n_rcpts;
 	struct envelope_rcpt *rcpts;
 };
