@@ -1,8 +1,9 @@
 /*
  * fuzz_dns.c: libFuzzer harness for what turns DNS answers into hosts
  * (src/dns/dns.c): the MX answer (records through dns_mx_rdata_decode,
- * null MX, NXDOMAIN, server failures), then each exchanger's A and AAAA
- * answers, and the final list. libunbound is replaced by a fake that
+ * null MX, NXDOMAIN, server failures, secure, insecure and bogus
+ * answers), then each exchanger's A and AAAA answers, and the final list;
+ * then a TLSA and a TXT query (src/dns/dns_records.c) on what is left. libunbound is replaced by a fake that
  * answers every query at once with records read from the input, so the
  * real callbacks see any answer a resolver could give.
  *
@@ -13,6 +14,7 @@
 #include "fuzz_common.h"
 
 #include "../../src/dns/dns.c"
+#include "../../src/dns/dns_records.c"
 
 static const uint8_t *in_p;
 static size_t in_left;
@@ -84,6 +86,12 @@ static struct ub_result *fake_result(unsigned flags)
 	r->nxdomain = (flags & 0x20) != 0;
 	r->rcode = (flags & 0x40) ? 2 : (r->nxdomain ? 3 : 0);
 	r->secure = (flags & 0x80) != 0;
+	if ((flags & 0x0f) == 4) { /* a broken signature: libunbound says SERVFAIL */
+		r->bogus = 1;
+		r->secure = 0;
+		r->rcode = 2;
+		r->why_bogus = "fake signature failure";
+	}
 	return r;
 }
 
@@ -116,6 +124,7 @@ static void done(void *arg, const struct dns_answer *a)
 
 	answers++;
 	CHECK(a->status <= DNS_TEMPFAIL);
+	CHECK(a->secure <= DNSSEC_BOGUS);
 	CHECK(memchr(a->error, '\0', sizeof(a->error)) != NULL);
 	if (a->status != DNS_OK) {
 		CHECK(a->error[0] != '\0');
@@ -128,7 +137,28 @@ static void done(void *arg, const struct dns_answer *a)
 		CHECK(inet_pton(AF_INET, h->addr, buf) == 1 ||
 		      inet_pton(AF_INET6, h->addr, buf) == 1);
 		CHECK(i == 0 || a->hosts[i - 1].pref <= h->pref);
+		/* a bogus address answer leaves its host out */
+		CHECK(h->secure == DNSSEC_SECURE || h->secure == DNSSEC_INSECURE);
 	}
+}
+
+static void tlsa_done(void *arg, const struct dns_tlsa_answer *a)
+{
+	answers++;
+	CHECK(a->status <= DNSSEC_BOGUS && a->n <= TLSA_MAX);
+	CHECK(memchr(a->error, '\0', sizeof(a->error)) != NULL);
+	CHECK(a->status != DNSSEC_BOGUS || (a->n == 0 && a->error[0] != '\0'));
+	for (unsigned i = 0; i < a->n; i++)
+		CHECK(a->rec[i].len > 0 && a->rec[i].len <= TLSA_DATA_MAX);
+}
+
+static void txt_done(void *arg, const struct dns_txt_answer *a)
+{
+	answers++;
+	CHECK(a->status <= DNSSEC_BOGUS && a->n <= DNS_TXT_MAX);
+	CHECK(a->status != DNSSEC_BOGUS || a->n == 0);
+	for (unsigned i = 0; i < a->n; i++)
+		CHECK(a->len[i] <= DNS_TXT_LEN_MAX && a->txt[i][a->len[i]] == '\0');
 }
 
 /* dns_mx_rdata_decode on its own, with every output size. */
@@ -137,6 +167,14 @@ static void check_rdata(const uint8_t *data, size_t size)
 	char name[256];
 	unsigned pref;
 
+	struct tlsa_record t;
+	char txt[512];
+	size_t len;
+
+	if (dns_tlsa_rdata_decode(data, size, &t) == 0)
+		CHECK(t.len == size - 3 && memcmp(t.data, data + 3, t.len) == 0);
+	if (dns_txt_rdata_decode(data, size, txt, sizeof(txt), &len) == 0)
+		CHECK(len < sizeof(txt) && len <= size && txt[len] == '\0');
 	if (dns_mx_rdata_decode(data, size, &pref, name, sizeof(name)) == 0) {
 		size_t n = strlen(name);
 		CHECK(pref <= 0xffff && n < 256);
@@ -163,5 +201,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	answers = 0;
 	dns_resolve(&r, (data[0] & 2) ? "192.0.2.7" : "Example.TEST", mx, done, NULL);
 	CHECK(answers == 1);
+	dns_tlsa(&r, "MX.Example.TEST", 25, tlsa_done, NULL);
+	dns_txt(&r, "_smtp._tls.example.test", txt_done, NULL);
+	CHECK(answers == 3);
 	return 0;
 }
