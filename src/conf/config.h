@@ -28,8 +28,8 @@
  * include): conf checks a level against these words, the same five in the
  * same order (tests/unit/test_policy.c keeps them in step), and stores the
  * word, lower-cased. */
-#define CONFIG_TLS_LEVELS 5
-#define CONFIG_TLS_LEVEL_MAX 8 /* the longest word, "encrypt", and its NUL */
+#define CONFIG_TLS_LEVELS 6
+#define CONFIG_TLS_LEVEL_MAX 10 /* the longest word, "dane-only", and its NUL */
 extern const char *const config_tls_level_words[CONFIG_TLS_LEVELS];
 
 enum listener_protocol {
@@ -122,6 +122,7 @@ struct config_tls_policy {
 	/* one of config_tls_level_words */
 	char level[CONFIG_TLS_LEVEL_MAX];
 	char match[1024]; /* ':'-separated accepted names; "" = the MX host name */
+	int testing;      /* "testing": deliver as "may" would, record what LEVEL would refuse */
 	int line;
 };
 
@@ -188,9 +189,12 @@ struct config {
 	                           53 when not written); "" = /etc/resolv.conf */
 	struct sockaddr_storage dns_resolver_address; /* the same, parsed */
 	socklen_t dns_resolver_address_len;           /* 0 when "" */
+	/* DS or DNSKEY records in zone-file syntax; "" = the system's root
+	 * anchor (CONFIG_ROOT_ANCHOR) when it exists, else no validation */
+	char dns_trust_anchor[4096];
 
 	/* [outbound] */
-	/* the default level for every domain: "may" */
+	/* the default level for every domain: "dane" */
 	char outbound_tls[CONFIG_TLS_LEVEL_MAX];
 	int outbound_tls_line;             /* where tls was written; 0 = built-in default */
 	struct config_route relayhost;     /* relayhost.host[0] == 0 when unset */
@@ -202,6 +206,11 @@ struct config {
 	char outbound_helo[256];           /* default: hostname */
 	unsigned outbound_connect_timeout; /* seconds; default 30 */
 	unsigned outbound_command_timeout; /* seconds per reply; default 300 */
+	char outbound_sts_ca_file[4096];   /* MTA-STS policy fetch; "" = ca_file, then the system's */
+	unsigned outbound_remember_tls;    /* downgrade memory, seconds; 0 = off; default 30d */
+	int outbound_tls_report;           /* send TLS-RPT reports (RFC 8460); default yes */
+	char outbound_tls_report_from[512]; /* default tlsrpt-noreply@HOSTNAME */
+	char outbound_tls_report_org[256];  /* default: hostname */
 
 	/* [outbound.domains] */
 	struct config_tls_policy tls_policies[CONFIG_MAX_POLICIES];

@@ -99,6 +99,7 @@ const struct key_def conf_keys[] = {
     SUBMISSION(auth_failures_per_account, set_count, 1, 100000),
     SUBMISSION(auth_failure_window, set_duration, 1, 86400),
     {.section = SEC_DNS, .name = "resolver", .set = set_resolver, CFG(dns_resolver)},
+    {.section = SEC_DNS, .name = "trust_anchor", .set = set_string, CFG(dns_trust_anchor)},
     OUTBOUND(tls, conf_set_tls_level, outbound_tls, 0, 0),
     OUTBOUND(relayhost, conf_set_relayhost, relayhost, 0, 0),
     OUTBOUND(port, set_port, outbound_port, 1, 65535),
@@ -109,6 +110,11 @@ const struct key_def conf_keys[] = {
     OUTBOUND(helo, set_hostname, outbound_helo, 0, 0),
     OUTBOUND(connect_timeout, set_duration, outbound_connect_timeout, 1, UINT_MAX),
     OUTBOUND(command_timeout, set_duration, outbound_command_timeout, 1, UINT_MAX),
+    OUTBOUND(sts_ca_file, set_string, outbound_sts_ca_file, 0, 0),
+    OUTBOUND(remember_tls, set_duration, outbound_remember_tls, 0, UINT_MAX),
+    OUTBOUND(tls_report, set_bool, outbound_tls_report, 0, 0),
+    OUTBOUND(tls_report_from, set_string, outbound_tls_report_from, 0, 0),
+    OUTBOUND(tls_report_org, set_hostname, outbound_tls_report_org, 0, 0),
     QUEUE(retry, set_retry, 1, UINT_MAX),
     QUEUE(max_lifetime, set_duration, 1, UINT_MAX),
     QUEUE(delay_warning, set_duration, 0, UINT_MAX),
@@ -591,7 +597,9 @@ void config_defaults(struct config *cfg)
 	    .commands_per_second = 200,
 	    .bad_commands = 20,
 	};
-	memcpy(cfg->outbound_tls, "may", sizeof("may"));
+	memcpy(cfg->outbound_tls, "dane", sizeof("dane"));
+	cfg->outbound_remember_tls = 30 * 86400;
+	cfg->outbound_tls_report = 1;
 	cfg->outbound_port = 25;
 	cfg->outbound_min_version = TLS1_2_VERSION;
 	snprintf(cfg->outbound_ciphers, sizeof cfg->outbound_ciphers, "%s", DEFAULT_CIPHERS);

@@ -13,8 +13,8 @@
 #include <strings.h>
 
 /* The level words, weakest first, as policy orders its levels. */
-const char *const config_tls_level_words[CONFIG_TLS_LEVELS] = {"none", "may", "encrypt", "dane",
-                                                               "verify"};
+const char *const config_tls_level_words[CONFIG_TLS_LEVELS] = {"none", "may",       "encrypt",
+                                                               "dane", "dane-only", "verify"};
 
 /* Puts the level word VALUE (any case) lower-cased into OUT of
  * CONFIG_TLS_LEVEL_MAX; -1 when it is not one. */
@@ -30,7 +30,8 @@ static int tls_level_word(const char *value, char *out)
 void conf_set_tls_level(struct parse_ctx *c, const struct key_def *k, const char *value)
 {
 	if (tls_level_word(value, conf_field(c, k)) < 0)
-		conf_key_error(c, "'%s' is not one of none, may, encrypt, dane, verify", value);
+		conf_key_error(c, "'%s' is not one of none, may, encrypt, dane, dane-only, verify",
+		               value);
 }
 
 /* Checks R->host (lower-cased, without brackets) and sets r->mx_lookup:
@@ -182,8 +183,8 @@ static int parse_policy_value(struct parse_ctx *c, struct config_tls_policy *p, 
 	int bad = 0, has_match = 0;
 	if (conf_copy_token(level, sizeof level, value, len) < 0 ||
 	    tls_level_word(level, p->level) < 0) {
-		conf_key_error(c, "'%.*s' is not one of none, may, encrypt, dane, verify", (int)len,
-		               value);
+		conf_key_error(c, "'%.*s' is not one of none, may, encrypt, dane, dane-only, verify",
+		               (int)len, value);
 		return -1;
 	}
 	for (const char *w = value + len;;) {
@@ -191,7 +192,12 @@ static int parse_policy_value(struct parse_ctx *c, struct config_tls_policy *p, 
 		len = strcspn(w, " \t");
 		if (len == 0)
 			break;
-		if (strncasecmp(w, "match=", 6) == 0 && has_match) {
+		if (len == 7 && strncasecmp(w, "testing", 7) == 0 && p->testing) {
+			conf_key_error(c, "testing given twice");
+			bad = 1;
+		} else if (len == 7 && strncasecmp(w, "testing", 7) == 0) {
+			p->testing = 1;
+		} else if (strncasecmp(w, "match=", 6) == 0 && has_match) {
 			conf_key_error(c, "match= given twice; separate the names with ':'");
 			bad = 1;
 		} else if (strncasecmp(w, "match=", 6) == 0) {
@@ -201,7 +207,7 @@ static int parse_policy_value(struct parse_ctx *c, struct config_tls_policy *p, 
 			conf_key_error(
 			    c,
 			    "'%.*s' is not understood; after the level only match=NAME:NAME... "
-			    "may follow (with verify)",
+			    "(with verify) and testing may follow",
 			    (int)len, w);
 			bad = 1;
 		}
@@ -277,6 +283,12 @@ void conf_finish_outbound(struct parse_ctx *c)
 	if (!conf_given(&c->outbound, "helo"))
 		memcpy(cfg->outbound_helo, cfg->hostname, sizeof cfg->outbound_helo);
 	cfg->outbound_tls_line = conf_given(&c->outbound, "tls");
+	if (!conf_given(&c->outbound, "tls_report_from"))
+		snprintf(cfg->outbound_tls_report_from, sizeof cfg->outbound_tls_report_from,
+		         "tlsrpt-noreply@%s", cfg->hostname);
+	if (!conf_given(&c->outbound, "tls_report_org"))
+		snprintf(cfg->outbound_tls_report_org, sizeof cfg->outbound_tls_report_org, "%s",
+		         cfg->hostname);
 	/* like Postfix's smtp_tcp_port: the port of every next hop without one */
 	if (cfg->relayhost.host[0] && !cfg->relayhost.port)
 		cfg->relayhost.port = cfg->outbound_port;

@@ -328,6 +328,9 @@ static struct mta_task *dispatcher_task_new(uint64_t id, const struct proto_task
 	strlcpy_checked(t->envid, msg->envid, sizeof(t->envid));
 	t->header_len = msg->header_len;
 	t->body_len = msg->body_len;
+	t->flags = msg->flags;
+	t->seen_level = msg->seen_level;
+	t->seen_time = msg->seen_time;
 	t->rcpts = xcalloc(msg->n_rcpts, sizeof(t->rcpts[0]));
 	t->n_rcpts = msg->n_rcpts;
 	for (i = 0; i < msg->n_rcpts; i++) {

@@ -53,9 +53,39 @@ struct mta_rcpt {
 struct mta_report {
 	char relay[320]; /* "host[address]:port", or "" if none was reached */
 	char tls[160];   /* "TLSv1.3/TLS_AES_256_GCM_SHA384" or "" */
-	char peer[16];   /* "verified", "untrusted" or "none" */
-	char policy[16]; /* the level applied */
+	char peer[16];   /* how the peer was authenticated: "dane", "sts", "verified"
+	                    (PKIX), "untrusted" (TLS, not authenticated) or "none" */
+	char policy[16]; /* the level applied ("dane-only" fits) */
 	int peer_dsn;    /* the peer advertised DSN: NOTIFY etc. were passed on */
+	/* which rule chose the level: "default", "local", "dane", "sts",
+	 * "requiretls", "memory", "override", "tls-required", "route" */
+	char source[16];
+	char evidence[256]; /* the rule's words: "rule x at FILE:12", "TLSA ... (DNSSEC secure)" */
+	char testing[256];  /* "would have failed: ..." under a testing rule or policy, else "" */
+	/* TLS-RPT (RFC 8460 4.3): the policy type the attempt was judged by
+	 * ("tlsa", "sts", "no-policy-found"), the result type of a failure ("" on
+	 * success), the MX host and address, the STS policy id, and the rua of
+	 * the domain's _smtp._tls record ("" when none) */
+	char rpt_policy[16];
+	char rpt_type[40];
+	char rpt_mx[256];
+	char rpt_ip[64];
+	char sts_id[64];
+	char rua[512];
+	uint32_t policy_blocked;  /* deferred by TLS policy alone: the queue holds it */
+	uint32_t peer_requiretls; /* the peer offered REQUIRETLS (RFC 8689) */
+};
+
+/* In struct mta_task's flags beside the envelope's ENVELOPE_* flags: the
+ * queue releases the message once with its TLS level lowered to "may"
+ * (`sealmail queue release ID --tls-override`, logged as an override). */
+#define MTA_TASK_TLS_OVERRIDE 0x100
+
+/* Downgrade memory levels (struct mta_task seen_level). */
+enum tls_seen {
+	TLS_SEEN_PLAINTEXT = 0,
+	TLS_SEEN_ENCRYPTED = 1,
+	TLS_SEEN_AUTHENTICATED = 2,
 };
 
 struct mta_task {
@@ -66,6 +96,9 @@ struct mta_task {
 	char body[16], ret[8], envid[128];
 	int fd; /* the spool file, read with pread */
 	uint64_t header_len, body_len;
+	uint32_t flags;      /* ENVELOPE_* (mail/envelope.h) and MTA_TASK_* */
+	uint32_t seen_level; /* enum tls_seen: the best protection remembered for the domain */
+	uint64_t seen_time;  /* when it was last seen (UTC seconds); 0 = nothing remembered */
 	struct mta_rcpt *rcpts;
 	unsigned n_rcpts;
 	struct mta_report report;

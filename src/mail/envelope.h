@@ -22,17 +22,17 @@ enum envelope_notify {
 };
 #define ENVELOPE_NOTIFY_ALL 15 /* every bit above */
 
-/* How the message must travel (struct envelope.flags). */
-#define ENVELOPE_SMTPUTF8 0x1     /* MAIL ... SMTPUTF8 (RFC 6531 3.4) */
-#define ENVELOPE_REQUIRETLS 0x2   /* MAIL ... REQUIRETLS (RFC 8689 4.1) */
-#define ENVELOPE_TLS_OPTIONAL 0x4 /* "TLS-Required: No" without REQUIRETLS (RFC 8689 5) */
-#define ENVELOPE_FLAGS_ALL 0x7    /* every flag above */
-
 struct envelope_rcpt {
 	char addr[ENVELOPE_ADDR_MAX];  /* local@domain */
 	char orcpt[ENVELOPE_ADDR_MAX]; /* ORCPT as given ("rfc822;a@b"), or "" */
 	unsigned notify;
 };
+
+/* struct envelope flags, kept in the spool file and passed to the SMTP client. */
+#define ENVELOPE_SMTPUTF8 0x1     /* MAIL ... SMTPUTF8 (RFC 6531) */
+#define ENVELOPE_REQUIRETLS 0x2   /* MAIL ... REQUIRETLS (RFC 8689) */
+#define ENVELOPE_TLS_OPTIONAL 0x4 /* "TLS-Required: No" without REQUIRETLS (RFC 8689 5) */
+#define ENVELOPE_FLAGS_ALL 0x7    /* every flag above */
 
 struct envelope {
 	char id[32];
@@ -48,7 +48,7 @@ struct envelope {
 	 * only then do NOTIFY=SUCCESS, NOTIFY=DELAY and RET=FULL count, since
 	 * anyone else chooses the sender they go to (backscatter) */
 	int trusted;
-	unsigned flags; /* ENVELOPE_SMTPUTF8 | ENVELOPE_REQUIRETLS | ENVELOPE_TLS_OPTIONAL */
+	unsigned flags; /* ENVELOPE_* above */
 	unsigned n_rcpts;
 	struct envelope_rcpt *rcpts;
 };

@@ -17,7 +17,7 @@
 
 static const char *const tls_level_names[TLS_LEVEL_COUNT] = {
     [TLS_LEVEL_NONE] = "none", [TLS_LEVEL_MAY] = "may",       [TLS_LEVEL_ENCRYPT] = "encrypt",
-    [TLS_LEVEL_DANE] = "dane", [TLS_LEVEL_VERIFY] = "verify",
+    [TLS_LEVEL_DANE] = "dane", [TLS_LEVEL_DANE_ONLY] = "dane-only", [TLS_LEVEL_VERIFY] = "verify",
 };
 
 const char *tls_level_name(enum tls_level level)
@@ -132,6 +132,7 @@ void tls_policy_for_domain(const struct outbound_policy *p, const char *domain,
 	if (rule) {
 		out->level = rule->level;
 		out->rule_line = rule->line;
+		out->testing = rule->testing;
 		snprintf(out->match, sizeof out->match, "%s", rule->match ? rule->match : "");
 		set_source(out, "[outbound.domains] %s (%s line %d)", rule->domain, p->path,
 		           rule->line);
@@ -211,6 +212,9 @@ static void explain_names(struct text *t, const struct tls_policy *p, const char
 	add(t, "accepted peer names: ");
 	if (p->level < TLS_LEVEL_DANE) {
 		add(t, "(not checked at this level)\n");
+	} else if (p->level < TLS_LEVEL_VERIFY) {
+		add(t, "the MX host name, for DANE-TA records (a DANE-EE record matches the key "
+		       "alone, RFC 7672 3.1.1)\n");
 	} else if (p->match[0]) {
 		for (const char *n = p->match; *n; n += *n == ':') {
 			size_t len = strcspn(n, ":");
@@ -249,8 +253,12 @@ static void explain_meaning(struct text *t, const struct outbound_policy *p, enu
 		    "does not offer STARTTLS or the handshake fails\n");
 		break;
 	case TLS_LEVEL_DANE:
-		add(t, "TLS is mandatory and the certificate must match the domain's DNSSEC-signed "
-		       "TLSA records (not yet implemented: treated as verify)\n");
+		add(t, "where an MX host's TLSA records are DNSSEC-secure, TLS is mandatory and the "
+		       "certificate must match them (RFC 7672); elsewhere as may\n");
+		break;
+	case TLS_LEVEL_DANE_ONLY:
+		add(t, "TLS is mandatory and the certificate must match the MX host's DNSSEC-secure "
+		       "TLSA records; a host without them is not used\n");
 		break;
 	case TLS_LEVEL_VERIFY:
 		add(t, "TLS is mandatory and the certificate chain must be valid for the accepted "
@@ -280,7 +288,8 @@ void tls_policy_explain(const struct outbound_policy *op, const char *domain, ch
 	const struct outbound_route *r = route_for(op, d);
 	add(&t, "domain: %s\n", d);
 	add(&t, "level: %s\n", tls_level_name(p.level));
-	add(&t, "rule: %s\n", p.source);
+	add(&t, "rule: %s%s\n", p.source,
+	    p.testing ? " (testing: delivered as may would, failures only recorded)" : "");
 	explain_names(&t, &p, d, r);
 	explain_route(&t, op, d, r);
 	explain_meaning(&t, op, p.level);

@@ -17,12 +17,15 @@ enum tls_level {
 	TLS_LEVEL_NONE,    /* never STARTTLS */
 	TLS_LEVEL_MAY,     /* STARTTLS when offered, plaintext otherwise */
 	TLS_LEVEL_ENCRYPT, /* TLS mandatory, any certificate */
-	TLS_LEVEL_DANE,    /* TLS mandatory, certificate matched by DNSSEC TLSA records */
-	TLS_LEVEL_VERIFY,  /* TLS mandatory, PKIX chain valid for the expected name */
+	/* DANE (RFC 7672) where the MX host's TLSA records are DNSSEC-secure and
+	 * usable; otherwise as "may" (Postfix's "dane") */
+	TLS_LEVEL_DANE,
+	TLS_LEVEL_DANE_ONLY, /* DANE required: no secure, usable TLSA records = failure */
+	TLS_LEVEL_VERIFY,    /* TLS mandatory, PKIX chain valid for the expected name */
 };
-#define TLS_LEVEL_COUNT 5
+#define TLS_LEVEL_COUNT 6
 
-/* "none", "may", "encrypt", "dane", "verify"; "?" for anything else. */
+/* "none", "may", "encrypt", "dane", "dane-only", "verify"; "?" for anything else. */
 const char *tls_level_name(enum tls_level level);
 /* Parses a level name (any case). Returns 0 or -1. */
 int tls_level_parse(const char *s, enum tls_level *level);
@@ -33,6 +36,7 @@ struct outbound_rule {
 	const char *domain; /* lower-cased */
 	enum tls_level level;
 	const char *match; /* ':'-separated accepted names; "" = the MX host name */
+	int testing;       /* deliver as "may" would; record what LEVEL would refuse */
 	int line;
 };
 
@@ -66,6 +70,7 @@ struct tls_policy {
 	char match[1024]; /* ':'-separated accepted peer names; "" = the MX host name */
 	char source[512]; /* human-readable: which rule set it, with file and line */
 	int rule_line;    /* the line of the rule that applied; 0 when the default did */
+	int testing;      /* the rule says "testing" */
 };
 
 /* Where mail for a domain goes, copied out of the view. */

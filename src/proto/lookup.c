@@ -123,6 +123,8 @@ void proto_lookup_hosts_encode(const struct proto_lookup_hosts *m, struct ipc_wr
 {
 	ipc_put_str(w, m->name);
 	ipc_put_u32(w, m->mx_lookup);
+	ipc_put_u32(w, m->port);
+	ipc_put_u32(w, m->policy);
 }
 
 int proto_lookup_hosts_decode(struct proto_lookup_hosts *m, const void *data, size_t len,
@@ -133,13 +135,102 @@ int proto_lookup_hosts_decode(struct proto_lookup_hosts *m, const void *data, si
 	ipc_reader_init(&r, data, len);
 	ipc_get_str(&r, m->name, sizeof(m->name));
 	m->mx_lookup = ipc_get_u32(&r);
-	if (!r.error && m->mx_lookup > 1)
+	m->port = ipc_get_u32(&r);
+	m->policy = ipc_get_u32(&r);
+	if (!r.error && (m->mx_lookup > 1 || m->port > 65535 || m->policy > 1))
 		r.error = 1;
 	if (proto_decode_done(&r, "malformed host lookup", error_r) < 0) {
 		memset(m, 0, sizeof(*m));
 		return -1;
 	}
 	return 0;
+}
+
+/* One host of IMSG_LOOKUP_HOSTS_RESULT. */
+static void proto_host_put(struct ipc_writer *w, const struct proto_host *h)
+{
+	unsigned i;
+
+	ipc_put_str(w, h->name);
+	ipc_put_u32(w, h->pref);
+	ipc_put_str(w, h->addr);
+	ipc_put_u32(w, h->secure);
+	ipc_put_u32(w, h->tlsa_status);
+	ipc_put_u32(w, h->n_tlsa);
+	for (i = 0; i < h->n_tlsa; i++) {
+		ipc_put_u32(w, h->tlsa[i].usage);
+		ipc_put_u32(w, h->tlsa[i].selector);
+		ipc_put_u32(w, h->tlsa[i].mtype);
+		ipc_put_u32(w, h->tlsa[i].len);
+		ipc_put_bytes(w, h->tlsa[i].data, h->tlsa[i].len);
+	}
+}
+
+static void proto_host_get(struct ipc_reader *r, struct proto_host *h)
+{
+	uint32_t i, usage, selector, mtype, len;
+	const void *data;
+
+	ipc_get_str(r, h->name, sizeof(h->name));
+	h->pref = ipc_get_u32(r);
+	ipc_get_str(r, h->addr, sizeof(h->addr));
+	h->secure = ipc_get_u32(r);
+	h->tlsa_status = ipc_get_u32(r);
+	h->n_tlsa = ipc_get_u32(r);
+	if (r->error || h->secure > DNSSEC_BOGUS || h->tlsa_status > DNSSEC_BOGUS ||
+	    h->n_tlsa > TLSA_MAX) {
+		r->error = 1;
+		h->n_tlsa = 0;
+	}
+	for (i = 0; i < h->n_tlsa && !r->error; i++) {
+		usage = ipc_get_u32(r);
+		selector = ipc_get_u32(r);
+		mtype = ipc_get_u32(r);
+		len = ipc_get_u32(r);
+		if (r->error || usage > 255 || selector > 255 || mtype > 255 || len > TLSA_DATA_MAX ||
+		    (data = ipc_get_bytes(r, len)) == NULL) {
+			r->error = 1;
+			break;
+		}
+		h->tlsa[i].usage = (uint8_t)usage;
+		h->tlsa[i].selector = (uint8_t)selector;
+		h->tlsa[i].mtype = (uint8_t)mtype;
+		h->tlsa[i].len = (uint16_t)len;
+		memcpy(h->tlsa[i].data, data, len);
+	}
+}
+
+/* The MTA-STS policy of IMSG_LOOKUP_HOSTS_RESULT. */
+static void proto_sts_put(struct ipc_writer *w, const struct sts_policy *p)
+{
+	unsigned i;
+
+	ipc_put_u32(w, p->mode);
+	ipc_put_str(w, p->id);
+	ipc_put_u32(w, p->max_age);
+	ipc_put_u64(w, p->fetched);
+	ipc_put_u32(w, p->n_mx);
+	for (i = 0; i < p->n_mx; i++)
+		ipc_put_str(w, p->mx[i]);
+	ipc_put_str(w, p->error);
+}
+
+static void proto_sts_get(struct ipc_reader *r, struct sts_policy *p)
+{
+	uint32_t i;
+
+	p->mode = ipc_get_u32(r);
+	ipc_get_str(r, p->id, sizeof(p->id));
+	p->max_age = ipc_get_u32(r);
+	p->fetched = ipc_get_u64(r);
+	p->n_mx = ipc_get_u32(r);
+	if (r->error || p->mode > STS_MODE_ENFORCE || p->n_mx > STS_MX_MAX) {
+		r->error = 1;
+		p->n_mx = 0;
+	}
+	for (i = 0; i < p->n_mx && !r->error; i++)
+		ipc_get_str(r, p->mx[i], sizeof(p->mx[i]));
+	ipc_get_str(r, p->error, sizeof(p->error));
 }
 
 void proto_lookup_hosts_result_encode(const struct proto_lookup_hosts_result *m,
@@ -151,15 +242,14 @@ void proto_lookup_hosts_result_encode(const struct proto_lookup_hosts_result *m,
 	ipc_put_str(w, m->error);
 	ipc_put_u32(w, m->secure);
 	ipc_put_u32(w, m->n_hosts);
-	for (i = 0; i < m->n_hosts; i++) {
-		ipc_put_str(w, m->hosts[i].name);
-		ipc_put_u32(w, m->hosts[i].pref);
-		ipc_put_str(w, m->hosts[i].addr);
-	}
+	for (i = 0; i < m->n_hosts; i++)
+		proto_host_put(w, &m->hosts[i]);
+	proto_sts_put(w, &m->sts);
+	ipc_put_str(w, m->rua);
 }
 
-/* A host is at least two string lengths and a preference on the wire. */
-#define PROTO_HOST_MIN_OCTETS 12
+/* A host is at least two string lengths and four u32 on the wire. */
+#define PROTO_HOST_MIN_OCTETS 24
 
 int proto_lookup_hosts_result_decode(struct proto_lookup_hosts_result *m, const void *data,
                                      size_t len, const char **error_r)
@@ -173,17 +263,16 @@ int proto_lookup_hosts_result_decode(struct proto_lookup_hosts_result *m, const 
 	ipc_get_str(&r, m->error, sizeof(m->error));
 	m->secure = ipc_get_u32(&r);
 	n = ipc_get_u32(&r);
-	if (r.error || m->status > LOOKUP_HOSTS_TEMPFAIL || m->secure > 1 ||
+	if (r.error || m->status > LOOKUP_HOSTS_TEMPFAIL || m->secure > DNSSEC_BOGUS ||
 	    n > r.left / PROTO_HOST_MIN_OCTETS)
 		r.error = 1;
 	if (!r.error && n > 0)
 		m->hosts = xcalloc(n, sizeof(m->hosts[0]));
-	for (i = 0; i < n && !r.error; i++) {
-		ipc_get_str(&r, m->hosts[i].name, sizeof(m->hosts[i].name));
-		m->hosts[i].pref = ipc_get_u32(&r);
-		ipc_get_str(&r, m->hosts[i].addr, sizeof(m->hosts[i].addr));
-	}
+	for (i = 0; i < n && !r.error; i++)
+		proto_host_get(&r, &m->hosts[i]);
 	m->n_hosts = r.error ? 0 : n;
+	proto_sts_get(&r, &m->sts);
+	ipc_get_str(&r, m->rua, sizeof(m->rua));
 	if (proto_decode_done(&r, "malformed host lookup result", error_r) < 0) {
 		proto_lookup_hosts_result_free(m);
 		return -1;

@@ -17,6 +17,7 @@
 #define SEALMAIL_PROTO_LOOKUP_H
 
 #include "mail/envelope.h"
+#include "mail/tls_evidence.h"
 #include "proto/proto.h"
 
 #define PROTO_PASSWORD_MAX 1024
@@ -24,6 +25,7 @@
 #define PROTO_HOST_NAME_MAX 256
 #define PROTO_HOST_ADDR_MAX 64
 #define PROTO_LOOKUP_ERROR_MAX 256
+#define PROTO_RUA_MAX 512
 
 /* str address */
 struct proto_lookup_rcpt {
@@ -63,26 +65,38 @@ struct proto_auth_result {
 	struct proto_strings owned;
 };
 
-/* str name, u32 mx_lookup */
+/* str name, u32 mx_lookup, u32 port, u32 policy */
 struct proto_lookup_hosts {
 	char name[PROTO_HOST_NAME_MAX];
 	uint32_t mx_lookup;
+	uint32_t port;   /* the port the hosts are connected to: TLSA is at _PORT._tcp.HOST */
+	uint32_t policy; /* 1: also each host's TLSA records, NAME's MTA-STS policy and
+	                    TLS-RPT record (RFC 7672, 8461, 8460) */
 };
 
 struct proto_host {
 	char name[PROTO_HOST_NAME_MAX];
 	uint32_t pref;
 	char addr[PROTO_HOST_ADDR_MAX];
+	uint32_t secure;      /* enum dnssec_status of the host's address records */
+	uint32_t tlsa_status; /* enum dnssec_status of its TLSA lookup (insecure when none) */
+	uint32_t n_tlsa;
+	struct tlsa_record tlsa[TLSA_MAX];
 };
 
 /* u32 enum lookup_hosts_status, str error, u32 secure, u32 n, n x (str
- * host, u32 preference, str address), in the order to try them */
+ * host, u32 preference, str address, u32 secure, u32 tlsa_status, u32
+ * n_tlsa, n_tlsa x (u32 usage, u32 selector, u32 mtype, u32 len, bytes)),
+ * in the order to try them; then the MTA-STS policy (u32 mode, str id, u32
+ * max_age, u64 fetched, u32 n_mx, n_mx x str, str error) and str rua */
 struct proto_lookup_hosts_result {
 	uint32_t status; /* enum lookup_hosts_status */
 	char error[PROTO_LOOKUP_ERROR_MAX];
-	uint32_t secure;
+	uint32_t secure; /* enum dnssec_status of the MX RRset (or of NAME's addresses) */
 	struct proto_host *hosts;
 	unsigned n_hosts;
+	struct sts_policy sts;   /* mode STS_MODE_ABSENT when none */
+	char rua[PROTO_RUA_MAX]; /* rua= of _smtp._tls.NAME, "" when none */
 };
 
 void proto_lookup_rcpt_encode(const struct proto_lookup_rcpt *m, struct ipc_writer *w);

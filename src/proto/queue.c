@@ -212,6 +212,9 @@ void proto_task_encode(const struct proto_task *m, struct ipc_writer *w)
 	ipc_put_str(w, m->envid);
 	ipc_put_u64(w, m->header_len);
 	ipc_put_u64(w, m->body_len);
+	ipc_put_u32(w, m->flags);
+	ipc_put_u32(w, m->seen_level);
+	ipc_put_u64(w, m->seen_time);
 	ipc_put_u32(w, m->n_rcpts);
 	for (i = 0; i < m->n_rcpts; i++) {
 		ipc_put_str(w, m->rcpts[i].r.addr);
@@ -239,8 +242,11 @@ int proto_task_decode(struct proto_task *m, const void *data, size_t len, const 
 	ipc_get_str(&r, m->envid, sizeof(m->envid));
 	m->header_len = ipc_get_u64(&r);
 	m->body_len = ipc_get_u64(&r);
+	m->flags = ipc_get_u32(&r);
+	m->seen_level = ipc_get_u32(&r);
+	m->seen_time = ipc_get_u64(&r);
 	n = ipc_get_u32(&r);
-	if (r.error || n == 0 || n > ENVELOPE_MAX_RCPTS || n > r.left / PROTO_TASK_RCPT_MIN_OCTETS)
+	if (r.error || n == 0 || m->seen_level > TLS_SEEN_AUTHENTICATED || n > ENVELOPE_MAX_RCPTS || n > r.left / PROTO_TASK_RCPT_MIN_OCTETS)
 		r.error = 1;
 	if (!r.error) {
 		m->rcpts = xcalloc(n, sizeof(m->rcpts[0]));
@@ -267,15 +273,58 @@ void proto_task_free(struct proto_task *m)
 	memset(m, 0, sizeof(*m));
 }
 
+/* The report part of IMSG_MTA_RESULT. */
+static void proto_report_put(struct ipc_writer *w, const struct mta_report *rep)
+{
+	ipc_put_str(w, rep->relay);
+	ipc_put_str(w, rep->tls);
+	ipc_put_str(w, rep->peer);
+	ipc_put_str(w, rep->policy);
+	ipc_put_u32(w, (uint32_t)rep->peer_dsn);
+	ipc_put_str(w, rep->source);
+	ipc_put_str(w, rep->evidence);
+	ipc_put_str(w, rep->testing);
+	ipc_put_str(w, rep->rpt_policy);
+	ipc_put_str(w, rep->rpt_type);
+	ipc_put_str(w, rep->rpt_mx);
+	ipc_put_str(w, rep->rpt_ip);
+	ipc_put_str(w, rep->sts_id);
+	ipc_put_str(w, rep->rua);
+	ipc_put_u32(w, rep->policy_blocked);
+	ipc_put_u32(w, rep->peer_requiretls);
+}
+
+/* Reads the report part; sets r->error on a flag that is not 0 or 1. */
+static void proto_report_get(struct ipc_reader *r, struct mta_report *rep)
+{
+	uint32_t dsn;
+
+	ipc_get_str(r, rep->relay, sizeof(rep->relay));
+	ipc_get_str(r, rep->tls, sizeof(rep->tls));
+	ipc_get_str(r, rep->peer, sizeof(rep->peer));
+	ipc_get_str(r, rep->policy, sizeof(rep->policy));
+	dsn = ipc_get_u32(r);
+	rep->peer_dsn = (int)dsn;
+	ipc_get_str(r, rep->source, sizeof(rep->source));
+	ipc_get_str(r, rep->evidence, sizeof(rep->evidence));
+	ipc_get_str(r, rep->testing, sizeof(rep->testing));
+	ipc_get_str(r, rep->rpt_policy, sizeof(rep->rpt_policy));
+	ipc_get_str(r, rep->rpt_type, sizeof(rep->rpt_type));
+	ipc_get_str(r, rep->rpt_mx, sizeof(rep->rpt_mx));
+	ipc_get_str(r, rep->rpt_ip, sizeof(rep->rpt_ip));
+	ipc_get_str(r, rep->sts_id, sizeof(rep->sts_id));
+	ipc_get_str(r, rep->rua, sizeof(rep->rua));
+	rep->policy_blocked = ipc_get_u32(r);
+	rep->peer_requiretls = ipc_get_u32(r);
+	if (dsn > 1 || rep->policy_blocked > 1 || rep->peer_requiretls > 1)
+		r->error = 1;
+}
+
 void proto_task_result_encode(const struct proto_task_result *m, struct ipc_writer *w)
 {
 	unsigned i;
 
-	ipc_put_str(w, m->report.relay);
-	ipc_put_str(w, m->report.tls);
-	ipc_put_str(w, m->report.peer);
-	ipc_put_str(w, m->report.policy);
-	ipc_put_u32(w, (uint32_t)m->report.peer_dsn);
+	proto_report_put(w, &m->report);
 	ipc_put_u32(w, m->n_rcpts);
 	for (i = 0; i < m->n_rcpts; i++) {
 		ipc_put_u32(w, m->rcpts[i].index);
@@ -308,18 +357,13 @@ int proto_task_result_decode(struct proto_task_result *m, const void *data, size
                              const char **error_r)
 {
 	struct ipc_reader r;
-	uint32_t n, dsn, i;
+	uint32_t n, i;
 
 	memset(m, 0, sizeof(*m));
 	ipc_reader_init(&r, data, len);
-	ipc_get_str(&r, m->report.relay, sizeof(m->report.relay));
-	ipc_get_str(&r, m->report.tls, sizeof(m->report.tls));
-	ipc_get_str(&r, m->report.peer, sizeof(m->report.peer));
-	ipc_get_str(&r, m->report.policy, sizeof(m->report.policy));
-	dsn = ipc_get_u32(&r);
-	m->report.peer_dsn = (int)dsn;
+	proto_report_get(&r, &m->report);
 	n = ipc_get_u32(&r);
-	if (r.error || dsn > 1 || n > ENVELOPE_MAX_RCPTS || n > r.left / PROTO_OUTCOME_MIN_OCTETS)
+	if (r.error || n > ENVELOPE_MAX_RCPTS || n > r.left / PROTO_OUTCOME_MIN_OCTETS)
 		r.error = 1;
 	if (!r.error && n > 0) {
 		m->rcpts = xcalloc(n, sizeof(m->rcpts[0]));

@@ -71,14 +71,17 @@ struct proto_task_rcpt {
 };
 
 /* str queue id, domain, sender, body, ret, envid, u64 header_len, u64
- * body_len, u32 n (1 or more), n x (str addr, str orcpt, u32 notify, u32
- * index) */
+ * body_len, u32 flags, u32 seen_level, u64 seen_time, u32 n (1 or more),
+ * n x (str addr, str orcpt, u32 notify, u32 index) */
 struct proto_task {
 	char queue_id[PROTO_QUEUE_ID_MAX];
 	char domain[256];
 	char sender[ENVELOPE_ADDR_MAX];
 	char body[16], ret[8], envid[128];
 	uint64_t header_len, body_len;
+	uint32_t flags;      /* ENVELOPE_* and MTA_TASK_* (mail/delivery.h) */
+	uint32_t seen_level; /* enum tls_seen */
+	uint64_t seen_time;  /* 0 = nothing remembered */
 	struct proto_task_rcpt *rcpts;
 	unsigned n_rcpts;
 };
@@ -89,8 +92,10 @@ struct proto_task_outcome {
 	struct delivery_status status;
 };
 
-/* str relay, tls, peer, policy, u32 peer_dsn, u32 n, n x (u32 index, u32
- * enum mta_outcome, str enhanced, u32 reply_code, str text) */
+/* str relay, tls, peer, policy, u32 peer_dsn, str source, evidence,
+ * testing, rpt_policy, rpt_type, rpt_mx, rpt_ip, sts_id, rua, u32
+ * policy_blocked, u32 peer_requiretls, u32 n, n x (u32 index, u32 enum
+ * mta_outcome, str enhanced, u32 reply_code, str text) */
 struct proto_task_result {
 	struct mta_report report;
 	struct proto_task_outcome *rcpts;

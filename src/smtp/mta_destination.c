@@ -110,6 +110,9 @@ struct mta_dest *mta_dest_get(struct mta *m, const char *domain)
 	strlcpy_checked(d->domain, domain, sizeof(d->domain));
 	mta_policy_view(m->env.cfg, &view);
 	tls_policy_for_domain(&view, domain, &d->policy);
+	/* until the client matches TLSA records, "dane" is what it is without them */
+	if (d->policy.level == TLS_LEVEL_DANE)
+		d->policy.level = TLS_LEVEL_MAY;
 	tls_route_for_domain(&view, domain, &d->route);
 	mta_policy_view_free(&view);
 	d->next = m->dests;

@@ -43,6 +43,7 @@ void mta_policy_view(const struct config *cfg, struct outbound_policy *view)
 		rules[i] = (struct outbound_rule){.domain = p->domain,
 		                                  .level = level_of(p->level),
 		                                  .match = p->match,
+		                                  .testing = p->testing,
 		                                  .line = p->line};
 	}
 	for (i = 0; i < cfg->n_routes; i++)

@@ -1026,8 +1026,13 @@ static void test_outbound_defaults(void **state)
 	assert_int_equal(cfg->n_trusted_networks, 0);
 	assert_string_equal(cfg->dns_resolver, "");
 	assert_int_equal(cfg->dns_resolver_address_len, 0);
-	assert_string_equal(cfg->outbound_tls, "may");
+	assert_string_equal(cfg->outbound_tls, "dane");
 	assert_int_equal(cfg->outbound_tls_line, 0);
+	assert_int_equal(cfg->outbound_remember_tls, 30 * 86400);
+	assert_int_equal(cfg->outbound_tls_report, 1);
+	assert_string_equal(cfg->outbound_tls_report_from, "tlsrpt-noreply@mx.local.test");
+	assert_string_equal(cfg->outbound_tls_report_org, "mx.local.test");
+	assert_string_equal(cfg->dns_trust_anchor, "");
 	assert_string_equal(cfg->relayhost.host, "");
 	assert_int_equal(cfg->outbound_port, 25);
 	assert_string_equal(cfg->outbound_ca_file, "");
@@ -1238,7 +1243,7 @@ static void test_outbound_errors(void **state)
 	    "t.conf:3: trusted_networks: '/8' is not a network: not an IPv4 or IPv6 address "
 	    "(host names are not looked up); write an address or ADDRESS/PREFIX, e.g. "
 	    "192.0.2.0/24 or 2001:db8::/32\n"
-	    "t.conf:5: tls: 'maybe' is not one of none, may, encrypt, dane, verify\n"
+	    "t.conf:5: tls: 'maybe' is not one of none, may, encrypt, dane, dane-only, verify\n"
 	    "t.conf:6: port: '0' is not a port: write a number from 1 to 65535\n"
 	    "t.conf:7: helo: 'bad_helo.test' is not a valid domain: only letters, digits, '-' "
 	    "and '.' are allowed (write international names in their xn-- form)\n"
@@ -1246,10 +1251,11 @@ static void test_outbound_errors(void **state)
 	    "followed by s, m, h or d, e.g. 5m\n"
 	    "t.conf:9: command_timeout: '0' is too small: the minimum is 1s\n"
 	    "t.conf:10: colour: unknown key; [outbound] accepts tls, relayhost, port, ca_file, "
-	    "min_version, ciphers, ciphersuites, helo, connect_timeout, command_timeout\n"
+	    "min_version, ciphers, ciphersuites, helo, connect_timeout, command_timeout, "
+	    "sts_ca_file, remember_tls, tls_report, tls_report_from, tls_report_org\n"
 	    "t.conf:11: min_version: 'TLSv1.1' is not allowed: TLS 1.0 and 1.1 are deprecated "
 	    "(RFC 8996); use TLSv1.2 or TLSv1.3\n"
-	    "t.conf:13: example.com: 'secure' is not one of none, may, encrypt, dane, verify\n"
+	    "t.conf:13: example.com: 'secure' is not one of none, may, encrypt, dane, dane-only, verify\n"
 	    "t.conf:14: a.test: match= is only allowed with verify (the other levels check no "
 	    "name)\n"
 	    "t.conf:15: b.test: match= needs at least one name\n"
@@ -1257,7 +1263,7 @@ static void test_outbound_errors(void **state)
 	    "letters, digits, '-' and '.' are allowed (write international names in their xn-- "
 	    "form)\n"
 	    "t.conf:17: d.test: 'foo=bar' is not understood; after the level only "
-	    "match=NAME:NAME... may follow (with verify)\n"
+	    "match=NAME:NAME... (with verify) and testing may follow\n"
 	    "t.conf:19: E.Test: given twice in [outbound.domains] (first at line 18)\n"
 	    "t.conf:20: bad_domain.test: not a valid domain: only letters, digits, '-' and '.' "
 	    "are allowed (write international names in their xn-- form) (keys here are "
@@ -1363,7 +1369,7 @@ static void test_route_and_queue_errors(void **state)
 	    "t.conf:13: delay_warning: '-1' is not a duration: write seconds, optionally "
 	    "followed by s, m, h or d, e.g. 5m\n"
 	    "t.conf:14: [queue]: section given twice (first at line 10); merge them\n"
-	    "t.conf:17: server: unknown key; [dns] accepts resolver");
+	    "t.conf:17: server: unknown key; [dns] accepts resolver, trust_anchor");
 	/* a bad retry list keeps the default */
 	assert_int_equal(((struct fixture *)*state)->cfg.n_retry, 5);
 }

@@ -98,10 +98,10 @@ static void expect_policy(struct fixture *f, const char *domain, enum tls_level 
 
 static void test_tls_level_names(void **state)
 {
-	static const char *const names[] = {"none", "may", "encrypt", "dane", "verify"};
+	static const char *const names[] = {"none", "may", "encrypt", "dane", "dane-only", "verify"};
 	enum tls_level level;
 	(void)state;
-	for (int i = 0; i < 5; i++) {
+	for (int i = 0; i < 6; i++) {
 		assert_string_equal(tls_level_name((enum tls_level)i), names[i]);
 		assert_int_equal(tls_level_parse(names[i], &level), 0);
 		assert_int_equal(level, i);
@@ -136,22 +136,22 @@ static void test_view_levels(void **state)
 	struct fixture *f = *state;
 	load(f, "[server]\nhostname = h.test\n[outbound]\ntls = Encrypt\nca_file = /ca.pem\n"
 	        "port = 2525\n[outbound.domains]\na.test = NONE\nb.test = may\nc.test = encrypt\n"
-	        "d.test = dane\ne.test = Verify\n" LISTEN_PLAIN);
+	        "d.test = dane\nd2.test = dane-only\ne.test = Verify\n" LISTEN_PLAIN);
 	/* conf keeps the word, lower-cased */
 	assert_string_equal(f->cfg.outbound_tls, "encrypt");
-	assert_string_equal(f->cfg.tls_policies[4].level, "verify");
+	assert_string_equal(f->cfg.tls_policies[5].level, "verify");
 	assert_int_equal(f->view.default_level, TLS_LEVEL_ENCRYPT);
 	assert_int_equal(f->view.default_line, 4);
 	assert_string_equal(f->view.ca_file, "/ca.pem");
 	assert_int_equal(f->view.port, 2525);
 	assert_string_equal(f->view.path, CONF_PATH);
-	assert_int_equal(f->view.n_rules, 5);
-	for (unsigned i = 0; i < 5; i++)
+	assert_int_equal(f->view.n_rules, 6);
+	for (unsigned i = 0; i < 6; i++)
 		assert_int_equal(f->view.rules[i].level, (enum tls_level)i);
-	assert_string_equal(f->view.rules[4].domain, "e.test");
-	assert_int_equal(f->view.rules[4].line, 12);
+	assert_string_equal(f->view.rules[5].domain, "e.test");
+	assert_int_equal(f->view.rules[5].line, 13);
 	load(f, "[server]\nhostname = h.test\n" LISTEN_PLAIN);
-	assert_int_equal(f->view.default_level, TLS_LEVEL_MAY);
+	assert_int_equal(f->view.default_level, TLS_LEVEL_DANE);
 	assert_int_equal(f->view.default_line, 0);
 	assert_int_equal(f->view.n_rules, 0);
 	assert_string_equal(f->view.relayhost.host, "");
@@ -244,11 +244,11 @@ static void test_parent_does_not_cover_itself(void **state)
 	struct fixture *f = *state;
 	load(f, "[server]\nhostname = h.test\n[outbound.domains]\n.example.com = "
 	        "verify\n" LISTEN_PLAIN);
-	expect_policy(f, "example.com", TLS_LEVEL_MAY,
-	              "[outbound] tls = may (the built-in default for all domains)");
+	expect_policy(f, "example.com", TLS_LEVEL_DANE,
+	              "[outbound] tls = dane (the built-in default for all domains)");
 	assert_int_equal(f->policy.rule_line, 0);
-	expect_policy(f, "notexample.com", TLS_LEVEL_MAY,
-	              "[outbound] tls = may (the built-in default for all domains)");
+	expect_policy(f, "notexample.com", TLS_LEVEL_DANE,
+	              "[outbound] tls = dane (the built-in default for all domains)");
 	expect_policy(f, "mx.example.com", TLS_LEVEL_VERIFY,
 	              "[outbound.domains] .example.com (" CONF_PATH " line 4)");
 }
@@ -268,8 +268,8 @@ static void test_default_source(void **state)
 {
 	struct fixture *f = *state;
 	load(f, "[server]\nhostname = h.test\n" LISTEN_PLAIN);
-	expect_policy(f, "other.test", TLS_LEVEL_MAY,
-	              "[outbound] tls = may (the built-in default for all domains)");
+	expect_policy(f, "other.test", TLS_LEVEL_DANE,
+	              "[outbound] tls = dane (the built-in default for all domains)");
 	assert_int_equal(f->policy.rule_line, 0);
 	assert_string_equal(f->policy.match, "");
 	load(f, "[server]\nhostname = h.test\n[outbound]\n\ntls = encrypt\n" LISTEN_PLAIN);
@@ -366,13 +366,13 @@ static void test_explain_routes(void **state)
 	struct fixture *f = *state;
 	load(f, policy_config);
 	explain(f, "x.routed.test");
-	assert_non_null(strstr(f->text, "\nlevel: may\n"));
+	assert_non_null(strstr(f->text, "\nlevel: dane\n"));
 	assert_non_null(strstr(
-	    f->text, "\nrule: [outbound] tls = may (the built-in default for all domains)\n"));
+	    f->text, "\nrule: [outbound] tls = dane (the built-in default for all domains)\n"));
 	assert_non_null(strstr(f->text, "\nroute: MX lookup of relay.example.org, port 25, set by "
 	                                "[routes] .routed.test (" CONF_PATH " line 16)\n"));
-	assert_non_null(strstr(f->text, "\nmeaning: STARTTLS is used when offered; otherwise mail "
-	                                "goes in plaintext"));
+	assert_non_null(strstr(f->text, "\nmeaning: where an MX host's TLSA records are "
+	                                "DNSSEC-secure, TLS is mandatory"));
 	explain(f, "relay.test");
 	assert_non_null(strstr(f->text, "\naccepted peer names: smart.example.net (the host name "
 	                                "of the route)\n"));
@@ -383,9 +383,8 @@ static void test_explain_routes(void **state)
 	assert_non_null(strstr(f->text, "\nmeaning: TLS is never used"));
 	explain(f, "dane.test");
 	assert_non_null(strstr(f->text, "\nlevel: dane\n"));
-	assert_non_null(strstr(f->text, "\nmeaning: TLS is mandatory and the certificate must "
-	                                "match the domain's DNSSEC-signed TLSA records (not yet "
-	                                "implemented: treated as verify)\n"));
+	assert_non_null(strstr(f->text, "\nmeaning: where an MX host's TLSA records are DNSSEC-secure, TLS is "
+	                                "mandatory and the certificate must match them (RFC 7672)"));
 }
 
 static void test_explain_relayhost(void **state)

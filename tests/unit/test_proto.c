@@ -35,8 +35,16 @@ union proto_any {
 };
 
 static char *strings3[] = {"a@local.test", "b@local.test", "list@other.test"};
-static struct proto_host hosts2[] = {{"mx1.remote.test", 10, "192.0.2.10"},
-                                     {"mx2.remote.test", 20, "2001:db8::25"}};
+static struct proto_host hosts2[] = {
+    {.name = "mx1.remote.test",
+     .pref = 10,
+     .addr = "192.0.2.10",
+     .secure = DNSSEC_SECURE,
+     .tlsa_status = DNSSEC_SECURE,
+     .n_tlsa = 2,
+     .tlsa = {{.usage = 3, .selector = 1, .mtype = 1, .len = 3, .data = {1, 2, 3}},
+              {.usage = 2, .selector = 0, .mtype = 0, .len = 1, .data = {9}}}},
+    {.name = "mx2.remote.test", .pref = 20, .addr = "2001:db8::25"}};
 static struct envelope_rcpt env_rcpts[] = {{"a@remote.test", "rfc822;a@remote.test", 6},
                                            {"b@remote.test", "", 0}};
 static struct proto_task_rcpt task_rcpts[] = {{{"a@remote.test", "", 2}, 0},
@@ -65,12 +73,22 @@ static void fill(const char *name, union proto_any *m)
 	} else if (strcmp(name, "lookup_hosts") == 0) {
 		strcpy(m->hosts.name, "remote.test");
 		m->hosts.mx_lookup = 1;
+		m->hosts.port = 25;
+		m->hosts.policy = 1;
 	} else if (strcmp(name, "lookup_hosts_result") == 0) {
 		m->hosts_result.status = LOOKUP_HOSTS_OK;
 		strcpy(m->hosts_result.error, "none");
 		m->hosts_result.secure = 1;
 		m->hosts_result.hosts = hosts2;
 		m->hosts_result.n_hosts = 2;
+		m->hosts_result.sts.mode = STS_MODE_ENFORCE;
+		strcpy(m->hosts_result.sts.id, "20261201");
+		m->hosts_result.sts.max_age = 86400;
+		m->hosts_result.sts.fetched = 1764547200;
+		m->hosts_result.sts.n_mx = 2;
+		strcpy(m->hosts_result.sts.mx[0], "mx1.remote.test");
+		strcpy(m->hosts_result.sts.mx[1], "*.remote.test");
+		strcpy(m->hosts_result.rua, "mailto:tlsrpt@remote.test");
 	} else if (strcmp(name, "queue_pool") == 0) {
 		m->pool.count = 32;
 	} else if (strcmp(name, "queue_pool_file") == 0) {
@@ -99,12 +117,21 @@ static void fill(const char *name, union proto_any *m)
 		strcpy(m->task.ret, "hdrs");
 		m->task.header_len = 10;
 		m->task.body_len = 99;
+		m->task.flags = 0x103;
+		m->task.seen_level = 2;
+		m->task.seen_time = 1764547200;
 		m->task.rcpts = task_rcpts;
 		m->task.n_rcpts = 2;
 	} else if (strcmp(name, "task_result") == 0) {
 		strcpy(m->task_result.report.relay, "mx[192.0.2.1]:25");
 		strcpy(m->task_result.report.peer, "verified");
 		m->task_result.report.peer_dsn = 1;
+		strcpy(m->task_result.report.source, "dane");
+		strcpy(m->task_result.report.evidence, "TLSA _25._tcp.mx (DNSSEC secure)");
+		strcpy(m->task_result.report.rpt_policy, "tlsa");
+		strcpy(m->task_result.report.rua, "mailto:r@remote.test");
+		m->task_result.report.policy_blocked = 1;
+		m->task_result.report.peer_requiretls = 1;
 		outcomes[0] = (struct proto_task_outcome){.index = 0, .outcome = MTA_DELIVERED};
 		delivery_status_set(&outcomes[0].status, "2.0.0", 250, "250 2.0.0 ok");
 		outcomes[1] = (struct proto_task_outcome){.index = 7, .outcome = MTA_PERMFAIL};
