@@ -41,8 +41,7 @@ static void smtp_bdat_discard(struct smtp_session *s, const char *reply, int err
 /* Why the chunk cannot be taken, or NULL: the command table's checks and
  * DATA's, in their order, then
  * the size limit on the whole message (RFC 1870 bounds BDAT too). */
-static const char *smtp_bdat_refusal(struct smtp_session *s, char *buf, size_t size,
-                                     int *reset_r)
+static const char *smtp_bdat_refusal(struct smtp_session *s, char *buf, size_t size, int *reset_r)
 {
 	size_t limit = s->env->cfg->limits.message_size;
 	uint64_t have = s->bdat_active ? s->data.size : 0;
@@ -58,7 +57,8 @@ static const char *smtp_bdat_refusal(struct smtp_session *s, char *buf, size_t s
 		return "554 5.5.1 Error: no valid recipients";
 	if (s->bdat_size > limit || have > limit - s->bdat_size) {
 		*reset_r = 1;
-		snprintf(buf, size, "552 5.3.4 Error: message size exceeds fixed limit of %zu", limit);
+		snprintf(buf, size, "552 5.3.4 Error: message size exceeds fixed limit of %zu",
+		         limit);
 		return buf;
 	}
 	return NULL;
