@@ -283,36 +283,44 @@ static void smtp_cmd_mail(struct smtp_session *s, const char *arg)
 	smtp_reply(s, "250 2.1.0 Ok");
 }
 
-static void smtp_cmd_rcpt(struct smtp_session *s, const char *arg)
+/* RCPT's checks before the lookup: a transaction open for recipients,
+ * the path (UTF-8 only under SMTPUTF8, RFC 6531 3.7.4.1) and its
+ * parameters. Returns 0 with *PATH, or -1 once refused. */
+static int smtp_rcpt_parse(struct smtp_session *s, const char *arg, struct smtp_path *path)
 {
-	const char *const *targets;
-	unsigned n_targets;
-	const struct config *cfg = s->env->cfg;
 	struct smtp_param params[SMTP_MAX_PARAMS];
-	struct smtp_path path;
 	unsigned n_params;
 	const char *why;
 
 	if (s->state != SMTP_STATE_MAIL) {
 		smtp_reply_error(s, "503 5.5.1 Error: need MAIL command");
-		return;
+		return -1;
 	}
 	if (s->bdat_active) {
 		smtp_reply_error(s, "503 5.5.1 Error: RCPT after BDAT");
-		return;
+		return -1;
 	}
-	if (smtp_path_parse_flags(arg, SMTP_PATH_POSTMASTER | SMTP_PATH_UTF8, &path, params,
+	if (smtp_path_parse_flags(arg, SMTP_PATH_POSTMASTER | SMTP_PATH_UTF8, path, params,
 	                          &n_params, &why) < 0) {
 		smtp_reply_error(s, "501 5.1.3 %s", why);
-		return;
+		return -1;
 	}
-	if (path.utf8 && !(s->envelope.flags & ENVELOPE_SMTPUTF8)) {
-		/* RFC 6531 3.7.4.1 */
+	if (path->utf8 && !(s->envelope.flags & ENVELOPE_SMTPUTF8)) {
 		smtp_reply_error(s, "553 5.6.7 Non-ASCII recipient address needs MAIL with the "
 		                    "SMTPUTF8 parameter (RFC 6531 3.4)");
-		return;
+		return -1;
 	}
-	if (smtp_rcpt_params(s, params, n_params) < 0)
+	return smtp_rcpt_params(s, params, n_params);
+}
+
+static void smtp_cmd_rcpt(struct smtp_session *s, const char *arg)
+{
+	const char *const *targets;
+	unsigned n_targets;
+	const struct config *cfg = s->env->cfg;
+	struct smtp_path path;
+
+	if (smtp_rcpt_parse(s, arg, &path) < 0)
 		return;
 	if (s->envelope.n_rcpts >= cfg->limits.recipients) {
 		smtp_reply(s, "452 4.5.3 Error: too many recipients");
