@@ -7,7 +7,9 @@
  * A connection walks the candidate hosts of its destination in order
  * (MX preference, then the next address): connect, greeting, EHLO, then
  * STARTTLS as the policy demands (mta_tls.c), EHLO again over TLS, and
- * only then transactions. Every reply is parsed by smtp_reply_feed();
+ * only then transactions: the message as DATA, or as BDAT chunks to a peer
+ * offering CHUNKING (RFC 3030), after the checks of SMTPUTF8 (RFC 6531)
+ * and REQUIRETLS (RFC 8689). Every reply is parsed by smtp_reply_feed();
  * commands sent together (PIPELINING) queue the handlers of their replies
  * in order. Started by mta_resolved() (mta.c) and by mta_dest_kick()
  * (mta_destination.c), which hands tasks to idle connections.

@@ -2,7 +2,7 @@
  * smtp_session.c: the SMTP server session's life cycle (see smtp_session.h):
  * smtp_session_new() and its end, the io callback and its events, the
  * input loop that feeds commands to the command table (smtp_command.c) and
- * message text to DATA (smtp_data.c), the replies and deadlines, TLS, and
+ * message text to DATA (smtp_data.c) and BDAT (smtp_bdat.c), the replies and deadlines, TLS, and
  * the steps of the AUTH sub-machine (smtp_auth.h) carried out. Called by
  * the SMTP role's listener; what the session's files share is
  * smtp_session_private.h.

@@ -1,8 +1,9 @@
 /*
  * smtp_session_private.h: the SMTP server session's state and the functions
  * its files share: smtp_session.c (life cycle, input, replies, deadlines,
- * TLS, AUTH's steps), smtp_command.c (the command table and its handlers)
- * and smtp_data.c (DATA); also read by the harnesses that drive a real
+ * TLS, AUTH's steps), smtp_command.c (the command table and its handlers),
+ * smtp_data.c (DATA, and the message's end and commit) and smtp_bdat.c
+ * (BDAT's chunks); also read by the harnesses that drive a real
  * session. SMTP AUTH is a sub-machine the session owns (smtp_auth.h), which
  * never sees this.
  */
