@@ -1,6 +1,7 @@
 /*
  * dotstuff.c: a stored message turned into DATA content; see dotstuff.h.
- * Pure. Called by the SMTP client (mta.c) and `sealmail send`.
+ * Pure. Called by the SMTP client (mta_session.c: DATA, and BDAT without
+ * the dots) and `sealmail send`.
  */
 #include "mail/dotstuff.h"
 
@@ -8,8 +9,25 @@
 
 void smtp_dotstuff_init(struct smtp_dotstuff *d)
 {
+	d->no_dots = 0;
 	d->at_line_start = 1;
 	d->pending_cr = 0;
+}
+
+void smtp_dotstuff_init_bdat(struct smtp_dotstuff *d)
+{
+	smtp_dotstuff_init(d);
+	d->no_dots = 1;
+}
+
+size_t smtp_dotstuff_end_line(struct smtp_dotstuff *d, char *out)
+{
+	if (d->at_line_start)
+		return 0;
+	out[0] = '\r';
+	out[1] = '\n';
+	d->at_line_start = 1;
+	return 2;
 }
 
 /* Encodes one byte C into OUT (2 bytes of room); returns the number written.
@@ -29,7 +47,7 @@ static size_t dotstuff_byte(struct smtp_dotstuff *d, char c, char *out)
 		return 2;
 	}
 	out[0] = c;
-	if (c == '.' && d->at_line_start) { /* RFC 5321 4.5.2 */
+	if (c == '.' && d->at_line_start && !d->no_dots) { /* RFC 5321 4.5.2 */
 		d->at_line_start = 0;
 		out[1] = '.';
 		return 2;

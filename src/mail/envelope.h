@@ -32,6 +32,7 @@ struct envelope_rcpt {
 #define ENVELOPE_SMTPUTF8 0x1     /* MAIL ... SMTPUTF8 (RFC 6531) */
 #define ENVELOPE_REQUIRETLS 0x2   /* MAIL ... REQUIRETLS (RFC 8689) */
 #define ENVELOPE_TLS_OPTIONAL 0x4 /* "TLS-Required: No" without REQUIRETLS (RFC 8689 5) */
+#define ENVELOPE_FLAGS_ALL 0x7    /* every flag above */
 
 struct envelope {
 	char id[32];

@@ -212,6 +212,24 @@ unsigned header_scan_count(const struct header_scan *hs, unsigned which)
 	return n;
 }
 
+int header_scan_single_word(const struct header_scan *hs, unsigned which, const char *word)
+{
+	const struct header_field *f = NULL;
+	size_t i, start = 0, end, n = strlen(word);
+
+	if (header_scan_count(hs, which) != 1)
+		return 0;
+	for (i = 0; i < hs->n_fields; i++)
+		if (hs->fields[i].which == which)
+			f = &hs->fields[i];
+	end = f->len;
+	while (start < end && (f->body[start] == ' ' || f->body[start] == '\t'))
+		start++;
+	while (end > start && (f->body[end - 1] == ' ' || f->body[end - 1] == '\t'))
+		end--;
+	return end - start == n && strncasecmp(f->body + start, word, n) == 0;
+}
+
 void header_scan_free(struct header_scan *hs)
 {
 	size_t i;

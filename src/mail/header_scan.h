@@ -62,6 +62,11 @@ void header_scan_finish(struct header_scan *hs);
 /* How many kept fields are named NAMES[WHICH]. */
 unsigned header_scan_count(const struct header_scan *hs, unsigned which);
 
+/* 1 when exactly one kept field is named NAMES[WHICH] and its body, white
+ * space around it aside, is WORD in any ASCII case (as RFC 8689 5's
+ * "TLS-Required: No"). */
+int header_scan_single_word(const struct header_scan *hs, unsigned which, const char *word);
+
 /* Frees what the scan keeps; *HS may be initialised again. */
 void header_scan_free(struct header_scan *hs);
 

@@ -64,6 +64,7 @@ static void queue_task_describe(const struct queue_msg *m, const char *domain,
 	strlcpy_checked(mt->envid, m->env.envid, sizeof(mt->envid));
 	mt->header_len = m->header_len;
 	mt->body_len = m->body_len;
+	mt->flags = m->env.flags; /* SMTPUTF8, REQUIRETLS, TLS-Required: No */
 	mt->n_rcpts = n;
 	mt->rcpts = xcalloc(n, sizeof(mt->rcpts[0]));
 	for (i = 0; i < n; i++) {

@@ -28,19 +28,22 @@ char *spool_envelope_format(const struct envelope *env, size_t *len_r)
 	unsigned i;
 	int n;
 
-	if (!spool_value_ok(env->id) || !spool_value_ok(env->sender) || !spool_value_ok(env->helo) ||
-	    !spool_value_ok(env->client) || !spool_value_ok(env->tls) ||
-	    !spool_value_ok(env->envid) || strchr(env->envid, ' ') != NULL ||
-	    !spool_value_ok(env->ret) || !spool_value_ok(env->body)) {
+	if (!spool_value_ok(env->id) || !spool_value_ok(env->sender) ||
+	    !spool_value_ok(env->helo) || !spool_value_ok(env->client) ||
+	    !spool_value_ok(env->tls) || !spool_value_ok(env->envid) ||
+	    strchr(env->envid, ' ') != NULL || !spool_value_ok(env->ret) ||
+	    !spool_value_ok(env->body)) {
 		free(buf);
 		return NULL;
 	}
 	n = snprintf(buf, cap,
 	             SPOOL_MAGIC "id %s\ntime %" PRIu64 "\nfrom %s\nhelo %s\nclient %s\n"
-	                            "tls %s\nbody %s\nret %s\nenvid %s\ntrusted %d\n",
+	                         "tls %s\nbody %s\nret %s\nenvid %s\ntrusted %d\n",
 	             env->id, env->time, env->sender, env->helo, env->client, env->tls, env->body,
 	             env->ret, env->envid, env->trusted != 0);
 	len = (size_t)n;
+	if (env->flags != 0)
+		len += (size_t)snprintf(buf + len, cap - len, "flags %u\n", env->flags);
 	for (i = 0; i < env->n_rcpts; i++) {
 		const struct envelope_rcpt *r = &env->rcpts[i];
 		if (!spool_value_ok(r->addr) || !spool_value_ok(r->orcpt) ||
@@ -75,6 +78,21 @@ static int spool_rcpt_record(struct envelope *env, const char *val)
 	                         strcmp(orcpt, "-") == 0 ? NULL : orcpt);
 }
 
+/* "flags N": known ENVELOPE_* bits only, in decimal digits. */
+static int spool_flags_record(struct envelope *env, const char *val)
+{
+	char *end;
+	unsigned long flags;
+
+	if (val[0] < '0' || val[0] > '9' || strlen(val) > 3)
+		return -1;
+	flags = strtoul(val, &end, 10);
+	if (*end != '\0' || (flags & ~(unsigned long)ENVELOPE_FLAGS_ALL) != 0)
+		return -1;
+	env->flags = (unsigned)flags;
+	return 0;
+}
+
 /* Stores one "key value" record into ENV. */
 static int spool_record(struct envelope *env, const char *key, size_t klen, const char *val)
 {
@@ -102,6 +120,8 @@ static int spool_record(struct envelope *env, const char *key, size_t klen, cons
 		env->trusted = val[0] == '1';
 		return 0;
 	}
+	if (klen == 5 && memcmp(key, "flags", 5) == 0)
+		return spool_flags_record(env, val);
 	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		if (strlen(fields[i].key) == klen && memcmp(fields[i].key, key, klen) == 0)
 			return strlcpy_checked(fields[i].dst, val, fields[i].size);
@@ -109,7 +129,7 @@ static int spool_record(struct envelope *env, const char *key, size_t klen, cons
 }
 
 int spool_envelope_parse(struct envelope *env, const char *buf, size_t len, size_t *header_len_r,
-                   const char **error_r)
+                         const char **error_r)
 {
 	size_t off = sizeof(SPOOL_MAGIC) - 1;
 	char val[2 * ENVELOPE_ADDR_MAX + 32];
@@ -156,7 +176,7 @@ fail:
 }
 
 char *spool_block_format(const struct envelope *env, uint64_t body_len, uint32_t body_crc,
-                            size_t *len_r)
+                         size_t *len_r)
 {
 	size_t len;
 	char *buf = spool_envelope_format(env, &len);
@@ -164,8 +184,8 @@ char *spool_block_format(const struct envelope *env, uint64_t body_len, uint32_t
 	if (buf == NULL)
 		return NULL;
 	buf = xrealloc(buf, len + SPOOL_TRAILER_LEN + 1);
-	snprintf(buf + len, SPOOL_TRAILER_LEN + 1,
-	         "\nsealmail-env %016" PRIx64 " %08" PRIx32 "\n", body_len, body_crc);
+	snprintf(buf + len, SPOOL_TRAILER_LEN + 1, "\nsealmail-env %016" PRIx64 " %08" PRIx32 "\n",
+	         body_len, body_crc);
 	*len_r = len + SPOOL_TRAILER_LEN;
 	return buf;
 }

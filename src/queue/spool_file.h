@@ -8,7 +8,10 @@
  * "sealmail-queue 1", one "rcpt NOTIFY ORCPT ADDRESS" record per recipient
  * (NOTIFY a number, ORCPT "-" when absent), "trusted 0|1" (the client was
  * authenticated or trusted: its NOTIFY=SUCCESS/DELAY and RET=FULL count;
- * files written before it existed load as 0), an empty line; then a fixed-size
+ * files written before it existed load as 0), "flags N" (the envelope's
+ * ENVELOPE_* bits in decimal, written only when not 0, so files without
+ * it load as 0 and files of plain mail stay readable by older versions),
+ * an empty line; then a fixed-size
  * trailer "\nsealmail-env OFFSET CRC\n" (16 and 8 hex digits) giving where
  * the envelope starts, i.e. the message's length, and the CRC-32C of the
  * message, so that recovery can tell a complete file.

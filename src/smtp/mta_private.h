@@ -96,7 +96,8 @@ struct mta_session {
 	struct smtp_reply_parser parser;
 	struct smtp_reply reply;
 	int esmtp;
-	int ext_pipelining, ext_starttls, ext_8bitmime, ext_dsn;
+	int ext_pipelining, ext_starttls, ext_8bitmime, ext_dsn, ext_smtputf8, ext_chunking,
+	    ext_requiretls;
 	uint64_t ext_size;
 	int tls_active;
 	char tls_desc[160];
@@ -111,6 +112,9 @@ struct mta_session {
 	int mail_pending;     /* the MAIL reply is still to come */
 	int mail_failed;      /* MAIL was refused: the RCPT replies do not count */
 	int data_pending;     /* the DATA reply is still to come */
+
+	unsigned bdat_pending; /* BDAT replies still to come (RFC 3030) */
+	int bdat_failed;       /* a reply refused the transaction: no more chunks */
 	uint64_t body_off;
 	struct smtp_dotstuff dot;
 

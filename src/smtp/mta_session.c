@@ -7,7 +7,9 @@
  * A connection walks the candidate hosts of its destination in order
  * (MX preference, then the next address): connect, greeting, EHLO, then
  * STARTTLS as the policy demands (mta_tls.c), EHLO again over TLS, and
- * only then transactions. Every reply is parsed by smtp_reply_feed();
+ * only then transactions: the message as DATA, or as BDAT chunks to a peer
+ * offering CHUNKING (RFC 3030), after the checks of SMTPUTF8 (RFC 6531)
+ * and REQUIRETLS (RFC 8689). Every reply is parsed by smtp_reply_feed();
  * commands sent together (PIPELINING) queue the handlers of their replies
  * in order. Started by mta_resolved() (mta.c) and by mta_dest_kick()
  * (mta_destination.c), which hands tasks to idle connections.
@@ -75,6 +77,8 @@ static void mta_reply_delivery_status(const struct smtp_reply *r, struct deliver
 /* ---- the state machine ---------------------------------------------------- */
 
 static void mta_session_begin_transaction(struct mta_session *s);
+static void mta_session_report(struct mta_session *s);
+static void mta_session_bdat_reply(struct mta_session *s, const struct smtp_reply *r);
 static void mta_session_pump_body(struct mta_session *s);
 static void mta_session_io_cb(struct io *io, enum io_event event, void *arg);
 
@@ -104,7 +108,10 @@ void mta_session_enter_state(struct mta_session *s, enum mta_state state)
 		break;
 	case MTA_STATE_BODY:
 		s->body_off = 0;
-		smtp_dotstuff_init(&s->dot);
+		if (s->ext_chunking)
+			smtp_dotstuff_init_bdat(&s->dot);
+		else
+			smtp_dotstuff_init(&s->dot);
 		mta_session_pump_body(s);
 		break;
 	case MTA_STATE_RSET:
@@ -170,6 +177,9 @@ static void mta_session_parse_ehlo(struct mta_session *s, const struct smtp_repl
 	s->ext_starttls = smtp_reply_has_extension(r, "STARTTLS", &param);
 	s->ext_8bitmime = smtp_reply_has_extension(r, "8BITMIME", &param);
 	s->ext_dsn = smtp_reply_has_extension(r, "DSN", &param);
+	s->ext_smtputf8 = smtp_reply_has_extension(r, "SMTPUTF8", &param);
+	s->ext_chunking = smtp_reply_has_extension(r, "CHUNKING", &param);
+	s->ext_requiretls = smtp_reply_has_extension(r, "REQUIRETLS", &param);
 	s->ext_size = smtp_reply_has_extension(r, "SIZE", &param) ? strtoull(param, NULL, 10) : 0;
 }
 
@@ -231,7 +241,12 @@ static void mta_session_send_mail(struct mta_session *s)
 		o += (size_t)snprintf(params + o, sizeof(params) - o, " RET=%s",
 		                      strcmp(t->ret, "full") == 0 ? "FULL" : "HDRS");
 	if (s->ext_dsn && t->envid[0] != '\0')
-		snprintf(params + o, sizeof(params) - o, " ENVID=%s", t->envid);
+		o += (size_t)snprintf(params + o, sizeof(params) - o, " ENVID=%s", t->envid);
+	/* mta_session_task_refusal() made sure the peer offers these */
+	if (t->flags & ENVELOPE_SMTPUTF8)
+		o += (size_t)snprintf(params + o, sizeof(params) - o, " SMTPUTF8");
+	if (t->flags & ENVELOPE_REQUIRETLS)
+		snprintf(params + o, sizeof(params) - o, " REQUIRETLS");
 	mta_send(s, "MAIL FROM:<%s>%s", t->sender, params);
 }
 
@@ -262,10 +277,58 @@ static void mta_session_send_rcpt(struct mta_session *s, unsigned i)
 	mta_send(s, "RCPT TO:<%s>%s", r->addr, params);
 }
 
+/* 1 when the connection's peer is authenticated as RFC 8689 4.2.1 asks:
+ * by DANE, by MTA-STS, or by a certificate verified for the policy. */
+static int mta_session_peer_authenticated(const struct mta_session *s)
+{
+	return strcmp(s->peer, "dane") == 0 || strcmp(s->peer, "sts") == 0 ||
+	       strcmp(s->peer, "verified") == 0;
+}
+
+/* Why this connection must not carry task T, with the enhanced code in
+ * *STATUS_R (a permanent failure: RFC 6531 3.4, RFC 8689 5), or NULL. */
+static const char *mta_session_task_refusal(struct mta_session *s, const struct mta_task *t,
+                                            const char **status_r, char *buf, size_t size)
+{
+	const char *why = NULL;
+
+	*status_r = "5.3.4";
+	if (s->ext_size && t->body_len > s->ext_size) {
+		snprintf(buf, size, "message size %" PRIu64 " exceeds %s's limit of %" PRIu64,
+		         t->body_len, s->relay, s->ext_size);
+		return buf;
+	}
+	*status_r = "5.6.7";
+	if ((t->flags & ENVELOPE_SMTPUTF8) && !s->ext_smtputf8) {
+		snprintf(buf, size,
+		         "5.6.7 %s does not offer SMTPUTF8, which this message needs for its "
+		         "non-ASCII addresses or header (RFC 6531 3.4)",
+		         s->relay);
+		return buf;
+	}
+	*status_r = "5.7.30";
+	if (!(t->flags & ENVELOPE_REQUIRETLS))
+		return NULL;
+	if (!s->tls_active)
+		why = "the connection is not encrypted";
+	else if (!mta_session_peer_authenticated(s))
+		why = "the server's certificate is not authenticated by DANE, MTA-STS or a "
+		      "verify policy";
+	else if (!s->ext_requiretls)
+		why = "the server does not offer REQUIRETLS";
+	if (why == NULL)
+		return NULL;
+	snprintf(buf, size, "5.7.30 REQUIRETLS: %s (%s, peer=%s)", why, s->relay,
+	         s->tls_active ? s->peer : "none");
+	return buf;
+}
+
 /* Takes the next task of the destination, or waits idle for one. */
 void mta_session_start_task(struct mta_session *s)
 {
 	struct mta_dest *d = s->dest;
+	const char *why, *status;
+	char buf[700];
 
 	s->task = d->queue;
 	if (s->task == NULL) {
@@ -277,12 +340,12 @@ void mta_session_start_task(struct mta_session *s)
 	if (d->queue == NULL)
 		d->queue_tail = NULL;
 	s->task->next = NULL;
-	if (s->ext_size && s->task->body_len > s->ext_size) {
-		char why[256];
-		snprintf(why, sizeof(why),
-		         "message size %" PRIu64 " exceeds %s's limit of %" PRIu64,
-		         s->task->body_len, s->relay, s->ext_size);
-		mta_task_settle(s->task, MTA_PERMFAIL, "5.3.4", why);
+	why = mta_session_task_refusal(s, s->task, &status, buf, sizeof(buf));
+	if (why != NULL) {
+		log_info("event=mta-refused id=%s domain=%s relay=%s status=%s", s->task->queue_id,
+		         d->domain, s->relay, status);
+		mta_session_report(s);
+		mta_task_settle(s->task, MTA_PERMFAIL, status, why);
 		mta_task_finish(s->mta, s->task);
 		s->task = NULL;
 		mta_session_start_task(s);
@@ -302,13 +365,18 @@ static void mta_session_begin_transaction(struct mta_session *s)
 	s->mail_failed = 0;
 	s->mail_pending = 1;
 	s->expect_rcpt = s->task->n_rcpts;
-	s->data_pending = 1;
+	s->data_pending = !s->ext_chunking;
+	s->bdat_pending = 0;
+	s->bdat_failed = 0;
 	mta_session_send_mail(s);
-	if (s->ext_pipelining) {
-		for (i = 0; i < s->task->n_rcpts; i++)
-			mta_session_send_rcpt(s, i);
+	if (!s->ext_pipelining)
+		return;
+	for (i = 0; i < s->task->n_rcpts; i++)
+		mta_session_send_rcpt(s, i);
+	if (s->ext_chunking) /* RFC 3030 4.2: the chunks follow the RCPTs */
+		mta_session_enter_state(s, MTA_STATE_BODY);
+	else
 		mta_send(s, "DATA");
-	}
 }
 
 /* Fills in the report of the connection that carries the task. */
@@ -321,6 +389,7 @@ static void mta_session_report(struct mta_session *s)
 	strlcpy_checked(rep->tls, s->tls_desc, sizeof(rep->tls));
 	strlcpy_checked(rep->peer, s->tls_active ? s->peer : "none", sizeof(rep->peer));
 	rep->peer_dsn = s->ext_dsn;
+	rep->peer_requiretls = (uint32_t)s->ext_requiretls;
 }
 
 /* The task ends on this connection; the connection goes on. */
@@ -361,6 +430,7 @@ static void mta_session_on_mail(struct mta_session *s, const struct smtp_reply *
 		rc->status = st;
 	}
 	s->mail_failed = 1;
+	s->bdat_failed = 1;
 	if (!s->ext_pipelining) {
 		s->expect_rcpt = 0;
 		s->data_pending = 0;
@@ -382,6 +452,12 @@ static void mta_session_on_rcpt(struct mta_session *s, const struct smtp_reply *
 			mta_reply_delivery_status(r, &rc->status);
 		}
 	}
+	if (s->ext_chunking && s->ext_pipelining) {
+		if (s->expect_rcpt == 0 && s->accepted == 0)
+			s->bdat_failed = 1; /* RFC 3030 2: send no more chunks */
+		mta_session_bdat_reply(s, NULL);
+		return;
+	}
 	if (s->ext_pipelining || s->mail_failed)
 		return;
 	if (s->expect_rcpt > 0) {
@@ -393,43 +469,122 @@ static void mta_session_on_rcpt(struct mta_session *s, const struct smtp_reply *
 		mta_session_enter_state(s, MTA_STATE_RSET);
 		return;
 	}
-	mta_send(s, "DATA");
+	if (s->ext_chunking)
+		mta_session_enter_state(s, MTA_STATE_BODY);
+	else
+		mta_send(s, "DATA");
 }
 
-/* Streams the message while the output buffer has room. */
-static void mta_session_pump_body(struct mta_session *s)
+/* Reads the next piece of the message into IN (MTA_DATA_CHUNK bytes);
+ * returns its length, or -1 after giving up the task and the connection
+ * (mid-message, it cannot go on). */
+static ssize_t mta_session_read_body(struct mta_session *s, char *in)
 {
 	struct mta_task *t = s->task;
+	uint64_t left = t->body_len - s->body_off;
+	ssize_t got = pread(t->fd, in, left < MTA_DATA_CHUNK ? (size_t)left : MTA_DATA_CHUNK,
+	                    (off_t)(t->header_len + s->body_off));
+	char why[300];
+
+	if (got > 0) {
+		s->body_off += (uint64_t)got;
+		return got;
+	}
+	snprintf(why, sizeof(why), "4.3.0 cannot read the queued message: %s",
+	         got < 0 ? strerror(errno) : "short file");
+	mta_session_report(s);
+	mta_task_settle(t, MTA_TEMPFAIL, "4.3.0", why);
+	mta_task_finish(s->mta, t);
+	s->task = NULL;
+	mta_session_free(s);
+	return -1;
+}
+
+/* Sends the next BDAT chunk (RFC 3030 2): the stored message with its
+ * line ends made CRLF (as DATA's content is) and no dot-stuffing; the
+ * last chunk carries LAST, and a CRLF if the message lacked a final one.
+ * Returns -1 when the connection is gone. */
+static int mta_session_send_chunk(struct mta_session *s)
+{
 	char in[MTA_DATA_CHUNK], enc[2 * MTA_DATA_CHUNK + 8];
+	ssize_t got = 0;
+	size_t n = 0;
+	int last;
+
+	if (s->body_off < s->task->body_len && (got = mta_session_read_body(s, in)) < 0)
+		return -1;
+	n = smtp_dotstuff_feed(&s->dot, in, (size_t)got, enc);
+	last = s->body_off == s->task->body_len;
+	if (last)
+		n += smtp_dotstuff_end_line(&s->dot, enc + n);
+	if (n == 0 && !last)
+		return 0; /* only the LF of a CRLF split across reads */
+	mta_send(s, "BDAT %zu%s", n, last ? " LAST" : "");
+	io_write(s->io, enc, n);
+	s->bdat_pending++;
+	if (last)
+		mta_session_enter_state(s, MTA_STATE_BODY_END);
+	return 0;
+}
+
+/* Streams the message while the output buffer has room: DATA's
+ * dot-stuffed text and its end, or BDAT chunks until one was refused. */
+static void mta_session_pump_body(struct mta_session *s)
+{
+	char in[MTA_DATA_CHUNK], enc[2 * MTA_DATA_CHUNK + 8];
+	ssize_t got;
 	size_t n;
 
 	while (s->state == MTA_STATE_BODY && !io_output_full(s->io)) {
-		uint64_t left = t->body_len - s->body_off;
-		ssize_t got;
-
-		if (left == 0) {
+		if (s->ext_chunking) {
+			/* without PIPELINING each chunk waits for the last one's reply */
+			if (s->bdat_failed || (!s->ext_pipelining && s->bdat_pending > 0) ||
+			    mta_session_send_chunk(s) < 0)
+				return;
+			continue;
+		}
+		if (s->body_off == s->task->body_len) {
 			n = smtp_dotstuff_finish(&s->dot, enc);
 			io_write(s->io, enc, n);
 			mta_session_enter_state(s, MTA_STATE_BODY_END);
 			return;
 		}
-		got = pread(t->fd, in, left < sizeof(in) ? (size_t)left : sizeof(in),
-		            (off_t)(t->header_len + s->body_off));
-		if (got <= 0) {
-			char why[300];
-			snprintf(why, sizeof(why), "4.3.0 cannot read the queued message: %s",
-			         got < 0 ? strerror(errno) : "short file");
-			mta_session_report(s);
-			mta_task_settle(t, MTA_TEMPFAIL, "4.3.0", why);
-			mta_task_finish(s->mta, t);
-			s->task = NULL;
-			mta_session_free(s); /* mid-DATA: the connection cannot go on */
+		if ((got = mta_session_read_body(s, in)) < 0)
 			return;
-		}
-		s->body_off += (uint64_t)got;
 		n = smtp_dotstuff_feed(&s->dot, in, (size_t)got, enc);
 		io_write(s->io, enc, n);
 	}
+}
+
+/* A reply to a BDAT chunk (R), or NULL after the last RCPT reply. The
+ * first refusal settles the recipients the peer took and stops the
+ * chunks; once every reply is in, the LAST one's decides, or RSET clears
+ * a transaction that was refused or never ended (RFC 3030 2). */
+static void mta_session_bdat_reply(struct mta_session *s, const struct smtp_reply *r)
+{
+	struct delivery_status st;
+
+	if (r != NULL) {
+		s->bdat_pending--;
+		if (r->code / 100 != 2 && !s->bdat_failed) {
+			s->bdat_failed = 1;
+			if (!s->mail_failed && s->accepted > 0) {
+				mta_reply_delivery_status(r, &st);
+				mta_task_settle_status(
+				    s->task, r->code / 100 == 5 ? MTA_PERMFAIL : MTA_TEMPFAIL, &st);
+			}
+		}
+	}
+	if (s->mail_pending || s->expect_rcpt > 0 || s->bdat_pending > 0)
+		return;
+	if (s->bdat_failed) {
+		mta_session_enter_state(s, MTA_STATE_RSET);
+		return;
+	}
+	if (s->state == MTA_STATE_BODY)
+		mta_session_pump_body(s);
+	else if (r != NULL)
+		mta_session_task_done(s, r);
 }
 
 static void mta_session_on_data(struct mta_session *s, const struct smtp_reply *r)
@@ -473,7 +628,10 @@ static void mta_session_on_txn_reply(struct mta_session *s, const struct smtp_re
 		mta_session_on_rcpt(s, r);
 		return;
 	}
-	mta_session_on_data(s, r);
+	if (s->ext_chunking)
+		mta_session_bdat_reply(s, r);
+	else
+		mta_session_on_data(s, r);
 }
 
 /* ---- replies and connection events ------------------------------------------- */
@@ -491,6 +649,7 @@ static void mta_session_on_reply(struct mta_session *s, const struct smtp_reply 
 		if (r->code / 100 == 2) {
 			s->esmtp = 0;
 			s->ext_pipelining = s->ext_starttls = s->ext_8bitmime = s->ext_dsn = 0;
+			s->ext_smtputf8 = s->ext_chunking = s->ext_requiretls = 0;
 			s->ext_size = 0;
 			mta_session_after_ehlo(s);
 		} else {
@@ -503,8 +662,17 @@ static void mta_session_on_reply(struct mta_session *s, const struct smtp_reply 
 	case MTA_STATE_TXN:
 		mta_session_on_txn_reply(s, r);
 		break;
+	case MTA_STATE_BODY:
 	case MTA_STATE_BODY_END:
-		mta_session_on_body_end(s, r);
+		/* BDAT: the replies to MAIL, RCPT and the chunks come as the
+		 * chunks go; DATA: only the final one, after the dot */
+		if (s->ext_chunking)
+			mta_session_on_txn_reply(s, r);
+		else if (s->state == MTA_STATE_BODY_END)
+			mta_session_on_body_end(s, r);
+		else
+			mta_session_host_failed(s, "4.4.2",
+			                        "4.4.2 unexpected reply from the server", 0);
 		break;
 	case MTA_STATE_RSET:
 		mta_session_task_done(s, NULL);

@@ -2,9 +2,10 @@
  * smtp_command.c: the SMTP server's command table and its handlers: the
  * checks each verb needs (a HELO first, TLS first on tls = required, no
  * argument) and the handlers for EHLO/HELO, MAIL with its ESMTP parameters
- * (SIZE, BODY, RET, ENVID), RCPT (NOTIFY, ORCPT) and the lookup role's
- * answer, RSET, NOOP, VRFY, EXPN, HELP, QUIT and STARTTLS. DATA's handler
- * is in smtp_data.c, AUTH's in smtp_session.c. The input loop
+ * (SIZE, BODY, RET, ENVID, SMTPUTF8, REQUIRETLS), RCPT (NOTIFY, ORCPT) and
+ * the lookup role's answer, RSET, NOOP, VRFY, EXPN, HELP, QUIT and
+ * STARTTLS. DATA's handler is in smtp_data.c, BDAT's in smtp_bdat.c,
+ * AUTH's in smtp_session.c. The input loop
  * (smtp_session.c) hands each command line to smtp_session_command().
  */
 #include <errno.h>
@@ -81,6 +82,10 @@ static void smtp_cmd_helo_common(struct smtp_session *s, const char *arg, int es
 	smtp_reply(s, "250-8BITMIME");
 	smtp_reply(s, "250-ENHANCEDSTATUSCODES");
 	smtp_reply(s, "250-DSN");
+	smtp_reply(s, "250-CHUNKING");
+	smtp_reply(s, "250-SMTPUTF8");
+	if (s->tls_active) /* RFC 8689 2: only over TLS */
+		smtp_reply(s, "250-REQUIRETLS");
 	if (smtp_auth_ehlo(&s->auth, s->tls_active) != NULL)
 		smtp_reply(s, "250-%s", smtp_auth_ehlo(&s->auth, s->tls_active));
 	if (offer_tls)
@@ -120,16 +125,45 @@ static int smtp_param_size(struct smtp_session *s, const char *value)
 	return 0;
 }
 
-/* MAIL parameters: SIZE, BODY (RFC 6152), RET and ENVID (RFC 3461 4.3, 4.4). */
+/* SMTPUTF8 (RFC 6531 3.4) and REQUIRETLS (RFC 8689 4.1), which take no
+ * value: 1 when P is one of them (taken, or refused with *failed_r). */
+static int smtp_mail_flag_param(struct smtp_session *s, const struct smtp_param *p, int *failed_r)
+{
+	*failed_r = 0;
+	if (p->has_value)
+		return 0;
+	if (strcmp(p->keyword, "SMTPUTF8") == 0) {
+		s->envelope.flags |= ENVELOPE_SMTPUTF8;
+		return 1;
+	}
+	if (strcmp(p->keyword, "REQUIRETLS") != 0)
+		return 0;
+	if (!s->tls_active) {
+		/* not offered before TLS (RFC 8689 2), and taking it there
+		 * would promise what the first hop did not keep */
+		smtp_reply_error(s, "530 5.7.10 REQUIRETLS needs a TLS connection: use STARTTLS");
+		*failed_r = 1;
+		return 1;
+	}
+	s->envelope.flags |= ENVELOPE_REQUIRETLS;
+	return 1;
+}
+
+/* MAIL parameters: SIZE, BODY (RFC 6152), RET and ENVID (RFC 3461 4.3, 4.4),
+ * SMTPUTF8 and REQUIRETLS. */
 static int smtp_mail_params(struct smtp_session *s, const struct smtp_param *params, unsigned n)
 {
 	struct envelope *e = &s->envelope;
 	unsigned i;
+	int failed;
 
 	for (i = 0; i < n; i++) {
 		const struct smtp_param *p = &params[i];
 
-		if (strcmp(p->keyword, "SIZE") == 0 && p->has_value) {
+		if (smtp_mail_flag_param(s, p, &failed)) {
+			if (failed)
+				return -1;
+		} else if (strcmp(p->keyword, "SIZE") == 0 && p->has_value) {
 			if (smtp_param_size(s, p->value) < 0)
 				return -1;
 		} else if (strcmp(p->keyword, "BODY") == 0 &&
@@ -215,7 +249,8 @@ static void smtp_cmd_mail(struct smtp_session *s, const char *arg)
 		smtp_reply_error(s, "503 5.5.1 Error: nested MAIL command");
 		return;
 	}
-	if (smtp_path_parse(arg, 1, 0, &path, params, &n_params, &why) < 0) {
+	if (smtp_path_parse_flags(arg, SMTP_PATH_NULL | SMTP_PATH_UTF8, &path, params, &n_params,
+	                          &why) < 0) {
 		smtp_reply_error(s, "501 5.1.7 %s", why);
 		return;
 	}
@@ -232,6 +267,12 @@ static void smtp_cmd_mail(struct smtp_session *s, const char *arg)
 		smtp_transaction_reset(s);
 		return;
 	}
+	if (path.utf8 && !(s->envelope.flags & ENVELOPE_SMTPUTF8)) {
+		smtp_reply_error(s, "553 5.6.7 Non-ASCII sender address needs the SMTPUTF8 "
+		                    "parameter (RFC 6531 3.4)");
+		smtp_transaction_reset(s);
+		return;
+	}
 	smtp_path_format(&path, s->envelope.sender, sizeof(s->envelope.sender));
 	if (smtp_auth_check_sender(&s->auth, s->envelope.sender, &refusal) < 0) {
 		smtp_reply_error(s, "%s", refusal);
@@ -242,25 +283,44 @@ static void smtp_cmd_mail(struct smtp_session *s, const char *arg)
 	smtp_reply(s, "250 2.1.0 Ok");
 }
 
-static void smtp_cmd_rcpt(struct smtp_session *s, const char *arg)
+/* RCPT's checks before the lookup: a transaction open for recipients,
+ * the path (UTF-8 only under SMTPUTF8, RFC 6531 3.7.4.1) and its
+ * parameters. Returns 0 with *PATH, or -1 once refused. */
+static int smtp_rcpt_parse(struct smtp_session *s, const char *arg, struct smtp_path *path)
 {
-	const char *const *targets;
-	unsigned n_targets;
-	const struct config *cfg = s->env->cfg;
 	struct smtp_param params[SMTP_MAX_PARAMS];
-	struct smtp_path path;
 	unsigned n_params;
 	const char *why;
 
 	if (s->state != SMTP_STATE_MAIL) {
 		smtp_reply_error(s, "503 5.5.1 Error: need MAIL command");
-		return;
+		return -1;
 	}
-	if (smtp_path_parse(arg, 0, 1, &path, params, &n_params, &why) < 0) {
+	if (s->bdat_active) {
+		smtp_reply_error(s, "503 5.5.1 Error: RCPT after BDAT");
+		return -1;
+	}
+	if (smtp_path_parse_flags(arg, SMTP_PATH_POSTMASTER | SMTP_PATH_UTF8, path, params,
+	                          &n_params, &why) < 0) {
 		smtp_reply_error(s, "501 5.1.3 %s", why);
-		return;
+		return -1;
 	}
-	if (smtp_rcpt_params(s, params, n_params) < 0)
+	if (path->utf8 && !(s->envelope.flags & ENVELOPE_SMTPUTF8)) {
+		smtp_reply_error(s, "553 5.6.7 Non-ASCII recipient address needs MAIL with the "
+		                    "SMTPUTF8 parameter (RFC 6531 3.4)");
+		return -1;
+	}
+	return smtp_rcpt_params(s, params, n_params);
+}
+
+static void smtp_cmd_rcpt(struct smtp_session *s, const char *arg)
+{
+	const char *const *targets;
+	unsigned n_targets;
+	const struct config *cfg = s->env->cfg;
+	struct smtp_path path;
+
+	if (smtp_rcpt_parse(s, arg, &path) < 0)
 		return;
 	if (s->envelope.n_rcpts >= cfg->limits.recipients) {
 		smtp_reply(s, "452 4.5.3 Error: too many recipients");
@@ -430,15 +490,10 @@ static void smtp_cmd_help(struct smtp_session *s, const char *arg)
 	char text[160];
 
 	snprintf(text, sizeof(text),
-	         "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP%s%s; "
+	         "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP%s%s; "
 	         "see RFC 5321",
 	         tls ? " STARTTLS" : "", smtp_auth_ehlo(&s->auth, s->tls_active) ? " AUTH" : "");
 	smtp_reply_junk(s, text);
-}
-
-static void smtp_cmd_not_implemented(struct smtp_session *s, const char *arg)
-{
-	smtp_reply_error(s, "502 5.5.1 Error: command not implemented");
 }
 
 static void smtp_cmd_starttls(struct smtp_session *s, const char *arg)
@@ -473,7 +528,8 @@ static const struct smtp_cmd smtp_commands[] = {
     {SMTP_VERB_HELP, 0, smtp_cmd_help},
     {SMTP_VERB_STARTTLS, SMTP_CMD_NO_ARG, smtp_cmd_starttls},
     {SMTP_VERB_AUTH, 0, smtp_cmd_auth},
-    {SMTP_VERB_BDAT, 0, smtp_cmd_not_implemented},
+    /* BDAT checks HELO and TLS itself: its chunk must be read either way */
+    {SMTP_VERB_BDAT, 0, smtp_cmd_bdat},
 };
 
 /* Runs one command line through the table's checks and its handler. */

@@ -27,12 +27,9 @@
 #include "smtp/smtp_parse.h"
 #include "smtp/smtp_session_private.h"
 
-#define SMTP_DATA_CHUNK 16384
-#define SMTP_DATA_BUF (4 * SMTP_DATA_CHUNK)
-
 /* ---- deadline ---------------------------------------------------------------- */
 
-static uint64_t smtp_now_usec(void)
+uint64_t smtp_now_usec(void)
 {
 	struct timespec ts;
 
@@ -43,17 +40,22 @@ static uint64_t smtp_now_usec(void)
 /* DATA may take data_timeout seconds plus one more for every data_min_rate
  * octets received (Postfix's smtpd_min_data_rate): a client that trickles
  * a byte at a time is cut off, a slow link with a big message is not. */
-static void smtp_data_deadline(struct smtp_session *s)
+void smtp_data_rate_deadline(struct smtp_session *s, uint64_t started, uint64_t octets)
 {
 	const struct config_limits *l = &s->env->cfg->limits;
 	uint64_t allowed, elapsed;
 
 	if (l->data_min_rate == 0)
 		return;
-	allowed = (uint64_t)l->data_timeout * 1000000u + s->data.size * 1000000u / l->data_min_rate;
-	elapsed = smtp_now_usec() - s->data_started;
+	allowed = (uint64_t)l->data_timeout * 1000000u + octets * 1000000u / l->data_min_rate;
+	elapsed = smtp_now_usec() - started;
 	smtp_deadline_set(s, "data",
 	                  elapsed >= allowed ? 0 : (unsigned)((allowed - elapsed) / 1000000u) + 1);
+}
+
+static void smtp_data_deadline(struct smtp_session *s)
+{
+	smtp_data_rate_deadline(s, s->data_started, s->data.size);
 }
 
 /* ---- the spool file ---------------------------------------------------------- */
@@ -75,8 +77,12 @@ static void smtp_received_header(struct smtp_session *s, char *buf, size_t size)
 {
 	const struct config *cfg = s->env->cfg;
 	char date[64], tls[256] = "", rcpt[ENVELOPE_ADDR_MAX + 16] = "";
-	const char *with = s->auth.user[0] && s->tls_active ? "ESMTPSA"
-	                   : s->tls_active                  ? "ESMTPS"
+	/* RFC 6531 4.3: UTF8SMTP, UTF8SMTPA, UTF8SMTPS, UTF8SMTPSA */
+	int utf8 = (s->envelope.flags & ENVELOPE_SMTPUTF8) != 0;
+	const char *with = s->auth.user[0] && s->tls_active ? (utf8 ? "UTF8SMTPSA" : "ESMTPSA")
+	                   : s->tls_active                  ? (utf8 ? "UTF8SMTPS" : "ESMTPS")
+	                   : s->auth.user[0] && utf8        ? "UTF8SMTPA"
+	                   : utf8                           ? "UTF8SMTP"
 	                   : s->esmtp                       ? "ESMTP"
 	                                                    : "SMTP";
 	char who[ENVELOPE_ADDR_MAX + 64] = "", from[64];
@@ -120,26 +126,41 @@ static void smtp_data_start(struct smtp_session *s, const char *queue_id, int fd
 	memcpy(s->data_buf, header, n);
 	s->data_len = n;
 	smtp_data_init(&s->data, s->env->cfg->limits.text_line);
+	s->data_started = smtp_now_usec();
+	if (s->bdat_active) {
+		/* the chunk that asked for the file is read now (smtp_bdat.c) */
+		s->state = SMTP_STATE_BDAT;
+		return;
+	}
 	s->state = SMTP_STATE_DATA;
 	io_set_timeout(s->io, s->env->cfg->limits.data_timeout);
-	s->data_started = smtp_now_usec();
 	smtp_data_deadline(s);
 	smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
 
 void smtp_cmd_data(struct smtp_session *s, const char *arg)
 {
-	char queue_id[32];
-	int fd;
-
 	if (s->state != SMTP_STATE_MAIL) {
 		smtp_reply_error(s, "503 5.5.1 Error: need MAIL command");
+		return;
+	}
+	if (s->bdat_active) { /* RFC 3030 2: not in the same transaction */
+		smtp_reply_error(s, "503 5.5.1 Error: DATA cannot follow BDAT in one transaction");
 		return;
 	}
 	if (s->envelope.n_rcpts == 0) {
 		smtp_reply_error(s, "554 5.5.1 Error: no valid recipients");
 		return;
 	}
+	if (!smtp_data_open(s))
+		s->wait = SMTP_WAIT_OPEN;
+}
+
+int smtp_data_open(struct smtp_session *s)
+{
+	char queue_id[32];
+	int fd;
+
 	strlcpy_checked(s->envelope.client, s->client, sizeof(s->envelope.client));
 	strlcpy_checked(s->envelope.helo, s->helo, sizeof(s->envelope.helo));
 	if (s->tls_active)
@@ -148,13 +169,13 @@ void smtp_cmd_data(struct smtp_session *s, const char *arg)
 	s->envelope.time = (uint64_t)time(NULL);
 	if (s->env->queue_file(s->env->owner, s->handle, queue_id, &fd)) {
 		smtp_data_start(s, queue_id, fd);
-		return;
+		return 1;
 	}
-	s->wait = SMTP_WAIT_OPEN;
+	return 0;
 }
 
 /* Appends the buffered message to the spool file. */
-static void smtp_data_flush(struct smtp_session *s)
+void smtp_data_flush_buffer(struct smtp_session *s)
 {
 	if (s->data_len == 0)
 		return;
@@ -188,8 +209,14 @@ void smtp_session_open_done(struct smtp_session *s, int ok, const char *text, in
 	s->wait = SMTP_WAIT_NONE;
 	if (ok != QUEUE_RESULT_OK || fd < 0) {
 		log_error("event=queue-error session=%s reason=\"%s\"", s->id, text);
-		smtp_reply_spool_failure(s, ok == QUEUE_RESULT_NO_SPACE);
-		smtp_transaction_reset(s);
+		if (s->bdat_active)
+			smtp_bdat_open_failed(s, ok == QUEUE_RESULT_NO_SPACE
+			                             ? "452 4.3.1 Insufficient system storage"
+			                             : "451 4.3.0 Error: queue file write error");
+		else {
+			smtp_reply_spool_failure(s, ok == QUEUE_RESULT_NO_SPACE);
+			smtp_transaction_reset(s);
+		}
 	} else {
 		smtp_data_start(s, text, fd);
 	}
@@ -212,20 +239,67 @@ int smtp_session_read_data(struct smtp_session *s, struct evbuffer *in)
 			break;
 		take = v.iov_len < SMTP_DATA_CHUNK ? v.iov_len : SMTP_DATA_CHUNK;
 		if (SMTP_DATA_BUF - s->data_len < take + 2)
-			smtp_data_flush(s);
+			smtp_data_flush_buffer(s);
 		done = smtp_data_feed(&s->data, v.iov_base, take, s->data_buf + s->data_len,
 		                      &out_len, &consumed);
 		evbuffer_drain(in, consumed);
 		/* Past the size limit the rest is read and dropped (RFC 1870 6). */
-		if (s->data.size <= cfg->limits.message_size) {
-			smtp_auth_header_append(&s->auth, s->data_buf + s->data_len, out_len);
-			s->data_len += out_len;
-		}
+		if (s->data.size <= cfg->limits.message_size)
+			smtp_data_append(s, NULL, out_len);
 		if (done)
 			return 1;
 	}
 	smtp_data_deadline(s); /* more time for what came */
 	return 0;
+}
+
+/* The header checks see the message as stored: the From: rule of logged-in
+ * users (smtp_auth.h) and "TLS-Required:" (RFC 8689 5). DATA is NULL when
+ * the octets are already at the end of the spool buffer. */
+void smtp_data_append(struct smtp_session *s, const char *data, size_t len)
+{
+	static const char *const tls_required[] = {"TLS-Required"};
+	char *at = s->data_buf + s->data_len;
+
+	if (data != NULL)
+		memcpy(at, data, len);
+	smtp_auth_header_append(&s->auth, at, len);
+	if (!s->tls_required_on) {
+		header_scan_init(&s->tls_required, tls_required, 1, HEADER_SCAN_LAX_EOL);
+		s->tls_required_on = 1;
+	}
+	if (!s->tls_required.done)
+		header_scan_feed(&s->tls_required, at, len);
+	s->data_len += len;
+}
+
+/* RFC 8689 5: "TLS-Required: No" asks that TLS policy failures be waived,
+ * unless the sender also asked for REQUIRETLS, which wins. */
+static void smtp_data_tls_required(struct smtp_session *s)
+{
+	if (!s->tls_required_on)
+		return;
+	header_scan_finish(&s->tls_required);
+	if (!(s->envelope.flags & ENVELOPE_REQUIRETLS) &&
+	    header_scan_single_word(&s->tls_required, 0, "No"))
+		s->envelope.flags |= ENVELOPE_TLS_OPTIONAL;
+}
+
+/* The refusal of a message whose text has a bare CR or LF: only BDAT can
+ * bring one to the end (DATA keeps them as data, README "What the SMTP
+ * server does"); it is refused because the next hop, or a DATA hop after
+ * it, may take it for a line end (the SMTP smuggling class). */
+static int smtp_data_bare_line_end(struct smtp_session *s)
+{
+	if (!s->bdat_active || (!s->data.bare_lf && !s->data.bare_cr))
+		return 0;
+	smtp_reply(s,
+	           "554 5.6.0 Error: bare <%s> in the message; lines must end with <CR><LF> "
+	           "(RFC 5321 2.3.8)",
+	           s->data.bare_lf ? "LF" : "CR");
+	log_info("event=bare-newline session=%s kind=%s where=bdat", s->id,
+	         s->data.bare_lf ? "LF" : "CR");
+	return 1;
 }
 
 /* End of data: either refuse with the reason, or hand over to the queue
@@ -238,7 +312,7 @@ void smtp_data_end(struct smtp_session *s)
 	const char *refusal = NULL;
 
 	if (!too_big)
-		smtp_data_flush(s);
+		smtp_data_flush_buffer(s);
 	smtp_deadline_clear(s);
 	io_set_timeout(s->io, cfg->limits.command_timeout);
 	s->state = SMTP_STATE_MAIL;
@@ -247,6 +321,8 @@ void smtp_data_end(struct smtp_session *s)
 		           cfg->limits.message_size);
 	} else if (smtp_auth_check_from_header(&s->auth, &refusal) < 0) {
 		smtp_reply(s, "%s", refusal);
+	} else if (smtp_data_bare_line_end(s)) {
+		/* replied */
 	} else if (s->data.line_too_long) {
 		smtp_reply(s,
 		           "554 5.6.0 Error: message has a line longer than %zu octets "
@@ -259,6 +335,7 @@ void smtp_data_end(struct smtp_session *s)
 	} else {
 		close(s->spool_fd);
 		s->spool_fd = -1;
+		smtp_data_tls_required(s);
 		s->wait = SMTP_WAIT_COMMIT;
 		s->env->queue_commit(s->env->owner, s->handle, s->queue_id, s->written, s->crc,
 		                     &s->envelope);

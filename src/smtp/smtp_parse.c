@@ -24,6 +24,7 @@
 #define ERR_PERCENT "'%' in the local part is not accepted"
 #define ERR_BANG "'!' in the local part is not accepted"
 #define ERR_8BIT "Non-ASCII addresses are not accepted"
+#define ERR_UTF8 "Invalid UTF-8 or a control character in the address"
 #define ERR_NO_DOMAIN "Syntax error: address must have a domain"
 #define ERR_LOCAL "Syntax error in local part"
 #define ERR_QUOTED "Syntax error in quoted local part"
@@ -78,6 +79,13 @@ static char to_upper(unsigned char c)
 static int is_atext(unsigned char c)
 {
 	return is_let_dig(c) || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+}
+
+/* The length of the valid UTF-8 character at S[0..N) when it is not
+ * ASCII (RFC 6531 3.3 UTF8-non-ascii); 0 for ASCII or invalid UTF-8. */
+static size_t utf8_at(const char *s, size_t n)
+{
+	return (unsigned char)s[0] < 0x80 ? 0 : smtp_utf8_char_len(s, n);
 }
 
 /* ASCII-only case-insensitive comparison of N bytes; S may be shorter. */
@@ -281,29 +289,33 @@ int smtp_command_parse(const char *line, struct smtp_command *cmd, const char **
 /* ---- domains ----------------------------------------------------------- */
 
 /* 1 if S[0..N) is an RFC 5321 4.1.2 sub-domain: Let-dig [Ldh-str], and at
- * most 63 octets (RFC 1035 2.3.4). */
-static int label_valid(const char *s, size_t n)
+ * most 63 octets (RFC 1035 2.3.4). With UTF8, a U-label's non-ASCII
+ * characters count as letters (RFC 6531 3.3 sub-domain =/ U-label; no IDNA
+ * check: its octets, not its A-label form, are bounded by 63). */
+static int label_valid(const char *s, size_t n, int utf8)
 {
-	if (n == 0 || n > DNS_LABEL_MAX)
+	if (n == 0 || n > DNS_LABEL_MAX || s[0] == '-' || s[n - 1] == '-')
 		return 0;
-	if (!is_let_dig((unsigned char)s[0]) || !is_let_dig((unsigned char)s[n - 1]))
-		return 0;
-	for (size_t i = 1; i + 1 < n; i++) {
-		if (!is_let_dig((unsigned char)s[i]) && s[i] != '-')
+	for (size_t i = 0; i < n; i++) {
+		size_t u = utf8 ? utf8_at(s + i, n - i) : 0;
+
+		if (u > 0)
+			i += u - 1;
+		else if (!is_let_dig((unsigned char)s[i]) && s[i] != '-')
 			return 0;
 	}
 	return 1;
 }
 
 /* NULL if S[0..N) is an RFC 5321 4.1.2 Domain: sub-domain *("." sub-domain). */
-static const char *hostname_check(const char *s, size_t n)
+static const char *hostname_check(const char *s, size_t n, int utf8)
 {
 	size_t start = 0;
 
 	for (size_t i = 0; i <= n; i++) {
 		if (i < n && s[i] != '.')
 			continue;
-		if (!label_valid(s + start, i - start))
+		if (!label_valid(s + start, i - start, utf8))
 			return ERR_DOMAIN;
 		start = i + 1;
 	}
@@ -336,26 +348,34 @@ static const char *literal_check(const char *s, size_t n)
 	return NULL;
 }
 
-/* NULL if S[0..N) is a Domain or address-literal, else why not. */
-static const char *domain_check(const char *s, size_t n)
+/* NULL if S[0..N) is a Domain or address-literal, else why not. Non-ASCII
+ * octets need UTF8 (SMTPUTF8, RFC 6531) and then valid UTF-8. */
+static const char *domain_check(const char *s, size_t n, int utf8)
 {
 	if (n == 0)
 		return ERR_DOMAIN;
 	if (n > SMTP_DOMAIN_MAX)
 		return ERR_DOMAIN_LONG; /* RFC 5321 4.5.3.1.2 */
 	for (size_t i = 0; i < n; i++) {
-		if ((unsigned char)s[i] >= 0x80)
-			return ERR_8BIT; /* needs SMTPUTF8, RFC 6531 */
+		if ((unsigned char)s[i] >= 0x80 && !utf8)
+			return ERR_8BIT;
 	}
 	if (s[0] == '[')
 		return literal_check(s, n);
-	return hostname_check(s, n);
+	return hostname_check(s, n, utf8);
 }
 
 /* 1 if S is a Domain or address-literal (RFC 5321 4.1.2). */
 int smtp_domain_valid(const char *s)
 {
-	return domain_check(s, strlen(s)) == NULL;
+	return domain_check(s, strlen(s), 0) == NULL;
+}
+
+/* 1 if S is a Domain, address-literal or (RFC 6531 3.3) a domain of
+ * U-labels. */
+int smtp_domain_valid_utf8(const char *s)
+{
+	return domain_check(s, strlen(s), 1) == NULL;
 }
 
 /* Stores the valid domain S[0..N) lower-cased into OUT, with an IPv6
@@ -371,13 +391,19 @@ static void domain_store(char *out, const char *s, size_t n)
 
 /* ---- local parts ------------------------------------------------------- */
 
-/* 1 if S[0..N) is a Dot-string: Atom *("." Atom) (RFC 5321 4.1.2). */
+/* 1 if S[0..N) is a Dot-string: Atom *("." Atom) (RFC 5321 4.1.2), where
+ * valid UTF-8 counts as atext (RFC 6531 3.3); the parser refuses it
+ * before this without SMTPUTF8. */
 static int dot_string_valid(const char *s, size_t n)
 {
 	if (n == 0 || s[0] == '.' || s[n - 1] == '.')
 		return 0;
 	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '.' ? s[i + 1] == '.' : !is_atext((unsigned char)s[i]))
+		size_t u = utf8_at(s + i, n - i);
+
+		if (u > 0)
+			i += u - 1;
+		else if (s[i] == '.' ? s[i + 1] == '.' : !is_atext((unsigned char)s[i]))
 			return 0;
 	}
 	return 1;
@@ -385,16 +411,23 @@ static int dot_string_valid(const char *s, size_t n)
 
 /* Parses an unquoted local part at *PP up to the '@'; refuses the '%' and
  * '!' relaying forms. Local part length per RFC 5321 4.5.3.1.1. */
-static int parse_dot_string(const char **pp, struct smtp_path *path, const char **error_r)
+static int parse_dot_string(const char **pp, struct smtp_path *path, int utf8,
+                            const char **error_r)
 {
 	const char *s = *pp;
-	size_t n;
+	size_t n, len = strlen(s);
 
 	for (n = 0; s[n] != '@' && s[n] != '>' && s[n] != ' ' && s[n] != '\0'; n++) {
 		unsigned char c = (unsigned char)s[n];
+		size_t u = utf8 ? utf8_at(s + n, len - n) : 0;
 
+		if (u > 0) {
+			n += u - 1;
+			path->utf8 = 1;
+			continue;
+		}
 		if (c >= 0x80)
-			*error_r = ERR_8BIT;
+			*error_r = utf8 ? ERR_UTF8 : ERR_8BIT;
 		else if (c == '%')
 			*error_r = ERR_PERCENT;
 		else if (c == '!')
@@ -422,22 +455,36 @@ static int parse_dot_string(const char **pp, struct smtp_path *path, const char 
 /* Parses a Quoted-string local part at *PP (RFC 5321 4.1.2: qtextSMTP and
  * quoted-pairSMTP) and stores it unquoted. The 64-octet limit applies to the
  * quoted form as sent. */
-static int parse_quoted(const char **pp, struct smtp_path *path, const char **error_r)
+static int parse_quoted(const char **pp, struct smtp_path *path, int utf8,
+                        const char **error_r)
 {
 	const char *s = *pp + 1;
 	size_t i, out = 0;
 
 	for (i = 0; s[i] != '"'; i++) {
 		unsigned char c = (unsigned char)s[i];
+		size_t u;
 
 		if (i + 3 > SMTP_LOCAL_PART_MAX) { /* '"' + i + 1 octets + '"' */
 			*error_r = c == '\0' ? ERR_QUOTED : ERR_LOCAL_LONG;
 			return -1;
 		}
+		u = utf8 ? utf8_at(s + i, strlen(s + i)) : 0;
+		if (u > 0) { /* RFC 6531 3.3 qtextSMTP =/ UTF8-non-ascii */
+			if (i + u + 2 > SMTP_LOCAL_PART_MAX) {
+				*error_r = ERR_LOCAL_LONG;
+				return -1;
+			}
+			memcpy(path->local + out, s + i, u);
+			out += u;
+			i += u - 1;
+			path->utf8 = 1;
+			continue;
+		}
 		if (c == '\\')
 			c = (unsigned char)s[++i];
 		if (c >= 0x80 || c < 0x20 || c == 0x7f) {
-			*error_r = c >= 0x80 ? ERR_8BIT : ERR_QUOTED;
+			*error_r = c < 0x80 ? ERR_QUOTED : utf8 ? ERR_UTF8 : ERR_8BIT;
 			return -1;
 		}
 		path->local[out++] = (char)c;
@@ -461,28 +508,33 @@ static int is_postmaster(const char *p)
 }
 
 /* Parses the domain after the '@' at *PP, up to the closing '>'. */
-static int parse_domain(const char **pp, struct smtp_path *path, const char **error_r)
+static int parse_domain(const char **pp, struct smtp_path *path, int utf8,
+                        const char **error_r)
 {
 	const char *s = *pp;
 	size_t n = strcspn(s, "> ");
-	const char *error = domain_check(s, n);
+	const char *error = domain_check(s, n, utf8);
 
 	if (error != NULL) {
-		*error_r = error;
+		*error_r = utf8 && !smtp_utf8_valid(s, n) ? ERR_UTF8 : error;
 		return -1;
 	}
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			path->utf8 = 1;
 	domain_store(path->domain, s, n);
 	*pp = s + n;
 	return 0;
 }
 
 /* Parses Mailbox (RFC 5321 4.1.2) at *PP, up to but excluding the '>'. */
-static int parse_mailbox(const char **pp, struct smtp_path *path, const char **error_r)
+static int parse_mailbox(const char **pp, struct smtp_path *path, int utf8, const char **error_r)
 {
 	const char *p = *pp;
 	int ret;
 
-	ret = *p == '"' ? parse_quoted(&p, path, error_r) : parse_dot_string(&p, path, error_r);
+	ret = *p == '"' ? parse_quoted(&p, path, utf8, error_r)
+	                : parse_dot_string(&p, path, utf8, error_r);
 	if (ret < 0)
 		return -1;
 	if (*p != '@') {
@@ -490,7 +542,7 @@ static int parse_mailbox(const char **pp, struct smtp_path *path, const char **e
 		return -1;
 	}
 	p++;
-	if (parse_domain(&p, path, error_r) < 0)
+	if (parse_domain(&p, path, utf8, error_r) < 0)
 		return -1;
 	*pp = p;
 	return 0;
@@ -498,10 +550,12 @@ static int parse_mailbox(const char **pp, struct smtp_path *path, const char **e
 
 /* Parses "<...>" at *PP: the null path, <postmaster> or a Mailbox; source
  * routes (RFC 5321 4.1.2 A-d-l, deprecated by C.6) are refused. */
-static int parse_path(const char **pp, int allow_null, int allow_postmaster, struct smtp_path *path,
+static int parse_path(const char **pp, unsigned flags, struct smtp_path *path,
                       const char **error_r)
 {
 	const char *p = *pp;
+	int allow_null = (flags & SMTP_PATH_NULL) != 0;
+	int allow_postmaster = (flags & SMTP_PATH_POSTMASTER) != 0;
 
 	if (*p++ != '<' || *p == '\0') {
 		*error_r = ERR_BRACKETS;
@@ -524,7 +578,7 @@ static int parse_path(const char **pp, int allow_null, int allow_postmaster, str
 		}
 		strcpy(path->local, "postmaster");
 		p += 10;
-	} else if (parse_mailbox(&p, path, error_r) < 0) {
+	} else if (parse_mailbox(&p, path, (flags & SMTP_PATH_UTF8) != 0, error_r) < 0) {
 		return -1;
 	}
 	if (*p != '>') {
@@ -632,14 +686,14 @@ static int parse_params(const char *p, struct smtp_param *params, unsigned *n_pa
 }
 
 /* Parses "<path> params"; on error *path is all zero and *n_params_r 0. */
-int smtp_path_parse(const char *arg, int allow_null, int allow_postmaster, struct smtp_path *path,
-                    struct smtp_param *params, unsigned *n_params_r, const char **error_r)
+int smtp_path_parse_flags(const char *arg, unsigned flags, struct smtp_path *path,
+                          struct smtp_param *params, unsigned *n_params_r, const char **error_r)
 {
 	const char *p = arg;
 
 	memset(path, 0, sizeof(*path));
 	*n_params_r = 0;
-	if (parse_path(&p, allow_null, allow_postmaster, path, error_r) < 0)
+	if (parse_path(&p, flags, path, error_r) < 0)
 		goto fail;
 	if ((size_t)(p - arg) > SMTP_PATH_MAX) {
 		*error_r = ERR_PATH_LONG; /* RFC 5321 4.5.3.1.3 */
@@ -652,6 +706,15 @@ fail:
 	memset(path, 0, sizeof(*path));
 	*n_params_r = 0;
 	return -1;
+}
+
+int smtp_path_parse(const char *arg, int allow_null, int allow_postmaster, struct smtp_path *path,
+                    struct smtp_param *params, unsigned *n_params_r, const char **error_r)
+{
+	return smtp_path_parse_flags(arg,
+	                             (allow_null ? SMTP_PATH_NULL : 0) |
+	                                 (allow_postmaster ? SMTP_PATH_POSTMASTER : 0),
+	                             path, params, n_params_r, error_r);
 }
 
 /* ---- formatting -------------------------------------------------------- */

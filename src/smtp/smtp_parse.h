@@ -7,6 +7,8 @@
  *   smtp_path_*     parses Reverse-path / Forward-path (RFC 5321 4.1.2).
  *   smtp_param_*    parses ESMTP parameters (RFC 5321 4.1.2 Mail-parameters).
  *   smtp_data_*     the DATA end-of-data state machine with dot-unstuffing.
+ *   smtp_bdat_*     BDAT's argument and the check of its chunks' text
+ *                   (RFC 3030; smtp_parse_ext.c, with the UTF-8 checks).
  */
 #ifndef SEALMAIL_SMTP_PARSE_H
 #define SEALMAIL_SMTP_PARSE_H
@@ -95,10 +97,16 @@ int smtp_command_parse_len(const char *line, size_t len, struct smtp_command *cm
 
 struct smtp_path {
 	char local[SMTP_LOCAL_PART_MAX * 2 + 3]; /* unquoted form */
-	char domain[SMTP_DOMAIN_MAX + 1];        /* lower-cased; "" for <> or postmaster */
+	char domain[SMTP_DOMAIN_MAX + 1];        /* ASCII lower-cased; "" for <> or postmaster */
 	int null;                                /* "<>" */
 	int quoted;                              /* local part was a quoted-string */
+	int utf8;                                /* holds non-ASCII (needs SMTPUTF8) */
 };
+
+/* What smtp_path_parse_flags() accepts. */
+#define SMTP_PATH_NULL 0x1       /* "<>" (MAIL) */
+#define SMTP_PATH_POSTMASTER 0x2 /* a bare "<postmaster>" (RCPT) */
+#define SMTP_PATH_UTF8 0x4       /* UTF-8 local parts and domains (RFC 6531 3.3) */
 
 struct smtp_param {
 	char keyword[32]; /* upper-cased */
@@ -118,6 +126,15 @@ struct smtp_param {
 int smtp_path_parse(const char *arg, int allow_null, int allow_postmaster, struct smtp_path *path,
                     struct smtp_param *params, unsigned *n_params_r, const char **error_r);
 
+/* The same with SMTP_PATH_* FLAGS. With SMTP_PATH_UTF8, non-ASCII octets
+ * are taken in local parts (atext and qtextSMTP) and domains (U-labels)
+ * when they are valid UTF-8 and not C1 controls (RFC 6531 3.3), and set
+ * path->utf8; domains are lower-cased in ASCII only (there is no IDNA
+ * mapping: a U-label and its A-label are different domains here); length
+ * bounds count octets. */
+int smtp_path_parse_flags(const char *arg, unsigned flags, struct smtp_path *path,
+                          struct smtp_param *params, unsigned *n_params_r, const char **error_r);
+
 /* Formats PATH back as local@domain into BUF (SIZE bytes, truncated if
  * short), quoting the local part if it is not a Dot-string or has '%' or '!'
  * so that smtp_path_parse() takes it back; "postmaster" alone for a bare
@@ -127,6 +144,17 @@ char *smtp_path_format(const struct smtp_path *path, char *buf, size_t size);
 /* 1 if S is a syntactically valid domain (RFC 5321 Domain or
  * address-literal). */
 int smtp_domain_valid(const char *s);
+/* The same, U-labels allowed (RFC 6531 3.3). */
+int smtp_domain_valid_utf8(const char *s);
+
+/* ---- UTF-8 (smtp_parse_ext.c) ----------------------------------------- */
+
+/* The length (2 to 4) of the UTF-8 character at S[0..N) when it is
+ * well-formed (RFC 3629 4: shortest form, no surrogates, at most U+10FFFF)
+ * and not a C1 control (U+0080-U+009F); else 0, also for any ASCII. */
+size_t smtp_utf8_char_len(const char *s, size_t n);
+/* 1 if S[0..N) is ASCII without C0 controls or DEL, and UTF-8 as above. */
+int smtp_utf8_valid(const char *s, size_t n);
 
 /* ---- DATA ----------------------------------------------------------- */
 
@@ -165,5 +193,22 @@ void smtp_data_init(struct smtp_data_parser *p, size_t max_line);
  * dropped whatever follows it. Once done, it takes nothing (returns 1). */
 int smtp_data_feed(struct smtp_data_parser *p, const char *in, size_t len, char *out,
                    size_t *out_len_r, size_t *consumed_r);
+
+/* ---- BDAT (RFC 3030; smtp_parse_ext.c) -------------------------------- */
+
+#define SMTP_BDAT_DIGITS_MAX 19 /* a chunk size fits in 63 bits */
+
+/* Parses BDAT's argument: chunk-size [SP "LAST"] (RFC 3030 3, any case,
+ * extra spaces tolerated). Returns 0 with *size_r and *last_r, or -1 with
+ * *error_r: then the chunk's end is unknown and the session must close. */
+int smtp_bdat_parse(const char *arg, uint64_t *size_r, int *last_r, const char **error_r);
+
+/* Checks a chunk's octets as they are stored, with no unstuffing: counts
+ * them into p->size, notes a line longer than p->max_line, and a bare CR
+ * or bare LF (RFC 5321 2.3.8), across any split of the input and across
+ * chunks. P is set up by smtp_data_init(). */
+void smtp_bdat_feed(struct smtp_data_parser *p, const char *in, size_t len);
+/* The last chunk ended: a CR left pending at the very end was bare. */
+void smtp_bdat_finish(struct smtp_data_parser *p);
 
 #endif

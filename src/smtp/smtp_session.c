@@ -2,7 +2,7 @@
  * smtp_session.c: the SMTP server session's life cycle (see smtp_session.h):
  * smtp_session_new() and its end, the io callback and its events, the
  * input loop that feeds commands to the command table (smtp_command.c) and
- * message text to DATA (smtp_data.c), the replies and deadlines, TLS, and
+ * message text to DATA (smtp_data.c) and BDAT (smtp_bdat.c), the replies and deadlines, TLS, and
  * the steps of the AUTH sub-machine (smtp_auth.h) carried out. Called by
  * the SMTP role's listener; what the session's files share is
  * smtp_session_private.h.
@@ -115,6 +115,10 @@ void smtp_transaction_reset(struct smtp_session *s)
 	envelope_init(&s->envelope);
 	s->declared_size = 0;
 	smtp_auth_header_reset(&s->auth);
+	if (s->tls_required_on)
+		header_scan_free(&s->tls_required);
+	s->tls_required_on = 0;
+	s->bdat_active = 0;
 	s->first_rcpt_display[0] = '\0';
 	if (s->state == SMTP_STATE_MAIL || s->state == SMTP_STATE_DATA)
 		s->state = SMTP_STATE_READY;
@@ -273,10 +277,19 @@ void smtp_session_process(struct smtp_session *s)
 	if (s->io == NULL)
 		return;
 	in = io_input(s->io);
-	while (s->wait == SMTP_WAIT_NONE && evbuffer_get_length(in) > 0) {
+	while (s->wait == SMTP_WAIT_NONE) {
 		if (s->state == SMTP_STATE_CLOSING || s->state == SMTP_STATE_TLS)
 			break;
 		if (io_output_full(s->io))
+			break;
+		/* a chunk may end without input: BDAT 0, or all of it was here */
+		if (s->state == SMTP_STATE_BDAT) {
+			if (!smtp_session_read_bdat(s, in))
+				break;
+			smtp_bdat_chunk_end(s);
+			continue;
+		}
+		if (evbuffer_get_length(in) == 0)
 			break;
 		if (s->state == SMTP_STATE_DATA) {
 			if (smtp_session_read_data(s, in))

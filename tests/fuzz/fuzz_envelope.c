@@ -19,6 +19,7 @@ static void check_same(const struct envelope *a, const struct envelope *b)
 	CHECK(strcmp(a->client, b->client) == 0 && strcmp(a->tls, b->tls) == 0);
 	CHECK(strcmp(a->body, b->body) == 0 && strcmp(a->ret, b->ret) == 0);
 	CHECK(strcmp(a->envid, b->envid) == 0 && a->n_rcpts == b->n_rcpts);
+	CHECK(a->trusted == b->trusted && a->flags == b->flags);
 	for (unsigned i = 0; i < a->n_rcpts; i++) {
 		CHECK(strcmp(a->rcpts[i].addr, b->rcpts[i].addr) == 0);
 		CHECK(strcmp(a->rcpts[i].orcpt, b->rcpts[i].orcpt) == 0);

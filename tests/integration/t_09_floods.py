@@ -191,7 +191,10 @@ class Deadlines(harness.ServerTestCase):
         self.assertTrue(f.readline().startswith(b"220 "))
         s.sendall(b"EHLO client.test\r\nMAIL FROM:<%s>\r\nRCPT TO:<bob@local.test>\r\n"
                   b"DATA\r\n" % SENDER.encode())
-        replies = [f.readline() for _ in range(11)]
+        replies = [f.readline()]
+        while replies[-1].startswith(b"250-"):  # the EHLO reply, however long
+            replies.append(f.readline())
+        replies += [f.readline() for _ in range(3)]
         self.assertTrue(replies[-1].startswith(b"354"), replies)
         # One octet every 0.2 s (5 a second, far below 500): a pace, not a wait
         # that decides anything; the server must end it.

@@ -153,6 +153,53 @@ static void test_envelope_trusted(void **state)
 	envelope_free(&a);
 }
 
+/* The envelope flags (SMTPUTF8, REQUIRETLS, TLS-Required: No) go into
+ * the spool file as "flags N" and over IPC; a file without the record
+ * loads with none, and an unknown bit is refused in both encodings. */
+static void test_envelope_flags(void **state)
+{
+	struct envelope a, b;
+	struct ipc_writer w;
+	struct ipc_reader r;
+	size_t len, hlen;
+	const char *why;
+	char *text;
+
+	(void)state;
+	fill(&a);
+	text = spool_envelope_format(&a, &len);
+	assert_null(strstr(text, "\nflags "));
+	assert_int_equal(spool_envelope_parse(&b, text, len, &hlen, &why), 0);
+	assert_int_equal(b.flags, 0);
+	envelope_free(&b);
+	free(text);
+	a.flags = ENVELOPE_SMTPUTF8 | ENVELOPE_REQUIRETLS;
+	text = spool_envelope_format(&a, &len);
+	assert_non_null(strstr(text, "\nflags 3\n"));
+	assert_int_equal(spool_envelope_parse(&b, text, len, &hlen, &why), 0);
+	assert_int_equal(b.flags, ENVELOPE_SMTPUTF8 | ENVELOPE_REQUIRETLS);
+	envelope_free(&b);
+	text[strstr(text, "\nflags 3\n") - text + 7] = '8';
+	assert_int_equal(spool_envelope_parse(&b, text, len, &hlen, &why), -1);
+	free(text);
+	a.flags = ENVELOPE_TLS_OPTIONAL;
+	ipc_writer_init(&w);
+	proto_envelope_encode(&a, &w);
+	ipc_reader_init(&r, w.buf, w.len);
+	assert_int_equal(proto_envelope_decode(&b, &r), 0);
+	assert_int_equal(b.flags, ENVELOPE_TLS_OPTIONAL);
+	envelope_free(&b);
+	ipc_writer_free(&w);
+	a.flags = 0x10;
+	ipc_writer_init(&w);
+	proto_envelope_encode(&a, &w);
+	ipc_reader_init(&r, w.buf, w.len);
+	assert_int_equal(proto_envelope_decode(&b, &r), -1);
+	envelope_free(&b);
+	ipc_writer_free(&w);
+	envelope_free(&a);
+}
+
 static void test_envelope_refuses_line_ends(void **state)
 {
 	struct envelope a;
@@ -259,12 +306,12 @@ static void test_maildir_path(void **state)
 
 static void test_maildir_name_is_ours(void **state)
 {
-	assert_true(maildir_name_is_ours("1764580000.M123456P42Q7.mx.local.test,S=1024",
-	                                 "mx.local.test"));
-	assert_false(maildir_name_is_ours("1764580000.M123456P42Q7.other.test,S=1024",
-	                                  "mx.local.test"));
-	assert_false(maildir_name_is_ours("1764580000.M12345P42Q7.mx.local.test,S=1024",
-	                                  "mx.local.test"));
+	assert_true(
+	    maildir_name_is_ours("1764580000.M123456P42Q7.mx.local.test,S=1024", "mx.local.test"));
+	assert_false(
+	    maildir_name_is_ours("1764580000.M123456P42Q7.other.test,S=1024", "mx.local.test"));
+	assert_false(
+	    maildir_name_is_ours("1764580000.M12345P42Q7.mx.local.test,S=1024", "mx.local.test"));
 	assert_false(maildir_name_is_ours("1764580000.M123456P42Q7.mx.local.test,S=1024:2,S",
 	                                  "mx.local.test"));
 	assert_false(maildir_name_is_ours("1764580000.M123456P42Q7.mx.local.test.evil,S=1",
@@ -355,6 +402,7 @@ int main(void)
 	    cmocka_unit_test(test_envelope_refuses_line_ends),
 	    cmocka_unit_test(test_envelope_drops_odd_orcpt),
 	    cmocka_unit_test(test_envelope_trusted),
+	    cmocka_unit_test(test_envelope_flags),
 	    cmocka_unit_test(test_envelope_ipc_roundtrip),
 	    cmocka_unit_test(test_envelope_ipc_refuses_unknown_notify),
 	    cmocka_unit_test(test_envelope_trailer),
