@@ -7,7 +7,8 @@
  * judgement of what the connection achieved, and at "may" the retry in
  * plaintext after a failed handshake. Called by the dialog (mta_session.c)
  * and the host list (mta_destination.c); a policy failure goes to
- * mta_session_next_host(), a REQUIRETLS one returns the messages.
+ * mta_session_next_host(); where REQUIRETLS cannot be met, the tasks are
+ * returned as they would start (mta_session.c).
  */
 #include <stdio.h>
 #include <string.h>
@@ -22,8 +23,6 @@
 #include "policy/policy.h"
 #include "smtp/mta_private.h"
 #include "smtp/smtp_reply.h"
-
-#define MTA_REQUIRETLS_STATUS "5.7.30" /* RFC 8689 5 */
 
 static void mta_session_start_tls(struct mta_session *s);
 
@@ -66,28 +65,25 @@ void mta_tls_decide(struct mta_session *s)
 
 /* ---- the judgement ----------------------------------------------------------- */
 
-/* The messages of this destination cannot be relayed as REQUIRETLS asks
- * (RFC 8689 4.2.1): every recipient fails now, permanently. */
-static void mta_session_requiretls_return(struct mta_session *s, const char *why)
+/* REQUIRETLS cannot be met on this connection (RFC 8689 4.2.1): it
+ * carries none of this destination's tasks (every one has the flag, see
+ * MTA_DEST_FLAGS): each is returned with 5.7.30 when it would start, by
+ * the one check of REQUIRETLS before MAIL (mta_session.c), which the peer
+ * word made here fails. */
+static void mta_session_requiretls_unmet(struct mta_session *s, const char *why)
 {
-	char text[700];
-
-	snprintf(text, sizeof(text), MTA_REQUIRETLS_STATUS " REQUIRETLS: %s", why);
-	log_info("event=mta-host-failed domain=%s relay=%s reason=\"%s\"", s->dest->domain,
-	         s->relay, text);
-	strlcpy_checked(s->fail_mx, s->hosts[s->cur].name, sizeof(s->fail_mx));
-	strlcpy_checked(s->fail_ip, s->hosts[s->cur].addr, sizeof(s->fail_ip));
-	strlcpy_checked(s->last_error, text, sizeof(s->last_error));
-	s->policy_failed = 1;
-	s->hosts_policy_failed++;
-	mta_session_quit_host(s);
-	mta_session_give_up(s, MTA_PERMFAIL, MTA_REQUIRETLS_STATUS, text);
+	log_info("event=mta-requiretls-unmet domain=%s relay=%s reason=\"%s\"", s->dest->domain,
+	         s->relay, why);
+	strlcpy_checked(s->judged.peer, s->judged.achieved >= TLS_SEEN_ENCRYPTED ? "untrusted" : "none",
+	                sizeof(s->judged.peer));
+	strlcpy_checked(s->rpt_type, s->judged.rpt_type, sizeof(s->rpt_type));
 }
 
 /* Judges what the connection achieved (R) against the decision. Returns 0
- * when it may carry mail (s->judged says how it is protected), or -1 when
- * the host was left: the next one is tried, or the messages returned.
- * DETAIL, when not "", is what the client saw, added to the reason. */
+ * when the dialog goes on (s->judged says how the connection is protected;
+ * when REQUIRETLS cannot be met, no task will be sent on it), or -1 when
+ * the host was left and the next one is tried. DETAIL, when not "", is
+ * what the client saw, added to the reason. */
 static int mta_tls_judge(struct mta_session *s, const struct tls_result *r, const char *detail)
 {
 	const char *host = s->hosts[s->cur].name;
@@ -104,8 +100,8 @@ static int mta_tls_judge(struct mta_session *s, const struct tls_result *r, cons
 	snprintf(what, sizeof(what), "%s%s%s%s", s->judged.why, detail[0] ? " (" : "", detail,
 	         detail[0] ? ")" : "");
 	if (s->judged.verdict == TLS_VERDICT_RETURN) {
-		mta_session_requiretls_return(s, what);
-		return -1;
+		mta_session_requiretls_unmet(s, what);
+		return 0;
 	}
 	mta_policy_error(s, why, sizeof(why), what);
 	mta_session_next_host(s, why, 1);
