@@ -102,7 +102,7 @@ static int dns_set_anchor(struct dns_resolver *r, const char *file, char *buf, s
 	if (f == NULL || fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode) ||
 	    st.st_size > DNS_TRUST_ANCHOR_MAX) {
 		snprintf(buf, size, "trust_anchor %s: %s", path,
-		         f == NULL            ? strerror(errno)
+		         f == NULL              ? strerror(errno)
 		         : !S_ISREG(st.st_mode) ? "not a regular file"
 		                                : "too large");
 		if (f != NULL)
@@ -253,9 +253,9 @@ static void dns_request_finish(struct dns_request *req)
 	for (i = 0; i < req->n_ex; i++)
 		if (dns_exchanger_status(&req->ex[i]) != DNSSEC_BOGUS)
 			dns_answer_add(&a, &req->ex[i]);
-	a.secure = req->mx_lookup      ? req->mx_status
-	           : req->n_ex > 0     ? dns_exchanger_status(&req->ex[0])
-	                               : DNSSEC_INSECURE;
+	a.secure = req->mx_lookup  ? req->mx_status
+	           : req->n_ex > 0 ? dns_exchanger_status(&req->ex[0])
+	                           : DNSSEC_INSECURE;
 	if (a.n_hosts == 0) {
 		a.status = DNS_TEMPFAIL;
 		snprintf(a.error, sizeof(a.error), "%s",

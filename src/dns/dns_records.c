@@ -53,8 +53,8 @@ int dns_txt_rdata_decode(const unsigned char *rdata, size_t len, char *out, size
 /* Fills the common part of an answer from RESULT: the status, and whether
  * it failed (and why) rather than saying "no such records". Returns 1 when
  * RESULT holds records to decode. */
-static int dns_records_status(const char *name, int err, struct ub_result *result,
-                              uint32_t *status, int *failed, char *error, size_t size)
+static int dns_records_status(const char *name, int err, struct ub_result *result, uint32_t *status,
+                              int *failed, char *error, size_t size)
 {
 	*status = err == 0 && result != NULL ? dns_result_status(result) : DNSSEC_INSECURE;
 	*failed = 0;
@@ -104,8 +104,7 @@ static void dns_tlsa_cb(void *arg, int err, struct ub_result *result)
 	free(q);
 }
 
-void dns_tlsa(struct dns_resolver *r, const char *host, unsigned port, dns_tlsa_fn *done,
-              void *arg)
+void dns_tlsa(struct dns_resolver *r, const char *host, unsigned port, dns_tlsa_fn *done, void *arg)
 {
 	struct dns_tlsa_query *q = xcalloc(1, sizeof(*q));
 	int err;

@@ -69,7 +69,7 @@ struct io_tls_info {
 	int dane_ok;    /* one matched (RFC 7671 5) */
 	int dane_depth; /* where in the chain: 0 = the peer's certificate */
 	unsigned dane_usage, dane_selector, dane_mtype; /* the record that matched */
-	char dane_reason[256]; /* why none matched */
+	char dane_reason[256];                          /* why none matched */
 	/* RFC 8460 result type of the certificate problem of the check in
 	 * force (DANE if it applied, else PKIX), "" when none */
 	char rpt_cert[40];

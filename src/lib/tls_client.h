@@ -56,7 +56,7 @@ struct tls_peer {
 	int dane_ok;      /* ... and one matched, with the names DANE-TA checks */
 	int dane_depth;   /* where in the chain it matched: 0 the peer's own certificate */
 	unsigned dane_usage, dane_selector, dane_mtype; /* the record that matched */
-	char dane_reason[256]; /* why DANE failed ("" when it did not) */
+	char dane_reason[256];                          /* why DANE failed ("" when it did not) */
 	/* the RFC 8460 result type of the problem of the check in force (DANE
 	 * when it applied, else PKIX): "certificate-expired",
 	 * "certificate-host-mismatch", "certificate-not-trusted"; "" = none */

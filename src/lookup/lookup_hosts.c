@@ -135,7 +135,8 @@ static void lookup_rua_done(void *arg, const struct dns_txt_answer *a)
 	const char *why;
 	int i = a->n > 0 ? tlsrpt_txt_select(a->txt, a->n, &why) : -1;
 
-	if (i >= 0 && a->len[i] == strlen(a->txt[i]) && tlsrpt_txt_parse(a->txt[i], &rec, &why) == 0)
+	if (i >= 0 && a->len[i] == strlen(a->txt[i]) &&
+	    tlsrpt_txt_parse(a->txt[i], &rec, &why) == 0)
 		strlcpy_checked(req->res.rua, rec.rua_value, sizeof(req->res.rua));
 	else if (i >= 0 || a->n > 1)
 		log_info("event=tlsrpt-record-ignored domain=%s reason=\"%s\"", req->msg.name,

@@ -89,8 +89,8 @@ struct mta_session {
 	/* the TLS decision for the current host (policy/decide.h), and what
 	 * the connection to it achieved */
 	struct tls_decision dec;
-	struct tls_judgement judged; /* peer etc.: valid once judged */
-	char rpt_type[40];           /* of the last policy failure, for TLS-RPT */
+	struct tls_judgement judged;    /* peer etc.: valid once judged */
+	char rpt_type[40];              /* of the last policy failure, for TLS-RPT */
 	char fail_mx[256], fail_ip[64]; /* the host that failed last */
 
 	struct smtp_reply_parser parser;

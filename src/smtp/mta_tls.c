@@ -74,7 +74,8 @@ static void mta_session_requiretls_unmet(struct mta_session *s, const char *why)
 {
 	log_info("event=mta-requiretls-unmet domain=%s relay=%s reason=\"%s\"", s->dest->domain,
 	         s->relay, why);
-	strlcpy_checked(s->judged.peer, s->judged.achieved >= TLS_SEEN_ENCRYPTED ? "untrusted" : "none",
+	strlcpy_checked(s->judged.peer,
+	                s->judged.achieved >= TLS_SEEN_ENCRYPTED ? "untrusted" : "none",
 	                sizeof(s->judged.peer));
 	strlcpy_checked(s->rpt_type, s->judged.rpt_type, sizeof(s->rpt_type));
 }
@@ -213,7 +214,8 @@ void mta_session_tls_ready(struct mta_session *s)
 	strlcpy_checked(s->peer, s->judged.peer, sizeof(s->peer));
 	mta_tls_dane_words(tls, match, sizeof(match));
 	log_info("event=mta-tls domain=%s relay=%s tls=%s peer=%s policy=%s/%s%s", s->dest->domain,
-	         s->relay, s->tls_desc, s->peer, tls_level_name(s->dec.level), s->dec.source, match);
+	         s->relay, s->tls_desc, s->peer, tls_level_name(s->dec.level), s->dec.source,
+	         match);
 	mta_session_enter_state(s, MTA_STATE_EHLO);
 }
 

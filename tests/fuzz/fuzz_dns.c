@@ -3,9 +3,9 @@
  * (src/dns/dns.c): the MX answer (records through dns_mx_rdata_decode,
  * null MX, NXDOMAIN, server failures, secure, insecure and bogus
  * answers), then each exchanger's A and AAAA answers, and the final list;
- * then a TLSA and a TXT query (src/dns/dns_records.c) on what is left. libunbound is replaced by a fake that
- * answers every query at once with records read from the input, so the
- * real callbacks see any answer a resolver could give.
+ * then a TLSA and a TXT query (src/dns/dns_records.c) on what is left. libunbound is replaced by a
+ * fake that answers every query at once with records read from the input, so the real callbacks see
+ * any answer a resolver could give.
  *
  * Input: a flags byte (bit 0: an MX lookup), then for each query in turn:
  * a byte that picks the failure mode and flags, a record count, and per
