@@ -76,6 +76,8 @@ void queue_attempt_done(struct queue *q, struct queue_msg *m)
 	wait = q->cfg.retry[m->attempts < q->cfg.n_retry ? m->attempts : q->cfg.n_retry - 1];
 	m->attempts++;
 	m->not_before = now + (time_t)wait;
+	if (m->tls_override) /* released with --tls-override while in flight: now */
+		m->not_before = now;
 	queue_state_write(m);
 	queue_msg_unload(m);
 	TAILQ_INSERT_TAIL(&q->deferred, m, entry);
