@@ -22,6 +22,7 @@ from harness import make_message, token  # noqa: E402
 from outbound import a, mx  # noqa: E402
 
 NET = "127.56.0."
+R451 = "451 4.3.0 Mailbox busy, try again later"
 DOMAINS = {"mem.test": 1, "off.test": 2}
 
 
@@ -145,12 +146,29 @@ class Downgrade(outbound.OutboundTestCase):
         self.assertEqual(ev2.get("held"), "tls-policy", ev2["_line"])
         self.assertEqual(len(outbound.find_dsns(srv, sender, tok)), 1)
 
-        # release --tls-override: once, below the memory, audited
+        # release --tls-override: once, below the memory, audited. The
+        # attempt it allows meets a 451 at RCPT: the next attempt is held to
+        # the memory again, and a second release delivers.
+        f.rcpt_reply = R451
+        since = len(srv.log())
         out = srv.ctl_ok("queue", "release", qid, "--tls-override")
         self.assertIn("%s: the next attempt is made with TLS level may" % qid, out)
-        [ov] = srv.wait_event("tls-override", id=qid)
+        [ov] = srv.wait_event("tls-override", since=since, id=qid)
         self.assertEqual(ov.get("by"), str(os.getuid()), ov["_line"])
         self.assertIn("level=warning", ov["_line"])
+        [d451] = srv.wait_event("deferred", since=since, id=qid)
+        self.assertEqual(d451.get("policy"), "may/override", d451["_line"])
+        self.assertEqual(d451.get("reason"), R451, d451["_line"])
+        self.assertNotIn("held", d451, d451["_line"])
+        f.rcpt_reply = None
+        since = len(srv.log())
+        srv.ctl_ok("queue", "flush", qid)
+        [again] = srv.wait_event("deferred", since=since, id=qid)
+        self.assertEqual(again.get("reason"), reason, again["_line"])
+        self.assertEqual(again.get("held"), "tls-policy", again["_line"])
+        since = len(srv.log())
+        srv.ctl_ok("queue", "release", qid, "--tls-override")
+        srv.wait_event("tls-override", since=since, id=qid)
         f.wait_message(tok, server=srv)
         dv = outbound.wait_delivered(srv, qid, rcpt)
         self.assertEqual(dv.get("peer"), "none", dv["_line"])
