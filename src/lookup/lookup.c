@@ -17,7 +17,7 @@
 #include "lib/util.h"
 #include "auth/auth_service.h"
 #include "lookup/aliases.h"
-#include "lookup/dns.h"
+#include "dns/dns.h"
 #include "lookup/users.h"
 #include "mail/envelope.h"
 #include "proto/ctl.h"

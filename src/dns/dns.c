@@ -2,7 +2,7 @@
  * dns.c: see dns.h. One request resolves the MX set, then every exchanger's
  * A and AAAA records in parallel, and answers when the last one is back.
  */
-#include "lookup/dns.h"
+#include "dns/dns.h"
 
 #include <arpa/inet.h>
 #include <event2/event.h>
