@@ -214,10 +214,12 @@ int tlsrpt_rua_parse(const char *rua, struct tlsrpt_record *out, const char **er
 	const char *p = skip_wsp(rua);
 
 	rua_clear(out);
-	if (rua != out->rua_value &&
-	    strlcpy_checked(out->rua_value, rua, sizeof(out->rua_value)) < 0) {
-		*error_r = "rua= too long";
-		goto fail;
+	if (rua != out->rua_value) {
+		memset(out->rua_value, 0, sizeof(out->rua_value));
+		if (strlcpy_checked(out->rua_value, rua, sizeof(out->rua_value)) < 0) {
+			*error_r = "rua= too long";
+			goto fail;
+		}
 	}
 	for (;;) {
 		size_t n = 0;
