@@ -359,3 +359,75 @@ void dns_resolve(struct dns_resolver *r, const char *name, int mx_lookup, dns_do
 	if (err != 0)
 		dns_request_fail(req, DNS_TEMPFAIL, "MX lookup failed: ", ub_strerror(err));
 }
+
+/* ---- TXT: a stand-in until the DNSSEC-aware resolver lands -------------- */
+
+#define DNS_TYPE_TXT 16
+
+int dns_txt_rdata_decode(const unsigned char *rdata, size_t len, char *out, size_t size,
+                         size_t *out_len)
+{
+	size_t i = 0, o = 0;
+
+	while (i < len) {
+		size_t l = rdata[i++];
+		if (i + l > len || o + l + 1 > size)
+			return -1;
+		memcpy(out + o, rdata + i, l);
+		o += l;
+		i += l;
+	}
+	out[o] = '\0';
+	*out_len = o;
+	return 0;
+}
+
+struct dns_txt_query {
+	dns_txt_fn *done;
+	void *arg;
+};
+
+static void dns_txt_cb(void *arg, int err, struct ub_result *result)
+{
+	struct dns_txt_query *q = arg;
+	struct dns_txt_answer a;
+	static char bufs[DNS_TXT_MAX][DNS_TXT_LEN_MAX + 1];
+	int i;
+
+	memset(&a, 0, sizeof(a));
+	if (err != 0 || result == NULL || (result->rcode != 0 && !result->nxdomain)) {
+		a.failed = 1;
+		snprintf(a.error, sizeof(a.error), "%s", err ? ub_strerror(err) : "DNS failure");
+	} else {
+		a.status = result->secure ? DNSSEC_SECURE : result->bogus ? DNSSEC_BOGUS : 0;
+		for (i = 0; result->havedata && result->data[i] != NULL && a.n < DNS_TXT_MAX; i++)
+			if (dns_txt_rdata_decode((unsigned char *)result->data[i],
+			                         (size_t)result->len[i], bufs[a.n], sizeof(bufs[0]),
+			                         &a.len[a.n]) == 0) {
+				a.txt[a.n] = bufs[a.n];
+				a.n++;
+			}
+	}
+	if (result != NULL)
+		ub_resolve_free(result);
+	q->done(q->arg, &a);
+	free(q);
+}
+
+void dns_txt(struct dns_resolver *r, const char *name, dns_txt_fn *done, void *arg)
+{
+	struct dns_txt_query *q = xcalloc(1, sizeof(*q));
+	int err;
+
+	q->done = done;
+	q->arg = arg;
+	err = ub_resolve_async(r->ctx, name, DNS_TYPE_TXT, DNS_CLASS_IN, q, dns_txt_cb, NULL);
+	if (err != 0) {
+		struct dns_txt_answer a;
+		memset(&a, 0, sizeof(a));
+		a.failed = 1;
+		snprintf(a.error, sizeof(a.error), "%s", ub_strerror(err));
+		free(q);
+		done(arg, &a);
+	}
+}

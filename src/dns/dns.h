@@ -7,6 +7,9 @@
 #define SEALMAIL_DNS_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include "mail/tls_evidence.h"
 
 struct event_base;
 struct dns_resolver;
@@ -52,5 +55,33 @@ void dns_resolve(struct dns_resolver *r, const char *name, int mx_lookup, dns_do
  * *pref and NAME ("" for the root, i.e. a null MX). Returns 0 or -1. */
 int dns_mx_rdata_decode(const unsigned char *rdata, size_t len, unsigned *pref, char *name,
                         size_t size);
+
+/* ---- TXT (RFC 1035 3.3.14) -------------------------------------------- */
+
+#define DNS_TXT_MAX 16       /* records kept per answer */
+#define DNS_TXT_LEN_MAX 4096 /* one record's strings joined; a longer one is skipped */
+
+struct dns_txt_answer {
+	uint32_t status; /* enum dnssec_status */
+	int failed;      /* neither records nor NXDOMAIN/NODATA: ERROR says why */
+	char error[256];
+	unsigned n;
+	/* each record's character-strings concatenated, NUL-terminated; LEN
+	 * counts the octets (a record may hold a NUL) */
+	const char *txt[DNS_TXT_MAX];
+	size_t len[DNS_TXT_MAX];
+};
+
+typedef void dns_txt_fn(void *arg, const struct dns_txt_answer *answer);
+
+/* Looks up the TXT records of NAME. DONE is called once, maybe before this
+ * returns; the answer and its strings are valid during the call. */
+void dns_txt(struct dns_resolver *r, const char *name, dns_txt_fn *done, void *arg);
+
+/* Joins the character-strings of one TXT rdata into OUT (SIZE octets, NUL
+ * added), *OUT_LEN the octets. Returns 0, or -1 when malformed (a string
+ * running past the end) or when they do not fit. */
+int dns_txt_rdata_decode(const unsigned char *rdata, size_t len, char *out, size_t size,
+                         size_t *out_len);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include <event2/event.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include "lib/util.h"
 #include "auth/auth_service.h"
 #include "lookup/aliases.h"
+#include "lookup/sts_cache.h"
 #include "dns/dns.h"
 #include "lookup/users.h"
 #include "mail/envelope.h"
@@ -40,6 +42,7 @@ struct lookup {
 	struct auth_service *auth; /* password checks and the failed-login throttle */
 	struct dns_resolver *dns;
 	char dns_forwarder[128]; /* what dns was made for */
+	struct sts_cache *sts;   /* MTA-STS policies (RFC 8461) */
 	struct lookup_peer *peers;
 };
 
@@ -56,6 +59,9 @@ struct lookup_peer {
 struct lookup_dns_request {
 	struct lookup_peer *peer;
 	uint64_t id;
+	char name[PROTO_HOST_NAME_MAX];
+	int want_sts; /* the policy flag for a domain's MX hosts */
+	struct proto_lookup_hosts_result res;
 };
 
 /* One of the files the parent sends: what it is, where it came from. */
@@ -315,36 +321,51 @@ static void lookup_peer_unref(struct lookup_peer *peer)
 	free(peer);
 }
 
-/* Sends a DNS answer back: u32 status, str error, u32 secure, u32 n, then
- * n x (str host, u32 preference, str address). */
+static void lookup_hosts_send(struct lookup_dns_request *req)
+{
+	struct ipc_writer w;
+
+	if (!req->peer->closed) {
+		ipc_writer_init(&w);
+		proto_lookup_hosts_result_encode(&req->res, &w);
+		proto_send(req->peer->ch, IMSG_LOOKUP_HOSTS_RESULT, req->id, &w, -1);
+	}
+	proto_lookup_hosts_result_free(&req->res);
+	lookup_peer_unref(req->peer);
+	free(req);
+}
+
+/* The MTA-STS part of a host lookup: the domain's policy. */
+static void lookup_sts_done(void *arg, const struct sts_policy *p)
+{
+	struct lookup_dns_request *req = arg;
+
+	req->res.sts = *p;
+	lookup_hosts_send(req);
+}
+
+/* The DNS answer A of a host lookup, then its MTA-STS part when asked. */
 static void lookup_dns_done(void *arg, const struct dns_answer *a)
 {
 	struct lookup_dns_request *req = arg;
-	struct ipc_writer w;
+	struct proto_lookup_hosts_result *res = &req->res;
 	unsigned i;
 
-	if (!req->peer->closed) {
-		struct proto_lookup_hosts_result res = {
-		    .status = a->status,
-		    .secure = a->secure != 0,
-		    .hosts = a->n_hosts > 0 ? xcalloc(a->n_hosts, sizeof(res.hosts[0])) : NULL,
-		    .n_hosts = a->n_hosts,
-		};
-		strlcpy_checked(res.error, a->error, sizeof(res.error));
-		for (i = 0; i < a->n_hosts; i++) {
-			strlcpy_checked(res.hosts[i].name, a->hosts[i].name,
-			                sizeof(res.hosts[i].name));
-			res.hosts[i].pref = a->hosts[i].pref;
-			strlcpy_checked(res.hosts[i].addr, a->hosts[i].addr,
-			                sizeof(res.hosts[i].addr));
-		}
-		ipc_writer_init(&w);
-		proto_lookup_hosts_result_encode(&res, &w);
-		proto_send(req->peer->ch, IMSG_LOOKUP_HOSTS_RESULT, req->id, &w, -1);
-		proto_lookup_hosts_result_free(&res);
+	res->status = a->status;
+	res->secure = a->secure;
+	res->hosts = a->n_hosts > 0 ? xcalloc(a->n_hosts, sizeof(res->hosts[0])) : NULL;
+	res->n_hosts = a->n_hosts;
+	strlcpy_checked(res->error, a->error, sizeof(res->error));
+	for (i = 0; i < a->n_hosts; i++) {
+		strlcpy_checked(res->hosts[i].name, a->hosts[i].name, sizeof(res->hosts[i].name));
+		res->hosts[i].pref = a->hosts[i].pref;
+		strlcpy_checked(res->hosts[i].addr, a->hosts[i].addr, sizeof(res->hosts[i].addr));
 	}
-	lookup_peer_unref(req->peer);
-	free(req);
+	if (req->want_sts && a->status == DNS_OK && !req->peer->closed) {
+		sts_cache_lookup(req->peer->l->sts, req->name, lookup_sts_done, req);
+		return;
+	}
+	lookup_hosts_send(req);
 }
 
 /* (Re)creates the resolver when the configured forwarder changed. */
@@ -386,6 +407,9 @@ static void lookup_handle_hosts(struct lookup_peer *peer, uint64_t id, const voi
 		lookup_dns_done(req, &fail);
 		return;
 	}
+	strlcpy_checked(req->name, msg.name, sizeof(req->name));
+	/* MTA-STS is a domain's policy for its MX hosts, not a route's */
+	req->want_sts = msg.policy && msg.mx_lookup;
 	dns_resolve(dns, msg.name, (int)msg.mx_lookup, lookup_dns_done, req);
 }
 
@@ -464,14 +488,28 @@ static void lookup_signal_cb(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(l->base, NULL);
 }
 
+/* The resolver and CA file an MTA-STS fetch uses now. */
+static void lookup_sts_env(void *arg, struct sts_cache_env *env)
+{
+	struct lookup *l = arg;
+
+	env->dns = lookup_resolver(l);
+	env->ca_file = l->cfg.outbound_sts_ca_file[0] ? l->cfg.outbound_sts_ca_file
+	                                               : l->cfg.outbound_ca_file;
+}
+
 int lookup_main(const struct config *cfg, int parent_fd)
 {
+	char sts_dir[sizeof(cfg->data_dir) + 8];
+
 	struct lookup *l = xcalloc(1, sizeof(*l));
 	struct event *ev_term, *ev_int;
 
 	memcpy(&l->cfg, cfg, sizeof(l->cfg));
 	l->base = event_base_new();
 	l->auth = auth_service_new(l->base);
+	snprintf(sts_dir, sizeof(sts_dir), "%s/sts", cfg->data_dir);
+	l->sts = sts_cache_new(l->base, sts_dir, lookup_sts_env, l);
 	ev_term = evsignal_new(l->base, SIGTERM, lookup_signal_cb, l);
 	ev_int = evsignal_new(l->base, SIGINT, lookup_signal_cb, l);
 	event_add(ev_term, NULL);
