@@ -1,7 +1,12 @@
 /*
- * dns.h: asynchronous DNS for the lookup role, through libunbound: the
- * mail exchangers of a domain (RFC 5321 5.1), with their addresses, in the
- * order they are to be tried.
+ * dns.h: asynchronous DNS through libunbound, validating (DNSSEC, RFC 4035)
+ * against the configured trust anchor: the mail exchangers of a domain
+ * (RFC 5321 5.1) with their addresses in the order they are to be tried,
+ * the TLSA records of a host (RFC 6698, RFC 7672 2.2) and the TXT records
+ * of a name (MTA-STS _mta-sts, RFC 8461 3.1; TLS-RPT _smtp._tls, RFC 8460
+ * 3). Every answer says whether it was DNSSEC secure, insecure or bogus.
+ * Used by the lookup role (lookup/lookup_hosts.c) and the ctl commands
+ * that look at a destination (policy explain, tls-check).
  */
 #ifndef SEALMAIL_DNS_H
 #define SEALMAIL_DNS_H
@@ -14,17 +19,23 @@
 struct event_base;
 struct dns_resolver;
 
+/* The root's trust anchor (Debian's dns-root-data) used when [dns]
+ * trust_anchor is empty and this file exists. */
+#define DNS_ROOT_ANCHOR "/usr/share/dns/root.key"
+#define DNS_TRUST_ANCHOR_MAX (1024 * 1024) /* a larger anchor file is refused */
+
 enum dns_status {
 	DNS_OK,
 	DNS_NXDOMAIN, /* the domain does not exist: permanent */
 	DNS_NULL_MX,  /* RFC 7505: the domain accepts no mail: permanent */
-	DNS_TEMPFAIL, /* try again later */
+	DNS_TEMPFAIL, /* try again later (a bogus answer is one) */
 };
 
 struct dns_host {
 	char name[256];
 	unsigned pref;
-	char addr[64]; /* textual IPv4 or IPv6 address */
+	char addr[64];   /* textual IPv4 or IPv6 address */
+	uint32_t secure; /* enum dnssec_status of the host's address records */
 };
 
 struct dns_answer {
@@ -32,22 +43,33 @@ struct dns_answer {
 	char error[256]; /* for anything but DNS_OK */
 	struct dns_host *hosts;
 	unsigned n_hosts;
-	int secure; /* every record used was DNSSEC-validated */
+	/* enum dnssec_status of the MX RRset (or its secure denial), or of
+	 * NAME's own addresses when no MX lookup was asked for */
+	uint32_t secure;
 };
 
 typedef void dns_done_fn(void *arg, const struct dns_answer *answer);
 
 /* A resolver forwarding to FORWARDER ("127.0.0.1:5353", "[::1]:53"), or using
- * /etc/resolv.conf when FORWARDER is "". NULL with *error_r on failure. */
+ * /etc/resolv.conf when FORWARDER is "". It validates with the DS or
+ * DNSKEY records (zone-file syntax) of the file TRUST_ANCHOR, or, when
+ * that is "", with DNS_ROOT_ANCHOR if it exists (read as it is: no RFC
+ * 5011 updates, the package that installs it keeps it current), else not
+ * at all (every answer insecure). NULL with *error_r on failure; an
+ * unreadable TRUST_ANCHOR is one, and the error names the file. */
 struct dns_resolver *dns_resolver_new(struct event_base *base, const char *forwarder,
-                                      const char **error_r);
+                                      const char *trust_anchor, const char **error_r);
 void dns_resolver_free(struct dns_resolver **r);
+/* The anchor file in use ("" when none), for logs. */
+const char *dns_resolver_anchor(const struct dns_resolver *r);
 
 /* Resolves the mail exchangers of DOMAIN: MX records by preference (equal
  * preferences shuffled), each with its addresses (IPv4 first); without MX
  * records, the domain's own addresses (RFC 5321 5.1). When MX_LOOKUP is 0,
- * NAME is a host and only its addresses are looked up. DONE is called once,
- * maybe before this returns. */
+ * NAME is a host and only its addresses are looked up. A bogus MX answer
+ * is DNS_TEMPFAIL ("DNSSEC validation failed for NAME: WHY"); an exchanger
+ * whose address answers are bogus is left out, and when none is left that
+ * is the error. DONE is called once, maybe before this returns. */
 void dns_resolve(struct dns_resolver *r, const char *name, int mx_lookup, dns_done_fn *done,
                  void *arg);
 
@@ -55,6 +77,28 @@ void dns_resolve(struct dns_resolver *r, const char *name, int mx_lookup, dns_do
  * *pref and NAME ("" for the root, i.e. a null MX). Returns 0 or -1. */
 int dns_mx_rdata_decode(const unsigned char *rdata, size_t len, unsigned *pref, char *name,
                         size_t size);
+
+/* ---- TLSA (RFC 6698 2, RFC 7672 2.2) ---------------------------------- */
+
+struct dns_tlsa_answer {
+	uint32_t status; /* enum dnssec_status of the answer (or of its denial) */
+	int failed;      /* neither records nor NXDOMAIN/NODATA: ERROR says why */
+	char error[256];
+	unsigned n; /* records kept: at most TLSA_MAX, each at most TLSA_DATA_MAX */
+	struct tlsa_record rec[TLSA_MAX];
+};
+
+typedef void dns_tlsa_fn(void *arg, const struct dns_tlsa_answer *answer);
+
+/* Looks up the TLSA records at _PORT._tcp.HOST. DONE is called once, maybe
+ * before this returns; the answer is valid during the call. */
+void dns_tlsa(struct dns_resolver *r, const char *host, unsigned port, dns_tlsa_fn *done,
+              void *arg);
+
+/* Decodes one TLSA rdata (usage, selector, matching type, data) into *OUT.
+ * Returns 0, or -1 when it is shorter than 4 octets or its data exceed
+ * TLSA_DATA_MAX. */
+int dns_tlsa_rdata_decode(const unsigned char *rdata, size_t len, struct tlsa_record *out);
 
 /* ---- TXT (RFC 1035 3.3.14) -------------------------------------------- */
 

@@ -20,7 +20,8 @@ and ldns-signzone (Debian package ldnsutils), keys live only in a temp dir.
     for sealmail's `[dns] trust_anchor = FILE` (one DS per signed zone, the
     format libunbound's ub_ctx_add_ta_file reads). `validate()` asks a second,
     validating unbound (forwarding to the first, with the same anchors) and
-    returns "secure", "insecure" or "bogus": what sealmail's libunbound sees.
+    returns "secure", "insecure" or "bogus"; `libunbound_status()` asks
+    libunbound itself (ctypes), set up as sealmail sets it up.
   * `query()`: a DNS client returning header flags (AD, AA, TC), the answer
     and authority sections decoded (RRSIG, TLSA, TXT, ...); TCP on TC.
   * `tlsa_data()` / `tlsa_rr()`: the TLSA record of a certificate (usage
@@ -31,6 +32,8 @@ covers is insecure, which is how the insecure kind is made.
 """
 
 import base64
+import ctypes
+import ctypes.util
 import hashlib
 import os
 import re
@@ -316,6 +319,11 @@ class TestDNS(outbound.Unbound):
     def validate(self, name, qtype="A"):
         return self.validating_query(name, qtype).status()
 
+    def libunbound_status(self, name, qtype="A"):
+        """(status, rcode, why_bogus) from libunbound itself with this
+        server and trust_anchor, set up as sealmail sets it up."""
+        return libunbound_status(self.port, self.trust_anchor, name, qtype)
+
     def stop(self):
         if self.validator is not None:
             self.validator.stop()
@@ -409,6 +417,73 @@ class ValidatingUnbound:
         self.proc = None
         self._logf.close()
         self._logf = None
+
+
+# ---------------------------------------------------------------------------
+# What libunbound itself says (ctypes: the library sealmail links)
+# ---------------------------------------------------------------------------
+
+class _UbResult(ctypes.Structure):
+    # struct ub_result of unbound.h (libunbound 1.17)
+    _fields_ = [("qname", ctypes.c_char_p), ("qtype", ctypes.c_int), ("qclass", ctypes.c_int),
+                ("data", ctypes.POINTER(ctypes.c_void_p)), ("len", ctypes.POINTER(ctypes.c_int)),
+                ("canonname", ctypes.c_char_p), ("rcode", ctypes.c_int),
+                ("answer_packet", ctypes.c_void_p), ("answer_len", ctypes.c_int),
+                ("havedata", ctypes.c_int), ("nxdomain", ctypes.c_int),
+                ("secure", ctypes.c_int), ("bogus", ctypes.c_int),
+                ("why_bogus", ctypes.c_char_p), ("was_ratelimited", ctypes.c_int),
+                ("ttl", ctypes.c_int)]
+
+
+_libunbound = []
+
+
+def _ub():
+    if not _libunbound:
+        path = ctypes.util.find_library("unbound")
+        if path is None:
+            raise AssertionError("libunbound not found: install the Debian package "
+                                 "libunbound8 (libunbound-dev, scripts/deps)")
+        lib = ctypes.CDLL(path)
+        lib.ub_ctx_create.restype = ctypes.c_void_p
+        for f in ("ub_ctx_set_fwd", "ub_ctx_add_ta_file", "ub_ctx_zone_remove"):
+            getattr(lib, f).argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+        lib.ub_resolve.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_int,
+                                   ctypes.POINTER(ctypes.POINTER(_UbResult))]
+        lib.ub_resolve_free.argtypes = [ctypes.POINTER(_UbResult)]
+        lib.ub_ctx_delete.argtypes = [ctypes.c_void_p]
+        lib.ub_strerror.restype = ctypes.c_char_p
+        _libunbound.append(lib)
+    return _libunbound[0]
+
+
+def libunbound_status(port, trust_anchor, name, qtype="A"):
+    """Resolves NAME/QTYPE with libunbound set up as sealmail sets it up
+    (forwarder 127.0.0.1@PORT, "test." not answered locally, TRUST_ANCHOR
+    file). Returns (status, rcode, why_bogus): status "secure", "insecure"
+    or "bogus"."""
+    lib = _ub()
+    ctx = lib.ub_ctx_create()
+    if not ctx:
+        raise AssertionError("ub_ctx_create failed")
+    try:
+        for err in (lib.ub_ctx_set_fwd(ctx, b"127.0.0.1@%d" % port),
+                    lib.ub_ctx_add_ta_file(ctx, trust_anchor.encode())):
+            if err != 0:
+                raise AssertionError("libunbound: %s" % lib.ub_strerror(err).decode())
+        lib.ub_ctx_zone_remove(ctx, b"test.")
+        res = ctypes.POINTER(_UbResult)()
+        qt = TYPES[qtype.upper()] if isinstance(qtype, str) else qtype
+        err = lib.ub_resolve(ctx, absolute(name).encode(), qt, 1, ctypes.byref(res))
+        if err != 0:
+            raise AssertionError("ub_resolve %s: %s" % (name, lib.ub_strerror(err).decode()))
+        r = res.contents
+        status = "bogus" if r.bogus else "secure" if r.secure else "insecure"
+        out = (status, r.rcode, (r.why_bogus or b"").decode(errors="replace"))
+        lib.ub_resolve_free(res)
+        return out
+    finally:
+        lib.ub_ctx_delete(ctx)
 
 
 # ---------------------------------------------------------------------------

@@ -225,7 +225,9 @@ class Unbound:
             if z != ".":
                 lines.append('    local-zone: "%s" static' % z)
         for name, rtype, data in self.records:
-            lines.append('    local-data: "%s 60 IN %s %s"' % (name, rtype, data))
+            # TXT data comes quoted ('"v=STSv1; id=1"'): then the other quote.
+            q = "'" if '"' in data else '"'
+            lines.append("    local-data: %s%s 60 IN %s %s%s" % (q, name, rtype, data, q))
         for z in self.auth_zones:
             # transparent: past the static root (and unbound's own "test."
             # zone) on to the auth-zone.
@@ -1127,6 +1129,15 @@ class OutboundTestCase(harness.ServerTestCase):
         u = Unbound(records, zones)
         cls.addClassCleanup(u.stop)
         return u
+
+    @classmethod
+    def start_test_dns(cls, zones, records=()):
+        """A dnssec.TestDNS (signed/unsigned/bogus zones + plain RECORDS),
+        stopped at class cleanup."""
+        import dnssec  # it builds on this module
+        d = dnssec.TestDNS(zones, records)
+        cls.addClassCleanup(d.stop)
+        return d
 
     @classmethod
     def fake(cls, addr, port, **kw):

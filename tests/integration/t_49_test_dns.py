@@ -2,8 +2,9 @@
 """The test peers of the TLS-policy tests themselves, no sealmail involved:
 
   * dnssec.py: zones signed at test time are served by unbound with their
-    signatures, and a validating unbound set up like sealmail's libunbound
-    (forwarder + one trust anchor per signed zone) sees a signed zone as
+    signatures, and both a validating unbound and libunbound itself set up
+    like sealmail's (forwarder + one trust anchor per signed zone) see a
+    signed zone as
     secure, an unsigned one as insecure (not bogus) and a zone with broken
     signatures as bogus, for exactly the RRsets broken. The TLSA helper's
     records match the certificate.
@@ -98,6 +99,9 @@ class TestZones(harness.ServerTestCase):
                          % (name, qtype, r, self.dns.validator.log()))
         if data is not None:
             self.assertEqual(r.data(qtype), data, "%s %s: %r" % (name, qtype, r))
+        # libunbound itself, set up as sealmail sets it up, agrees.
+        lu = self.dns.libunbound_status(name, qtype)
+        self.assertEqual(lu[0], expected, "%s %s from libunbound: %r" % (name, qtype, lu))
         return r
 
     def test_secure_zone(self):
@@ -446,6 +450,14 @@ class TestStsServer(harness.ServerTestCase):
                          [("_mta-sts.d.test", "TXT", '"v=STSv1; id=2026120101"'),
                           ("mta-sts.d.test", "A", NET + "22"),
                           ("_smtp._tls.d.test", "TXT", '"v=TLSRPTv1; rua=mailto:r@d.test"')])
+        # Served as they are by the plain (local-data) unbound too.
+        u = outbound.Unbound(sts_server.sts_records("d.test", NET + "22", "7", rua="mailto:r@d.test"))
+        self.addCleanup(u.stop)
+        q = lambda n, t: dnssec.query("127.0.0.1", u.port, n, t)  # noqa: E731
+        self.assertEqual(q("_mta-sts.d.test", "TXT").data("TXT"), ['"v=STSv1; id=7"'])
+        self.assertEqual(q("_smtp._tls.d.test", "TXT").data("TXT"),
+                         ['"v=TLSRPTv1; rua=mailto:r@d.test"'])
+        self.assertEqual(q("mta-sts.d.test", "A").data("A"), [NET + "22"])
 
 
 if __name__ == "__main__":
