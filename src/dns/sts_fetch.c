@@ -79,14 +79,14 @@ static void sts_fetch_job_free(struct sts_fetch_job *job)
 	free(job);
 }
 
-/* Answers the job with RESULT and frees it. */
+/* Answers the job with RESULT (which may point into the job's body) and
+ * frees it. Out of the fetcher's list first: the callback may start
+ * another fetch. */
 static void sts_fetch_answer(struct sts_fetch_job *job, struct sts_fetch_result *result)
 {
-	sts_fetch_done_fn *done = job->done;
-	void *arg = job->arg;
-
+	sts_fetch_unlink(job);
+	job->done(job->arg, result);
 	sts_fetch_job_free(job);
-	done(arg, result);
 }
 
 /* Fails JOB with "WHY" or, with a host, "HOST: WHY". */
