@@ -23,6 +23,7 @@
 #include "lib/fault.h"
 #include "lib/util.h"
 #include "ctl/send_cmd.h"
+#include "ctl/tlsrpt_cmd.h"
 #include "ctl/user_cmd.h"
 #include "policy/policy.h"
 #include "smtp/mta_policy.h"
@@ -241,6 +242,8 @@ int main(int argc, char **argv)
 		return cmd_user(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "queue") == 0)
 		return cmd_queue(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "tls-report") == 0)
+		return cmd_tls_report(argc - 1, argv + 1);
 	if (argc >= 3 && strcmp(argv[1], "policy") == 0 && strcmp(argv[2], "explain") == 0)
 		return cmd_policy_explain(argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "serve") == 0)

@@ -91,6 +91,7 @@
 #include "queue/queue_remote.h"
 #include "queue/queue_retry.h"
 #include "queue/queue_state_file.h"
+#include "queue/queue_tlsrpt.h"
 #include "queue/spool_file.h"
 
 /* A new queue id: the time in microseconds, then a counter. */
@@ -694,7 +695,9 @@ int queue_main(const struct config *cfg, int parent_fd)
 	if (queue_control_listen(q, &why) < 0)
 		fatal("event=fatal reason=\"control socket: %s\"", why);
 	queue_recover(q);
+	queue_tlsrpt_start(q);
 	event_base_dispatch(q->base);
+	queue_tlsrpt_stop();
 	log_info("event=stopped");
 	return 0;
 }

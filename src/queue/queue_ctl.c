@@ -28,6 +28,7 @@
 #include "queue/queue_ctl.h"
 #include "queue/queue_msg.h"
 #include "queue/queue_state_file.h"
+#include "queue/queue_tlsrpt.h"
 
 #define CONTROL_PATH "control.sock"
 #define CONTROL_LINE_MAX 1024
@@ -287,6 +288,8 @@ static int queue_ctl_run(struct queue *q, char *line, struct evbuffer *out)
 	for (char *t = strtok_r(line, " \t", &save); t && argc < 4;
 	     t = strtok_r(NULL, " \t", &save))
 		argv[argc++] = t;
+	if (argc >= 2 && strcmp(argv[0], "tls-report") == 0)
+		return queue_tlsrpt_ctl(argv, argc, out);
 	if (argc >= 2 && strcmp(argv[0], "queue") == 0) {
 		if (argc == 2 && strcmp(argv[1], "list") == 0)
 			return queue_ctl_list(q, out);

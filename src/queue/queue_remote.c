@@ -25,6 +25,7 @@
 #include "mail/delivery.h"
 #include "queue/queue_msg.h"
 #include "queue/queue_retry.h"
+#include "queue/queue_tlsrpt.h"
 
 /* ---- starting tasks --------------------------------------------------- */
 
@@ -289,6 +290,7 @@ void queue_task_result(struct queue *q, uint64_t id, const void *data, size_t le
 		if (out[i].index < t->msg->n_rcpts)
 			queue_rcpt_outcome(t->msg, &report, &out[i]);
 	queue_warn_unauthenticated(t->msg, t, &report, out, t->n);
+	queue_tlsrpt_task_result(t->msg, t->domain, &report);
 	proto_task_result_free(&res);
 	free(out);
 	queue_task_end(q, t);
