@@ -178,8 +178,17 @@ static void decide_memory(const struct tls_dest_facts *d, struct tls_decision *o
 	out->need_seen = d->seen_level;
 	if (gmtime_r(&t, &tm) != NULL)
 		strftime(out->seen_date, sizeof(out->seen_date), "%Y-%m-%d", &tm);
-	if (!out->starttls) /* level none: the operator said so; memory does not override it */
+	if (!out->starttls) { /* level none: the operator said so; memory does not override it */
 		out->need_seen = TLS_SEEN_PLAINTEXT;
+		return;
+	}
+	/* the memory asks more than the rest of the decision: it is the source */
+	if ((out->need_seen >= TLS_SEEN_ENCRYPTED && !out->tls_required) ||
+	    (out->need_seen == TLS_SEEN_AUTHENTICATED && out->auth == TLS_AUTH_NONE)) {
+		set_source(out, "memory");
+		say(out->evidence, sizeof(out->evidence), "downgrade memory: %s TLS seen on %s",
+		    tls_seen_name(out->need_seen), out->seen_date);
+	}
 }
 
 /* REQUIRETLS (RFC 8689 4.2): TLS, and a peer authenticated by DANE,

@@ -71,10 +71,13 @@ void queue_attempt_done(struct queue *q, struct queue_msg *m)
 		queue_msg_free(m);
 		return;
 	}
+	queue_tls_policy_notice(q, m);
 	queue_delay_warning(q, m, now);
 	wait = q->cfg.retry[m->attempts < q->cfg.n_retry ? m->attempts : q->cfg.n_retry - 1];
 	m->attempts++;
 	m->not_before = now + (time_t)wait;
+	if (m->tls_override) /* released with --tls-override while in flight: now */
+		m->not_before = now;
 	queue_state_write(m);
 	queue_msg_unload(m);
 	TAILQ_INSERT_TAIL(&q->deferred, m, entry);

@@ -300,6 +300,7 @@ static void test_downgrade_memory(void **state)
 	decide();
 	assert_int_equal(F.dec.need_seen, TLS_SEEN_ENCRYPTED);
 	assert_string_equal(F.dec.seen_date, "2025-11-30");
+	assert_string_equal(F.dec.source, "memory");
 	judge(0, 0, 0, 0);
 	assert_int_equal(F.j.verdict, TLS_VERDICT_DEFER);
 	assert_non_null(strstr(F.j.why, "TLS downgrade for example.test: encrypted TLS was seen "

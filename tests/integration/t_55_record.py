@@ -1,0 +1,194 @@
+#!/usr/bin/python3
+"""The record of how each message travelled: for a remote delivery, the
+delivered log line (relay, tls, peer, policy=LEVEL/SOURCE, evidence), the
+warning for a peer that was not authenticated, `queue show`'s record of a
+deferred recipient field by field, the X-Sealmail-TLS-* fields and the
+record's lines in a NOTIFY=SUCCESS notice; for a local delivery, the
+Received-TLS: line of the copy, for a client that used TLS and one that did
+not. Every value is compared whole.
+
+Addresses of this file: 127.55.0.0/16."""
+
+import re
+import sys
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import harness  # noqa: E402
+import outbound  # noqa: E402
+from harness import make_message, token  # noqa: E402
+from outbound import a, mx  # noqa: E402
+
+NET = "127.55.0."
+R451 = "451 4.3.0 Mailbox busy, try again later"
+TLS13 = r"TLSv1\.3/TLS_[A-Z0-9_]+"
+
+# domain: (address suffix, FakeMX options); dsn=False: a success notice is
+# ours to send ("relayed"), not the next hop's
+PEERS = {
+    "secure.test": (1, {"dsn": False}),
+    "plain.test": (2, {"dsn": False, "starttls": False}),
+    "defer.test": (3, {"rcpt_reply": R451, "self_signed": True}),
+}
+POLICIES = (("secure.test", "verify"),)
+
+
+class Record(outbound.OutboundTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        outbound.need_peers()
+        cls.port = outbound.common_port([NET + str(n) for n, _ in PEERS.values()])
+        records = []
+        cls.mx = {}
+        for domain, (n, opts) in PEERS.items():
+            host = "mx." + domain
+            opts = dict(opts)
+            if opts.pop("self_signed", False):
+                cert = outbound.self_signed_cert([host])
+            else:
+                cert = harness.issue_cert([host])
+            records += mx(domain, (10, host)) + a(host, NET + str(n))
+            cls.mx[domain] = cls.fake(NET + str(n), cls.port, name=host, cert=cert, **opts)
+        cls.dns = cls.start_unbound(records)
+        cls.srv = cls.outbound_class_server(cls.dns.resolver(), cls.port, tls="may",
+                                            domains=POLICIES, retry="1m",
+                                            max_lifetime="1h", delay_warning="0")
+        cls.sender_n = 0
+
+    def send(self, domain, notify=None, starttls=False):
+        Record.sender_n += 1
+        sender = outbound.LOCAL_SENDERS[Record.sender_n]
+        tok = token()
+        rcpt = "u-%s@%s" % (tok[:6], domain)
+        qid = outbound.submit(self.srv, sender, [rcpt], make_message(tok, sender=sender, to=rcpt),
+                              rcpt_params="NOTIFY=%s" % notify if notify else None,
+                              starttls=starttls)
+        return tok, qid, rcpt, sender
+
+    def evidence_line(self, pattern):
+        return "(%s line %d)" % (self.srv.conf, self.srv.config_line(pattern))
+
+    # -- the log ---------------------------------------------------------
+    def test_delivered_line_and_success_dsn_verified(self):
+        tok, qid, rcpt, sender = self.send("secure.test", notify="SUCCESS")
+        f = self.mx["secure.test"]
+        f.wait_message(tok, server=self.srv)
+        ev = outbound.wait_delivered(self.srv, qid, rcpt)
+        line = ev["_line"]
+        self.assertEqual(ev.get("relay"), "mx.secure.test[%s1]:%d" % (NET, self.port), line)
+        self.assertRegex(ev.get("tls", ""), "^%s$" % TLS13, line)
+        self.assertEqual(ev.get("peer"), "verified", line)
+        self.assertEqual(ev.get("policy"), "verify/local", line)
+        evidence = "[outbound.domains] secure.test " + self.evidence_line(r"^secure\.test =")
+        self.assertEqual(ev.get("evidence"), evidence, line)
+        outbound.wait_queue_gone(self.srv, qid)
+        self.assertEqual(outbound.events_for(self.srv, "warning-unauthenticated", qid), [])
+        # the success notice (the next hop offers no DSN: ours, "relayed")
+        [dsn] = outbound.wait_dsn(self.srv, sender, tok)
+        block = dsn.recipient(rcpt)
+        self.assertIsNotNone(block, dsn)
+        norm = {k: re.sub(r"\s+", " ", v).strip() for k, v in block.items()}
+        self.assertEqual(norm.get("action"), "relayed", dsn)
+        self.assertEqual(norm.get("status"), "2.0.0", dsn)
+        self.assertEqual(norm.get("remote-mta"), "dns; mx.secure.test", dsn)
+        self.assertRegex(norm.get("x-sealmail-tls", ""), "^%s$" % TLS13, dsn)
+        self.assertEqual(norm.get("x-sealmail-tls-peer"), "verified", dsn)
+        self.assertEqual(norm.get("x-sealmail-tls-policy"), "verify", dsn)
+        self.assertEqual(norm.get("x-sealmail-tls-policy-source"), "local", dsn)
+        self.assertEqual(norm.get("x-sealmail-tls-evidence"), evidence, dsn)
+        self.assertNotIn("x-sealmail-tls-testing", norm, dsn)
+        human = re.sub(r"\s+", " ", dsn.human)
+        self.assertRegex(human, r"<%s>: 250 2\.0\.0 Ok: queued as \S+ relay mx\.secure\.test"
+                         r"\[%s1\]:%d, TLS %s, peer verified, policy verify \(local\) "
+                         r"policy chosen by: %s"
+                         % (re.escape(rcpt), re.escape(NET), self.port, TLS13,
+                            re.escape(evidence)), dsn.human)
+
+    def test_plaintext_delivery_warns(self):
+        tok, qid, rcpt, sender = self.send("plain.test", notify="SUCCESS")
+        self.mx["plain.test"].wait_message(tok, server=self.srv)
+        ev = outbound.wait_delivered(self.srv, qid, rcpt)
+        line = ev["_line"]
+        self.assertEqual(ev.get("tls"), "none", line)
+        self.assertEqual(ev.get("peer"), "none", line)
+        self.assertEqual(ev.get("policy"), "may/default", line)
+        [warn] = self.srv.wait_event("warning-unauthenticated", id=qid)
+        wl = warn["_line"]
+        self.assertIn("level=warning", wl)
+        self.assertEqual(warn.get("domain"), "plain.test", wl)
+        self.assertEqual(warn.get("relay"), "mx.plain.test[%s2]:%d" % (NET, self.port), wl)
+        self.assertEqual(warn.get("tls"), "none", wl)
+        self.assertEqual(warn.get("peer"), "none", wl)
+        self.assertEqual(warn.get("policy"), "may/default", wl)
+        self.assertEqual(warn.get("recipients"), "1", wl)
+        [dsn] = outbound.wait_dsn(self.srv, sender, tok)
+        norm = {k: re.sub(r"\s+", " ", v).strip() for k, v in dsn.recipient(rcpt).items()}
+        self.assertEqual(norm.get("x-sealmail-tls"), "none", dsn)
+        self.assertEqual(norm.get("x-sealmail-tls-peer"), "none", dsn)
+        self.assertEqual(norm.get("x-sealmail-tls-policy"), "may", dsn)
+        self.assertEqual(norm.get("x-sealmail-tls-policy-source"), "default", dsn)
+
+    # -- queue show --------------------------------------------------------
+    def test_queue_show_record_of_a_deferred_recipient(self):
+        tok, qid, rcpt, sender = self.send("defer.test")
+        ev = outbound.wait_deferred(self.srv, qid, rcpt)
+        self.assertEqual(ev.get("policy"), "may/default", ev["_line"])
+        self.assertNotIn("held", ev, ev["_line"])
+        out = self.srv.ctl_ok("queue", "show", qid)
+        lines = out.splitlines()
+        [i] = [n for n, s in enumerate(lines) if s.startswith("    to=<%s>" % rcpt)]
+        self.assertNotIn("held-by=", lines[i], out)
+        record = []
+        for s in lines[i + 1:]:
+            if not s.startswith("        "):
+                break
+            record.append(s.strip())
+        keys = [r.split(": ", 1)[0] for r in record]
+        self.assertEqual(keys, ["attempted", "relay", "tls", "peer", "policy", "policy-source",
+                                "evidence"], out)
+        rec = dict(r.split(": ", 1) for r in record)
+        self.assertRegex(rec["attempted"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", out)
+        self.assertEqual(rec["relay"], "mx.defer.test[%s3]:%d" % (NET, self.port), out)
+        self.assertRegex(rec["tls"], "^%s$" % TLS13, out)
+        self.assertEqual(rec["peer"], "untrusted", out)
+        self.assertEqual(rec["policy"], "may", out)
+        self.assertEqual(rec["policy-source"], "default", out)
+        self.assertEqual(rec["evidence"], "[outbound] tls = may (the default for all domains; "
+                         "%s line %d)" % (self.srv.conf, self.srv.config_line(r"^tls = may")),
+                         out)
+        # the list does not flag it: no TLS policy holds it
+        self.assertNotIn("tls-policy", outbound.queue_list(self.srv)[qid])
+        # the record survives a restart (queue/state/ID)
+        self.srv.restart()
+        outbound.wait_greeting(self.srv)
+        again = self.srv.ctl_ok("queue", "show", qid)
+        self.assertIn("\n".join("        " + r for r in record), again)
+        self.srv.ctl_ok("queue", "delete", qid)
+
+    # -- Received-TLS ------------------------------------------------------
+    def received_tls_of(self, starttls):
+        Record.sender_n += 1
+        sender = outbound.LOCAL_SENDERS[Record.sender_n]
+        tok = token()
+        rcpt = outbound.LOCAL_SENDERS[Record.sender_n + 10]
+        outbound.submit(self.srv, sender, [rcpt], make_message(tok, sender=sender, to=rcpt),
+                        starttls=starttls)
+        [data] = harness.wait_for(lambda: self.srv.messages_with(tok.encode()) or None,
+                                          what="the local copy")
+        return harness.received_tls(data)
+
+    def test_received_tls_after_starttls(self):
+        first, fields = self.received_tls_of(starttls=True)
+        self.assertRegex(first, "^%s$" % TLS13)
+        self.assertEqual(fields, {"client": "127.0.0.1", "helo": "client.test",
+                                  "peer": "untrusted", "trusted": "yes"})
+
+    def test_received_tls_plaintext(self):
+        first, fields = self.received_tls_of(starttls=False)
+        self.assertEqual(first, "none")
+        self.assertEqual(fields, {"client": "127.0.0.1", "helo": "client.test",
+                                  "peer": "none", "trusted": "yes"})
+
+
+if __name__ == "__main__":
+    harness.main()
