@@ -91,12 +91,10 @@ static int mta_tls_judge(struct mta_session *s, const struct tls_result *r, cons
 	char what[800], why[1024];
 
 	tls_judge(&s->dec, s->dest->domain, host, r, &s->judged);
-	if (s->judged.verdict == TLS_VERDICT_OK) {
-		if (s->judged.testing[0] != '\0')
-			log_info("event=tls-testing domain=%s relay=%s would_fail=\"%s\"",
-			         s->dest->domain, s->relay, s->judged.testing);
+	/* what a testing rule or policy would have refused goes into the
+	 * report (mta_tls_report), which the queue logs (event=tls-testing) */
+	if (s->judged.verdict == TLS_VERDICT_OK)
 		return 0;
-	}
 	strlcpy_checked(s->rpt_type, s->judged.rpt_type, sizeof(s->rpt_type));
 	snprintf(what, sizeof(what), "%s%s%s%s", s->judged.why, detail[0] ? " (" : "", detail,
 	         detail[0] ? ")" : "");
