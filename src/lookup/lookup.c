@@ -16,8 +16,9 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "auth/auth_service.h"
+#include "dns/dns.h"
 #include "lookup/aliases.h"
-#include "lookup/dns.h"
+#include "lookup/lookup_hosts.h"
 #include "lookup/users.h"
 #include "mail/envelope.h"
 #include "proto/ctl.h"
@@ -40,6 +41,8 @@ struct lookup {
 	struct auth_service *auth; /* password checks and the failed-login throttle */
 	struct dns_resolver *dns;
 	char dns_forwarder[128]; /* what dns was made for */
+	char dns_anchor[4096];
+	struct lookup_hosts_env hosts_env; /* for the host lookups (lookup_hosts.h) */
 	struct lookup_peer *peers;
 };
 
@@ -315,61 +318,61 @@ static void lookup_peer_unref(struct lookup_peer *peer)
 	free(peer);
 }
 
-/* Sends a DNS answer back: u32 status, str error, u32 secure, u32 n, then
- * n x (str host, u32 preference, str address). */
-static void lookup_dns_done(void *arg, const struct dns_answer *a)
+/* Sends the host lookup's answer back (proto/lookup.h). */
+static void lookup_hosts_answer(void *arg, const struct proto_lookup_hosts_result *res)
 {
 	struct lookup_dns_request *req = arg;
 	struct ipc_writer w;
-	unsigned i;
 
 	if (!req->peer->closed) {
-		struct proto_lookup_hosts_result res = {
-		    .status = a->status,
-		    .secure = a->secure != 0,
-		    .hosts = a->n_hosts > 0 ? xcalloc(a->n_hosts, sizeof(res.hosts[0])) : NULL,
-		    .n_hosts = a->n_hosts,
-		};
-		strlcpy_checked(res.error, a->error, sizeof(res.error));
-		for (i = 0; i < a->n_hosts; i++) {
-			strlcpy_checked(res.hosts[i].name, a->hosts[i].name,
-			                sizeof(res.hosts[i].name));
-			res.hosts[i].pref = a->hosts[i].pref;
-			strlcpy_checked(res.hosts[i].addr, a->hosts[i].addr,
-			                sizeof(res.hosts[i].addr));
-		}
 		ipc_writer_init(&w);
-		proto_lookup_hosts_result_encode(&res, &w);
+		proto_lookup_hosts_result_encode(res, &w);
 		proto_send(req->peer->ch, IMSG_LOOKUP_HOSTS_RESULT, req->id, &w, -1);
-		proto_lookup_hosts_result_free(&res);
 	}
 	lookup_peer_unref(req->peer);
 	free(req);
 }
 
-/* (Re)creates the resolver when the configured forwarder changed. */
+/* Makes the resolver the configuration asks for, in place of the one
+ * there is. Returns 0, or -1 with *why (the one there is stays). */
+static int lookup_resolver_make(struct lookup *l, const char **why)
+{
+	struct dns_resolver *dns =
+	    dns_resolver_new(l->base, l->cfg.dns_resolver, l->cfg.dns_trust_anchor, why);
+
+	if (dns == NULL)
+		return -1;
+	dns_resolver_free(&l->dns);
+	l->dns = dns;
+	l->hosts_env.dns = dns;
+	strlcpy_checked(l->dns_forwarder, l->cfg.dns_resolver, sizeof(l->dns_forwarder));
+	strlcpy_checked(l->dns_anchor, l->cfg.dns_trust_anchor, sizeof(l->dns_anchor));
+	log_info("event=dns-ready resolver=%s trust_anchor=%s",
+	         l->cfg.dns_resolver[0] ? l->cfg.dns_resolver : "resolv.conf",
+	         dns_resolver_anchor(dns)[0] ? dns_resolver_anchor(dns) : "none");
+	return 0;
+}
+
+/* The resolver, made anew when the configured forwarder or trust anchor
+ * changed (a reload). When the new one cannot be made (an anchor file gone
+ * unreadable), the one there is stays, and that is logged. */
 static struct dns_resolver *lookup_resolver(struct lookup *l)
 {
 	const char *why;
 
-	if (l->dns != NULL && strcmp(l->dns_forwarder, l->cfg.dns_resolver) == 0)
+	if (l->dns != NULL && strcmp(l->dns_forwarder, l->cfg.dns_resolver) == 0 &&
+	    strcmp(l->dns_anchor, l->cfg.dns_trust_anchor) == 0)
 		return l->dns;
-	dns_resolver_free(&l->dns);
-	l->dns = dns_resolver_new(l->base, l->cfg.dns_resolver, &why);
-	if (l->dns == NULL) {
-		log_error("event=dns-error reason=\"%s\"", why);
-		return NULL;
-	}
-	strlcpy_checked(l->dns_forwarder, l->cfg.dns_resolver, sizeof(l->dns_forwarder));
+	if (lookup_resolver_make(l, &why) < 0)
+		log_error("event=dns-error reason=\"%s\"%s", why,
+		          l->dns ? " keeping=previous-resolver" : "");
 	return l->dns;
 }
 
 static void lookup_handle_hosts(struct lookup_peer *peer, uint64_t id, const void *data, size_t len)
 {
 	struct lookup_dns_request *req;
-	struct dns_resolver *dns;
 	struct proto_lookup_hosts msg;
-	struct dns_answer fail;
 	const char *why;
 	int ok = proto_lookup_hosts_decode(&msg, data, len, &why) == 0;
 
@@ -377,16 +380,14 @@ static void lookup_handle_hosts(struct lookup_peer *peer, uint64_t id, const voi
 	req->peer = peer;
 	req->id = id;
 	peer->refs++;
-	dns = lookup_resolver(peer->l);
-	if (!ok || dns == NULL) {
-		memset(&fail, 0, sizeof(fail));
-		fail.status = DNS_TEMPFAIL;
-		strlcpy_checked(fail.error, dns ? "malformed request" : "no resolver",
+	if (!ok || lookup_resolver(peer->l) == NULL) {
+		struct proto_lookup_hosts_result fail = {.status = LOOKUP_HOSTS_TEMPFAIL};
+		strlcpy_checked(fail.error, ok ? "no resolver" : "malformed request",
 		                sizeof(fail.error));
-		lookup_dns_done(req, &fail);
+		lookup_hosts_answer(req, &fail);
 		return;
 	}
-	dns_resolve(dns, msg.name, (int)msg.mx_lookup, lookup_dns_done, req);
+	lookup_hosts_start(&peer->l->hosts_env, &msg, lookup_hosts_answer, req);
 }
 
 static void lookup_peer_handler(struct ipc_channel *ch, uint32_t type, uint64_t id,
@@ -468,6 +469,7 @@ int lookup_main(const struct config *cfg, int parent_fd)
 {
 	struct lookup *l = xcalloc(1, sizeof(*l));
 	struct event *ev_term, *ev_int;
+	const char *why;
 
 	memcpy(&l->cfg, cfg, sizeof(l->cfg));
 	l->base = event_base_new();
@@ -477,6 +479,10 @@ int lookup_main(const struct config *cfg, int parent_fd)
 	event_add(ev_term, NULL);
 	event_add(ev_int, NULL);
 	ipc_channel_new(l->base, parent_fd, lookup_parent_handler, lookup_parent_closed, l);
+	/* A trust anchor that cannot be read stops the server at start-up
+	 * (the parent sees this role exit), naming the file. */
+	if (lookup_resolver_make(l, &why) < 0)
+		fatal("event=fatal reason=\"[dns] %s\"", why);
 	event_base_dispatch(l->base);
 	return 0;
 }

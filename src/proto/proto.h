@@ -82,7 +82,7 @@ enum queue_result {
 };
 
 /* The status of IMSG_LOOKUP_HOSTS_RESULT: the lookup role's DNS answer
- * (enum dns_status of lookup/dns.h, which lookup.c checks is the same). */
+ * (enum dns_status of dns/dns.h, which lookup.c checks is the same). */
 enum lookup_hosts_status {
 	LOOKUP_HOSTS_OK,
 	LOOKUP_HOSTS_NXDOMAIN, /* the domain does not exist: permanent */

@@ -1,6 +1,6 @@
 /*
  * fuzz_dns.c: libFuzzer harness for what turns DNS answers into hosts
- * (src/lookup/dns.c): the MX answer (records through dns_mx_rdata_decode,
+ * (src/dns/dns.c): the MX answer (records through dns_mx_rdata_decode,
  * null MX, NXDOMAIN, server failures), then each exchanger's A and AAAA
  * answers, and the final list. libunbound is replaced by a fake that
  * answers every query at once with records read from the input, so the
@@ -12,7 +12,7 @@
  */
 #include "fuzz_common.h"
 
-#include "../../src/lookup/dns.c"
+#include "../../src/dns/dns.c"
 
 static const uint8_t *in_p;
 static size_t in_left;

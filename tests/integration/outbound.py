@@ -71,7 +71,16 @@ def need_peers():
 # DNS
 # ---------------------------------------------------------------------------
 
-QTYPES = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "MX": 15, "TXT": 16, "AAAA": 28}
+def need_unbound():
+    """Fails naming the package unless unbound(8) is there (all the DNS
+    helpers need; no smtp-sink)."""
+    if not os.path.exists(UNBOUND):
+        raise AssertionError("unbound (%s) not found: install the Debian package unbound "
+                             "(scripts/deps and scripts/test-peers do)" % UNBOUND)
+
+
+QTYPES = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "MX": 15, "TXT": 16, "AAAA": 28,
+          "DS": 43, "RRSIG": 46, "DNSKEY": 48, "TLSA": 52}
 
 
 def _encode_name(name):
@@ -169,12 +178,16 @@ class Unbound:
       ("nullmx.test", "MX", "0 .")
     Names are made absolute. ZONES: more names to declare `static` (the zone of
     every record's name is declared too; the root is static, so any other
-    name is NXDOMAIN)."""
+    name is NXDOMAIN). AUTH_ZONES: objects with `name` (absolute) and
+    `zonefile` (dnssec.Zone, made), served as unbound auth-zones: with their
+    RRSIGs, NSEC and DNSKEY records to DO queries (dnssec.TestDNS uses it)."""
 
-    def __init__(self, records, zones=(), start=True):
-        need_peers()
+    def __init__(self, records, zones=(), start=True, auth_zones=()):
+        need_unbound()
         self.records = [(n if n.endswith(".") else n + ".", t.upper(), d) for n, t, d in records]
         self.zones = set(z.rstrip(".") + "." for z in zones)
+        self.auth_zones = list(auth_zones)
+        self._logf = None
         self.dir = harness.new_tmpdir("unbound-")
         self.conf = os.path.join(self.dir, "unbound.conf")
         self.log_path = os.path.join(self.dir, "unbound.log")
@@ -212,7 +225,20 @@ class Unbound:
             if z != ".":
                 lines.append('    local-zone: "%s" static' % z)
         for name, rtype, data in self.records:
-            lines.append('    local-data: "%s 60 IN %s %s"' % (name, rtype, data))
+            # TXT data comes quoted ('"v=STSv1; id=1"'): then the other quote.
+            q = "'" if '"' in data else '"'
+            lines.append("    local-data: %s%s 60 IN %s %s%s" % (q, name, rtype, data, q))
+        for z in self.auth_zones:
+            # transparent: past the static root (and unbound's own "test."
+            # zone) on to the auth-zone.
+            lines.append('    local-zone: "%s" transparent' % z.name)
+        for z in self.auth_zones:
+            lines += ["auth-zone:",
+                      '    name: "%s"' % z.name,
+                      '    zonefile: "%s"' % z.zonefile,
+                      "    for-downstream: yes",
+                      "    for-upstream: yes",
+                      "    fallback-enabled: no"]
         return "\n".join(lines) + "\n"
 
     def start(self):
@@ -234,9 +260,16 @@ class Unbound:
                 self.stop()
         raise last
 
+    def probe(self):
+        """(name, type) that must answer once unbound is up."""
+        if self.records:
+            return self.records[0][0], self.records[0][1]
+        if self.auth_zones:
+            return self.auth_zones[0].name, "SOA"
+        return "probe.test.", "A"
+
     def _wait_ready(self):
-        probe = self.records[0][0] if self.records else "probe.test."
-        ptype = self.records[0][1] if self.records else "A"
+        probe, ptype = self.probe()
 
         def ready():
             if self.proc.poll() is not None:
@@ -288,12 +321,64 @@ def a(name, addr):
 
 
 # ---------------------------------------------------------------------------
+# Certificates for the peers
+# ---------------------------------------------------------------------------
+
+CERT_KINDS = ("good", "wrong-name", "expired", "self-signed", "other-ca")
+_other_ca = []
+
+
+def self_signed_cert(names, expired=False):
+    """A self-signed certificate (EC P-256) for DNS NAMES: no CA vouches for
+    it, so PKIX fails while DANE-EE (TLSA 3 x x) can still match it."""
+    names = list(names)
+    d = harness.new_tmpdir("selfsigned-")
+    key, pem = os.path.join(d, "self.key"), os.path.join(d, "self.pem")
+    harness.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                 "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", pem,
+                 "-sha256", "-days", "-1" if expired else "2",
+                 "-subj", "/O=sealmail tests/CN=%s" % names[0],
+                 "-addext", "subjectAltName=" + ",".join("DNS:" + n for n in names),
+                 "-addext", "basicConstraints=critical,CA:FALSE"])
+    os.chmod(key, 0o644)
+    with open(pem) as f:
+        serial = int(re.sub(r"\s", "", harness.run(
+            ["openssl", "x509", "-noout", "-serial", "-in", pem]).stdout.decode()
+            ).split("=", 1)[1], 16)
+    return harness.Cert(pem, key, serial, names[0], names)
+
+
+def peer_cert(kind, names):
+    """A harness.Cert for a peer whose DNS names are NAMES, of KIND:
+      "good"        from the test CA, for NAMES
+      "wrong-name"  from the test CA, for "wrong-name.invalid" only
+      "expired"     from the test CA, for NAMES, notAfter in the past
+      "self-signed" for NAMES, signed by itself
+      "other-ca"    for NAMES, from a second CA nobody trusts"""
+    names = [names] if isinstance(names, str) else list(names)
+    if kind == "good":
+        return harness.issue_cert(names)
+    if kind == "wrong-name":
+        return harness.issue_cert(["wrong-name.invalid"])
+    if kind == "expired":
+        return harness.issue_cert(names, expired=True)
+    if kind == "self-signed":
+        return self_signed_cert(names)
+    if kind == "other-ca":
+        if not _other_ca:
+            _other_ca.append(harness.TestCA())
+        return _other_ca[0].issue(names)
+    raise ValueError("certificate kind %r: one of %r" % (kind, CERT_KINDS))
+
+
+# ---------------------------------------------------------------------------
 # Fake MX
 # ---------------------------------------------------------------------------
 
 class Command:
-    def __init__(self, line, tls, pipelined, crlf):
+    def __init__(self, line, tls, pipelined, crlf, raw=None):
         self.line = line          # str, without the line end
+        self.raw = raw            # bytes as received, with the line end
         self.tls = tls            # TLS version string when TLS was active, else None
         self.pipelined = pipelined  # more input was already waiting when it was read
         self.crlf = crlf          # the line ended with CRLF (not a bare LF)
@@ -312,6 +397,24 @@ class Transaction:
         self.tls = tls              # TLS version at MAIL, or None
         self.data_raw = None        # bytes on the wire after 354, up to and incl. ".\r\n"
         self.data = None            # the message: data_raw without the end mark, unstuffed
+        self.bdat_chunks = []       # BDAT: the bytes of each chunk exactly as received
+        self.bdat = False           # the message came with BDAT (data = data_raw = chunks joined)
+
+    @property
+    def mail_address(self):
+        """The reverse path as sent, raw (between < and >)."""
+        return self.sender
+
+    @property
+    def mail_params(self):
+        """MAIL FROM parameters: {"SIZE": "12", "REQUIRETLS": None, ...}
+        (keywords upper-cased, values as sent)."""
+        rest = re.sub(r"^\s*<[^>]*>", "", self.mail_from).split()
+        out = {}
+        for p in rest:
+            k, eq, v = p.partition("=")
+            out[k.upper()] = v if eq else None
+        return out
 
     @property
     def sender(self):
@@ -382,6 +485,17 @@ class FakeMX:
                       (counted over all sessions), then accept; None = always
       rcpt_replies    {address: reply line} for some recipients only (always)
       mail_reply, data_reply  reply lines for MAIL and for the end of DATA
+                      (or the BDAT LAST chunk)
+      smtputf8        advertise SMTPUTF8 (RFC 6531)
+      chunking        advertise CHUNKING (RFC 3030) and accept BDAT; each
+                      chunk's bytes are recorded exactly (Transaction.bdat_chunks)
+      bdat_reply      reply line for BDAT chunks that are not LAST (None = 250)
+      requiretls      advertise REQUIRETLS (RFC 8689): True = only after
+                      STARTTLS (as RFC 8689 4.1 wants), "always" = also in
+                      plaintext (a misbehaving peer)
+      certs           {SNI name: harness.Cert}: the certificate for a client
+                      that sends that name; others get CERT (see peer_cert())
+    Transaction.mail_params has the MAIL FROM parameters.
     Attributes may be changed while it runs (e.g. rcpt_reply = None).
     """
 
@@ -389,7 +503,8 @@ class FakeMX:
                  cert=None, tls_min=None, tls_max=None, starttls_reply=None,
                  starttls_extra=b"", pipelining=True, dsn=True, eightbitmime=True, size=True,
                  rcpt_reply=None, rcpt_fail_times=None, rcpt_replies=None, mail_reply=None,
-                 data_reply=None,
+                 data_reply=None, smtputf8=False, chunking=False, bdat_reply=None,
+                 requiretls=False, certs=None,
                  timeout=harness.TIMEOUT, start=True):
         self.addr = addr
         self.name = name
@@ -409,6 +524,12 @@ class FakeMX:
         self.rcpt_replies = dict(rcpt_replies or {})
         self.mail_reply = mail_reply
         self.data_reply = data_reply
+        self.smtputf8 = smtputf8
+        self.chunking = chunking
+        self.bdat_reply = bdat_reply
+        self.requiretls = requiretls
+        self.certs = dict(certs or {})
+        self._sni_ctx = {}
         self.timeout = timeout
         self.sessions = []
         self.errors = []
@@ -436,29 +557,43 @@ class FakeMX:
         return "FakeMX(%s:%d %s)" % (self.addr, self.port, self.name)
 
     # -- lifecycle --
-    def tls_context(self):
+    def tls_context(self, cert=None):
+        if cert is not None:
+            if cert.cert not in self._sni_ctx:
+                self._sni_ctx[cert.cert] = self._new_context(cert, sni=False)
+            return self._sni_ctx[cert.cert]
         if self._ctx is None:
-            cert = self.cert or harness.issue_cert([self.name])
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            ctx.load_cert_chain(cert.cert, cert.key)
-            if self.tls_max is not None and self.tls_max < ssl.TLSVersion.TLSv1_2:
-                ctx.set_ciphers("DEFAULT@SECLEVEL=0")
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)  # TLS 1.1
-                if self.tls_min is not None:
-                    ctx.minimum_version = self.tls_min
-                if self.tls_max is not None:
-                    ctx.maximum_version = self.tls_max
-
-            def sni(sslobj, server_name, _ctx):
-                sslobj.context_sni = server_name
-            ctx.sni_callback = sni
-            self._ctx = ctx
+            self._ctx = self._new_context(self.cert or harness.issue_cert([self.name]))
         return self._ctx
+
+    def _new_context(self, cert, sni=True):
+        """An SSLContext serving CERT with the TLS bounds; SNI: the callback
+        that records the name sent and switches to a CERTS entry."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert.cert, cert.key)
+        if self.tls_max is not None and self.tls_max < ssl.TLSVersion.TLSv1_2:
+            ctx.set_ciphers("DEFAULT@SECLEVEL=0")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # TLS 1.1
+            if self.tls_min is not None:
+                ctx.minimum_version = self.tls_min
+            if self.tls_max is not None:
+                ctx.maximum_version = self.tls_max
+
+        def sni(sslobj, server_name, _ctx):
+            sslobj.context_sni = server_name
+            chosen = self.certs.get((server_name or "").lower().rstrip("."))
+            if chosen is not None:
+                sslobj.context = self.tls_context(chosen)
+        if sni:
+            ctx.sni_callback = sni
+        return ctx
 
     def start(self):
         if self.starttls:
             self.tls_context()  # fail early on a bad certificate
+            for c in self.certs.values():
+                self.tls_context(c)
         t = threading.Thread(target=self._accept_loop, name="fakemx-%s" % self.addr,
                              daemon=True)
         t.start()
@@ -533,6 +668,12 @@ class FakeMX:
         ext.append("ENHANCEDSTATUSCODES")
         if self.dsn:
             ext.append("DSN")
+        if self.smtputf8:
+            ext.append("SMTPUTF8")
+        if self.chunking:
+            ext.append("CHUNKING")
+        if self.requiretls and (tls or self.requiretls == "always"):
+            ext.append("REQUIRETLS")
         if self.starttls and not tls:
             ext.append("STARTTLS")
         return [self.name] + ext
@@ -547,7 +688,7 @@ class FakeMX:
             raw, pipelined = io.read_line()
             crlf = raw.endswith(b"\r\n")
             line = raw.rstrip(b"\r\n").decode("utf-8", "replace")
-            cmd = Command(line, sess.tls_version, pipelined, crlf)
+            cmd = Command(line, sess.tls_version, pipelined, crlf, raw)
             with self._lock:
                 sess.commands.append(cmd)
             verb = cmd.verb
@@ -576,6 +717,7 @@ class FakeMX:
                     io.start_tls(self.tls_context())
                 except (ssl.SSLError, OSError) as e:
                     sess.tls_error = str(e)
+                    sess.sni = getattr(io.sock, "context_sni", None)
                     return
                 sess.tls_version = io.sock.version()
                 sess.cipher = io.sock.cipher()[0]
@@ -631,6 +773,11 @@ class FakeMX:
                     qn = self._qn
                 io.send_line(self.data_reply or "250 2.0.0 Ok: queued as FAKE%d" % qn)
                 tx = None
+            elif verb == "BDAT" and self.chunking:
+                if not self._bdat(io, line, tx):
+                    return
+                if re.search(r"(?i)\sLAST\s*$", line) and tx is not None and tx.accepted:
+                    tx = None
             elif verb == "RSET":
                 tx = None
                 io.send_line("250 2.0.0 Ok")
@@ -641,6 +788,31 @@ class FakeMX:
                 return
             else:
                 io.send_line("500 5.5.2 Error: command not recognized")
+
+    def _bdat(self, io, line, tx):
+        """BDAT SIZE [LAST] (RFC 3030 2): reads SIZE bytes exactly, whatever
+        the state, then replies. False: a malformed size, the session ends
+        (the bytes that follow cannot be told from commands)."""
+        m = re.match(r"(?i)BDAT ([0-9]{1,9})( LAST)?\s*$", line)
+        if not m:
+            io.send_line("501 5.5.4 Syntax: BDAT size [LAST]")
+            return False
+        chunk = io.read_exact(int(m.group(1)))
+        last = bool(m.group(2))
+        if tx is None or not tx.accepted:
+            io.send_line("503 5.5.1 Error: no valid recipients")
+            return True
+        tx.bdat = True
+        tx.bdat_chunks.append(chunk)
+        if not last:
+            io.send_line(self.bdat_reply or "250 2.0.0 %d octets received" % len(chunk))
+            return True
+        tx.data_raw = tx.data = b"".join(tx.bdat_chunks)
+        with self._lock:
+            self._qn += 1
+            qn = self._qn
+        io.send_line(self.data_reply or "250 2.0.0 Ok: queued as FAKE%d" % qn)
+        return True
 
     # -- what was seen --
     def all_sessions(self):
@@ -736,6 +908,13 @@ class _Conn:
                 return raw
             self._fill()
 
+    def read_exact(self, n):
+        """Exactly N bytes (BDAT)."""
+        while len(self.buf) < n:
+            self._fill()
+        raw, self.buf = self.buf[:n], self.buf[n:]
+        return raw
+
     def take_buffer(self):
         b, self.buf = self.buf, b""
         return b
@@ -748,7 +927,10 @@ class _Conn:
         self.send(line.encode() + b"\r\n")
 
     def start_tls(self, ctx):
-        self.sock = ctx.wrap_socket(self.sock, server_side=True)
+        # The handshake after the assignment: a failed one still shows the
+        # SNI the client sent (Session.sni).
+        self.sock = ctx.wrap_socket(self.sock, server_side=True, do_handshake_on_connect=False)
+        self.sock.do_handshake()
 
 
 def common_port(addrs, tries=50):
@@ -871,14 +1053,20 @@ class SmtpSink:
 
 def outbound_config(resolver, port, tls="may", ca_file=None, relayhost=None, domains=(),
                     routes=(), retry="1s 1s 2s", max_lifetime="6s", delay_warning="0",
-                    outbound_extra=(), queue_extra=()):
+                    outbound_extra=(), queue_extra=(), trust_anchor=None, dns_extra=()):
     """INI text for [dns], [outbound], [outbound.domains], [routes], [queue].
-    DOMAINS and ROUTES: sequences of (key, value) pairs, kept in order."""
-    out = ["[dns]", "resolver = %s" % resolver, "",
-           "[outbound]",
-           "tls = %s" % tls,
-           "port = %d" % port,
-           "ca_file = %s" % (ca_file or harness.ca().cert)]
+    DOMAINS and ROUTES: sequences of (key, value) pairs, kept in order.
+    TRUST_ANCHOR: `[dns] trust_anchor` (dnssec.TestDNS.trust_anchor);
+    DNS_EXTRA: more [dns] (key, value) pairs."""
+    out = ["[dns]", "resolver = %s" % resolver]
+    if trust_anchor:
+        out.append("trust_anchor = %s" % trust_anchor)
+    out += ["%s = %s" % kv for kv in dns_extra]
+    out += ["",
+            "[outbound]",
+            "tls = %s" % tls,
+            "port = %d" % port,
+            "ca_file = %s" % (ca_file or harness.ca().cert)]
     if relayhost:
         out.append("relayhost = %s" % relayhost)
     out += ["%s = %s" % kv for kv in outbound_extra]
@@ -941,6 +1129,15 @@ class OutboundTestCase(harness.ServerTestCase):
         u = Unbound(records, zones)
         cls.addClassCleanup(u.stop)
         return u
+
+    @classmethod
+    def start_test_dns(cls, zones, records=()):
+        """A dnssec.TestDNS (signed/unsigned/bogus zones + plain RECORDS),
+        stopped at class cleanup."""
+        import dnssec  # it builds on this module
+        d = dnssec.TestDNS(zones, records)
+        cls.addClassCleanup(d.stop)
+        return d
 
     @classmethod
     def fake(cls, addr, port, **kw):

@@ -1,30 +1,27 @@
 /*
- * dns.c: see dns.h. One request resolves the MX set, then every exchanger's
- * A and AAAA records in parallel, and answers when the last one is back.
+ * dns.c: see dns.h. The resolver (forwarder, trust anchor) and the MX
+ * request: one request resolves the MX set, then every exchanger's A and
+ * AAAA records in parallel, and answers when the last one is back. TLSA
+ * and TXT queries are dns_records.c.
  */
-#include "lookup/dns.h"
+#include "dns/dns.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unbound.h>
+#include <unistd.h>
 
+#include "dns/dns_private.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
-#define DNS_TYPE_A 1
-#define DNS_TYPE_MX 15
-#define DNS_TYPE_AAAA 28
-#define DNS_CLASS_IN 1
 #define DNS_MAX_EXCHANGERS 16
 #define DNS_MAX_ADDRS 8 /* per exchanger and family */
-
-struct dns_resolver {
-	struct ub_ctx *ctx;
-	struct event *ev;
-};
 
 struct dns_exchanger {
 	char name[256];
@@ -32,20 +29,36 @@ struct dns_exchanger {
 	unsigned order; /* random, to shuffle equal preferences */
 	char v4[DNS_MAX_ADDRS][64], v6[DNS_MAX_ADDRS][64];
 	unsigned n_v4, n_v6;
+	/* what its address answers showed: any insecure, any bogus, any secure */
+	int any_insecure, any_bogus, any_secure;
 };
 
 struct dns_request {
 	struct dns_resolver *resolver;
 	char name[256];
+	int mx_lookup;
 	dns_done_fn *done;
 	void *arg;
 	struct dns_exchanger ex[DNS_MAX_EXCHANGERS];
 	unsigned n_ex;
 	unsigned pending;
-	int secure;
-	int tempfail;
+	uint32_t mx_status; /* enum dnssec_status of the MX answer */
 	char error[256];
+	int error_bogus; /* ERROR is a DNSSEC failure: it wins over others */
 };
+
+uint32_t dns_result_status(const struct ub_result *result)
+{
+	if (result->bogus)
+		return DNSSEC_BOGUS;
+	return result->secure ? DNSSEC_SECURE : DNSSEC_INSECURE;
+}
+
+void dns_bogus_text(char *buf, size_t size, const char *name, const struct ub_result *result)
+{
+	snprintf(buf, size, "DNSSEC validation failed for %s: %s", name,
+	         result->why_bogus ? result->why_bogus : "bogus answer");
+}
 
 static void dns_event_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -54,11 +67,72 @@ static void dns_event_cb(evutil_socket_t fd, short what, void *arg)
 	ub_process(r->ctx);
 }
 
-struct dns_resolver *dns_resolver_new(struct event_base *base, const char *forwarder,
-                                      const char **error_r)
+/* "host:port" / "[v6]:port" as unbound's "host@port" into R's context;
+ * the configured server then also answers "test.". Returns unbound's error. */
+static int dns_set_forwarder(struct dns_resolver *r, const char *forwarder)
 {
-	struct dns_resolver *r = xcalloc(1, sizeof(*r));
+	const char *colon = strrchr(forwarder, ':');
+	const char *host = forwarder;
+	size_t hlen = colon ? (size_t)(colon - forwarder) : strlen(forwarder);
 	char fwd[160];
+	int err;
+
+	if (forwarder[0] == '[') {
+		host++;
+		hlen = strcspn(host, "]");
+	}
+	snprintf(fwd, sizeof(fwd), "%.*s%s%s", (int)hlen, host, colon ? "@" : "",
+	         colon ? colon + 1 : "");
+	err = ub_ctx_set_fwd(r->ctx, fwd);
+	/* The configured server decides: libunbound would otherwise answer
+	 * the special-use name "test." itself (RFC 6761), and test setups
+	 * serve it. */
+	if (err == 0)
+		(void)ub_ctx_zone_remove(r->ctx, "test.");
+	return err;
+}
+
+/* Gives R's context the trust anchor: FILE, or the root's when FILE is ""
+ * and it exists. Returns 0, or -1 with the reason in BUF. libunbound reads
+ * the file only at its first query, so it is opened here to find out
+ * whether it can be: a start-up error then names it. */
+static int dns_set_anchor(struct dns_resolver *r, const char *file, char *buf, size_t size)
+{
+	const char *path = file[0] != '\0' ? file : DNS_ROOT_ANCHOR;
+	struct stat st;
+	FILE *f;
+	int err;
+
+	if (file[0] == '\0' && access(path, F_OK) != 0)
+		return 0; /* no anchor: nothing validates, every answer is insecure */
+	f = fopen(path, "r");
+	if (f == NULL || fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > DNS_TRUST_ANCHOR_MAX) {
+		snprintf(buf, size, "trust_anchor %s: %s", path,
+		         f == NULL            ? strerror(errno)
+		         : !S_ISREG(st.st_mode) ? "not a regular file"
+		                                : "too large");
+		if (f != NULL)
+			fclose(f);
+		return -1;
+	}
+	fclose(f);
+	/* ub_ctx_add_ta_autr() would keep it current (RFC 5011) but must
+	 * write the file; the root's is kept by its package instead. */
+	err = ub_ctx_add_ta_file(r->ctx, path);
+	if (err != 0) {
+		snprintf(buf, size, "trust_anchor %s: %s", path, ub_strerror(err));
+		return -1;
+	}
+	strlcpy_checked(r->anchor, path, sizeof(r->anchor));
+	return 0;
+}
+
+struct dns_resolver *dns_resolver_new(struct event_base *base, const char *forwarder,
+                                      const char *trust_anchor, const char **error_r)
+{
+	static char why[4400];
+	struct dns_resolver *r = xcalloc(1, sizeof(*r));
 	int err;
 
 	r->ctx = ub_ctx_create();
@@ -68,28 +142,12 @@ struct dns_resolver *dns_resolver_new(struct event_base *base, const char *forwa
 		return NULL;
 	}
 	ub_ctx_async(r->ctx, 1);
-	if (forwarder[0] != '\0') {
-		/* "host:port" / "[v6]:port" become unbound's "host@port". */
-		const char *colon = strrchr(forwarder, ':');
-		const char *host = forwarder;
-		size_t hlen = colon ? (size_t)(colon - forwarder) : strlen(forwarder);
-		if (forwarder[0] == '[') {
-			host++;
-			hlen = strcspn(host, "]");
-		}
-		snprintf(fwd, sizeof(fwd), "%.*s%s%s", (int)hlen, host, colon ? "@" : "",
-		         colon ? colon + 1 : "");
-		err = ub_ctx_set_fwd(r->ctx, fwd);
-		/* The configured server decides: libunbound would otherwise
-		 * answer the special-use name "test." itself (RFC 6761), and
-		 * test setups serve it. */
-		if (err == 0)
-			(void)ub_ctx_zone_remove(r->ctx, "test.");
-	} else {
-		err = ub_ctx_resolvconf(r->ctx, NULL);
-	}
-	if (err != 0) {
-		*error_r = ub_strerror(err);
+	err = forwarder[0] != '\0' ? dns_set_forwarder(r, forwarder)
+	                           : ub_ctx_resolvconf(r->ctx, NULL);
+	if (err != 0)
+		snprintf(why, sizeof(why), "%s", ub_strerror(err));
+	if (err != 0 || dns_set_anchor(r, trust_anchor, why, sizeof(why)) < 0) {
+		*error_r = why;
 		ub_ctx_delete(r->ctx);
 		free(r);
 		return NULL;
@@ -97,6 +155,11 @@ struct dns_resolver *dns_resolver_new(struct event_base *base, const char *forwa
 	r->ev = event_new(base, ub_fd(r->ctx), EV_READ | EV_PERSIST, dns_event_cb, r);
 	event_add(r->ev, NULL);
 	return r;
+}
+
+const char *dns_resolver_anchor(const struct dns_resolver *r)
+{
+	return r->anchor;
 }
 
 void dns_resolver_free(struct dns_resolver **rp)
@@ -145,26 +208,48 @@ static int dns_exchanger_cmp(const void *a, const void *b)
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
-/* Answers the request and frees it. */
+/* The DNSSEC status of EX's addresses: bogus when one answer was, insecure
+ * when one was, secure when one was and none of the others (an address
+ * literal, or no answer, is insecure). A failed query adds nothing, so
+ * that a dropped AAAA answer does not turn a signed host insecure. */
+static uint32_t dns_exchanger_status(const struct dns_exchanger *ex)
+{
+	if (ex->any_bogus)
+		return DNSSEC_BOGUS;
+	return ex->any_secure && !ex->any_insecure ? DNSSEC_SECURE : DNSSEC_INSECURE;
+}
+
+/* Adds the addresses of EX to A. */
+static void dns_answer_add(struct dns_answer *a, const struct dns_exchanger *ex)
+{
+	unsigned j;
+
+	for (j = 0; j < ex->n_v4 + ex->n_v6; j++) {
+		struct dns_host *h = &a->hosts[a->n_hosts++];
+		strlcpy_checked(h->name, ex->name, sizeof(h->name));
+		h->pref = ex->pref;
+		strlcpy_checked(h->addr, j < ex->n_v4 ? ex->v4[j] : ex->v6[j - ex->n_v4],
+		                sizeof(h->addr));
+		h->secure = dns_exchanger_status(ex);
+	}
+}
+
+/* Answers the request and frees it. An exchanger with a bogus address
+ * answer is left out: its addresses may be an attacker's. */
 static void dns_request_finish(struct dns_request *req)
 {
 	struct dns_answer a;
-	unsigned i, j;
+	unsigned i;
 
 	memset(&a, 0, sizeof(a));
-	a.secure = req->secure;
 	qsort(req->ex, req->n_ex, sizeof(req->ex[0]), dns_exchanger_cmp);
 	a.hosts = xcalloc(req->n_ex * DNS_MAX_ADDRS * 2 + 1, sizeof(a.hosts[0]));
-	for (i = 0; i < req->n_ex; i++) {
-		struct dns_exchanger *ex = &req->ex[i];
-		for (j = 0; j < ex->n_v4 + ex->n_v6; j++) {
-			struct dns_host *h = &a.hosts[a.n_hosts++];
-			strlcpy_checked(h->name, ex->name, sizeof(h->name));
-			h->pref = ex->pref;
-			strlcpy_checked(h->addr, j < ex->n_v4 ? ex->v4[j] : ex->v6[j - ex->n_v4],
-			                sizeof(h->addr));
-		}
-	}
+	for (i = 0; i < req->n_ex; i++)
+		if (dns_exchanger_status(&req->ex[i]) != DNSSEC_BOGUS)
+			dns_answer_add(&a, &req->ex[i]);
+	a.secure = req->mx_lookup      ? req->mx_status
+	           : req->n_ex > 0     ? dns_exchanger_status(&req->ex[0])
+	                               : DNSSEC_INSECURE;
 	if (a.n_hosts == 0) {
 		a.status = DNS_TEMPFAIL;
 		snprintf(a.error, sizeof(a.error), "%s",
@@ -182,10 +267,17 @@ struct dns_query {
 	int type;
 };
 
-/* Notes a failure that makes the answer temporary rather than empty. */
+/* Notes a failure that makes the answer temporary rather than empty; a
+ * DNSSEC failure is the one kept. */
 static void dns_note_error(struct dns_request *req, const char *what, int err,
                            struct ub_result *result)
 {
+	if (result != NULL && result->bogus) {
+		if (!req->error_bogus)
+			dns_bogus_text(req->error, sizeof(req->error), what, result);
+		req->error_bogus = 1;
+		return;
+	}
 	if (req->error[0] != '\0')
 		return;
 	if (err != 0)
@@ -201,6 +293,16 @@ static void dns_query_done(struct dns_request *req)
 		dns_request_finish(req);
 }
 
+/* Notes the DNSSEC status of one address answer of EX. */
+static void dns_exchanger_note(struct dns_exchanger *ex, const struct ub_result *result)
+{
+	uint32_t st = dns_result_status(result);
+
+	ex->any_bogus |= st == DNSSEC_BOGUS;
+	ex->any_secure |= st == DNSSEC_SECURE;
+	ex->any_insecure |= st == DNSSEC_INSECURE;
+}
+
 static void dns_addr_cb(void *arg, int err, struct ub_result *result)
 {
 	struct dns_query *query = arg;
@@ -208,10 +310,11 @@ static void dns_addr_cb(void *arg, int err, struct ub_result *result)
 	struct dns_exchanger *ex = &req->ex[query->ex];
 	int i;
 
-	if (err != 0 || result == NULL || !result->havedata) {
+	if (err == 0 && result != NULL && (result->bogus || result->rcode == 0 || result->nxdomain))
+		dns_exchanger_note(ex, result);
+	if (err != 0 || result == NULL || result->bogus || !result->havedata) {
 		dns_note_error(req, ex->name, err, result);
 	} else {
-		req->secure &= result->secure;
 		for (i = 0; result->data[i] != NULL; i++) {
 			if (query->type == DNS_TYPE_A && result->len[i] == 4 &&
 			    ex->n_v4 < DNS_MAX_ADDRS)
@@ -256,10 +359,12 @@ static void dns_resolve_exchangers(struct dns_request *req)
 	for (i = 0; i < req->n_ex; i++) {
 		struct dns_exchanger *ex = &req->ex[i];
 		if (inet_pton(AF_INET, ex->name, buf) == 1) {
+			ex->any_insecure = 1; /* no DNS, no DNSSEC */
 			strlcpy_checked(ex->v4[ex->n_v4++], ex->name, 64);
 			continue;
 		}
 		if (inet_pton(AF_INET6, ex->name, buf) == 1) {
+			ex->any_insecure = 1;
 			strlcpy_checked(ex->v6[ex->n_v6++], ex->name, 64);
 			continue;
 		}
@@ -294,6 +399,28 @@ static void dns_add_exchanger(struct dns_request *req, const char *name, unsigne
 	random_bytes(&ex->order, sizeof(ex->order));
 }
 
+/* A failed MX answer RESULT (or ERR): a temporary failure, saying why. */
+static void dns_mx_failed(struct dns_request *req, int err, struct ub_result *result)
+{
+	char why[300];
+
+	if (result != NULL && result->bogus) {
+		/* RFC 7672 2.2.1: a bogus MX RRset is never a reason to fall
+		 * back to the domain's addresses */
+		dns_bogus_text(why, sizeof(why), req->name, result);
+		ub_resolve_free(result);
+		dns_request_fail(req, DNS_TEMPFAIL, why, "");
+		return;
+	}
+	snprintf(why, sizeof(why), "%s",
+	         err      ? ub_strerror(err)
+	         : result ? "DNS server failure"
+	                  : "no answer");
+	if (result != NULL)
+		ub_resolve_free(result);
+	dns_request_fail(req, DNS_TEMPFAIL, "MX lookup failed: ", why);
+}
+
 static void dns_mx_cb(void *arg, int err, struct ub_result *result)
 {
 	struct dns_request *req = arg;
@@ -301,15 +428,9 @@ static void dns_mx_cb(void *arg, int err, struct ub_result *result)
 	unsigned pref;
 	int i;
 
-	if (err != 0 || result == NULL || (result->rcode != 0 && !result->nxdomain)) {
-		char why[300];
-		snprintf(why, sizeof(why), "%s",
-		         err      ? ub_strerror(err)
-		         : result ? "DNS server failure"
-		                  : "no answer");
-		if (result != NULL)
-			ub_resolve_free(result);
-		dns_request_fail(req, DNS_TEMPFAIL, "MX lookup failed: ", why);
+	if (err != 0 || result == NULL || result->bogus ||
+	    (result->rcode != 0 && !result->nxdomain)) {
+		dns_mx_failed(req, err, result);
 		return;
 	}
 	if (result->nxdomain) {
@@ -317,7 +438,7 @@ static void dns_mx_cb(void *arg, int err, struct ub_result *result)
 		dns_request_fail(req, DNS_NXDOMAIN, "domain does not exist: ", req->name);
 		return;
 	}
-	req->secure = result->secure;
+	req->mx_status = dns_result_status(result);
 	for (i = 0; result->havedata && result->data[i] != NULL; i++) {
 		if (dns_mx_rdata_decode((unsigned char *)result->data[i], (size_t)result->len[i],
 		                        &pref, name, sizeof(name)) < 0)
@@ -347,7 +468,7 @@ void dns_resolve(struct dns_resolver *r, const char *name, int mx_lookup, dns_do
 	req->resolver = r;
 	req->done = done;
 	req->arg = arg;
-	req->secure = 1;
+	req->mx_lookup = mx_lookup != 0;
 	strlcpy_checked(req->name, name, sizeof(req->name));
 	str_lower(req->name);
 	if (!mx_lookup) {
