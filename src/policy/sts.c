@@ -16,20 +16,6 @@
 #define STS_VERSION "v=STSv1"
 #define STS_VERSION_LEN 7
 
-static const char *const sts_mode_names[] = {
-    [STS_MODE_ABSENT] = "absent",
-    [STS_MODE_NONE] = "none",
-    [STS_MODE_TESTING] = "testing",
-    [STS_MODE_ENFORCE] = "enforce",
-};
-
-const char *sts_mode_name(uint32_t mode)
-{
-	if (mode < sizeof(sts_mode_names) / sizeof(sts_mode_names[0]))
-		return sts_mode_names[mode];
-	return "?";
-}
-
 static int is_wsp(char c)
 {
 	return c == ' ' || c == '\t';

@@ -20,9 +20,7 @@
 #define STS_MAX_AGE_MAX 31557600  /* 3.2: the largest max_age, about a year */
 #define STS_HOST_MAX 253          /* a domain name in text, without a final dot */
 
-/* The mode's word: "none", "testing", "enforce"; "absent" for
- * STS_MODE_ABSENT; "?" for anything else. */
-const char *sts_mode_name(uint32_t mode);
+/* sts_mode_name() is in mail/tls_evidence.h. */
 
 /* Parses the _mta-sts.DOMAIN TXT record TXT (its strings already joined)
  * as RFC 8461 3.1 writes it: "v=STSv1" first, then ";"-separated fields

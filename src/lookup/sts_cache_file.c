@@ -1,0 +1,224 @@
+/*
+ * sts_cache_file.c: one file per domain in data_dir/sts/, named by the
+ * domain (a valid host name: letters, digits, hyphens and dots, so a safe
+ * file name), holding the policy as it was fetched:
+ *
+ *   sealmail-sts-cache 1
+ *   id: 2026120101
+ *   fetched: 1796119200
+ *
+ *   version: STSv1
+ *   mode: enforce
+ *   max_age: 86400
+ *   mx: mx.example.com
+ *
+ * The policy part is read back with the same parser as a fetched policy
+ * (policy/sts.h). Written as a temporary file, fsync'ed, renamed over the
+ * old one and the directory fsync'ed, so a crash leaves the old policy or
+ * the new one, never a mix. Called by sts_cache.c.
+ */
+#include "lookup/sts_cache.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "lib/util.h"
+#include "lookup/sts_cache_private.h"
+#include "policy/sts.h"
+
+#define STS_CACHE_MAGIC "sealmail-sts-cache 1\n"
+#define STS_CACHE_PATH_MAX 4400
+
+int sts_policy_valid_at(const struct sts_policy *p, uint64_t now)
+{
+	return p->mode != STS_MODE_ABSENT && now < p->fetched + p->max_age;
+}
+
+int sts_cache_format(const struct sts_policy *p, char *buf, size_t size)
+{
+	size_t o;
+	int n;
+	unsigned i;
+
+	n = snprintf(buf, size, STS_CACHE_MAGIC "id: %s\nfetched: %llu\n\nversion: STSv1\n"
+	                        "mode: %s\nmax_age: %u\n",
+	             p->id, (unsigned long long)p->fetched, sts_mode_name(p->mode), p->max_age);
+	if (n < 0 || (size_t)n >= size)
+		return -1;
+	o = (size_t)n;
+	for (i = 0; i < p->n_mx && i < STS_MX_MAX; i++) {
+		n = snprintf(buf + o, size - o, "mx: %s\n", p->mx[i]);
+		if (n < 0 || (size_t)n >= size - o)
+			return -1;
+		o += (size_t)n;
+	}
+	return (int)o;
+}
+
+/* Reads the header line "KEY: VALUE\n" at *POS of TEXT into VALUE. */
+static int sts_cache_header(const char *text, size_t len, size_t *pos, const char *key,
+                            char *value, size_t size)
+{
+	size_t klen = strlen(key), vlen;
+	const char *line = text + *pos, *lf = memchr(line, '\n', len - *pos);
+
+	if (lf == NULL || (size_t)(lf - line) < klen + 2 || memcmp(line, key, klen) != 0 ||
+	    line[klen] != ':' || line[klen + 1] != ' ')
+		return -1;
+	vlen = (size_t)(lf - line) - klen - 2;
+	if (vlen == 0 || vlen >= size)
+		return -1;
+	memcpy(value, line + klen + 2, vlen);
+	value[vlen] = '\0';
+	*pos += (size_t)(lf - line) + 1;
+	return 0;
+}
+
+int sts_cache_parse(const char *text, size_t len, struct sts_policy *p, const char **error_r)
+{
+	char id[STS_ID_MAX], fetched[24], *end;
+	size_t pos = sizeof(STS_CACHE_MAGIC) - 1, i;
+	unsigned long long t;
+
+	if (len < pos || memcmp(text, STS_CACHE_MAGIC, pos) != 0) {
+		*error_r = "not an MTA-STS cache file";
+		return -1;
+	}
+	if (sts_cache_header(text, len, &pos, "id", id, sizeof(id)) < 0 ||
+	    sts_cache_header(text, len, &pos, "fetched", fetched, sizeof(fetched)) < 0 ||
+	    pos >= len || text[pos] != '\n') {
+		*error_r = "bad header";
+		return -1;
+	}
+	for (i = 0; id[i] != '\0'; i++)
+		if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z') ||
+		      (id[i] >= '0' && id[i] <= '9')) ||
+		    i >= STS_TXT_ID_MAX) {
+			*error_r = "bad id";
+			return -1;
+		}
+	errno = 0;
+	t = strtoull(fetched, &end, 10);
+	if (errno != 0 || *end != '\0' || fetched[0] < '0' || fetched[0] > '9') {
+		*error_r = "bad fetch time";
+		return -1;
+	}
+	pos++;
+	if (sts_policy_parse(text + pos, len - pos, p, error_r) < 0)
+		return -1;
+	strlcpy_checked(p->id, id, sizeof(p->id));
+	p->fetched = t;
+	return 0;
+}
+
+static void sts_cache_path(char *buf, size_t size, const char *dir, const char *prefix,
+                           const char *domain, const char *suffix)
+{
+	snprintf(buf, size, "%s/%s%s%s", dir, prefix, domain, suffix);
+}
+
+int sts_cache_file_load(const char *dir, const char *domain, struct sts_policy *p)
+{
+	char path[STS_CACHE_PATH_MAX], v[300];
+	const char *why = NULL;
+	size_t len;
+	char *text;
+	int r;
+
+	sts_cache_path(path, sizeof(path), dir, "", domain, "");
+	text = read_file(path, STS_CACHE_FILE_SIZE_MAX, &len);
+	if (text == NULL && errno == ENOENT)
+		return 0;
+	if (text == NULL)
+		why = strerror(errno);
+	r = text != NULL ? sts_cache_parse(text, len, p, &why) : -1;
+	free(text);
+	if (r == 0)
+		return 1;
+	memset(p, 0, sizeof(*p));
+	log_warn("event=sts-cache-error file=%s reason=\"%s; removed\"",
+	         log_value(path, v, sizeof(v)), why);
+	(void)unlink(path);
+	return -1;
+}
+
+int sts_cache_file_store(const char *dir, const char *domain, const struct sts_policy *p,
+                         const char **error_r)
+{
+	char path[STS_CACHE_PATH_MAX], tmp[STS_CACHE_PATH_MAX], text[STS_CACHE_FILE_SIZE_MAX];
+	int len = sts_cache_format(p, text, sizeof(text)), fd, failed;
+
+	if (len < 0) {
+		*error_r = "policy too large for its file";
+		return -1;
+	}
+	/* a domain never starts with a dot: ".DOMAIN.tmp" is no domain's file */
+	sts_cache_path(path, sizeof(path), dir, "", domain, "");
+	sts_cache_path(tmp, sizeof(tmp), dir, ".", domain, ".tmp");
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		*error_r = strerror(errno);
+		return -1;
+	}
+	failed = write_all(fd, text, (size_t)len) < 0 || fsync(fd) < 0;
+	failed = close(fd) < 0 || failed;
+	if (failed || rename(tmp, path) < 0) {
+		*error_r = strerror(errno);
+		(void)unlink(tmp);
+		return -1;
+	}
+	if (fsync_dir(dir) < 0) {
+		*error_r = strerror(errno);
+		return -1;
+	}
+	return 0;
+}
+
+void sts_cache_file_remove(const char *dir, const char *domain)
+{
+	char path[STS_CACHE_PATH_MAX];
+
+	sts_cache_path(path, sizeof(path), dir, "", domain, "");
+	(void)unlink(path);
+}
+
+/* 1 when the file NAME in DIR is to be removed at NOW. */
+static int sts_cache_file_stale(const char *dir, const char *name, uint64_t now)
+{
+	struct sts_policy p;
+
+	if (name[0] == '.')
+		return strstr(name, ".tmp") != NULL; /* a write cut short */
+	if (!sts_host_valid(name))
+		return 1;
+	return sts_cache_file_load(dir, name, &p) != 1 || !sts_policy_valid_at(&p, now);
+}
+
+unsigned sts_cache_file_prune(const char *dir, uint64_t now)
+{
+	char path[STS_CACHE_PATH_MAX];
+	struct dirent *de;
+	unsigned left = 0;
+	DIR *d = opendir(dir);
+
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (!sts_cache_file_stale(dir, de->d_name, now)) {
+			left++;
+			continue;
+		}
+		sts_cache_path(path, sizeof(path), dir, "", de->d_name, "");
+		(void)unlink(path);
+	}
+	closedir(d);
+	return left;
+}
