@@ -45,13 +45,14 @@
  *   queue_bounce.c      DSNs and delay notices
  *   queue_state_file.c  queue/state/ID on disk
  *   queue_msg.c         a message's spool file read back; its memory
+ *   tls_memory.c        downgrade memory, data_dir/policy/seen
  *
  *   queue.c     -> ctl (listen), local (each flush), remote (results, a
  *                  dispatcher gone), retry (the timer), state_file
- *                  (recovery), msg
- *   ctl         -> state_file, msg; back: queue_schedule_flush
+ *                  (recovery), msg, tls_memory (load; save on the timer)
+ *   ctl         -> state_file, msg, tls_memory; back: queue_schedule_flush
  *   local       -> remote, retry, msg, maildir.c
- *   remote      -> retry, msg; back: queue_schedule_flush
+ *   remote      -> retry, msg, tls_memory; back: queue_schedule_flush
  *   retry       -> bounce, state_file, msg
  *   bounce      -> msg, dsn.c; back: queue_inject
  *   state_file  -> queue_state.c
@@ -89,6 +90,7 @@
 #include "queue/maildir.h"
 #include "queue/queue_private.h"
 #include "queue/queue_remote.h"
+#include "queue/tls_memory.h"
 #include "queue/queue_retry.h"
 #include "queue/queue_state_file.h"
 #include "queue/spool_file.h"
@@ -503,6 +505,7 @@ static void queue_retry_cb(evutil_socket_t fd, short what, void *arg)
 	queue_retry_due(q);
 	if (!TAILQ_EMPTY(&q->ready))
 		queue_schedule_flush(q);
+	(void)tls_memory_save(q->tls_seen, q->cfg.outbound_remember_tls);
 }
 
 /* ---- start-up -------------------------------------------------------- */
@@ -693,8 +696,10 @@ int queue_main(const struct config *cfg, int parent_fd)
 	    ipc_channel_new(q->base, parent_fd, queue_parent_handler, queue_parent_closed, q);
 	if (queue_control_listen(q, &why) < 0)
 		fatal("event=fatal reason=\"control socket: %s\"", why);
+	q->tls_seen = tls_memory_open();
 	queue_recover(q);
 	event_base_dispatch(q->base);
+	(void)tls_memory_save(q->tls_seen, q->cfg.outbound_remember_tls);
 	log_info("event=stopped");
 	return 0;
 }

@@ -78,7 +78,7 @@ int queue_msg_load(struct queue *q, struct queue_msg *m, const char **error_r)
 		return -1;
 	if (m->n_rcpts != m->env.n_rcpts) {
 		/* no state yet, or a state file that does not fit: start afresh */
-		free(m->rcpts);
+		queue_rcpts_free(m->rcpts, m->n_rcpts);
 		m->rcpts = xcalloc(m->env.n_rcpts, sizeof(m->rcpts[0]));
 		m->n_rcpts = m->env.n_rcpts;
 	}
@@ -122,7 +122,7 @@ void queue_msg_free(struct queue_msg *m)
 	if (m->fd >= 0)
 		close(m->fd);
 	envelope_free(&m->env);
-	free(m->rcpts);
+	queue_rcpts_free(m->rcpts, m->n_rcpts);
 	free(m);
 }
 

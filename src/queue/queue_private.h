@@ -30,6 +30,7 @@
 
 struct ipc_channel;
 struct queue;
+struct tls_seen_map;
 
 /* A message, from the moment its spool file is created until it is
  * delivered to every recipient. While it is handled, the queue keeps its
@@ -56,6 +57,10 @@ struct queue_msg {
 	unsigned tasks; /* remote deliveries in flight */
 	int held;
 	int warned;      /* the delay notice was sent */
+	int tls_warned;  /* the early notice of a TLS policy deferral was sent */
+	/* `queue release ID --tls-override`: the next attempt's tasks carry
+	 * MTA_TASK_TLS_OVERRIDE (not stored: one attempt, if it comes) */
+	int tls_override;
 	int deleted;     /* by the operator: goes once nothing is in flight */
 	int unsynced;    /* the last flush failed: keep the files, try again soon */
 	int state_dirty; /* the state file could not be written: write it again */
@@ -100,6 +105,7 @@ struct queue {
 	unsigned id_counter;
 	char known_maildir[MAILDIR_PATH_MAX]; /* last Maildir known to exist */
 	struct evconnlistener *control;
+	struct tls_seen_map *tls_seen; /* downgrade memory (tls_memory.h) */
 };
 
 /* ---- the only way back into queue.c ----------------------------------

@@ -6,16 +6,25 @@
  * in IMSG_MTA_RESULT. When a message's last task ends, its attempt ends
  * (queue_retry.c).
  *
+ * Each task carries what the downgrade memory (tls_memory.c) remembers of
+ * its domain, and MTA_TASK_TLS_OVERRIDE for the one attempt an operator
+ * released with `queue release ID --tls-override`. Each result is kept as
+ * the recipients' record (struct queue_rcpt_record: relay, TLS, peer,
+ * policy, why it was held), logged, and raises the memory.
+ *
  * Called by queue_local.c (queue_remote_dispatch, when a flush starts an
  * attempt) and queue.c (results, a dispatcher that went away); calls
- * queue_msg.c, queue_retry.c and queue.c's queue_schedule_flush().
+ * queue_msg.c, queue_retry.c, tls_memory.c and queue.c's
+ * queue_schedule_flush().
  */
 #include "proto/queue.h"
 #include "queue/queue_remote.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/hash.h"
@@ -25,6 +34,7 @@
 #include "mail/delivery.h"
 #include "queue/queue_msg.h"
 #include "queue/queue_retry.h"
+#include "queue/tls_memory.h"
 
 /* ---- starting tasks --------------------------------------------------- */
 
@@ -47,9 +57,11 @@ static struct queue_peer *queue_peer_for(struct queue *q, const char *domain)
 }
 
 /* The task for a dispatcher: M's envelope, with the N recipients INDEX at
- * DOMAIN. Its rcpts are malloc'ed. */
-static void queue_task_describe(const struct queue_msg *m, const char *domain,
-                                const unsigned *index, unsigned n, struct proto_task *mt)
+ * DOMAIN, what is remembered of DOMAIN's TLS and an operator's override.
+ * Its rcpts are malloc'ed. */
+static void queue_task_describe(const struct queue *q, const struct queue_msg *m,
+                                const char *domain, const unsigned *index, unsigned n,
+                                struct proto_task *mt)
 {
 	unsigned i;
 
@@ -63,6 +75,11 @@ static void queue_task_describe(const struct queue_msg *m, const char *domain,
 	strlcpy_checked(mt->envid, m->env.envid, sizeof(mt->envid));
 	mt->header_len = m->header_len;
 	mt->body_len = m->body_len;
+	mt->flags = m->env.flags; /* SMTPUTF8, REQUIRETLS, TLS-Required: No */
+	if (m->tls_override)
+		mt->flags |= MTA_TASK_TLS_OVERRIDE;
+	tls_memory_for_task(q->tls_seen, domain, q->cfg.outbound_remember_tls, &mt->seen_level,
+	                    &mt->seen_time);
 	mt->n_rcpts = n;
 	mt->rcpts = xcalloc(n, sizeof(mt->rcpts[0]));
 	for (i = 0; i < n; i++) {
@@ -113,7 +130,7 @@ static void queue_task_start(struct queue *q, struct queue_msg *m, const char *d
 			                    "4.3.0 no delivery process available");
 		return;
 	}
-	queue_task_describe(m, domain, index, n, &mt);
+	queue_task_describe(q, m, domain, index, n, &mt);
 	t = queue_task_new(q, m, peer, domain, index, n);
 	ipc_writer_init(&w);
 	proto_task_encode(&mt, &w);
@@ -161,6 +178,7 @@ void queue_remote_dispatch(struct queue *q, struct queue_msg *m)
 		}
 		queue_task_start(q, m, domain, index, n);
 	}
+	m->tls_override = 0; /* one attempt only */
 	free(index);
 	free(taken);
 }
@@ -177,55 +195,107 @@ static struct queue_task *queue_task_find(struct queue *q, uint64_t id)
 	return NULL;
 }
 
+/* "LEVEL/SOURCE" of REPORT into BUF ("-" for a part it lacks): the log's
+ * policy= value. */
+static const char *queue_policy_words(const struct mta_report *report, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/%s", report->policy[0] ? report->policy : "-",
+	         report->source[0] ? report->source : "-");
+	return buf;
+}
+
+/* Keeps REPORT as R's record of this attempt; HELD when TLS policy alone
+ * deferred it. */
+static void queue_rcpt_keep_record(struct queue_rcpt *r, const struct mta_report *report,
+                                   int held)
+{
+	struct queue_rcpt_record *rec = queue_rcpt_record(r);
+
+	memset(rec, 0, sizeof(*rec));
+	rec->when = time(NULL);
+	rec->held = held != 0;
+	strlcpy_checked(rec->relay, report->relay, sizeof(rec->relay));
+	strlcpy_checked(rec->tls, report->tls, sizeof(rec->tls));
+	strlcpy_checked(rec->peer, report->peer, sizeof(rec->peer));
+	strlcpy_checked(rec->policy, report->policy, sizeof(rec->policy));
+	strlcpy_checked(rec->source, report->source, sizeof(rec->source));
+	strlcpy_checked(rec->evidence, report->evidence, sizeof(rec->evidence));
+	strlcpy_checked(rec->testing, report->testing, sizeof(rec->testing));
+}
+
 /* Records one recipient's outcome from a dispatcher, and logs it. */
 static void queue_rcpt_outcome(struct queue_msg *m, const struct mta_report *report,
                                const struct proto_task_outcome *res)
 {
 	struct queue_rcpt *r = &m->rcpts[res->index];
-	char to[ENVELOPE_ADDR_MAX + 16], v[700];
+	char to[ENVELOPE_ADDR_MAX + 16], v[700], pol[40], ev[600];
+	const char *relay = report->relay[0] ? report->relay : "none";
 
 	r->inflight = 0;
 	r->last = res->status;
+	queue_rcpt_keep_record(r, report, res->outcome == MTA_TEMPFAIL && report->policy_blocked);
 	log_value(res->status.text, v, sizeof(v));
 	log_address(m->env.rcpts[res->index].addr, to, sizeof(to));
+	queue_policy_words(report, pol, sizeof(pol));
+	log_value(report->evidence, ev, sizeof(ev));
 	switch (res->outcome) {
 	case MTA_DELIVERED:
 		r->status = RCPT_DELIVERED;
 		r->hop = report->peer_dsn ? RCPT_HOP_PASSED_ON : RCPT_HOP_RELAYED;
-		log_info("event=delivered id=%s to=%s relay=%s tls=%s peer=%s policy=%s dsn=%s "
-		         "reply=%s",
-		         m->id, to, report->relay, report->tls[0] ? report->tls : "none",
-		         report->peer, report->policy, res->status.enhanced, v);
+		log_info("event=delivered id=%s to=%s relay=%s tls=%s peer=%s policy=%s "
+		         "evidence=%s dsn=%s reply=%s",
+		         m->id, to, relay, report->tls[0] ? report->tls : "none",
+		         report->peer[0] ? report->peer : "none", pol, ev, res->status.enhanced, v);
 		break;
 	case MTA_PERMFAIL:
 		r->status = RCPT_FAILED;
 		log_info("event=bounced id=%s to=%s relay=%s policy=%s dsn=%s reason=%s", m->id,
-		         to, report->relay[0] ? report->relay : "none", report->policy,
-		         res->status.enhanced, v);
+		         to, relay, pol, res->status.enhanced, v);
 		break;
 	default:
-		log_info("event=deferred id=%s to=%s relay=%s policy=%s dsn=%s reason=%s", m->id,
-		         to, report->relay[0] ? report->relay : "none", report->policy,
+		log_info("event=deferred id=%s to=%s relay=%s policy=%s%s dsn=%s reason=%s", m->id,
+		         to, relay, pol, report->policy_blocked ? " held=tls-policy" : "",
 		         res->status.enhanced, v);
 	}
 }
 
 /* The seed's complaint (KB 282835): mail that left without an
- * authenticated peer is worth a warning, naming the domain. */
+ * authenticated peer (peer untrusted or none: not dane, sts or verified)
+ * is worth a warning, naming the domain. */
 static void queue_warn_unauthenticated(const struct queue_msg *m, const struct queue_task *t,
-                                       const struct mta_report *report,
-                                       const struct proto_task_outcome *out, unsigned n)
+                                       const struct mta_report *report, unsigned delivered)
+{
+	char pol[40];
+
+	if (delivered == 0 || tls_seen_achieved(report->peer) == TLS_SEEN_AUTHENTICATED)
+		return;
+	log_warn("event=warning-unauthenticated id=%s domain=%s relay=%s tls=%s peer=%s "
+	         "policy=%s recipients=%u",
+	         m->id, t->domain, report->relay[0] ? report->relay : "none",
+	         report->tls[0] ? report->tls : "none", report->peer[0] ? report->peer : "none",
+	         queue_policy_words(report, pol, sizeof(pol)), delivered);
+}
+
+/* What the task result says beyond the recipients: the testing mode's
+ * note (the delivery went as "may" would; RFC 8460 counts are not
+ * changed), a warning for an unauthenticated peer, the downgrade memory. */
+static void queue_task_report(struct queue *q, const struct queue_task *t,
+                              const struct mta_report *report,
+                              const struct proto_task_outcome *out)
 {
 	unsigned i, delivered = 0;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < t->n; i++)
 		delivered += out[i].outcome == MTA_DELIVERED;
-	if (delivered == 0 || strcmp(report->peer, "verified") == 0)
-		return;
-	log_warn("event=unauthenticated-delivery id=%s domain=%s relay=%s tls=%s peer=%s "
-	         "policy=%s recipients=%u",
-	         m->id, t->domain, report->relay, report->tls[0] ? report->tls : "none",
-	         report->peer, report->policy, delivered);
+	if (report->testing[0] != '\0') {
+		char v[600];
+		log_info("event=tls-testing id=%s domain=%s relay=%s note=%s", t->msg->id, t->domain,
+		         report->relay[0] ? report->relay : "none",
+		         log_value(report->testing, v, sizeof(v)));
+	}
+	queue_warn_unauthenticated(t->msg, t, report, delivered);
+	tls_memory_delivered(q->tls_seen, t->domain, report, delivered,
+	                     q->cfg.outbound_remember_tls);
 }
 
 /* Forgets task T; the attempt of its message ends with its last task. */
@@ -288,7 +358,7 @@ void queue_task_result(struct queue *q, uint64_t id, const void *data, size_t le
 	for (i = 0; i < t->n; i++)
 		if (out[i].index < t->msg->n_rcpts)
 			queue_rcpt_outcome(t->msg, &report, &out[i]);
-	queue_warn_unauthenticated(t->msg, t, &report, out, t->n);
+	queue_task_report(q, t, &report, out);
 	proto_task_result_free(&res);
 	free(out);
 	queue_task_end(q, t);
@@ -307,6 +377,8 @@ void queue_peer_lost_tasks(struct queue *q, struct queue_peer *peer)
 			for (i = 0; i < t->n; i++) {
 				struct queue_rcpt *r = &t->msg->rcpts[t->index[i]];
 				r->inflight = 0;
+				if (r->via != NULL)
+					r->via->held = 0; /* no policy said anything */
 				delivery_status_set(&r->last, "4.3.0", 0,
 				                    "4.3.0 the delivery process exited");
 			}

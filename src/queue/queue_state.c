@@ -13,10 +13,29 @@
 #include "lib/util.h"
 #include "mail/envelope.h"
 
+void queue_rcpts_free(struct queue_rcpt *rcpts, unsigned n)
+{
+	for (unsigned i = 0; rcpts != NULL && i < n; i++)
+		free(rcpts[i].via);
+	free(rcpts);
+}
+
 void queue_state_free(struct queue_state *st)
 {
-	free(st->rcpts);
+	queue_rcpts_free(st->rcpts, st->n_rcpts);
 	memset(st, 0, sizeof(*st));
+}
+
+struct queue_rcpt_record *queue_rcpt_record(struct queue_rcpt *r)
+{
+	if (r->via == NULL)
+		r->via = xcalloc(1, sizeof(*r->via));
+	return r->via;
+}
+
+int queue_rcpt_tls_held(const struct queue_rcpt *r)
+{
+	return r->status == RCPT_PENDING && r->via != NULL && r->via->held;
 }
 
 void queue_state_parser_init(struct queue_state_parser *p, struct queue_state *st)
@@ -102,6 +121,69 @@ static int state_rcpt_status(struct queue_state_parser *p, const char *value)
 	return 0;
 }
 
+/* The next word of *S (up to a space or the end) into OUT of SIZE bytes,
+ * "-" read as ""; moves *S past it and one space. -1 when it is empty or
+ * does not fit. */
+static int state_word(const char **s, char *out, size_t size)
+{
+	const char *p = *s, *sp = strchr(p, ' ');
+	size_t n = sp ? (size_t)(sp - p) : strlen(p);
+
+	if (n == 0 || n >= size)
+		return -1;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	if (strcmp(out, "-") == 0)
+		out[0] = '\0';
+	*s = sp ? sp + 1 : p + n;
+	return 0;
+}
+
+/* "WHEN HELD RELAY TLS PEER LEVEL SOURCE": the record of the recipient
+ * before. */
+static int state_rcpt_via(struct queue_state_parser *p, const char *value)
+{
+	struct queue_rcpt_record rec;
+	long long when, held;
+
+	memset(&rec, 0, sizeof(rec));
+	if (p->st->n_rcpts == 0 || state_number(&value, LLONG_MAX, 0, &when) < 0 ||
+	    *value++ != ' ' || state_number(&value, 1, 0, &held) < 0 || *value++ != ' ' ||
+	    state_word(&value, rec.relay, sizeof(rec.relay)) < 0 ||
+	    state_word(&value, rec.tls, sizeof(rec.tls)) < 0 ||
+	    state_word(&value, rec.peer, sizeof(rec.peer)) < 0 ||
+	    state_word(&value, rec.policy, sizeof(rec.policy)) < 0 ||
+	    state_word(&value, rec.source, sizeof(rec.source)) < 0 || *value != '\0')
+		return -1;
+	rec.when = (time_t)when;
+	rec.held = (unsigned char)held;
+	*queue_rcpt_record(&p->st->rcpts[p->st->n_rcpts - 1]) = rec;
+	return 0;
+}
+
+/* "TEXT" of rcpt-evidence or rcpt-testing (TESTING), after an rcpt-via. */
+static int state_rcpt_via_text(struct queue_state_parser *p, const char *value, int testing)
+{
+	struct queue_rcpt_record *rec;
+
+	if (p->st->n_rcpts == 0 || (rec = p->st->rcpts[p->st->n_rcpts - 1].via) == NULL)
+		return -1;
+	(void)strlcpy_checked(testing ? rec->testing : rec->evidence, value,
+	                      testing ? sizeof(rec->testing) : sizeof(rec->evidence));
+	return 0;
+}
+
+/* A 0|1 record's VALUE into *OUT. */
+static int state_flag(const char *value, int *out)
+{
+	long long v;
+
+	if (state_value(value, 1, 0, &v) < 0)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
 /* One record, LINE without its "\n". Returns 0, or -1 when malformed. */
 static int state_record(struct queue_state_parser *p, const char *line)
 {
@@ -116,6 +198,12 @@ static int state_record(struct queue_state_parser *p, const char *line)
 		return state_rcpt(p, value);
 	if (KEY("rcpt-status"))
 		return state_rcpt_status(p, value);
+	if (KEY("rcpt-via"))
+		return state_rcpt_via(p, value);
+	if (KEY("rcpt-evidence") || KEY("rcpt-testing"))
+		return state_rcpt_via_text(p, value, KEY("rcpt-testing"));
+	if (KEY("tls-warned"))
+		return state_flag(value, &st->tls_warned);
 	if (KEY("attempts")) {
 		if (state_value(value, UINT_MAX, 0, &v) < 0)
 			return -1;
@@ -125,9 +213,7 @@ static int state_record(struct queue_state_parser *p, const char *line)
 			return -1;
 		st->not_before = (time_t)v;
 	} else if (KEY("warned") || KEY("held")) {
-		if (state_value(value, 1, 0, &v) < 0)
-			return -1;
-		*(KEY("warned") ? &st->warned : &st->held) = (int)v;
+		return state_flag(value, KEY("warned") ? &st->warned : &st->held);
 	}
 #undef KEY
 	return 0; /* an unknown record: a later version's */
@@ -195,14 +281,57 @@ static size_t state_put_text(char *out, const char *text)
 	return n;
 }
 
+/* Appends WORD to OUT as state_word() reads it back: "-" when empty,
+ * spaces and control characters made '_'; then a space, or a "\n" when
+ * LAST. */
+static size_t state_put_word(char *out, const char *word, int last)
+{
+	size_t n = 0;
+
+	if (*word == '\0')
+		out[n++] = '-';
+	for (; *word != '\0'; word++)
+		out[n++] = (unsigned char)*word <= 0x20 || *word == 0x7f ? '_' : *word;
+	out[n++] = last ? '\n' : ' ';
+	return n;
+}
+
+/* Appends the record lines of REC (state_rcpt_via's and the texts). */
+static size_t state_put_record(char *out, const struct queue_rcpt_record *rec)
+{
+	size_t n = (size_t)sprintf(out, "rcpt-via %lld %d ",
+	                           (long long)(rec->when < 0 ? 0 : rec->when), rec->held != 0);
+
+	n += state_put_word(out + n, rec->relay, 0);
+	n += state_put_word(out + n, rec->tls, 0);
+	n += state_put_word(out + n, rec->peer, 0);
+	n += state_put_word(out + n, rec->policy, 0);
+	n += state_put_word(out + n, rec->source, 1);
+	if (rec->evidence[0] != '\0') {
+		n += (size_t)sprintf(out + n, "rcpt-evidence ");
+		n += state_put_text(out + n, rec->evidence);
+		out[n++] = '\n';
+	}
+	if (rec->testing[0] != '\0') {
+		n += (size_t)sprintf(out + n, "rcpt-testing ");
+		n += state_put_text(out + n, rec->testing);
+		out[n++] = '\n';
+	}
+	return n;
+}
+
 char *queue_state_format(const struct queue_state *st, size_t *len_r)
 {
-	size_t cap = 128 + (size_t)st->n_rcpts * (DELIVERY_TEXT_MAX + 64), len;
+	size_t cap = 128 + (size_t)st->n_rcpts *
+	                       (DELIVERY_TEXT_MAX + 64 + sizeof(struct queue_rcpt_record) + 128),
+	       len;
 	char *buf = xmalloc(cap);
 
 	len = (size_t)snprintf(buf, cap, "attempts %u\nnext %lld\nwarned %d\nheld %d\n",
 	                       st->attempts, (long long)st->not_before, st->warned != 0,
 	                       st->held != 0);
+	if (st->tls_warned)
+		len += (size_t)snprintf(buf + len, cap - len, "tls-warned 1\n");
 	for (unsigned i = 0; i < st->n_rcpts; i++) {
 		const struct queue_rcpt *r = &st->rcpts[i];
 		const struct delivery_status *s = &r->last;
@@ -214,6 +343,8 @@ char *queue_state_format(const struct queue_state *st, size_t *len_r)
 		                        delivery_enhanced_valid(s->enhanced) ? s->enhanced : "-",
 		                        delivery_reply_code_valid(s->reply_code) ? s->reply_code
 		                                                                  : 0);
+		if (r->via != NULL)
+			len += state_put_record(buf + len, r->via);
 	}
 	*len_r = len;
 	return buf;

@@ -14,10 +14,23 @@
  *   rcpt-status ENHANCED CODE the last status of the recipient just before:
  *                             its enhanced code ("-": none) and the remote
  *                             reply code (0: none)
+ *   rcpt-via WHEN HELD RELAY TLS PEER LEVEL SOURCE
+ *                             how the last remote attempt for the recipient
+ *                             before travelled (struct queue_rcpt_record):
+ *                             its time (Unix seconds), 1 when TLS policy
+ *                             alone deferred it, then one word each ("-":
+ *                             none; spaces and control characters become
+ *                             '_')
+ *   rcpt-evidence TEXT        the rule or record that chose the level
+ *   rcpt-testing TEXT         "would have failed: ..." under a testing rule
+ *                             (both after the rcpt-via they belong to)
+ *   tls-warned 0|1            the early notice of a TLS policy deferral
+ *                             was sent
  * Files written before "rcpt-status" existed load with no status for their
- * recipients (the DSN then gives the generic code of its action). Records
- * of unknown keys are skipped, so a later version may add some; a known
- * record that is malformed makes the whole file invalid.
+ * recipients (the DSN then gives the generic code of its action), files
+ * before "rcpt-via" with no record. Records of unknown keys are skipped, so
+ * a later version may add some; a known record that is malformed makes the
+ * whole file invalid.
  */
 #ifndef SEALMAIL_QUEUE_STATE_H
 #define SEALMAIL_QUEUE_STATE_H
@@ -28,6 +41,21 @@
 #include "mail/delivery.h"
 
 #define QUEUE_STATE_LINE_MAX 1024 /* a record, "rcpt" with the longest text fits */
+
+/* How the last remote attempt for a recipient travelled: struct
+ * mta_report's words, for `queue show`, the DSNs and the held flag. Sizes
+ * are struct mta_report's. */
+struct queue_rcpt_record {
+	time_t when;         /* of the attempt */
+	unsigned char held;  /* deferred by TLS policy alone (report.policy_blocked) */
+	char relay[320];     /* "host[address]:port", "" if none was reached */
+	char tls[160];       /* "TLSv1.3/TLS_AES_256_GCM_SHA384", "" for plaintext */
+	char peer[16];       /* "dane", "sts", "verified", "untrusted", "none" */
+	char policy[16];     /* the level applied */
+	char source[16];     /* which rule chose it: "default", "local", "memory", ... */
+	char evidence[256];  /* that rule in words */
+	char testing[256];   /* "would have failed: ..." or "" */
+};
 
 enum queue_rcpt_status {
 	RCPT_PENDING,
@@ -51,6 +79,7 @@ struct queue_rcpt {
 	 * notice goes out at the end of the same attempt): enum queue_rcpt_hop */
 	unsigned char hop;
 	struct delivery_status last; /* of the last attempt */
+	struct queue_rcpt_record *via; /* of the last remote attempt; NULL before one */
 };
 
 struct queue_state {
@@ -58,8 +87,9 @@ struct queue_state {
 	time_t not_before;
 	int warned;
 	int held;
-	struct queue_rcpt *rcpts; /* malloc'ed by the parser */
+	struct queue_rcpt *rcpts; /* malloc'ed by the parser, their records too */
 	unsigned n_rcpts;
+	int tls_warned; /* the early notice of a TLS policy deferral went out */
 };
 
 /* A state file being parsed, fed in pieces of any size. */
@@ -90,5 +120,11 @@ char *queue_state_format(const struct queue_state *st, size_t *len_r);
 
 /* Frees what the parser allocated and empties *ST. */
 void queue_state_free(struct queue_state *st);
+/* Frees the N recipients RCPTS and their records; NULL is fine. */
+void queue_rcpts_free(struct queue_rcpt *rcpts, unsigned n);
+/* R's record, made empty when it has none yet. */
+struct queue_rcpt_record *queue_rcpt_record(struct queue_rcpt *r);
+/* 1 when R waits because TLS policy alone deferred its last attempt. */
+int queue_rcpt_tls_held(const struct queue_rcpt *r);
 
 #endif

@@ -26,8 +26,8 @@
  * attempt, never a message. On failure sets m->state_dirty for another try. */
 void queue_state_write(struct queue_msg *m)
 {
-	struct queue_state st = {m->attempts, m->not_before, m->warned,
-	                         m->held,     m->rcpts,      m->n_rcpts};
+	struct queue_state st = {m->attempts, m->not_before, m->warned,   m->held,
+	                         m->rcpts,    m->n_rcpts,    m->tls_warned};
 	char path[128], tmp[140], *text;
 	size_t len;
 	int fd, failed;
@@ -85,11 +85,12 @@ void queue_state_read(struct queue_msg *m)
 		log_error("event=spool-error id=%s reason=\"state file: %s; ignored\"", m->id, why);
 		return;
 	}
-	free(m->rcpts);
+	queue_rcpts_free(m->rcpts, m->n_rcpts);
 	m->attempts = st.attempts;
 	m->not_before = st.not_before;
 	m->warned = st.warned;
 	m->held = st.held;
 	m->rcpts = st.rcpts;
 	m->n_rcpts = st.n_rcpts;
+	m->tls_warned = st.tls_warned;
 }
