@@ -140,6 +140,8 @@ class Zone:
         self.ds = ""           # DS anchor lines (signed zones)
         self.dnskey = ""       # DNSKEY anchor lines (signed zones)
         self.broken = []       # (owner, type) of the RRsets whose RRSIG was broken
+        self._keys = []
+        self.serial = 1
 
     def __repr__(self):
         return "Zone(%s %s)" % (self.name, self.kind)
@@ -147,8 +149,8 @@ class Zone:
     def zone_text(self):
         recs = list(self.records)
         if not any(t == "SOA" for _, t, _ in recs):
-            recs.insert(0, (self.name, "SOA", "ns.%s hostmaster.%s 1 3600 600 86400 60"
-                            % (self.name, self.name)))
+            recs.insert(0, (self.name, "SOA", "ns.%s hostmaster.%s %d 3600 600 86400 60"
+                            % (self.name, self.name, self.serial)))
         if not any(t == "NS" and o == self.name for o, t, _ in recs):
             recs.insert(1, (self.name, "NS", "ns.%s" % self.name))
             if not any(o == "ns." + self.name for o, _, _ in recs):
@@ -159,7 +161,7 @@ class Zone:
 
     def make(self, directory=None):
         """Writes (and signs) the zone under DIRECTORY; returns self."""
-        self.dir = directory or harness.new_tmpdir("zone-")
+        self.dir = directory or self.dir or harness.new_tmpdir("zone-")
         os.makedirs(self.dir, mode=0o755, exist_ok=True)
         base = os.path.join(self.dir, self.name.rstrip(".") or "root")
         src = base + ".zone"
@@ -169,9 +171,12 @@ class Zone:
             self.zonefile = src
             return self
         keygen, signzone = need_ldns()
-        keys = [self._keygen(keygen, ksk=True)]
-        if self.split_keys:
-            keys.append(self._keygen(keygen, ksk=False))
+        if not self._keys:  # a zone made again keeps its keys (and its anchor)
+            self._keys = [self._keygen(keygen, ksk=True)]
+            if self.split_keys:
+                self._keys.append(self._keygen(keygen, ksk=False))
+        keys = self._keys
+        self.broken = []
         now = int(time.time())
         if self.expired:
             inception, expiration = now - 10 * 86400, now - 3 * 86400
@@ -195,6 +200,16 @@ class Zone:
         with open(ksk + ".key") as f:
             self.dnskey = _with_ttl(f.read(), 3600)
         return self
+
+    def set_records(self, records):
+        """New RECORDS (as for the constructor) for a zone made already: made
+        again, signed with the same keys, the SOA serial one up. Serve them
+        with TestDNS.update()."""
+        self.records = []
+        for owner, rtype, data in records:
+            self.records.append((absolute(owner, self.name), rtype.upper(), data))
+        self.serial += 1
+        return self.make(self.dir)
 
     def _keygen(self, keygen, ksk):
         argv = [keygen, "-a", ALGORITHM, "-r", "/dev/urandom"]
@@ -318,6 +333,26 @@ class TestDNS(outbound.Unbound):
 
     def validate(self, name, qtype="A"):
         return self.validating_query(name, qtype).status()
+
+    def update(self, zone_name, records):
+        """Replaces the records of the zone ZONE_NAME while it is served (e.g.
+        a new MTA-STS id): re-signed with the same keys, reloaded with
+        unbound-control; returns once this server answers its new SOA
+        serial. A resolver that cached the old answers keeps them for
+        their TTL: give such zones a short one (Zone(ttl=1))."""
+        z = self.zone(zone_name)
+        z.set_records(records)
+        ctl = harness.need_tool("unbound-control", "unbound")
+        harness.run([ctl, "-c", self.conf, "auth_zone_reload", z.name])
+        harness.run([ctl, "-c", self.conf, "flush_zone", z.name])
+
+        def serial():
+            soa = query("127.0.0.1", self.port, z.name, "SOA").data("SOA")
+            return soa and soa[0].split()[2] == str(z.serial)
+        harness.wait_for(serial, what="unbound to serve serial %d of %s" % (z.serial, z.name))
+        if self.validator is not None:
+            self.validator.stop()
+            self.validator = None
 
     def libunbound_status(self, name, qtype="A"):
         """(status, rcode, why_bogus) from libunbound itself with this

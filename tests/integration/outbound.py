@@ -232,6 +232,11 @@ class Unbound:
             # transparent: past the static root (and unbound's own "test."
             # zone) on to the auth-zone.
             lines.append('    local-zone: "%s" transparent' % z.name)
+        if self.auth_zones:
+            # For dnssec.TestDNS.update(): unbound-control over a local socket.
+            lines += ["remote-control:",
+                      "    control-enable: yes",
+                      '    control-interface: "%s"' % os.path.join(self.dir, "control.sock")]
         for z in self.auth_zones:
             lines += ["auth-zone:",
                       '    name: "%s"' % z.name,

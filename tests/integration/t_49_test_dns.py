@@ -84,6 +84,8 @@ class TestZones(harness.ServerTestCase):
             dnssec.secure_zone("expired.test", [
                 ("@", "MX", "10 mx.expired.test."),
             ], expired=True),
+            dnssec.secure_zone("change.test", sts_server.sts_records("change.test", NET + "7", "1"),
+                               ttl=1),
         ]
         cls.dns = dnssec.TestDNS(cls.zones, records=[("plain.test", "MX", "10 mx.plain.test."),
                                                      ("mx.plain.test", "A", NET + "6")])
@@ -150,6 +152,18 @@ class TestZones(harness.ServerTestCase):
         self.assertIn("NSEC3", [x.type for x in r.authority], r)
         keys = self.dns.query_dnssec("split.test", "DNSKEY").data("DNSKEY")
         self.assertEqual(sorted(k.split()[0] for k in keys), ["256", "257"], keys)
+
+    def test_update_while_served(self):
+        """A new MTA-STS id while the zone is served: same keys, same anchor,
+        still secure."""
+        with open(self.dns.trust_anchor) as f:
+            anchor = f.read()
+        self.assertStatus("_mta-sts.change.test", "TXT", "secure", ['"v=STSv1; id=1"'])
+        self.dns.update("change.test", sts_server.sts_records("change.test", NET + "7", "2"))
+        self.assertStatus("_mta-sts.change.test", "TXT", "secure", ['"v=STSv1; id=2"'])
+        self.assertStatus("mta-sts.change.test", "A", "secure", [NET + "7"])
+        with open(self.dns.trust_anchor) as f:
+            self.assertEqual(f.read(), anchor)
 
     def test_expired_signatures(self):
         self.assertStatus("expired.test", "MX", "bogus", [])
