@@ -83,17 +83,16 @@ static void explain_requiretls(const struct tls_dest_facts *dest, const struct t
 		                                   : "nothing: the decision asks no authentication");
 }
 
-/* The decision for each host of F. */
-static void explain_hosts(const struct tls_dest_facts *dest, const struct policy_facts *f)
+/* The decision DECS[i] for each host of F. */
+static void explain_hosts(const struct tls_dest_facts *dest, const struct policy_facts *f,
+                          const struct tls_decision *decs)
 {
 	struct tls_host_facts h;
-	struct tls_decision dec;
 
 	for (unsigned i = 0; i < f->n_hosts; i++) {
 		policy_facts_host(&f->hosts[i], &h);
-		tls_decide(dest, &h, &dec);
 		printf("\nhost: %s\n", f->hosts[i].name);
-		policy_decision_print(stdout, &dec);
+		policy_decision_print(stdout, &decs[i]);
 		explain_requiretls(dest, &h);
 	}
 }
@@ -103,6 +102,8 @@ static void explain_live(const struct config *cfg, const struct outbound_policy 
                          const char *domain, int live)
 {
 	struct policy_facts *f = xcalloc(1, sizeof(*f));
+	struct tls_decision *decs = xcalloc(POLICY_FACTS_HOSTS, sizeof(*decs));
+	struct tls_host_facts h;
 	struct tls_policy local;
 	struct tls_route route;
 	struct tls_dest_facts dest;
@@ -112,7 +113,12 @@ static void explain_live(const struct config *cfg, const struct outbound_policy 
 	tls_policy_for_domain(view, domain, &local);
 	policy_facts_gather(cfg, domain, routed ? route.host : domain, !routed || route.mx_lookup,
 	                    port, live, f);
-	policy_facts_print_dns(stdout, f);
+	policy_facts_dest(cfg, f, &local, routed, 0, &dest);
+	for (unsigned i = 0; i < f->n_hosts; i++) {
+		policy_facts_host(&f->hosts[i], &h);
+		tls_decide(&dest, &h, &decs[i]);
+	}
+	policy_facts_print_dns(stdout, f, decs);
 	policy_facts_print_domain(stdout, f, (uint64_t)time(NULL));
 	printf("testing: %s\n",
 	       local.testing ? "yes: the rule's failures are recorded, mail leaves as may would"
@@ -120,8 +126,8 @@ static void explain_live(const struct config *cfg, const struct outbound_policy 
 	                                         : "no");
 	if (routed)
 		printf("mta-sts-applies: no: mail goes by route, not to the MX hosts\n");
-	policy_facts_dest(cfg, f, &local, routed, 0, &dest);
-	explain_hosts(&dest, f);
+	explain_hosts(&dest, f, decs);
+	free(decs);
 	free(f);
 }
 

@@ -20,11 +20,16 @@ const char *tlsa_usage_name(unsigned usage)
 	return usage < 4 ? names[usage] : "unknown";
 }
 
-int tlsa_usable(const struct tlsa_record *t)
+/* 1 when the decision DEC kept record T (RFC 7672 3.1: DANE-TA or DANE-EE,
+ * a known selector and matching type, behind a secure chain). */
+static int facts_tlsa_kept(const struct tls_decision *dec, const struct tlsa_record *t)
 {
-	/* RFC 7672 3.1.3: PKIX-TA(0) and PKIX-EE(1) are not for SMTP */
-	return (t->usage == 2 || t->usage == 3) && t->selector <= 1 && t->mtype <= 2 &&
-	       (t->mtype != 1 || t->len == 32) && (t->mtype != 2 || t->len == 64);
+	for (unsigned i = 0; i < dec->n_tlsa; i++)
+		if (dec->tlsa[i].usage == t->usage && dec->tlsa[i].selector == t->selector &&
+		    dec->tlsa[i].mtype == t->mtype && dec->tlsa[i].len == t->len &&
+		    memcmp(dec->tlsa[i].data, t->data, t->len) == 0)
+			return 1;
+	return 0;
 }
 
 int policy_sts_mx_listed(const struct sts_policy *sts, const char *host)
@@ -87,7 +92,7 @@ static void facts_tlsa_text(const struct tlsa_record *t, char *buf, size_t size)
 
 /* The addresses and TLSA records of host H. */
 static void facts_print_host(FILE *out, const struct policy_facts *f,
-                             const struct policy_fact_host *h)
+                             const struct policy_fact_host *h, const struct tls_decision *dec)
 {
 	char text[2 * TLSA_DATA_MAX + 16];
 
@@ -96,19 +101,26 @@ static void facts_print_host(FILE *out, const struct policy_facts *f,
 		fprintf(out, "%s%s", i ? " " : "", h->addrs[i]);
 	fprintf(out, "%s (DNSSEC %s)\n", h->n_addrs ? "" : "none",
 	        dnssec_status_name(h->addr_status));
+	if (h->addr_status != DNSSEC_SECURE || (f->mx_lookup && f->mx_status != DNSSEC_SECURE)) {
+		/* RFC 7672 2.2 */
+		fprintf(out, "host %s tlsa: not looked up: the MX or address records are not "
+		             "DNSSEC-secure\n", h->name);
+		return;
+	}
 	fprintf(out, "host %s tlsa: _%u._tcp.%s: %u records (DNSSEC %s)\n", h->name, f->port,
 	        h->name, h->n_tlsa, dnssec_status_name(h->tlsa_status));
 	for (unsigned i = 0; i < h->n_tlsa; i++) {
 		facts_tlsa_text(&h->tlsa[i], text, sizeof(text));
 		fprintf(out, "host %s tlsa-record: %s (%s, %s)\n", h->name, text,
 		        tlsa_usage_name(h->tlsa[i].usage),
-		        !tlsa_usable(&h->tlsa[i])               ? "unusable"
-		        : h->tlsa_status == DNSSEC_SECURE ? "usable"
-		                                          : "unusable: not DNSSEC-secure");
+		        dec == NULL                          ? "?"
+		        : facts_tlsa_kept(dec, &h->tlsa[i]) ? "usable"
+		                                             : "unusable");
 	}
 }
 
-void policy_facts_print_dns(FILE *out, const struct policy_facts *f)
+void policy_facts_print_dns(FILE *out, const struct policy_facts *f,
+                            const struct tls_decision *decs)
 {
 	if (!f->live) {
 		fprintf(out, "dns: not asked (--offline)\n");
@@ -128,7 +140,7 @@ void policy_facts_print_dns(FILE *out, const struct policy_facts *f)
 	for (unsigned i = 0; i < f->n_hosts; i++) {
 		if (!f->implicit_mx)
 			fprintf(out, "mx-record: %u %s\n", f->hosts[i].pref, f->hosts[i].name);
-		facts_print_host(out, f, &f->hosts[i]);
+		facts_print_host(out, f, &f->hosts[i], decs ? &decs[i] : NULL);
 	}
 }
 

@@ -40,6 +40,7 @@ struct policy_facts {
 	int live;          /* DNS was asked (not --offline) */
 	char dns_error[256]; /* "" when the lookup worked */
 	uint32_t mx_status;  /* enum dnssec_status of the MX RRset */
+	int mx_lookup;       /* the hosts are NAME's MX hosts (else NAME itself) */
 	int implicit_mx;     /* no MX records: the domain is its own exchanger */
 	struct policy_fact_host hosts[POLICY_FACTS_HOSTS];
 	unsigned n_hosts;
@@ -65,8 +66,10 @@ void policy_facts_gather(const struct config *cfg, const char *domain, const cha
                          int mx_lookup, uint16_t port, int live, struct policy_facts *f);
 
 /* Prints the MX records, each host's addresses and TLSA records, with
- * their DNSSEC status, as `key: value` lines. */
-void policy_facts_print_dns(FILE *out, const struct policy_facts *f);
+ * their DNSSEC status, as `key: value` lines. DECS (NULL: not said) holds
+ * each host's decision: a record it kept is "usable". */
+void policy_facts_print_dns(FILE *out, const struct policy_facts *f,
+                            const struct tls_decision *decs);
 /* Prints the MTA-STS, TLS-RPT and downgrade-memory facts. NOW: UTC seconds. */
 void policy_facts_print_domain(FILE *out, const struct policy_facts *f, uint64_t now);
 /* Prints one host's decision as `decision-...: value` lines. */
@@ -82,10 +85,7 @@ void policy_facts_dest(const struct config *cfg, const struct policy_facts *f,
                        struct tls_dest_facts *d);
 void policy_facts_host(const struct policy_fact_host *h, struct tls_host_facts *out);
 
-/* "DANE-EE", "DANE-TA", "PKIX-TA", "PKIX-EE" ... for a TLSA usage; and 1
- * when a record can be used for SMTP (RFC 7672 3.1: DANE-TA(2) or
- * DANE-EE(3), selector 0 or 1, matching type 0, 1 or 2). */
+/* "PKIX-TA", "PKIX-EE", "DANE-TA", "DANE-EE" for a TLSA usage. */
 const char *tlsa_usage_name(unsigned usage);
-int tlsa_usable(const struct tlsa_record *t);
 
 #endif

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "conf/config.h"
 #include "ctl/check_conn.h"
@@ -332,16 +333,14 @@ static int check_print_verdict(const struct check_env *env, const char *host,
 	return j.verdict == TLS_VERDICT_OK ? 0 : 1;
 }
 
-/* Checks every address of host H. Returns 0 when each passed. */
-static int check_host(const struct check_env *env, const struct policy_fact_host *h)
+/* Checks every address of host H, decided DEC. Returns 0 when each passed. */
+static int check_host(const struct check_env *env, const struct policy_fact_host *h,
+                      const struct tls_decision *decision)
 {
-	struct tls_host_facts hf;
-	struct tls_decision dec;
+	struct tls_decision dec = *decision;
 	struct check_seen seen;
 	int bad = 0;
 
-	policy_facts_host(h, &hf);
-	tls_decide(&env->dest, &hf, &dec);
 	for (unsigned i = 0; i < h->n_addrs; i++) {
 		printf("\nhost: %s\naddress: %s\nport: %u\n", h->name, h->addrs[i], env->port);
 		policy_decision_print(stdout, &dec);
@@ -414,6 +413,8 @@ static int check_target(const struct config *cfg, const char *target, struct tls
 	struct check_env env = {.cfg = cfg, .client = client};
 	struct outbound_policy view;
 	struct tls_route route;
+	struct tls_host_facts hf;
+	struct tls_decision *decs;
 	char host[256], domain[256];
 	int kind, bad = 0, routed;
 
@@ -436,12 +437,19 @@ static int check_target(const struct config *cfg, const char *target, struct tls
 	printf("target: %s\ndomain: %s\n", target, domain);
 	if (routed)
 		printf("route: %s port %u (line %d)\n", route.host, env.port, route.line);
-	policy_facts_print_dns(stdout, env.facts);
 	policy_facts_dest(cfg, env.facts, &env.local, routed, 0, &env.dest);
+	decs = xcalloc(POLICY_FACTS_HOSTS, sizeof(*decs));
+	for (unsigned i = 0; i < env.facts->n_hosts; i++) {
+		policy_facts_host(&env.facts->hosts[i], &hf);
+		tls_decide(&env.dest, &hf, &decs[i]);
+	}
+	policy_facts_print_dns(stdout, env.facts, decs);
+	policy_facts_print_domain(stdout, env.facts, (uint64_t)time(NULL));
 	for (unsigned i = 0; i < env.facts->n_hosts; i++)
-		bad |= check_host(&env, &env.facts->hosts[i]);
+		bad |= check_host(&env, &env.facts->hosts[i], &decs[i]);
 	if (env.facts->n_hosts == 0)
 		bad = 1;
+	free(decs);
 	free(env.facts);
 	return bad;
 }
