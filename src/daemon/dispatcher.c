@@ -276,10 +276,12 @@ void dispatcher_session_closed(void *owner, uint64_t handle)
 
 /* ---- callbacks from the SMTP client ------------------------------------ */
 
-static void dispatcher_mta_resolve(void *owner, uint64_t handle, const char *name, int mx_lookup)
+static void dispatcher_mta_resolve(void *owner, uint64_t handle, const char *name, int mx_lookup,
+                                   unsigned port, int policy)
 {
 	struct dispatcher *d = owner;
-	struct proto_lookup_hosts msg = {.mx_lookup = mx_lookup != 0};
+	struct proto_lookup_hosts msg = {
+	    .mx_lookup = mx_lookup != 0, .port = port, .policy = policy != 0};
 	struct ipc_writer w;
 
 	strlcpy_checked(msg.name, name, sizeof(msg.name));

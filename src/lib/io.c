@@ -43,6 +43,7 @@ struct io {
 
 	enum io_tls_state tls;
 	int tls_server; /* the handshake is the server's */
+	int dane;       /* the client's SSL has usable TLSA records */
 	struct io_tls_info info;
 
 	int reading; /* the owner wants input */
@@ -172,6 +173,19 @@ static void io_write_cb(struct bufferevent *bev, void *arg)
 	io_notify(io, IO_DRAINED);
 }
 
+/* What DANE found, from PEER into INFO. */
+static void io_tls_info_dane(struct io_tls_info *info, const struct tls_peer *peer)
+{
+	info->dane = peer->dane;
+	info->dane_ok = peer->dane_ok;
+	info->dane_depth = peer->dane_depth;
+	info->dane_usage = peer->dane_usage;
+	info->dane_selector = peer->dane_selector;
+	info->dane_mtype = peer->dane_mtype;
+	strlcpy_checked(info->dane_reason, peer->dane_reason, sizeof(info->dane_reason));
+	strlcpy_checked(info->rpt_cert, peer->rpt_cert, sizeof(info->rpt_cert));
+}
+
 /* The handshake finished: remember what it negotiated and proved. */
 static void io_tls_ready(struct io *io)
 {
@@ -189,7 +203,11 @@ static void io_tls_ready(struct io *io)
 	info->resumed = SSL_session_reused(ssl) != 0;
 	sni = io->tls_server ? SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name) : NULL;
 	snprintf(info->sni, sizeof(info->sni), "%s", sni ? sni : "");
-	tls_peer_check(ssl, &peer);
+	if (io->dane)
+		tls_peer_check_dane(ssl, &peer);
+	else
+		tls_peer_check(ssl, &peer);
+	io_tls_info_dane(info, &peer);
 	info->peer_certificate = peer.certificate;
 	info->verified = peer.verified;
 	strlcpy_checked(info->reason, peer.reason, sizeof(info->reason));
@@ -339,20 +357,29 @@ int io_start_tls_server(struct io *io, struct tls_server *srv, unsigned listener
 	return io_switch_to_tls(io, ssl, BUFFEREVENT_SSL_ACCEPTING, handshake_seconds, error_r);
 }
 
-int io_start_tls_client(struct io *io, struct tls_client *client, const char *host,
-                        const char *names, unsigned handshake_seconds, const char **error_r)
+int io_start_tls_client_dane(struct io *io, struct tls_client *client, const char *host,
+                             const char *names, const struct tls_dane *dane,
+                             unsigned handshake_seconds, const char **error_r)
 {
+	unsigned usable;
 	SSL *ssl;
 
 	if (!io_tls_switch_ok(io, error_r))
 		return -1;
-	ssl = tls_client_ssl_new(client, host, names);
+	ssl = tls_client_ssl_new_dane(client, host, names, dane, &usable);
 	if (ssl == NULL) {
 		*error_r = tls_last_error();
 		return -1;
 	}
 	io->tls_server = 0;
+	io->dane = usable > 0;
 	return io_switch_to_tls(io, ssl, BUFFEREVENT_SSL_CONNECTING, handshake_seconds, error_r);
+}
+
+int io_start_tls_client(struct io *io, struct tls_client *client, const char *host,
+                        const char *names, unsigned handshake_seconds, const char **error_r)
+{
+	return io_start_tls_client_dane(io, client, host, names, NULL, handshake_seconds, error_r);
 }
 
 const struct io_tls_info *io_tls_info(const struct io *io)

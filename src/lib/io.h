@@ -33,6 +33,7 @@ struct event_base;
 struct evbuffer;
 struct io;
 struct tls_client;
+struct tls_dane;
 struct tls_server;
 
 enum io_event {
@@ -62,6 +63,16 @@ struct io_tls_info {
 	char identity[512];   /* server side: the login a client certificate names
 	                       * (rfc822Name, else emailAddress, else CN), lower-cased,
 	                       * when it verified against the listener's client_ca */
+	/* client side with DANE (io_start_tls_client_dane); "verified" is then
+	 * still the PKIX verdict */
+	int dane;       /* a usable TLSA record applied */
+	int dane_ok;    /* one matched (RFC 7671 5) */
+	int dane_depth; /* where in the chain: 0 = the peer's certificate */
+	unsigned dane_usage, dane_selector, dane_mtype; /* the record that matched */
+	char dane_reason[256]; /* why none matched */
+	/* RFC 8460 result type of the certificate problem of the check in
+	 * force (DANE if it applied, else PKIX), "" when none */
+	char rpt_cert[40];
 };
 
 /* Line reading (io_read_line). */
@@ -97,6 +108,12 @@ int io_start_tls_server(struct io *io, struct tls_server *srv, unsigned listener
  * io_tls_info()->verified. */
 int io_start_tls_client(struct io *io, struct tls_client *client, const char *host,
                         const char *names, unsigned handshake_seconds, const char **error_r);
+/* The same, the peer authenticated by DANE's TLSA records (lib/tls_client.h)
+ * when OpenSSL can use one of them; io_tls_info() then tells whether one
+ * matched. DANE NULL: as io_start_tls_client(). */
+int io_start_tls_client_dane(struct io *io, struct tls_client *client, const char *host,
+                             const char *names, const struct tls_dane *dane,
+                             unsigned handshake_seconds, const char **error_r);
 /* The TLS state; ->active is 0 before IO_READY. */
 const struct io_tls_info *io_tls_info(const struct io *io);
 

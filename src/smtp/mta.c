@@ -13,6 +13,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "lib/handle.h"
 #include "lib/util.h"
@@ -54,8 +55,11 @@ void mta_task_finish(struct mta *m, struct mta_task *t)
 
 void mta_submit(struct mta *m, struct mta_task *task)
 {
-	struct mta_dest *d = mta_dest_get(m, task->domain);
+	struct mta_dest *d = mta_dest_get(m, task->domain, task->flags & MTA_DEST_FLAGS);
 
+	/* the queue's latest word on the domain's downgrade memory */
+	d->seen_level = task->seen_level;
+	d->seen_time = task->seen_time;
 	task->next = NULL;
 	if (d->queue_tail != NULL)
 		d->queue_tail->next = task;
@@ -65,6 +69,19 @@ void mta_submit(struct mta *m, struct mta_task *task)
 	mta_dest_kick(d);
 }
 
+/* The report of tasks whose hosts could not be found (ERROR): a bogus
+ * answer is a DNSSEC failure for TLS-RPT (RFC 8460 4.3.2.1). */
+static void mta_resolve_failed_report(const struct mta_dest *d, const char *error,
+                                      struct mta_report *rep)
+{
+	memset(rep, 0, sizeof(*rep));
+	strlcpy_checked(rep->policy, tls_level_name(d->policy.level), sizeof(rep->policy));
+	if (strncmp(error, "DNSSEC validation failed", 24) == 0) {
+		strlcpy_checked(rep->rpt_type, "dnssec-invalid", sizeof(rep->rpt_type));
+		strlcpy_checked(rep->rpt_policy, "tlsa", sizeof(rep->rpt_policy));
+	}
+}
+
 /* Takes the lookup role's answer (IMSG_LOOKUP_HOSTS_RESULT, decoded by
  * the dispatcher). */
 void mta_resolved(struct mta *m, uint64_t handle, const struct proto_lookup_hosts_result *res)
@@ -72,19 +89,15 @@ void mta_resolved(struct mta *m, uint64_t handle, const struct proto_lookup_host
 	struct mta_session *s = handle_table_get(&m->sessions, handle);
 	const char *error = res->error;
 	char status_text[400];
-	uint32_t status = res->status, i;
+	uint32_t status = res->status;
+	struct mta_report rep;
 
 	if (s == NULL || s->state != MTA_STATE_RESOLVING)
 		return;
-	for (i = 0; i < res->n_hosts && s->n_hosts < MTA_MAX_HOSTS; i++) {
-		struct mta_host *h = &s->hosts[s->n_hosts++];
-		strlcpy_checked(h->name, res->hosts[i].name, sizeof(h->name));
-		h->pref = res->hosts[i].pref;
-		strlcpy_checked(h->addr, res->hosts[i].addr, sizeof(h->addr));
-	}
+	mta_session_set_hosts(s, res);
 	if (status == LOOKUP_HOSTS_OK && s->n_hosts > 0) {
 		s->cur = 0;
-		mta_session_connect(s);
+		mta_session_try_host(s);
 		return;
 	}
 	if (status == LOOKUP_HOSTS_NULL_MX || status == LOOKUP_HOSTS_NXDOMAIN) {
@@ -98,7 +111,8 @@ void mta_resolved(struct mta *m, uint64_t handle, const struct proto_lookup_host
 	}
 	snprintf(status_text, sizeof(status_text), "4.4.3 %s",
 	         error[0] ? error : "host lookup failed");
-	mta_dest_fail_queued(s->dest, MTA_TEMPFAIL, "4.4.3", status_text, NULL);
+	mta_resolve_failed_report(s->dest, error, &rep);
+	mta_dest_fail_queued(s->dest, MTA_TEMPFAIL, "4.4.3", status_text, &rep);
 	mta_session_free(s);
 }
 

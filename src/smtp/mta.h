@@ -27,8 +27,12 @@ struct mta_env {
 	const struct config *cfg;
 	struct tls_client *tls; /* the client side of STARTTLS (lib/tls_client.h) */
 	void *owner;
-	/* Asks the lookup role; the answer comes back through mta_resolved(). */
-	void (*resolve)(void *owner, uint64_t handle, const char *name, int mx_lookup);
+	/* Asks the lookup role for the hosts of NAME (its MX hosts when
+	 * MX_LOOKUP) connected to on PORT, and with POLICY what they publish
+	 * (TLSA at _PORT._tcp, MTA-STS, TLS-RPT: proto/lookup.h); the answer
+	 * comes back through mta_resolved(). */
+	void (*resolve)(void *owner, uint64_t handle, const char *name, int mx_lookup,
+	                unsigned port, int policy);
 	/* The task is finished (every recipient has an outcome); the callee
 	 * reports it and frees it with mta_task_free(). */
 	void (*task_done)(void *owner, struct mta_task *task);

@@ -32,15 +32,17 @@ static void mta_dest_remove(struct mta *m, struct mta_dest *d);
 /* Fails every queued task of DEST with TEXT (the destination cannot be
  * reached: they would fail alike). */
 void mta_dest_fail_queued(struct mta_dest *d, enum mta_outcome outcome, const char *status,
-                          const char *text, const char *relay)
+                          const char *text, const struct mta_report *rep)
 {
 	struct mta_task *t;
 
 	while ((t = d->queue) != NULL) {
 		d->queue = t->next;
-		strlcpy_checked(t->report.policy, tls_level_name(d->policy.level),
-		                sizeof(t->report.policy));
-		strlcpy_checked(t->report.relay, relay ? relay : "", sizeof(t->report.relay));
+		if (rep != NULL)
+			t->report = *rep;
+		else
+			strlcpy_checked(t->report.policy, tls_level_name(d->policy.level),
+			                sizeof(t->report.policy));
 		mta_task_settle(t, outcome, status, text);
 		mta_task_finish(d->mta, t);
 	}
@@ -97,22 +99,20 @@ static void mta_dest_remove(struct mta *m, struct mta_dest *d)
 		}
 }
 
-struct mta_dest *mta_dest_get(struct mta *m, const char *domain)
+struct mta_dest *mta_dest_get(struct mta *m, const char *domain, uint32_t flags)
 {
 	struct outbound_policy view;
 	struct mta_dest *d;
 
 	for (d = m->dests; d != NULL; d = d->next)
-		if (strcmp(d->domain, domain) == 0)
+		if (strcmp(d->domain, domain) == 0 && d->flags == flags)
 			return d;
 	d = xcalloc(1, sizeof(*d));
 	d->mta = m;
+	d->flags = flags;
 	strlcpy_checked(d->domain, domain, sizeof(d->domain));
 	mta_policy_view(m->env.cfg, &view);
 	tls_policy_for_domain(&view, domain, &d->policy);
-	/* until the client matches TLSA records, "dane" is what it is without them */
-	if (d->policy.level == TLS_LEVEL_DANE)
-		d->policy.level = TLS_LEVEL_MAY;
 	tls_route_for_domain(&view, domain, &d->route);
 	mta_policy_view_free(&view);
 	d->next = m->dests;
@@ -162,7 +162,7 @@ static int mta_session_can_quit(const struct mta_session *s)
 /* Leaves the current host after a policy failure: QUIT (RFC 5321 4.1.1.10),
  * then a clean close (close_notify when TLS is up); dropped outright when
  * the dialog is not at a command. */
-static void mta_session_quit_host(struct mta_session *s)
+void mta_session_quit_host(struct mta_session *s)
 {
 	if (!mta_session_can_quit(s)) {
 		mta_session_disconnect(s);
@@ -179,6 +179,26 @@ void mta_session_next_host(struct mta_session *s, const char *reason, int policy
 	mta_session_host_failed(s, policy ? MTA_POLICY_STATUS : "4.4.1", reason, policy);
 }
 
+/* Gives up on the destination for now: the task in progress and every
+ * queued one get OUTCOME, STATUS and REASON, with the report of the last
+ * failure; the connection goes. */
+void mta_session_give_up(struct mta_session *s, enum mta_outcome outcome, const char *status,
+                         const char *reason)
+{
+	struct mta_report rep;
+
+	memset(&rep, 0, sizeof(rep));
+	mta_tls_report_failure(s, &rep);
+	if (s->task != NULL) {
+		s->task->report = rep;
+		mta_task_settle(s->task, outcome, status, reason);
+		mta_task_finish(s->mta, s->task);
+		s->task = NULL;
+	}
+	mta_dest_fail_queued(s->dest, outcome, status, reason, &rep);
+	mta_session_free(s);
+}
+
 /* The current host cannot be used: try the next candidate, or, when none
  * is left, fail the task (and what else waits for this destination) with
  * the enhanced code STATUS and REASON. */
@@ -192,19 +212,72 @@ void mta_session_host_failed(struct mta_session *s, const char *status, const ch
 	else
 		mta_session_disconnect(s);
 	strlcpy_checked(s->last_error, reason, sizeof(s->last_error));
+	if (s->cur < s->n_hosts) {
+		strlcpy_checked(s->fail_mx, s->hosts[s->cur].name, sizeof(s->fail_mx));
+		strlcpy_checked(s->fail_ip, s->hosts[s->cur].addr, sizeof(s->fail_ip));
+	}
 	s->policy_failed = policy;
+	if (policy)
+		s->hosts_policy_failed++;
+	else
+		s->hosts_other_failed++;
 	s->plaintext_fallback = 0;
 	if (++s->cur < s->n_hosts) {
-		mta_session_connect(s);
+		mta_session_try_host(s);
 		return;
 	}
-	if (s->task != NULL) {
-		mta_task_settle(s->task, MTA_TEMPFAIL, status, reason);
-		mta_task_finish(s->mta, s->task);
-		s->task = NULL;
+	mta_session_give_up(s, MTA_TEMPFAIL, status, reason);
+}
+
+void mta_session_try_host(struct mta_session *s)
+{
+	char why[1024];
+
+	for (; s->cur < s->n_hosts; s->cur++) {
+		const struct mta_host *h = &s->hosts[s->cur];
+		mta_tls_decide(s);
+		if (!s->dec.skip) {
+			mta_session_connect(s);
+			return;
+		}
+		/* RFC 7672 2.2, RFC 8461 4.2: this host may not be used */
+		snprintf(s->relay, sizeof(s->relay), "%s[%s]:%u", h->name, h->addr,
+		         mta_dest_port(s->dest));
+		mta_policy_error(s, why, sizeof(why), s->dec.skip_reason);
+		log_info("event=mta-host-skipped domain=%s relay=%s policy=%s/%s reason=\"%s\"",
+		         s->dest->domain, s->relay, tls_level_name(s->dec.level), s->dec.source,
+		         s->dec.skip_reason);
+		strlcpy_checked(s->last_error, why, sizeof(s->last_error));
+		strlcpy_checked(s->rpt_type, s->dec.skip_rpt, sizeof(s->rpt_type));
+		strlcpy_checked(s->fail_mx, h->name, sizeof(s->fail_mx));
+		strlcpy_checked(s->fail_ip, h->addr, sizeof(s->fail_ip));
+		s->policy_failed = 1;
+		s->hosts_policy_failed++;
 	}
-	mta_dest_fail_queued(s->dest, MTA_TEMPFAIL, status, reason, s->relay);
-	mta_session_free(s);
+	mta_session_give_up(s, MTA_TEMPFAIL, MTA_POLICY_STATUS, s->last_error);
+}
+
+void mta_session_set_hosts(struct mta_session *s, const struct proto_lookup_hosts_result *res)
+{
+	unsigned i;
+
+	for (i = 0; i < res->n_hosts && s->n_hosts < MTA_MAX_HOSTS; i++) {
+		const struct proto_host *p = &res->hosts[i];
+		struct mta_host *h = &s->hosts[s->n_hosts++];
+		strlcpy_checked(h->name, p->name, sizeof(h->name));
+		h->pref = p->pref;
+		strlcpy_checked(h->addr, p->addr, sizeof(h->addr));
+		h->secure = p->secure;
+		h->tlsa_status = p->tlsa_status;
+		h->n_tlsa = p->n_tlsa < TLSA_MAX ? p->n_tlsa : TLSA_MAX;
+		if (h->n_tlsa > 0) {
+			h->tlsa = xcalloc(h->n_tlsa, sizeof(h->tlsa[0]));
+			memcpy(h->tlsa, p->tlsa, h->n_tlsa * sizeof(h->tlsa[0]));
+		}
+	}
+	s->mx_status = res->secure;
+	s->sts = res->sts;
+	strlcpy_checked(s->rua, res->rua, sizeof(s->rua));
 }
 
 /* ---- connections: new, idle, freed ------------------------------------------- */
@@ -233,6 +306,10 @@ void mta_session_free(struct mta_session *s)
 
 	if (s->closed)
 		return;
+	for (unsigned i = 0; i < s->n_hosts; i++) {
+		free(s->hosts[i].tlsa);
+		s->hosts[i].tlsa = NULL;
+	}
 	if (s->task != NULL) {
 		mta_task_settle(s->task, MTA_TEMPFAIL, "4.4.2", "4.4.2 delivery interrupted");
 		mta_task_finish(m, s->task);
@@ -266,16 +343,20 @@ void mta_session_free(struct mta_session *s)
 		mta_dest_remove(m, d);
 }
 
-/* Asks the lookup role for the candidate hosts of a new connection. */
+/* Asks the lookup role for the candidate hosts of a new connection, with
+ * what the destination publishes (TLSA at the port connected to, RFC 7672
+ * 2.2.3; MTA-STS; TLS-RPT). */
 static void mta_session_resolve(struct mta_session *s)
 {
 	const struct tls_route *route = &s->dest->route;
+	unsigned port = mta_dest_port(s->dest);
 
 	mta_session_enter_state(s, MTA_STATE_RESOLVING);
 	if (route->host[0] != '\0')
-		s->mta->env.resolve(s->mta->env.owner, s->handle, route->host, route->mx_lookup);
+		s->mta->env.resolve(s->mta->env.owner, s->handle, route->host, route->mx_lookup,
+		                    port, 1);
 	else
-		s->mta->env.resolve(s->mta->env.owner, s->handle, s->dest->domain, 1);
+		s->mta->env.resolve(s->mta->env.owner, s->handle, s->dest->domain, 1, port, 1);
 }
 
 static void mta_session_new(struct mta_dest *d)

@@ -173,26 +173,10 @@ static void mta_session_parse_ehlo(struct mta_session *s, const struct smtp_repl
 	s->ext_size = smtp_reply_has_extension(r, "SIZE", &param) ? strtoull(param, NULL, 10) : 0;
 }
 
-/* EHLO was answered: start TLS if the policy wants it, else go ready. */
+/* EHLO was answered: STARTTLS as the TLS decision says (mta_tls.c). */
 static void mta_session_after_ehlo(struct mta_session *s)
 {
-	enum tls_level level = s->dest->policy.level;
-	char why[1024];
-
-	if (s->tls_active || level == TLS_LEVEL_NONE || s->plaintext_fallback) {
-		mta_session_enter_state(s, MTA_STATE_READY);
-		return;
-	}
-	if (!s->ext_starttls) {
-		if (level == TLS_LEVEL_MAY) {
-			mta_session_enter_state(s, MTA_STATE_READY);
-			return;
-		}
-		mta_policy_error(s, why, sizeof(why), "no STARTTLS offered");
-		mta_session_next_host(s, why, 1);
-		return;
-	}
-	mta_session_enter_state(s, MTA_STATE_STARTTLS);
+	mta_tls_after_ehlo(s);
 }
 
 static void mta_session_on_greeting(struct mta_session *s, const struct smtp_reply *r)
@@ -217,7 +201,7 @@ static void mta_session_on_ehlo(struct mta_session *s, const struct smtp_reply *
 		mta_session_after_ehlo(s);
 		return;
 	}
-	if (r->code / 100 == 5 && !s->tls_active && s->dest->policy.level <= TLS_LEVEL_MAY) {
+	if (r->code / 100 == 5 && !s->tls_active && !s->dec.tls_required) {
 		/* An old server: HELO, no extensions. */
 		mta_session_enter_state(s, MTA_STATE_HELO);
 		return;
@@ -332,10 +316,10 @@ static void mta_session_report(struct mta_session *s)
 {
 	struct mta_report *rep = &s->task->report;
 
+	mta_tls_report(s, rep);
 	strlcpy_checked(rep->relay, s->relay, sizeof(rep->relay));
 	strlcpy_checked(rep->tls, s->tls_desc, sizeof(rep->tls));
 	strlcpy_checked(rep->peer, s->tls_active ? s->peer : "none", sizeof(rep->peer));
-	strlcpy_checked(rep->policy, tls_level_name(s->dest->policy.level), sizeof(rep->policy));
 	rep->peer_dsn = s->ext_dsn;
 }
 

@@ -1,86 +1,183 @@
 /*
- * mta_tls.c: STARTTLS in the SMTP client (RFC 3207) and the checks of the
- * destination's TLS policy (policy/policy.h) on its outcome: the reply to
- * STARTTLS, the handshake through the io layer's TLS client (lib/io.h,
- * lib/tls_client.h), the peer's certificate, and at "may" the retry in
- * plaintext after a failed handshake. Called by the dialog
- * (mta_session.c); a policy failure goes to mta_session_next_host().
+ * mta_tls.c: STARTTLS in the SMTP client (RFC 3207) and the destination's
+ * TLS policy on it: the decision for each host (policy/decide.h: the local
+ * table, DANE, MTA-STS, REQUIRETLS, downgrade memory, testing), STARTTLS
+ * as decided, the handshake through the io layer's TLS client with the
+ * host's TLSA records when DANE applies (lib/io.h, lib/tls_client.h), the
+ * judgement of what the connection achieved, and at "may" the retry in
+ * plaintext after a failed handshake. Called by the dialog (mta_session.c)
+ * and the host list (mta_destination.c); a policy failure goes to
+ * mta_session_next_host(), a REQUIRETLS one returns the messages.
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "conf/config.h"
 #include "lib/io.h"
 #include "lib/log.h"
+#include "lib/tls_client.h"
 #include "lib/util.h"
+#include "policy/decide.h"
 #include "policy/policy.h"
 #include "smtp/mta_private.h"
 #include "smtp/smtp_reply.h"
 
+#define MTA_REQUIRETLS_STATUS "5.7.30" /* RFC 8689 5 */
+
 static void mta_session_start_tls(struct mta_session *s);
 
-/* ---- policy errors ----------------------------------------------------------- */
+/* ---- the decision ------------------------------------------------------------ */
 
-/* What the policy failure of this connection says to the sender. */
 void mta_policy_error(struct mta_session *s, char *buf, size_t size, const char *what)
 {
 	snprintf(buf, size, MTA_POLICY_STATUS " TLS required by policy '%s' for %s: %s",
-	         tls_level_name(s->dest->policy.level), s->dest->domain, what);
+	         tls_level_name(s->dec.level), s->dest->domain, what);
 }
 
-/* The names the peer's certificate must carry at the verify level. */
-static void mta_expected_names(struct mta_session *s, char *buf, size_t size)
+void mta_tls_decide(struct mta_session *s)
 {
-	tls_policy_peer_names(&s->dest->policy, s->dest->domain, s->hosts[s->cur].name, buf, size);
+	const struct mta_dest *d = s->dest;
+	const struct mta_host *h = &s->hosts[s->cur];
+	struct tls_dest_facts facts = {
+	    .domain = d->domain,
+	    .local = &d->policy,
+	    .routed = d->route.host[0] != '\0',
+	    .mx_status = s->mx_status,
+	    .sts = &s->sts,
+	    .flags = d->flags,
+	    .seen_level = d->seen_level,
+	    .seen_time = d->seen_time,
+	    .remember_seconds = s->mta->env.cfg->outbound_remember_tls,
+	    .now = (uint64_t)time(NULL),
+	};
+	struct tls_host_facts host = {
+	    .name = h->name,
+	    .addr_status = h->secure,
+	    .tlsa_status = h->tlsa_status,
+	    .n_tlsa = h->n_tlsa,
+	    .tlsa = h->tlsa,
+	};
+
+	tls_decide(&facts, &host, &s->dec);
+	memset(&s->judged, 0, sizeof(s->judged));
+	strlcpy_checked(s->judged.peer, "none", sizeof(s->judged.peer));
 }
 
-/* After the handshake: is the peer authenticated, and does the policy
- * accept it? Fills s->peer; returns -1 with *why on a policy failure. */
-static int mta_session_check_peer(struct mta_session *s, const struct io_tls_info *tls, char *why,
-                                  size_t size)
+/* ---- the judgement ----------------------------------------------------------- */
+
+/* The messages of this destination cannot be relayed as REQUIRETLS asks
+ * (RFC 8689 4.2.1): every recipient fails now, permanently. */
+static void mta_session_requiretls_return(struct mta_session *s, const char *why)
 {
-	strlcpy_checked(s->peer, tls->verified ? "verified" : "untrusted", sizeof(s->peer));
-	if (s->dest->policy.level != TLS_LEVEL_VERIFY && s->dest->policy.level != TLS_LEVEL_DANE)
+	char text[700];
+
+	snprintf(text, sizeof(text), MTA_REQUIRETLS_STATUS " REQUIRETLS: %s", why);
+	log_info("event=mta-host-failed domain=%s relay=%s reason=\"%s\"", s->dest->domain,
+	         s->relay, text);
+	strlcpy_checked(s->fail_mx, s->hosts[s->cur].name, sizeof(s->fail_mx));
+	strlcpy_checked(s->fail_ip, s->hosts[s->cur].addr, sizeof(s->fail_ip));
+	strlcpy_checked(s->last_error, text, sizeof(s->last_error));
+	s->policy_failed = 1;
+	s->hosts_policy_failed++;
+	mta_session_quit_host(s);
+	mta_session_give_up(s, MTA_PERMFAIL, MTA_REQUIRETLS_STATUS, text);
+}
+
+/* Judges what the connection achieved (R) against the decision. Returns 0
+ * when it may carry mail (s->judged says how it is protected), or -1 when
+ * the host was left: the next one is tried, or the messages returned.
+ * DETAIL, when not "", is what the client saw, added to the reason. */
+static int mta_tls_judge(struct mta_session *s, const struct tls_result *r, const char *detail)
+{
+	const char *host = s->hosts[s->cur].name;
+	char what[800], why[1024];
+
+	tls_judge(&s->dec, s->dest->domain, host, r, &s->judged);
+	if (s->judged.verdict == TLS_VERDICT_OK) {
+		if (s->judged.testing[0] != '\0')
+			log_info("event=tls-testing domain=%s relay=%s would_fail=\"%s\"",
+			         s->dest->domain, s->relay, s->judged.testing);
 		return 0;
-	if (tls->verified)
-		return 0;
-	mta_policy_error(s, why, size, tls->reason);
+	}
+	strlcpy_checked(s->rpt_type, s->judged.rpt_type, sizeof(s->rpt_type));
+	snprintf(what, sizeof(what), "%s%s%s%s", s->judged.why, detail[0] ? " (" : "", detail,
+	         detail[0] ? ")" : "");
+	if (s->judged.verdict == TLS_VERDICT_RETURN) {
+		mta_session_requiretls_return(s, what);
+		return -1;
+	}
+	mta_policy_error(s, why, sizeof(why), what);
+	mta_session_next_host(s, why, 1);
 	return -1;
+}
+
+/* Judges a connection that stays in plaintext; OFFERED: the peer offered
+ * STARTTLS (and it was refused or failed, or not asked for). */
+static int mta_tls_judge_plaintext(struct mta_session *s, int offered, const char *detail)
+{
+	struct tls_result r = {.tls = 0, .offered = offered, .problem = "", .rpt_cert = ""};
+
+	return mta_tls_judge(s, &r, detail);
+}
+
+void mta_tls_after_ehlo(struct mta_session *s)
+{
+	if (s->tls_active) {
+		mta_session_enter_state(s, MTA_STATE_READY); /* judged after the handshake */
+		return;
+	}
+	if (!s->dec.starttls || s->plaintext_fallback || !s->ext_starttls) {
+		if (mta_tls_judge_plaintext(s, s->ext_starttls || s->plaintext_fallback, "") < 0)
+			return;
+		mta_session_enter_state(s, MTA_STATE_READY);
+		return;
+	}
+	mta_session_enter_state(s, MTA_STATE_STARTTLS);
 }
 
 /* ---- the handshake ----------------------------------------------------------- */
 
 void mta_session_on_starttls(struct mta_session *s, const struct smtp_reply *r)
 {
-	char text[600], refused[700], why[1024];
+	char text[600], refused[700];
 
 	if (r->code == 220) {
 		mta_session_start_tls(s);
 		return;
 	}
-	if (s->dest->policy.level == TLS_LEVEL_MAY) {
-		mta_session_enter_state(s, MTA_STATE_READY);
-		return;
-	}
 	mta_reply_text(r, text, sizeof(text));
 	snprintf(refused, sizeof(refused), "STARTTLS refused: %s", text);
-	mta_policy_error(s, why, sizeof(why), refused);
-	mta_session_next_host(s, why, 1);
+	if (mta_tls_judge_plaintext(s, 1, refused) < 0)
+		return;
+	mta_session_enter_state(s, MTA_STATE_READY);
 }
 
-/* Puts TLS under the connection. Anything the server sent before the
- * handshake is discarded (RFC 3207 4.2; the io drops it). */
+/* Puts TLS under the connection, with the decision's TLSA records when it
+ * authenticates by DANE (RFC 7672 3: the MX host is the TLSA base domain).
+ * Anything the server sent before the handshake is discarded (RFC 3207
+ * 4.2; the io drops it). */
 static void mta_session_start_tls(struct mta_session *s)
 {
 	const struct config *cfg = s->mta->env.cfg;
-	char names[1024], what[300], why[1024];
-	const char *error;
+	const char *host = s->hosts[s->cur].name, *error;
+	struct tls_dane_record recs[TLS_DANE_MAX];
+	struct tls_dane dane = {.base_domain = host, .records = recs, .n = 0};
+	char what[300], why[1024];
+	unsigned i;
 
-	mta_expected_names(s, names, sizeof(names));
+	for (i = 0; s->dec.auth == TLS_AUTH_DANE && i < s->dec.n_tlsa && i < TLS_DANE_MAX; i++) {
+		const struct tlsa_record *t = &s->dec.tlsa[i];
+		recs[dane.n++] = (struct tls_dane_record){.usage = t->usage,
+		                                          .selector = t->selector,
+		                                          .mtype = t->mtype,
+		                                          .data = t->data,
+		                                          .len = t->len};
+	}
 	smtp_reply_parser_init(&s->parser);
 	mta_session_enter_state(s, MTA_STATE_HANDSHAKE);
-	if (io_start_tls_client(s->io, s->mta->env.tls, s->hosts[s->cur].name, names,
-	                        cfg->outbound_command_timeout, &error) < 0) {
+	if (io_start_tls_client_dane(s->io, s->mta->env.tls, host, s->dec.names, &dane,
+	                             cfg->outbound_command_timeout, &error) < 0) {
 		snprintf(what, sizeof(what), "TLS handshake failed: %s", error);
 		mta_policy_error(s, why, sizeof(why), what);
 		mta_session_next_host(s, why, 1);
@@ -89,41 +186,97 @@ static void mta_session_start_tls(struct mta_session *s)
 	io_set_timeout(s->io, cfg->outbound_command_timeout);
 }
 
+/* "dane_match=3/1/1 depth=0": the record that matched, for the log. */
+static void mta_tls_dane_words(const struct io_tls_info *tls, char *buf, size_t size)
+{
+	buf[0] = '\0';
+	if (tls->dane_ok)
+		snprintf(buf, size, " dane_match=%u/%u/%u depth=%d", tls->dane_usage,
+		         tls->dane_selector, tls->dane_mtype, tls->dane_depth);
+}
+
 void mta_session_tls_ready(struct mta_session *s)
 {
 	const struct io_tls_info *tls = io_tls_info(s->io);
-	char why[1024];
+	int dane = s->dec.auth == TLS_AUTH_DANE;
+	struct tls_result r = {
+	    .tls = 1,
+	    .offered = 1,
+	    .pkix_ok = tls->verified,
+	    .dane_ok = dane && tls->dane_ok,
+	    .problem = dane ? (tls->dane ? tls->dane_reason : "no TLSA record could be used")
+	                    : tls->reason,
+	    .rpt_cert = tls->rpt_cert,
+	};
+	char match[64];
 
 	snprintf(s->tls_desc, sizeof(s->tls_desc), "%s/%s", tls->version, tls->cipher);
 	s->tls_active = 1;
-	if (mta_session_check_peer(s, tls, why, sizeof(why)) < 0) {
-		mta_session_next_host(s, why, 1);
+	if (mta_tls_judge(s, &r, "") < 0)
 		return;
-	}
-	log_info("event=mta-tls domain=%s relay=%s tls=%s peer=%s", s->dest->domain, s->relay,
-	         s->tls_desc, s->peer);
+	strlcpy_checked(s->peer, s->judged.peer, sizeof(s->peer));
+	mta_tls_dane_words(tls, match, sizeof(match));
+	log_info("event=mta-tls domain=%s relay=%s tls=%s peer=%s policy=%s/%s%s", s->dest->domain,
+	         s->relay, s->tls_desc, s->peer, tls_level_name(s->dec.level), s->dec.source, match);
 	mta_session_enter_state(s, MTA_STATE_EHLO);
 }
 
-/* The handshake failed (EVENT): at "may" the same host again without
- * TLS, otherwise a policy failure. */
+/* The handshake failed (EVENT): when the decision allows plaintext (at
+ * "may"), the same host again without TLS, otherwise a policy failure. */
 void mta_session_handshake_failed(struct mta_session *s, enum io_event event)
 {
 	const char *err = event == IO_ERROR ? io_error(s->io) : "handshake failed";
-	char why[1024], full[1100];
+	char what[600];
 
-	if (s->dest->policy.level == TLS_LEVEL_MAY) {
-		/* As Postfix: at "may", a failed handshake is retried in
-		 * plaintext with the same host. */
-		log_info("event=mta-tls-failed domain=%s relay=%s reason=\"%s\" "
-		         "fallback=plaintext",
-		         s->dest->domain, s->relay, err);
-		mta_session_disconnect(s);
-		s->plaintext_fallback = 1;
-		mta_session_connect(s);
+	snprintf(what, sizeof(what), "TLS handshake failed: %s", err);
+	if (mta_tls_judge_plaintext(s, 1, what) < 0)
 		return;
+	/* As Postfix: at "may", a failed handshake is retried in plaintext
+	 * with the same host. */
+	log_info("event=mta-tls-failed domain=%s relay=%s reason=\"%s\" fallback=plaintext",
+	         s->dest->domain, s->relay, err);
+	mta_session_disconnect(s);
+	s->plaintext_fallback = 1;
+	mta_session_connect(s);
+}
+
+/* ---- the record ---------------------------------------------------------- */
+
+/* The policy part of REP: the decision, and for TLS-RPT (RFC 8460 4.3) the
+ * policy type, the host and the domain's rua. */
+static void mta_tls_report_policy(const struct mta_session *s, struct mta_report *rep)
+{
+	strlcpy_checked(rep->policy, tls_level_name(s->dec.level), sizeof(rep->policy));
+	strlcpy_checked(rep->source, s->dec.source, sizeof(rep->source));
+	strlcpy_checked(rep->evidence, s->dec.evidence, sizeof(rep->evidence));
+	strlcpy_checked(rep->rpt_policy, s->dec.rpt_policy, sizeof(rep->rpt_policy));
+	strlcpy_checked(rep->sts_id, s->dec.sts_id, sizeof(rep->sts_id));
+	/* reports go to the recipient domain: not for a route's host */
+	if (s->dest->route.host[0] == '\0')
+		strlcpy_checked(rep->rua, s->rua, sizeof(rep->rua));
+}
+
+void mta_tls_report(const struct mta_session *s, struct mta_report *rep)
+{
+	mta_tls_report_policy(s, rep);
+	strlcpy_checked(rep->testing, s->judged.testing, sizeof(rep->testing));
+	rep->rpt_type[0] = '\0';
+	if (s->cur < s->n_hosts) {
+		strlcpy_checked(rep->rpt_mx, s->hosts[s->cur].name, sizeof(rep->rpt_mx));
+		strlcpy_checked(rep->rpt_ip, s->hosts[s->cur].addr, sizeof(rep->rpt_ip));
 	}
-	snprintf(why, sizeof(why), "TLS handshake failed: %s", err);
-	mta_policy_error(s, full, sizeof(full), why);
-	mta_session_next_host(s, full, 1);
+	rep->policy_blocked = 0;
+}
+
+void mta_tls_report_failure(const struct mta_session *s, struct mta_report *rep)
+{
+	mta_tls_report_policy(s, rep);
+	strlcpy_checked(rep->relay, s->relay, sizeof(rep->relay));
+	strlcpy_checked(rep->peer, "none", sizeof(rep->peer));
+	strlcpy_checked(rep->rpt_mx, s->fail_mx, sizeof(rep->rpt_mx));
+	strlcpy_checked(rep->rpt_ip, s->fail_ip, sizeof(rep->rpt_ip));
+	if (s->policy_failed)
+		strlcpy_checked(rep->rpt_type, s->rpt_type, sizeof(rep->rpt_type));
+	/* the TLS policy alone kept the mail back: the queue may hold it */
+	rep->policy_blocked = s->hosts_policy_failed > 0 && s->hosts_other_failed == 0;
 }
