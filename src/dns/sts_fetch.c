@@ -89,11 +89,12 @@ static void sts_fetch_answer(struct sts_fetch_job *job, struct sts_fetch_result 
 	done(arg, result);
 }
 
-static void sts_fetch_fail(struct sts_fetch_job *job, const char *fmt, const char *what)
+/* Fails JOB with "WHY" or, with a host, "HOST: WHY". */
+static void sts_fetch_fail(struct sts_fetch_job *job, const char *host, const char *why)
 {
 	struct sts_fetch_result r = {.ok = 0};
 
-	snprintf(r.error, sizeof(r.error), fmt, what);
+	snprintf(r.error, sizeof(r.error), "%s%s%s", host ? host : "", host ? ": " : "", why);
 	sts_fetch_answer(job, &r);
 }
 
@@ -321,18 +322,18 @@ static void sts_fetch_resolved(void *arg, const struct dns_answer *a)
 		return;
 	}
 	if (a->status != DNS_OK || a->n_hosts == 0) {
-		sts_fetch_fail(job, "%s", a->error[0] ? a->error : "no address");
+		sts_fetch_fail(job, job->host, a->error[0] ? a->error : "no address");
 		return;
 	}
 	job->easy = curl_easy_init();
 	if (job->easy == NULL || sts_fetch_resolve_entry(job, a) < 0) {
-		sts_fetch_fail(job, "%s: cannot start the fetch", job->host);
+		sts_fetch_fail(job, job->host, "cannot start the fetch");
 		return;
 	}
 	snprintf(url, sizeof(url), "https://%s%s", job->host, STS_FETCH_PATH);
 	sts_fetch_set_options(job, url);
 	if (curl_multi_add_handle(job->f->multi, job->easy) != CURLM_OK)
-		sts_fetch_fail(job, "%s: cannot start the fetch", job->host);
+		sts_fetch_fail(job, job->host, "cannot start the fetch");
 }
 
 void sts_fetch(struct sts_fetcher *f, struct dns_resolver *dns, const char *domain,
@@ -345,11 +346,11 @@ void sts_fetch(struct sts_fetcher *f, struct dns_resolver *dns, const char *doma
 	job->ca_file = xstrdup(ca_file);
 	snprintf(job->host, sizeof(job->host), "mta-sts.%s", domain);
 	if (f->n_jobs >= STS_FETCH_PARALLEL_MAX) {
-		sts_fetch_fail(job, "%s", "too many policy fetches at once");
+		sts_fetch_fail(job, NULL, "too many policy fetches at once");
 		return;
 	}
 	if (dns == NULL) {
-		sts_fetch_fail(job, "%s", "no resolver");
+		sts_fetch_fail(job, NULL, "no resolver");
 		return;
 	}
 	job->f = f;

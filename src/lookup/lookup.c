@@ -7,6 +7,7 @@
 
 #include <event2/event.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include "dns/dns.h"
 #include "lookup/aliases.h"
 #include "lookup/lookup_hosts.h"
+#include "lookup/sts_cache.h"
 #include "lookup/users.h"
 #include "mail/envelope.h"
 #include "proto/ctl.h"
@@ -465,10 +467,22 @@ static void lookup_signal_cb(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(l->base, NULL);
 }
 
+/* What an MTA-STS fetch uses now: the resolver and [outbound] sts_ca_file,
+ * else ca_file, else the system store. */
+static void lookup_sts_env(void *arg, struct sts_cache_env *env)
+{
+	struct lookup *l = arg;
+
+	env->dns = lookup_resolver(l);
+	env->ca_file = l->cfg.outbound_sts_ca_file[0] ? l->cfg.outbound_sts_ca_file
+	                                               : l->cfg.outbound_ca_file;
+}
+
 int lookup_main(const struct config *cfg, int parent_fd)
 {
 	struct lookup *l = xcalloc(1, sizeof(*l));
 	struct event *ev_term, *ev_int;
+	char sts_dir[sizeof(cfg->data_dir) + 8];
 	const char *why;
 
 	memcpy(&l->cfg, cfg, sizeof(l->cfg));
@@ -483,6 +497,8 @@ int lookup_main(const struct config *cfg, int parent_fd)
 	 * (the parent sees this role exit), naming the file. */
 	if (lookup_resolver_make(l, &why) < 0)
 		fatal("event=fatal reason=\"[dns] %s\"", why);
+	snprintf(sts_dir, sizeof(sts_dir), "%s/sts", cfg->data_dir);
+	l->hosts_env.sts = sts_cache_new(l->base, sts_dir, lookup_sts_env, l);
 	event_base_dispatch(l->base);
 	return 0;
 }

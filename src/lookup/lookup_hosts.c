@@ -3,7 +3,8 @@
  * and address answer (dns_resolve), then for each host whose addresses
  * are DNSSEC-secure (and, for MX hosts, whose MX RRset is) its TLSA
  * records at _PORT._tcp.HOST (RFC 7672 2.2), and the domain's TLS-RPT
- * record (RFC 8460 3) alongside.
+ * record (RFC 8460 3) and MTA-STS policy (RFC 8461, lookup/sts_cache.h)
+ * alongside.
  */
 #include "lookup/lookup_hosts.h"
 
@@ -14,6 +15,7 @@
 #include "dns/dns.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "lookup/sts_cache.h"
 #include "policy/tlsrpt.h"
 
 #define LOOKUP_SMTP_PORT 25
@@ -152,6 +154,25 @@ static void lookup_rua_part_start(struct lookup_hosts_req *req)
 	dns_txt(req->env->dns, name, lookup_rua_done, req);
 }
 
+/* ---- MTA-STS (RFC 8461) ------------------------------------------------- */
+
+static void lookup_sts_done(void *arg, const struct sts_policy *policy)
+{
+	struct lookup_hosts_req *req = arg;
+
+	req->res.sts = *policy;
+	lookup_hosts_part_done(req);
+}
+
+/* The destination domain's policy, from the cache or fetched. */
+static void lookup_sts_part_start(struct lookup_hosts_req *req)
+{
+	if (req->env->sts == NULL)
+		return;
+	lookup_hosts_part_start(req);
+	sts_cache_lookup(req->env->sts, req->msg.name, lookup_sts_done, req);
+}
+
 /* ---- the request -------------------------------------------------------- */
 
 /* Where every part of a request begins. The MX and address part starts
@@ -160,8 +181,10 @@ static void lookup_rua_part_start(struct lookup_hosts_req *req)
  * NAME is a domain (mx_lookup) and the policy was asked for. */
 static void lookup_hosts_parts_start(struct lookup_hosts_req *req)
 {
-	if (req->msg.policy && req->msg.mx_lookup)
+	if (req->msg.policy && req->msg.mx_lookup) {
 		lookup_rua_part_start(req);
+		lookup_sts_part_start(req);
+	}
 	lookup_hosts_part_start(req);
 	dns_resolve(req->env->dns, req->msg.name, (int)req->msg.mx_lookup, lookup_addresses_done,
 	            req);

@@ -18,11 +18,13 @@
 #include "proto/lookup.h"
 
 struct dns_resolver;
+struct sts_cache;
 
 /* What the parts use; owned by the lookup role, outliving every request.
  * A new part adds its own state here (the MTA-STS cache, say). */
 struct lookup_hosts_env {
 	struct dns_resolver *dns;
+	struct sts_cache *sts; /* MTA-STS policies (lookup/sts_cache.h) */
 };
 
 typedef void lookup_hosts_done_fn(void *arg, const struct proto_lookup_hosts_result *res);
