@@ -4,7 +4,8 @@
  *
  *   sealmail serve [-c FILE] [-f]     run the server (-f: foreground, log to stderr)
  *   sealmail config check [-c FILE]   validate the configuration
- *   sealmail queue list|show ID|flush [ID]|hold ID|release ID|delete ID [-c FILE]
+ *   sealmail queue list|show ID|flush [ID]|hold ID|release ID [--tls-override]|delete ID [-c FILE]
+ *   sealmail policy forget DOMAIN [-c FILE]
  *   sealmail policy explain DOMAIN [--offline] [-c FILE]
  *   sealmail tls-check DOMAIN|HOST:PORT|--self [-c FILE]
  *   sealmail user add|passwd|del|list [USER@DOMAIN] [--stdin] [-c FILE]
@@ -24,6 +25,7 @@
 #include "lib/fault.h"
 #include "lib/util.h"
 #include "ctl/policy_cmd.h"
+#include "ctl/queue_forget_cmd.h"
 #include "ctl/send_cmd.h"
 #include "ctl/tls_check.h"
 #include "ctl/user_cmd.h"
@@ -32,8 +34,9 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: sealmail serve [-c FILE] [-f]\n"
 	           "       sealmail config check [-c FILE]\n"
-	           "       sealmail queue list|show ID|flush [ID]|hold ID|release ID|delete ID "
-	           "[-c FILE]\n"
+	           "       sealmail queue list|show ID|flush [ID]|hold ID|release ID "
+	           "[--tls-override]|delete ID [-c FILE]\n"
+	           "       sealmail policy forget DOMAIN [-c FILE]\n"
 	           "       sealmail policy explain DOMAIN [--offline] [-c FILE]\n"
 	           "       sealmail tls-check DOMAIN|HOST:PORT [-c FILE]\n"
 	           "       sealmail tls-check --self [-c FILE]\n"
@@ -184,8 +187,16 @@ static int cmd_queue(int argc, char **argv)
 	const char *config = CONFIG_DEFAULT_PATH;
 	char request[512] = "queue";
 	struct config *cfg;
-	int i, r;
+	int i, r, override = 0;
 
+	/* `queue release ID --tls-override`: a word getopt must not see */
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--tls-override") == 0) {
+			override = 1;
+			memmove(&argv[i], &argv[i + 1], (size_t)(argc - i) * sizeof(argv[0]));
+			argc--;
+			break;
+		}
 	if (parse_options(argc, argv, &config, NULL) < 0 || optind >= argc || argc - optind > 2) {
 		usage(stderr);
 		return 2;
@@ -198,6 +209,8 @@ static int cmd_queue(int argc, char **argv)
 		strcat(request, " ");
 		strcat(request, argv[i]);
 	}
+	if (override)
+		strcat(request, " --tls-override");
 	if ((cfg = load_config_or_complain(config)) == NULL)
 		return 1;
 	r = control_request(cfg, request);
@@ -218,6 +231,8 @@ int main(int argc, char **argv)
 		return cmd_user(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "queue") == 0)
 		return cmd_queue(argc - 1, argv + 1);
+	if (argc >= 3 && strcmp(argv[1], "policy") == 0 && strcmp(argv[2], "forget") == 0)
+		return cmd_policy_forget(argc - 2, argv + 2, control_request);
 	if (argc >= 3 && strcmp(argv[1], "policy") == 0 && strcmp(argv[2], "explain") == 0)
 		return cmd_policy_explain(argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "tls-check") == 0)

@@ -345,6 +345,36 @@ static const char *summary_subject(const struct dsn_summary *s)
 
 /* ---- part 1: for people ---------------------------------------------------- */
 
+/* Appends the lines of R's record under its reason (dsn.h, "The record"). */
+static void human_record(struct buf *b, const struct dsn_recipient *r)
+{
+	char *relay, *tls, *peer, *policy, *source, *evidence, *testing;
+
+	if (r->tls == NULL)
+		return;
+	relay = clean_value(r->relay);
+	tls = clean_value(r->tls);
+	peer = clean_value(r->peer);
+	policy = clean_value(r->policy);
+	source = clean_value(r->policy_source);
+	evidence = clean_value(r->evidence);
+	testing = clean_value(r->testing);
+	put_line(b, "  relay %s, TLS %s, peer %s, policy %s (%s)", *relay ? relay : "none",
+	         *tls ? tls : "none", *peer ? peer : "none", *policy ? policy : "unknown",
+	         *source ? source : "unknown");
+	if (*evidence != '\0')
+		put_line(b, "  policy chosen by: %s", evidence);
+	if (*testing != '\0')
+		put_line(b, "  testing: %s", testing);
+	free(relay);
+	free(tls);
+	free(peer);
+	free(policy);
+	free(source);
+	free(evidence);
+	free(testing);
+}
+
 /* Appends "<address>: reason" for every recipient whose action is ACTION. */
 static void human_recipients(struct buf *b, const struct dsn_params *p, enum dsn_action action)
 {
@@ -359,6 +389,7 @@ static void human_recipients(struct buf *b, const struct dsn_params *p, enum dsn
 		diag = clean_value(r->diagnostic);
 		diagnostic_split(diag, r->diagnostic_type, type, sizeof(type), &text);
 		put_line(b, "<%s>: %s", address, *text != '\0' ? text : rcpt_status(r));
+		human_record(b, r);
 		free(address);
 		free(diag);
 	}
@@ -483,10 +514,45 @@ static void report_diagnostic(struct buf *b, const struct dsn_recipient *r)
 	free(diag);
 }
 
+/* The host name of RELAY ("host[address]:port"), cleaned, malloc'ed. */
+static char *relay_host(const char *relay)
+{
+	char *copy = clean_value(relay), *bracket = strchr(copy, '[');
+
+	if (bracket != NULL)
+		*bracket = '\0';
+	return copy;
+}
+
+/* Appends "NAME: VALUE" when VALUE (cleaned) is not empty; EMPTY instead
+ * when it is and EMPTY is not NULL. */
+static void report_field(struct buf *b, const char *name, const char *value, const char *empty)
+{
+	char *v = clean_value(value);
+
+	if (*v != '\0' || empty != NULL)
+		put_line(b, "%s: %s", name, *v != '\0' ? v : empty);
+	free(v);
+}
+
+/* Appends R's record as extension fields (dsn.h, "The record"). */
+static void report_record(struct buf *b, const struct dsn_recipient *r)
+{
+	if (r->tls == NULL)
+		return;
+	report_field(b, "X-Sealmail-TLS", r->tls, "none");
+	report_field(b, "X-Sealmail-TLS-Peer", r->peer, NULL);
+	report_field(b, "X-Sealmail-TLS-Policy", r->policy, NULL);
+	report_field(b, "X-Sealmail-TLS-Policy-Source", r->policy_source, NULL);
+	report_field(b, "X-Sealmail-TLS-Evidence", r->evidence, NULL);
+	report_field(b, "X-Sealmail-TLS-Testing", r->testing, NULL);
+}
+
 /* Appends a blank line and R's per-recipient fields (RFC 3464 2.3). */
 static void report_recipient(struct buf *b, const struct dsn_recipient *r)
 {
-	char *address = clean_value(r->address), *mta = clean_value(r->remote_mta);
+	char *address = clean_value(r->address);
+	char *mta = r->remote_mta != NULL ? clean_value(r->remote_mta) : relay_host(r->relay);
 
 	buf_add(b, "\r\n", 2);
 	if (r->orcpt != NULL)
@@ -501,6 +567,7 @@ static void report_recipient(struct buf *b, const struct dsn_recipient *r)
 		put_date_field(b, "Last-Attempt-Date", r->last_attempt);
 	if (rcpt_action(r) == DSN_ACTION_DELAYED && r->will_retry_until != 0)
 		put_date_field(b, "Will-Retry-Until", r->will_retry_until);
+	report_record(b, r); /* RFC 3464 2.3: extension fields come last */
 	free(address);
 	free(mta);
 }

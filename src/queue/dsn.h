@@ -35,6 +35,15 @@ struct dsn_recipient {
 	const char *diagnostic_type;
 	time_t last_attempt;     /* 0 = unknown */
 	time_t will_retry_until; /* for DELAYED */
+	/* How the last attempt travelled (the queue's record), each NULL when
+	 * not known: see "The record" below. */
+	const char *relay;         /* "host[address]:port" */
+	const char *tls;           /* "TLSv1.3/TLS_AES_256_GCM_SHA384", "" for plaintext */
+	const char *peer;          /* "dane", "sts", "verified", "untrusted", "none" */
+	const char *policy;        /* the TLS level applied */
+	const char *policy_source; /* which rule chose it */
+	const char *evidence;      /* that rule in words */
+	const char *testing;       /* "would have failed: ..." */
 };
 
 struct dsn_params {
@@ -77,7 +86,24 @@ struct dsn_params {
  * lines start with a space) and no line exceeds 998 octets. A status that is
  * not an enhanced code is replaced by the generic one of the action (5.0.0,
  * 4.0.0, 2.0.0). The boundary is made from boundary_seed and now, and varied
- * until it occurs in none of the parts. NULL strings count as empty. */
+ * until it occurs in none of the parts. NULL strings count as empty.
+ *
+ * The record. A recipient with a TLS value (tls non-NULL) gets, in part 1,
+ * a line under its reason, "  relay RELAY, TLS TLS|none, peer PEER, policy
+ * LEVEL (SOURCE)", and lines "  policy chosen by: EVIDENCE" and "  testing:
+ * TESTING" when they are not empty; in part 2, Remote-MTA from the relay's
+ * host name when remote_mta is NULL, and these per-recipient extension
+ * fields (RFC 3464 3: "X-" names are private to sealmail; each only when it
+ * has a value, in this order, after the standard fields, as 2.3 puts
+ * extension fields):
+ *   X-Sealmail-TLS: TLSv1.3/TLS_AES_256_GCM_SHA384   (or "none": plaintext)
+ *   X-Sealmail-TLS-Peer: untrusted      dane, sts, verified, untrusted, none
+ *   X-Sealmail-TLS-Policy: may          the level applied
+ *   X-Sealmail-TLS-Policy-Source: default   default, local, dane, sts,
+ *                                       requiretls, memory, override, ...
+ *   X-Sealmail-TLS-Evidence: rule example.com at /etc/sealmail.conf:12
+ *   X-Sealmail-TLS-Testing: would have failed: ...
+ */
 char *dsn_build(const struct dsn_params *p, size_t *len_r);
 
 #endif

@@ -25,12 +25,17 @@ typedef char queue_dsn_status_text[16];
 #define QUEUE_DSN_NONE 0
 
 /* The Status: of R in a DSN for ACTION (RFC 3464 2.3.4): its last enhanced
- * code, made permanent for a failure; "" for the generic code. */
+ * code, made permanent for a failure, 4.7.5 for a delay by TLS policy;
+ * "" for the generic code. */
 static void queue_dsn_status(const struct queue_rcpt *r, enum dsn_action action, char *buf,
                              size_t size)
 {
 	if (action == DSN_ACTION_DELIVERED || action == DSN_ACTION_RELAYED) {
 		snprintf(buf, size, "2.0.0");
+		return;
+	}
+	if (action == DSN_ACTION_DELAYED && queue_rcpt_tls_held(r)) {
+		snprintf(buf, size, "4.7.5");
 		return;
 	}
 	snprintf(buf, size, "%s", r->last.enhanced);
@@ -61,6 +66,23 @@ static const char *queue_kind_name(enum dsn_action action)
 	                                      : "delivered";
 }
 
+/* How the last remote attempt of a recipient travelled (REC, or NULL: a
+ * local or no remote attempt), for its entry DR. */
+static void queue_dsn_record(const struct queue_rcpt_record *rec, struct dsn_recipient *dr)
+{
+	if (rec == NULL)
+		return;
+	if (rec->when != 0)
+		dr->last_attempt = rec->when;
+	dr->relay = rec->relay;
+	dr->tls = rec->tls;
+	dr->peer = rec->peer;
+	dr->policy = rec->policy;
+	dr->policy_source = rec->source;
+	dr->evidence = rec->evidence;
+	dr->testing = rec->testing;
+}
+
 /* Fills DR (and the STATUS texts it points to) with the recipients of M in
  * WHICH (their actions) that asked for a DSN about them; returns how many. */
 static unsigned queue_dsn_recipients(const struct queue *q, const struct queue_msg *m,
@@ -85,6 +107,7 @@ static unsigned queue_dsn_recipients(const struct queue *q, const struct queue_m
 		dr[n].diagnostic_type = last->reply_code != 0 ? "smtp" : "X-Sealmail";
 		dr[n].last_attempt = now;
 		dr[n].will_retry_until = m->arrival + (time_t)q->cfg.max_lifetime;
+		queue_dsn_record(m->rcpts[i].via, &dr[n]);
 		n++;
 	}
 	return n;
@@ -205,6 +228,32 @@ void queue_report(struct queue *q, struct queue_msg *m)
 		               succeeded);
 	free(failed);
 	free(succeeded);
+}
+
+/* The early notice (RFC 3464 Action: delayed, Status 4.7.5), once per
+ * message, after the first attempt that TLS policy alone deferred: the
+ * sender learns now, not after delay_warning, that the destination falls
+ * short of the policy, which is named with what the peer offered. It
+ * stands for the delay notice, which is not sent again. */
+void queue_tls_policy_notice(struct queue *q, struct queue_msg *m)
+{
+	unsigned char *held;
+	unsigned i, n = 0;
+
+	if (m->tls_warned)
+		return;
+	held = xcalloc(m->n_rcpts, 1);
+	for (i = 0; i < m->n_rcpts; i++)
+		if (queue_rcpt_tls_held(&m->rcpts[i])) {
+			held[i] = DSN_ACTION_DELAYED + 1;
+			n++;
+		}
+	if (n > 0) {
+		m->tls_warned = 1;
+		m->warned = 1;
+		queue_send_dsn(q, m, DSN_ACTION_DELAYED, held);
+	}
+	free(held);
 }
 
 /* A delay notice, once, when delay_warning has passed (RFC 3464 Action:

@@ -1,12 +1,21 @@
 /*
  * queue_ctl.c: the control socket, data_dir/control.sock, through which
- * `sealmail queue ...` lists and acts on the queue. Only root and the user
- * the queue runs as may connect (SO_PEERCRED). A request is one line; the
- * answer is an exit status line ("0" or "1") followed by text, then EOF.
+ * `sealmail queue ...` lists and acts on the queue, and `sealmail policy
+ * forget DOMAIN` clears the downgrade memory of a domain. Only root and the
+ * user the queue runs as may connect (SO_PEERCRED). A request is one line;
+ * the answer is an exit status line ("0" or "1") followed by text, then EOF.
+ *
+ *   queue list | show ID | flush [ID] | hold ID | release ID [--tls-override]
+ *   | delete ID
+ *   policy forget DOMAIN
+ *
+ * `queue show` gives each recipient's record of its last remote attempt as
+ * "key: value" lines (attempted, relay, tls, peer, policy, policy-source,
+ * evidence, testing, held), in that order, each only when it has a value.
  *
  * Called by queue.c (queue_control_listen at start-up; then the event loop
- * runs the callbacks); calls queue_msg.c, queue_state_file.c and queue.c's
- * queue_schedule_flush().
+ * runs the callbacks); calls queue_msg.c, queue_state_file.c, tls_memory.c
+ * and queue.c's queue_schedule_flush().
  */
 #include <errno.h>
 #include <event2/buffer.h>
@@ -28,10 +37,18 @@
 #include "queue/queue_ctl.h"
 #include "queue/queue_msg.h"
 #include "queue/queue_state_file.h"
+#include "queue/tls_memory.h"
 
 #define CONTROL_PATH "control.sock"
 #define CONTROL_LINE_MAX 1024
 #define CONTROL_TIMEOUT 30
+#define CONTROL_ARGS_MAX 4
+
+/* A connection to the control socket: who it is, for the audit log. */
+struct queue_ctl_conn {
+	struct queue *q;
+	uid_t uid;
+};
 
 static const char *const queue_list_names[] = {"ready", "active", "deferred"};
 
@@ -92,6 +109,55 @@ static const char *queue_rcpt_status_name(const struct queue_rcpt *r)
 	                                   : "pending";
 }
 
+/* 1 when a pending recipient of M waits because TLS policy alone deferred
+ * it. */
+static int queue_msg_tls_held(const struct queue_msg *m)
+{
+	for (unsigned i = 0; i < m->n_rcpts; i++)
+		if (queue_rcpt_tls_held(&m->rcpts[i]))
+			return 1;
+	return 0;
+}
+
+/* One "        key: value" line of a record; none for an empty VALUE.
+ * Control characters become spaces, so each stays one line. */
+static void queue_ctl_field(struct evbuffer *out, const char *key, const char *value)
+{
+	if (value == NULL || value[0] == '\0')
+		return;
+	evbuffer_add_printf(out, "        %s: ", key);
+	for (; *value != '\0'; value++) {
+		char c = (unsigned char)*value < 0x20 || *value == 0x7f ? ' ' : *value;
+		evbuffer_add(out, &c, 1);
+	}
+	evbuffer_add(out, "\n", 1);
+}
+
+/* R's record, field by field (`queue show`). */
+static void queue_ctl_record(const struct queue_rcpt *r, struct evbuffer *out)
+{
+	const struct queue_rcpt_record *rec = r->via;
+	char when[32] = "", held[DELIVERY_TEXT_MAX + 16];
+	struct tm tm;
+
+	if (rec == NULL)
+		return;
+	if (rec->when > 0 && gmtime_r(&rec->when, &tm) != NULL)
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	queue_ctl_field(out, "attempted", when);
+	queue_ctl_field(out, "relay", rec->relay[0] ? rec->relay : "none");
+	queue_ctl_field(out, "tls", rec->tls[0] ? rec->tls : "none");
+	queue_ctl_field(out, "peer", rec->peer);
+	queue_ctl_field(out, "policy", rec->policy);
+	queue_ctl_field(out, "policy-source", rec->source);
+	queue_ctl_field(out, "evidence", rec->evidence);
+	queue_ctl_field(out, "testing", rec->testing);
+	if (queue_rcpt_tls_held(r)) {
+		snprintf(held, sizeof(held), "tls-policy: %s", r->last.text);
+		queue_ctl_field(out, "held", held);
+	}
+}
+
 /* One message's block in `queue list` / `queue show`. */
 static void queue_ctl_describe(struct queue *q, struct queue_msg *m, const char *state,
                                int all_rcpts, struct evbuffer *out)
@@ -109,6 +175,8 @@ static void queue_ctl_describe(struct queue *q, struct queue_msg *m, const char 
 	                    age, m->body_len, m->env.sender, m->held ? "held" : state, m->attempts);
 	if (!m->held && strcmp(state, "deferred") == 0)
 		evbuffer_add_printf(out, " next=%s", next);
+	if (queue_msg_tls_held(m))
+		evbuffer_add_printf(out, " held-by=tls-policy");
 	evbuffer_add(out, "\n", 1);
 	for (i = 0; i < m->n_rcpts; i++) {
 		const struct queue_rcpt *r = &m->rcpts[i];
@@ -124,7 +192,11 @@ static void queue_ctl_describe(struct queue *q, struct queue_msg *m, const char 
 			evbuffer_add_printf(out, " %s=%s",
 			                    r->status == RCPT_DELIVERED ? "reply" : "last_error",
 			                    log_value(r->last.text, v, sizeof(v)));
+		if (queue_rcpt_tls_held(r))
+			evbuffer_add_printf(out, " held-by=tls-policy");
 		evbuffer_add(out, "\n", 1);
+		if (all_rcpts)
+			queue_ctl_record(r, out);
 	}
 	if (loaded)
 		queue_msg_unload(m);
@@ -229,7 +301,12 @@ static void queue_ctl_save(struct queue *q, struct queue_msg *m)
 		queue_msg_unload(m);
 }
 
-static int queue_ctl_hold(struct queue *q, const char *id, int hold, struct evbuffer *out)
+/* `queue hold ID`, `queue release ID` and, with OVERRIDE, `queue release ID
+ * --tls-override`: the next attempt only is made with the TLS level
+ * lowered to "may" (REQUIRETLS still holds: policy/decide.c), audited in
+ * the log with the caller's UID. */
+static int queue_ctl_hold(struct queue *q, const char *id, int hold, int override, uid_t uid,
+                          struct evbuffer *out)
 {
 	struct queue_msg_list *list;
 	struct queue_msg *m = queue_find(q, id, &list);
@@ -237,6 +314,13 @@ static int queue_ctl_hold(struct queue *q, const char *id, int hold, struct evbu
 	if (m == NULL) {
 		evbuffer_add_printf(out, "%s: no such message in the queue\n", id);
 		return 1;
+	}
+	if (override) {
+		m->tls_override = 1;
+		log_warn("event=tls-override id=%s by=%u", m->id, (unsigned)uid);
+		evbuffer_add_printf(out, "%s: the next attempt is made with TLS level may "
+		                         "(REQUIRETLS still holds)\n",
+		                    m->id);
 	}
 	m->held = hold;
 	if (hold && list == &q->ready) {
@@ -276,17 +360,56 @@ static int queue_ctl_delete(struct queue *q, const char *id, struct evbuffer *ou
 	return 0;
 }
 
-/* Runs one request line; writes the text to OUT; returns the exit status. */
-static int queue_ctl_run(struct queue *q, char *line, struct evbuffer *out)
+/* `policy forget DOMAIN`: the downgrade memory of DOMAIN is cleared and
+ * written at once, audited with the caller's UID. */
+static int queue_ctl_forget(struct queue *q, const char *domain, uid_t uid, struct evbuffer *out)
 {
-	char *argv[4], *save = NULL;
+	char d[600];
+
+	log_value(domain, d, sizeof(d));
+	if (!tls_seen_forget(q->tls_seen, domain)) {
+		evbuffer_add_printf(out, "%s: nothing remembered\n", domain);
+		return 0;
+	}
+	if (tls_memory_save(q->tls_seen, q->cfg.outbound_remember_tls) < 0) {
+		evbuffer_add_printf(out, "%s: forgotten, but the memory file could not be written "
+		                         "(see the log); it is tried again every second\n",
+		                    domain);
+		return 1;
+	}
+	log_info("event=tls-memory-forget domain=%s by=%u", d, (unsigned)uid);
+	evbuffer_add_printf(out, "%s: forgotten\n", domain);
+	return 0;
+}
+
+/* The `queue release` and `policy` requests. */
+static int queue_ctl_run_more(struct queue *q, int argc, char **argv, uid_t uid,
+                              struct evbuffer *out)
+{
+	if (argc == 4 && strcmp(argv[0], "queue") == 0 && strcmp(argv[1], "release") == 0 &&
+	    strcmp(argv[3], "--tls-override") == 0)
+		return queue_ctl_hold(q, argv[2], 0, 1, uid, out);
+	if (argc == 3 && strcmp(argv[0], "policy") == 0 && strcmp(argv[1], "forget") == 0)
+		return queue_ctl_forget(q, argv[2], uid, out);
+	evbuffer_add_printf(out, "unknown request\n");
+	return 1;
+}
+
+/* Runs one request line; writes the text to OUT; returns the exit status. */
+static int queue_ctl_run(struct queue *q, char *line, uid_t uid, struct evbuffer *out)
+{
+	char *argv[CONTROL_ARGS_MAX + 1], *save = NULL;
 	struct queue_msg_list *list;
 	struct queue_msg *m;
 	int argc = 0;
 
-	for (char *t = strtok_r(line, " \t", &save); t && argc < 4;
+	for (char *t = strtok_r(line, " \t", &save); t && argc <= CONTROL_ARGS_MAX;
 	     t = strtok_r(NULL, " \t", &save))
 		argv[argc++] = t;
+	if (argc > CONTROL_ARGS_MAX) {
+		evbuffer_add_printf(out, "unknown request\n");
+		return 1;
+	}
 	if (argc >= 2 && strcmp(argv[0], "queue") == 0) {
 		if (argc == 2 && strcmp(argv[1], "list") == 0)
 			return queue_ctl_list(q, out);
@@ -305,29 +428,36 @@ static int queue_ctl_run(struct queue *q, char *line, struct evbuffer *out)
 		if ((argc == 2 || argc == 3) && strcmp(argv[1], "flush") == 0)
 			return queue_ctl_flush(q, argc == 3 ? argv[2] : NULL, out);
 		if (argc == 3 && strcmp(argv[1], "hold") == 0)
-			return queue_ctl_hold(q, argv[2], 1, out);
+			return queue_ctl_hold(q, argv[2], 1, 0, uid, out);
 		if (argc == 3 && strcmp(argv[1], "release") == 0)
-			return queue_ctl_hold(q, argv[2], 0, out);
+			return queue_ctl_hold(q, argv[2], 0, 0, uid, out);
 		if (argc == 3 && strcmp(argv[1], "delete") == 0)
 			return queue_ctl_delete(q, argv[2], out);
 	}
-	evbuffer_add_printf(out, "unknown request\n");
-	return 1;
+	return queue_ctl_run_more(q, argc, argv, uid, out);
+}
+
+/* Ends connection ARG (a struct queue_ctl_conn) on BEV. */
+static void queue_ctl_close(struct bufferevent *bev, void *arg)
+{
+	bufferevent_free(bev);
+	free(arg);
 }
 
 static void queue_ctl_write_cb(struct bufferevent *bev, void *arg)
 {
-	bufferevent_free(bev);
+	queue_ctl_close(bev, arg);
 }
 
 static void queue_ctl_event_cb(struct bufferevent *bev, short what, void *arg)
 {
-	bufferevent_free(bev);
+	queue_ctl_close(bev, arg);
 }
 
 static void queue_ctl_read_cb(struct bufferevent *bev, void *arg)
 {
-	struct queue *q = arg;
+	struct queue_ctl_conn *conn = arg;
+	struct queue *q = conn->q;
 	struct evbuffer *in = bufferevent_get_input(bev), *text;
 	size_t len;
 	char *line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF);
@@ -335,23 +465,24 @@ static void queue_ctl_read_cb(struct bufferevent *bev, void *arg)
 
 	if (line == NULL) {
 		if (evbuffer_get_length(in) > CONTROL_LINE_MAX)
-			bufferevent_free(bev);
+			queue_ctl_close(bev, conn);
 		return;
 	}
 	bufferevent_disable(bev, EV_READ);
 	text = evbuffer_new();
-	status = len > CONTROL_LINE_MAX ? 1 : queue_ctl_run(q, line, text);
+	status = len > CONTROL_LINE_MAX ? 1 : queue_ctl_run(q, line, conn->uid, text);
 	free(line);
 	evbuffer_add_printf(bufferevent_get_output(bev), "%d\n", status);
 	evbuffer_add_buffer(bufferevent_get_output(bev), text);
 	evbuffer_free(text);
-	bufferevent_setcb(bev, NULL, queue_ctl_write_cb, queue_ctl_event_cb, q);
+	bufferevent_setcb(bev, NULL, queue_ctl_write_cb, queue_ctl_event_cb, conn);
 }
 
 static void queue_ctl_accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
                                 int salen, void *arg)
 {
 	struct queue *q = arg;
+	struct queue_ctl_conn *conn;
 	struct bufferevent *bev;
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
@@ -365,7 +496,10 @@ static void queue_ctl_accept_cb(struct evconnlistener *lev, evutil_socket_t fd, 
 	}
 	evutil_make_socket_nonblocking(fd);
 	bev = bufferevent_socket_new(q->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	bufferevent_setcb(bev, queue_ctl_read_cb, NULL, queue_ctl_event_cb, q);
+	conn = xcalloc(1, sizeof(*conn));
+	conn->q = q;
+	conn->uid = cred.uid;
+	bufferevent_setcb(bev, queue_ctl_read_cb, NULL, queue_ctl_event_cb, conn);
 	bufferevent_set_timeouts(bev, &(struct timeval){CONTROL_TIMEOUT, 0},
 	                         &(struct timeval){CONTROL_TIMEOUT, 0});
 	bufferevent_enable(bev, EV_READ | EV_WRITE);

@@ -7,6 +7,18 @@
  * renamed into new/; after the second syncfs the attempts' local part ends,
  * and a message with no task in flight ends its attempt (queue_retry.c).
  *
+ * Each copy starts with Return-Path:, Delivered-To: and Received-TLS:,
+ * how the message reached us (modelled on Received-SPF, RFC 7208 9.1):
+ *
+ *   Received-TLS: TLSv1.3/TLS_AES_256_GCM_SHA384 client=192.0.2.1 helo=x.test peer=untrusted trusted=no
+ *   Received-TLS: none client=192.0.2.1 helo=x.test peer=none trusted=no
+ *
+ * the inbound hop's TLS version/cipher ("none": plaintext), the client's
+ * address and EHLO name, how the client was authenticated at the TLS layer
+ * ("untrusted": TLS without a checked client certificate, "none":
+ * plaintext) and whether it was trusted (logged in, in trusted_networks or
+ * submitting locally: envelope.trusted). Values are cut to one word.
+ *
  * Called by queue.c's flush only; calls maildir.c, queue_msg.c,
  * queue_remote.c and queue_retry.c.
  */
@@ -53,15 +65,44 @@ static void queue_rcpt_local_failed(struct queue_rcpt *r, const char *why)
 	delivery_status_set(&r->last, "4.2.0", 0, text);
 }
 
+/* Copies S into OUT (SIZE bytes) as one header word: octets that are
+ * spaces, controls, not ASCII, or ';' become '?'; "" becomes "unknown". */
+static void queue_header_word(const char *s, char *out, size_t size)
+{
+	size_t n = 0;
+
+	if (*s == '\0')
+		s = "unknown";
+	for (; *s != '\0' && n + 1 < size; s++) {
+		unsigned char c = (unsigned char)*s;
+		out[n++] = c <= 0x20 || c >= 0x7f || c == ';' ? '?' : (char)c;
+	}
+	out[n] = '\0';
+}
+
+/* The Received-TLS: field of ENV (see the header comment), with its line
+ * end, into OUT of SIZE bytes. */
+static void queue_received_tls(const struct envelope *env, char *out, size_t size)
+{
+	char tls[sizeof(env->tls)], client[sizeof(env->client)], helo[sizeof(env->helo)];
+
+	queue_header_word(env->tls[0] ? env->tls : "none", tls, sizeof(tls));
+	queue_header_word(env->client, client, sizeof(client));
+	queue_header_word(env->helo, helo, sizeof(helo));
+	snprintf(out, size, "Received-TLS: %s client=%s helo=%s peer=%s trusted=%s\n", tls, client,
+	         helo, env->tls[0] ? "untrusted" : "none", env->trusted ? "yes" : "no");
+}
+
 /* Writes the tmp/ copy of every pending local recipient. */
 static void queue_delivery_local(struct queue *q, struct queue_delivery *d)
 {
 	struct queue_msg *m = d->msg;
-	char dir[MAILDIR_PATH_MAX], prefix[2048];
+	char dir[MAILDIR_PATH_MAX], prefix[2048], received_tls[640];
 	const char *why = NULL;
 	char *body = NULL;
 	unsigned i;
 
+	queue_received_tls(&m->env, received_tls, sizeof(received_tls));
 	for (i = 0; i < m->n_rcpts; i++) {
 		const char *rcpt = m->env.rcpts[i].addr;
 
@@ -73,8 +114,8 @@ static void queue_delivery_local(struct queue *q, struct queue_delivery *d)
 			d->copies = xcalloc(m->n_rcpts, sizeof(d->copies[0]));
 			d->rcpt_index = xcalloc(m->n_rcpts, sizeof(d->rcpt_index[0]));
 		}
-		snprintf(prefix, sizeof(prefix), "Return-Path: <%s>\nDelivered-To: %s\n",
-		         m->env.sender, rcpt);
+		snprintf(prefix, sizeof(prefix), "Return-Path: <%s>\nDelivered-To: %s\n%s",
+		         m->env.sender, rcpt, received_tls);
 		if (maildir_path_for(rcpt, dir, sizeof(dir)) < 0) {
 			why = "the recipient cannot name a mailbox";
 		} else if (queue_maildir_ready(q, dir, &why) == 0 &&

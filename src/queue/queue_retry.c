@@ -71,6 +71,7 @@ void queue_attempt_done(struct queue *q, struct queue_msg *m)
 		queue_msg_free(m);
 		return;
 	}
+	queue_tls_policy_notice(q, m);
 	queue_delay_warning(q, m, now);
 	wait = q->cfg.retry[m->attempts < q->cfg.n_retry ? m->attempts : q->cfg.n_retry - 1];
 	m->attempts++;

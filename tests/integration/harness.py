@@ -655,24 +655,52 @@ def yescrypt_hash(password):
 def split_delivered(data):
     """Splits a delivered Maildir file into (return_path, delivered_to,
     received (unfolded), rest). Asserts the header order of the spec:
-    Return-Path, Delivered-To, Received (maybe folded), then the message."""
+    Return-Path, Delivered-To, Received-TLS (one line, see received_tls()),
+    Received (maybe folded), then the message."""
     lines = data.split(b"\n")
     if not lines[0].startswith(b"Return-Path: "):
         raise AssertionError("delivered file does not start with Return-Path: %r" % data[:200])
     rp = lines[0][len(b"Return-Path: "):].decode(errors="replace")
-    if len(lines) < 3 or not lines[1].startswith(b"Delivered-To: "):
+    if len(lines) < 4 or not lines[1].startswith(b"Delivered-To: "):
         raise AssertionError("second line is not Delivered-To: %r" % data[:300])
     dt = lines[1][len(b"Delivered-To: "):].decode(errors="replace")
-    if not lines[2].startswith(b"Received: "):
-        raise AssertionError("third line is not Received: %r" % data[:400])
-    rec = [lines[2]]
-    i = 3
+    if not lines[2].startswith(b"Received-TLS: "):
+        raise AssertionError("third line is not Received-TLS: %r" % data[:400])
+    if not lines[3].startswith(b"Received: "):
+        raise AssertionError("fourth line is not Received: %r" % data[:500])
+    rec = [lines[3]]
+    i = 4
     while i < len(lines) and lines[i][:1] in (b" ", b"\t"):
         rec.append(lines[i])
         i += 1
     received = b" ".join(x.strip() for x in rec).decode(errors="replace")
     rest = b"\n".join(lines[i:])
     return rp, dt, received, rest
+
+
+def received_tls(data):
+    """The Received-TLS: line sealmail puts third in a delivered Maildir file,
+    as (first word, {key: value}): ("TLSv1.3/TLS_AES_256_GCM_SHA384",
+    {"client": ..., "helo": ..., "peer": ..., "trusted": ...}) or ("none", ...).
+    Asserts it is there, once, unfolded, and made of key=value words."""
+    lines = data.split(b"\n")
+    if len(lines) < 3 or not lines[2].startswith(b"Received-TLS: "):
+        raise AssertionError("third line is not Received-TLS: %r" % data[:400])
+    if lines[3][:1] in (b" ", b"\t"):
+        raise AssertionError("Received-TLS: is folded: %r" % data[:400])
+    head = data.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]
+    if head.count(b"\nReceived-TLS: ") != 1:
+        raise AssertionError("more than one Received-TLS: %r" % head)
+    words = lines[2][len(b"Received-TLS: "):].decode().rstrip("\r").split(" ")
+    fields = {}
+    for w in words[1:]:
+        if "=" not in w:
+            raise AssertionError("Received-TLS word without '=': %r" % w)
+        k, v = w.split("=", 1)
+        if k in fields:
+            raise AssertionError("Received-TLS key twice: %r" % k)
+        fields[k] = v
+    return words[0], fields
 
 
 # ---------------------------------------------------------------------------
