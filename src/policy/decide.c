@@ -13,6 +13,7 @@
 #include "lib/util.h"
 #include "mail/delivery.h"
 #include "mail/envelope.h"
+#include "policy/sts.h"
 
 __attribute__((format(printf, 3, 4))) static void say(char *buf, size_t size, const char *fmt,
                                                       ...)
@@ -85,22 +86,13 @@ static int decide_dane(const struct tls_dest_facts *d, const struct tls_host_fac
 	return 1;
 }
 
-/* 1 when HOST is one of the MX patterns of policy P (RFC 8461 4.1). */
-static int sts_host_listed(const struct sts_policy *p, const char *host)
-{
-	for (unsigned i = 0; i < p->n_mx && i < STS_MX_MAX; i++)
-		if (tls_policy_name_matches(p->mx[i], host))
-			return 1;
-	return 0;
-}
-
 /* MTA-STS for host H: enforce requires it listed and a certificate valid
  * for its name; testing only records what enforce would refuse. */
 static void decide_sts(const struct tls_dest_facts *d, const struct tls_host_facts *h,
                        struct tls_decision *out)
 {
 	const struct sts_policy *p = d->sts;
-	int listed = sts_host_listed(p, h->name);
+	int listed = sts_mx_matches(p, h->name);
 
 	strlcpy_checked(out->rpt_policy, "sts", sizeof(out->rpt_policy));
 	strlcpy_checked(out->sts_id, p->id, sizeof(out->sts_id));

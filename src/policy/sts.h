@@ -20,8 +20,6 @@
 #define STS_MAX_AGE_MAX 31557600  /* 3.2: the largest max_age, about a year */
 #define STS_HOST_MAX 253          /* a domain name in text, without a final dot */
 
-/* sts_mode_name() is in mail/tls_evidence.h. */
-
 /* Parses the _mta-sts.DOMAIN TXT record TXT (its strings already joined)
  * as RFC 8461 3.1 writes it: "v=STSv1" first, then ";"-separated fields
  * (whitespace allowed around ";", none around "="), an id of 1-32 letters
