@@ -163,7 +163,7 @@ static void facts_print_sts(FILE *out, const struct policy_facts *f, uint64_t no
 		return;
 	}
 	facts_time(f->sts.fetched, when, sizeof(when));
-	fprintf(out, "mta-sts-policy: id %s from the %s, fetched %s (%llu s ago)\n", f->sts.id,
+	fprintf(out, "mta-sts-policy: id %s, %s, fetched %s (%llu s ago)\n", f->sts.id,
 	        f->sts_from, when,
 	        (unsigned long long)(now > f->sts.fetched ? now - f->sts.fetched : 0));
 	fprintf(out, "mta-sts-mode: %s\n", sts_mode_name(f->sts.mode));

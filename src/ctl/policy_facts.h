@@ -48,7 +48,7 @@ struct policy_facts {
 	char sts_txt[256];  /* the TXT record as found; "" when none */
 	char sts_txt_id[STS_ID_MAX];
 	struct sts_policy sts;
-	char sts_from[32]; /* "cache", "fetched now", "not cached", "none" */
+	char sts_from[64]; /* "cache", "fetched now", "not cached", "none" */
 	/* TLS-RPT (RFC 8460 3) */
 	char rua[512];
 	/* downgrade memory */

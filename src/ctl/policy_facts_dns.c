@@ -148,7 +148,7 @@ static void facts_sts_fetched(void *arg, const struct sts_fetch_result *r)
 	           (uint64_t)time(NULL) < run->cached.fetched + run->cached.max_age) {
 		/* RFC 8461 3.3: a valid cached policy stays when a refresh fails */
 		f->sts = run->cached;
-		strlcpy_checked(f->sts_from, "cache (the fetch failed)", sizeof(f->sts_from));
+		strlcpy_checked(f->sts_from, "from the cache (the fetch failed)", sizeof(f->sts_from));
 		snprintf(f->sts.error, sizeof(f->sts.error), "refetch failed: %s", why);
 	} else {
 		snprintf(f->sts.error, sizeof(f->sts.error), "%s: %s",
@@ -175,7 +175,7 @@ static void facts_sts_txt_done(void *arg, const struct dns_txt_answer *a)
 	if (valid && (f->sts_txt_id[0] == '\0' || strcmp(f->sts_txt_id, run->cached.id) == 0)) {
 		/* RFC 8461 5.1: the cached policy holds until it expires */
 		f->sts = run->cached;
-		strlcpy_checked(f->sts_from, "cache", sizeof(f->sts_from));
+		strlcpy_checked(f->sts_from, "from the cache", sizeof(f->sts_from));
 	} else if (f->sts_txt_id[0] != '\0' && run->fetcher != NULL) {
 		facts_part_start(run);
 		sts_fetch(run->fetcher, run->dns, f->domain,
@@ -283,7 +283,7 @@ void policy_facts_gather(const struct config *cfg, const char *domain, const cha
 	if (!live) {
 		if (run.cached.mode != STS_MODE_ABSENT) {
 			f->sts = run.cached;
-			strlcpy_checked(f->sts_from, "cache (the TXT record not asked)",
+			strlcpy_checked(f->sts_from, "from the cache (the TXT record not asked)",
 			                sizeof(f->sts_from));
 		}
 		return;

@@ -147,13 +147,12 @@ static int check_ehlo(struct check_conn *c, const char *helo, int *starttls_r, i
 }
 
 /* The probe's TLSA records and names from DEC. */
-static void check_params(const struct tls_decision *dec, const char *host, int sts,
+static void check_params(const struct tls_decision *dec, const char *host,
                          struct tls_probe_params *p, struct tls_probe_tlsa *tlsa)
 {
 	memset(p, 0, sizeof(*p));
 	p->host = host;
 	p->names = dec->names;
-	p->sts_name = sts ? host : NULL;
 	for (unsigned i = 0; i < dec->n_tlsa && i < TLS_PROBE_DANE_MAX; i++)
 		tlsa[i] = (struct tls_probe_tlsa){dec->tlsa[i].usage, dec->tlsa[i].selector,
 		                                  dec->tlsa[i].mtype, dec->tlsa[i].data,
@@ -174,7 +173,6 @@ static int check_starttls(const struct check_env *env, struct check_conn *c,
 	struct smtp_reply reply;
 	const char *error;
 	size_t dropped = 0;
-	int sts = env->facts->sts.mode == STS_MODE_ENFORCE || env->facts->sts.mode == STS_MODE_TESTING;
 
 	check_conn_deadline(c, CHECK_STEP_SECONDS);
 	if (check_conn_send(c, "STARTTLS", &error) < 0 || check_conn_reply(c, &reply, &error) < 0) {
@@ -185,7 +183,7 @@ static int check_starttls(const struct check_env *env, struct check_conn *c,
 		printf("starttls: refused: %u %s\n", reply.code, reply.text);
 		return -1;
 	}
-	check_params(dec, host, sts, &params, tlsa);
+	check_params(dec, host, &params, tlsa);
 	if (check_conn_starttls(c, env->client, &params, &seen->probe, &dropped, &error) < 0) {
 		printf("tls: failed: %s\n", error);
 		return -1;
@@ -284,7 +282,7 @@ static void check_print_tls(const struct tls_decision *dec, const struct tls_pro
 /* The MTA-STS verdict (RFC 8461 4.1, 4.2): HOST in the policy's mx
  * patterns and the chain valid for HOST. */
 static void check_print_sts(const struct policy_facts *f, const char *host,
-                            const struct check_seen *seen)
+                            const struct tls_decision *dec, const struct check_seen *seen)
 {
 	int listed;
 
@@ -294,13 +292,13 @@ static void check_print_sts(const struct policy_facts *f, const char *host,
 		return;
 	}
 	listed = policy_sts_mx_listed(&f->sts, host);
+	/* the decision's names for an MTA-STS host are the MX name */
 	if (!seen->tls)
 		printf("mta-sts: failed: mx %s in policy: %s; no TLS\n", host, listed ? "yes" : "no");
 	else
-		printf("mta-sts: %s: mx %s in policy: %s; certificate valid for it: %s%s%s\n",
-		       listed && seen->probe.sts_ok ? "ok" : "failed", host, listed ? "yes" : "no",
-		       seen->probe.sts_ok ? "yes" : "no", seen->probe.sts_ok ? "" : ": ",
-		       seen->probe.sts_problem);
+		printf("mta-sts: %s: mx %s in policy: %s; certificate valid for %s: %s\n",
+		       listed && seen->probe.pkix_ok ? "ok" : "failed", host, listed ? "yes" : "no",
+		       dec->names, seen->probe.pkix_ok ? "yes" : seen->probe.pkix_problem);
 }
 
 /* The decision's verdict on what the connection achieved. */
@@ -313,8 +311,10 @@ static int check_print_verdict(const struct check_env *env, const char *host,
 	    .offered = seen->offered,
 	    .pkix_ok = seen->probe.pkix_ok,
 	    .dane_ok = seen->probe.dane_ok,
-	    .problem = seen->probe.pkix_ok ? "" : seen->probe.pkix_problem,
-	    .rpt_cert = seen->probe.rpt_cert ? seen->probe.rpt_cert : "",
+	    .problem = dec->auth == TLS_AUTH_DANE && seen->probe.dane_checked
+	                   ? seen->probe.dane_problem
+	                   : seen->probe.pkix_problem,
+	    .rpt_cert = seen->probe.rpt_cert,
 	};
 	struct tls_judgement j;
 
@@ -350,7 +350,7 @@ static int check_host(const struct check_env *env, const struct policy_fact_host
 			continue;
 		}
 		check_talk(env, h->name, h->addrs[i], &dec, &seen);
-		check_print_sts(env->facts, h->name, &seen);
+		check_print_sts(env->facts, h->name, &dec, &seen);
 		bad |= check_print_verdict(env, h->name, &dec, &seen);
 	}
 	if (h->n_addrs == 0) {

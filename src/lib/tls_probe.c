@@ -68,29 +68,6 @@ static void tls_cert_text(X509 *x, struct tls_probe_cert *out)
 	tls_time_text(X509_get0_notAfter(x), out->not_after, sizeof(out->not_after));
 }
 
-/* The leaf's DNS names (SAN, else CN), comma-separated. */
-static void tls_leaf_names(X509 *cert, char *buf, size_t size)
-{
-	GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
-	size_t o = 0;
-
-	buf[0] = '\0';
-	for (int i = 0; names != NULL && i < sk_GENERAL_NAME_num(names) && o + 2 < size; i++) {
-		GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
-		if (g->type != GEN_DNS)
-			continue;
-		o += (size_t)snprintf(buf + o, size - o, "%s%.*s", o ? ", " : "",
-		                      ASN1_STRING_length(g->d.dNSName),
-		                      (const char *)ASN1_STRING_get0_data(g->d.dNSName));
-	}
-	GENERAL_NAMES_free(names);
-	if (o == 0)
-		X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf,
-		                          (int)size);
-	if (o >= size)
-		buf[size - 1] = '\0';
-}
-
 /* 1 when the leaf carries one of the ':'-separated NAMES (RFC 6125, no
  * partial wildcards). */
 static int tls_names_match(X509 *leaf, const char *names)
@@ -104,129 +81,44 @@ static int tls_names_match(X509 *leaf, const char *names)
 	return 0;
 }
 
-/* RFC 8460 4.3 words for an X509_V_ERR_ code. */
-static const char *tls_rpt_cert_type(int err)
-{
-	if (err == X509_V_ERR_HOSTNAME_MISMATCH)
-		return "certificate-host-mismatch";
-	if (err == X509_V_ERR_CERT_HAS_EXPIRED || err == X509_V_ERR_CERT_NOT_YET_VALID)
-		return "certificate-expired";
-	return "certificate-not-trusted";
-}
-
-/* Verifies SSL's peer chain against its context's store for the
- * ':'-separated NAMES, as "ssl_server" (PKIX, RFC 5280 6; names RFC 6125).
- * Returns X509_V_OK or the error. */
-static int tls_pkix_verify(SSL *ssl, const char *names)
-{
-	X509_STORE *store = SSL_CTX_get_cert_store(SSL_get_SSL_CTX(ssl));
-	STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
-	X509 *leaf = SSL_get0_peer_certificate(ssl);
-	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-	char buf[1024], *name, *save = NULL;
-	int err = X509_V_ERR_UNSPECIFIED;
-
-	if (ctx == NULL || leaf == NULL || X509_STORE_CTX_init(ctx, store, leaf, chain) != 1)
-		goto out;
-	X509_STORE_CTX_set_default(ctx, "ssl_server");
-	X509_VERIFY_PARAM *vp = X509_STORE_CTX_get0_param(ctx);
-	X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-	snprintf(buf, sizeof(buf), "%s", names);
-	for (name = strtok_r(buf, ":", &save); name; name = strtok_r(NULL, ":", &save))
-		X509_VERIFY_PARAM_add1_host(vp, name, 0);
-	err = X509_verify_cert(ctx) == 1 ? X509_V_OK : X509_STORE_CTX_get_error(ctx);
-out:
-	X509_STORE_CTX_free(ctx);
-	ERR_clear_error();
-	return err;
-}
-
-/* Asks OpenSSL's DANE check (RFC 7671, RFC 7672 3) for the records of
- * PARAMS on SSL, before the handshake. Returns 0 or -1 with *error_r. */
-static int tls_probe_dane_setup(SSL *ssl, const struct tls_probe_params *params,
-                                const char **error_r)
-{
-	unsigned n = params->n_tlsa < TLS_PROBE_DANE_MAX ? params->n_tlsa : TLS_PROBE_DANE_MAX;
-
-	if (SSL_CTX_dane_enable(SSL_get_SSL_CTX(ssl)) <= 0 || SSL_dane_enable(ssl, params->host) <= 0) {
-		*error_r = tls_last_error();
-		return -1;
-	}
-	/* RFC 7672 3.1.1: a DANE-EE record's certificate names nothing */
-	SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
-	for (unsigned i = 0; i < n; i++) {
-		const struct tls_probe_tlsa *t = &params->tlsa[i];
-		/* an unusable record (unknown usage, a wrong length) is ignored */
-		(void)SSL_dane_tlsa_add(ssl, t->usage, t->selector, t->mtype, t->data, t->len);
-	}
-	ERR_clear_error();
-	return 0;
-}
-
-/* The DANE verdict of the finished handshake. */
-static void tls_probe_dane_result(SSL *ssl, const struct tls_probe_params *params,
-                                  struct tls_probe_result *r)
-{
-	uint8_t usage, selector, mtype;
-	const unsigned char *data;
-	size_t len;
-	long verify = SSL_get_verify_result(ssl);
-
-	r->dane_checked = 1;
-	r->dane_depth = SSL_get0_dane_tlsa(ssl, &usage, &selector, &mtype, &data, &len);
-	if (verify == X509_V_OK && r->dane_depth >= 0) {
-		r->dane_ok = 1;
-		for (unsigned i = 0; i < params->n_tlsa && i < TLS_PROBE_DANE_MAX; i++) {
-			const struct tls_probe_tlsa *t = &params->tlsa[i];
-			if (t->usage == usage && t->selector == selector && t->mtype == mtype &&
-			    t->len == len && memcmp(t->data, data, len) == 0) {
-				r->dane_match = (int)i;
-				break;
-			}
-		}
-		return;
-	}
-	r->dane_depth = -1;
-	snprintf(r->dane_problem, sizeof(r->dane_problem), "%s",
-	         verify == X509_V_OK ? "no TLSA record matched"
-	                             : X509_verify_cert_error_string(verify));
-}
-
-/* Fills the chain, names and PKIX parts of *R. */
-static void tls_probe_describe(SSL *ssl, const struct tls_probe_params *params,
+/* Fills *R from the finished handshake: the chain as text, whether the
+ * leaf names one of the names, and the PKIX and DANE verdicts of
+ * lib/tls_client.h. */
+static void tls_probe_describe(SSL *ssl, const struct tls_probe_params *params, int dane,
                                struct tls_probe_result *r)
 {
 	STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
 	X509 *leaf = SSL_get0_peer_certificate(ssl);
 	const char *names = params->names && params->names[0] ? params->names : params->host;
-	int bits, err;
+	struct tls_peer peer;
+	int bits;
 
 	tls_describe(ssl, r->version, sizeof(r->version), r->cipher, sizeof(r->cipher), &bits);
 	for (int i = 0; chain != NULL && i < sk_X509_num(chain) && r->n_chain < TLS_PROBE_CHAIN_MAX;
 	     i++)
 		tls_cert_text(sk_X509_value(chain, i), &r->chain[r->n_chain++]);
-	r->rpt_cert = "";
-	if (leaf == NULL) {
-		snprintf(r->pkix_problem, sizeof(r->pkix_problem), "no certificate presented");
-		r->rpt_cert = "certificate-not-trusted";
+	if (dane)
+		tls_peer_check_dane(ssl, &peer);
+	else
+		tls_peer_check(ssl, &peer);
+	r->name_match = leaf != NULL && tls_names_match(leaf, names);
+	strlcpy_checked(r->leaf_names, peer.names, sizeof(r->leaf_names));
+	r->pkix_ok = peer.verified;
+	strlcpy_checked(r->pkix_problem, peer.reason, sizeof(r->pkix_problem));
+	strlcpy_checked(r->rpt_cert, peer.rpt_cert, sizeof(r->rpt_cert));
+	r->dane_checked = peer.dane;
+	r->dane_ok = peer.dane_ok;
+	strlcpy_checked(r->dane_problem, peer.dane_reason, sizeof(r->dane_problem));
+	if (!peer.dane_ok)
 		return;
-	}
-	tls_leaf_names(leaf, r->leaf_names, sizeof(r->leaf_names));
-	r->name_match = tls_names_match(leaf, names);
-	err = tls_pkix_verify(ssl, names);
-	r->pkix_ok = err == X509_V_OK;
-	if (!r->pkix_ok) {
-		snprintf(r->pkix_problem, sizeof(r->pkix_problem), "%s",
-		         X509_verify_cert_error_string(err));
-		r->rpt_cert = tls_rpt_cert_type(err);
-	}
-	if (params->sts_name != NULL) {
-		r->sts_checked = 1;
-		err = tls_pkix_verify(ssl, params->sts_name);
-		r->sts_ok = err == X509_V_OK;
-		if (!r->sts_ok)
-			snprintf(r->sts_problem, sizeof(r->sts_problem), "%s",
-			         X509_verify_cert_error_string(err));
+	r->dane_depth = peer.dane_depth;
+	for (unsigned i = 0; i < params->n_tlsa && i < TLS_DANE_MAX; i++) {
+		const struct tls_probe_tlsa *t = &params->tlsa[i];
+		if (t->usage == peer.dane_usage && t->selector == peer.dane_selector &&
+		    t->mtype == peer.dane_mtype) {
+			r->dane_match = (int)i;
+			break;
+		}
 	}
 }
 
@@ -252,6 +144,10 @@ struct tls_probe *tls_probe_start(struct tls_client *client, int fd,
                                   struct tls_probe_result *result, const char **error_r)
 {
 	struct tls_probe *p = xcalloc(1, sizeof(*p));
+	struct tls_dane_record records[TLS_DANE_MAX];
+	struct tls_dane dane = {.base_domain = params->host, .records = records,
+	                        .n = params->n_tlsa < TLS_DANE_MAX ? params->n_tlsa : TLS_DANE_MAX};
+	unsigned usable = 0;
 
 	memset(result, 0, sizeof(*result));
 	result->dane_match = -1;
@@ -260,18 +156,18 @@ struct tls_probe *tls_probe_start(struct tls_client *client, int fd,
 	p->deadline_usec = params->deadline_usec;
 	p->fd_flags = fcntl(fd, F_GETFL);
 	(void)fcntl(fd, F_SETFL, p->fd_flags | O_NONBLOCK);
-	p->ssl = tls_client_ssl_new(client, params->host, "");
+	for (unsigned i = 0; i < params->n_tlsa && i < TLS_DANE_MAX; i++)
+		records[i] = (struct tls_dane_record){params->tlsa[i].usage, params->tlsa[i].selector,
+		                                      params->tlsa[i].mtype, params->tlsa[i].data,
+		                                      params->tlsa[i].len};
+	p->ssl = tls_client_ssl_new_dane(client, params->host, params->names, &dane, &usable);
 	if (p->ssl == NULL || SSL_set_fd(p->ssl, fd) != 1) {
 		*error_r = tls_last_error();
 		goto fail;
 	}
-	if (params->n_tlsa > 0 && tls_probe_dane_setup(p->ssl, params, error_r) < 0)
-		goto fail;
 	if (tls_probe_handshake(p, error_r) < 0)
 		goto fail;
-	tls_probe_describe(p->ssl, params, result);
-	if (params->n_tlsa > 0)
-		tls_probe_dane_result(p->ssl, params, result);
+	tls_probe_describe(p->ssl, params, usable > 0, result);
 	return p;
 fail:
 	tls_probe_free(&p);

@@ -2,10 +2,9 @@
  * tls_probe.h: a blocking TLS client handshake on a connected socket that
  * reports everything it saw, for `sealmail tls-check` (ctl/tls_check.c):
  * the protocol and cipher, each certificate of the chain as text, whether
- * the leaf names the expected host, the PKIX verdict (the chain against the
- * trust anchors of the tls_client context), and the DANE verdict against
- * TLSA records given as plain values (RFC 6698 2.1, RFC 7672 3), with the
- * record that matched. The SMTP client does not use it: it runs on the
+ * the leaf names the expected host, and the PKIX and DANE verdicts of
+ * lib/tls_client.h (tls_client_ssl_new_dane(), tls_peer_check_dane()) with
+ * the record that matched. The SMTP client does not use it: it runs on the
  * event loop (lib/io.h). Also the digest a TLSA record of our own
  * certificate carries, for publishing.
  *
@@ -21,7 +20,7 @@
 struct tls_client;
 
 #define TLS_PROBE_CHAIN_MAX 10   /* certificates described */
-#define TLS_PROBE_DANE_MAX 8     /* TLSA records tried */
+#define TLS_PROBE_DANE_MAX 8     /* TLSA records tried (TLS_DANE_MAX) */
 #define TLS_PROBE_TEXT_MAX 512   /* one certificate's subject or issuer */
 #define TLS_PROBE_DIGEST_HEX 129 /* a SHA2-512 in hex and its NUL */
 
@@ -35,8 +34,6 @@ struct tls_probe_tlsa {
 struct tls_probe_params {
 	const char *host;  /* sent as SNI unless an address literal */
 	const char *names; /* ':'-separated names PKIX must find in the leaf; "" = host */
-	const char *sts_name; /* also check the chain for this name (MTA-STS: the MX
-	                         host, RFC 8461 4.2); NULL = not asked */
 	const struct tls_probe_tlsa *tlsa;
 	unsigned n_tlsa; /* 0: no DANE check */
 	uint64_t deadline_usec; /* now_usec() value after which everything fails */
@@ -59,11 +56,9 @@ struct tls_probe_result {
 	int name_match;       /* the leaf carries one of the names (RFC 6125) */
 	int pkix_ok;          /* chain valid now, to an anchor, and name_match */
 	char pkix_problem[256]; /* OpenSSL's words; "" when pkix_ok */
-	const char *rpt_cert;   /* RFC 8460 4.3 type of a problem ("certificate-expired",
-	                           "certificate-host-mismatch", "certificate-not-trusted"); "" */
-	int sts_checked, sts_ok; /* sts_name given: the chain is valid for it */
-	char sts_problem[256];
-	int dane_checked;      /* TLSA records were given */
+	char rpt_cert[40];      /* RFC 8460 4.3 type of the problem of the check in force
+	                           ("certificate-expired", ...); "" */
+	int dane_checked;      /* a usable TLSA record applied */
 	int dane_ok;           /* one of them authenticated the peer (RFC 7671 5) */
 	int dane_match;        /* its index in params.tlsa; -1 */
 	int dane_depth;        /* the chain depth it matched; -1 */

@@ -180,7 +180,7 @@ class ExplainTlsCheck(outbound.OutboundTestCase):
         self.assertEqual(head["mx"], "1 records (DNSSEC insecure)")
         self.assertEqual(head["mta-sts-txt"], "id %s" % STS_ID)
         self.assertRegex(head["mta-sts-policy"],
-                         r"^id %s from the fetched now, fetched \S+Z \(\d+ s ago\)$" % STS_ID)
+                         r"^id %s, fetched now, fetched \S+Z \(\d+ s ago\)$" % STS_ID)
         self.assertEqual(head["mta-sts-mode"], "enforce")
         self.assertEqual(head["mta-sts-max-age"], "604800")
         self.assertEqual(head["mta-sts-mx"], "mx.sts.test")
@@ -196,7 +196,7 @@ class ExplainTlsCheck(outbound.OutboundTestCase):
         head, hosts = self.explain("cached.test")
         self.assertEqual(self.sts.fetches("cached.test"), before)
         self.assertEqual(head["mta-sts-txt"], "id %s" % CACHED_ID)
-        self.assertRegex(head["mta-sts-policy"], r"^id %s from the cache, fetched \S+Z "
+        self.assertRegex(head["mta-sts-policy"], r"^id %s, from the cache, fetched \S+Z "
                          r"\((6\d\d) s ago\)$" % CACHED_ID)
         self.assertEqual(head["mta-sts-mode"], "testing")
         self.assertEqual(head["mta-sts-mx"], "*.partner.test")
