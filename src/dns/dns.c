@@ -67,15 +67,14 @@ static void dns_event_cb(evutil_socket_t fd, short what, void *arg)
 	ub_process(r->ctx);
 }
 
-/* "host:port" / "[v6]:port" as unbound's "host@port" into R's context;
- * the configured server then also answers "test.". Returns unbound's error. */
+/* "host:port" / "[v6]:port" as unbound's "host@port" into R's context.
+ * Returns unbound's error. */
 static int dns_set_forwarder(struct dns_resolver *r, const char *forwarder)
 {
 	const char *colon = strrchr(forwarder, ':');
 	const char *host = forwarder;
 	size_t hlen = colon ? (size_t)(colon - forwarder) : strlen(forwarder);
 	char fwd[160];
-	int err;
 
 	if (forwarder[0] == '[') {
 		host++;
@@ -83,13 +82,7 @@ static int dns_set_forwarder(struct dns_resolver *r, const char *forwarder)
 	}
 	snprintf(fwd, sizeof(fwd), "%.*s%s%s", (int)hlen, host, colon ? "@" : "",
 	         colon ? colon + 1 : "");
-	err = ub_ctx_set_fwd(r->ctx, fwd);
-	/* The configured server decides: libunbound would otherwise answer
-	 * the special-use name "test." itself (RFC 6761), and test setups
-	 * serve it. */
-	if (err == 0)
-		(void)ub_ctx_zone_remove(r->ctx, "test.");
-	return err;
+	return ub_ctx_set_fwd(r->ctx, fwd);
 }
 
 /* Gives R's context the trust anchor: FILE, or the root's when FILE is ""
@@ -153,6 +146,19 @@ struct dns_resolver *dns_resolver_new(struct event_base *base, const char *forwa
 			snprintf(why, sizeof(why), "%s", ub_strerror(err));
 	}
 	if (err != 0) {
+		*error_r = why;
+		ub_ctx_delete(r->ctx);
+		free(r);
+		return NULL;
+	}
+	/* The configured server decides: libunbound would otherwise answer the
+	 * special-use name "test." itself (RFC 6761), and test setups serve
+	 * it. Last: a local zone change completes the context's settings. */
+	err = forwarder[0] != '\0' ? ub_ctx_zone_remove(r->ctx, "test.") : 0;
+	if (err != 0) {
+		/* the settings were completed then: a broken anchor file shows */
+		snprintf(why, sizeof(why), "trust_anchor %s: %s", r->anchor[0] ? r->anchor : "-",
+		         ub_strerror(err));
 		*error_r = why;
 		ub_ctx_delete(r->ctx);
 		free(r);
