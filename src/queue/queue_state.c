@@ -122,8 +122,8 @@ static int state_rcpt_status(struct queue_state_parser *p, const char *value)
 }
 
 /* The next word of *S (up to a space or the end) into OUT of SIZE bytes,
- * "-" read as ""; moves *S past it and one space. -1 when it is empty or
- * does not fit. */
+ * "-" read as ""; moves *S past it and one space. -1 when it is empty,
+ * does not fit or holds a control character. */
 static int state_word(const char **s, char *out, size_t size)
 {
 	const char *p = *s, *sp = strchr(p, ' ');
@@ -131,6 +131,9 @@ static int state_word(const char **s, char *out, size_t size)
 
 	if (n == 0 || n >= size)
 		return -1;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f) /* never written */
+			return -1;
 	memcpy(out, p, n);
 	out[n] = '\0';
 	if (strcmp(out, "-") == 0)

@@ -12,6 +12,7 @@ static void check_bounds(const struct queue_state *st)
 {
 	CHECK(st->n_rcpts <= ENVELOPE_MAX_RCPTS);
 	CHECK(st->warned <= 1 && st->held <= 1 && st->warned >= 0 && st->held >= 0);
+	CHECK(st->tls_warned == 0 || st->tls_warned == 1);
 	for (unsigned i = 0; i < st->n_rcpts; i++) {
 		const struct queue_rcpt *r = &st->rcpts[i];
 		CHECK(r->status <= RCPT_FAILED && r->reported <= 1 && r->inflight == 0);
@@ -30,7 +31,16 @@ static void check_same(const struct queue_state *a, const struct queue_state *b)
 		CHECK(a->rcpts[i].reported == b->rcpts[i].reported);
 		CHECK(strcmp(a->rcpts[i].last.enhanced, b->rcpts[i].last.enhanced) == 0);
 		CHECK(a->rcpts[i].last.reply_code == b->rcpts[i].last.reply_code);
+		CHECK((a->rcpts[i].via == NULL) == (b->rcpts[i].via == NULL));
+		if (a->rcpts[i].via != NULL) {
+			const struct queue_rcpt_record *x = a->rcpts[i].via, *y = b->rcpts[i].via;
+			CHECK(x->when == y->when && x->held == y->held);
+			CHECK(strcmp(x->relay, y->relay) == 0 && strcmp(x->tls, y->tls) == 0);
+			CHECK(strcmp(x->peer, y->peer) == 0 && strcmp(x->policy, y->policy) == 0);
+			CHECK(strcmp(x->source, y->source) == 0);
+		}
 	}
+	CHECK(a->tls_warned == b->tls_warned);
 }
 
 /* Feeds DATA cut at CUT; returns what the parser said. */

@@ -209,7 +209,7 @@ class RelayControl(outbound.OutboundTestCase):
         ev = outbound.wait_delivered(self.open, qid, "someone@remote.test")
         host, ip, port = outbound.relay_of(ev)
         self.assertEqual((host, ip, port), ("mx.remote.test", NET + "1", self.port), ev["_line"])
-        self.assertEqual(ev.get("policy"), "may", ev["_line"])
+        self.assertEqual(ev.get("policy"), "may/default", ev["_line"])
         # The fake MX offers STARTTLS with a certificate from the test CA for
         # its name: at "may" it is used (and the name checked or not: either
         # way the session is encrypted).

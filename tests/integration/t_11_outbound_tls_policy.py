@@ -58,6 +58,16 @@ POLICIES = (
 )
 
 
+
+def policy_words(domain, level):
+    """The log's policy= for DOMAIN at LEVEL: LEVEL/SOURCE, the source
+    "local" when an [outbound.domains] entry of POLICIES covers it (exactly,
+    or a ".parent" entry), else "default"."""
+    for d, _ in POLICIES:
+        if d == domain or (d.startswith(".") and domain.endswith(d)):
+            return level + "/local"
+    return level + "/default"
+
 class TLSPolicy(outbound.OutboundTestCase):
 
     @classmethod
@@ -108,7 +118,7 @@ class TLSPolicy(outbound.OutboundTestCase):
         line = ev["_line"]
         self.assertEqual(outbound.relay_of(ev), (self.host[domain], f.addr, self.port), line)
         self.assertEqual(ev.get("peer"), peer, line)
-        self.assertEqual(ev.get("policy"), policy, line)
+        self.assertEqual(ev.get("policy"), policy_words(domain, policy), line)
         if tls_version:
             self.assertEqual(tx.tls, tls_version, f.describe())
             self.assertRegex(ev.get("tls", ""), r"^%s/\S+$" % re.escape(tls_version), line)
@@ -118,10 +128,10 @@ class TLSPolicy(outbound.OutboundTestCase):
         # leaves the queue: once it is gone, a missing warning is missing.
         outbound.wait_queue_gone(self.srv, qid)
         if peer == "verified":
-            warn = outbound.events_for(self.srv, "unauthenticated-delivery", qid)
+            warn = outbound.events_for(self.srv, "warning-unauthenticated", qid)
             self.assertEqual(warn, [], "warning for a verified delivery")
         else:
-            warn = self.srv.wait_event("unauthenticated-delivery", id=qid)
+            warn = self.srv.wait_event("warning-unauthenticated", id=qid)
             self.assertIn("level=warning", warn[0]["_line"])
             self.assertEqual(warn[0].get("domain"), domain, warn[0]["_line"])
         self.check_fakes_healthy(f)
@@ -171,7 +181,7 @@ class TLSPolicy(outbound.OutboundTestCase):
         ev = outbound.wait_deferred(self.srv, qid, rcpt)
         line = ev["_line"]
         f = self.mx[domain]
-        self.assertEqual(ev.get("policy"), policy, line)
+        self.assertEqual(ev.get("policy"), policy_words(domain, policy), line)
         reason = ev.get("reason", "")
         for p in ("4.7.5", policy, domain) + phrases:
             self.assertIn(p.lower(), reason.lower(), "reason lacks %r: %s" % (p, line))
@@ -241,9 +251,14 @@ class TLSPolicy(outbound.OutboundTestCase):
 
     def test_policy_failure_bounces_after_lifetime_with_reason(self):
         # max_lifetime = 6s: the deferred message is returned to its (local)
-        # sender with the policy reason.
+        # sender with the policy reason. The first policy failure has sent
+        # the early notice (Action: delayed, 4.7.5) before: two DSNs.
         tok, qid, rcpt, sender, ev = self.deferred("plainenc.test", "encrypt", "no STARTTLS")
-        [dsn] = outbound.wait_dsn(self.srv, sender, tok)
+        dsns = outbound.wait_dsn(self.srv, sender, tok, n=2)
+        self.assertEqual(len(dsns), 2, dsns)
+        actions = sorted(d.recipient(rcpt).get("action") for d in dsns)
+        self.assertEqual(actions, ["delayed", "failed"], dsns)
+        [dsn] = [d for d in dsns if d.recipient(rcpt).get("action") == "failed"]
         outbound.assert_failure_dsn(self, dsn, rcpt, "4.7.5", "no STARTTLS")
         outbound.wait_bounced(self.srv, qid, rcpt)
         outbound.wait_queue_gone(self.srv, qid)

@@ -68,7 +68,7 @@ class StartTLS(outbound.OutboundTestCase):
         reason = ev.get("reason", "")
         for p in ("4.7.5", "encrypt", "refuse-enc.test", "454"):
             self.assertIn(p, reason, ev["_line"])
-        self.assertEqual(ev.get("policy"), "encrypt", ev["_line"])
+        self.assertEqual(ev.get("policy"), "encrypt/local", ev["_line"])
         self.assertTrue(f.saw("STARTTLS"), f.describe())
         self.assertFalse(f.saw("MAIL"), "MAIL sent after a refused STARTTLS:\n" + f.describe())
         self.assertFalse(f.saw("RCPT") or f.saw("DATA"), f.describe())
@@ -82,8 +82,8 @@ class StartTLS(outbound.OutboundTestCase):
         self.assertTrue(f.saw("STARTTLS"), f.describe())
         ev = outbound.wait_delivered(self.srv, qid, rcpt)
         self.assertEqual(ev.get("peer"), "none", ev["_line"])
-        self.assertEqual(ev.get("policy"), "may", ev["_line"])
-        self.srv.wait_event("unauthenticated-delivery", id=qid)
+        self.assertEqual(ev.get("policy"), "may/default", ev["_line"])
+        self.srv.wait_event("warning-unauthenticated", id=qid)
         self.check_fakes_healthy(f)
 
     def check_injection(self, domain, policy, peer):
@@ -92,7 +92,7 @@ class StartTLS(outbound.OutboundTestCase):
         [tx] = f.wait_message(tok, server=self.srv)
         self.assertEqual(tx.tls, "TLSv1.3", f.describe())
         ev = outbound.wait_delivered(self.srv, qid, rcpt)
-        self.assertEqual(ev.get("policy"), policy, ev["_line"])
+        self.assertEqual(ev.get("policy"), policy, ev["_line"])  # LEVEL/SOURCE
         self.assertEqual(ev.get("peer"), peer, ev["_line"])
         sess = [s for s in f.all_sessions() if tx in s.transactions][0]
         verbs = [(c.verb, bool(c.tls)) for c in sess.commands]
@@ -116,7 +116,7 @@ class StartTLS(outbound.OutboundTestCase):
         self.check_fakes_healthy(f)
 
     def test_extra_lines_after_starttls_220_are_discarded_verify(self):
-        self.check_injection("inject.test", "verify", "verified")
+        self.check_injection("inject.test", "verify/local", "verified")
 
     def test_extra_lines_after_starttls_220_are_discarded_may(self):
         # At "may" the name is not required to match; this certificate does,

@@ -137,7 +137,7 @@ class MXRouting(outbound.OutboundTestCase):
                                                    port=self.rport)
         ev = outbound.events_for(self.srv, "delivered", qid)[0]
         self.assertEqual(ev.get("peer"), "verified", ev["_line"])
-        self.assertEqual(ev.get("policy"), "verify", ev["_line"])
+        self.assertEqual(ev.get("policy"), "verify/local", ev["_line"])
         self.assertEqual(self.f[10].all_sessions(), [], self.f[10].describe())
 
     def test_route_verify_wrong_name_defers(self):
@@ -192,7 +192,7 @@ class RelayHost(outbound.OutboundTestCase):
     def test_relayhost_verify_checks_destination_domain(self):
         ev = self.relayed("relayed-v.test", "sender3@local.test")
         self.assertEqual(ev.get("peer"), "verified", ev["_line"])
-        self.assertEqual(ev.get("policy"), "verify", ev["_line"])
+        self.assertEqual(ev.get("policy"), "verify/local", ev["_line"])
 
 
 if __name__ == "__main__":

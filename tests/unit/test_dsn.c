@@ -556,6 +556,78 @@ static void assert_no_evil(const struct dsn *d)
 		    has_line_starting(d->parts[i].content, d->parts[i].content_len, "X-Evil"));
 }
 
+/* The record of how a delivery travelled (dsn.h, "The record"): part 1
+ * says it under the reason, part 2 has Remote-MTA from the relay and the
+ * X-Sealmail-TLS-* extension fields after the standard ones, each only with
+ * a value; values from outside cannot start a line. */
+static void test_dsn_record(void **state)
+{
+	struct dsn_recipient r[] = {
+	    {.address = "g@example.test",
+	     .action = DSN_ACTION_RELAYED,
+	     .status = "2.0.0",
+	     .diagnostic = "250 2.0.0 queued as X",
+	     .relay = "mx.example.test[192.0.2.7]:25",
+	     .tls = "TLSv1.3/TLS_AES_256_GCM_SHA384",
+	     .peer = "untrusted",
+	     .policy = "may",
+	     .policy_source = "default",
+	     .evidence = "[outbound] tls at sealmail.conf:3"},
+	    {.address = "h@example.test",
+	     .action = DSN_ACTION_RELAYED,
+	     .status = "2.0.0",
+	     .relay = "mx2.example.test[192.0.2.8]:25\r\nX-Evil: 1",
+	     .tls = "",
+	     .peer = "none",
+	     .policy = "may",
+	     .policy_source = "local",
+	     .testing = "would have failed: no STARTTLS\r\nX-Evil: 2"},
+	    {.address = "i@example.test", .action = DSN_ACTION_DELIVERED, .status = "2.0.0"},
+	};
+	struct dsn_params p = base_params(r, 3);
+	struct dsn d;
+	char *groups[8] = {NULL}, *human;
+	const char *g1;
+	unsigned n;
+
+	(void)state;
+	build(&p, &d);
+	assert_no_evil(&d);
+	n = report_groups(&d, groups, 8);
+	assert_int_equal(n, 4);
+	assert_field(groups[1], "Remote-MTA", "dns; mx.example.test");
+	assert_field(groups[1], "X-Sealmail-TLS", "TLSv1.3/TLS_AES_256_GCM_SHA384");
+	assert_field(groups[1], "X-Sealmail-TLS-Peer", "untrusted");
+	assert_field(groups[1], "X-Sealmail-TLS-Policy", "may");
+	assert_field(groups[1], "X-Sealmail-TLS-Policy-Source", "default");
+	assert_field(groups[1], "X-Sealmail-TLS-Evidence", "[outbound] tls at sealmail.conf:3");
+	assert_no_field(groups[1], "X-Sealmail-TLS-Testing");
+	/* RFC 3464 2.3: the extension fields after every standard field */
+	g1 = groups[1];
+	assert_true(strstr(g1, "Last-Attempt-Date:") == NULL ||
+	            strstr(g1, "Last-Attempt-Date:") < strstr(g1, "X-Sealmail-TLS:"));
+	assert_true(strstr(g1, "Diagnostic-Code:") < strstr(g1, "X-Sealmail-TLS:"));
+	assert_field(groups[2], "X-Sealmail-TLS", "none");
+	assert_field(groups[2], "X-Sealmail-TLS-Peer", "none");
+	assert_field(groups[2], "X-Sealmail-TLS-Policy-Source", "local");
+	assert_field(groups[2], "X-Sealmail-TLS-Testing", "would have failed: no STARTTLS X-Evil: 2");
+	assert_no_field(groups[2], "X-Sealmail-TLS-Evidence");
+	assert_no_field(groups[3], "X-Sealmail-TLS");
+	assert_no_field(groups[3], "Remote-MTA");
+	human = unfold(d.parts[0].content, d.parts[0].content_len);
+	/* unfolded, the record's lines (they start with spaces) join the reason's */
+	assert_non_null(strstr(human, "<g@example.test>: 250 2.0.0 queued as X"
+	                              "  relay mx.example.test[192.0.2.7]:25, TLS "
+	                              "TLSv1.3/TLS_AES_256_GCM_SHA384, peer untrusted, policy may "
+	                              "(default)"
+	                              "  policy chosen by: [outbound] tls at sealmail.conf:3\r\n"));
+	assert_non_null(strstr(human, ", TLS none, peer none, policy may (local)"
+	                              "  testing: would have failed: no STARTTLS X-Evil: 2\r\n"));
+	free(human);
+	free_groups(groups, n);
+	dsn_free(&d);
+}
+
 static void test_dsn_injection(void **state)
 {
 	struct dsn_recipient r[] = {{
@@ -840,6 +912,7 @@ int main(void)
 	    cmocka_unit_test(test_dsn_envid_and_orcpt),
 	    cmocka_unit_test(test_dsn_delayed),
 	    cmocka_unit_test(test_dsn_success_and_mixed),
+	    cmocka_unit_test(test_dsn_record),
 	    cmocka_unit_test(test_dsn_injection),
 	    cmocka_unit_test(test_dsn_long_values_fold),
 	    cmocka_unit_test(test_dsn_original_shapes),
