@@ -6,7 +6,8 @@
  *   sealmail config check [-c FILE]   validate the configuration
  *   sealmail queue list|show ID|flush [ID]|hold ID|release ID [--tls-override]|delete ID [-c FILE]
  *   sealmail policy forget DOMAIN [-c FILE]
- *   sealmail policy explain DOMAIN [-c FILE]
+ *   sealmail policy explain DOMAIN [--offline] [-c FILE]
+ *   sealmail tls-check DOMAIN|HOST:PORT|--self [-c FILE]
  *   sealmail user add|passwd|del|list [USER@DOMAIN] [--stdin] [-c FILE]
  *   sealmail send [-f SENDER] [-t] [-i] RCPT...   (also as `sendmail`)
  */
@@ -23,12 +24,12 @@
 #include "daemon/parent.h"
 #include "lib/fault.h"
 #include "lib/util.h"
+#include "ctl/policy_cmd.h"
 #include "ctl/queue_forget_cmd.h"
 #include "ctl/send_cmd.h"
 #include "ctl/tlsrpt_cmd.h"
+#include "ctl/tls_check.h"
 #include "ctl/user_cmd.h"
-#include "policy/policy.h"
-#include "smtp/mta_policy.h"
 
 static void usage(FILE *f)
 {
@@ -37,7 +38,9 @@ static void usage(FILE *f)
 	           "       sealmail queue list|show ID|flush [ID]|hold ID|release ID "
 	           "[--tls-override]|delete ID [-c FILE]\n"
 	           "       sealmail policy forget DOMAIN [-c FILE]\n"
-	           "       sealmail policy explain DOMAIN [-c FILE]\n"
+	           "       sealmail policy explain DOMAIN [--offline] [-c FILE]\n"
+	           "       sealmail tls-check DOMAIN|HOST:PORT [-c FILE]\n"
+	           "       sealmail tls-check --self [-c FILE]\n"
 	           "       sealmail user add|passwd|del USER@DOMAIN [--stdin] [-c FILE]\n"
 	           "       sealmail user list [-c FILE]\n"
 	           "       sealmail send [-c FILE] [-f SENDER] [-t] [-i] RCPT...\n"
@@ -216,32 +219,6 @@ static int cmd_queue(int argc, char **argv)
 	return r;
 }
 
-static int cmd_policy_explain(int argc, char **argv)
-{
-	const char *config = CONFIG_DEFAULT_PATH;
-	struct outbound_policy view;
-	struct config *cfg;
-	char text[8192], domain[256];
-
-	if (parse_options(argc, argv, &config, NULL) < 0 || argc - optind != 1) {
-		usage(stderr);
-		return 2;
-	}
-	if (strlcpy_checked(domain, argv[optind], sizeof(domain)) < 0) {
-		fprintf(stderr, "sealmail: domain too long\n");
-		return 2;
-	}
-	str_lower(domain);
-	if ((cfg = load_config_or_complain(config)) == NULL)
-		return 1;
-	mta_policy_view(cfg, &view);
-	tls_policy_explain(&view, domain, text, sizeof(text));
-	mta_policy_view_free(&view);
-	fputs(text, stdout);
-	free(cfg);
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	const char *self = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
@@ -261,6 +238,8 @@ int main(int argc, char **argv)
 		return cmd_policy_forget(argc - 2, argv + 2, control_request);
 	if (argc >= 3 && strcmp(argv[1], "policy") == 0 && strcmp(argv[2], "explain") == 0)
 		return cmd_policy_explain(argc - 2, argv + 2);
+	if (argc >= 2 && strcmp(argv[1], "tls-check") == 0)
+		return cmd_tls_check(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "serve") == 0)
 		return cmd_serve(argc - 1, argv + 1);
 	if (argc >= 3 && strcmp(argv[1], "config") == 0 && strcmp(argv[2], "check") == 0)

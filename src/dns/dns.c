@@ -135,11 +135,17 @@ struct dns_resolver *dns_resolver_new(struct event_base *base, const char *forwa
 		return NULL;
 	}
 	ub_ctx_async(r->ctx, 1);
-	err = forwarder[0] != '\0' ? dns_set_forwarder(r, forwarder)
-	                           : ub_ctx_resolvconf(r->ctx, NULL);
-	if (err != 0)
-		snprintf(why, sizeof(why), "%s", ub_strerror(err));
-	if (err != 0 || dns_set_anchor(r, trust_anchor, why, sizeof(why)) < 0) {
+	/* the anchor first: ub_ctx_zone_remove() (in dns_set_forwarder())
+	 * finalizes the context, and no setting may change after that */
+	if (dns_set_anchor(r, trust_anchor, why, sizeof(why)) < 0) {
+		err = 1;
+	} else {
+		err = forwarder[0] != '\0' ? dns_set_forwarder(r, forwarder)
+		                           : ub_ctx_resolvconf(r->ctx, NULL);
+		if (err != 0)
+			snprintf(why, sizeof(why), "%s", ub_strerror(err));
+	}
+	if (err != 0) {
 		*error_r = why;
 		ub_ctx_delete(r->ctx);
 		free(r);
