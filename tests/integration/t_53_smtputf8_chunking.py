@@ -65,20 +65,10 @@ class ExtFakeMX(outbound.FakeMX):
     message in tx.data, as received (no unstuffing)."""
 
     def __init__(self, addr, port=0, chunking=False, smtputf8=False, requiretls=False, **kw):
-        self.chunking = chunking
-        self.smtputf8 = smtputf8
-        self.requiretls = requiretls
-        super().__init__(addr, port, **kw)
-
-    def _ehlo_lines(self, tls):
-        lines = super()._ehlo_lines(tls)
-        if self.chunking:
-            lines.append("CHUNKING")
-        if self.smtputf8:
-            lines.append("SMTPUTF8")
-        if self.requiretls and tls:
-            lines.append("REQUIRETLS")
-        return lines
+        # outbound.FakeMX advertises these itself (REQUIRETLS after TLS only);
+        # the BDAT dialog below is this file's, recording the chunk sizes
+        super().__init__(addr, port, chunking=chunking, smtputf8=smtputf8,
+                         requiretls=requiretls, **kw)
 
     def _dialog(self, io, sess):
         return super()._dialog(_BdatConn(io, self, sess), sess)

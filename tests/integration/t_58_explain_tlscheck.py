@@ -232,8 +232,8 @@ class ExplainTlsCheck(outbound.OutboundTestCase):
         when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.now - 3600))
         self.assertEqual(head["downgrade-memory"], "authenticated seen %s" % when)
         h = hosts[0]
-        # the level stays the default's; the judgement refuses less than remembered
-        self.assertEqual(h["decision-source"], "default")
+        # the memory asks more than the default level: it is the source
+        self.assertEqual(h["decision-source"], "memory")
         self.assertEqual(h["decision-downgrade-memory"], "at least authenticated (seen %s)"
                          % when[:10])
 
