@@ -254,6 +254,13 @@ void mta_session_try_host(struct mta_session *s)
 		s->policy_failed = 1;
 		s->hosts_policy_failed++;
 	}
+	if (s->dec.requiretls && s->hosts_other_failed == 0) {
+		/* RFC 8689 4.2.1: no host can meet REQUIRETLS: returned now */
+		snprintf(why, sizeof(why), "5.7.30 REQUIRETLS: no host of %s can be used: %s",
+		         s->dest->domain, s->dec.skip_reason);
+		mta_session_give_up(s, MTA_PERMFAIL, "5.7.30", why);
+		return;
+	}
 	mta_session_give_up(s, MTA_TEMPFAIL, MTA_POLICY_STATUS, s->last_error);
 }
 
