@@ -55,13 +55,16 @@ static void decide_level(struct tls_decision *out, enum tls_level level)
 
 /* DANE for host H (RFC 7672 2.2): 1 when it decided (usable records:
  * authenticate with them; a secure set with none usable: encrypt without
- * authentication), 0 when there is no secure TLSA set. */
+ * authentication), 0 when there is no secure TLSA set. The MX RRset
+ * counts whenever the host was found through it (a route's host only by
+ * its own addresses, unless the route looks up its MX records). */
 static int decide_dane(const struct tls_dest_facts *d, const struct tls_host_facts *h,
                        struct tls_decision *out)
 {
 	unsigned i, usable = 0;
+	int via_mx = !d->routed || d->route_mx;
 	int chain_secure = h->addr_status == DNSSEC_SECURE &&
-	                   (d->routed || d->mx_status == DNSSEC_SECURE);
+	                   (!via_mx || d->mx_status == DNSSEC_SECURE);
 
 	if (!chain_secure || h->tlsa_status != DNSSEC_SECURE || h->n_tlsa == 0)
 		return 0;
@@ -230,6 +233,9 @@ void tls_decide(const struct tls_dest_facts *d, const struct tls_host_facts *h,
 		                sizeof(out->evidence));
 		return;
 	}
+	/* set before the skip: a host skipped under REQUIRETLS is one the
+	 * message cannot go to, and when none is left it is returned */
+	out->requiretls = requiretls;
 	if (d->local->testing && !requiretls)
 		decide_testing_rule(d, out);
 	else

@@ -36,6 +36,7 @@ struct tls_dest_facts {
 	const char *domain;
 	const struct tls_policy *local; /* tls_policy_for_domain() */
 	int routed;                     /* a route or relay host: MTA-STS does not apply */
+	int route_mx;                   /* the route's host is resolved through its MX records */
 	uint32_t mx_status;             /* enum dnssec_status of the MX RRset */
 	const struct sts_policy *sts;   /* NULL, or mode STS_MODE_ABSENT: none */
 	uint32_t flags;                 /* ENVELOPE_* | MTA_TASK_TLS_OVERRIDE */

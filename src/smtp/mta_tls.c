@@ -42,6 +42,7 @@ void mta_tls_decide(struct mta_session *s)
 	    .domain = d->domain,
 	    .local = &d->policy,
 	    .routed = d->route.host[0] != '\0',
+	    .route_mx = d->route.host[0] != '\0' && d->route.mx_lookup,
 	    .mx_status = s->mx_status,
 	    .sts = &s->sts,
 	    .flags = d->flags,

@@ -114,8 +114,13 @@ static void test_dane_needs_a_secure_chain(void **state)
 	F.d.routed = 1;
 	decide();
 	assert_int_equal(F.dec.auth, TLS_AUTH_DANE);
+	/* unless the route looks its host up through MX records */
+	F.d.route_mx = 1;
+	decide();
+	assert_int_equal(F.dec.auth, TLS_AUTH_NONE);
 	/* insecure TLSA answer: no DANE */
 	F.d.routed = 0;
+	F.d.route_mx = 0;
 	F.d.mx_status = DNSSEC_SECURE;
 	F.h.tlsa_status = DNSSEC_INSECURE;
 	decide();
@@ -270,6 +275,12 @@ static void test_requiretls(void **state)
 	assert_int_equal(F.dec.auth, TLS_AUTH_DANE);
 	judge(1, 1, 0, 1);
 	assert_int_equal(F.j.verdict, TLS_VERDICT_OK);
+	/* a skipped host still says REQUIRETLS: the client returns the message */
+	setup(TLS_LEVEL_DANE_ONLY, 0);
+	F.d.flags = ENVELOPE_REQUIRETLS;
+	decide();
+	assert_true(F.dec.skip);
+	assert_true(F.dec.requiretls);
 }
 
 static void test_override_and_tls_required_no(void **state)
