@@ -146,27 +146,34 @@ fail:
 	return -1;
 }
 
-int sts_txt_select(const char *const *txts, size_t n, const char **error_r)
+int sts_txt_select_tagged(const char *const *txts, size_t n, const char *tag)
 {
+	size_t len = strlen(tag);
 	int found = -1;
 
 	for (size_t i = 0; i < n; i++) {
 		const char *t = txts[i];
 
-		if (strncmp(t, STS_VERSION, STS_VERSION_LEN) != 0)
+		if (strncmp(t, tag, len) != 0)
 			continue;
-		if (t[STS_VERSION_LEN] != '\0' && t[STS_VERSION_LEN] != ';' &&
-		    !is_wsp(t[STS_VERSION_LEN]))
+		if (t[len] != '\0' && t[len] != ';' && !is_wsp(t[len]))
 			continue;
-		if (found >= 0) {
-			*error_r = "more than one v=STSv1 TXT record";
-			return -1;
-		}
+		if (found >= 0)
+			return -2;
 		found = (int)i;
 	}
-	if (found < 0)
-		*error_r = "no v=STSv1 TXT record";
 	return found;
+}
+
+int sts_txt_select(const char *const *txts, size_t n, const char **error_r)
+{
+	int found = sts_txt_select_tagged(txts, n, STS_VERSION);
+
+	if (found == -2)
+		*error_r = "more than one v=STSv1 TXT record";
+	else if (found < 0)
+		*error_r = "no v=STSv1 TXT record";
+	return found < 0 ? -1 : found;
 }
 
 /* 1 when the LEN characters at S are a host name: letter-digit-hyphen

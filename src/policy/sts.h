@@ -36,6 +36,11 @@ int sts_txt_parse(const char *txt, char *id, size_t id_size, const char **error_
  * one does (either way, no policy). */
 int sts_txt_select(const char *const *txts, size_t n, const char **error_r);
 
+/* The one of the N TXT records TXTS whose first field is TAG ("v=STSv1",
+ * "v=TLSRPTv1": followed by the end, ';' or white space). Returns its
+ * index, -1 when none is, -2 when more than one is. */
+int sts_txt_select_tagged(const char *const *txts, size_t n, const char *tag);
+
 /* Parses a policy file of LEN bytes (RFC 8461 3.2): "key: value" lines
  * ended by LF or CRLF (the last one may lack it; blank lines are
  * skipped), keys and values case-sensitive, "version: STSv1", "mode:

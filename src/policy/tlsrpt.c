@@ -352,24 +352,11 @@ fail:
 
 int tlsrpt_txt_select(const char *const *txts, size_t n, const char **error_r)
 {
-	int found = -1;
+	int found = sts_txt_select_tagged(txts, n, TLSRPT_VERSION);
 
-	for (size_t i = 0; i < n; i++) {
-		const char *t = txts[i];
-		char next;
-
-		if (strncmp(t, TLSRPT_VERSION, TLSRPT_VERSION_LEN) != 0)
-			continue;
-		next = t[TLSRPT_VERSION_LEN];
-		if (next != '\0' && next != ';' && !is_wsp(next))
-			continue;
-		if (found >= 0) {
-			*error_r = "more than one v=TLSRPTv1 TXT record";
-			return -1;
-		}
-		found = (int)i;
-	}
-	if (found < 0)
+	if (found == -2)
+		*error_r = "more than one v=TLSRPTv1 TXT record";
+	else if (found < 0)
 		*error_r = "no v=TLSRPTv1 TXT record";
-	return found;
+	return found < 0 ? -1 : found;
 }
