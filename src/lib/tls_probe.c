@@ -90,7 +90,9 @@ static void tls_probe_describe(SSL *ssl, const struct tls_probe_params *params, 
 	STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
 	X509 *leaf = SSL_get0_peer_certificate(ssl);
 	const char *names = params->names && params->names[0] ? params->names : params->host;
+	const unsigned char *mdata;
 	struct tls_peer peer;
+	size_t mlen = 0;
 	int bits;
 
 	tls_describe(ssl, r->version, sizeof(r->version), r->cipher, sizeof(r->cipher), &bits);
@@ -112,10 +114,15 @@ static void tls_probe_describe(SSL *ssl, const struct tls_probe_params *params, 
 	if (!peer.dane_ok)
 		return;
 	r->dane_depth = peer.dane_depth;
+	/* the matching record's data too: two records of one kind (a key
+	 * rollover's old and new) differ only there */
+	if (SSL_get0_dane_tlsa(ssl, NULL, NULL, NULL, &mdata, &mlen) < 0)
+		mdata = NULL;
 	for (unsigned i = 0; i < params->n_tlsa && i < TLS_DANE_MAX; i++) {
 		const struct tls_probe_tlsa *t = &params->tlsa[i];
 		if (t->usage == peer.dane_usage && t->selector == peer.dane_selector &&
-		    t->mtype == peer.dane_mtype) {
+		    t->mtype == peer.dane_mtype &&
+		    (mdata == NULL || (t->len == mlen && memcmp(t->data, mdata, mlen) == 0))) {
 			r->dane_match = (int)i;
 			break;
 		}
@@ -160,7 +167,10 @@ struct tls_probe *tls_probe_start(struct tls_client *client, int fd,
 		records[i] = (struct tls_dane_record){params->tlsa[i].usage, params->tlsa[i].selector,
 		                                      params->tlsa[i].mtype, params->tlsa[i].data,
 		                                      params->tlsa[i].len};
-	p->ssl = tls_client_ssl_new_dane(client, params->host, params->names, &dane, &usable);
+	/* PKIX checks the names of tls_probe.h ("" = the host), as name_match does */
+	p->ssl = tls_client_ssl_new_dane(
+	    client, params->host, params->names && params->names[0] ? params->names : params->host,
+	    &dane, &usable);
 	if (p->ssl == NULL || SSL_set_fd(p->ssl, fd) != 1) {
 		*error_r = tls_last_error();
 		goto fail;

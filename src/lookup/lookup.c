@@ -468,12 +468,15 @@ static void lookup_signal_cb(evutil_socket_t sig, short what, void *arg)
 }
 
 /* What an MTA-STS fetch uses now: the resolver and [outbound] sts_ca_file,
- * else ca_file, else the system store. */
+ * else ca_file, else the system store. The resolver as it is, never made
+ * anew here: this is called from within the resolver's own TXT callback,
+ * and freeing it there would free what is calling back (the host lookup
+ * that led here called lookup_resolver() already). */
 static void lookup_sts_env(void *arg, struct sts_cache_env *env)
 {
 	struct lookup *l = arg;
 
-	env->dns = lookup_resolver(l);
+	env->dns = l->dns;
 	env->ca_file = l->cfg.outbound_sts_ca_file[0] ? l->cfg.outbound_sts_ca_file
 	                                               : l->cfg.outbound_ca_file;
 }

@@ -61,7 +61,8 @@ int sts_cache_format(const struct sts_policy *p, char *buf, size_t size)
 	return (int)o;
 }
 
-/* Reads the header line "KEY: VALUE\n" at *POS of TEXT into VALUE. */
+/* Reads the header line "KEY: VALUE\n" at *POS of TEXT into VALUE (not
+ * empty, no NUL in it: VALUE is read as a string). */
 static int sts_cache_header(const char *text, size_t len, size_t *pos, const char *key,
                             char *value, size_t size)
 {
@@ -72,7 +73,7 @@ static int sts_cache_header(const char *text, size_t len, size_t *pos, const cha
 	    line[klen] != ':' || line[klen + 1] != ' ')
 		return -1;
 	vlen = (size_t)(lf - line) - klen - 2;
-	if (vlen == 0 || vlen >= size)
+	if (vlen == 0 || vlen >= size || memchr(line + klen + 2, '\0', vlen) != NULL)
 		return -1;
 	memcpy(value, line + klen + 2, vlen);
 	value[vlen] = '\0';

@@ -3,9 +3,10 @@
  * (src/dns/dns.c): the MX answer (records through dns_mx_rdata_decode,
  * null MX, NXDOMAIN, server failures, secure, insecure and bogus
  * answers), then each exchanger's A and AAAA answers, and the final list;
- * then a TLSA and a TXT query (src/dns/dns_records.c) on what is left. libunbound is replaced by a
- * fake that answers every query at once with records read from the input, so the real callbacks see
- * any answer a resolver could give.
+ * then a TLSA and a TXT query (src/dns/dns_records.c) on what is left.
+ * libunbound is replaced by a fake that answers every query at once with
+ * records read from the input, so the real callbacks see any answer a
+ * resolver could give.
  *
  * Input: a flags byte (bit 0: an MX lookup), then for each query in turn:
  * a byte that picks the failure mode and flags, a record count, and per
@@ -161,7 +162,8 @@ static void txt_done(void *arg, const struct dns_txt_answer *a)
 		CHECK(a->len[i] <= DNS_TXT_LEN_MAX && a->txt[i][a->len[i]] == '\0');
 }
 
-/* dns_mx_rdata_decode on its own, with every output size. */
+/* The rdata decoders on their own: TLSA, TXT, and MX with every output
+ * size. */
 static void check_rdata(const uint8_t *data, size_t size)
 {
 	char name[256];

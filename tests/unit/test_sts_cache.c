@@ -103,12 +103,19 @@ static void test_bad_headers(void **state)
 	    "sealmail-sts-cache 1\nid: a\nfetched: 1\nversion: STSv1\nmode: none\nmax_age: 1\n",
 	    "sealmail-sts-cache 1\nid: a\nfetched: 1\n\nversion: STSv1\nmode: enforce\nmax_age: 1\n",
 	};
+	/* a NUL in a header value: an empty id, a time with trailing bytes */
+	static const char nul_id[] = "sealmail-sts-cache 1\nid: \0a\nfetched: 1\n\n"
+	                             "version: STSv1\nmode: none\nmax_age: 1\n";
+	static const char nul_time[] = "sealmail-sts-cache 1\nid: a\nfetched: 1\0x\n\n"
+	                               "version: STSv1\nmode: none\nmax_age: 1\n";
 	struct sts_policy q;
 	const char *why;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (sts_cache_parse(bad[i], strlen(bad[i]), &q, &why) == 0)
 			fail_msg("accepted: %s", bad[i]);
+	assert_int_equal(sts_cache_parse(nul_id, sizeof(nul_id) - 1, &q, &why), -1);
+	assert_int_equal(sts_cache_parse(nul_time, sizeof(nul_time) - 1, &q, &why), -1);
 }
 
 static void test_valid_at(void **state)
