@@ -37,7 +37,6 @@ import ctypes.util
 import hashlib
 import os
 import re
-import shutil
 import socket
 import ssl
 import struct
@@ -366,7 +365,7 @@ class TestDNS(outbound.Unbound):
         outbound.Unbound.stop(self)
 
 
-class ValidatingUnbound:
+class ValidatingUnbound(outbound.Daemon):
     """A validating unbound on 127.0.0.1 forwarding everything to
     127.0.0.1:UPSTREAM with TRUST_ANCHOR: the same setup sealmail's libunbound
     has (forwarder + anchor file), used to check what the zones validate to."""
@@ -431,27 +430,6 @@ class ValidatingUnbound:
 
     def query(self, name, qtype="A"):
         return query("127.0.0.1", self.port, name, qtype, dnssec=True)
-
-    def log(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode(errors="replace")
-        except OSError:
-            return ""
-
-    def stop(self):
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=harness.TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-        self._logf.close()
-        self._logf = None
 
 
 # ---------------------------------------------------------------------------
@@ -720,7 +698,3 @@ def tlsa_rr(host, cert, port=25, usage=3, selector=1, mtype=1):
     """The record (owner, "TLSA", data) for _PORT._tcp.HOST, for a Zone."""
     return ("_%d._tcp.%s" % (port, absolute(host)), "TLSA",
             tlsa_data(cert, usage, selector, mtype))
-
-
-def ldns_available():
-    return bool(shutil.which("ldns-keygen") and shutil.which("ldns-signzone"))

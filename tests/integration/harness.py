@@ -684,7 +684,7 @@ def received_tls(data):
     {"client": ..., "helo": ..., "peer": ..., "trusted": ...}) or ("none", ...).
     Asserts it is there, once, unfolded, and made of key=value words."""
     lines = data.split(b"\n")
-    if len(lines) < 3 or not lines[2].startswith(b"Received-TLS: "):
+    if len(lines) < 4 or not lines[2].startswith(b"Received-TLS: "):
         raise AssertionError("third line is not Received-TLS: %r" % data[:400])
     if lines[3][:1] in (b" ", b"\t"):
         raise AssertionError("Received-TLS: is folded: %r" % data[:400])

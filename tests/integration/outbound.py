@@ -170,7 +170,35 @@ def free_udp_tcp_port(addr="127.0.0.1"):
     raise AssertionError("no free UDP+TCP port on %s" % addr)
 
 
-class Unbound:
+class Daemon:
+    """A child process (self.proc) writing to self.log_path through
+    self._logf: log() reads what it wrote, stop() ends it (SIGTERM, then
+    SIGKILL after harness.TIMEOUT)."""
+
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=harness.TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        if self._logf:
+            self._logf.close()
+            self._logf = None
+
+
+class Unbound(Daemon):
     """A private unbound on 127.0.0.1:PORT serving RECORDS.
 
     RECORDS: a list of (name, type, data) tuples, e.g.
@@ -293,27 +321,6 @@ class Unbound:
     def query(self, name, qtype="A"):
         return dns_query("127.0.0.1", self.port, name, qtype)
 
-    def log(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode(errors="replace")
-        except OSError:
-            return ""
-
-    def stop(self):
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=harness.TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-        if self._logf:
-            self._logf.close()
-            self._logf = None
 
 
 def mx(domain, *hosts):
@@ -333,7 +340,7 @@ CERT_KINDS = ("good", "wrong-name", "expired", "self-signed", "other-ca")
 _other_ca = []
 
 
-def self_signed_cert(names, expired=False):
+def self_signed_cert(names):
     """A self-signed certificate (EC P-256) for DNS NAMES: no CA vouches for
     it, so PKIX fails while DANE-EE (TLSA 3 x x) can still match it."""
     names = list(names)
@@ -341,7 +348,7 @@ def self_signed_cert(names, expired=False):
     key, pem = os.path.join(d, "self.key"), os.path.join(d, "self.pem")
     harness.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
                  "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", pem,
-                 "-sha256", "-days", "-1" if expired else "2",
+                 "-sha256", "-days", "2",
                  "-subj", "/O=sealmail tests/CN=%s" % names[0],
                  "-addext", "subjectAltName=" + ",".join("DNS:" + n for n in names),
                  "-addext", "basicConstraints=critical,CA:FALSE"])
@@ -1149,6 +1156,28 @@ class OutboundTestCase(harness.ServerTestCase):
         f = FakeMX(addr, port, **kw)
         cls.addClassCleanup(f.stop)
         return f
+
+    @classmethod
+    def start_peers(cls, net, peers):
+        """A FakeMX mx.DOMAIN on NET + OCTET for each DOMAIN of PEERS
+        {domain: (octet, FakeMX options)}, all on one common port, stopped at
+        class cleanup. Each has a test-CA certificate for mx.DOMAIN; the
+        option "names" gives its DNS names instead, "self_signed": True makes
+        it self-signed. Sets cls.port and cls.mx {domain: FakeMX}; returns
+        their MX and A records."""
+        cls.port = common_port([net + str(n) for n, _ in peers.values()])
+        records, cls.mx = [], {}
+        for domain, (n, opts) in peers.items():
+            host = "mx." + domain
+            opts = dict(opts)
+            names = opts.pop("names", [host])
+            if opts.pop("self_signed", False):
+                cert = self_signed_cert(names)
+            else:
+                cert = harness.issue_cert(names)
+            records += mx(domain, (10, host)) + a(host, net + str(n))
+            cls.mx[domain] = cls.fake(net + str(n), cls.port, name=host, cert=cert, **opts)
+        return records
 
     @classmethod
     def outbound_class_server(cls, resolver, port, **kw):

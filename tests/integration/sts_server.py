@@ -173,6 +173,7 @@ class StsServer:
       release()                        let stalled responses finish
       fetches(domain), requests(domain), wait_fetches(domain, n)
       tls_errors                       handshakes that failed ((peer, error))
+      errors                           exceptions of the handler (stop() fails on them)
       ca_file                          the CA for sealmail's `sts_ca_file`
     """
 
@@ -307,6 +308,10 @@ class StsServer:
             except OSError:
                 pass
         self.httpd.server_close()
+        with self._lock:
+            errors, self.errors = self.errors, []
+        if errors:  # a bug in the handler: the client saw a broken connection
+            raise AssertionError("%r: the handler failed: %r" % (self, errors))
 
     def _track(self, sock, add):
         with self._lock:

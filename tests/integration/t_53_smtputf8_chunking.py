@@ -14,13 +14,12 @@ DATA; an SMTPUTF8 message carries SMTPUTF8 on MAIL, and to a peer that
 does not offer it fails at once with 5.6.7 (a DSN to the local sender).
 
 swaks has no BDAT option (swaks --help names none), so BDAT is spoken over
-raw sockets. The FakeMX of outbound.py has no CHUNKING or SMTPUTF8 yet:
-ExtFakeMX below adds them (EHLO keywords and a BDAT reader).
+raw sockets. The peers are outbound.FakeMX with its chunking and smtputf8
+options (each BDAT chunk recorded as received).
 
 Addresses of this file: 127.53.0.0/16."""
 
 import errno
-import re
 import smtplib
 import sys
 from email.message import EmailMessage
@@ -29,79 +28,10 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import harness  # noqa: E402
 import outbound  # noqa: E402
 from harness import SENDER, crlf_to_lf, make_message, split_delivered, token  # noqa: E402
-from outbound import a, mx  # noqa: E402
 
 BOB = "bob@local.test"
 NET = "127.53.0."
 MESSAGE_SIZE = 20000
-
-
-# ---- a FakeMX that offers CHUNKING, SMTPUTF8 and REQUIRETLS ----------------
-
-class _BdatConn:
-    """Wraps the FakeMX connection: BDAT lines and their chunks are handled
-    here; every other line goes to FakeMX's own dialog."""
-
-    def __init__(self, inner, fake, sess):
-        self._inner = inner
-        self._fake = fake
-        self._sess = sess
-
-    def __getattr__(self, name):
-        return getattr(self._inner, name)
-
-    def read_line(self):
-        while True:
-            raw, pipelined = self._inner.read_line()
-            line = raw.rstrip(b"\r\n").decode("utf-8", "replace")
-            if not line.upper().startswith("BDAT"):
-                return raw, pipelined
-            self._fake.bdat(self._inner, self._sess, line, pipelined, raw.endswith(b"\r\n"))
-
-
-class ExtFakeMX(outbound.FakeMX):
-    """FakeMX with CHUNKING (BDAT), SMTPUTF8 and REQUIRETLS (after TLS only)
-    options. A BDAT transaction's chunk sizes are in tx.bdat_sizes and its
-    message in tx.data, as received (no unstuffing)."""
-
-    def __init__(self, addr, port=0, chunking=False, smtputf8=False, requiretls=False, **kw):
-        # outbound.FakeMX advertises these itself (REQUIRETLS after TLS only);
-        # the BDAT dialog below is this file's, recording the chunk sizes
-        super().__init__(addr, port, chunking=chunking, smtputf8=smtputf8,
-                         requiretls=requiretls, **kw)
-
-    def _dialog(self, io, sess):
-        return super()._dialog(_BdatConn(io, self, sess), sess)
-
-    def bdat(self, io, sess, line, pipelined, crlf):
-        with self._lock:
-            sess.commands.append(outbound.Command(line, sess.tls_version, pipelined, crlf))
-        m = re.match(r"(?i)BDAT (\d+)( LAST)?$", line)
-        if not m:
-            io.send_line("501 5.5.4 Syntax: BDAT size [LAST]")
-            raise outbound._Closed()
-        n = int(m.group(1))
-        while len(io.buf) < n:
-            io._fill()
-        chunk, io.buf = io.buf[:n], io.buf[n:]
-        txs = sess.transactions
-        tx = txs[-1] if txs and txs[-1].data is None else None
-        if tx is None or not tx.accepted or not self.chunking:
-            io.send_line("554 5.5.1 Error: no valid recipients" if tx else
-                         "503 5.5.1 Error: need MAIL command")
-            return
-        if not hasattr(tx, "bdat_sizes"):
-            tx.bdat_sizes, tx.chunks = [], []
-        tx.bdat_sizes.append(n)
-        tx.chunks.append(chunk)
-        if not m.group(2):
-            io.send_line("250 2.0.0 %d octets received" % n)
-            return
-        tx.data = b"".join(tx.chunks)
-        with self._lock:
-            self._qn += 1
-            qn = self._qn
-        io.send_line(self.data_reply or "250 2.0.0 Ok: queued as FAKE%d" % qn)
 
 
 # ---- helpers ----------------------------------------------------------------
@@ -372,15 +302,7 @@ class Outbound(outbound.OutboundTestCase):
     @classmethod
     def setUpClass(cls):
         outbound.need_peers()
-        cls.port = outbound.common_port([NET + str(n) for n, _ in PEERS.values()])
-        records, cls.mx = [], {}
-        for domain, (n, opts) in PEERS.items():
-            host = "mx." + domain
-            records += mx(domain, (10, host)) + a(host, NET + str(n))
-            f = ExtFakeMX(NET + str(n), cls.port, name=host,
-                          cert=harness.issue_cert([host]), **opts)
-            cls.addClassCleanup(f.stop)
-            cls.mx[domain] = f
+        records = cls.start_peers(NET, PEERS)
         cls.dns = cls.start_unbound(records)
         cls.srv = cls.outbound_class_server(cls.dns.resolver(), cls.port, tls="may")
         cls.sender_n = 0
@@ -408,14 +330,17 @@ class Outbound(outbound.OutboundTestCase):
         self.assertTrue(tx.data.startswith(b"Received: "), tx.data[:200])
         self.assertTrue(tx.data.endswith(b"\r\n\r\n" + msg.split(b"\r\n\r\n", 1)[1]))
         self.assertEqual(tx.data[-len(msg):], msg)
-        self.assertTrue(hasattr(tx, "bdat_sizes"), f.describe())
-        self.assertEqual(sum(tx.bdat_sizes), len(tx.data))
+        self.assertTrue(tx.bdat, f.describe())
         verbs = [c for c in f.commands() if c.verb in ("RCPT", "BDAT", "DATA")]
         self.assertNotIn("DATA", [c.verb for c in verbs])
         # RFC 3030 4.2: the first chunk went with the RCPT, not after its reply
         self.assertTrue([c for c in verbs if c.verb == "RCPT"][-1].pipelined, f.describe())
-        self.assertTrue(f.commands()[-2].line.endswith("LAST") or
-                        any(c.line.endswith(" LAST") for c in verbs), f.describe())
+        # each BDAT line's size is its chunk's; LAST on the last one only
+        bdats = [c.line.split() for c in verbs if c.verb == "BDAT"]
+        self.assertEqual([int(b[1]) for b in bdats], [len(c) for c in tx.bdat_chunks],
+                         f.describe())
+        self.assertEqual([b[2:] for b in bdats], [[]] * (len(bdats) - 1) + [["LAST"]],
+                         f.describe())
 
     def test_bdat_without_pipelining_one_chunk_at_a_time(self):
         f = self.mx["chunky-nopipe.test"]
@@ -424,7 +349,7 @@ class Outbound(outbound.OutboundTestCase):
         outbound.submit(self.srv, self.sender(), ["u-%s@chunky-nopipe.test" % tok[:6]], msg)
         [tx] = f.wait_message(tok, server=self.srv)
         self.assertEqual(tx.data[-len(msg):], msg)
-        self.assertGreater(len(tx.bdat_sizes), 1)
+        self.assertGreater(len(tx.bdat_chunks), 1)
         # each BDAT line went out only after the reply to the chunk before
         [sess] = [x for x in f.all_sessions() if any(c.verb == "BDAT" for c in x.commands)]
         waiting = False

@@ -18,8 +18,6 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import harness  # noqa: E402
 import outbound  # noqa: E402
 from harness import make_message, token  # noqa: E402
-from outbound import a, mx  # noqa: E402
-from t_53_smtputf8_chunking import ExtFakeMX  # noqa: E402
 
 NET = "127.54.0."
 
@@ -68,17 +66,7 @@ class Relay(outbound.OutboundTestCase):
     @classmethod
     def setUpClass(cls):
         outbound.need_peers()
-        cls.port = outbound.common_port([NET + str(n) for n, _ in PEERS.values()])
-        records, cls.mx = [], {}
-        for domain, (n, opts) in PEERS.items():
-            host = "mx." + domain
-            opts = dict(opts)
-            names = opts.pop("names", [host])
-            records += mx(domain, (10, host)) + a(host, NET + str(n))
-            f = ExtFakeMX(NET + str(n), cls.port, name=host, cert=harness.issue_cert(names),
-                          **opts)
-            cls.addClassCleanup(f.stop)
-            cls.mx[domain] = f
+        records = cls.start_peers(NET, PEERS)
         cls.dns = cls.start_unbound(records)
         cls.srv = cls.outbound_class_server(cls.dns.resolver(), cls.port, tls="may",
                                             domains=POLICIES, retry="1s", max_lifetime="1h")

@@ -16,7 +16,6 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import harness  # noqa: E402
 import outbound  # noqa: E402
 from harness import make_message, token  # noqa: E402
-from outbound import a, mx  # noqa: E402
 
 NET = "127.55.0."
 R451 = "451 4.3.0 Mailbox busy, try again later"
@@ -37,18 +36,7 @@ class Record(outbound.OutboundTestCase):
     @classmethod
     def setUpClass(cls):
         outbound.need_peers()
-        cls.port = outbound.common_port([NET + str(n) for n, _ in PEERS.values()])
-        records = []
-        cls.mx = {}
-        for domain, (n, opts) in PEERS.items():
-            host = "mx." + domain
-            opts = dict(opts)
-            if opts.pop("self_signed", False):
-                cert = outbound.self_signed_cert([host])
-            else:
-                cert = harness.issue_cert([host])
-            records += mx(domain, (10, host)) + a(host, NET + str(n))
-            cls.mx[domain] = cls.fake(NET + str(n), cls.port, name=host, cert=cert, **opts)
+        records = cls.start_peers(NET, PEERS)
         cls.dns = cls.start_unbound(records)
         cls.srv = cls.outbound_class_server(cls.dns.resolver(), cls.port, tls="may",
                                             domains=POLICIES, retry="1m",
