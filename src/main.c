@@ -111,6 +111,8 @@ static int cmd_config_check(int argc, char **argv)
 		return 2;
 	}
 	r = config_load(cfg, config, &errors);
+	if (r == 0)
+		r = config_check_files(cfg, &errors);
 	if (r < 0)
 		fprintf(stderr, "%s\n", errors);
 	else
