@@ -8,13 +8,11 @@
  *   sealmail policy forget DOMAIN [-c FILE]
  *   sealmail policy explain DOMAIN [--offline] [-c FILE]
  *   sealmail tls-check DOMAIN|HOST:PORT|--self [-c FILE]
+ *   sealmail tls-report show [DOMAIN]|send [--today] [-c FILE]
  *   sealmail user add|passwd|del|list [USER@DOMAIN] [--stdin] [-c FILE]
  *   sealmail send [-f SENDER] [-t] [-i] RCPT...   (also as `sendmail`)
  */
-#include <errno.h>
 #include <getopt.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +22,7 @@
 #include "daemon/parent.h"
 #include "lib/fault.h"
 #include "lib/util.h"
+#include "ctl/ctl_client.h"
 #include "ctl/policy_cmd.h"
 #include "ctl/queue_forget_cmd.h"
 #include "ctl/send_cmd.h"
@@ -41,6 +40,8 @@ static void usage(FILE *f)
 	           "       sealmail policy explain DOMAIN [--offline] [-c FILE]\n"
 	           "       sealmail tls-check DOMAIN|HOST:PORT [-c FILE]\n"
 	           "       sealmail tls-check --self [-c FILE]\n"
+	           "       sealmail tls-report show [DOMAIN] [-c FILE]\n"
+	           "       sealmail tls-report send [--today] [-c FILE]\n"
 	           "       sealmail user add|passwd|del USER@DOMAIN [--stdin] [-c FILE]\n"
 	           "       sealmail user list [-c FILE]\n"
 	           "       sealmail send [-c FILE] [-f SENDER] [-t] [-i] RCPT...\n"
@@ -71,21 +72,6 @@ static int parse_options(int argc, char **argv, const char **config_r, int *fore
 		}
 	}
 	return 0;
-}
-
-/* Loads the configuration for a client command; prints errors. */
-static struct config *load_config_or_complain(const char *path)
-{
-	struct config *cfg = xmalloc(sizeof(*cfg));
-	char *errors = NULL;
-
-	if (config_load(cfg, path, &errors) < 0) {
-		fprintf(stderr, "%s\n", errors);
-		free(errors);
-		free(cfg);
-		return NULL;
-	}
-	return cfg;
 }
 
 /* A descriptor the server did not open itself (say a directory handed
@@ -125,6 +111,8 @@ static int cmd_config_check(int argc, char **argv)
 		return 2;
 	}
 	r = config_load(cfg, config, &errors);
+	if (r == 0)
+		r = config_check_files(cfg, &errors);
 	if (r < 0)
 		fprintf(stderr, "%s\n", errors);
 	else
@@ -132,55 +120,6 @@ static int cmd_config_check(int argc, char **argv)
 	free(errors);
 	free(cfg);
 	return r < 0 ? 1 : 0;
-}
-
-/* Sends REQUEST over data_dir/control.sock; prints the answer (to stdout,
- * or stderr when it reports a failure). Returns the exit status. */
-static int control_request(const struct config *cfg, const char *request)
-{
-	struct sockaddr_un sun;
-	char buf[65536];
-	int fd, status = -1;
-	FILE *out = stdout;
-	ssize_t n;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/control.sock",
-	                     cfg->data_dir) >= sizeof(sun.sun_path)) {
-		fprintf(stderr, "sealmail: data_dir is too long for a socket path\n");
-		return 1;
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		fprintf(stderr, "sealmail: cannot reach the server at %s: %s (is it running?)\n",
-		        sun.sun_path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return 1;
-	}
-	if (write_all(fd, request, strlen(request)) < 0 || write_all(fd, "\n", 1) < 0) {
-		fprintf(stderr, "sealmail: %s: %s\n", sun.sun_path, strerror(errno));
-		close(fd);
-		return 1;
-	}
-	while ((n = read(fd, buf, sizeof(buf))) > 0) {
-		char *text = buf;
-		if (status < 0) {
-			/* the first line is the exit status */
-			status = buf[0] == '0' ? 0 : 1;
-			out = status == 0 ? stdout : stderr;
-			text = memchr(buf, '\n', (size_t)n);
-			text = text ? text + 1 : buf + n;
-		}
-		fwrite(text, 1, (size_t)(buf + n - text), out);
-	}
-	close(fd);
-	if (status < 0) {
-		fprintf(stderr, "sealmail: no answer from the server\n");
-		return 1;
-	}
-	return status;
 }
 
 static int cmd_queue(int argc, char **argv)
@@ -212,9 +151,9 @@ static int cmd_queue(int argc, char **argv)
 	}
 	if (override)
 		strcat(request, " --tls-override");
-	if ((cfg = load_config_or_complain(config)) == NULL)
+	if ((cfg = ctl_config_load(config)) == NULL)
 		return 1;
-	r = control_request(cfg, request);
+	r = ctl_request(cfg, request);
 	free(cfg);
 	return r;
 }
@@ -235,7 +174,7 @@ int main(int argc, char **argv)
 	if (argc >= 2 && strcmp(argv[1], "tls-report") == 0)
 		return cmd_tls_report(argc - 1, argv + 1);
 	if (argc >= 3 && strcmp(argv[1], "policy") == 0 && strcmp(argv[2], "forget") == 0)
-		return cmd_policy_forget(argc - 2, argv + 2, control_request);
+		return cmd_policy_forget(argc - 2, argv + 2);
 	if (argc >= 3 && strcmp(argv[1], "policy") == 0 && strcmp(argv[2], "explain") == 0)
 		return cmd_policy_explain(argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "tls-check") == 0)

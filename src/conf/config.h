@@ -192,6 +192,7 @@ struct config {
 	/* DS or DNSKEY records in zone-file syntax; "" = the system's root
 	 * anchor (CONFIG_ROOT_ANCHOR) when it exists, else no validation */
 	char dns_trust_anchor[4096];
+	int dns_trust_anchor_line; /* where trust_anchor was written; 0 = not */
 
 	/* [outbound] */
 	/* the default level for every domain: "dane" */
@@ -230,6 +231,13 @@ struct config {
 /* Reads and validates PATH into *cfg (defaults first). Returns 0, or -1 with
  * every error appended, one per line, to *errors_r (malloc'ed, caller frees). */
 int config_load(struct config *cfg, const char *path, char **errors_r);
+
+/* `sealmail config check`'s look at the files the configuration names
+ * that the server opens only once it runs: [dns] trust_anchor, when
+ * given, must be a regular file this process can open. Returns 0, or -1
+ * with each problem appended, one per line, to *errors_r as
+ * "FILE:LINE: [dns] trust_anchor: ..." (malloc'ed, caller frees). */
+int config_check_files(const struct config *cfg, char **errors_r);
 
 /* Same, and on success hands the file's text (NUL-terminated, malloc'ed,
  * *len_r octets without the NUL) to the caller, which sends it on reload. */

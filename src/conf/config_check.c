@@ -3,11 +3,19 @@
  * (config_reader.c) after the last line: a listener for every address
  * once, submission only over TLS (RFC 8314), AUTH never in cleartext,
  * the certificates TLS needs, a delay notice before the bounce. Each
- * problem is reported at the line it is about.
+ * problem is reported at the line it is about. config_check_files(), for
+ * `sealmail config check` only, opens the files the server opens later.
  */
 #include "conf/config_parse.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/util.h"
 
 static void check_hostname(struct parse_ctx *c)
 {
@@ -220,4 +228,31 @@ void conf_check_loaded(struct parse_ctx *c)
 	conf_finish_outbound(c);
 	check_queue(c);
 	check_imap(c);
+	c->cfg->dns_trust_anchor_line = conf_given(&c->dns, "trust_anchor");
+}
+
+/* Not in conf_check_loaded(): the server reads its configuration again on
+ * reload, and says an unreadable anchor itself when its resolver opens it. */
+int config_check_files(const struct config *cfg, char **errors_r)
+{
+	const char *path = cfg->dns_trust_anchor, *problem = NULL;
+	struct stat st;
+	int fd;
+
+	*errors_r = NULL;
+	if (path[0] == '\0')
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, &st) < 0)
+		problem = strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		problem = "not a regular file";
+	if (fd >= 0)
+		close(fd);
+	if (problem == NULL)
+		return 0;
+	if (asprintf(errors_r, "%s:%d: [dns] trust_anchor: %s: %s", cfg->path,
+	             cfg->dns_trust_anchor_line, path, problem) < 0)
+		*errors_r = xstrdup("[dns] trust_anchor: out of memory");
+	return -1;
 }

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "conf/config.h"
+#include "ctl/ctl_client.h"
 #include "ctl/policy_facts.h"
 #include "lib/util.h"
 #include "mail/envelope.h"
@@ -37,28 +38,10 @@ static void explain_usage(FILE *f)
 
 static int explain_parse(int argc, char **argv, struct explain_args *a)
 {
-	static const struct option options[] = {
-	    {"offline", no_argument, NULL, 'o'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	int ch;
-
 	memset(a, 0, sizeof(*a));
 	a->config = CONFIG_DEFAULT_PATH;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
-		if (ch == 'c')
-			a->config = optarg;
-		else if (ch == 'o')
-			a->offline = 1;
-		else if (ch == 'h') {
-			explain_usage(stdout);
-			exit(0);
-		} else
-			return -1;
-	}
-	if (argc - optind != 1)
+	if (ctl_parse_options(argc, argv, "offline", &a->config, &a->offline, explain_usage) < 0 ||
+	    argc - optind != 1)
 		return -1;
 	a->domain = argv[optind];
 	return 0;
@@ -136,7 +119,7 @@ int cmd_policy_explain(int argc, char **argv)
 	struct explain_args a;
 	struct outbound_policy view;
 	struct config *cfg;
-	char *text, domain[256], *errors = NULL;
+	char *text, domain[256];
 
 	if (explain_parse(argc, argv, &a) < 0) {
 		explain_usage(stderr);
@@ -147,13 +130,8 @@ int cmd_policy_explain(int argc, char **argv)
 		return 2;
 	}
 	str_lower(domain);
-	cfg = xmalloc(sizeof(*cfg));
-	if (config_load(cfg, a.config, &errors) < 0) {
-		fprintf(stderr, "%s\n", errors);
-		free(errors);
-		free(cfg);
+	if ((cfg = ctl_config_load(a.config)) == NULL)
 		return 1;
-	}
 	text = xmalloc(EXPLAIN_TEXT_MAX);
 	mta_policy_view(cfg, &view);
 	tls_policy_explain(&view, domain, text, EXPLAIN_TEXT_MAX);

@@ -1,8 +1,8 @@
 /*
  * queue_forget_cmd.c: `sealmail policy forget DOMAIN [-c FILE]`; see
  * queue_forget_cmd.h. Checks the domain, loads the configuration (for
- * data_dir) and sends "policy forget DOMAIN" through main.c's control
- * request; the queue's answer is queue_ctl.c's. Called by main.c.
+ * data_dir) and sends "policy forget DOMAIN" over the control socket
+ * (ctl_client.h); the queue's answer is queue_ctl.c's. Called by main.c.
  */
 #include "ctl/queue_forget_cmd.h"
 
@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "conf/config.h"
+#include "ctl/ctl_client.h"
 #include "lib/util.h"
 
 #define FORGET_DOMAIN_MAX 255 /* RFC 1035 2.3.4 */
@@ -34,10 +35,10 @@ static int forget_domain_ok(const char *domain)
 	return 1;
 }
 
-int cmd_policy_forget(int argc, char **argv, ctl_request_fn request)
+int cmd_policy_forget(int argc, char **argv)
 {
 	const char *config = CONFIG_DEFAULT_PATH;
-	char line[FORGET_DOMAIN_MAX + 32], *errors = NULL;
+	char line[FORGET_DOMAIN_MAX + 32];
 	struct config *cfg;
 	int ch, r;
 
@@ -57,14 +58,9 @@ int cmd_policy_forget(int argc, char **argv, ctl_request_fn request)
 	}
 	snprintf(line, sizeof(line), "policy forget %s", argv[optind]);
 	str_lower(line);
-	cfg = xmalloc(sizeof(*cfg));
-	if (config_load(cfg, config, &errors) < 0) {
-		fprintf(stderr, "%s\n", errors ? errors : "sealmail policy forget: out of memory");
-		r = 1;
-	} else {
-		r = request(cfg, line);
-	}
-	free(errors);
+	if ((cfg = ctl_config_load(config)) == NULL)
+		return 1;
+	r = ctl_request(cfg, line);
 	free(cfg);
 	return r;
 }

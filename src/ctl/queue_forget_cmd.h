@@ -8,14 +8,8 @@
 #ifndef SEALMAIL_QUEUE_FORGET_CMD_H
 #define SEALMAIL_QUEUE_FORGET_CMD_H
 
-struct config;
-
-/* Sends one request line to the running server and prints its answer;
- * returns the exit status (main.c's control_request). */
-typedef int (*ctl_request_fn)(const struct config *cfg, const char *request);
-
 /* ARGV[0] is "forget". Returns the exit status: 0, 1 on an error (the
  * server's answer on stderr), 2 on a usage error. */
-int cmd_policy_forget(int argc, char **argv, ctl_request_fn request);
+int cmd_policy_forget(int argc, char **argv);
 
 #endif

@@ -17,6 +17,7 @@
 
 #include "conf/config.h"
 #include "ctl/check_conn.h"
+#include "ctl/ctl_client.h"
 #include "ctl/policy_facts.h"
 #include "lib/tls_client.h"
 #include "lib/util.h"
@@ -57,27 +58,10 @@ static void check_usage(FILE *f)
 
 static int check_parse(int argc, char **argv, struct check_args *a)
 {
-	static const struct option options[] = {
-	    {"self", no_argument, NULL, 's'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	int ch;
-
 	memset(a, 0, sizeof(*a));
 	a->config = CONFIG_DEFAULT_PATH;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
-		if (ch == 'c')
-			a->config = optarg;
-		else if (ch == 's')
-			a->self = 1;
-		else if (ch == 'h') {
-			check_usage(stdout);
-			exit(0);
-		} else
-			return -1;
-	}
+	if (ctl_parse_options(argc, argv, "self", &a->config, &a->self, check_usage) < 0)
+		return -1;
 	if (a->self)
 		return optind == argc ? 0 : -1;
 	if (argc - optind != 1)
@@ -459,20 +443,14 @@ int cmd_tls_check(int argc, char **argv)
 	struct check_args a;
 	struct config *cfg;
 	struct tls_client *client;
-	char *errors = NULL;
 	int r;
 
 	if (check_parse(argc, argv, &a) < 0) {
 		check_usage(stderr);
 		return 2;
 	}
-	cfg = xmalloc(sizeof(*cfg));
-	if (config_load(cfg, a.config, &errors) < 0) {
-		fprintf(stderr, "%s\n", errors);
-		free(errors);
-		free(cfg);
+	if ((cfg = ctl_config_load(a.config)) == NULL)
 		return 1;
-	}
 	if (a.self) {
 		r = check_self(cfg);
 	} else if ((client = check_client(cfg)) == NULL) {

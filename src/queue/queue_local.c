@@ -10,7 +10,7 @@
  * Each copy starts with Return-Path:, Delivered-To: and Received-TLS:,
  * how the message reached us (modelled on Received-SPF, RFC 7208 9.1):
  *
- *   Received-TLS: TLSv1.3/TLS_AES_256_GCM_SHA384 client=192.0.2.1 helo=x.test peer=untrusted trusted=no
+ *   Received-TLS: TLSv1.3/TLS_AES_256_GCM_SHA384 client=::1 helo=x.test peer=untrusted trusted=no
  *   Received-TLS: none client=192.0.2.1 helo=x.test peer=none trusted=no
  *
  * the inbound hop's TLS version/cipher ("none": plaintext), the client's

@@ -300,6 +300,48 @@ static void test_cannot_open(void **state)
 	                    "/nonexistent/sealmail.conf: cannot open: No such file or directory");
 }
 
+/* `config check` opens [dns] trust_anchor; loading does not. */
+static void test_check_files_trust_anchor(void **state)
+{
+	struct fixture *f = *state;
+	char dir[] = "/tmp/test_config_XXXXXX", text[512], path[600], *errors = NULL;
+
+	expect_ok(f, "[server]\nhostname = mx.local.test\n" LISTEN_PLAIN);
+	assert_int_equal(config_check_files(&f->cfg, &errors), 0);
+	assert_null(errors);
+
+	expect_ok(f, "[server]\nhostname = mx.local.test\n" LISTEN_PLAIN
+	             "[dns]\ntrust_anchor = /nonexistent/root.ds\n");
+	assert_int_equal(config_check_files(&f->cfg, &errors), -1);
+	assert_string_equal(errors, "t.conf:7: [dns] trust_anchor: /nonexistent/root.ds: "
+	                            "No such file or directory");
+	free(errors);
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(text, sizeof(text),
+	         "[server]\nhostname = mx.local.test\n" LISTEN_PLAIN "[dns]\ntrust_anchor = %s\n",
+	         dir);
+	expect_ok(f, text);
+	assert_int_equal(config_check_files(&f->cfg, &errors), -1);
+	snprintf(path, sizeof(path), "t.conf:7: [dns] trust_anchor: %s: not a regular file", dir);
+	assert_string_equal(errors, path);
+	free(errors);
+
+	snprintf(path, sizeof(path), "%s/root.ds", dir);
+	FILE *a = fopen(path, "w");
+	assert_non_null(a);
+	fputs(". IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n", a);
+	fclose(a);
+	snprintf(text, sizeof(text),
+	         "[server]\nhostname = mx.local.test\n" LISTEN_PLAIN "[dns]\ntrust_anchor = %s\n",
+	         path);
+	expect_ok(f, text);
+	assert_int_equal(config_check_files(&f->cfg, &errors), 0);
+	assert_null(errors);
+	unlink(path);
+	rmdir(dir);
+}
+
 /* Every section, for the reload round trip below. */
 static const char reload_config[] =
     "[server]\nhostname = mx.local.test\nlocal_domains = a.test b.test\n"
@@ -1601,6 +1643,7 @@ int main(void)
 	    T(test_full_config),
 	    T(test_full_config_from_file),
 	    T(test_cannot_open),
+	    T(test_check_files_trust_anchor),
 	    T(test_reload_round_trip),
 	    T(test_reload_keeps_running),
 	    T(test_file_with_nul),
