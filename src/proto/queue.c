@@ -246,8 +246,9 @@ int proto_task_decode(struct proto_task *m, const void *data, size_t len, const 
 	m->seen_level = ipc_get_u32(&r);
 	m->seen_time = ipc_get_u64(&r);
 	n = ipc_get_u32(&r);
-	if (r.error || n == 0 || m->seen_level > TLS_SEEN_AUTHENTICATED || n > ENVELOPE_MAX_RCPTS ||
-	    n > r.left / PROTO_TASK_RCPT_MIN_OCTETS)
+	if (r.error || n == 0 || m->seen_level > TLS_SEEN_AUTHENTICATED ||
+	    (m->flags & ~(uint32_t)(ENVELOPE_FLAGS_ALL | MTA_TASK_TLS_OVERRIDE)) != 0 ||
+	    n > ENVELOPE_MAX_RCPTS || n > r.left / PROTO_TASK_RCPT_MIN_OCTETS)
 		r.error = 1;
 	if (!r.error) {
 		m->rcpts = xcalloc(n, sizeof(m->rcpts[0]));
