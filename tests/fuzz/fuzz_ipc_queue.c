@@ -136,13 +136,16 @@ static void peer_leave(struct harness *h)
  * read and dropped. */
 static void control_client(struct harness *h, const void *line, size_t len)
 {
+	struct queue_ctl_conn *conn = xcalloc(1, sizeof(*conn)); /* freed with the connection */
 	struct bufferevent *bev;
 	char buf[4096];
 	int sv[2], eof = 0;
 
+	conn->q = h->q;
+	conn->uid = 0;
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
 	bev = bufferevent_socket_new(h->q->base, sv[0], BEV_OPT_CLOSE_ON_FREE);
-	bufferevent_setcb(bev, queue_ctl_read_cb, NULL, queue_ctl_event_cb, h->q);
+	bufferevent_setcb(bev, queue_ctl_read_cb, NULL, queue_ctl_event_cb, conn);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 	if (len > 0)
 		(void)!write(sv[1], line, len);
@@ -183,6 +186,7 @@ static struct queue *queue_build(struct harness *h)
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
 	q->parent = ipc_channel_new(q->base, sv[0], queue_parent_handler, queue_parent_closed, q);
 	h->parent_far = sv[1];
+	q->tls_seen = tls_memory_open();
 	queue_recover(q);
 	return q;
 }
@@ -217,6 +221,7 @@ static void queue_teardown(struct harness *h)
 	close(h->parent_far);
 	close(q->sync_fd);
 	event_base_free(q->base);
+	tls_seen_map_free(&q->tls_seen);
 	free(q);
 }
 
