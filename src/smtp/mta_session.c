@@ -527,32 +527,37 @@ static int mta_session_send_chunk(struct mta_session *s)
 	return 0;
 }
 
-/* Streams the message while the output buffer has room: DATA's
- * dot-stuffed text and its end, or BDAT chunks until one was refused. */
-static void mta_session_pump_body(struct mta_session *s)
+/* Sends the next piece of DATA's dot-stuffed text, or its end. Returns
+ * -1 when the connection is gone. */
+static int mta_session_send_data_piece(struct mta_session *s)
 {
 	char in[MTA_DATA_CHUNK], enc[2 * MTA_DATA_CHUNK + 8];
 	ssize_t got;
 	size_t n;
 
-	while (s->state == MTA_STATE_BODY && !io_output_full(s->io)) {
-		if (s->ext_chunking) {
-			/* without PIPELINING each chunk waits for the last one's reply */
-			if (s->bdat_failed || (!s->ext_pipelining && s->bdat_pending > 0) ||
-			    mta_session_send_chunk(s) < 0)
-				return;
-			continue;
-		}
-		if (s->body_off == s->task->body_len) {
-			n = smtp_dotstuff_finish(&s->dot, enc);
-			io_write(s->io, enc, n);
-			mta_session_enter_state(s, MTA_STATE_BODY_END);
-			return;
-		}
-		if ((got = mta_session_read_body(s, in)) < 0)
-			return;
-		n = smtp_dotstuff_feed(&s->dot, in, (size_t)got, enc);
+	if (s->body_off == s->task->body_len) {
+		n = smtp_dotstuff_finish(&s->dot, enc);
 		io_write(s->io, enc, n);
+		mta_session_enter_state(s, MTA_STATE_BODY_END);
+		return 0;
+	}
+	if ((got = mta_session_read_body(s, in)) < 0)
+		return -1;
+	n = smtp_dotstuff_feed(&s->dot, in, (size_t)got, enc);
+	io_write(s->io, enc, n);
+	return 0;
+}
+
+/* Streams the message while the output buffer has room: DATA's
+ * dot-stuffed text and its end, or BDAT chunks until one was refused. */
+static void mta_session_pump_body(struct mta_session *s)
+{
+	while (s->state == MTA_STATE_BODY && !io_output_full(s->io)) {
+		/* without PIPELINING each chunk waits for the last one's reply */
+		if (s->ext_chunking && (s->bdat_failed || (!s->ext_pipelining && s->bdat_pending > 0)))
+			return;
+		if ((s->ext_chunking ? mta_session_send_chunk(s) : mta_session_send_data_piece(s)) < 0)
+			return;
 	}
 }
 
