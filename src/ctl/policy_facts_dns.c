@@ -121,12 +121,9 @@ static void facts_mx_done(void *arg, const struct dns_answer *a)
 static void facts_rua_done(void *arg, const struct dns_txt_answer *a)
 {
 	struct facts_run *run = arg;
-	struct tlsrpt_record rec;
 	const char *why;
-	int i = a->n > 0 ? tlsrpt_txt_select(a->txt, a->n, &why) : -1;
 
-	if (i >= 0 && a->len[i] == strlen(a->txt[i]) && tlsrpt_txt_parse(a->txt[i], &rec, &why) == 0)
-		strlcpy_checked(run->f->rua, rec.rua_value, sizeof(run->f->rua));
+	(void)tlsrpt_rua_from_txt(a->txt, a->len, a->n, run->f->rua, sizeof(run->f->rua), &why);
 	facts_part_done(run);
 }
 
