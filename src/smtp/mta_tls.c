@@ -7,8 +7,9 @@
  * judgement of what the connection achieved, and at "may" the retry in
  * plaintext after a failed handshake. Called by the dialog (mta_session.c)
  * and the host list (mta_destination.c); a policy failure goes to
- * mta_session_next_host(); where REQUIRETLS cannot be met, the tasks are
- * returned as they would start (mta_session.c).
+ * mta_session_next_host(); where REQUIRETLS cannot be met on a
+ * connection, the tasks are returned as they would start (mta_session.c),
+ * and when the decision refuses every host, at once (mta_destination.c).
  */
 #include <stdio.h>
 #include <string.h>
