@@ -96,7 +96,7 @@ static void explain_live(const struct config *cfg, const struct outbound_policy 
 	tls_policy_for_domain(view, domain, &local);
 	policy_facts_gather(cfg, domain, routed ? route.host : domain, !routed || route.mx_lookup,
 	                    port, live, f);
-	policy_facts_dest(cfg, f, &local, routed, 0, &dest);
+	policy_facts_dest(cfg, f, &local, routed ? &route : NULL, 0, &dest);
 	for (unsigned i = 0; i < f->n_hosts; i++) {
 		policy_facts_host(&f->hosts[i], &h);
 		tls_decide(&dest, &h, &decs[i]);

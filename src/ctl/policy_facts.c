@@ -41,21 +41,15 @@ int policy_sts_mx_listed(const struct sts_policy *sts, const char *host)
 }
 
 void policy_facts_dest(const struct config *cfg, const struct policy_facts *f,
-                       const struct tls_policy *local, int routed, uint32_t flags,
-                       struct tls_dest_facts *d)
+                       const struct tls_policy *local, const struct tls_route *route,
+                       uint32_t flags, struct tls_dest_facts *d)
 {
-	*d = (struct tls_dest_facts){
-	    .domain = f->domain,
-	    .local = local,
-	    .routed = routed,
-	    .mx_status = f->mx_status,
-	    .sts = &f->sts,
-	    .flags = flags,
-	    .seen_level = f->seen_level,
-	    .seen_time = f->seen_time,
-	    .remember_seconds = cfg->outbound_remember_tls,
-	    .now = (uint64_t)time(NULL),
-	};
+	tls_dest_facts_init(d, f->domain, local, route, f->mx_status, &f->sts);
+	d->flags = flags;
+	d->seen_level = f->seen_level;
+	d->seen_time = f->seen_time;
+	d->remember_seconds = cfg->outbound_remember_tls;
+	d->now = (uint64_t)time(NULL);
 }
 
 void policy_facts_host(const struct policy_fact_host *h, struct tls_host_facts *out)

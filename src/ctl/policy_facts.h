@@ -78,11 +78,12 @@ void policy_decision_print(FILE *out, const struct tls_decision *dec);
 /* 1 when HOST matches one of the mx patterns of STS (RFC 8461 4.1). */
 int policy_sts_mx_listed(const struct sts_policy *sts, const char *host);
 
-/* The facts of destination F and host H in the form tls_decide() takes;
+/* The facts of destination F and host H in the form tls_decide() takes,
+ * ROUTE (NULL: none) where its mail goes, as the SMTP client builds them;
  * LOCAL and the STS policy stay F's and the caller's. */
 void policy_facts_dest(const struct config *cfg, const struct policy_facts *f,
-                       const struct tls_policy *local, int routed, uint32_t flags,
-                       struct tls_dest_facts *d);
+                       const struct tls_policy *local, const struct tls_route *route,
+                       uint32_t flags, struct tls_dest_facts *d);
 void policy_facts_host(const struct policy_fact_host *h, struct tls_host_facts *out);
 
 /* "PKIX-TA", "PKIX-EE", "DANE-TA", "DANE-EE" for a TLSA usage. */

@@ -121,12 +121,9 @@ static void facts_mx_done(void *arg, const struct dns_answer *a)
 static void facts_rua_done(void *arg, const struct dns_txt_answer *a)
 {
 	struct facts_run *run = arg;
-	struct tlsrpt_record rec;
 	const char *why;
-	int i = a->n > 0 ? tlsrpt_txt_select(a->txt, a->n, &why) : -1;
 
-	if (i >= 0 && a->len[i] == strlen(a->txt[i]) && tlsrpt_txt_parse(a->txt[i], &rec, &why) == 0)
-		strlcpy_checked(run->f->rua, rec.rua_value, sizeof(run->f->rua));
+	(void)tlsrpt_rua_from_txt(a->txt, a->len, a->n, run->f->rua, sizeof(run->f->rua), &why);
 	facts_part_done(run);
 }
 
@@ -137,22 +134,21 @@ static void facts_sts_fetched(void *arg, const struct sts_fetch_result *r)
 	struct facts_run *run = arg;
 	struct policy_facts *f = run->f;
 	struct sts_policy p;
-	const char *why = r->error;
+	const char *why;
+	uint64_t now = (uint64_t)time(NULL);
+	int rc = sts_policy_from_fetch(r, f->sts_txt_id, now, &p, &why);
 
-	if (r->ok && sts_policy_parse(r->body, r->len, &p, &why) == 0) {
-		strlcpy_checked(p.id, f->sts_txt_id, sizeof(p.id));
-		p.fetched = (uint64_t)time(NULL);
+	if (rc == 0) {
 		f->sts = p;
 		strlcpy_checked(f->sts_from, "fetched now", sizeof(f->sts_from));
-	} else if (run->cached.mode != STS_MODE_ABSENT &&
-	           (uint64_t)time(NULL) < run->cached.fetched + run->cached.max_age) {
+	} else if (sts_policy_valid_at(&run->cached, now)) {
 		/* RFC 8461 3.3: a valid cached policy stays when a refresh fails */
 		f->sts = run->cached;
 		strlcpy_checked(f->sts_from, "from the cache (the fetch failed)", sizeof(f->sts_from));
 		snprintf(f->sts.error, sizeof(f->sts.error), "refetch failed: %s", why);
 	} else {
 		snprintf(f->sts.error, sizeof(f->sts.error), "%s: %s",
-		         r->ok ? "sts-policy-invalid" : "sts-policy-fetch-error", why);
+		         rc == -2 ? "sts-policy-invalid" : "sts-policy-fetch-error", why);
 		strlcpy_checked(f->sts_from, "not cached", sizeof(f->sts_from));
 	}
 	facts_part_done(run);
@@ -163,7 +159,7 @@ static void facts_sts_txt_done(void *arg, const struct dns_txt_answer *a)
 	struct facts_run *run = arg;
 	struct policy_facts *f = run->f;
 	uint64_t now = (uint64_t)time(NULL);
-	int valid = run->cached.mode != STS_MODE_ABSENT && now < run->cached.fetched + run->cached.max_age;
+	int valid = sts_policy_valid_at(&run->cached, now);
 	const char *why;
 	int i = a->failed || a->n == 0 ? -1 : sts_txt_select(a->txt, a->n, &why);
 

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "conf/config.h"
+#include "ctl/ctl_client.h"
 #include "lib/util.h"
 #include "mail/dotstuff.h"
 #include "mail/mail_header.h"
@@ -284,9 +285,9 @@ out:
 int cmd_send(int argc, char **argv)
 {
 	struct send_opts o = {.dot_ends = 1};
-	char sender[600], *msg, *errors = NULL;
+	char sender[600], *msg;
 	struct mailbox_list hdr = {0};
-	struct config *cfg = xmalloc(sizeof(*cfg));
+	struct config *cfg;
 	size_t len;
 	int r;
 
@@ -295,10 +296,8 @@ int cmd_send(int argc, char **argv)
 		send_usage();
 		return 2;
 	}
-	if (config_load(cfg, o.config, &errors) < 0) {
-		fprintf(stderr, "%s\n", errors);
+	if ((cfg = ctl_config_load(o.config)) == NULL)
 		return 1;
-	}
 	if (o.sender == NULL) {
 		struct passwd *pw = getpwuid(getuid());
 		snprintf(sender, sizeof(sender), "%s@%s", pw ? pw->pw_name : "nobody",

@@ -421,7 +421,7 @@ static int check_target(const struct config *cfg, const char *target, struct tls
 	printf("target: %s\ndomain: %s\n", target, domain);
 	if (routed)
 		printf("route: %s port %u (line %d)\n", route.host, env.port, route.line);
-	policy_facts_dest(cfg, env.facts, &env.local, routed, 0, &env.dest);
+	policy_facts_dest(cfg, env.facts, &env.local, routed ? &route : NULL, 0, &env.dest);
 	decs = xcalloc(POLICY_FACTS_HOSTS, sizeof(*decs));
 	for (unsigned i = 0; i < env.facts->n_hosts; i++) {
 		policy_facts_host(&env.facts->hosts[i], &hf);

@@ -18,6 +18,7 @@
 #include "auth/password.h"
 #include "auth/userfile.h"
 #include "conf/config.h"
+#include "ctl/ctl_client.h"
 #include "lib/util.h"
 #include "mail/maildir_name.h"
 #include "smtp/smtp_parse.h"
@@ -351,24 +352,20 @@ int cmd_user(int argc, char **argv)
 {
 	struct user_args args;
 	struct config *cfg;
-	char address[USER_ADDRESS_MAX] = "", *errors = NULL;
+	char address[USER_ADDRESS_MAX] = "";
 	int r = user_parse(argc, argv, &args);
 
 	if (r != 0) {
 		user_usage(r > 0 ? stdout : stderr);
 		return r > 0 ? 0 : 2;
 	}
-	cfg = xmalloc(sizeof(*cfg));
-	if (config_load(cfg, args.config, &errors) < 0) {
-		fprintf(stderr, "%s\n", errors ? errors : "sealmail user: out of memory");
+	if ((cfg = ctl_config_load(args.config)) == NULL)
+		return 1;
+	if (args.address != NULL &&
+	    user_address(cfg, args.address, args.action != USER_DEL, address) < 0)
 		r = 1;
-	} else if (args.address != NULL &&
-	           user_address(cfg, args.address, args.action != USER_DEL, address) < 0) {
-		r = 1;
-	} else {
+	else
 		r = user_run(cfg, &args, address);
-	}
-	free(errors);
 	free(cfg);
 	return r;
 }

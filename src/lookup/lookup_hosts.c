@@ -133,16 +133,11 @@ static void lookup_addresses_done(void *arg, const struct dns_answer *a)
 static void lookup_rua_done(void *arg, const struct dns_txt_answer *a)
 {
 	struct lookup_hosts_req *req = arg;
-	struct tlsrpt_record rec;
 	const char *why;
-	int i = a->n > 0 ? tlsrpt_txt_select(a->txt, a->n, &why) : -1;
+	int r = tlsrpt_rua_from_txt(a->txt, a->len, a->n, req->res.rua, sizeof(req->res.rua), &why);
 
-	if (i >= 0 && a->len[i] == strlen(a->txt[i]) &&
-	    tlsrpt_txt_parse(a->txt[i], &rec, &why) == 0)
-		strlcpy_checked(req->res.rua, rec.rua_value, sizeof(req->res.rua));
-	else if (i >= 0 || a->n > 1)
-		log_info("event=tlsrpt-record-ignored domain=%s reason=\"%s\"", req->msg.name,
-		         i >= 0 && a->len[i] != strlen(a->txt[i]) ? "a NUL in the record" : why);
+	if (r == -2 || (r == -1 && a->n > 1))
+		log_info("event=tlsrpt-record-ignored domain=%s reason=\"%s\"", req->msg.name, why);
 	lookup_hosts_part_done(req);
 }
 

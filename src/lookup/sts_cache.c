@@ -261,19 +261,18 @@ static void sts_entry_fetched(void *arg, const struct sts_fetch_result *r)
 	struct sts_policy p;
 	char error[sizeof(p.error)];
 	const char *why;
+	int rc = sts_policy_from_fetch(r, e->txt_id, sts_now(), &p, &why);
 
-	if (!r->ok) {
-		snprintf(error, sizeof(error), "sts-policy-fetch-error: %s", r->error);
+	if (rc == -1) {
+		snprintf(error, sizeof(error), "sts-policy-fetch-error: %s", why);
 		sts_entry_fetch_failed(e, error);
 		return;
 	}
-	if (sts_policy_parse(r->body, r->len, &p, &why) < 0) {
+	if (rc < 0) {
 		snprintf(error, sizeof(error), "sts-policy-invalid: mta-sts.%s: %s", e->domain, why);
 		sts_entry_fetch_failed(e, error);
 		return;
 	}
-	strlcpy_checked(p.id, e->txt_id, sizeof(p.id));
-	p.fetched = sts_now();
 	sts_entry_store(e, &p);
 	sts_entry_finish(e, "");
 }

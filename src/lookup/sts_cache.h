@@ -20,6 +20,7 @@
 struct event_base;
 struct dns_resolver;
 struct sts_cache;
+struct sts_fetch_result;
 
 #define STS_CACHE_ENTRIES_MAX 1000     /* domains held in memory (least recently used go) */
 #define STS_CACHE_FILES_MAX 10000      /* policy files in data_dir/sts/ */
@@ -62,5 +63,15 @@ int sts_cache_format(const struct sts_policy *p, char *buf, size_t size);
 /* Parses a cache file's TEXT (LEN bytes) into *P. Returns 0, or -1 with
  * *ERROR_R. */
 int sts_cache_parse(const char *text, size_t len, struct sts_policy *p, const char **error_r);
+
+/* 1 when P is a policy (not absent) that has not expired at NOW. */
+int sts_policy_valid_at(const struct sts_policy *p, uint64_t now);
+
+/* The policy a fetch brought (dns/sts_fetch.h): R's body parsed into *P,
+ * with ID (the TXT record's) and NOW as its fetched time. Returns 0; -1
+ * when the fetch failed ("sts-policy-fetch-error"), -2 when the body is
+ * not a policy ("sts-policy-invalid"), with *ERROR_R the reason alone. */
+int sts_policy_from_fetch(const struct sts_fetch_result *r, const char *id, uint64_t now,
+                          struct sts_policy *p, const char **error_r);
 
 #endif

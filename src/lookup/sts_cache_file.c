@@ -15,7 +15,8 @@
  * The policy part is read back with the same parser as a fetched policy
  * (policy/sts.h). Written as a temporary file, fsync'ed, renamed over the
  * old one and the directory fsync'ed, so a crash leaves the old policy or
- * the new one, never a mix. Called by sts_cache.c.
+ * the new one, never a mix. Called by sts_cache.c; `policy explain` reads
+ * the files and turns a fetch into a policy with the same functions.
  */
 #include "lookup/sts_cache.h"
 
@@ -27,6 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dns/sts_fetch.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "lookup/sts_cache_private.h"
@@ -38,6 +40,21 @@
 int sts_policy_valid_at(const struct sts_policy *p, uint64_t now)
 {
 	return p->mode != STS_MODE_ABSENT && now < p->fetched + p->max_age;
+}
+
+int sts_policy_from_fetch(const struct sts_fetch_result *r, const char *id, uint64_t now,
+                          struct sts_policy *p, const char **error_r)
+{
+	memset(p, 0, sizeof(*p));
+	if (!r->ok) {
+		*error_r = r->error;
+		return -1;
+	}
+	if (sts_policy_parse(r->body, r->len, p, error_r) < 0)
+		return -2;
+	strlcpy_checked(p->id, id, sizeof(p->id));
+	p->fetched = now;
+	return 0;
 }
 
 int sts_cache_format(const struct sts_policy *p, char *buf, size_t size)

@@ -9,9 +9,6 @@
 
 #include "mail/tls_evidence.h"
 
-/* 1 when P is a policy (not absent) that has not expired at NOW. */
-int sts_policy_valid_at(const struct sts_policy *p, uint64_t now);
-
 /* Reads DIR/DOMAIN into *P. Returns 1, 0 when there is no file, -1 when it
  * is unreadable or not a cache file (logged, and removed). */
 int sts_cache_file_load(const char *dir, const char *domain, struct sts_policy *p);

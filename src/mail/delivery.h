@@ -58,7 +58,7 @@ struct mta_report {
 	char policy[16]; /* the level applied ("dane-only" fits) */
 	int peer_dsn;    /* the peer advertised DSN: NOTIFY etc. were passed on */
 	/* which rule chose the level: "default", "local", "dane", "sts",
-	 * "requiretls", "memory", "override", "tls-required", "route" */
+	 * "requiretls", "memory", "override", "tls-required" */
 	char source[16];
 	char evidence[256]; /* the rule's words: "rule x at FILE:12", "TLSA ... (DNSSEC secure)" */
 	char testing[256];  /* "would have failed: ..." under a testing rule or policy, else "" */

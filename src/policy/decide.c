@@ -211,6 +211,22 @@ static void decide_requiretls(const struct tls_host_facts *h, struct tls_decisio
 		out->level = TLS_LEVEL_VERIFY;
 }
 
+void tls_dest_facts_init(struct tls_dest_facts *d, const char *domain,
+                         const struct tls_policy *local, const struct tls_route *route,
+                         uint32_t mx_status, const struct sts_policy *sts)
+{
+	int routed = route != NULL && route->host[0] != '\0';
+
+	*d = (struct tls_dest_facts){
+	    .domain = domain,
+	    .local = local,
+	    .routed = routed,
+	    .route_mx = routed && route->mx_lookup,
+	    .mx_status = mx_status,
+	    .sts = sts,
+	};
+}
+
 void tls_decide(const struct tls_dest_facts *d, const struct tls_host_facts *h,
                 struct tls_decision *out)
 {

@@ -89,6 +89,15 @@ struct tls_decision {
 	char sts_id[STS_ID_MAX];
 };
 
+/* Starts D (cleared) for DOMAIN under the local rule LOCAL with what the
+ * lookup found (MX_STATUS, STS); routed and route_mx from ROUTE (NULL, or
+ * host "": mail goes to DOMAIN's MX hosts). Flags, downgrade memory and
+ * now are the caller's to set. The SMTP client and `policy explain` both
+ * build their facts so. */
+void tls_dest_facts_init(struct tls_dest_facts *d, const char *domain,
+                         const struct tls_policy *local, const struct tls_route *route,
+                         uint32_t mx_status, const struct sts_policy *sts);
+
 /* The decision for host H of destination D. */
 void tls_decide(const struct tls_dest_facts *d, const struct tls_host_facts *h,
                 struct tls_decision *out);

@@ -360,3 +360,27 @@ int tlsrpt_txt_select(const char *const *txts, size_t n, const char **error_r)
 		*error_r = "no v=TLSRPTv1 TXT record";
 	return found < 0 ? -1 : found;
 }
+
+int tlsrpt_rua_from_txt(const char *const *txts, const size_t *lens, size_t n, char *rua,
+                        size_t size, const char **error_r)
+{
+	struct tlsrpt_record rec;
+	int i = tlsrpt_txt_select(txts, n, error_r);
+
+	if (size > 0)
+		rua[0] = '\0';
+	if (i < 0)
+		return -1;
+	if (lens[i] != strlen(txts[i])) {
+		*error_r = "a NUL in the record";
+		return -2;
+	}
+	if (tlsrpt_txt_parse(txts[i], &rec, error_r) < 0)
+		return -2;
+	if (strlcpy_checked(rua, rec.rua_value, size) < 0) {
+		rua[0] = '\0';
+		*error_r = "rua= too long";
+		return -2;
+	}
+	return 0;
+}

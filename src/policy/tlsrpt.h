@@ -69,6 +69,15 @@ int tlsrpt_rua_parse(const char *rua, struct tlsrpt_record *out, const char **er
  * one does (either way, no reports). */
 int tlsrpt_txt_select(const char *const *txts, size_t n, const char **error_r);
 
+/* The rua= value of the TLS-RPT record among the N TXT records TXTS (LENS
+ * their octets) of _smtp._tls.DOMAIN into RUA of SIZE: the one record
+ * tlsrpt_txt_select() picks, holding no NUL, parsed by
+ * tlsrpt_txt_parse(). Returns 0; -1 with *ERROR_R when no record or more
+ * than one is TLS-RPT's; -2 with *ERROR_R when the one record is invalid
+ * or its rua= does not fit (RUA "" on error: no reports). */
+int tlsrpt_rua_from_txt(const char *const *txts, const size_t *lens, size_t n, char *rua,
+                        size_t size, const char **error_r);
+
 /* 1 when S is an RFC 5322 addr-spec we send to: a dot-atom or quoted-string
  * local part of at most TLSRPT_LOCAL_MAX octets, "@", and a host name
  * (letter-digit-hyphen labels) of at most TLSRPT_DOMAIN_MAX; ASCII only. */

@@ -7,8 +7,9 @@
  * judgement of what the connection achieved, and at "may" the retry in
  * plaintext after a failed handshake. Called by the dialog (mta_session.c)
  * and the host list (mta_destination.c); a policy failure goes to
- * mta_session_next_host(); where REQUIRETLS cannot be met, the tasks are
- * returned as they would start (mta_session.c).
+ * mta_session_next_host(); where REQUIRETLS cannot be met on a
+ * connection, the tasks are returned as they would start (mta_session.c),
+ * and when the decision refuses every host, at once (mta_destination.c).
  */
 #include <stdio.h>
 #include <string.h>
@@ -38,19 +39,7 @@ void mta_tls_decide(struct mta_session *s)
 {
 	const struct mta_dest *d = s->dest;
 	const struct mta_host *h = &s->hosts[s->cur];
-	struct tls_dest_facts facts = {
-	    .domain = d->domain,
-	    .local = &d->policy,
-	    .routed = d->route.host[0] != '\0',
-	    .route_mx = d->route.host[0] != '\0' && d->route.mx_lookup,
-	    .mx_status = s->mx_status,
-	    .sts = &s->sts,
-	    .flags = d->flags,
-	    .seen_level = d->seen_level,
-	    .seen_time = d->seen_time,
-	    .remember_seconds = s->mta->env.cfg->outbound_remember_tls,
-	    .now = (uint64_t)time(NULL),
-	};
+	struct tls_dest_facts facts;
 	struct tls_host_facts host = {
 	    .name = h->name,
 	    .addr_status = h->secure,
@@ -59,6 +48,12 @@ void mta_tls_decide(struct mta_session *s)
 	    .tlsa = h->tlsa,
 	};
 
+	tls_dest_facts_init(&facts, d->domain, &d->policy, &d->route, s->mx_status, &s->sts);
+	facts.flags = d->flags;
+	facts.seen_level = d->seen_level;
+	facts.seen_time = d->seen_time;
+	facts.remember_seconds = s->mta->env.cfg->outbound_remember_tls;
+	facts.now = (uint64_t)time(NULL);
 	tls_decide(&facts, &host, &s->dec);
 	memset(&s->judged, 0, sizeof(s->judged));
 	strlcpy_checked(s->judged.peer, "none", sizeof(s->judged.peer));

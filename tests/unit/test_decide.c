@@ -367,6 +367,38 @@ static void test_levels(void **state)
 	assert_string_equal(tls_seen_name(7), "?");
 }
 
+/* The facts both the SMTP client and `policy explain` start from: a
+ * route's host counts its MX RRset only when the route looks it up. */
+static void test_dest_facts_init(void **state)
+{
+	struct tls_route route;
+
+	(void)state;
+	setup(TLS_LEVEL_DANE, 0);
+	tls_dest_facts_init(&F.d, "example.test", &F.local, NULL, DNSSEC_INSECURE, &F.sts);
+	assert_false(F.d.routed);
+	assert_int_equal(F.d.mx_status, DNSSEC_INSECURE);
+	assert_ptr_equal(F.d.sts, &F.sts);
+	memset(&route, 0, sizeof(route));
+	tls_dest_facts_init(&F.d, "example.test", &F.local, &route, DNSSEC_SECURE, &F.sts);
+	assert_false(F.d.routed); /* host "": the domain's MX hosts */
+	strcpy(route.host, "relay.example.test");
+	route.mx_lookup = 1;
+	tls_dest_facts_init(&F.d, "example.test", &F.local, &route, DNSSEC_INSECURE, &F.sts);
+	assert_true(F.d.routed);
+	assert_true(F.d.route_mx);
+	F.d.now = NOW;
+	F.h.n_tlsa = 1;
+	decide(); /* found through an insecure MX RRset: no DANE */
+	assert_int_not_equal(F.dec.auth, TLS_AUTH_DANE);
+	route.mx_lookup = 0;
+	tls_dest_facts_init(&F.d, "example.test", &F.local, &route, DNSSEC_INSECURE, &F.sts);
+	assert_false(F.d.route_mx);
+	F.d.now = NOW;
+	decide();
+	assert_int_equal(F.dec.auth, TLS_AUTH_DANE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -381,6 +413,7 @@ int main(void)
 	    cmocka_unit_test(test_override_and_tls_required_no),
 	    cmocka_unit_test(test_downgrade_memory),
 	    cmocka_unit_test(test_levels),
+	    cmocka_unit_test(test_dest_facts_init),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,8 @@
  * test_sts_cache.c: the MTA-STS cache files (lookup/sts_cache_file.c):
  * what is written reads back the same, every cut and every damaged header
  * is refused, files are replaced whole, expired and foreign files are
- * pruned; and the fetch's Content-Type check (dns/sts_fetch.h).
+ * pruned; a fetch turned into a policy; and the fetch's Content-Type
+ * check (dns/sts_fetch.h).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -129,6 +130,28 @@ static void test_valid_at(void **state)
 	assert_false(sts_policy_valid_at(&p, p.fetched));
 }
 
+static void test_from_fetch(void **state)
+{
+	static const char body[] = "version: STSv1\nmode: testing\nmx: mx.example.com\n"
+	                           "max_age: 600\n";
+	struct sts_fetch_result r = {.ok = 1, .body = body, .len = sizeof(body) - 1};
+	struct sts_policy p;
+	const char *why;
+
+	(void)state;
+	assert_int_equal(sts_policy_from_fetch(&r, "abc", 1000, &p, &why), 0);
+	assert_int_equal(p.mode, STS_MODE_TESTING);
+	assert_string_equal(p.id, "abc");
+	assert_int_equal(p.fetched, 1000);
+	r.len = 10; /* cut: no mode */
+	assert_int_equal(sts_policy_from_fetch(&r, "abc", 1000, &p, &why), -2);
+	assert_int_equal(p.mode, STS_MODE_ABSENT);
+	r.ok = 0;
+	strcpy(r.error, "HTTP 404");
+	assert_int_equal(sts_policy_from_fetch(&r, "abc", 1000, &p, &why), -1);
+	assert_string_equal(why, "HTTP 404");
+}
+
 static void test_files(void **state)
 {
 	char dir[] = "/tmp/test_sts_cache.XXXXXX", path[128];
@@ -190,6 +213,7 @@ int main(void)
 	    cmocka_unit_test(test_cuts),       cmocka_unit_test(test_bad_headers),
 	    cmocka_unit_test(test_valid_at),   cmocka_unit_test(test_files),
 	    cmocka_unit_test(test_content_type),
+	    cmocka_unit_test(test_from_fetch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -306,6 +306,34 @@ static void test_txt_select(void **state)
 	assert_non_null(strstr(error, "more than one"));
 }
 
+static void test_rua_from_txt(void **state)
+{
+	const char *error = NULL;
+	const char *one[] = {"v=STSv1; id=1", "v=TLSRPTv1; rua=mailto:a@b.c"};
+	const size_t one_len[] = {13, 28};
+	const char *two[] = {"v=TLSRPTv1; rua=mailto:a@b.c", "v=TLSRPTv1;rua=mailto:d@e.f"};
+	const size_t two_len[] = {28, 27};
+	const char *bad[] = {"v=TLSRPTv1; mailto:a@b.c"};
+	const size_t bad_len[] = {24};
+	size_t nul_len[] = {13, 40}; /* the record's octets run past a NUL */
+	char rua[TLSRPT_RUA_VALUE_MAX] = "old", tiny[8];
+
+	(void)state;
+	assert_int_equal(tlsrpt_rua_from_txt(one, one_len, 2, rua, sizeof(rua), &error), 0);
+	assert_string_equal(rua, "mailto:a@b.c");
+	assert_int_equal(tlsrpt_rua_from_txt(NULL, NULL, 0, rua, sizeof(rua), &error), -1);
+	assert_string_equal(rua, "");
+	assert_int_equal(tlsrpt_rua_from_txt(two, two_len, 2, rua, sizeof(rua), &error), -1);
+	assert_non_null(strstr(error, "more than one"));
+	assert_int_equal(tlsrpt_rua_from_txt(bad, bad_len, 1, rua, sizeof(rua), &error), -2);
+	assert_string_equal(rua, "");
+	assert_int_equal(tlsrpt_rua_from_txt(one, nul_len, 2, rua, sizeof(rua), &error), -2);
+	assert_non_null(strstr(error, "NUL"));
+	assert_string_equal(rua, "");
+	assert_int_equal(tlsrpt_rua_from_txt(one, one_len, 2, tiny, sizeof(tiny), &error), -2);
+	assert_string_equal(tiny, "");
+}
+
 /* ---- JSON report ---------------------------------------------------- */
 
 #define DAY_START 1796083200 /* 2026-12-01T00:00:00Z */
@@ -634,6 +662,7 @@ int main(void)
 	    cmocka_unit_test(test_txt_prefixes),
 	    cmocka_unit_test(test_txt_bad_bytes),
 	    cmocka_unit_test(test_txt_select),
+	    cmocka_unit_test(test_rua_from_txt),
 	    cmocka_unit_test(test_json_exact),
 	    cmocka_unit_test(test_json_escaping),
 	    cmocka_unit_test(test_json_refused),
