@@ -35,6 +35,9 @@ struct facts_run {
 	unsigned pending;
 	int mx_lookup;
 	struct sts_policy cached; /* the cache file's, mode ABSENT when none */
+	/* the facts are final: the answers the resolver gives as it is freed
+	 * ("resolver restarted") change nothing */
+	int over;
 };
 
 static void facts_part_start(struct facts_run *run)
@@ -60,6 +63,10 @@ static void facts_tlsa_done(void *arg, const struct dns_tlsa_answer *a)
 	struct facts_tlsa_part *part = arg;
 	struct policy_fact_host *h = part->host;
 
+	if (part->run->over) {
+		free(part);
+		return;
+	}
 	/* as the lookup role: a failed lookup for a secure host counts as bogus */
 	h->tlsa_status = a->failed ? DNSSEC_BOGUS : a->status;
 	h->n_tlsa = a->n < TLSA_MAX ? a->n : TLSA_MAX;
@@ -90,6 +97,8 @@ static void facts_mx_done(void *arg, const struct dns_answer *a)
 	struct facts_run *run = arg;
 	struct policy_facts *f = run->f;
 
+	if (run->over)
+		return;
 	f->mx_status = a->secure;
 	if (a->status != DNS_OK)
 		snprintf(f->dns_error, sizeof(f->dns_error), "%s", a->error[0] ? a->error : "failed");
@@ -123,6 +132,8 @@ static void facts_rua_done(void *arg, const struct dns_txt_answer *a)
 	struct facts_run *run = arg;
 	const char *why;
 
+	if (run->over)
+		return;
 	(void)tlsrpt_rua_from_txt(a->txt, a->len, a->n, run->f->rua, sizeof(run->f->rua), &why);
 	facts_part_done(run);
 }
@@ -163,6 +174,8 @@ static void facts_sts_txt_done(void *arg, const struct dns_txt_answer *a)
 	const char *why;
 	int i = a->failed || a->n == 0 ? -1 : sts_txt_select(a->txt, a->n, &why);
 
+	if (run->over)
+		return;
 	if (i >= 0 && strlen(a->txt[i]) == a->len[i]) {
 		strlcpy_checked(f->sts_txt, a->txt[i], sizeof(f->sts_txt));
 		if (sts_txt_parse(a->txt[i], f->sts_txt_id, sizeof(f->sts_txt_id), &why) < 0)
@@ -297,6 +310,7 @@ void policy_facts_gather(const struct config *cfg, const char *domain, const cha
 		run.fetcher = sts_fetcher_new(run.base);
 		facts_run_dns(&run, name, mx_lookup);
 	}
+	run.over = 1;
 	sts_fetcher_free(&run.fetcher);
 	dns_resolver_free(&run.dns);
 	if (run.base != NULL)

@@ -60,6 +60,68 @@ void dns_bogus_text(char *buf, size_t size, const char *name, const struct ub_re
 	         result->why_bogus ? result->why_bogus : "bogus answer");
 }
 
+/* One query libunbound holds: what to call back with its answer. */
+struct dns_outstanding {
+	struct dns_outstanding *prev, *next;
+	struct dns_resolver *r;
+	dns_ub_cb *cb;
+	void *arg;
+};
+
+const char *dns_strerror(int err)
+{
+	return err == DNS_ERR_RESTARTED ? "resolver restarted" : ub_strerror(err);
+}
+
+static void dns_outstanding_unlink(struct dns_outstanding *o)
+{
+	if (o->prev != NULL)
+		o->prev->next = o->next;
+	else
+		o->r->outstanding = o->next;
+	if (o->next != NULL)
+		o->next->prev = o->prev;
+}
+
+/* Out of the list, then the caller's callback: it may start queries. */
+static void dns_outstanding_answer(struct dns_outstanding *o, int err, struct ub_result *result)
+{
+	dns_ub_cb *cb = o->cb;
+	void *arg = o->arg;
+
+	dns_outstanding_unlink(o);
+	free(o);
+	cb(arg, err, result);
+}
+
+static void dns_outstanding_cb(void *arg, int err, struct ub_result *result)
+{
+	dns_outstanding_answer(arg, err, result);
+}
+
+int dns_query_async(struct dns_resolver *r, const char *name, int type, dns_ub_cb *cb, void *arg)
+{
+	struct dns_outstanding *o;
+	int err;
+
+	if (r->closing)
+		return DNS_ERR_RESTARTED;
+	o = xcalloc(1, sizeof(*o));
+	o->r = r;
+	o->cb = cb;
+	o->arg = arg;
+	o->next = r->outstanding;
+	if (o->next != NULL)
+		o->next->prev = o;
+	r->outstanding = o;
+	err = ub_resolve_async(r->ctx, name, type, DNS_CLASS_IN, o, dns_outstanding_cb, NULL);
+	if (err != 0) {
+		dns_outstanding_unlink(o);
+		free(o);
+	}
+	return err;
+}
+
 static void dns_event_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct dns_resolver *r = arg;
@@ -181,8 +243,14 @@ void dns_resolver_free(struct dns_resolver **rp)
 	if (r == NULL)
 		return;
 	*rp = NULL;
+	r->closing = 1;
 	event_free(r->ev);
+	/* first: libunbound then calls nothing back, and holds no pointer to
+	 * what the list frees */
 	ub_ctx_delete(r->ctx);
+	r->ctx = NULL;
+	while (r->outstanding != NULL)
+		dns_outstanding_answer(r->outstanding, DNS_ERR_RESTARTED, NULL);
 	free(r);
 }
 
@@ -293,7 +361,7 @@ static void dns_note_error(struct dns_request *req, const char *what, int err,
 	if (req->error[0] != '\0')
 		return;
 	if (err != 0)
-		snprintf(req->error, sizeof(req->error), "%s: %s", what, ub_strerror(err));
+		snprintf(req->error, sizeof(req->error), "%s: %s", what, dns_strerror(err));
 	else if (result != NULL && result->rcode != 0 && !result->nxdomain)
 		snprintf(req->error, sizeof(req->error), "%s: DNS error (rcode %d)", what,
 		         result->rcode);
@@ -351,8 +419,7 @@ static void dns_query_start(struct dns_request *req, unsigned ex, int type)
 	query->ex = ex;
 	query->type = type;
 	req->pending++;
-	err = ub_resolve_async(req->resolver->ctx, req->ex[ex].name, type, DNS_CLASS_IN, query,
-	                       dns_addr_cb, NULL);
+	err = dns_query_async(req->resolver, req->ex[ex].name, type, dns_addr_cb, query);
 	if (err != 0) {
 		dns_note_error(req, req->ex[ex].name, err, NULL);
 		free(query);
@@ -425,7 +492,7 @@ static void dns_mx_failed(struct dns_request *req, int err, struct ub_result *re
 		return;
 	}
 	snprintf(why, sizeof(why), "%s",
-	         err      ? ub_strerror(err)
+	         err      ? dns_strerror(err)
 	         : result ? "DNS server failure"
 	                  : "no answer");
 	if (result != NULL)
@@ -488,7 +555,7 @@ void dns_resolve(struct dns_resolver *r, const char *name, int mx_lookup, dns_do
 		dns_resolve_exchangers(req);
 		return;
 	}
-	err = ub_resolve_async(r->ctx, req->name, DNS_TYPE_MX, DNS_CLASS_IN, req, dns_mx_cb, NULL);
+	err = dns_query_async(r, req->name, DNS_TYPE_MX, dns_mx_cb, req);
 	if (err != 0)
-		dns_request_fail(req, DNS_TEMPFAIL, "MX lookup failed: ", ub_strerror(err));
+		dns_request_fail(req, DNS_TEMPFAIL, "MX lookup failed: ", dns_strerror(err));
 }

@@ -59,6 +59,9 @@ typedef void dns_done_fn(void *arg, const struct dns_answer *answer);
  * unreadable TRUST_ANCHOR is one, and the error names the file. */
 struct dns_resolver *dns_resolver_new(struct event_base *base, const char *forwarder,
                                       const char *trust_anchor, const char **error_r);
+/* Frees *R (NULL then). Every query still waiting is answered first, once,
+ * as a temporary failure "resolver restarted"; a query its callbacks start
+ * on *R is answered so at once. */
 void dns_resolver_free(struct dns_resolver **r);
 /* The anchor file in use ("" when none), for logs. */
 const char *dns_resolver_anchor(const struct dns_resolver *r);

@@ -60,7 +60,7 @@ static int dns_records_status(const char *name, int err, struct ub_result *resul
 	*failed = 0;
 	if (err != 0 || result == NULL) {
 		*failed = 1;
-		snprintf(error, size, "%s: %s", name, err ? ub_strerror(err) : "no answer");
+		snprintf(error, size, "%s: %s", name, err ? dns_strerror(err) : "no answer");
 		return 0;
 	}
 	if (result->bogus) {
@@ -114,7 +114,7 @@ void dns_tlsa(struct dns_resolver *r, const char *host, unsigned port, dns_tlsa_
 	str_lower(q->name);
 	q->done = done;
 	q->arg = arg;
-	err = ub_resolve_async(r->ctx, q->name, DNS_TYPE_TLSA, DNS_CLASS_IN, q, dns_tlsa_cb, NULL);
+	err = dns_query_async(r, q->name, DNS_TYPE_TLSA, dns_tlsa_cb, q);
 	if (err != 0)
 		dns_tlsa_cb(q, err, NULL);
 }
@@ -163,7 +163,7 @@ void dns_txt(struct dns_resolver *r, const char *name, dns_txt_fn *done, void *a
 	str_lower(q->name);
 	q->done = done;
 	q->arg = arg;
-	err = ub_resolve_async(r->ctx, q->name, DNS_TYPE_TXT, DNS_CLASS_IN, q, dns_txt_cb, NULL);
+	err = dns_query_async(r, q->name, DNS_TYPE_TXT, dns_txt_cb, q);
 	if (err != 0)
 		dns_txt_cb(q, err, NULL);
 }

@@ -43,10 +43,12 @@ struct sts_fetcher {
 	struct event *timer;
 	struct sts_fetch_job *jobs;
 	unsigned n_jobs;
+	struct sts_fetch_socket *sockets; /* curl_multi_cleanup() may leave some */
 };
 
 /* libcurl's interest in one socket, as a libevent event. */
 struct sts_fetch_socket {
+	struct sts_fetch_socket *prev, *next;
 	struct event *ev;
 };
 
@@ -223,6 +225,18 @@ static void sts_fetch_timer_cb(evutil_socket_t fd, short what, void *arg)
 	sts_fetch_collect(f);
 }
 
+static void sts_fetch_socket_free(struct sts_fetcher *f, struct sts_fetch_socket *fs)
+{
+	if (fs->prev != NULL)
+		fs->prev->next = fs->next;
+	else
+		f->sockets = fs->next;
+	if (fs->next != NULL)
+		fs->next->prev = fs->prev;
+	event_free(fs->ev);
+	free(fs);
+}
+
 /* CURLMOPT_SOCKETFUNCTION: libcurl waits for WHAT on socket S. */
 static int sts_fetch_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
@@ -231,10 +245,8 @@ static int sts_fetch_socket_cb(CURL *easy, curl_socket_t s, int what, void *user
 	short kind = EV_PERSIST;
 
 	if (what == CURL_POLL_REMOVE) {
-		if (fs != NULL) {
-			event_free(fs->ev);
-			free(fs);
-		}
+		if (fs != NULL)
+			sts_fetch_socket_free(f, fs);
 		curl_multi_assign(f->multi, s, NULL);
 		return 0;
 	}
@@ -244,6 +256,10 @@ static int sts_fetch_socket_cb(CURL *easy, curl_socket_t s, int what, void *user
 		kind |= EV_WRITE;
 	if (fs == NULL) {
 		fs = xcalloc(1, sizeof(*fs));
+		fs->next = f->sockets;
+		if (fs->next != NULL)
+			fs->next->prev = fs;
+		f->sockets = fs;
 		curl_multi_assign(f->multi, s, fs);
 	} else {
 		event_free(fs->ev);
@@ -407,6 +423,8 @@ void sts_fetcher_free(struct sts_fetcher **fp)
 		sts_fetch_job_free(job);
 	}
 	curl_multi_cleanup(f->multi);
+	while (f->sockets != NULL)
+		sts_fetch_socket_free(f, f->sockets);
 	event_free(f->timer);
 	free(f);
 }

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
@@ -30,7 +31,7 @@ struct tls_probe {
 static int tls_probe_wait(struct tls_probe *p, int err)
 {
 	struct pollfd pfd = {.fd = p->fd};
-	uint64_t now = now_usec();
+	uint64_t now, ms;
 	int r;
 
 	if (err == SSL_ERROR_WANT_READ)
@@ -39,11 +40,14 @@ static int tls_probe_wait(struct tls_probe *p, int err)
 		pfd.events = POLLOUT;
 	else
 		return -1;
-	if (now >= p->deadline_usec)
-		return -1;
-	do
-		r = poll(&pfd, 1, (int)((p->deadline_usec - now) / 1000 + 1));
-	while (r < 0 && errno == EINTR);
+	do {
+		now = now_usec();
+		if (now >= p->deadline_usec)
+			return -1;
+		/* a far deadline is waited for in pieces poll() can take */
+		ms = (p->deadline_usec - now) / 1000 + 1;
+		r = poll(&pfd, 1, ms > INT_MAX ? INT_MAX : (int)ms);
+	} while ((r < 0 && errno == EINTR) || r == 0);
 	return r > 0 ? 0 : -1;
 }
 
@@ -162,7 +166,10 @@ struct tls_probe *tls_probe_start(struct tls_client *client, int fd,
 	p->fd = fd;
 	p->deadline_usec = params->deadline_usec;
 	p->fd_flags = fcntl(fd, F_GETFL);
-	(void)fcntl(fd, F_SETFL, p->fd_flags | O_NONBLOCK);
+	if (p->fd_flags < 0 || fcntl(fd, F_SETFL, p->fd_flags | O_NONBLOCK) < 0) {
+		*error_r = strerror(errno);
+		goto fail;
+	}
 	for (unsigned i = 0; i < params->n_tlsa && i < TLS_DANE_MAX; i++)
 		records[i] = (struct tls_dane_record){params->tlsa[i].usage, params->tlsa[i].selector,
 		                                      params->tlsa[i].mtype, params->tlsa[i].data,

@@ -341,12 +341,15 @@ static int lookup_resolver_make(struct lookup *l, const char **why)
 {
 	struct dns_resolver *dns =
 	    dns_resolver_new(l->base, l->cfg.dns_resolver, l->cfg.dns_trust_anchor, why);
+	struct dns_resolver *old = l->dns;
 
 	if (dns == NULL)
 		return -1;
-	dns_resolver_free(&l->dns);
+	/* the new one in place first: the old one answers its queries as it
+	 * goes ("resolver restarted"), and what they start next goes here */
 	l->dns = dns;
 	l->hosts_env.dns = dns;
+	dns_resolver_free(&old);
 	strlcpy_checked(l->dns_forwarder, l->cfg.dns_resolver, sizeof(l->dns_forwarder));
 	strlcpy_checked(l->dns_anchor, l->cfg.dns_trust_anchor, sizeof(l->dns_anchor));
 	log_info("event=dns-ready resolver=%s trust_anchor=%s",

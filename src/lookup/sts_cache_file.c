@@ -36,6 +36,9 @@
 
 #define STS_CACHE_MAGIC "sealmail-sts-cache 1\n"
 #define STS_CACHE_PATH_MAX 4400
+/* a policy is written to "." DOMAIN ".tmp", then renamed to DOMAIN */
+#define STS_CACHE_TMP_PREFIX "."
+#define STS_CACHE_TMP_SUFFIX ".tmp"
 
 int sts_policy_valid_at(const struct sts_policy *p, uint64_t now)
 {
@@ -178,7 +181,7 @@ int sts_cache_file_store(const char *dir, const char *domain, const struct sts_p
 	}
 	/* a domain never starts with a dot: ".DOMAIN.tmp" is no domain's file */
 	sts_cache_path(path, sizeof(path), dir, "", domain, "");
-	sts_cache_path(tmp, sizeof(tmp), dir, ".", domain, ".tmp");
+	sts_cache_path(tmp, sizeof(tmp), dir, STS_CACHE_TMP_PREFIX, domain, STS_CACHE_TMP_SUFFIX);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		*error_r = strerror(errno);
@@ -206,13 +209,33 @@ void sts_cache_file_remove(const char *dir, const char *domain)
 	(void)unlink(path);
 }
 
-/* 1 when the file NAME in DIR is to be removed at NOW. */
+/* 1 when NAME is what sts_cache_file_store() writes before its rename. */
+static int sts_cache_file_is_tmp(const char *name)
+{
+	const size_t pre = sizeof(STS_CACHE_TMP_PREFIX) - 1, suf = sizeof(STS_CACHE_TMP_SUFFIX) - 1;
+	size_t len = strlen(name);
+	char domain[STS_HOST_MAX + 1];
+
+	if (len <= pre + suf || len - pre - suf > STS_HOST_MAX ||
+	    strncmp(name, STS_CACHE_TMP_PREFIX, pre) != 0 ||
+	    strcmp(name + len - suf, STS_CACHE_TMP_SUFFIX) != 0)
+		return 0;
+	memcpy(domain, name + pre, len - pre - suf);
+	domain[len - pre - suf] = '\0';
+	return sts_host_valid(domain);
+}
+
+/* What the prune does with the file NAME in DIR at NOW: 1 remove it, 0
+ * keep it (a policy file), -1 leave it and not count it (a dot-file the
+ * cache did not write). */
 static int sts_cache_file_stale(const char *dir, const char *name, uint64_t now)
 {
 	struct sts_policy p;
 
+	if (sts_cache_file_is_tmp(name))
+		return 1; /* a write cut short */
 	if (name[0] == '.')
-		return strstr(name, ".tmp") != NULL; /* a write cut short */
+		return -1;
 	if (!sts_host_valid(name))
 		return 1;
 	return sts_cache_file_load(dir, name, &p) != 1 || !sts_policy_valid_at(&p, now);
@@ -228,10 +251,12 @@ unsigned sts_cache_file_prune(const char *dir, uint64_t now)
 	if (d == NULL)
 		return 0;
 	while ((de = readdir(d)) != NULL) {
+		int stale;
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (!sts_cache_file_stale(dir, de->d_name, now)) {
-			left++;
+		stale = sts_cache_file_stale(dir, de->d_name, now);
+		if (stale <= 0) {
+			left += stale == 0;
 			continue;
 		}
 		sts_cache_path(path, sizeof(path), dir, "", de->d_name, "");

@@ -184,9 +184,17 @@ static void test_files(void **state)
 	fclose(fopen(path, "w"));
 	snprintf(path, sizeof(path), "%s/NOT_A_HOST", dir);
 	fclose(fopen(path, "w"));
+	/* a dot-file the cache did not write stays, and is no policy */
+	snprintf(path, sizeof(path), "%s/.x.tmp.keep", dir);
+	fclose(fopen(path, "w"));
 	assert_int_equal(sts_cache_file_prune(dir, 1796119300), 1);
 	assert_int_equal(sts_cache_file_load(dir, "example.com", &q), 1);
 	assert_int_equal(sts_cache_file_load(dir, "old.example", &q), 0);
+	snprintf(path, sizeof(path), "%s/.x.example.tmp", dir);
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(path, sizeof(path), "%s/.x.tmp.keep", dir);
+	assert_int_equal(access(path, F_OK), 0);
+	assert_int_equal(unlink(path), 0);
 	sts_cache_file_remove(dir, "example.com");
 	assert_int_equal(sts_cache_file_prune(dir, 0), 0);
 	assert_int_equal(rmdir(dir), 0);
