@@ -332,6 +332,8 @@ static void dns_request_finish(struct dns_request *req)
 	                           : DNSSEC_INSECURE;
 	if (a.n_hosts == 0) {
 		a.status = DNS_TEMPFAIL;
+		if (req->error_bogus)
+			a.secure = DNSSEC_BOGUS;
 		snprintf(a.error, sizeof(a.error), "%s",
 		         req->error[0] ? req->error : "no address found for any mail exchanger");
 	}
@@ -453,14 +455,16 @@ static void dns_resolve_exchangers(struct dns_request *req)
 	dns_query_done(req);
 }
 
-/* Ends a request without exchangers, saying WHAT about ARG. */
-static void dns_request_fail(struct dns_request *req, enum dns_status status, const char *what,
-                             const char *arg)
+/* Ends a request without exchangers, saying WHAT about ARG; SECURE is
+ * DNSSEC_BOGUS when the failure is a validation failure. */
+static void dns_request_fail(struct dns_request *req, enum dns_status status, uint32_t secure,
+                             const char *what, const char *arg)
 {
 	struct dns_answer a;
 
 	memset(&a, 0, sizeof(a));
 	a.status = status;
+	a.secure = secure;
 	snprintf(a.error, sizeof(a.error), "%s%s", what, arg);
 	req->done(req->arg, &a);
 	free(req);
@@ -488,7 +492,7 @@ static void dns_mx_failed(struct dns_request *req, int err, struct ub_result *re
 		 * back to the domain's addresses */
 		dns_bogus_text(why, sizeof(why), req->name, result);
 		ub_resolve_free(result);
-		dns_request_fail(req, DNS_TEMPFAIL, why, "");
+		dns_request_fail(req, DNS_TEMPFAIL, DNSSEC_BOGUS, why, "");
 		return;
 	}
 	snprintf(why, sizeof(why), "%s",
@@ -497,7 +501,7 @@ static void dns_mx_failed(struct dns_request *req, int err, struct ub_result *re
 	                  : "no answer");
 	if (result != NULL)
 		ub_resolve_free(result);
-	dns_request_fail(req, DNS_TEMPFAIL, "MX lookup failed: ", why);
+	dns_request_fail(req, DNS_TEMPFAIL, DNSSEC_INSECURE, "MX lookup failed: ", why);
 }
 
 static void dns_mx_cb(void *arg, int err, struct ub_result *result)
@@ -514,7 +518,8 @@ static void dns_mx_cb(void *arg, int err, struct ub_result *result)
 	}
 	if (result->nxdomain) {
 		ub_resolve_free(result);
-		dns_request_fail(req, DNS_NXDOMAIN, "domain does not exist: ", req->name);
+		dns_request_fail(req, DNS_NXDOMAIN, DNSSEC_INSECURE, "domain does not exist: ",
+		                 req->name);
 		return;
 	}
 	req->mx_status = dns_result_status(result);
@@ -525,7 +530,7 @@ static void dns_mx_cb(void *arg, int err, struct ub_result *result)
 		if (name[0] == '\0') {
 			/* RFC 7505 3: a null MX says the domain takes no mail. */
 			ub_resolve_free(result);
-			dns_request_fail(req, DNS_NULL_MX,
+			dns_request_fail(req, DNS_NULL_MX, DNSSEC_INSECURE,
 			                 "domain accepts no mail (null MX): ", req->name);
 			return;
 		}
@@ -557,5 +562,6 @@ void dns_resolve(struct dns_resolver *r, const char *name, int mx_lookup, dns_do
 	}
 	err = dns_query_async(r, req->name, DNS_TYPE_MX, dns_mx_cb, req);
 	if (err != 0)
-		dns_request_fail(req, DNS_TEMPFAIL, "MX lookup failed: ", dns_strerror(err));
+		dns_request_fail(req, DNS_TEMPFAIL, DNSSEC_INSECURE, "MX lookup failed: ",
+		                 dns_strerror(err));
 }

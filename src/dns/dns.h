@@ -44,7 +44,8 @@ struct dns_answer {
 	struct dns_host *hosts;
 	unsigned n_hosts;
 	/* enum dnssec_status of the MX RRset (or its secure denial), or of
-	 * NAME's own addresses when no MX lookup was asked for */
+	 * NAME's own addresses when no MX lookup was asked for; DNSSEC_BOGUS
+	 * when a failure is a DNSSEC validation failure */
 	uint32_t secure;
 };
 

@@ -69,14 +69,15 @@ void mta_submit(struct mta *m, struct mta_task *task)
 	mta_dest_kick(d);
 }
 
-/* The report of tasks whose hosts could not be found (ERROR): a bogus
+/* The report of tasks whose hosts could not be found (RES): a bogus
  * answer is a DNSSEC failure for TLS-RPT (RFC 8460 4.3.2.1). */
-static void mta_resolve_failed_report(const struct mta_dest *d, const char *error,
+static void mta_resolve_failed_report(const struct mta_dest *d,
+                                      const struct proto_lookup_hosts_result *res,
                                       struct mta_report *rep)
 {
 	memset(rep, 0, sizeof(*rep));
 	strlcpy_checked(rep->policy, tls_level_name(d->policy.level), sizeof(rep->policy));
-	if (strncmp(error, "DNSSEC validation failed", 24) == 0) {
+	if (res->secure == DNSSEC_BOGUS) {
 		strlcpy_checked(rep->rpt_type, "dnssec-invalid", sizeof(rep->rpt_type));
 		strlcpy_checked(rep->rpt_policy, "tlsa", sizeof(rep->rpt_policy));
 	}
@@ -111,7 +112,7 @@ void mta_resolved(struct mta *m, uint64_t handle, const struct proto_lookup_host
 	}
 	snprintf(status_text, sizeof(status_text), "4.4.3 %s",
 	         error[0] ? error : "host lookup failed");
-	mta_resolve_failed_report(s->dest, error, &rep);
+	mta_resolve_failed_report(s->dest, res, &rep);
 	mta_dest_fail_queued(s->dest, MTA_TEMPFAIL, "4.4.3", status_text, &rep);
 	mta_session_free(s);
 }
