@@ -277,11 +277,11 @@ void dispatcher_session_closed(void *owner, uint64_t handle)
 /* ---- callbacks from the SMTP client ------------------------------------ */
 
 static void dispatcher_mta_resolve(void *owner, uint64_t handle, const char *name, int mx_lookup,
-                                   unsigned port, int policy)
+                                   unsigned port, unsigned policy)
 {
 	struct dispatcher *d = owner;
 	struct proto_lookup_hosts msg = {
-	    .mx_lookup = mx_lookup != 0, .port = port, .policy = policy != 0};
+	    .mx_lookup = mx_lookup != 0, .port = port, .policy = policy};
 	struct ipc_writer w;
 
 	strlcpy_checked(msg.name, name, sizeof(msg.name));

@@ -120,7 +120,7 @@ static void lookup_addresses_done(void *arg, const struct dns_answer *a)
 		h->secure = a->hosts[i].secure;
 		h->tlsa_status = DNSSEC_INSECURE;
 	}
-	if (req->msg.policy && a->status == DNS_OK)
+	if ((req->msg.policy & PROTO_LOOKUP_TLSA) && a->status == DNS_OK)
 		lookup_tlsa_parts_start(req);
 	lookup_hosts_part_done(req);
 }
@@ -173,11 +173,11 @@ static void lookup_sts_part_start(struct lookup_hosts_req *req)
 
 /* Where every part of a request begins. The MX and address part starts
  * the TLSA parts when it is done. The parts for the destination domain
- * (its TLS-RPT record; its MTA-STS policy goes here too) run only when
- * NAME is a domain (mx_lookup) and the policy was asked for. */
+ * (its TLS-RPT record and MTA-STS policy) run only when NAME is the
+ * recipient domain (PROTO_LOOKUP_DOMAIN), never for a route's host. */
 static void lookup_hosts_parts_start(struct lookup_hosts_req *req)
 {
-	if (req->msg.policy && req->msg.mx_lookup) {
+	if ((req->msg.policy & PROTO_LOOKUP_DOMAIN) && req->msg.mx_lookup) {
 		lookup_rua_part_start(req);
 		lookup_sts_part_start(req);
 	}

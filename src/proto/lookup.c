@@ -137,7 +137,7 @@ int proto_lookup_hosts_decode(struct proto_lookup_hosts *m, const void *data, si
 	m->mx_lookup = ipc_get_u32(&r);
 	m->port = ipc_get_u32(&r);
 	m->policy = ipc_get_u32(&r);
-	if (!r.error && (m->mx_lookup > 1 || m->port > 65535 || m->policy > 1))
+	if (!r.error && (m->mx_lookup > 1 || m->port > 65535 || m->policy > (PROTO_LOOKUP_TLSA | PROTO_LOOKUP_DOMAIN)))
 		r.error = 1;
 	if (proto_decode_done(&r, "malformed host lookup", error_r) < 0) {
 		memset(m, 0, sizeof(*m));

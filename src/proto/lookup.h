@@ -70,9 +70,13 @@ struct proto_lookup_hosts {
 	char name[PROTO_HOST_NAME_MAX];
 	uint32_t mx_lookup;
 	uint32_t port;   /* the port the hosts are connected to: TLSA is at _PORT._tcp.HOST */
-	uint32_t policy; /* 1: also each host's TLSA records, NAME's MTA-STS policy and
-	                    TLS-RPT record (RFC 7672, 8461, 8460) */
+	uint32_t policy; /* PROTO_LOOKUP_* flags: what to look up beside the hosts */
 };
+
+/* IMSG_LOOKUP_HOSTS policy flags. */
+#define PROTO_LOOKUP_TLSA 0x1   /* each host's TLSA records at _PORT._tcp (RFC 7672) */
+#define PROTO_LOOKUP_DOMAIN 0x2 /* NAME is the recipient domain: its MTA-STS policy and
+                                   TLS-RPT record (RFC 8461, 8460); not for a route host */
 
 struct proto_host {
 	char name[PROTO_HOST_NAME_MAX];

@@ -28,11 +28,12 @@ struct mta_env {
 	struct tls_client *tls; /* the client side of STARTTLS (lib/tls_client.h) */
 	void *owner;
 	/* Asks the lookup role for the hosts of NAME (its MX hosts when
-	 * MX_LOOKUP) connected to on PORT, and with POLICY what they publish
-	 * (TLSA at _PORT._tcp, MTA-STS, TLS-RPT: proto/lookup.h); the answer
+	 * MX_LOOKUP) connected to on PORT, and what POLICY (PROTO_LOOKUP_*
+	 * flags, proto/lookup.h) asks for: TLSA at _PORT._tcp, and for the
+	 * recipient domain its MTA-STS policy and TLS-RPT record; the answer
 	 * comes back through mta_resolved(). */
 	void (*resolve)(void *owner, uint64_t handle, const char *name, int mx_lookup,
-	                unsigned port, int policy);
+	                unsigned port, unsigned policy);
 	/* The task is finished (every recipient has an outcome); the callee
 	 * reports it and frees it with mta_task_free(). */
 	void (*task_done)(void *owner, struct mta_task *task);

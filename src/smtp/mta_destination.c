@@ -361,9 +361,10 @@ static void mta_session_resolve(struct mta_session *s)
 	mta_session_enter_state(s, MTA_STATE_RESOLVING);
 	if (route->host[0] != '\0')
 		s->mta->env.resolve(s->mta->env.owner, s->handle, route->host, route->mx_lookup,
-		                    port, 1);
+		                    port, PROTO_LOOKUP_TLSA);
 	else
-		s->mta->env.resolve(s->mta->env.owner, s->handle, s->dest->domain, 1, port, 1);
+		s->mta->env.resolve(s->mta->env.owner, s->handle, s->dest->domain, 1, port,
+		                    PROTO_LOOKUP_TLSA | PROTO_LOOKUP_DOMAIN);
 }
 
 static void mta_session_new(struct mta_dest *d)

@@ -74,7 +74,7 @@ static void fill(const char *name, union proto_any *m)
 		strcpy(m->hosts.name, "remote.test");
 		m->hosts.mx_lookup = 1;
 		m->hosts.port = 25;
-		m->hosts.policy = 1;
+		m->hosts.policy = PROTO_LOOKUP_TLSA | PROTO_LOOKUP_DOMAIN;
 	} else if (strcmp(name, "lookup_hosts_result") == 0) {
 		m->hosts_result.status = LOOKUP_HOSTS_OK;
 		strcpy(m->hosts_result.error, "none");
