@@ -96,8 +96,8 @@ static void test_bad_headers(void **state)
 	    "sealmail-sts-cache 2\nid: a\nfetched: 1\n\nversion: STSv1\nmode: none\nmax_age: 1\n",
 	    "sealmail-sts-cache 1\nid: a-b\nfetched: 1\n\nversion: STSv1\nmode: none\nmax_age: 1\n",
 	    "sealmail-sts-cache 1\nid: \nfetched: 1\n\nversion: STSv1\nmode: none\nmax_age: 1\n",
-	    "sealmail-sts-cache 1\nid: 012345678901234567890123456789012\nfetched: 1\n\n"
-	    "version: STSv1\nmode: none\nmax_age: 1\n",
+	    ("sealmail-sts-cache 1\nid: 012345678901234567890123456789012\nfetched: 1\n\n"
+	     "version: STSv1\nmode: none\nmax_age: 1\n"),
 	    "sealmail-sts-cache 1\nid: a\nfetched: -1\n\nversion: STSv1\nmode: none\nmax_age: 1\n",
 	    "sealmail-sts-cache 1\nid: a\nfetched: 1x\n\nversion: STSv1\nmode: none\nmax_age: 1\n",
 	    "sealmail-sts-cache 1\nfetched: 1\nid: a\n\nversion: STSv1\nmode: none\nmax_age: 1\n",

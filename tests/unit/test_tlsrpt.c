@@ -152,8 +152,8 @@ static void test_mailto_invalid(void **state)
 	    "mailto:%c3%a9@b.example", /* non-ASCII: not here */
 	    "mailto:%22a@b.example",
 	    "mailto:%22a%5C%22@b.example",
-	    "mailto:0123456789012345678901234567890123456789012345678901234567890123"
-	    "4@b.example",
+	    ("mailto:0123456789012345678901234567890123456789012345678901234567890123"
+	     "4@b.example"),
 	    "https:",
 	    "https:/h.example",
 	    "https://",
