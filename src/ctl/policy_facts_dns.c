@@ -207,7 +207,7 @@ static void facts_sts_cached(const struct config *cfg, const char *domain, struc
 	memset(p, 0, sizeof(*p));
 	if (!sts_host_valid(domain))
 		return;
-	snprintf(path, sizeof(path), "%s/sts/%s", cfg->data_dir, domain);
+	snprintf(path, sizeof(path), "%s/" STS_CACHE_DIR "/%s", cfg->data_dir, domain);
 	text = read_file(path, STS_CACHE_FILE_SIZE_MAX, &len);
 	if (text != NULL && sts_cache_parse(text, len, p, &why) < 0)
 		memset(p, 0, sizeof(*p));

@@ -503,7 +503,7 @@ int lookup_main(const struct config *cfg, int parent_fd)
 	 * (the parent sees this role exit), naming the file. */
 	if (lookup_resolver_make(l, &why) < 0)
 		fatal("event=fatal reason=\"[dns] %s\"", why);
-	snprintf(sts_dir, sizeof(sts_dir), "%s/sts", cfg->data_dir);
+	snprintf(sts_dir, sizeof(sts_dir), "%s/" STS_CACHE_DIR, cfg->data_dir);
 	l->hosts_env.sts = sts_cache_new(l->base, sts_dir, lookup_sts_env, l);
 	event_base_dispatch(l->base);
 	return 0;

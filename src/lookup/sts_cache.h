@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "mail/tls_evidence.h"
+#include "policy/sts.h" /* STS_CACHE_FILE_SIZE_MAX, sts_cache_text_parse() */
 
 struct event_base;
 struct dns_resolver;
@@ -24,7 +25,6 @@ struct sts_fetch_result;
 
 #define STS_CACHE_ENTRIES_MAX 1000     /* domains held in memory (least recently used go) */
 #define STS_CACHE_FILES_MAX 10000      /* policy files in data_dir/sts/ */
-#define STS_CACHE_FILE_SIZE_MAX 16384  /* one policy file */
 #define STS_CACHE_WAITERS_MAX 256      /* lookups of one domain waiting for one fetch */
 #define STS_CACHE_RETRY_SECONDS 300    /* a failed fetch for an id is not retried sooner */
 #define STS_CACHE_RECHECK_SECONDS 86400 /* a policy older than this is fetched anew */
@@ -60,8 +60,8 @@ void sts_cache_lookup(struct sts_cache *c, const char *domain, sts_cache_done_fn
 /* Writes P (with its id and fetched time) as the text of a cache file into
  * BUF; returns its length, or -1 when it does not fit. */
 int sts_cache_format(const struct sts_policy *p, char *buf, size_t size);
-/* Parses a cache file's TEXT (LEN bytes) into *P. Returns 0, or -1 with
- * *ERROR_R. */
+/* Parses a cache file's TEXT (LEN bytes) into *P with
+ * sts_cache_text_parse() (policy/sts.h). Returns 0, or -1 with *ERROR_R. */
 int sts_cache_parse(const char *text, size_t len, struct sts_policy *p, const char **error_r);
 
 /* 1 when P is a policy (not absent) that has not expired at NOW. */

@@ -12,8 +12,9 @@
  *   max_age: 86400
  *   mx: mx.example.com
  *
- * The policy part is read back with the same parser as a fetched policy
- * (policy/sts.h). Written as a temporary file, fsync'ed, renamed over the
+ * The file is read back by sts_cache_text_parse() (policy/sts.h), whose
+ * policy part is the parser of a fetched policy; the queue's TLS reports
+ * read it too, for the policy's lines. Written as a temporary file, fsync'ed, renamed over the
  * old one and the directory fsync'ed, so a crash leaves the old policy or
  * the new one, never a mix. Called by sts_cache.c; `policy explain` reads
  * the files and turns a fetch into a policy with the same functions.
@@ -34,7 +35,6 @@
 #include "lookup/sts_cache_private.h"
 #include "policy/sts.h"
 
-#define STS_CACHE_MAGIC "sealmail-sts-cache 1\n"
 #define STS_CACHE_PATH_MAX 4400
 /* a policy is written to "." DOMAIN ".tmp", then renamed to DOMAIN */
 #define STS_CACHE_TMP_PREFIX "."
@@ -66,8 +66,9 @@ int sts_cache_format(const struct sts_policy *p, char *buf, size_t size)
 	int n;
 	unsigned i;
 
-	n = snprintf(buf, size, STS_CACHE_MAGIC "id: %s\nfetched: %llu\n\nversion: STSv1\n"
-	                        "mode: %s\nmax_age: %u\n",
+	n = snprintf(buf, size,
+	             STS_CACHE_FILE_MAGIC "id: %s\nfetched: %llu\n\nversion: STSv1\n"
+	                                  "mode: %s\nmax_age: %u\n",
 	             p->id, (unsigned long long)p->fetched, sts_mode_name(p->mode), p->max_age);
 	if (n < 0 || (size_t)n >= size)
 		return -1;
@@ -81,61 +82,12 @@ int sts_cache_format(const struct sts_policy *p, char *buf, size_t size)
 	return (int)o;
 }
 
-/* Reads the header line "KEY: VALUE\n" at *POS of TEXT into VALUE (not
- * empty, no NUL in it: VALUE is read as a string). */
-static int sts_cache_header(const char *text, size_t len, size_t *pos, const char *key,
-                            char *value, size_t size)
-{
-	size_t klen = strlen(key), vlen;
-	const char *line = text + *pos, *lf = memchr(line, '\n', len - *pos);
-
-	if (lf == NULL || (size_t)(lf - line) < klen + 2 || memcmp(line, key, klen) != 0 ||
-	    line[klen] != ':' || line[klen + 1] != ' ')
-		return -1;
-	vlen = (size_t)(lf - line) - klen - 2;
-	if (vlen == 0 || vlen >= size || memchr(line + klen + 2, '\0', vlen) != NULL)
-		return -1;
-	memcpy(value, line + klen + 2, vlen);
-	value[vlen] = '\0';
-	*pos += (size_t)(lf - line) + 1;
-	return 0;
-}
-
 int sts_cache_parse(const char *text, size_t len, struct sts_policy *p, const char **error_r)
 {
-	char id[STS_ID_MAX], fetched[24], *end;
-	size_t pos = sizeof(STS_CACHE_MAGIC) - 1, i;
-	unsigned long long t;
+	const char *body;
+	size_t body_len;
 
-	if (len < pos || memcmp(text, STS_CACHE_MAGIC, pos) != 0) {
-		*error_r = "not an MTA-STS cache file";
-		return -1;
-	}
-	if (sts_cache_header(text, len, &pos, "id", id, sizeof(id)) < 0 ||
-	    sts_cache_header(text, len, &pos, "fetched", fetched, sizeof(fetched)) < 0 ||
-	    pos >= len || text[pos] != '\n') {
-		*error_r = "bad header";
-		return -1;
-	}
-	for (i = 0; id[i] != '\0'; i++)
-		if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z') ||
-		      (id[i] >= '0' && id[i] <= '9')) ||
-		    i >= STS_TXT_ID_MAX) {
-			*error_r = "bad id";
-			return -1;
-		}
-	errno = 0;
-	t = strtoull(fetched, &end, 10);
-	if (errno != 0 || *end != '\0' || fetched[0] < '0' || fetched[0] > '9') {
-		*error_r = "bad fetch time";
-		return -1;
-	}
-	pos++;
-	if (sts_policy_parse(text + pos, len - pos, p, error_r) < 0)
-		return -1;
-	strlcpy_checked(p->id, id, sizeof(p->id));
-	p->fetched = t;
-	return 0;
+	return sts_cache_text_parse(text, len, p, &body, &body_len, error_r);
 }
 
 static void sts_cache_path(char *buf, size_t size, const char *dir, const char *prefix,

@@ -1,13 +1,16 @@
 /*
  * sts.c: the MTA-STS TXT record and policy file parsers and the MX match
  * (see sts.h). Pure: bytes in, a struct sts_policy or an error out. Called
- * by the lookup role after its DNS query and HTTPS fetch, by the policy
- * decision for the MX match, and by `sealmail tls-check`.
+ * by the lookup role after its DNS query and HTTPS fetch and for its cache
+ * files, by the policy decision for the MX match, by `sealmail tls-check`,
+ * and by the queue's TLS reports for the policy lines of a cache file.
  */
 #include "policy/sts.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -443,4 +446,81 @@ int sts_policy_parse(const char *text, size_t len, struct sts_policy *out, const
 fail:
 	memset(out, 0, sizeof(*out));
 	return -1;
+}
+
+/* ---- the lookup role's cache file ------------------------------------------ */
+
+/* Reads the header line "KEY: VALUE\n" at *POS of TEXT into VALUE (not
+ * empty, no NUL in it: VALUE is read as a string). */
+static int cache_header(const char *text, size_t len, size_t *pos, const char *key, char *value,
+                        size_t size)
+{
+	size_t klen = strlen(key), vlen;
+	const char *line = text + *pos, *lf = memchr(line, '\n', len - *pos);
+
+	if (lf == NULL || (size_t)(lf - line) < klen + 2 || memcmp(line, key, klen) != 0 ||
+	    line[klen] != ':' || line[klen + 1] != ' ')
+		return -1;
+	vlen = (size_t)(lf - line) - klen - 2;
+	if (vlen == 0 || vlen >= size || memchr(line + klen + 2, '\0', vlen) != NULL)
+		return -1;
+	memcpy(value, line + klen + 2, vlen);
+	value[vlen] = '\0';
+	*pos += (size_t)(lf - line) + 1;
+	return 0;
+}
+
+/* The header's id (1-32 letters and digits) and fetched time (digits). */
+static int cache_header_values(const char *id, const char *fetched, uint64_t *fetched_r,
+                               const char **error_r)
+{
+	unsigned long long t;
+	char *end;
+	size_t i;
+
+	for (i = 0; id[i] != '\0'; i++)
+		if (!is_alnum(id[i]) || i >= STS_TXT_ID_MAX) {
+			*error_r = "bad id";
+			return -1;
+		}
+	errno = 0;
+	t = strtoull(fetched, &end, 10);
+	if (errno != 0 || *end != '\0' || fetched[0] < '0' || fetched[0] > '9') {
+		*error_r = "bad fetch time";
+		return -1;
+	}
+	*fetched_r = t;
+	return 0;
+}
+
+int sts_cache_text_parse(const char *text, size_t len, struct sts_policy *out, const char **body_r,
+                         size_t *body_len_r, const char **error_r)
+{
+	char id[STS_ID_MAX], fetched[24];
+	size_t pos = sizeof(STS_CACHE_FILE_MAGIC) - 1;
+	uint64_t t;
+
+	memset(out, 0, sizeof(*out));
+	*body_r = NULL;
+	*body_len_r = 0;
+	if (len < pos || memcmp(text, STS_CACHE_FILE_MAGIC, pos) != 0) {
+		*error_r = "not an MTA-STS cache file";
+		return -1;
+	}
+	if (cache_header(text, len, &pos, "id", id, sizeof(id)) < 0 ||
+	    cache_header(text, len, &pos, "fetched", fetched, sizeof(fetched)) < 0 || pos >= len ||
+	    text[pos] != '\n') {
+		*error_r = "bad header";
+		return -1;
+	}
+	if (cache_header_values(id, fetched, &t, error_r) < 0)
+		return -1;
+	pos++;
+	if (sts_policy_parse(text + pos, len - pos, out, error_r) < 0)
+		return -1;
+	strlcpy_checked(out->id, id, sizeof(out->id));
+	out->fetched = t;
+	*body_r = text + pos;
+	*body_len_r = len - pos;
+	return 0;
 }

@@ -19,6 +19,9 @@
 #define STS_POLICY_LINE_MAX 1024  /* one line of the policy file, without its end */
 #define STS_MAX_AGE_MAX 31557600  /* 3.2: the largest max_age, about a year */
 #define STS_HOST_MAX 253          /* a domain name in text, without a final dot */
+#define STS_CACHE_DIR "sts"       /* the lookup role's cache files, under data_dir */
+#define STS_CACHE_FILE_MAGIC "sealmail-sts-cache 1\n" /* a cache file's first line */
+#define STS_CACHE_FILE_SIZE_MAX 16384                 /* one cache file, read whole */
 
 /* Parses the _mta-sts.DOMAIN TXT record TXT (its strings already joined)
  * as RFC 8461 3.1 writes it: "v=STSv1" first, then ";"-separated fields
@@ -52,6 +55,17 @@ int sts_txt_select_tagged(const char *const *txts, size_t n, const char *tag);
  * clears the rest of OUT (id, fetched and error are the caller's).
  * Returns 0, or -1 with *ERROR_R (OUT then mode STS_MODE_ABSENT). */
 int sts_policy_parse(const char *text, size_t len, struct sts_policy *out, const char **error_r);
+
+/* Parses the text of an MTA-STS cache file (LEN bytes; the lookup role
+ * writes one per domain in data_dir/sts/, see lookup/sts_cache_file.c):
+ * the STS_CACHE_FILE_MAGIC line, "id: ID" (1-32 letters and digits),
+ * "fetched: SECONDS", an empty line, then the policy as
+ * sts_policy_parse() reads it. Fills OUT with the policy, its id and
+ * fetched time, and *BODY_R and *BODY_LEN_R with the policy's bytes
+ * within TEXT (what TLS-RPT reports as the policy's lines). Returns 0, or
+ * -1 with *ERROR_R (OUT cleared, *BODY_R NULL). */
+int sts_cache_text_parse(const char *text, size_t len, struct sts_policy *out, const char **body_r,
+                         size_t *body_len_r, const char **error_r);
 
 /* 1 when MX_HOST (any case, a final dot ignored) matches one of P's mx
  * patterns (RFC 8461 4.1): equal to a host name pattern, or one label

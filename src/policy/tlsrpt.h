@@ -149,6 +149,16 @@ int tlsrpt_report_json(const struct tlsrpt_report *r, struct evbuffer *out, cons
 void tlsrpt_policy_from_sts(const struct sts_policy *p, const char *domain,
                             struct tlsrpt_policy *out);
 
+/* Fills the policy-string and mx-host of the "sts" policy OUT (its type,
+ * domain and counts kept) from the MTA-STS policy P and its text BODY of
+ * LEN bytes (sts_cache_text_parse() gives both): one string per line of
+ * BODY that is not blank, without its LF or CRLF (RFC 8460 4.4), and P's
+ * mx patterns. policy-string is left out when BODY has more lines than
+ * TLSRPT_POLICY_STRINGS_MAX or one longer than TLSRPT_POLICY_STRING_MAX -
+ * 1 (a policy cut short would be a different policy). */
+void tlsrpt_policy_fill_sts(struct tlsrpt_policy *out, const struct sts_policy *p, const char *body,
+                            size_t len);
+
 /* Fills OUT (cleared first) as the "tlsa" policy of DOMAIN for MX_HOST
  * from its N TLSA records (at most TLSA_MAX): one policy-string per record
  * in presentation form "3 1 1 HEX" (cut to TLSRPT_POLICY_STRING_MAX), and

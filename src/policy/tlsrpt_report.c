@@ -277,6 +277,52 @@ void tlsrpt_policy_from_sts(const struct sts_policy *p, const char *domain,
 	out->n_mx_hosts = n_mx;
 }
 
+/* The lines of BODY (LEN bytes) that are not blank into OUT's strings;
+ * -1 (OUT's strings then partly written) when they break a bound. */
+static int policy_lines(struct tlsrpt_policy *out, const char *body, size_t len)
+{
+	size_t pos = 0;
+	uint32_t n = 0;
+
+	while (pos < len) {
+		const char *line = body + pos, *lf = memchr(line, '\n', len - pos);
+		size_t line_len = lf != NULL ? (size_t)(lf - line) : len - pos, blank = 0;
+
+		pos += line_len + (lf != NULL);
+		if (lf != NULL && line_len > 0 && line[line_len - 1] == '\r')
+			line_len--;
+		while (blank < line_len && (line[blank] == ' ' || line[blank] == '\t'))
+			blank++;
+		if (blank == line_len)
+			continue;
+		if (n >= TLSRPT_POLICY_STRINGS_MAX || line_len >= TLSRPT_POLICY_STRING_MAX ||
+		    memchr(line, '\0', line_len) != NULL)
+			return -1;
+		memcpy(out->strings[n], line, line_len);
+		out->strings[n++][line_len] = '\0';
+	}
+	out->n_strings = n;
+	return 0;
+}
+
+void tlsrpt_policy_fill_sts(struct tlsrpt_policy *out, const struct sts_policy *p, const char *body,
+                            size_t len)
+{
+	uint32_t n_mx = p->n_mx < TLSRPT_MX_HOSTS_MAX ? p->n_mx : TLSRPT_MX_HOSTS_MAX;
+
+	memset(out->strings, 0, sizeof(out->strings));
+	out->n_strings = 0;
+	if (policy_lines(out, body, len) < 0) {
+		memset(out->strings, 0, sizeof(out->strings));
+		out->n_strings = 0;
+	}
+	memset(out->mx_hosts, 0, sizeof(out->mx_hosts));
+	for (uint32_t i = 0; i < n_mx; i++)
+		snprintf(out->mx_hosts[i], TLSRPT_NAME_MAX, "%.*s",
+		         (int)strnlen(p->mx[i], sizeof(p->mx[i])), p->mx[i]);
+	out->n_mx_hosts = n_mx;
+}
+
 void tlsrpt_policy_from_tlsa(const struct tlsa_record *records, uint32_t n, const char *domain,
                              const char *mx_host, struct tlsrpt_policy *out)
 {

@@ -184,6 +184,7 @@ static int queue_tlsrpt_send_domain(const struct tlsrpt_domain *dom, uint32_t da
 	                sizeof(r->organization_name));
 	strlcpy_checked(r->contact_info, cfg->outbound_tls_report_from, sizeof(r->contact_info));
 	tlsrpt_store_fill_report(dom, day, r);
+	tlsrpt_store_fill_sts(dom, QUEUE_TLSRPT_STS_DIR, r); /* at report time, not per delivery */
 	if (tlsrpt_report_id(r->start, unique, cfg->hostname, r->report_id, sizeof(r->report_id)) ==
 	    0)
 		text = queue_tlsrpt_mail(r, unique, dom, &rec, &len, &why);

@@ -9,11 +9,16 @@
  * One per queue role process. Called by queue.c (start, stop),
  * queue_remote.c (each task result) and queue_ctl.c (requests); calls
  * tlsrpt_store.c, tlsrpt_mail.c and queue.c's queue_inject().
+ *
+ * A report's "sts" policies get their lines from the lookup role's MTA-STS
+ * cache files: the queue runs in data_dir (its root when chrooted), as the
+ * same user, so QUEUE_TLSRPT_STS_DIR is a path relative to it.
  */
 #ifndef SEALMAIL_QUEUE_TLSRPT_H
 #define SEALMAIL_QUEUE_TLSRPT_H
 
 #include "mail/delivery.h"
+#include "policy/sts.h"
 #include "queue/queue_private.h"
 
 struct evbuffer;
@@ -23,6 +28,9 @@ struct evbuffer;
 #define QUEUE_TLSRPT_DELAY_MIN 300  /* a day's reports go this long after midnight UTC */
 #define QUEUE_TLSRPT_DELAY_MAX 3600 /* ... plus a random part up to this (5.1) */
 #define QUEUE_TLSRPT_OWN_MAX 1024   /* report mails remembered, not to count their own */
+
+/* the lookup role's MTA-STS cache files, relative to data_dir (see above) */
+#define QUEUE_TLSRPT_STS_DIR STS_CACHE_DIR
 
 /* Loads the saved counts and starts the timer, on Q's event base. */
 void queue_tlsrpt_start(struct queue *q);

@@ -1,7 +1,8 @@
 /*
  * tlsrpt_store.c: the TLS-RPT counts in memory, as bytes and in their file
  * (see tlsrpt_store.h). Called by queue_tlsrpt.c and the unit tests; calls
- * only lib/ (hash, ipc codec, crc32c, util).
+ * lib/ (hash, ipc codec, crc32c, util) and, for the lines of an MTA-STS
+ * policy, the pure parsers of policy/.
  *
  * Fault points (lib/fault.h): queue/tlsrpt/write, queue/tlsrpt/rename.
  */
@@ -20,6 +21,7 @@
 #include "lib/hash.h"
 #include "lib/ipc.h"
 #include "lib/util.h"
+#include "policy/sts.h"
 
 #define TLSRPT_STORE_MAGIC 0x54525054u /* "TPRT" read as little-endian */
 #define TLSRPT_STORE_VERSION 1
@@ -291,6 +293,38 @@ void tlsrpt_store_fill_report(const struct tlsrpt_domain *dom, uint32_t day,
 			f->failed_session_count = c->details[j].sessions;
 		}
 	}
+}
+
+/* 1 when one of the first N counted policies of DOM is an "sts" one. */
+static int tlsrpt_domain_has_sts(const struct tlsrpt_domain *dom, uint32_t n)
+{
+	for (uint32_t i = 0; i < n && i < dom->n_policies; i++)
+		if (strcmp(dom->policies[i].type, "sts") == 0)
+			return 1;
+	return 0;
+}
+
+void tlsrpt_store_fill_sts(const struct tlsrpt_domain *dom, const char *dir,
+                           struct tlsrpt_report *r)
+{
+	char path[4200];
+	struct sts_policy sts;
+	const char *body, *why;
+	size_t len, body_len;
+	char *text;
+
+	if (!tlsrpt_domain_has_sts(dom, r->n_policies) || !sts_host_valid(dom->name))
+		return;
+	snprintf(path, sizeof(path), "%s/%s", dir, dom->name);
+	text = read_file(path, STS_CACHE_FILE_SIZE_MAX, &len);
+	if (text == NULL)
+		return; /* not cached (or unreadable): the lines stay out */
+	if (sts_cache_text_parse(text, len, &sts, &body, &body_len, &why) == 0)
+		for (uint32_t i = 0; i < r->n_policies && i < dom->n_policies; i++)
+			if (strcmp(dom->policies[i].type, "sts") == 0 &&
+			    strcmp(dom->policies[i].sts_id, sts.id) == 0)
+				tlsrpt_policy_fill_sts(&r->policies[i], &sts, body, body_len);
+	free(text);
 }
 
 /* ---- bytes ----------------------------------------------------------------- */

@@ -8,7 +8,8 @@
  * dimension; what a bound refuses is counted as dropped, never grown.
  *
  * Memory and bytes only, plus the load and save of its one file (temp
- * file, fsync, rename). Called by queue_tlsrpt.c (the queue role's
+ * file, fsync, rename) and the read of a domain's MTA-STS cache file for
+ * its report. Called by queue_tlsrpt.c (the queue role's
  * counting, its daily report and `sealmail tls-report`), and the unit
  * tests.
  */
@@ -108,6 +109,14 @@ void tlsrpt_store_forget_day(struct tlsrpt_store *s, uint32_t day);
  * second as the end. */
 void tlsrpt_store_fill_report(const struct tlsrpt_domain *dom, uint32_t day,
                               struct tlsrpt_report *r);
+
+/* Fills the policy-string and mx-host of R's "sts" policies (R filled from
+ * DOM by tlsrpt_store_fill_report()) from the MTA-STS cache file DIR/NAME
+ * of DOM (policy/sts.h: the lookup role keeps it), for the policies whose
+ * counted id is the file's. When the file is missing, unreadable, not a
+ * cache file, or of another id, those policies stay without them. */
+void tlsrpt_store_fill_sts(const struct tlsrpt_domain *dom, const char *dir,
+                           struct tlsrpt_report *r);
 
 /* The store as bytes (its file): a magic, a version, the days, a CRC-32C. */
 void tlsrpt_store_encode(const struct tlsrpt_store *s, struct ipc_writer *w);

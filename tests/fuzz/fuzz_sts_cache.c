@@ -1,7 +1,8 @@
 /*
  * fuzz_sts_cache.c: libFuzzer harness for the MTA-STS cache file's parser
- * (sts_cache_parse, lookup/sts_cache_file.c), which reads back what a
- * restart finds in data_dir/sts/. What is accepted stays within the bounds
+ * (sts_cache_parse, lookup/sts_cache_file.c, on sts_cache_text_parse of
+ * policy/sts.c), which reads back what a restart finds in data_dir/sts/
+ * and gives the queue's TLS reports the policy's lines. What is accepted stays within the bounds
  * (an id of 1 to 32 letters and digits, a mode, at most STS_MX_MAX
  * patterns, no error text); what sts_cache_format writes for it fits a
  * cache file and parses back to the same policy, and writes the same bytes
@@ -25,6 +26,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (sts_cache_parse((const char *)data, size, &p, &why) < 0) {
 		CHECK(why != NULL && why[0] != '\0');
 		return 0;
+	}
+	/* the policy/ parser it calls: the same policy, its body inside the input */
+	{
+		struct sts_policy q;
+		const char *body;
+		size_t body_len;
+
+		CHECK(sts_cache_text_parse((const char *)data, size, &q, &body, &body_len, &why) ==
+		      0);
+		CHECK(memcmp(&p, &q, sizeof(p)) == 0);
+		CHECK(body > (const char *)data && body + body_len == (const char *)data + size);
 	}
 	n = strnlen(p.id, sizeof(p.id));
 	CHECK(n > 0 && n <= STS_TXT_ID_MAX);

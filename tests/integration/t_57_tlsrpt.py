@@ -4,8 +4,9 @@ its remote deliveries, `sealmail tls-report show [DOMAIN]`, the report
 mails `sealmail tls-report send [--today]` and the daily timer queue, as
 they land in a local Maildir: their header (5.3), the gzip attachment and
 the JSON inside (4.4) with its counts, policy types, result types and
-dates; the counts file read back at start and written after a send;
-`[outbound] tls_report = no`.
+dates; the policy-string and mx-host of an "sts" policy taken from the
+lookup role's MTA-STS cache file at report time; the counts file read
+back at start and written after a send; `[outbound] tls_report = no`.
 
 Two parts. `SeededCounts` starts servers on a counts file written here
 (the store's file format: magic, version, days, CRC-32C), so the report
@@ -212,20 +213,41 @@ failed: 0
 """
 
 
-def seeded_server(test_dns, days, **kw):
+# report.test's MTA-STS policy as the lookup role's cache keeps it
+# (src/lookup/sts_cache_file.c), for the id its "sts" counts were made with
+STS_LINES = ["version: STSv1", "mode: enforce", "max_age: 604800", "mx: mx.report.test",
+             "mx: *.backup.report.test"]
+
+
+def sts_cache_file(sts_id, lines):
+    return ("sealmail-sts-cache 1\nid: %s\nfetched: %d\n\n%s\n"
+            % (sts_id, int(time.time()), "\n".join(lines))).encode()
+
+
+def seeded_server(test_dns, days, sts=None, **kw):
+    """A server started on the counts DAYS, with the MTA-STS cache files
+    STS ({domain: bytes}) in data_dir/sts/."""
     srv = outbound.outbound_server(test_dns.resolver(), 25, users=USERS,
                                    server={"start": False}, check_greeting=False, **kw)
     d = os.path.join(srv.data_dir, "tlsrpt")
     os.mkdir(d, 0o700)
-    with open(os.path.join(d, "counts"), "wb") as f:
+    paths = [d, os.path.join(d, "counts")]
+    with open(paths[1], "wb") as f:
         f.write(counts_file(days))
+    if sts:
+        paths.append(os.path.join(srv.data_dir, "sts"))
+        os.mkdir(paths[-1], 0o700)
+        for domain, text in sts.items():
+            paths.append(os.path.join(srv.data_dir, "sts", domain))
+            with open(paths[-1], "wb") as f:
+                f.write(text)
     if os.geteuid() == 0:
         # the queue runs as the server's user (sealmail when it exists)
         try:
             pw = pwd.getpwnam("sealmail")
         except KeyError:
             pw = pwd.getpwnam("nobody")
-        for path in (d, os.path.join(d, "counts")):
+        for path in paths:
             os.chown(path, pw.pw_uid, pw.pw_gid)
     srv.start()
     outbound.wait_greeting(srv)
@@ -243,7 +265,8 @@ class SeededCounts(outbound.OutboundTestCase, ReportChecks):
         cls.dns = cls.start_unbound([("probe.test", "A", "127.0.0.1")])
         days = [(cls.old, [("old.test", "mailto:" + RUA, [("no-policy-found", "", "", 7, 0, [])])]),
                 (cls.today, TODAY_DOMAINS)]
-        cls.srv = seeded_server(cls.dns, days)
+        cls.srv = seeded_server(cls.dns, days,
+                                sts={"report.test": sts_cache_file("2026id1", STS_LINES)})
         cls.addClassCleanup(cls.srv.close)
 
     def test_1_old_day_sent(self):
@@ -288,11 +311,17 @@ class SeededCounts(outbound.OutboundTestCase, ReportChecks):
         msg = wait_report(self.srv, RUA, "report.test")
         report = self.check_report(msg, "report.test", self.today)
         self.assertEqual(policies_of(report), {
-            ("sts", (), "report.test"): (3, 2, {
+            ("sts", ("mx.report.test", "*.backup.report.test"), "report.test"): (3, 2, {
                 ("certificate-expired", "mx.report.test", NET + "1"): 2}),
             ("tlsa", ("mx2.report.test",), "report.test"): (1, 1, {
                 ("tlsa-invalid", "mx2.report.test", NET + "2"): 1}),
             ("no-policy-found", (), "report.test"): (4, 0, {})})
+        # the "sts" policy's lines and patterns come from the cached policy
+        # of the id counted (RFC 8460 4.4); the others have none
+        strings = {p["policy"]["policy-type"]: p["policy"].get("policy-string")
+                   for p in report["policies"]}
+        self.assertEqual(strings["sts"], STS_LINES)
+        self.assertEqual(strings["no-policy-found"], None)
         # one mail to both addresses of the rua
         for address in (RUA, RUA2):
             msg = wait_report(self.srv, address, "two.test")

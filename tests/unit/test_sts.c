@@ -2,7 +2,8 @@
  * test_sts.c: the MTA-STS parsers (RFC 8461): the TXT record (3.1), the
  * policy file (3.2) and the MX match (4.1); valid and invalid inputs from
  * the grammar, every prefix of a valid input, and every byte of one
- * replaced by the bytes the grammar forbids.
+ * replaced by the bytes the grammar forbids; and the text of the lookup
+ * role's cache file, with the span of its policy lines.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -530,6 +531,63 @@ static void test_mode_names(void **state)
 	assert_string_equal(sts_mode_name(99), "?");
 }
 
+/* ---- the cache file's text ------------------------------------------ */
+
+#define CACHE_HEAD STS_CACHE_FILE_MAGIC "id: 2026A1\nfetched: 1796119200\n\n"
+#define CACHE_BODY "version: STSv1\nmode: testing\nmax_age: 600\nmx: MX.example.com\n"
+
+static void test_cache_text(void **state)
+{
+	static const char text[] = CACHE_HEAD CACHE_BODY;
+	static const char *const bad[] = {
+	    "sealmail-sts-cache 2\nid: a\nfetched: 1\n\n" CACHE_BODY,
+	    STS_CACHE_FILE_MAGIC "fetched: 1\nid: a\n\n" CACHE_BODY,
+	    STS_CACHE_FILE_MAGIC "id: a-b\nfetched: 1\n\n" CACHE_BODY,
+	    STS_CACHE_FILE_MAGIC "id: 123456789012345678901234567890123\nfetched: 1\n\n" CACHE_BODY,
+	    STS_CACHE_FILE_MAGIC "id: a\nfetched: -1\n\n" CACHE_BODY,
+	    STS_CACHE_FILE_MAGIC "id: a\nfetched: 1\n" CACHE_BODY,
+	    STS_CACHE_FILE_MAGIC "id: a\nfetched: 1\n\nversion: STSv1\nmode: enforce\n",
+	};
+	struct sts_policy p;
+	const char *body = NULL, *why = NULL;
+	size_t len = 0;
+
+	assert_int_equal(sts_cache_text_parse(text, sizeof(text) - 1, &p, &body, &len, &why), 0);
+	assert_ptr_equal(body, text + sizeof(CACHE_HEAD) - 1);
+	assert_int_equal(len, sizeof(CACHE_BODY) - 1);
+	assert_string_equal(p.id, "2026A1");
+	assert_int_equal(p.fetched, 1796119200);
+	assert_int_equal(p.mode, STS_MODE_TESTING);
+	assert_int_equal(p.max_age, 600);
+	assert_int_equal(p.n_mx, 1);
+	assert_string_equal(p.mx[0], "mx.example.com"); /* lower-cased, the lines as written */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why = NULL;
+		body = text;
+		if (sts_cache_text_parse(bad[i], strlen(bad[i]), &p, &body, &len, &why) == 0)
+			fail_msg("accepted: %s", bad[i]);
+		assert_non_null(why);
+		assert_null(body);
+		assert_int_equal(len, 0);
+		assert_int_equal(p.mode, STS_MODE_ABSENT);
+	}
+	/* cut anywhere (no read past the cut): refused until the mx line has
+	 * a character, then the body runs to the cut */
+	for (size_t cut = 0, mx_at = (size_t)(strstr(text, "mx: ") - text) + 5; cut < sizeof(text);
+	     cut++) {
+		char *copy = malloc(cut + 1);
+		int r;
+
+		memcpy(copy, text, cut);
+		r = sts_cache_text_parse(copy, cut, &p, &body, &len, &why);
+		assert_int_equal(r, cut < mx_at ? -1 : 0);
+		if (r == 0)
+			assert_true(body == copy + sizeof(CACHE_HEAD) - 1 &&
+			            body + len == copy + cut);
+		free(copy);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -542,6 +600,7 @@ int main(void)
 	    cmocka_unit_test(test_policy_mx_patterns), cmocka_unit_test(test_policy_bounds),
 	    cmocka_unit_test(test_policy_prefixes),    cmocka_unit_test(test_policy_bad_bytes),
 	    cmocka_unit_test(test_mx_match),           cmocka_unit_test(test_mode_names),
+	    cmocka_unit_test(test_cache_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,7 +2,9 @@
  * test_tlsrpt_store.c: the TLS-RPT counts (queue/tlsrpt_store.h) and the
  * report mail (queue/tlsrpt_mail.h): counting by day, domain, policy and
  * failure row; what is not a session; every bound; the day roll-over; the
- * file written and read back, and refused when damaged; the mail's header
+ * file written and read back, and refused when damaged; the policy lines
+ * and mx patterns of "sts" policies from the MTA-STS cache file, when its
+ * id is the counted one, within the bounds; the mail's header
  * and its attachment, decompressed back to the JSON.
  */
 #include <stdarg.h>
@@ -22,6 +24,7 @@
 #include "lib/ipc.h"
 #include "lib/util.h"
 #include "queue/tlsrpt_mail.h"
+#include "policy/sts.h"
 #include "queue/tlsrpt_store.h"
 
 #define DAY0 20423u /* 2025-12-01 */
@@ -316,6 +319,110 @@ static void test_fill_report(void **state)
 	tlsrpt_store_free(&s);
 }
 
+/* Writes TEXT as the cache file DIR/NAME. */
+static void write_cache(const char *dir, const char *name, const char *text)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_non_null(f = fopen(path, "w"));
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* The JSON of the report of DOMAIN on DAY0 in S, its "sts" lines filled
+ * from DIR; "policy":{...} of its first policy into OUT of SIZE. */
+static void sts_filled(struct tlsrpt_store *s, const char *domain, const char *dir, uint32_t policy,
+                       char *out, size_t size)
+{
+	struct tlsrpt_domain *dom = dom_of(s, DAY0, domain);
+	struct tlsrpt_report *r = calloc(1, sizeof(*r));
+	struct evbuffer *json = evbuffer_new();
+	const char *why = NULL, *text, *at, *end;
+
+	tlsrpt_store_fill_report(dom, DAY0, r);
+	tlsrpt_store_fill_sts(dom, dir, r);
+	strcpy(r->organization_name, "Org");
+	strcpy(r->contact_info, "tlsrpt-noreply@mx.test");
+	strcpy(r->report_id, "20251201.abc@mx.test");
+	assert_int_equal(tlsrpt_report_json(r, json, &why), 0);
+	evbuffer_add(json, "", 1);
+	text = (const char *)evbuffer_pullup(json, -1);
+	for (at = text; policy-- > 0; at++)
+		assert_non_null(at = strstr(at, "\"policy\":{"));
+	assert_non_null(at = strstr(at, "\"policy\":{"));
+	assert_non_null(end = strchr(at, '}'));
+	snprintf(out, size, "%.*s", (int)(end - at + 1), at);
+	evbuffer_free(json);
+	free(r);
+}
+
+#define STS_HEAD(id) STS_CACHE_FILE_MAGIC "id: " id "\nfetched: 1764547200\n\n"
+#define STS_BODY                                                                                   \
+	"version: STSv1\nmode: enforce\nmax_age: 86400\nmx: mx.a.example\nmx: *.b.a.example\n"
+
+static void test_fill_sts(void **state)
+{
+	char dir[] = "/tmp/test_tlsrpt_XXXXXX", got[4096], path[64], body[8192], *o, *last = NULL;
+	struct tlsrpt_store *s = sample_store();
+	const char *bare = "\"policy\":{\"policy-type\":\"sts\",\"policy-domain\":\"a.example\"}";
+
+	assert_non_null(mkdtemp(dir));
+	/* no file: as before */
+	sts_filled(s, "a.example", dir, 0, got, sizeof(got));
+	assert_string_equal(got, bare);
+	/* the counted id: each line a string (CRLF and blank lines gone), the patterns */
+	write_cache(dir, "a.example",
+	            STS_HEAD("id1") "version: STSv1\r\nmode: enforce\n\nmax_age: 86400\nmx: "
+	                            "mx.a.example\nmx: *.b.a.example");
+	sts_filled(s, "a.example", dir, 0, got, sizeof(got));
+	assert_string_equal(got, "\"policy\":{\"policy-type\":\"sts\",\"policy-string\":["
+	                         "\"version: STSv1\",\"mode: enforce\",\"max_age: 86400\","
+	                         "\"mx: mx.a.example\",\"mx: *.b.a.example\"],"
+	                         "\"policy-domain\":\"a.example\","
+	                         "\"mx-host\":[\"mx.a.example\",\"*.b.a.example\"]}");
+	/* another id (the policy changed since), or not a cache file: as before */
+	write_cache(dir, "a.example", STS_HEAD("id2") STS_BODY);
+	sts_filled(s, "a.example", dir, 0, got, sizeof(got));
+	assert_string_equal(got, bare);
+	write_cache(dir, "a.example", STS_HEAD("id1") "version: STSv1\n");
+	sts_filled(s, "a.example", dir, 0, got, sizeof(got));
+	assert_string_equal(got, bare);
+	/* of two ids counted, the cached one is filled */
+	count(s, "a.example", AT(DAY0, 3), rep("sts", "", "mx.a.example", "192.0.2.1", "id2"),
+	      TLSRPT_COUNTED);
+	write_cache(dir, "a.example", STS_HEAD("id2") STS_BODY);
+	sts_filled(s, "a.example", dir, 0, got, sizeof(got));
+	assert_string_equal(got, bare);
+	sts_filled(s, "a.example", dir, 1, got, sizeof(got));
+	assert_non_null(strstr(got, "\"policy-string\":[\"version: STSv1\","));
+	/* past TLSRPT_POLICY_STRINGS_MAX lines, or a line too long: no
+	 * policy-string (not a policy cut short), the mx-host patterns still */
+	o = body + sprintf(body, STS_HEAD("id1") STS_BODY);
+	for (int i = 0; i < TLSRPT_POLICY_STRINGS_MAX - 5 + 1; i++)
+		o += sprintf(last = o, "x%d: y\n", i);
+	write_cache(dir, "a.example", body);
+	sts_filled(s, "a.example", dir, 0, got, sizeof(got));
+	assert_null(strstr(got, "policy-string"));
+	assert_non_null(strstr(got, "\"mx-host\":[\"mx.a.example\",\"*.b.a.example\"]"));
+	*last = '\0'; /* one line fewer: exactly the bound */
+	write_cache(dir, "a.example", body);
+	sts_filled(s, "a.example", dir, 0, got, sizeof(got));
+	assert_non_null(strstr(got, "\"policy-string\":["));
+	o = body + sprintf(body, STS_HEAD("id1") STS_BODY "x: ");
+	memset(o, 'y', TLSRPT_POLICY_STRING_MAX - 3);
+	o[TLSRPT_POLICY_STRING_MAX - 3] = '\0';
+	write_cache(dir, "a.example", body);
+	sts_filled(s, "a.example", dir, 0, got, sizeof(got));
+	assert_null(strstr(got, "policy-string"));
+	assert_non_null(strstr(got, "\"mx-host\":["));
+	snprintf(path, sizeof(path), "%s/a.example", dir);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+	tlsrpt_store_free(&s);
+}
+
 /* Inflates the gzip member GZ (LEN bytes) into OUT of SIZE; its length. */
 static size_t gunzip(const unsigned char *gz, size_t len, char *out, size_t size)
 {
@@ -403,10 +510,15 @@ static void test_mail(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_counting),        cmocka_unit_test(test_not_sessions),
-	    cmocka_unit_test(test_bounds),          cmocka_unit_test(test_day_rollover),
-	    cmocka_unit_test(test_file_round_trip), cmocka_unit_test(test_decode_refuses),
-	    cmocka_unit_test(test_fill_report),     cmocka_unit_test(test_mail),
+	    cmocka_unit_test(test_counting),
+	    cmocka_unit_test(test_not_sessions),
+	    cmocka_unit_test(test_bounds),
+	    cmocka_unit_test(test_day_rollover),
+	    cmocka_unit_test(test_file_round_trip),
+	    cmocka_unit_test(test_decode_refuses),
+	    cmocka_unit_test(test_fill_report),
+	    cmocka_unit_test(test_fill_sts),
+	    cmocka_unit_test(test_mail),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
