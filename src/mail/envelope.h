@@ -48,6 +48,11 @@ struct envelope {
 	 * only then do NOTIFY=SUCCESS, NOTIFY=DELAY and RET=FULL count, since
 	 * anyone else chooses the sender they go to (backscatter) */
 	int trusted;
+	/* the [listen NAME] it came in on ("local": the submission socket;
+	 * "" for the queue's own notices) and whether the client logged in
+	 * (SMTP AUTH): for the Received-TLS: field, so no login name */
+	char listener[64];
+	int authenticated;
 	unsigned flags; /* ENVELOPE_* above */
 	unsigned n_rcpts;
 	struct envelope_rcpt *rcpts;

@@ -90,6 +90,8 @@ void proto_envelope_encode(const struct envelope *env, struct ipc_writer *w)
 	ipc_put_str(w, env->ret);
 	ipc_put_str(w, env->envid);
 	ipc_put_u32(w, env->trusted != 0);
+	ipc_put_str(w, env->listener);
+	ipc_put_u32(w, env->authenticated != 0);
 	ipc_put_u32(w, env->flags);
 	ipc_put_u32(w, env->n_rcpts);
 	for (i = 0; i < env->n_rcpts; i++) {
@@ -108,7 +110,7 @@ void proto_envelope_encode(const struct envelope *env, struct ipc_writer *w)
 static void proto_envelope_get(struct ipc_reader *r, struct envelope *env)
 {
 	char addr[ENVELOPE_ADDR_MAX], orcpt[ENVELOPE_ADDR_MAX];
-	uint32_t n, i, notify, trusted, flags;
+	uint32_t n, i, notify, trusted, authenticated, flags;
 
 	envelope_init(env);
 	ipc_get_str(r, env->id, sizeof(env->id));
@@ -122,11 +124,15 @@ static void proto_envelope_get(struct ipc_reader *r, struct envelope *env)
 	ipc_get_str(r, env->envid, sizeof(env->envid));
 	trusted = ipc_get_u32(r);
 	env->trusted = trusted == 1;
+	ipc_get_str(r, env->listener, sizeof(env->listener));
+	authenticated = ipc_get_u32(r);
+	env->authenticated = authenticated == 1;
 	flags = ipc_get_u32(r);
 	env->flags = flags & ENVELOPE_FLAGS_ALL;
 	n = ipc_get_u32(r);
-	if (r->error || trusted > 1 || (flags & ~(uint32_t)ENVELOPE_FLAGS_ALL) != 0 || n == 0 ||
-	    n > ENVELOPE_MAX_RCPTS || n > r->left / PROTO_RCPT_MIN_OCTETS) {
+	if (r->error || trusted > 1 || authenticated > 1 ||
+	    (flags & ~(uint32_t)ENVELOPE_FLAGS_ALL) != 0 || n == 0 || n > ENVELOPE_MAX_RCPTS ||
+	    n > r->left / PROTO_RCPT_MIN_OCTETS) {
 		r->error = 1;
 		return;
 	}

@@ -44,8 +44,9 @@ struct proto_queue_pool_file {
 
 /* str queue id, u64 octets written, u32 their CRC-32C, the envelope (str
  * id, u64 time, str sender, helo, client, tls, body, ret, envid, u32
- * trusted (0 or 1), u32 flags (ENVELOPE_*), u32 n, n x (str addr, str
- * orcpt, u32 notify)). The decoder fills env (free it with
+ * trusted (0 or 1), str listener, u32 authenticated (0 or 1), u32 flags
+ * (ENVELOPE_*), u32 n, n x (str addr, str orcpt, u32 notify)). The
+ * decoder fills env (free it with
  * proto_queue_commit_free); an encoder may point env.rcpts at the
  * session's own. */
 struct proto_queue_commit {

@@ -10,11 +10,16 @@
  * Each copy starts with Return-Path:, Delivered-To: and Received-TLS:,
  * how the message reached us (modelled on Received-SPF, RFC 7208 9.1):
  *
- *   Received-TLS: TLSv1.3/TLS_AES_256_GCM_SHA384 client=::1 helo=x.test peer=untrusted trusted=no
- *   Received-TLS: none client=192.0.2.1 helo=x.test peer=none trusted=no
+ *   Received-TLS: TLSv1.3/TLS_AES_256_GCM_SHA384 client=::1 helo=x.test
+ *       listener=submission auth=yes peer=untrusted trusted=yes
+ *   Received-TLS: none client=192.0.2.1 helo=x.test listener=mx auth=no peer=none trusted=no
  *
+ * (each one line, never folded: the first is wrapped here only), giving
  * the inbound hop's TLS version/cipher ("none": plaintext), the client's
- * address and EHLO name, how the client was authenticated at the TLS layer
+ * address and EHLO name, the [listen NAME] it came in on ("local": the
+ * submission socket of `sealmail send`; "unknown" for the queue's own
+ * notices), whether the client logged in (SMTP AUTH; the login name is not
+ * written), how the client was authenticated at the TLS layer
  * ("untrusted": TLS without a checked client certificate, "none":
  * plaintext) and whether it was trusted (logged in, in trusted_networks or
  * submitting locally: envelope.trusted). Values are cut to one word.
@@ -85,12 +90,16 @@ static void queue_header_word(const char *s, char *out, size_t size)
 static void queue_received_tls(const struct envelope *env, char *out, size_t size)
 {
 	char tls[sizeof(env->tls)], client[sizeof(env->client)], helo[sizeof(env->helo)];
+	char listener[sizeof(env->listener)];
 
 	queue_header_word(env->tls[0] ? env->tls : "none", tls, sizeof(tls));
 	queue_header_word(env->client, client, sizeof(client));
 	queue_header_word(env->helo, helo, sizeof(helo));
-	snprintf(out, size, "Received-TLS: %s client=%s helo=%s peer=%s trusted=%s\n", tls, client,
-	         helo, env->tls[0] ? "untrusted" : "none", env->trusted ? "yes" : "no");
+	queue_header_word(env->listener, listener, sizeof(listener));
+	snprintf(out, size,
+	         "Received-TLS: %s client=%s helo=%s listener=%s auth=%s peer=%s trusted=%s\n", tls,
+	         client, helo, listener, env->authenticated ? "yes" : "no",
+	         env->tls[0] ? "untrusted" : "none", env->trusted ? "yes" : "no");
 }
 
 /* Writes the tmp/ copy of every pending local recipient. */

@@ -32,7 +32,7 @@ char *spool_envelope_format(const struct envelope *env, size_t *len_r)
 	    !spool_value_ok(env->helo) || !spool_value_ok(env->client) ||
 	    !spool_value_ok(env->tls) || !spool_value_ok(env->envid) ||
 	    strchr(env->envid, ' ') != NULL || !spool_value_ok(env->ret) ||
-	    !spool_value_ok(env->body)) {
+	    !spool_value_ok(env->body) || !spool_value_ok(env->listener)) {
 		free(buf);
 		return NULL;
 	}
@@ -44,6 +44,11 @@ char *spool_envelope_format(const struct envelope *env, size_t *len_r)
 	len = (size_t)n;
 	if (env->flags != 0)
 		len += (size_t)snprintf(buf + len, cap - len, "flags %u\n", env->flags);
+	/* written only when set, as "flags": older files have neither */
+	if (env->listener[0] != '\0')
+		len += (size_t)snprintf(buf + len, cap - len, "listener %s\n", env->listener);
+	if (env->authenticated)
+		len += (size_t)snprintf(buf + len, cap - len, "auth 1\n");
 	for (i = 0; i < env->n_rcpts; i++) {
 		const struct envelope_rcpt *r = &env->rcpts[i];
 		if (!spool_value_ok(r->addr) || !spool_value_ok(r->orcpt) ||
@@ -93,6 +98,15 @@ static int spool_flags_record(struct envelope *env, const char *val)
 	return 0;
 }
 
+/* "0" or "1" into *FLAG. */
+static int spool_bool_record(int *flag, const char *val)
+{
+	if (strcmp(val, "0") != 0 && strcmp(val, "1") != 0)
+		return -1;
+	*flag = val[0] == '1';
+	return 0;
+}
+
 /* Stores one "key value" record into ENV. */
 static int spool_record(struct envelope *env, const char *key, size_t klen, const char *val)
 {
@@ -101,10 +115,15 @@ static int spool_record(struct envelope *env, const char *key, size_t klen, cons
 		char *dst;
 		size_t size;
 	} fields[] = {
-	    {"id", env->id, sizeof(env->id)},       {"from", env->sender, sizeof(env->sender)},
-	    {"helo", env->helo, sizeof(env->helo)}, {"client", env->client, sizeof(env->client)},
-	    {"tls", env->tls, sizeof(env->tls)},    {"body", env->body, sizeof(env->body)},
-	    {"ret", env->ret, sizeof(env->ret)},    {"envid", env->envid, sizeof(env->envid)},
+	    {"id", env->id, sizeof(env->id)},
+	    {"from", env->sender, sizeof(env->sender)},
+	    {"helo", env->helo, sizeof(env->helo)},
+	    {"client", env->client, sizeof(env->client)},
+	    {"tls", env->tls, sizeof(env->tls)},
+	    {"body", env->body, sizeof(env->body)},
+	    {"ret", env->ret, sizeof(env->ret)},
+	    {"envid", env->envid, sizeof(env->envid)},
+	    {"listener", env->listener, sizeof(env->listener)},
 	};
 	size_t i;
 
@@ -114,12 +133,10 @@ static int spool_record(struct envelope *env, const char *key, size_t klen, cons
 		env->time = strtoull(val, NULL, 10);
 		return 0;
 	}
-	if (klen == 7 && memcmp(key, "trusted", 7) == 0) {
-		if (strcmp(val, "0") != 0 && strcmp(val, "1") != 0)
-			return -1;
-		env->trusted = val[0] == '1';
-		return 0;
-	}
+	if (klen == 7 && memcmp(key, "trusted", 7) == 0)
+		return spool_bool_record(&env->trusted, val);
+	if (klen == 4 && memcmp(key, "auth", 4) == 0)
+		return spool_bool_record(&env->authenticated, val);
 	if (klen == 5 && memcmp(key, "flags", 5) == 0)
 		return spool_flags_record(env, val);
 	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)

@@ -11,7 +11,10 @@
  * files written before it existed load as 0), "flags N" (the envelope's
  * ENVELOPE_* bits in decimal, written only when not 0, so files without
  * it load as 0 and files of plain mail stay readable by older versions),
- * an empty line; then a fixed-size
+ * "listener NAME" (the [listen NAME] it came in on) and "auth 1" (the client
+ * logged in), each written only when set, so older files load as "" and 0
+ * (files that have them are not readable by versions before them), an
+ * empty line; then a fixed-size
  * trailer "\nsealmail-env OFFSET CRC\n" (16 and 8 hex digits) giving where
  * the envelope starts, i.e. the message's length, and the CRC-32C of the
  * message, so that recovery can tell a complete file.

@@ -163,6 +163,8 @@ int smtp_data_open(struct smtp_session *s)
 
 	strlcpy_checked(s->envelope.client, s->client, sizeof(s->envelope.client));
 	strlcpy_checked(s->envelope.helo, s->helo, sizeof(s->envelope.helo));
+	strlcpy_checked(s->envelope.listener, s->listener->name, sizeof(s->envelope.listener));
+	s->envelope.authenticated = s->auth.user[0] != '\0';
 	if (s->tls_active)
 		snprintf(s->envelope.tls, sizeof(s->envelope.tls), "%s/%s", s->tls_version,
 		         s->tls_cipher);

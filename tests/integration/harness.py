@@ -681,7 +681,8 @@ def split_delivered(data):
 def received_tls(data):
     """The Received-TLS: line sealmail puts third in a delivered Maildir file,
     as (first word, {key: value}): ("TLSv1.3/TLS_AES_256_GCM_SHA384",
-    {"client": ..., "helo": ..., "peer": ..., "trusted": ...}) or ("none", ...).
+    {"client": ..., "helo": ..., "listener": ..., "auth": ..., "peer": ...,
+    "trusted": ...}) or ("none", ...), the keys in the line's order.
     Asserts it is there, once, unfolded, and made of key=value words."""
     lines = data.split(b"\n")
     if len(lines) < 4 or not lines[2].startswith(b"Received-TLS: "):

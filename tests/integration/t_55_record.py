@@ -4,8 +4,10 @@ delivered log line (relay, tls, peer, policy=LEVEL/SOURCE, evidence), the
 warning for a peer that was not authenticated, `queue show`'s record of a
 deferred recipient field by field, the X-Sealmail-TLS-* fields and the
 record's lines in a NOTIFY=SUCCESS notice; for a local delivery, the
-Received-TLS: line of the copy, for a client that used TLS and one that did
-not. Every value is compared whole.
+Received-TLS: line of the copy, for a client on port 25 that used TLS and
+one that did not, for a logged-in submission and for `sendmail` (the
+listener's name, auth=yes only after a login). Every value is compared
+whole, and the words' order too.
 
 Addresses of this file: 127.55.0.0/16."""
 
@@ -29,6 +31,11 @@ PEERS = {
     "defer.test": (3, {"rcpt_reply": R451, "self_signed": True}),
 }
 POLICIES = (("secure.test", "verify"),)
+SUBMITTER = "alice@local.test"
+SUBMITTER_PW = "alice-Pw-%s" % token()[:8]
+LISTENERS = {"mx": "optional", "sub": {"protocol": "submission", "tls": "required"}}
+# the words of Received-TLS: after the first, in this order
+RECEIVED_TLS_KEYS = ["client", "helo", "listener", "auth", "peer", "trusted"]
 
 
 class Record(outbound.OutboundTestCase):
@@ -40,7 +47,10 @@ class Record(outbound.OutboundTestCase):
         cls.dns = cls.start_unbound(records)
         cls.srv = cls.outbound_class_server(cls.dns.resolver(), cls.port, tls="may",
                                             domains=POLICIES, retry="1m",
-                                            max_lifetime="1h", delay_warning="0")
+                                            max_lifetime="1h", delay_warning="0",
+                                            server={"listeners": LISTENERS,
+                                                    "passwords": {SUBMITTER: SUBMITTER_PW},
+                                                    "submit_socket": True})
         cls.sender_n = 0
 
     def send(self, domain, notify=None, starttls=False):
@@ -154,6 +164,13 @@ class Record(outbound.OutboundTestCase):
         self.srv.ctl_ok("queue", "delete", qid)
 
     # -- Received-TLS ------------------------------------------------------
+    def local_copy_received_tls(self, tok):
+        [data] = harness.wait_for(lambda: self.srv.messages_with(tok.encode()) or None,
+                                  what="the local copy")
+        first, fields = harness.received_tls(data)
+        self.assertEqual(list(fields), RECEIVED_TLS_KEYS, data[:400])
+        return first, fields
+
     def received_tls_of(self, starttls):
         Record.sender_n += 1
         sender = outbound.LOCAL_SENDERS[Record.sender_n]
@@ -161,21 +178,48 @@ class Record(outbound.OutboundTestCase):
         rcpt = outbound.LOCAL_SENDERS[Record.sender_n + 10]
         outbound.submit(self.srv, sender, [rcpt], make_message(tok, sender=sender, to=rcpt),
                         starttls=starttls)
-        [data] = harness.wait_for(lambda: self.srv.messages_with(tok.encode()) or None,
-                                          what="the local copy")
-        return harness.received_tls(data)
+        return self.local_copy_received_tls(tok)
 
     def test_received_tls_after_starttls(self):
         first, fields = self.received_tls_of(starttls=True)
         self.assertRegex(first, "^%s$" % TLS13)
-        self.assertEqual(fields, {"client": "127.0.0.1", "helo": "client.test",
-                                  "peer": "untrusted", "trusted": "yes"})
+        self.assertEqual(fields, {"client": "127.0.0.1", "helo": "client.test", "listener": "mx",
+                                  "auth": "no", "peer": "untrusted", "trusted": "yes"})
 
     def test_received_tls_plaintext(self):
         first, fields = self.received_tls_of(starttls=False)
         self.assertEqual(first, "none")
+        self.assertEqual(fields, {"client": "127.0.0.1", "helo": "client.test", "listener": "mx",
+                                  "auth": "no", "peer": "none", "trusted": "yes"})
+
+    def test_received_tls_after_login(self):
+        tok = token()
+        rcpt = outbound.LOCAL_SENDERS[-1]
+        with self.srv.login("sub", SUBMITTER, SUBMITTER_PW) as d:
+            r = d.mail_transaction(SUBMITTER, [rcpt],
+                                   make_message(tok, sender=SUBMITTER, to=rcpt),
+                                   expect_code=None)
+            self.assertEqual(r.code, 250, "%s\n%s" % (r, d.format_transcript()))
+        first, fields = self.local_copy_received_tls(tok)
+        self.assertRegex(first, "^%s$" % TLS13)
         self.assertEqual(fields, {"client": "127.0.0.1", "helo": "client.test",
-                                  "peer": "none", "trusted": "yes"})
+                                  "listener": "sub", "auth": "yes", "peer": "untrusted",
+                                  "trusted": "yes"})
+        self.assertNotIn(SUBMITTER.encode(), self.srv.messages_with(tok.encode())[0]
+                         .split(b"\n")[2], "the login name is not written")
+
+    def test_received_tls_from_sendmail(self):
+        tok = token()
+        rcpt = outbound.LOCAL_SENDERS[-2]
+        msg = make_message(tok, sender="sender@local.test", to=rcpt).replace(b"\r\n", b"\n")
+        rc, out, err = self.srv.send("-f", "sender@local.test", "-oi", rcpt, input=msg)
+        self.assertEqual(rc, 0, "sealmail send: rc=%d\nstdout:\n%s\nstderr:\n%s\nlog:\n%s"
+                         % (rc, out, err, self.srv.log_tail()))
+        first, fields = self.local_copy_received_tls(tok)
+        self.assertEqual(first, "none")
+        self.assertEqual(fields, {"client": "127.0.0.1", "helo": "localhost",
+                                  "listener": "local", "auth": "no", "peer": "none",
+                                  "trusted": "yes"})
 
 
 if __name__ == "__main__":

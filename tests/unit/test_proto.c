@@ -101,6 +101,9 @@ static void fill(const char *name, union proto_any *m)
 		strcpy(m->commit.env.sender, "s@remote.test");
 		strcpy(m->commit.env.helo, "client.test");
 		strcpy(m->commit.env.envid, "QQ+2B");
+		strcpy(m->commit.env.listener, "submission");
+		m->commit.env.authenticated = 1;
+		m->commit.env.trusted = 1;
 		m->commit.env.time = 1700000000;
 		m->commit.env.rcpts = env_rcpts;
 		m->commit.env.n_rcpts = 2;
@@ -169,6 +172,9 @@ static void check_fields(const char *name, const union proto_any *a, const union
 		assert_int_equal(b->commit.crc, 0xdeadbeef);
 		assert_int_equal(b->commit.env.n_rcpts, 2);
 		assert_string_equal(b->commit.env.rcpts[0].orcpt, "rfc822;a@remote.test");
+		assert_string_equal(b->commit.env.listener, "submission");
+		assert_int_equal(b->commit.env.authenticated, 1);
+		assert_int_equal(b->commit.env.trusted, 1);
 	} else if (strcmp(name, "task") == 0) {
 		assert_int_equal(b->task.n_rcpts, 2);
 		assert_int_equal(b->task.rcpts[1].index, 7);
@@ -334,6 +340,20 @@ static void test_out_of_range_values_refused(void **state)
 	proto_queue_commit_encode(&a.commit, &w);
 	assert_int_equal(proto_queue_commit_decode(&b.commit, w.buf, w.len, &why), -1);
 	env_rcpts[1].notify = 0;
+	ipc_writer_free(&w);
+
+	/* "authenticated" is 0 or 1 on the wire; the encoder writes no other,
+	 * so patch the u32 that follows the listener's name */
+	fill("queue_commit", &a);
+	ipc_writer_init(&w);
+	proto_queue_commit_encode(&a.commit, &w);
+	{
+		char *p = memmem(w.buf, w.len, "submission", 10);
+		uint32_t two = 2;
+		assert_non_null(p);
+		memcpy(p + 10, &two, sizeof(two));
+	}
+	assert_int_equal(proto_queue_commit_decode(&b.commit, w.buf, w.len, &why), -1);
 	ipc_writer_free(&w);
 
 	/* an ORCPT the envelope would drop does not round-trip: refused */

@@ -153,6 +153,57 @@ static void test_envelope_trusted(void **state)
 	envelope_free(&a);
 }
 
+/* The listener's name and whether the client logged in go into the spool
+ * file ("listener NAME", "auth 1", each only when set) and over IPC; a
+ * file without them loads as "" and 0. */
+static void test_envelope_listener_auth(void **state)
+{
+	static const char old_file[] = "sealmail-queue 1\nid 6614FF72A88DE00001\ntime 1\nfrom "
+	                               "a@x.test\nhelo h\nclient 127.0.0.1\ntls \nbody \nret "
+	                               "\nenvid \ntrusted 1\nrcpt 2 - b@local.test\n\n";
+	struct envelope a, b;
+	struct ipc_writer w;
+	struct ipc_reader r;
+	size_t len, hlen;
+	const char *why;
+	char *text;
+
+	(void)state;
+	assert_int_equal(spool_envelope_parse(&b, old_file, sizeof(old_file) - 1, &hlen, &why), 0);
+	assert_string_equal(b.listener, "");
+	assert_int_equal(b.authenticated, 0);
+	envelope_free(&b);
+	fill(&a);
+	text = spool_envelope_format(&a, &len);
+	assert_null(strstr(text, "\nlistener "));
+	assert_null(strstr(text, "\nauth "));
+	free(text);
+	strcpy(a.listener, "submission");
+	a.authenticated = 1;
+	text = spool_envelope_format(&a, &len);
+	assert_non_null(strstr(text, "\nlistener submission\n"));
+	assert_non_null(strstr(text, "\nauth 1\n"));
+	assert_int_equal(spool_envelope_parse(&b, text, len, &hlen, &why), 0);
+	assert_string_equal(b.listener, "submission");
+	assert_int_equal(b.authenticated, 1);
+	envelope_free(&b);
+	text[strstr(text, "\nauth 1\n") - text + 6] = '2';
+	assert_int_equal(spool_envelope_parse(&b, text, len, &hlen, &why), -1);
+	free(text);
+	strcpy(a.listener, "mx\nrcpt 0 - x@y"); /* a line end would forge a record */
+	assert_null(spool_envelope_format(&a, &len));
+	strcpy(a.listener, "local");
+	ipc_writer_init(&w);
+	proto_envelope_encode(&a, &w);
+	ipc_reader_init(&r, w.buf, w.len);
+	assert_int_equal(proto_envelope_decode(&b, &r), 0);
+	assert_string_equal(b.listener, "local");
+	assert_int_equal(b.authenticated, 1);
+	envelope_free(&b);
+	ipc_writer_free(&w);
+	envelope_free(&a);
+}
+
 /* The envelope flags (SMTPUTF8, REQUIRETLS, TLS-Required: No) go into
  * the spool file as "flags N" and over IPC; a file without the record
  * loads with none, and an unknown bit is refused in both encodings. */
@@ -403,6 +454,7 @@ int main(void)
 	    cmocka_unit_test(test_envelope_drops_odd_orcpt),
 	    cmocka_unit_test(test_envelope_trusted),
 	    cmocka_unit_test(test_envelope_flags),
+	    cmocka_unit_test(test_envelope_listener_auth),
 	    cmocka_unit_test(test_envelope_ipc_roundtrip),
 	    cmocka_unit_test(test_envelope_ipc_refuses_unknown_notify),
 	    cmocka_unit_test(test_envelope_trailer),
