@@ -499,12 +499,16 @@ static void dispatcher_session_start(struct dispatcher *d, struct dispatcher_con
 	evutil_make_socket_nonblocking(fd);
 	evutil_make_socket_closeonexec(fd);
 	d->active++;
-	if (l->protocol == LISTENER_IMAP || l->protocol == LISTENER_POP3) {
-		/* answers go out as written: with Nagle, the greeting waited
-		 * behind the TLS session tickets for the client's delayed ACK
-		 * (40 ms a login) */
+	if (!local) {
+		/* Answers go out as written. With Nagle, a reply written after
+		 * an earlier one still unacknowledged (a RCPT's after MAIL's,
+		 * the greeting or EHLO's after the TLS session tickets) waited
+		 * for the client's delayed ACK, 40 ms each time. Replies are
+		 * already gathered per event-loop turn, so nothing is lost. */
 		int one = 1;
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
+	if (l->protocol == LISTENER_IMAP || l->protocol == LISTENER_POP3) {
 		dispatcher_mailbox_start(d, c, l, fd, salen, handle);
 		return;
 	}

@@ -22,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -153,6 +155,10 @@ void mta_session_connect(struct mta_session *s)
 		mta_session_next_host(s, why, 0);
 		return;
 	}
+	/* commands go out as written: a pipelined group is one write, and
+	 * with Nagle a small write behind an unacknowledged one waits for the
+	 * peer's delayed ACK */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
 	s->io = io_new(s->mta->env.base, fd, mta_session_io_cb, s);
 	io_set_timeout(s->io, cfg->outbound_connect_timeout);
 	mta_session_enter_state(s, MTA_STATE_CONNECTING);
