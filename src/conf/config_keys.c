@@ -584,7 +584,7 @@ void config_defaults(struct config *cfg)
 	    .helo_timeout = 60,
 	    .data_min_rate = 500,
 	    .connections = 1000,
-	    .connections_per_client = 20,
+	    .connections_per_client = 50,
 	};
 	cfg->imap = (struct config_imap){
 	    .idle_timeout = 30 * 60,

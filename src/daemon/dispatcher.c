@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <event2/listener.h>
@@ -259,6 +260,21 @@ static void dispatcher_maybe_exit(struct dispatcher *d)
 		event_base_loopexit(d->base, NULL);
 }
 
+/* The session will read no more: its place under the connection limits is
+ * given back now. A client that sends one message per connection opens
+ * its next connection as soon as it has read 221, often before this
+ * session's last bytes and close_notify are out. */
+void dispatcher_session_ending(void *owner, uint64_t handle)
+{
+	struct dispatcher *d = owner;
+	struct dispatcher_conn *c = dispatcher_conn(d, handle);
+
+	if (c == NULL || !c->counted)
+		return;
+	conn_limits_release(d->limits, d->limit_slot, (struct sockaddr *)&c->peer);
+	c->counted = 0;
+}
+
 void dispatcher_session_closed(void *owner, uint64_t handle)
 {
 	struct dispatcher *d = owner;
@@ -266,8 +282,7 @@ void dispatcher_session_closed(void *owner, uint64_t handle)
 
 	if (c == NULL)
 		return;
-	if (c->counted)
-		conn_limits_release(d->limits, d->limit_slot, (struct sockaddr *)&c->peer);
+	dispatcher_session_ending(owner, handle);
 	handle_table_remove(&d->sessions, handle);
 	free(c);
 	d->active--;
@@ -551,8 +566,13 @@ static void dispatcher_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	for (i = 0; i < d->n_listeners; i++)
 		if (d->listeners[i] == lev)
 			l = &d->cfg->listeners[i];
+	/* trusted_networks (a relay's own clients) have no per-client limit,
+	 * as Postfix exempts mynetworks; the total still holds */
 	if (conn_limits_acquire(d->limits, d->limit_slot, sa, d->cfg->limits.connections,
-	                        d->cfg->limits.connections_per_client, &which) < 0) {
+	                        config_is_trusted_client(d->cfg, sa)
+	                            ? UINT_MAX
+	                            : d->cfg->limits.connections_per_client,
+	                        &which) < 0) {
 		dispatcher_refuse(l, fd);
 		log_info("event=connection-refused reason=limit limit=%s", which);
 		return;
@@ -676,6 +696,7 @@ static struct dispatcher *dispatcher_new(const struct dispatcher_args *args)
 	    .queue_commit = dispatcher_queue_commit,
 	    .queue_abort = dispatcher_queue_abort,
 	    .auth_check = dispatcher_auth_check,
+	    .ending = dispatcher_session_ending,
 	    .closed = dispatcher_session_closed,
 	};
 	dispatcher_tls_new(d, cfg, args->certs, needs_tls);

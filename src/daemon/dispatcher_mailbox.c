@@ -33,6 +33,7 @@ void dispatcher_mailbox_init(struct dispatcher *d)
 	    .owner = d,
 	    .auth_check = dispatcher_auth_check,
 	    .store_send = dispatcher_store_send,
+	    .ending = dispatcher_session_ending,
 	    .closed = dispatcher_session_closed,
 	};
 	d->pop3_env = (struct pop3_env){
@@ -42,6 +43,7 @@ void dispatcher_mailbox_init(struct dispatcher *d)
 	    .owner = d,
 	    .auth_check = dispatcher_auth_check,
 	    .store_send = dispatcher_store_send,
+	    .ending = dispatcher_session_ending,
 	    .closed = dispatcher_session_closed,
 	};
 }

@@ -84,6 +84,7 @@ struct dispatcher_conn *dispatcher_conn(struct dispatcher *d, uint64_t handle);
 
 /* The session callbacks SMTP, IMAP and POP3 share (dispatcher.c). */
 void dispatcher_auth_check(void *owner, uint64_t handle, const char *user, const char *password);
+void dispatcher_session_ending(void *owner, uint64_t handle);
 void dispatcher_session_closed(void *owner, uint64_t handle);
 
 /* dispatcher_mailbox.c: fills d->imap_env and d->pop3_env. */

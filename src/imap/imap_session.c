@@ -50,6 +50,8 @@ void imap_close_after_output(struct imap_session *s)
 	s->state = IMAP_STATE_CLOSING;
 	if (s->io != NULL)
 		io_pause(s->io);
+	if (s->env->ending != NULL)
+		s->env->ending(s->env->owner, s->handle);
 }
 
 /* ---- bounds -------------------------------------------------------------- */

@@ -36,6 +36,11 @@ struct imap_env {
 	 * (given away) or -1. */
 	void (*store_send)(void *owner, uint64_t handle, uint32_t type, struct ipc_writer *w,
 	                   int fd);
+	/* The session takes no more commands (its last reply is queued, or
+	 * the client left): the connection's place under [limits] may go to
+	 * the client's next connection now, not when this one's memory goes.
+	 * closed() follows. May be NULL. */
+	void (*ending)(void *owner, uint64_t handle);
 	/* The session is gone; HANDLE will not be used again. */
 	void (*closed)(void *owner, uint64_t handle);
 };

@@ -77,6 +77,8 @@ void pop3_close_after_reply(struct pop3_session *s)
 	s->state = POP3_STATE_CLOSING;
 	io_pause(s->io);
 	io_set_deadline(s->io, io_output_length(s->io) > 0 ? IO_CLOSE_SECONDS : 0);
+	if (s->env->ending != NULL)
+		s->env->ending(s->env->owner, s->handle);
 }
 
 /* ---- the store --------------------------------------------------------------- */

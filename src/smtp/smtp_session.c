@@ -80,6 +80,8 @@ void smtp_close_after_reply(struct smtp_session *s)
 {
 	s->state = SMTP_STATE_CLOSING;
 	io_pause(s->io);
+	if (s->env->ending != NULL)
+		s->env->ending(s->env->owner, s->handle);
 }
 
 /* ---- deadlines --------------------------------------------------------------- */

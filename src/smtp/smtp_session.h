@@ -43,6 +43,11 @@ struct smtp_env {
 	/* Checks a password (or, with PASSWORD NULL, that USER exists, for a
 	 * client certificate); answered by smtp_session_auth_done(). */
 	void (*auth_check)(void *owner, uint64_t handle, const char *user, const char *password);
+	/* The session takes no more commands (its last reply is queued, or
+	 * the client left): the connection's place under [limits] may go to
+	 * the client's next connection now, not when this one's memory goes.
+	 * closed() follows. May be NULL. */
+	void (*ending)(void *owner, uint64_t handle);
 	/* The session is gone; HANDLE will not be used again. */
 	void (*closed)(void *owner, uint64_t handle);
 };

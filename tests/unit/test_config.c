@@ -134,7 +134,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->limits.command_timeout, 300);
 	assert_int_equal(cfg->limits.data_timeout, 180);
 	assert_int_equal(cfg->limits.connections, 1000);
-	assert_int_equal(cfg->limits.connections_per_client, 20);
+	assert_int_equal(cfg->limits.connections_per_client, 50);
 	assert_int_equal(cfg->n_listeners, 0);
 	assert_string_equal(cfg->aliases, "");
 	assert_int_equal(cfg->log_auth_in_header, 0);

@@ -363,8 +363,8 @@ static void start(enum listener_tls tls)
 	strcpy(cfg.listeners[0].name, "pop3");
 	cfg.listeners[0].protocol = LISTENER_POP3;
 	cfg.listeners[0].tls = tls;
-	env = (struct pop3_env){base,       &cfg, NULL, NULL, fake_auth_check, fake_store_send,
-	                        fake_closed};
+	env = (struct pop3_env){base, &cfg,       NULL, NULL, fake_auth_check, fake_store_send,
+	                        NULL, fake_closed};
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	fcntl(sv[1], F_SETFL, O_NONBLOCK);
 	memset(&ss, 0, sizeof(ss));
