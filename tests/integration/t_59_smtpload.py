@@ -10,6 +10,7 @@ make it exit 1 naming the session, the command and the reply."""
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 
@@ -153,6 +154,13 @@ class Smtpload(harness.ServerTestCase):
         self.assert_delivered_once(ehlo, 20)
         self.assert_server_saw(mark, tls=20, resumed=18)
 
+    def test_sni(self):
+        mark = self.srv.log_mark()
+        r, _ = self.result("-s", "1", "-m", "2", "-T", "starttls", "-S", harness.OTHER_TLS_NAME)
+        self.assertEqual(r["tls"], 1)
+        [e] = harness.wait_for(lambda: self.tls_events(mark), what="tls event")
+        self.assertEqual(e["sni"], harness.OTHER_TLS_NAME)
+
     # -- transactions --
     def test_three_recipients_per_message(self):
         rcpts = ("bob@local.test", "carol@local.test", "dave@local.test")
@@ -289,6 +297,19 @@ class Smtpload(harness.ServerTestCase):
                              check=False)
         self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
         self.assertRegex(p.stderr, r"(?m)^smtpload: session 1: ")
+
+    def test_silent_server_times_out(self):
+        # a listening socket that never says anything: the kernel completes
+        # the TCP handshake, no greeting ever comes
+        with socket.socket() as quiet:
+            quiet.bind(("127.0.0.1", 0))
+            quiet.listen(8)
+            p = subprocess.run([SMTPLOAD_BIN, "-m", "1", "-s", "1", "-w", "1",
+                                "127.0.0.1:%d" % quiet.getsockname()[1]],
+                               stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+        self.assertEqual(p.returncode, 1)
+        self.assertRegex(p.stderr.decode(), r"(?m)^smtpload: session 1: timeout after 1 s "
+                                            r"waiting for connect \(greeting\)$")
 
     def test_connection_refused_fails(self):
         port = harness.free_port()
