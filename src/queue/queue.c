@@ -28,7 +28,8 @@
  * twice at worst, never loses it.
  *
  * Fault points (lib/fault.h): queue/pool/open, queue/commit/pwrite,
- * queue/commit/sync, queue/commit/rename, queue/deliver/sync,
+ * queue/commit/sync, queue/commit/rename, queue/deliver/copies,
+ * queue/deliver/sync,
  * queue/dirs/mkdir; Maildir and state files have theirs in maildir.c and
  * queue_state_file.c.
  *
@@ -470,15 +471,21 @@ static void queue_flush_cb(evutil_socket_t fd, short what, void *arg)
 	struct queue_delivery *d;
 	unsigned n, renamed;
 
-	d = queue_deliveries_prepare(q, &n);
-	ok = queue_sync(q, FAULT("queue/commit/sync")) == 0;
-	/* The batch is stable now: a sealed file in pool/ whose checksum
-	 * holds counts as committed at recovery, so the 250s need not wait
-	 * for the renames to be (the next sync covers them). */
-	if (ok && have_batch)
-		queue_batch_rename(q);
-	if (have_batch)
+	/* The commits first: their sessions wait for this sync alone, not for
+	 * the Maildir copies of the deliveries as well. The batch is stable
+	 * then: a sealed file in pool/ whose checksum holds counts as committed
+	 * at recovery, so the 250s need not wait for the renames to be (the
+	 * next sync covers them). */
+	if (have_batch) {
+		ok = queue_sync(q, FAULT("queue/commit/sync")) == 0;
+		if (ok)
+			queue_batch_rename(q);
 		queue_batch_answer(q, ok ? 0 : errno);
+	}
+	/* The deliveries, the messages just answered among them: copies to
+	 * tmp/, a sync, the renames into new/. */
+	d = queue_deliveries_prepare(q, &n);
+	ok = queue_deliveries_copies(d, n) == 0 || queue_sync(q, FAULT("queue/deliver/copies")) == 0;
 	renamed = queue_deliveries_commit(d, n, ok);
 	/* The spool files of delivered messages go only once the renames into
 	 * new/ are stable. */

@@ -203,6 +203,15 @@ struct queue_delivery *queue_deliveries_prepare(struct queue *q, unsigned *n_r)
 	return d;
 }
 
+unsigned queue_deliveries_copies(const struct queue_delivery *d, unsigned n)
+{
+	unsigned i, copies = 0;
+
+	for (i = 0; i < n; i++)
+		copies += d[i].n_copies;
+	return copies;
+}
+
 unsigned queue_deliveries_commit(struct queue_delivery *d, unsigned n, int synced)
 {
 	unsigned i, j, renamed = 0;

@@ -1,8 +1,8 @@
 /*
  * queue_local.h: the delivery part of each flush (queue_local.c): starting
  * the attempts of ready messages, and their Maildir copies. Used by
- * queue.c's flush only, in this order: prepare, the flush's syncfs, commit,
- * the second syncfs, finish.
+ * queue.c's flush only, in this order (after the commits' own syncfs):
+ * prepare, a syncfs, commit, the second syncfs, finish.
  */
 #ifndef SEALMAIL_QUEUE_LOCAL_H
 #define SEALMAIL_QUEUE_LOCAL_H
@@ -16,6 +16,9 @@ struct queue_delivery;
  * remote recipients go to dispatchers, local ones are written to tmp/ and
  * returned for the flush to commit. */
 struct queue_delivery *queue_deliveries_prepare(struct queue *q, unsigned *n_r);
+/* How many tmp/ copies D holds (the sync before the renames is needed
+ * only when there are some). */
+unsigned queue_deliveries_copies(const struct queue_delivery *d, unsigned n);
 /* Renames the tmp/ copies into new/ when SYNCED; returns how many were. */
 unsigned queue_deliveries_commit(struct queue_delivery *d, unsigned n, int synced);
 /* Ends the flush's part of each attempt and frees D. */
