@@ -5,7 +5,9 @@
  * answers 220, EHLO/HELO, MAIL, RCPT, DATA (354, then 250 at the end of the
  * data), RSET, NOOP and QUIT (221); it offers PIPELINING, and STARTTLS when a
  * certificate is given (-c/-k), so the same sink serves a plaintext and a
- * STARTTLS benchmark. Messages are read and thrown away; only counted.
+ * STARTTLS benchmark. With -I (and a certificate) the listener is implicit
+ * TLS instead (RFC 8314: the handshake first, then the greeting; STARTTLS is
+ * not offered). Messages are read and thrown away; only counted.
  *
  * The counters (completed messages, connections, TLS handshakes, resumed
  * handshakes, ...) are written as one "key=value ..." line to the file given
@@ -14,7 +16,7 @@
  * half a line. SIGTERM or SIGINT writes it a last time and exits.
  *
  * Build: cc -O2 -o tls-sink tls-sink.c -lssl -lcrypto -levent -levent_openssl
- * Usage: tls-sink -l 127.0.0.1:PORT -o COUNTFILE [-c CERT -k KEY] [-i MS]
+ * Usage: tls-sink -l 127.0.0.1:PORT -o COUNTFILE [-c CERT -k KEY [-I]] [-i MS]
  *                 [-n HOSTNAME]
  */
 #define _GNU_SOURCE
@@ -45,6 +47,7 @@
 struct sink {
 	struct event_base *base;
 	SSL_CTX *ctx; /* NULL: plaintext only, no STARTTLS offered */
+	int implicit; /* TLS from the first byte (-I) */
 	const char *hostname;
 	const char *count_file;
 	char *count_tmp;
@@ -66,7 +69,8 @@ struct sess {
 	struct sink *k;
 	struct bufferevent *bev; /* the plain socket, or the TLS filter on it */
 	enum state state;
-	int tls;        /* STARTTLS done */
+	int tls;        /* STARTTLS done, or an implicit-TLS session */
+	int handshaken; /* the TLS handshake completed */
 	int data_start; /* in DATA, nothing read yet: ".\r\n" here ends it */
 	int mail, rcpt;
 };
@@ -294,19 +298,16 @@ static void sess_eventcb(struct bufferevent *bev, short what, void *arg)
 
 	if (what & BEV_EVENT_CONNECTED) { /* the TLS handshake is done */
 		SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
+		s->handshaken = 1;
 		k->tls++;
 		if (ssl != NULL && SSL_session_reused(ssl))
 			k->resumed++;
 		return;
 	}
-	if (s->tls && (what & BEV_EVENT_ERROR)) {
-		SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
-		/* an error before the handshake finished */
-		if (ssl != NULL && !SSL_is_init_finished(ssl))
-			k->tls_failed++;
-		while (ERR_get_error() != 0)
-			;
-	}
+	if (s->tls && !s->handshaken && (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF)))
+		k->tls_failed++; /* the session ended before its handshake did */
+	while (ERR_get_error() != 0)
+		;
 	sess_free(s);
 }
 
@@ -323,7 +324,22 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		return;
 	}
 	s->k = k;
-	s->bev = bufferevent_socket_new(k->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (k->implicit) {
+		SSL *ssl = SSL_new(k->ctx);
+		if (ssl == NULL)
+			die("SSL_new failed");
+		/* the greeting written below waits in libevent until the
+		 * handshake is done */
+		s->bev = bufferevent_openssl_socket_new(k->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+		                                        BEV_OPT_CLOSE_ON_FREE);
+		if (s->bev != NULL)
+			bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
+		else
+			SSL_free(ssl);
+		s->tls = 1;
+	} else {
+		s->bev = bufferevent_socket_new(k->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	}
 	if (s->bev == NULL) {
 		close(fd);
 		free(s);
@@ -369,7 +385,7 @@ static void term_cb(evutil_socket_t fd, short what, void *arg)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: tls-sink -l ADDR:PORT -o COUNTFILE [-c CERT -k KEY] [-i MS] "
+	fprintf(stderr, "usage: tls-sink -l ADDR:PORT -o COUNTFILE [-c CERT -k KEY [-I]] [-i MS] "
 	                "[-n HOSTNAME]\n");
 	exit(2);
 }
@@ -381,7 +397,7 @@ int main(int argc, char **argv)
 	long interval_ms = 20;
 	int c;
 
-	while ((c = getopt(argc, argv, "l:o:c:k:i:n:")) != -1) {
+	while ((c = getopt(argc, argv, "l:o:c:k:i:n:I")) != -1) {
 		switch (c) {
 		case 'l':
 			listen = optarg;
@@ -401,12 +417,15 @@ int main(int argc, char **argv)
 		case 'n':
 			k.hostname = optarg;
 			break;
+		case 'I':
+			k.implicit = 1;
+			break;
 		default:
 			usage();
 		}
 	}
 	if (listen == NULL || k.count_file == NULL || optind != argc ||
-	    (cert == NULL) != (key == NULL) || interval_ms < 1)
+	    (cert == NULL) != (key == NULL) || interval_ms < 1 || (k.implicit && cert == NULL))
 		usage();
 	if (asprintf(&k.count_tmp, "%s.tmp", k.count_file) < 0)
 		die("out of memory");
@@ -454,8 +473,9 @@ int main(int argc, char **argv)
 	event_add(intr, NULL);
 
 	write_counts(&k, 1);
-	fprintf(stderr, "tls-sink: listening on %s, STARTTLS %s, counts in %s every %ld ms\n",
-	        listen, k.ctx ? "offered" : "not offered", k.count_file, interval_ms);
+	fprintf(stderr, "tls-sink: listening on %s, %s, counts in %s every %ld ms\n", listen,
+	        k.implicit ? "implicit TLS" : k.ctx ? "STARTTLS offered" : "STARTTLS not offered",
+	        k.count_file, interval_ms);
 	event_base_dispatch(k.base);
 
 	fprintf(stderr,
