@@ -17,7 +17,8 @@
                                 it has stopped changing
   irsum DIR                     instructions (Ir) summed over callgrind.out.*
   median FILE TAG WHO METRIC    the median of one figure in the results file
-  maildircheck FILE             each Maildir holds exactly what was sent to it
+  totalcheck FILE               each Maildir and sink holds exactly what was
+                                sent to it in all the rounds
   idle ...                      memory of idle connections (smtpload -i)
   table ...                     medians and the inbound result table
   relaytable ...                medians and the relay result table
@@ -379,10 +380,10 @@ def cmd_round(args):
         time.sleep(poll)
     counter.close()
 
-    # Check with a plain listing (or the sink's final counters) after a
-    # short settle: anything beyond N (duplicates, leftovers) would make the
-    # count lie.
-    time.sleep(args.settle)
+    # Check with a plain listing (or the sink's own totals): anything beyond
+    # N (duplicates, leftovers) would make the count lie. A duplicate that
+    # comes later is caught by the next round's count, or by totalcheck at
+    # the end of the run.
     final, extra = final_count(args, counter, start)
     acc = t_acc - t0
     e2e = t_done - t0
@@ -396,8 +397,7 @@ def cmd_round(args):
                 rec[k] = client[k]
     else:
         rec["smtp_source_output"] = (out + err).strip()[-500:]
-    if args.maildir:
-        rec["maildir"] = os.path.abspath(args.maildir)
+    rec["counted_at"] = os.path.abspath(args.maildir or args.sink_counts or args.smtp_sink_out)
     if args.record:
         rec.update({"tag": args.tag, "who": args.who, "round": args.round})
         with open(args.record, "a") as f:
@@ -502,24 +502,30 @@ def cmd_rss(args):
     print(json.dumps({"rss_kib": last[-1], "processes": len(tree_pids(args.pid))}))
 
 
-def cmd_maildircheck(args):
-    """After the servers' queues are empty: every Maildir the rounds of FILE
-    counted must hold exactly the messages sent to it (a late duplicate
-    shows up here). Prints one line per Maildir; exit 1 on a mismatch."""
-    sent = {}
+def cmd_totalcheck(args):
+    """At the end of the run, with the queues empty and the sinks stopped:
+    every Maildir and sink the rounds of FILE counted at must hold exactly
+    the messages sent to it in all (a late duplicate of any round shows up
+    here). One line per place; exit 1 on a mismatch."""
+    sent, method = {}, {}
     with open(args.file) as f:
         for line in f:
             if line.strip():
                 r = json.loads(line)
-                if r.get("maildir"):
-                    sent[r["maildir"]] = sent.get(r["maildir"], 0) + r["messages"]
+                if r.get("counted_at"):
+                    sent[r["counted_at"]] = sent.get(r["counted_at"], 0) + r["messages"]
+                    method[r["counted_at"]] = r["counter"]
     bad = 0
-    for md, n in sorted(sent.items()):
-        got = count_entries(md)
-        ok = got == n
-        bad += not ok
-        print(f"maildircheck: {md}: {got} messages, sent {n}{'' if ok else ' MISMATCH'}",
-              file=sys.stderr)
+    for where, n in sorted(sent.items()):
+        if method[where] == "sink":
+            got = SinkCounter(where).count()
+        elif method[where] == "smtp-sink":
+            got = SmtpSinkCounter(where).count()
+        else:
+            got = count_entries(where)
+        bad += got != n
+        print(f"totalcheck: {where}: {got} messages, sent {n}"
+              f"{'' if got == n else ' MISMATCH'}", file=sys.stderr)
     return 1 if bad else 0
 
 
@@ -563,7 +569,9 @@ def cmd_idle(args):
     records {"rss_base_kib", "rss_total_mib", "per_conn_kib", ...}; both
     clients must end with exit 0 once their stdin is closed."""
     half = args.n // 2
-    resource.setrlimit(resource.RLIMIT_NOFILE, (half * 2 + 1000,) * 2)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < half + 100:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (half + 100, hard))
     procs = []
 
     def start(port, transport):
@@ -778,7 +786,6 @@ def main():
     p.add_argument("--poll-ms", type=float, default=20)
     p.add_argument("--timeout", type=float, default=1800)
     p.add_argument("--stall", type=float, default=60)
-    p.add_argument("--settle", type=float, default=0.5)
     p.add_argument("--scan", action="store_true",
                    help="count with os.scandir instead of inotify")
     p.set_defaults(fn=cmd_round)
@@ -797,9 +804,9 @@ def main():
     p.add_argument("pid", type=int)
     p.add_argument("--timeout", type=float, default=30)
     p.set_defaults(fn=cmd_rss)
-    p = sub.add_parser("maildircheck")
+    p = sub.add_parser("totalcheck")
     p.add_argument("file")
-    p.set_defaults(fn=cmd_maildircheck)
+    p.set_defaults(fn=cmd_totalcheck)
     p = sub.add_parser("median")
     p.add_argument("file")
     p.add_argument("tag")

@@ -44,7 +44,7 @@ ROWS = (
     ("latency p99 DATA-to-250 at 50% of own max", "latency-50", "p99_ms", "ms", {}),
     ("latency p50 DATA-to-250 at 90% of own max", "latency-90", "p50_ms", "ms", {}),
     ("latency p99 DATA-to-250 at 90% of own max", "latency-90", "p99_ms", "ms", {}),
-    ("memory: idle connections, RSS of all sealmail processes", "memory",
+    ("memory: {connections} idle connections, RSS of all sealmail processes", "memory",
      "rss_total_mib", "MiB", {"peer": "n/a"}),
     ("memory per idle connection (all)", "memory", "per_conn_kib", "KiB",
      {"peer": "n/a"}),
@@ -80,6 +80,14 @@ def values(res, tag, who, metric):
     return [r[metric] for r in res.get(tag, {}).get(who, []) if r.get(metric) is not None]
 
 
+def handshakes(rec):
+    """" (H TLS, U resumed)" for a round that made TLS handshakes."""
+    c = rec.get("client") or {}
+    if not c.get("tls"):
+        return ""
+    return f" ({c['tls']} TLS, {c.get('resumed', 0)} resumed)"
+
+
 def med(vals):
     return statistics.median(vals) if vals else None
 
@@ -89,9 +97,11 @@ def fmt(x, unit):
         return "-"
     if isinstance(x, str):
         return x
-    if unit in ("ms",):
+    if unit == "ms":
         return f"{x:.2f}" if x < 100 else f"{x:,.0f}"
-    if unit in ("KiB", "MiB", "s"):
+    if unit == "s":
+        return f"{x:.3f}"
+    if unit in ("KiB", "MiB"):
         return f"{x:,.1f}" if x < 1000 else f"{x:,.0f}"
     return f"{x:,.0f}"
 
@@ -113,12 +123,16 @@ def smtp_rows(res):
         for who in ("sealmail", "postfix", "ceiling"):
             m = opt.get("ceil_metric", metric) if who == "ceiling" else metric
             v = values(res, tags[who], who, m)
-            detail[who] = v
+            detail[who] = [(x, handshakes(r)) for x, r in zip(v, res.get(tags[who], {}).get(who, []))]
             cell[who] = med(v)
         if opt.get("only") == "ceiling":
             cell["sealmail"] = cell["postfix"] = ""
         elif opt.get("peer") == "n/a" and cell["postfix"] is None:
             cell["postfix"] = "n/a"
+        recs = [r for w in tags for r in res.get(tags[w], {}).get(w, [])]
+        if "{connections}" in label:
+            n = recs[0].get("connections", 0) if recs else 0
+            label = label.format(connections=f"{n:,.0f}")
         rows.append((f"{label} ({unit})", unit, cell["sealmail"], cell["postfix"],
                      cell["ceiling"], detail))
     return rows
@@ -175,7 +189,7 @@ def render(rows):
 def rounds(rows):
     out = ["rounds (every figure, in order):"]
     for label, unit, _s, _p, _c, detail in rows:
-        parts = [f"{who} {' '.join(fmt(v, unit) for v in vals)}"
+        parts = [f"{who} {', '.join(fmt(v, unit) + h for v, h in vals)}"
                  for who, vals in detail.items() if vals]
         if parts:
             out.append(f"  {label}: " + "; ".join(parts))

@@ -152,7 +152,7 @@ run_relay() {
 	fi
 	want sealmail && table+=$'\n'"sealmail: [routes] relay.test = 127.0.0.1:sink, [outbound] tls = may|encrypt"
 	table+=$'\n'"sink: may = plaintext (no STARTTLS offered), encrypt = STARTTLS, RSA-2048 self-signed; queues on $(df -PT "$T" | awk 'NR==2 {print $2}') ($TMPBASE); load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "$table" >&2
+	echo "$table"
 	echo "$table" >"$RESULTS/relay-latest.txt"
 	log "saved $RESULTS/relay-latest.txt"
 }

@@ -103,7 +103,7 @@ run_inbound() {
 		table+=$'\n'"postfix $PF_VERSION: virtual(8) to Maildir, default fsync"
 	fi
 	table+=$'\n'"queues and Maildirs on $fs ($TMPBASE); load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "$table" >&2
+	echo "$table"
 	echo "$table" >"$RESULTS/inbound-latest.txt"
 	log "saved $RESULTS/inbound-latest.txt"
 }
