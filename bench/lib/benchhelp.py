@@ -486,20 +486,25 @@ def tree_rss_kib(root):
     return total
 
 
-def cmd_rss(args):
-    """Prints the RSS (KiB) of PID's process tree once three samples 100 ms
-    apart agree within 0.5% (the server has finished with what just
-    happened), or the last sample after --timeout seconds."""
-    deadline = time.monotonic() + args.timeout
+def stable_rss(pid, timeout=30):
+    """The RSS (KiB) of PID's process tree once three samples 100 ms apart
+    agree within 0.5% (the server has finished with what just happened),
+    or the last sample after TIMEOUT seconds."""
+    deadline = time.monotonic() + timeout
     last = []
     while True:
-        last = (last + [tree_rss_kib(args.pid)])[-3:]
+        last = (last + [tree_rss_kib(pid)])[-3:]
         if len(last) == 3 and max(last) - min(last) <= max(last) * 0.005:
-            break
+            return last[-1]
         if time.monotonic() > deadline:
-            break
+            return last[-1]
         time.sleep(0.1)
-    print(json.dumps({"rss_kib": last[-1], "processes": len(tree_pids(args.pid))}))
+
+
+def cmd_rss(args):
+    """Prints {"rss_kib", "processes"} for PID's process tree (stable_rss)."""
+    rss = stable_rss(args.pid, args.timeout)
+    print(json.dumps({"rss_kib": rss, "processes": len(tree_pids(args.pid))}))
 
 
 def cmd_totalcheck(args):
@@ -585,9 +590,7 @@ def cmd_idle(args):
                                f"{p.stderr.read().decode('utf-8', 'replace')[-500:]}")
 
     def rss():
-        return json.loads(subprocess.run(
-            [sys.executable, __file__, "rss", str(args.pid)], check=True,
-            stdout=subprocess.PIPE).stdout)["rss_kib"]
+        return stable_rss(args.pid)
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
