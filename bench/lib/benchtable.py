@@ -199,10 +199,12 @@ def rounds(rows):
 def main(args):
     res = load(args.results)
     rows = smtp_rows(res) + imap_rows(args.imap)
-    table = [args.header, ""] + render(rows) + [""] + args.note
-    table.append("ratio = sealmail / Postfix (Dovecot for imap rows); higher is better for "
-                 "msg/s and /s, lower for " + ", ".join(sorted(LOWER_IS_BETTER)) +
-                 ". n/a: the peer cannot be measured this way; -: not measured.")
+    notes = args.note + [
+        "ratio = sealmail / Postfix (Dovecot for imap rows); higher is better for "
+        "msg/s and /s, lower for " + ", ".join(sorted(LOWER_IS_BETTER)) +
+        ". n/a: the peer cannot be measured this way; -: not measured."]
+    # notes as a Markdown list, so RESULTS.md shows them one per line
+    table = [args.header, ""] + render(rows) + [""] + ["- " + n for n in notes]
     text = "\n".join(table)
     print(text)
     print()
