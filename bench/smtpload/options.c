@@ -124,25 +124,12 @@ static int parse_rate(struct smtpload_options *o, const char *arg)
 	return 0;
 }
 
-/* One option C with argument ARG (NULL for flags); 0 or -1. */
-static int parse_option(struct smtpload_options *o, int c, const char *arg)
+/* A numeric option C with argument ARG; 0 or -1. */
+static int parse_number_option(struct smtpload_options *o, int c, const char *arg)
 {
 	unsigned long v = 0;
 
 	switch (c) {
-	case 's':
-	case 'r':
-	case 'i':
-		if (parse_number(arg, 1, c == 'r' ? SMTPLOAD_RCPTS_MAX : SMTPLOAD_SESSIONS_MAX,
-		                 &v) < 0)
-			return usage("number out of range", arg);
-		if (c == 's')
-			o->sessions = (unsigned)v;
-		else if (c == 'r')
-			o->rcpts_per_message = (unsigned)v;
-		else
-			o->idle = (unsigned)v;
-		return 0;
 	case 'm':
 		if (parse_number(arg, 1, SMTPLOAD_MESSAGES_MAX, &o->messages) < 0)
 			return usage("-m: number out of range (1-10000000)", arg);
@@ -156,6 +143,30 @@ static int parse_option(struct smtpload_options *o, int c, const char *arg)
 			return usage("-w: seconds out of range (1-3600)", arg);
 		o->timeout = (unsigned)v;
 		return 0;
+	case 'r':
+		if (parse_number(arg, 1, SMTPLOAD_RCPTS_MAX, &v) < 0)
+			return usage("-r: number out of range (1-1000)", arg);
+		o->rcpts_per_message = (unsigned)v;
+		return 0;
+	default:
+		if (parse_number(arg, 1, SMTPLOAD_SESSIONS_MAX, &v) < 0)
+			return usage("-s/-i: number out of range (1-100000)", arg);
+		*(c == 's' ? &o->sessions : &o->idle) = (unsigned)v;
+		return 0;
+	}
+}
+
+/* One option C with argument ARG (NULL for flags); 0 or -1. */
+static int parse_option(struct smtpload_options *o, int c, const char *arg)
+{
+	switch (c) {
+	case 's':
+	case 'r':
+	case 'i':
+	case 'm':
+	case 'l':
+	case 'w':
+		return parse_number_option(o, c, arg);
 	case 'f':
 	case 't':
 		if (check_word(arg, SMTPLOAD_ADDRESS_MAX) < 0)

@@ -391,6 +391,23 @@ static void message_done(struct smtpload_session *s)
 	next_step(s);
 }
 
+/* The 250 to EHLO: STARTTLS if it is wanted and not done yet (and
+ * offered, else the run fails), else on to the transactions. */
+static void after_ehlo(struct smtpload_session *s, const struct smtpload_expect *e)
+{
+	s->extensions = s->parser.reply.extensions;
+	if (s->run->o->transport == TRANSPORT_STARTTLS && !s->tls_done) {
+		if (!(s->extensions & SMTPLOAD_EXT_STARTTLS)) {
+			fail_reply(s, e);
+			return;
+		}
+		send_bytes(s, "STARTTLS\r\n", 10);
+		expect_push(s, CMD_STARTTLS, 220, 0);
+		return;
+	}
+	next_step(s);
+}
+
 /* A complete reply: checks it against the oldest command and goes on. */
 static void session_reply(struct smtpload_session *s)
 {
@@ -416,17 +433,7 @@ static void session_reply(struct smtpload_session *s)
 		send_ehlo(s);
 		break;
 	case CMD_EHLO:
-		s->extensions = r->extensions;
-		if (s->run->o->transport == TRANSPORT_STARTTLS && !s->tls_done) {
-			if (!(r->extensions & SMTPLOAD_EXT_STARTTLS)) {
-				fail_reply(s, &e);
-				return;
-			}
-			send_bytes(s, "STARTTLS\r\n", 10);
-			expect_push(s, CMD_STARTTLS, 220, 0);
-			break;
-		}
-		next_step(s);
+		after_ehlo(s, &e);
 		break;
 	case CMD_STARTTLS:
 		/* RFC 3207 5: nothing may follow the 220 in plaintext */
