@@ -46,6 +46,8 @@ check-asan: build-asan
 fuzz: deps
 	@tests/fuzz/run-short
 
+# Every benchmark suite, one table (bench/README.md); BENCH_SUITE=tls etc.
+# runs one group of rows.
 bench: build
 	@bench/run
 

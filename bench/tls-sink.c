@@ -5,7 +5,9 @@
  * answers 220, EHLO/HELO, MAIL, RCPT, DATA (354, then 250 at the end of the
  * data), RSET, NOOP and QUIT (221); it offers PIPELINING, and STARTTLS when a
  * certificate is given (-c/-k), so the same sink serves a plaintext and a
- * STARTTLS benchmark. Messages are read and thrown away; only counted.
+ * STARTTLS benchmark. With -I (and a certificate) the listener is implicit
+ * TLS instead (RFC 8314: the handshake first, then the greeting; STARTTLS is
+ * not offered). Messages are read and thrown away; only counted.
  *
  * The counters (completed messages, connections, TLS handshakes, resumed
  * handshakes, ...) are written as one "key=value ..." line to the file given
@@ -14,7 +16,7 @@
  * half a line. SIGTERM or SIGINT writes it a last time and exits.
  *
  * Build: cc -O2 -o tls-sink tls-sink.c -lssl -lcrypto -levent -levent_openssl
- * Usage: tls-sink -l 127.0.0.1:PORT -o COUNTFILE [-c CERT -k KEY] [-i MS]
+ * Usage: tls-sink -l 127.0.0.1:PORT -o COUNTFILE [-c CERT -k KEY [-I]] [-i MS]
  *                 [-n HOSTNAME]
  */
 #define _GNU_SOURCE
@@ -45,6 +47,7 @@
 struct sink {
 	struct event_base *base;
 	SSL_CTX *ctx; /* NULL: plaintext only, no STARTTLS offered */
+	int implicit; /* TLS from the first byte (-I) */
 	const char *hostname;
 	const char *count_file;
 	char *count_tmp;
@@ -66,7 +69,8 @@ struct sess {
 	struct sink *k;
 	struct bufferevent *bev; /* the plain socket, or the TLS filter on it */
 	enum state state;
-	int tls;        /* STARTTLS done */
+	int tls;        /* STARTTLS done, or an implicit-TLS session */
+	int handshaken; /* the TLS handshake completed */
 	int data_start; /* in DATA, nothing read yet: ".\r\n" here ends it */
 	int mail, rcpt;
 };
@@ -163,24 +167,11 @@ static void start_tls(struct sess *s)
 	bufferevent_enable(tb, EV_READ | EV_WRITE);
 }
 
-/* Returns 0 to go on reading, -1 when the session was freed or switched. */
-static int command(struct sess *s, const char *line, size_t n)
+/* MAIL, RCPT and DATA, in their order; returns 0 when LINE is none of them. */
+static int transaction_command(struct sess *s, const char *line, size_t n)
 {
 	struct sink *k = s->k;
-	char buf[512];
-
-	if (verb_is(line, n, "EHLO")) {
-		reset_txn(s);
-		snprintf(buf, sizeof buf,
-		         "250-%s\r\n250-PIPELINING\r\n250-SIZE 104857600\r\n250-8BITMIME\r\n"
-		         "250-ENHANCEDSTATUSCODES\r\n%s250 SMTPUTF8\r\n",
-		         k->hostname, (k->ctx != NULL && !s->tls) ? "250-STARTTLS\r\n" : "");
-		reply(s, buf);
-	} else if (verb_is(line, n, "HELO")) {
-		reset_txn(s);
-		snprintf(buf, sizeof buf, "250 %s\r\n", k->hostname);
-		reply(s, buf);
-	} else if (verb_is(line, n, "MAIL")) {
+	if (verb_is(line, n, "MAIL")) {
 		if (s->mail) {
 			k->rejected++;
 			reply(s, "503 5.5.1 Error: nested MAIL command\r\n");
@@ -205,6 +196,31 @@ static int command(struct sess *s, const char *line, size_t n)
 			s->data_start = 1;
 			reply(s, "354 End data with <CR><LF>.<CR><LF>\r\n");
 		}
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
+/* Returns 0 to go on reading, -1 when the session was freed or switched. */
+static int command(struct sess *s, const char *line, size_t n)
+{
+	struct sink *k = s->k;
+	char buf[512];
+
+	if (verb_is(line, n, "EHLO")) {
+		reset_txn(s);
+		snprintf(buf, sizeof buf,
+		         "250-%s\r\n250-PIPELINING\r\n250-SIZE 104857600\r\n250-8BITMIME\r\n"
+		         "250-ENHANCEDSTATUSCODES\r\n%s250 SMTPUTF8\r\n",
+		         k->hostname, (k->ctx != NULL && !s->tls) ? "250-STARTTLS\r\n" : "");
+		reply(s, buf);
+	} else if (verb_is(line, n, "HELO")) {
+		reset_txn(s);
+		snprintf(buf, sizeof buf, "250 %s\r\n", k->hostname);
+		reply(s, buf);
+	} else if (transaction_command(s, line, n)) {
+		/* answered */
 	} else if (verb_is(line, n, "RSET")) {
 		reset_txn(s);
 		reply(s, "250 2.0.0 Ok\r\n");
@@ -294,19 +310,16 @@ static void sess_eventcb(struct bufferevent *bev, short what, void *arg)
 
 	if (what & BEV_EVENT_CONNECTED) { /* the TLS handshake is done */
 		SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
+		s->handshaken = 1;
 		k->tls++;
 		if (ssl != NULL && SSL_session_reused(ssl))
 			k->resumed++;
 		return;
 	}
-	if (s->tls && (what & BEV_EVENT_ERROR)) {
-		SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
-		/* an error before the handshake finished */
-		if (ssl != NULL && !SSL_is_init_finished(ssl))
-			k->tls_failed++;
-		while (ERR_get_error() != 0)
-			;
-	}
+	if (s->tls && !s->handshaken && (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF)))
+		k->tls_failed++; /* the session ended before its handshake did */
+	while (ERR_get_error() != 0)
+		;
 	sess_free(s);
 }
 
@@ -323,7 +336,22 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		return;
 	}
 	s->k = k;
-	s->bev = bufferevent_socket_new(k->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (k->implicit) {
+		SSL *ssl = SSL_new(k->ctx);
+		if (ssl == NULL)
+			die("SSL_new failed");
+		/* the greeting written below waits in libevent until the
+		 * handshake is done */
+		s->bev = bufferevent_openssl_socket_new(k->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+		                                        BEV_OPT_CLOSE_ON_FREE);
+		if (s->bev != NULL)
+			bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
+		else
+			SSL_free(ssl);
+		s->tls = 1;
+	} else {
+		s->bev = bufferevent_socket_new(k->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	}
 	if (s->bev == NULL) {
 		close(fd);
 		free(s);
@@ -369,82 +397,107 @@ static void term_cb(evutil_socket_t fd, short what, void *arg)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: tls-sink -l ADDR:PORT -o COUNTFILE [-c CERT -k KEY] [-i MS] "
+	fprintf(stderr, "usage: tls-sink -l ADDR:PORT -o COUNTFILE [-c CERT -k KEY [-I]] [-i MS] "
 	                "[-n HOSTNAME]\n");
 	exit(2);
 }
 
-int main(int argc, char **argv)
-{
-	struct sink k = {.hostname = "sink.bench.local.test"};
-	const char *listen = NULL, *cert = NULL, *key = NULL;
-	long interval_ms = 20;
-	int c;
+struct options {
+	const char *listen, *cert, *key;
+	long interval_ms;
+};
 
-	while ((c = getopt(argc, argv, "l:o:c:k:i:n:")) != -1) {
+/* Fills K and O from the command line; exits 2 (usage) on a bad one. */
+static void parse_args(int argc, char **argv, struct sink *k, struct options *o)
+{
+	int c;
+	while ((c = getopt(argc, argv, "l:o:c:k:i:n:I")) != -1) {
 		switch (c) {
 		case 'l':
-			listen = optarg;
+			o->listen = optarg;
 			break;
 		case 'o':
-			k.count_file = optarg;
+			k->count_file = optarg;
 			break;
 		case 'c':
-			cert = optarg;
+			o->cert = optarg;
 			break;
 		case 'k':
-			key = optarg;
+			o->key = optarg;
 			break;
 		case 'i':
-			interval_ms = strtol(optarg, NULL, 10);
+			o->interval_ms = strtol(optarg, NULL, 10);
 			break;
 		case 'n':
-			k.hostname = optarg;
+			k->hostname = optarg;
+			break;
+		case 'I':
+			k->implicit = 1;
 			break;
 		default:
 			usage();
 		}
 	}
-	if (listen == NULL || k.count_file == NULL || optind != argc ||
-	    (cert == NULL) != (key == NULL) || interval_ms < 1)
+	if (o->listen == NULL || k->count_file == NULL || optind != argc ||
+	    (o->cert == NULL) != (o->key == NULL) || o->interval_ms < 1 ||
+	    (k->implicit && o->cert == NULL))
 		usage();
-	if (asprintf(&k.count_tmp, "%s.tmp", k.count_file) < 0)
-		die("out of memory");
-	signal(SIGPIPE, SIG_IGN);
+}
 
-	if (cert != NULL) {
-		k.ctx = SSL_CTX_new(TLS_server_method());
-		if (k.ctx == NULL)
-			die("SSL_CTX_new failed");
-		SSL_CTX_set_min_proto_version(k.ctx, TLS1_2_VERSION);
-		SSL_CTX_set_options(k.ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
-		SSL_CTX_set_mode(k.ctx, SSL_MODE_RELEASE_BUFFERS);
-		SSL_CTX_set_session_id_context(k.ctx, (const unsigned char *)"tls-sink", 8);
-		if (SSL_CTX_use_certificate_chain_file(k.ctx, cert) != 1)
-			die("%s: cannot load the certificate", cert);
-		if (SSL_CTX_use_PrivateKey_file(k.ctx, key, SSL_FILETYPE_PEM) != 1 ||
-		    SSL_CTX_check_private_key(k.ctx) != 1)
-			die("%s: cannot load the key", key);
-	}
+/* The server context: TLS 1.2+, a session cache and tickets (so a client
+ * may resume), CERT and KEY loaded; exits when they do not load. */
+static SSL_CTX *tls_context_new(const char *cert, const char *key)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	if (ctx == NULL)
+		die("SSL_CTX_new failed");
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"tls-sink", 8);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
+		die("%s: cannot load the certificate", cert);
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1)
+		die("%s: cannot load the key", key);
+	return ctx;
+}
 
+/* A listener on ADDR:PORT feeding accept_cb; exits when it cannot bind. */
+static struct evconnlistener *listen_on(struct sink *k, const char *addr)
+{
 	struct sockaddr_storage ss;
 	int sslen = sizeof ss;
-	if (evutil_parse_sockaddr_port(listen, (struct sockaddr *)&ss, &sslen) != 0)
-		die("%s: not ADDR:PORT", listen);
-
-	k.base = event_base_new();
-	if (k.base == NULL)
-		die("event_base_new failed");
+	if (evutil_parse_sockaddr_port(addr, (struct sockaddr *)&ss, &sslen) != 0)
+		die("%s: not ADDR:PORT", addr);
 	struct evconnlistener *l = evconnlistener_new_bind(
-	    k.base, accept_cb, &k,
+	    k->base, accept_cb, k,
 	    LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 1024,
 	    (struct sockaddr *)&ss, sslen);
 	if (l == NULL)
-		die("%s: cannot listen: %s", listen, strerror(errno));
+		die("%s: cannot listen: %s", addr, strerror(errno));
 	evconnlistener_set_error_cb(l, accept_error_cb);
+	return l;
+}
+
+int main(int argc, char **argv)
+{
+	struct sink k = {.hostname = "sink.bench.local.test"};
+	struct options o = {.interval_ms = 20};
+
+	parse_args(argc, argv, &k, &o);
+	if (asprintf(&k.count_tmp, "%s.tmp", k.count_file) < 0)
+		die("out of memory");
+	signal(SIGPIPE, SIG_IGN);
+	if (o.cert != NULL)
+		k.ctx = tls_context_new(o.cert, o.key);
+	k.base = event_base_new();
+	if (k.base == NULL)
+		die("event_base_new failed");
+	struct evconnlistener *l = listen_on(&k, o.listen);
 
 	struct event *timer = event_new(k.base, -1, EV_PERSIST, timer_cb, &k);
-	struct timeval iv = {interval_ms / 1000, (interval_ms % 1000) * 1000};
+	struct timeval iv = {o.interval_ms / 1000, (o.interval_ms % 1000) * 1000};
 	event_add(timer, &iv);
 	struct event *usr1 = evsignal_new(k.base, SIGUSR1, usr1_cb, &k);
 	struct event *term = evsignal_new(k.base, SIGTERM, term_cb, &k);
@@ -454,8 +507,11 @@ int main(int argc, char **argv)
 	event_add(intr, NULL);
 
 	write_counts(&k, 1);
-	fprintf(stderr, "tls-sink: listening on %s, STARTTLS %s, counts in %s every %ld ms\n",
-	        listen, k.ctx ? "offered" : "not offered", k.count_file, interval_ms);
+	fprintf(stderr, "tls-sink: listening on %s, %s, counts in %s every %ld ms\n", o.listen,
+	        k.implicit ? "implicit TLS"
+	        : k.ctx    ? "STARTTLS offered"
+	                   : "STARTTLS not offered",
+	        k.count_file, o.interval_ms);
 	event_base_dispatch(k.base);
 
 	fprintf(stderr,

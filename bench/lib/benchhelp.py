@@ -2,25 +2,44 @@
 """Small helpers for bench/run (standard library only).
 
   freeport                      print a free TCP port on 127.0.0.1
-  waitport PORT SECONDS [PID]   wait until 127.0.0.1:PORT answers with a 220
-                                greeting; fail early if PID dies
+  waitport PORT SECONDS [PID] [--tls]  wait until 127.0.0.1:PORT answers with
+                                a 220 greeting (after a TLS handshake with
+                                --tls); fail early if PID dies
   ourpids TAG [ENV...]          pids of the processes this run started
   count DIR                     print the number of entries in DIR (0 if absent)
-  round ...                     run one smtp-source round and time it, counting
-                                arrivals in a Maildir or at bench/tls-sink
+  round ...                     run one smtp-source or smtpload round and time
+                                it, counting arrivals in a Maildir, at
+                                bench/tls-sink or at smtp-sink
+  record FILE TAG WHO ROUND K=V...  append one measurement to the results file
+  fsync DIR OPS                 the disk's rate of create+write 4 KiB+fsync, and
+                                with rename and directory fsync
+  rss PID                       VmRSS (KiB) of PID and all its descendants, once
+                                it has stopped changing
+  irsum DIR                     instructions (Ir) summed over callgrind.out.*
+  median FILE TAG WHO METRIC    the median of one figure in the results file
+  totalcheck FILE               each Maildir and sink holds exactly what was
+                                sent to it in all the rounds
+  idle ...                      memory of idle connections (smtpload -i)
   table ...                     medians and the inbound result table
   relaytable ...                medians and the relay result table
+  bigtable ...                  the one table of every row (lib/benchtable.py)
 """
 import argparse
 import ctypes
 import json
 import os
+import resource
+import signal
 import socket
+import ssl
 import statistics
 import struct
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchtable  # noqa: E402
 
 
 def count_entries(path):
@@ -63,6 +82,11 @@ def cmd_waitport(args):
         try:
             with socket.create_connection(("127.0.0.1", args.port), timeout=2) as s:
                 s.settimeout(5)
+                if args.tls:  # implicit TLS: the greeting comes after the handshake
+                    ctx = ssl.create_default_context()
+                    ctx.check_hostname = False
+                    ctx.verify_mode = ssl.CERT_NONE
+                    s = ctx.wrap_socket(s)
                 greeting = s.recv(512).decode("ascii", "replace")
                 try:
                     s.sendall(b"QUIT\r\n")
@@ -72,7 +96,7 @@ def cmd_waitport(args):
                 if greeting.startswith("220"):
                     return 0
                 last = "greeting " + repr(greeting.strip())
-        except OSError as e:
+        except (OSError, ssl.SSLError) as e:
             last = str(e)
         time.sleep(0.1)
     print(f"waitport: 127.0.0.1:{args.port} not ready after {args.seconds}s: {last}",
@@ -207,32 +231,102 @@ class SinkCounter:
         pass
 
 
-def cmd_round(args):
-    """Run smtp-source once; time (a) until it exits and (b) until N more
-    names have appeared in the Maildir's new/, or until the sink has counted
-    N more messages. Prints one JSON line."""
+class SmtpSinkCounter:
+    """Reads the running counters Postfix's smtp-sink -c writes to its stdout
+    ("sess=N quit=N mesg=N", records separated by carriage returns); the
+    last complete record is the current count."""
+
+    method = "smtp-sink"
+
+    def __init__(self, path):
+        self.path = path
+
+    def count(self):
+        with open(self.path, "rb") as f:
+            try:
+                f.seek(-4096, os.SEEK_END)
+            except OSError:
+                f.seek(0)
+            tail = f.read().decode("ascii", "replace")
+        # the record being written may be cut: take the last whole one
+        # the record being written may be cut short: a count read too low
+        # only means one more poll
+        recs = [r for r in tail.replace("\n", "\r").split("\r") if "mesg=" in r]
+        for rec in reversed(recs):
+            for item in rec.split():
+                k, _, v = item.partition("=")
+                if k == "mesg" and v.isdigit():
+                    return int(v)
+        return 0
+
+    def close(self):
+        pass
+
+
+def client_command(args):
+    """The load client's command line for a round (smtp-source or smtpload)."""
     n = args.messages
+    if args.client == "smtp-source":
+        cmd = [args.smtp_source, "-s", str(args.sessions), "-m", str(n),
+               "-l", str(args.size)]
+        if args.reuse:
+            cmd.append("-d")
+        return cmd + ["-f", args.sender, "-t", args.rcpt, f"127.0.0.1:{args.port}"]
+    cmd = [args.smtpload, "-j", "-s", str(args.sessions), "-m", str(n),
+           "-l", str(args.size), "-T", args.transport, "-f", args.sender,
+           "-t", args.rcpt]
+    if not args.reuse:
+        cmd.append("-N")
+    if args.resume:
+        cmd.append("-R")
+    if args.rate:
+        cmd += ["-q", str(args.rate)]
+    return cmd + [f"127.0.0.1:{args.port}"]
+
+
+def make_counter(args):
     if args.sink_counts:
-        counter = SinkCounter(args.sink_counts)
-        start_stats = counter.stats()
-        where = "at the sink"
+        return SinkCounter(args.sink_counts), "at the sink"
+    if args.smtp_sink_out:
+        return SmtpSinkCounter(args.smtp_sink_out), "at smtp-sink"
+    return (MaildirCounter(args.maildir, use_inotify=not args.scan),
+            "in " + args.maildir)
+
+
+def final_count(args, counter, start):
+    """The round's arrivals by a method that cannot miss or double-count:
+    a plain listing of new/, or the sink's own totals."""
+    if args.sink_counts:
+        end = counter.stats()
+        return end["messages"] - start["messages"], {
+            "sink": {k: end.get(k, 0) - start.get(k, 0) for k in SinkCounter.KEYS}}
+    if args.smtp_sink_out:
+        return counter.count() - start, {}
+    return count_entries(args.maildir) - start, {}
+
+
+def cmd_round(args):
+    """Run the load client once; time (a) until it exits and (b) until N
+    more messages have arrived (Maildir new/, bench/tls-sink or smtp-sink).
+    Prints one JSON line, and appends it to --record when given. Fails when
+    the client reports an error or when fewer or more than N arrive."""
+    n = args.messages
+    counter, where = make_counter(args)
+    if args.sink_counts:
+        start = counter.stats()
+    elif args.smtp_sink_out:
+        start = counter.count()
     else:
-        counter = MaildirCounter(args.maildir, use_inotify=not args.scan)
-        start_entries = count_entries(args.maildir)
-        where = "in " + args.maildir
+        start = count_entries(args.maildir)
     base = counter.count()
     target = base + n
-    cmd = [args.smtp_source, "-s", str(args.sessions), "-m", str(n),
-           "-l", str(args.size)]
-    if args.reuse:
-        cmd.append("-d")
-    cmd += ["-f", args.sender, "-t", args.rcpt, f"127.0.0.1:{args.port}"]
+    cmd = client_command(args)
     poll = args.poll_ms / 1000.0
 
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    # Count while smtp-source runs too: on a fast server the last message
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # Count while the client runs too: on a fast server the last message
     # can land before the client has noticed the final reply.
     t_done = None
     while True:
@@ -245,14 +339,27 @@ def cmd_round(args):
         if time.monotonic() - t0 > args.timeout:
             proc.kill()
             proc.wait()
-            print(f"round: smtp-source still running after {args.timeout}s",
+            print(f"round: {args.client} still running after {args.timeout}s",
                   file=sys.stderr)
             return 1
         time.sleep(poll)
     out = proc.stdout.read().decode("utf-8", "replace")
+    err = proc.stderr.read().decode("utf-8", "replace")
     if rc != 0:
-        print(f"round: smtp-source exited {rc}:\n{out}", file=sys.stderr)
+        print(f"round: {' '.join(cmd)}\nround: {args.client} exited {rc}:\n"
+              f"{out}{err}", file=sys.stderr)
         return 1
+    client = {}
+    if args.client == "smtpload":
+        try:
+            client = json.loads(out.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            print(f"round: smtpload printed no JSON: {out!r} {err!r}", file=sys.stderr)
+            return 1
+        if client.get("messages") != n:
+            print(f"round: smtpload reports {client.get('messages')} messages, "
+                  f"expected {n}", file=sys.stderr)
+            return 1
 
     # Wait for the rest to land. Give up when nothing new has arrived for
     # --stall seconds (a lost message must not hang the benchmark).
@@ -267,35 +374,281 @@ def cmd_round(args):
             last_n, last_change = c, now
         elif now - last_change > args.stall:
             print(f"round: only {c - base} of {n} messages {where} "
-                  f"(no progress for {args.stall}s; smtp-source took "
+                  f"(no progress for {args.stall}s; {args.client} took "
                   f"{t_acc - t0:.2f}s)", file=sys.stderr)
             return 1
         time.sleep(poll)
     counter.close()
 
-    # Check with a plain listing (or the sink's final counters): anything
-    # beyond N (duplicates, leftovers) would make the count lie.
-    time.sleep(args.settle)
-    extra = {}
-    if args.sink_counts:
-        end_stats = counter.stats()
-        final = end_stats["messages"] - start_stats["messages"]
-        extra["sink"] = {k: end_stats.get(k, 0) - start_stats.get(k, 0)
-                         for k in SinkCounter.KEYS}
-    else:
-        final = count_entries(args.maildir) - start_entries
+    # Check with a plain listing (or the sink's own totals): anything beyond
+    # N (duplicates, leftovers) would make the count lie. A duplicate that
+    # comes later is caught by the next round's count, or by totalcheck at
+    # the end of the run.
+    final, extra = final_count(args, counter, start)
     acc = t_acc - t0
     e2e = t_done - t0
-    print(json.dumps({
-        "messages": n, "delivered": final, "counter": counter.method,
-        "accepted_s": acc, "e2e_s": e2e,
-        "accepted_rate": n / acc, "e2e_rate": n / e2e,
-        **extra,
-        "smtp_source_output": out.strip()[-500:],
-    }))
+    rec = {"messages": n, "delivered": final, "counter": counter.method,
+           "accepted_s": acc, "e2e_s": e2e,
+           "accepted_rate": n / acc, "e2e_rate": n / e2e, **extra}
+    if client:
+        rec["client"] = client
+        for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms", "connections", "tls", "resumed"):
+            if k in client:
+                rec[k] = client[k]
+    else:
+        rec["smtp_source_output"] = (out + err).strip()[-500:]
+    rec["counted_at"] = os.path.abspath(args.maildir or args.sink_counts or args.smtp_sink_out)
+    if args.record:
+        rec.update({"tag": args.tag, "who": args.who, "round": args.round})
+        with open(args.record, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+    print(json.dumps(rec))
     if final != n:
-        print(f"round: {final} messages {where}, expected {n}", file=sys.stderr)
+        print(f"round: {final} messages {where}, expected {n}"
+              f"{' (duplicates)' if final > n else ' (lost)'}", file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_record(args):
+    """Appends {"tag", "who", "round", K: V...} to FILE (values as numbers
+    where they parse)."""
+    rec = {"tag": args.tag, "who": args.who, "round": args.round}
+    for kv in args.values:
+        k, _, v = kv.partition("=")
+        try:
+            rec[k] = float(v)
+        except ValueError:
+            rec[k] = v
+    with open(args.file, "a") as f:
+        f.write(json.dumps(rec) + "\n")
+
+
+def cmd_fsync(args):
+    """OPS times create+write 4 KiB+fsync+close, then OPS times the same to a
+    temporary name plus rename and an fsync of the directory (how a
+    per-message queue commits). Prints {"fsync_rate", "rename_rate"}."""
+    d = os.path.join(args.dir, "fsync-probe")
+    os.makedirs(d, exist_ok=True)
+    block = b"x" * 4096
+    dfd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        t0 = time.monotonic()
+        for i in range(args.ops):
+            fd = os.open(os.path.join(d, f"a{i}"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.write(fd, block)
+            os.fsync(fd)
+            os.close(fd)
+        t1 = time.monotonic()
+        for i in range(args.ops):
+            tmp, final = os.path.join(d, f"t{i}"), os.path.join(d, f"b{i}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.write(fd, block)
+            os.fsync(fd)
+            os.close(fd)
+            os.rename(tmp, final)
+            os.fsync(dfd)
+        t2 = time.monotonic()
+    finally:
+        os.close(dfd)
+        for name in os.listdir(d):
+            os.unlink(os.path.join(d, name))
+        os.rmdir(d)
+    print(json.dumps({"fsync_rate": args.ops / (t1 - t0),
+                      "rename_rate": args.ops / (t2 - t1)}))
+
+
+def tree_pids(root):
+    """ROOT and every process below it (from /proc/PID/task/*/children)."""
+    out, todo = [], [root]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for t in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{t}/children") as f:
+                    todo.extend(int(c) for c in f.read().split())
+        except OSError:
+            pass
+    return out
+
+
+def tree_rss_kib(root):
+    total = 0
+    for p in tree_pids(root):
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def stable_rss(pid, timeout=30):
+    """The RSS (KiB) of PID's process tree once three samples 100 ms apart
+    agree within 0.5% (the server has finished with what just happened),
+    or the last sample after TIMEOUT seconds."""
+    deadline = time.monotonic() + timeout
+    last = []
+    while True:
+        last = (last + [tree_rss_kib(pid)])[-3:]
+        if len(last) == 3 and max(last) - min(last) <= max(last) * 0.005:
+            return last[-1]
+        if time.monotonic() > deadline:
+            return last[-1]
+        time.sleep(0.1)
+
+
+def cmd_rss(args):
+    """Prints {"rss_kib", "processes"} for PID's process tree (stable_rss)."""
+    rss = stable_rss(args.pid, args.timeout)
+    print(json.dumps({"rss_kib": rss, "processes": len(tree_pids(args.pid))}))
+
+
+def cmd_totalcheck(args):
+    """At the end of the run, with the queues empty and the sinks stopped:
+    every Maildir and sink the rounds of FILE counted at must hold exactly
+    the messages sent to it in all (a late duplicate of any round shows up
+    here). One line per place; exit 1 on a mismatch."""
+    sent, method = {}, {}
+    with open(args.file) as f:
+        for line in f:
+            if line.strip():
+                r = json.loads(line)
+                if r.get("counted_at"):
+                    sent[r["counted_at"]] = sent.get(r["counted_at"], 0) + r["messages"]
+                    method[r["counted_at"]] = r["counter"]
+    bad = 0
+    for where, n in sorted(sent.items()):
+        if method[where] == "sink":
+            got = SinkCounter(where).count()
+        elif method[where] == "smtp-sink":
+            got = SmtpSinkCounter(where).count()
+        else:
+            got = count_entries(where)
+        bad += got != n
+        print(f"totalcheck: {where}: {got} messages, sent {n}"
+              f"{'' if got == n else ' MISMATCH'}", file=sys.stderr)
+    return 1 if bad else 0
+
+
+def cmd_median(args):
+    """Prints the median of METRIC over the records of TAG and WHO in FILE
+    (nothing, and exit 1, when there is none)."""
+    vals = []
+    try:
+        with open(args.file) as f:
+            for line in f:
+                if line.strip():
+                    r = json.loads(line)
+                    if r.get("tag") == args.tag and r.get("who") == args.who \
+                            and r.get(args.metric) is not None:
+                        vals.append(r[args.metric])
+    except FileNotFoundError:
+        pass
+    if not vals:
+        return 1
+    print(f"{statistics.median(vals):.0f}")
+    return 0
+
+
+def read_ready(proc, n, deadline):
+    """Waits for smtpload -i's "smtpload: idle N ready" line; returns
+    None or the reason it did not come."""
+    want = f"smtpload: idle {n} ready"
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            return f"smtpload exited {proc.wait()} before it was ready"
+        if line.decode("utf-8", "replace").strip() == want:
+            return None
+    return f"smtpload not ready after the deadline"
+
+
+def cmd_idle(args):
+    """Memory of idle connections: RSS of the server's process tree (PID),
+    then after N/2 plain connections (smtpload -i on PLAIN_PORT), then after
+    N/2 more over TLS (smtpload -i -T TRANSPORT on TLS_PORT). Prints and
+    records {"rss_base_kib", "rss_total_mib", "per_conn_kib", ...}; both
+    clients must end with exit 0 once their stdin is closed."""
+    half = args.n // 2
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < half + 100:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (half + 100, hard))
+    procs = []
+
+    def start(port, transport):
+        p = subprocess.Popen([args.smtpload, "-i", str(half), "-T", transport, "-w", "120",
+                              f"127.0.0.1:{port}"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        procs.append(p)
+        why = read_ready(p, half, time.monotonic() + args.timeout)
+        if why:
+            raise RuntimeError(f"{transport} idle connections: {why}: "
+                               f"{p.stderr.read().decode('utf-8', 'replace')[-500:]}")
+
+    def rss():
+        return stable_rss(args.pid)
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        base = rss()
+        start(args.plain_port, "none")
+        plain = rss()
+        start(args.tls_port, args.transport)
+        both = rss()
+        for p in procs:
+            p.stdin.close()
+        for p in procs:
+            rc = p.wait(timeout=args.timeout)
+            if rc != 0:
+                raise RuntimeError(f"smtpload -i exited {rc}: "
+                                   f"{p.stderr.read().decode('utf-8', 'replace')[-500:]}")
+    except (RuntimeError, subprocess.TimeoutExpired) as e:
+        print(f"idle: {e}", file=sys.stderr)
+        return 1
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    rec = {"tag": "memory", "who": "sealmail", "round": args.round,
+           "connections": half * 2, "rss_base_kib": base, "rss_plain_kib": plain,
+           "rss_all_kib": both, "rss_total_mib": both / 1024,
+           "per_conn_kib": (both - base) / (half * 2),
+           "per_plain_kib": (plain - base) / half, "per_tls_kib": (both - plain) / half}
+    with open(args.record, "a") as f:
+        f.write(json.dumps(rec) + "\n")
+    print(json.dumps(rec))
+    return 0
+
+
+def cmd_irsum(args):
+    """Sums the "totals:" (or "summary:") lines of DIR/callgrind.out.*; prints
+    {"ir", "files"}. Fails when there is no such file or one has no total
+    (a process that did not exit cleanly)."""
+    total, files, bad = 0, 0, []
+    for name in sorted(os.listdir(args.dir)):
+        if not name.startswith("callgrind.out"):
+            continue
+        files += 1
+        got = None
+        with open(os.path.join(args.dir, name), errors="replace") as f:
+            for line in f:
+                if line.startswith(("totals:", "summary:")):
+                    got = int(line.split()[1])
+        if got is None:
+            bad.append(name)
+        else:
+            total += got
+    if files == 0 or bad or files < args.min_files:
+        print(f"irsum: {files} callgrind files in {args.dir} (expected at least "
+              f"{args.min_files}: one per process); without a total: "
+              f"{' '.join(bad) or '-'}", file=sys.stderr)
+        return 1
+    print(json.dumps({"ir": total, "files": files}))
     return 0
 
 
@@ -400,6 +753,7 @@ def main():
     p.add_argument("port", type=int)
     p.add_argument("seconds", type=float)
     p.add_argument("pid", type=int, nargs="?", default=0)
+    p.add_argument("--tls", action="store_true", help="implicit TLS")
     p.set_defaults(fn=cmd_waitport)
     p = sub.add_parser("ourpids")
     p.add_argument("tag")
@@ -410,24 +764,80 @@ def main():
     p.add_argument("dir")
     p.set_defaults(fn=cmd_count)
     p = sub.add_parser("round")
+    p.add_argument("--client", choices=("smtp-source", "smtpload"), default="smtp-source")
     p.add_argument("--smtp-source", default="/usr/sbin/smtp-source")
+    p.add_argument("--smtpload", default="smtpload")
+    p.add_argument("--transport", choices=("none", "starttls", "implicit"), default="none")
+    p.add_argument("--resume", action="store_true", help="smtpload -R")
+    p.add_argument("--rate", type=float, default=0, help="smtpload -q (open loop)")
     p.add_argument("--port", type=int, required=True)
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--maildir", help="the Maildir's new/ directory")
     where.add_argument("--sink-counts", help="the counters file of bench/tls-sink")
+    where.add_argument("--smtp-sink-out", help="the stdout of smtp-sink -c")
     p.add_argument("--messages", type=int, required=True)
     p.add_argument("--sessions", type=int, default=20)
     p.add_argument("--size", type=int, default=1024)
-    p.add_argument("--reuse", action="store_true", help="pass -d to smtp-source")
+    p.add_argument("--reuse", action="store_true",
+                   help="reuse connections (smtp-source -d; smtpload without -N)")
+    p.add_argument("--record", help="append the result to this file")
+    p.add_argument("--tag", default="")
+    p.add_argument("--who", default="")
+    p.add_argument("--round", type=int, default=0)
     p.add_argument("--sender", default="a@example.test")
     p.add_argument("--rcpt", default="user@example.test")
     p.add_argument("--poll-ms", type=float, default=20)
     p.add_argument("--timeout", type=float, default=1800)
     p.add_argument("--stall", type=float, default=60)
-    p.add_argument("--settle", type=float, default=0.5)
     p.add_argument("--scan", action="store_true",
                    help="count with os.scandir instead of inotify")
     p.set_defaults(fn=cmd_round)
+    p = sub.add_parser("record")
+    p.add_argument("file")
+    p.add_argument("tag")
+    p.add_argument("who")
+    p.add_argument("round", type=int)
+    p.add_argument("values", nargs="*")
+    p.set_defaults(fn=cmd_record)
+    p = sub.add_parser("fsync")
+    p.add_argument("dir")
+    p.add_argument("ops", type=int)
+    p.set_defaults(fn=cmd_fsync)
+    p = sub.add_parser("rss")
+    p.add_argument("pid", type=int)
+    p.add_argument("--timeout", type=float, default=30)
+    p.set_defaults(fn=cmd_rss)
+    p = sub.add_parser("totalcheck")
+    p.add_argument("file")
+    p.set_defaults(fn=cmd_totalcheck)
+    p = sub.add_parser("median")
+    p.add_argument("file")
+    p.add_argument("tag")
+    p.add_argument("who")
+    p.add_argument("metric")
+    p.set_defaults(fn=cmd_median)
+    p = sub.add_parser("idle")
+    p.add_argument("--smtpload", required=True)
+    p.add_argument("--pid", type=int, required=True)
+    p.add_argument("--plain-port", type=int, required=True)
+    p.add_argument("--tls-port", type=int, required=True)
+    p.add_argument("--transport", choices=("starttls", "implicit"), default="implicit")
+    p.add_argument("--n", type=int, default=10000)
+    p.add_argument("--round", type=int, default=0)
+    p.add_argument("--record", required=True)
+    p.add_argument("--timeout", type=float, default=300)
+    p.set_defaults(fn=cmd_idle)
+    p = sub.add_parser("irsum")
+    p.add_argument("dir")
+    p.add_argument("--min-files", type=int, default=1)
+    p.set_defaults(fn=cmd_irsum)
+    p = sub.add_parser("bigtable")
+    p.add_argument("--results", required=True)
+    p.add_argument("--imap", help="bench/imap's saved table")
+    p.add_argument("--header", required=True)
+    p.add_argument("--note", action="append", default=[])
+    p.add_argument("--table-out", help="also write the table and notes (no rounds) here")
+    p.set_defaults(fn=lambda a: benchtable.main(a))
     p = sub.add_parser("relaytable")
     p.add_argument("--header", required=True)
     p.add_argument("results", nargs="+")
