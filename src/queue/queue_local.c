@@ -61,13 +61,18 @@ static int queue_maildir_ready(struct queue *q, const char *dir, const char **er
 	return 0;
 }
 
-/* Records why R's local copy failed: WHY. */
-static void queue_rcpt_local_failed(struct queue_rcpt *r, const char *why)
+/* Records why the local copy for M's recipient I failed (WHY) and logs
+ * the deferral. */
+static void queue_rcpt_local_failed(struct queue_msg *m, unsigned i, const char *why)
 {
-	char text[DELIVERY_TEXT_MAX];
+	struct queue_rcpt *r = &m->rcpts[i];
+	char text[DELIVERY_TEXT_MAX], a[ENVELOPE_ADDR_MAX + 16], v[700];
 
 	snprintf(text, sizeof(text), "4.2.0 local delivery failed: %s", why);
 	delivery_status_set(&r->last, "4.2.0", 0, text);
+	log_warn("event=deferred id=%s to=%s relay=local reason=%s", m->id,
+	         log_address(m->env.rcpts[i].addr, a, sizeof(a)),
+	         log_value(r->last.text, v, sizeof(v)));
 }
 
 /* Copies S into OUT (SIZE bytes) as one header word: octets that are
@@ -135,13 +140,7 @@ static void queue_delivery_local(struct queue *q, struct queue_delivery *d)
 			continue;
 		}
 		q->known_maildir[0] = '\0';
-		queue_rcpt_local_failed(&m->rcpts[i], why);
-		{
-			char a[ENVELOPE_ADDR_MAX + 16], v[700];
-			log_warn("event=deferred id=%s to=%s relay=local reason=%s", m->id,
-			         log_address(rcpt, a, sizeof(a)),
-			         log_value(m->rcpts[i].last.text, v, sizeof(v)));
-		}
+		queue_rcpt_local_failed(m, i, why);
 	}
 	if (body == NULL && why != NULL && d->copies == NULL)
 		log_error("event=spool-error id=%s reason=\"cannot read spool file: %s\"", m->id,
@@ -218,7 +217,8 @@ unsigned queue_deliveries_commit(struct queue_delivery *d, unsigned n, int synce
 
 	for (i = 0; i < n; i++)
 		for (j = 0; j < d[i].n_copies; j++) {
-			struct queue_rcpt *r = &d[i].msg->rcpts[d[i].rcpt_index[j]];
+			unsigned ri = d[i].rcpt_index[j];
+			struct queue_rcpt *r = &d[i].msg->rcpts[ri];
 			const char *why;
 			if (synced && maildir_commit(&d[i].copies[j], &why) == 0) {
 				r->status = RCPT_DELIVERED;
@@ -227,8 +227,8 @@ unsigned queue_deliveries_commit(struct queue_delivery *d, unsigned n, int synce
 				continue;
 			}
 			maildir_discard(&d[i].copies[j]);
-			queue_rcpt_local_failed(r, synced ? why
-			                                  : "the file system could not be synced");
+			queue_rcpt_local_failed(d[i].msg, ri,
+			                        synced ? why : "the file system could not be synced");
 		}
 	return renamed;
 }

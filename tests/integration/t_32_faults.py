@@ -287,6 +287,17 @@ class Faults(harness.ServerTestCase):
         srv, mark = self.check_delivery_fault("queue/maildir/write")
         srv.wait_event("deferred", since=mark, to=BOB)
 
+    def test_delivery_copies_sync(self):
+        """The syncfs of the copies in tmp/ fails after the commit's own
+        succeeded: the message was accepted, nothing is renamed into new/
+        then, and it is delivered once by a later attempt."""
+        srv, mark = self.check_delivery_fault("queue/deliver/copies")
+        srv.wait_log(r"event=sync-error", since=mark)
+        deferred = srv.wait_event("deferred", since=mark, to=BOB)
+        self.assertEqual(len(deferred), 1)
+        self.assertIn("the file system could not be synced", deferred[0]["reason"])
+        self.assertEqual(len(srv.events("delivered", since=mark)), 1)
+
     def test_maildir_rename(self):
         srv, mark = self.check_delivery_fault("queue/maildir/rename", rcpts=(BOB, CAROL))
         self.assertEqual(len(srv.events("delivered", since=mark)), 2)
