@@ -26,6 +26,7 @@
 #include "mail/maildir_name.h"
 
 static unsigned long maildir_counter;
+static pid_t maildir_pid; /* ours, asked once: the names need it, a process never changes it */
 
 int maildir_ensure(const char *dir, const char **error_r)
 {
@@ -72,8 +73,10 @@ int maildir_write(const char *dir, const char *hostname, const char *prefix, con
 	memcpy(buf, prefix, plen);
 	blen = plen + maildir_crlf_to_lf(msg, len, buf + plen);
 	gettimeofday(&tv, NULL);
+	if (maildir_pid == 0)
+		maildir_pid = getpid(); /* only the queue role writes, and never forks */
 	snprintf(base, sizeof(base), "%ld.M%06ldP%dQ%lu.%s,S=%zu", (long)tv.tv_sec,
-	         (long)tv.tv_usec, (int)getpid(), ++maildir_counter, hostname, blen);
+	         (long)tv.tv_usec, (int)maildir_pid, ++maildir_counter, hostname, blen);
 	snprintf(copy->tmp_path, sizeof(copy->tmp_path), "%s/tmp/%s", dir, base);
 	snprintf(copy->new_path, sizeof(copy->new_path), "%s/new/%s", dir, base);
 	fd = FAULT("queue/maildir/open")

@@ -241,6 +241,7 @@ static void queue_handle_pool(struct queue *q, struct queue_peer *peer, const vo
 		const char *why = "";
 		int theirs;
 
+		m->no_state = 1;
 		queue_new_id(q, m->id, sizeof(m->id));
 		m->fd = queue_spool_create(m, &why);
 		theirs = m->fd >= 0 ? dup(m->fd) : -1;
@@ -269,6 +270,7 @@ int queue_inject(struct queue *q, struct envelope *env, const char *msg, size_t 
 	struct queue_msg *m = xcalloc(1, sizeof(*m));
 	const char *why = "";
 
+	m->no_state = 1;
 	queue_new_id(q, m->id, sizeof(m->id));
 	strlcpy_checked(id_r, m->id, 32);
 	strlcpy_checked(env->id, m->id, sizeof(env->id));

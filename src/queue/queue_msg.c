@@ -113,6 +113,8 @@ void queue_msg_remove_files(const struct queue_msg *m)
 
 	queue_msg_spool_path(m, path, sizeof(path));
 	unlink(path);
+	if (m->no_state)
+		return; /* the common case: delivered at the first attempt */
 	snprintf(path, sizeof(path), "queue/state/%s", m->id);
 	unlink(path);
 }

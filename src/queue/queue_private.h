@@ -64,6 +64,7 @@ struct queue_msg {
 	int deleted;     /* by the operator: goes once nothing is in flight */
 	int unsynced;    /* the last flush failed: keep the files, try again soon */
 	int state_dirty; /* the state file could not be written: write it again */
+	int no_state;    /* received in this run, no state file written yet */
 };
 TAILQ_HEAD(queue_msg_list, queue_msg);
 

@@ -32,6 +32,7 @@ void queue_state_write(struct queue_msg *m)
 	size_t len;
 	int fd, failed;
 
+	m->no_state = 0;
 	snprintf(path, sizeof(path), "queue/state/%s", m->id);
 	snprintf(tmp, sizeof(tmp), "queue/state/%s.tmp", m->id);
 	fd = FAULT("queue/state/open") ? -1
