@@ -51,12 +51,21 @@ int maildir_ensure(const char *dir, const char **error_r)
  * OUT must hold LEN bytes. A CR not followed by LF stays as it is. */
 static size_t maildir_crlf_to_lf(const char *msg, size_t len, char *out)
 {
-	size_t i, o = 0;
+	size_t i = 0, o = 0;
 
-	for (i = 0; i < len; i++) {
-		if (msg[i] == '\r' && i + 1 < len && msg[i + 1] == '\n')
-			continue;
-		out[o++] = msg[i];
+	while (i < len) {
+		const char *cr = memchr(msg + i, '\r', len - i);
+		size_t n = cr != NULL ? (size_t)(cr - (msg + i)) : len - i;
+
+		/* up to the CR as it is; the CR itself only when no LF follows */
+		memcpy(out + o, msg + i, n);
+		o += n;
+		i += n;
+		if (i == len)
+			break;
+		if (i + 1 >= len || msg[i + 1] != '\n')
+			out[o++] = '\r';
+		i++;
 	}
 	return o;
 }
