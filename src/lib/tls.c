@@ -11,11 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "lib/log.h"
 #include "lib/util.h"
 
 #define TLS_PEM_MAX (1024 * 1024)
+#define TLS_SESSION_FLUSH_SECONDS 60 /* expired sessions leave the cache this often */
+#define TLS_NUM_TICKETS 1            /* TLS 1.3 tickets per full handshake */
 
 struct tls_server {
 	SSL_CTX **ctx; /* ctx[0] is the default */
@@ -23,6 +26,8 @@ struct tls_server {
 	unsigned n;
 	X509_STORE *client_ca[TLS_MAX_LISTENERS];              /* per listener */
 	STACK_OF(X509_NAME) * client_names[TLS_MAX_LISTENERS]; /* sent in CertificateRequest */
+	struct tls_ticket_keys *tickets;                       /* every context's */
+	time_t next_flush; /* of ctx[0]'s session cache, which all share */
 };
 
 static int tls_client_ca_load(struct tls_server *srv, unsigned i, const char *pem,
@@ -223,6 +228,20 @@ static int tls_client_ca_read(const struct tls_settings *settings, struct tls_ce
 	return 0;
 }
 
+/* The ticket seed of a new set: OLD's, ratcheted up to the period before
+ * NOW (the new dispatchers still accept that period's tickets, and this
+ * process forgets the older secrets), or a fresh one. */
+static void tls_ticket_seed_carry(const struct tls_cert_set *old, struct tls_cert_set *set,
+                                  time_t now)
+{
+	if (old == NULL) {
+		tls_ticket_seed_new(&set->ticket_seed, now);
+		return;
+	}
+	set->ticket_seed = old->ticket_seed;
+	tls_ticket_seed_advance(&set->ticket_seed, tls_ticket_period(now) - 1);
+}
+
 int tls_cert_set_reload(const struct tls_settings *settings, const struct tls_cert_set *old,
                         struct tls_cert_set *set, const char **error_r)
 {
@@ -252,10 +271,7 @@ int tls_cert_set_reload(const struct tls_settings *settings, const struct tls_ce
 		tls_cert_set_free(&n);
 		return -1;
 	}
-	if (old != NULL)
-		memcpy(n.ticket_keys, old->ticket_keys, sizeof(n.ticket_keys));
-	else
-		random_bytes(n.ticket_keys, sizeof(n.ticket_keys));
+	tls_ticket_seed_carry(old, &n, time(NULL));
 	*set = n;
 	return 0;
 }
@@ -318,7 +334,7 @@ static int tls_sni_cb(SSL *ssl, int *alert, void *arg)
 }
 
 /* One context with sealmail's protocol settings. */
-static SSL_CTX *tls_ctx_new(const struct tls_settings *settings, const struct tls_cert_set *set,
+static SSL_CTX *tls_ctx_new(const struct tls_settings *settings, struct tls_ticket_keys *tickets,
                             const struct tls_cert_pem *c, const char **error_r)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
@@ -329,9 +345,10 @@ static SSL_CTX *tls_ctx_new(const struct tls_settings *settings, const struct tl
 	                             SSL_OP_NO_COMPRESSION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
-	SSL_CTX_set_tlsext_ticket_keys(ctx, (void *)set->ticket_keys, sizeof(set->ticket_keys));
-	if (SSL_CTX_set_cipher_list(ctx, settings->ciphers) != 1 ||
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_AUTO_CLEAR);
+	SSL_CTX_set_num_tickets(ctx, TLS_NUM_TICKETS);
+	if (tls_ticket_keys_attach(tickets, ctx) < 0 ||
+	    SSL_CTX_set_cipher_list(ctx, settings->ciphers) != 1 ||
 	    SSL_CTX_set_ciphersuites(ctx, settings->ciphersuites) != 1 ||
 	    SSL_CTX_set1_groups_list(ctx, "X25519:P-256:P-384") != 1) {
 		*error_r = tls_last_error();
@@ -358,8 +375,14 @@ struct tls_server *tls_server_new(const struct tls_settings *settings,
 	srv = xcalloc(1, sizeof(*srv));
 	srv->ctx = xcalloc(set->n, sizeof(srv->ctx[0]));
 	srv->names = xcalloc(set->n, sizeof(srv->names[0]));
+	srv->tickets = tls_ticket_keys_new(&set->ticket_seed, time(NULL), error_r);
+	if (srv->tickets == NULL) {
+		tls_server_free(&srv);
+		return NULL;
+	}
+	srv->next_flush = time(NULL) + TLS_SESSION_FLUSH_SECONDS;
 	for (i = 0; i < set->n; i++, srv->n++) {
-		srv->ctx[i] = tls_ctx_new(settings, set, &set->certs[i], error_r);
+		srv->ctx[i] = tls_ctx_new(settings, srv->tickets, &set->certs[i], error_r);
 		if (srv->ctx[i] == NULL) {
 			tls_server_free(&srv);
 			return NULL;
@@ -393,6 +416,7 @@ void tls_server_free(struct tls_server **srvp)
 	}
 	free(srv->ctx);
 	free(srv->names);
+	tls_ticket_keys_free(&srv->tickets);
 	free(srv);
 }
 
@@ -406,8 +430,16 @@ static int tls_accept_any_client_cert(int ok, X509_STORE_CTX *ctx)
 
 SSL *tls_server_ssl_new(struct tls_server *srv, unsigned listener)
 {
-	SSL *ssl = SSL_new(srv->ctx[0]);
+	time_t now = time(NULL);
+	SSL *ssl;
 
+	/* every SSL's session cache is ctx[0]'s (SNI switches the context
+	 * of a handshake, not its cache) */
+	if (now >= srv->next_flush) {
+		SSL_CTX_flush_sessions(srv->ctx[0], (long)now);
+		srv->next_flush = now + TLS_SESSION_FLUSH_SECONDS;
+	}
+	ssl = SSL_new(srv->ctx[0]);
 	if (ssl != NULL && listener < TLS_MAX_LISTENERS && srv->client_ca[listener] != NULL) {
 		SSL_set_verify(ssl, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE,
 		               tls_accept_any_client_cert);

@@ -6,12 +6,21 @@
  * SSL_CTXs from those bytes after fork, so nothing is read from disk inside
  * the chroot. One SSL_CTX per certificate; the first is the default and the
  * SNI callback switches to a named one.
+ *
+ * A handshake costs what the protocol needs and nothing more: the contexts,
+ * certificates, keys and trust stores are built once per dispatcher;
+ * TLS 1.3 sends one ticket, not OpenSSL's two (one resumption per new
+ * connection needs one); the TLS 1.2 session cache (for clients without
+ * tickets) is flushed of expired sessions on a clock, not by walking it
+ * every 255 handshakes inside one of them.
  */
 #ifndef SEALMAIL_TLS_H
 #define SEALMAIL_TLS_H
 
 #include <openssl/ssl.h>
 #include <stddef.h>
+
+#include "lib/tls_ticket.h"
 
 #define TLS_MAX_LISTENERS 32 /* one client_ca per listener */
 #define TLS_MAX_CERTS 32
@@ -50,7 +59,9 @@ struct tls_cert_pem {
 struct tls_cert_set {
 	struct tls_cert_pem *certs;
 	unsigned n;
-	unsigned char ticket_keys[80]; /* shared by every dispatcher */
+	/* the session ticket keys' seed, shared by every dispatcher (see
+	 * tls_ticket.h); a reload keeps it, ratcheted forward */
+	struct tls_ticket_seed ticket_seed;
 	/* per listener (settings order): its client_ca file's PEM, or
 	 * NULL when it asks for no client certificate */
 	char *client_ca_pem[TLS_MAX_LISTENERS];
