@@ -33,6 +33,7 @@
 #include "lib/ipc.h"
 #include "lib/log.h"
 #include "lib/tls.h"
+#include "lib/tls_ticket.h"
 #include "lib/util.h"
 #include "lookup/lookup.h"
 #include "proto/ctl.h"
@@ -299,9 +300,15 @@ static void parent_send_users(struct parent *p, int force)
 	parent_send_file(p, &p->aliases_watch, p->cfg->aliases, force);
 }
 
+/* Twice a second: the users file, and the ticket seed kept for the next
+ * generation ratcheted up to the period before now, so that the parent
+ * never holds a secret older than the tickets still accepted. */
 static void parent_users_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
-	parent_send_users(arg, 0);
+	struct parent *p = arg;
+
+	parent_send_users(p, 0);
+	tls_ticket_seed_advance(&p->certs.ticket_seed, tls_ticket_period(time(NULL)) - 1);
 }
 
 /* Sends the configuration's text and path; each role parses it itself. */
