@@ -95,6 +95,7 @@
 #include "queue/queue_retry.h"
 #include "queue/queue_state_file.h"
 #include "queue/queue_tlsrpt.h"
+#include "queue/spool_reaper.h"
 #include "queue/spool_file.h"
 
 /* A new queue id: the time in microseconds, then a counter. */
@@ -708,9 +709,12 @@ int queue_main(const struct config *cfg, int parent_fd)
 		fatal("event=fatal reason=\"control socket: %s\"", why);
 	q->tls_seen = tls_memory_open();
 	queue_recover(q);
+	if (spool_reaper_start() < 0)
+		log_warn("event=spool-reaper reason=\"no thread: spool files are closed in the loop\"");
 	queue_tlsrpt_start(q);
 	event_base_dispatch(q->base);
 	queue_tlsrpt_stop();
+	spool_reaper_stop();
 	(void)tls_memory_save(q->tls_seen, q->cfg.outbound_remember_tls);
 	log_info("event=stopped");
 	return 0;

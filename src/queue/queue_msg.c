@@ -18,6 +18,7 @@
 #include "conf/config.h"
 #include "lib/util.h"
 #include "queue/spool_file.h"
+#include "queue/spool_reaper.h"
 
 void queue_msg_spool_path(const struct queue_msg *m, char *buf, size_t size)
 {
@@ -121,8 +122,10 @@ void queue_msg_remove_files(const struct queue_msg *m)
 
 void queue_msg_free(struct queue_msg *m)
 {
+	/* the last close of a delivered (unlinked) file frees its blocks:
+	 * not in the loop */
 	if (m->fd >= 0)
-		close(m->fd);
+		spool_reaper_close(m->fd);
 	envelope_free(&m->env);
 	queue_rcpts_free(m->rcpts, m->n_rcpts);
 	free(m);
