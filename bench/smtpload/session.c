@@ -26,6 +26,7 @@
 #define COMMAND_TEXT_MAX (SMTPLOAD_ADDRESS_MAX + 32)
 
 static void session_read_cb(struct bufferevent *bev, void *arg);
+static void session_write_cb(struct bufferevent *bev, void *arg);
 static void session_event_cb(struct bufferevent *bev, short what, void *arg);
 
 void session_init(struct smtpload_session *s, struct smtpload_run *run, unsigned id)
@@ -134,7 +135,7 @@ static void send_bytes(struct smtpload_session *s, const void *data, size_t len)
 /* The bufferevent's callbacks, timeouts and reading/writing. */
 static void bev_setup(struct smtpload_session *s)
 {
-	bufferevent_setcb(s->bev, session_read_cb, NULL, session_event_cb, s);
+	bufferevent_setcb(s->bev, session_read_cb, session_write_cb, session_event_cb, s);
 	arm_timeouts(s);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 }
@@ -268,16 +269,32 @@ static void start_message(struct smtpload_session *s)
 	send_bytes(s, group, len + 6);
 }
 
-/* After the 354: the message and its final ".", which starts the clock. */
+/* After the 354: the message and its final ".". The clock starts once the
+ * output has drained (session_write_cb), not when the message is queued:
+ * a large message takes many writes, and that transfer is the client's
+ * time, not the server's latency. */
 static void send_body(struct smtpload_session *s)
 {
 	struct evbuffer *out = bufferevent_get_output(s->bev);
 
+	clock_gettime(CLOCK_MONOTONIC, &s->dot_at); /* replaced when written */
+	s->dot_unwritten = 1;
 	/* by reference: the body stays untouched until its 250 */
 	if (evbuffer_add_reference(out, s->body, s->run->body_len, NULL, NULL) < 0)
 		run_fail(s->run, "session %u: cannot queue the message", s->id);
-	clock_gettime(CLOCK_MONOTONIC, &s->dot_at);
 	expect_push(s, CMD_DOT, 250, 0);
+}
+
+/* The output has drained: when it held the final ".", that was written now. */
+static void session_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct smtpload_session *s = arg;
+
+	(void)bev;
+	if (s->dot_unwritten) {
+		s->dot_unwritten = 0;
+		clock_gettime(CLOCK_MONOTONIC, &s->dot_at);
+	}
 }
 
 /* The connection is ready for the next transaction: send it, QUIT, hold
@@ -386,6 +403,7 @@ static void message_done(struct smtpload_session *s)
 	us = (double)(now.tv_sec - s->dot_at.tv_sec) * 1e6 +
 	     (double)(now.tv_nsec - s->dot_at.tv_nsec) / 1e3;
 	run_message_done(s->run, us < 0 ? 0 : (uint32_t)us);
+	s->dot_unwritten = 0;
 	s->has_message = 0;
 	s->message_sent = 1;
 	next_step(s);

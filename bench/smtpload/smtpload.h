@@ -101,7 +101,8 @@ struct smtpload_session {
 	int has_message;        /* a message number was taken for this connection */
 	unsigned long message;  /* its number, 0-based */
 	int message_sent;       /* -N: the connection's message is done */
-	struct timespec dot_at; /* when the final "." was written */
+	int dot_unwritten;      /* the final "." is queued, not all written yet */
+	struct timespec dot_at; /* when the final "." was written (the output drained) */
 	SSL_SESSION *saved;     /* -R: the newest session this slot got */
 	char *body;             /* this slot's copy of the message (headers, ".") */
 	struct smtpload_session *next_waiting;

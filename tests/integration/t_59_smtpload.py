@@ -13,6 +13,8 @@ import re
 import socket
 import subprocess
 import sys
+import threading
+import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import harness  # noqa: E402
@@ -196,6 +198,48 @@ class Smtpload(harness.ServerTestCase):
                   if b"Message-ID: <0000000001." in d and ehlo.encode() in d]
         _, _, _, sent = harness.split_delivered(data)
         self.assertEqual(len(sent.replace(b"\n", b"\r\n")), 5000)
+
+    def test_latency_counts_from_the_last_octet_written(self):
+        # A server that leaves a large message unread for DELAY seconds:
+        # smtpload's writes stall until it reads. The clock starts when the
+        # final "." has been written (the kernel took it), so that stall,
+        # the client's own transfer, is not counted as the server's latency.
+        # (The pause is the stimulus, not a wait for something to happen.)
+        delay, size = 1.5, 16 << 20
+        with socket.socket() as lsock:
+            # a small receive window, so the client cannot write it all ahead
+            lsock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            lsock.bind(("127.0.0.1", 0))
+            lsock.listen(1)
+
+            def serve():
+                conn, _ = lsock.accept()
+                with conn, conn.makefile("rb") as f:
+                    conn.sendall(b"220 slow.test\r\n")
+                    # EHLO (no PIPELINING offered), MAIL, RCPT, DATA
+                    for reply in (b"250 slow.test", b"250 ok", b"250 ok", b"354 go"):
+                        f.readline()
+                        conn.sendall(reply + b"\r\n")
+                    time.sleep(delay)
+                    tail = b""
+                    while not tail.endswith(b"\r\n.\r\n"):
+                        chunk = f.read1(1 << 20)
+                        if not chunk:
+                            return
+                        tail = (tail + chunk)[-5:]
+                    conn.sendall(b"250 queued\r\n")
+                    f.readline()  # QUIT
+                    conn.sendall(b"221 bye\r\n")
+            server = threading.Thread(target=serve, daemon=True)
+            server.start()
+            p = subprocess.run([SMTPLOAD_BIN, "-s", "1", "-m", "1", "-l", str(size), "-j",
+                                "-w", "20", "127.0.0.1:%d" % lsock.getsockname()[1]],
+                               stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+            server.join(30)
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        r = json.loads(p.stdout)
+        self.assertGreaterEqual(r["seconds"], delay)  # the stall did happen
+        self.assertLess(r["max_ms"], delay * 1000 / 2, "the client's transfer was counted")
 
     def test_open_loop(self):
         p, ehlo = self.smtpload("-s", "2", "-m", "10", "-q", "20", "-j")
