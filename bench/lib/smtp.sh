@@ -52,18 +52,27 @@ smtp_round() {
 
 who_list() { echo "${SERVERS[@]}" ceiling; }
 
+# empty_maildir WHO ROUND: with BENCH_EMPTY=1, empties the server's Maildir
+# new/ before a round and records that in $ROWS, so that totalcheck counts
+# what was sent to it from there on.
+empty_maildir() {
+	local md
+	if [ "$EMPTY" != 1 ] || [ "$1" = ceiling ]; then return 0; fi
+	md=$(maildir_of "$1")/new
+	[ -d "$md" ] || return 0
+	find "$md" -mindepth 1 -delete
+	"${HELP[@]}" record "$ROWS" emptied "$1" "$2" "emptied_at=$md"
+}
+
 run_inbound() {
-	local r s md fs header files table q sent bad errs queued
+	local r s fs header files table q sent bad errs queued
 	ensure_inbound_servers
 	ensure_smtp_sink
 	for r in $(seq "$ROUNDS"); do
 		for s in $(who_list); do
-			md=$(maildir_of "$s")
 			# The count is a delta, so new/ is kept by default: deleting 20,000
 			# files here slowed the next round on this disk (ext4, discard).
-			if [ "$s" != ceiling ] && [ "$EMPTY" = 1 ] && [ -d "$md/new" ]; then
-				find "$md/new" -mindepth 1 -delete
-			fi
+			empty_maildir "$s" "$r"
 			settle "$s"
 			smtp_round inbound-reused "$s" "$r" "$(port_of_who "$s")" "$(target_of "$s")" --reuse
 			[ "$s" = ceiling ] || echo "$LAST_ROUND" >>"$T/results/$s.jsonl"
@@ -71,6 +80,7 @@ run_inbound() {
 	done
 	for r in $(seq "$ROUNDS"); do
 		for s in $(who_list); do
+			empty_maildir "$s" "$r"
 			settle "$s"
 			smtp_round inbound-new "$s" "$r" "$(port_of_who "$s")" "$(target_of "$s")"
 		done
