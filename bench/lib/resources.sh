@@ -23,7 +23,7 @@ run_memory() {
 	[ -x "$SMTPLOAD" ] || die "$SMTPLOAD not found: build the smtpload target (make build)"
 	# one dispatcher may hold every connection
 	raise_nofile $((IDLE + 1000))
-	# every connection comes from 127.0.0.1, and a plain one stays before EHLO
+	# every connection comes from 127.0.0.1 and stays idle after its EHLO
 	limits="connections = $((IDLE + 100))
 connections_per_client = $((IDLE + 100))
 helo_timeout = 3600
