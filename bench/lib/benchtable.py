@@ -200,8 +200,9 @@ def main(args):
     res = load(args.results)
     rows = smtp_rows(res) + imap_rows(args.imap)
     notes = args.note + [
-        "ratio = sealmail / Postfix (Dovecot for imap rows); higher is better for "
-        "msg/s and /s, lower for " + ", ".join(sorted(LOWER_IS_BETTER)) +
+        "ratio = sealmail / Postfix (Dovecot for imap rows), sealmail/ceiling = sealmail / "
+        "ceiling; higher is better for msg/s and /s, lower for " +
+        ", ".join(sorted(LOWER_IS_BETTER)) +
         ". n/a: the peer cannot be measured this way; -: not measured."]
     # notes as a Markdown list, so RESULTS.md shows them one per line
     table = [args.header, ""] + render(rows) + [""] + ["- " + n for n in notes]
