@@ -211,6 +211,16 @@ unsigned queue_deliveries_copies(const struct queue_delivery *d, unsigned n)
 	return copies;
 }
 
+int queue_deliveries_unsynced(const struct queue_delivery *d, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		if (d[i].msg->unsynced)
+			return 1;
+	return 0;
+}
+
 unsigned queue_deliveries_commit(struct queue_delivery *d, unsigned n, int synced)
 {
 	unsigned i, j, renamed = 0;
@@ -236,7 +246,7 @@ unsigned queue_deliveries_commit(struct queue_delivery *d, unsigned n, int synce
 /* Ends the flush's part of each attempt. When the flush failed (!SYNCED), a
  * copy already renamed into new/ counts as delivered (it is there to read;
  * trying again would deliver it twice), but the message keeps its files
- * until a later flush succeeds (queue_attempt_done). */
+ * until the sync of a later flush succeeds (queue_attempt_done). */
 void queue_deliveries_finish(struct queue *q, struct queue_delivery *d, unsigned n, int synced)
 {
 	unsigned i, j;
@@ -244,9 +254,10 @@ void queue_deliveries_finish(struct queue *q, struct queue_delivery *d, unsigned
 	for (i = 0; i < n; i++) {
 		struct queue_msg *m = d[i].msg;
 		/* only Maildir copies ride the flush: a message without any is
-		 * unaffected by its failure (its remote attempt still counts) */
-		if (!synced && d[i].n_copies > 0)
-			m->unsynced = 1;
+		 * unaffected by its failure (its remote attempt still counts),
+		 * unless it still waits for an earlier flush's renames */
+		if (d[i].n_copies > 0 || m->unsynced)
+			m->unsynced = !synced;
 		for (j = 0; j < d[i].n_copies; j++) {
 			unsigned r = d[i].rcpt_index[j];
 			m->rcpts[r].inflight = 0;
