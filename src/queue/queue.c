@@ -9,7 +9,7 @@
  * message's length and CRC-32C, and the commit joins the current batch;
  * once per loop turn the batch is flushed: one syncfs() makes every file of
  * the batch stable, and every session of the batch gets its 250. Each file
- * is then renamed into queue/active/ (made stable by the next flush); at
+ * is then renamed into queue/active/ (made stable by a later syncfs); at
  * start-up a sealed file still in pool/ whose checksum holds counts as
  * committed, anything else there is dropped. One flush covers any number
  * of messages, so durability costs little per message.

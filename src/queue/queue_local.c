@@ -1,11 +1,11 @@
 /*
  * queue_local.c: the deliveries that ride each flush (queue.c's header
- * comment has the durability design). The flush first starts an attempt
- * for up to a batch of ready messages: their remote recipients go to
- * dispatchers (queue_remote.c), their local ones get a copy written to
- * Maildir tmp/ before the flush's syncfs; with the commits the copies are
- * renamed into new/; after the second syncfs the attempts' local part ends,
- * and a message with no task in flight ends its attempt (queue_retry.c).
+ * comment has the durability design). Once the flush has answered its
+ * commits, it starts an attempt for up to a batch of ready messages: their
+ * remote recipients go to dispatchers (queue_remote.c), their local ones get
+ * a copy written to Maildir tmp/; after a syncfs the copies are renamed into
+ * new/; after the second syncfs the attempts' local part ends, and a message
+ * with no task in flight ends its attempt (queue_retry.c).
  *
  * Each copy starts with Return-Path:, Delivered-To: and Received-TLS:,
  * how the message reached us (modelled on Received-SPF, RFC 7208 9.1):
@@ -182,14 +182,13 @@ static int queue_attempt_ready(struct queue *q, struct queue_msg *m)
 
 struct queue_delivery *queue_deliveries_prepare(struct queue *q, unsigned *n_r)
 {
+	/* the flush has answered its commits already (the batch is empty):
+	 * a whole batch of deliveries delays no session of this flush */
 	struct queue_delivery *d = xcalloc(QUEUE_DELIVERY_BATCH, sizeof(*d));
-	/* Sessions wait for the commits of this flush: keep its delivery work
-	 * short then; later flushes catch up. */
-	unsigned limit = TAILQ_EMPTY(&q->batch) ? QUEUE_DELIVERY_BATCH : QUEUE_DELIVERY_BATCH / 4;
 	struct queue_msg *m;
 	unsigned n = 0;
 
-	while (n < limit && q->n_tasks < QUEUE_MAX_TASKS && (m = TAILQ_FIRST(&q->ready)) != NULL) {
+	while (n < QUEUE_DELIVERY_BATCH && q->n_tasks < QUEUE_MAX_TASKS && (m = TAILQ_FIRST(&q->ready)) != NULL) {
 		TAILQ_REMOVE(&q->ready, m, entry);
 		if (!queue_attempt_ready(q, m))
 			continue;
