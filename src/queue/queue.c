@@ -9,7 +9,7 @@
  * message's length and CRC-32C, and the commit joins the current batch;
  * once per loop turn the batch is flushed: one syncfs() makes every file of
  * the batch stable, and every session of the batch gets its 250. Each file
- * is then renamed into queue/active/ (made stable by the next flush); at
+ * is then renamed into queue/active/ (made stable by a later syncfs); at
  * start-up a sealed file still in pool/ whose checksum holds counts as
  * committed, anything else there is dropped. One flush covers any number
  * of messages, so durability costs little per message.
@@ -20,11 +20,13 @@
  * before the flush unlinks the file and answers 451 4.3.0, or 452 4.3.1 when
  * the file system is full.
  *
- * Delivery rides the same flushes: copies are written to Maildir tmp/ before
- * the first syncfs, renamed into new/ with the commits, and the spool file is
- * removed only after a second syncfs made the renames stable (skipped when
- * nothing was renamed); a message whose second syncfs failed keeps its spool
- * file until a later flush succeeds. A crash in between delivers a message
+ * Delivery rides the same flushes, once their commits are answered: copies
+ * are written to Maildir tmp/, a syncfs makes them stable (skipped when there
+ * are none), they are renamed into new/, and the spool file is removed only
+ * after a second syncfs made the renames stable (skipped when nothing was
+ * renamed and no message of the flush still waits for an earlier flush's
+ * renames); a message whose second syncfs failed keeps its spool file until
+ * the sync of a later flush succeeds. A crash in between delivers a message
  * twice at worst, never loses it.
  *
  * Fault points (lib/fault.h): queue/pool/open, queue/commit/pwrite,
@@ -491,8 +493,10 @@ static void queue_flush_cb(evutil_socket_t fd, short what, void *arg)
 	ok = queue_deliveries_copies(d, n) == 0 || queue_sync(q, FAULT("queue/deliver/copies")) == 0;
 	renamed = queue_deliveries_commit(d, n, ok);
 	/* The spool files of delivered messages go only once the renames into
-	 * new/ are stable. */
-	if (renamed > 0)
+	 * new/ are stable: this flush's, and those of an earlier flush whose
+	 * sync failed (their messages have no copy left to write, so nothing
+	 * else in this flush would sync). */
+	if (renamed > 0 || queue_deliveries_unsynced(d, n))
 		ok = ok && queue_sync(q, FAULT("queue/deliver/sync")) == 0;
 	queue_deliveries_finish(q, d, n, ok);
 	if (!TAILQ_EMPTY(&q->ready) || !TAILQ_EMPTY(&q->batch))

@@ -1,11 +1,11 @@
 /*
  * queue_local.c: the deliveries that ride each flush (queue.c's header
- * comment has the durability design). The flush first starts an attempt
- * for up to a batch of ready messages: their remote recipients go to
- * dispatchers (queue_remote.c), their local ones get a copy written to
- * Maildir tmp/ before the flush's syncfs; with the commits the copies are
- * renamed into new/; after the second syncfs the attempts' local part ends,
- * and a message with no task in flight ends its attempt (queue_retry.c).
+ * comment has the durability design). Once the flush has answered its
+ * commits, it starts an attempt for up to a batch of ready messages: their
+ * remote recipients go to dispatchers (queue_remote.c), their local ones get
+ * a copy written to Maildir tmp/; after a syncfs the copies are renamed into
+ * new/; after the second syncfs the attempts' local part ends, and a message
+ * with no task in flight ends its attempt (queue_retry.c).
  *
  * Each copy starts with Return-Path:, Delivered-To: and Received-TLS:,
  * how the message reached us (modelled on Received-SPF, RFC 7208 9.1):
@@ -182,14 +182,13 @@ static int queue_attempt_ready(struct queue *q, struct queue_msg *m)
 
 struct queue_delivery *queue_deliveries_prepare(struct queue *q, unsigned *n_r)
 {
+	/* the flush has answered its commits already (the batch is empty):
+	 * a whole batch of deliveries delays no session of this flush */
 	struct queue_delivery *d = xcalloc(QUEUE_DELIVERY_BATCH, sizeof(*d));
-	/* Sessions wait for the commits of this flush: keep its delivery work
-	 * short then; later flushes catch up. */
-	unsigned limit = TAILQ_EMPTY(&q->batch) ? QUEUE_DELIVERY_BATCH : QUEUE_DELIVERY_BATCH / 4;
 	struct queue_msg *m;
 	unsigned n = 0;
 
-	while (n < limit && q->n_tasks < QUEUE_MAX_TASKS && (m = TAILQ_FIRST(&q->ready)) != NULL) {
+	while (n < QUEUE_DELIVERY_BATCH && q->n_tasks < QUEUE_MAX_TASKS && (m = TAILQ_FIRST(&q->ready)) != NULL) {
 		TAILQ_REMOVE(&q->ready, m, entry);
 		if (!queue_attempt_ready(q, m))
 			continue;
@@ -209,6 +208,16 @@ unsigned queue_deliveries_copies(const struct queue_delivery *d, unsigned n)
 	for (i = 0; i < n; i++)
 		copies += d[i].n_copies;
 	return copies;
+}
+
+int queue_deliveries_unsynced(const struct queue_delivery *d, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		if (d[i].msg->unsynced)
+			return 1;
+	return 0;
 }
 
 unsigned queue_deliveries_commit(struct queue_delivery *d, unsigned n, int synced)
@@ -236,7 +245,7 @@ unsigned queue_deliveries_commit(struct queue_delivery *d, unsigned n, int synce
 /* Ends the flush's part of each attempt. When the flush failed (!SYNCED), a
  * copy already renamed into new/ counts as delivered (it is there to read;
  * trying again would deliver it twice), but the message keeps its files
- * until a later flush succeeds (queue_attempt_done). */
+ * until the sync of a later flush succeeds (queue_attempt_done). */
 void queue_deliveries_finish(struct queue *q, struct queue_delivery *d, unsigned n, int synced)
 {
 	unsigned i, j;
@@ -244,9 +253,10 @@ void queue_deliveries_finish(struct queue *q, struct queue_delivery *d, unsigned
 	for (i = 0; i < n; i++) {
 		struct queue_msg *m = d[i].msg;
 		/* only Maildir copies ride the flush: a message without any is
-		 * unaffected by its failure (its remote attempt still counts) */
-		if (!synced && d[i].n_copies > 0)
-			m->unsynced = 1;
+		 * unaffected by its failure (its remote attempt still counts),
+		 * unless it still waits for an earlier flush's renames */
+		if (d[i].n_copies > 0 || m->unsynced)
+			m->unsynced = !synced;
 		for (j = 0; j < d[i].n_copies; j++) {
 			unsigned r = d[i].rcpt_index[j];
 			m->rcpts[r].inflight = 0;

@@ -19,6 +19,9 @@ struct queue_delivery *queue_deliveries_prepare(struct queue *q, unsigned *n_r);
 /* How many tmp/ copies D holds (the sync before the renames is needed
  * only when there are some). */
 unsigned queue_deliveries_copies(const struct queue_delivery *d, unsigned n);
+/* Whether a message of D still waits for a syncfs to make an earlier
+ * flush's renames into new/ stable (that flush's own failed). */
+int queue_deliveries_unsynced(const struct queue_delivery *d, unsigned n);
 /* Renames the tmp/ copies into new/ when SYNCED; returns how many were. */
 unsigned queue_deliveries_commit(struct queue_delivery *d, unsigned n, int synced);
 /* Ends the flush's part of each attempt and frees D. */

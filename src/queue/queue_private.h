@@ -62,7 +62,7 @@ struct queue_msg {
 	 * MTA_TASK_TLS_OVERRIDE (not stored: one attempt, if it comes) */
 	int tls_override;
 	int deleted;     /* by the operator: goes once nothing is in flight */
-	int unsynced;    /* the last flush failed: keep the files, try again soon */
+	int unsynced;    /* a sync after its copies failed: files kept till one works */
 	int state_dirty; /* the state file could not be written: write it again */
 	int no_state;    /* received in this run, no state file written yet */
 };

@@ -54,8 +54,9 @@ void queue_attempt_done(struct queue *q, struct queue_msg *m)
 	unsigned i, pending = 0, wait;
 
 	if (m->unsynced) {
-		/* Not an attempt: what this flush did may not be on disk. */
-		m->unsynced = 0;
+		/* Not an attempt: what a flush did may not be on disk. The
+		 * mark stays until a flush's sync succeeds for it
+		 * (queue_deliveries_finish). */
 		m->not_before = now + 1;
 		queue_msg_unload(m);
 		TAILQ_INSERT_TAIL(&q->deferred, m, entry);

@@ -22,7 +22,7 @@
 #include "queue/queue_state.h"
 
 /* Writes queue/state/ID (queue_state.h) beside the spool file (temp file,
- * rename); it is made stable by the next flush: lost, it costs a repeated
+ * rename); it is made stable by a later syncfs: lost, it costs a repeated
  * attempt, never a message. On failure sets m->state_dirty for another try. */
 void queue_state_write(struct queue_msg *m)
 {

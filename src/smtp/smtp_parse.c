@@ -857,8 +857,6 @@ static int data_step(struct smtp_data_parser *p, char c, char *out, size_t *o)
 	return 1;
 }
 
-/* Runs IN through the machine until the end of data (RFC 5321 4.1.1.4); the
- * output is at most LEN + 1 bytes (a CR held back from the previous call). */
 /* How many octets at IN (LEN) come before the first CR or LF: the body of
  * a line, which needs no decision octet by octet. */
 static size_t data_plain_span(const char *in, size_t len)
@@ -871,6 +869,8 @@ static size_t data_plain_span(const char *in, size_t len)
 	return lf != NULL ? (size_t)(lf - in) : len;
 }
 
+/* Runs IN through the machine until the end of data (RFC 5321 4.1.1.4); the
+ * output is at most LEN + 1 bytes (a CR held back from the previous call). */
 int smtp_data_feed(struct smtp_data_parser *p, const char *in, size_t len, char *out,
                    size_t *out_len_r, size_t *consumed_r)
 {

@@ -309,6 +309,32 @@ class Faults(harness.ServerTestCase):
         srv, mark = self.check_delivery_fault("queue/deliver/sync", rcpts=(BOB, CAROL))
         srv.wait_log(r"event=sync-error", since=mark)
 
+    def test_delivery_sync_keeps_failing(self):
+        """Every syncfs after the renames into new/ fails: the copy is there
+        (delivered once), but the spool file stays, since the rename is not
+        known to be stable. The attempts that follow have no copy left to
+        write, and still must not remove the file without a syncfs."""
+        srv = self.start("queue/deliver/sync,failinfo=%d" % EIO)
+        tok = token()
+        mark = srv.log_mark()
+        with srv.dialog() as d:
+            d.ehlo()
+            _, r = self.transaction(d, tok)
+            self.assert_accepted(r, d)
+            d.quit()
+        harness.wait_for(lambda: srv.messages_with(tok), what="the copy of " + tok)
+
+        def settled():
+            if srv.events("removed", since=mark):
+                return "removed"
+            return len(srv.events("sync-error", since=mark)) >= 3 and "kept"
+        self.assertEqual(harness.wait_for(settled, what="three failed syncs or a removal"),
+                         "kept", "spool file removed without a syncfs after the rename; "
+                         "log:\n" + srv.log_tail())
+        self.assertEqual(len(srv.messages_with(tok)), 1)
+        self.assertEqual(len(os.listdir(os.path.join(srv.data_dir, "queue", "active"))), 1)
+        self.assert_no_tmp_files(srv)
+
     def test_state_file_faults(self):
         """One recipient fails once (so the message waits with its state)
         while the state file cannot be written: the other recipient is not
