@@ -16,7 +16,9 @@
 #ifndef SEALMAIL_SPOOL_REAPER_H
 #define SEALMAIL_SPOOL_REAPER_H
 
-#define SPOOL_REAPER_RING 256 /* descriptors waiting to be closed (each holds a file open) */
+/* Descriptors waiting to be closed: each holds a file open, under the
+ * role's descriptor limit beside the spool files of open sessions. */
+#define SPOOL_REAPER_RING 64
 
 /* Starts the thread. Returns 0, or -1 (then every close is done at once). */
 int spool_reaper_start(void);
