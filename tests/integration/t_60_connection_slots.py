@@ -75,6 +75,7 @@ class Reconnecting(harness.ServerTestCase):
             t.start()
         for t in threads:
             t.join(harness.TIMEOUT * 4)
+        self.assertEqual([t.name for t in threads if t.is_alive()], [], "a client hung")
         self.assertEqual(errors, [])
         self.assertEqual(refused, [], "a client was refused for its own closed sessions")
         self.assertEqual(srv.events("connection-refused"), [])
