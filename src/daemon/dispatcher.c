@@ -13,7 +13,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
-#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <event2/listener.h>
@@ -271,7 +270,8 @@ void dispatcher_session_ending(void *owner, uint64_t handle)
 
 	if (c == NULL || !c->counted)
 		return;
-	conn_limits_release(d->limits, d->limit_slot, (struct sockaddr *)&c->peer);
+	conn_limits_release(d->limits, d->limit_slot,
+	                    c->per_client ? (struct sockaddr *)&c->peer : NULL);
 	c->counted = 0;
 }
 
@@ -562,16 +562,17 @@ static void dispatcher_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	struct dispatcher_conn *c;
 	const char *which;
 	unsigned i;
+	int trusted = config_is_trusted_client(d->cfg, sa);
 
 	for (i = 0; i < d->n_listeners; i++)
 		if (d->listeners[i] == lev)
 			l = &d->cfg->listeners[i];
 	/* trusted_networks (a relay's own clients) have no per-client limit,
-	 * as Postfix exempts mynetworks; the total still holds */
-	if (conn_limits_acquire(d->limits, d->limit_slot, sa, d->cfg->limits.connections,
-	                        config_is_trusted_client(d->cfg, sa)
-	                            ? UINT_MAX
-	                            : d->cfg->limits.connections_per_client,
+	 * as Postfix exempts mynetworks, and count in the total only (in their
+	 * address's bucket they would refuse the addresses sharing it); the
+	 * total still holds */
+	if (conn_limits_acquire(d->limits, d->limit_slot, trusted ? NULL : sa,
+	                        d->cfg->limits.connections, d->cfg->limits.connections_per_client,
 	                        &which) < 0) {
 		dispatcher_refuse(l, fd);
 		log_info("event=connection-refused reason=limit limit=%s", which);
@@ -579,6 +580,7 @@ static void dispatcher_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	}
 	c = xcalloc(1, sizeof(*c));
 	c->counted = 1;
+	c->per_client = !trusted;
 	memcpy(&c->peer, sa, (size_t)salen);
 	dispatcher_session_start(d, c, l, fd, (socklen_t)salen, 0, 0);
 }

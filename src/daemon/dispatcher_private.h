@@ -35,7 +35,8 @@ struct dispatcher_conn {
 	struct imap_session *imap;
 	struct pop3_session *pop3;
 	struct sockaddr_storage peer;
-	int counted; /* holds a connection slot (network sessions; never local ones) */
+	int counted;    /* holds a connection slot (network sessions; never local ones) */
+	int per_client; /* ... counted under its address too (not trusted_networks) */
 	char lookup[ENVELOPE_ADDR_MAX]; /* the recipient being looked up */
 };
 

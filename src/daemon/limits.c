@@ -51,30 +51,33 @@ static unsigned conn_limits_bucket(const struct conn_limits *cl, const struct so
 int conn_limits_acquire(struct conn_limits *cl, unsigned slot, const struct sockaddr *sa,
                         unsigned max_total, unsigned max_per_client, const char **which_r)
 {
-	unsigned b = conn_limits_bucket(cl, sa), i;
+	unsigned b = sa != NULL ? conn_limits_bucket(cl, sa) : 0, i;
 	uint64_t total = 0, client = 0;
 
 	__atomic_add_fetch(&cl->slots[slot].total, 1, __ATOMIC_SEQ_CST);
-	__atomic_add_fetch(&cl->slots[slot].per_client[b], 1, __ATOMIC_SEQ_CST);
+	if (sa != NULL)
+		__atomic_add_fetch(&cl->slots[slot].per_client[b], 1, __ATOMIC_SEQ_CST);
 	for (i = 0; i < CONN_LIMITS_SLOTS; i++) {
 		total += __atomic_load_n(&cl->slots[i].total, __ATOMIC_SEQ_CST);
-		client += __atomic_load_n(&cl->slots[i].per_client[b], __ATOMIC_SEQ_CST);
+		if (sa != NULL)
+			client += __atomic_load_n(&cl->slots[i].per_client[b], __ATOMIC_SEQ_CST);
 	}
 	*which_r = total > max_total ? "total" : client > max_per_client ? "per-client" : NULL;
 	if (*which_r == NULL)
 		return 0;
 	__atomic_sub_fetch(&cl->slots[slot].total, 1, __ATOMIC_SEQ_CST);
-	__atomic_sub_fetch(&cl->slots[slot].per_client[b], 1, __ATOMIC_SEQ_CST);
+	if (sa != NULL)
+		__atomic_sub_fetch(&cl->slots[slot].per_client[b], 1, __ATOMIC_SEQ_CST);
 	return -1;
 }
 
 void conn_limits_release(struct conn_limits *cl, unsigned slot, const struct sockaddr *sa)
 {
-	unsigned b = conn_limits_bucket(cl, sa);
+	unsigned b = sa != NULL ? conn_limits_bucket(cl, sa) : 0;
 
 	if (cl->slots[slot].total > 0)
 		__atomic_sub_fetch(&cl->slots[slot].total, 1, __ATOMIC_RELAXED);
-	if (cl->slots[slot].per_client[b] > 0)
+	if (sa != NULL && cl->slots[slot].per_client[b] > 0)
 		__atomic_sub_fetch(&cl->slots[slot].per_client[b], 1, __ATOMIC_RELAXED);
 }
 

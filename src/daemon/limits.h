@@ -21,9 +21,12 @@ struct conn_limits;
 
 struct conn_limits *conn_limits_new(void);
 /* Counts a new connection of SA in SLOT if both limits allow it. Returns 0,
- * or -1 with *which_r "total" or "per-client". */
+ * or -1 with *which_r "total" or "per-client". SA NULL (a client under no
+ * per-client limit) counts in the total only: counted under its address
+ * it would fill the bucket that other addresses share with it. */
 int conn_limits_acquire(struct conn_limits *cl, unsigned slot, const struct sockaddr *sa,
                         unsigned max_total, unsigned max_per_client, const char **which_r);
+/* Gives back a connection counted with SA (the same, or NULL). */
 void conn_limits_release(struct conn_limits *cl, unsigned slot, const struct sockaddr *sa);
 /* Forgets what a dead dispatcher counted. */
 void conn_limits_clear_slot(struct conn_limits *cl, unsigned slot);

@@ -659,6 +659,9 @@ static void parent_reload(struct parent *p)
 	p->cfg_text_len = text_len;
 	tls_cert_set_free(&p->certs);
 	p->certs = certs;
+	/* The dispatchers forked below keep this frame for their whole life:
+	 * a copy of the ticket seed left in it would never be ratcheted. */
+	explicit_bzero(&certs, sizeof(certs));
 	parent_send_config(p);
 	parent_send_users(p, 1);
 	for (i = 0; i < CONN_LIMITS_SLOTS; i++)

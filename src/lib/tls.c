@@ -273,6 +273,7 @@ int tls_cert_set_reload(const struct tls_settings *settings, const struct tls_ce
 	}
 	tls_ticket_seed_carry(old, &n, time(NULL));
 	*set = n;
+	explicit_bzero(&n, sizeof(n)); /* no copy of the ticket seed stays on the stack */
 	return 0;
 }
 

@@ -75,11 +75,15 @@ __attribute__((format(printf, 2, 3))) void smtp_reply_error(struct smtp_session 
 	}
 }
 
-/* The session ends once the replies queued so far have left. */
+/* The session ends once the replies queued so far have left, within
+ * IO_CLOSE_SECONDS: its place under [limits] goes back now (ending), so a
+ * client that reads none of them must not keep the connection open for
+ * command_timeout outside every limit. */
 void smtp_close_after_reply(struct smtp_session *s)
 {
 	s->state = SMTP_STATE_CLOSING;
 	io_pause(s->io);
+	smtp_deadline_set(s, "close", IO_CLOSE_SECONDS);
 	if (s->env->ending != NULL)
 		s->env->ending(s->env->owner, s->handle);
 }

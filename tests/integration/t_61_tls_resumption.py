@@ -3,10 +3,14 @@
 (TLS 1.3 over implicit TLS and STARTTLS, TLS 1.2 tickets), on whichever
 dispatcher accepts it, before and after a reload; each TLS 1.3 ticket is
 replaced by a new one, so a client can go on resuming; a ticket from
-another server instance (other keys) gets a full handshake, not an error.
+another server instance (other keys) gets a full handshake, not an error;
+a dispatcher started by a reload holds the ticket seed once, in its keys.
 Every verdict is the server's own: its event=tls (or starttls) log line says resumed=yes
 or resumed=no, checked against what the client library saw."""
 
+import hashlib
+import hmac
+import os
 import re
 import socket
 import ssl
@@ -18,6 +22,7 @@ import harness  # noqa: E402
 CHAIN = 6             # resumptions in a row, each with the ticket of the one before
 CROSS_ATTEMPTS = 60   # connections tried to see a ticket cross dispatchers
 PID_RE = re.compile(r"sealmail\[(\d+)\]")
+NAME_LABEL = b"sealmail ticket name"  # tls_ticket.c: key name = HMAC-SHA256(seed, this)[:16]
 
 
 class Client:
@@ -153,6 +158,122 @@ class AcrossInstances(harness.ServerTestCase):
                          "a ticket of the previous instance was accepted")
         self.assertTrue(connect(srv, c, "implicit")[0])
 
+
+def ticket_key_name(received):
+    """The key name that opens the ticket of a TLS 1.2 full handshake, from
+    the octets the server sent: its NewSessionTicket (RFC 5077 3.3) comes in
+    the clear, among the handshake records before its ChangeCipherSpec, and
+    the ticket (OpenSSL's format) starts with the key name."""
+    hs, i = b"", 0
+    while i + 5 <= len(received) and received[i] == 22:  # handshake records
+        n = int.from_bytes(received[i + 3:i + 5], "big")
+        hs += received[i + 5:i + 5 + n]
+        i += 5 + n
+    j = 0
+    while j + 4 <= len(hs):
+        kind, n = hs[j], int.from_bytes(hs[j + 1:j + 4], "big")
+        if kind == 4:  # lifetime (4 octets), ticket length (2), ticket
+            return hs[j + 10:j + 26]
+        j += 4 + n
+    raise AssertionError("no NewSessionTicket before the server's ChangeCipherSpec")
+
+
+def tls12_handshake(srv):
+    """A TLS 1.2 full handshake on smtps over memory BIOs, to see the
+    server's octets; returns the ticket's key name and the pid of the
+    dispatcher that issued it."""
+    ctx = harness.client_context(maximum=ssl.TLSVersion.TLSv1_2)
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(incoming, outgoing, server_hostname=harness.HOSTNAME)
+    mark = srv.log_mark()
+    received = b""
+    with socket.create_connection(("127.0.0.1", srv.port("smtps")),
+                                  timeout=harness.TIMEOUT) as raw:
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                raw.sendall(outgoing.read())
+                data = raw.recv(65536)
+                if not data:
+                    raise AssertionError("the server closed the connection in the handshake")
+                received += data
+                incoming.write(data)
+        raw.sendall(outgoing.read())
+    line = srv.wait_log(r"event=tls session=\S+ .*resumed=no", since=mark)
+    return ticket_key_name(received), int(PID_RE.search(line).group(1))
+
+
+def writable_memory(pid):
+    """The octets of every writable mapping of process PID, with its name."""
+    out = []
+    with open("/proc/%d/maps" % pid) as maps, \
+            open("/proc/%d/mem" % pid, "rb", buffering=0) as mem:
+        for line in maps:
+            fields = line.split()
+            if not fields[1].startswith("rw"):
+                continue
+            lo, hi = (int(x, 16) for x in fields[0].split("-"))
+            try:
+                mem.seek(lo)
+                out.append((fields[5] if len(fields) > 5 else "anonymous", mem.read(hi - lo)))
+            except (OSError, OverflowError, ValueError):
+                pass
+    return out
+
+
+def seeds_named(memory, name):
+    """The seeds found in MEMORY whose key name is NAME, as the code keeps
+    them (struct tls_ticket_seed: the secret, then its period, 8 octets):
+    in the keys (tls_ticket.c) the seed lies a few dozen octets before the
+    name. Counting the whole struct leaves out the registers the kernel
+    saves on the stack when a signal comes, which no C code can wipe."""
+    seeds = set()
+    for _, data in memory:
+        i = data.find(name)
+        while i >= 0:
+            for back in range(40, min(i, 160) + 1):
+                cand = data[i - back:i - back + 40]
+                if hmac.new(cand[:32], NAME_LABEL, hashlib.sha256).digest()[:16] == name:
+                    seeds.add(cand)
+            i = data.find(name, i + 1)
+    return seeds
+
+
+def copies(memory, secret):
+    return [what for what, data in memory for _ in range(data.count(secret))]
+
+
+class SecretsKept(harness.ServerTestCase):
+    """A copy of the ticket seed left where the keys cannot ratchet it (a
+    stack frame the dispatchers inherit from the parent's reload, alive for
+    their whole life) would decrypt every ticket from its period on, however
+    far the keys have moved: the seed must be held once in each process."""
+
+    def test_reload_leaves_one_copy_of_the_seed(self):
+        if os.geteuid() != 0:
+            self.skipTest("reading another process's memory needs root")
+        srv = self.server_for(listeners={"smtps": "implicit"}, dispatchers=1)
+        tls12_handshake(srv)  # the first generation is up
+        mark = srv.log_mark()
+        srv.reload()
+        harness.wait_for(lambda: srv.events("retiring", since=mark),
+                         what="the old dispatcher retiring")
+        new = int(PID_RE.search(srv.wait_log(r"role=dispatcher .*event=role-keys ",
+                                             since=mark)).group(1))
+        name, pid = tls12_handshake(srv)
+        self.assertEqual(pid, new, "the ticket came from the old generation")
+        memory = writable_memory(pid)
+        seeds = seeds_named(memory, name)
+        self.assertEqual(len(seeds), 1, "no seed found for key name %s" % name.hex())
+        seed = seeds.pop()
+        where = copies(memory, seed)
+        self.assertEqual(len(where), 1, "the dispatcher holds the seed in: %s" % where)
+        # the parent holds the seed of the same period (no boundary passed)
+        # for the dispatchers it may start, and nowhere else
+        where = copies(writable_memory(srv.main_pid()), seed)
+        self.assertEqual(len(where), 1, "the parent holds the seed in: %s" % where)
 
 if __name__ == "__main__":
     harness.unittest.main()
