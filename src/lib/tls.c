@@ -5,7 +5,9 @@
 
 #include <errno.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +28,9 @@ struct tls_server {
 	unsigned n;
 	X509_STORE *client_ca[TLS_MAX_LISTENERS];              /* per listener */
 	STACK_OF(X509_NAME) * client_names[TLS_MAX_LISTENERS]; /* sent in CertificateRequest */
+	/* a listener with client_ca resumes only its own sessions: their
+	 * verified client identity holds for that CA alone (SHA-256 of it) */
+	unsigned char client_sid[TLS_MAX_LISTENERS][SHA256_DIGEST_LENGTH];
 	struct tls_ticket_keys *tickets;                       /* every context's */
 	time_t next_flush; /* of ctx[0]'s session cache, which all share */
 };
@@ -446,6 +451,8 @@ SSL *tls_server_ssl_new(struct tls_server *srv, unsigned listener)
 		               tls_accept_any_client_cert);
 		SSL_set1_verify_cert_store(ssl, srv->client_ca[listener]);
 		SSL_set_client_CA_list(ssl, SSL_dup_CA_list(srv->client_names[listener]));
+		SSL_set_session_id_context(ssl, srv->client_sid[listener],
+		                           sizeof(srv->client_sid[listener]));
 	}
 	return ssl;
 }
@@ -490,6 +497,7 @@ static int tls_client_ca_load(struct tls_server *srv, unsigned i, const char *pe
 
 	srv->client_ca[i] = X509_STORE_new();
 	srv->client_names[i] = sk_X509_NAME_new_null();
+	(void)EVP_Digest(pem, strlen(pem), srv->client_sid[i], NULL, EVP_sha256(), NULL);
 	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
 		X509_STORE_add_cert(srv->client_ca[i], x);
 		sk_X509_NAME_push(srv->client_names[i], X509_NAME_dup(X509_get_subject_name(x)));

@@ -367,9 +367,11 @@ class Dialog:
     sent nothing after its 220."""
 
     def __init__(self, port, host="127.0.0.1", timeout=TIMEOUT, implicit_tls=False,
-                 context=None, server_hostname=HOSTNAME, greeting=True, source=None):
+                 context=None, server_hostname=HOSTNAME, greeting=True, source=None,
+                 session=None):
         # SOURCE: the local address to connect from (e.g. "127.0.0.2"), so
-        # that one test can be several clients to the server.
+        # that one test can be several clients to the server. SESSION: a TLS
+        # session (ssl.SSLSession) to offer for resumption (implicit TLS).
         self.port = port
         self.timeout = timeout
         self.sock = socket.create_connection(
@@ -380,7 +382,7 @@ class Dialog:
         self.transcript = []
         if implicit_tls:
             self.sock = (context or client_context()).wrap_socket(
-                self.sock, server_hostname=server_hostname)
+                self.sock, server_hostname=server_hostname, session=session)
         self.greeting = self.read_reply() if greeting else None
 
     # -- bytes --

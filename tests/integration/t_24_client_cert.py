@@ -45,6 +45,10 @@ class ClientCertificate(outbound.OutboundTestCase):
         srv = harness.Server(
             listeners={"certs": {"protocol": "submission", "tls": "implicit",
                                  "auth": "certificate", "client_ca": cls.client_ca.cert},
+                       # another listener trusting another CA: its sessions
+                       # must not resume on "certs"
+                       "rogue": {"protocol": "submission", "tls": "implicit",
+                                 "auth": "certificate", "client_ca": cls.rogue_ca.cert},
                        "mx": "optional"},
             passwords={ALICE: ALICE_PW}, submit_socket=True,
             server_options={"trusted_networks": "192.0.2.0/24"},
@@ -124,6 +128,33 @@ class ClientCertificate(outbound.OutboundTestCase):
 
     def test_other_ca_refused(self):
         self.assert_refused(self.rogue_alice, "certificate from an unknown CA")
+
+    def test_session_does_not_resume_under_another_client_ca(self):
+        """A session whose client certificate was verified against one
+        listener's client_ca must not resume on a listener trusting another
+        CA: resumed, it would carry the verified identity across. On "certs"
+        it is a full handshake that logs nobody in. (Sessions with a client
+        certificate do not resume on their own listener either, today; this
+        guards the day they do.)"""
+        ctx = harness.client_context()
+        ctx.load_cert_chain(self.rogue_alice.cert, self.rogue_alice.key)
+        first = self.srv.dialog("rogue", context=ctx)
+        first.ehlo()  # TLS 1.3: the ticket has come by the EHLO reply
+        self.assertEqual(first.cmd("MAIL FROM:<%s>" % ALICE).code, 250,
+                         "the rogue listener trusts the rogue CA")
+        first.quit()
+        session = first.sock.session
+        first.close()
+        mark = self.srv.log_mark()
+        other = self.srv.dialog("certs", context=ctx, session=session)
+        self.addCleanup(other.close)
+        self.assertFalse(other.sock.session_reused,
+                         "a session of the rogue listener resumed on the certs listener")
+        other.ehlo()
+        r = other.cmd("MAIL FROM:<%s>" % ALICE)
+        self.assertEqual((r.code, r.enhanced), (530, "5.7.0"), str(r))
+        other.quit()
+        self.assertEqual(self.srv.events("client-certificate", since=mark), [])
 
     def test_server_ca_is_not_a_client_ca(self):
         self.assert_refused(self.server_ca_alice, "certificate from the server's own CA")
