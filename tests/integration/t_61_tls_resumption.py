@@ -205,6 +205,9 @@ def tls12_handshake(srv):
     return ticket_key_name(received), int(PID_RE.search(line).group(1))
 
 
+MAPPING_MAX = 1 << 30  # larger writable mappings are reservations, not data
+
+
 def writable_memory(pid):
     """The octets of every writable mapping of process PID, with its name."""
     out = []
@@ -215,6 +218,8 @@ def writable_memory(pid):
             if not fields[1].startswith("rw"):
                 continue
             lo, hi = (int(x, 16) for x in fields[0].split("-"))
+            if hi - lo > MAPPING_MAX:
+                continue  # a reservation (a sanitizer's shadow), not the heap
             try:
                 mem.seek(lo)
                 out.append((fields[5] if len(fields) > 5 else "anonymous", mem.read(hi - lo)))
@@ -254,6 +259,11 @@ class SecretsKept(harness.ServerTestCase):
     def test_reload_leaves_one_copy_of_the_seed(self):
         if os.geteuid() != 0:
             self.skipTest("reading another process's memory needs root")
+        if "ASAN_OPTIONS" in os.environ:
+            # AddressSanitizer keeps freed memory and old stack frames in
+            # its quarantine and fake stacks, on purpose: copies counted
+            # there say nothing of the code (the normal build runs this)
+            self.skipTest("not under AddressSanitizer")
         srv = self.server_for(listeners={"smtps": "implicit"}, dispatchers=1)
         tls12_handshake(srv)  # the first generation is up
         mark = srv.log_mark()
