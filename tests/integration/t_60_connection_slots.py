@@ -44,6 +44,26 @@ def settle(srv):
                      what="the readiness probe's session to end")
 
 
+def run_clients(test, n, client):
+    """Runs CLIENT(0..N-1) in N threads at once; fails TEST if one hung or
+    raised."""
+    errors = []
+
+    def run(i):
+        try:
+            client(i)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append("client %d: %r" % (i, e))
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(harness.TIMEOUT * 4)
+    test.assertEqual([t.name for t in threads if t.is_alive()], [], "a client hung")
+    test.assertEqual(errors, [])
+
+
 class Reconnecting(harness.ServerTestCase):
 
     def test_reconnecting_clients_are_not_refused(self):
@@ -55,28 +75,19 @@ class Reconnecting(harness.ServerTestCase):
         srv = self.server_for(listeners={"mx": "optional"}, dispatchers=2,
                               limits={"connections_per_client": clients})
         settle(srv)
-        refused, errors = [], []
+        refused = []
 
         def client(n):
-            try:
-                for i in range(cycles):
-                    with srv.dialog(greeting=False) as d:
-                        r = d.read_reply()
-                        if r.code != 220:
-                            refused.append((n, i, str(r)))
-                            return
-                        d.expect("EHLO client.test", 250)
-                        d.expect("QUIT", 221)
-            except Exception as e:  # noqa: BLE001 - reported below
-                errors.append("client %d: %r" % (n, e))
+            for i in range(cycles):
+                with srv.dialog(greeting=False) as d:
+                    r = d.read_reply()
+                    if r.code != 220:
+                        refused.append((n, i, str(r)))
+                        return
+                    d.expect("EHLO client.test", 250)
+                    d.expect("QUIT", 221)
 
-        threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(harness.TIMEOUT * 4)
-        self.assertEqual([t.name for t in threads if t.is_alive()], [], "a client hung")
-        self.assertEqual(errors, [])
+        run_clients(self, clients, client)
         self.assertEqual(refused, [], "a client was refused for its own closed sessions")
         self.assertEqual(srv.events("connection-refused"), [])
 
@@ -86,26 +97,18 @@ class Reconnecting(harness.ServerTestCase):
         srv = self.server_for(listeners={"mx": "optional"}, dispatchers=2,
                               limits={"connections_per_client": clients})
         settle(srv)
-        toks, errors = [], []
+        toks = []
 
         def client(n):
-            try:
-                for _ in range(cycles):
-                    tok = token()
-                    with srv.dialog() as d:
-                        d.ehlo()
-                        d.mail_transaction(SENDER, ["bob@local.test"], make_message(tok))
-                        d.expect("QUIT", 221)
-                    toks.append(tok)
-            except Exception as e:  # noqa: BLE001 - reported below
-                errors.append("client %d: %r" % (n, e))
+            for _ in range(cycles):
+                tok = token()
+                with srv.dialog() as d:
+                    d.ehlo()
+                    d.mail_transaction(SENDER, ["bob@local.test"], make_message(tok))
+                    d.expect("QUIT", 221)
+                toks.append(tok)
 
-        threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(harness.TIMEOUT * 4)
-        self.assertEqual(errors, [])
+        run_clients(self, clients, client)
         self.assertEqual(len(toks), clients * cycles)
         for tok in toks:
             harness.wait_for(lambda: srv.messages_with(tok), what="delivery of " + tok)
