@@ -142,16 +142,22 @@ class AcrossInstances(harness.ServerTestCase):
     """A reload keeps the ticket keys; a new server instance has others."""
 
     def test_reload_keeps_tickets_restart_does_not(self):
-        srv = self.server_for(listeners={"smtps": "implicit"})
+        srv = self.server_for(listeners={"smtps": "implicit"}, dispatchers=2)
         c = Client(srv, harness.client_context())
         self.assertFalse(connect(srv, c, "implicit")[0])
-        old = {e["_line"] and PID_RE.search(e["_line"]).group(1)
-               for e in srv.events("role-keys") if e.get("role") == "dispatcher"}
+
+        def dispatchers(event, since=0):
+            return {PID_RE.search(e["_line"]).group(1) for e in srv.events(event, since=since)
+                    if e.get("role") == "dispatcher"}
+        harness.wait_for(lambda: len(dispatchers("role-keys")) == 2,
+                         what="both dispatchers of the first generation up")
+        old = dispatchers("role-keys")
         mark = srv.log_mark()
         srv.reload()
-        # the old generation has stopped accepting, the new one is up
-        harness.wait_for(lambda: len(srv.events("retiring", since=mark)) >= len(old),
-                         what="the old dispatchers retiring")
+        # every dispatcher of the old generation has stopped accepting, and
+        # the new one is up
+        harness.wait_for(lambda: dispatchers("retiring", since=mark) >= old,
+                         what="each old dispatcher retiring")
         srv.wait_log(r"role=dispatcher .*event=role-keys ", since=mark)
         resumed, pid = connect(srv, c, "implicit")
         self.assertNotIn(pid, old, "the connection went to the old generation")
