@@ -27,9 +27,8 @@ static void queue_expire(struct queue *q, struct queue_msg *m, time_t now)
 	unsigned i;
 	char why[DELIVERY_TEXT_MAX];
 
-	/* an arrival time from a spool file is not trusted to be sane: no
-	 * overflow of the subtraction */
-	if (m->arrival > now || now - m->arrival < (time_t)q->cfg.max_lifetime)
+	/* written so that no arrival time, however far off, overflows */
+	if (m->arrival > now - (time_t)q->cfg.max_lifetime)
 		return;
 	for (i = 0; i < m->n_rcpts; i++) {
 		struct queue_rcpt *r = &m->rcpts[i];
