@@ -14,7 +14,12 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define CONFIG_DEFAULT_PATH "/etc/sealmail/sealmail.conf"
+/* The build sets the directory (CMake's sysconfdir); a plain compile gets
+ * /etc, where an administrator looks first. */
+#ifndef SEALMAIL_SYSCONFDIR
+#define SEALMAIL_SYSCONFDIR "/etc"
+#endif
+#define CONFIG_DEFAULT_PATH SEALMAIL_SYSCONFDIR "/sealmail/sealmail.conf"
 #define CONFIG_MAX_LISTENERS 32
 #define CONFIG_MAX_CERTS 32
 #define CONFIG_MAX_DOMAINS 256
@@ -231,6 +236,9 @@ struct config {
 /* Reads and validates PATH into *cfg (defaults first). Returns 0, or -1 with
  * every error appended, one per line, to *errors_r (malloc'ed, caller frees). */
 int config_load(struct config *cfg, const char *path, char **errors_r);
+/* The configuration file a command uses when it is given no -c: the
+ * SEALMAIL_CONFIG environment variable, else CONFIG_DEFAULT_PATH. */
+const char *config_default_path(void);
 
 /* `sealmail config check`'s look at the files the configuration names
  * that the server opens only once it runs: [dns] trust_anchor, when

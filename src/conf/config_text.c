@@ -87,6 +87,13 @@ int config_load_file(struct config *cfg, const char *path, char **text_r, size_t
 	return r;
 }
 
+const char *config_default_path(void)
+{
+	const char *env = getenv("SEALMAIL_CONFIG");
+
+	return env != NULL && *env != '\0' ? env : CONFIG_DEFAULT_PATH;
+}
+
 int config_load(struct config *cfg, const char *path, char **errors_r)
 {
 	return config_load_file(cfg, path, NULL, NULL, errors_r);
