@@ -63,3 +63,9 @@ format:
 
 clean:
 	rm -rf build build-asan build-fuzz
+
+# Builds the Debian package from the committed tree, lints it, installs it
+# into a fresh root, sends it mail and purges it (scripts/package-check).
+.PHONY: package-check
+package-check:
+	@scripts/package-check
