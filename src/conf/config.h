@@ -20,6 +20,13 @@
 #define SEALMAIL_SYSCONFDIR "/etc"
 #endif
 #define CONFIG_DEFAULT_PATH SEALMAIL_SYSCONFDIR "/sealmail/sealmail.conf"
+/* Likewise the data directory's parent (CMake's localstatedir): data_dir
+ * defaults to the directory `make install` creates. */
+#ifndef SEALMAIL_LOCALSTATEDIR
+#define SEALMAIL_LOCALSTATEDIR "/var"
+#endif
+#define CONFIG_DEFAULT_DATA_DIR SEALMAIL_LOCALSTATEDIR "/lib/sealmail"
+#define CONFIG_DEFAULT_USERS SEALMAIL_SYSCONFDIR "/sealmail/users"
 #define CONFIG_MAX_LISTENERS 32
 #define CONFIG_MAX_CERTS 32
 #define CONFIG_MAX_DOMAINS 256

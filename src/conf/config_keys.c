@@ -559,8 +559,8 @@ void config_defaults(struct config *cfg)
 	memset(cfg, 0, sizeof *cfg);
 	if (gethostname(cfg->hostname, sizeof cfg->hostname - 1) < 0)
 		cfg->hostname[0] = '\0';
-	snprintf(cfg->data_dir, sizeof cfg->data_dir, "/var/lib/sealmail");
-	snprintf(cfg->users, sizeof cfg->users, "/etc/sealmail/users");
+	snprintf(cfg->data_dir, sizeof cfg->data_dir, "%s", CONFIG_DEFAULT_DATA_DIR);
+	snprintf(cfg->users, sizeof cfg->users, "%s", CONFIG_DEFAULT_USERS);
 	snprintf(cfg->user, sizeof cfg->user, "sealmail");
 	cfg->log_auth_in_header = 0;
 	cfg->check_from_header = 1;
