@@ -133,11 +133,11 @@ enum conf_value_kind {
 	VALUE_PROTOCOL, /* enum listener_protocol */
 	VALUE_LISTENER_TLS,
 	VALUE_LISTENER_AUTH,
-	VALUE_PORT,     /* uint16_t */
-	VALUE_RETRY,    /* retry[], n_retry */
-	VALUE_BOOL,     /* int 0/1 */
-	VALUE_ROUTE,    /* struct config_route (relayhost) */
-	VALUE_UNKNOWN,  /* a setter missing from conf_key_kind() */
+	VALUE_PORT,    /* uint16_t */
+	VALUE_RETRY,   /* retry[], n_retry */
+	VALUE_BOOL,    /* int 0/1 */
+	VALUE_ROUTE,   /* struct config_route (relayhost) */
+	VALUE_UNKNOWN, /* a setter missing from conf_key_kind() */
 };
 
 /* The kind of key K's value. */
