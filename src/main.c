@@ -21,6 +21,7 @@
 #include "conf/config.h"
 #include "daemon/parent.h"
 #include "lib/fault.h"
+#include "lib/proctitle.h"
 #include "lib/util.h"
 #include "ctl/ctl_client.h"
 #include "ctl/policy_cmd.h"
@@ -163,6 +164,7 @@ int main(int argc, char **argv)
 	const char *self = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
 
 	fault_init();
+	proctitle_init(argc, argv);
 	if (strcmp(self, "sendmail") == 0)
 		return cmd_send(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "send") == 0)
