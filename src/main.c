@@ -27,6 +27,8 @@
 #include "ctl/policy_cmd.h"
 #include "ctl/queue_forget_cmd.h"
 #include "ctl/send_cmd.h"
+#include "ctl/status_cmd.h"
+#include "ctl/stop_cmd.h"
 #include "ctl/tlsrpt_cmd.h"
 #include "ctl/tls_check.h"
 #include "ctl/user_cmd.h"
@@ -46,6 +48,8 @@ static void usage(FILE *f)
 	           "       sealmail user add|passwd|del USER@DOMAIN [--stdin] [-c FILE]\n"
 	           "       sealmail user list [-c FILE]\n"
 	           "       sealmail send [-c FILE] [-f SENDER] [-t] [-i] RCPT...\n"
+	           "       sealmail status [-c FILE]\n"
+	           "       sealmail stop [-c FILE]\n"
 	           "Default FILE: " CONFIG_DEFAULT_PATH "\n");
 }
 
@@ -181,6 +185,10 @@ int main(int argc, char **argv)
 		return cmd_policy_explain(argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "tls-check") == 0)
 		return cmd_tls_check(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "status") == 0)
+		return cmd_status(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "stop") == 0)
+		return cmd_stop(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "serve") == 0)
 		return cmd_serve(argc - 1, argv + 1);
 	if (argc >= 3 && strcmp(argv[1], "config") == 0 && strcmp(argv[2], "check") == 0)

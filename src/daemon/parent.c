@@ -130,7 +130,6 @@ static pid_t parent_fork(struct parent *p, const char *role, const int *keep, un
 		return pid;
 	}
 	log_set_role(role);
-	parent_ready_child(&p->ready);
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != p->self)
 		_exit(0);
@@ -140,6 +139,7 @@ static pid_t parent_fork(struct parent *p, const char *role, const int *keep, un
 	event_reinit(p->base);
 	event_base_free(p->base);
 	p->base = NULL;
+	parent_ready_child(&p->ready); /* its read end is gone with the loop */
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	for (i = 0; i < p->cfg->n_listeners; i++)
 		fds[n++] = p->listen_fds[i];
