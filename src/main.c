@@ -21,12 +21,15 @@
 #include "conf/config.h"
 #include "daemon/parent.h"
 #include "lib/fault.h"
+#include "lib/proctitle.h"
 #include "lib/util.h"
 #include "ctl/config_show_cmd.h"
 #include "ctl/ctl_client.h"
 #include "ctl/policy_cmd.h"
 #include "ctl/queue_forget_cmd.h"
 #include "ctl/send_cmd.h"
+#include "ctl/status_cmd.h"
+#include "ctl/stop_cmd.h"
 #include "ctl/tlsrpt_cmd.h"
 #include "ctl/tls_check.h"
 #include "ctl/user_cmd.h"
@@ -47,6 +50,8 @@ static void usage(FILE *f)
 	           "       sealmail user add|passwd|del USER@DOMAIN [--stdin] [-c FILE]\n"
 	           "       sealmail user list [-c FILE]\n"
 	           "       sealmail send [-c FILE] [-f SENDER] [-t] [-i] RCPT...\n"
+	           "       sealmail status [-c FILE]\n"
+	           "       sealmail stop [-c FILE]\n"
 	           "Default FILE: " CONFIG_DEFAULT_PATH "\n");
 }
 
@@ -165,6 +170,7 @@ int main(int argc, char **argv)
 	const char *self = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
 
 	fault_init();
+	proctitle_init(argc, argv);
 	if (strcmp(self, "sendmail") == 0)
 		return cmd_send(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "send") == 0)
@@ -181,6 +187,10 @@ int main(int argc, char **argv)
 		return cmd_policy_explain(argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "tls-check") == 0)
 		return cmd_tls_check(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "status") == 0)
+		return cmd_status(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "stop") == 0)
+		return cmd_stop(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "serve") == 0)
 		return cmd_serve(argc - 1, argv + 1);
 	if (argc >= 3 && strcmp(argv[1], "config") == 0 && strcmp(argv[2], "show") == 0)
