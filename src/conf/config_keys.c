@@ -570,6 +570,8 @@ static const struct {
     {set_string, VALUE_STRING},
     {set_hostname, VALUE_STRING},
     {set_user, VALUE_STRING},
+    {set_log, VALUE_STRING},
+    {set_absolute_path, VALUE_STRING},
     {set_ciphers, VALUE_STRING},
     {set_ciphersuites, VALUE_STRING},
     {set_resolver, VALUE_STRING},
