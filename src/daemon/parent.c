@@ -606,8 +606,7 @@ static void parent_signal_cb(evutil_socket_t sig, short what, void *arg)
 		parent_notify_reloading();
 		parent_reload(p);
 		parent_ready_arm(&p->ready); /* READY=1 once the new generation is up */
-	}
-	else if (sig == SIGTERM || sig == SIGINT)
+	} else if (sig == SIGTERM || sig == SIGINT)
 		parent_shutdown(p, 0);
 }
 

@@ -31,8 +31,8 @@ int parent_log_setup(const struct config *cfg, int foreground)
 		log_copy_to_stderr(1);
 	}
 	if (log_open("parent", target, &why) < 0) {
-		fprintf(stderr, "sealmail: %s: [server] log: cannot open %s: %s\n", cfg->path, target,
-		        why);
+		fprintf(stderr, "sealmail: %s: [server] log: cannot open %s: %s\n", cfg->path,
+		        target, why);
 		return -1;
 	}
 	if (!foreground || strcmp(target, "stderr") != 0)

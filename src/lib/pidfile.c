@@ -90,8 +90,10 @@ int pidfile_process_alive(pid_t pid)
 	if (pidfile_proc_state(pid) == 'Z')
 		return 0;
 	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	/* Without /proc the pid is all there is to go by; with it, a process
+	 * hidden from us (ProtectProc=invisible, hidepid) is none of ours. */
 	if ((f = fopen(path, "re")) == NULL)
-		return 1; /* no /proc: the pid is all there is to go by */
+		return access("/proc/self/comm", R_OK) != 0;
 	if (fgets(comm, sizeof(comm), f) == NULL)
 		comm[0] = '\0';
 	fclose(f);
