@@ -139,7 +139,9 @@ static pid_t parent_fork(struct parent *p, const char *role, const int *keep, un
 	event_reinit(p->base);
 	event_base_free(p->base);
 	p->base = NULL;
-	parent_ready_child(&p->ready); /* its read end is gone with the loop */
+	/* the read ends of these pipes are gone with the loop */
+	parent_ready_child(&p->ready);
+	log_forked();
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	for (i = 0; i < p->cfg->n_listeners; i++)
 		fds[n++] = p->listen_fds[i];
@@ -604,6 +606,7 @@ static void parent_signal_cb(evutil_socket_t sig, short what, void *arg)
 
 	if (sig == SIGHUP && !p->shutting_down) {
 		parent_notify_reloading();
+		parent_log_reopen(p->cfg);
 		parent_reload(p);
 		parent_ready_arm(&p->ready); /* READY=1 once the new generation is up */
 	} else if (sig == SIGTERM || sig == SIGINT)
@@ -781,6 +784,7 @@ static int parent_stop(struct parent *p)
 		unlink(path);
 	}
 	tls_cert_set_free(&p->certs);
+	log_funnel_drain(); /* the children's last lines */
 	log_info("event=stopped");
 	pidfile_remove();
 	return p->exit_status;
@@ -823,6 +827,7 @@ int parent_main(const char *config_path, int foreground)
 	p->base = event_base_new();
 	if (parent_ready_init(&p->ready, p->base, parent_ready_done, p) < 0)
 		fatal("event=fatal reason=\"readiness pipe: %s\"", strerror(errno));
+	parent_log_watch(p->base);
 	parent_watch_signals(p);
 	if (parent_start_roles(p) < 0) {
 		p->exit_status = 1;

@@ -93,6 +93,25 @@ class LogTargets(harness.ServerTestCase):
         self.assertIn("sealmail: logs go to %s" % path, srv.log())
         self.assertNotIn("event=", srv.log(), "a line went to stderr instead of the file")
 
+    def test_file_reopened_on_sighup(self):
+        """logrotate's way: move the file, SIGHUP; every process, the queue
+        forked long before among them, then writes to the new file."""
+        path = os.path.join(harness.new_tmpdir("logfile-"), "mail.log")
+        srv = self.server_for(server_options={"log": path})
+        wait_for(lambda: os.path.exists(path) and "event=ready" in open(path).read(),
+                 what="the ready line in the log file")
+        os.rename(path, path + ".1")
+        srv.reload()
+        wait_for(lambda: os.path.exists(path) and "event=log-reopened" in open(path).read(),
+                 what="the reopened log file")
+        harness.deliver(srv, "bob@local.test", harness.make_message(harness.token()))
+        wait_for(lambda: re.search(r"role=queue level=info event=delivered", open(path).read()),
+                 what="the queue's delivery line in the new file")
+        new, old = open(path).read(), open(path + ".1").read()
+        self.assertRegex(new, r"role=dispatcher level=info event=connect")
+        self.assertNotIn("event=delivered", old)
+        self.assertIn("event=ready generation=0", old)
+
     def test_bad_values_name_file_line_key(self):
         srv = harness.Server(start=False, server_options={"log": "relative.log"})
         p = harness.run([SEALMAIL_BIN, "config", "check", "-c", srv.conf], check=False)
