@@ -602,8 +602,8 @@ static void init_next_steps(const struct init_args *a, const struct init_file *f
 		printf("       sealmail dns-records %s%s\n", a->domains[i], c);
 	printf("  3. check the configuration, then start the server:\n"
 	       "       sealmail config check%s\n"
-	       "       sealmail serve%s   (or: systemctl start sealmail)\n",
-	       c, c);
+	       "       sealmail serve%s%s\n",
+	       c, c, c[0] ? "" : "   (or: systemctl start sealmail)");
 	free(c);
 }
 
