@@ -27,6 +27,7 @@
 
 #include "conf/config.h"
 #include "lib/tls.h"
+#include "lib/tls_probe.h"
 #include "lib/util.h"
 
 #define INIT_ANSWER_MAX 4096
@@ -460,6 +461,18 @@ static char *init_text(void (*write)(FILE *, const struct init_args *), const st
 	return text;
 }
 
+/* Warns when the certificate SET holds does not name HOST: the server
+ * would run, but clients and MTA-STS senders checking names would refuse
+ * it (a test certificate, or one for another name, given by mistake). */
+static void init_check_name(const struct tls_cert_set *set, const char *host, const char *path)
+{
+	if (set->n > 0 && tls_pem_names_host(set->certs[0].cert_pem, host) == 0)
+		fprintf(stderr,
+		        "sealmail init: warning: %s does not name %s: mail clients and MTA-STS "
+		        "senders that check the name will refuse it\n",
+		        path, host);
+}
+
 /* The configuration TEXT read by the server's own reader, and its
  * certificate and key loaded as `serve` loads them. 0, or -1 (said). */
 static int init_check_config(const struct init_args *a, const char *text)
@@ -486,6 +499,8 @@ static int init_check_config(const struct init_args *a, const char *text)
 		if ((r = tls_cert_set_load(&settings, &set, &why)) < 0)
 			fprintf(stderr, "sealmail init: the certificate does not load: %s\n", why);
 		else
+			init_check_name(&set, cfg->hostname, cfg->certs[0].certificate);
+		if (r == 0)
 			tls_cert_set_free(&set);
 	}
 	free(errors);

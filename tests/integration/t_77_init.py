@@ -249,6 +249,18 @@ class Init(harness.unittest.TestCase):
         self.assertIn("missing.pem: No such file or directory", err)
         self.assertEqual(p.written(), [])
 
+    def test_certificate_for_another_name(self):
+        """Written, with a warning: the server runs, but clients that check
+        the name would refuse the certificate."""
+        p = Paths()
+        cert = harness.other_cert()  # mail.other.test
+        rc, out, err = init(*p.flags(cert))
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(err, "sealmail init: warning: %s does not name %s: mail clients and "
+                              "MTA-STS senders that check the name will refuse it\n"
+                         % (cert.cert, HOST))
+        self.assertEqual(p.written(), [p.conf, p.users, p.aliases])
+
     def test_bad_answers(self):
         p = Paths()
         cert = harness.default_cert()

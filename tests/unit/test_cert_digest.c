@@ -1,7 +1,8 @@
 /*
  * test_cert_digest.c: the digests `sealmail dns-records` prints: SHA-256
  * as hex (the MTA-STS policy id) and the TLSA 3 1 1 data of a certificate
- * (SHA-256 of its DER SubjectPublicKeyInfo). The expected values are
+ * (SHA-256 of its DER SubjectPublicKeyInfo), and whether a certificate
+ * names a host (`sealmail init` warns when it does not). The digests are
  * openssl's own:
  *   openssl x509 -pubkey -noout | openssl pkey -pubin -outform DER |
  *   openssl dgst -sha256
@@ -82,13 +83,21 @@ static void test_tlsa_errors(void **state)
 	assert_non_null(error);
 }
 
+static void test_names_host(void **state)
+{
+	assert_int_equal(tls_pem_names_host(cert_pem, "mx.example.test"), 1);
+	assert_int_equal(tls_pem_names_host(cert_pem, "MX.Example.Test"), 1);
+	assert_int_equal(tls_pem_names_host(cert_pem, "mail.example.test"), 0);
+	assert_int_equal(tls_pem_names_host(cert_pem, "example.test"), 0);
+	assert_int_equal(tls_pem_names_host("not a certificate", "mx.example.test"), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_sha256_vectors),
-	    cmocka_unit_test(test_sha256_small_buffer),
-	    cmocka_unit_test(test_tlsa_spki),
-	    cmocka_unit_test(test_tlsa_errors),
+	    cmocka_unit_test(test_sha256_vectors), cmocka_unit_test(test_sha256_small_buffer),
+	    cmocka_unit_test(test_tlsa_spki),      cmocka_unit_test(test_tlsa_errors),
+	    cmocka_unit_test(test_names_host),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
