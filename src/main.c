@@ -49,7 +49,8 @@ static void usage(FILE *f)
 	           "       sealmail send [-c FILE] [-f SENDER] [-t] [-i] RCPT...\n"
 	           "       sealmail dns-records DOMAIN [-c FILE]\n"
 	           "       sealmail init [--hostname NAME] [--domain DOMAIN]... [--cert FILE] "
-	           "[--key FILE] [--admin ADDRESS] [--data-dir DIR] [--config FILE]\n"
+	           "[--key FILE] [--admin ADDRESS] [--data-dir DIR] [--config FILE] [--users FILE] "
+	           "[--aliases FILE]\n"
 	           "Default FILE: " CONFIG_DEFAULT_PATH "\n");
 }
 
