@@ -1,10 +1,10 @@
 /*
  * init_cmd.c: see init_cmd.h. The order is what keeps it safe: every
- * answer is collected, the configuration is generated and parsed with the
- * server's own reader, the certificate and key are loaded as `serve` loads
- * them, every target is checked to be absent, and only then are the files
- * created, each with O_EXCL (a file that appeared since is still not
- * overwritten, and what was already created is removed again).
+ * answer is collected, every target is checked to be absent, the
+ * configuration is generated and parsed with the server's own reader, the
+ * certificate and key are loaded as `serve` loads them, and only then are
+ * the files created, each with O_EXCL (a file that appeared since is still
+ * not overwritten, and what was already created is removed again).
  *
  * Modes, and why: the users file holds password hashes, 0640 (the parent
  * reads it as root); the configuration holds no secret (the key is a file
@@ -237,16 +237,17 @@ eof:
 /* ---- answers checked ---------------------------------------------------- */
 
 /* PATH made absolute (the server runs from another directory) into a new
- * string; a path that must exist goes through realpath(). NULL (said)
- * when it cannot be. */
+ * string; a path that MUST_EXIST is checked to. Symbolic links are kept
+ * as they are: a certificate renewed in place (Let's Encrypt's live/
+ * links) must stay found. NULL (said) when it cannot be. */
 static char *init_absolute(const char *path, int must_exist)
 {
-	char cwd[PATH_MAX], *r;
+	char cwd[PATH_MAX];
+	struct stat st;
 
-	if (must_exist) {
-		if ((r = realpath(path, NULL)) == NULL)
-			fprintf(stderr, "sealmail init: %s: %s\n", path, strerror(errno));
-		return r;
+	if (must_exist && stat(path, &st) < 0) {
+		fprintf(stderr, "sealmail init: %s: %s\n", path, strerror(errno));
+		return NULL;
 	}
 	if (path[0] == '/')
 		return xstrdup(path);
@@ -299,17 +300,18 @@ static int init_check_admin(const struct init_args *a)
 		return -1;
 	}
 	for (unsigned d = 0; d < a->n_domains; d++)
-		for (size_t i = 0; i < INIT_N_ALIASES; i++)
-			if (strncasecmp(a->admin, init_alias_locals[i], (size_t)(at - a->admin)) ==
-			        0 &&
-			    strlen(init_alias_locals[i]) == (size_t)(at - a->admin) &&
-			    strcasecmp(at + 1, a->domains[d]) == 0) {
+		for (size_t i = 0; i < INIT_N_ALIASES; i++) {
+			char *alias = xasprintf("%s@%s", init_alias_locals[i], a->domains[d]);
+			int same = strcasecmp(alias, a->admin) == 0;
+			free(alias);
+			if (same) {
 				fprintf(stderr,
 				        "sealmail init: --admin %s is one of the aliases written "
 				        "(it would point at itself); name a user's mailbox\n",
 				        a->admin);
 				return -1;
 			}
+		}
 	return 0;
 }
 

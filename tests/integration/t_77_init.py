@@ -261,6 +261,28 @@ class Init(harness.unittest.TestCase):
                          % (cert.cert, HOST))
         self.assertEqual(p.written(), [p.conf, p.users, p.aliases])
 
+    def test_paths_absolute_links_kept(self):
+        """Relative paths are made absolute, and a certificate reached
+        through a symbolic link (renewed in place, as Let's Encrypt's live/
+        links are) is written as the link, not what it points at today."""
+        p = Paths()
+        live = os.path.join(p.dir, "live")
+        os.mkdir(live)
+        os.symlink(harness.default_cert().cert, os.path.join(live, "fullchain.pem"))
+        os.symlink(harness.default_cert().key, os.path.join(live, "privkey.pem"))
+        p2 = subprocess.run([harness.SEALMAIL_BIN, "init", "--hostname", HOST, "--domain",
+                             "local.test", "--cert", "live/fullchain.pem", "--key",
+                             "live/privkey.pem", "--data-dir", "data", "--config",
+                             "etc/sealmail.conf"], cwd=p.dir, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30,
+                            start_new_session=True)
+        self.assertEqual(p2.returncode, 0, p2.stderr.decode())
+        conf = data_lines(p.conf)
+        for line in ("certificate = %s/live/fullchain.pem" % p.dir,
+                     "key = %s/live/privkey.pem" % p.dir, "data_dir = %s" % p.data,
+                     "users = %s" % p.users, "aliases = %s" % p.aliases):
+            self.assertIn(line, conf)
+
     def test_bad_answers(self):
         p = Paths()
         cert = harness.default_cert()
