@@ -59,7 +59,7 @@ static int listener_loopback(const struct config_listener *l)
 }
 
 /* L's address as text into BUF when it is a specific, public-looking one
- * (not a wildcard, not loopback); 0 then, else -1. */
+ * (not a wildcard, loopback or IPv6 link-local); 0 then, else -1. */
 static int listener_host_address(const struct config_listener *l, char *buf, size_t size)
 {
 	const void *a;
@@ -68,7 +68,7 @@ static int listener_host_address(const struct config_listener *l, char *buf, siz
 		return -1;
 	if (l->address.ss_family == AF_INET6) {
 		const struct in6_addr *a6 = &((const struct sockaddr_in6 *)&l->address)->sin6_addr;
-		if (IN6_IS_ADDR_UNSPECIFIED(a6))
+		if (IN6_IS_ADDR_UNSPECIFIED(a6) || IN6_IS_ADDR_LINKLOCAL(a6))
 			return -1;
 		a = a6;
 	} else {

@@ -210,10 +210,12 @@ class DnsRecords(harness.unittest.TestCase):
         self.assertEqual(sorted(parsed), sorted(mine))
 
     def test_addresses_unknown(self):
-        """Only wildcard and loopback addresses: no A/AAAA, but a comment
-        saying how to find them."""
+        """Only wildcard, loopback and link-local addresses: no A/AAAA, but
+        a comment saying how to find them."""
         d = harness.new_tmpdir("dns-wild-")
         conf = write_config(d, HOST, [("mx", "*:25", "smtp", "optional"),
+                                      ("mx6", "[::]:25", "smtp", "optional"),
+                                      ("ll", "[fe80::1]:2525", "smtp", "optional"),
                                       ("lo", "127.0.0.1:587", "submission", "required")],
                             [("", self.default)])
         rc, out, err = dns_records("local.test", "-c", conf)
