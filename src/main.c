@@ -11,6 +11,8 @@
  *   sealmail tls-report show [DOMAIN]|send [--today] [-c FILE]
  *   sealmail user add|passwd|del|list [USER@DOMAIN] [--stdin] [-c FILE]
  *   sealmail send [-f SENDER] [-t] [-i] RCPT...   (also as `sendmail`)
+ *   sealmail dns-records DOMAIN [-c FILE]
+ *   sealmail init [--hostname NAME] [--domain DOMAIN]... [--cert FILE] [--key FILE] ...
  */
 #include <getopt.h>
 #include <unistd.h>
