@@ -11,6 +11,9 @@
  *   sealmail tls-report show [DOMAIN]|send [--today] [-c FILE]
  *   sealmail user add|passwd|del|list [USER@DOMAIN] [--stdin] [-c FILE]
  *   sealmail send [-f SENDER] [-t] [-i] RCPT...   (also as `sendmail`)
+ *   sealmail status|stop [-c FILE]
+ *   sealmail dns-records DOMAIN [-c FILE]
+ *   sealmail init [--hostname NAME] [--domain DOMAIN]... [--cert FILE] [--key FILE] ...
  */
 #include <getopt.h>
 #include <unistd.h>
@@ -25,6 +28,8 @@
 #include "lib/util.h"
 #include "ctl/config_show_cmd.h"
 #include "ctl/ctl_client.h"
+#include "ctl/dns_records_cmd.h"
+#include "ctl/init_cmd.h"
 #include "ctl/policy_cmd.h"
 #include "ctl/queue_forget_cmd.h"
 #include "ctl/send_cmd.h"
@@ -52,6 +57,10 @@ static void usage(FILE *f)
 	           "       sealmail send [-c FILE] [-f SENDER] [-t] [-i] RCPT...\n"
 	           "       sealmail status [-c FILE]\n"
 	           "       sealmail stop [-c FILE]\n"
+	           "       sealmail dns-records DOMAIN [-c FILE]\n"
+	           "       sealmail init [--hostname NAME] [--domain DOMAIN]... [--cert FILE] "
+	           "[--key FILE] [--admin ADDRESS] [--data-dir DIR] [--config FILE] [--users FILE] "
+	           "[--aliases FILE]\n"
 	           "Default FILE: " CONFIG_DEFAULT_PATH "\n");
 }
 
@@ -191,6 +200,10 @@ int main(int argc, char **argv)
 		return cmd_status(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "stop") == 0)
 		return cmd_stop(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "dns-records") == 0)
+		return cmd_dns_records(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "init") == 0)
+		return cmd_init(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "serve") == 0)
 		return cmd_serve(argc - 1, argv + 1);
 	if (argc >= 3 && strcmp(argv[1], "config") == 0 && strcmp(argv[2], "show") == 0)
