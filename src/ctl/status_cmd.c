@@ -92,7 +92,9 @@ static void status_roles(pid_t pid)
 		n = fread(title, 1, sizeof(title) - 1, f);
 		fclose(f);
 		title[n] = '\0';
-		if (strncmp(title, "sealmail: ", 10) == 0)
+		if (strcmp(title, "sealmail: parent") == 0) /* forked, not yet titled */
+			printf("  %-16s pid %d\n", "(starting)", (int)child);
+		else if (strncmp(title, "sealmail: ", 10) == 0)
 			printf("  %-16s pid %d\n", title + 10, (int)child);
 	}
 	if (d != NULL)

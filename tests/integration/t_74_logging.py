@@ -199,7 +199,7 @@ class PidfileStatusStop(harness.ServerTestCase):
     def test_status_and_stop(self):
         srv = self.server_for(dispatchers=2)
         main = srv.main_pid()
-        wait_for(lambda: len(harness._children(main)) == 5, what="five children")
+        srv.wait_log(r"event=ready generation=0")  # every child titled and up
         p = ctl(srv, "status")
         out = p.stdout.decode()
         self.assertEqual(p.returncode, 0, out + p.stderr.decode())
