@@ -248,7 +248,7 @@ static void parent_role_handler(struct ipc_channel *ch, uint32_t type, uint64_t 
  * role in /. Does not return. */
 static void parent_run_role(struct parent *p, enum parent_role_kind kind, int sp)
 {
-	char comm[16];
+	char comm[32];
 
 	snprintf(comm, sizeof(comm), "sealmail-%s", parent_role_names[kind]);
 	proctitle_set(comm, parent_role_names[kind]);
@@ -300,7 +300,7 @@ static void parent_close_pairs(int (*pairs)[2], unsigned n)
 /* "sealmail: dispatcher SLOT" */
 static void parent_title_dispatcher(unsigned slot)
 {
-	char title[32], comm[16];
+	char title[32], comm[32]; /* the kernel keeps 15 characters */
 
 	snprintf(title, sizeof(title), "dispatcher %u", slot);
 	snprintf(comm, sizeof(comm), "sealmail-disp%u", slot);
