@@ -202,9 +202,11 @@ class ManPages(harness.unittest.TestCase):
         for line in (out + err).split("\n"):
             m = re.match(r"^(?:usage:)?\s+sealmail (.*)$", line) or \
                 re.match(r"^usage: sealmail (.*)$", line)
-            if not m or m.group(1).startswith("-"):
+            if not m:
                 continue
             first, _, rest = m.group(1).partition(" ")
+            if not re.match(r"^[a-z][a-z-]*$", first):
+                continue  # [-c FILE] SUBCOMMAND, --help, --version
             seconds = [alt.split()[0] for alt in rest.split("|") if alt.split()]
             seconds = [w for w in seconds if re.match(r"^[a-z][a-z-]*$", w)]
             for second in seconds or [None]:
