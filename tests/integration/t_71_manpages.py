@@ -238,7 +238,8 @@ class ManPages(harness.unittest.TestCase):
         with open(path, "w") as f:
             f.write(text)
         rc, out, err = sealmail("config", "check", "-c", path)
-        self.assertEqual((rc, out), (0, "%s: ok\n" % path), err)
+        # the last line; the certificates may be described above it
+        self.assertEqual((rc, out.split("\n")[-2:]), (0, ["%s: ok" % path, ""]), err)
 
     def test_example_loads_once_a_server_is_uncommented(self):
         cert = harness.default_cert()

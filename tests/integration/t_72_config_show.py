@@ -118,7 +118,8 @@ class ConfigShow(harness.unittest.TestCase):
 
     def check_loads(self, path):
         rc, out, err = sealmail("config", "check", "-c", path)
-        self.assertEqual((rc, out), (0, "%s: ok\n" % path), err)
+        # the last line; the certificates may be described above it
+        self.assertEqual((rc, out.split("\n")[-2:]), (0, ["%s: ok" % path, ""]), err)
 
     def test_what_differs(self):
         self.assertEqual(self.show(self.conf), EXPECTED.format(**self.fill))
