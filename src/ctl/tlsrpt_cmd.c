@@ -57,7 +57,7 @@ static int tlsrpt_cmd_words(int argc, char **argv, const char **config_r, char *
 
 int cmd_tls_report(int argc, char **argv)
 {
-	const char *config = CONFIG_DEFAULT_PATH;
+	const char *config = config_default_path();
 	char request[TLSRPT_CMD_WORD_MAX + 32], *words[3];
 	int n = tlsrpt_cmd_words(argc, argv, &config, words), r;
 	struct config *cfg;
