@@ -92,7 +92,9 @@ enum cert_validity cert_info_validity(const struct cert_info *info, int64_t now,
 {
 	int64_t left = info->not_after_time - now;
 
-	*days_left_r = left / CERT_DAY_SECONDS;
+	/* "in 29 days" for a certificate made for 29 days a moment ago */
+	*days_left_r =
+	    left > 0 ? (left + CERT_DAY_SECONDS - 1) / CERT_DAY_SECONDS : left / CERT_DAY_SECONDS;
 	if (left < 0)
 		return CERT_EXPIRED;
 	if (now < info->not_before_time)
