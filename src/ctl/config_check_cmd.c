@@ -117,7 +117,7 @@ static int check_tls(const struct config *cfg)
 	struct tls_cert_set set;
 	struct tls_server *srv;
 	const char *why;
-	int errors = 0;
+	int errors = 0, needs_tls = 0;
 
 	tls_settings_from_config(cfg, &settings);
 	for (unsigned i = 0; i < settings.n_certs; i++)
@@ -130,10 +130,13 @@ static int check_tls(const struct config *cfg)
 		return 1;
 	}
 	errors = check_client_cas(cfg, &set);
-	if (errors == 0 && (srv = tls_server_new(&settings, &set, &why)) == NULL) {
-		fprintf(stderr, "%s: TLS: %s\n", cfg->path, why);
-		errors++;
-	} else if (errors == 0) {
+	for (unsigned i = 0; i < cfg->n_listeners; i++) /* as dispatcher_tls_new() decides */
+		needs_tls |= cfg->listeners[i].tls != LISTENER_TLS_NONE;
+	if (errors == 0 && needs_tls) {
+		if ((srv = tls_server_new(&settings, &set, &why)) == NULL) {
+			fprintf(stderr, "%s: TLS: %s\n", cfg->path, why);
+			errors++;
+		}
 		tls_server_free(&srv);
 	}
 	tls_cert_set_free(&set);

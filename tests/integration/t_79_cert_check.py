@@ -17,7 +17,8 @@ uses (src/lib/tls.c) and then looks at them (src/lib/cert_info.c):
     listener's client_ca: an error naming [listen NAME] client_ca; a
     client_ca holding no certificate: an error;
   * a full chain (leaf and CA): "ok" on stdout, a line naming its subject,
-    issuer, chain length and expiry, and nothing on stderr.
+    issuer, chain length and expiry, and nothing on stderr; no [tls] and
+    no listener with TLS: "ok" alone.
 
 The server's log: at start-up one event=certificate-loaded per
 certificate with file, subject, issuer, chain and not_after (compared with
@@ -190,6 +191,15 @@ class ConfigCheck(harness.unittest.TestCase):
         self.assertEqual(rc, 1, out + err)
         self.assertRegex(err, r"^%scertificate .* expired on %s\n$"
                          % (re.escape(self.where(srv)), openssl_leaf(srv.cert_path)[2]))
+
+    def test_no_tls_at_all_is_ok(self):
+        srv = self.server(full_chain(), listeners={"mx": "none"})
+        text = re.sub(r"(?ms)^\[tls\]\n.*?\n\n", "", srv.config_text)
+        self.assertNotIn("[tls]", text)
+        with open(srv.conf, "w") as f:
+            f.write(text)
+        rc, out, err = self.check(srv)
+        self.assertEqual((rc, out, err), (0, "%s: ok\n" % srv.conf, ""))
 
     def client_ca_server(self, ca_file):
         return self.server(full_chain(), listeners={
