@@ -19,6 +19,8 @@
 #include "lib/util.h"
 #include "ctl/config_check_cmd.h"
 #include "ctl/ctl_client.h"
+#include "ctl/dns_records_cmd.h"
+#include "ctl/init_cmd.h"
 #include "ctl/policy_cmd.h"
 #include "ctl/queue_forget_cmd.h"
 #include "ctl/send_cmd.h"
@@ -31,17 +33,19 @@ static int cmd_queue(int argc, char **argv);
 
 /* One subcommand. RUN gets the words from the last one matched on
  * (ARGV_LAST: argv[0] = SUB, or NAME when there is no SUB), or from
- * NAME (ARGV_NAME: for a function that reads the verb itself). */
+ * NAME (ARGV_NAME: for a function that reads the verb itself). Its
+ * --help is USAGE, unless OWN_HELP: RUN prints a longer one itself. */
 struct command {
 	const char *name;
 	const char *sub; /* second word, or NULL */
 	int (*run)(int argc, char **argv);
 	const char *usage; /* after "sealmail " */
-	int from_name;
+	unsigned flags;
 };
 
 #define ARGV_LAST 0
 #define ARGV_NAME 1
+#define OWN_HELP 2
 
 static const struct command commands[] = {
     {"serve", NULL, cmd_serve, "serve [-c FILE] [-f]", ARGV_LAST},
@@ -63,6 +67,11 @@ static const struct command commands[] = {
     {"user", "del", cmd_user, "user del USER@DOMAIN [-c FILE]", ARGV_NAME},
     {"user", "list", cmd_user, "user list [-c FILE]", ARGV_NAME},
     {"send", NULL, cmd_send, "send [-c FILE] [-f SENDER] [-t] [-i] RCPT...", ARGV_LAST},
+    {"dns-records", NULL, cmd_dns_records, "dns-records DOMAIN [-c FILE]", OWN_HELP},
+    {"init", NULL, cmd_init,
+     "init [--hostname NAME] [--domain DOMAIN]... [--cert FILE] [--key FILE] [--admin ADDRESS] "
+     "[--data-dir DIR] [--config FILE] [--users FILE] [--aliases FILE]",
+     OWN_HELP},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -162,7 +171,19 @@ static int global_options(int argc, char **argv)
 static int command_help(int argc, char **argv)
 {
 	const struct command *c = argc >= 1 ? command_find(argc, argv) : NULL;
+	char help[] = "--help";
 
+	if (c != NULL && (c->flags & OWN_HELP)) { /* the words RUN takes, then --help */
+		char *words[4];
+		int n = 0;
+		if (c->sub == NULL || (c->flags & ARGV_NAME))
+			words[n++] = (char *)c->name;
+		if (c->sub != NULL)
+			words[n++] = (char *)c->sub;
+		words[n++] = help;
+		words[n] = NULL;
+		return c->run(n, words);
+	}
 	if (argc == 0)
 		usage(stdout, NULL, NULL);
 	else if (c != NULL)
@@ -298,10 +319,10 @@ int main(int argc, char **argv)
 	if (c == NULL)
 		return command_unknown(argc - i, argv + i);
 	words = c->sub != NULL ? 2 : 1;
-	if (wants_help(argc - i - words, argv + i + words)) {
+	if (!(c->flags & OWN_HELP) && wants_help(argc - i - words, argv + i + words)) {
 		usage(stdout, c->name, c->sub);
 		return 0;
 	}
-	from = c->from_name ? i : i + words - 1;
+	from = c->flags & ARGV_NAME ? i : i + words - 1;
 	return c->run(argc - from, argv + from);
 }

@@ -38,7 +38,7 @@ SUBCOMMANDS = [
     ["policy", "forget"], ["policy", "explain"],
     ["tls-check"], ["tls-report", "show"], ["tls-report", "send"],
     ["user", "add"], ["user", "passwd"], ["user", "del"], ["user", "list"],
-    ["send"],
+    ["send"], ["dns-records"], ["init"],
 ]
 # First words with several verbs: `NAME --help` lists them all.
 GROUPS = {"queue": ["list", "show", "flush", "hold", "release", "delete"],
@@ -58,7 +58,7 @@ READS_CONFIG = [
     ["user", "add", "new@local.test", "--stdin"], ["user", "passwd", "bob@local.test",
                                                   "--stdin"],
     ["user", "del", "bob@local.test"], ["user", "list"],
-    ["send", "bob@local.test"],
+    ["send", "bob@local.test"], ["dns-records", "local.test"],
 ]
 
 
@@ -105,7 +105,7 @@ class Help(harness.unittest.TestCase):
                 self.assertRegex(out, r"^usage: sealmail %s( |\n)" % re.escape(" ".join(words)),
                                  words + [flag])
                 # its own usage, not the general one
-                self.assertNotIn("SUBCOMMAND", out, words + [flag])
+                self.assertNotIn("sealmail [-c FILE] SUBCOMMAND", out, words + [flag])
             # help NAME SUB says the same
             self.assertEqual(sealmail(["help"] + words)[1], sealmail(words + ["--help"])[1])
 
