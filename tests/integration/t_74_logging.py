@@ -200,7 +200,8 @@ class PidfileStatusStop(harness.ServerTestCase):
         srv = self.server_for(dispatchers=2)
         main = srv.main_pid()
         srv.wait_log(r"event=ready generation=0")  # every child titled and up
-        p = ctl(srv, "status")
+        # -c before the subcommand, as for every other one
+        p = harness.run([SEALMAIL_BIN, "-c", srv.conf, "status"], check=False)
         out = p.stdout.decode()
         self.assertEqual(p.returncode, 0, out + p.stderr.decode())
         self.assertRegex(out, r"^sealmail is running: pid %d, up 0d 00:\d\d:\d\d\n" % main)
