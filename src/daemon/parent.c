@@ -492,6 +492,7 @@ static void parent_sigchld_cb(evutil_socket_t sig, short what, void *arg)
 	int status;
 	pid_t pid;
 
+	log_funnel_drain(); /* a child's last lines before the parent's word on it */
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
 		parent_child_exited(p, pid, status);
 	if (p->shutting_down && !parent_dispatchers_left(p))
