@@ -112,6 +112,18 @@ class LogTargets(harness.ServerTestCase):
         self.assertNotIn("event=delivered", old)
         self.assertIn("event=ready generation=0", old)
 
+    def test_file_keeps_a_dying_roles_last_words_first(self):
+        path = os.path.join(harness.new_tmpdir("logfile-"), "mail.log")
+        srv = self.server_for(start=False, server_options={"log": path},
+                              extra_config="[dns]\ntrust_anchor = /nonexistent/anchor\n")
+        srv.start(wait=False)
+        srv.proc.wait(timeout=harness.TIMEOUT)
+        text = open(path).read()
+        fatal = re.search(r"role=lookup level=fatal event=fatal ", text)
+        exited = re.search(r"role=parent level=error event=role-exited role=lookup ", text)
+        self.assertTrue(fatal and exited, text)
+        self.assertLess(fatal.start(), exited.start(), text)
+
     def test_bad_values_name_file_line_key(self):
         srv = harness.Server(start=False, server_options={"log": "relative.log"})
         p = harness.run([SEALMAIL_BIN, "config", "check", "-c", srv.conf], check=False)
