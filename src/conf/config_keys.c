@@ -192,7 +192,8 @@ static void set_absolute_path(struct parse_ctx *c, const struct key_def *k, cons
 static void set_log(struct parse_ctx *c, const struct key_def *k, const char *value)
 {
 	if (strcmp(value, "syslog") != 0 && strcmp(value, "stderr") != 0 && value[0] != '/')
-		conf_key_error(c, "'%s' is neither syslog, stderr nor an absolute file path", value);
+		conf_key_error(c, "'%s' is neither syslog, stderr nor an absolute file path",
+		               value);
 	else
 		conf_store_string(c, k, value);
 }
@@ -570,6 +571,8 @@ static const struct {
     {set_string, VALUE_STRING},
     {set_hostname, VALUE_STRING},
     {set_user, VALUE_STRING},
+    {set_log, VALUE_STRING},
+    {set_absolute_path, VALUE_STRING},
     {set_ciphers, VALUE_STRING},
     {set_ciphersuites, VALUE_STRING},
     {set_resolver, VALUE_STRING},

@@ -12,9 +12,9 @@
 /* What server_pid_find() found; the values are LSB's status exit codes. */
 enum server_state {
 	SERVER_RUNNING = 0,
-	SERVER_STALE = 1,    /* a pidfile naming no live sealmail */
-	SERVER_STOPPED = 3,  /* no pidfile */
-	SERVER_UNKNOWN = 4,  /* the configuration or the pidfile cannot be read (said) */
+	SERVER_STALE = 1,   /* a pidfile naming no live sealmail */
+	SERVER_STOPPED = 3, /* no pidfile */
+	SERVER_UNKNOWN = 4, /* the configuration or the pidfile cannot be read (said) */
 };
 
 /* Loads CONFIG, puts the pidfile's path into PIDFILE and the pid it holds

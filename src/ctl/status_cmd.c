@@ -38,8 +38,9 @@ static int status_proc_stat(pid_t pid, pid_t *ppid_r, unsigned long long *start_
 	fclose(f);
 	buf[n < 0 ? 0 : n] = '\0';
 	if ((p = strrchr(buf, ')')) == NULL ||
-	    sscanf(p + 1, " %*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d "
-	                  "%*d %llu",
+	    sscanf(p + 1,
+	           " %*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d "
+	           "%*d %llu",
 	           &ppid, &start) != 2)
 		return -1;
 	*ppid_r = ppid;
@@ -55,7 +56,8 @@ static void status_uptime(pid_t pid)
 	pid_t ppid;
 	FILE *f = fopen("/proc/uptime", "re");
 
-	if (f == NULL || fscanf(f, "%lf", &since_boot) != 1 || status_proc_stat(pid, &ppid, &start) < 0) {
+	if (f == NULL || fscanf(f, "%lf", &since_boot) != 1 ||
+	    status_proc_stat(pid, &ppid, &start) < 0) {
 		if (f != NULL)
 			fclose(f);
 		printf("\n");
@@ -90,7 +92,9 @@ static void status_roles(pid_t pid)
 		n = fread(title, 1, sizeof(title) - 1, f);
 		fclose(f);
 		title[n] = '\0';
-		if (strncmp(title, "sealmail: ", 10) == 0)
+		if (strcmp(title, "sealmail: parent") == 0) /* forked, not yet titled */
+			printf("  %-16s pid %d\n", "(starting)", (int)child);
+		else if (strncmp(title, "sealmail: ", 10) == 0)
 			printf("  %-16s pid %d\n", title + 10, (int)child);
 	}
 	if (d != NULL)
@@ -103,7 +107,8 @@ int cmd_status(int argc, char **argv)
 	char pidfile[4200];
 	pid_t pid;
 
-	if (ctl_parse_options(argc, argv, NULL, &config, NULL, status_usage) < 0 || optind != argc) {
+	if (ctl_parse_options(argc, argv, NULL, &config, NULL, status_usage) < 0 ||
+	    optind != argc) {
 		status_usage(stderr);
 		return 2;
 	}

@@ -20,10 +20,11 @@
 
 static void stop_usage(FILE *f)
 {
-	fprintf(f, "usage: sealmail stop [-c FILE]\n"
-	           "Stops the running server (SIGTERM) and waits up to %d seconds until it is\n"
-	           "gone; exit 1 when it was not running.\n",
-	           STOP_WAIT_SECONDS);
+	fprintf(f,
+	        "usage: sealmail stop [-c FILE]\n"
+	        "Stops the running server (SIGTERM) and waits up to %d seconds until it is\n"
+	        "gone; exit 1 when it was not running.\n",
+	        STOP_WAIT_SECONDS);
 }
 
 /* Polls until PID is gone: 0, or -1 after STOP_WAIT_SECONDS. */

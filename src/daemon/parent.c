@@ -29,6 +29,7 @@
 #include "conf/config.h"
 #include "daemon/dispatcher.h"
 #include "daemon/limits.h"
+#include "daemon/parent_certs.h"
 #include "daemon/parent_listen.h"
 #include "daemon/parent_log.h"
 #include "daemon/parent_ready.h"
@@ -139,7 +140,9 @@ static pid_t parent_fork(struct parent *p, const char *role, const int *keep, un
 	event_reinit(p->base);
 	event_base_free(p->base);
 	p->base = NULL;
-	parent_ready_child(&p->ready); /* its read end is gone with the loop */
+	/* the read ends of these pipes are gone with the loop */
+	parent_ready_child(&p->ready);
+	log_forked();
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	for (i = 0; i < p->cfg->n_listeners; i++)
 		fds[n++] = p->listen_fds[i];
@@ -246,7 +249,7 @@ static void parent_role_handler(struct ipc_channel *ch, uint32_t type, uint64_t 
  * role in /. Does not return. */
 static void parent_run_role(struct parent *p, enum parent_role_kind kind, int sp)
 {
-	char comm[16];
+	char comm[32];
 
 	snprintf(comm, sizeof(comm), "sealmail-%s", parent_role_names[kind]);
 	proctitle_set(comm, parent_role_names[kind]);
@@ -298,7 +301,7 @@ static void parent_close_pairs(int (*pairs)[2], unsigned n)
 /* "sealmail: dispatcher SLOT" */
 static void parent_title_dispatcher(unsigned slot)
 {
-	char title[32], comm[16];
+	char title[32], comm[32]; /* the kernel keeps 15 characters */
 
 	snprintf(title, sizeof(title), "dispatcher %u", slot);
 	snprintf(comm, sizeof(comm), "sealmail-disp%u", slot);
@@ -489,6 +492,7 @@ static void parent_sigchld_cb(evutil_socket_t sig, short what, void *arg)
 	int status;
 	pid_t pid;
 
+	log_funnel_drain(); /* a child's last lines before the parent's word on it */
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
 		parent_child_exited(p, pid, status);
 	if (p->shutting_down && !parent_dispatchers_left(p))
@@ -527,16 +531,6 @@ static void parent_take_listeners(struct parent *p, const struct config *cfg, co
 	memcpy(p->listen_fds, fds, sizeof(p->listen_fds));
 }
 
-static void parent_log_certs(const struct parent *p)
-{
-	unsigned i;
-
-	for (i = 0; i < p->certs.n; i++)
-		log_info("event=certificate name=%s subject=\"%s\" not_after=\"%s\"",
-		         p->certs.certs[i].name[0] ? p->certs.certs[i].name : "default",
-		         p->certs.certs[i].subject, p->certs.certs[i].not_after);
-}
-
 /* SIGHUP: a new configuration and new certificates for new dispatchers; the
  * old dispatchers finish their sessions. Anything wrong keeps what runs. */
 static void parent_reload(struct parent *p)
@@ -548,7 +542,7 @@ static void parent_reload(struct parent *p)
 	char *errors = NULL, *text = NULL;
 	size_t text_len = 0;
 	const char *why;
-	unsigned i;
+	unsigned i, kept;
 
 	if (config_load_file(cfg, p->cfg->path, &text, &text_len, &errors) < 0) {
 		parent_log_errors("reload-failed", errors);
@@ -594,8 +588,9 @@ static void parent_reload(struct parent *p)
 		}
 	p->generation++;
 	parent_start_generation(p);
-	parent_log_certs(p);
-	log_info("event=reloaded generation=%u", p->generation);
+	kept = parent_certs_log(p->cfg, &p->certs); /* a warning when one stays old */
+	(kept ? log_warn : log_info)("event=reloaded generation=%u certificates_kept=%u",
+	                             p->generation, kept);
 }
 
 static void parent_signal_cb(evutil_socket_t sig, short what, void *arg)
@@ -604,10 +599,10 @@ static void parent_signal_cb(evutil_socket_t sig, short what, void *arg)
 
 	if (sig == SIGHUP && !p->shutting_down) {
 		parent_notify_reloading();
+		parent_log_reopen(p->cfg);
 		parent_reload(p);
 		parent_ready_arm(&p->ready); /* READY=1 once the new generation is up */
-	}
-	else if (sig == SIGTERM || sig == SIGINT)
+	} else if (sig == SIGTERM || sig == SIGINT)
 		parent_shutdown(p, 0);
 }
 
@@ -723,6 +718,7 @@ static int parent_start_roles(struct parent *p)
 		log_error("event=fatal reason=\"certificate: %s\"", why);
 		return -1;
 	}
+	(void)parent_certs_log(p->cfg, &p->certs);
 	parent_send_users(p, 1);
 	p->ev_users = event_new(p->base, -1, EV_PERSIST, parent_users_timer_cb, p);
 	event_add(p->ev_users, &(struct timeval){0, PARENT_USERS_CHECK_MSEC * 1000});
@@ -782,6 +778,7 @@ static int parent_stop(struct parent *p)
 		unlink(path);
 	}
 	tls_cert_set_free(&p->certs);
+	log_funnel_drain(); /* the children's last lines */
 	log_info("event=stopped");
 	pidfile_remove();
 	return p->exit_status;
@@ -824,6 +821,7 @@ int parent_main(const char *config_path, int foreground)
 	p->base = event_base_new();
 	if (parent_ready_init(&p->ready, p->base, parent_ready_done, p) < 0)
 		fatal("event=fatal reason=\"readiness pipe: %s\"", strerror(errno));
+	parent_log_watch(p->base);
 	parent_watch_signals(p);
 	if (parent_start_roles(p) < 0) {
 		p->exit_status = 1;

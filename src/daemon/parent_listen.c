@@ -38,7 +38,7 @@ static int parent_bind_one(const struct config_listener *l, const char **error_r
 /* Binds every listener of CFG into FDS, reusing a socket of OLD_CFG/OLD_FDS
  * with the same address. Returns 0, or -1 after closing what it bound. */
 int parent_bind_all(const struct config *cfg, int *fds, const struct config *old_cfg,
-                           const int *old_fds)
+                    const int *old_fds)
 {
 	unsigned i, j;
 

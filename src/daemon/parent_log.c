@@ -3,6 +3,7 @@
  */
 #include "daemon/parent_log.h"
 
+#include <event2/event.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -31,8 +32,8 @@ int parent_log_setup(const struct config *cfg, int foreground)
 		log_copy_to_stderr(1);
 	}
 	if (log_open("parent", target, &why) < 0) {
-		fprintf(stderr, "sealmail: %s: [server] log: cannot open %s: %s\n", cfg->path, target,
-		        why);
+		fprintf(stderr, "sealmail: %s: [server] log: cannot open %s: %s\n", cfg->path,
+		        target, why);
 		return -1;
 	}
 	if (!foreground || strcmp(target, "stderr") != 0)
@@ -44,4 +45,27 @@ int parent_log_setup(const struct config *cfg, int foreground)
 void parent_log_detached(void)
 {
 	log_copy_to_stderr(0);
+}
+
+static void parent_log_funnel_cb(evutil_socket_t fd, short what, void *arg)
+{
+	log_funnel_drain();
+}
+
+void parent_log_watch(struct event_base *base)
+{
+	int fd = log_funnel_fd();
+
+	if (fd >= 0)
+		event_add(event_new(base, fd, EV_READ | EV_PERSIST, parent_log_funnel_cb, NULL), NULL);
+}
+
+void parent_log_reopen(const struct config *cfg)
+{
+	const char *why;
+
+	if (log_reopen(&why) < 0)
+		log_error("event=log-reopen-failed path=%s reason=\"%s\"", cfg->log, why);
+	else if (log_funnel_fd() >= 0)
+		log_info("event=log-reopened");
 }

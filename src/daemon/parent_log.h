@@ -7,6 +7,8 @@
 
 #include "conf/config.h"
 
+struct event_base;
+
 /* Opens the log target before any role forks. Without -f, a target that
  * would lose the lines (syslog with no /dev/log socket, stderr) is
  * replaced by data_dir/sealmail.log, with a warning, and the lines also go
@@ -15,5 +17,10 @@
 int parent_log_setup(const struct config *cfg, int foreground);
 /* After detaching: the copy to stderr ends. */
 void parent_log_detached(void);
+/* With a log file, the children's lines reach it through the parent
+ * (lib/log.h's funnel): copies them whenever they arrive on BASE. */
+void parent_log_watch(struct event_base *base);
+/* SIGHUP: opens the log file again, for logrotate (logged). */
+void parent_log_reopen(const struct config *cfg);
 
 #endif

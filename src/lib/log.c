@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,12 @@ static int log_fd = STDERR_FILENO; /* stderr or the file */
 static int log_journal;            /* stderr is the journal's stream */
 static int log_stderr_copy;
 static pid_t log_pid;
+/* With a file, the processes forked after log_open() write their lines
+ * into this pipe and the parent copies them to the file, so that the file
+ * can be reopened by the parent alone (log_reopen()). */
+static char log_path[4096];
+static int log_funnel[2] = {-1, -1};
+static int log_child; /* log_fd is the funnel's write end */
 
 /* 1 when JOURNAL_STREAM ("DEV:INODE") names the file on FD: systemd
  * connected it to the journal, which reads priority prefixes. */
@@ -65,16 +72,68 @@ int log_open(const char *role, const char *target, const char **error_r)
 		return 0;
 	}
 	fd = open(target, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
-	if (fd < 0) {
+	if (fd < 0 || (log_funnel[0] < 0 && (pipe2(log_funnel, O_CLOEXEC) < 0 ||
+	                                      fcntl(log_funnel[0], F_SETFL, O_NONBLOCK) < 0))) {
 		if (error_r != NULL)
 			*error_r = strerror(errno);
+		if (fd >= 0)
+			close(fd);
 		return -1;
 	}
+	strlcpy_checked(log_path, target, sizeof(log_path));
 	if (log_target == LOG_TARGET_FILE)
 		close(log_fd);
 	log_target = LOG_TARGET_FILE;
 	log_fd = fd;
 	log_journal = 0;
+	return 0;
+}
+
+static void log_write_fd(int fd, const char *line, size_t len);
+
+void log_forked(void)
+{
+	if (log_target != LOG_TARGET_FILE || log_child)
+		return;
+	close(log_fd);
+	close(log_funnel[0]);
+	log_fd = log_funnel[1];
+	log_funnel[0] = -1;
+	log_path[0] = '\0';
+	log_child = 1;
+}
+
+int log_funnel_fd(void)
+{
+	return log_target == LOG_TARGET_FILE && !log_child ? log_funnel[0] : -1;
+}
+
+void log_funnel_drain(void)
+{
+	char buf[65536];
+	ssize_t n;
+
+	if (log_funnel_fd() < 0)
+		return;
+	while ((n = read(log_funnel[0], buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+		if (n > 0)
+			log_write_fd(log_fd, buf, (size_t)n);
+}
+
+int log_reopen(const char **error_r)
+{
+	int fd;
+
+	if (log_funnel_fd() < 0)
+		return 0;
+	fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+	if (fd < 0) {
+		*error_r = strerror(errno);
+		return -1;
+	}
+	log_funnel_drain(); /* what was written before goes to the old file */
+	close(log_fd);
+	log_fd = fd;
 	return 0;
 }
 
@@ -156,6 +215,10 @@ static void log_write(int priority, const char *level, const char *fmt, va_list 
 			log_write_fd(log_fd, jline,
 			             (size_t)n < sizeof(jline) ? (size_t)n : sizeof(jline) - 1);
 	} else {
+		if (log_child && len > PIPE_BUF) { /* one write() up to PIPE_BUF is atomic */
+			len = PIPE_BUF;
+			line[len - 1] = '\n';
+		}
 		log_write_fd(log_fd, line, len);
 	}
 	if (log_stderr_copy && !(log_target == LOG_TARGET_STDERR))

@@ -23,6 +23,16 @@ void log_init(const char *role, int foreground);
  * could not open it). Returns 0, or -1 with the reason in ERROR_R (the
  * target is then unchanged). */
 int log_open(const char *role, const char *target, const char **error_r);
+/* In a child forked after log_open() of a file: its lines go to the
+ * parent through a pipe (one write() each, cut to PIPE_BUF). */
+void log_forked(void);
+/* The parent's end of that pipe (non-blocking), or -1 when lines do not go
+ * to a file; log_funnel_drain() copies what waits there to the file. */
+int log_funnel_fd(void);
+void log_funnel_drain(void);
+/* Opens the file again (after logrotate moved it); 0, or -1 with the
+ * reason in ERROR_R (the old file stays in use). */
+int log_reopen(const char **error_r);
 /* While ON, each line also goes to stderr (until the server detaches). */
 void log_copy_to_stderr(int on);
 /* 1 when syslog(3) can reach a log daemon through /dev/log. */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/util.h"
@@ -16,27 +17,49 @@
 static char pidfile_path[4096];
 static pid_t pidfile_owner;
 
+int pidfile_parse(const char *buf, size_t len, pid_t *pid_r)
+{
+	unsigned long v = 0;
+	size_t i;
+
+	for (i = 0; i < len && buf[i] >= '0' && buf[i] <= '9'; i++) {
+		v = v * 10 + (unsigned long)(buf[i] - '0');
+		if (v > 0x7fffffff)
+			return -1;
+	}
+	if (i == 0 || v == 0 || buf[0] == '0')
+		return -1;
+	if (i < len && !(buf[i] == '\n' && i + 1 == len))
+		return -1;
+	*pid_r = (pid_t)v;
+	return 0;
+}
+
 int pidfile_read(const char *path, pid_t *pid_r)
 {
-	char buf[32], *end;
+	/* The data directory belongs to [server] user: a role could have put
+	 * a FIFO or a link there, so nothing but a regular file is read, and
+	 * opening never blocks. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	struct stat st;
+	char buf[32];
 	ssize_t n;
-	long v;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = '\0';
-	errno = 0;
-	v = strtol(buf, &end, 10);
-	if (errno != 0 || end == buf || (*end != '\n' && *end != '\0') || v <= 0 || v > 0x7fffffff) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
 		errno = EINVAL;
 		return -1;
 	}
-	*pid_r = (pid_t)v;
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n < 0)
+		return -1;
+	if (pidfile_parse(buf, (size_t)n, pid_r) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
 	return 1;
 }
 
@@ -67,12 +90,29 @@ int pidfile_process_alive(pid_t pid)
 	if (pidfile_proc_state(pid) == 'Z')
 		return 0;
 	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	/* Without /proc the pid is all there is to go by; with it, a process
+	 * hidden from us (ProtectProc=invisible, hidepid) is none of ours. */
 	if ((f = fopen(path, "re")) == NULL)
-		return 1; /* no /proc: the pid is all there is to go by */
+		return access("/proc/self/comm", R_OK) != 0;
 	if (fgets(comm, sizeof(comm), f) == NULL)
 		comm[0] = '\0';
 	fclose(f);
 	return strncmp(comm, "sealmail", 8) == 0;
+}
+
+/* 0 when FD is a regular file of this user's with one link: what the
+ * parent created, not what a role may have put in its place. */
+static int pidfile_regular(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -1;
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || st.st_nlink != 1) {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
 }
 
 /* Writes this process's pid into FD. */
@@ -134,10 +174,10 @@ int pidfile_update(void)
 
 	if (pidfile_path[0] == '\0')
 		return 0;
-	fd = open(pidfile_path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	fd = open(pidfile_path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return -1;
-	r = pidfile_write(fd);
+	r = pidfile_regular(fd) < 0 ? -1 : pidfile_write(fd);
 	close(fd);
 	pidfile_owner = getpid();
 	return r;

@@ -8,6 +8,7 @@
 #ifndef SEALMAIL_PIDFILE_H
 #define SEALMAIL_PIDFILE_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 /* Creates PATH holding this process's pid, replacing a stale one, and
@@ -20,8 +21,11 @@ int pidfile_update(void);
 /* Removes the file claimed if it still names this process. */
 void pidfile_remove(void);
 
-/* Reads the pid in PATH: 1; 0 when PATH does not exist; -1 with errno
- * (EINVAL: no pid in it). */
+/* The pid in the LEN bytes at BUF: decimal digits, no leading zero, an
+ * optional final newline, at most 2^31-1. Returns 0, or -1. */
+int pidfile_parse(const char *buf, size_t len, pid_t *pid_r);
+/* Reads the pid in PATH (a regular file, not followed if a link): 1; 0 when PATH does not exist; -1
+ * with errno (EINVAL: no pid in it). */
 int pidfile_read(const char *path, pid_t *pid_r);
 /* 1 when PID is a live (not zombie) process that is sealmail. */
 int pidfile_process_alive(pid_t pid);

@@ -93,6 +93,37 @@ class LogTargets(harness.ServerTestCase):
         self.assertIn("sealmail: logs go to %s" % path, srv.log())
         self.assertNotIn("event=", srv.log(), "a line went to stderr instead of the file")
 
+    def test_file_reopened_on_sighup(self):
+        """logrotate's way: move the file, SIGHUP; every process, the queue
+        forked long before among them, then writes to the new file."""
+        path = os.path.join(harness.new_tmpdir("logfile-"), "mail.log")
+        srv = self.server_for(server_options={"log": path})
+        wait_for(lambda: os.path.exists(path) and "event=ready" in open(path).read(),
+                 what="the ready line in the log file")
+        os.rename(path, path + ".1")
+        srv.reload()
+        wait_for(lambda: os.path.exists(path) and "event=log-reopened" in open(path).read(),
+                 what="the reopened log file")
+        harness.deliver(srv, "bob@local.test", harness.make_message(harness.token()))
+        wait_for(lambda: re.search(r"role=queue level=info event=delivered", open(path).read()),
+                 what="the queue's delivery line in the new file")
+        new, old = open(path).read(), open(path + ".1").read()
+        self.assertRegex(new, r"role=dispatcher level=info event=connect")
+        self.assertNotIn("event=delivered", old)
+        self.assertIn("event=ready generation=0", old)
+
+    def test_file_keeps_a_dying_roles_last_words_first(self):
+        path = os.path.join(harness.new_tmpdir("logfile-"), "mail.log")
+        srv = self.server_for(start=False, server_options={"log": path},
+                              extra_config="[dns]\ntrust_anchor = /nonexistent/anchor\n")
+        srv.start(wait=False)
+        srv.proc.wait(timeout=harness.TIMEOUT)
+        text = open(path).read()
+        fatal = re.search(r"role=lookup level=fatal event=fatal ", text)
+        exited = re.search(r"role=parent level=error event=role-exited role=lookup ", text)
+        self.assertTrue(fatal and exited, text)
+        self.assertLess(fatal.start(), exited.start(), text)
+
     def test_bad_values_name_file_line_key(self):
         srv = harness.Server(start=False, server_options={"log": "relative.log"})
         p = harness.run([SEALMAIL_BIN, "config", "check", "-c", srv.conf], check=False)
@@ -180,8 +211,9 @@ class PidfileStatusStop(harness.ServerTestCase):
     def test_status_and_stop(self):
         srv = self.server_for(dispatchers=2)
         main = srv.main_pid()
-        wait_for(lambda: len(harness._children(main)) == 5, what="five children")
-        p = ctl(srv, "status")
+        srv.wait_log(r"event=ready generation=0")  # every child titled and up
+        # -c before the subcommand, as for every other one
+        p = harness.run([SEALMAIL_BIN, "-c", srv.conf, "status"], check=False)
         out = p.stdout.decode()
         self.assertEqual(p.returncode, 0, out + p.stderr.decode())
         self.assertRegex(out, r"^sealmail is running: pid %d, up 0d 00:\d\d:\d\d\n" % main)
