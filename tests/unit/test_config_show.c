@@ -100,6 +100,17 @@ static void test_listener_defaults_follow_the_protocol(void **state)
 	             "tls = required\n");
 }
 
+/* A value starting with a comment character is written without the space
+ * that would make it a comment. */
+static void test_value_like_a_comment(void **state)
+{
+	(void)state;
+	expect_shown("[server]\nhostname = mx.local.test\nusers =#users\naliases =;a\n"
+	             "[listen mx]\naddress = 127.0.0.1:25\ntls = none\n",
+	             "[server]\nhostname = mx.local.test\nusers =#users\naliases =;a\n\n"
+	             "[listen mx]\naddress = 127.0.0.1:25\ntls = none\n");
+}
+
 static void test_all_comments_what_has_no_value(void **state)
 {
 	char *out = show(BASE, 1);
@@ -151,6 +162,7 @@ int main(void)
 	    cmocka_unit_test(test_sizes_and_durations),
 	    cmocka_unit_test(test_routes),
 	    cmocka_unit_test(test_listener_defaults_follow_the_protocol),
+	    cmocka_unit_test(test_value_like_a_comment),
 	    cmocka_unit_test(test_all_comments_what_has_no_value),
 	    cmocka_unit_test(test_round_trip),
 	};
