@@ -10,8 +10,9 @@ running its loop under its title, the queue's control socket must exist.
 Then a reload must say RELOADING=1 and READY=1, in that order, and a stop
 STOPPING=1. The unit (dist/sealmail.service.in, its placeholders filled in
 as the build does) must pass `systemd-analyze verify` and score at most
-MAX_EXPOSURE in `systemd-analyze security --offline=yes`, and a traced server (strace) must stay inside the
-unit's system call filter and address families.
+MAX_EXPOSURE in `systemd-analyze security --offline=yes`, and a server
+traced with strace must stay inside the unit's system call filter and
+address families.
 """
 
 import os
