@@ -10,7 +10,9 @@ running its loop under its title, the queue's control socket must exist.
 Then a reload must say RELOADING=1 and READY=1, in that order, and a stop
 STOPPING=1. The unit (dist/sealmail.service.in, its placeholders filled in
 as the build does) must pass `systemd-analyze verify` and score at most
-MAX_EXPOSURE in `systemd-analyze security --offline=yes`.
+MAX_EXPOSURE in `systemd-analyze security --offline=yes`, and a server
+traced with strace must stay inside the unit's system call filter and
+address families.
 """
 
 import os
@@ -267,6 +269,65 @@ class Unit(harness.ServerTestCase):
         self.assertIsNotNone(m, out)
         sys.stderr.write("systemd-analyze security: exposure %s\n" % m.group(1))
         self.assertLessEqual(float(m.group(1)), MAX_EXPOSURE, out)
+
+
+def syscall_group(analyze, name, seen=None):
+    """The system calls of the filter group NAME (@...), nested groups
+    expanded, as systemd-analyze syscall-filter lists them."""
+    seen = set() if seen is None else seen
+    if name in seen:
+        return set()
+    seen.add(name)
+    out = subprocess.run([analyze, "syscall-filter", name], stdout=subprocess.PIPE,
+                         check=True, timeout=60).stdout.decode()
+    calls = set()
+    for line in out.splitlines()[1:]:
+        word = line.strip()
+        if word.startswith("@"):
+            calls |= syscall_group(analyze, word, seen)
+        elif re.fullmatch(r"[a-z0-9_]+", word):
+            calls.add(word)
+    return calls
+
+
+class Sandbox(harness.ServerTestCase):
+    """What the unit allows, against what the server does: every system call
+    and address family a start, a delivery over STARTTLS, a reload and a
+    stop use (traced with strace, as root so that the roles chroot and
+    change user) is in the unit's SystemCallFilter= and
+    RestrictAddressFamilies=."""
+
+    def test_traced_server_stays_inside_the_filters(self):
+        analyze = tool("systemd-analyze", "systemd")
+        strace = tool("strace", "strace")
+        with open(UNIT_IN) as f:
+            unit = f.read()
+        allowed = set()
+        for value in re.findall(r"^SystemCallFilter=(.*)$", unit, re.M):
+            for word in value.split():
+                allowed |= syscall_group(analyze, word) if word.startswith("@") else {word}
+        families = set(re.search(r"^RestrictAddressFamilies=(.*)$", unit, re.M).group(1).split())
+        trace = os.path.join(harness.new_tmpdir("trace-"), "trace")
+        srv = self.server_for(start=False, listeners={"mx": "optional", "smtps": "implicit"},
+                              wrapper=[strace, "-f", "-qq", "-o", trace])
+        srv.start()
+        harness.deliver(srv, "bob@local.test", harness.make_message(harness.token()))
+        srv.reload()
+        srv.wait_log(r"event=ready generation=1")
+        self.assertEqual(srv.stop(), 0)
+        calls, used_families = set(), set()
+        with open(trace, errors="replace") as f:
+            for line in f:
+                m = re.match(r"^\d+\s+(?:<\.\.\. )?([a-z0-9_]+)[( ]", line)
+                if m and m.group(1) != "execve":  # strace starting the server
+                    calls.add(m.group(1))
+                m = re.match(r"^\d+\s+socket\((AF_[A-Z0-9]+)", line)
+                if m:
+                    used_families.add(m.group(1))
+        self.assertIn("chroot", calls, "the trace missed the roles' start")
+        self.assertEqual(sorted(calls - allowed), [], "system calls outside SystemCallFilter=")
+        self.assertEqual(sorted(used_families - families), [],
+                         "address families outside RestrictAddressFamilies=")
 
 
 if __name__ == "__main__":
