@@ -32,6 +32,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "mail/delivery.h"
+#include "policy/tls_seen.h"
 #include "queue/queue_msg.h"
 #include "queue/queue_retry.h"
 #include "queue/queue_tlsrpt.h"
@@ -217,7 +218,8 @@ static void queue_rcpt_keep_record(struct queue_rcpt *r, const struct mta_report
 	rec->held = held != 0;
 	strlcpy_checked(rec->relay, report->relay, sizeof(rec->relay));
 	strlcpy_checked(rec->tls, report->tls, sizeof(rec->tls));
-	strlcpy_checked(rec->peer, report->peer, sizeof(rec->peer));
+	/* a dispatcher of a version before 0.13 may still say "untrusted" */
+	strlcpy_checked(rec->peer, tls_peer_word(report->peer), sizeof(rec->peer));
 	strlcpy_checked(rec->policy, report->policy, sizeof(rec->policy));
 	strlcpy_checked(rec->source, report->source, sizeof(rec->source));
 	strlcpy_checked(rec->evidence, report->evidence, sizeof(rec->evidence));
@@ -261,7 +263,7 @@ static void queue_rcpt_outcome(struct queue_msg *m, const struct mta_report *rep
 }
 
 /* The seed's complaint (KB 282835): mail that left without an
- * authenticated peer (peer untrusted or none: not dane, sts or verified)
+ * authenticated peer (peer unchecked or none: not dane, sts or verified)
  * is worth a warning, naming the domain. */
 static void queue_warn_unauthenticated(const struct queue_msg *m, const struct queue_task *t,
                                        const struct mta_report *report, unsigned delivered)

@@ -120,7 +120,7 @@ class Relay(outbound.OutboundTestCase):
                                            extra_headers=("TLS-Required: No",))
         ev = outbound.wait_delivered(self.srv, qid, rcpt, timeout=outbound.SLOW)
         self.assertEqual(ev.get("policy"), "may/tls-required", ev["_line"])
-        self.assertEqual(ev.get("peer"), "untrusted", ev["_line"])
+        self.assertEqual(ev.get("peer"), "unchecked", ev["_line"])
 
     def test_tls_required_no_waives_the_policy(self):
         """RFC 8689 5: delivered as "may" would, in spite of the verify
