@@ -91,6 +91,10 @@ class Relay(outbound.OutboundTestCase):
         self.assertIn(b"5.7.30", dsn.raw)
         for p in ("REQUIRETLS",) + phrases:
             self.assertIn(p.encode(), dsn.raw, dsn.text)
+        # REQUIRETLS could not be met: the return is a warning, saying why
+        [bounced] = self.srv.wait_event("bounced", id=qid)
+        self.assertIn(" level=warning ", bounced["_line"])
+        self.assertEqual(bounced.get("cause"), "tls-policy", bounced["_line"])
         self.assertEqual(self.srv.events("deferred") and
                          [e for e in self.srv.events("deferred") if e.get("id") == qid], [])
         self.assertFalse([t for t in f.transactions(complete=False)
