@@ -103,7 +103,8 @@ const char *parent_snapshot_changes(const struct parent_snapshot *before,
 	buf[0] = '\0';
 	for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
 		if (parts[i].changed && o < size)
-			o += (size_t)snprintf(buf + o, size - o, "%s%s", o ? "," : "", parts[i].word);
+			o += (size_t)snprintf(buf + o, size - o, "%s%s", o ? "," : "",
+			                      parts[i].word);
 	if (o == 0)
 		snprintf(buf, size, "unchanged");
 	return buf;

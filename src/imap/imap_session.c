@@ -406,8 +406,7 @@ static void imap_session_tls_ready(struct imap_session *s)
 	log_info(s->listener->tls == LISTENER_TLS_IMPLICIT
 	             ? "event=tls session=%s version=%s cipher=%s bits=%d sni=%s resumed=%s"
 	             : "event=starttls session=%s version=%s cipher=%s bits=%d sni=%s resumed=%s",
-	         s->id,
-	         s->tls_version, s->tls_cipher, tls->bits,
+	         s->id, s->tls_version, s->tls_cipher, tls->bits,
 	         tls->sni[0] ? log_value(tls->sni, v, sizeof(v)) : "none",
 	         tls->resumed ? "yes" : "no");
 	s->state = IMAP_STATE_NOT_AUTH;

@@ -169,8 +169,8 @@ static void tls_peer_reason(struct tls_peer *peer, long result, char *buf, size_
 	if (result == X509_V_OK)
 		buf[0] = '\0';
 	else if (result == X509_V_ERR_HOSTNAME_MISMATCH && peer->expected[0])
-		snprintf(buf, size, "certificate name mismatch (expected %s, got %s)", peer->expected,
-		         peer->names);
+		snprintf(buf, size, "certificate name mismatch (expected %s, got %s)",
+		         peer->expected, peer->names);
 	else if (result == X509_V_ERR_HOSTNAME_MISMATCH)
 		snprintf(buf, size, "certificate name mismatch (got %s)", peer->names);
 	else if (result == X509_V_ERR_CERT_HAS_EXPIRED)

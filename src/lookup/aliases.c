@@ -368,8 +368,8 @@ int aliases_expand(const struct aliases *a, const char *address,
 
 int aliases_expand_local(const struct aliases *a, const char *address,
                          int (*is_user)(const char *addr, void *arg),
-                         int (*is_local)(const char *addr, void *arg), void *arg,
-                         char ***targets_r, unsigned *n_r, struct aliases_skipped *skipped_r)
+                         int (*is_local)(const char *addr, void *arg), void *arg, char ***targets_r,
+                         unsigned *n_r, struct aliases_skipped *skipped_r)
 {
 	struct expansion x = {
 	    .a = a, .is_user = is_user, .is_local = is_local, .arg = arg, .skipped = skipped_r};

@@ -70,8 +70,8 @@ struct aliases_skipped {
  * recipient when every target was left out. */
 int aliases_expand_local(const struct aliases *a, const char *address,
                          int (*is_user)(const char *addr, void *arg),
-                         int (*is_local)(const char *addr, void *arg), void *arg,
-                         char ***targets_r, unsigned *n_r, struct aliases_skipped *skipped_r);
+                         int (*is_local)(const char *addr, void *arg), void *arg, char ***targets_r,
+                         unsigned *n_r, struct aliases_skipped *skipped_r);
 
 /* Calls WARN(alias, target, ARG) for each target, as written, that
  * aliases_expand_local() would leave out (see there), alias by alias

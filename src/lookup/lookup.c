@@ -176,9 +176,10 @@ static void lookup_file_update(struct lookup *l, uint32_t type, const void *data
 			          "the previous contents\"",
 			          f.path);
 		else
-			log_error("event=aliases-file-error file=%s reason=\"cannot be read; keeping "
-			          "the previous contents\"",
-			          f.path);
+			log_error(
+			    "event=aliases-file-error file=%s reason=\"cannot be read; keeping "
+			    "the previous contents\"",
+			    f.path);
 		return;
 	}
 	copy = xmalloc(msg.len + 1);
@@ -229,8 +230,8 @@ static void lookup_log_skipped(const struct lookup *l, const char *address,
 	log_warn("event=alias-error address=%s alias=%s target=%s file=%s line=%u skipped=%u "
 	         "delivered=%u reason=\"alias target is not a user\"",
 	         log_address(address, a, sizeof(a)), log_address(skipped->alias, by, sizeof(by)),
-	         log_address(skipped->target, t, sizeof(t)), log_value(l->cfg.aliases, f, sizeof(f)),
-	         skipped->line, skipped->n, delivered);
+	         log_address(skipped->target, t, sizeof(t)),
+	         log_value(l->cfg.aliases, f, sizeof(f)), skipped->line, skipped->n, delivered);
 }
 
 /* Where mail for ADDRESS goes: the user itself, or what its alias expands

@@ -275,9 +275,10 @@ static void queue_rcpt_outcome(struct queue_msg *m, const struct mta_report *rep
 		break;
 	default:
 		if (queue_outcome_by_tls_policy(report, res))
-			log_warn("event=deferred id=%s to=%s relay=%s policy=%s held=tls-policy dsn=%s "
-			         "reason=%s",
-			         m->id, to, relay, pol, res->status.enhanced, v);
+			log_warn(
+			    "event=deferred id=%s to=%s relay=%s policy=%s held=tls-policy dsn=%s "
+			    "reason=%s",
+			    m->id, to, relay, pol, res->status.enhanced, v);
 		else
 			log_info("event=deferred id=%s to=%s relay=%s policy=%s dsn=%s reason=%s",
 			         m->id, to, relay, pol, res->status.enhanced, v);

@@ -364,8 +364,7 @@ static void smtp_session_tls_ready(struct smtp_session *s)
 	log_info(s->listener->tls == LISTENER_TLS_IMPLICIT
 	             ? "event=tls session=%s version=%s cipher=%s bits=%d sni=%s resumed=%s"
 	             : "event=starttls session=%s version=%s cipher=%s bits=%d sni=%s resumed=%s",
-	         s->id,
-	         s->tls_version, s->tls_cipher, s->tls_bits,
+	         s->id, s->tls_version, s->tls_cipher, s->tls_bits,
 	         tls->sni[0] ? log_value(tls->sni, v, sizeof(v)) : "none",
 	         tls->resumed ? "yes" : "no");
 	smtp_transaction_reset(s);

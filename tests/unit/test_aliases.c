@@ -465,10 +465,14 @@ static void test_owned_by(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse),  cmocka_unit_test(test_parse_errors),
-	    cmocka_unit_test(test_expand), cmocka_unit_test(test_catch_all),
-	    cmocka_unit_test(test_loops),  cmocka_unit_test(test_depth),
-	    cmocka_unit_test(test_bounds), cmocka_unit_test(test_owned_by),
+	    cmocka_unit_test(test_parse),
+	    cmocka_unit_test(test_parse_errors),
+	    cmocka_unit_test(test_expand),
+	    cmocka_unit_test(test_catch_all),
+	    cmocka_unit_test(test_loops),
+	    cmocka_unit_test(test_depth),
+	    cmocka_unit_test(test_bounds),
+	    cmocka_unit_test(test_owned_by),
 	    cmocka_unit_test(test_target_not_a_user),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

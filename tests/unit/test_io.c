@@ -465,7 +465,7 @@ static void test_client_name_mismatch(void **state)
 	assert_true(info->peer_certificate);
 	assert_false(info->verified);
 	assert_string_equal(info->reason, "certificate name mismatch (expected other.test or "
-	                                   "mx.other.test, got " TEST_HOST ")");
+	                                  "mx.other.test, got " TEST_HOST ")");
 	io_free(&srv.io);
 	io_free(&cli.io);
 }

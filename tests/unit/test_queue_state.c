@@ -228,10 +228,11 @@ static void test_state_record(void **state)
  * "unchecked"; a word that only starts like it is kept. */
 static void test_state_record_old_peer_word(void **state)
 {
-	static const char old[] = "attempts 1\nnext 60\nrcpt 1 1 250 ok\n"
-	                          "rcpt-via 1 0 mx[192.0.2.8]:25 TLSv1.3/X untrusted may default\n"
-	                          "rcpt 1 1 250 ok\n"
-	                          "rcpt-via 1 0 mx[192.0.2.8]:25 TLSv1.3/X untrustedx may default\n";
+	static const char old[] =
+	    "attempts 1\nnext 60\nrcpt 1 1 250 ok\n"
+	    "rcpt-via 1 0 mx[192.0.2.8]:25 TLSv1.3/X untrusted may default\n"
+	    "rcpt 1 1 250 ok\n"
+	    "rcpt-via 1 0 mx[192.0.2.8]:25 TLSv1.3/X untrustedx may default\n";
 	struct queue_state st;
 	const char *why = NULL;
 	char *text;
@@ -251,9 +252,12 @@ static void test_state_record_old_peer_word(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_state_current),        cmocka_unit_test(test_state_old_format),
-	    cmocka_unit_test(test_state_malformed),      cmocka_unit_test(test_state_nul),
-	    cmocka_unit_test(test_state_format_roundtrip), cmocka_unit_test(test_state_record),
+	    cmocka_unit_test(test_state_current),
+	    cmocka_unit_test(test_state_old_format),
+	    cmocka_unit_test(test_state_malformed),
+	    cmocka_unit_test(test_state_nul),
+	    cmocka_unit_test(test_state_format_roundtrip),
+	    cmocka_unit_test(test_state_record),
 	    cmocka_unit_test(test_state_record_old_peer_word),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
