@@ -110,7 +110,7 @@ const char *parent_snapshot_changes(const struct parent_snapshot *before,
 	return buf;
 }
 
-void parent_log_reloaded(struct parent_snapshot *made_from, unsigned generation,
+void parent_log_reloaded(struct parent_snapshot *made_from, unsigned generation, unsigned kept,
                          const struct config *cfg, const char *text, size_t len,
                          const struct tls_cert_set *certs)
 {
@@ -118,7 +118,12 @@ void parent_log_reloaded(struct parent_snapshot *made_from, unsigned generation,
 	char changed[80];
 
 	parent_snapshot_take(&now, cfg, text, len, certs);
-	log_info("event=reloaded generation=%u changed=%s", generation,
-	         parent_snapshot_changes(made_from, &now, changed, sizeof(changed)));
+	parent_snapshot_changes(made_from, &now, changed, sizeof(changed));
+	if (kept)
+		log_warn("event=reloaded generation=%u changed=%s certificates_kept=%u", generation,
+		         changed, kept);
+	else
+		log_info("event=reloaded generation=%u changed=%s certificates_kept=%u", generation,
+		         changed, kept);
 	*made_from = now;
 }

@@ -36,10 +36,11 @@ void parent_snapshot_take(struct parent_snapshot *s, const struct config *cfg, c
 const char *parent_snapshot_changes(const struct parent_snapshot *before,
                                     const struct parent_snapshot *after, char *buf, size_t size);
 
-/* Logs `event=reloaded generation=GENERATION changed=...`, comparing
- * *MADE_FROM (the generation before) with a snapshot of CFG, TEXT, LEN and
- * CERTS, which then replaces it. */
-void parent_log_reloaded(struct parent_snapshot *made_from, unsigned generation,
+/* Logs `event=reloaded generation=GENERATION changed=...
+ * certificates_kept=KEPT`, comparing *MADE_FROM (the generation before)
+ * with a snapshot of CFG, TEXT, LEN and CERTS, which then replaces it; a
+ * warning when KEPT certificates failed to load and stay as they were. */
+void parent_log_reloaded(struct parent_snapshot *made_from, unsigned generation, unsigned kept,
                          const struct config *cfg, const char *text, size_t len,
                          const struct tls_cert_set *certs);
 
