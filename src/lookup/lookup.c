@@ -97,6 +97,7 @@ static void lookup_auth_users_changed(struct lookup *l)
 static int lookup_is_user(const char *address, void *arg);
 static int lookup_is_local(const char *address, void *arg);
 
+/* qsort() order of two strings. */
 static int lookup_strcmp(const void *x, const void *y)
 {
 	return strcmp(*(const char *const *)x, *(const char *const *)y);
@@ -140,14 +141,15 @@ static void lookup_file_loaded(struct lookup *l, uint32_t type)
 {
 	size_t i, catch_alls = 0;
 
-	if (type == IMSG_CTL_USERS)
+	if (type == IMSG_CTL_USERS) {
 		log_info("event=users-loaded file=%s users=%zu domains=%u", l->cfg.users,
 		         l->users.n, lookup_user_domains(&l->users));
-	for (i = 0; type != IMSG_CTL_USERS && i < l->aliases.n; i++)
-		catch_alls += l->aliases.entries[i].address[0] == '@';
-	if (type != IMSG_CTL_USERS)
+	} else {
+		for (i = 0; i < l->aliases.n; i++)
+			catch_alls += l->aliases.entries[i].address[0] == '@';
 		log_info("event=aliases-loaded file=%s aliases=%zu catch_alls=%zu", l->cfg.aliases,
 		         l->aliases.n - catch_alls, catch_alls);
+	}
 	if (l->users_loaded && l->aliases_loaded)
 		aliases_check_targets(&l->aliases, lookup_is_user, lookup_is_local, l,
 		                      lookup_alias_target_warn);
