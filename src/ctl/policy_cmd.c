@@ -4,7 +4,8 @@
  * route, meaning), then the evidence the destination publishes
  * (policy_facts.h), then the merged decision for each host, as the SMTP
  * client would take it (tls_decide()), and what a REQUIRETLS message would
- * need of it. All `key: value` lines.
+ * need of it. All `key: value` lines. A domain of local_domains gets none
+ * of that: its mail never leaves, so it is said to be local instead.
  */
 #include "ctl/policy_cmd.h"
 
@@ -114,6 +115,22 @@ static void explain_live(const struct config *cfg, const struct outbound_policy 
 	free(f);
 }
 
+/* DOMAIN is one of ours: mail for it goes into mailboxes here, so no MX
+ * lookup, route or outbound TLS level ever applies to it. */
+static void explain_local(const struct config *cfg, const char *domain)
+{
+	printf("domain: %s\n", domain);
+	printf("local: yes: %s is in [server] local_domains; its mail is delivered into "
+	       "mailboxes here\n",
+	       domain);
+	printf("recipients: the users file %s%s%s\n", cfg->users,
+	       cfg->aliases[0] ? " and the aliases file " : "", cfg->aliases);
+	printf("outbound-policy: none applies: no MX lookup, no route, no TLS level; "
+	       "[outbound], [outbound.domains] and [routes] are not consulted for it\n");
+	printf("inbound: mail for it arrives on the [listen] listeners, with their tls "
+	       "settings\n");
+}
+
 int cmd_policy_explain(int argc, char **argv)
 {
 	struct explain_args a;
@@ -132,6 +149,11 @@ int cmd_policy_explain(int argc, char **argv)
 	str_lower(domain);
 	if ((cfg = ctl_config_load(a.config)) == NULL)
 		return 1;
+	if (config_is_local_domain(cfg, domain)) {
+		explain_local(cfg, domain);
+		free(cfg);
+		return 0;
+	}
 	text = xmalloc(EXPLAIN_TEXT_MAX);
 	mta_policy_view(cfg, &view);
 	tls_policy_explain(&view, domain, text, EXPLAIN_TEXT_MAX);

@@ -29,6 +29,7 @@
 #include "conf/config.h"
 #include "daemon/dispatcher.h"
 #include "daemon/limits.h"
+#include "daemon/parent_changes.h"
 #include "daemon/parent_certs.h"
 #include "daemon/parent_listen.h"
 #include "daemon/parent_log.h"
@@ -92,6 +93,7 @@ struct parent {
 	struct parent_watch users_watch, aliases_watch;
 	struct event *ev_users;
 	struct parent_ready ready;
+	struct parent_snapshot made_from; /* the running generation's inputs */
 };
 
 #define PARENT_USERS_CHECK_MSEC 500
@@ -501,8 +503,8 @@ static void parent_sigchld_cb(evutil_socket_t sig, short what, void *arg)
 		event_base_loopbreak(p->base);
 }
 
-/* Logs each line of a multi-line error text. */
-static void parent_log_errors(const char *event, const char *errors)
+/* Logs each line of a multi-line error text that made a reload fail. */
+static void parent_log_reload_failed(const char *errors)
 {
 	const char *line = errors;
 
@@ -511,7 +513,7 @@ static void parent_log_errors(const char *event, const char *errors)
 		int len = nl ? (int)(nl - line) : (int)strlen(line);
 		char v[1024], tmp[1024];
 		snprintf(tmp, sizeof(tmp), "%.*s", len, line);
-		log_error("event=%s reason=%s", event, log_value(tmp, v, sizeof(v)));
+		log_error("event=reload-failed reason=%s", log_value(tmp, v, sizeof(v)));
 		line = nl ? nl + 1 : NULL;
 	}
 }
@@ -545,7 +547,7 @@ static void parent_reload(struct parent *p)
 	unsigned i, kept;
 
 	if (config_load_file(cfg, p->cfg->path, &text, &text_len, &errors) < 0) {
-		parent_log_errors("reload-failed", errors);
+		parent_log_reload_failed(errors);
 		free(errors);
 		free(cfg);
 		return;
@@ -556,7 +558,7 @@ static void parent_reload(struct parent *p)
 	}
 	tls_settings_from_config(cfg, &settings);
 	if (tls_cert_set_reload(&settings, &p->certs, &certs, &why) < 0) {
-		parent_log_errors("reload-failed", why);
+		parent_log_reload_failed(why);
 		free(text);
 		free(cfg);
 		return;
@@ -589,8 +591,8 @@ static void parent_reload(struct parent *p)
 	p->generation++;
 	parent_start_generation(p);
 	kept = parent_certs_log(p->cfg, &p->certs); /* a warning when one stays old */
-	(kept ? log_warn : log_info)("event=reloaded generation=%u certificates_kept=%u",
-	                             p->generation, kept);
+	parent_log_reloaded(&p->made_from, p->generation, kept, p->cfg, p->cfg_text,
+	                    p->cfg_text_len, &p->certs);
 }
 
 static void parent_signal_cb(evutil_socket_t sig, short what, void *arg)
@@ -720,6 +722,7 @@ static int parent_start_roles(struct parent *p)
 	}
 	(void)parent_certs_log(p->cfg, &p->certs);
 	parent_send_users(p, 1);
+	parent_snapshot_take(&p->made_from, p->cfg, p->cfg_text, p->cfg_text_len, &p->certs);
 	p->ev_users = event_new(p->base, -1, EV_PERSIST, parent_users_timer_cb, p);
 	event_add(p->ev_users, &(struct timeval){0, PARENT_USERS_CHECK_MSEC * 1000});
 	parent_start_generation(p);

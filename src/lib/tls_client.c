@@ -146,11 +146,31 @@ static const char *tls_rpt_cert(long result)
 	return "certificate-not-trusted";
 }
 
-/* PEER's reason for RESULT, the verification error. */
+/* The names SSL's certificate check asks for, " or "-separated, into
+ * BUF of SIZE bytes. */
+static void tls_expected_names(SSL *ssl, char *buf, size_t size)
+{
+	X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
+	size_t o = 0;
+	const char *host;
+	int i;
+
+	buf[0] = '\0';
+	for (i = 0; (host = X509_VERIFY_PARAM_get0_host(param, i)) != NULL && o < size; i++)
+		o += (size_t)snprintf(buf + o, size - o, "%s%s", i ? " or " : "", host);
+	if (o >= size)
+		buf[size - 1] = '\0';
+}
+
+/* PEER's reason for RESULT, the verification error: a name mismatch says
+ * which name was expected and which the certificate holds. */
 static void tls_peer_reason(struct tls_peer *peer, long result, char *buf, size_t size)
 {
 	if (result == X509_V_OK)
 		buf[0] = '\0';
+	else if (result == X509_V_ERR_HOSTNAME_MISMATCH && peer->expected[0])
+		snprintf(buf, size, "certificate name mismatch (expected %s, got %s)",
+		         peer->expected, peer->names);
 	else if (result == X509_V_ERR_HOSTNAME_MISMATCH)
 		snprintf(buf, size, "certificate name mismatch (got %s)", peer->names);
 	else if (result == X509_V_ERR_CERT_HAS_EXPIRED)
@@ -173,6 +193,7 @@ void tls_peer_check(SSL *ssl, struct tls_peer *peer)
 	}
 	peer->certificate = 1;
 	tls_cert_names(cert, peer->names, sizeof(peer->names));
+	tls_expected_names(ssl, peer->expected, sizeof(peer->expected));
 	peer->verified = result == X509_V_OK;
 	tls_peer_reason(peer, result, peer->reason, sizeof(peer->reason));
 	strlcpy_checked(peer->rpt_cert, tls_rpt_cert(result), sizeof(peer->rpt_cert));

@@ -52,6 +52,9 @@ struct tls_peer {
 	int verified;     /* PKIX: it chains to a trust anchor, is valid now and names the peer */
 	char reason[512]; /* why not verified ("certificate has expired", ...); "" if it is */
 	char names[512];  /* its SAN dNSNames, comma-separated, else its CN */
+	/* the names the connection asked for (tls_client_ssl_new's NAMES, the
+	 * DANE base domain first), " or "-separated; "" when none were */
+	char expected[512];
 	int dane;         /* DANE applied: the connection had a usable TLSA record */
 	int dane_ok;      /* ... and one matched, with the names DANE-TA checks */
 	int dane_depth;   /* where in the chain it matched: 0 the peer's own certificate */

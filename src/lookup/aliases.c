@@ -205,7 +205,11 @@ void aliases_free(struct aliases *a)
 struct expansion {
 	const struct aliases *a;
 	int (*is_user)(const char *addr, void *arg);
+	/* aliases_expand_local(): which targets are in a local domain, so that
+	 * one that is neither a user nor an alias is left out (else NULL) */
+	int (*is_local)(const char *addr, void *arg);
 	void *arg;
+	struct aliases_skipped *skipped; /* where they are noted, or NULL */
 	/* for aliases_owned_by(), where only one user is known: catch-alls
 	 * are not followed, and an address met again inside its own expansion
 	 * is kept instead of failing (it may be a user keeping a copy) */
@@ -274,6 +278,33 @@ static int add_recipient(struct expansion *x, const char *target)
 
 static int expand_alias(struct expansion *x, const struct alias *al);
 
+/* Notes TARGET (lower-cased KEY), named by the alias being expanded, as
+ * left out: a local address that is neither a user nor an alias. */
+static int skip_target(struct expansion *x, const char *target)
+{
+	struct aliases_skipped *s = x->skipped;
+
+	if (s != NULL && s->n++ == 0) {
+		const struct alias *by = x->stack[x->depth - 1];
+		strlcpy_checked(s->target, target, sizeof(s->target));
+		strlcpy_checked(s->alias, by->address, sizeof(s->alias));
+		s->line = by->line;
+	}
+	return 0;
+}
+
+/* 1 when expanding KEY (a target, lower-cased) to AL cannot reach a
+ * mailbox: no user and no alias of its own, and either no alias takes it
+ * or the catch-all being expanded takes it back ("@x: postmaster@x" while
+ * postmaster@x is no user). */
+static int dead_end(const struct expansion *x, const char *key, const struct alias *al)
+{
+	if (x->is_local == NULL || x->owner_mode || !x->is_local(key, x->arg) ||
+	    x->is_user(key, x->arg) || find_alias(x->a, key) != NULL)
+		return 0;
+	return al == NULL || (al->address[0] == '@' && on_stack(x, al));
+}
+
 /* Expands one TARGET of an alias being expanded. */
 static int expand_target(struct expansion *x, const char *target)
 {
@@ -284,6 +315,8 @@ static int expand_target(struct expansion *x, const char *target)
 		return -1;
 	str_lower(key);
 	al = alias_for(x, key);
+	if (dead_end(x, key, al))
+		return skip_target(x, target);
 	if (al == NULL)
 		return add_recipient(x, target);
 	if (on_stack(x, al))
@@ -330,13 +363,24 @@ int aliases_expand(const struct aliases *a, const char *address,
                    int (*is_user)(const char *addr, void *arg), void *arg, char ***targets_r,
                    unsigned *n_r)
 {
-	struct expansion x = {.a = a, .is_user = is_user, .arg = arg};
+	return aliases_expand_local(a, address, is_user, NULL, arg, targets_r, n_r, NULL);
+}
+
+int aliases_expand_local(const struct aliases *a, const char *address,
+                         int (*is_user)(const char *addr, void *arg),
+                         int (*is_local)(const char *addr, void *arg), void *arg, char ***targets_r,
+                         unsigned *n_r, struct aliases_skipped *skipped_r)
+{
+	struct expansion x = {
+	    .a = a, .is_user = is_user, .is_local = is_local, .arg = arg, .skipped = skipped_r};
 	char key[ALIASES_ADDRESS_MAX];
 	const struct alias *al;
 	int r;
 
 	*targets_r = NULL;
 	*n_r = 0;
+	if (skipped_r != NULL)
+		memset(skipped_r, 0, sizeof(*skipped_r));
 	if (address == NULL || strlcpy_checked(key, address, sizeof(key)) < 0)
 		return 1;
 	str_lower(key);
@@ -346,6 +390,29 @@ int aliases_expand(const struct aliases *a, const char *address,
 	*targets_r = x.out;
 	*n_r = x.n_out;
 	return r;
+}
+
+void aliases_check_targets(const struct aliases *a, int (*is_user)(const char *addr, void *arg),
+                           int (*is_local)(const char *addr, void *arg), void *arg,
+                           void (*warn)(const struct alias *al, const char *target, void *arg))
+{
+	struct expansion x = {.a = a, .is_user = is_user, .is_local = is_local, .arg = arg};
+	char key[ALIASES_ADDRESS_MAX];
+	size_t i;
+	unsigned j;
+
+	for (i = 0; i < a->n; i++) {
+		x.stack[0] = &a->entries[i];
+		x.depth = 1;
+		for (j = 0; j < a->entries[i].n_targets; j++) {
+			const char *target = a->entries[i].targets[j];
+			if (strlcpy_checked(key, target, sizeof(key)) < 0)
+				continue;
+			str_lower(key);
+			if (dead_end(&x, key, alias_for(&x, key)))
+				warn(&a->entries[i], target, arg);
+		}
+	}
 }
 
 /* For aliases_owned_by(): only the user asked about is a user. */

@@ -54,6 +54,32 @@ int aliases_expand(const struct aliases *a, const char *address,
                    int (*is_user)(const char *addr, void *arg), void *arg, char ***targets_r,
                    unsigned *n_r);
 
+/* The first target aliases_expand_local() left out, and how many. */
+struct aliases_skipped {
+	unsigned n;
+	char target[512]; /* as written */
+	char alias[512];  /* the alias that names it ("@domain" for a catch-all) */
+	unsigned line;    /* of that alias */
+};
+
+/* Like aliases_expand(), but a target that IS_LOCAL(target, ARG) says is in
+ * a local domain, and that is neither a user nor an alias, cannot reach a
+ * mailbox: it is left out (noted in *skipped_r when not NULL) instead of
+ * being returned, or, when a catch-all's target would be caught by the
+ * same catch-all again, instead of failing as a loop. Returns 0 with no
+ * recipient when every target was left out. */
+int aliases_expand_local(const struct aliases *a, const char *address,
+                         int (*is_user)(const char *addr, void *arg),
+                         int (*is_local)(const char *addr, void *arg), void *arg, char ***targets_r,
+                         unsigned *n_r, struct aliases_skipped *skipped_r);
+
+/* Calls WARN(alias, target, ARG) for each target, as written, that
+ * aliases_expand_local() would leave out (see there), alias by alias
+ * (sorted by address), each alias's targets in their order. */
+void aliases_check_targets(const struct aliases *a, int (*is_user)(const char *addr, void *arg),
+                           int (*is_local)(const char *addr, void *arg), void *arg,
+                           void (*warn)(const struct alias *al, const char *target, void *arg));
+
 /* The exact aliases (not catch-alls) whose expansion reaches USER, other
  * than USER itself: the addresses USER may send as besides its own.
  * Expanding, only USER is taken for a user, catch-alls are not followed,

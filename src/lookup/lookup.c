@@ -74,9 +74,13 @@ struct lookup_file {
 static void lookup_file_warn(unsigned line, const char *reason, void *arg)
 {
 	const struct lookup_file *f = arg;
+	char v[300];
 
-	log_warn("event=%s-file-error file=%s line=%u reason=\"%s\"", f->kind, f->path, line,
-	         reason);
+	log_value(reason, v, sizeof(v));
+	if (strcmp(f->kind, "users") == 0)
+		log_warn("event=users-file-error file=%s line=%u reason=%s", f->path, line, v);
+	else
+		log_warn("event=aliases-file-error file=%s line=%u reason=%s", f->path, line, v);
 }
 
 /* The stand-in hash for unknown users follows the users' own hashes. */
@@ -89,6 +93,67 @@ static void lookup_auth_users_changed(struct lookup *l)
 		hashes[i] = users_db_hash(&l->users, l->users.addresses[i]);
 	auth_service_users_changed(l->auth, hashes, l->users.n);
 	free(hashes);
+}
+
+static int lookup_is_user(const char *address, void *arg);
+static int lookup_is_local(const char *address, void *arg);
+
+/* qsort() order of two strings. */
+static int lookup_strcmp(const void *x, const void *y)
+{
+	return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* Distinct domains of the users (sorted by address, so not by domain). */
+static unsigned lookup_user_domains(const struct users_db *db)
+{
+	const char **domains = xcalloc(db->n + 1, sizeof(char *));
+	unsigned n = 0;
+	size_t i;
+
+	for (i = 0; i < db->n; i++) {
+		const char *at = strrchr(db->addresses[i], '@');
+		domains[i] = at ? at + 1 : "";
+	}
+	qsort(domains, db->n, sizeof(char *), lookup_strcmp);
+	for (i = 0; i < db->n; i++)
+		n += i == 0 || strcmp(domains[i], domains[i - 1]) != 0;
+	free(domains);
+	return n;
+}
+
+/* A target of AL that reaches no mailbox, found once both files are in. */
+static void lookup_alias_target_warn(const struct alias *al, const char *target, void *arg)
+{
+	const struct lookup *l = arg;
+	char why[1200], v[1300], f[1100];
+
+	snprintf(why, sizeof(why),
+	         "alias target <%s> of <%s> is not a user: it gets no mail (add the user or "
+	         "change the alias)",
+	         target, al->address);
+	log_warn("event=aliases-file-error file=%s line=%u reason=%s",
+	         log_value(l->cfg.aliases, f, sizeof(f)), al->line, log_value(why, v, sizeof(v)));
+}
+
+/* The file of TYPE is loaded: its counts, and the aliases whose targets
+ * are not users (again after the users change, as the answer may). */
+static void lookup_file_loaded(struct lookup *l, uint32_t type)
+{
+	size_t i, catch_alls = 0;
+
+	if (type == IMSG_CTL_USERS) {
+		log_info("event=users-loaded file=%s users=%zu domains=%u", l->cfg.users,
+		         l->users.n, lookup_user_domains(&l->users));
+	} else {
+		for (i = 0; i < l->aliases.n; i++)
+			catch_alls += l->aliases.entries[i].address[0] == '@';
+		log_info("event=aliases-loaded file=%s aliases=%zu catch_alls=%zu", l->cfg.aliases,
+		         l->aliases.n - catch_alls, catch_alls);
+	}
+	if (l->users_loaded && l->aliases_loaded)
+		aliases_check_targets(&l->aliases, lookup_is_user, lookup_is_local, l,
+		                      lookup_alias_target_warn);
 }
 
 /* IMSG_CTL_USERS / IMSG_CTL_ALIASES: the parent read the file anew (or
@@ -109,9 +174,15 @@ static void lookup_file_update(struct lookup *l, uint32_t type, const void *data
 		return;
 	}
 	if (!msg.readable) {
-		log_error("event=%s-file-error file=%s reason=\"cannot be read; keeping the "
-		          "previous contents\"",
-		          f.kind, f.path);
+		if (type == IMSG_CTL_USERS)
+			log_error("event=users-file-error file=%s reason=\"cannot be read; keeping "
+			          "the previous contents\"",
+			          f.path);
+		else
+			log_error(
+			    "event=aliases-file-error file=%s reason=\"cannot be read; keeping "
+			    "the previous contents\"",
+			    f.path);
 		return;
 	}
 	copy = xmalloc(msg.len + 1);
@@ -129,7 +200,7 @@ static void lookup_file_update(struct lookup *l, uint32_t type, const void *data
 		l->aliases_loaded = 1;
 	}
 	free(copy);
-	log_info("event=%s-loaded file=%s", f.kind, f.path);
+	lookup_file_loaded(l, type);
 	/* dispatchers remember recipients they were told about: not any more */
 	for (struct lookup_peer *p = l->peers; p != NULL; p = p->next)
 		ipc_send(p->ch, IMSG_LOOKUP_FORGET, 0, NULL, 0, -1); /* no payload */
@@ -142,13 +213,38 @@ static int lookup_is_user(const char *address, void *arg)
 	return users_db_contains(&l->users, address);
 }
 
+/* 1 when ADDRESS is in one of our domains. */
+static int lookup_is_local(const char *address, void *arg)
+{
+	const struct lookup *l = arg;
+	const char *at = strrchr(address, '@');
+
+	return at != NULL && config_is_local_domain(&l->cfg, at + 1);
+}
+
+/* An alias of ADDRESS named targets that reach no mailbox (SKIPPED):
+ * logged naming the first, so the administrator learns the cause rather
+ * than a loop. */
+static void lookup_log_skipped(const struct lookup *l, const char *address,
+                               const struct aliases_skipped *skipped, unsigned delivered)
+{
+	char a[1100], t[1100], by[1100], f[1100];
+
+	log_warn("event=alias-error address=%s alias=%s target=%s file=%s line=%u skipped=%u "
+	         "delivered=%u reason=\"alias target is not a user\"",
+	         log_address(address, a, sizeof(a)), log_address(skipped->alias, by, sizeof(by)),
+	         log_address(skipped->target, t, sizeof(t)),
+	         log_value(l->cfg.aliases, f, sizeof(f)), skipped->line, skipped->n, delivered);
+}
+
 /* Where mail for ADDRESS goes: the user itself, or what its alias expands
  * to (logged). *targets_r is malloc'ed, with *n_r strings. */
 static enum lookup_result lookup_rcpt(struct lookup *l, const char *address, char ***targets_r,
                                       unsigned *n_r)
 {
 	const char *at = strrchr(address, '@');
-	char v[ENVELOPE_ADDR_MAX + 8], list[2048];
+	char v[ENVELOPE_ADDR_MAX + 16], list[2048];
+	struct aliases_skipped skipped;
 	size_t o = 0;
 	unsigned i;
 	int r;
@@ -159,9 +255,9 @@ static enum lookup_result lookup_rcpt(struct lookup *l, const char *address, cha
 		return LOOKUP_NOT_LOCAL;
 	if (!l->users_loaded)
 		return LOOKUP_TEMPFAIL;
-	r = l->aliases_loaded
-	        ? aliases_expand(&l->aliases, address, lookup_is_user, l, targets_r, n_r)
-	        : 1;
+	r = l->aliases_loaded ? aliases_expand_local(&l->aliases, address, lookup_is_user,
+	                                             lookup_is_local, l, targets_r, n_r, &skipped)
+	                      : 1;
 	if (r == 1) {
 		if (!users_db_contains(&l->users, address))
 			return LOOKUP_UNKNOWN_USER;
@@ -172,9 +268,13 @@ static enum lookup_result lookup_rcpt(struct lookup *l, const char *address, cha
 	}
 	if (r < 0) {
 		log_error("event=alias-error address=%s reason=\"alias loop or too deep\"",
-		          log_value(address, v, sizeof(v)));
+		          log_address(address, v, sizeof(v)));
 		return LOOKUP_TEMPFAIL;
 	}
+	if (skipped.n > 0)
+		lookup_log_skipped(l, address, &skipped, *n_r);
+	if (*n_r == 0)
+		return LOOKUP_UNKNOWN_USER;
 	for (i = 0; i < *n_r && o + 1 < sizeof(list); i++)
 		o += (size_t)snprintf(list + o, sizeof(list) - o, "%s<%s>", i ? "," : "",
 		                      (*targets_r)[i]);

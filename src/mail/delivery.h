@@ -54,7 +54,8 @@ struct mta_report {
 	char relay[320]; /* "host[address]:port", or "" if none was reached */
 	char tls[160];   /* "TLSv1.3/TLS_AES_256_GCM_SHA384" or "" */
 	char peer[16];   /* how the peer was authenticated: "dane", "sts", "verified"
-	                    (PKIX), "untrusted" (TLS, not authenticated) or "none" */
+	                    (PKIX), "unchecked" (TLS, the certificate not checked
+	                    because the level did not ask for it) or "none" */
 	char policy[16]; /* the level applied ("dane-only" fits) */
 	int peer_dsn;    /* the peer advertised DSN: NOTIFY etc. were passed on */
 	/* which rule chose the level: "default", "local", "dane", "sts",

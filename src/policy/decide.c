@@ -274,14 +274,14 @@ static void judge_peer(const struct tls_decision *dec, const struct tls_result *
 	out->achieved = TLS_SEEN_PLAINTEXT;
 	if (r->tls) {
 		out->achieved = TLS_SEEN_ENCRYPTED;
-		peer = "untrusted";
+		peer = "unchecked";
 		if (dec->auth == TLS_AUTH_DANE && r->dane_ok)
 			peer = "dane";
 		else if (dec->auth == TLS_AUTH_STS && r->pkix_ok)
 			peer = "sts";
 		else if (r->pkix_ok)
 			peer = "verified";
-		if (strcmp(peer, "untrusted") != 0)
+		if (strcmp(peer, "unchecked") != 0)
 			out->achieved = TLS_SEEN_AUTHENTICATED;
 	}
 	strlcpy_checked(out->peer, peer, sizeof(out->peer));

@@ -121,7 +121,7 @@ enum tls_verdict {
 
 struct tls_judgement {
 	enum tls_verdict verdict;
-	char peer[16];     /* "dane", "sts", "verified", "untrusted", "none" */
+	char peer[16];     /* "dane", "sts", "verified", "unchecked", "none" */
 	uint32_t achieved; /* enum tls_seen */
 	char why[512];     /* for a failure: the reason, without a status code */
 	char rpt_type[40]; /* the TLS-RPT result type of a failure, "" */

@@ -265,11 +265,16 @@ void tls_seen_expire(struct tls_seen_map *m, uint64_t now, unsigned remember)
 	m->n = kept;
 }
 
+const char *tls_peer_word(const char *peer)
+{
+	return strcmp(peer, "untrusted") == 0 ? "unchecked" : peer;
+}
+
 int tls_seen_achieved(const char *peer)
 {
 	if (strcmp(peer, "dane") == 0 || strcmp(peer, "sts") == 0 || strcmp(peer, "verified") == 0)
 		return TLS_SEEN_AUTHENTICATED;
-	if (strcmp(peer, "untrusted") == 0)
+	if (strcmp(tls_peer_word(peer), "unchecked") == 0)
 		return TLS_SEEN_ENCRYPTED;
 	if (strcmp(peer, "none") == 0)
 		return TLS_SEEN_PLAINTEXT;

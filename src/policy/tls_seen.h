@@ -80,9 +80,14 @@ int tls_seen_forget(struct tls_seen_map *m, const char *domain);
 /* Drops the entries older than REMEMBER seconds at NOW. */
 void tls_seen_expire(struct tls_seen_map *m, uint64_t now, unsigned remember);
 
-/* The peer word of a delivery ("dane", "sts", "verified", "untrusted",
- * "none") as enum tls_seen; -1 for anything else. */
+/* The peer word of a delivery ("dane", "sts", "verified", "unchecked",
+ * "none") as enum tls_seen; -1 for anything else. The word before 0.13,
+ * "untrusted", still counts as "unchecked". */
 int tls_seen_achieved(const char *peer);
+/* PEER in today's words: "untrusted", which state files written before
+ * 0.13 hold, becomes "unchecked" (nothing was checked, so nothing failed);
+ * every other word is returned as it is. */
+const char *tls_peer_word(const char *peer);
 
 /* Reads PATH into M (an absent file is an empty memory). Returns the
  * records skipped, or -1 with *error_r (M is then empty). */

@@ -39,7 +39,7 @@ struct dsn_recipient {
 	 * not known: see "The record" below. */
 	const char *relay;         /* "host[address]:port" */
 	const char *tls;           /* "TLSv1.3/TLS_AES_256_GCM_SHA384", "" for plaintext */
-	const char *peer;          /* "dane", "sts", "verified", "untrusted", "none" */
+	const char *peer;          /* "dane", "sts", "verified", "unchecked", "none" */
 	const char *policy;        /* the TLS level applied */
 	const char *policy_source; /* which rule chose it */
 	const char *evidence;      /* that rule in words */
@@ -97,7 +97,7 @@ struct dsn_params {
  * has a value, in this order, after the standard fields, as 2.3 puts
  * extension fields):
  *   X-Sealmail-TLS: TLSv1.3/TLS_AES_256_GCM_SHA384   (or "none": plaintext)
- *   X-Sealmail-TLS-Peer: untrusted      dane, sts, verified, untrusted, none
+ *   X-Sealmail-TLS-Peer: unchecked      dane, sts, verified, unchecked, none
  *   X-Sealmail-TLS-Policy: may          the level applied
  *   X-Sealmail-TLS-Policy-Source: default   default, local, dane, sts,
  *                                       requiretls, memory, override, ...

@@ -331,7 +331,7 @@ static int queue_ctl_hold(struct queue *q, const char *id, int hold, int overrid
 	if (!hold)
 		queue_ctl_make_ready(q, m, list);
 	queue_ctl_save(q, m);
-	log_info("event=%s id=%s", hold ? "held" : "released", m->id);
+	log_info(hold ? "event=held id=%s" : "event=released id=%s", m->id);
 	evbuffer_add_printf(out, "%s: %s\n", m->id,
 	                    hold ? "on hold" : "released, scheduled for delivery now");
 	return 0;

@@ -11,7 +11,7 @@
  * how the message reached us (modelled on Received-SPF, RFC 7208 9.1):
  *
  *   Received-TLS: TLSv1.3/TLS_AES_256_GCM_SHA384 client=::1 helo=x.test
- *       listener=submission auth=yes peer=untrusted trusted=yes
+ *       listener=submission auth=yes peer=unchecked trusted=yes
  *   Received-TLS: none client=192.0.2.1 helo=x.test listener=mx auth=no peer=none trusted=no
  *
  * (each one line, never folded: the first is wrapped here only), giving
@@ -20,7 +20,7 @@
  * submission socket of `sealmail send`; "unknown" for the queue's own
  * notices), whether the client logged in (SMTP AUTH; the login name is not
  * written), how the client was authenticated at the TLS layer
- * ("untrusted": TLS without a checked client certificate, "none":
+ * ("unchecked": TLS, no client certificate checked, "none":
  * plaintext) and whether it was trusted (logged in, in trusted_networks or
  * submitting locally: envelope.trusted). Values are cut to one word.
  *
@@ -104,7 +104,7 @@ static void queue_received_tls(const struct envelope *env, char *out, size_t siz
 	snprintf(out, size,
 	         "Received-TLS: %s client=%s helo=%s listener=%s auth=%s peer=%s trusted=%s\n", tls,
 	         client, helo, listener, env->authenticated ? "yes" : "no",
-	         env->tls[0] ? "untrusted" : "none", env->trusted ? "yes" : "no");
+	         env->tls[0] ? "unchecked" : "none", env->trusted ? "yes" : "no");
 }
 
 /* Writes the tmp/ copy of every pending local recipient. */

@@ -32,6 +32,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "mail/delivery.h"
+#include "policy/tls_seen.h"
 #include "queue/queue_msg.h"
 #include "queue/queue_retry.h"
 #include "queue/queue_tlsrpt.h"
@@ -217,11 +218,25 @@ static void queue_rcpt_keep_record(struct queue_rcpt *r, const struct mta_report
 	rec->held = held != 0;
 	strlcpy_checked(rec->relay, report->relay, sizeof(rec->relay));
 	strlcpy_checked(rec->tls, report->tls, sizeof(rec->tls));
-	strlcpy_checked(rec->peer, report->peer, sizeof(rec->peer));
+	/* a dispatcher of a version before 0.13 may still say "untrusted" */
+	strlcpy_checked(rec->peer, tls_peer_word(report->peer), sizeof(rec->peer));
 	strlcpy_checked(rec->policy, report->policy, sizeof(rec->policy));
 	strlcpy_checked(rec->source, report->source, sizeof(rec->source));
 	strlcpy_checked(rec->evidence, report->evidence, sizeof(rec->evidence));
 	strlcpy_checked(rec->testing, report->testing, sizeof(rec->testing));
+}
+
+/* 1 when the TLS policy, not the peer, kept the mail back: a deferral by
+ * the policy alone (report.policy_blocked), or our own 5.7.30 (REQUIRETLS
+ * cannot be met, RFC 8689 4.2.1). Those are logged as warnings: the mail
+ * waits, or is returned, until an administrator looks. */
+static int queue_outcome_by_tls_policy(const struct mta_report *report,
+                                       const struct proto_task_outcome *res)
+{
+	if (res->outcome == MTA_TEMPFAIL)
+		return report->policy_blocked != 0;
+	return res->outcome == MTA_PERMFAIL && res->status.reply_code == 0 &&
+	       strcmp(res->status.enhanced, "5.7.30") == 0;
 }
 
 /* Records one recipient's outcome from a dispatcher, and logs it. */
@@ -250,18 +265,28 @@ static void queue_rcpt_outcome(struct queue_msg *m, const struct mta_report *rep
 		break;
 	case MTA_PERMFAIL:
 		r->status = RCPT_FAILED;
-		log_info("event=bounced id=%s to=%s relay=%s policy=%s dsn=%s reason=%s", m->id,
-		         to, relay, pol, res->status.enhanced, v);
+		if (queue_outcome_by_tls_policy(report, res))
+			log_warn("event=bounced id=%s to=%s relay=%s policy=%s dsn=%s reason=%s "
+			         "cause=tls-policy",
+			         m->id, to, relay, pol, res->status.enhanced, v);
+		else
+			log_info("event=bounced id=%s to=%s relay=%s policy=%s dsn=%s reason=%s",
+			         m->id, to, relay, pol, res->status.enhanced, v);
 		break;
 	default:
-		log_info("event=deferred id=%s to=%s relay=%s policy=%s%s dsn=%s reason=%s", m->id,
-		         to, relay, pol, report->policy_blocked ? " held=tls-policy" : "",
-		         res->status.enhanced, v);
+		if (queue_outcome_by_tls_policy(report, res))
+			log_warn(
+			    "event=deferred id=%s to=%s relay=%s policy=%s held=tls-policy dsn=%s "
+			    "reason=%s",
+			    m->id, to, relay, pol, res->status.enhanced, v);
+		else
+			log_info("event=deferred id=%s to=%s relay=%s policy=%s dsn=%s reason=%s",
+			         m->id, to, relay, pol, res->status.enhanced, v);
 	}
 }
 
 /* The seed's complaint (KB 282835): mail that left without an
- * authenticated peer (peer untrusted or none: not dane, sts or verified)
+ * authenticated peer (peer unchecked or none: not dane, sts or verified)
  * is worth a warning, naming the domain. */
 static void queue_warn_unauthenticated(const struct queue_msg *m, const struct queue_task *t,
                                        const struct mta_report *report, unsigned delivered)

@@ -21,6 +21,20 @@
 #include "queue/queue_msg.h"
 #include "queue/queue_state_file.h"
 
+/* Logs that recipient I of M expired (WHY): a warning when the TLS policy
+ * alone held it back, as its deferrals were. */
+static void queue_expire_log(const struct queue_msg *m, unsigned i, const char *why)
+{
+	char a[ENVELOPE_ADDR_MAX + 16], v[700];
+
+	log_address(m->env.rcpts[i].addr, a, sizeof(a));
+	log_value(why, v, sizeof(v));
+	if (queue_rcpt_tls_held(&m->rcpts[i]))
+		log_warn("event=bounced id=%s to=%s reason=%s cause=tls-policy", m->id, a, v);
+	else
+		log_info("event=bounced id=%s to=%s reason=%s", m->id, a, v);
+}
+
 /* Past max_lifetime, what is still pending fails with its last reason. */
 static void queue_expire(struct queue *q, struct queue_msg *m, time_t now)
 {
@@ -40,12 +54,7 @@ static void queue_expire(struct queue *q, struct queue_msg *m, time_t now)
 		         r->last.text, m->attempts + 1);
 		strlcpy_checked(r->last.text, why, sizeof(r->last.text));
 		r->status = RCPT_FAILED;
-		{
-			char a[ENVELOPE_ADDR_MAX + 16], v[700];
-			log_info("event=bounced id=%s to=%s reason=%s", m->id,
-			         log_address(m->env.rcpts[i].addr, a, sizeof(a)),
-			         log_value(why, v, sizeof(v)));
-		}
+		queue_expire_log(m, i, why);
 	}
 }
 

@@ -12,6 +12,7 @@
 
 #include "lib/util.h"
 #include "mail/envelope.h"
+#include "policy/tls_seen.h"
 
 void queue_rcpts_free(struct queue_rcpt *rcpts, unsigned n)
 {
@@ -158,6 +159,8 @@ static int state_rcpt_via(struct queue_state_parser *p, const char *value)
 	    state_word(&value, rec.policy, sizeof(rec.policy)) < 0 ||
 	    state_word(&value, rec.source, sizeof(rec.source)) < 0 || *value != '\0')
 		return -1;
+	/* a file written before 0.13 says "untrusted" */
+	strlcpy_checked(rec.peer, tls_peer_word(rec.peer), sizeof(rec.peer));
 	rec.when = (time_t)when;
 	rec.held = (unsigned char)held;
 	*queue_rcpt_record(&p->st->rcpts[p->st->n_rcpts - 1]) = rec;

@@ -50,7 +50,7 @@ struct queue_rcpt_record {
 	unsigned char held;  /* deferred by TLS policy alone (report.policy_blocked) */
 	char relay[320];     /* "host[address]:port", "" if none was reached */
 	char tls[160];       /* "TLSv1.3/TLS_AES_256_GCM_SHA384", "" for plaintext */
-	char peer[16];       /* "dane", "sts", "verified", "untrusted", "none" */
+	char peer[16];       /* "dane", "sts", "verified", "unchecked", "none" */
 	char policy[16];     /* the level applied */
 	char source[16];     /* which rule chose it: "default", "local", "memory", ... */
 	char evidence[256];  /* that rule in words */

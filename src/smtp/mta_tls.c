@@ -71,7 +71,7 @@ static void mta_session_requiretls_unmet(struct mta_session *s, const char *why)
 	log_info("event=mta-requiretls-unmet domain=%s relay=%s reason=\"%s\"", s->dest->domain,
 	         s->relay, why);
 	strlcpy_checked(s->judged.peer,
-	                s->judged.achieved >= TLS_SEEN_ENCRYPTED ? "untrusted" : "none",
+	                s->judged.achieved >= TLS_SEEN_ENCRYPTED ? "unchecked" : "none",
 	                sizeof(s->judged.peer));
 	strlcpy_checked(s->rpt_type, s->judged.rpt_type, sizeof(s->rpt_type));
 }

@@ -367,7 +367,7 @@ enum { FIELD_FROM, FIELD_SENDER, FIELD_RESENT_FROM, FIELD_RESENT_SENDER, FIELD_C
 static int smtp_from_refuse(struct smtp_auth *a, const char **refusal_r, const char *field,
                             const char *problem, const char *address)
 {
-	char v[MAILBOX_ADDR_MAX + 8], why[128];
+	char v[MAILBOX_ADDR_MAX + 16], u[ENVELOPE_ADDR_MAX + 16], why[128];
 
 	if (address != NULL)
 		snprintf(a->refusal, sizeof(a->refusal),
@@ -379,10 +379,13 @@ static int smtp_from_refuse(struct smtp_auth *a, const char **refusal_r, const c
 	else
 		snprintf(a->refusal, sizeof(a->refusal), "550 5.7.1 Message header refused: %s",
 		         problem);
-	log_value(address ? address : "", v, sizeof(v));
+	/* no address= when the field was refused as a whole, not for one of
+	 * its addresses */
 	log_value(problem ? problem : "not owned", why, sizeof(why));
-	log_info("event=from-header-refused session=%s user=%s field=%s address=%s reason=%s",
-	         a->session_id, a->user, field[0] ? field : "header", v, why);
+	log_info("event=from-header-refused session=%s user=%s field=%s%s%s reason=%s",
+	         a->session_id, log_value(a->user, u, sizeof(u)), field[0] ? field : "header",
+	         address ? " address=" : "", address ? log_address(address, v, sizeof(v)) : "",
+	         why);
 	*refusal_r = a->refusal;
 	return -1;
 }

@@ -401,9 +401,9 @@ static int smtp_rcpt_add(struct smtp_session *s, const char *const *targets, uns
 static void smtp_rcpt_answer(struct smtp_session *s, unsigned result, const char *const *targets,
                              unsigned n_targets)
 {
-	char v[ENVELOPE_ADDR_MAX + 8];
+	char v[ENVELOPE_ADDR_MAX + 16];
 
-	log_value(s->pending_rcpt, v, sizeof(v));
+	log_address(s->pending_rcpt, v, sizeof(v));
 	switch (result) {
 	case LOOKUP_OK:
 		if (s->envelope.n_rcpts == 0)

@@ -361,9 +361,10 @@ static void smtp_session_tls_ready(struct smtp_session *s)
 	strlcpy_checked(s->tls_version, tls->version, sizeof(s->tls_version));
 	strlcpy_checked(s->tls_cipher, tls->cipher, sizeof(s->tls_cipher));
 	s->tls_bits = tls->bits;
-	log_info("event=%s session=%s version=%s cipher=%s bits=%d sni=%s resumed=%s",
-	         s->listener->tls == LISTENER_TLS_IMPLICIT ? "tls" : "starttls", s->id,
-	         s->tls_version, s->tls_cipher, s->tls_bits,
+	log_info(s->listener->tls == LISTENER_TLS_IMPLICIT
+	             ? "event=tls session=%s version=%s cipher=%s bits=%d sni=%s resumed=%s"
+	             : "event=starttls session=%s version=%s cipher=%s bits=%d sni=%s resumed=%s",
+	         s->id, s->tls_version, s->tls_cipher, s->tls_bits,
 	         tls->sni[0] ? log_value(tls->sni, v, sizeof(v)) : "none",
 	         tls->resumed ? "yes" : "no");
 	smtp_transaction_reset(s);

@@ -146,6 +146,10 @@ class MXRouting(outbound.OutboundTestCase):
         reason = ev.get("reason", "")
         for p in ("4.7.5", "verify", "vroute-bad.test", "mismatch"):
             self.assertIn(p, reason, ev["_line"])
+        # the route is an address: the name checked is the recipient's
+        # domain, and the deferral says so next to what the certificate holds
+        self.assertIn("certificate name mismatch (expected vroute-bad.test, "
+                      "got somewhere-else.test)", reason, ev["_line"])
         self.assertFalse(self.f[12].saw("MAIL"), self.f[12].describe())
         self.assertTrue(self.f[12].saw("STARTTLS"), self.f[12].describe())
         self.assertEqual(self.f[10].all_sessions(), [], self.f[10].describe())

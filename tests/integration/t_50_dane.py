@@ -212,7 +212,7 @@ class DANE(outbound.OutboundTestCase):
     # -- what does not authenticate --
     def test_insecure_zone_is_may(self):
         # the unsigned TLSA record would not match: it is not even looked at
-        self.delivered("insec.test", "untrusted", "dane/default")
+        self.delivered("insec.test", "unchecked", "dane/default")
 
     def test_bogus_zone_defers_without_connecting(self):
         self.deferred("bog.test", "DNSSEC validation failed for", connected=False)
@@ -228,12 +228,12 @@ class DANE(outbound.OutboundTestCase):
         self.assertEqual(ev.get("policy"), "dane-only/local", ev["_line"])
 
     def test_unusable_tlsa_is_mandatory_tls_without_authentication(self):
-        self.delivered("pkix.sec.test", "untrusted", "dane/dane")
+        self.delivered("pkix.sec.test", "unchecked", "dane/dane")
         self.deferred("pkixplain.sec.test", "4.7.5", "no STARTTLS offered")
 
     def test_tlsa_at_the_port_used(self):
         # the only matching record is at _25._tcp: no DANE at this port
-        self.delivered("port.sec.test", "untrusted", "dane/default")
+        self.delivered("port.sec.test", "unchecked", "dane/default")
 
     def test_testing_rule_delivers_and_logs(self):
         self.delivered("testing.insec.test", "none", policy="may/local", tls=False)

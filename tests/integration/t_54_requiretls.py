@@ -91,6 +91,10 @@ class Relay(outbound.OutboundTestCase):
         self.assertIn(b"5.7.30", dsn.raw)
         for p in ("REQUIRETLS",) + phrases:
             self.assertIn(p.encode(), dsn.raw, dsn.text)
+        # REQUIRETLS could not be met: the return is a warning, saying why
+        [bounced] = self.srv.wait_event("bounced", id=qid)
+        self.assertIn(" level=warning ", bounced["_line"])
+        self.assertEqual(bounced.get("cause"), "tls-policy", bounced["_line"])
         self.assertEqual(self.srv.events("deferred") and
                          [e for e in self.srv.events("deferred") if e.get("id") == qid], [])
         self.assertFalse([t for t in f.transactions(complete=False)
@@ -120,7 +124,7 @@ class Relay(outbound.OutboundTestCase):
                                            extra_headers=("TLS-Required: No",))
         ev = outbound.wait_delivered(self.srv, qid, rcpt, timeout=outbound.SLOW)
         self.assertEqual(ev.get("policy"), "may/tls-required", ev["_line"])
-        self.assertEqual(ev.get("peer"), "untrusted", ev["_line"])
+        self.assertEqual(ev.get("peer"), "unchecked", ev["_line"])
 
     def test_tls_required_no_waives_the_policy(self):
         """RFC 8689 5: delivered as "may" would, in spite of the verify

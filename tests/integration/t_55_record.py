@@ -148,7 +148,7 @@ class Record(outbound.OutboundTestCase):
         self.assertRegex(rec["attempted"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", out)
         self.assertEqual(rec["relay"], "mx.defer.test[%s3]:%d" % (NET, self.port), out)
         self.assertRegex(rec["tls"], "^%s$" % TLS13, out)
-        self.assertEqual(rec["peer"], "untrusted", out)
+        self.assertEqual(rec["peer"], "unchecked", out)
         self.assertEqual(rec["policy"], "may", out)
         self.assertEqual(rec["policy-source"], "default", out)
         self.assertEqual(rec["evidence"], "[outbound] tls = may (the default for all domains; "
@@ -184,7 +184,7 @@ class Record(outbound.OutboundTestCase):
         first, fields = self.received_tls_of(starttls=True)
         self.assertRegex(first, "^%s$" % TLS13)
         self.assertEqual(fields, {"client": "127.0.0.1", "helo": "client.test", "listener": "mx",
-                                  "auth": "no", "peer": "untrusted", "trusted": "yes"})
+                                  "auth": "no", "peer": "unchecked", "trusted": "yes"})
 
     def test_received_tls_plaintext(self):
         first, fields = self.received_tls_of(starttls=False)
@@ -203,7 +203,7 @@ class Record(outbound.OutboundTestCase):
         first, fields = self.local_copy_received_tls(tok)
         self.assertRegex(first, "^%s$" % TLS13)
         self.assertEqual(fields, {"client": "127.0.0.1", "helo": "client.test",
-                                  "listener": "sub", "auth": "yes", "peer": "untrusted",
+                                  "listener": "sub", "auth": "yes", "peer": "unchecked",
                                   "trusted": "yes"})
         self.assertNotIn(SUBMITTER.encode(), self.srv.messages_with(tok.encode())[0]
                          .split(b"\n")[2], "the login name is not written")

@@ -113,6 +113,8 @@ class Downgrade(outbound.OutboundTestCase):
         reason = self.held_reason(rcpt, day)
         self.assertEqual(ev.get("reason"), reason, ev["_line"])
         self.assertEqual(ev.get("held"), "tls-policy", ev["_line"])
+        # the TLS policy kept the mail back: a warning, not news
+        self.assertIn(" level=warning ", ev["_line"])
         self.assertEqual(len([c for c in f.commands() if c.verb == "MAIL"]), mails, f.describe())
         block = outbound.queue_list(srv)[qid]
         first, rcpt_line = block.splitlines()[:2]
@@ -160,6 +162,8 @@ class Downgrade(outbound.OutboundTestCase):
         self.assertEqual(d451.get("policy"), "may/override", d451["_line"])
         self.assertEqual(d451.get("reason"), R451, d451["_line"])
         self.assertNotIn("held", d451, d451["_line"])
+        # the peer's 451, not the policy: an ordinary deferral
+        self.assertIn(" level=info ", d451["_line"])
         f.rcpt_reply = None
         since = len(srv.log())
         srv.ctl_ok("queue", "flush", qid)

@@ -243,6 +243,26 @@ class ExplainTlsCheck(outbound.OutboundTestCase):
         self.assertEqual(head["dns"], "not asked (--offline)")
         self.assertEqual(hosts, [])
 
+    def test_explain_local_domain(self):
+        """A domain of local_domains: said to be local, never an MX lookup,
+        a level or DNS evidence; a domain that is not local still is."""
+        for domain in ("local.test", "LOCAL.test"):
+            out = self.srv.ctl_ok("policy", "explain", domain, timeout=90)
+            head, hosts = parse(out)
+            self.assertEqual(head.get("domain"), "local.test", out)
+            self.assertTrue(head.get("local", "").startswith("yes: local.test is in [server] "
+                                                             "local_domains; its mail is "
+                                                             "delivered into mailboxes here"),
+                            out)
+            self.assertTrue(head.get("outbound-policy", "").startswith("none applies"), out)
+            self.assertIn(self.srv.users_path, head.get("recipients", ""), out)
+            for word in ("MX lookup of", "\nmx:", "\nlevel:", "\nroute:", "\ndns:"):
+                self.assertNotIn(word, out)
+            self.assertEqual(hosts, [], out)
+        head, hosts = self.explain("dane.test", "--offline")
+        self.assertNotIn("local", head)
+        self.assertEqual(head["level"], "dane")
+
     # -- tls-check ---------------------------------------------------------
 
     def test_tls_check_dane_match(self):

@@ -272,6 +272,90 @@ static void test_depth(void **state)
 }
 
 /* An alias with N remote targets. */
+/* local.test and other.test are ours; remote.test is not. */
+static int is_local(const char *addr, void *arg)
+{
+	const char *at = strrchr(addr, '@');
+	(void)arg;
+	return at != NULL && (strcmp(at, "@local.test") == 0 || strcmp(at, "@other.test") == 0);
+}
+
+static char checked[1024];
+
+static void on_dead_target(const struct alias *al, const char *target, void *arg)
+{
+	size_t n = strlen(checked);
+	(void)arg;
+	snprintf(checked + n, sizeof checked - n, "%u %s %s\n", al->line, al->address, target);
+}
+
+/* Expands ADDRESS with local domains known; OUT as expand()'s. */
+static int expand_local(const struct aliases *a, const char *address, char *out, size_t size,
+                        struct aliases_skipped *skipped)
+{
+	char **targets = (char **)1;
+	unsigned n = 99;
+	int r = aliases_expand_local(a, address, is_user, is_local, NULL, &targets, &n, skipped);
+	out[0] = '\0';
+	for (unsigned i = 0; r == 0 && i < n; i++) {
+		size_t len = strlen(out);
+		snprintf(out + len, size - len, "%s%s", i ? " " : "", targets[i]);
+		free(targets[i]);
+	}
+	if (r == 0)
+		free(targets);
+	return r;
+}
+
+/* A local target that is neither a user nor an alias reaches no mailbox:
+ * left out and named (with its alias and line) instead of returned or
+ * taken for a loop; the load check names the same targets; remote
+ * targets, users and targets another catch-all takes are fine. */
+static void test_target_not_a_user(void **state)
+{
+	struct aliases a;
+	struct aliases_skipped sk;
+	char out[1024];
+
+	(void)state;
+	parse(&a, "@other.test: Ghost@other.test\n"
+	          "info@local.test: alice@local.test, nobody@local.test, x@remote.test\n"
+	          "none@local.test: nobody@local.test\n"
+	          "via@local.test: info@local.test\n"
+	          "ok@local.test: whoever@other.test\n");
+	assert_int_equal(expand_local(&a, "anyone@other.test", out, sizeof out, &sk), 0);
+	assert_string_equal(out, "");
+	assert_int_equal(sk.n, 1);
+	assert_string_equal(sk.target, "Ghost@other.test");
+	assert_string_equal(sk.alias, "@other.test");
+	assert_int_equal(sk.line, 1);
+	assert_int_equal(expand_local(&a, "info@local.test", out, sizeof out, &sk), 0);
+	assert_string_equal(out, "alice@local.test x@remote.test");
+	assert_int_equal(sk.n, 1);
+	assert_string_equal(sk.target, "nobody@local.test");
+	assert_int_equal(sk.line, 2);
+	assert_int_equal(expand_local(&a, "via@local.test", out, sizeof out, &sk), 0);
+	assert_string_equal(out, "alice@local.test x@remote.test");
+	assert_string_equal(sk.alias, "info@local.test");
+	assert_int_equal(expand_local(&a, "none@local.test", out, sizeof out, NULL), 0);
+	assert_string_equal(out, "");
+	/* ok's target is caught by other.test's catch-all, whose own target is
+	 * no user: that one is named */
+	assert_int_equal(expand_local(&a, "ok@local.test", out, sizeof out, &sk), 0);
+	assert_string_equal(sk.target, "Ghost@other.test");
+	assert_int_equal(expand_local(&a, "alice@local.test", out, sizeof out, &sk), 1);
+	assert_int_equal(sk.n, 0);
+	/* without the local domains: the old answers */
+	assert_int_equal(expand(&a, "anyone@other.test", out, sizeof out), -1);
+	assert_expands(&a, "none@local.test", "nobody@local.test");
+	checked[0] = '\0';
+	aliases_check_targets(&a, is_user, is_local, NULL, on_dead_target);
+	assert_string_equal(checked, "1 @other.test Ghost@other.test\n"
+	                             "2 info@local.test nobody@local.test\n"
+	                             "3 none@local.test nobody@local.test\n");
+	aliases_free(&a);
+}
+
 static char *wide_alias(unsigned n)
 {
 	size_t size = 64 + (size_t)n * 32, len;
@@ -381,10 +465,15 @@ static void test_owned_by(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse),  cmocka_unit_test(test_parse_errors),
-	    cmocka_unit_test(test_expand), cmocka_unit_test(test_catch_all),
-	    cmocka_unit_test(test_loops),  cmocka_unit_test(test_depth),
-	    cmocka_unit_test(test_bounds), cmocka_unit_test(test_owned_by),
+	    cmocka_unit_test(test_parse),
+	    cmocka_unit_test(test_parse_errors),
+	    cmocka_unit_test(test_expand),
+	    cmocka_unit_test(test_catch_all),
+	    cmocka_unit_test(test_loops),
+	    cmocka_unit_test(test_depth),
+	    cmocka_unit_test(test_bounds),
+	    cmocka_unit_test(test_owned_by),
+	    cmocka_unit_test(test_target_not_a_user),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -139,7 +139,7 @@ static void test_unusable_tlsa_means_encrypt(void **state)
 	assert_int_equal(F.dec.n_tlsa, 0);
 	judge(1, 1, 0, 0);
 	assert_int_equal(F.j.verdict, TLS_VERDICT_OK);
-	assert_string_equal(F.j.peer, "untrusted");
+	assert_string_equal(F.j.peer, "unchecked");
 	judge(0, 0, 0, 0);
 	assert_int_equal(F.j.verdict, TLS_VERDICT_DEFER);
 }

@@ -569,7 +569,7 @@ static void test_dsn_record(void **state)
 	     .diagnostic = "250 2.0.0 queued as X",
 	     .relay = "mx.example.test[192.0.2.7]:25",
 	     .tls = "TLSv1.3/TLS_AES_256_GCM_SHA384",
-	     .peer = "untrusted",
+	     .peer = "unchecked",
 	     .policy = "may",
 	     .policy_source = "default",
 	     .evidence = "[outbound] tls at sealmail.conf:3"},
@@ -597,7 +597,7 @@ static void test_dsn_record(void **state)
 	assert_int_equal(n, 4);
 	assert_field(groups[1], "Remote-MTA", "dns; mx.example.test");
 	assert_field(groups[1], "X-Sealmail-TLS", "TLSv1.3/TLS_AES_256_GCM_SHA384");
-	assert_field(groups[1], "X-Sealmail-TLS-Peer", "untrusted");
+	assert_field(groups[1], "X-Sealmail-TLS-Peer", "unchecked");
 	assert_field(groups[1], "X-Sealmail-TLS-Policy", "may");
 	assert_field(groups[1], "X-Sealmail-TLS-Policy-Source", "default");
 	assert_field(groups[1], "X-Sealmail-TLS-Evidence", "[outbound] tls at sealmail.conf:3");
@@ -618,7 +618,7 @@ static void test_dsn_record(void **state)
 	/* unfolded, the record's lines (they start with spaces) join the reason's */
 	assert_non_null(strstr(human, "<g@example.test>: 250 2.0.0 queued as X"
 	                              "  relay mx.example.test[192.0.2.7]:25, TLS "
-	                              "TLSv1.3/TLS_AES_256_GCM_SHA384, peer untrusted, policy may "
+	                              "TLSv1.3/TLS_AES_256_GCM_SHA384, peer unchecked, policy may "
 	                              "(default)"
 	                              "  policy chosen by: [outbound] tls at sealmail.conf:3\r\n"));
 	assert_non_null(strstr(human, ", TLS none, peer none, policy may (local)"

@@ -114,7 +114,7 @@ static void test_envelope_drops_odd_orcpt(void **state)
 }
 
 /* "trusted" goes into the spool file and over IPC; a file written before
- * the record existed still loads, as untrusted. */
+ * the record existed still loads, as not trusted. */
 static void test_envelope_trusted(void **state)
 {
 	static const char old_file[] = "sealmail-queue 1\nid 6614FF72A88DE00001\ntime 1\nfrom "

@@ -171,7 +171,7 @@ static void test_state_record(void **state)
 	    "rcpt-via 1795846000 1 mx.example.test[192.0.2.7]:25 - none verify memory\n"
 	    "rcpt-evidence authenticated TLS seen on 2026-11-30\n"
 	    "rcpt 1 1 250 ok\nrcpt-status 2.0.0 250\n"
-	    "rcpt-via 1795846001 0 mx[192.0.2.8]:25 TLSv1.3/TLS_AES_256_GCM_SHA384 untrusted may "
+	    "rcpt-via 1795846001 0 mx[192.0.2.8]:25 TLSv1.3/TLS_AES_256_GCM_SHA384 unchecked may "
 	    "default\nrcpt-testing would have failed: no TLSA\n";
 	struct queue_state st;
 	const char *why = NULL;
@@ -195,6 +195,7 @@ static void test_state_record(void **state)
 	assert_string_equal(st.rcpts[0].via->testing, "");
 	assert_false(queue_rcpt_tls_held(&st.rcpts[1])); /* delivered */
 	assert_string_equal(st.rcpts[1].via->tls, "TLSv1.3/TLS_AES_256_GCM_SHA384");
+	assert_string_equal(st.rcpts[1].via->peer, "unchecked");
 	assert_string_equal(st.rcpts[1].via->testing, "would have failed: no TLSA");
 	text = queue_state_format(&st, &len);
 	assert_int_equal(len, sizeof(file) - 1);
@@ -222,12 +223,42 @@ static void test_state_record(void **state)
 	check_state("rcpt 0 0 x\nrcpt-via 5 1 a b c d e\n", "a=0 next=0 w=0 h=0 | 0 0 [] 0 {x}");
 }
 
+/* A state file written before 0.13 names a TLS peer whose certificate
+ * nobody checked "untrusted": it loads, and is written back, as
+ * "unchecked"; a word that only starts like it is kept. */
+static void test_state_record_old_peer_word(void **state)
+{
+	static const char old[] =
+	    "attempts 1\nnext 60\nrcpt 1 1 250 ok\n"
+	    "rcpt-via 1 0 mx[192.0.2.8]:25 TLSv1.3/X untrusted may default\n"
+	    "rcpt 1 1 250 ok\n"
+	    "rcpt-via 1 0 mx[192.0.2.8]:25 TLSv1.3/X untrustedx may default\n";
+	struct queue_state st;
+	const char *why = NULL;
+	char *text;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(queue_state_parse(old, sizeof(old) - 1, &st, &why), 0);
+	assert_string_equal(st.rcpts[0].via->peer, "unchecked");
+	assert_string_equal(st.rcpts[1].via->peer, "untrustedx");
+	text = queue_state_format(&st, &len);
+	assert_non_null(strstr(text, " TLSv1.3/X unchecked may default\n"));
+	assert_null(strstr(text, " untrusted "));
+	free(text);
+	queue_state_free(&st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_state_current),        cmocka_unit_test(test_state_old_format),
-	    cmocka_unit_test(test_state_malformed),      cmocka_unit_test(test_state_nul),
-	    cmocka_unit_test(test_state_format_roundtrip), cmocka_unit_test(test_state_record),
+	    cmocka_unit_test(test_state_current),
+	    cmocka_unit_test(test_state_old_format),
+	    cmocka_unit_test(test_state_malformed),
+	    cmocka_unit_test(test_state_nul),
+	    cmocka_unit_test(test_state_format_roundtrip),
+	    cmocka_unit_test(test_state_record),
+	    cmocka_unit_test(test_state_record_old_peer_word),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

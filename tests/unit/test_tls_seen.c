@@ -185,7 +185,12 @@ static void test_seen_achieved(void **state)
 	assert_int_equal(tls_seen_achieved("dane"), TLS_SEEN_AUTHENTICATED);
 	assert_int_equal(tls_seen_achieved("sts"), TLS_SEEN_AUTHENTICATED);
 	assert_int_equal(tls_seen_achieved("verified"), TLS_SEEN_AUTHENTICATED);
+	assert_int_equal(tls_seen_achieved("unchecked"), TLS_SEEN_ENCRYPTED);
+	/* the word before 0.13, read from an old state file */
 	assert_int_equal(tls_seen_achieved("untrusted"), TLS_SEEN_ENCRYPTED);
+	assert_string_equal(tls_peer_word("untrusted"), "unchecked");
+	assert_string_equal(tls_peer_word("verified"), "verified");
+	assert_string_equal(tls_peer_word("untrustedx"), "untrustedx");
 	assert_int_equal(tls_seen_achieved("none"), TLS_SEEN_PLAINTEXT);
 	assert_int_equal(tls_seen_achieved(""), -1);
 	assert_int_equal(tls_seen_achieved("Verified"), -1);
