@@ -4,7 +4,8 @@
  *
  *   sealmail serve [-c FILE] [-f]     run the server (-f: foreground, log to stderr)
  *   sealmail config check [-c FILE]   validate the configuration
- *   sealmail queue list|show ID|flush [ID]|hold ID|release ID [--tls-override]|delete ID [-c FILE]
+ *   sealmail queue list|mailq|show ID|flush [ID]|hold ID|release ID [--tls-override]|delete ID [-c FILE]
+ *   mailq [-c FILE]                   the queue in sendmail's layout
  *   sealmail policy forget DOMAIN [-c FILE]
  *   sealmail policy explain DOMAIN [--offline] [-c FILE]
  *   sealmail tls-check DOMAIN|HOST:PORT|--self [-c FILE]
@@ -23,6 +24,7 @@
 #include "lib/fault.h"
 #include "lib/util.h"
 #include "ctl/ctl_client.h"
+#include "ctl/mailq_cmd.h"
 #include "ctl/policy_cmd.h"
 #include "ctl/queue_forget_cmd.h"
 #include "ctl/send_cmd.h"
@@ -34,7 +36,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: sealmail serve [-c FILE] [-f]\n"
 	           "       sealmail config check [-c FILE]\n"
-	           "       sealmail queue list|show ID|flush [ID]|hold ID|release ID "
+	           "       sealmail queue list|mailq|show ID|flush [ID]|hold ID|release ID "
 	           "[--tls-override]|delete ID [-c FILE]\n"
 	           "       sealmail policy forget DOMAIN [-c FILE]\n"
 	           "       sealmail policy explain DOMAIN [--offline] [-c FILE]\n"
@@ -129,6 +131,10 @@ static int cmd_queue(int argc, char **argv)
 	struct config *cfg;
 	int i, r, override = 0;
 
+	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		queue_usage(stdout);
+		return 0;
+	}
 	/* `queue release ID --tls-override`: a word getopt must not see */
 	for (i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--tls-override") == 0) {
@@ -165,6 +171,8 @@ int main(int argc, char **argv)
 	fault_init();
 	if (strcmp(self, "sendmail") == 0)
 		return cmd_send(argc, argv);
+	if (strcmp(self, "mailq") == 0)
+		return cmd_mailq(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "send") == 0)
 		return cmd_send(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "user") == 0)

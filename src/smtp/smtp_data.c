@@ -165,6 +165,7 @@ int smtp_data_open(struct smtp_session *s)
 	strlcpy_checked(s->envelope.helo, s->helo, sizeof(s->envelope.helo));
 	strlcpy_checked(s->envelope.listener, s->listener->name, sizeof(s->envelope.listener));
 	s->envelope.authenticated = s->auth.user[0] != '\0';
+	strlcpy_checked(s->envelope.auth_user, s->auth.user, sizeof(s->envelope.auth_user));
 	if (s->tls_active)
 		snprintf(s->envelope.tls, sizeof(s->envelope.tls), "%s/%s", s->tls_version,
 		         s->tls_cipher);
