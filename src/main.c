@@ -131,7 +131,7 @@ static int cmd_queue(int argc, char **argv)
 	struct config *cfg;
 	int i, r, override = 0;
 
-	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		queue_usage(stdout);
 		return 0;
 	}

@@ -52,7 +52,7 @@ int cmd_mailq(int argc, char **argv)
 	struct config *cfg;
 	int ch, r;
 
-	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+	if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
 		mailq_usage(stdout);
 		return 0;
 	}

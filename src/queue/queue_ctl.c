@@ -298,19 +298,21 @@ static void queue_ctl_params(const struct queue_msg *m, struct evbuffer *out)
 /* ---- `mailq` ----------------------------------------------------------------
  *
  * The sendmail / Postfix `mailq` layout, for the scripts and the fingers
- * that expect it: a heading, then per message its id marked "*" while a
- * delivery is in progress or "!" when held, its size, arrival time (local
- * time, asctime() cut to 20 characters) and sender ("MAILER-DAEMON" for
- * the null sender), then every recipient not yet delivered, each after its
- * last deferral reason in parentheses when it differs from the one before;
- * "Mail queue is empty", or a trailer "-- N Kbytes in M Requests.". */
+ * that expect it, in the columns of Postfix's long queue ids widened to
+ * ours: a heading, then per message its id marked "*" while a delivery is
+ * in progress or "!" when held, its size, arrival time (local time,
+ * asctime() without the year) and sender ("MAILER-DAEMON" for the null
+ * sender), then every recipient not yet delivered, each after its last
+ * deferral reason in parentheses (right-aligned to column 78) when it
+ * differs from the one before; "Mail queue is empty", or a trailer
+ * "-- N Kbytes in M Requests.". */
 
-#define MAILQ_COLUMNS "%-10s %8s %-20s %s\n"
+#define MAILQ_COLUMNS "%-19s %8s %-19s %s\n"
 
 static void queue_ctl_mailq_msg(struct queue *q, struct queue_msg *m,
                                 const struct queue_msg_list *list, struct evbuffer *out)
 {
-	char when[32] = "??", *nl;
+	char when[32] = "??", id[sizeof(m->id) + 1], *nl;
 	const char *reason = "";
 	struct tm tm;
 	time_t arrival = m->arrival;
@@ -321,8 +323,8 @@ static void queue_ctl_mailq_msg(struct queue *q, struct queue_msg *m,
 	if (arrival > 0 && localtime_r(&arrival, &tm) != NULL && asctime_r(&tm, when) != NULL &&
 	    (nl = strchr(when, '\n')) != NULL)
 		*nl = '\0';
-	evbuffer_add_printf(out, "%-10s%c %8" PRIu64 " %-20.20s %s\n", m->id,
-	                    m->held ? '!' : list == &q->active ? '*' : ' ', m->body_len, when,
+	snprintf(id, sizeof(id), "%s%s", m->id, m->held ? "!" : list == &q->active ? "*" : "");
+	evbuffer_add_printf(out, "%-19s %8" PRIu64 " %-19.19s %s\n", id, m->body_len, when,
 	                    m->env.sender[0] ? m->env.sender : "MAILER-DAEMON");
 	for (unsigned i = 0; i < m->n_rcpts; i++) {
 		const struct queue_rcpt *r = &m->rcpts[i];
@@ -352,8 +354,8 @@ static int queue_ctl_mailq(struct queue *q, struct evbuffer *out)
 		TAILQ_FOREACH(m, queue_list_at(q, i), entry)
 		{
 			if (n++ == 0)
-				evbuffer_add_printf(out, MAILQ_COLUMNS, "-Queue ID-", "--Size--",
-				                    "----Arrival Time----", "-Sender/Recipient-------");
+				evbuffer_add_printf(out, MAILQ_COLUMNS, "-----Queue ID------", "--Size--",
+				                    "---Arrival Time----", "--Sender/Recipient------");
 			else
 				evbuffer_add(out, "\n", 1);
 			queue_ctl_mailq_msg(q, m, queue_list_at(q, i), out);
