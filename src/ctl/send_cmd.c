@@ -142,8 +142,9 @@ static size_t send_strip_bcc(char *msg, size_t len)
 }
 
 /* 1 when LINE (LEN octets, its line end included) is a header field's
- * first line, "name:" with a name of printable characters (RFC 5322 2.2),
- * or continues one. */
+ * first line, "name:" with a name of printable characters (RFC 5322 2.2;
+ * white space before the colon as the obsolete syntax of RFC 5322 4.5
+ * allowed it, as mail_header_line_is() reads it), or continues one. */
 static int send_header_line(const char *line, size_t len, int in_field)
 {
 	size_t i;
@@ -152,7 +153,11 @@ static int send_header_line(const char *line, size_t len, int in_field)
 		return in_field && len > 1 && line[1] != '\n' && line[1] != '\r';
 	for (i = 0; i < len && line[i] > ' ' && line[i] < 0x7f && line[i] != ':'; i++)
 		;
-	return i > 0 && i < len && line[i] == ':';
+	if (i == 0)
+		return 0;
+	while (i < len && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	return i < len && line[i] == ':';
 }
 
 /* Date: and Message-ID: for a message given without them, as sendmail
