@@ -1,8 +1,7 @@
 /*
  * mailq_cmd.c: `mailq`, the name sendmail and Postfix list their queue by
- * (the install makes it a link to sealmail), and the help text of
- * `sealmail queue`, whose `queue mailq` request prints the same. The
- * layout itself is made by the queue (queue/queue_ctl.c); this sends the
+ * (the install makes it a link to sealmail); `sealmail queue mailq`
+ * prints the same. The layout itself is made by the queue (queue/queue_ctl.c); this sends the
  * request over the control socket (ctl_client.h). Called by main.c.
  */
 #include "ctl/mailq_cmd.h"
@@ -23,27 +22,6 @@ static void mailq_usage(FILE *f)
 	           "each recipient not yet delivered after its last deferral reason.\n"
 	           "Same as `sealmail queue mailq`. -v is accepted and ignored.\n"
 	           "Default FILE: $SEALMAIL_CONFIG, else " CONFIG_DEFAULT_PATH "\n");
-}
-
-void queue_usage(FILE *f)
-{
-	fprintf(f,
-	        "usage: sealmail queue list|mailq|show ID|flush [ID]|hold ID|release ID "
-	        "[--tls-override]|delete ID [-c FILE]\n"
-	        "  list          every message, its state and each recipient's:\n"
-	        "                pending (not tried yet), active (being delivered),\n"
-	        "                deferred (tried, retried at next=, with the last reason),\n"
-	        "                held, delivered, bounced\n"
-	        "  mailq         the same in the sendmail/Postfix mailq layout\n"
-	        "  show ID       one message: every recipient with its last attempt, the\n"
-	        "                envelope explained, the login used, the header\n"
-	        "  flush [ID]    an extra attempt now (every deferred message without ID);\n"
-	        "                it does not move the retry schedule: when it fails, the\n"
-	        "                next attempt stays when it was due\n"
-	        "  hold ID       no attempt until released\n"
-	        "  release ID    ends the hold and attempts delivery at once, as a flush\n"
-	        "                does; --tls-override: that one attempt with TLS level may\n"
-	        "  delete ID     removes the message without a bounce\n");
 }
 
 int cmd_mailq(int argc, char **argv)

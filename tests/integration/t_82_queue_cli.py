@@ -229,9 +229,11 @@ class QueueShowAndStates(QueueCase):
     def test_6_help_says_what_release_does(self):
         rc, out, err = self.srv.ctl("queue", "--help")
         self.assertEqual((rc, err), (0, ""), out)
-        self.assertIn("  release ID    ends the hold and attempts delivery at once, as a flush\n",
-                      out)
-        self.assertIn("it does not move the retry schedule", out)
+        self.assertIn("\n       sealmail queue release ID [--tls-override] [-c FILE]   (ends the "
+                      "hold; delivery is attempted at once)\n", out)
+        self.assertIn("\n       sealmail queue flush [ID] [-c FILE]   (an extra attempt now: the "
+                      "retry schedule stays)\n", out)
+        self.assertIn("\n       sealmail queue mailq [-c FILE]   (the layout of mailq)\n", out)
 
 
 def run_mailq(srv, *args):
