@@ -56,11 +56,11 @@ def iso_seconds(text):
 class QueueCase(outbound.OutboundTestCase):
 
     @classmethod
-    def make_server(cls):
+    def make_server(cls, retry="10m 1h"):
         dns = cls.start_unbound(outbound.a("probe.dead.test", DEAD))
         return outbound.outbound_server(
             dns.resolver(), 25, routes=(("dead.test", "%s:%d" % (DEAD, dead_port())),),
-            retry="10m 1h", max_lifetime="1d", delay_warning="0",
+            retry=retry, max_lifetime="1d", delay_warning="0",
             server=dict(listeners={"mx": "optional", "sub": SUBMISSION},
                         passwords={ALICE: ALICE_PW},
                         users=harness.DEFAULT_USERS + (ALICE,)))
@@ -234,6 +234,38 @@ class QueueShowAndStates(QueueCase):
         self.assertIn("\n       sealmail queue flush [ID] [-c FILE]   (an extra attempt now: the "
                       "retry schedule stays)\n", out)
         self.assertIn("\n       sealmail queue mailq [-c FILE]   (the layout of mailq)\n", out)
+
+
+class ScheduleTimePassed(QueueCase):
+    """A manual attempt after the scheduled time has passed (the message
+    was held meanwhile): when it fails, the next attempt is one current
+    step (5s) after it, not the next step (1h)."""
+
+    @classmethod
+    def setUpClass(cls):
+        outbound.need_unbound()
+        cls.srv = cls.make_server(retry="5s 1h")
+        cls.addClassCleanup(cls.srv.close)
+
+    def test_release_after_the_scheduled_time(self):
+        far = "late-%s@dead.test" % token()[:6]
+        tok, qid = self.submit_as_alice([far])
+        self.srv.ctl_ok("queue", "hold", qid)  # before its 5s are over: not tried again
+        self.assertEqual(self.deferred_count(qid), 1)
+        m = re.search(r"^        attempted: (%s)$" % ISO, self.show(qid), re.M)
+        due = iso_seconds(m.group(1)) + 5
+        harness.wait_for(lambda: time.time() > due + 1, timeout=15, what="the due time to pass")
+        self.assertEqual(self.deferred_count(qid), 1, "a held message was attempted")
+        self.srv.ctl_ok("queue", "release", qid)
+        harness.wait_for(lambda: self.deferred_count(qid) == 2, what="the released attempt")
+        show = self.show(qid)
+        attempted = iso_seconds(re.search(r"^        attempted: (%s)$" % ISO, show,
+                                          re.M).group(1))
+        next_at = iso_seconds(re.search(r"^next attempt: (%s)$" % ISO, show, re.M).group(1))
+        self.assertGreater(attempted, due, show)
+        self.assertTrue(4 <= next_at - attempted <= 6, "not one 5s step on:\n%s" % show)
+        self.assertRegex(show.splitlines()[0], r" attempts=1 ", show)
+        self.srv.ctl_ok("queue", "delete", qid)
 
 
 def run_mailq(srv, *args):
