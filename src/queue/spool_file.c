@@ -23,7 +23,9 @@ static int spool_value_ok(const char *s)
 
 char *spool_envelope_format(const struct envelope *env, size_t *len_r)
 {
-	size_t cap = 2048 + ENVELOPE_ADDR_MAX + (size_t)env->n_rcpts * (2 * ENVELOPE_ADDR_MAX + 16), len;
+	/* the fixed records, auth-user's address, then the recipients */
+	size_t cap = 2048 + ENVELOPE_ADDR_MAX + (size_t)env->n_rcpts * (2 * ENVELOPE_ADDR_MAX + 16);
+	size_t len;
 	char *buf = xmalloc(cap);
 	unsigned i;
 	int n;
