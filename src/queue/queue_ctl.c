@@ -265,6 +265,8 @@ static void queue_ctl_auth_words(const struct envelope *env, char *buf, size_t s
 		                    "keep it)");
 	else if (strcmp(env->listener, "local") == 0)
 		snprintf(buf, size, "none (local submission: the Received: header names the uid)");
+	else if (env->listener[0] == '\0')
+		snprintf(buf, size, "none (a notice this server wrote itself)");
 	else
 		snprintf(buf, size, "none (the client did not log in)");
 }
