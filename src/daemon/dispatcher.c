@@ -8,6 +8,7 @@
  * proto/lookup.h.
  */
 #include "daemon/dispatcher.h"
+#include "daemon/local_users.h"
 #include "daemon/dispatcher_private.h"
 
 #include <arpa/inet.h>
@@ -532,8 +533,11 @@ static void dispatcher_session_start(struct dispatcher *d, struct dispatcher_con
 	if (s == NULL || (c = dispatcher_conn(d, handle)) == NULL)
 		return;
 	c->session = s;
-	if (local)
-		smtp_session_set_local(s, local_uid);
+	if (local) {
+		char name[64];
+		(void)local_users_name((uid_t)local_uid, name, sizeof(name));
+		smtp_session_set_local(s, local_uid, name);
+	}
 }
 
 /* Tells a client over the connection limits so in its own protocol (RFC

@@ -30,6 +30,7 @@
 #include "daemon/dispatcher.h"
 #include "daemon/limits.h"
 #include "daemon/parent_changes.h"
+#include "daemon/local_users.h"
 #include "daemon/parent_certs.h"
 #include "daemon/tls_settings.h"
 #include "lib/ipc.h"
@@ -415,6 +416,8 @@ static void parent_start_dispatcher(struct parent *p, unsigned slot)
 		close(l[0]);
 		close(st[0]);
 		snprintf(chroot_dir, sizeof(chroot_dir), "%s/empty", p->cfg->data_dir);
+		if (p->root) /* the chroot hides the password database */
+			local_users_snapshot();
 		parent_drop_privileges(p, p->root ? chroot_dir : NULL);
 		if (!p->root && chdir("/") < 0)
 			_exit(1);

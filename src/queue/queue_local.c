@@ -98,7 +98,9 @@ static void queue_received_tls(const struct envelope *env, char *out, size_t siz
 	char listener[sizeof(env->listener)];
 
 	queue_header_word(env->tls[0] ? env->tls : "none", tls, sizeof(tls));
-	queue_header_word(env->client, client, sizeof(client));
+	/* a local submission has no client address: none is made up */
+	queue_header_word(strcmp(env->listener, "local") == 0 ? "local" : env->client, client,
+	                  sizeof(client));
 	queue_header_word(env->helo, helo, sizeof(helo));
 	queue_header_word(env->listener, listener, sizeof(listener));
 	snprintf(out, size,

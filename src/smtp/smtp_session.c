@@ -482,10 +482,15 @@ struct smtp_session *smtp_session_new(const struct smtp_env *env, const struct c
 	return s;
 }
 
-void smtp_session_set_local(struct smtp_session *s, unsigned uid)
+void smtp_session_set_local(struct smtp_session *s, unsigned uid, const char *name)
 {
 	s->local = 1;
 	s->local_uid = uid;
+	/* only a plain login name goes into the Received: header */
+	if (strlen(name) < sizeof(s->local_user) && name[strspn(name, "abcdefghijklmnopqrstuvwxyz"
+	                                                              "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                                                              "0123456789._-$")] == '\0')
+		strlcpy_checked(s->local_user, name, sizeof(s->local_user));
 	s->trusted = 1;
 	snprintf(s->client, sizeof(s->client), "127.0.0.1");
 	snprintf(s->client_port, sizeof(s->client_port), "uid%u", uid % 100000);
