@@ -17,6 +17,7 @@
 #include "conf/config.h"
 #include "daemon/parent.h"
 #include "lib/fault.h"
+#include "lib/proctitle.h"
 #include "lib/util.h"
 #include "ctl/config_check_cmd.h"
 #include "ctl/config_show_cmd.h"
@@ -27,6 +28,8 @@
 #include "ctl/policy_cmd.h"
 #include "ctl/queue_forget_cmd.h"
 #include "ctl/send_cmd.h"
+#include "ctl/status_cmd.h"
+#include "ctl/stop_cmd.h"
 #include "ctl/tlsrpt_cmd.h"
 #include "ctl/tls_check.h"
 #include "ctl/user_cmd.h"
@@ -76,6 +79,8 @@ static const struct command commands[] = {
     {"user", "del", cmd_user, "user del USER@DOMAIN [-c FILE]", ARGV_NAME},
     {"user", "list", cmd_user, "user list [-c FILE]", ARGV_NAME},
     {"send", NULL, cmd_send, "send [-c FILE] [-f SENDER] [-t] [-i] RCPT...", ARGV_LAST},
+    {"status", NULL, cmd_status, "status [-c FILE]", OWN_HELP},
+    {"stop", NULL, cmd_stop, "stop [-c FILE]", OWN_HELP},
     {"dns-records", NULL, cmd_dns_records, "dns-records DOMAIN [-c FILE]", OWN_HELP},
     {"init", NULL, cmd_init,
      "init [--hostname NAME] [--domain DOMAIN]... [--cert FILE] [--key FILE] [--admin ADDRESS] "
@@ -319,6 +324,7 @@ int main(int argc, char **argv)
 	int i, words, from;
 
 	fault_init();
+	proctitle_init(argc, argv);
 	if (strcmp(self, "sendmail") == 0)
 		return cmd_send(argc, argv);
 	if (strcmp(self, "mailq") == 0)

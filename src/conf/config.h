@@ -167,6 +167,9 @@ struct config {
 	char submit_socket[108]; /* local injection (`sealmail send`); "" = the default:
 	                            /run/sealmail/submit.sock as root, else
 	                            data_dir/submit.sock */
+	char log[4096];     /* "syslog", "stderr" or a file; "" = stderr with serve -f,
+	                       else syslog */
+	char pidfile[4096]; /* "" = data_dir/sealmail.pid */
 
 	/* [submission] */
 	int log_auth_in_header; /* Received: names the authenticated user; default no */
@@ -306,6 +309,8 @@ const char *listener_auth_name(enum listener_auth auth);
 
 /* The local submission socket's path (the default filled in) into BUF. */
 void config_submit_socket(const struct config *cfg, int as_root, char *buf, size_t size);
+/* The pidfile serve writes: [server] pidfile, else data_dir/sealmail.pid. */
+void config_pidfile(const struct config *cfg, char *buf, size_t size);
 
 /* 1 when SA is inside one of trusted_networks; an IPv4-mapped IPv6 address
  * (::ffff:a.b.c.d) counts as the IPv4 address it carries. */

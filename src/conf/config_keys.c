@@ -27,7 +27,8 @@
 
 static key_setter set_string, set_hostname, set_domains, set_user, set_count, set_size,
     set_duration, set_min_version, set_ciphers, set_ciphersuites, set_address, set_protocol,
-    set_listener_tls, set_listener_auth, set_networks, set_resolver, set_port, set_retry, set_bool;
+    set_listener_tls, set_listener_auth, set_networks, set_resolver, set_port, set_retry, set_bool,
+    set_log, set_absolute_path;
 
 #define FIELD(base_enum, type, f)                                                                  \
 	.base = base_enum, .offset = offsetof(type, f), .size = sizeof(((type *)0)->f)
@@ -67,6 +68,8 @@ const struct key_def conf_keys[] = {
     {.section = SEC_SERVER, .name = "trusted_networks", .set = set_networks, CFG(trusted_networks)},
     {.section = SEC_SERVER, .name = "aliases", .set = set_string, CFG(aliases)},
     {.section = SEC_SERVER, .name = "submit_socket", .set = set_string, CFG(submit_socket)},
+    {.section = SEC_SERVER, .name = "log", .set = set_log, CFG(log)},
+    {.section = SEC_SERVER, .name = "pidfile", .set = set_absolute_path, CFG(pidfile)},
     {.section = SEC_TLS, .name = "certificate", .set = set_string, CERT(certificate)},
     {.section = SEC_TLS, .name = "key", .set = set_string, CERT(key)},
     {.section = SEC_TLS, .name = "min_version", .set = set_min_version, CFG(min_version)},
@@ -173,6 +176,26 @@ int conf_store_string(struct parse_ctx *c, const struct key_def *k, const char *
 static void set_string(struct parse_ctx *c, const struct key_def *k, const char *value)
 {
 	conf_store_string(c, k, value);
+}
+
+/* [server] pidfile: a relative path would depend on the directory serve
+ * was started in. */
+static void set_absolute_path(struct parse_ctx *c, const struct key_def *k, const char *value)
+{
+	if (value[0] != '/')
+		conf_key_error(c, "'%s' is not an absolute path", value);
+	else
+		conf_store_string(c, k, value);
+}
+
+/* [server] log: syslog, stderr, or the absolute path of a file. */
+static void set_log(struct parse_ctx *c, const struct key_def *k, const char *value)
+{
+	if (strcmp(value, "syslog") != 0 && strcmp(value, "stderr") != 0 && value[0] != '/')
+		conf_key_error(c, "'%s' is neither syslog, stderr nor an absolute file path",
+		               value);
+	else
+		conf_store_string(c, k, value);
 }
 
 static void set_hostname(struct parse_ctx *c, const struct key_def *k, const char *value)
@@ -548,6 +571,8 @@ static const struct {
     {set_string, VALUE_STRING},
     {set_hostname, VALUE_STRING},
     {set_user, VALUE_STRING},
+    {set_log, VALUE_STRING},
+    {set_absolute_path, VALUE_STRING},
     {set_ciphers, VALUE_STRING},
     {set_ciphersuites, VALUE_STRING},
     {set_resolver, VALUE_STRING},

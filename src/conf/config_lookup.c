@@ -65,3 +65,11 @@ void config_submit_socket(const struct config *cfg, int as_root, char *buf, size
 	else
 		snprintf(buf, size, "%s/submit.sock", cfg->data_dir);
 }
+
+void config_pidfile(const struct config *cfg, char *buf, size_t size)
+{
+	if (cfg->pidfile[0] != '\0')
+		snprintf(buf, size, "%s", cfg->pidfile);
+	else
+		snprintf(buf, size, "%s/sealmail.pid", cfg->data_dir);
+}

@@ -56,7 +56,7 @@ struct key_def {
 };
 
 /* The number of entries of conf_keys[]; config_keys.c checks it. */
-#define CONF_N_KEYS 69
+#define CONF_N_KEYS 71
 
 extern const struct key_def conf_keys[];
 

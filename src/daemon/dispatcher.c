@@ -30,6 +30,7 @@
 #include "lib/hash.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
+#include "lib/readiness.h"
 #include "lib/tls.h"
 #include "lib/tls_client.h"
 #include "lib/util.h"
@@ -761,6 +762,7 @@ int dispatcher_main(const struct dispatcher_args *args)
 	for (i = 0; i < 3; i++)
 		event_add(evsignal_new(d->base, sigs[i], dispatcher_signal_cb, d), NULL);
 	signal(SIGPIPE, SIG_IGN);
+	readiness_report(); /* the parent waits for it before READY=1 */
 	event_base_dispatch(d->base);
 	/* deliveries in progress are reported as deferred (ipc_send writes at
 	 * once when the socket takes it) */

@@ -32,9 +32,14 @@
 #include "daemon/parent_changes.h"
 #include "daemon/local_users.h"
 #include "daemon/parent_certs.h"
+#include "daemon/parent_listen.h"
+#include "daemon/parent_log.h"
+#include "daemon/parent_ready.h"
 #include "daemon/tls_settings.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
+#include "lib/pidfile.h"
+#include "lib/proctitle.h"
 #include "lib/tls.h"
 #include "lib/tls_ticket.h"
 #include "lib/util.h"
@@ -88,113 +93,11 @@ struct parent {
 	int exit_status;
 	struct parent_watch users_watch, aliases_watch;
 	struct event *ev_users;
+	struct parent_ready ready;
 	struct parent_snapshot made_from; /* the running generation's inputs */
 };
 
 #define PARENT_USERS_CHECK_MSEC 500
-
-/* ---- sockets --------------------------------------------------------- */
-
-static int parent_bind(const struct config_listener *l, const char **error_r)
-{
-	int fd = socket(l->address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	int one = 1;
-
-	if (fd < 0) {
-		*error_r = strerror(errno);
-		return -1;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (l->address.ss_family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, (const struct sockaddr *)&l->address, l->address_len) < 0 ||
-	    listen(fd, 1024) < 0) {
-		*error_r = strerror(errno);
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* Binds every listener of CFG into FDS, reusing a socket of OLD_CFG/OLD_FDS
- * with the same address. Returns 0, or -1 after closing what it bound. */
-static int parent_bind_all(const struct config *cfg, int *fds, const struct config *old_cfg,
-                           const int *old_fds)
-{
-	unsigned i, j;
-
-	for (i = 0; i < cfg->n_listeners; i++) {
-		const struct config_listener *l = &cfg->listeners[i];
-		const char *why;
-
-		fds[i] = -1;
-		for (j = 0; old_cfg != NULL && j < old_cfg->n_listeners; j++)
-			if (old_cfg->listeners[j].address_len == l->address_len &&
-			    memcmp(&old_cfg->listeners[j].address, &l->address, l->address_len) ==
-			        0)
-				fds[i] = old_fds[j];
-		if (fds[i] >= 0)
-			continue;
-		fds[i] = parent_bind(l, &why);
-		if (fds[i] < 0) {
-			log_error("event=listen-error listener=%s address=%s reason=\"%s\"",
-			          l->name, l->address_text, why);
-			for (j = 0; j < i; j++) {
-				int reused = 0, k;
-				for (k = 0; old_cfg != NULL && k < (int)old_cfg->n_listeners; k++)
-					reused |= old_fds[k] == fds[j];
-				if (!reused)
-					close(fds[j]);
-			}
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* The local submission socket (`sealmail send`): any local user may
- * connect; the dispatcher learns who from the kernel. Returns the socket or
- * -1 (logged: local injection is then unavailable, the server runs on). */
-static int parent_bind_local(const struct parent *p)
-{
-	struct sockaddr_un sun;
-	char dir[sizeof(sun.sun_path)], *slash;
-	int fd;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	config_submit_socket(p->cfg, p->root, sun.sun_path, sizeof(sun.sun_path));
-	strlcpy_checked(dir, sun.sun_path, sizeof(dir));
-	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
-		*slash = '\0';
-		if (mkdir_p(dir, 0755) < 0)
-			log_warn("event=listen-error listener=local path=%s reason=\"%s\"", dir,
-			         strerror(errno));
-	}
-	/* Another server's live socket is left alone; a stale one replaced. */
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
-		close(fd);
-		log_warn("event=listen-error listener=local path=%s reason=\"another server is "
-		         "listening there; local injection goes to it\"",
-		         sun.sun_path);
-		return -1;
-	}
-	if (fd >= 0)
-		close(fd);
-	unlink(sun.sun_path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    chmod(sun.sun_path, 0666) < 0 || listen(fd, 128) < 0) {
-		log_warn("event=listen-error listener=local path=%s reason=\"%s\"", sun.sun_path,
-		         strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	log_info("event=listening listener=local address=%s", sun.sun_path);
-	return fd;
-}
 
 /* ---- forking roles ------------------------------------------------- */
 
@@ -240,6 +143,9 @@ static pid_t parent_fork(struct parent *p, const char *role, const int *keep, un
 	event_reinit(p->base);
 	event_base_free(p->base);
 	p->base = NULL;
+	/* the read ends of these pipes are gone with the loop */
+	parent_ready_child(&p->ready);
+	log_forked();
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	for (i = 0; i < p->cfg->n_listeners; i++)
 		fds[n++] = p->listen_fds[i];
@@ -346,6 +252,10 @@ static void parent_role_handler(struct ipc_channel *ch, uint32_t type, uint64_t 
  * role in /. Does not return. */
 static void parent_run_role(struct parent *p, enum parent_role_kind kind, int sp)
 {
+	char comm[32];
+
+	snprintf(comm, sizeof(comm), "sealmail-%s", parent_role_names[kind]);
+	proctitle_set(comm, parent_role_names[kind]);
 	/* proof for tests: the parent reads keys only after this fork */
 	log_info("event=role-keys private_keys=%u", tls_cert_set_keys(&p->certs));
 	if (kind == ROLE_LOOKUP) {
@@ -376,6 +286,7 @@ static void parent_start_role(struct parent *p, enum parent_role_kind kind)
 		parent_run_role(p, kind, sp[1]);
 	}
 	close(sp[1]);
+	parent_ready_expect(&p->ready, pid);
 	p->roles[kind].pid = pid;
 	p->roles[kind].ch =
 	    ipc_channel_new(p->base, sp[0], parent_role_handler, parent_role_closed, p);
@@ -388,6 +299,16 @@ static void parent_close_pairs(int (*pairs)[2], unsigned n)
 		for (unsigned j = 0; j < 2; j++)
 			if (pairs[i][j] >= 0)
 				close(pairs[i][j]);
+}
+
+/* "sealmail: dispatcher SLOT" */
+static void parent_title_dispatcher(unsigned slot)
+{
+	char title[32], comm[32]; /* the kernel keeps 15 characters */
+
+	snprintf(title, sizeof(title), "dispatcher %u", slot);
+	snprintf(comm, sizeof(comm), "sealmail-disp%u", slot);
+	proctitle_set(comm, title);
 }
 
 static void parent_start_dispatcher(struct parent *p, unsigned slot)
@@ -415,6 +336,7 @@ static void parent_start_dispatcher(struct parent *p, unsigned slot)
 		close(q[0]);
 		close(l[0]);
 		close(st[0]);
+		parent_title_dispatcher(slot);
 		snprintf(chroot_dir, sizeof(chroot_dir), "%s/empty", p->cfg->data_dir);
 		if (p->root) /* the chroot hides the password database */
 			local_users_snapshot();
@@ -444,6 +366,7 @@ static void parent_start_dispatcher(struct parent *p, unsigned slot)
 		close(st[0]);
 		return;
 	}
+	parent_ready_expect(&p->ready, pid);
 	p->procs[slot] = (struct parent_dispatcher){.pid = pid, .generation = p->generation};
 	/* no payload: the socket is the message */
 	ipc_send(p->roles[ROLE_QUEUE].ch, IMSG_CTL_ADD_CHANNEL, 0, NULL, 0, q[0]);
@@ -512,6 +435,7 @@ static void parent_shutdown(struct parent *p, int status)
 		return;
 	p->shutting_down = 1;
 	p->exit_status = status;
+	parent_notify_stopping();
 	log_info("event=shutdown");
 	/* dispatchers first: their sessions need the queue until they end */
 	parent_kill_dispatchers(p, SIGTERM);
@@ -539,6 +463,7 @@ static void parent_child_exited(struct parent *p, pid_t pid, int status)
 {
 	unsigned i;
 
+	parent_ready_forget(&p->ready, pid);
 	for (i = 0; i < N_ROLES; i++) {
 		if (pid != p->roles[i].pid)
 			continue;
@@ -572,6 +497,7 @@ static void parent_sigchld_cb(evutil_socket_t sig, short what, void *arg)
 	int status;
 	pid_t pid;
 
+	log_funnel_drain(); /* a child's last lines before the parent's word on it */
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
 		parent_child_exited(p, pid, status);
 	if (p->shutting_down && !parent_dispatchers_left(p))
@@ -676,9 +602,12 @@ static void parent_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct parent *p = arg;
 
-	if (sig == SIGHUP && !p->shutting_down)
+	if (sig == SIGHUP && !p->shutting_down) {
+		parent_notify_reloading();
+		parent_log_reopen(p->cfg);
 		parent_reload(p);
-	else if (sig == SIGTERM || sig == SIGINT)
+		parent_ready_arm(&p->ready); /* READY=1 once the new generation is up */
+	} else if (sig == SIGTERM || sig == SIGINT)
 		parent_shutdown(p, 0);
 }
 
@@ -816,6 +745,33 @@ static void parent_log_started(const struct parent *p)
 	         p->root ? p->cfg->user : "(unchanged)");
 }
 
+/* Every child of a start or a reload has reported in: systemd hears it. */
+static void parent_ready_done(void *arg)
+{
+	struct parent *p = arg;
+	unsigned n = parent_dispatcher_count(p->cfg);
+
+	if (p->shutting_down)
+		return;
+	log_info("event=ready generation=%u dispatchers=%u", p->generation, n);
+	parent_notify_ready("running: %u listeners, %u dispatchers, generation %u",
+	                    p->cfg->n_listeners, n, p->generation);
+}
+
+/* Claims the pidfile, or says on stderr why not. */
+static int parent_claim_pidfile(const struct parent *p)
+{
+	char path[4200];
+	const char *why;
+	pid_t other;
+
+	config_pidfile(p->cfg, path, sizeof(path));
+	if (pidfile_claim(path, &other, &why) == 0)
+		return 0;
+	fprintf(stderr, "sealmail: pidfile %s\n", why);
+	return -1;
+}
+
 /* Ends every child and removes the local socket; returns the exit status. */
 static int parent_stop(struct parent *p)
 {
@@ -828,7 +784,9 @@ static int parent_stop(struct parent *p)
 		unlink(path);
 	}
 	tls_cert_set_free(&p->certs);
+	log_funnel_drain(); /* the children's last lines */
 	log_info("event=stopped");
+	pidfile_remove();
 	return p->exit_status;
 }
 
@@ -847,26 +805,36 @@ int parent_main(const char *config_path, int foreground)
 	p->aliases_watch.type = IMSG_CTL_ALIASES;
 	if (parent_load(p, config_path) < 0)
 		return 1;
-	log_init("parent", foreground);
+	proctitle_set("sealmail-parent", "parent");
+	log_init("parent", 1); /* stderr until parent_log_setup() */
 	tzset();
 	signal(SIGPIPE, SIG_IGN);
 	parent_prepare_dirs(p);
+	if (parent_log_setup(p->cfg, foreground) < 0 || parent_claim_pidfile(p) < 0)
+		return 1;
 	if (parent_bind_all(p->cfg, p->listen_fds, NULL, NULL) < 0) {
 		fprintf(stderr, "sealmail: cannot listen (see the log line above)\n");
 		return 1;
 	}
-	p->local_fd = parent_bind_local(p);
-	if (!foreground)
+	p->local_fd = parent_bind_local(p->cfg, p->root);
+	if (!foreground) {
 		parent_daemonize();
+		(void)pidfile_update();
+		parent_log_detached();
+	}
 	p->self = getpid();
 	p->limits = conn_limits_new();
 	p->base = event_base_new();
+	if (parent_ready_init(&p->ready, p->base, parent_ready_done, p) < 0)
+		fatal("event=fatal reason=\"readiness pipe: %s\"", strerror(errno));
+	parent_log_watch(p->base);
 	parent_watch_signals(p);
 	if (parent_start_roles(p) < 0) {
 		p->exit_status = 1;
 		return parent_stop(p);
 	}
 	parent_log_started(p);
+	parent_ready_arm(&p->ready);
 	event_base_dispatch(p->base);
 	return parent_stop(p);
 }

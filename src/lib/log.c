@@ -5,25 +5,157 @@
 #include "lib/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
+enum log_target { LOG_TARGET_STDERR, LOG_TARGET_SYSLOG, LOG_TARGET_FILE };
+
 static char log_role[32] = "sealmail";
-static int log_foreground = 1;
+static enum log_target log_target = LOG_TARGET_STDERR;
+static int log_fd = STDERR_FILENO; /* stderr or the file */
+static int log_journal;            /* stderr is the journal's stream */
+static int log_stderr_copy;
 static pid_t log_pid;
+/* With a file, the processes forked after log_open() write their lines
+ * into this pipe and the parent copies them to the file, so that the file
+ * can be reopened by the parent alone (log_reopen()). */
+static char log_path[4096];
+static int log_funnel[2] = {-1, -1};
+static int log_child; /* log_fd is the funnel's write end */
+
+/* 1 when JOURNAL_STREAM ("DEV:INODE") names the file on FD: systemd
+ * connected it to the journal, which reads priority prefixes. */
+static int log_fd_is_journal(int fd)
+{
+	const char *env = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	char end;
+
+	if (env == NULL || sscanf(env, "%llu:%llu%c", &dev, &ino, &end) != 2)
+		return 0;
+	return fstat(fd, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+	       (unsigned long long)st.st_ino == ino;
+}
 
 void log_init(const char *role, int foreground)
 {
-	log_foreground = foreground;
 	log_set_role(role);
-	if (!foreground)
+	(void)log_open(role, foreground ? "stderr" : "syslog", NULL);
+}
+
+int log_open(const char *role, const char *target, const char **error_r)
+{
+	int fd;
+
+	log_set_role(role);
+	if (strcmp(target, "syslog") == 0) {
 		openlog("sealmail", LOG_PID | LOG_NDELAY, LOG_MAIL);
+		log_target = LOG_TARGET_SYSLOG;
+		return 0;
+	}
+	if (strcmp(target, "stderr") == 0) {
+		log_target = LOG_TARGET_STDERR;
+		log_fd = STDERR_FILENO;
+		log_journal = log_fd_is_journal(STDERR_FILENO);
+		return 0;
+	}
+	fd = open(target, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+	if (fd < 0 || (log_funnel[0] < 0 && (pipe2(log_funnel, O_CLOEXEC) < 0 ||
+	                                      fcntl(log_funnel[0], F_SETFL, O_NONBLOCK) < 0))) {
+		if (error_r != NULL)
+			*error_r = strerror(errno);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	strlcpy_checked(log_path, target, sizeof(log_path));
+	if (log_target == LOG_TARGET_FILE)
+		close(log_fd);
+	log_target = LOG_TARGET_FILE;
+	log_fd = fd;
+	log_journal = 0;
+	return 0;
+}
+
+static void log_write_fd(int fd, const char *line, size_t len);
+
+void log_forked(void)
+{
+	if (log_target != LOG_TARGET_FILE || log_child)
+		return;
+	close(log_fd);
+	close(log_funnel[0]);
+	log_fd = log_funnel[1];
+	log_funnel[0] = -1;
+	log_path[0] = '\0';
+	log_child = 1;
+}
+
+int log_funnel_fd(void)
+{
+	return log_target == LOG_TARGET_FILE && !log_child ? log_funnel[0] : -1;
+}
+
+void log_funnel_drain(void)
+{
+	char buf[65536];
+	ssize_t n;
+
+	if (log_funnel_fd() < 0)
+		return;
+	while ((n = read(log_funnel[0], buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+		if (n > 0)
+			log_write_fd(log_fd, buf, (size_t)n);
+}
+
+int log_reopen(const char **error_r)
+{
+	int fd;
+
+	if (log_funnel_fd() < 0)
+		return 0;
+	fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+	if (fd < 0) {
+		*error_r = strerror(errno);
+		return -1;
+	}
+	log_funnel_drain(); /* what was written before goes to the old file */
+	close(log_fd);
+	log_fd = fd;
+	return 0;
+}
+
+void log_copy_to_stderr(int on)
+{
+	log_stderr_copy = on;
+}
+
+int log_syslog_available(void)
+{
+	static const int types[] = {SOCK_DGRAM, SOCK_STREAM}; /* as syslog(3) tries */
+	struct sockaddr_un sun = {.sun_family = AF_UNIX, .sun_path = "/dev/log"};
+	int ok = 0;
+
+	for (unsigned i = 0; i < 2 && !ok; i++) {
+		int fd = socket(AF_UNIX, types[i] | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			continue;
+		ok = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+		close(fd);
+	}
+	return ok;
 }
 
 void log_set_role(const char *role)
@@ -32,28 +164,65 @@ void log_set_role(const char *role)
 	log_pid = getpid();
 }
 
+/* Writes LEN bytes of LINE to FD in one write() where the kernel allows. */
+static void log_write_fd(int fd, const char *line, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, line, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		line += n;
+		len -= (size_t)n;
+	}
+}
+
+/* "2026-01-02T03:04:05.123456Z sealmail[PID] role=R level=L MSG\n" */
+static size_t log_format_stamped(char *buf, size_t size, const char *level, const char *msg)
+{
+	struct timeval tv;
+	struct tm tm;
+	char when[32];
+	int n;
+
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	n = snprintf(buf, size, "%s.%06ldZ sealmail[%d] role=%s level=%s %s\n", when,
+	             (long)tv.tv_usec, (int)log_pid, log_role, level, msg);
+	return n < 0 ? 0 : (size_t)n < size ? (size_t)n : size - 1;
+}
+
 static void log_write(int priority, const char *level, const char *fmt, va_list ap)
     __attribute__((format(printf, 3, 0)));
 
 static void log_write(int priority, const char *level, const char *fmt, va_list ap)
 {
-	char msg[4096];
+	char msg[4096], line[4300];
 	int saved = errno;
+	size_t len;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (log_foreground) {
-		struct timeval tv;
-		struct tm tm;
-		char when[32];
-
-		gettimeofday(&tv, NULL);
-		gmtime_r(&tv.tv_sec, &tm);
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-		fprintf(stderr, "%s.%06ldZ sealmail[%d] role=%s level=%s %s\n", when,
-		        (long)tv.tv_usec, (int)log_pid, log_role, level, msg);
-	} else {
+	len = log_format_stamped(line, sizeof(line), level, msg);
+	if (log_target == LOG_TARGET_SYSLOG) {
 		syslog(priority, "role=%s level=%s %s", log_role, level, msg);
+	} else if (log_journal) {
+		char jline[4300];
+		int n = snprintf(jline, sizeof(jline), "<%d>role=%s pid=%d level=%s %s\n", priority,
+		                 log_role, (int)log_pid, level, msg);
+		if (n > 0)
+			log_write_fd(log_fd, jline,
+			             (size_t)n < sizeof(jline) ? (size_t)n : sizeof(jline) - 1);
+	} else {
+		if (log_child && len > PIPE_BUF) { /* one write() up to PIPE_BUF is atomic */
+			len = PIPE_BUF;
+			line[len - 1] = '\n';
+		}
+		log_write_fd(log_fd, line, len);
 	}
+	if (log_stderr_copy && !(log_target == LOG_TARGET_STDERR))
+		log_write_fd(STDERR_FILENO, line, len);
 	errno = saved;
 }
 

@@ -15,6 +15,7 @@
 #include "conf/config.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
+#include "lib/readiness.h"
 #include "lib/util.h"
 #include "auth/auth_service.h"
 #include "dns/dns.h"
@@ -605,6 +606,7 @@ int lookup_main(const struct config *cfg, int parent_fd)
 		fatal("event=fatal reason=\"[dns] %s\"", why);
 	snprintf(sts_dir, sizeof(sts_dir), "%s/" STS_CACHE_DIR, cfg->data_dir);
 	l->hosts_env.sts = sts_cache_new(l->base, sts_dir, lookup_sts_env, l);
+	readiness_report(); /* the parent waits for it before READY=1 */
 	event_base_dispatch(l->base);
 	return 0;
 }

@@ -86,6 +86,7 @@
 #include "lib/fault.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
+#include "lib/readiness.h"
 #include "lib/util.h"
 #include "queue/queue_ctl.h"
 #include "queue/queue_local.h"
@@ -716,6 +717,7 @@ int queue_main(const struct config *cfg, int parent_fd)
 	if (spool_reaper_start() < 0)
 		log_warn("event=spool-reaper reason=\"no thread: spool files are closed in the loop\"");
 	queue_tlsrpt_start(q);
+	readiness_report(); /* the parent waits for it before READY=1 */
 	event_base_dispatch(q->base);
 	queue_tlsrpt_stop();
 	spool_reaper_stop();

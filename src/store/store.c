@@ -32,6 +32,7 @@
 #include "conf/config.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
+#include "lib/readiness.h"
 #include "lib/util.h"
 #include "proto/ctl.h"
 #include "store/store_private.h"
@@ -352,6 +353,7 @@ int store_main(const struct config *cfg, int parent_fd)
 	event_add(ev_term, NULL);
 	event_add(ev_int, NULL);
 	ipc_channel_new(role->base, parent_fd, store_parent_handler, store_parent_closed, role);
+	readiness_report(); /* the parent waits for it before READY=1 */
 	event_base_dispatch(role->base);
 	store_free(&role->store);
 	log_info("event=stopped");

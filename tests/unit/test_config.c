@@ -494,7 +494,7 @@ static void test_unknown_key(void **state)
 	expect_errors(
 	    *state, "[server]\nhostname = h.test\ncolour = red\n" LISTEN_PLAIN,
 	    "t.conf:3: colour: unknown key; [server] accepts hostname, data_dir, "
-	    "local_domains, users, user, dispatchers, trusted_networks, aliases, submit_socket");
+	    "local_domains, users, user, dispatchers, trusted_networks, aliases, submit_socket, log, pidfile");
 	expect_errors(*state,
 	              "[server]\nhostname = h.test\n" LISTEN_PLAIN "[tls a.test]\ncertificate = "
 	              "c\nkey = k\nmin_version = TLSv1.3\n",
@@ -740,7 +740,7 @@ static void test_many_errors_together(void **state)
 	    "[listen mx]\n"
 	    "tls = sometimes\n",
 	    "t.conf:3: speed: unknown key; [server] accepts hostname, data_dir, "
-	    "local_domains, users, user, dispatchers, trusted_networks, aliases, submit_socket\n"
+	    "local_domains, users, user, dispatchers, trusted_networks, aliases, submit_socket, log, pidfile\n"
 	    "t.conf:5: recipients: '0' is too small: the minimum is 1\n"
 	    "t.conf:6: recipients: given twice in [limits] (first at line 5)\n"
 	    "t.conf:7: [nonsense]: unknown section; expected [server], [tls], [tls "
