@@ -29,6 +29,7 @@
 #include "conf/config.h"
 #include "daemon/dispatcher.h"
 #include "daemon/limits.h"
+#include "daemon/parent_metrics.h"
 #include "daemon/tls_settings.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
@@ -37,6 +38,7 @@
 #include "lib/util.h"
 #include "lookup/lookup.h"
 #include "proto/ctl.h"
+#include "proto/metrics.h"
 #include "queue/queue.h"
 #include "store/store.h"
 
@@ -344,6 +346,7 @@ static void parent_run_role(struct parent *p, enum parent_role_kind kind, int sp
 {
 	/* proof for tests: the parent reads keys only after this fork */
 	log_info("event=role-keys private_keys=%u", tls_cert_set_keys(&p->certs));
+	parent_metrics_enter(kind == ROLE_QUEUE ? METRICS_BLOCK_QUEUE : METRICS_BLOCKS);
 	if (kind == ROLE_LOOKUP) {
 		parent_drop_privileges(p, NULL);
 		if (chdir("/") < 0)
@@ -411,6 +414,7 @@ static void parent_start_dispatcher(struct parent *p, unsigned slot)
 		close(q[0]);
 		close(l[0]);
 		close(st[0]);
+		parent_metrics_enter(slot);
 		snprintf(chroot_dir, sizeof(chroot_dir), "%s/empty", p->cfg->data_dir);
 		parent_drop_privileges(p, p->root ? chroot_dir : NULL);
 		if (!p->root && chdir("/") < 0)
@@ -533,6 +537,8 @@ static void parent_child_exited(struct parent *p, pid_t pid, int status)
 {
 	unsigned i;
 
+	if (parent_metrics_exited(pid, status))
+		return;
 	for (i = 0; i < N_ROLES; i++) {
 		if (pid != p->roles[i].pid)
 			continue;
@@ -652,6 +658,7 @@ static void parent_reload(struct parent *p)
 		return;
 	}
 	parent_take_listeners(p, cfg, fds);
+	parent_metrics_reload(cfg, p->cfg);
 	free(p->cfg);
 	p->cfg = cfg;
 	free(p->cfg_text);
@@ -821,6 +828,7 @@ static void parent_log_started(const struct parent *p)
 static int parent_stop(struct parent *p)
 {
 	parent_kill_all(p, SIGKILL);
+	parent_metrics_stop();
 	while (waitpid(-1, NULL, 0) > 0)
 		;
 	if (p->local_fd >= 0) {
@@ -857,10 +865,14 @@ int parent_main(const char *config_path, int foreground)
 		return 1;
 	}
 	p->local_fd = parent_bind_local(p);
+	if (parent_metrics_prepare(p->cfg) < 0)
+		return 1;
 	if (!foreground)
 		parent_daemonize();
 	p->self = getpid();
 	p->limits = conn_limits_new();
+	parent_metrics_start(p->cfg, p->root, p->uid, p->gid, p->listen_fds, p->cfg->n_listeners,
+	                     p->local_fd);
 	p->base = event_base_new();
 	parent_watch_signals(p);
 	if (parent_start_roles(p) < 0) {
