@@ -5,17 +5,25 @@ MAKEFLAGS += --no-print-directory
 # A packager's build (plain cmake) has neither.
 OWN_FLAGS = -DSEALMAIL_WERROR=ON -DSEALMAIL_FAULTS=ON
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# Where `make install` puts things (GNU names). Every build is configured
+# with them, so the default configuration a binary of build/ reads is the
+# one an installed binary reads: $(sysconfdir)/sealmail/sealmail.conf.
+PREFIX ?= /usr/local
+sysconfdir ?= /etc
+localstatedir ?= /var
+DIR_FLAGS = -DCMAKE_INSTALL_PREFIX=$(PREFIX) -DCMAKE_INSTALL_SYSCONFDIR=$(sysconfdir) \
+	-DCMAKE_INSTALL_LOCALSTATEDIR=$(localstatedir)
 
 .PHONY: all build build-asan deps peers run check check-builds check-normal check-asan bench fuzz install format clean
 
 all: build
 
 build: deps
-	@cmake -S . -B build $(OWN_FLAGS) $(CMAKE_FLAGS) >/dev/null
+	@cmake -S . -B build $(OWN_FLAGS) $(DIR_FLAGS) $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build -j $(JOBS)
 
 build-asan: deps
-	@cmake -S . -B build-asan $(OWN_FLAGS) -DCMAKE_BUILD_TYPE=Debug -DSEALMAIL_SANITIZE=ON >/dev/null
+	@cmake -S . -B build-asan $(OWN_FLAGS) $(DIR_FLAGS) -DCMAKE_BUILD_TYPE=Debug -DSEALMAIL_SANITIZE=ON >/dev/null
 	@cmake --build build-asan -j $(JOBS)
 
 deps:
@@ -51,12 +59,10 @@ fuzz: deps
 bench: build
 	@bench/run
 
-# Installs the binary and the sendmail-compatible name for it.
-PREFIX ?= /usr/local
+# CMake's install rules (the layout is in README.md, "Installing"); every
+# file goes under $(DESTDIR) when it is set.
 install: build
-	install -d $(DESTDIR)$(PREFIX)/sbin
-	install -m 0755 build/sealmail $(DESTDIR)$(PREFIX)/sbin/sealmail
-	ln -sf sealmail $(DESTDIR)$(PREFIX)/sbin/sendmail
+	DESTDIR=$(DESTDIR) cmake --install build
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -22,6 +22,7 @@
 #include "daemon/parent.h"
 #include "lib/fault.h"
 #include "lib/util.h"
+#include "ctl/config_show_cmd.h"
 #include "ctl/ctl_client.h"
 #include "ctl/policy_cmd.h"
 #include "ctl/queue_forget_cmd.h"
@@ -34,6 +35,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: sealmail serve [-c FILE] [-f]\n"
 	           "       sealmail config check [-c FILE]\n"
+	           "       sealmail config show [--all] [-c FILE]\n"
 	           "       sealmail queue list|show ID|flush [ID]|hold ID|release ID "
 	           "[--tls-override]|delete ID [-c FILE]\n"
 	           "       sealmail policy forget DOMAIN [-c FILE]\n"
@@ -183,6 +185,8 @@ int main(int argc, char **argv)
 		return cmd_tls_check(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "serve") == 0)
 		return cmd_serve(argc - 1, argv + 1);
+	if (argc >= 3 && strcmp(argv[1], "config") == 0 && strcmp(argv[2], "show") == 0)
+		return cmd_config_show(argc - 2, argv + 2);
 	if (argc >= 3 && strcmp(argv[1], "config") == 0 && strcmp(argv[2], "check") == 0)
 		return cmd_config_check(argc - 2, argv + 2);
 	usage(stderr);

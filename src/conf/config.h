@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 /* The build sets the directory (CMake's sysconfdir); a plain compile gets
@@ -20,6 +21,13 @@
 #define SEALMAIL_SYSCONFDIR "/etc"
 #endif
 #define CONFIG_DEFAULT_PATH SEALMAIL_SYSCONFDIR "/sealmail/sealmail.conf"
+/* Likewise the data directory's parent (CMake's localstatedir): data_dir
+ * defaults to the directory `make install` creates. */
+#ifndef SEALMAIL_LOCALSTATEDIR
+#define SEALMAIL_LOCALSTATEDIR "/var"
+#endif
+#define CONFIG_DEFAULT_DATA_DIR SEALMAIL_LOCALSTATEDIR "/lib/sealmail"
+#define CONFIG_DEFAULT_USERS SEALMAIL_SYSCONFDIR "/sealmail/users"
 #define CONFIG_MAX_LISTENERS 32
 #define CONFIG_MAX_CERTS 32
 #define CONFIG_MAX_DOMAINS 256
@@ -289,12 +297,22 @@ int config_reload_text(struct config *running, const char *path, const char *tex
  * plain HTTP, meant for loopback (or a trusted network). */
 const char *config_metrics_warning(const struct config *cfg);
 
+/* `sealmail config show`: writes CFG to OUT as INI that config_load()
+ * reads back to the same values. With ALL, every key of every section,
+ * a key without a value commented out ("#aliases ="); else only the keys
+ * whose value differs from its default, and the sections holding them.
+ * The sections whose keys are domains, [listen NAME] and [tls NAME] are
+ * written whole. Returns 0, or -1 (said on stderr) when a key could not
+ * be written. */
+int config_write(FILE *out, const struct config *cfg, int all);
+
 /* Fills *cfg with every default. */
 void config_defaults(struct config *cfg);
 
 /* 1 when DOMAIN (any case) is one of local_domains. */
 int config_is_local_domain(const struct config *cfg, const char *domain);
 
+const char *listener_protocol_name(enum listener_protocol protocol);
 const char *listener_tls_name(enum listener_tls tls);
 const char *listener_auth_name(enum listener_auth auth);
 

@@ -560,6 +560,50 @@ static void set_retry(struct parse_ctx *c, const struct key_def *k, const char *
 	cfg->n_retry = n;
 }
 
+/* The setters and the kind of value each stores (config_parse.h). */
+static const struct {
+	key_setter *set;
+	enum conf_value_kind kind;
+} setter_kinds[] = {
+    {set_string, VALUE_STRING},
+    {set_hostname, VALUE_STRING},
+    {set_user, VALUE_STRING},
+    {set_ciphers, VALUE_STRING},
+    {set_ciphersuites, VALUE_STRING},
+    {set_resolver, VALUE_STRING},
+    {set_address, VALUE_STRING},
+    {set_metrics_listen, VALUE_STRING},
+    {conf_set_tls_level, VALUE_STRING},
+    {set_domains, VALUE_DOMAINS},
+    {set_networks, VALUE_NETWORKS},
+    {set_count, VALUE_COUNT},
+    {set_size, VALUE_SIZE},
+    {set_duration, VALUE_DURATION},
+    {set_min_version, VALUE_TLS_VERSION},
+    {set_protocol, VALUE_PROTOCOL},
+    {set_listener_tls, VALUE_LISTENER_TLS},
+    {set_listener_auth, VALUE_LISTENER_AUTH},
+    {set_port, VALUE_PORT},
+    {set_retry, VALUE_RETRY},
+    {set_bool, VALUE_BOOL},
+    {conf_set_relayhost, VALUE_ROUTE},
+};
+
+enum conf_value_kind conf_key_kind(const struct key_def *k)
+{
+	for (size_t i = 0; i < ARRAY_LEN(setter_kinds); i++)
+		if (setter_kinds[i].set == k->set)
+			return setter_kinds[i].kind;
+	return VALUE_UNKNOWN; /* config show refuses it, and its test fails */
+}
+
+const char *listener_protocol_name(enum listener_protocol protocol)
+{
+	if ((unsigned)protocol < ARRAY_LEN(protocol_names))
+		return protocol_names[protocol];
+	return "?";
+}
+
 const char *listener_tls_name(enum listener_tls tls)
 {
 	if ((unsigned)tls < ARRAY_LEN(tls_names))
@@ -579,8 +623,8 @@ void config_defaults(struct config *cfg)
 	memset(cfg, 0, sizeof *cfg);
 	if (gethostname(cfg->hostname, sizeof cfg->hostname - 1) < 0)
 		cfg->hostname[0] = '\0';
-	snprintf(cfg->data_dir, sizeof cfg->data_dir, "/var/lib/sealmail");
-	snprintf(cfg->users, sizeof cfg->users, "/etc/sealmail/users");
+	snprintf(cfg->data_dir, sizeof cfg->data_dir, "%s", CONFIG_DEFAULT_DATA_DIR);
+	snprintf(cfg->users, sizeof cfg->users, "%s", CONFIG_DEFAULT_USERS);
 	snprintf(cfg->user, sizeof cfg->user, "sealmail");
 	cfg->log_auth_in_header = 0;
 	cfg->check_from_header = 1;

@@ -121,6 +121,29 @@ int conf_check_range(struct parse_ctx *c, const struct key_def *k, const char *t
 #define DURATION_PROBLEM                                                                           \
 	"'%s' is not a duration: write seconds, optionally followed by s, m, h or d, e.g. 5m"
 
+/* How a key's field is written back as text (config_show.c): one kind per
+ * setter, so a new setter gets a line in conf_key_kind(). */
+enum conf_value_kind {
+	VALUE_STRING,   /* char[], as written (or normalised by its setter) */
+	VALUE_DOMAINS,  /* local_domains */
+	VALUE_NETWORKS, /* trusted_networks */
+	VALUE_COUNT,    /* unsigned */
+	VALUE_SIZE,     /* size_t octets */
+	VALUE_DURATION, /* unsigned seconds */
+	VALUE_TLS_VERSION,
+	VALUE_PROTOCOL, /* enum listener_protocol */
+	VALUE_LISTENER_TLS,
+	VALUE_LISTENER_AUTH,
+	VALUE_PORT,    /* uint16_t */
+	VALUE_RETRY,   /* retry[], n_retry */
+	VALUE_BOOL,    /* int 0/1 */
+	VALUE_ROUTE,   /* struct config_route (relayhost) */
+	VALUE_UNKNOWN, /* a setter missing from conf_key_kind() */
+};
+
+/* The kind of key K's value. */
+enum conf_value_kind conf_key_kind(const struct key_def *k);
+
 /* ---- outbound delivery (config_outbound.c) ------------------------------ */
 
 key_setter conf_set_tls_level, conf_set_relayhost;

@@ -112,8 +112,9 @@ static void test_defaults(void **state)
 	config_defaults(cfg);
 	assert_int_equal(gethostname(host, sizeof host - 1), 0);
 	assert_string_equal(cfg->hostname, host);
-	assert_string_equal(cfg->data_dir, "/var/lib/sealmail");
-	assert_string_equal(cfg->users, "/etc/sealmail/users");
+	/* where the build's install puts them (CMake's localstatedir, sysconfdir) */
+	assert_string_equal(cfg->data_dir, SEALMAIL_LOCALSTATEDIR "/lib/sealmail");
+	assert_string_equal(cfg->users, SEALMAIL_SYSCONFDIR "/sealmail/users");
 	assert_string_equal(cfg->user, "sealmail");
 	assert_int_equal(cfg->n_local_domains, 0);
 	assert_int_equal(cfg->dispatchers, 0);
@@ -149,7 +150,7 @@ static void test_minimal_file_keeps_defaults(void **state)
 	expect_ok(f, "[server]\nhostname = mx.local.test\n" LISTEN_PLAIN);
 	assert_string_equal(cfg->path, "t.conf");
 	assert_string_equal(cfg->hostname, "mx.local.test");
-	assert_string_equal(cfg->data_dir, "/var/lib/sealmail");
+	assert_string_equal(cfg->data_dir, SEALMAIL_LOCALSTATEDIR "/lib/sealmail");
 	assert_int_equal(cfg->limits.message_size, 26214400);
 	assert_int_equal(cfg->limits.command_timeout, 300);
 	assert_int_equal(cfg->min_version, TLS1_2_VERSION);
