@@ -54,7 +54,8 @@ static unsigned parent_metrics_row(const char *name, const char *protocol)
 	uint32_t n = h->n_names;
 
 	for (uint32_t i = 0; i < n; i++)
-		if (strcmp(h->names[i].name, name) == 0 && strcmp(h->names[i].protocol, protocol) == 0)
+		if (strcmp(h->names[i].name, name) == 0 &&
+		    strcmp(h->names[i].protocol, protocol) == 0)
 			return i;
 	if (n == METRICS_LISTENERS - 1) {
 		strlcpy_checked(h->names[n].name, "other", sizeof(h->names[n].name));
@@ -75,8 +76,9 @@ static void parent_metrics_assign(struct config *cfg)
 	for (unsigned i = 0; i < cfg->n_listeners; i++) {
 		struct config_listener *l = &cfg->listeners[i];
 		l->metrics_index =
-		    pm.region == NULL ? 0
-		                      : parent_metrics_row(l->name, parent_metrics_protocols[l->protocol]);
+		    pm.region == NULL
+		        ? 0
+		        : parent_metrics_row(l->name, parent_metrics_protocols[l->protocol]);
 	}
 }
 
@@ -185,8 +187,8 @@ static void parent_metrics_drop(const struct config *cfg, int root, uid_t uid, g
 		fatal("event=fatal reason=\"privileges were not dropped\"");
 }
 
-void parent_metrics_start(const struct config *cfg, int root, uid_t uid, gid_t gid,
-                          const int *fds, unsigned n_fds, int local_fd)
+void parent_metrics_start(const struct config *cfg, int root, uid_t uid, gid_t gid, const int *fds,
+                          unsigned n_fds, int local_fd)
 {
 	pid_t parent = getpid();
 	const void *ro;

@@ -19,8 +19,8 @@ int parent_metrics_prepare(struct config *cfg);
 /* Forks the metrics role (before any other role: it then inherits no
  * channel); in the child, closes the N_FDS descriptors FDS, the parent's
  * sockets. As root it runs as UID/GID, chrooted to data_dir/empty. */
-void parent_metrics_start(const struct config *cfg, int root, uid_t uid, gid_t gid,
-                          const int *fds, unsigned n_fds, int local_fd);
+void parent_metrics_start(const struct config *cfg, int root, uid_t uid, gid_t gid, const int *fds,
+                          unsigned n_fds, int local_fd);
 
 /* On reload: rows for the new configuration's listeners (the names seen
  * before keep theirs). */

@@ -11,10 +11,10 @@
 #include <openssl/ssl.h>
 
 const char *const io_tls_failure_words[IO_TLS_FAILURES] = {
-    [IO_TLS_FAIL_PROTOCOL] = "protocol",       [IO_TLS_FAIL_VERSION] = "version",
-    [IO_TLS_FAIL_CIPHER] = "cipher",           [IO_TLS_FAIL_CERTIFICATE] = "certificate",
-    [IO_TLS_FAIL_ALERT] = "alert",             [IO_TLS_FAIL_TIMEOUT] = "timeout",
-    [IO_TLS_FAIL_CLOSED] = "closed",           [IO_TLS_FAIL_OTHER] = "other",
+    [IO_TLS_FAIL_PROTOCOL] = "protocol", [IO_TLS_FAIL_VERSION] = "version",
+    [IO_TLS_FAIL_CIPHER] = "cipher",     [IO_TLS_FAIL_CERTIFICATE] = "certificate",
+    [IO_TLS_FAIL_ALERT] = "alert",       [IO_TLS_FAIL_TIMEOUT] = "timeout",
+    [IO_TLS_FAIL_CLOSED] = "closed",     [IO_TLS_FAIL_OTHER] = "other",
 };
 
 enum io_tls_failure io_tls_failure_of_error(unsigned long e)

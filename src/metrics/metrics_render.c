@@ -114,11 +114,12 @@ static void render_listeners(struct render *r)
 	              "TLS handshakes with clients that failed, by reason.");
 	for (unsigned i = 0; i < r->n_rows; i++)
 		for (unsigned k = 0; k < IO_TLS_FAILURES; k++)
-			fprintf(r->out,
-			        "sealmail_tls_handshake_failures_total{listener=\"%s\",protocol=\"%s\","
-			        "reason=\"%s\"} %llu\n",
-			        r->rows[i].name, r->rows[i].protocol, io_tls_failure_words[k],
-			        (unsigned long long)r->total.listeners[i].tls_failures[k]);
+			fprintf(
+			    r->out,
+			    "sealmail_tls_handshake_failures_total{listener=\"%s\",protocol=\"%s\","
+			    "reason=\"%s\"} %llu\n",
+			    r->rows[i].name, r->rows[i].protocol, io_tls_failure_words[k],
+			    (unsigned long long)r->total.listeners[i].tls_failures[k]);
 }
 
 static void render_deliveries(struct render *r)
@@ -151,18 +152,19 @@ static void render_deliveries(struct render *r)
 	              "result.");
 	for (unsigned p = 0; p < METRICS_POLICIES; p++)
 		for (unsigned k = 0; k < METRICS_RESULTS; k++)
-			fprintf(r->out,
-			        "sealmail_remote_policy_outcomes_total{policy=\"%s\",result=\"%s\"} "
-			        "%llu\n",
-			        p < CONFIG_TLS_LEVELS ? config_tls_level_words[p] : "other",
-			        metrics_result_words[k], (unsigned long long)r->total.policy[p][k]);
+			fprintf(
+			    r->out,
+			    "sealmail_remote_policy_outcomes_total{policy=\"%s\",result=\"%s\"} "
+			    "%llu\n",
+			    p < CONFIG_TLS_LEVELS ? config_tls_level_words[p] : "other",
+			    metrics_result_words[k], (unsigned long long)r->total.policy[p][k]);
 }
 
 /* A histogram of N bounds, in microseconds when SECONDS (written as
  * seconds), else as they are. */
 static void render_histogram(struct render *r, const char *name, const char *help,
-                             const struct metrics_histogram *h, const uint64_t *bounds,
-                             unsigned n, int seconds)
+                             const struct metrics_histogram *h, const uint64_t *bounds, unsigned n,
+                             int seconds)
 {
 	uint64_t cum = 0;
 
@@ -170,10 +172,11 @@ static void render_histogram(struct render *r, const char *name, const char *hel
 	for (unsigned i = 0; i <= n; i++) {
 		cum = cum + h->buckets[i] < cum ? UINT64_MAX : cum + h->buckets[i];
 		if (i == n)
-			fprintf(r->out, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cum);
-		else if (seconds)
-			fprintf(r->out, "%s_bucket{le=\"%g\"} %llu\n", name, (double)bounds[i] / 1e6,
+			fprintf(r->out, "%s_bucket{le=\"+Inf\"} %llu\n", name,
 			        (unsigned long long)cum);
+		else if (seconds)
+			fprintf(r->out, "%s_bucket{le=\"%g\"} %llu\n", name,
+			        (double)bounds[i] / 1e6, (unsigned long long)cum);
 		else
 			fprintf(r->out, "%s_bucket{le=\"%llu\"} %llu\n", name,
 			        (unsigned long long)bounds[i], (unsigned long long)cum);

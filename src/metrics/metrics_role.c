@@ -26,11 +26,11 @@ struct metrics_role {
 	const struct metrics_block *blocks[METRICS_BLOCKS];
 };
 
-static enum MHD_Result metrics_reply(struct MHD_Connection *conn, unsigned status,
-                                     const char *text, const char *allow)
+static enum MHD_Result metrics_reply(struct MHD_Connection *conn, unsigned status, const char *text,
+                                     const char *allow)
 {
-	struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), (void *)text,
-	                                                            MHD_RESPMEM_PERSISTENT);
+	struct MHD_Response *resp =
+	    MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
 	enum MHD_Result r;
 
 	if (resp == NULL)

@@ -45,12 +45,7 @@ enum metrics_protection {
 };
 
 enum metrics_relay { METRICS_RELAY_LOCAL, METRICS_RELAY_REMOTE, METRICS_RELAYS };
-enum metrics_result {
-	METRICS_DELIVERED,
-	METRICS_DEFERRED,
-	METRICS_BOUNCED,
-	METRICS_RESULTS
-};
+enum metrics_result { METRICS_DELIVERED, METRICS_DEFERRED, METRICS_BOUNCED, METRICS_RESULTS };
 
 /* The outbound TLS levels (conf's config_tls_level_words, in order), then
  * one for a word that is none of them. */
@@ -75,7 +70,7 @@ struct metrics_listener_counts {
 
 struct metrics_histogram {
 	uint64_t buckets[METRICS_LATENCY_BUCKETS + 1]; /* not cumulative; the last: +Inf */
-	uint64_t sum;                                   /* in the bounds' unit */
+	uint64_t sum;                                  /* in the bounds' unit */
 };
 
 /* One role instance's counters (page-aligned in the region). */

@@ -15,7 +15,8 @@ void queue_metrics_commit(uint64_t n, uint64_t received)
 	if (metrics_self == NULL || n == 0)
 		return;
 	metrics_add(&metrics_self->received, received);
-	metrics_observe(&metrics_self->commit_batch, metrics_batch_bounds, METRICS_BATCH_BUCKETS, n);
+	metrics_observe(&metrics_self->commit_batch, metrics_batch_bounds, METRICS_BATCH_BUCKETS,
+	                n);
 }
 
 void queue_metrics_commit_took(uint64_t usec)
@@ -36,7 +37,8 @@ void queue_metrics_gauges(struct queue *q)
 	if (metrics_self == NULL)
 		return;
 	for (unsigned i = 0; i < 3; i++)
-		TAILQ_FOREACH(m, lists[i], entry) {
+		TAILQ_FOREACH(m, lists[i], entry)
+		{
 			n++;
 			if (m->arrival > 0 && (oldest == 0 || m->arrival < oldest))
 				oldest = m->arrival;
@@ -47,8 +49,8 @@ void queue_metrics_gauges(struct queue *q)
 
 void queue_metrics_local(int delivered)
 {
-	METRICS_COUNT(recipients[METRICS_RELAY_LOCAL][delivered ? METRICS_DELIVERED : METRICS_DEFERRED],
-	              1);
+	METRICS_COUNT(
+	    recipients[METRICS_RELAY_LOCAL][delivered ? METRICS_DELIVERED : METRICS_DEFERRED], 1);
 }
 
 void queue_metrics_remote(int outcome, const struct mta_report *report)
@@ -64,12 +66,12 @@ void queue_metrics_remote(int outcome, const struct mta_report *report)
 	metrics_add(&metrics_self->recipients[METRICS_RELAY_REMOTE][result], 1);
 	metrics_add(&metrics_self->policy[row][result], 1);
 	if (result == METRICS_DELIVERED)
-		metrics_add(&metrics_self->protection[metrics_protection_of(report->tls, report->peer)],
-		            1);
+		metrics_add(
+		    &metrics_self->protection[metrics_protection_of(report->tls, report->peer)], 1);
 }
 
 void queue_metrics_expired(int remote)
 {
-	METRICS_COUNT(recipients[remote ? METRICS_RELAY_REMOTE : METRICS_RELAY_LOCAL][METRICS_BOUNCED],
-	              1);
+	METRICS_COUNT(
+	    recipients[remote ? METRICS_RELAY_REMOTE : METRICS_RELAY_LOCAL][METRICS_BOUNCED], 1);
 }

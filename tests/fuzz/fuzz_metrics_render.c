@@ -25,7 +25,8 @@ static void check_sample(const char *s, const char *end)
 			CHECK(s + 1 < end && s[0] == '=' && s[1] == '"');
 			for (s += 2; s < end && *s != '"'; s++)
 				if (*s == '\\') {
-					CHECK(s + 1 < end && (s[1] == '\\' || s[1] == '"' || s[1] == 'n'));
+					CHECK(s + 1 < end &&
+					      (s[1] == '\\' || s[1] == '"' || s[1] == 'n'));
 					s++;
 				}
 			CHECK(s < end);
@@ -52,8 +53,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct metrics_block *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
 	const struct metrics_block *blocks[] = {a, b};
 	size_t hn = size < sizeof(*h) ? size : sizeof(*h), len;
-	struct metrics_view v = {.header = h, .blocks = blocks, .n_blocks = 2, .queue = b,
-	                         .now = 1700000000, .version = "fuzz"};
+	struct metrics_view v = {.header = h,
+	                         .blocks = blocks,
+	                         .n_blocks = 2,
+	                         .queue = b,
+	                         .now = 1700000000,
+	                         .version = "fuzz"};
 	char *page;
 
 	CHECK(h != NULL && a != NULL && b != NULL);

@@ -105,24 +105,35 @@ static void test_render_sums_blocks(void **state)
 	metrics_observe(&b->commit_latency, metrics_latency_bounds_usec, METRICS_LATENCY_BUCKETS,
 	                1500);
 	page = render(&h, blocks, 3, b, 1060);
-	assert_non_null(strstr(page, "\nsealmail_sessions_total{listener=\"m\\\"x\",protocol=\"smtp\"} 7\n"));
-	assert_non_null(strstr(page, "\nsealmail_sessions_total{listener=\"local\",protocol=\"submission\"} 0\n"));
-	assert_non_null(strstr(page, "{listener=\"m\\\"x\",protocol=\"smtp\",reason=\"protocol\"} 2\n"));
+	assert_non_null(
+	    strstr(page, "\nsealmail_sessions_total{listener=\"m\\\"x\",protocol=\"smtp\"} 7\n"));
+	assert_non_null(strstr(
+	    page, "\nsealmail_sessions_total{listener=\"local\",protocol=\"submission\"} 0\n"));
+	assert_non_null(
+	    strstr(page, "{listener=\"m\\\"x\",protocol=\"smtp\",reason=\"protocol\"} 2\n"));
 	assert_non_null(strstr(page, "\nsealmail_messages_received_total 7\n"));
 	assert_non_null(strstr(page, "\nsealmail_messages_deferred_total{relay=\"remote\"} 5\n"));
-	assert_non_null(strstr(page, "\nsealmail_remote_deliveries_total{protection=\"dane\"} 1\n"));
+	assert_non_null(
+	    strstr(page, "\nsealmail_remote_deliveries_total{protection=\"dane\"} 1\n"));
 	assert_non_null(strstr(page, "{policy=\"other\",result=\"bounced\"} 9\n"));
 	assert_non_null(strstr(page, "\nsealmail_queue_messages 2\n"));
 	assert_non_null(strstr(page, "\nsealmail_queue_oldest_message_age_seconds 60\n"));
-	assert_non_null(strstr(page, "\nsealmail_queue_commit_batch_messages_bucket{le=\"1\"} 1\n"));
-	assert_non_null(strstr(page, "\nsealmail_queue_commit_batch_messages_bucket{le=\"2\"} 1\n"));
-	assert_non_null(strstr(page, "\nsealmail_queue_commit_batch_messages_bucket{le=\"4\"} 2\n"));
-	assert_non_null(strstr(page, "\nsealmail_queue_commit_batch_messages_bucket{le=\"512\"} 2\n"));
-	assert_non_null(strstr(page, "\nsealmail_queue_commit_batch_messages_bucket{le=\"+Inf\"} 3\n"));
+	assert_non_null(
+	    strstr(page, "\nsealmail_queue_commit_batch_messages_bucket{le=\"1\"} 1\n"));
+	assert_non_null(
+	    strstr(page, "\nsealmail_queue_commit_batch_messages_bucket{le=\"2\"} 1\n"));
+	assert_non_null(
+	    strstr(page, "\nsealmail_queue_commit_batch_messages_bucket{le=\"4\"} 2\n"));
+	assert_non_null(
+	    strstr(page, "\nsealmail_queue_commit_batch_messages_bucket{le=\"512\"} 2\n"));
+	assert_non_null(
+	    strstr(page, "\nsealmail_queue_commit_batch_messages_bucket{le=\"+Inf\"} 3\n"));
 	assert_non_null(strstr(page, "\nsealmail_queue_commit_batch_messages_sum 100004\n"));
 	assert_non_null(strstr(page, "\nsealmail_queue_commit_batch_messages_count 3\n"));
-	assert_non_null(strstr(page, "\nsealmail_queue_commit_duration_seconds_bucket{le=\"0.001\"} 0\n"));
-	assert_non_null(strstr(page, "\nsealmail_queue_commit_duration_seconds_bucket{le=\"0.0025\"} 1\n"));
+	assert_non_null(
+	    strstr(page, "\nsealmail_queue_commit_duration_seconds_bucket{le=\"0.001\"} 0\n"));
+	assert_non_null(
+	    strstr(page, "\nsealmail_queue_commit_duration_seconds_bucket{le=\"0.0025\"} 1\n"));
 	assert_non_null(strstr(page, "\nsealmail_queue_commit_duration_seconds_sum 0.001500\n"));
 	assert_non_null(strstr(page, "\nsealmail_build_info{version=\"1.2.3\"} 1\n"));
 	assert_non_null(strstr(page, "\nsealmail_start_time_seconds 1700000000\n"));
@@ -222,8 +233,9 @@ static void test_tls_failure_kinds(void **state)
 	                 IO_TLS_FAIL_VERSION);
 	assert_int_equal(io_tls_failure_of_error(ssl_error(SSL_R_NO_SHARED_CIPHER)),
 	                 IO_TLS_FAIL_CIPHER);
-	assert_int_equal(io_tls_failure_of_error(ssl_error(SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)),
-	                 IO_TLS_FAIL_CERTIFICATE);
+	assert_int_equal(
+	    io_tls_failure_of_error(ssl_error(SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)),
+	    IO_TLS_FAIL_CERTIFICATE);
 	assert_int_equal(io_tls_failure_of_error(ssl_error(SSL_R_TLSV1_ALERT_UNKNOWN_CA)),
 	                 IO_TLS_FAIL_ALERT);
 	assert_int_equal(io_tls_failure_of_error(ssl_error(SSL_R_SSLV3_ALERT_BAD_CERTIFICATE)),
@@ -244,8 +256,8 @@ static void test_protection_and_policy(void **state)
 	assert_int_equal(metrics_protection_of("TLSv1.3/X", "untrusted"), METRICS_PROT_ENCRYPTED);
 	assert_int_equal(metrics_protection_of("TLSv1.3/X", "unchecked"), METRICS_PROT_ENCRYPTED);
 	for (unsigned i = 0; i < CONFIG_TLS_LEVELS; i++)
-		assert_int_equal(metrics_policy_row(config_tls_level_words[i], config_tls_level_words,
-		                                    CONFIG_TLS_LEVELS),
+		assert_int_equal(metrics_policy_row(config_tls_level_words[i],
+		                                    config_tls_level_words, CONFIG_TLS_LEVELS),
 		                 i);
 	assert_int_equal(metrics_policy_row("", config_tls_level_words, CONFIG_TLS_LEVELS),
 	                 METRICS_POLICIES - 1);
