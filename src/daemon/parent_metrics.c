@@ -32,6 +32,8 @@
 _Static_assert(METRICS_DISPATCHER_SLOTS == CONN_LIMITS_SLOTS, "a block per dispatcher slot");
 _Static_assert(CONFIG_MAX_LISTENERS < METRICS_LISTENERS, "room for the local socket and more");
 
+#define PARENT_METRICS_STOP_MSEC 5000 /* for the role to exit on SIGTERM */
+
 static struct {
 	void *region;
 	int region_fd;
@@ -246,7 +248,19 @@ int parent_metrics_exited(pid_t pid, int status)
 
 void parent_metrics_stop(void)
 {
-	if (pm.pid > 0)
+	pid_t r = 0;
+
+	if (pm.pid <= 0)
+		return;
+	/* SIGTERM first: the role ends its HTTP thread and exits (a tool
+	 * watching it, valgrind say, gets to write what it saw) */
+	kill(pm.pid, SIGTERM);
+	for (int i = 0; i < PARENT_METRICS_STOP_MSEC / 10 && r == 0; i++) {
+		r = waitpid(pm.pid, NULL, WNOHANG);
+		if (r == 0)
+			nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+	}
+	if (r == 0)
 		kill(pm.pid, SIGKILL);
 	pm.pid = 0;
 }

@@ -33,7 +33,8 @@ void parent_metrics_enter(unsigned block);
  * metrics), else 0. */
 int parent_metrics_exited(pid_t pid, int status);
 
-/* Ends the metrics role. */
+/* Ends the metrics role: SIGTERM, then SIGKILL if it has not exited
+ * within a few seconds. */
 void parent_metrics_stop(void);
 
 #endif
