@@ -298,6 +298,30 @@ class Metrics(harness.ServerTestCase):
         self.assertEqual(e.exception.code, 405)
         self.assertEqual(e.exception.headers["Allow"], "GET, HEAD")
 
+    def test_connections_are_bounded_per_client_and_in_time(self):
+        idle = [socket.create_connection(("127.0.0.1", self.metrics_port), timeout=30)
+                for _ in range(4)]  # METRICS_HTTP_CONNECTIONS_PER_IP
+        try:
+            def fifth_refused():
+                with socket.create_connection(("127.0.0.1", self.metrics_port),
+                                              timeout=10) as s:
+                    s.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+                    try:
+                        return s.recv(100) == b""
+                    except ConnectionResetError:
+                        return True
+            wait_for(fifth_refused, what="a fifth connection from one address refused")
+            # the idle ones are closed after METRICS_HTTP_TIMEOUT (10 s)
+            for s in idle:
+                try:
+                    self.assertEqual(s.recv(100), b"")
+                except ConnectionResetError:
+                    pass
+        finally:
+            for s in idle:
+                s.close()
+        self.scrape()
+
     def test_role_is_unprivileged_and_listens_on_nothing_else(self):
         pid = self.metrics_pid()
         status = proc_status(pid)
