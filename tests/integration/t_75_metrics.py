@@ -118,12 +118,15 @@ class Metrics(harness.ServerTestCase):
         cls.srv = cls.class_server(
             listeners={"mx": "optional",
                        "subs": {"protocol": "submission", "tls": "implicit",
-                                "auth": "required"}},
+                                "auth": "required"},
+                       "imaps": {"protocol": "imap", "tls": "implicit"},
+                       "pop3s": {"protocol": "pop3", "tls": "implicit"}},
             passwords={USER: PASSWORD}, submit_socket=True,
             server_options={"trusted_networks": "127.0.0.0/8"},
             extra_config="[metrics]\nlisten = 127.0.0.1:%d\n\n"
                          "[outbound]\ntls = may\nrelayhost = [127.0.0.1]:%d\n\n"
-                         "[queue]\nretry = 1h\n" % (cls.metrics_port, cls.closed_port))
+                         "[queue]\nretry = 1h\n\n%s" % (cls.metrics_port, cls.closed_port,
+                                                           harness.imap_section()))
         cls.srv.wait_log(r"role=metrics .*event=metrics-ready")
 
     def url(self, path="/metrics"):
@@ -207,6 +210,27 @@ class Metrics(harness.ServerTestCase):
                         "sealmail_auth_successes_total", **labels)
         self.assertEqual(value(self.scrape(), "sealmail_auth_failures_total", **labels),
                          value(before, "sealmail_auth_failures_total", **labels) + 1)
+
+    def test_imap_and_pop3_logins_and_handshakes(self):
+        before = self.scrape()
+        m = harness.imap_connect(self.srv, "imaps")
+        with self.assertRaises(harness.imaplib.IMAP4.error):
+            m.login(USER, "wrong-" + PASSWORD)
+        m.logout()
+        harness.imap_connect(self.srv, "imaps", USER, PASSWORD).logout()
+        p = harness.pop3_connect(self.srv, "pop3s")
+        p.user(USER)
+        with self.assertRaises(harness.poplib.error_proto):
+            p.pass_("wrong-" + PASSWORD)
+        p.quit()
+        harness.pop3_connect(self.srv, "pop3s", USER, PASSWORD).quit()
+        for name, protocol in (("imaps", "imap"), ("pop3s", "pop3")):
+            labels = {"listener": name, "protocol": protocol}
+            for metric, more in (("sealmail_auth_failures_total", 1),
+                                 ("sealmail_auth_successes_total", 1),
+                                 ("sealmail_sessions_total", 2),
+                                 ("sealmail_tls_handshakes_total", 2)):
+                self.wait_value(value(before, metric, **labels) + more, metric, **labels)
 
     def test_garbage_client_hello_counts_one_protocol_failure(self):
         labels = {"listener": "subs", "protocol": "submission"}
