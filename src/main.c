@@ -116,7 +116,7 @@ static int cmd_config_check(int argc, char **argv)
 	if (r == 0)
 		r = config_check_files(cfg, &errors);
 	if (r == 0 && config_metrics_warning(cfg) != NULL)
-		fprintf(stderr, "warning: %s\n", config_metrics_warning(cfg));
+		fprintf(stderr, "%s\n", config_metrics_warning(cfg));
 	if (r < 0)
 		fprintf(stderr, "%s\n", errors);
 	else

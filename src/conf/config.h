@@ -293,7 +293,7 @@ int config_reload_message(struct config *running, const void *data, size_t len);
 int config_reload_text(struct config *running, const char *path, const char *text, size_t len);
 
 /* A warning for `config check` and the start-up log ("FILE:LINE: [metrics]
- * listen: ..." in a static buffer), or NULL: the metrics are served in
+ * listen: warning: ..." in a static buffer), or NULL: the metrics are served in
  * plain HTTP, meant for loopback (or a trusted network). */
 const char *config_metrics_warning(const struct config *cfg);
 

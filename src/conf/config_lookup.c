@@ -80,8 +80,9 @@ const char *config_metrics_warning(const struct config *cfg)
 	    IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)ss)->sin6_addr))
 		return NULL;
 	snprintf(text, sizeof(text),
-	         "%s:%d: [metrics] listen: %s is not a loopback address: the metrics are served "
-	         "in plain HTTP to whoever connects; firewall the port or listen on 127.0.0.1",
+	         "%s:%d: [metrics] listen: warning: %s is not a loopback address: the metrics are "
+	         "served in plain HTTP to whoever connects; firewall the port or listen on "
+	         "127.0.0.1",
 	         cfg->path, cfg->metrics_listen_line, cfg->metrics_listen);
 	return text;
 }

@@ -136,8 +136,11 @@ int parent_metrics_prepare(struct config *cfg)
 		        strerror(errno));
 		return -1;
 	}
-	if (warning != NULL)
-		fprintf(stderr, "sealmail: warning: %s\n", warning);
+	if (warning != NULL) {
+		char v[4500];
+		fprintf(stderr, "sealmail: %s\n", warning);
+		log_warn("event=metrics-warning reason=%s", log_value(warning, v, sizeof(v)));
+	}
 	return 0;
 }
 

@@ -387,7 +387,7 @@ class NoMetrics(harness.ServerTestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         line = [n for n, ln in enumerate(srv.config_text.splitlines(), 1)
                 if ln.startswith("listen = 0.0.0.0")][0]
-        self.assertIn("%s:%d: [metrics] listen: 0.0.0.0:9154 is not a loopback address"
+        self.assertIn("%s:%d: [metrics] listen: warning: 0.0.0.0:9154 is not a loopback address"
                       % (srv.conf, line), p.stderr)
         srv2 = self.server_for(start=False, extra_config="[metrics]\nlisten = 127.0.0.1:9154\n")
         p = subprocess.run([harness.SEALMAIL_BIN, "config", "check", "-c", srv2.conf],
