@@ -106,6 +106,29 @@ def listening_inodes():
     return out
 
 
+def memory_holds(pid, needle, chunk=1 << 20):
+    """Whether a readable, writable mapping of PID (up to 1 GiB: not a
+    sanitizer's shadow) holds NEEDLE."""
+    with open("/proc/%d/maps" % pid) as maps, open("/proc/%d/mem" % pid, "rb", 0) as mem:
+        for line in maps:
+            fields = line.split()
+            if "rw" not in fields[1] or (len(fields) > 5 and fields[5] in ("[vvar]",
+                                                                           "[vsyscall]")):
+                continue
+            start, end = (int(x, 16) for x in fields[0].split("-"))
+            at = start if end - start <= 1 << 30 else end
+            while at < end:
+                try:
+                    mem.seek(at)
+                    data = mem.read(min(chunk + len(needle), end - at))
+                except (OSError, ValueError, OverflowError):
+                    break
+                if needle in data:
+                    return True
+                at += chunk
+    return False
+
+
 class Metrics(harness.ServerTestCase):
 
     @classmethod
@@ -362,6 +385,24 @@ class Metrics(harness.ServerTestCase):
             if m and m.group(1) in listening:
                 mine.append(listening[m.group(1)])
         self.assertEqual(mine, ["tcp port %d" % self.metrics_port])
+
+    def test_role_holds_no_secret(self):
+        # the users file's hashes and the private key's PEM: read by the
+        # parent, but never before the metrics role is forked
+        if os.geteuid() != 0:
+            self.fail("reading another process's memory needs root (run the tests as root)")
+        pid = self.metrics_pid()
+        with open(self.srv.users_path, "rb") as f:
+            hashes = [ln.split(b":")[1] for ln in f.read().splitlines() if b":$" in ln]
+        with open(self.srv.key_path, "rb") as f:
+            pem = [ln for ln in f.read().splitlines() if not ln.startswith(b"-----")]
+        self.assertTrue(hashes and len(pem) >= 2)
+        for needle in hashes + [pem[len(pem) // 2]]:
+            self.assertFalse(memory_holds(pid, needle), needle)
+        # the control: the lookup role checks passwords, and the scan finds them there
+        lookup = [int(m.group(1)) for m in PID_RE.finditer(self.srv.log())
+                  if m.group(2) == "lookup"][0]
+        self.assertTrue(memory_holds(lookup, hashes[0]))
 
     def test_region_is_read_only_in_the_metrics_role(self):
         pid = self.metrics_pid()
