@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -106,10 +107,13 @@ static int parent_metrics_bind(const struct config *cfg)
 {
 	int one = 1;
 
-	pm.listen_fd = socket(cfg->metrics_address.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	pm.listen_fd =
+	    socket(cfg->metrics_address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (pm.listen_fd < 0)
 		return -1;
 	setsockopt(pm.listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (cfg->metrics_address.ss_family == AF_INET6)
+		setsockopt(pm.listen_fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(pm.listen_fd, (const struct sockaddr *)&cfg->metrics_address,
 	         cfg->metrics_address_len) < 0 ||
 	    listen(pm.listen_fd, 64) < 0) {
