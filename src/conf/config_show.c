@@ -197,7 +197,9 @@ static void show_key(struct show *s, FILE *sec, const struct key_def *k, const c
 		        title, k->name);
 		s->bad = 1;
 	} else if (s->all || strcmp(value, dflt) != 0) {
-		if (*value)
+		if (*value == '#' || *value == ';') /* after a space it would start a comment */
+			fprintf(sec, "%s =%s\n", k->name, value);
+		else if (*value)
 			fprintf(sec, "%s = %s\n", k->name, value);
 		else
 			fprintf(sec, "#%s =\n", k->name);

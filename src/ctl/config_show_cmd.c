@@ -14,11 +14,7 @@
 
 static void show_usage(FILE *f)
 {
-	fprintf(f,
-	        "usage: sealmail config show [--all] [-c FILE]\n"
-	        "Prints the values that differ from the defaults; --all prints every key.\n"
-	        "Default FILE: %s\n",
-	        config_default_path());
+	fprintf(f, "usage: sealmail config show [--all] [-c FILE]\n");
 }
 
 int cmd_config_show(int argc, char **argv)

@@ -39,7 +39,7 @@ static void explain_usage(FILE *f)
 static int explain_parse(int argc, char **argv, struct explain_args *a)
 {
 	memset(a, 0, sizeof(*a));
-	a->config = CONFIG_DEFAULT_PATH;
+	a->config = config_default_path();
 	if (ctl_parse_options(argc, argv, "offline", &a->config, &a->offline, explain_usage) < 0 ||
 	    argc - optind != 1)
 		return -1;

@@ -37,7 +37,7 @@ static int forget_domain_ok(const char *domain)
 
 int cmd_policy_forget(int argc, char **argv)
 {
-	const char *config = CONFIG_DEFAULT_PATH;
+	const char *config = config_default_path();
 	char line[FORGET_DOMAIN_MAX + 32];
 	struct config *cfg;
 	int ch, r;

@@ -291,7 +291,7 @@ int cmd_send(int argc, char **argv)
 	size_t len;
 	int r;
 
-	o.config = getenv("SEALMAIL_CONFIG") ? getenv("SEALMAIL_CONFIG") : CONFIG_DEFAULT_PATH;
+	o.config = config_default_path();
 	if (send_parse(argc, argv, &o) < 0) {
 		send_usage();
 		return 2;

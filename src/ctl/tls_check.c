@@ -59,7 +59,7 @@ static void check_usage(FILE *f)
 static int check_parse(int argc, char **argv, struct check_args *a)
 {
 	memset(a, 0, sizeof(*a));
-	a->config = CONFIG_DEFAULT_PATH;
+	a->config = config_default_path();
 	if (ctl_parse_options(argc, argv, "self", &a->config, &a->self, check_usage) < 0)
 		return -1;
 	if (a->self)

@@ -30,7 +30,7 @@ static int tlsrpt_cmd_line(int argc, char **argv, char *buf, size_t size)
 	    !(send && argc == 2 && strcmp(argv[1], "--today") == 0))
 		return -1;
 	if (argc == 2 && (strlen(argv[1]) > TLSRPT_CMD_WORD_MAX || argv[1][0] == '\0' ||
-	                  strpbrk(argv[1], " \t\r\n") != NULL))
+	                  (show && argv[1][0] == '-') || strpbrk(argv[1], " \t\r\n") != NULL))
 		return -1;
 	snprintf(buf, size, "tls-report %s%s%s", argv[0], argc == 2 ? " " : "",
 	         argc == 2 ? argv[1] : "");
@@ -57,7 +57,7 @@ static int tlsrpt_cmd_words(int argc, char **argv, const char **config_r, char *
 
 int cmd_tls_report(int argc, char **argv)
 {
-	const char *config = CONFIG_DEFAULT_PATH;
+	const char *config = config_default_path();
 	char request[TLSRPT_CMD_WORD_MAX + 32], *words[3];
 	int n = tlsrpt_cmd_words(argc, argv, &config, words), r;
 	struct config *cfg;

@@ -57,7 +57,7 @@ static void user_usage(FILE *f)
 	           "       sealmail user list [-c FILE]\n"
 	           "--stdin: read the password from the first line of standard input instead "
 	           "of asking on the terminal\n"
-	           "Default FILE: " CONFIG_DEFAULT_PATH "\n");
+	           "FILE: -c FILE, else $SEALMAIL_CONFIG, else " CONFIG_DEFAULT_PATH "\n");
 }
 
 /* ---- arguments ---------------------------------------------------------- */
@@ -83,7 +83,7 @@ static int user_parse(int argc, char **argv, struct user_args *args)
 	int i = argc >= 2 ? user_action_index(argv[1]) : -1, ch;
 
 	memset(args, 0, sizeof(*args));
-	args->config = CONFIG_DEFAULT_PATH;
+	args->config = config_default_path();
 	if (i < 0)
 		return argc >= 2 && strcmp(argv[1], "-h") == 0 ? 1 : -1;
 	args->action = user_actions[i].action;

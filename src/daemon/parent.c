@@ -29,6 +29,7 @@
 #include "conf/config.h"
 #include "daemon/dispatcher.h"
 #include "daemon/limits.h"
+#include "daemon/parent_certs.h"
 #include "daemon/parent_metrics.h"
 #include "daemon/tls_settings.h"
 #include "lib/ipc.h"
@@ -610,16 +611,6 @@ static void parent_take_listeners(struct parent *p, const struct config *cfg, co
 	memcpy(p->listen_fds, fds, sizeof(p->listen_fds));
 }
 
-static void parent_log_certs(const struct parent *p)
-{
-	unsigned i;
-
-	for (i = 0; i < p->certs.n; i++)
-		log_info("event=certificate name=%s subject=\"%s\" not_after=\"%s\"",
-		         p->certs.certs[i].name[0] ? p->certs.certs[i].name : "default",
-		         p->certs.certs[i].subject, p->certs.certs[i].not_after);
-}
-
 /* SIGHUP: a new configuration and new certificates for new dispatchers; the
  * old dispatchers finish their sessions. Anything wrong keeps what runs. */
 static void parent_reload(struct parent *p)
@@ -631,7 +622,7 @@ static void parent_reload(struct parent *p)
 	char *errors = NULL, *text = NULL;
 	size_t text_len = 0;
 	const char *why;
-	unsigned i;
+	unsigned i, kept;
 
 	if (config_load_file(cfg, p->cfg->path, &text, &text_len, &errors) < 0) {
 		parent_log_errors("reload-failed", errors);
@@ -678,8 +669,9 @@ static void parent_reload(struct parent *p)
 		}
 	p->generation++;
 	parent_start_generation(p);
-	parent_log_certs(p);
-	log_info("event=reloaded generation=%u", p->generation);
+	kept = parent_certs_log(p->cfg, &p->certs); /* a warning when one stays old */
+	(kept ? log_warn : log_info)("event=reloaded generation=%u certificates_kept=%u",
+	                             p->generation, kept);
 }
 
 static void parent_signal_cb(evutil_socket_t sig, short what, void *arg)
@@ -804,6 +796,7 @@ static int parent_start_roles(struct parent *p)
 		log_error("event=fatal reason=\"certificate: %s\"", why);
 		return -1;
 	}
+	(void)parent_certs_log(p->cfg, &p->certs);
 	parent_send_users(p, 1);
 	p->ev_users = event_new(p->base, -1, EV_PERSIST, parent_users_timer_cb, p);
 	event_add(p->ev_users, &(struct timeval){0, PARENT_USERS_CHECK_MSEC * 1000});

@@ -50,7 +50,10 @@ const char *tls_last_error(void)
 	return buf;
 }
 
-/* Puts the PEM chain CERT_PEM (leaf first) and KEY_PEM into CTX. */
+/* Puts the PEM chain CERT_PEM (leaf first) and KEY_PEM into CTX. Returns
+ * 0, or the file *error_r is about: TLS_PEM_BAD_CERT, TLS_PEM_BAD_KEY,
+ * TLS_PEM_MISMATCH (both). */
+enum { TLS_PEM_BAD_CERT = -1, TLS_PEM_BAD_KEY = -2, TLS_PEM_MISMATCH = -3 };
 static int tls_ctx_use_pem(SSL_CTX *ctx, const char *cert_pem, const char *key_pem,
                            const char **error_r)
 {
@@ -66,7 +69,7 @@ static int tls_ctx_use_pem(SSL_CTX *ctx, const char *cert_pem, const char *key_p
 		if (!ok) {
 			BIO_free(bio);
 			*error_r = tls_last_error();
-			return -1;
+			return TLS_PEM_BAD_CERT;
 		}
 		first = 0;
 	}
@@ -74,7 +77,7 @@ static int tls_ctx_use_pem(SSL_CTX *ctx, const char *cert_pem, const char *key_p
 	ERR_clear_error();
 	if (first) {
 		*error_r = "no certificate found in the PEM file";
-		return -1;
+		return TLS_PEM_BAD_CERT;
 	}
 	bio = BIO_new_mem_buf(key_pem, -1);
 	key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
@@ -82,36 +85,16 @@ static int tls_ctx_use_pem(SSL_CTX *ctx, const char *cert_pem, const char *key_p
 	if (key == NULL) {
 		*error_r = "no private key found in the key file";
 		ERR_clear_error();
-		return -1;
+		return TLS_PEM_BAD_KEY;
 	}
 	if (SSL_CTX_use_PrivateKey(ctx, key) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
 		EVP_PKEY_free(key);
-		*error_r = "the private key does not match the certificate";
+		*error_r = "does not match the certificate";
 		ERR_clear_error();
-		return -1;
+		return TLS_PEM_MISMATCH;
 	}
 	EVP_PKEY_free(key);
 	return 0;
-}
-
-/* Fills subject and expiry of the leaf in PEM, for logs. */
-static void tls_pem_describe(struct tls_cert_pem *c)
-{
-	BIO *bio = BIO_new_mem_buf(c->cert_pem, -1);
-	X509 *x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
-	BIO *out;
-	int n;
-
-	BIO_free(bio);
-	if (x == NULL)
-		return;
-	X509_NAME_oneline(X509_get_subject_name(x), c->subject, sizeof(c->subject));
-	out = BIO_new(BIO_s_mem());
-	ASN1_TIME_print(out, X509_get0_notAfter(x));
-	n = BIO_read(out, c->not_after, sizeof(c->not_after) - 1);
-	c->not_after[n > 0 ? n : 0] = '\0';
-	BIO_free(out);
-	X509_free(x);
 }
 
 /* Reads one certificate + key pair and checks it by building a context. */
@@ -121,6 +104,7 @@ static int tls_cert_load_one(const struct tls_cert_file *cc, struct tls_cert_pem
 	static char err[8400];
 	SSL_CTX *ctx;
 	const char *why;
+	int r;
 
 	memset(c, 0, sizeof(*c));
 	strlcpy_checked(c->name, cc->name, sizeof(c->name));
@@ -136,13 +120,16 @@ static int tls_cert_load_one(const struct tls_cert_file *cc, struct tls_cert_pem
 		goto fail;
 	}
 	ctx = SSL_CTX_new(TLS_server_method());
-	if (tls_ctx_use_pem(ctx, c->cert_pem, c->key_pem, &why) < 0) {
-		snprintf(err, sizeof(err), "%s: %s", cc->certificate, why);
-		SSL_CTX_free(ctx);
-		goto fail;
-	}
+	r = tls_ctx_use_pem(ctx, c->cert_pem, c->key_pem, &why);
 	SSL_CTX_free(ctx);
-	tls_pem_describe(c);
+	if (r == TLS_PEM_MISMATCH)
+		snprintf(err, sizeof(err), "%s: the private key in %s %s", cc->certificate, cc->key,
+		         why);
+	else if (r < 0)
+		snprintf(err, sizeof(err), "%s: %s",
+		         r == TLS_PEM_BAD_KEY ? cc->key : cc->certificate, why);
+	if (r < 0)
+		goto fail;
 	return 0;
 fail:
 	*error_r = err;
@@ -267,9 +254,11 @@ int tls_cert_set_reload(const struct tls_settings *settings, const struct tls_ce
 			tls_cert_set_free(&n);
 			return -1;
 		}
-		log_warn("event=certificate-kept name=%s reason=\"%s\"",
+		log_warn("event=certificate-kept name=%s reason=\"%s\" effect=\"the certificate "
+		         "loaded before stays in service\"",
 		         prev->name[0] ? prev->name : "default", why);
 		tls_cert_copy(&n.certs[i], prev);
+		n.certs[i].kept = 1;
 	}
 	if (tls_client_ca_read(settings, &n, error_r) < 0 ||
 	    tls_outbound_ca_load(settings, &n, error_r) < 0) {

@@ -52,8 +52,7 @@ struct tls_cert_pem {
 	char name[256]; /* "" = default; otherwise the SNI name, maybe "*.x" */
 	char *cert_pem;
 	char *key_pem;
-	char not_after[64]; /* for logs */
-	char subject[256];
+	int kept; /* a reload could not load the file: this is the one from before */
 };
 
 struct tls_cert_set {

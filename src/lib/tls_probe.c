@@ -262,6 +262,18 @@ static X509 *tls_pem_cert(const char *pem, unsigned index)
 	return x;
 }
 
+int tls_pem_names_host(const char *pem, const char *host)
+{
+	X509 *x = tls_pem_cert(pem, 0);
+	int r;
+
+	if (x == NULL)
+		return -1;
+	r = tls_names_match(x, host);
+	X509_free(x);
+	return r;
+}
+
 unsigned tls_pem_count(const char *pem)
 {
 	BIO *bio = BIO_new_mem_buf(pem, -1);

@@ -90,6 +90,10 @@ void tls_probe_free(struct tls_probe **p);
  * HEX. Returns 0, or -1 with *error_r (no such certificate, ...). */
 int tls_tlsa_data_hex(const char *pem, unsigned index, unsigned selector, unsigned mtype,
                       char *hex, size_t size, const char **error_r);
+/* 1 when the first certificate of PEM names HOST (RFC 6125 as
+ * X509_check_host() checks it, no partial wildcards), 0 when not, -1 when
+ * PEM holds none. */
+int tls_pem_names_host(const char *pem, const char *host);
 /* How many certificates the PEM text holds. */
 unsigned tls_pem_count(const char *pem);
 /* The subject, issuer and validity of certificate INDEX of PEM, and whether

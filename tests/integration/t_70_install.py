@@ -189,7 +189,8 @@ class Install(harness.unittest.TestCase):
         p = subprocess.run([harness.SEALMAIL_BIN, "config", "show", "--help"], env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
         self.assertEqual(p.returncode, 0)
-        self.assertIn("Default FILE: %s\n" % conf, p.stdout.decode())
+        # "Default FILE: PATH" or "..., else PATH", as the usage ends
+        self.assertRegex(p.stdout.decode(), r"\s%s\n$" % re.escape(conf))
 
     def test_makefile_passes_the_directories(self):
         """make install hands PREFIX, sysconfdir, localstatedir to the
