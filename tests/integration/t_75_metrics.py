@@ -418,6 +418,55 @@ class Metrics(harness.ServerTestCase):
         self.assertTrue(maps[0].split()[1].startswith("r--"), maps[0])
 
 
+class MetricsReload(harness.ServerTestCase):
+
+    def test_rows_follow_names_across_a_reload_that_reorders_listeners(self):
+        port = harness.free_port()
+        srv = self.server_for(listeners={"first": "optional", "second": "optional"},
+                              submit_socket=True,
+                              extra_config="[metrics]\nlisten = 127.0.0.1:%d\n" % port)
+        srv.wait_log(r"role=metrics .*event=metrics-ready")
+
+        def scrape():
+            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port,
+                                        timeout=harness.TIMEOUT) as r:
+                return parse_page(r.read().decode())
+        with harness.SMTP(srv.port("first")) as c:
+            c.noop()
+        first = {"listener": "first", "protocol": "smtp"}
+        second = {"listener": "second", "protocol": "smtp"}
+        wait_for(lambda: value(scrape(), "sealmail_sessions_total", **first) == 2,
+                 what="first's sessions: the harness's probe and ours")
+        before = scrape()
+        # the same listeners, second written first
+        with open(srv.conf) as f:
+            text = f.read()
+        a = text.index("[listen first]")
+        b = text.index("[listen second]")
+        end = text.index("\n[", b) + 1 if "\n[" in text[b:] else len(text)
+        with open(srv.conf, "w") as f:
+            f.write(text[:a] + text[b:end] + "\n" + text[a:b] + text[end:])
+        old = {int(m.group(1)) for m in PID_RE.finditer(srv.log())
+               if m.group(2) == "dispatcher"}
+        mark = srv.log_mark()
+        srv.reload()
+        srv.wait_log(r"event=reloaded ", since=mark)
+        # only the new generation accepts: every old dispatcher is gone
+        for pid in old:
+            srv.wait_log(r"event=dispatcher-exited pid=%d retired=yes" % pid, since=mark)
+        with harness.SMTP(srv.port("second")) as c:
+            c.noop()
+        wait_for(lambda: value(scrape(), "sealmail_sessions_total", **second) ==
+                 value(before, "sealmail_sessions_total", **second) + 1,
+                 what="the session on second counted as second's")
+        after = scrape()
+        self.assertEqual(value(after, "sealmail_sessions_total", **first),
+                         value(before, "sealmail_sessions_total", **first))
+        for (name, labels), v in before.items():
+            if name.endswith("_total"):
+                self.assertGreaterEqual(after[(name, labels)], v, name)
+
+
 class NoMetrics(harness.ServerTestCase):
 
     def test_without_the_section_there_is_no_role(self):
