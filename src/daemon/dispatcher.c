@@ -36,6 +36,7 @@
 #include "lib/util.h"
 #include "mail/envelope.h"
 #include "proto/lookup.h"
+#include "proto/metrics.h"
 #include "proto/queue.h"
 #include "smtp/mta.h"
 #include "smtp/smtp_session.h"
@@ -516,6 +517,7 @@ static void dispatcher_session_start(struct dispatcher *d, struct dispatcher_con
 	evutil_make_socket_nonblocking(fd);
 	evutil_make_socket_closeonexec(fd);
 	d->active++;
+	METRICS_LISTENER_COUNT(l->metrics_index, sessions);
 	if (!local) {
 		/* Answers go out as written. With Nagle, a reply written after
 		 * an earlier one still unacknowledged (a RCPT's after MAIL's,
@@ -572,6 +574,7 @@ static void dispatcher_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	for (i = 0; i < d->n_listeners; i++)
 		if (d->listeners[i] == lev)
 			l = &d->cfg->listeners[i];
+	METRICS_LISTENER_COUNT(l->metrics_index, connections);
 	/* trusted_networks (a relay's own clients) have no per-client limit,
 	 * as Postfix exempts mynetworks, and count in the total only (in their
 	 * address's bucket they would refuse the addresses sharing it); the
@@ -580,6 +583,7 @@ static void dispatcher_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	                        d->cfg->limits.connections, d->cfg->limits.connections_per_client,
 	                        &which) < 0) {
 		dispatcher_refuse(l, fd);
+		METRICS_LISTENER_COUNT(l->metrics_index, refused);
 		log_info("event=connection-refused reason=limit limit=%s", which);
 		return;
 	}
@@ -598,6 +602,7 @@ static const struct config_listener dispatcher_local_listener = {
     .protocol = LISTENER_SUBMISSION,
     .tls = LISTENER_TLS_NONE,
     .auth = LISTENER_AUTH_NONE,
+    .metrics_index = METRICS_LISTENER_LOCAL,
 };
 
 static void dispatcher_local_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
@@ -608,6 +613,7 @@ static void dispatcher_local_accept_cb(struct evconnlistener *lev, evutil_socket
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 
+	METRICS_LISTENER_COUNT(METRICS_LISTENER_LOCAL, connections);
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
 		close(fd);
 		return;

@@ -18,6 +18,7 @@
 #include "lib/util.h"
 #include "mail/delivery.h"
 #include "queue/queue_bounce.h"
+#include "queue/queue_metrics.h"
 #include "queue/queue_msg.h"
 #include "queue/queue_state_file.h"
 
@@ -54,6 +55,7 @@ static void queue_expire(struct queue *q, struct queue_msg *m, time_t now)
 		         r->last.text, m->attempts + 1);
 		strlcpy_checked(r->last.text, why, sizeof(r->last.text));
 		r->status = RCPT_FAILED;
+		queue_metrics_expired(r->via != NULL);
 		queue_expire_log(m, i, why);
 	}
 }

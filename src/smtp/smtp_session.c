@@ -25,6 +25,7 @@
 #include "conf/config.h"
 #include "lib/io.h"
 #include "lib/log.h"
+#include "proto/metrics.h"
 #include "lib/util.h"
 #include "mail/envelope.h"
 #include "smtp/smtp_parse.h"
@@ -419,6 +420,7 @@ static void smtp_session_io_cb(struct io *io, enum io_event event, void *arg)
 {
 	struct smtp_session *s = arg;
 
+	metrics_tls_event(s->listener->metrics_index, io, event, s->tls_started && !s->tls_active);
 	switch (event) {
 	case IO_DATA:
 		smtp_session_process(s);
