@@ -61,14 +61,18 @@ bench: build
 
 # CMake's install rules (the layout is in README.md, "Installing"); every
 # file goes under $(DESTDIR) when it is set.
-install: build
-	DESTDIR=$(DESTDIR) cmake --install build
+# What is installed is a packager's build: no -Werror, no fault points, no
+# tests (build/ is the tests' build and carries fault points).
+install: deps
+	@cmake -S . -B build-release $(DIR_FLAGS) $(CMAKE_FLAGS) -DBUILD_TESTING=OFF >/dev/null
+	@cmake --build build-release -j $(JOBS) --target sealmail
+	DESTDIR=$(DESTDIR) cmake --install build-release
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-release
 
 # Builds the Debian package from the committed tree, lints it, installs it
 # into a fresh root, sends it mail and purges it (scripts/package-check).

@@ -5,7 +5,8 @@
  * `sealmail SUBCOMMAND --help` its own. The configuration is -c FILE
  * (before or after the subcommand), else $SEALMAIL_CONFIG, else the
  * build's default (config_default_path()). Called as `sendmail`, it is
- * `sealmail send` with sendmail's options (ctl/send_cmd.c).
+ * `sealmail send` with sendmail's options (ctl/send_cmd.c); called as
+ * `mailq`, it lists the queue in sendmail's layout (ctl/mailq_cmd.c).
  */
 #include <getopt.h>
 #include <unistd.h>
@@ -23,6 +24,7 @@
 #include "ctl/ctl_client.h"
 #include "ctl/dns_records_cmd.h"
 #include "ctl/init_cmd.h"
+#include "ctl/mailq_cmd.h"
 #include "ctl/policy_cmd.h"
 #include "ctl/queue_forget_cmd.h"
 #include "ctl/send_cmd.h"
@@ -56,10 +58,15 @@ static const struct command commands[] = {
     {"config", "check", cmd_config_check, "config check [-c FILE]", ARGV_LAST},
     {"config", "show", cmd_config_show, "config show [--all] [-c FILE]", ARGV_LAST},
     {"queue", "list", cmd_queue, "queue list [-c FILE]", ARGV_NAME},
+    {"queue", "mailq", cmd_queue, "queue mailq [-c FILE]   (the layout of mailq)", ARGV_NAME},
     {"queue", "show", cmd_queue, "queue show ID [-c FILE]", ARGV_NAME},
-    {"queue", "flush", cmd_queue, "queue flush [ID] [-c FILE]", ARGV_NAME},
+    {"queue", "flush", cmd_queue,
+     "queue flush [ID] [-c FILE]   (an extra attempt now: the retry schedule stays)", ARGV_NAME},
     {"queue", "hold", cmd_queue, "queue hold ID [-c FILE]", ARGV_NAME},
-    {"queue", "release", cmd_queue, "queue release ID [--tls-override] [-c FILE]", ARGV_NAME},
+    {"queue", "release", cmd_queue,
+     "queue release ID [--tls-override] [-c FILE]   (ends the hold; delivery is attempted at "
+     "once)",
+     ARGV_NAME},
     {"queue", "delete", cmd_queue, "queue delete ID [-c FILE]", ARGV_NAME},
     {"policy", "forget", cmd_policy_forget, "policy forget DOMAIN [-c FILE]", ARGV_LAST},
     {"policy", "explain", cmd_policy_explain, "policy explain DOMAIN [--offline] [-c FILE]",
@@ -320,6 +327,8 @@ int main(int argc, char **argv)
 	proctitle_init(argc, argv);
 	if (strcmp(self, "sendmail") == 0)
 		return cmd_send(argc, argv);
+	if (strcmp(self, "mailq") == 0)
+		return cmd_mailq(argc, argv);
 	i = global_options(argc, argv);
 	if (i < argc && strcmp(argv[i], "help") == 0)
 		return command_help(argc - i - 1, argv + i + 1);

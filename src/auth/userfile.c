@@ -280,13 +280,15 @@ static int read_users(const char *path, int may_be_absent, struct userfile_text 
 	return 0;
 }
 
-/* Gives FD the mode, owner and group of the file T was read from (when
- * there was one); -1 with errno. */
+/* Gives FD the owner and group of the file T was read from (when there
+ * was one) and its mode, narrowed to USERFILE_DEFAULT_MODE: the file holds
+ * password hashes, which no other user may read, nor the group change;
+ * -1 with errno. */
 static int copy_attributes(int fd, const struct userfile_text *t)
 {
 	if (!t->exists)
 		return fchmod(fd, USERFILE_DEFAULT_MODE);
-	if (fchmod(fd, t->st.st_mode & 07777) < 0)
+	if (fchmod(fd, t->st.st_mode & USERFILE_DEFAULT_MODE) < 0)
 		return -1;
 	/* root can always, others only when it is theirs already or a group
 	 * they are in: an owner silently changed would lock the server out */

@@ -3,7 +3,8 @@
  * see lookup/users.h) for the "sealmail user" command. Comments, blank lines
  * and lines it does not understand are kept as they are. Every change is
  * atomic: under an exclusive flock on "PATH.lock" the file is read, written
- * whole to "PATH.tmp.PID" with the original's mode, owner and group, synced
+ * whole to "PATH.tmp.PID" with the original's owner, group and mode (no
+ * wider than USERFILE_DEFAULT_MODE), synced
  * and renamed over PATH, so the server (which re-reads the file when it
  * changes) never sees half of it.
  *
@@ -14,8 +15,9 @@
 #ifndef SEALMAIL_USERFILE_H
 #define SEALMAIL_USERFILE_H
 
-/* Mode of a users file created by userfile_add(): the server's parent
- * reads it as root, the group may be given read access. */
+/* Mode of a users file created by userfile_add(), and the widest any edit
+ * leaves (a wider one is narrowed to it): the server's parent reads it as
+ * root, the group may be given read access. */
 #define USERFILE_DEFAULT_MODE 0640
 
 /* Appends "ADDRESS:HASH" to PATH, which is created when absent. -1 when

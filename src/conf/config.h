@@ -78,6 +78,7 @@ struct config_listener {
 	char client_ca[4096]; /* PEM CA file: client certificates are requested and
 	                          checked against it; "" = none */
 	int line;             /* where the section starts, for messages */
+	unsigned metrics_index; /* its row in the metrics (proto/metrics.h); the parent sets it */
 };
 
 /* One certificate: the [tls] section is index 0 ("default"); [tls NAME]
@@ -242,6 +243,12 @@ struct config {
 	unsigned n_retry;
 	unsigned max_lifetime;  /* seconds before a deferred message bounces; 5d */
 	unsigned delay_warning; /* seconds before a delay notice; 4h; 0 = never */
+
+	/* [metrics] */
+	char metrics_listen[128]; /* "127.0.0.1:9154"; "" = no metrics role */
+	struct sockaddr_storage metrics_address; /* the same, parsed */
+	socklen_t metrics_address_len;           /* 0 when "" */
+	int metrics_listen_line;                 /* where listen was written */
 };
 
 /* Reads and validates PATH into *cfg (defaults first). Returns 0, or -1 with
@@ -287,6 +294,11 @@ int config_reload_message(struct config *running, const void *data, size_t len);
 /* The same from a decoded message (proto/ctl.h): the file's PATH and the
  * LEN octets of its TEXT. */
 int config_reload_text(struct config *running, const char *path, const char *text, size_t len);
+
+/* A warning for `config check` and the start-up log ("FILE:LINE: [metrics]
+ * listen: warning: ..." in a static buffer), or NULL: the metrics are served in
+ * plain HTTP, meant for loopback (or a trusted network). */
+const char *config_metrics_warning(const struct config *cfg);
 
 /* `sealmail config show`: writes CFG to OUT as INI that config_load()
  * reads back to the same values. With ALL, every key of every section,

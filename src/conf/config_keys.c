@@ -28,7 +28,7 @@
 static key_setter set_string, set_hostname, set_domains, set_user, set_count, set_size,
     set_duration, set_min_version, set_ciphers, set_ciphersuites, set_address, set_protocol,
     set_listener_tls, set_listener_auth, set_networks, set_resolver, set_port, set_retry, set_bool,
-    set_log, set_absolute_path;
+    set_log, set_absolute_path, set_metrics_listen;
 
 #define FIELD(base_enum, type, f)                                                                  \
 	.base = base_enum, .offset = offsetof(type, f), .size = sizeof(((type *)0)->f)
@@ -130,6 +130,7 @@ const struct key_def conf_keys[] = {
     IMAP(sessions_per_user, set_count, 1, 10000, NULL),
     IMAP(commands_per_second, set_count, 1, UINT_MAX, NULL),
     IMAP(bad_commands, set_count, 1, UINT_MAX, NULL),
+    {.section = SEC_METRICS, .name = "listen", .set = set_metrics_listen, CFG(metrics_listen)},
 };
 
 _Static_assert(ARRAY_LEN(conf_keys) == CONF_N_KEYS, "CONF_N_KEYS counts conf_keys[]");
@@ -384,6 +385,24 @@ static void set_address(struct parse_ctx *c, const struct key_def *k, const char
 		l->address_len = 0;
 }
 
+/* [metrics] listen: where the metrics role serves HTTP. */
+static void set_metrics_listen(struct parse_ctx *c, const struct key_def *k, const char *value)
+{
+	struct config *cfg = c->cfg;
+	const char *problem =
+	    conf_parse_address(value, &cfg->metrics_address, &cfg->metrics_address_len);
+	if (problem) {
+		cfg->metrics_address_len = 0;
+		conf_key_error(c,
+		               "'%s' is not valid: %s; write a.b.c.d:PORT, [IPv6]:PORT or *:PORT",
+		               value, problem);
+		return;
+	}
+	if (conf_store_string(c, k, value) < 0)
+		cfg->metrics_address_len = 0;
+	cfg->metrics_listen_line = c->line;
+}
+
 static const char *const protocol_names[] = {
     [LISTENER_SMTP] = "smtp",
     [LISTENER_SUBMISSION] = "submission",
@@ -577,6 +596,7 @@ static const struct {
     {set_ciphersuites, VALUE_STRING},
     {set_resolver, VALUE_STRING},
     {set_address, VALUE_STRING},
+    {set_metrics_listen, VALUE_STRING},
     {conf_set_tls_level, VALUE_STRING},
     {set_domains, VALUE_DOMAINS},
     {set_networks, VALUE_NETWORKS},

@@ -73,3 +73,24 @@ void config_pidfile(const struct config *cfg, char *buf, size_t size)
 	else
 		snprintf(buf, size, "%s/sealmail.pid", cfg->data_dir);
 }
+
+const char *config_metrics_warning(const struct config *cfg)
+{
+	const struct sockaddr_storage *ss = &cfg->metrics_address;
+	static char text[4400];
+
+	if (cfg->metrics_address_len == 0)
+		return NULL;
+	if (ss->ss_family == AF_INET &&
+	    (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127)
+		return NULL;
+	if (ss->ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)ss)->sin6_addr))
+		return NULL;
+	snprintf(text, sizeof(text),
+	         "%s:%d: [metrics] listen: warning: %s is not a loopback address: the metrics are "
+	         "served in plain HTTP to whoever connects; firewall the port or listen on "
+	         "127.0.0.1",
+	         cfg->path, cfg->metrics_listen_line, cfg->metrics_listen);
+	return text;
+}

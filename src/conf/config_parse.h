@@ -34,6 +34,7 @@ enum section_kind {
 	SEC_ROUTES,           /* likewise */
 	SEC_QUEUE,
 	SEC_IMAP,
+	SEC_METRICS,
 	N_SECTION_KINDS
 };
 
@@ -56,7 +57,7 @@ struct key_def {
 };
 
 /* The number of entries of conf_keys[]; config_keys.c checks it. */
-#define CONF_N_KEYS 71
+#define CONF_N_KEYS 72
 
 extern const struct key_def conf_keys[];
 
@@ -81,7 +82,7 @@ struct parse_ctx {
 	const char *long_value; /* value of a line too long for inih, or NULL */
 	const char *key;        /* key being set, for messages */
 	struct section server, tls, limits, submission, imap, dns, outbound, outbound_domains, routes,
-	    queue;
+	    queue, metrics;
 	struct section sni[CONFIG_MAX_CERTS - 1];
 	unsigned n_sni;
 	struct section listen[CONFIG_MAX_LISTENERS];

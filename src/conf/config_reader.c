@@ -129,11 +129,12 @@ static const char *const section_names[] = {
     [SEC_ROUTES] = "[routes]",
     [SEC_QUEUE] = "[queue]",
     [SEC_IMAP] = "[imap]",
+    [SEC_METRICS] = "[metrics]",
 };
 
 #define ALL_SECTIONS                                                                               \
 	"[server], [tls], [tls NAME], [limits], [listen NAME], [submission], [dns], [outbound], "  \
-	"[outbound.domains], [routes], [queue] or [imap]"
+	"[outbound.domains], [routes], [queue], [imap] or [metrics]"
 
 /* The sections written without a name, at most once, and where their
  * struct section is in struct parse_ctx. [tls] is one too, but shares its
@@ -152,6 +153,7 @@ static const struct {
     {"routes", SEC_ROUTES, offsetof(struct parse_ctx, routes)},
     {"queue", SEC_QUEUE, offsetof(struct parse_ctx, queue)},
     {"imap", SEC_IMAP, offsetof(struct parse_ctx, imap)},
+    {"metrics", SEC_METRICS, offsetof(struct parse_ctx, metrics)},
 };
 
 /* The struct section of single_sections[I] in C. */

@@ -298,6 +298,7 @@ int config_write(FILE *out, const struct config *cfg, int all)
 	show_section(&s, SEC_ROUTES, "routes", 0, 0, show_routes);
 	show_section(&s, SEC_QUEUE, "queue", 0, 0, NULL);
 	show_section(&s, SEC_IMAP, "imap", 0, 0, NULL);
+	show_section(&s, SEC_METRICS, "metrics", 0, 0, NULL);
 	free(s.def);
 	return s.bad ? -1 : 0;
 }

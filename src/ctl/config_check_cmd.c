@@ -159,6 +159,8 @@ int cmd_config_check(int argc, char **argv)
 	if ((cfg = ctl_config_load(config)) == NULL)
 		return 1;
 	r = config_check_files(cfg, &errors);
+	if (r == 0 && config_metrics_warning(cfg) != NULL)
+		fprintf(stderr, "%s\n", config_metrics_warning(cfg));
 	if (r < 0)
 		fprintf(stderr, "%s\n", errors);
 	else if (check_tls(cfg) > 0)

@@ -4,18 +4,22 @@
  * submission socket, speaking SMTP there; the server knows the local user
  * from the kernel. Options follow sendmail's: -f/-r SENDER, -t, -i, -oi;
  * the others sendmail programs pass (-F, -o..., -B, -N, -R, -V, -v, -bm)
- * are accepted and ignored.
+ * are accepted and ignored. A message without Date: or Message-ID: gets
+ * them, as with sendmail and Postfix.
  */
 #include "ctl/send_cmd.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conf/config.h"
@@ -135,6 +139,83 @@ static size_t send_strip_bcc(char *msg, size_t len)
 		i = end;
 	}
 	return len;
+}
+
+/* 1 when LINE (LEN octets, its line end included) is a header field's
+ * first line, "name:" with a name of printable characters (RFC 5322 2.2;
+ * white space before the colon as the obsolete syntax of RFC 5322 4.5
+ * allowed it, as mail_header_line_is() reads it), or continues one. */
+static int send_header_line(const char *line, size_t len, int in_field)
+{
+	size_t i;
+
+	if (len > 0 && (line[0] == ' ' || line[0] == '\t'))
+		return in_field && len > 1 && line[1] != '\n' && line[1] != '\r';
+	for (i = 0; i < len && line[i] > ' ' && line[i] < 0x7f && line[i] != ':'; i++)
+		;
+	if (i == 0)
+		return 0;
+	while (i < len && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	return i < len && line[i] == ':';
+}
+
+/* Date: and Message-ID: for a message given without them, as sendmail
+ * and Postfix's cleanup add them (RFC 5322 3.6: an origination date is
+ * required, a Message-ID should be there): at the end of the header, with
+ * the header's own line ends, an empty line after them when the message
+ * had no header or no empty line before its body. The Message-ID is the
+ * time and 64 random bits at the host name. Returns MSG, or a new copy
+ * (MSG freed); *LEN is updated. */
+static char *send_add_missing_fields(const struct config *cfg, char *msg, size_t *len)
+{
+	size_t at = 0, n = *len, add = 0;
+	int in_field = 0, has_date = 0, has_id = 0;
+	const char *eol = "\n";
+	char fields[1024], date[64], stamp[32];
+	uint64_t rnd = 0;
+	time_t now = time(NULL);
+	struct tm tm;
+	char *out;
+
+	while (at < n) {
+		const char *nl = memchr(msg + at, '\n', n - at);
+		size_t line = nl ? (size_t)(nl - (msg + at)) + 1 : n - at;
+		if (!send_header_line(msg + at, line, in_field))
+			break;
+		if (at == 0 && line >= 2 && msg[line - 2] == '\r')
+			eol = "\r\n";
+		has_date |= mail_header_line_is(msg + at, line, "Date");
+		has_id |= mail_header_line_is(msg + at, line, "Message-ID");
+		in_field = 1;
+		at += line;
+	}
+	if (has_date && has_id)
+		return msg;
+	if (at > 0 && msg[at - 1] != '\n') /* the last header line had no end */
+		add += (size_t)snprintf(fields, sizeof(fields), "%s", eol);
+	if (!has_date) {
+		rfc5322_date(now, date, sizeof(date));
+		add += (size_t)snprintf(fields + add, sizeof(fields) - add, "Date: %s%s", date, eol);
+	}
+	if (!has_id) {
+		if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+			rnd = (uint64_t)getpid() << 32 ^ (uint64_t)now;
+		gmtime_r(&now, &tm);
+		strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm);
+		add += (size_t)snprintf(fields + add, sizeof(fields) - add,
+		                        "Message-ID: <%s.%016" PRIx64 "@%s>%s", stamp, rnd,
+		                        cfg->hostname, eol);
+	}
+	if (at < n && msg[at] != '\n' && msg[at] != '\r') /* a body with no header before */
+		add += (size_t)snprintf(fields + add, sizeof(fields) - add, "%s", eol);
+	out = xmalloc(n + add);
+	memcpy(out, msg, at);
+	memcpy(out + at, fields, add);
+	memcpy(out + at + add, msg + at, n - at);
+	free(msg);
+	*len = n + add;
+	return out;
 }
 
 /* ---- the SMTP dialog ------------------------------------------------------- */
@@ -327,6 +408,7 @@ int cmd_send(int argc, char **argv)
 		fprintf(stderr, "sealmail send: no recipients\n");
 		return 1;
 	}
+	msg = send_add_missing_fields(cfg, msg, &len);
 	r = send_transaction(cfg, &o, hdr.addrs, hdr.n, msg, len);
 	mailbox_list_free(&hdr);
 	free(msg);

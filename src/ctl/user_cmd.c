@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -319,16 +320,36 @@ static void print_user(const char *address, int can_login, void *arg)
 	printf("%s%s\n", address, can_login ? "" : " (no login)");
 }
 
+/* After an edit of PATH, which had mode OLD before it (0: none): says on
+ * stderr when the edit narrowed a mode wider than 0640 (userfile.h). */
+static void user_mode_note(const char *path, unsigned old)
+{
+	unsigned wider = old & 07777 & ~(unsigned)USERFILE_DEFAULT_MODE;
+
+	if (wider == 0)
+		return;
+	fprintf(stderr,
+	        "sealmail user: %s was mode %04o (%s); it is %04o now\n", path, old & 07777,
+	        (wider & 0007) ? "other users could read or change the password hashes"
+	        : (wider & 0020) ? "its group could change the password hashes"
+	                         : "more than owner read-write and group read",
+	        old & USERFILE_DEFAULT_MODE);
+}
+
 /* Runs ARGS->action on the users file of CFG; ADDRESS is checked already. */
 static int user_run(const struct config *cfg, const struct user_args *args, const char *address)
 {
 	char hash[PASSWORD_HASH_MAX], *error = NULL;
+	struct stat st;
+	unsigned old_mode = 0;
 	int r = 0;
 
 	if (args->action == USER_ADD || args->action == USER_PASSWD)
 		r = new_hash(args, hash);
 	if (r < 0)
 		return 1;
+	if (args->action != USER_LIST && stat(cfg->users, &st) == 0)
+		old_mode = (unsigned)st.st_mode;
 	if (args->action == USER_ADD)
 		r = userfile_add(cfg->users, address, hash, &error);
 	else if (args->action == USER_PASSWD)
@@ -339,6 +360,8 @@ static int user_run(const struct config *cfg, const struct user_args *args, cons
 		r = userfile_list(cfg->users, print_user, NULL, &error);
 	if (r < 0)
 		fprintf(stderr, "sealmail user: %s\n", error ? error : "out of memory");
+	else if (args->action != USER_LIST)
+		user_mode_note(cfg->users, old_mode);
 	free(error);
 	explicit_bzero(hash, sizeof(hash));
 	if (fflush(stdout) != 0 && r == 0) {

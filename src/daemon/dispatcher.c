@@ -8,6 +8,7 @@
  * proto/lookup.h.
  */
 #include "daemon/dispatcher.h"
+#include "daemon/local_users.h"
 #include "daemon/dispatcher_private.h"
 
 #include <arpa/inet.h>
@@ -35,6 +36,7 @@
 #include "lib/util.h"
 #include "mail/envelope.h"
 #include "proto/lookup.h"
+#include "proto/metrics.h"
 #include "proto/queue.h"
 #include "smtp/mta.h"
 #include "smtp/smtp_session.h"
@@ -515,6 +517,7 @@ static void dispatcher_session_start(struct dispatcher *d, struct dispatcher_con
 	evutil_make_socket_nonblocking(fd);
 	evutil_make_socket_closeonexec(fd);
 	d->active++;
+	METRICS_LISTENER_COUNT(l->metrics_index, sessions);
 	if (!local) {
 		/* Answers go out as written. With Nagle, a reply written after
 		 * an earlier one still unacknowledged (a RCPT's after MAIL's,
@@ -533,8 +536,11 @@ static void dispatcher_session_start(struct dispatcher *d, struct dispatcher_con
 	if (s == NULL || (c = dispatcher_conn(d, handle)) == NULL)
 		return;
 	c->session = s;
-	if (local)
-		smtp_session_set_local(s, local_uid);
+	if (local) {
+		char name[64];
+		(void)local_users_name((uid_t)local_uid, name, sizeof(name));
+		smtp_session_set_local(s, local_uid, name);
+	}
 }
 
 /* Tells a client over the connection limits so in its own protocol (RFC
@@ -568,6 +574,7 @@ static void dispatcher_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	for (i = 0; i < d->n_listeners; i++)
 		if (d->listeners[i] == lev)
 			l = &d->cfg->listeners[i];
+	METRICS_LISTENER_COUNT(l->metrics_index, connections);
 	/* trusted_networks (a relay's own clients) have no per-client limit,
 	 * as Postfix exempts mynetworks, and count in the total only (in their
 	 * address's bucket they would refuse the addresses sharing it); the
@@ -576,6 +583,7 @@ static void dispatcher_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	                        d->cfg->limits.connections, d->cfg->limits.connections_per_client,
 	                        &which) < 0) {
 		dispatcher_refuse(l, fd);
+		METRICS_LISTENER_COUNT(l->metrics_index, refused);
 		log_info("event=connection-refused reason=limit limit=%s", which);
 		return;
 	}
@@ -594,6 +602,7 @@ static const struct config_listener dispatcher_local_listener = {
     .protocol = LISTENER_SUBMISSION,
     .tls = LISTENER_TLS_NONE,
     .auth = LISTENER_AUTH_NONE,
+    .metrics_index = METRICS_LISTENER_LOCAL,
 };
 
 static void dispatcher_local_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
@@ -604,6 +613,7 @@ static void dispatcher_local_accept_cb(struct evconnlistener *lev, evutil_socket
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 
+	METRICS_LISTENER_COUNT(METRICS_LISTENER_LOCAL, connections);
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
 		close(fd);
 		return;

@@ -30,10 +30,12 @@
 #include "daemon/dispatcher.h"
 #include "daemon/limits.h"
 #include "daemon/parent_changes.h"
+#include "daemon/local_users.h"
 #include "daemon/parent_certs.h"
 #include "daemon/parent_listen.h"
 #include "daemon/parent_log.h"
 #include "daemon/parent_ready.h"
+#include "daemon/parent_metrics.h"
 #include "daemon/tls_settings.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
@@ -44,6 +46,7 @@
 #include "lib/util.h"
 #include "lookup/lookup.h"
 #include "proto/ctl.h"
+#include "proto/metrics.h"
 #include "queue/queue.h"
 #include "store/store.h"
 
@@ -257,6 +260,7 @@ static void parent_run_role(struct parent *p, enum parent_role_kind kind, int sp
 	proctitle_set(comm, parent_role_names[kind]);
 	/* proof for tests: the parent reads keys only after this fork */
 	log_info("event=role-keys private_keys=%u", tls_cert_set_keys(&p->certs));
+	parent_metrics_enter(kind == ROLE_QUEUE ? METRICS_BLOCK_QUEUE : METRICS_BLOCKS);
 	if (kind == ROLE_LOOKUP) {
 		parent_drop_privileges(p, NULL);
 		if (chdir("/") < 0)
@@ -336,7 +340,10 @@ static void parent_start_dispatcher(struct parent *p, unsigned slot)
 		close(l[0]);
 		close(st[0]);
 		parent_title_dispatcher(slot);
+		parent_metrics_enter(slot);
 		snprintf(chroot_dir, sizeof(chroot_dir), "%s/empty", p->cfg->data_dir);
+		if (p->root) /* the chroot hides the password database */
+			local_users_snapshot();
 		parent_drop_privileges(p, p->root ? chroot_dir : NULL);
 		if (!p->root && chdir("/") < 0)
 			_exit(1);
@@ -461,6 +468,8 @@ static void parent_child_exited(struct parent *p, pid_t pid, int status)
 	unsigned i;
 
 	parent_ready_forget(&p->ready, pid);
+	if (parent_metrics_exited(pid, status))
+		return;
 	for (i = 0; i < N_ROLES; i++) {
 		if (pid != p->roles[i].pid)
 			continue;
@@ -571,6 +580,7 @@ static void parent_reload(struct parent *p)
 		return;
 	}
 	parent_take_listeners(p, cfg, fds);
+	parent_metrics_reload(cfg, p->cfg);
 	free(p->cfg);
 	p->cfg = cfg;
 	free(p->cfg_text);
@@ -773,6 +783,7 @@ static int parent_claim_pidfile(const struct parent *p)
 static int parent_stop(struct parent *p)
 {
 	parent_kill_all(p, SIGKILL);
+	parent_metrics_stop();
 	while (waitpid(-1, NULL, 0) > 0)
 		;
 	if (p->local_fd >= 0) {
@@ -814,6 +825,8 @@ int parent_main(const char *config_path, int foreground)
 		return 1;
 	}
 	p->local_fd = parent_bind_local(p->cfg, p->root);
+	if (parent_metrics_prepare(p->cfg) < 0)
+		return 1;
 	if (!foreground) {
 		parent_daemonize();
 		(void)pidfile_update();
@@ -821,6 +834,8 @@ int parent_main(const char *config_path, int foreground)
 	}
 	p->self = getpid();
 	p->limits = conn_limits_new();
+	parent_metrics_start(p->cfg, p->root, p->uid, p->gid, p->listen_fds, p->cfg->n_listeners,
+	                     p->local_fd);
 	p->base = event_base_new();
 	if (parent_ready_init(&p->ready, p->base, parent_ready_done, p) < 0)
 		fatal("event=fatal reason=\"readiness pipe: %s\"", strerror(errno));

@@ -21,6 +21,7 @@
 #include "lib/ipc.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "proto/metrics.h"
 #include "proto/lookup.h"
 #include "proto/proto.h"
 #include "proto/store.h"
@@ -162,6 +163,8 @@ static struct imap_reply imap_login_failed(struct imap_session *s, int tempfail)
 {
 	char v[ENVELOPE_ADDR_MAX + 8];
 
+	if (!tempfail)
+		METRICS_LISTENER_COUNT(s->listener->metrics_index, auth_failures);
 	log_info("event=imap-login-failed session=%s user=%s reason=%s", s->id,
 	         log_value(s->user, v, sizeof(v)), tempfail ? "tempfail" : "password");
 	s->user[0] = '\0';

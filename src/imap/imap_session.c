@@ -31,6 +31,7 @@
 #include "lib/ipc.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "proto/metrics.h"
 #include "proto/proto.h"
 #include "proto/store.h"
 
@@ -111,6 +112,7 @@ void imap_session_logged_in(struct imap_session *s)
 		io_clear_deadline(s->io);
 	imap_session_set_timeout(s);
 	imap_session_set_limits(s);
+	METRICS_LISTENER_COUNT(s->listener->metrics_index, auth_successes);
 	log_info("event=imap-login session=%s user=%s method=%s tls=%s%s%s", s->id,
 	         log_value(s->user, v, sizeof(v)), s->auth_method,
 	         s->tls_active ? s->tls_version : "none", s->tls_active ? "/" : "",
@@ -466,6 +468,7 @@ static void imap_session_io_cb(struct io *io, enum io_event event, void *arg)
 {
 	struct imap_session *s = arg;
 
+	metrics_tls_event(s->listener->metrics_index, io, event, s->tls_started && !s->tls_active);
 	s->in_event++;
 	switch (event) {
 	case IO_DATA:

@@ -59,6 +59,7 @@ struct io {
 	char *line; /* io_read_line()'s buffer */
 	size_t line_size;
 	char error[256];
+	enum io_tls_failure kind; /* why a handshake failed */
 };
 
 static void io_read_cb(struct bufferevent *bev, void *arg);
@@ -137,6 +138,7 @@ static void io_handshake_cb(evutil_socket_t fd, short what, void *arg)
 	struct io *io = arg;
 
 	snprintf(io->error, sizeof(io->error), "TLS handshake timed out");
+	io->kind = IO_TLS_FAIL_TIMEOUT;
 	io_notify(io, IO_TIMEOUT);
 }
 
@@ -222,6 +224,7 @@ static void io_set_error(struct io *io, int err)
 {
 	unsigned long e = io->tls != IO_TLS_NONE ? bufferevent_get_openssl_error(io->bev) : 0;
 
+	io->kind = io_tls_failure_of_error(e);
 	if (e != 0)
 		ERR_error_string_n(e, io->error, sizeof(io->error));
 	else if (io->tls == IO_TLS_HANDSHAKE)
@@ -252,6 +255,7 @@ static void io_event_cb(struct bufferevent *bev, short what, void *arg)
 		/* libevent stops the direction that timed out; the owner
 		 * decides what happens next, so both go on as they were. */
 		snprintf(io->error, sizeof(io->error), "timed out");
+		io->kind = IO_TLS_FAIL_TIMEOUT;
 		bufferevent_enable(bev, EV_WRITE);
 		io_update_read(io);
 		io_notify(io, IO_TIMEOUT);
@@ -259,6 +263,7 @@ static void io_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	if (what & BEV_EVENT_EOF) {
 		snprintf(io->error, sizeof(io->error), "connection closed by the peer");
+		io->kind = IO_TLS_FAIL_CLOSED;
 		io_notify(io, IO_CLOSED);
 		return;
 	}
@@ -274,6 +279,7 @@ struct io *io_new(struct event_base *base, int fd, io_callback *cb, void *arg)
 	struct io *io = xcalloc(1, sizeof(*io));
 
 	io->base = base;
+	io->kind = IO_TLS_FAIL_OTHER;
 	io->fd = fd;
 	io->fd_owned = 1;
 	io->cb = cb;
@@ -581,6 +587,11 @@ size_t io_output_length(const struct io *io)
 int io_output_full(const struct io *io)
 {
 	return io_output_length(io) > IO_OUTPUT_MAX;
+}
+
+enum io_tls_failure io_tls_failure(const struct io *io)
+{
+	return io->kind;
 }
 
 const char *io_error(const struct io *io)

@@ -46,6 +46,21 @@ enum io_event {
 	IO_CLOSED,    /* the peer closed the connection */
 };
 
+/* Why a server's TLS handshake failed, in a few kinds (the metrics'
+ * labels, io_tls_failure_words[]). */
+enum io_tls_failure {
+	IO_TLS_FAIL_PROTOCOL,    /* not TLS, or malformed (a garbage ClientHello) */
+	IO_TLS_FAIL_VERSION,     /* no protocol version in common */
+	IO_TLS_FAIL_CIPHER,      /* no cipher, group or signature algorithm in common */
+	IO_TLS_FAIL_CERTIFICATE, /* a client certificate was missing or did not verify */
+	IO_TLS_FAIL_ALERT,       /* the peer sent an alert (often: it distrusts our certificate) */
+	IO_TLS_FAIL_TIMEOUT,     /* the handshake deadline passed */
+	IO_TLS_FAIL_CLOSED,      /* the peer closed the connection */
+	IO_TLS_FAIL_OTHER,
+	IO_TLS_FAILURES
+};
+extern const char *const io_tls_failure_words[IO_TLS_FAILURES];
+
 typedef void io_callback(struct io *io, enum io_event event, void *arg);
 
 /* What the TLS handshake negotiated and what the peer proved. */
@@ -149,5 +164,10 @@ int io_output_full(const struct io *io);
 
 /* Why the last IO_ERROR or IO_TIMEOUT happened, for logs. */
 const char *io_error(const struct io *io);
+
+/* After IO_ERROR, IO_CLOSED or IO_TIMEOUT in a handshake: its kind. */
+enum io_tls_failure io_tls_failure(const struct io *io);
+/* The kind of OpenSSL error E (ERR_get_error()'s; 0 = other). */
+enum io_tls_failure io_tls_failure_of_error(unsigned long e);
 
 #endif

@@ -53,6 +53,9 @@ struct envelope {
 	 * (SMTP AUTH): for the Received-TLS: field, so no login name */
 	char listener[64];
 	int authenticated;
+	/* the SMTP AUTH identity the client logged in as, for `queue show`;
+	 * "" when it did not (or was queued before the name was kept) */
+	char auth_user[ENVELOPE_ADDR_MAX];
 	unsigned flags; /* ENVELOPE_* above */
 	unsigned n_rcpts;
 	struct envelope_rcpt *rcpts;

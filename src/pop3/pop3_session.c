@@ -27,6 +27,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "pop3/pop3_session_private.h"
+#include "proto/metrics.h"
 #include "proto/lookup.h"
 #include "proto/store.h"
 
@@ -143,6 +144,10 @@ void pop3_session_auth_done(struct pop3_session *s, int ok, const char *user)
 	if (s->wait != POP3_WAIT_AUTH)
 		return;
 	s->wait = POP3_WAIT_NONE;
+	if (ok == PROTO_AUTH_OK)
+		METRICS_LISTENER_COUNT(s->listener->metrics_index, auth_successes);
+	else if (ok != PROTO_AUTH_TEMPFAIL)
+		METRICS_LISTENER_COUNT(s->listener->metrics_index, auth_failures);
 	log_info("event=pop3-login session=%s client=%s user=%s method=%s result=%s", s->id,
 	         s->client, log_value(ok == PROTO_AUTH_OK ? user : s->user, v, sizeof(v)), s->mech,
 	         ok == PROTO_AUTH_OK         ? "ok"
@@ -314,6 +319,7 @@ static void pop3_session_io_cb(struct io *io, enum io_event event, void *arg)
 {
 	struct pop3_session *s = arg;
 
+	metrics_tls_event(s->listener->metrics_index, io, event, s->tls_started && !s->tls_active);
 	switch (event) {
 	case IO_DATA:
 		pop3_session_process(s);

@@ -92,6 +92,7 @@ void proto_envelope_encode(const struct envelope *env, struct ipc_writer *w)
 	ipc_put_u32(w, env->trusted != 0);
 	ipc_put_str(w, env->listener);
 	ipc_put_u32(w, env->authenticated != 0);
+	ipc_put_str(w, env->auth_user);
 	ipc_put_u32(w, env->flags);
 	ipc_put_u32(w, env->n_rcpts);
 	for (i = 0; i < env->n_rcpts; i++) {
@@ -127,6 +128,7 @@ static void proto_envelope_get(struct ipc_reader *r, struct envelope *env)
 	ipc_get_str(r, env->listener, sizeof(env->listener));
 	authenticated = ipc_get_u32(r);
 	env->authenticated = authenticated == 1;
+	ipc_get_str(r, env->auth_user, sizeof(env->auth_user));
 	flags = ipc_get_u32(r);
 	env->flags = flags & ENVELOPE_FLAGS_ALL;
 	n = ipc_get_u32(r);

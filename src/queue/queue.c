@@ -90,6 +90,7 @@
 #include "lib/util.h"
 #include "queue/queue_ctl.h"
 #include "queue/queue_local.h"
+#include "queue/queue_metrics.h"
 #include "queue/queue_msg.h"
 #include "queue/maildir.h"
 #include "queue/queue_private.h"
@@ -449,11 +450,14 @@ static void queue_batch_answer(struct queue *q, int sync_errno)
 {
 	struct queue_msg *m;
 	enum queue_result res = sync_errno == 0 ? QUEUE_RESULT_OK : queue_result_for(sync_errno);
+	uint64_t n = 0, received = 0;
 
 	while ((m = TAILQ_FIRST(&q->batch)) != NULL) {
 		int ok = res == QUEUE_RESULT_OK;
 
 		TAILQ_REMOVE(&q->batch, m, entry);
+		n++;
+		received += ok && m->peer != NULL; /* a client's, not a DSN of ours */
 		if (m->peer != NULL)
 			queue_send_commit_result(m->peer, m->request_id, res,
 			                         ok ? m->id : "cannot make the message stable");
@@ -468,6 +472,7 @@ static void queue_batch_answer(struct queue *q, int sync_errno)
 			queue_msg_free(m);
 		}
 	}
+	queue_metrics_commit(n, received);
 }
 
 static void queue_flush_cb(evutil_socket_t fd, short what, void *arg)
@@ -483,10 +488,12 @@ static void queue_flush_cb(evutil_socket_t fd, short what, void *arg)
 	 * at recovery, so the 250s need not wait for the renames to be (the
 	 * next sync covers them). */
 	if (have_batch) {
+		uint64_t start = now_usec();
 		ok = queue_sync(q, FAULT("queue/commit/sync")) == 0;
 		if (ok)
 			queue_batch_rename(q);
 		queue_batch_answer(q, ok ? 0 : errno);
+		queue_metrics_commit_took(now_usec() - start);
 	}
 	/* The deliveries, the messages just answered among them: copies to
 	 * tmp/, a sync, the renames into new/. */
@@ -519,6 +526,7 @@ static void queue_retry_cb(evutil_socket_t fd, short what, void *arg)
 	struct queue *q = arg;
 
 	queue_retry_due(q);
+	queue_metrics_gauges(q);
 	if (!TAILQ_EMPTY(&q->ready))
 		queue_schedule_flush(q);
 	(void)tls_memory_save(q->tls_seen, q->cfg.outbound_remember_tls);

@@ -5,8 +5,8 @@
  * user the queue runs as may connect (SO_PEERCRED). A request is one line;
  * the answer is an exit status line ("0" or "1") followed by text, then EOF.
  *
- *   queue list | show ID | flush [ID] | hold ID | release ID [--tls-override]
- *   | delete ID
+ *   queue list | mailq | show ID | flush [ID] | hold ID
+ *   | release ID [--tls-override] | delete ID
  *   policy forget DOMAIN
  *
  * `queue show` gives each recipient's record of its last remote attempt as
@@ -51,8 +51,6 @@ struct queue_ctl_conn {
 	uid_t uid;
 };
 
-static const char *const queue_list_names[] = {"ready", "active", "deferred"};
-
 static struct queue_msg_list *queue_list_at(struct queue *q, unsigned i)
 {
 	return i == 0 ? &q->ready : i == 1 ? &q->active : &q->deferred;
@@ -72,6 +70,16 @@ static struct queue_msg *queue_find(struct queue *q, const char *id, struct queu
 		return m;
 	}
 	return NULL;
+}
+
+/* T as "2026-12-01T19:50:00Z" ("" for none). */
+static void queue_ctl_time(time_t t, char *buf, size_t size)
+{
+	struct tm tm;
+
+	buf[0] = '\0';
+	if (t > 0 && gmtime_r(&t, &tm) != NULL)
+		strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 /* "5m", "2h", "3d". */
@@ -101,13 +109,34 @@ static int queue_ctl_load(struct queue *q, struct queue_msg *m, struct evbuffer 
 	return !was_loaded;
 }
 
-static const char *queue_rcpt_status_name(const struct queue_rcpt *r)
+/* The state words `queue list`, `queue show` and the README share. A
+ * recipient is pending (not tried yet), active (in the attempt in
+ * progress), deferred (tried, to be tried again at the message's next
+ * attempt; its last reason is shown), held (its message is on hold),
+ * delivered or bounced (failed for good: its DSN is due, if asked for). */
+static const char *queue_rcpt_state(const struct queue_msg *m, const struct queue_rcpt *r)
 {
 	if (r->inflight)
-		return "in-flight";
-	return r->status == RCPT_DELIVERED ? "delivered"
-	       : r->status == RCPT_FAILED  ? "failed"
-	                                   : "pending";
+		return "active";
+	if (r->status == RCPT_DELIVERED)
+		return "delivered";
+	if (r->status == RCPT_FAILED)
+		return "bounced";
+	if (m->held)
+		return "held";
+	return r->last.text[0] != '\0' || r->via != NULL ? "deferred" : "pending";
+}
+
+/* A message is held, active (an attempt in progress), deferred (tried:
+ * the next attempt is due at not_before) or pending (not tried yet). */
+static const char *queue_msg_state(const struct queue *q, const struct queue_msg *m,
+                                   const struct queue_msg_list *list)
+{
+	if (m->held)
+		return "held";
+	if (list == &q->active)
+		return "active";
+	return m->attempts > 0 ? "deferred" : "pending";
 }
 
 /* 1 when a pending recipient of M waits because TLS policy alone deferred
@@ -120,17 +149,22 @@ static int queue_msg_tls_held(const struct queue_msg *m)
 	return 0;
 }
 
-/* One "        key: value" line of a record; none for an empty VALUE.
- * Control characters become spaces, so each stays one line. */
+/* VALUE with control characters as spaces, so that it stays on its line. */
+static void queue_ctl_printable(struct evbuffer *out, const char *value)
+{
+	for (; *value != '\0'; value++) {
+		char c = (unsigned char)*value < 0x20 || *value == 0x7f ? ' ' : *value;
+		evbuffer_add(out, &c, 1);
+	}
+}
+
+/* One "        key: value" line of a record; none for an empty VALUE. */
 static void queue_ctl_field(struct evbuffer *out, const char *key, const char *value)
 {
 	if (value == NULL || value[0] == '\0')
 		return;
 	evbuffer_add_printf(out, "        %s: ", key);
-	for (; *value != '\0'; value++) {
-		char c = (unsigned char)*value < 0x20 || *value == 0x7f ? ' ' : *value;
-		evbuffer_add(out, &c, 1);
-	}
+	queue_ctl_printable(out, value);
 	evbuffer_add(out, "\n", 1);
 }
 
@@ -138,13 +172,11 @@ static void queue_ctl_field(struct evbuffer *out, const char *key, const char *v
 static void queue_ctl_record(const struct queue_rcpt *r, struct evbuffer *out)
 {
 	const struct queue_rcpt_record *rec = r->via;
-	char when[32] = "", held[DELIVERY_TEXT_MAX + 16];
-	struct tm tm;
+	char when[32], held[DELIVERY_TEXT_MAX + 16];
 
 	if (rec == NULL)
 		return;
-	if (rec->when > 0 && gmtime_r(&rec->when, &tm) != NULL)
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	queue_ctl_time(rec->when, when, sizeof(when));
 	queue_ctl_field(out, "attempted", when);
 	queue_ctl_field(out, "relay", rec->relay[0] ? rec->relay : "none");
 	queue_ctl_field(out, "tls", rec->tls[0] ? rec->tls : "none");
@@ -160,21 +192,26 @@ static void queue_ctl_record(const struct queue_rcpt *r, struct evbuffer *out)
 }
 
 /* One message's block in `queue list` / `queue show`. */
-static void queue_ctl_describe(struct queue *q, struct queue_msg *m, const char *state,
-                               int all_rcpts, struct evbuffer *out)
+static void queue_ctl_describe(struct queue *q, struct queue_msg *m,
+                               const struct queue_msg_list *list, int all_rcpts,
+                               struct evbuffer *out)
 {
 	time_t now = time(NULL);
 	char age[32], next[32], v[900];
+	const char *state = queue_msg_state(q, m, list);
 	int loaded = queue_ctl_load(q, m, out);
 	unsigned i;
 
 	if (loaded < 0)
 		return;
 	queue_age(now - m->arrival, age, sizeof(age));
-	queue_age(m->not_before > now ? m->not_before - now : 0, next, sizeof(next));
+	if (m->not_before > now)
+		queue_age(m->not_before - now, next, sizeof(next));
+	else
+		strlcpy_checked(next, "now", sizeof(next));
 	evbuffer_add_printf(out, "%s age=%s size=%" PRIu64 " from=<%s> state=%s attempts=%u", m->id,
-	                    age, m->body_len, m->env.sender, m->held ? "held" : state, m->attempts);
-	if (!m->held && strcmp(state, "deferred") == 0)
+	                    age, m->body_len, m->env.sender, state, m->attempts);
+	if (strcmp(state, "deferred") == 0)
 		evbuffer_add_printf(out, " next=%s", next);
 	if (queue_msg_tls_held(m))
 		evbuffer_add_printf(out, " held-by=tls-policy");
@@ -183,8 +220,8 @@ static void queue_ctl_describe(struct queue *q, struct queue_msg *m, const char 
 		const struct queue_rcpt *r = &m->rcpts[i];
 		if (!all_rcpts && r->status == RCPT_DELIVERED)
 			continue;
-		evbuffer_add_printf(out, "    to=<%s> status=%s", m->env.rcpts[i].addr,
-		                    queue_rcpt_status_name(r));
+		evbuffer_add_printf(out, "    to=<%s> state=%s", m->env.rcpts[i].addr,
+		                    queue_rcpt_state(m, r));
 		if (r->last.enhanced[0] != '\0')
 			evbuffer_add_printf(out, " dsn=%s", r->last.enhanced);
 		if (r->last.reply_code != 0)
@@ -211,15 +248,154 @@ static int queue_ctl_list(struct queue *q, struct evbuffer *out)
 	for (i = 0; i < 3; i++)
 		TAILQ_FOREACH(m, queue_list_at(q, i), entry)
 		{
-			queue_ctl_describe(q, m, queue_list_names[i], 0, out);
+			queue_ctl_describe(q, m, queue_list_at(q, i), 0, out);
 			n++;
 		}
 	evbuffer_add_printf(out, "%u message%s in the queue\n", n, n == 1 ? "" : "s");
 	return 0;
 }
 
+/* Who submitted M, in words: the SMTP AUTH identity when it is kept. */
+static void queue_ctl_auth_words(const struct envelope *env, char *buf, size_t size)
+{
+	if (env->auth_user[0] != '\0')
+		snprintf(buf, size, "%s (logged in with SMTP AUTH)", env->auth_user);
+	else if (env->authenticated)
+		snprintf(buf, size, "logged in, name not recorded (queued by a version that did not "
+		                    "keep it)");
+	else if (strcmp(env->listener, "local") == 0)
+		snprintf(buf, size, "none (local submission: the Received: header names the uid)");
+	else if (env->listener[0] == '\0')
+		snprintf(buf, size, "none (a notice this server wrote itself)");
+	else
+		snprintf(buf, size, "none (the client did not log in)");
+}
+
+/* The envelope's DSN and body parameters, explained (RFC 6152, RFC 3461). */
+static void queue_ctl_params(const struct queue_msg *m, struct evbuffer *out)
+{
+	const struct envelope *env = &m->env;
+	const char *ret = queue_msg_ret(m);
+
+	evbuffer_add_printf(out, "body: %s\n",
+	                    strcmp(env->body, "8bitmime") == 0 ? "8bitmime (BODY=8BITMIME)"
+	                    : strcmp(env->body, "7bit") == 0   ? "7bit (BODY=7BIT)"
+	                                                       : "7bit (no BODY= given)");
+	if (env->ret[0] == '\0')
+		evbuffer_add_printf(out, "ret: not requested (a bounce returns the headers only)\n");
+	else if (strcmp(ret, env->ret) != 0)
+		evbuffer_add_printf(out, "ret: hdrs (RET=FULL ignored: the client neither logged in "
+		                         "nor is trusted)\n");
+	else
+		evbuffer_add_printf(out, "ret: %s (RET=%s: a bounce returns %s)\n", ret,
+		                    strcmp(ret, "full") == 0 ? "FULL" : "HDRS",
+		                    strcmp(ret, "full") == 0 ? "the whole message"
+		                                             : "the headers only");
+	if (env->envid[0] == '\0')
+		evbuffer_add_printf(out, "envid: none (no ENVID= given)\n");
+	else
+		evbuffer_add_printf(out, "envid: %s (ENVID=, as given)\n", env->envid);
+}
+
+/* ---- `mailq` ----------------------------------------------------------------
+ *
+ * The sendmail / Postfix `mailq` layout, for the scripts and the fingers
+ * that expect it, in the columns of Postfix's long queue ids widened to
+ * ours: a heading, then per message its id marked "*" while a delivery is
+ * in progress or "!" when held, its size, arrival time (local time,
+ * asctime() without the year) and sender ("MAILER-DAEMON" for the null
+ * sender), then every recipient not yet delivered, each after its last
+ * deferral reason in parentheses (right-aligned to column 78) when it
+ * differs from the one before; "Mail queue is empty", or a trailer
+ * "-- N Kbytes in M Requests.". */
+
+#define MAILQ_COLUMNS "%-19s %8s %-19s %s\n"
+
+static void queue_ctl_mailq_msg(struct queue *q, struct queue_msg *m,
+                                const struct queue_msg_list *list, struct evbuffer *out)
+{
+	char when[32] = "??", id[sizeof(m->id) + 1], *nl;
+	const char *reason = "";
+	struct tm tm;
+	time_t arrival = m->arrival;
+	int loaded = queue_ctl_load(q, m, out);
+
+	if (loaded < 0)
+		return;
+	if (arrival > 0 && localtime_r(&arrival, &tm) != NULL && asctime_r(&tm, when) != NULL &&
+	    (nl = strchr(when, '\n')) != NULL)
+		*nl = '\0';
+	snprintf(id, sizeof(id), "%s%s", m->id, m->held ? "!" : list == &q->active ? "*" : "");
+	evbuffer_add_printf(out, "%-19s %8" PRIu64 " %-19.19s %s\n", id, m->body_len, when,
+	                    m->env.sender[0] ? m->env.sender : "MAILER-DAEMON");
+	for (unsigned i = 0; i < m->n_rcpts; i++) {
+		const struct queue_rcpt *r = &m->rcpts[i];
+		int pad = 76 - (int)strlen(r->last.text);
+
+		if (r->status == RCPT_DELIVERED)
+			continue;
+		if (r->last.text[0] != '\0' && strcmp(r->last.text, reason) != 0) {
+			reason = r->last.text;
+			evbuffer_add_printf(out, "%*s(", pad > 0 ? pad : 0, "");
+			queue_ctl_printable(out, reason);
+			evbuffer_add_printf(out, ")\n");
+		}
+		evbuffer_add_printf(out, MAILQ_COLUMNS, "", "", "", m->env.rcpts[i].addr);
+	}
+	if (loaded)
+		queue_msg_unload(m);
+}
+
+static int queue_ctl_mailq(struct queue *q, struct evbuffer *out)
+{
+	struct queue_msg *m;
+	uint64_t bytes = 0;
+	unsigned i, n = 0;
+
+	for (i = 0; i < 3; i++)
+		TAILQ_FOREACH(m, queue_list_at(q, i), entry)
+		{
+			if (n++ == 0)
+				evbuffer_add_printf(out, MAILQ_COLUMNS, "-----Queue ID------", "--Size--",
+				                    "---Arrival Time----", "--Sender/Recipient------");
+			else
+				evbuffer_add(out, "\n", 1);
+			queue_ctl_mailq_msg(q, m, queue_list_at(q, i), out);
+			bytes += m->body_len;
+		}
+	if (n == 0)
+		evbuffer_add_printf(out, "Mail queue is empty\n");
+	else
+		evbuffer_add_printf(out, "\n-- %" PRIu64 " Kbytes in %u Request%s.\n", bytes / 1024,
+		                    n, n == 1 ? "" : "s");
+	return 0;
+}
+
+/* `queue show ID`'s lines about the message as a whole, after its block. */
+static void queue_ctl_show_envelope(struct queue *q, struct queue_msg *m,
+                                    const struct queue_msg_list *list, struct evbuffer *out)
+{
+	char when[32], auth[ENVELOPE_ADDR_MAX + 64];
+	time_t now = time(NULL);
+
+	queue_ctl_time(m->arrival, when, sizeof(when));
+	evbuffer_add_printf(out, "arrived: %s\n", when);
+	if (strcmp(queue_msg_state(q, m, list), "deferred") == 0) {
+		queue_ctl_time(m->not_before > now ? m->not_before : now, when, sizeof(when));
+		evbuffer_add_printf(out, "next attempt: %s\n", when);
+	}
+	evbuffer_add_printf(out, "client: %s helo=%s tls=%s listener=%s\n",
+	                    strcmp(m->env.listener, "local") == 0 ? "local" : m->env.client,
+	                    m->env.helo, m->env.tls[0] ? m->env.tls : "none",
+	                    m->env.listener[0] ? m->env.listener : "none");
+	queue_ctl_auth_words(&m->env, auth, sizeof(auth));
+	evbuffer_add_printf(out, "auth: %s\n", auth);
+	queue_ctl_params(m, out);
+	evbuffer_add(out, "\n", 1);
+}
+
 /* `queue show ID`: the envelope, every recipient, the message's header. */
-static int queue_ctl_show(struct queue *q, struct queue_msg *m, const char *state,
+static int queue_ctl_show(struct queue *q, struct queue_msg *m, const struct queue_msg_list *list,
                           struct evbuffer *out)
 {
 	char head[65536];
@@ -227,14 +403,11 @@ static int queue_ctl_show(struct queue *q, struct queue_msg *m, const char *stat
 	ssize_t n;
 	char *end;
 
-	queue_ctl_describe(q, m, state, 1, out);
+	queue_ctl_describe(q, m, list, 1, out);
 	loaded = queue_ctl_load(q, m, out);
 	if (loaded < 0)
 		return 0;
-	evbuffer_add_printf(out, "client: %s helo=%s tls=%s\nbody: %s ret: %s envid: %s\n\n",
-	                    m->env.client, m->env.helo, m->env.tls[0] ? m->env.tls : "none",
-	                    m->env.body[0] ? m->env.body : "-", m->env.ret[0] ? m->env.ret : "-",
-	                    m->env.envid[0] ? m->env.envid : "-");
+	queue_ctl_show_envelope(q, m, list, out);
 	n = pread(m->fd, head, sizeof(head) - 1, (off_t)m->header_len);
 	if (n > 0) {
 		head[n] = '\0';
@@ -246,12 +419,18 @@ static int queue_ctl_show(struct queue *q, struct queue_msg *m, const char *stat
 	return 0;
 }
 
-/* Moves M to the ready list and wakes the flush. */
+/* Moves M to the ready list and wakes the flush. A deferred message's
+ * attempt is then an extra one: the time its next scheduled attempt was
+ * due is kept, so a failed manual attempt does not move the schedule. */
 static void queue_ctl_make_ready(struct queue *q, struct queue_msg *m, struct queue_msg_list *list)
 {
-	m->not_before = 0;
 	if (list == &q->ready || list == &q->active)
 		return;
+	if (m->attempts > 0 && !m->manual) {
+		m->manual = 1;
+		m->scheduled = m->not_before;
+	}
+	m->not_before = 0;
 	TAILQ_REMOVE(list, m, entry);
 	TAILQ_INSERT_TAIL(&q->ready, m, entry);
 	queue_schedule_flush(q);
@@ -416,17 +595,15 @@ static int queue_ctl_run(struct queue *q, char *line, uid_t uid, struct evbuffer
 	if (argc >= 2 && strcmp(argv[0], "queue") == 0) {
 		if (argc == 2 && strcmp(argv[1], "list") == 0)
 			return queue_ctl_list(q, out);
+		if (argc == 2 && strcmp(argv[1], "mailq") == 0)
+			return queue_ctl_mailq(q, out);
 		if (argc == 3 && strcmp(argv[1], "show") == 0) {
 			if ((m = queue_find(q, argv[2], &list)) == NULL) {
 				evbuffer_add_printf(out, "%s: no such message in the queue\n",
 				                    argv[2]);
 				return 1;
 			}
-			return queue_ctl_show(q, m,
-			                      list == &q->ready    ? "ready"
-			                      : list == &q->active ? "active"
-			                                           : "deferred",
-			                      out);
+			return queue_ctl_show(q, m, list, out);
 		}
 		if ((argc == 2 || argc == 3) && strcmp(argv[1], "flush") == 0)
 			return queue_ctl_flush(q, argc == 3 ? argv[2] : NULL, out);

@@ -38,6 +38,7 @@
 #include "lib/util.h"
 #include "mail/delivery.h"
 #include "queue/maildir.h"
+#include "queue/queue_metrics.h"
 #include "queue/queue_msg.h"
 #include "queue/queue_remote.h"
 #include "queue/queue_retry.h"
@@ -70,6 +71,7 @@ static void queue_rcpt_local_failed(struct queue_msg *m, unsigned i, const char 
 
 	snprintf(text, sizeof(text), "4.2.0 local delivery failed: %s", why);
 	delivery_status_set(&r->last, "4.2.0", 0, text);
+	queue_metrics_local(0);
 	log_warn("event=deferred id=%s to=%s relay=local reason=%s", m->id,
 	         log_address(m->env.rcpts[i].addr, a, sizeof(a)),
 	         log_value(r->last.text, v, sizeof(v)));
@@ -98,7 +100,9 @@ static void queue_received_tls(const struct envelope *env, char *out, size_t siz
 	char listener[sizeof(env->listener)];
 
 	queue_header_word(env->tls[0] ? env->tls : "none", tls, sizeof(tls));
-	queue_header_word(env->client, client, sizeof(client));
+	/* a local submission has no client address: none is made up */
+	queue_header_word(strcmp(env->listener, "local") == 0 ? "local" : env->client, client,
+	                  sizeof(client));
 	queue_header_word(env->helo, helo, sizeof(helo));
 	queue_header_word(env->listener, listener, sizeof(listener));
 	snprintf(out, size,
@@ -262,6 +266,7 @@ void queue_deliveries_finish(struct queue *q, struct queue_delivery *d, unsigned
 			m->rcpts[r].inflight = 0;
 			if (m->rcpts[r].status == RCPT_DELIVERED) {
 				char a[ENVELOPE_ADDR_MAX + 16];
+				queue_metrics_local(1);
 				log_info("event=delivered id=%s to=%s relay=local mailbox=%s",
 				         m->id, log_address(m->env.rcpts[r].addr, a, sizeof(a)),
 				         d[i].copies[j].new_path);

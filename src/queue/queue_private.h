@@ -61,6 +61,11 @@ struct queue_msg {
 	/* `queue release ID --tls-override`: the next attempt's tasks carry
 	 * MTA_TASK_TLS_OVERRIDE (not stored: one attempt, if it comes) */
 	int tls_override;
+	/* `queue flush` or `queue release` made the next attempt an extra one
+	 * (not stored): when it fails, the schedule stays where it was, at
+	 * SCHEDULED (queue_retry.c) */
+	int manual;
+	time_t scheduled;
 	int deleted;     /* by the operator: goes once nothing is in flight */
 	int unsynced;    /* a sync after its copies failed: files kept till one works */
 	int state_dirty; /* the state file could not be written: write it again */

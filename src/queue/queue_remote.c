@@ -33,6 +33,7 @@
 #include "lib/util.h"
 #include "mail/delivery.h"
 #include "policy/tls_seen.h"
+#include "queue/queue_metrics.h"
 #include "queue/queue_msg.h"
 #include "queue/queue_retry.h"
 #include "queue/queue_tlsrpt.h"
@@ -253,6 +254,7 @@ static void queue_rcpt_outcome(struct queue_msg *m, const struct mta_report *rep
 	log_value(res->status.text, v, sizeof(v));
 	log_address(m->env.rcpts[res->index].addr, to, sizeof(to));
 	queue_policy_words(report, pol, sizeof(pol));
+	queue_metrics_remote(res->outcome, report);
 	log_value(report->evidence, ev, sizeof(ev));
 	switch (res->outcome) {
 	case MTA_DELIVERED:

@@ -18,6 +18,7 @@
 #include "lib/util.h"
 #include "mail/delivery.h"
 #include "queue/queue_bounce.h"
+#include "queue/queue_metrics.h"
 #include "queue/queue_msg.h"
 #include "queue/queue_state_file.h"
 
@@ -54,14 +55,40 @@ static void queue_expire(struct queue *q, struct queue_msg *m, time_t now)
 		         r->last.text, m->attempts + 1);
 		strlcpy_checked(r->last.text, why, sizeof(r->last.text));
 		r->status = RCPT_FAILED;
+		queue_metrics_expired(r->via != NULL);
 		queue_expire_log(m, i, why);
 	}
+}
+
+/* When M's next attempt is due after one that failed. A scheduled attempt
+ * moves to the next step of [queue] retry (the last step repeats); a
+ * manual one (`queue flush`, `queue release`) is an extra attempt that
+ * leaves the schedule as it was: the next attempt stays when it was due,
+ * or, when that time has passed meanwhile, comes one current step from
+ * now. Neither touches the lifetime, counted from the arrival. */
+static void queue_next_attempt(struct queue *q, struct queue_msg *m, time_t now)
+{
+	unsigned last = q->cfg.n_retry - 1, step;
+
+	if (m->manual) {
+		m->manual = 0;
+		if (m->scheduled > now) {
+			m->not_before = m->scheduled;
+			return;
+		}
+		step = m->attempts - 1 < last ? m->attempts - 1 : last; /* attempts > 0 */
+		m->not_before = now + (time_t)q->cfg.retry[step];
+		return;
+	}
+	step = m->attempts < last ? m->attempts : last;
+	m->attempts++;
+	m->not_before = now + (time_t)q->cfg.retry[step];
 }
 
 void queue_attempt_done(struct queue *q, struct queue_msg *m)
 {
 	time_t now = time(NULL);
-	unsigned i, pending = 0, wait;
+	unsigned i, pending = 0;
 
 	if (m->unsynced) {
 		/* Not an attempt: what a flush did may not be on disk. The
@@ -84,9 +111,7 @@ void queue_attempt_done(struct queue *q, struct queue_msg *m)
 	}
 	queue_tls_policy_notice(q, m);
 	queue_delay_warning(q, m, now);
-	wait = q->cfg.retry[m->attempts < q->cfg.n_retry ? m->attempts : q->cfg.n_retry - 1];
-	m->attempts++;
-	m->not_before = now + (time_t)wait;
+	queue_next_attempt(q, m, now);
 	if (m->tls_override) /* released with --tls-override while in flight: now */
 		m->not_before = now;
 	queue_state_write(m);

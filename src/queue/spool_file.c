@@ -23,7 +23,9 @@ static int spool_value_ok(const char *s)
 
 char *spool_envelope_format(const struct envelope *env, size_t *len_r)
 {
-	size_t cap = 2048 + (size_t)env->n_rcpts * (2 * ENVELOPE_ADDR_MAX + 16), len;
+	/* the fixed records, auth-user's address, then the recipients */
+	size_t cap = 2048 + ENVELOPE_ADDR_MAX + (size_t)env->n_rcpts * (2 * ENVELOPE_ADDR_MAX + 16);
+	size_t len;
 	char *buf = xmalloc(cap);
 	unsigned i;
 	int n;
@@ -32,7 +34,8 @@ char *spool_envelope_format(const struct envelope *env, size_t *len_r)
 	    !spool_value_ok(env->helo) || !spool_value_ok(env->client) ||
 	    !spool_value_ok(env->tls) || !spool_value_ok(env->envid) ||
 	    strchr(env->envid, ' ') != NULL || !spool_value_ok(env->ret) ||
-	    !spool_value_ok(env->body) || !spool_value_ok(env->listener)) {
+	    !spool_value_ok(env->body) || !spool_value_ok(env->listener) ||
+	    !spool_value_ok(env->auth_user)) {
 		free(buf);
 		return NULL;
 	}
@@ -49,6 +52,8 @@ char *spool_envelope_format(const struct envelope *env, size_t *len_r)
 		len += (size_t)snprintf(buf + len, cap - len, "listener %s\n", env->listener);
 	if (env->authenticated)
 		len += (size_t)snprintf(buf + len, cap - len, "auth 1\n");
+	if (env->auth_user[0] != '\0')
+		len += (size_t)snprintf(buf + len, cap - len, "auth-user %s\n", env->auth_user);
 	for (i = 0; i < env->n_rcpts; i++) {
 		const struct envelope_rcpt *r = &env->rcpts[i];
 		if (!spool_value_ok(r->addr) || !spool_value_ok(r->orcpt) ||
@@ -124,6 +129,7 @@ static int spool_record(struct envelope *env, const char *key, size_t klen, cons
 	    {"ret", env->ret, sizeof(env->ret)},
 	    {"envid", env->envid, sizeof(env->envid)},
 	    {"listener", env->listener, sizeof(env->listener)},
+	    {"auth-user", env->auth_user, sizeof(env->auth_user)},
 	};
 	size_t i;
 

@@ -13,8 +13,9 @@
  * it load as 0 and files of plain mail stay readable by older versions),
  * "listener NAME" (the [listen NAME] it came in on) and "auth 1" (the client
  * logged in), each written only when set, so older files load as "" and 0
- * (files that have them are not readable by versions before them), an
- * empty line; then a fixed-size
+ * (files that have them are not readable by versions before them),
+ * "auth-user NAME" (the SMTP AUTH identity, for `queue show`; the same
+ * way: written only when set, files before it load as ""), an empty line; then a fixed-size
  * trailer "\nsealmail-env OFFSET CRC\n" (16 and 8 hex digits) giving where
  * the envelope starts, i.e. the message's length, and the CRC-32C of the
  * message, so that recovery can tell a complete file.

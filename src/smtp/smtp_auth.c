@@ -21,6 +21,7 @@
 #include "conf/config.h"
 #include "lib/base64.h"
 #include "lib/log.h"
+#include "proto/metrics.h"
 #include "lib/util.h"
 
 void smtp_auth_init(struct smtp_auth *a, const struct config *cfg,
@@ -280,6 +281,7 @@ static void smtp_auth_logged_in(struct smtp_auth *a, int by_certificate, const c
 		strlcpy_checked(a->owned[i], owned[i], sizeof(a->owned[0]));
 	a->n_owned = n_owned;
 	log_value(user, v, sizeof(v));
+	METRICS_LISTENER_COUNT(a->listener->metrics_index, auth_successes);
 	log_info("event=auth session=%s user=%s method=%s", a->session_id, v,
 	         by_certificate ? "certificate" : "password");
 	if (!by_certificate)
@@ -306,6 +308,7 @@ void smtp_auth_result(struct smtp_auth *a, int ok, int by_certificate, const cha
 		smtp_auth_logged_in(a, by_certificate, user, owned, n_owned, out);
 		return;
 	}
+	METRICS_LISTENER_COUNT(a->listener->metrics_index, auth_failures);
 	if (by_certificate) {
 		log_info("event=auth-failed session=%s user=%s method=certificate", a->session_id,
 		         log_value(a->login, v, sizeof(v)));

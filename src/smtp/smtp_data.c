@@ -71,6 +71,23 @@ void smtp_data_release(struct smtp_session *s)
 	s->data_len = 0;
 }
 
+/* The trace header of a local submission (`sealmail send`): no client
+ * host nor address, since none was there, but the submitting user the
+ * kernel named, as Postfix's "by HOST (Postfix, from userid UID)" does,
+ * with the login name when it is known (daemon/local_users.h). */
+static void smtp_received_local(struct smtp_session *s, char *buf, size_t size)
+{
+	char date[64], user[96] = "", rcpt[ENVELOPE_ADDR_MAX + 16] = "";
+
+	rfc5322_date(time(NULL), date, sizeof(date));
+	if (s->local_user[0] != '\0')
+		snprintf(user, sizeof(user), ", user %s", s->local_user);
+	if (s->envelope.n_rcpts == 1)
+		snprintf(rcpt, sizeof(rcpt), "\r\n\tfor <%s>", s->first_rcpt_display);
+	snprintf(buf, size, "Received: by %s (sealmail, from userid %u%s)\r\n\tid %s%s;\r\n\t%s\r\n",
+	         s->env->cfg->hostname, s->local_uid, user, s->queue_id, rcpt, date);
+}
+
 /* The trace header, RFC 5321 4.4, with RFC 3848 "with" types; the TLS
  * comment says how the hop was protected. */
 static void smtp_received_header(struct smtp_session *s, char *buf, size_t size)
@@ -85,8 +102,12 @@ static void smtp_received_header(struct smtp_session *s, char *buf, size_t size)
 	                   : utf8                           ? "UTF8SMTP"
 	                   : s->esmtp                       ? "ESMTP"
 	                                                    : "SMTP";
-	char who[ENVELOPE_ADDR_MAX + 64] = "", from[64];
+	char who[ENVELOPE_ADDR_MAX + 64] = "";
 
+	if (s->local) {
+		smtp_received_local(s, buf, size);
+		return;
+	}
 	rfc5322_date(time(NULL), date, sizeof(date));
 	if (s->tls_active)
 		snprintf(tls, sizeof(tls), "\r\n\t(version=%s cipher=%s bits=%d)", s->tls_version,
@@ -95,17 +116,9 @@ static void smtp_received_header(struct smtp_session *s, char *buf, size_t size)
 		snprintf(rcpt, sizeof(rcpt), "\r\n\tfor <%s>", s->first_rcpt_display);
 	if (s->auth.user[0] && cfg->log_auth_in_header)
 		snprintf(who, sizeof(who), "\r\n\t(authenticated as %s)", s->auth.user);
-	else if (s->local)
-		snprintf(who, sizeof(who), "\r\n\t(local submission)");
-	/* a local submission names the submitting user, as Postfix's "from
-	 * userid" and OpenSMTPD's "(uid N)" do; a socket has no address */
-	if (s->local)
-		snprintf(from, sizeof(from), "uid %u", s->local_uid);
-	else
-		snprintf(from, sizeof(from), "[%s]", s->client);
 	snprintf(buf, size,
-	         "Received: from %s (%s)\r\n\tby %s (sealmail) with %s id %s%s%s%s;\r\n\t%s\r\n",
-	         s->helo, from, cfg->hostname, with, s->queue_id, tls, who, rcpt, date);
+	         "Received: from %s ([%s])\r\n\tby %s (sealmail) with %s id %s%s%s%s;\r\n\t%s\r\n",
+	         s->helo, s->client, cfg->hostname, with, s->queue_id, tls, who, rcpt, date);
 }
 
 /* The spool file is there: the Received: header goes first, then 354. */
@@ -165,6 +178,7 @@ int smtp_data_open(struct smtp_session *s)
 	strlcpy_checked(s->envelope.helo, s->helo, sizeof(s->envelope.helo));
 	strlcpy_checked(s->envelope.listener, s->listener->name, sizeof(s->envelope.listener));
 	s->envelope.authenticated = s->auth.user[0] != '\0';
+	strlcpy_checked(s->envelope.auth_user, s->auth.user, sizeof(s->envelope.auth_user));
 	if (s->tls_active)
 		snprintf(s->envelope.tls, sizeof(s->envelope.tls), "%s/%s", s->tls_version,
 		         s->tls_cipher);

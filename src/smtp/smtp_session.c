@@ -25,6 +25,7 @@
 #include "conf/config.h"
 #include "lib/io.h"
 #include "lib/log.h"
+#include "proto/metrics.h"
 #include "lib/util.h"
 #include "mail/envelope.h"
 #include "smtp/smtp_parse.h"
@@ -419,6 +420,7 @@ static void smtp_session_io_cb(struct io *io, enum io_event event, void *arg)
 {
 	struct smtp_session *s = arg;
 
+	metrics_tls_event(s->listener->metrics_index, io, event, s->tls_started && !s->tls_active);
 	switch (event) {
 	case IO_DATA:
 		smtp_session_process(s);
@@ -482,10 +484,15 @@ struct smtp_session *smtp_session_new(const struct smtp_env *env, const struct c
 	return s;
 }
 
-void smtp_session_set_local(struct smtp_session *s, unsigned uid)
+void smtp_session_set_local(struct smtp_session *s, unsigned uid, const char *name)
 {
 	s->local = 1;
 	s->local_uid = uid;
+	/* only a plain login name goes into the Received: header */
+	if (strlen(name) < sizeof(s->local_user) && name[strspn(name, "abcdefghijklmnopqrstuvwxyz"
+	                                                              "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                                                              "0123456789._-$")] == '\0')
+		strlcpy_checked(s->local_user, name, sizeof(s->local_user));
 	s->trusted = 1;
 	snprintf(s->client, sizeof(s->client), "127.0.0.1");
 	snprintf(s->client_port, sizeof(s->client_port), "uid%u", uid % 100000);

@@ -57,8 +57,9 @@ struct smtp_env {
 struct smtp_session *smtp_session_new(const struct smtp_env *env, const struct config_listener *l,
                                       int fd, const struct sockaddr *sa, socklen_t salen,
                                       uint64_t handle);
-/* For the local submission socket: the client is the local user UID. */
-void smtp_session_set_local(struct smtp_session *s, unsigned uid);
+/* For the local submission socket: the client is the local user UID,
+ * whose login name is NAME ("" when unknown). */
+void smtp_session_set_local(struct smtp_session *s, unsigned uid, const char *name);
 
 /* Answers to the callbacks; see proto/proto.h for RESULT and OK. TARGETS
  * are the recipients an alias expands to (the address itself otherwise). */

@@ -65,6 +65,7 @@ struct smtp_session {
 	unsigned errors;
 	unsigned junk;         /* NOOP, RSET, HELP, VRFY since the last message */
 	unsigned local_uid;    /* local submission: who submitted (SO_PEERCRED) */
+	char local_user[64];   /* and that uid's login name, "" when unknown */
 	const char *deadline;  /* what the io's deadline is for ("helo", "data"), or NULL */
 	uint64_t data_started; /* usec (monotonic) when DATA began */
 	int tls_started;       /* the handshake began */

@@ -21,6 +21,7 @@ static void check_same(const struct envelope *a, const struct envelope *b)
 	CHECK(strcmp(a->envid, b->envid) == 0 && a->n_rcpts == b->n_rcpts);
 	CHECK(a->trusted == b->trusted && a->flags == b->flags);
 	CHECK(strcmp(a->listener, b->listener) == 0 && a->authenticated == b->authenticated);
+	CHECK(strcmp(a->auth_user, b->auth_user) == 0);
 	for (unsigned i = 0; i < a->n_rcpts; i++) {
 		CHECK(strcmp(a->rcpts[i].addr, b->rcpts[i].addr) == 0);
 		CHECK(strcmp(a->rcpts[i].orcpt, b->rcpts[i].orcpt) == 0);

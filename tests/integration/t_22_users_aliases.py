@@ -6,6 +6,7 @@ logged, and the aliases file is re-read without a restart.
 
 Addresses of this file: 127.22.0.0/16."""
 
+import os
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
@@ -88,6 +89,30 @@ class Users(harness.ServerTestCase):
         for u in harness.DEFAULT_USERS:
             self.assertIn(u + " (no login)", got)
         self.assertEqual(len(got), len(set(got)), got)
+
+    def test_edit_narrows_a_wide_mode(self):
+        # The users file holds password hashes: an edit leaves it no wider
+        # than 0640, owner kept, and says so when it narrowed it (README,
+        # Commands). The harness writes it 0644.
+        path = self.srv.users_path
+        os.chmod(path, 0o644)
+        owner = os.stat(path).st_uid
+        addr = "m%s@local.test" % token()[:8]
+        rc, out, err = self.user_cmd("add", addr, "--stdin", password="pw-%s" % token()[:8])
+        self.assertEqual((out, err), ("", "sealmail user: %s was mode 0644 (other users could "
+                                      "read or change the password hashes); it is 0640 now\n"
+                                      % path))
+        st = os.stat(path)
+        self.assertEqual((st.st_mode & 0o7777, st.st_uid), (0o640, owner))
+        # group-writable: narrowed too; a mode within 0640 is kept, silently
+        os.chmod(path, 0o660)
+        rc, out, err = self.user_cmd("passwd", addr, "--stdin", password="pw2-%s" % token()[:8])
+        self.assertEqual(err, "sealmail user: %s was mode 0660 (its group could change the "
+                         "password hashes); it is 0640 now\n" % path)
+        os.chmod(path, 0o600)
+        rc, out, err = self.user_cmd("del", addr)
+        self.assertEqual((out, err), ("", ""))
+        self.assertEqual(os.stat(path).st_mode & 0o7777, 0o600)
 
     def test_add_passwd_del_without_restart(self):
         addr = "u%s@local.test" % token()[:8]

@@ -200,12 +200,15 @@ class Install(harness.unittest.TestCase):
         p = harness.run(["make", "-n", "-C", SOURCE_DIR, "install", "PREFIX=/opt/p",
                          "sysconfdir=/opt/e", "localstatedir=/opt/v", "DESTDIR=/tmp/stage"])
         out = p.stdout.decode()
-        configure = [ln for ln in out.split("\n") if "cmake -S . -B build " in ln]
+        configure = [ln for ln in out.split("\n") if "cmake -S . -B build-release " in ln]
         self.assertEqual(len(configure), 1, out)
         for flag in ("-DCMAKE_INSTALL_PREFIX=/opt/p", "-DCMAKE_INSTALL_SYSCONFDIR=/opt/e",
-                     "-DCMAKE_INSTALL_LOCALSTATEDIR=/opt/v"):
+                     "-DCMAKE_INSTALL_LOCALSTATEDIR=/opt/v", "-DBUILD_TESTING=OFF"):
             self.assertIn(flag, configure[0].split(), out)
-        self.assertIn("DESTDIR=/tmp/stage cmake --install build", out)
+        # what is installed is a packager's build: no fault points, no -Werror
+        for flag in ("-DSEALMAIL_FAULTS=ON", "-DSEALMAIL_WERROR=ON"):
+            self.assertNotIn(flag, configure[0].split(), out)
+        self.assertIn("DESTDIR=/tmp/stage cmake --install build-release", out)
         p = harness.run(["make", "-n", "-C", SOURCE_DIR, "install"])
         out = p.stdout.decode()
         for flag in ("-DCMAKE_INSTALL_PREFIX=/usr/local", "-DCMAKE_INSTALL_SYSCONFDIR=/etc",

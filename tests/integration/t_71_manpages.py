@@ -174,7 +174,7 @@ class ManPages(harness.unittest.TestCase):
         self.assertEqual(sections, {
             "server", "tls", "tls mail.other.test", "limits", "listen mx",
             "listen submission", "listen imap", "listen pop3", "submission", "dns",
-            "outbound", "outbound.domains", "routes", "queue", "imap"})
+            "outbound", "outbound.domains", "routes", "queue", "imap", "metrics"})
 
     def test_every_key_in_sealmail_conf_5(self):
         keys = parse_ini_keys(self.show_all, commented_headers=False)

@@ -126,7 +126,7 @@ class ConfigShow(harness.unittest.TestCase):
 
     def test_all(self):
         out = self.show(self.conf, "--all")
-        self.assertEqual(out.count("\n[") + 1, 12, out)  # every section
+        self.assertEqual(out.count("\n[") + 1, 13, out)  # every section
         for line in ("dispatchers = 0", "recipients = 100", "data_timeout = 3m",
                      "helo = mx.local.test", "append_limit = 10M", "auth = required",
                      "auth = none", "port = 25", "remember_tls = 30d", "tls_report = yes",

@@ -33,15 +33,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # Every subcommand's words, as its usage line starts after "sealmail ".
 SUBCOMMANDS = [
     ["serve"], ["config", "check"],
-    ["queue", "list"], ["queue", "show"], ["queue", "flush"], ["queue", "hold"],
-    ["queue", "release"], ["queue", "delete"],
+    ["queue", "list"], ["queue", "mailq"], ["queue", "show"], ["queue", "flush"],
+    ["queue", "hold"], ["queue", "release"], ["queue", "delete"],
     ["policy", "forget"], ["policy", "explain"],
     ["tls-check"], ["tls-report", "show"], ["tls-report", "send"],
     ["user", "add"], ["user", "passwd"], ["user", "del"], ["user", "list"],
     ["send"], ["dns-records"], ["init"],
 ]
 # First words with several verbs: `NAME --help` lists them all.
-GROUPS = {"queue": ["list", "show", "flush", "hold", "release", "delete"],
+GROUPS = {"queue": ["list", "mailq", "show", "flush", "hold", "release", "delete"],
           "policy": ["forget", "explain"], "tls-report": ["show", "send"],
           "user": ["add", "passwd", "del", "list"], "config": ["check"]}
 
@@ -49,7 +49,7 @@ GROUPS = {"queue": ["list", "show", "flush", "hold", "release", "delete"],
 # it that far (the file named does not exist: the error says its path).
 READS_CONFIG = [
     ["serve", "-f"], ["config", "check"],
-    ["queue", "list"], ["queue", "show", "X1"], ["queue", "flush"],
+    ["queue", "list"], ["queue", "mailq"], ["queue", "show", "X1"], ["queue", "flush"],
     ["queue", "hold", "X1"], ["queue", "release", "X1", "--tls-override"],
     ["queue", "delete", "X1"],
     ["policy", "forget", "example.org"], ["policy", "explain", "example.org", "--offline"],

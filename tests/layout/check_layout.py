@@ -31,6 +31,7 @@ MAY_INCLUDE = {
     "lookup": {"lib", "mail", "proto", "conf", "policy", "auth", "dns"},
     "auth": {"lib", "mail", "proto", "conf"},
     "dns": {"lib", "mail", "proto", "conf"},
+    "metrics": {"lib", "mail", "proto", "conf"},
     "ctl": {"lib", "mail", "proto", "conf", "policy", "auth", "dns"},
     "daemon": None,  # wires everything
     ".": None,       # src/main.c

@@ -506,7 +506,7 @@ static void test_unknown_key(void **state)
 	expect_errors(*state, "hostname = h.test\n" LISTEN_PLAIN,
 	              "t.conf:1: hostname: not in a section; keys go under [server], [tls], [tls "
 	              "NAME], [limits], [listen NAME], [submission], [dns], [outbound], "
-	              "[outbound.domains], [routes], [queue] or [imap]");
+	              "[outbound.domains], [routes], [queue], [imap] or [metrics]");
 }
 
 static void test_unknown_section(void **state)
@@ -517,7 +517,7 @@ static void test_unknown_section(void **state)
 	              "[server name]\n[listen]\n[listen bad name]\n",
 	              "t.conf:3: [smtp]: unknown section; expected [server], [tls], [tls NAME], "
 	              "[limits], [listen NAME], [submission], [dns], [outbound], "
-	              "[outbound.domains], [routes], [queue] or [imap]\n"
+	              "[outbound.domains], [routes], [queue], [imap] or [metrics]\n"
 	              "t.conf:8: [server name]: [server] takes no name\n"
 	              "t.conf:9: [listen]: a name is required, e.g. [listen mx]\n"
 	              "t.conf:10: [listen bad name]: 'bad name' is not a valid listener name: use "
@@ -745,7 +745,7 @@ static void test_many_errors_together(void **state)
 	    "t.conf:6: recipients: given twice in [limits] (first at line 5)\n"
 	    "t.conf:7: [nonsense]: unknown section; expected [server], [tls], [tls "
 	    "NAME], [limits], [listen NAME], [submission], [dns], [outbound], "
-	    "[outbound.domains], [routes], [queue] or [imap]\n"
+	    "[outbound.domains], [routes], [queue], [imap] or [metrics]\n"
 	    "t.conf:9: tls: 'sometimes' is not one of none, optional, required, implicit\n"
 	    "t.conf:8: [listen mx] address: required, e.g. address = *:25\n"
 	    "t.conf:0: [tls] certificate: required because listener 'mx' uses tls = "

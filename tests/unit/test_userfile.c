@@ -1,6 +1,6 @@
 /*
  * test_userfile.c: editing the users file: add, passwd, del, list; what is
- * kept as it was (comments, other lines, mode); atomic replacement.
+ * kept as it was (comments, other lines, mode, no wider than 0640); atomic replacement.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -237,7 +237,7 @@ static void test_every_line_of_a_duplicate(void **state)
 	assert_string_equal(contents(f->path), "b@local.test:*\n");
 }
 
-static void test_mode_kept(void **state)
+static void test_mode_kept_or_narrowed(void **state)
 {
 	struct fixture *f = *state;
 	struct stat st;
@@ -246,11 +246,20 @@ static void test_mode_kept(void **state)
 	assert_int_equal(userfile_add(f->path, "a@local.test", "*", &f->error), 0);
 	assert_int_equal(stat(f->path, &st), 0);
 	assert_int_equal(st.st_mode & 07777, USERFILE_DEFAULT_MODE);
-	/* an existing file keeps its own */
+	/* an existing file keeps its own, narrowed to 0640: no other user
+	 * reads the hashes, nor does the group change them */
 	assert_int_equal(chmod(f->path, 0604), 0);
 	assert_int_equal(userfile_add(f->path, "b@local.test", "*", &f->error), 0);
 	assert_int_equal(stat(f->path, &st), 0);
-	assert_int_equal(st.st_mode & 07777, 0604);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(chmod(f->path, 0666), 0);
+	assert_int_equal(userfile_set_hash(f->path, "b@local.test", "$y$z", &f->error), 0);
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0640);
+	assert_int_equal(chmod(f->path, 0440), 0);
+	assert_int_equal(userfile_set_hash(f->path, "b@local.test", "$y$w", &f->error), 0);
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0440);
 	assert_int_equal(chmod(f->path, 0600), 0);
 	assert_int_equal(userfile_set_hash(f->path, "b@local.test", "$y$x", &f->error), 0);
 	assert_int_equal(stat(f->path, &st), 0);
@@ -302,7 +311,7 @@ int main(void)
 	    T(test_add_list_passwd_del), T(test_duplicate_and_unknown),
 	    T(test_bad_arguments),       T(test_missing_file),
 	    T(test_other_lines_kept),    T(test_every_line_of_a_duplicate),
-	    T(test_mode_kept),           T(test_replaced_atomically),
+	    T(test_mode_kept_or_narrowed),           T(test_replaced_atomically),
 	    T(test_symlink_followed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,40 @@
+/*
+ * parent_metrics.h: the parent's side of the metrics ([metrics] listen):
+ * the shared counters region (proto/metrics.h), the listening socket, and
+ * the metrics role's process. Without [metrics] listen every function
+ * does nothing: no region, no socket, no role.
+ */
+#ifndef SEALMAIL_PARENT_METRICS_H
+#define SEALMAIL_PARENT_METRICS_H
+
+#include <sys/types.h>
+
+struct config;
+
+/* Before the roles are forked: maps the region, gives CFG's listeners
+ * their rows, and binds [metrics] listen. Returns 0, or -1 after saying
+ * why on stderr. */
+int parent_metrics_prepare(struct config *cfg);
+
+/* Forks the metrics role (before any other role: it then inherits no
+ * channel); in the child, closes the N_FDS descriptors FDS, the parent's
+ * sockets. As root it runs as UID/GID, chrooted to data_dir/empty. */
+void parent_metrics_start(const struct config *cfg, int root, uid_t uid, gid_t gid, const int *fds,
+                          unsigned n_fds, int local_fd);
+
+/* On reload: rows for the new configuration's listeners (the names seen
+ * before keep theirs). */
+void parent_metrics_reload(struct config *cfg, const struct config *old);
+
+/* In a forked role: keeps block BLOCK only (METRICS_BLOCKS: none). */
+void parent_metrics_enter(unsigned block);
+
+/* 1 when PID was the metrics role (logged: the server runs on without
+ * metrics), else 0. */
+int parent_metrics_exited(pid_t pid, int status);
+
+/* Ends the metrics role: SIGTERM, then SIGKILL if it has not exited
+ * within a few seconds. */
+void parent_metrics_stop(void);
+
+#endif
