@@ -302,34 +302,37 @@ static int send_body(struct send_conn *c, const char *msg, size_t len)
 	return 0;
 }
 
+/* Connects to the server's local submission socket: [server] submit_socket
+ * when set, else the two defaults in turn, data_dir/submit.sock (a server
+ * not started as root) before /run/sealmail/submit.sock (one started as
+ * root), so that this configuration's own server is reached first even when
+ * another one, started as root, runs on the same machine. */
 static int send_connect(const struct config *cfg)
 {
-	static const char *const fallback = "/run/sealmail/submit.sock";
+	char paths[2][sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct sockaddr_un sun;
-	int fd, tries;
+	int fd, tries, n, err[2] = {0, 0};
 
-	for (tries = 0; tries < 2; tries++) {
+	n = cfg->submit_socket[0] != '\0' ? 1 : 2;
+	config_submit_socket(cfg, 0, paths[0], sizeof(paths[0]));
+	config_submit_socket(cfg, 1, paths[1], sizeof(paths[1]));
+	for (tries = 0; tries < n; tries++) {
 		memset(&sun, 0, sizeof(sun));
 		sun.sun_family = AF_UNIX;
-		if (cfg->submit_socket[0] != '\0')
-			snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", cfg->submit_socket);
-		else if (tries == 0)
-			snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", fallback);
-		else
-			config_submit_socket(cfg, 0, sun.sun_path, sizeof(sun.sun_path));
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", paths[tries]);
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
 			return fd;
+		err[tries] = errno;
 		if (fd >= 0)
 			close(fd);
-		/* a configured socket is tried once; otherwise the default for
-		 * root, then the one under data_dir */
-		if (cfg->submit_socket[0] != '\0' || tries == 1) {
-			fprintf(stderr, "sealmail send: cannot reach the server at %s: %s\n",
-			        sun.sun_path, strerror(errno));
-			break;
-		}
 	}
+	if (n == 1)
+		fprintf(stderr, "sealmail send: cannot reach the server at %s: %s\n", paths[0],
+		        strerror(err[0]));
+	else
+		fprintf(stderr, "sealmail send: cannot reach the server at %s: %s, nor at %s: %s\n",
+		        paths[0], strerror(err[0]), paths[1], strerror(err[1]));
 	return -1;
 }
 

@@ -1,0 +1,71 @@
+#!/usr/bin/python3
+"""`sealmail send` with no [server] submit_socket reaches the server of its
+own configuration. A server not started as root listens on
+data_dir/submit.sock, one started as root on /run/sealmail/submit.sock; the
+client cannot tell which, so it tries data_dir/submit.sock first: the other
+order hands the message to whatever system server (started as root) runs on
+the same machine, which answers 250 and keeps it, while this configuration's
+server never sees it.
+
+The server runs as the unprivileged `sealmail` user (scripts/deps creates
+it); the order of the client's connect() calls is read with strace."""
+
+import os
+import pwd
+import re
+import subprocess
+import sys
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import harness  # noqa: E402
+from harness import token  # noqa: E402
+
+BOB = "bob@local.test"
+
+
+def sealmail_user():
+    try:
+        return pwd.getpwnam("sealmail")
+    except KeyError:
+        raise AssertionError("no user 'sealmail' (scripts/deps creates it)")
+
+
+def unix_connects(trace):
+    """The submission sockets (AF_UNIX paths ending in submit.sock, not
+    nscd's) the traced process connect()ed to, in order."""
+    with open(trace) as f:
+        paths = re.findall(r'connect\(\d+, \{sa_family=AF_UNIX, sun_path="([^"]*)"', f.read())
+    return [p for p in paths if p.endswith("/submit.sock")]
+
+
+class SubmitDefault(harness.ServerTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        if os.geteuid() != 0:
+            cls.wrapper = None
+        else:
+            pw = sealmail_user()
+            cls.wrapper = ["setpriv", "--reuid=%d" % pw.pw_uid, "--regid=%d" % pw.pw_gid,
+                           "--clear-groups"]
+        harness.need_tool("strace", "strace")
+
+    def test_send_reaches_data_dir_socket_first(self):
+        srv = self.server_for(listeners={"mx": "optional"}, wrapper=self.wrapper)
+        sock = os.path.join(srv.data_dir, "submit.sock")
+        harness.wait_for(lambda: os.path.exists(sock), what=sock)
+        tok = token()
+        trace = os.path.join(srv.dir, "send.strace")
+        p = subprocess.run(["strace", "-f", "-qq", "-e", "trace=connect", "-o", trace,
+                            harness.SEALMAIL_BIN, "send", "-c", srv.conf, BOB],
+                           input=b"Subject: default socket %s\n\nbody\n" % tok.encode(),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr.decode(errors="replace"))
+        paths = unix_connects(trace)
+        self.assertEqual(paths[:1], [sock], "connect() order: %r" % paths)
+        harness.wait_for(lambda: [m for m in srv.messages(BOB) if tok.encode() in m],
+                         what="the message in bob's mailbox")
+
+
+if __name__ == "__main__":
+    harness.main()
