@@ -4,7 +4,8 @@
  * submission socket, speaking SMTP there; the server knows the local user
  * from the kernel. Options follow sendmail's: -f/-r SENDER, -t, -i, -oi;
  * the others sendmail programs pass (-F, -o..., -B, -N, -R, -V, -v, -bm)
- * are accepted and ignored. A message without Date: or Message-ID: gets
+ * are accepted and ignored; -bp lists the queue, -bi does nothing, the
+ * other -b modes are refused. A message without Date: or Message-ID: gets
  * them, as with sendmail and Postfix.
  */
 #include "ctl/send_cmd.h"
@@ -24,6 +25,7 @@
 
 #include "conf/config.h"
 #include "ctl/ctl_client.h"
+#include "ctl/mailq_cmd.h"
 #include "lib/util.h"
 #include "mail/dotstuff.h"
 #include "mail/mail_header.h"
@@ -37,6 +39,8 @@ struct send_opts {
 	const char *sender;
 	int from_headers; /* -t */
 	int dot_ends;     /* without -i: a line "." ends the input */
+	char mode;        /* -bX: 'm' (the default) reads a message, 'p' lists the
+	                     queue, 'i' (newaliases) has nothing to do */
 	const char *rcpts[SEND_MAX_RCPTS];
 	unsigned n_rcpts;
 };
@@ -54,6 +58,25 @@ static const char *send_optarg(int argc, char **argv, int *i)
 	if (*i + 1 < argc)
 		return argv[++*i];
 	return NULL;
+}
+
+/* sendmail's -bX modes: -bm (and -b alone) read a message, -bp lists the
+ * queue as mailq does, -bi (newaliases) has nothing to do, the server
+ * reading the aliases file by itself. Every other mode (-bs an SMTP session
+ * on stdin, -bv verifying addresses, -bd a daemon, ...) is refused: read as
+ * a message, its input would be sent as mail. */
+static int send_parse_mode(const char *a, struct send_opts *o)
+{
+	if (a[2] == '\0' || strcmp(a, "-bm") == 0)
+		o->mode = 'm';
+	else if (strcmp(a, "-bp") == 0 || strcmp(a, "-bi") == 0)
+		o->mode = a[2];
+	else {
+		fprintf(stderr, "sealmail send: %s is not supported: only -bm (read a message), "
+		                "-bp (list the queue) and -bi (nothing to do)\n", a);
+		return -1;
+	}
+	return 0;
 }
 
 static int send_parse(int argc, char **argv, struct send_opts *o)
@@ -80,8 +103,10 @@ static int send_parse(int argc, char **argv, struct send_opts *o)
 				o->sender = v;
 		} else if (strchr("FBNRVO", a[1]) != NULL && a[2] == '\0') {
 			i++; /* an ignored option with a separate value */
-		} else if (a[1] != 'o' && a[1] != 'v' && a[1] != 'b' &&
-		           strchr("FBNRV", a[1]) == NULL) {
+		} else if (a[1] == 'b') {
+			if (send_parse_mode(a, o) < 0)
+				return -1;
+		} else if (a[1] != 'o' && a[1] != 'v' && strchr("FBNRV", a[1]) == NULL) {
 			return -1;
 		}
 	}
@@ -368,7 +393,7 @@ out:
 
 int cmd_send(int argc, char **argv)
 {
-	struct send_opts o = {.dot_ends = 1};
+	struct send_opts o = {.dot_ends = 1, .mode = 'm'};
 	char sender[600], *msg;
 	struct mailbox_list hdr = {0};
 	struct config *cfg;
@@ -379,6 +404,12 @@ int cmd_send(int argc, char **argv)
 	if (send_parse(argc, argv, &o) < 0) {
 		send_usage();
 		return 2;
+	}
+	if (o.mode == 'i')
+		return 0;
+	if (o.mode == 'p') {
+		char *mailq_argv[] = {"mailq", "-c", (char *)o.config, NULL};
+		return cmd_mailq(3, mailq_argv);
 	}
 	if ((cfg = ctl_config_load(o.config)) == NULL)
 		return 1;

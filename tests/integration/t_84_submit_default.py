@@ -7,6 +7,11 @@ order hands the message to whatever system server (started as root) runs on
 the same machine, which answers 250 and keeps it, while this configuration's
 server never sees it.
 
+And sendmail's -b modes: -bp lists the queue (as mailq), -bi (newaliases)
+exits at once without reading stdin, and -bs or -bv, which a caller means as
+"an SMTP session" or "verify only", are usage errors: read as a message
+their input would be sent as mail.
+
 The server runs as the unprivileged `sealmail` user (scripts/deps creates
 it); the order of the client's connect() calls is read with strace."""
 
@@ -65,6 +70,54 @@ class SubmitDefault(harness.ServerTestCase):
         self.assertEqual(paths[:1], [sock], "connect() order: %r" % paths)
         harness.wait_for(lambda: [m for m in srv.messages(BOB) if tok.encode() in m],
                          what="the message in bob's mailbox")
+
+
+class SendmailModes(harness.ServerTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = cls.class_server(listeners={"mx": "optional"}, submit_socket=True)
+
+    def run_send(self, *args, input=b"", timeout=30):
+        p = subprocess.run([harness.SEALMAIL_BIN, "send", "-c", self.srv.conf] + list(args),
+                           input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=timeout)
+        return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+
+    def test_bp_lists_the_queue_as_mailq(self):
+        rc, out, err = self.run_send("-bp")
+        mailq = subprocess.run([harness.SEALMAIL_BIN, "queue", "mailq", "-c", self.srv.conf],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        self.assertEqual((rc, err), (0, ""), out)
+        self.assertEqual(out, mailq.stdout.decode(errors="replace"))
+        self.assertNotEqual(out, "")
+
+    def test_bi_does_not_read_stdin(self):
+        # stdin stays open: a -bi that waited for a message would time out
+        p = subprocess.Popen([harness.SEALMAIL_BIN, "send", "-c", self.srv.conf, "-bi"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        try:
+            rc = p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            raise AssertionError("sendmail -bi waited for standard input")
+        finally:
+            p.stdin.close()
+        out, err = p.stdout.read(), p.stderr.read()
+        p.stdout.close()
+        p.stderr.close()
+        self.assertEqual((rc, out, err), (0, b"", b""))
+
+    def test_bs_and_bv_send_nothing(self):
+        for mode in ("-bs", "-bv"):
+            tok = token()
+            rc, out, err = self.run_send(mode, BOB, input=b"Subject: %s %s\n\nbody\n"
+                                         % (mode.encode(), tok.encode()))
+            self.assertEqual(rc, 2, (mode, out, err))
+            self.assertIn("sealmail send: %s is not supported" % mode, err)
+            self.assertEqual(self.srv.events("queued"), [], self.srv.log_tail())
 
 
 if __name__ == "__main__":
