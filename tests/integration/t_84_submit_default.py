@@ -10,7 +10,8 @@ server never sees it.
 And sendmail's -b modes: -bp lists the queue (as mailq), -bi (newaliases)
 exits at once without reading stdin, and -bs or -bv, which a caller means as
 "an SMTP session" or "verify only", are usage errors: read as a message
-their input would be sent as mail.
+their input would be sent as mail. The log's connect and disconnect lines
+of a local submission say client=local, not a made-up 127.0.0.1.
 
 The server runs as the unprivileged `sealmail` user (scripts/deps creates
 it); the order of the client's connect() calls is read with strace."""
@@ -109,6 +110,24 @@ class SendmailModes(harness.ServerTestCase):
         p.stdout.close()
         p.stderr.close()
         self.assertEqual((rc, out, err), (0, b"", b""))
+
+    def test_log_names_no_made_up_address(self):
+        # the Unix socket has no client address: the log says "local", as the
+        # Received-TLS: field does, not 127.0.0.1
+        mark = self.srv.log_mark()
+        tok = token()
+        rc, out, err = self.run_send(BOB, input=b"Subject: log %s\n\nbody\n" % tok.encode())
+        self.assertEqual(rc, 0, err)
+        [queued] = harness.wait_for(lambda: self.srv.events("queued", mark), what="queued")
+        session = queued["session"]
+
+        def of_session(name):
+            return [e for e in self.srv.events(name, mark) if e.get("session") == session]
+        harness.wait_for(lambda: of_session("disconnect"), what="disconnect")
+        [connect], [disconnect] = of_session("connect"), of_session("disconnect")
+        self.assertEqual((connect["client"], connect["listener"]), ("local", "local"),
+                         connect["_line"])
+        self.assertEqual(disconnect["client"], "local", disconnect["_line"])
 
     def test_bs_and_bv_send_nothing(self):
         for mode in ("-bs", "-bv"):
