@@ -72,8 +72,10 @@ static int send_parse_mode(const char *a, struct send_opts *o)
 	else if (strcmp(a, "-bp") == 0 || strcmp(a, "-bi") == 0)
 		o->mode = a[2];
 	else {
-		fprintf(stderr, "sealmail send: %s is not supported: only -bm (read a message), "
-		                "-bp (list the queue) and -bi (nothing to do)\n", a);
+		fprintf(stderr,
+		        "sealmail send: %s is not supported: only -bm (read a message), "
+		        "-bp (list the queue) and -bi (nothing to do)\n",
+		        a);
 		return -1;
 	}
 	return 0;
