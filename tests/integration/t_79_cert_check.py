@@ -296,6 +296,16 @@ class StartupLog(harness.ServerTestCase):
             self.assertIn("level=warning", w["_line"])
             self.assertEqual(w["file"], srv.cert_path)
 
+    def test_certificate_for_another_name_logged(self):
+        # what config check warns about, the start-up log says too
+        srv = self.started(cert=full_chain(), sni_certs={"mail.other.test": full_chain()})
+        sni = [w for w in srv.events("certificate-warning") if w.get("name") == "mail.other.test"]
+        self.assertEqual([w["reason"] for w in sni],
+                         ["the certificate does not name mail.other.test: clients and MTA-STS "
+                          "senders that check the name will refuse it"], srv.log_tail())
+        self.assertEqual([w for w in srv.events("certificate-warning")
+                          if w.get("name") == "default"], [], srv.log_tail())
+
     def test_reload_with_broken_certificate(self):
         srv = self.started(cert=full_chain(), sni_certs={})
         old_subject = openssl_leaf(srv.cert_path)[0]
