@@ -281,6 +281,22 @@ static int cmd_serve(int argc, char **argv)
 	return parent_main(config, foreground);
 }
 
+/* Whether `queue VERB` takes NARGS words after it: an ID for show, hold,
+ * release and delete, none for list and mailq, either for flush; and
+ * --tls-override (OVERRIDE) for release only. Checked here, so that a
+ * missing ID is a usage error rather than a request the server calls
+ * unknown. */
+static int queue_words_ok(const char *verb, int nargs, int override)
+{
+	if (override && strcmp(verb, "release") != 0)
+		return 0;
+	if (strcmp(verb, "list") == 0 || strcmp(verb, "mailq") == 0)
+		return nargs == 0;
+	if (strcmp(verb, "flush") == 0)
+		return nargs <= 1;
+	return nargs == 1;
+}
+
 static int cmd_queue(int argc, char **argv)
 {
 	const char *config = config_default_path();
@@ -296,7 +312,8 @@ static int cmd_queue(int argc, char **argv)
 			argc--;
 			break;
 		}
-	if (parse_options(argc, argv, &config, NULL) < 0 || optind >= argc || argc - optind > 2) {
+	if (parse_options(argc, argv, &config, NULL) < 0 || optind >= argc ||
+	    !queue_words_ok(argv[optind], argc - optind - 1, override)) {
 		usage(stderr, "queue", optind < argc ? argv[optind] : NULL);
 		return 2;
 	}

@@ -5,7 +5,8 @@
  * reads them (tls_cert_set_load()) and the TLS contexts built from them
  * as a dispatcher builds them (tls_server_new()). Then what serve starts
  * with but clients would trip over (lib/cert_info.h): a leaf without its
- * chain, a certificate close to expiry, warnings on stderr; an expired
+ * chain, a certificate close to expiry or one that does not name the
+ * host name (or its [tls NAME]), warnings on stderr; an expired
  * one, an error. Errors and warnings say FILE:LINE: [section] key: PATH.
  */
 #include "ctl/config_check_cmd.h"
@@ -21,6 +22,7 @@
 #include "daemon/tls_settings.h"
 #include "lib/cert_info.h"
 #include "lib/tls.h"
+#include "lib/tls_probe.h"
 #include "lib/util.h"
 
 static void config_check_usage(FILE *f)
@@ -55,6 +57,23 @@ static int check_cert_problems(const char *where, const char *path, const char *
 	return errors;
 }
 
+/* Warns when certificate I does not name what it is chosen for: [tls] the
+ * host name ([server] hostname, the MX name senders and MTA-STS check),
+ * [tls NAME] its NAME (asked for by SNI). serve runs with it, but clients
+ * that check the name refuse it. */
+static void check_cert_name(const struct config *cfg, unsigned i, const char *where,
+                            const char *pem)
+{
+	const char *name = i == 0 ? cfg->hostname : cfg->certs[i].name;
+
+	if (tls_pem_names_host(pem, name) == 0)
+		fprintf(stderr,
+		        "%s: %s: warning: the certificate does not name %s (%s): clients and "
+		        "MTA-STS senders that check the name will refuse it\n",
+		        where, cfg->certs[i].certificate, name,
+		        i == 0 ? "[server] hostname" : "the name of its section");
+}
+
 /* Loads certificate I alone, as serve loads it, and looks at it.
  * Returns how many errors (said on stderr). */
 static int check_one_cert(const struct config *cfg, const struct tls_settings *all, unsigned i)
@@ -79,6 +98,7 @@ static int check_one_cert(const struct config *cfg, const struct tls_settings *a
 	}
 	errors = check_cert_problems(where, cfg->certs[i].certificate, set.certs[0].cert_pem,
 	                             CERT_FILE_SERVER);
+	check_cert_name(cfg, i, where, set.certs[0].cert_pem);
 	if (cert_info_read(set.certs[0].cert_pem, 0, &leaf) == 0)
 		printf("%s %s: subject %s, issuer %s, %u in the chain, expires %s\n", section,
 		       cfg->certs[i].certificate, leaf.subject, leaf.issuer,

@@ -4,7 +4,8 @@
  * submission socket, speaking SMTP there; the server knows the local user
  * from the kernel. Options follow sendmail's: -f/-r SENDER, -t, -i, -oi;
  * the others sendmail programs pass (-F, -o..., -B, -N, -R, -V, -v, -bm)
- * are accepted and ignored. A message without Date: or Message-ID: gets
+ * are accepted and ignored; -bp lists the queue, -bi does nothing, the
+ * other -b modes are refused. A message without Date: or Message-ID: gets
  * them, as with sendmail and Postfix.
  */
 #include "ctl/send_cmd.h"
@@ -24,6 +25,7 @@
 
 #include "conf/config.h"
 #include "ctl/ctl_client.h"
+#include "ctl/mailq_cmd.h"
 #include "lib/util.h"
 #include "mail/dotstuff.h"
 #include "mail/mail_header.h"
@@ -37,6 +39,8 @@ struct send_opts {
 	const char *sender;
 	int from_headers; /* -t */
 	int dot_ends;     /* without -i: a line "." ends the input */
+	char mode;        /* -bX: 'm' (the default) reads a message, 'p' lists the
+	                     queue, 'i' (newaliases) has nothing to do */
 	const char *rcpts[SEND_MAX_RCPTS];
 	unsigned n_rcpts;
 };
@@ -54,6 +58,27 @@ static const char *send_optarg(int argc, char **argv, int *i)
 	if (*i + 1 < argc)
 		return argv[++*i];
 	return NULL;
+}
+
+/* sendmail's -bX modes: -bm (and -b alone) read a message, -bp lists the
+ * queue as mailq does, -bi (newaliases) has nothing to do, the server
+ * reading the aliases file by itself. Every other mode (-bs an SMTP session
+ * on stdin, -bv verifying addresses, -bd a daemon, ...) is refused: read as
+ * a message, its input would be sent as mail. */
+static int send_parse_mode(const char *a, struct send_opts *o)
+{
+	if (a[2] == '\0' || strcmp(a, "-bm") == 0)
+		o->mode = 'm';
+	else if (strcmp(a, "-bp") == 0 || strcmp(a, "-bi") == 0)
+		o->mode = a[2];
+	else {
+		fprintf(stderr,
+		        "sealmail send: %s is not supported: only -bm (read a message), "
+		        "-bp (list the queue) and -bi (nothing to do)\n",
+		        a);
+		return -1;
+	}
+	return 0;
 }
 
 static int send_parse(int argc, char **argv, struct send_opts *o)
@@ -80,8 +105,10 @@ static int send_parse(int argc, char **argv, struct send_opts *o)
 				o->sender = v;
 		} else if (strchr("FBNRVO", a[1]) != NULL && a[2] == '\0') {
 			i++; /* an ignored option with a separate value */
-		} else if (a[1] != 'o' && a[1] != 'v' && a[1] != 'b' &&
-		           strchr("FBNRV", a[1]) == NULL) {
+		} else if (a[1] == 'b') {
+			if (send_parse_mode(a, o) < 0)
+				return -1;
+		} else if (a[1] != 'o' && a[1] != 'v' && strchr("FBNRV", a[1]) == NULL) {
 			return -1;
 		}
 	}
@@ -302,34 +329,37 @@ static int send_body(struct send_conn *c, const char *msg, size_t len)
 	return 0;
 }
 
+/* Connects to the server's local submission socket: [server] submit_socket
+ * when set, else the two defaults in turn, data_dir/submit.sock (a server
+ * not started as root) before /run/sealmail/submit.sock (one started as
+ * root), so that this configuration's own server is reached first even when
+ * another one, started as root, runs on the same machine. */
 static int send_connect(const struct config *cfg)
 {
-	static const char *const fallback = "/run/sealmail/submit.sock";
+	char paths[2][sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct sockaddr_un sun;
-	int fd, tries;
+	int fd, tries, n, err[2] = {0, 0};
 
-	for (tries = 0; tries < 2; tries++) {
+	n = cfg->submit_socket[0] != '\0' ? 1 : 2;
+	config_submit_socket(cfg, 0, paths[0], sizeof(paths[0]));
+	config_submit_socket(cfg, 1, paths[1], sizeof(paths[1]));
+	for (tries = 0; tries < n; tries++) {
 		memset(&sun, 0, sizeof(sun));
 		sun.sun_family = AF_UNIX;
-		if (cfg->submit_socket[0] != '\0')
-			snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", cfg->submit_socket);
-		else if (tries == 0)
-			snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", fallback);
-		else
-			config_submit_socket(cfg, 0, sun.sun_path, sizeof(sun.sun_path));
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", paths[tries]);
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
 			return fd;
+		err[tries] = errno;
 		if (fd >= 0)
 			close(fd);
-		/* a configured socket is tried once; otherwise the default for
-		 * root, then the one under data_dir */
-		if (cfg->submit_socket[0] != '\0' || tries == 1) {
-			fprintf(stderr, "sealmail send: cannot reach the server at %s: %s\n",
-			        sun.sun_path, strerror(errno));
-			break;
-		}
 	}
+	if (n == 1)
+		fprintf(stderr, "sealmail send: cannot reach the server at %s: %s\n", paths[0],
+		        strerror(err[0]));
+	else
+		fprintf(stderr, "sealmail send: cannot reach the server at %s: %s, nor at %s: %s\n",
+		        paths[0], strerror(err[0]), paths[1], strerror(err[1]));
 	return -1;
 }
 
@@ -365,7 +395,7 @@ out:
 
 int cmd_send(int argc, char **argv)
 {
-	struct send_opts o = {.dot_ends = 1};
+	struct send_opts o = {.dot_ends = 1, .mode = 'm'};
 	char sender[600], *msg;
 	struct mailbox_list hdr = {0};
 	struct config *cfg;
@@ -376,6 +406,12 @@ int cmd_send(int argc, char **argv)
 	if (send_parse(argc, argv, &o) < 0) {
 		send_usage();
 		return 2;
+	}
+	if (o.mode == 'i')
+		return 0;
+	if (o.mode == 'p') {
+		char *mailq_argv[] = {"mailq", "-c", (char *)o.config, NULL};
+		return cmd_mailq(3, mailq_argv);
 	}
 	if ((cfg = ctl_config_load(o.config)) == NULL)
 		return 1;

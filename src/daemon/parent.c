@@ -314,12 +314,42 @@ static void parent_title_dispatcher(unsigned slot)
 	proctitle_set(comm, title);
 }
 
+/* The dispatcher of SLOT, in the child: its ends of the role channels are
+ * Q, L and ST. */
+static void parent_dispatcher_child(struct parent *p, unsigned slot, int q, int l, int st)
+    __attribute__((noreturn));
+
+static void parent_dispatcher_child(struct parent *p, unsigned slot, int q, int l, int st)
+{
+	struct dispatcher_args args;
+	char chroot_dir[4200];
+
+	parent_title_dispatcher(slot);
+	parent_metrics_enter(slot);
+	snprintf(chroot_dir, sizeof(chroot_dir), "%s/empty", p->cfg->data_dir);
+	if (p->root) /* the chroot hides the password database */
+		local_users_snapshot();
+	parent_drop_privileges(p, p->root ? chroot_dir : NULL);
+	if (!p->root && chdir("/") < 0)
+		_exit(1);
+	args = (struct dispatcher_args){
+	    .cfg = p->cfg,
+	    .certs = &p->certs,
+	    .listen_fds = p->listen_fds,
+	    .queue_fd = q,
+	    .lookup_fd = l,
+	    .store_fd = st,
+	    .local_fd = p->local_fd,
+	    .limits = p->limits,
+	    .slot = slot,
+	};
+	_exit(dispatcher_main(&args));
+}
+
 static void parent_start_dispatcher(struct parent *p, unsigned slot)
 {
 	int pairs[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}}; /* queue, lookup, store */
 	int *q = pairs[0], *l = pairs[1], *st = pairs[2], keep[CONFIG_MAX_LISTENERS + 3];
-	struct dispatcher_args args;
-	char chroot_dir[4200];
 	unsigned i;
 	pid_t pid;
 
@@ -339,26 +369,7 @@ static void parent_start_dispatcher(struct parent *p, unsigned slot)
 		close(q[0]);
 		close(l[0]);
 		close(st[0]);
-		parent_title_dispatcher(slot);
-		parent_metrics_enter(slot);
-		snprintf(chroot_dir, sizeof(chroot_dir), "%s/empty", p->cfg->data_dir);
-		if (p->root) /* the chroot hides the password database */
-			local_users_snapshot();
-		parent_drop_privileges(p, p->root ? chroot_dir : NULL);
-		if (!p->root && chdir("/") < 0)
-			_exit(1);
-		args = (struct dispatcher_args){
-		    .cfg = p->cfg,
-		    .certs = &p->certs,
-		    .listen_fds = p->listen_fds,
-		    .queue_fd = q[1],
-		    .lookup_fd = l[1],
-		    .store_fd = st[1],
-		    .local_fd = p->local_fd,
-		    .limits = p->limits,
-		    .slot = slot,
-		};
-		_exit(dispatcher_main(&args));
+		parent_dispatcher_child(p, slot, q[1], l[1], st[1]);
 	}
 	close(q[1]);
 	close(l[1]);

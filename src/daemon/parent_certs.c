@@ -12,10 +12,12 @@
 #include "lib/cert_info.h"
 #include "lib/log.h"
 #include "lib/tls.h"
+#include "lib/tls_probe.h"
 #include "lib/util.h"
 
-/* Certificate I of SET, read from FILE now. */
-static void parent_cert_log_loaded(const char *name, const char *file, const char *pem)
+/* Certificate NAME, read from FILE now, to be served for HOST. */
+static void parent_cert_log_loaded(const char *name, const char *file, const char *pem,
+                                   const char *host)
 {
 	struct cert_problem *p = xcalloc(CERT_PROBLEMS_MAX, sizeof(*p));
 	struct cert_info leaf;
@@ -39,6 +41,11 @@ static void parent_cert_log_loaded(const char *name, const char *file, const cha
 			         file, p[i].text);
 	}
 	free(p);
+	if (tls_pem_names_host(pem, host) == 0)
+		log_warn("event=certificate-warning name=%s file=%s reason=\"the certificate does "
+		         "not name %s: clients and MTA-STS senders that check the name will refuse "
+		         "it\"",
+		         name, file, host);
 }
 
 /* A certificate kept by a reload: still the one from before. */
@@ -65,7 +72,8 @@ unsigned parent_certs_log(const struct config *cfg, const struct tls_cert_set *s
 			kept++;
 		} else {
 			parent_cert_log_loaded(name, cfg->certs[i].certificate,
-			                       set->certs[i].cert_pem);
+			                       set->certs[i].cert_pem,
+			                       i == 0 ? cfg->hostname : cfg->certs[i].name);
 		}
 	}
 	return kept;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/tls_probe.h"
 #include "lib/util.h"
 
 #define CERT_DAY_SECONDS 86400
@@ -37,17 +38,7 @@ static X509 *cert_info_nth(const char *pem, unsigned index, X509 **next_r)
 
 unsigned cert_info_count(const char *pem)
 {
-	BIO *bio = BIO_new_mem_buf(pem, -1);
-	unsigned n = 0;
-	X509 *x;
-
-	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-		X509_free(x);
-		n++;
-	}
-	BIO_free(bio);
-	ERR_clear_error();
-	return n;
+	return tls_pem_count(pem);
 }
 
 /* T as seconds since the epoch into *WHEN_R (0 when it does not parse);

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "conf/config.h"
 #include "lib/io.h"
@@ -468,8 +469,11 @@ struct smtp_session *smtp_session_new(const struct smtp_env *env, const struct c
 	                      l->auth == LISTENER_AUTH_OPTIONAL || l->auth == LISTENER_AUTH_REQUIRED
 	                          ? SMTP_AUTH_LINE_MAX
 	                          : env->cfg->limits.command_line);
-	log_info("event=connect session=%s client=%s:%s listener=%s", s->id, s->client,
-	         s->client_port, l->name);
+	if (sa == NULL || sa->sa_family == AF_UNIX) /* no address to name, as Received-TLS: says */
+		log_info("event=connect session=%s client=local listener=%s", s->id, l->name);
+	else
+		log_info("event=connect session=%s client=%s:%s listener=%s", s->id, s->client,
+		         s->client_port, l->name);
 	s->io = io_new(env->base, fd, smtp_session_io_cb, s);
 	io_set_timeout(s->io, env->cfg->limits.command_timeout);
 	if (l->tls == LISTENER_TLS_IMPLICIT) {
@@ -502,7 +506,7 @@ void smtp_session_set_local(struct smtp_session *s, unsigned uid, const char *na
 static void smtp_session_free(struct smtp_session *s)
 {
 	log_info("event=disconnect session=%s client=%s messages=%u tls=%s%s%s errors=%u", s->id,
-	         s->client, s->messages, s->tls_active ? s->tls_version : "none",
+	         s->local ? "local" : s->client, s->messages, s->tls_active ? s->tls_version : "none",
 	         s->tls_active ? "/" : "", s->tls_active ? s->tls_cipher : "", s->errors);
 	smtp_transaction_reset(s);
 	io_close(&s->io); /* what is still queued leaves, then close_notify */

@@ -964,6 +964,7 @@ class Server:
         if self._logf is None:
             self._logf = open(self.log_path, "ab", buffering=0)
         self._logf.write(b"=== harness: starting sealmail ===\n")
+        mark = self.log_mark()
         env = None
         if self.wrapper or self.env:
             env = dict(os.environ)
@@ -982,11 +983,31 @@ class Server:
         try:
             for name, port in self.ports.items():
                 self._wait_listening(name, port)
+            self._wait_ready(mark)
         except BaseException:
             self._killpg()
             self.proc.wait()
             self._reap_group()
             raise
+
+    def _wait_ready(self, mark):
+        """A listener accepts as soon as the parent has bound it; the roles
+        (the queue's control socket, the dispatchers) may still be starting.
+        The parent logs event=ready once every one of them runs its loop:
+        wait for it, when the log comes here."""
+        try:
+            with open(self.conf) as f:
+                if re.search(r"^\s*log\s*=", f.read(), re.M):
+                    return
+        except OSError:
+            return
+
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError("sealmail exited early (rc=%s) before it was ready; "
+                                     "log:\n%s" % (self.proc.returncode, self.log_tail()))
+            return re.search(r"event=ready ", self.log()[mark:]) is not None
+        wait_for(ready, TIMEOUT, what="event=ready after start")
 
     def _wait_listening(self, name, port):
         deadline = time.monotonic() + TIMEOUT

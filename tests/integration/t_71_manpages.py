@@ -221,6 +221,26 @@ class ManPages(harness.unittest.TestCase):
                                           re.M))
         self.assertEqual(missing, [], "not in man/sealmail.8")
 
+    def test_every_option_in_sealmail_8(self):
+        # what `--help` prints for every subcommand (init, status, stop and
+        # dns-records print more than their usage line) and `mailq --help`
+        helps = [sealmail("--help")[1]]
+        helps += [sealmail(c, "--help")[1] for c in ("init", "status", "stop", "dns-records")]
+        link = os.path.join(harness.new_tmpdir("mailq-"), "mailq")
+        os.symlink(os.path.abspath(harness.SEALMAIL_BIN), link)
+        helps.append(subprocess.run([link, "--help"], stdout=subprocess.PIPE,
+                                    timeout=30).stdout.decode(errors="replace"))
+        option = re.compile(r"(?<![\w-])(--?[a-zA-Z][a-zA-Z-]*)")
+        in_help = set(option.findall("\n".join(helps)))
+        self.assertIn("--tls-override", in_help)
+        with open(os.path.join(MAN_DIR, "sealmail.8")) as f:
+            page = re.sub(r"\\f[BIRP]", "", f.read().replace("\\-", "-"))
+        in_page = set(option.findall(page))
+        self.assertEqual(sorted(in_help - in_page), [], "options not in man/sealmail.8")
+        # -h: the short --help; -n: `postconf -n`, which config show is like
+        self.assertEqual(sorted(in_page - in_help - {"-h", "-n"}), [],
+                         "options in man/sealmail.8 that no usage prints")
+
     def uncomment(self, text, section_header, key, value=None):
         """TEXT with the first "#KEY = ..." line after SECTION_HEADER's line
         uncommented (its value replaced by VALUE when given)."""

@@ -19,8 +19,11 @@ ROLES = ("queue", "lookup", "store")
 
 
 def cmdline(pid):
+    """/proc/PID/cmdline as ps -f shows it: the NULs between words as
+    spaces, the trailing ones left out (a stray byte after the title, such
+    as the '.' libbsd leaves where a longer argv[0] ended, shows)."""
     with open("/proc/%d/cmdline" % pid, "rb") as f:
-        return f.read().split(b"\0")[0].decode()
+        return f.read().rstrip(b"\0").replace(b"\0", b" ").decode()
 
 
 def comm(pid):

@@ -10,7 +10,8 @@
     lists that subcommand's verbs.
   * An unknown option is a usage error: the subcommand's usage on stderr,
     nothing on stdout, exit 2; so are an unknown subcommand and an unknown
-    global option.
+    global option, and a queue verb given too few or too many words (a
+    missing ID).
   * The configuration is named the same way for every subcommand that
     reads one: `sealmail -c FILE SUBCOMMAND`, `SUBCOMMAND ... -c FILE`, and
     $SEALMAIL_CONFIG each reach it (seen in the error that names a file
@@ -133,6 +134,23 @@ class UsageErrors(harness.unittest.TestCase):
             rc, out, err = sealmail(words + ["--no-such-option"])
             self.assertEqual((rc, out), (2, ""), "%s: %s" % (words, err))
             self.assertIn("usage: sealmail %s" % words[0], err, words)
+
+    def test_queue_verbs_count_their_words(self):
+        # a missing ID is a usage error before any server is asked (the
+        # configuration does not even exist), not "unknown request"
+        cases = (["show"], ["hold"], ["release"], ["delete"], ["show", "A1", "A2"],
+                 ["list", "A1"], ["mailq", "A1"], ["flush", "A1", "A2"],
+                 ["hold", "A1", "--tls-override"])
+        for words in cases:
+            rc, out, err = sealmail(["queue"] + words + ["-c", "/nonexistent/q.conf"])
+            self.assertEqual((rc, out), (2, ""), "%s: %s" % (words, err))
+            self.assertTrue(err.startswith("usage: sealmail queue %s " % words[0]),
+                            "%s: %s" % (words, err))
+        for words in (["list"], ["flush"], ["flush", "A1"], ["show", "A1"],
+                      ["release", "A1", "--tls-override"]):
+            rc, out, err = sealmail(["queue"] + words + ["-c", "/nonexistent/q.conf"])
+            self.assertEqual(rc, 1, "%s: %s" % (words, err))
+            self.assertIn("/nonexistent/q.conf", err, words)
 
     def test_unknown_verb_lists_the_verbs(self):
         for name, verbs in GROUPS.items():

@@ -13,6 +13,8 @@ uses (src/lib/tls.c) and then looks at them (src/lib/cert_info.c):
     exit 0;
   * a certificate made for 29 days (openssl -days 29, at test time): a
     warning "expires in 29 days"; one made for 31 days: none;
+  * a [tls] certificate that does not name [server] hostname, or a
+    [tls NAME] one that does not name NAME: a warning, exit 0;
   * an expired certificate: an error; an expired certificate in a
     listener's client_ca: an error naming [listen NAME] client_ca; a
     client_ca holding no certificate: an error;
@@ -171,6 +173,30 @@ class ConfigCheck(harness.unittest.TestCase):
                                             re.escape(harness.HOSTNAME)))
         self.assertEqual(len(err.splitlines()), 1, err)
 
+    def test_certificate_for_another_name_warns(self):
+        # [server] hostname is not a name of the [tls] certificate: serve
+        # runs, clients that check the MX name refuse it
+        srv = self.server(full_chain(), server_options={"hostname": "mx.elsewhere.test"})
+        srv.config_text = srv.config_text.replace("hostname = %s\n" % harness.HOSTNAME, "", 1)
+        with open(srv.conf, "w") as f:
+            f.write(srv.config_text)
+        rc, out, err = self.check(srv)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("%s: ok\n" % srv.conf, out)
+        self.assertEqual(err, self.where(srv) + "warning: the certificate does not name "
+                         "mx.elsewhere.test ([server] hostname): clients and MTA-STS senders "
+                         "that check the name will refuse it\n")
+
+    def test_sni_certificate_for_another_name_warns(self):
+        srv = self.server(full_chain(), sni_certs={"mail.other.test": full_chain()})
+        rc, out, err = self.check(srv)
+        self.assertEqual(rc, 0, err)
+        line = srv.config_line(r"^\[tls mail\.other\.test\]$")
+        self.assertEqual(err, "%s:%d: [tls mail.other.test] certificate: %s: warning: the "
+                         "certificate does not name mail.other.test (the name of its "
+                         "section): clients and MTA-STS senders that check the name will "
+                         "refuse it\n" % (srv.conf, line, srv.sni["mail.other.test"][0]))
+
     def test_expires_within_30_days_warns(self):
         srv = self.server(issue_days(29))
         rc, out, err = self.check(srv)
@@ -269,6 +295,16 @@ class StartupLog(harness.ServerTestCase):
         for w in warnings:
             self.assertIn("level=warning", w["_line"])
             self.assertEqual(w["file"], srv.cert_path)
+
+    def test_certificate_for_another_name_logged(self):
+        # what config check warns about, the start-up log says too
+        srv = self.started(cert=full_chain(), sni_certs={"mail.other.test": full_chain()})
+        sni = [w for w in srv.events("certificate-warning") if w.get("name") == "mail.other.test"]
+        self.assertEqual([w["reason"] for w in sni],
+                         ["the certificate does not name mail.other.test: clients and MTA-STS "
+                          "senders that check the name will refuse it"], srv.log_tail())
+        self.assertEqual([w for w in srv.events("certificate-warning")
+                          if w.get("name") == "default"], [], srv.log_tail())
 
     def test_reload_with_broken_certificate(self):
         srv = self.started(cert=full_chain(), sni_certs={})

@@ -168,12 +168,19 @@ class DovecotReadsTheMaildirs(harness.ServerTestCase):
             f.write(conf)
         # Dovecot's binaries look for /usr/lib/dovecot: overlaid in a
         # private mount namespace (as bench/imap_dovecot.py does)
-        script = ("mount -t overlay overlay -o lowerdir=%s/usr/lib:/usr/lib /usr/lib && "
+        # unshare's own --propagation private needs / to be a mount point,
+        # which it is not in a chroot: make the mounts private here instead,
+        # and when that cannot be done and one is shared (an overlay would
+        # show outside), refuse rather than mount
+        script = ("if grep -q ' shared:' /proc/self/mountinfo; then "
+                  "mount --make-rprivate / || { echo 'shared mounts cannot be made "
+                  "private: an overlay would leak out of the namespace'; exit 97; }; fi && "
+                  "mount -t overlay overlay -o lowerdir=%s/usr/lib:/usr/lib /usr/lib && "
                   "mount -t overlay overlay -o lowerdir=%s/usr/bin:/usr/bin /usr/bin && "
                   "exec %s/usr/sbin/dovecot -c %s/dovecot.conf -F"
                   % (DOVECOT, DOVECOT, DOVECOT, workdir))
         out = open(os.path.join(workdir, "out"), "wb")
-        proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c",
+        proc = subprocess.Popen(["unshare", "-m", "--propagation", "unchanged", "sh", "-c",
                                  script], stdin=subprocess.DEVNULL, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
         self.addCleanup(lambda: (os.killpg(proc.pid, 15), proc.wait(), out.close()))
