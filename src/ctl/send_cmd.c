@@ -6,7 +6,10 @@
  * the others sendmail programs pass (-F, -o..., -B, -N, -R, -V, -v, -bm)
  * are accepted and ignored; -bp lists the queue, -bi does nothing, the
  * other -b modes are refused. A message without Date: or Message-ID: gets
- * them, as with sendmail and Postfix.
+ * them, as with sendmail and Postfix. A bare name ("root") as sender or
+ * recipient is qualified with [server] hostname in the envelope only, as
+ * Postfix's sendmail does with $myorigin (append_at_myorigin): cron, apt and
+ * smartd mail "root".
  */
 #include "ctl/send_cmd.h"
 
@@ -363,11 +366,46 @@ static int send_connect(const struct config *cfg)
 	return -1;
 }
 
+/* ADDR as the envelope names it: a bare name (no '@') gets "@hostname",
+ * the empty sender stays empty. Written to BUF (SIZE octets); returns BUF. */
+static const char *send_qualify(const struct config *cfg, const char *addr, char *buf,
+                                size_t size)
+{
+	if (addr[0] == '\0' || strchr(addr, '@') != NULL)
+		snprintf(buf, size, "%s", addr);
+	else
+		snprintf(buf, size, "%s@%s", addr, cfg->hostname);
+	return buf;
+}
+
+/* RCPT TO for ADDR, qualified. A local address the server does not know
+ * (550 5.1.1) is explained: the name it became and what to add, since
+ * system mail to "root" otherwise fails with the server's words only. */
+static int send_rcpt(struct send_conn *c, const struct config *cfg, const char *addr)
+{
+	char q[600];
+	const char *at;
+
+	send_qualify(cfg, addr, q, sizeof(q));
+	if (send_command(c, 2, "RCPT TO:<", q) == 0)
+		return 0;
+	at = strrchr(q, '@');
+	if (c->reply.code == 550 && strcmp(c->reply.enhanced, "5.1.1") == 0 && at != NULL &&
+	    config_is_local_domain(cfg, at + 1))
+		fprintf(stderr,
+		        "sealmail send: %s is neither a user nor an alias here; add it with "
+		        "`sealmail user add %s`, or as a line \"%s: ADDRESS\" in the aliases "
+		        "file ([server] aliases%s%s)\n",
+		        q, q, q, cfg->aliases[0] ? " = " : ", not set", cfg->aliases);
+	return -1;
+}
+
 static int send_transaction(const struct config *cfg, const struct send_opts *o,
                             char *const *hdr_rcpts, size_t n_hdr,
                             const char *msg, size_t len)
 {
 	struct send_conn c;
+	char sender[600];
 	unsigned i;
 	int r = -1;
 
@@ -376,13 +414,14 @@ static int send_transaction(const struct config *cfg, const struct send_opts *o,
 	if ((c.fd = send_connect(cfg)) < 0)
 		return -1;
 	if (send_reply(&c) / 100 != 2 || send_command(&c, 2, "EHLO localhost", NULL) < 0 ||
-	    send_command(&c, 2, "MAIL FROM:<", o->sender) < 0)
+	    send_command(&c, 2, "MAIL FROM:<",
+	                 send_qualify(cfg, o->sender, sender, sizeof(sender))) < 0)
 		goto out;
 	for (i = 0; i < o->n_rcpts; i++)
-		if (send_command(&c, 2, "RCPT TO:<", o->rcpts[i]) < 0)
+		if (send_rcpt(&c, cfg, o->rcpts[i]) < 0)
 			goto out;
 	for (i = 0; i < n_hdr; i++)
-		if (send_command(&c, 2, "RCPT TO:<", hdr_rcpts[i]) < 0)
+		if (send_rcpt(&c, cfg, hdr_rcpts[i]) < 0)
 			goto out;
 	if (send_command(&c, 3, "DATA", NULL) < 0 || send_body(&c, msg, len) < 0)
 		goto out;
@@ -430,7 +469,7 @@ int cmd_send(int argc, char **argv)
 	if (o.from_headers) {
 		static const char *const fields[] = {"To", "Cc", "Bcc"};
 		char why[256];
-		if (mail_header_addresses(msg, len, fields, 3, &hdr, why, sizeof(why)) < 0) {
+		if (mail_header_addresses(msg, len, fields, 3, MAILBOX_LIST_BARE, &hdr, why, sizeof(why)) < 0) {
 			fprintf(stderr, "sealmail send: -t: cannot read the recipients: %s\n", why);
 			return 1;
 		}
