@@ -393,10 +393,10 @@ static int send_rcpt(struct send_conn *c, const struct config *cfg, const char *
 	if (c->reply.code == 550 && strcmp(c->reply.enhanced, "5.1.1") == 0 && at != NULL &&
 	    config_is_local_domain(cfg, at + 1))
 		fprintf(stderr,
-		        "sealmail send: %s is neither a user nor an alias here; add it with "
-		        "`sealmail user add %s`, or as a line \"%s: ADDRESS\" in the aliases "
-		        "file ([server] aliases%s%s)\n",
-		        q, q, q, cfg->aliases[0] ? " = " : ", not set", cfg->aliases);
+		        "sealmail send: no mailbox for %s: add the user (`sealmail user add %s`) "
+		        "or a line \"%s: ADDRESS\" to the aliases file (%s); an alias's "
+		        "local target must itself be a user\n",
+		        q, q, q, cfg->aliases[0] ? cfg->aliases : "[server] aliases, not set");
 	return -1;
 }
 
