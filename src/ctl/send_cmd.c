@@ -30,6 +30,7 @@
 #include "ctl/ctl_client.h"
 #include "ctl/mailq_cmd.h"
 #include "lib/util.h"
+#include "lookup/aliases.h"
 #include "mail/dotstuff.h"
 #include "mail/mail_header.h"
 #include "smtp/smtp_parse.h"
@@ -378,9 +379,55 @@ static const char *send_qualify(const struct config *cfg, const char *addr, char
 	return buf;
 }
 
-/* RCPT TO for ADDR, qualified. A local address the server does not know
- * (550 5.1.1) is explained: the name it became and what to add, since
- * system mail to "root" otherwise fails with the server's words only. */
+static int send_not_a_user(const char *addr, void *arg)
+{
+	(void)addr;
+	(void)arg;
+	return 0; /* the server said no target is one */
+}
+
+static int send_is_local(const char *addr, void *arg)
+{
+	const char *at = strrchr(addr, '@');
+
+	return at != NULL && config_is_local_domain(arg, at + 1);
+}
+
+/* Says what to add for ADDR, a local address the server refused as
+ * unknown (550 5.1.1): the user, or, when the aliases file (world-readable,
+ * as /etc/aliases) names ADDR, the user its target must be. */
+static void send_explain_unknown(const struct config *cfg, const char *addr)
+{
+	struct aliases al = {0};
+	struct aliases_skipped skipped = {0};
+	char **targets = NULL, *text = NULL;
+	unsigned n = 0;
+	size_t len;
+
+	if (cfg->aliases[0] != '\0' && (text = read_file(cfg->aliases, 1 << 24, &len)) != NULL)
+		aliases_parse(&al, text, NULL, NULL);
+	if (aliases_expand_local(&al, addr, send_not_a_user, send_is_local, (void *)cfg,
+	                         &targets, &n, &skipped) == 0 &&
+	    skipped.n > 0)
+		fprintf(stderr,
+		        "sealmail send: %s is an alias (%s, line %u) of %s, which is not a user: "
+		        "add it with `sealmail user add %s`, or point the alias elsewhere\n",
+		        addr, cfg->aliases, skipped.line, skipped.target, skipped.target);
+	else
+		fprintf(stderr,
+		        "sealmail send: no user or alias %s: add the user (`sealmail user add %s`) "
+		        "or a line \"%s: ADDRESS\" to the aliases file (%s)\n",
+		        addr, addr, addr, cfg->aliases[0] ? cfg->aliases : "[server] aliases, unset");
+	for (unsigned i = 0; i < n; i++)
+		free(targets[i]);
+	free(targets);
+	aliases_free(&al);
+	free(text);
+}
+
+/* RCPT TO for ADDR, qualified; a local address the server does not know
+ * is explained, since system mail to "root" otherwise fails with the
+ * server's words only. */
 static int send_rcpt(struct send_conn *c, const struct config *cfg, const char *addr)
 {
 	char q[600];
@@ -392,11 +439,7 @@ static int send_rcpt(struct send_conn *c, const struct config *cfg, const char *
 	at = strrchr(q, '@');
 	if (c->reply.code == 550 && strcmp(c->reply.enhanced, "5.1.1") == 0 && at != NULL &&
 	    config_is_local_domain(cfg, at + 1))
-		fprintf(stderr,
-		        "sealmail send: no mailbox for %s: add the user (`sealmail user add %s`) "
-		        "or a line \"%s: ADDRESS\" to the aliases file (%s); an alias's "
-		        "local target must itself be a user\n",
-		        q, q, q, cfg->aliases[0] ? cfg->aliases : "[server] aliases, not set");
+		send_explain_unknown(cfg, q);
 	return -1;
 }
 
