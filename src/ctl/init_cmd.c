@@ -332,10 +332,11 @@ static int init_check_admin(const struct init_args *a)
 	}
 	for (unsigned d = 0; d <= a->n_domains; d++)
 		for (size_t i = 0; i < INIT_N_ALIASES; i++) {
-			int same = d < a->n_domains
-			               ? init_is_address(a->admin, init_alias_locals[i], a->domains[d])
-			               : i < INIT_N_HOST_ALIASES &&
-			                     init_is_address(a->admin, init_host_locals[i], a->hostname);
+			int same =
+			    d < a->n_domains
+			        ? init_is_address(a->admin, init_alias_locals[i], a->domains[d])
+			        : i < INIT_N_HOST_ALIASES &&
+			              init_is_address(a->admin, init_host_locals[i], a->hostname);
 			if (same) {
 				fprintf(stderr,
 				        "sealmail init: --admin %s is one of the aliases written "

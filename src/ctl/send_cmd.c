@@ -369,8 +369,7 @@ static int send_connect(const struct config *cfg)
 
 /* ADDR as the envelope names it: a bare name (no '@') gets "@hostname",
  * the empty sender stays empty. Written to BUF (SIZE octets); returns BUF. */
-static const char *send_qualify(const struct config *cfg, const char *addr, char *buf,
-                                size_t size)
+static const char *send_qualify(const struct config *cfg, const char *addr, char *buf, size_t size)
 {
 	if (addr[0] == '\0' || strchr(addr, '@') != NULL)
 		snprintf(buf, size, "%s", addr);
@@ -406,8 +405,8 @@ static void send_explain_unknown(const struct config *cfg, const char *addr)
 
 	if (cfg->aliases[0] != '\0' && (text = read_file(cfg->aliases, 1 << 24, &len)) != NULL)
 		aliases_parse(&al, text, NULL, NULL);
-	if (aliases_expand_local(&al, addr, send_not_a_user, send_is_local, (void *)cfg,
-	                         &targets, &n, &skipped) == 0 &&
+	if (aliases_expand_local(&al, addr, send_not_a_user, send_is_local, (void *)cfg, &targets,
+	                         &n, &skipped) == 0 &&
 	    skipped.n > 0)
 		fprintf(stderr,
 		        "sealmail send: %s is an alias (%s, line %u) of %s, which is not a user: "
@@ -417,7 +416,8 @@ static void send_explain_unknown(const struct config *cfg, const char *addr)
 		fprintf(stderr,
 		        "sealmail send: no user or alias %s: add the user (`sealmail user add %s`) "
 		        "or a line \"%s: ADDRESS\" to the aliases file (%s)\n",
-		        addr, addr, addr, cfg->aliases[0] ? cfg->aliases : "[server] aliases, unset");
+		        addr, addr, addr,
+		        cfg->aliases[0] ? cfg->aliases : "[server] aliases, unset");
 	for (unsigned i = 0; i < n; i++)
 		free(targets[i]);
 	free(targets);
@@ -512,7 +512,8 @@ int cmd_send(int argc, char **argv)
 	if (o.from_headers) {
 		static const char *const fields[] = {"To", "Cc", "Bcc"};
 		char why[256];
-		if (mail_header_addresses(msg, len, fields, 3, MAILBOX_LIST_BARE, &hdr, why, sizeof(why)) < 0) {
+		if (mail_header_addresses(msg, len, fields, 3, MAILBOX_LIST_BARE, &hdr, why,
+		                          sizeof(why)) < 0) {
 			fprintf(stderr, "sealmail send: -t: cannot read the recipients: %s\n", why);
 			return 1;
 		}

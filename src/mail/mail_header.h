@@ -25,8 +25,7 @@ int mail_header_line_is(const char *line, size_t len, const char *name);
  * FLAGS (MAILBOX_LIST_GROUPS always). Returns 0, or -1 with ERROR
  * (of ERROR_SIZE) naming the field and the problem: a field that does not
  * parse in full is an error, never skipped. */
-int mail_header_addresses(const char *msg, size_t len, const char *const *names,
-                          unsigned n_names, unsigned flags, struct mailbox_list *out,
-                          char *error, size_t error_size);
+int mail_header_addresses(const char *msg, size_t len, const char *const *names, unsigned n_names,
+                          unsigned flags, struct mailbox_list *out, char *error, size_t error_size);
 
 #endif

@@ -424,9 +424,9 @@ static void test_mail_header_addresses(void **state)
 	assert_string_equal(l.addrs[4], "frank@y.test");
 	mailbox_list_free(&l);
 
-	assert_int_equal(mail_header_addresses("To: a@b.test (x\n\n", 17, to_cc, 3, 0, &l, why,
-	                                       sizeof(why)),
-	                 -1);
+	assert_int_equal(
+	    mail_header_addresses("To: a@b.test (x\n\n", 17, to_cc, 3, 0, &l, why, sizeof(why)),
+	    -1);
 	assert_string_equal(why, "To: unclosed comment");
 	mailbox_list_free(&l);
 }
