@@ -429,6 +429,19 @@ static void test_mail_header_addresses(void **state)
 	    -1);
 	assert_string_equal(why, "To: unclosed comment");
 	mailbox_list_free(&l);
+
+	/* sendmail -t: "To: root" is refused unless bare names are asked for */
+	assert_int_equal(mail_header_addresses("To: root\n\n", 10, to_cc, 3, 0, &l, why, sizeof(why)),
+	                 -1);
+	assert_string_equal(why, "To: address without @");
+	mailbox_list_free(&l);
+	assert_int_equal(mail_header_addresses("To: root, a@b.test\nCc: <ops>\n\n", 30, to_cc, 3,
+	                                       MAILBOX_LIST_BARE, &l, why, sizeof(why)),
+	                 0);
+	assert_int_equal(l.n, 3);
+	assert_string_equal(l.addrs[0], "root");
+	assert_string_equal(l.addrs[2], "ops");
+	mailbox_list_free(&l);
 }
 
 static void test_header_length(void **state)
