@@ -4,7 +4,12 @@
  * configuration is generated and parsed with the server's own reader, the
  * certificate and key are loaded as `serve` loads them, and only then are
  * the files created, each with O_EXCL (a file that appeared since is still
- * not overwritten, and what was already created is removed again).
+ * not overwritten, and what was already created is removed again). The one
+ * exception is what a package installed and nobody changed since: its
+ * configuration still byte-identical to the copy it keeps (DEFAULTS_DIR),
+ * its users file still empty. That is replaced, by rename(2), as `apt
+ * install` then `sealmail init` is the way a packaged server is set up;
+ * anything an administrator touched is refused as before.
  *
  * Modes, and why: the users file holds password hashes, 0640 (the parent
  * reads it as root); the configuration holds no secret (the key is a file
@@ -282,6 +287,32 @@ static int init_plain(const char *what, const char *value, int is_name)
 	return 0;
 }
 
+/* The names system mail goes to at the host name (cron, apt, smartd write
+ * "root"; bounces come from MAILER-DAEMON), as Debian's /etc/aliases
+ * points them at a person; postmaster@ only when the host name is not one
+ * of the domains, which get it below. */
+static const char *const init_host_locals[] = {"root", "mailer-daemon", "postmaster"};
+#define INIT_N_HOST_ALIASES (sizeof(init_host_locals) / sizeof(init_host_locals[0]))
+
+/* 1 when the host name is one of the domains given. */
+static int init_hostname_is_domain(const struct init_args *a)
+{
+	for (unsigned d = 0; d < a->n_domains; d++)
+		if (strcasecmp(a->domains[d], a->hostname) == 0)
+			return 1;
+	return 0;
+}
+
+/* 1 when ADDR is LOCAL@DOMAIN (any case). */
+static int init_is_address(const char *addr, const char *local, const char *domain)
+{
+	char *alias = xasprintf("%s@%s", local, domain);
+	int same = strcasecmp(alias, addr) == 0;
+
+	free(alias);
+	return same;
+}
+
 /* The address alias lines are written for, I-th of the four per domain. */
 static const char *const init_alias_locals[] = {"postmaster", "abuse", "dmarc-reports",
                                                 "tls-reports"};
@@ -299,11 +330,13 @@ static int init_check_admin(const struct init_args *a)
 		        a->admin);
 		return -1;
 	}
-	for (unsigned d = 0; d < a->n_domains; d++)
+	for (unsigned d = 0; d <= a->n_domains; d++)
 		for (size_t i = 0; i < INIT_N_ALIASES; i++) {
-			char *alias = xasprintf("%s@%s", init_alias_locals[i], a->domains[d]);
-			int same = strcasecmp(alias, a->admin) == 0;
-			free(alias);
+			int same =
+			    d < a->n_domains
+			        ? init_is_address(a->admin, init_alias_locals[i], a->domains[d])
+			        : i < INIT_N_HOST_ALIASES &&
+			              init_is_address(a->admin, init_host_locals[i], a->hostname);
 			if (same) {
 				fprintf(stderr,
 				        "sealmail init: --admin %s is one of the aliases written "
@@ -364,13 +397,16 @@ static void init_write_server(FILE *f, const struct init_args *a)
 	fprintf(f,
 	        "[server]\n"
 	        "# this server's name: the greeting, Received: fields, the certificate's name\n"
-	        "# and the MX host of the domains below\n"
+	        "# and the MX host of the domains below; sendmail makes a bare name (\"root\",\n"
+	        "# as cron writes it) name@hostname, so it is a local domain too\n"
 	        "hostname = %s\n"
 	        "# mail for these domains is delivered here; any other is relaying, refused\n"
 	        "local_domains =",
 	        a->hostname);
 	for (unsigned i = 0; i < a->n_domains; i++)
 		fprintf(f, " %s", a->domains[i]);
+	if (!init_hostname_is_domain(a))
+		fprintf(f, " %s", a->hostname);
 	fprintf(f,
 	        "\n# the queue and the Maildir mailboxes (DATA_DIR/mail/DOMAIN/USER/)\n"
 	        "data_dir = %s\n"
@@ -446,6 +482,10 @@ static void init_write_aliases(FILE *f, const struct init_args *a)
 	for (unsigned d = 0; d < a->n_domains; d++)
 		for (size_t i = 0; i < INIT_N_ALIASES; i++)
 			fprintf(f, "%s@%s: %s\n", init_alias_locals[i], a->domains[d], a->admin);
+	fprintf(f, "# System mail: sendmail makes a bare \"root\" root@%s.\n", a->hostname);
+	for (size_t i = 0; i < INIT_N_HOST_ALIASES; i++)
+		if (strcmp(init_host_locals[i], "postmaster") != 0 || !init_hostname_is_domain(a))
+			fprintf(f, "%s@%s: %s\n", init_host_locals[i], a->hostname, a->admin);
 }
 
 /* What WRITE puts into a new string. */
@@ -514,11 +554,62 @@ struct init_file {
 	const char *path;
 	mode_t mode;
 	char *text;
+	const char *shipped; /* the package's copy under the defaults directory
+	                        ("" an empty file; NULL: never replaced) */
+	int replace;         /* set by init_check_absent() */
 };
 
-/* 0 when none of the N FILES exists (nor anything else at its path), else
- * -1, said naming each. */
-static int init_check_absent(const struct init_file *files, size_t n)
+/* Where a package keeps a copy of what it ships in /etc/sealmail (the
+ * environment's SEALMAIL_DEFAULTS_DIR first, for a relocated install). */
+static const char *init_defaults_dir(void)
+{
+	const char *dir = getenv("SEALMAIL_DEFAULTS_DIR");
+
+	return dir != NULL && dir[0] != '\0' ? dir : SEALMAIL_DEFAULTS_DIR;
+}
+
+/* 1 when F, which exists as ST says, is what the package installed and
+ * nobody changed: the users file still empty, the others byte-identical to
+ * the package's copy. Anything else is an administrator's and is kept. */
+static int init_is_shipped(const struct init_file *f, const struct stat *st)
+{
+	char *copy, *mine = NULL, *theirs = NULL;
+	size_t mine_len = 0, theirs_len = 0;
+	int same;
+
+	if (f->shipped == NULL || !S_ISREG(st->st_mode))
+		return 0;
+	if (f->shipped[0] == '\0')
+		return st->st_size == 0;
+	copy = xasprintf("%s/%s", init_defaults_dir(), f->shipped);
+	mine = read_file(f->path, 1 << 20, &mine_len);
+	theirs = read_file(copy, 1 << 20, &theirs_len);
+	same = mine != NULL && theirs != NULL && mine_len == theirs_len &&
+	       memcmp(mine, theirs, mine_len) == 0;
+	free(copy);
+	free(mine);
+	free(theirs);
+	return same;
+}
+
+/* Why F, which exists, is not replaced although a package is installed
+ * (its copy of the configuration is there); "" when none is. */
+static const char *init_not_shipped_why(const struct init_file *f)
+{
+	char *copy = xasprintf("%s/sealmail.conf", init_defaults_dir());
+	int packaged = access(copy, F_OK) == 0;
+
+	free(copy);
+	if (!packaged || f->shipped == NULL)
+		return "";
+	return f->shipped[0] ? " (it is not the package's file: it was edited)"
+	                     : " (it is not the package's empty file)";
+}
+
+/* 0 when none of the N FILES exists (nor anything else at its path), or
+ * what exists is the package's untouched file (marked to be replaced),
+ * else -1, said naming each. */
+static int init_check_absent(struct init_file *files, size_t n)
 {
 	struct stat st;
 	int r = 0;
@@ -530,9 +621,11 @@ static int init_check_absent(const struct init_file *files, size_t n)
 				        files[i].path);
 				r = -1;
 			}
-		if (lstat(files[i].path, &st) == 0) {
-			fprintf(stderr, "sealmail init: %s exists; not overwriting it\n",
-			        files[i].path);
+		if (lstat(files[i].path, &st) == 0 && init_is_shipped(&files[i], &st)) {
+			files[i].replace = 1;
+		} else if (lstat(files[i].path, &st) == 0) {
+			fprintf(stderr, "sealmail init: %s exists; not overwriting it%s\n",
+			        files[i].path, init_not_shipped_why(&files[i]));
 			r = -1;
 		} else if (errno != ENOENT) {
 			fprintf(stderr, "sealmail init: %s: %s\n", files[i].path, strerror(errno));
@@ -563,18 +656,29 @@ static int init_make_dir(const char *path)
 	return r;
 }
 
-/* Creates F->path with O_EXCL, exactly F->mode whatever the umask, writes
+/* The name F is created under: its path, or beside it when it replaces
+ * the package's file, renamed over it once every file is written. */
+static char *init_create_path(const struct init_file *f)
+{
+	return f->replace ? xasprintf("%s.sealmail-init", f->path) : xstrdup(f->path);
+}
+
+/* Creates F's file with O_EXCL, exactly F->mode whatever the umask, writes
  * and syncs its text. 0, or -1 (said; a file created is removed). */
 static int init_create(const struct init_file *f)
 {
 	int fd, saved, ok;
 	size_t len = strlen(f->text);
+	char *path = init_create_path(f);
 
-	if (init_make_dir(f->path) < 0)
+	if (init_make_dir(f->path) < 0) {
+		free(path);
 		return -1;
-	fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, f->mode);
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, f->mode);
 	if (fd < 0) {
-		fprintf(stderr, "sealmail init: cannot create %s: %s\n", f->path, strerror(errno));
+		fprintf(stderr, "sealmail init: cannot create %s: %s\n", path, strerror(errno));
+		free(path);
 		return -1;
 	}
 	ok = fchmod(fd, f->mode) == 0 && write_all(fd, f->text, len) == 0 && fsync(fd) == 0;
@@ -583,23 +687,44 @@ static int init_create(const struct init_file *f)
 		ok = 0;
 		saved = errno;
 	}
-	if (ok)
-		return 0;
-	(void)unlink(f->path);
-	fprintf(stderr, "sealmail init: cannot write %s: %s\n", f->path, strerror(saved));
-	return -1;
+	if (!ok) {
+		(void)unlink(path);
+		fprintf(stderr, "sealmail init: cannot write %s: %s\n", path, strerror(saved));
+	}
+	free(path);
+	return ok ? 0 : -1;
 }
 
-/* Creates every file or, when one cannot be, none. */
+/* Removes what init_create() made for F. */
+static void init_uncreate(const struct init_file *f)
+{
+	char *path = init_create_path(f);
+
+	(void)unlink(path);
+	free(path);
+}
+
+/* Creates every file or, when one cannot be, none; then the package's
+ * files are replaced, each by rename(2), so a reader sees old or new. */
 static int init_create_all(const struct init_file *files, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (init_create(&files[i]) < 0) {
 			while (i-- > 0)
-				(void)unlink(files[i].path);
+				init_uncreate(&files[i]);
 			fprintf(stderr, "sealmail init: nothing written\n");
 			return -1;
 		}
+	for (size_t i = 0; i < n; i++) {
+		char *path = init_create_path(&files[i]);
+		if (files[i].replace && rename(path, files[i].path) < 0) {
+			fprintf(stderr, "sealmail init: cannot replace %s: %s\n", files[i].path,
+			        strerror(errno));
+			free(path);
+			return -1;
+		}
+		free(path);
+	}
 	return 0;
 }
 
@@ -609,7 +734,8 @@ static void init_next_steps(const struct init_args *a, const struct init_file *f
 	                                                        : xasprintf(" -c %s", a->config);
 
 	for (size_t i = 0; i < n; i++)
-		printf("wrote %s (mode %04o)\n", files[i].path, (unsigned)files[i].mode);
+		printf("wrote %s (mode %04o%s)\n", files[i].path, (unsigned)files[i].mode,
+		       files[i].replace ? ", replacing the package's default" : "");
 	printf("Next:\n"
 	       "  1. add the mailbox postmaster@ and abuse@ reach, then each of your users:\n"
 	       "       sealmail user add %s%s\n"
@@ -642,9 +768,9 @@ static void init_args_free(struct init_args *a)
 static int init_run(const struct init_args *a)
 {
 	struct init_file files[] = {
-	    {a->config, INIT_CONFIG_MODE, init_text(init_write_config, a)},
-	    {a->users, INIT_USERS_MODE, init_text(init_write_users, a)},
-	    {a->aliases, INIT_ALIASES_MODE, init_text(init_write_aliases, a)},
+	    {a->config, INIT_CONFIG_MODE, init_text(init_write_config, a), "sealmail.conf", 0},
+	    {a->users, INIT_USERS_MODE, init_text(init_write_users, a), "", 0},
+	    {a->aliases, INIT_ALIASES_MODE, init_text(init_write_aliases, a), "aliases", 0},
 	};
 	size_t n = sizeof(files) / sizeof(files[0]);
 	int r = 1;

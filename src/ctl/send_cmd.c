@@ -6,7 +6,10 @@
  * the others sendmail programs pass (-F, -o..., -B, -N, -R, -V, -v, -bm)
  * are accepted and ignored; -bp lists the queue, -bi does nothing, the
  * other -b modes are refused. A message without Date: or Message-ID: gets
- * them, as with sendmail and Postfix.
+ * them, as with sendmail and Postfix. A bare name ("root") as sender or
+ * recipient is qualified with [server] hostname in the envelope only, as
+ * Postfix's sendmail does with $myorigin (append_at_myorigin): cron, apt and
+ * smartd mail "root".
  */
 #include "ctl/send_cmd.h"
 
@@ -27,6 +30,7 @@
 #include "ctl/ctl_client.h"
 #include "ctl/mailq_cmd.h"
 #include "lib/util.h"
+#include "lookup/aliases.h"
 #include "mail/dotstuff.h"
 #include "mail/mail_header.h"
 #include "smtp/smtp_parse.h"
@@ -363,11 +367,88 @@ static int send_connect(const struct config *cfg)
 	return -1;
 }
 
+/* ADDR as the envelope names it: a bare name (no '@') gets "@hostname",
+ * the empty sender stays empty. Written to BUF (SIZE octets); returns BUF. */
+static const char *send_qualify(const struct config *cfg, const char *addr, char *buf, size_t size)
+{
+	if (addr[0] == '\0' || strchr(addr, '@') != NULL)
+		snprintf(buf, size, "%s", addr);
+	else
+		snprintf(buf, size, "%s@%s", addr, cfg->hostname);
+	return buf;
+}
+
+static int send_not_a_user(const char *addr, void *arg)
+{
+	(void)addr;
+	(void)arg;
+	return 0; /* the server said no target is one */
+}
+
+static int send_is_local(const char *addr, void *arg)
+{
+	const char *at = strrchr(addr, '@');
+
+	return at != NULL && config_is_local_domain(arg, at + 1);
+}
+
+/* Says what to add for ADDR, a local address the server refused as
+ * unknown (550 5.1.1): the user, or, when the aliases file (world-readable,
+ * as /etc/aliases) names ADDR, the user its target must be. */
+static void send_explain_unknown(const struct config *cfg, const char *addr)
+{
+	struct aliases al = {0};
+	struct aliases_skipped skipped = {0};
+	char **targets = NULL, *text = NULL;
+	unsigned n = 0;
+	size_t len;
+
+	if (cfg->aliases[0] != '\0' && (text = read_file(cfg->aliases, 1 << 24, &len)) != NULL)
+		aliases_parse(&al, text, NULL, NULL);
+	if (aliases_expand_local(&al, addr, send_not_a_user, send_is_local, (void *)cfg, &targets,
+	                         &n, &skipped) == 0 &&
+	    skipped.n > 0)
+		fprintf(stderr,
+		        "sealmail send: %s is an alias (%s, line %u) of %s, which is not a user: "
+		        "add it with `sealmail user add %s`, or point the alias elsewhere\n",
+		        addr, cfg->aliases, skipped.line, skipped.target, skipped.target);
+	else
+		fprintf(stderr,
+		        "sealmail send: no user or alias %s: add the user (`sealmail user add %s`) "
+		        "or a line \"%s: ADDRESS\" to the aliases file (%s)\n",
+		        addr, addr, addr,
+		        cfg->aliases[0] ? cfg->aliases : "[server] aliases, unset");
+	for (unsigned i = 0; i < n; i++)
+		free(targets[i]);
+	free(targets);
+	aliases_free(&al);
+	free(text);
+}
+
+/* RCPT TO for ADDR, qualified; a local address the server does not know
+ * is explained, since system mail to "root" otherwise fails with the
+ * server's words only. */
+static int send_rcpt(struct send_conn *c, const struct config *cfg, const char *addr)
+{
+	char q[600];
+	const char *at;
+
+	send_qualify(cfg, addr, q, sizeof(q));
+	if (send_command(c, 2, "RCPT TO:<", q) == 0)
+		return 0;
+	at = strrchr(q, '@');
+	if (c->reply.code == 550 && strcmp(c->reply.enhanced, "5.1.1") == 0 && at != NULL &&
+	    config_is_local_domain(cfg, at + 1))
+		send_explain_unknown(cfg, q);
+	return -1;
+}
+
 static int send_transaction(const struct config *cfg, const struct send_opts *o,
                             char *const *hdr_rcpts, size_t n_hdr,
                             const char *msg, size_t len)
 {
 	struct send_conn c;
+	char sender[600];
 	unsigned i;
 	int r = -1;
 
@@ -376,13 +457,14 @@ static int send_transaction(const struct config *cfg, const struct send_opts *o,
 	if ((c.fd = send_connect(cfg)) < 0)
 		return -1;
 	if (send_reply(&c) / 100 != 2 || send_command(&c, 2, "EHLO localhost", NULL) < 0 ||
-	    send_command(&c, 2, "MAIL FROM:<", o->sender) < 0)
+	    send_command(&c, 2, "MAIL FROM:<",
+	                 send_qualify(cfg, o->sender, sender, sizeof(sender))) < 0)
 		goto out;
 	for (i = 0; i < o->n_rcpts; i++)
-		if (send_command(&c, 2, "RCPT TO:<", o->rcpts[i]) < 0)
+		if (send_rcpt(&c, cfg, o->rcpts[i]) < 0)
 			goto out;
 	for (i = 0; i < n_hdr; i++)
-		if (send_command(&c, 2, "RCPT TO:<", hdr_rcpts[i]) < 0)
+		if (send_rcpt(&c, cfg, hdr_rcpts[i]) < 0)
 			goto out;
 	if (send_command(&c, 3, "DATA", NULL) < 0 || send_body(&c, msg, len) < 0)
 		goto out;
@@ -430,7 +512,8 @@ int cmd_send(int argc, char **argv)
 	if (o.from_headers) {
 		static const char *const fields[] = {"To", "Cc", "Bcc"};
 		char why[256];
-		if (mail_header_addresses(msg, len, fields, 3, &hdr, why, sizeof(why)) < 0) {
+		if (mail_header_addresses(msg, len, fields, 3, MAILBOX_LIST_BARE, &hdr, why,
+		                          sizeof(why)) < 0) {
 			fprintf(stderr, "sealmail send: -t: cannot read the recipients: %s\n", why);
 			return 1;
 		}

@@ -38,9 +38,8 @@ int mail_header_line_is(const char *line, size_t len, const char *name)
 	return i < len && line[i] == ':';
 }
 
-int mail_header_addresses(const char *msg, size_t len, const char *const *names,
-                          unsigned n_names, struct mailbox_list *out, char *error,
-                          size_t error_size)
+int mail_header_addresses(const char *msg, size_t len, const char *const *names, unsigned n_names,
+                          unsigned flags, struct mailbox_list *out, char *error, size_t error_size)
 {
 	struct header_scan hs;
 	const char *why = NULL;
@@ -57,7 +56,8 @@ int mail_header_addresses(const char *msg, size_t len, const char *const *names,
 	}
 	for (i = 0; r == 0 && i < hs.n_fields; i++) {
 		const struct header_field *f = &hs.fields[i];
-		if (mailbox_list_parse(f->body, f->len, MAILBOX_LIST_GROUPS, out, &why) < 0) {
+		if (mailbox_list_parse(f->body, f->len, MAILBOX_LIST_GROUPS | flags, out, &why) <
+		    0) {
 			snprintf(error, error_size, "%s: %s", names[f->which], why);
 			r = -1;
 		}

@@ -21,11 +21,11 @@ size_t mail_header_length(const char *msg, size_t len);
 int mail_header_line_is(const char *line, size_t len, const char *name);
 
 /* Appends to *OUT every address of every field named in NAMES
- * (case-insensitive) in the header of MSG. Returns 0, or -1 with ERROR
+ * (case-insensitive) in the header of MSG, read with mailbox_list_parse()'s
+ * FLAGS (MAILBOX_LIST_GROUPS always). Returns 0, or -1 with ERROR
  * (of ERROR_SIZE) naming the field and the problem: a field that does not
  * parse in full is an error, never skipped. */
-int mail_header_addresses(const char *msg, size_t len, const char *const *names,
-                          unsigned n_names, struct mailbox_list *out, char *error,
-                          size_t error_size);
+int mail_header_addresses(const char *msg, size_t len, const char *const *names, unsigned n_names,
+                          unsigned flags, struct mailbox_list *out, char *error, size_t error_size);
 
 #endif

@@ -29,6 +29,7 @@ struct parser {
 	char *text; /* decoded token texts, back to back */
 	size_t text_len;
 	const char *error;
+	unsigned flags; /* MAILBOX_LIST_* */
 };
 
 /* RFC 5322 3.2.3 atext, plus the UTF-8 of RFC 6532 3.2. */
@@ -272,11 +273,13 @@ static int read_addr_spec(struct parser *ps, struct mailbox_list *out)
 
 	if (read_local_part(ps, addr, &o) < 0)
 		return -1;
-	if (!is_special(peek(ps, 0), '@'))
+	if (is_special(peek(ps, 0), '@')) {
+		ps->pos++;
+		if (put(ps, addr, &o, '@') < 0 || read_domain(ps, addr, &o) < 0)
+			return -1;
+	} else if (!(ps->flags & MAILBOX_LIST_BARE)) {
 		return fail(ps, "address without @");
-	ps->pos++;
-	if (put(ps, addr, &o, '@') < 0 || read_domain(ps, addr, &o) < 0)
-		return -1;
+	}
 	addr[o] = '\0';
 	if (out->n == out->cap) {
 		out->cap = out->cap ? out->cap * 2 : 4;
@@ -346,6 +349,12 @@ static int read_item(struct parser *ps, unsigned flags, int *in_group, struct ma
 		*in_group = 1;
 		return 0;
 	}
+	if ((ps->flags & MAILBOX_LIST_BARE) && words > 0 &&
+	    (t->type == TOKEN_END || is_special(t, ',') || (*in_group && is_special(t, ';')))) {
+		if (read_addr_spec(ps, out) < 0) /* a bare local part */
+			return -1;
+		return read_after_mailbox(ps, *in_group);
+	}
 	if (t->type == TOKEN_END && words > 0)
 		return fail(ps, "address without @");
 	if (is_special(t, ':'))
@@ -398,6 +407,7 @@ int mailbox_list_parse(const char *v, size_t n, unsigned flags, struct mailbox_l
 	memset(&ps, 0, sizeof(ps));
 	ps.in = v;
 	ps.n = n;
+	ps.flags = flags;
 	ps.text = xmalloc(n + 1); /* decoded text is never longer than the input */
 	r = tokenize(&ps);
 	if (r == 0)

@@ -19,6 +19,9 @@
 /* Flags for mailbox_list_parse(). */
 #define MAILBOX_LIST_GROUPS 0x1 /* accept "name: a@b, c@d;" (To:, Cc:) */
 #define MAILBOX_LIST_SINGLE 0x2 /* exactly one mailbox (Sender:) */
+/* a local part alone is an address ("To: root", as sendmail -t reads it);
+ * it stays bare */
+#define MAILBOX_LIST_BARE 0x4
 
 struct mailbox_list {
 	char **addrs; /* addr-specs, "local@domain", in order */

@@ -62,7 +62,7 @@ static void check_list(const char *v, size_t n, unsigned flags)
 	for (i = 0; i < l.n; i++) {
 		size_t len = strlen(l.addrs[i]);
 		CHECK(len > 0 && len < MAILBOX_ADDR_MAX);
-		CHECK(strchr(l.addrs[i], '@') != NULL);
+		CHECK((flags & MAILBOX_LIST_BARE) || strchr(l.addrs[i], '@') != NULL);
 		for (k = 0; k < len; k++)
 			CHECK(((unsigned char)l.addrs[i][k] >= 0x20 || l.addrs[i][k] == '\t') &&
 			      l.addrs[i][k] != 0x7f);
@@ -83,6 +83,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	flags = data[0] & (MAILBOX_LIST_GROUPS | MAILBOX_LIST_SINGLE);
+	if (data[0] & 0x8)
+		flags |= MAILBOX_LIST_BARE;
 	scan_flags = (data[0] & 0x4) ? HEADER_SCAN_LAX_EOL : 0;
 	msg = (const char *)data + 1;
 	len = size - 1;
@@ -104,7 +106,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	header_scan_free(&bytes);
 	/* the list parser on raw bytes too, NULs and line ends included */
 	check_list(msg, len, flags);
-	if (mail_header_addresses(msg, len, names, 4, &l, why, sizeof(why)) < 0)
+	if (mail_header_addresses(msg, len, names, 4, 0, &l, why, sizeof(why)) < 0)
 		CHECK(why[0] != '\0');
 	mailbox_list_free(&l);
 	return 0;

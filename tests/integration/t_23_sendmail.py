@@ -231,9 +231,14 @@ class Send(outbound.OutboundTestCase):
                     rc, out, err = self.srv.send("-f", SENDER, nobody,
                                                  input=message(tok, to=nobody))
                 self.assertEqual(rc, 1, "refused recipient:\n%s%s" % (out, err))
-                # The command and the server's refusal, as the server gave it.
+                # The command and the server's refusal, as the server gave it,
+                # then what to add for a local address (no aliases file here).
                 self.assertEqual(err, "sealmail send: RCPT TO:<%s>: 550 5.1.1 <%s>: Recipient "
-                                 "address rejected: User unknown\n" % (nobody, nobody))
+                                 "address rejected: User unknown\n"
+                                 "sealmail send: no user or alias %s: add the user (`sealmail "
+                                 "user add %s`) or a line \"%s: ADDRESS\" to the aliases file "
+                                 "([server] aliases, unset)\n"
+                                 % (nobody, nobody, nobody, nobody, nobody))
         # Nothing went anywhere: a later message arrives alone.
         tok2 = token()
         self.send_ok("-f", SENDER, "bob@local.test", input=message(tok2))

@@ -58,7 +58,10 @@ class Paths:
 ALIASES = ["postmaster@local.test: bob@local.test", "abuse@local.test: bob@local.test",
            "dmarc-reports@local.test: bob@local.test", "tls-reports@local.test: bob@local.test",
            "postmaster@other.test: bob@local.test", "abuse@other.test: bob@local.test",
-           "dmarc-reports@other.test: bob@local.test", "tls-reports@other.test: bob@local.test"]
+           "dmarc-reports@other.test: bob@local.test", "tls-reports@other.test: bob@local.test",
+           # system mail: sendmail makes a bare "root" root@HOST
+           "root@%s: bob@local.test" % HOST, "mailer-daemon@%s: bob@local.test" % HOST,
+           "postmaster@%s: bob@local.test" % HOST]
 
 
 def data_lines(path):
@@ -142,7 +145,7 @@ class Init(harness.unittest.TestCase):
                      "sealmail serve -c %s" % p.conf):
             self.assertIn("\n       " + step + "\n", out)
         conf = data_lines(p.conf)
-        for line in ("hostname = %s" % HOST, "local_domains = local.test other.test",
+        for line in ("hostname = %s" % HOST, "local_domains = local.test other.test %s" % HOST,
                      "data_dir = %s" % p.data, "users = %s" % p.users,
                      "aliases = %s" % p.aliases, "certificate = %s" % harness.default_cert().cert,
                      "key = %s" % harness.default_cert().key):
@@ -292,6 +295,7 @@ class Init(harness.unittest.TestCase):
         cert = harness.default_cert()
         for flags, want in (
                 (["--admin", "postmaster@local.test"], "one of the aliases written"),
+                (["--admin", "root@" + HOST], "one of the aliases written"),
                 (["--admin", "nobody"], "is not an address user@domain"),
                 (["--hostname", "mx;x.test"], "cannot be written in the configuration"),
                 (["--hostname", "-bad-.test"], "the configuration would not load")):
@@ -355,7 +359,7 @@ class Init(harness.unittest.TestCase):
         self.assertIn(b"wrote %s (mode 0640)" % p.users.encode(), transcript)
         conf = data_lines(p.conf)
         self.assertIn("hostname = %s" % HOST, conf)
-        self.assertIn("local_domains = local.test other.test", conf)
+        self.assertIn("local_domains = local.test other.test %s" % HOST, conf)
         self.assertIn("certificate = %s" % cert.cert, conf)
         self.assertEqual(data_lines(p.aliases)[0], "postmaster@local.test: admin@local.test")
         self.assertEqual((mode(p.conf), mode(p.users), mode(p.aliases)), (0o644, 0o640, 0o644))

@@ -41,10 +41,12 @@ MAY_INCLUDE = {
 # parsers (no session, no socket); `policy explain` and `tls-check` build the
 # policy view from the configuration as the SMTP client does (mta_policy.h)
 # and read the lookup role's MTA-STS cache files with its parser (sts_cache.h);
-# `config check` reads the certificates as serve does (tls_settings.h).
+# `config check` reads the certificates as serve does (tls_settings.h);
+# `sealmail send` reads the aliases file to say what a refused local
+# recipient needs (aliases.h, a pure parser).
 ALSO_ALLOWED = {
     "ctl": {"smtp/smtp_parse.h", "smtp/smtp_reply.h", "smtp/mta_policy.h",
-            "lookup/sts_cache.h", "daemon/tls_settings.h"},
+            "lookup/sts_cache.h", "daemon/tls_settings.h", "lookup/aliases.h"},
 }
 FILE_MAX = 900
 FUNCTION_MAX = 60

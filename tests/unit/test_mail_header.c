@@ -58,6 +58,22 @@ static void expect_error(const char *v, unsigned flags, const char *error)
 	mailbox_list_free(&l);
 }
 
+/* sendmail -t reads "To: root": a local part alone, kept bare, only when
+ * asked; a display name without an address stays an error. */
+static void test_list_bare_local_parts(void **state)
+{
+	(void)state;
+	expect_addrs("root", MAILBOX_LIST_BARE, 1, "root");
+	expect_addrs(" root , bob@b.test, <ops>", MAILBOX_LIST_BARE, 3, "root", "bob@b.test",
+	             "ops");
+	expect_addrs("Admins: root, first.last;", MAILBOX_LIST_BARE | MAILBOX_LIST_GROUPS, 2,
+	             "root", "first.last");
+	expect_addrs("root (the admin)", MAILBOX_LIST_BARE, 1, "root");
+	expect_error("root", 0, "address without @");
+	expect_error("<root>", 0, "address without @");
+	expect_error("John Smith", MAILBOX_LIST_BARE, "text after the address");
+}
+
 static void test_list_forms(void **state)
 {
 	expect_addrs(" alice@local.test", 0, 1, "alice@local.test");
@@ -398,7 +414,7 @@ static void test_mail_header_addresses(void **state)
 	struct mailbox_list l = {0};
 	char why[128];
 
-	assert_int_equal(mail_header_addresses(msg, strlen(msg), to_cc, 3, &l, why, sizeof(why)),
+	assert_int_equal(mail_header_addresses(msg, strlen(msg), to_cc, 3, 0, &l, why, sizeof(why)),
 	                 0);
 	assert_int_equal(l.n, 5);
 	assert_string_equal(l.addrs[0], "bob@example.com");
@@ -408,10 +424,23 @@ static void test_mail_header_addresses(void **state)
 	assert_string_equal(l.addrs[4], "frank@y.test");
 	mailbox_list_free(&l);
 
-	assert_int_equal(mail_header_addresses("To: a@b.test (x\n\n", 17, to_cc, 3, &l, why,
-	                                       sizeof(why)),
-	                 -1);
+	assert_int_equal(
+	    mail_header_addresses("To: a@b.test (x\n\n", 17, to_cc, 3, 0, &l, why, sizeof(why)),
+	    -1);
 	assert_string_equal(why, "To: unclosed comment");
+	mailbox_list_free(&l);
+
+	/* sendmail -t: "To: root" is refused unless bare names are asked for */
+	assert_int_equal(mail_header_addresses("To: root\n\n", 10, to_cc, 3, 0, &l, why, sizeof(why)),
+	                 -1);
+	assert_string_equal(why, "To: address without @");
+	mailbox_list_free(&l);
+	assert_int_equal(mail_header_addresses("To: root, a@b.test\nCc: <ops>\n\n", 30, to_cc, 3,
+	                                       MAILBOX_LIST_BARE, &l, why, sizeof(why)),
+	                 0);
+	assert_int_equal(l.n, 3);
+	assert_string_equal(l.addrs[0], "root");
+	assert_string_equal(l.addrs[2], "ops");
 	mailbox_list_free(&l);
 }
 
@@ -426,6 +455,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_list_forms),
+	    cmocka_unit_test(test_list_bare_local_parts),
 	    cmocka_unit_test(test_list_quoted_local_parts),
 	    cmocka_unit_test(test_list_refusals),
 	    cmocka_unit_test(test_list_fuzz_regressions),
