@@ -49,6 +49,36 @@ static int log_fd_is_journal(int fd)
 	       (unsigned long long)st.st_ino == ino;
 }
 
+/* Opens PATH to append. Root opens it, in a directory that may be the
+ * unprivileged user's (data_dir/sealmail.log): a symbolic link there, a
+ * second name of another file or a FIFO is refused, so that user cannot
+ * make root append to, create or hang on a file of its choosing. */
+static int log_open_file(const char *path)
+{
+	int fd = open(
+	    path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK,
+	    0640);
+	struct stat st;
+
+	if (fd < 0) {
+		if (errno == ELOOP)
+			errno = EINVAL;
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	return fd;
+}
+
+static const char *log_open_error(void)
+{
+	return errno == EINVAL ? "not a regular file of its own (a link, a second name or a FIFO)"
+	                       : strerror(errno);
+}
+
 void log_init(const char *role, int foreground)
 {
 	log_set_role(role);
@@ -71,11 +101,11 @@ int log_open(const char *role, const char *target, const char **error_r)
 		log_journal = log_fd_is_journal(STDERR_FILENO);
 		return 0;
 	}
-	fd = open(target, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+	fd = log_open_file(target);
 	if (fd < 0 || (log_funnel[0] < 0 && (pipe2(log_funnel, O_CLOEXEC) < 0 ||
-	                                      fcntl(log_funnel[0], F_SETFL, O_NONBLOCK) < 0))) {
+	                                     fcntl(log_funnel[0], F_SETFL, O_NONBLOCK) < 0))) {
 		if (error_r != NULL)
-			*error_r = strerror(errno);
+			*error_r = log_open_error();
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -126,9 +156,9 @@ int log_reopen(const char **error_r)
 
 	if (log_funnel_fd() < 0)
 		return 0;
-	fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+	fd = log_open_file(log_path);
 	if (fd < 0) {
-		*error_r = strerror(errno);
+		*error_r = log_open_error();
 		return -1;
 	}
 	log_funnel_drain(); /* what was written before goes to the old file */

@@ -8,7 +8,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "lib/log.h"
 
@@ -30,11 +35,51 @@ static void test_log_address(void **state)
 	assert_string_equal(log_address("bob@local.test", buf, sizeof(buf)), "<bob@local.test>");
 	assert_string_equal(log_address("", buf, sizeof(buf)), "<>"); /* the null sender */
 	/* a quoted local part that reads like more fields stays one value */
-	assert_string_equal(log_address("\"x event=delivered relay=local\"@remote.test", buf,
-	                                sizeof(buf)),
-	                    "\"<\\\"x event=delivered relay=local\\\"@remote.test>\"");
+	assert_string_equal(
+	    log_address("\"x event=delivered relay=local\"@remote.test", buf, sizeof(buf)),
+	    "\"<\\\"x event=delivered relay=local\\\"@remote.test>\"");
 	assert_string_equal(log_address("a\r\nevent=x@y", buf, sizeof(buf)),
 	                    "\"<a\\x0d\\x0aevent=x@y>\"");
+}
+
+/* The log file sits in data_dir, which the unprivileged user owns, and
+ * root opens it: a link put there in its place must not make root append
+ * to (or create) the file it points at. */
+static void test_log_open_refuses_links(void **state)
+{
+	char dir[] = "/tmp/sealmail-test-log-XXXXXX", path[128], target[128], fifo[128];
+	const char *why = NULL;
+	struct stat st;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/sealmail.log", dir);
+	snprintf(target, sizeof(target), "%s/victim", dir);
+	snprintf(fifo, sizeof(fifo), "%s/fifo.log", dir);
+	assert_int_equal(symlink(target, path), 0);
+	assert_int_equal(log_open("test", path, &why), -1);
+	assert_non_null(why);
+	assert_int_equal(lstat(target, &st), -1); /* not created through the link */
+	assert_int_equal(unlink(path), 0);
+
+	close(open(target, O_WRONLY | O_CREAT, 0600));
+	assert_int_equal(link(target, path), 0); /* a second name of another file */
+	assert_int_equal(log_open("test", path, &why), -1);
+	assert_int_equal(stat(target, &st), 0);
+	assert_int_equal(st.st_size, 0);
+	assert_int_equal(unlink(path), 0);
+
+	assert_int_equal(mkfifo(fifo, 0600), 0); /* refused, and without blocking */
+	assert_int_equal(log_open("test", fifo, &why), -1);
+
+	assert_int_equal(log_open("test", path, &why), 0); /* a file of its own is fine */
+	log_info("event=test");
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(st.st_size > 0);
+	assert_int_equal(log_open("test", "stderr", &why), 0);
+	unlink(path);
+	unlink(target);
+	unlink(fifo);
+	rmdir(dir);
 }
 
 int main(void)
@@ -42,6 +87,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_log_value),
 	    cmocka_unit_test(test_log_address),
+	    cmocka_unit_test(test_log_open_refuses_links),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
