@@ -474,11 +474,10 @@ static int parent_children_left(const struct parent *p)
 
 /* One child is gone: a dispatcher of the current generation is started
  * again; the loss of the queue or lookup role stops the server. */
-static void parent_child_exited(struct parent *p, pid_t pid, int status)
+static void parent_child_gone(struct parent *p, pid_t pid, int status)
 {
 	unsigned i;
 
-	parent_ready_forget(&p->ready, pid);
 	if (parent_metrics_exited(pid, status))
 		return;
 	for (i = 0; i < N_ROLES; i++) {
@@ -507,6 +506,15 @@ static void parent_child_exited(struct parent *p, pid_t pid, int status)
 		parent_start_dispatcher(p, i);
 		return;
 	}
+}
+
+/* The readiness wait forgets PID only once its loss is dealt with: the
+ * last role to come up failing shuts the server down, and a dispatcher's
+ * replacement is waited for, before the wait can end in READY=1. */
+static void parent_child_exited(struct parent *p, pid_t pid, int status)
+{
+	parent_child_gone(p, pid, status);
+	parent_ready_forget(&p->ready, pid);
 }
 
 static void parent_sigchld_cb(evutil_socket_t sig, short what, void *arg)
