@@ -234,6 +234,10 @@ static void log_write(int priority, const char *level, const char *fmt, va_list 
 	size_t len;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* one record, one line, whatever the text held: a second line could
+	 * pass for another event or carry its own journal priority */
+	for (char *c = msg; (c = strpbrk(c, "\r\n")) != NULL;)
+		*c = ' ';
 	len = log_format_stamped(line, sizeof(line), level, msg);
 	if (log_target == LOG_TARGET_SYSLOG) {
 		syslog(priority, "role=%s level=%s %s", log_role, level, msg);

@@ -82,12 +82,41 @@ static void test_log_open_refuses_links(void **state)
 	rmdir(dir);
 }
 
+/* A text with line breaks in it (an error message, a value logged
+ * unescaped by mistake) stays one record: a second line could pass for
+ * another event, or carry its own journal priority prefix. */
+static void test_log_record_is_one_line(void **state)
+{
+	char dir[] = "/tmp/sealmail-test-log-XXXXXX", path[128], text[512];
+	const char *why = NULL;
+	ssize_t n;
+	int fd;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/sealmail.log", dir);
+	assert_int_equal(log_open("test", path, &why), 0);
+	log_warn("event=x reason=\"one\ntwo\r\n<0>2026-01-01T00:00:00.000000Z sealmail[1] "
+	         "role=parent level=info event=delivered\"");
+	fd = open(path, O_RDONLY);
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	assert_true(n > 0);
+	text[n] = '\0';
+	assert_non_null(strstr(text, "one two  <0>2026"));
+	assert_ptr_equal(strchr(text, '\n'), text + n - 1);
+	assert_null(strchr(text, '\r'));
+	assert_int_equal(log_open("test", "stderr", &why), 0);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_log_value),
 	    cmocka_unit_test(test_log_address),
 	    cmocka_unit_test(test_log_open_refuses_links),
+	    cmocka_unit_test(test_log_record_is_one_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
