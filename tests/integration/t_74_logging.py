@@ -337,6 +337,19 @@ class RootInDataDir(harness.ServerTestCase):
         self.assertUntouched(victim)
         self.assertIn("/empty: not a directory of its own", srv.log())
 
+    def test_submit_socket_mode_comes_from_bind(self):
+        """Mode 0666 under systemd's UMask=0077 too, set as bind() creates
+        it: a chmod() by name afterwards would follow a link put there in
+        the meantime (not raced here: the mode is what this checks)."""
+        srv = self.server_for(start=False, submit_socket=True)
+        old = os.umask(0o077)
+        try:
+            srv.start()
+        finally:
+            os.umask(old)
+        st = os.lstat(srv.submit_socket)
+        self.assertEqual(oct(st.st_mode & 0o7777), oct(0o666))
+
     def test_log_file_is_not_followed(self):
         victim = self.victim()
         srv = self.server_for(start=False)
