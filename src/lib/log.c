@@ -224,6 +224,21 @@ static size_t log_format_stamped(char *buf, size_t size, const char *level, cons
 	return n < 0 ? 0 : (size_t)n < size ? (size_t)n : size - 1;
 }
 
+/* The length to write of the LEN octets formatted into LINE (SIZE
+ * octets): at most PIPE_BUF, ending in a newline. Every process writes to
+ * the same stream (the funnel's pipe, the journal's socket, stderr's pipe),
+ * and only a write() up to PIPE_BUF is never cut among another's. */
+static size_t log_atomic_length(char *line, size_t len, size_t size)
+{
+	if (len >= size)
+		len = size - 1;
+	if (len > PIPE_BUF)
+		len = PIPE_BUF;
+	if (len > 0)
+		line[len - 1] = '\n';
+	return len;
+}
+
 static void log_write(int priority, const char *level, const char *fmt, va_list ap)
     __attribute__((format(printf, 3, 0)));
 
@@ -238,7 +253,8 @@ static void log_write(int priority, const char *level, const char *fmt, va_list 
 	 * pass for another event or carry its own journal priority */
 	for (char *c = msg; (c = strpbrk(c, "\r\n")) != NULL;)
 		*c = ' ';
-	len = log_format_stamped(line, sizeof(line), level, msg);
+	len = log_atomic_length(line, log_format_stamped(line, sizeof(line), level, msg),
+	                        sizeof(line));
 	if (log_target == LOG_TARGET_SYSLOG) {
 		syslog(priority, "role=%s level=%s %s", log_role, level, msg);
 	} else if (log_journal) {
@@ -247,12 +263,8 @@ static void log_write(int priority, const char *level, const char *fmt, va_list 
 		                 log_role, (int)log_pid, level, msg);
 		if (n > 0)
 			log_write_fd(log_fd, jline,
-			             (size_t)n < sizeof(jline) ? (size_t)n : sizeof(jline) - 1);
+			             log_atomic_length(jline, (size_t)n, sizeof(jline)));
 	} else {
-		if (log_child && len > PIPE_BUF) { /* one write() up to PIPE_BUF is atomic */
-			len = PIPE_BUF;
-			line[len - 1] = '\n';
-		}
 		log_write_fd(log_fd, line, len);
 	}
 	if (log_stderr_copy && !(log_target == LOG_TARGET_STDERR))

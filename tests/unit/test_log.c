@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +111,32 @@ static void test_log_record_is_one_line(void **state)
 	rmdir(dir);
 }
 
+/* Every process of the server writes to the same stderr (the journal's
+ * stream, a pipe to a logger): a record longer than PIPE_BUF could be
+ * cut into pieces interleaved with another process's. Each is one write
+ * of at most PIPE_BUF octets ending in a newline. */
+static void test_long_record_fits_one_atomic_write(void **state)
+{
+	static char big[6000], text[8192];
+	const char *why = NULL;
+	int fds[2], saved = dup(STDERR_FILENO);
+	ssize_t n;
+
+	memset(big, 'x', sizeof(big) - 1);
+	assert_int_equal(pipe(fds), 0);
+	dup2(fds[1], STDERR_FILENO);
+	assert_int_equal(log_open("test", "stderr", &why), 0);
+	log_info("event=x value=%s", big);
+	dup2(saved, STDERR_FILENO);
+	close(fds[1]);
+	n = read(fds[0], text, sizeof(text));
+	close(fds[0]);
+	close(saved);
+	assert_true(n > 1000);
+	assert_true(n <= PIPE_BUF);
+	assert_int_equal(text[n - 1], '\n');
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -117,6 +144,7 @@ int main(void)
 	    cmocka_unit_test(test_log_address),
 	    cmocka_unit_test(test_log_open_refuses_links),
 	    cmocka_unit_test(test_log_record_is_one_line),
+	    cmocka_unit_test(test_long_record_fits_one_atomic_write),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
