@@ -474,11 +474,10 @@ static int parent_children_left(const struct parent *p)
 
 /* One child is gone: a dispatcher of the current generation is started
  * again; the loss of the queue or lookup role stops the server. */
-static void parent_child_exited(struct parent *p, pid_t pid, int status)
+static void parent_child_gone(struct parent *p, pid_t pid, int status)
 {
 	unsigned i;
 
-	parent_ready_forget(&p->ready, pid);
 	if (parent_metrics_exited(pid, status))
 		return;
 	for (i = 0; i < N_ROLES; i++) {
@@ -486,7 +485,8 @@ static void parent_child_exited(struct parent *p, pid_t pid, int status)
 			continue;
 		p->roles[i].pid = 0;
 		if (!p->shutting_down) {
-			log_error("event=role-exited role=%s status=%d", parent_role_names[i], status);
+			log_error("event=role-exited role=%s status=%d", parent_role_names[i],
+			          status);
 			parent_shutdown(p, 1);
 		}
 		return;
@@ -506,6 +506,15 @@ static void parent_child_exited(struct parent *p, pid_t pid, int status)
 		parent_start_dispatcher(p, i);
 		return;
 	}
+}
+
+/* The readiness wait forgets PID only once its loss is dealt with: the
+ * last role to come up failing shuts the server down, and a dispatcher's
+ * replacement is waited for, before the wait can end in READY=1. */
+static void parent_child_exited(struct parent *p, pid_t pid, int status)
+{
+	parent_child_gone(p, pid, status);
+	parent_ready_forget(&p->ready, pid);
 }
 
 static void parent_sigchld_cb(evutil_socket_t sig, short what, void *arg)
@@ -636,6 +645,7 @@ static void parent_signal_cb(evutil_socket_t sig, short what, void *arg)
 static void parent_prepare_dirs(struct parent *p)
 {
 	char empty[4200];
+	int fd;
 
 	if (mkdir_p(p->cfg->data_dir, 0750) < 0)
 		fatal("event=fatal reason=\"cannot create data_dir %s: %s\"", p->cfg->data_dir,
@@ -647,8 +657,15 @@ static void parent_prepare_dirs(struct parent *p)
 	snprintf(empty, sizeof(empty), "%s/empty", p->cfg->data_dir);
 	if (mkdir(empty, 0555) < 0 && errno != EEXIST)
 		fatal("event=fatal reason=\"mkdir %s: %s\"", empty, strerror(errno));
-	if (chown(empty, 0, 0) < 0 || chmod(empty, 0555) < 0)
+	/* data_dir is the user's: what it put in place of empty/ is not
+	 * followed (chown and chmod through a link would give root's file
+	 * away) */
+	fd = open(empty, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && (errno == ELOOP || errno == ENOTDIR))
+		fatal("event=fatal reason=\"%s: not a directory of its own (a link?)\"", empty);
+	if (fd < 0 || fchown(fd, 0, 0) < 0 || fchmod(fd, 0555) < 0)
 		fatal("event=fatal reason=\"%s: %s\"", empty, strerror(errno));
+	close(fd);
 }
 
 static void parent_find_user(struct parent *p)

@@ -78,7 +78,8 @@ int parent_bind_local(const struct config *cfg, int root)
 {
 	struct sockaddr_un sun;
 	char dir[sizeof(sun.sun_path)], *slash;
-	int fd;
+	mode_t mask;
+	int fd, bound;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -103,8 +104,13 @@ int parent_bind_local(const struct config *cfg, int root)
 		close(fd);
 	unlink(sun.sun_path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    chmod(sun.sun_path, 0666) < 0 || listen(fd, 128) < 0) {
+	/* mode 0666 from bind() itself: a chmod() by name after it would
+	 * follow what a user of that directory put there meanwhile (a link
+	 * to /etc/shadow) */
+	mask = umask(0111);
+	bound = fd >= 0 && bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+	umask(mask);
+	if (!bound || listen(fd, 128) < 0) {
 		log_warn("event=listen-error listener=local path=%s reason=\"%s\"", sun.sun_path,
 		         strerror(errno));
 		if (fd >= 0)

@@ -49,6 +49,36 @@ static int log_fd_is_journal(int fd)
 	       (unsigned long long)st.st_ino == ino;
 }
 
+/* Opens PATH to append. Root opens it, in a directory that may be the
+ * unprivileged user's (data_dir/sealmail.log): a symbolic link there, a
+ * second name of another file or a FIFO is refused, so that user cannot
+ * make root append to, create or hang on a file of its choosing. */
+static int log_open_file(const char *path)
+{
+	int fd = open(
+	    path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK,
+	    0640);
+	struct stat st;
+
+	if (fd < 0) {
+		if (errno == ELOOP)
+			errno = EINVAL;
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	return fd;
+}
+
+static const char *log_open_error(void)
+{
+	return errno == EINVAL ? "not a regular file of its own (a link, a second name or a FIFO)"
+	                       : strerror(errno);
+}
+
 void log_init(const char *role, int foreground)
 {
 	log_set_role(role);
@@ -71,11 +101,11 @@ int log_open(const char *role, const char *target, const char **error_r)
 		log_journal = log_fd_is_journal(STDERR_FILENO);
 		return 0;
 	}
-	fd = open(target, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+	fd = log_open_file(target);
 	if (fd < 0 || (log_funnel[0] < 0 && (pipe2(log_funnel, O_CLOEXEC) < 0 ||
-	                                      fcntl(log_funnel[0], F_SETFL, O_NONBLOCK) < 0))) {
+	                                     fcntl(log_funnel[0], F_SETFL, O_NONBLOCK) < 0))) {
 		if (error_r != NULL)
-			*error_r = strerror(errno);
+			*error_r = log_open_error();
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -126,9 +156,9 @@ int log_reopen(const char **error_r)
 
 	if (log_funnel_fd() < 0)
 		return 0;
-	fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+	fd = log_open_file(log_path);
 	if (fd < 0) {
-		*error_r = strerror(errno);
+		*error_r = log_open_error();
 		return -1;
 	}
 	log_funnel_drain(); /* what was written before goes to the old file */
@@ -194,6 +224,21 @@ static size_t log_format_stamped(char *buf, size_t size, const char *level, cons
 	return n < 0 ? 0 : (size_t)n < size ? (size_t)n : size - 1;
 }
 
+/* The length to write of the LEN octets formatted into LINE (SIZE
+ * octets): at most PIPE_BUF, ending in a newline. Every process writes to
+ * the same stream (the funnel's pipe, the journal's socket, stderr's pipe),
+ * and only a write() up to PIPE_BUF is never cut among another's. */
+static size_t log_atomic_length(char *line, size_t len, size_t size)
+{
+	if (len >= size)
+		len = size - 1;
+	if (len > PIPE_BUF)
+		len = PIPE_BUF;
+	if (len > 0)
+		line[len - 1] = '\n';
+	return len;
+}
+
 static void log_write(int priority, const char *level, const char *fmt, va_list ap)
     __attribute__((format(printf, 3, 0)));
 
@@ -204,7 +249,12 @@ static void log_write(int priority, const char *level, const char *fmt, va_list 
 	size_t len;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	len = log_format_stamped(line, sizeof(line), level, msg);
+	/* one record, one line, whatever the text held: a second line could
+	 * pass for another event or carry its own journal priority */
+	for (char *c = msg; (c = strpbrk(c, "\r\n")) != NULL;)
+		*c = ' ';
+	len = log_atomic_length(line, log_format_stamped(line, sizeof(line), level, msg),
+	                        sizeof(line));
 	if (log_target == LOG_TARGET_SYSLOG) {
 		syslog(priority, "role=%s level=%s %s", log_role, level, msg);
 	} else if (log_journal) {
@@ -213,12 +263,8 @@ static void log_write(int priority, const char *level, const char *fmt, va_list 
 		                 log_role, (int)log_pid, level, msg);
 		if (n > 0)
 			log_write_fd(log_fd, jline,
-			             (size_t)n < sizeof(jline) ? (size_t)n : sizeof(jline) - 1);
+			             log_atomic_length(jline, (size_t)n, sizeof(jline)));
 	} else {
-		if (log_child && len > PIPE_BUF) { /* one write() up to PIPE_BUF is atomic */
-			len = PIPE_BUF;
-			line[len - 1] = '\n';
-		}
 		log_write_fd(log_fd, line, len);
 	}
 	if (log_stderr_copy && !(log_target == LOG_TARGET_STDERR))

@@ -97,7 +97,10 @@ int pidfile_process_alive(pid_t pid)
 	if (fgets(comm, sizeof(comm), f) == NULL)
 		comm[0] = '\0';
 	fclose(f);
-	return strncmp(comm, "sealmail", 8) == 0;
+	/* the server's parent names itself before it claims the file; a
+	 * user's `sealmail send`, `mailq` or a role that took the pid of a
+	 * server gone is not it, and is not signalled by `stop` */
+	return strcmp(comm, "sealmail-parent\n") == 0;
 }
 
 /* 0 when FD is a regular file of this user's with one link: what the

@@ -27,7 +27,8 @@ int pidfile_parse(const char *buf, size_t len, pid_t *pid_r);
 /* Reads the pid in PATH (a regular file, not followed if a link): 1; 0 when PATH does not exist; -1
  * with errno (EINVAL: no pid in it). */
 int pidfile_read(const char *path, pid_t *pid_r);
-/* 1 when PID is a live (not zombie) process that is sealmail. */
+/* 1 when PID is a live (not zombie) process that is sealmail's parent
+ * (its name sealmail-parent). */
 int pidfile_process_alive(pid_t pid);
 
 #endif

@@ -139,11 +139,11 @@ def greet(srv, name):
 
 class Readiness(harness.ServerTestCase):
 
-    def start(self, **kw):
+    def start(self, extra_config_tail="", **kw):
         self.notify = Notifier()
         self.addCleanup(self.notify.close)
         srv = self.server_for(listeners=LISTENERS, start=False, dispatchers=DISPATCHERS,
-                              extra_config=harness.imap_section(),
+                              extra_config=harness.imap_section() + extra_config_tail,
                               env={"NOTIFY_SOCKET": self.notify.path}, **kw)
         srv.start(wait=False)
         return srv
@@ -220,6 +220,29 @@ class Readiness(harness.ServerTestCase):
         self.assertEqual(self.notify.next(srv, "READY").get("READY"), "1")
         srv.wait_log(r"event=reload-failed")
         self.assertTrue(greet(srv, "mx").startswith(b"220 "))
+
+    def test_role_failing_last_gives_no_ready(self):
+        """A role that fails at start-up after every other one is up: the
+        server exits 1 and says STOPPING=1, never READY=1. The lookup role
+        is held at its trust anchor, a FIFO (it waits for a writer), until
+        the other roles are up; then the FIFO gives it garbage."""
+        fifo = os.path.join(harness.new_tmpdir("anchor-"), "anchor")
+        os.mkfifo(fifo)
+        os.chmod(os.path.dirname(fifo), 0o755)
+        os.chmod(fifo, 0o666)
+        srv = self.start(extra_config_tail="[dns]\ntrust_anchor = %s\n" % fifo)
+        srv.wait_log(r"role=queue level=info event=recovered ")
+        harness.wait_for(lambda: len(re.findall(r"role=dispatcher level=info event=role-keys ",
+                                                srv.log())) == DISPATCHERS,
+                         what="every dispatcher up")
+        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        os.write(fd, b"garbage\n")
+        os.close(fd)
+        self.assertEqual(srv.proc.wait(timeout=harness.TIMEOUT), 1)
+        msg = self.notify.next(srv, "STOPPING")
+        self.assertEqual(msg.get("STOPPING"), "1", "%r" % self.notify.messages)
+        self.assertNotIn("READY", [k for m in self.notify.messages for k in m])
+        self.assertEqual(srv.events("ready"), [])
 
 
 class Unit(harness.ServerTestCase):

@@ -308,5 +308,62 @@ class Detach(harness.ServerTestCase):
         self.assertEqual(ctl(srv, "stop").returncode, 0)
 
 
+class RootInDataDir(harness.ServerTestCase):
+    """data_dir belongs to the unprivileged user, and the parent works
+    there as root: what that user puts in place of the names root opens
+    must not make root touch another file."""
+
+    def victim(self):
+        if os.geteuid() != 0:
+            self.fail("the parent's work as root needs root (run the tests as root)")
+        path = os.path.join(harness.new_tmpdir("victim-"), "secret")
+        with open(path, "w") as f:
+            f.write("secret\n")
+        os.chmod(path, 0o600)
+        os.chown(path, 1, 1)
+        return path
+
+    def assertUntouched(self, path):
+        st = os.stat(path)
+        self.assertEqual((st.st_mode & 0o7777, st.st_uid, st.st_gid), (0o600, 1, 1))
+        self.assertEqual(open(path).read(), "secret\n")
+
+    def test_empty_is_not_followed(self):
+        victim = self.victim()
+        srv = self.server_for(start=False)
+        os.symlink(victim, os.path.join(srv.data_dir, "empty"))
+        srv.start(wait=False)
+        self.assertEqual(srv.proc.wait(timeout=harness.TIMEOUT), 1)
+        self.assertUntouched(victim)
+        self.assertIn("/empty: not a directory of its own", srv.log())
+
+    def test_submit_socket_mode_comes_from_bind(self):
+        """Mode 0666 under systemd's UMask=0077 too, set as bind() creates
+        it: a chmod() by name afterwards would follow a link put there in
+        the meantime (not raced here: the mode is what this checks)."""
+        srv = self.server_for(start=False, submit_socket=True)
+        old = os.umask(0o077)
+        try:
+            srv.start()
+        finally:
+            os.umask(old)
+        st = os.lstat(srv.submit_socket)
+        self.assertEqual(oct(st.st_mode & 0o7777), oct(0o666))
+
+    def test_log_file_is_not_followed(self):
+        victim = self.victim()
+        srv = self.server_for(start=False)
+        path = os.path.join(srv.data_dir, "sealmail.log")
+        os.symlink(victim, path)
+        with open(srv.conf) as f:
+            text = f.read()
+        with open(srv.conf, "w") as f:
+            f.write(text.replace("[server]\n", "[server]\nlog = %s\n" % path, 1))
+        srv.start(wait=False)
+        self.assertEqual(srv.proc.wait(timeout=harness.TIMEOUT), 1)
+        self.assertUntouched(victim)
+        self.assertIn("cannot open %s: not a regular file of its own" % path, srv.log())
+
+
 if __name__ == "__main__":
     harness.main()

@@ -178,6 +178,37 @@ static void test_live_sealmail_refused(void **state)
 	close(ready[1]);
 }
 
+/* A stale pidfile whose pid went to another sealmail process (a user's
+ * `sealmail send` or `mailq`, a role of another server): not the server,
+ * so `stop` does not signal it and `serve` does not refuse to start. */
+static void test_other_sealmail_process_is_not_the_server(void **state)
+{
+	static const char *const names[] = {"sealmail", "sealmail-queue", "sealmail-pare"};
+
+	for (unsigned i = 0; i < 3; i++) {
+		int ready[2];
+		pid_t child;
+		int alive;
+		char c;
+
+		assert_int_equal(pipe(ready), 0);
+		child = fork();
+		if (child == 0) {
+			prctl(PR_SET_NAME, names[i], 0, 0, 0);
+			(void)!write(ready[1], "x", 1);
+			pause();
+			_exit(0);
+		}
+		assert_int_equal(read(ready[0], &c, 1), 1);
+		alive = pidfile_process_alive(child);
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+		close(ready[0]);
+		close(ready[1]);
+		assert_false(alive);
+	}
+}
+
 static void test_not_a_regular_file(void **state)
 {
 	pid_t pid;
@@ -199,6 +230,7 @@ int main(void)
 	    cmocka_unit_test(test_claim_and_remove),
 	    cmocka_unit_test(test_stale_replaced),
 	    cmocka_unit_test(test_live_sealmail_refused),
+	    cmocka_unit_test(test_other_sealmail_process_is_not_the_server),
 	    cmocka_unit_test(test_not_a_regular_file),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
