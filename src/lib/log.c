@@ -246,15 +246,21 @@ static void log_write(int priority, const char *level, const char *fmt, va_list 
 {
 	char msg[4096], line[4300];
 	int saved = errno;
-	size_t len;
+	/* the stamped line is for a file or plain stderr, and for the copy to
+	 * stderr: syslog and the journal stamp their own, so per record they
+	 * are spared the clock and the formatting */
+	int stamped = (log_target != LOG_TARGET_SYSLOG && !log_journal) ||
+	              (log_stderr_copy && log_target != LOG_TARGET_STDERR);
+	size_t len = 0;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	/* one record, one line, whatever the text held: a second line could
 	 * pass for another event or carry its own journal priority */
 	for (char *c = msg; (c = strpbrk(c, "\r\n")) != NULL;)
 		*c = ' ';
-	len = log_atomic_length(line, log_format_stamped(line, sizeof(line), level, msg),
-	                        sizeof(line));
+	if (stamped)
+		len = log_atomic_length(line, log_format_stamped(line, sizeof(line), level, msg),
+		                        sizeof(line));
 	if (log_target == LOG_TARGET_SYSLOG) {
 		syslog(priority, "role=%s level=%s %s", log_role, level, msg);
 	} else if (log_journal) {
