@@ -273,6 +273,19 @@ static void parent_run_role(struct parent *p, enum parent_role_kind kind, int sp
 	_exit(kind == ROLE_QUEUE ? queue_main(p->cfg, sp) : store_main(p->cfg, sp));
 }
 
+/* Runs the metrics role in its forked child (parent_metrics_start()):
+ * chrooted to data_dir/empty when root, in / otherwise. Does not return. */
+static void parent_run_metrics(struct parent *p)
+{
+	char dir[4200];
+
+	if (!p->root && chdir("/") < 0)
+		_exit(1);
+	snprintf(dir, sizeof(dir), "%s/empty", p->cfg->data_dir);
+	parent_drop_privileges(p, dir);
+	_exit(parent_metrics_run());
+}
+
 /* Starts role KIND and keeps the parent's end of its channel. */
 static void parent_start_role(struct parent *p, enum parent_role_kind kind)
 {
@@ -862,8 +875,8 @@ int parent_main(const char *config_path, int foreground)
 	}
 	p->self = getpid();
 	p->limits = conn_limits_new();
-	parent_metrics_start(p->cfg, p->root, p->uid, p->gid, p->listen_fds, p->cfg->n_listeners,
-	                     p->local_fd);
+	if (parent_metrics_start(p->listen_fds, p->cfg->n_listeners, p->local_fd) == 0)
+		parent_run_metrics(p);
 	p->base = event_base_new();
 	if (parent_ready_init(&p->ready, p->base, parent_ready_done, p) < 0)
 		fatal("event=fatal reason=\"readiness pipe: %s\"", strerror(errno));

@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -41,6 +40,7 @@ static struct {
 	int region_fd;
 	int listen_fd;
 	pid_t pid;
+	const void *readonly; /* the metrics role's view of the region */
 } pm = {.region_fd = -1, .listen_fd = -1};
 
 static const char *const parent_metrics_protocols[] = {
@@ -179,39 +179,19 @@ static const void *parent_metrics_map_readonly(void)
 	return ro;
 }
 
-static void parent_metrics_drop(const struct config *cfg, int root, uid_t uid, gid_t gid)
-{
-	char dir[4200];
-
-	if (!root) {
-		if (chdir("/") < 0)
-			_exit(1);
-		return;
-	}
-	snprintf(dir, sizeof(dir), "%s/empty", cfg->data_dir);
-	if (chroot(dir) < 0 || chdir("/") < 0)
-		fatal("event=fatal reason=\"chroot %s: %s\"", dir, strerror(errno));
-	if (setgroups(1, &gid) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
-		fatal("event=fatal reason=\"cannot drop privileges: %s\"", strerror(errno));
-	if (setuid(0) == 0)
-		fatal("event=fatal reason=\"privileges were not dropped\"");
-}
-
-void parent_metrics_start(const struct config *cfg, int root, uid_t uid, gid_t gid, const int *fds,
-                          unsigned n_fds, int local_fd)
+pid_t parent_metrics_start(const int *fds, unsigned n_fds, int local_fd)
 {
 	pid_t parent = getpid();
-	const void *ro;
 
 	if (pm.region == NULL)
-		return;
+		return -1;
 	pm.pid = fork();
 	if (pm.pid < 0)
 		fatal("event=fatal reason=\"fork: %s\"", strerror(errno));
 	if (pm.pid > 0) {
 		close(pm.listen_fd);
 		pm.listen_fd = -1;
-		return;
+		return pm.pid;
 	}
 	log_set_role("metrics");
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -223,9 +203,13 @@ void parent_metrics_start(const struct config *cfg, int root, uid_t uid, gid_t g
 		close(fds[i]);
 	if (local_fd >= 0)
 		close(local_fd);
-	ro = parent_metrics_map_readonly();
-	parent_metrics_drop(cfg, root, uid, gid);
-	_exit(metrics_role_main(pm.listen_fd, ro));
+	pm.readonly = parent_metrics_map_readonly();
+	return 0;
+}
+
+int parent_metrics_run(void)
+{
+	return metrics_role_main(pm.listen_fd, pm.readonly);
 }
 
 void parent_metrics_reload(struct config *cfg, const struct config *old)

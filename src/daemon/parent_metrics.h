@@ -18,9 +18,14 @@ int parent_metrics_prepare(struct config *cfg);
 
 /* Forks the metrics role (before any other role: it then inherits no
  * channel); in the child, closes the N_FDS descriptors FDS, the parent's
- * sockets. As root it runs as UID/GID, chrooted to data_dir/empty. */
-void parent_metrics_start(const struct config *cfg, int root, uid_t uid, gid_t gid, const int *fds,
-                          unsigned n_fds, int local_fd);
+ * sockets, and returns 0 with the region mapped read-only: the caller
+ * drops privileges (as root: chrooted to data_dir/empty) and calls
+ * parent_metrics_run(). Returns the child's pid in the parent, -1
+ * without [metrics]. */
+pid_t parent_metrics_start(const int *fds, unsigned n_fds, int local_fd);
+
+/* In the metrics role's child, privileges dropped: its main loop. */
+int parent_metrics_run(void);
 
 /* On reload: rows for the new configuration's listeners (the names seen
  * before keep theirs). */
