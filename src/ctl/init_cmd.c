@@ -639,18 +639,14 @@ static int init_check_absent(struct init_file *files, size_t n)
  * configuration's directory holds nothing secret by itself). */
 static int init_make_dir(const char *path)
 {
-	char *dir = xstrdup(path);
+	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
 	int r = 0;
 
-	for (char *p = strchr(dir + 1, '/'); p != NULL; p = strchr(p + 1, '/')) {
-		*p = '\0';
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+	if (slash != NULL && slash != dir) {
+		*slash = '\0';
+		if ((r = mkdir_p(dir, 0755)) < 0)
 			fprintf(stderr, "sealmail init: cannot create %s: %s\n", dir,
 			        strerror(errno));
-			r = -1;
-			break;
-		}
-		*p = '/';
 	}
 	free(dir);
 	return r;
