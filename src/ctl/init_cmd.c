@@ -173,6 +173,15 @@ static char *init_ask(const char *question, const char *default_answer)
 			fprintf(stderr, "%s: ", question);
 		if (fgets(line, sizeof(line), stdin) == NULL)
 			return NULL;
+		if (strchr(line, '\n') == NULL && !feof(stdin)) {
+			/* the rest would be read as the next answer */
+			int ch;
+			while ((ch = getchar()) != EOF && ch != '\n')
+				;
+			fprintf(stderr, "sealmail init: answers are at most %d characters\n",
+			        INIT_ANSWER_MAX - 2);
+			continue;
+		}
 		line[strcspn(line, "\r\n")] = '\0';
 		char *start = line + strspn(line, " \t"), *end = start + strlen(start);
 		while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
