@@ -173,6 +173,15 @@ static char *init_ask(const char *question, const char *default_answer)
 			fprintf(stderr, "%s: ", question);
 		if (fgets(line, sizeof(line), stdin) == NULL)
 			return NULL;
+		if (strchr(line, '\n') == NULL && !feof(stdin)) {
+			/* the rest would be read as the next answer */
+			int ch;
+			while ((ch = getchar()) != EOF && ch != '\n')
+				;
+			fprintf(stderr, "sealmail init: answers are at most %d characters\n",
+			        INIT_ANSWER_MAX - 2);
+			continue;
+		}
 		line[strcspn(line, "\r\n")] = '\0';
 		char *start = line + strspn(line, " \t"), *end = start + strlen(start);
 		while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
@@ -639,18 +648,14 @@ static int init_check_absent(struct init_file *files, size_t n)
  * configuration's directory holds nothing secret by itself). */
 static int init_make_dir(const char *path)
 {
-	char *dir = xstrdup(path);
+	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
 	int r = 0;
 
-	for (char *p = strchr(dir + 1, '/'); p != NULL; p = strchr(p + 1, '/')) {
-		*p = '\0';
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+	if (slash != NULL && slash != dir) {
+		*slash = '\0';
+		if ((r = mkdir_p(dir, 0755)) < 0)
 			fprintf(stderr, "sealmail init: cannot create %s: %s\n", dir,
 			        strerror(errno));
-			r = -1;
-			break;
-		}
-		*p = '/';
 	}
 	free(dir);
 	return r;

@@ -368,13 +368,22 @@ static int send_connect(const struct config *cfg)
 }
 
 /* ADDR as the envelope names it: a bare name (no '@') gets "@hostname",
- * the empty sender stays empty. Written to BUF (SIZE octets); returns BUF. */
+ * the empty sender stays empty. Written to BUF (SIZE octets); returns BUF,
+ * or NULL (said) when it does not fit: a cut address would reach someone
+ * else. */
 static const char *send_qualify(const struct config *cfg, const char *addr, char *buf, size_t size)
 {
+	int n;
+
 	if (addr[0] == '\0' || strchr(addr, '@') != NULL)
-		snprintf(buf, size, "%s", addr);
+		n = snprintf(buf, size, "%s", addr);
 	else
-		snprintf(buf, size, "%s@%s", addr, cfg->hostname);
+		n = snprintf(buf, size, "%s@%s", addr, cfg->hostname);
+	if (n < 0 || (size_t)n >= size) {
+		fprintf(stderr, "sealmail send: address longer than %zu octets: %.40s...\n",
+		        size - 1, addr);
+		return NULL;
+	}
 	return buf;
 }
 
@@ -433,7 +442,8 @@ static int send_rcpt(struct send_conn *c, const struct config *cfg, const char *
 	char q[600];
 	const char *at;
 
-	send_qualify(cfg, addr, q, sizeof(q));
+	if (send_qualify(cfg, addr, q, sizeof(q)) == NULL)
+		return -1;
 	if (send_command(c, 2, "RCPT TO:<", q) == 0)
 		return 0;
 	at = strrchr(q, '@');
@@ -454,11 +464,12 @@ static int send_transaction(const struct config *cfg, const struct send_opts *o,
 
 	memset(&c, 0, sizeof(c));
 	smtp_reply_parser_init(&c.parser);
+	if (send_qualify(cfg, o->sender, sender, sizeof(sender)) == NULL)
+		return -1;
 	if ((c.fd = send_connect(cfg)) < 0)
 		return -1;
 	if (send_reply(&c) / 100 != 2 || send_command(&c, 2, "EHLO localhost", NULL) < 0 ||
-	    send_command(&c, 2, "MAIL FROM:<",
-	                 send_qualify(cfg, o->sender, sender, sizeof(sender))) < 0)
+	    send_command(&c, 2, "MAIL FROM:<", sender) < 0)
 		goto out;
 	for (i = 0; i < o->n_rcpts; i++)
 		if (send_rcpt(&c, cfg, o->rcpts[i]) < 0)
