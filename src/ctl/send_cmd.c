@@ -375,6 +375,14 @@ static const char *send_qualify(const struct config *cfg, const char *addr, char
 {
 	int n;
 
+	/* an address goes into one SMTP command line: a line end or another
+	 * control octet in it would start a second command */
+	for (const unsigned char *p = (const unsigned char *)addr; *p; p++)
+		if (*p < 0x20 || *p == 0x7f) {
+			fprintf(stderr, "sealmail send: a control character in the address %.40s\n",
+			        addr);
+			return NULL;
+		}
 	if (addr[0] == '\0' || strchr(addr, '@') != NULL)
 		n = snprintf(buf, size, "%s", addr);
 	else

@@ -81,6 +81,15 @@ class SystemMail(harness.ServerTestCase):
         self.assertEqual(self.srv.queue_files(), [])
         self.assertEqual(self.srv.messages_with(tok), [])
 
+    def test_line_end_in_an_address_refused(self):
+        """An address is one SMTP command: a CR LF in it would start a second."""
+        self.srv.wait_queue_empty()
+        rc, out, err = self.srv.send("bob@local.test\r\nRSET", input=b"Subject: x\n\nx\n")
+        self.assertEqual((rc, out), (1, ""))
+        self.assertEqual(err, "sealmail send: a control character in the address "
+                         "bob@local.test\r\nRSET\n")
+        self.assertEqual(self.srv.queue_files(), [])
+
     def test_alias_to_no_user_names_the_target(self):
         rc, out, err = self.srv.send("ghost", input=b"Subject: ghost\n\nx\n")
         self.assertEqual((rc, out), (1, ""))
