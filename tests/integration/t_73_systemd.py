@@ -15,6 +15,7 @@ traced with strace must stay inside the unit's system call filter and
 address families.
 """
 
+import errno
 import os
 import re
 import shutil
@@ -235,7 +236,15 @@ class Readiness(harness.ServerTestCase):
         harness.wait_for(lambda: len(re.findall(r"role=dispatcher level=info event=role-keys ",
                                                 srv.log())) == DISPATCHERS,
                          what="every dispatcher up")
-        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        def writer():
+            # ENXIO until the lookup role has reached its open() of the FIFO
+            try:
+                return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError as e:
+                if e.errno != errno.ENXIO:
+                    raise
+                return None
+        fd = harness.wait_for(lambda: writer(), what="the lookup role reading its trust anchor")
         os.write(fd, b"garbage\n")
         os.close(fd)
         self.assertEqual(srv.proc.wait(timeout=harness.TIMEOUT), 1)
