@@ -225,8 +225,9 @@ class Readiness(harness.ServerTestCase):
     def test_role_failing_last_gives_no_ready(self):
         """A role that fails at start-up after every other one is up: the
         server exits 1 and says STOPPING=1, never READY=1. The lookup role
-        is held at its trust anchor, a FIFO (it waits for a writer), until
-        the other roles are up; then the FIFO gives it garbage."""
+        is held at its trust anchor, a FIFO (its open() waits for a writer),
+        until the other roles are up; then a writer comes, and the role
+        refuses the anchor because it is not a regular file."""
         fifo = os.path.join(harness.new_tmpdir("anchor-"), "anchor")
         os.mkfifo(fifo)
         os.chmod(os.path.dirname(fifo), 0o755)
@@ -245,13 +246,15 @@ class Readiness(harness.ServerTestCase):
                     raise
                 return None
         fd = harness.wait_for(lambda: writer(), what="the lookup role reading its trust anchor")
-        os.write(fd, b"garbage\n")
+        # nothing is written: the role closes its end as soon as it sees a
+        # FIFO, and a write could then meet EPIPE
         os.close(fd)
         self.assertEqual(srv.proc.wait(timeout=harness.TIMEOUT), 1)
         msg = self.notify.next(srv, "STOPPING")
         self.assertEqual(msg.get("STOPPING"), "1", "%r" % self.notify.messages)
         self.assertNotIn("READY", [k for m in self.notify.messages for k in m])
         self.assertEqual(srv.events("ready"), [])
+        self.assertRegex(srv.log(), r"trust_anchor %s: not a regular file" % re.escape(fifo))
 
 
 class Unit(harness.ServerTestCase):
