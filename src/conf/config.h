@@ -318,6 +318,8 @@ int config_is_local_domain(const struct config *cfg, const char *domain);
 const char *listener_protocol_name(enum listener_protocol protocol);
 const char *listener_tls_name(enum listener_tls tls);
 const char *listener_auth_name(enum listener_auth auth);
+/* The section certificate I comes from, "[tls]" or "[tls NAME]", in BUF. */
+const char *config_cert_section(const struct config *cfg, unsigned i, char *buf, size_t size);
 
 /* The local submission socket's path (the default filled in) into BUF. */
 void config_submit_socket(const struct config *cfg, int as_root, char *buf, size_t size);

@@ -642,6 +642,15 @@ const char *listener_auth_name(enum listener_auth auth)
 	return "?";
 }
 
+const char *config_cert_section(const struct config *cfg, unsigned i, char *buf, size_t size)
+{
+	if (cfg->certs[i].name[0] == '\0')
+		snprintf(buf, size, "[tls]");
+	else
+		snprintf(buf, size, "[tls %s]", cfg->certs[i].name);
+	return buf;
+}
+
 void config_defaults(struct config *cfg)
 {
 	memset(cfg, 0, sizeof *cfg);

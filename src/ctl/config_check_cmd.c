@@ -30,15 +30,6 @@ static void config_check_usage(FILE *f)
 	fprintf(f, "usage: sealmail config check [-c FILE]\n");
 }
 
-/* The section of certificate I: "[tls]" or "[tls NAME]". */
-static void check_cert_section(const struct config *cfg, unsigned i, char *buf, size_t size)
-{
-	if (cfg->certs[i].name[0] == '\0')
-		snprintf(buf, size, "[tls]");
-	else
-		snprintf(buf, size, "[tls %s]", cfg->certs[i].name);
-}
-
 /* Says what is wrong with the file PATH (text PEM) of KIND; WHERE is
  * "FILE:LINE: [section] key". Returns how many errors. */
 static int check_cert_problems(const char *where, const char *path, const char *pem,
@@ -85,7 +76,7 @@ static int check_one_cert(const struct config *cfg, const struct tls_settings *a
 	const char *why;
 	int errors;
 
-	check_cert_section(cfg, i, section, sizeof(section));
+	config_cert_section(cfg, i, section, sizeof(section));
 	snprintf(where, sizeof(where), "%s:%d: %s certificate", cfg->path, cfg->certs[i].line,
 	         section);
 	one.certs[0] = all->certs[i];

@@ -209,14 +209,6 @@ static int cert_tlsa_hex(const struct config *cfg, unsigned i, char *hex, size_t
 	return r;
 }
 
-static const char *cert_section(const struct config *cfg, unsigned i, char *buf, size_t size)
-{
-	if (i == 0)
-		return "[tls]";
-	snprintf(buf, size, "[tls %s]", cfg->certs[i].name);
-	return buf;
-}
-
 /* DANE (RFC 7672): the host name's record from the certificate it
  * serves, then one for every other exactly named certificate. */
 static int print_tlsa(const struct dns_out *o)
@@ -233,7 +225,7 @@ static int print_tlsa(const struct dns_out *o)
 		return -1;
 	printf("; DANE (RFC 7672): the SHA-256 of the public key %s serves (%s %s); publish "
 	       "only in a DNSSEC-signed zone, and a new key's record before the key changes\n",
-	       o->host, cert_section(cfg, mine, section, sizeof(section)),
+	       o->host, config_cert_section(cfg, mine, section, sizeof(section)),
 	       cfg->certs[mine].certificate);
 	printf("_25._tcp.%s. IN TLSA 3 1 1 %s\n", o->host, hex);
 	for (unsigned i = 1; i < cfg->n_certs; i++) {
@@ -244,14 +236,14 @@ static int print_tlsa(const struct dns_out *o)
 			printf(
 			    "; %s has a wildcard name: publish its TLSA record under each MX host "
 			    "name it serves\n",
-			    cert_section(cfg, i, section, sizeof(section)));
+			    config_cert_section(cfg, i, section, sizeof(section)));
 			continue;
 		}
 		if (cert_tlsa_hex(cfg, i, hex, sizeof(hex)) < 0)
 			return -1;
 		printf("; DANE for %s, which %s serves: publish it when %s is the MX host of a "
 		       "domain\n",
-		       name, cert_section(cfg, i, section, sizeof(section)), name);
+		       name, config_cert_section(cfg, i, section, sizeof(section)), name);
 		printf("_25._tcp.%s. IN TLSA 3 1 1 %s\n", name, hex);
 	}
 	return 0;

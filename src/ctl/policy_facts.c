@@ -78,10 +78,10 @@ static void facts_time(uint64_t t, char *buf, size_t size)
 /* One TLSA record as "3 1 1 HEX" into BUF. */
 static void facts_tlsa_text(const struct tlsa_record *t, char *buf, size_t size)
 {
-	size_t o = (size_t)snprintf(buf, size, "%u %u %u ", t->usage, t->selector, t->mtype);
+	int o = snprintf(buf, size, "%u %u %u ", t->usage, t->selector, t->mtype);
 
-	for (unsigned i = 0; i < t->len && o + 3 < size; i++, o += 2)
-		snprintf(buf + o, size - o, "%02x", t->data[i]);
+	if (o > 0 && (size_t)o < size)
+		hex_lower(t->data, t->len, buf + o, size - (size_t)o);
 }
 
 /* The addresses and TLSA records of host H. */

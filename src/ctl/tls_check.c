@@ -223,16 +223,6 @@ static void check_talk(const struct check_env *env, const char *host, const char
 
 /* ---- what it found --------------------------------------------------- */
 
-/* The TLSA record DATA as hex into BUF (cut at SIZE). */
-static void check_hex(const uint8_t *data, size_t len, char *buf, size_t size)
-{
-	size_t i;
-
-	for (i = 0; i < len && 2 * i + 2 < size; i++)
-		snprintf(buf + 2 * i, 3, "%02x", data[i]);
-	buf[2 * i] = '\0';
-}
-
 /* The chain and the PKIX and DANE verdicts. */
 static void check_print_tls(const struct tls_decision *dec, const struct tls_probe_result *p)
 {
@@ -253,7 +243,7 @@ static void check_print_tls(const struct tls_decision *dec, const struct tls_pro
 		printf("dane: not checked: no usable TLSA records\n");
 	} else if (p->dane_ok && p->dane_match >= 0) {
 		const struct tlsa_record *t = &dec->tlsa[p->dane_match];
-		check_hex(t->data, t->len, hex, sizeof(hex));
+		hex_lower(t->data, t->len, hex, sizeof(hex));
 		printf("dane: ok: TLSA %u %u %u %s matched at depth %d\n", t->usage, t->selector,
 		       t->mtype, hex, p->dane_depth);
 	} else if (p->dane_ok) {

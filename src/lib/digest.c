@@ -4,7 +4,8 @@
 #include "lib/digest.h"
 
 #include <openssl/evp.h>
-#include <stdio.h>
+
+#include "lib/util.h"
 
 int digest_sha256_hex(const void *data, size_t len, char *hex, size_t size)
 {
@@ -15,7 +16,6 @@ int digest_sha256_hex(const void *data, size_t len, char *hex, size_t size)
 		hex[0] = '\0';
 	if (size < DIGEST_SHA256_HEX || EVP_Digest(data, len, md, &md_len, EVP_sha256(), NULL) != 1)
 		return -1;
-	for (unsigned i = 0; i < md_len; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	hex_lower(md, md_len, hex, size);
 	return 0;
 }

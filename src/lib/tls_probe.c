@@ -344,8 +344,7 @@ int tls_tlsa_data_hex(const char *pem, unsigned index, unsigned selector, unsign
 		*error_r = md_len == 0 ? "digest failed" : "too long";
 		return -1;
 	}
-	for (unsigned i = 0; i < md_len; i++)
-		snprintf(hex + 2 * i, 3, "%02x", data[i]);
+	hex_lower(data, md_len, hex, size);
 	OPENSSL_free(der);
 	return 0;
 }

@@ -125,9 +125,24 @@ void random_bytes(void *buf, size_t len)
 	}
 }
 
+static const char hex_digits[] = "0123456789abcdef";
+
+void hex_lower(const void *data, size_t len, char *buf, size_t size)
+{
+	const unsigned char *p = data;
+	size_t i;
+
+	if (size == 0)
+		return;
+	for (i = 0; i < len && 2 * i + 2 < size; i++) {
+		buf[2 * i] = hex_digits[p[i] >> 4];
+		buf[2 * i + 1] = hex_digits[p[i] & 0xf];
+	}
+	buf[2 * i] = '\0';
+}
+
 void random_hex_id(char *buf, size_t size)
 {
-	static const char digits[] = "0123456789abcdef";
 	unsigned char rnd[32];
 	size_t n = size > 0 ? size - 1 : 0;
 
@@ -137,7 +152,7 @@ void random_hex_id(char *buf, size_t size)
 		n = 2 * sizeof(rnd);
 	random_bytes(rnd, (n + 1) / 2);
 	for (size_t i = 0; i < n; i++)
-		buf[i] = digits[i % 2 == 0 ? rnd[i / 2] >> 4 : rnd[i / 2] & 0xf];
+		buf[i] = hex_digits[i % 2 == 0 ? rnd[i / 2] >> 4 : rnd[i / 2] & 0xf];
 	buf[n] = '\0';
 }
 

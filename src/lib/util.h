@@ -30,6 +30,10 @@ void str_lower(char *s);
  * stops it. For %XX (RFC 2231), =XX (RFC 2045) and +XX (RFC 3461). */
 int hex_pair_value(const char *s);
 
+/* LEN octets at DATA as lower-case hex, NUL-terminated, into BUF of SIZE
+ * bytes; cut at a whole octet when it does not fit. */
+void hex_lower(const void *data, size_t len, char *buf, size_t size);
+
 /* Fills BUF with LEN random bytes from the kernel; aborts when it cannot. */
 void random_bytes(void *buf, size_t len);
 /* Fills BUF (SIZE bytes, at most 65) with random lower-case hex digits and

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -53,6 +54,33 @@ static void test_hex_pair_value(void **state)
 	assert_int_equal(hex_pair_value(""), -1);
 }
 
+/* Every octet value, both nibbles, and cutting at a whole octet. */
+static void test_hex_lower(void **state)
+{
+	unsigned char all[256];
+	char buf[2 * 256 + 1], small[6];
+
+	(void)state;
+	for (unsigned i = 0; i < 256; i++)
+		all[i] = (unsigned char)i;
+	hex_lower(all, sizeof(all), buf, sizeof(buf));
+	assert_int_equal(strlen(buf), 512);
+	for (unsigned i = 0; i < 256; i++) {
+		char want[3];
+		snprintf(want, sizeof(want), "%02x", i);
+		assert_memory_equal(buf + 2 * i, want, 2);
+	}
+	memset(small, 'X', sizeof(small));
+	hex_lower("\xab\xcd\xef", 3, small, sizeof(small)); /* room for two octets */
+	assert_string_equal(small, "abcd");
+	hex_lower("", 0, small, sizeof(small));
+	assert_string_equal(small, "");
+	memset(small, 'X', sizeof(small));
+	hex_lower("\x01", 1, small, 1);
+	assert_int_equal(small[0], '\0');
+	assert_int_equal(small[1], 'X');
+}
+
 static void test_random_hex_id(void **state)
 {
 	char a[17], b[17], small[4];
@@ -72,6 +100,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_sockaddr_describe),
 	    cmocka_unit_test(test_hex_pair_value),
+	    cmocka_unit_test(test_hex_lower),
 	    cmocka_unit_test(test_random_hex_id),
 	};
 
