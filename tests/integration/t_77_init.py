@@ -260,6 +260,24 @@ class Init(harness.unittest.TestCase):
             self.assertNotIn("IPv4 only", out)
         self.serve_and_receive(p, no_ipv6 is None)
 
+    def test_dns_records_once_per_port(self):
+        """`sealmail dns-records` from a configuration with the IPv6 twins
+        gives each SRV record once: *:587 and [::]:587 are one service."""
+        p = Paths()
+        rc, out, err = init("--ipv6", *p.flags(harness.default_cert()))
+        self.assertEqual((rc, err), (0, ""), out)
+        d = subprocess.run([harness.SEALMAIL_BIN, "dns-records", "local.test", "-c", p.conf],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        self.assertEqual(d.returncode, 0, d.stderr.decode())
+        srv = [ln for ln in d.stdout.decode().splitlines() if " IN SRV " in ln]
+        self.assertEqual(srv, [
+            "_submission._tcp.local.test. IN SRV 10 1 587 %s." % HOST,
+            "_submissions._tcp.local.test. IN SRV 0 1 465 %s." % HOST,
+            "_imap._tcp.local.test. IN SRV 0 0 0 .",
+            "_imaps._tcp.local.test. IN SRV 0 1 993 %s." % HOST,
+            "_pop3._tcp.local.test. IN SRV 0 0 0 .",
+            "_pop3s._tcp.local.test. IN SRV 0 1 995 %s." % HOST])
+
     def test_address_families_chosen(self):
         """--ipv4-only writes *:PORT alone; --ipv6 the [::]:PORT twins
         whatever this machine has; both at once is a usage error."""
