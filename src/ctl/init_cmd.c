@@ -517,8 +517,7 @@ static void init_write_listener(FILE *f, size_t i, int v6)
 	else
 		fprintf(f, "# %s\n[listen %s]\naddress = *:%u\n", init_listeners[i].comment,
 		        init_listeners[i].name, init_listeners[i].port);
-	fprintf(f, "protocol = %s\ntls = %s\n", init_listeners[i].protocol,
-	        init_listeners[i].tls);
+	fprintf(f, "protocol = %s\ntls = %s\n", init_listeners[i].protocol, init_listeners[i].tls);
 	if (strcmp(init_listeners[i].protocol, "submission") == 0)
 		fprintf(f, "auth = required\n");
 	fprintf(f, "\n");
