@@ -267,14 +267,29 @@ static const struct {
     {"pop3s", LISTENER_POP3, LISTENER_TLS_IMPLICIT, 0, "POP3 over implicit TLS (RFC 8314)"},
 };
 
+/* 1 when listener I of CFG offers service S of srv_services[]. */
+static int listener_offers(const struct config *cfg, unsigned i, size_t s)
+{
+	const struct config_listener *l = &cfg->listeners[i];
+
+	return l->protocol == srv_services[s].protocol && l->tls == srv_services[s].tls &&
+	       !listener_loopback(l);
+}
+
 static void print_srv_one(const struct dns_out *o, size_t s)
 {
-	unsigned n = 0;
+	unsigned n = 0, j;
 
 	for (unsigned i = 0; i < o->cfg->n_listeners; i++) {
 		const struct config_listener *l = &o->cfg->listeners[i];
-		if (l->protocol != srv_services[s].protocol || l->tls != srv_services[s].tls ||
-		    listener_loopback(l))
+		if (!listener_offers(o->cfg, i, s))
+			continue;
+		/* one record per port: *:587 and [::]:587 are one service */
+		for (j = 0; j < i && !(listener_offers(o->cfg, j, s) &&
+		                       listener_port(&o->cfg->listeners[j]) == listener_port(l));
+		     j++)
+			;
+		if (j < i)
 			continue;
 		printf("; %s, [listen %s]\n", srv_services[s].what, l->name);
 		printf("_%s._tcp.%s. IN SRV %u 1 %u %s.\n", srv_services[s].service, o->domain,

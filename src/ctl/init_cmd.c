@@ -23,10 +23,12 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,12 +44,16 @@
 #define INIT_ALIASES_MODE 0644
 #define INIT_DEFAULT_DATA_DIR "/var/lib/sealmail"
 
+enum init_inet { INIT_INET_AUTO, INIT_INET_IPV4, INIT_INET_BOTH };
+
 struct init_args {
 	char *hostname;
 	char *domains[INIT_MAX_DOMAINS];
 	unsigned n_domains;
 	char *cert, *key, *admin, *data_dir;
 	char *config, *users, *aliases;
+	enum init_inet inet;
+	char *no_ipv6_why; /* INIT_INET_AUTO found no IPv6: why, as said */
 };
 
 enum {
@@ -58,7 +64,9 @@ enum {
 	OPT_ADMIN,
 	OPT_DATA_DIR,
 	OPT_USERS,
-	OPT_ALIASES
+	OPT_ALIASES,
+	OPT_IPV4_ONLY,
+	OPT_IPV6
 };
 
 static void init_usage(FILE *f)
@@ -68,6 +76,7 @@ static void init_usage(FILE *f)
 	        "[--key FILE]\n"
 	        "                     [--admin ADDRESS] [--data-dir DIR] [--config FILE] "
 	        "[--users FILE] [--aliases FILE]\n"
+	        "                     [--ipv4-only | --ipv6]\n"
 	        "Writes a first configuration, an empty users file and an aliases file; asks "
 	        "on the terminal\n"
 	        "for the host name, domains, certificate, key and admin address when not "
@@ -82,7 +91,12 @@ static void init_usage(FILE *f)
 	        "  --config FILE     the configuration to write (also -c; default %s)\n"
 	        "  --users FILE      the users file (default: users next to the configuration)\n"
 	        "  --aliases FILE    the aliases file (default: aliases next to the "
-	        "configuration)\n",
+	        "configuration)\n"
+	        "  --ipv4-only       listeners on *:PORT only (default: [::]:PORT too when "
+	        "this machine\n"
+	        "                    can bind IPv6)\n"
+	        "  --ipv6            the [::]:PORT listeners even when this machine cannot "
+	        "bind IPv6 now\n",
 	        config_default_path());
 }
 
@@ -129,6 +143,8 @@ static int init_parse(int argc, char **argv, struct init_args *a)
 	    {"config", required_argument, NULL, 'c'},
 	    {"users", required_argument, NULL, OPT_USERS},
 	    {"aliases", required_argument, NULL, OPT_ALIASES},
+	    {"ipv4-only", no_argument, NULL, OPT_IPV4_ONLY},
+	    {"ipv6", no_argument, NULL, OPT_IPV6},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -146,7 +162,15 @@ static int init_parse(int argc, char **argv, struct init_args *a)
 			return 1;
 		if (ch == 'c')
 			init_set(&a->config, optarg);
-		else if (ch == OPT_DOMAIN) {
+		else if (ch == OPT_IPV4_ONLY || ch == OPT_IPV6) {
+			enum init_inet inet = ch == OPT_IPV6 ? INIT_INET_BOTH : INIT_INET_IPV4;
+			if (a->inet != INIT_INET_AUTO && a->inet != inet) {
+				fprintf(stderr, "sealmail init: --ipv4-only and --ipv6 "
+				                "contradict each other\n");
+				return -1;
+			}
+			a->inet = inet;
+		} else if (ch == OPT_DOMAIN) {
 			if (init_add_domains(a, optarg) < 0)
 				return -1;
 		} else if (ch >= OPT_HOSTNAME && ch <= OPT_ALIASES)
@@ -357,6 +381,30 @@ static int init_check_admin(const struct init_args *a)
 	return 0;
 }
 
+/* NULL when this machine can bind IPv6 as `serve` binds [::]:PORT
+ * (IPV6_V6ONLY, beside the IPv4 socket on *:PORT), tried on [::]:0; else
+ * why not, in a new string (no IPv6 in the kernel, or none configured). */
+static char *init_ipv6_missing(void)
+{
+	struct sockaddr_in6 any;
+	int one = 1, fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0), ok;
+
+	if (fd < 0)
+		return xasprintf("socket: %s", strerror(errno));
+	memset(&any, 0, sizeof(any));
+	any.sin6_family = AF_INET6;
+	any.sin6_addr = in6addr_any;
+	ok = setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) == 0 &&
+	     bind(fd, (const struct sockaddr *)&any, sizeof(any)) == 0;
+	if (!ok) {
+		char *why = xasprintf("binding [::]: %s", strerror(errno));
+		close(fd);
+		return why;
+	}
+	close(fd);
+	return NULL;
+}
+
 /* Fills in the defaults and makes every path absolute; 0, or -1 (said). */
 static int init_complete(struct init_args *a)
 {
@@ -369,6 +417,8 @@ static int init_complete(struct init_args *a)
 		a->data_dir = xstrdup(INIT_DEFAULT_DATA_DIR);
 	if (!a->admin)
 		a->admin = xasprintf("admin@%s", a->domains[0]);
+	if (a->inet == INIT_INET_AUTO)
+		a->inet = (a->no_ipv6_why = init_ipv6_missing()) ? INIT_INET_IPV4 : INIT_INET_BOTH;
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
 		if (*paths[i] == NULL)
 			continue;
@@ -400,9 +450,14 @@ static void init_write_server(FILE *f, const struct init_args *a)
 	fprintf(f,
 	        "# sealmail.conf for %s, written by `sealmail init`.\n"
 	        "# Every key is described in sealmail.conf(5); `sealmail config check` checks\n"
-	        "# this file. ';' or '#' starts a comment. Addresses written *:PORT are IPv4;\n"
-	        "# for IPv6 add a listener per port with address = [::]:PORT.\n\n",
+	        "# this file. ';' or '#' starts a comment.\n",
 	        a->hostname);
+	if (a->inet == INIT_INET_BOTH)
+		fprintf(f, "# Each port has two listeners: NAME on *:PORT, IPv4, and NAME6 on\n"
+		           "# [::]:PORT, IPv6 (bound IPv6-only, so the two share the port).\n\n");
+	else
+		fprintf(f, "# Addresses written *:PORT are IPv4; for IPv6 add a listener per port\n"
+		           "# with address = [::]:PORT (`sealmail init --ipv6` writes them).\n\n");
 	fprintf(f,
 	        "[server]\n"
 	        "# this server's name: the greeting, Received: fields, the certificate's name\n"
@@ -436,32 +491,45 @@ static void init_write_server(FILE *f, const struct init_args *a)
 	        a->cert, a->key);
 }
 
-/* The listeners: one row each. */
+/* The listeners: one row each, its IPv6 twin named NAME6. */
 static const struct {
-	const char *name, *address, *protocol, *tls, *comment;
+	const char *name;
+	unsigned port;
+	const char *protocol, *tls, *comment;
 } init_listeners[] = {
-    {"smtp", "*:25", "smtp", "optional",
+    {"smtp", 25, "smtp", "optional",
      "mail from other servers: STARTTLS offered, not required (RFC 3207 4: a\n"
      "# public MX must accept senders that cannot do TLS); no AUTH here"},
-    {"submission", "*:587", "submission", "required",
+    {"submission", 587, "submission", "required",
      "mail from your users' clients (RFC 6409): STARTTLS, then AUTH, required"},
-    {"submissions", "*:465", "submission", "implicit",
+    {"submissions", 465, "submission", "implicit",
      "the same over TLS from the first byte (RFC 8314), which clients prefer"},
-    {"imaps", "*:993", "imap", "implicit", "reading mail over IMAP, TLS from the first byte"},
-    {"pop3s", "*:995", "pop3", "implicit", "reading mail over POP3, TLS from the first byte"},
+    {"imaps", 993, "imap", "implicit", "reading mail over IMAP, TLS from the first byte"},
+    {"pop3s", 995, "pop3", "implicit", "reading mail over POP3, TLS from the first byte"},
 };
+
+/* The I-th listener's section, for IPv6 when V6. */
+static void init_write_listener(FILE *f, size_t i, int v6)
+{
+	if (v6)
+		fprintf(f, "# %s over IPv6\n[listen %s6]\naddress = [::]:%u\n",
+		        init_listeners[i].name, init_listeners[i].name, init_listeners[i].port);
+	else
+		fprintf(f, "# %s\n[listen %s]\naddress = *:%u\n", init_listeners[i].comment,
+		        init_listeners[i].name, init_listeners[i].port);
+	fprintf(f, "protocol = %s\ntls = %s\n", init_listeners[i].protocol, init_listeners[i].tls);
+	if (strcmp(init_listeners[i].protocol, "submission") == 0)
+		fprintf(f, "auth = required\n");
+	fprintf(f, "\n");
+}
 
 static void init_write_config(FILE *f, const struct init_args *a)
 {
 	init_write_server(f, a);
 	for (size_t i = 0; i < sizeof(init_listeners) / sizeof(init_listeners[0]); i++) {
-		fprintf(f, "# %s\n[listen %s]\naddress = %s\nprotocol = %s\ntls = %s\n",
-		        init_listeners[i].comment, init_listeners[i].name,
-		        init_listeners[i].address, init_listeners[i].protocol,
-		        init_listeners[i].tls);
-		if (strcmp(init_listeners[i].protocol, "submission") == 0)
-			fprintf(f, "auth = required\n");
-		fprintf(f, "\n");
+		init_write_listener(f, i, 0);
+		if (a->inet == INIT_INET_BOTH)
+			init_write_listener(f, i, 1);
 	}
 	fprintf(f, "# Delivery to other servers: TLS as each destination's DNSSEC-signed TLSA\n"
 	           "# records (DANE) or MTA-STS policy asks, else opportunistic; see [outbound]\n"
@@ -752,6 +820,10 @@ static void init_next_steps(const struct init_args *a, const struct init_file *f
 	       "       sealmail config check%s\n"
 	       "       sealmail serve%s%s\n",
 	       c, c, c[0] ? "" : "   (or: systemctl start sealmail)");
+	if (a->no_ipv6_why)
+		printf("The listeners are IPv4 only: this machine cannot bind IPv6 (%s);\n"
+		       "`sealmail init --ipv6` writes the [::] listeners too.\n",
+		       a->no_ipv6_why);
 	free(c);
 }
 
@@ -767,6 +839,7 @@ static void init_args_free(struct init_args *a)
 	free(a->config);
 	free(a->users);
 	free(a->aliases);
+	free(a->no_ipv6_why);
 }
 
 /* Everything after the answers: the files generated, checked, written. */

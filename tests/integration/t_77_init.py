@@ -3,8 +3,10 @@
 on a terminal (a pty). The files and their modes; `sealmail config check`
 accepts the configuration and `sealmail serve -f` started from it (its
 ports moved to free test ports) receives a message for postmaster@ through
-the aliases written and serves it over IMAP; nothing is overwritten, and
-when one file exists none is written."""
+the aliases written and serves it over IMAP, over IPv4 and, when this
+machine can bind IPv6, over IPv6 (init writes a [::]:PORT listener beside
+each *:PORT one then); nothing is overwritten, and when one file exists
+none is written."""
 
 import imaplib
 import os
@@ -12,6 +14,7 @@ import pty
 import re
 import select
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -23,6 +26,28 @@ import harness  # noqa: E402
 HOST = harness.HOSTNAME  # mx.local.test: the harness's default certificate's name
 LISTEN_PORTS = {"25": "smtp", "587": "submission", "465": "submissions", "993": "imaps",
                 "995": "pop3s"}
+
+
+def ipv6_bind_error():
+    """None when this machine can bind [::] IPv6-only, as `sealmail serve`
+    binds a [::]:PORT listener; else why not."""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            s.bind(("::", 0))
+    except OSError as e:
+        return str(e)
+    return None
+
+
+def lo_ipv6():
+    """What `ip -6 addr show lo` says (iproute2), for a failure message."""
+    try:
+        p = subprocess.run(["ip", "-6", "addr", "show", "lo"], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=30)
+    except FileNotFoundError:
+        return "(no `ip`: install iproute2 to see lo's addresses)"
+    return p.stdout.decode(errors="replace").strip() or "(no IPv6 address on lo)"
 
 
 def init(*args, stdin=subprocess.DEVNULL):
@@ -64,25 +89,84 @@ ALIASES = ["postmaster@local.test: bob@local.test", "abuse@local.test: bob@local
            "postmaster@%s: bob@local.test" % HOST]
 
 
+# (name, address, protocol, tls, auth) of each [listen NAME] written
+LISTENERS = [("smtp", "*:25", "smtp", "optional", None),
+             ("submission", "*:587", "submission", "required", "required"),
+             ("submissions", "*:465", "submission", "implicit", "required"),
+             ("imaps", "*:993", "imap", "implicit", None),
+             ("pop3s", "*:995", "pop3", "implicit", None)]
+LISTENERS6 = [(n + "6", "[::]" + a[1:]) + tuple(rest) for n, a, *rest in LISTENERS]
+
+
+def listeners(conf):
+    """The [listen NAME] sections of CONF as LISTENERS rows, IPv4 ones
+    first (init writes each IPv6 twin after its IPv4 listener)."""
+    rows, cur = [], None
+    for ln in data_lines(conf):
+        m = re.fullmatch(r"\[(\S+)(?: (\S+))?\]", ln)
+        if m:
+            cur = {"name": m.group(2)} if m.group(1) == "listen" else None
+            if cur is not None:
+                rows.append(cur)
+        elif cur is not None:
+            key, _, value = ln.partition(" = ")
+            cur[key] = value
+    got = [(r["name"], r.get("address"), r.get("protocol"), r.get("tls"), r.get("auth"))
+           for r in rows]
+    return [r for r in got if not r[1].startswith("[")] + \
+        [r for r in got if r[1].startswith("[")]
+
+
 def data_lines(path):
     with open(path) as f:
         return [ln.rstrip("\n") for ln in f if ln.strip() and not ln.startswith("#")]
 
 
+class IMAP4_SSL(imaplib.IMAP4_SSL):
+    """imaplib.IMAP4_SSL checking the certificate against HOST, not the
+    address connected to (the test certificate does not name ::1)."""
+
+    def _create_socket(self, timeout):
+        sock = socket.create_connection((self.host, self.port), timeout)
+        return self.ssl_context.wrap_socket(sock, server_hostname=HOST)
+
+
+def free_port_both():
+    """A port free on the IPv4 and (when there is IPv6) the IPv6 wildcard."""
+    while True:
+        port = harness.free_port()
+        if ipv6_bind_error() is not None:
+            return port
+        try:
+            with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                s.bind(("::", port))
+            return port
+        except OSError:
+            continue
+
+
 class Served:
     """`sealmail serve -f` from the configuration written by init, with each
-    listener's *:PORT moved to 127.0.0.1:FREE (the only change)."""
+    port moved to a free one (the only change): *:PORT and [::]:PORT, as
+    written, so the pair is bound as it would be on port 25. IPV6 says
+    whether the [::] listeners must be there."""
 
-    def __init__(self, conf):
+    def __init__(self, conf, ipv6):
         with open(conf) as f:
             text = f.read()
-        self.ports = {}
+        self.ports, self.ipv6 = {}, ipv6
         for port, name in LISTEN_PORTS.items():
-            self.ports[name] = harness.free_port()
+            self.ports[name] = free_port_both()
             text, n = re.subn(r"(?m)^address = \*:%s$" % port,
-                              "address = 127.0.0.1:%d" % self.ports[name], text)
+                              "address = *:%d" % self.ports[name], text)
             if n != 1:
                 raise AssertionError("no listener on *:%s in %s" % (port, conf))
+            text, n = re.subn(r"(?m)^address = \[::\]:%s$" % port,
+                              "address = [::]:%d" % self.ports[name], text)
+            if n != (1 if ipv6 else 0):
+                raise AssertionError("%d listeners on [::]:%s in %s, want %d"
+                                     % (n, port, conf, 1 if ipv6 else 0))
         self.conf = conf + ".test-ports"
         with open(self.conf, "w") as f:
             f.write(text)
@@ -92,14 +176,19 @@ class Served:
                                      stdin=subprocess.DEVNULL, stdout=self.log,
                                      stderr=self.log, start_new_session=True)
         for name, port in self.ports.items():
-            harness.wait_for(lambda: self.accepts(port), what="listener %s" % name)
+            harness.wait_for(lambda: self.accepts("127.0.0.1", port),
+                             what="listener %s on 127.0.0.1" % name)
+        for name, port in self.ports.items() if ipv6 else ():
+            harness.wait_for(lambda: self.accepts("::1", port),
+                             what="[::1]:%d of [listen %s6]: IPv6 is expected (this machine "
+                             "binds [::]); `ip -6 addr show lo`:\n%s" % (port, name, lo_ipv6()))
 
-    def accepts(self, port):
+    def accepts(self, host, port):
         if self.proc.poll() is not None:
             raise AssertionError("sealmail serve exited (rc=%s):\n%s"
                                  % (self.proc.returncode, self.log_text()))
         try:
-            harness.socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            harness.socket.create_connection((host, port), timeout=1).close()
             return True
         except OSError:
             return False
@@ -162,41 +251,90 @@ class Init(harness.unittest.TestCase):
         self.assertTrue(c.stdout.decode().endswith("\n%s: ok\n" % p.conf), c.stdout.decode())
         for line in c.stderr.decode().splitlines():
             self.assertRegex(line, r": warning: certificate .* expires in \d+ days")
-        self.serve_and_receive(p)
+        no_ipv6 = ipv6_bind_error()
+        self.assertEqual(listeners(p.conf), LISTENERS + (LISTENERS6 if no_ipv6 is None else []),
+                         "IPv6 listeners iff this machine binds [::] (%s)" % no_ipv6)
+        if no_ipv6 is not None:
+            self.assertIn("The listeners are IPv4 only: this machine cannot bind IPv6", out)
+        else:
+            self.assertNotIn("IPv4 only", out)
+        self.serve_and_receive(p, no_ipv6 is None)
 
-    def serve_and_receive(self, p):
+    def test_dns_records_once_per_port(self):
+        """`sealmail dns-records` from a configuration with the IPv6 twins
+        gives each SRV record once: *:587 and [::]:587 are one service."""
+        p = Paths()
+        rc, out, err = init("--ipv6", *p.flags(harness.default_cert()))
+        self.assertEqual((rc, err), (0, ""), out)
+        d = subprocess.run([harness.SEALMAIL_BIN, "dns-records", "local.test", "-c", p.conf],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        self.assertEqual(d.returncode, 0, d.stderr.decode())
+        srv = [ln for ln in d.stdout.decode().splitlines() if " IN SRV " in ln]
+        self.assertEqual(srv, [
+            "_submission._tcp.local.test. IN SRV 10 1 587 %s." % HOST,
+            "_submissions._tcp.local.test. IN SRV 0 1 465 %s." % HOST,
+            "_imap._tcp.local.test. IN SRV 0 0 0 .",
+            "_imaps._tcp.local.test. IN SRV 0 1 993 %s." % HOST,
+            "_pop3._tcp.local.test. IN SRV 0 0 0 .",
+            "_pop3s._tcp.local.test. IN SRV 0 1 995 %s." % HOST])
+
+    def test_address_families_chosen(self):
+        """--ipv4-only writes *:PORT alone; --ipv6 the [::]:PORT twins
+        whatever this machine has; both at once is a usage error."""
+        cert = harness.default_cert()
+        for flag, want in (("--ipv4-only", LISTENERS), ("--ipv6", LISTENERS + LISTENERS6)):
+            with self.subTest(flag=flag):
+                p = Paths()
+                rc, out, err = init(flag, *p.flags(cert))
+                self.assertEqual((rc, err), (0, ""), out)
+                self.assertNotIn("IPv4 only", out)
+                self.assertEqual(listeners(p.conf), want)
+                c = subprocess.run([harness.SEALMAIL_BIN, "config", "check", "-c", p.conf],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+                self.assertEqual(c.returncode, 0, c.stderr.decode())
+        p = Paths()
+        rc, out, err = init("--ipv6", "--ipv4-only", *p.flags(cert))
+        self.assertEqual((rc, out), (2, ""))
+        self.assertTrue(err.startswith("sealmail init: --ipv4-only and --ipv6 contradict each "
+                                       "other\nusage: sealmail init "), err)
+        self.assertEqual(p.written(), [])
+
+    def serve_and_receive(self, p, ipv6):
         """The configuration serves: mail to postmaster@ reaches the admin
-        through the aliases file, who reads it over IMAP (993's listener)."""
+        through the aliases file, who reads it over IMAP (993's listener),
+        over IPv4 and, when IPV6, IPv6."""
         harness.run([harness.SEALMAIL_BIN, "user", "add", "bob@local.test", "--stdin", "-c",
                      p.conf], input=b"secret-bob\n")
-        srv = Served(p.conf)
+        srv = Served(p.conf, ipv6)
         self.addCleanup(srv.close)
-        tok = harness.token()
-        with harness.SMTP(srv.ports["smtp"]) as s:
-            s.starttls(context=harness.client_context())
-            s.sendmail(harness.SENDER, ["postmaster@local.test"],
-                       harness.make_message(tok, to="postmaster@local.test"))
         inbox = os.path.join(p.data, "mail", "local.test", "bob", "new")
+        hosts = ["127.0.0.1", "::1"] if ipv6 else ["127.0.0.1"]
+        for n, host in enumerate(hosts, 1):
+            tok = harness.token()
+            with harness.SMTP(srv.ports["smtp"], host=host) as s:
+                s.starttls(context=harness.client_context())
+                s.sendmail(harness.SENDER, ["postmaster@local.test"],
+                           harness.make_message(tok, to="postmaster@local.test"))
 
-        def delivered():
-            try:
-                names = os.listdir(inbox)
-            except FileNotFoundError:
+            def delivered():
+                try:
+                    names = os.listdir(inbox)
+                except FileNotFoundError:
+                    return None
+                for name in names:
+                    with open(os.path.join(inbox, name), "rb") as f:
+                        if tok.encode() in f.read():
+                            return name
                 return None
-            for n in names:
-                with open(os.path.join(inbox, n), "rb") as f:
-                    if tok.encode() in f.read():
-                        return n
-            return None
-        harness.wait_for(delivered, what="the message in %s" % inbox)
-        m = imaplib.IMAP4_SSL("127.0.0.1", srv.ports["imaps"],
-                              ssl_context=harness.client_context(), timeout=harness.TIMEOUT)
-        try:
-            m.login("bob@local.test", "secret-bob")
-            typ, data = m.select("INBOX", readonly=True)
-            self.assertEqual((typ, data), ("OK", [b"1"]))
-        finally:
-            m.logout()
+            harness.wait_for(delivered, what="the message sent to %s in %s" % (host, inbox))
+            m = IMAP4_SSL(host, srv.ports["imaps"], ssl_context=harness.client_context(),
+                          timeout=harness.TIMEOUT)
+            try:
+                m.login("bob@local.test", "secret-bob")
+                typ, data = m.select("INBOX", readonly=True)
+                self.assertEqual((typ, data), ("OK", [str(n).encode()]), host)
+            finally:
+                m.logout()
 
     def test_refuses_to_overwrite(self):
         """One of the three exists: it stays as it was, and nothing else is
