@@ -381,23 +381,24 @@ static int init_check_admin(const struct init_args *a)
 	return 0;
 }
 
-/* NULL when this machine can bind IPv6 as `serve` binds [::]:PORT
- * (IPV6_V6ONLY, beside the IPv4 socket on *:PORT), tried on [::]:0; else
+/* NULL when this machine has IPv6 up: `serve` binds [::]:PORT
+ * IPv6-only beside *:PORT, and [::] binds even where IPv6 is switched off
+ * by sysctl (disable_ipv6), so the loopback [::1]:0 is tried instead; else
  * why not, in a new string (no IPv6 in the kernel, or none configured). */
 static char *init_ipv6_missing(void)
 {
-	struct sockaddr_in6 any;
+	struct sockaddr_in6 lo;
 	int one = 1, fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0), ok;
 
 	if (fd < 0)
 		return xasprintf("socket: %s", strerror(errno));
-	memset(&any, 0, sizeof(any));
-	any.sin6_family = AF_INET6;
-	any.sin6_addr = in6addr_any;
+	memset(&lo, 0, sizeof(lo));
+	lo.sin6_family = AF_INET6;
+	lo.sin6_addr = in6addr_loopback;
 	ok = setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) == 0 &&
-	     bind(fd, (const struct sockaddr *)&any, sizeof(any)) == 0;
+	     bind(fd, (const struct sockaddr *)&lo, sizeof(lo)) == 0;
 	if (!ok) {
-		char *why = xasprintf("binding [::]: %s", strerror(errno));
+		char *why = xasprintf("binding [::1]: %s", strerror(errno));
 		close(fd);
 		return why;
 	}

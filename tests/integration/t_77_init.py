@@ -29,12 +29,13 @@ LISTEN_PORTS = {"25": "smtp", "587": "submission", "465": "submissions", "993": 
 
 
 def ipv6_bind_error():
-    """None when this machine can bind [::] IPv6-only, as `sealmail serve`
-    binds a [::]:PORT listener; else why not."""
+    """None when this machine has IPv6 up, as `sealmail init` decides it:
+    the loopback [::1] binds ([::] binds even with IPv6 switched off by
+    sysctl); else why not."""
     try:
         with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
             s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            s.bind(("::", 0))
+            s.bind(("::1", 0))
     except OSError as e:
         return str(e)
     return None
