@@ -294,7 +294,8 @@ int parent_metrics_run(void)
 		if (role == 0)
 			return metrics_role_main(pm.listen_fd, pm.readonly);
 		if (role < 0)
-			log_error("event=metrics-exited pid=0 status=0 restarting=yes reason=\"fork: %s\"",
+			log_error("event=metrics-exited pid=0 status=0 restarting=yes "
+			          "reason=\"fork: %s\"",
 			          strerror(errno));
 		else if (parent_metrics_wait(role, &set, &status) < 0)
 			return 0;
@@ -302,8 +303,9 @@ int parent_metrics_run(void)
 			delay = 0;
 		else
 			delay = delay == 0 ? 1
-			        : delay * 2 > PARENT_METRICS_DELAY_MAX_SEC ? PARENT_METRICS_DELAY_MAX_SEC
-			                                                   : delay * 2;
+			        : delay * 2 > PARENT_METRICS_DELAY_MAX_SEC
+			            ? PARENT_METRICS_DELAY_MAX_SEC
+			            : delay * 2;
 		if (role > 0)
 			log_error("event=metrics-exited pid=%d status=%d restarting=yes delay=%u",
 			          (int)role, status, delay);

@@ -135,8 +135,9 @@ static void render_outbound_tls(struct render *r)
 	render_family(r, "sealmail_outbound_tls_handshake_failures_total", "counter",
 	              "TLS handshakes with servers mail was delivered to that failed, by reason.");
 	for (unsigned k = 0; k < IO_TLS_FAILURES; k++)
-		fprintf(r->out, "sealmail_outbound_tls_handshake_failures_total{reason=\"%s\"} %llu\n",
-		        io_tls_failure_words[k], (unsigned long long)r->total.outbound_tls_failures[k]);
+		fprintf(
+		    r->out, "sealmail_outbound_tls_handshake_failures_total{reason=\"%s\"} %llu\n",
+		    io_tls_failure_words[k], (unsigned long long)r->total.outbound_tls_failures[k]);
 }
 
 static void render_deliveries(struct render *r)
