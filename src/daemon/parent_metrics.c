@@ -34,6 +34,10 @@ _Static_assert(METRICS_DISPATCHER_SLOTS == CONN_LIMITS_SLOTS, "a block per dispa
 _Static_assert(CONFIG_MAX_LISTENERS < METRICS_LISTENERS, "room for the local socket and more");
 
 #define PARENT_METRICS_STOP_MSEC 5000 /* for the role to exit on SIGTERM */
+/* The keeper restarts a dead role at once when it had run this long, else
+ * after a delay that doubles from 1 s up to the last bound. */
+#define PARENT_METRICS_STEADY_SEC 10
+#define PARENT_METRICS_DELAY_MAX_SEC 60
 
 static struct {
 	void *region;
@@ -198,7 +202,7 @@ pid_t parent_metrics_start(const int *fds, unsigned n_fds, int local_fd)
 	if (getppid() != parent)
 		_exit(0);
 	log_forked(); /* a log file: lines go through the parent */
-	proctitle_set("sealmail-metrics", "metrics");
+	proctitle_set("sealmail-mkeeper", "metrics keeper");
 	for (unsigned i = 0; i < n_fds; i++)
 		close(fds[i]);
 	if (local_fd >= 0)
@@ -207,9 +211,107 @@ pid_t parent_metrics_start(const int *fds, unsigned n_fds, int local_fd)
 	return 0;
 }
 
+/* In the keeper: waits for ROLE to exit (its wait status in *STATUS,
+ * returns 0), or for SIGTERM or SIGINT, passed on to it (returns -1 once
+ * it is gone). */
+static int parent_metrics_wait(pid_t role, const sigset_t *set, int *status)
+{
+	for (;;) {
+		int sig = sigwaitinfo(set, NULL);
+		if (sig == SIGTERM || sig == SIGINT) {
+			kill(role, SIGTERM);
+			while (waitpid(role, NULL, 0) < 0 && errno == EINTR)
+				;
+			return -1;
+		}
+		if (waitpid(role, status, WNOHANG) == role)
+			return 0;
+	}
+}
+
+/* In the keeper: DELAY seconds, or -1 at once on SIGTERM or SIGINT. */
+static int parent_metrics_pause(unsigned delay, const sigset_t *set)
+{
+	struct timespec until, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += delay;
+	for (;;) {
+		struct timespec left;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > until.tv_sec ||
+		    (now.tv_sec == until.tv_sec && now.tv_nsec >= until.tv_nsec))
+			return 0;
+		left.tv_sec = until.tv_sec - now.tv_sec;
+		left.tv_nsec = until.tv_nsec - now.tv_nsec;
+		if (left.tv_nsec < 0) {
+			left.tv_sec--;
+			left.tv_nsec += 1000000000L;
+		}
+		int sig = sigtimedwait(set, NULL, &left);
+		if (sig == SIGTERM || sig == SIGINT)
+			return -1;
+	}
+}
+
+/* The role's child of the keeper, which returns to serve the page;
+ * OLD: the signal mask the role starts with. Returns its pid in the
+ * keeper. */
+static pid_t parent_metrics_fork_role(const sigset_t *old)
+{
+	pid_t keeper = getpid(), pid = fork();
+
+	if (pid != 0)
+		return pid;
+	log_set_role("metrics");
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != keeper)
+		_exit(0);
+	proctitle_set("sealmail-metrics", "metrics");
+	sigprocmask(SIG_SETMASK, old, NULL);
+	return 0;
+}
+
+/* The keeper, forked by the parent before it read any secret, holds what
+ * the role needs (the socket, the read-only map) and forks the role from
+ * itself: a dead role is started again with the same socket and the same
+ * counters, and never from the parent, which holds the private keys. */
 int parent_metrics_run(void)
 {
-	return metrics_role_main(pm.listen_fd, pm.readonly);
+	sigset_t set, old;
+	unsigned delay = 0;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	for (;;) {
+		time_t started = time(NULL);
+		int status = 0;
+		pid_t role = parent_metrics_fork_role(&old);
+		if (role == 0)
+			return metrics_role_main(pm.listen_fd, pm.readonly);
+		if (role < 0)
+			log_error("event=metrics-exited pid=0 status=0 restarting=yes "
+			          "reason=\"fork: %s\"",
+			          strerror(errno));
+		else if (parent_metrics_wait(role, &set, &status) < 0)
+			return 0;
+		if (time(NULL) - started >= PARENT_METRICS_STEADY_SEC)
+			delay = 0;
+		else
+			delay = delay == 0 ? 1
+			        : delay * 2 > PARENT_METRICS_DELAY_MAX_SEC
+			            ? PARENT_METRICS_DELAY_MAX_SEC
+			            : delay * 2;
+		if (role > 0)
+			log_error("event=metrics-exited pid=%d status=%d restarting=yes delay=%u",
+			          (int)role, status, delay);
+		if (parent_metrics_pause(delay, &set) < 0)
+			return 0;
+	}
 }
 
 void parent_metrics_reload(struct config *cfg, const struct config *old)

@@ -16,15 +16,18 @@ struct config;
  * why on stderr. */
 int parent_metrics_prepare(struct config *cfg);
 
-/* Forks the metrics role (before any other role: it then inherits no
- * channel); in the child, closes the N_FDS descriptors FDS, the parent's
- * sockets, and returns 0 with the region mapped read-only: the caller
- * drops privileges (as root: chrooted to data_dir/empty) and calls
- * parent_metrics_run(). Returns the child's pid in the parent, -1
- * without [metrics]. */
+/* Forks the metrics keeper (before any other role and before any secret
+ * is read: it then inherits no channel and no key); in the child, closes
+ * the N_FDS descriptors FDS, the parent's sockets, and returns 0 with the
+ * region mapped read-only: the caller drops privileges (as root: chrooted
+ * to data_dir/empty) and calls parent_metrics_run(). Returns the child's
+ * pid in the parent, -1 without [metrics]. */
 pid_t parent_metrics_start(const int *fds, unsigned n_fds, int local_fd);
 
-/* In the metrics role's child, privileges dropped: its main loop. */
+/* In the keeper, privileges dropped: forks the metrics role and forks it
+ * again each time it dies (event=metrics-exited; at once when it had run
+ * a while, else after a delay that doubles up to a minute), with the same
+ * socket and counters; returns on SIGTERM once the role is gone. */
 int parent_metrics_run(void);
 
 /* On reload: rows for the new configuration's listeners (the names seen
@@ -34,7 +37,7 @@ void parent_metrics_reload(struct config *cfg, const struct config *old);
 /* In a forked role: keeps block BLOCK only (METRICS_BLOCKS: none). */
 void parent_metrics_enter(unsigned block);
 
-/* 1 when PID was the metrics role (logged: the server runs on without
+/* 1 when PID was the metrics keeper (logged: the server runs on without
  * metrics), else 0. */
 int parent_metrics_exited(pid_t pid, int status);
 

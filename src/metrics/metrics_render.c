@@ -122,6 +122,24 @@ static void render_listeners(struct render *r)
 			    (unsigned long long)r->total.listeners[i].tls_failures[k]);
 }
 
+/* Sealmail as the SMTP client: no listener, so families of their own
+ * (the inbound ones keep their labels; a sum over one family stays one
+ * direction). */
+static void render_outbound_tls(struct render *r)
+{
+	render_family(r, "sealmail_outbound_tls_handshakes_total", "counter",
+	              "TLS handshakes completed with servers mail was delivered to (STARTTLS), "
+	              "the peer as the policy requires.");
+	fprintf(r->out, "sealmail_outbound_tls_handshakes_total %llu\n",
+	        (unsigned long long)r->total.outbound_tls_handshakes);
+	render_family(r, "sealmail_outbound_tls_handshake_failures_total", "counter",
+	              "TLS handshakes with servers mail was delivered to that failed, by reason.");
+	for (unsigned k = 0; k < IO_TLS_FAILURES; k++)
+		fprintf(
+		    r->out, "sealmail_outbound_tls_handshake_failures_total{reason=\"%s\"} %llu\n",
+		    io_tls_failure_words[k], (unsigned long long)r->total.outbound_tls_failures[k]);
+}
+
 static void render_deliveries(struct render *r)
 {
 	static const char *const names[METRICS_RESULTS] = {"sealmail_messages_delivered_total",
@@ -239,6 +257,7 @@ char *metrics_render(const struct metrics_view *v, size_t *len_r)
 	render_rows(r, v->header);
 	render_process(r, v);
 	render_listeners(r);
+	render_outbound_tls(r);
 	render_deliveries(r);
 	render_queue(r, v->now);
 	if (fclose(r->out) != 0) {

@@ -80,6 +80,8 @@ struct metrics_block {
 	uint64_t recipients[METRICS_RELAYS][METRICS_RESULTS];
 	uint64_t protection[METRICS_PROTECTIONS]; /* remote deliveries */
 	uint64_t policy[METRICS_POLICIES][METRICS_RESULTS];
+	uint64_t outbound_tls_handshakes; /* as the SMTP client, accepted by the policy */
+	uint64_t outbound_tls_failures[IO_TLS_FAILURES];
 	uint64_t queue_messages;       /* gauge: messages in the spool */
 	uint64_t queue_oldest_arrival; /* gauge: the oldest one's arrival (Unix time); 0 = none */
 	struct metrics_histogram commit_batch;
@@ -166,6 +168,14 @@ static inline void metrics_tls_event(unsigned row, const struct io *io, enum io_
 		METRICS_LISTENER_COUNT(row, tls_handshakes);
 	else if (event == IO_ERROR || event == IO_CLOSED || event == IO_TIMEOUT)
 		metrics_tls_failed(row, io);
+}
+
+/* An outbound handshake (the SMTP client's STARTTLS) failed for reason
+ * KIND: io_tls_failure() of the connection, or IO_TLS_FAIL_CERTIFICATE
+ * when it completed but the policy refused the peer's certificate. */
+static inline void metrics_outbound_tls_failed(enum io_tls_failure kind)
+{
+	METRICS_COUNT(outbound_tls_failures[kind < IO_TLS_FAILURES ? kind : IO_TLS_FAIL_OTHER], 1);
 }
 
 /* The protection label of a delivery from the log words: TLS ("none" or

@@ -593,6 +593,19 @@ static int queue_recover_pool_file(const char *name)
 	return rename(path, to) == 0 ? 1 : -1;
 }
 
+/* A recovered message's arrival before its envelope is read (a deferred
+ * one's is not until its retry): the spool file's time, written once when
+ * the message was committed. For the queue gauges and `queue list`. */
+static void queue_recover_arrival(struct queue_msg *m)
+{
+	char path[128];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "queue/active/%s", m->id);
+	if (stat(path, &st) == 0)
+		m->arrival = st.st_mtime;
+}
+
 /* Start-up recovery: a pool file is committed only when sealed and whole;
  * every active file was acknowledged and is delivered again. */
 static void queue_recover(struct queue *q)
@@ -627,6 +640,7 @@ static void queue_recover(struct queue *q)
 			m->fd = -1;
 			strlcpy_checked(m->id, de->d_name, sizeof(m->id));
 			queue_state_read(m);
+			queue_recover_arrival(m);
 			if (m->held || m->not_before > time(NULL))
 				TAILQ_INSERT_TAIL(&q->deferred, m, entry);
 			else
@@ -722,6 +736,7 @@ int queue_main(const struct config *cfg, int parent_fd)
 		fatal("event=fatal reason=\"control socket: %s\"", why);
 	q->tls_seen = tls_memory_open();
 	queue_recover(q);
+	queue_metrics_gauges(q); /* a scrape right after the start sees them */
 	if (spool_reaper_start() < 0)
 		log_warn("event=spool-reaper reason=\"no thread: spool files are closed in the loop\"");
 	queue_tlsrpt_start(q);

@@ -22,6 +22,7 @@
 #include "lib/util.h"
 #include "policy/decide.h"
 #include "policy/policy.h"
+#include "proto/metrics.h"
 #include "smtp/mta_private.h"
 #include "smtp/smtp_reply.h"
 
@@ -170,6 +171,7 @@ static void mta_session_start_tls(struct mta_session *s)
 	if (io_start_tls_client_dane(s->io, s->mta->env.tls, host, s->dec.names, &dane,
 	                             cfg->outbound_command_timeout, &error) < 0) {
 		snprintf(what, sizeof(what), "TLS handshake failed: %s", error);
+		metrics_outbound_tls_failed(IO_TLS_FAIL_OTHER);
 		mta_policy_error(s, why, sizeof(why), what);
 		mta_session_next_host(s, why, 1);
 		return;
@@ -203,8 +205,13 @@ void mta_session_tls_ready(struct mta_session *s)
 
 	snprintf(s->tls_desc, sizeof(s->tls_desc), "%s/%s", tls->version, tls->cipher);
 	s->tls_active = 1;
-	if (mta_tls_judge(s, &r, "") < 0)
+	if (mta_tls_judge(s, &r, "") < 0) {
+		/* the handshake completed, but the peer did not authenticate
+		 * as the policy requires: to a user, a certificate failure */
+		metrics_outbound_tls_failed(IO_TLS_FAIL_CERTIFICATE);
 		return;
+	}
+	METRICS_COUNT(outbound_tls_handshakes, 1);
 	strlcpy_checked(s->peer, s->judged.peer, sizeof(s->peer));
 	mta_tls_dane_words(tls, match, sizeof(match));
 	log_info("event=mta-tls domain=%s relay=%s tls=%s peer=%s policy=%s/%s%s", s->dest->domain,
@@ -221,6 +228,7 @@ void mta_session_handshake_failed(struct mta_session *s, enum io_event event)
 	char what[600];
 
 	snprintf(what, sizeof(what), "TLS handshake failed: %s", err);
+	metrics_outbound_tls_failed(io_tls_failure(s->io));
 	if (mta_tls_judge_plaintext(s, 1, what) < 0)
 		return;
 	/* As Postfix: at "may", a failed handshake is retried in plaintext

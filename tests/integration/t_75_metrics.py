@@ -20,11 +20,13 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import harness  # noqa: E402
+import outbound  # noqa: E402
 from harness import make_message, token, wait_for  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -84,6 +86,22 @@ def value(samples, name, **labels):
     return samples[key]
 
 
+def titled(pgid, title):
+    """The pids of process group PGID whose process title is TITLE."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                cmd = f.read().rstrip(b"\0").split(b"\0")[0]
+            if cmd == title.encode() and os.getpgid(int(d)) == pgid:
+                out.append(int(d))
+        except OSError:
+            pass
+    return out
+
+
 def proc_status(pid):
     with open("/proc/%d/status" % pid) as f:
         return dict(ln.split(":", 1) for ln in f.read().splitlines() if ":" in ln)
@@ -138,6 +156,13 @@ class Metrics(harness.ServerTestCase):
                                  "from the Debian package prometheus)" % PROMTOOL)
         cls.metrics_port = harness.free_port()
         cls.closed_port = harness.free_port()  # nobody listens: remote mail is deferred
+        # STARTTLS peers: one the "may" policy accepts, one whose certificate
+        # (signed by itself) the "verify" policy refuses
+        cls.good_mx = outbound.FakeMX("127.0.0.1", 0, name="mx.good.test")
+        cls.addClassCleanup(cls.good_mx.stop)
+        cls.bad_mx = outbound.FakeMX("127.0.0.1", 0, name="mx.bad.test",
+                                     cert=outbound.self_signed_cert(["bad.test"]))
+        cls.addClassCleanup(cls.bad_mx.stop)
         cls.srv = cls.class_server(
             listeners={"mx": "optional",
                        "subs": {"protocol": "submission", "tls": "implicit",
@@ -147,9 +172,12 @@ class Metrics(harness.ServerTestCase):
             passwords={USER: PASSWORD}, submit_socket=True,
             server_options={"trusted_networks": "127.0.0.0/8"},
             extra_config="[metrics]\nlisten = 127.0.0.1:%d\n\n"
-                         "[outbound]\ntls = may\nrelayhost = [127.0.0.1]:%d\n\n"
-                         "[queue]\nretry = 1h\n\n%s" % (cls.metrics_port, cls.closed_port,
-                                                           harness.imap_section()))
+                         "[outbound]\ntls = may\nrelayhost = [127.0.0.1]:%d\nca_file = %s\n\n"
+                         "[outbound.domains]\nbad.test = verify\n\n"
+                         "[routes]\ngood.test = 127.0.0.1:%d\nbad.test = 127.0.0.1:%d\n\n"
+                         "[queue]\nretry = 1h\n\n%s"
+                         % (cls.metrics_port, cls.closed_port, harness.ca().cert,
+                            cls.good_mx.port, cls.bad_mx.port, harness.imap_section()))
         cls.srv.wait_log(r"role=metrics .*event=metrics-ready")
 
     def url(self, path="/metrics"):
@@ -177,10 +205,15 @@ class Metrics(harness.ServerTestCase):
         self.assertEqual(last[0], expected, "%s%r" % (name, labels))
 
     def metrics_pid(self):
-        for m in PID_RE.finditer(self.srv.log()):
-            if m.group(2) == "metrics":
-                return int(m.group(1))
-        raise AssertionError("no log line of the metrics role:\n%s" % self.srv.log_tail())
+        """The role serving now: the last to say event=metrics-ready, which
+        carries the process title `sealmail: metrics`."""
+        pids = [int(m.group(1)) for m in PID_RE.finditer(self.srv.log())
+                if m.group(2) == "metrics" and "event=metrics-ready" in
+                self.srv.log()[m.start():].split("\n", 1)[0]]
+        if not pids:
+            raise AssertionError("no metrics-ready line:\n%s" % self.srv.log_tail())
+        self.assertEqual(titled(self.srv.pgid, "sealmail: metrics"), [pids[-1]])
+        return pids[-1]
 
     # -- the format --
     def test_page_passes_promtool(self):
@@ -302,6 +335,71 @@ class Metrics(harness.ServerTestCase):
         wait_for(lambda: value(self.scrape(), "sealmail_queue_oldest_message_age_seconds") >= 2,
                  what="the oldest message to be 2s old")
 
+    # -- outbound handshakes --
+    def outbound_samples(self, samples):
+        out = {"ok": value(samples, "sealmail_outbound_tls_handshakes_total")}
+        for reason in ("protocol", "version", "cipher", "certificate", "alert", "timeout",
+                       "closed", "other"):
+            out[reason] = value(samples, "sealmail_outbound_tls_handshake_failures_total",
+                                reason=reason)
+        return out
+
+    def test_outbound_handshake_counts_one(self):
+        before = self.outbound_samples(self.scrape())
+        tok = token()
+        with harness.SMTP(self.srv.port("mx")) as c:
+            c.sendmail(harness.SENDER, ["someone@good.test"], make_message(tok))
+        self.good_mx.wait_message(tok, server=self.srv)
+        self.assertTrue(self.good_mx.messages_with(tok)[0].tls, "delivered without TLS")
+        self.wait_value(before["ok"] + 1, "sealmail_outbound_tls_handshakes_total")
+        self.assertEqual(self.outbound_samples(self.scrape()), dict(before, ok=before["ok"] + 1))
+
+    def test_outbound_certificate_refused_counts_one_failure(self):
+        before = self.outbound_samples(self.scrape())
+        mark = self.srv.log_mark()
+        with harness.SMTP(self.srv.port("mx")) as c:
+            c.sendmail(harness.SENDER, ["someone@bad.test"], make_message(token()))
+        self.srv.wait_log(r"event=deferred .*to=<?someone@bad.test", since=mark)
+        self.wait_value(before["certificate"] + 1,
+                        "sealmail_outbound_tls_handshake_failures_total", reason="certificate")
+        self.assertEqual(self.outbound_samples(self.scrape()),
+                         dict(before, certificate=before["certificate"] + 1))
+
+    # -- the metrics role is restarted --
+    def test_metrics_role_restarted_with_its_socket_and_counts(self):
+        with harness.SMTP(self.srv.port("mx")) as c:
+            c.sendmail(harness.SENDER, ["dave@local.test"], make_message(token()))
+        self.srv.wait_messages("dave@local.test", 1)
+        before = self.scrape()
+        old = titled(self.srv.pgid, "sealmail: metrics")
+        self.assertEqual(len(old), 1, "one process titled `sealmail: metrics`")
+        mark = self.srv.log_mark()
+        os.kill(old[0], signal.SIGKILL)
+        self.srv.wait_log(r"role=metrics .*event=metrics-exited pid=%d .*restarting=yes"
+                          % old[0], since=mark)
+
+        def answers():
+            try:
+                return self.scrape()
+            except OSError:
+                return None
+        after = wait_for(answers, what="the page to answer again")
+        new = titled(self.srv.pgid, "sealmail: metrics")
+        self.assertEqual(len(new), 1, new)
+        self.assertNotEqual(new, old)
+        for (name, labels), v in before.items():
+            if name.endswith("_total") or name.endswith("_count"):
+                self.assertEqual(after[(name, labels)], v, "%s%r" % (name, dict(labels)))
+        # mail still flows, and the new role sees it
+        with harness.SMTP(self.srv.port("mx")) as c:
+            c.sendmail(harness.SENDER, ["dave@local.test"], make_message(token()))
+        self.srv.wait_messages("dave@local.test", 2)
+        self.wait_value(value(before, "sealmail_messages_delivered_total", relay="local") + 1,
+                        "sealmail_messages_delivered_total", relay="local")
+        self.assertEqual(self.metrics_pid(), new[0])
+        self.test_region_is_read_only_in_the_metrics_role()
+        self.test_role_is_unprivileged_and_listens_on_nothing_else()
+
     # -- a dispatcher's counts outlive it --
     def test_counters_survive_a_dispatcher_restart(self):
         with harness.SMTP(self.srv.port("mx")) as c:
@@ -416,6 +514,40 @@ class Metrics(harness.ServerTestCase):
             maps = [ln for ln in f.read().splitlines() if "sealmail-metrics" in ln]
         self.assertEqual(len(maps), 1, maps)
         self.assertTrue(maps[0].split()[1].startswith("r--"), maps[0])
+
+
+class QueueGaugesAtStart(harness.ServerTestCase):
+
+    def test_first_scrape_after_ready_shows_a_message_left_in_the_queue(self):
+        port = harness.free_port()
+        srv = self.server_for(
+            submit_socket=True, server_options={"trusted_networks": "127.0.0.0/8"},
+            extra_config="[metrics]\nlisten = 127.0.0.1:%d\n\n[outbound]\ntls = may\n"
+                         "relayhost = [127.0.0.1]:%d\n\n[queue]\nretry = 1h\n"
+                         % (port, harness.free_port()))
+
+        def scrape():
+            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port,
+                                        timeout=harness.TIMEOUT) as r:
+                return parse_page(r.read().decode())
+        mark = srv.log_mark()
+        sent = int(time.time())
+        with harness.SMTP(srv.port()) as c:
+            c.sendmail(harness.SENDER, ["someone@remote.test"], make_message(token()))
+        srv.wait_log(r"event=deferred .*to=<?someone@remote.test", since=mark)
+        deferred = time.time()
+        srv.stop()
+        # the clock, not the server, decides when: the message is then 2 s old
+        wait_for(lambda: time.time() >= deferred + 2, what="two seconds to pass")
+        srv.start()  # returns at event=ready, before the queue's first tick
+        before = time.time()
+        page = scrape()
+        after = time.time()
+        self.assertEqual(value(page, "sealmail_queue_messages"), 1)
+        age = value(page, "sealmail_queue_oldest_message_age_seconds")
+        self.assertGreaterEqual(age, int(before) - int(deferred) - 1)
+        self.assertLessEqual(age, int(after) - sent + 1)
+        self.assertGreaterEqual(age, 1)
 
 
 class MetricsReload(harness.ServerTestCase):

@@ -93,6 +93,9 @@ static void test_render_sums_blocks(void **state)
 	a->listeners[1].sessions = 3;
 	b->listeners[1].sessions = 4;
 	b->listeners[1].tls_failures[IO_TLS_FAIL_PROTOCOL] = 2;
+	a->outbound_tls_handshakes = 1;
+	b->outbound_tls_handshakes = 2;
+	b->outbound_tls_failures[IO_TLS_FAIL_CERTIFICATE] = 4;
 	b->received = 7;
 	b->recipients[METRICS_RELAY_REMOTE][METRICS_DEFERRED] = 5;
 	b->protection[METRICS_PROT_DANE] = 1;
@@ -111,6 +114,11 @@ static void test_render_sums_blocks(void **state)
 	    page, "\nsealmail_sessions_total{listener=\"local\",protocol=\"submission\"} 0\n"));
 	assert_non_null(
 	    strstr(page, "{listener=\"m\\\"x\",protocol=\"smtp\",reason=\"protocol\"} 2\n"));
+	assert_non_null(strstr(page, "\nsealmail_outbound_tls_handshakes_total 3\n"));
+	assert_non_null(strstr(
+	    page, "\nsealmail_outbound_tls_handshake_failures_total{reason=\"certificate\"} 4\n"));
+	assert_non_null(strstr(
+	    page, "\nsealmail_outbound_tls_handshake_failures_total{reason=\"closed\"} 0\n"));
 	assert_non_null(strstr(page, "\nsealmail_messages_received_total 7\n"));
 	assert_non_null(strstr(page, "\nsealmail_messages_deferred_total{relay=\"remote\"} 5\n"));
 	assert_non_null(
