@@ -49,9 +49,25 @@ struct send_opts {
 	unsigned n_rcpts;
 };
 
-static void send_usage(void)
+/* Called as `sendmail` (ARGV0's last name), the usage names that and the
+ * options sendmail's callers know. */
+static void send_usage(FILE *f, const char *argv0)
 {
-	fprintf(stderr, "usage: sealmail send [-c FILE] [-f SENDER] [-t] [-i] RCPT...\n");
+	const char *slash = strrchr(argv0, '/');
+
+	if (strcmp(slash != NULL ? slash + 1 : argv0, "sendmail") != 0) {
+		fprintf(f, "usage: sealmail send [-c FILE] [-f SENDER] [-t] [-i] RCPT...\n");
+		return;
+	}
+	fprintf(f, "usage: sendmail [-c FILE] [-f SENDER | -r SENDER] [-t] [-i | -oi]\n"
+	           "                [-bm | -bp | -bi] [option...] [RCPT...]\n"
+	           "Reads one message on stdin and hands it to the running server over the\n"
+	           "local submission socket; the same as `sealmail send`. -t adds the To:,\n"
+	           "Cc: and Bcc: recipients and removes Bcc:; with -i (-oi) a line \".\" does\n"
+	           "not end the input. -bp lists the queue as mailq does, -bi does nothing.\n"
+	           "-F, -B, -N, -R, -V, -O (each with a value), -o... and -v... are accepted\n"
+	           "and ignored.\n"
+	           "Default FILE: $SEALMAIL_CONFIG, else " CONFIG_DEFAULT_PATH "\n");
 }
 
 /* Takes an option's value, given glued ("-fx") or as the next word. */
@@ -504,8 +520,12 @@ int cmd_send(int argc, char **argv)
 	int r;
 
 	o.config = config_default_path();
+	if (argc >= 2 && strcmp(argv[1], "--help") == 0) { /* as sendmail; as sealmail, main.c */
+		send_usage(stdout, argv[0]);
+		return 0;
+	}
 	if (send_parse(argc, argv, &o) < 0) {
-		send_usage();
+		send_usage(stderr, argv[0]);
 		return 2;
 	}
 	if (o.mode == 'i')
