@@ -101,10 +101,14 @@ static int send_parse_mode(const char *a, struct send_opts *o)
 	return 0;
 }
 
+/* Returns 0, -1 on a usage error, or 1 for --help as the first argument
+ * (as sendmail: as `sealmail send`, main.c answers it). */
 static int send_parse(int argc, char **argv, struct send_opts *o)
 {
 	int i;
 
+	if (argc >= 2 && strcmp(argv[1], "--help") == 0)
+		return 1;
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (a[0] != '-' || strcmp(a, "-") == 0) {
@@ -520,13 +524,9 @@ int cmd_send(int argc, char **argv)
 	int r;
 
 	o.config = config_default_path();
-	if (argc >= 2 && strcmp(argv[1], "--help") == 0) { /* as sendmail; as sealmail, main.c */
-		send_usage(stdout, argv[0]);
-		return 0;
-	}
-	if (send_parse(argc, argv, &o) < 0) {
-		send_usage(stderr, argv[0]);
-		return 2;
+	if ((r = send_parse(argc, argv, &o)) != 0) {
+		send_usage(r > 0 ? stdout : stderr, argv[0]);
+		return r > 0 ? 0 : 2;
 	}
 	if (o.mode == 'i')
 		return 0;

@@ -153,7 +153,8 @@ static void test_every_byte_everywhere(void **state)
 					memcpy(buf, known[k][0], at);
 					len = at;
 					buf[len++] = (char)c;
-					memcpy(buf + len, known[k][0] + at + replace, n - at - replace);
+					memcpy(buf + len, known[k][0] + at + replace,
+					       n - at - replace);
 					len += n - at - replace;
 					const char *nul = memchr(buf, '\0', len);
 					size_t title = nul ? (size_t)(nul - buf) : len;
@@ -205,12 +206,9 @@ static void test_long_titles(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_known),
-	    cmocka_unit_test(test_near_misses),
-	    cmocka_unit_test(test_escapes_shown),
-	    cmocka_unit_test(test_every_byte_everywhere),
-	    cmocka_unit_test(test_every_cut),
-	    cmocka_unit_test(test_long_titles),
+	    cmocka_unit_test(test_known),         cmocka_unit_test(test_near_misses),
+	    cmocka_unit_test(test_escapes_shown), cmocka_unit_test(test_every_byte_everywhere),
+	    cmocka_unit_test(test_every_cut),     cmocka_unit_test(test_long_titles),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
