@@ -49,9 +49,25 @@ struct send_opts {
 	unsigned n_rcpts;
 };
 
-static void send_usage(void)
+/* Called as `sendmail` (ARGV0's last name), the usage names that and the
+ * options sendmail's callers know. */
+static void send_usage(FILE *f, const char *argv0)
 {
-	fprintf(stderr, "usage: sealmail send [-c FILE] [-f SENDER] [-t] [-i] RCPT...\n");
+	const char *slash = strrchr(argv0, '/');
+
+	if (strcmp(slash != NULL ? slash + 1 : argv0, "sendmail") != 0) {
+		fprintf(f, "usage: sealmail send [-c FILE] [-f SENDER] [-t] [-i] RCPT...\n");
+		return;
+	}
+	fprintf(f, "usage: sendmail [-c FILE] [-f SENDER | -r SENDER] [-t] [-i | -oi]\n"
+	           "                [-bm | -bp | -bi] [option...] [RCPT...]\n"
+	           "Reads one message on stdin and hands it to the running server over the\n"
+	           "local submission socket; the same as `sealmail send`. -t adds the To:,\n"
+	           "Cc: and Bcc: recipients and removes Bcc:; with -i (-oi) a line \".\" does\n"
+	           "not end the input. -bp lists the queue as mailq does, -bi does nothing.\n"
+	           "-F, -B, -N, -R, -V, -O (each with a value), -o... and -v... are accepted\n"
+	           "and ignored.\n"
+	           "Default FILE: $SEALMAIL_CONFIG, else " CONFIG_DEFAULT_PATH "\n");
 }
 
 /* Takes an option's value, given glued ("-fx") or as the next word. */
@@ -85,10 +101,14 @@ static int send_parse_mode(const char *a, struct send_opts *o)
 	return 0;
 }
 
+/* Returns 0, -1 on a usage error, or 1 for --help as the first argument
+ * (as sendmail: as `sealmail send`, main.c answers it). */
 static int send_parse(int argc, char **argv, struct send_opts *o)
 {
 	int i;
 
+	if (argc >= 2 && strcmp(argv[1], "--help") == 0)
+		return 1;
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (a[0] != '-' || strcmp(a, "-") == 0) {
@@ -504,9 +524,9 @@ int cmd_send(int argc, char **argv)
 	int r;
 
 	o.config = config_default_path();
-	if (send_parse(argc, argv, &o) < 0) {
-		send_usage();
-		return 2;
+	if ((r = send_parse(argc, argv, &o)) != 0) {
+		send_usage(r > 0 ? stdout : stderr, argv[0]);
+		return r > 0 ? 0 : 2;
 	}
 	if (o.mode == 'i')
 		return 0;

@@ -1,7 +1,7 @@
 /*
  * status_cmd.c: see status_cmd.h. The roles are the server's children as
- * their process titles name them ("sealmail: queue"); the uptime is the
- * parent's start time in /proc against the time since boot.
+ * their process titles name them ("sealmail: queue", role_title.c); the
+ * uptime is the parent's start time in /proc against the time since boot.
  */
 #include "ctl/status_cmd.h"
 
@@ -13,6 +13,7 @@
 
 #include "conf/config.h"
 #include "ctl/ctl_client.h"
+#include "ctl/role_title.h"
 #include "ctl/server_pid.h"
 
 static void status_usage(FILE *f)
@@ -71,14 +72,15 @@ static void status_uptime(pid_t pid)
 	       secs % 60);
 }
 
-/* One line per child of PID: its title and pid. */
+/* One line per child of PID: its role and pid (role_title.h: a title that
+ * is no role's own is shown made visible, never as it is). */
 static void status_roles(pid_t pid)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *e;
 
 	while (d != NULL && (e = readdir(d)) != NULL) {
-		char path[300], title[128] = "";
+		char path[300], title[256], name[ROLE_TITLE_NAME_MAX];
 		unsigned long long start;
 		pid_t child = (pid_t)atoi(e->d_name), ppid;
 		FILE *f;
@@ -89,13 +91,10 @@ static void status_roles(pid_t pid)
 		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)child);
 		if ((f = fopen(path, "re")) == NULL)
 			continue;
-		n = fread(title, 1, sizeof(title) - 1, f);
+		n = fread(title, 1, sizeof(title), f);
 		fclose(f);
-		title[n] = '\0';
-		if (strcmp(title, "sealmail: parent") == 0) /* forked, not yet titled */
-			printf("  %-16s pid %d\n", "(starting)", (int)child);
-		else if (strncmp(title, "sealmail: ", 10) == 0)
-			printf("  %-16s pid %d\n", title + 10, (int)child);
+		(void)role_title_name(title, n, name, sizeof(name));
+		printf("  %-16s pid %d\n", name, (int)child);
 	}
 	if (d != NULL)
 		closedir(d);

@@ -82,6 +82,7 @@ struct parent {
 	struct tls_cert_set certs;
 	int listen_fds[CONFIG_MAX_LISTENERS];
 	int local_fd; /* the local submission socket */
+	int empty_fd; /* data_dir/empty, opened once as root: the user could swap the name */
 	struct event_base *base;
 	struct parent_role roles[N_ROLES];
 	pid_t self;
@@ -116,11 +117,26 @@ static void parent_drop_privileges(const struct parent *p, const char *chroot_di
 		fatal("event=fatal reason=\"privileges were not dropped\"");
 }
 
+/* In a child: chroots to data_dir/empty through the descriptor the parent
+ * opened at start-up (data_dir is the user's: the name may now be a link),
+ * closes it, and drops privileges; in / when not root. */
+static void parent_enter_empty(struct parent *p)
+{
+	if (p->root && (p->empty_fd < 0 || fchdir(p->empty_fd) < 0))
+		fatal("event=fatal reason=\"chroot data_dir/empty: %s\"", strerror(errno));
+	if (p->empty_fd >= 0)
+		close(p->empty_fd);
+	p->empty_fd = -1;
+	parent_drop_privileges(p, p->root ? "." : NULL);
+	if (!p->root && chdir("/") < 0)
+		_exit(1);
+}
+
 /* Forks; in the child, forgets the parent's event loop and closes the
  * parent's own sockets except KEEP. Returns like fork(). */
 static pid_t parent_fork(struct parent *p, const char *role, const int *keep, unsigned n_keep)
 {
-	int fds[CONFIG_MAX_LISTENERS + 1 + N_ROLES];
+	int fds[CONFIG_MAX_LISTENERS + 2 + N_ROLES];
 	unsigned n = 0, i, j;
 	sigset_t all, old;
 	pid_t pid;
@@ -153,6 +169,8 @@ static pid_t parent_fork(struct parent *p, const char *role, const int *keep, un
 		fds[n++] = p->listen_fds[i];
 	if (p->local_fd >= 0)
 		fds[n++] = p->local_fd;
+	if (p->empty_fd >= 0)
+		fds[n++] = p->empty_fd;
 	/* what the parent had not yet sent to the roles (a users file's
 	 * hashes) is not the child's to keep */
 	for (i = 0; i < N_ROLES; i++) {
@@ -277,12 +295,7 @@ static void parent_run_role(struct parent *p, enum parent_role_kind kind, int sp
  * chrooted to data_dir/empty when root, in / otherwise. Does not return. */
 static void parent_run_metrics(struct parent *p)
 {
-	char dir[4200];
-
-	if (!p->root && chdir("/") < 0)
-		_exit(1);
-	snprintf(dir, sizeof(dir), "%s/empty", p->cfg->data_dir);
-	parent_drop_privileges(p, dir);
+	parent_enter_empty(p);
 	_exit(parent_metrics_run());
 }
 
@@ -335,16 +348,12 @@ static void parent_dispatcher_child(struct parent *p, unsigned slot, int q, int 
 static void parent_dispatcher_child(struct parent *p, unsigned slot, int q, int l, int st)
 {
 	struct dispatcher_args args;
-	char chroot_dir[4200];
 
 	parent_title_dispatcher(slot);
 	parent_metrics_enter(slot);
-	snprintf(chroot_dir, sizeof(chroot_dir), "%s/empty", p->cfg->data_dir);
 	if (p->root) /* the chroot hides the password database */
 		local_users_snapshot();
-	parent_drop_privileges(p, p->root ? chroot_dir : NULL);
-	if (!p->root && chdir("/") < 0)
-		_exit(1);
+	parent_enter_empty(p);
 	args = (struct dispatcher_args){
 	    .cfg = p->cfg,
 	    .certs = &p->certs,
@@ -362,7 +371,7 @@ static void parent_dispatcher_child(struct parent *p, unsigned slot, int q, int 
 static void parent_start_dispatcher(struct parent *p, unsigned slot)
 {
 	int pairs[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}}; /* queue, lookup, store */
-	int *q = pairs[0], *l = pairs[1], *st = pairs[2], keep[CONFIG_MAX_LISTENERS + 3];
+	int *q = pairs[0], *l = pairs[1], *st = pairs[2], keep[CONFIG_MAX_LISTENERS + 2];
 	unsigned i;
 	pid_t pid;
 
@@ -375,9 +384,10 @@ static void parent_start_dispatcher(struct parent *p, unsigned slot)
 	}
 	for (i = 0; i < p->cfg->n_listeners; i++)
 		keep[i] = p->listen_fds[i];
-	keep[i] = p->local_fd;
+	keep[i++] = p->local_fd;
+	keep[i++] = p->empty_fd;
 	conn_limits_clear_slot(p->limits, slot);
-	pid = parent_fork(p, "dispatcher", keep, p->cfg->n_listeners + 1);
+	pid = parent_fork(p, "dispatcher", keep, i);
 	if (pid == 0) {
 		close(q[0]);
 		close(l[0]);
@@ -545,21 +555,6 @@ static void parent_sigchld_cb(evutil_socket_t sig, short what, void *arg)
 		event_base_loopbreak(p->base);
 }
 
-/* Logs each line of a multi-line error text that made a reload fail. */
-static void parent_log_reload_failed(const char *errors)
-{
-	const char *line = errors;
-
-	while (line != NULL && *line) {
-		const char *nl = strchr(line, '\n');
-		int len = nl ? (int)(nl - line) : (int)strlen(line);
-		char v[1024], tmp[1024];
-		snprintf(tmp, sizeof(tmp), "%.*s", len, line);
-		log_error("event=reload-failed reason=%s", log_value(tmp, v, sizeof(v)));
-		line = nl ? nl + 1 : NULL;
-	}
-}
-
 /* Closes the listening sockets CFG no longer uses and keeps FDS. */
 static void parent_take_listeners(struct parent *p, const struct config *cfg, const int *fds)
 {
@@ -653,8 +648,8 @@ static void parent_signal_cb(evutil_socket_t sig, short what, void *arg)
 
 /* ---- start-up ---------------------------------------------------------- */
 
-/* As root: find the unprivileged user, give it data_dir, and make the empty
- * directory dispatchers are chrooted into. */
+/* As root: find the unprivileged user, give it data_dir, and make and open
+ * the empty directory dispatchers are chrooted into. */
 static void parent_prepare_dirs(struct parent *p)
 {
 	char empty[4200];
@@ -678,7 +673,7 @@ static void parent_prepare_dirs(struct parent *p)
 		fatal("event=fatal reason=\"%s: not a directory of its own (a link?)\"", empty);
 	if (fd < 0 || fchown(fd, 0, 0) < 0 || fchmod(fd, 0555) < 0)
 		fatal("event=fatal reason=\"%s: %s\"", empty, strerror(errno));
-	close(fd);
+	p->empty_fd = fd; /* every chroot into it goes through this descriptor */
 }
 
 static void parent_find_user(struct parent *p)
@@ -850,6 +845,7 @@ int parent_main(const char *config_path, int foreground)
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
 	sigprocmask(SIG_BLOCK, &block, NULL);
+	p->empty_fd = -1;
 	p->users_watch.type = IMSG_CTL_USERS;
 	p->aliases_watch.type = IMSG_CTL_ALIASES;
 	if (parent_load(p, config_path) < 0)

@@ -69,3 +69,17 @@ void parent_log_reopen(const struct config *cfg)
 	else if (log_funnel_fd() >= 0)
 		log_info("event=log-reopened");
 }
+
+void parent_log_reload_failed(const char *errors)
+{
+	const char *line = errors;
+
+	while (line != NULL && *line) {
+		const char *nl = strchr(line, '\n');
+		int len = nl ? (int)(nl - line) : (int)strlen(line);
+		char v[1024], tmp[1024];
+		snprintf(tmp, sizeof(tmp), "%.*s", len, line);
+		log_error("event=reload-failed reason=%s", log_value(tmp, v, sizeof(v)));
+		line = nl ? nl + 1 : NULL;
+	}
+}

@@ -22,5 +22,8 @@ void parent_log_detached(void);
 void parent_log_watch(struct event_base *base);
 /* SIGHUP: opens the log file again, for logrotate (logged). */
 void parent_log_reopen(const struct config *cfg);
+/* Logs each line of ERRORS, the text that made a reload fail, as
+ * event=reload-failed. */
+void parent_log_reload_failed(const char *errors);
 
 #endif

@@ -742,6 +742,7 @@ int queue_main(const struct config *cfg, int parent_fd)
 	queue_tlsrpt_start(q);
 	readiness_report(); /* the parent waits for it before READY=1 */
 	event_base_dispatch(q->base);
+	queue_control_close(q);
 	queue_tlsrpt_stop();
 	spool_reaper_stop();
 	(void)tls_memory_save(q->tls_seen, q->cfg.outbound_remember_tls);

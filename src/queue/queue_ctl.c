@@ -45,6 +45,9 @@
 #define CONTROL_TIMEOUT 30
 #define CONTROL_ARGS_MAX 4
 
+/* The socket as bound, to remove it at exit only if it is still there. */
+static struct stat control_made;
+
 /* A connection to the control socket: who it is, for the audit log. */
 struct queue_ctl_conn {
 	struct queue *q;
@@ -701,7 +704,22 @@ int queue_control_listen(struct queue *q, const char **error_r)
 			close(fd);
 		return -1;
 	}
+	if (lstat(CONTROL_PATH, &control_made) < 0)
+		memset(&control_made, 0, sizeof(control_made));
 	q->control =
 	    evconnlistener_new(q->base, queue_ctl_accept_cb, q, LEV_OPT_CLOSE_ON_FREE, -1, fd);
 	return 0;
+}
+
+void queue_control_close(struct queue *q)
+{
+	struct stat st;
+
+	if (q->control != NULL)
+		evconnlistener_free(q->control);
+	q->control = NULL;
+	/* data_dir is the user's: a name put there since is not ours to remove */
+	if (lstat(CONTROL_PATH, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	    st.st_dev == control_made.st_dev && st.st_ino == control_made.st_ino)
+		unlink(CONTROL_PATH);
 }
