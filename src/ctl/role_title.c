@@ -12,7 +12,9 @@
 #define ROLE_TITLE_PREFIX "sealmail: "
 #define ROLE_TITLE_SLOT_DIGITS 3
 
-static const char *const role_title_roles[] = {"queue", "lookup", "store", "metrics"};
+/* the metrics keeper is the parent's child, the role is the keeper's */
+static const char *const role_title_roles[] = {"queue", "lookup", "store", "metrics keeper",
+                                               "metrics"};
 
 /* Whether the N bytes S are "dispatcher " and a slot number: decimal,
  * no leading zero, at most ROLE_TITLE_SLOT_DIGITS digits. */

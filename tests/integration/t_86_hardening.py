@@ -131,8 +131,16 @@ class DispatcherChroot(harness.ServerTestCase):
         original = os.stat(empty)
         old = wait_for(lambda: child_titled(main, "sealmail: dispatcher 0"),
                        what="dispatcher 0")
-        metrics = wait_for(lambda: child_titled(main, "sealmail: metrics"), what="metrics role")
-        for pid in (old, metrics):
+        keeper = wait_for(lambda: child_titled(main, "sealmail: metrics keeper"),
+                          what="the metrics keeper")
+        metrics = wait_for(lambda: child_titled(keeper, "sealmail: metrics"),
+                           what="the metrics role, the keeper's child")
+        # status names the keeper as a role, not as an unknown child
+        p = ctl(srv, "status")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout.decode(), r"(?m)^  metrics keeper   pid %d$" % keeper)
+        self.assertNotIn(b"(unknown)", p.stdout)
+        for pid in (old, keeper, metrics):
             self.assertTrue(same_file(os.stat("/proc/%d/root" % pid), original))
 
         as_user(swap_empty, srv.data_dir)
@@ -156,8 +164,8 @@ class DispatcherChroot(harness.ServerTestCase):
         # the descriptor: the parent's, closed by every child once in its chroot
         self.assertEqual(len(self.open_descriptors_on(main, original)), 1)
         children = harness._children(main)
-        self.assertGreaterEqual(len(children), 5)  # queue lookup store metrics dispatcher
-        for pid in children:
+        self.assertGreaterEqual(len(children), 5)  # queue lookup store keeper dispatcher
+        for pid in children + [metrics]:
             self.assertEqual(self.open_descriptors_on(pid, original), [],
                              "%s (pid %d) holds data_dir/empty open" % (cmdline(pid), pid))
 

@@ -21,6 +21,7 @@ static const char *const known[][2] = {
     {"sealmail: lookup", "lookup"},
     {"sealmail: store", "store"},
     {"sealmail: metrics", "metrics"},
+    {"sealmail: metrics keeper", "metrics keeper"},
     {"sealmail: dispatcher 0", "dispatcher 0"},
     {"sealmail: dispatcher 7", "dispatcher 7"},
     {"sealmail: dispatcher 63", "dispatcher 63"},
@@ -106,6 +107,9 @@ static void test_near_misses(void **state)
 	    "sealmail: dispatcher  1",
 	    "sealmail: dispatcher1",
 	    "sealmail: parent ",
+	    "sealmail: metrics keeper ",
+	    "sealmail: metrics  keeper",
+	    "sealmail: metricskeeper",
 	    "sealmail: sealmail: queue",
 	    "/usr/sbin/sealmail",
 	};
