@@ -71,6 +71,7 @@ class Flood(harness.ServerTestCase):
             d.quit()
         [pid] = harness.wait_for(lambda: dispatchers(srv), what="dispatcher pid")
         before = rss_kb(pid)
+        mark = srv.log_mark()
         sock, t, sent = self.flooder(srv, b"HELP\r\n", FLOOD)
         t.join(60)
         self.assertFalse(t.is_alive(), "flooder still sending")
@@ -87,7 +88,7 @@ class Flood(harness.ServerTestCase):
         # the flooder's own session: every session before it ended with
         # event=disconnect too, so only its id tells its end from theirs
         client = "127.0.0.1:%d" % sock.getsockname()[1]
-        [connect] = srv.wait_event("connect", client=client)
+        [connect] = srv.wait_event("connect", since=mark, client=client)
         sock.close()
         srv.wait_event("disconnect", session=connect["session"])
         after = rss_kb(pid)
