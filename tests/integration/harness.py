@@ -295,7 +295,9 @@ def _port_range():
         lo, hi = 32768, 60999
     if lo - 10000 >= 2000:
         return 10000, lo
-    return hi + 1, 65536
+    if 65536 - (hi + 1) >= 2000:
+        return hi + 1, 65536
+    return None  # no room outside it: ports from bind(0), locked all the same
 
 
 def _port_lock_dir():
@@ -313,11 +315,16 @@ def free_port():
     process, nor given to another test process while this one runs: each
     port is claimed with a lock (flock) on a file named after it, which the
     kernel lets go when the process ends, however it ends."""
-    lo, hi = _port_range()
+    span = _port_range()
     d = _port_lock_dir()
     rng = random.Random()
     while True:
-        port = rng.randrange(lo, hi)
+        if span:
+            port = rng.randrange(*span)
+        else:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
         if port in _PORTS_GIVEN:
             continue
         try:
