@@ -17,7 +17,9 @@ Every wait in here polls with a deadline; nothing asserts on durations.
 
 import atexit
 import base64
+import fcntl
 import os
+import random
 import re
 import shutil
 import signal
@@ -273,18 +275,72 @@ def cert_info_der(der):
 # ---------------------------------------------------------------------------
 
 _PORTS_GIVEN = set()
+_PORT_LOCKS = []  # open lock files: a port is ours while this process lives
+
+
+@atexit.register
+def _release_ports():
+    while _PORT_LOCKS:
+        _PORT_LOCKS.pop().close()
+
+
+def _port_range():
+    """Ports outside the kernel's ephemeral range: no connect() and no
+    bind() to port 0, of this test or of one running beside it, takes one
+    of them while its server is stopped or not yet bound."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+    except (OSError, ValueError):
+        lo, hi = 32768, 60999
+    if lo - 10000 >= 2000:
+        return 10000, lo
+    if 65536 - (hi + 1) >= 2000:
+        return hi + 1, 65536
+    return None  # no room outside it: ports from bind(0), locked all the same
+
+
+def _port_lock_dir():
+    d = os.path.join(tempfile.gettempdir(), "sealmail-it-ports")
+    try:
+        os.mkdir(d)
+        os.chmod(d, 0o1777)  # tests run by several users share it, like /tmp
+    except FileExistsError:
+        pass
+    return d
 
 
 def free_port():
     """A loopback port nobody listens on, never the same twice in this
-    process (the kernel may hand a just-closed port out again at once)."""
+    process, nor given to another test process while this one runs: each
+    port is claimed with a lock (flock) on a file named after it, which the
+    kernel lets go when the process ends, however it ends."""
+    span = _port_range()
+    d = _port_lock_dir()
+    rng = random.Random()
     while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port not in _PORTS_GIVEN:
-            _PORTS_GIVEN.add(port)
-            return port
+        if span:
+            port = rng.randrange(*span)
+        else:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+        if port in _PORTS_GIVEN:
+            continue
+        try:
+            lock = open(os.path.join(d, str(port)), "a")
+        except OSError:
+            continue  # another user's lock file
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                s.bind(("127.0.0.1", port))
+        except OSError:
+            lock.close()  # taken by another test process, or in use
+            continue
+        _PORT_LOCKS.append(lock)
+        _PORTS_GIVEN.add(port)
+        return port
 
 
 def _proc_net_tcp_queues():

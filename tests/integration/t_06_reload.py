@@ -15,6 +15,20 @@ from harness import SENDER, make_message, token
 RELOAD_FAIL_RE = r"event=certificate-kept name=default reason="
 
 
+DISPATCHERS = 2  # harness.Server's default
+
+
+def reload_retiring_old(srv):
+    """SIGHUP, then waits until each dispatcher of the old generation has
+    stopped accepting (event=retiring): until then a new connection may
+    still go to one of them, and get the old certificate, even after
+    another connection got the new one from the new generation."""
+    mark = srv.log_mark()
+    srv.reload()
+    harness.wait_for(lambda: len(srv.events("retiring", since=mark)) >= DISPATCHERS,
+                     what="every dispatcher of the old generation retiring")
+
+
 class Reload(harness.ServerTestCase):
 
     def new_server(self):
@@ -62,7 +76,7 @@ class Reload(harness.ServerTestCase):
                                     cn="%s second" % harness.HOSTNAME, include_ca=True)
         self.assertNotEqual(first.serial, second.serial)
         srv.install_cert(second)
-        srv.reload()
+        reload_retiring_old(srv)
         for listener in ("mx", "smtps"):
             harness.wait_for(lambda: self.serial_seen(srv, listener)[0] == second.serial,
                              what="the new certificate on %s" % listener)
@@ -207,7 +221,7 @@ class Reload(harness.ServerTestCase):
         other_ca = harness.TestCA()
         foreign = other_ca.issue([harness.HOSTNAME], ips=["127.0.0.1"], cn="foreign")
         srv.install_cert(foreign)
-        srv.reload()
+        reload_retiring_old(srv)
         ctx_other = harness.client_context(cafile=other_ca.cert)
 
         def foreign_ok():

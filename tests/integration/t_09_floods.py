@@ -71,6 +71,7 @@ class Flood(harness.ServerTestCase):
             d.quit()
         [pid] = harness.wait_for(lambda: dispatchers(srv), what="dispatcher pid")
         before = rss_kb(pid)
+        mark = srv.log_mark()
         sock, t, sent = self.flooder(srv, b"HELP\r\n", FLOOD)
         t.join(60)
         self.assertFalse(t.is_alive(), "flooder still sending")
@@ -84,8 +85,12 @@ class Flood(harness.ServerTestCase):
             d.mail_transaction(SENDER, ["bob@local.test"], make_message(tok))
             d.quit()
         harness.wait_for(lambda: srv.messages_with(tok), what="delivery during the flood")
+        # the flooder's own session: every session before it ended with
+        # event=disconnect too, so only its id tells its end from theirs
+        client = "127.0.0.1:%d" % sock.getsockname()[1]
+        [connect] = srv.wait_event("connect", since=mark, client=client)
         sock.close()
-        harness.wait_for(lambda: srv.events("disconnect"), what="flooder's disconnect")
+        srv.wait_event("disconnect", session=connect["session"])
         after = rss_kb(pid)
         sys.stderr.write("\nt_09: dispatcher RSS %d KiB before, %d during (%d octets "
                          "accepted of %d), %d after\n" % (before, during, sent[0], FLOOD, after))
