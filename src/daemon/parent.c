@@ -51,6 +51,8 @@
 #include "store/store.h"
 
 #define PARENT_MAX_DISPATCHERS 64
+#define PARENT_PRIORITIES 2     /* of the loop: a child's exit, the rest */
+#define PARENT_PRIORITY_CHILD 0 /* first */
 
 struct parent_dispatcher {
 	pid_t pid;
@@ -719,9 +721,14 @@ static void parent_watch_signals(struct parent *p)
 	sigset_t set;
 	unsigned i;
 
+	struct event *chld = evsignal_new(p->base, SIGCHLD, parent_sigchld_cb, p);
+
 	for (i = 0; i < 3; i++)
 		event_add(evsignal_new(p->base, sigs[i], parent_signal_cb, p), NULL);
-	event_add(evsignal_new(p->base, SIGCHLD, parent_sigchld_cb, p), NULL);
+	/* a child's exit before the other events of its turn: its last lines
+	 * are then read by the callback's drain, an order libevent can't undo */
+	event_priority_set(chld, PARENT_PRIORITY_CHILD);
+	event_add(chld, NULL);
 	sigemptyset(&set);
 	sigprocmask(SIG_SETMASK, &set, NULL);
 }
@@ -874,6 +881,8 @@ int parent_main(const char *config_path, int foreground)
 	if (parent_metrics_start(p->listen_fds, p->cfg->n_listeners, p->local_fd) == 0)
 		parent_run_metrics(p);
 	p->base = event_base_new();
+	if (p->base == NULL || event_base_priority_init(p->base, PARENT_PRIORITIES) < 0)
+		fatal("event=fatal reason=\"cannot create the event loop\"");
 	if (parent_ready_init(&p->ready, p->base, parent_ready_done, p) < 0)
 		fatal("event=fatal reason=\"readiness pipe: %s\"", strerror(errno));
 	parent_log_watch(p->base);

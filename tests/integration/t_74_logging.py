@@ -4,8 +4,10 @@ the journal's priority prefixes), the pidfile's life, `sealmail status` and
 `sealmail stop` with their exit codes, and `serve` without -f saying where
 its logs go before it detaches."""
 
+import errno
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +26,12 @@ def cmdline(pid):
     as the '.' libbsd leaves where a longer argv[0] ended, shows)."""
     with open("/proc/%d/cmdline" % pid, "rb") as f:
         return f.read().rstrip(b"\0").replace(b"\0", b" ").decode()
+
+
+def proc_state(pid):
+    """The one-letter state /proc/PID/stat shows (Z: exited, not reaped)."""
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
 
 
 def comm(pid):
@@ -116,10 +124,36 @@ class LogTargets(harness.ServerTestCase):
         self.assertIn("event=ready generation=0", old)
 
     def test_file_keeps_a_dying_roles_last_words_first(self):
+        """The role's last line and its exit reach the parent in one turn
+        of its loop: the parent is stopped while the role, held at its trust
+        anchor (a FIFO, whose open() waits for a writer), is let go, logs
+        its fatal line and exits. The role's line still comes first."""
         path = os.path.join(harness.new_tmpdir("logfile-"), "mail.log")
+        fifo = os.path.join(harness.new_tmpdir("anchor-"), "anchor")
+        os.mkfifo(fifo)
+        os.chmod(os.path.dirname(fifo), 0o755)
+        os.chmod(fifo, 0o666)
         srv = self.server_for(start=False, server_options={"log": path},
-                              extra_config="[dns]\ntrust_anchor = /nonexistent/anchor\n")
+                              extra_config="[dns]\ntrust_anchor = %s\n" % fifo)
         srv.start(wait=False)
+        parent = srv.proc.pid
+        lookup = wait_for(lambda: next((c for c in harness._children(parent)
+                                        if cmdline(c) == "sealmail: lookup"), None),
+                          what="the lookup role")
+        os.kill(parent, signal.SIGSTOP)
+        try:
+            def writer():
+                # ENXIO until the role has reached its open() of the FIFO
+                try:
+                    return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+                except OSError as e:
+                    if e.errno != errno.ENXIO:
+                        raise
+                    return None
+            os.close(wait_for(writer, what="the lookup role opening its trust anchor"))
+            wait_for(lambda: proc_state(lookup) == "Z", what="the lookup role's exit")
+        finally:
+            os.kill(parent, signal.SIGCONT)
         srv.proc.wait(timeout=harness.TIMEOUT)
         text = open(path).read()
         fatal = re.search(r"role=lookup level=fatal event=fatal ", text)
