@@ -30,11 +30,14 @@ void proctitle_set(const char *comm, const char *title)
 	snprintf(full, sizeof(full), "sealmail: %s", title);
 	/* the leading '-': no program name of libbsd's choosing before it */
 	setproctitle("-%s", full);
-	/* A title shorter than the original argv[0] gets a '.' from libbsd
-	 * where argv[0] ended, which ps shows ("sealmail: queue      ." when
-	 * started as /usr/sbin/sealmail). The area behind the title is zeroed,
-	 * so a NUL there ends the title for /proc/PID/cmdline and ps. */
-	if (title_area != NULL && strlen(full) < argv0_len && title_area[argv0_len] == '.')
+	/* libbsd marks where argv[0] ended: a '.' behind a shorter title,
+	 * which ps shows ("sealmail: queue      ." when started as
+	 * /usr/sbin/sealmail), and a ' ' behind one of the same length, which
+	 * then reads "sealmail: metrics keeper " to ps and `status`. The area
+	 * behind the title is zeroed, so a NUL there ends the title for
+	 * /proc/PID/cmdline and ps. */
+	if (title_area != NULL && strlen(full) <= argv0_len &&
+	    (title_area[argv0_len] == '.' || title_area[argv0_len] == ' '))
 		title_area[argv0_len] = '\0';
 	prctl(PR_SET_NAME, comm, 0, 0, 0);
 }

@@ -1027,8 +1027,12 @@ class Server:
             env.update(self.env or {})
             if self.wrapper:
                 _sanitizer_env_for_wrapper(env, os.path.basename(self.wrapper[0]))
+        # self.argv0: what it is told its name is, if not SEALMAIL_BIN
+        argv0 = getattr(self, "argv0", None)
         self.proc = subprocess.Popen(list(self.wrapper or []) +
-                                     [SEALMAIL_BIN, "serve", "-c", self.conf, "-f"],
+                                     [argv0 or SEALMAIL_BIN, "serve", "-c", self.conf, "-f"],
+                                     executable=SEALMAIL_BIN if argv0 and not self.wrapper
+                                     else None,
                                      stdin=subprocess.DEVNULL, stdout=self._logf,
                                      stderr=self._logf, start_new_session=True,
                                      cwd=self.dir, env=env,

@@ -81,6 +81,31 @@ class Titles(harness.ServerTestCase):
             self.fail("children: %r, want %r" % (
                 {cmdline(c): comm(c) for c in harness._children(main)}, want))
 
+    def test_titles_whatever_the_length_of_argv0(self):
+        """libbsd marks where argv[0] ended behind a shorter title ('.') or
+        one of the same length (' '): started with an argv[0] as long as
+        each title, and one longer, every title still reads exactly."""
+        want = ["sealmail: parent", "sealmail: metrics keeper", "sealmail: metrics"]
+        want += ["sealmail: %s" % r for r in ROLES] + ["sealmail: dispatcher 0"]
+        for length in sorted({len(t) for t in want} | {len(want[1]) + 1}):
+            srv = self.server_for(start=False, dispatchers=1, extra_config=(
+                "[metrics]\nlisten = 127.0.0.1:%d\n" % harness.free_port()))
+            srv.argv0 = "s" * length
+            srv.start()
+            main = srv.main_pid()
+
+            def titles():
+                pids = [main] + harness._children(main)
+                pids += [g for c in pids[1:] for g in harness._children(c)]
+                got = sorted(cmdline(p) for p in pids)
+                return got if got == sorted(want) else None
+            try:
+                wait_for(titles, what="every title, argv[0] %d long" % length)
+            except AssertionError:
+                self.fail("argv[0] %d long: %r" % (length, sorted(
+                    cmdline(p) for p in [main] + harness._children(main))))
+            self.assertEqual(srv.stop(), 0)
+
 
 class LogTargets(harness.ServerTestCase):
 
