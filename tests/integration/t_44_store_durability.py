@@ -478,7 +478,8 @@ class KillLoad:
 
     def connect(self, user, selected):
         """A logged-in client (with INBOX SELECTED), once the server is up;
-        (client, kills started before it)."""
+        (client, kills started before it, the UIDs acknowledged before its
+        SELECT: those its view holds)."""
         def attempt():
             with self.lock:
                 before = self.kills_started
@@ -498,6 +499,8 @@ class KillLoad:
                     return None
                 if status != "OK":
                     raise AssertionError("LOGIN: %s %s" % (status, text))
+                with self.lock:
+                    known = sorted(self.acked[user])
                 v = select(c) if selected else self.status_uidvalidity(c)
             except (OSError, AssertionError):
                 c.close()
@@ -508,7 +511,7 @@ class KillLoad:
                 if self.uidvalidity.setdefault(user, v) != v:
                     raise AssertionError("%s: UIDVALIDITY %d, was %d"
                                          % (user, v, self.uidvalidity[user]))
-            return c, before
+            return c, before, known
         return harness.wait_for(attempt, timeout=RESTART_TIMEOUT, interval=0.02,
                                 what="the restarted server to serve IMAP")
 
@@ -541,10 +544,10 @@ class KillLoad:
                 with self.lock:
                     if self.done:
                         return
-                c, before = self.connect(user, selected)
+                c, before, known = self.connect(user, selected)
                 try:
                     while not self.done:
-                        self.one_step(c, before, user, rng, selected)
+                        known = self.one_step(c, before, user, rng, selected, known)
                 except Lost:
                     pass
                 finally:
@@ -554,18 +557,28 @@ class KillLoad:
                 self.errors.append("worker %d: %r" % (n, e))
                 self.done = True
 
-    def one_step(self, c, before, user, rng, selected):
-        """An APPEND, or a STORE on a message acknowledged before."""
+    def one_step(self, c, before, user, rng, selected, known):
+        """An APPEND, or a STORE on a message acknowledged before and in the
+        session's view (KNOWN); returns the UIDs in its view after this
+        command.
+
+        A UID STORE names messages of the session's view: one APPENDed by
+        another session since is not in it yet, and its STORE is OK without
+        storing anything (RFC 9051 6.4.9, a UID the session does not know
+        is ignored). The view takes in what was committed before each
+        tagged answer (the session asks the store for UPDATES then), so a
+        UID acknowledged before this command is sent is in it after the
+        answer."""
         with self.lock:
-            uids = sorted(self.acked[user])
-        if selected and uids and rng.random() < 0.4:
-            uid, flag = rng.choice(uids), rng.choice(("\\Flagged", "\\Answered", "$Kw1"))
+            now = sorted(self.acked[user])
+        if selected and known and rng.random() < 0.4:
+            uid, flag = rng.choice(known), rng.choice(("\\Flagged", "\\Answered", "$Kw1"))
             status, text, _ = self.command(c, before, "UID STORE %d +FLAGS (%s)" % (uid, flag))
             if status != "OK":
                 raise AssertionError("STORE: %s %s" % (status, text))
             with self.lock:
                 self.flags[user].setdefault(uid, set()).add(flag)
-            return
+            return now
         tok = token()
         size = rng.choice((0, 200, 3000, 3000, 120000))
         data = message(tok, size=size, seed=rng.random())
@@ -583,6 +596,7 @@ class KillLoad:
                 raise AssertionError("UID %d given twice" % v_uid[1])
             self.acked[user][v_uid[1]] = data
             self.n_acked += 1
+        return now
 
     def killer(self):
         try:
