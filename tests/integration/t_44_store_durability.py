@@ -346,6 +346,37 @@ class StoreDurability(harness.ServerTestCase):
         load = KillLoad(self, random.Random(seed), users("kill", 2), workers_per_user=3, kills=6)
         load.run()
 
+    def test_store_of_a_message_appended_elsewhere(self):
+        """The rule the load's STOREs follow: a message another session
+        APPENDed is in this session's view only after this session's next
+        tagged answer. Before it, UID STORE of it is OK and stores nothing
+        (RFC 9051 6.4.9: a UID the session does not know is ignored); its
+        answer tells of the message (EXISTS). After it, the STORE is
+        stored, told of (FETCH) and there after a SIGKILL."""
+        user = "elsewhere@local.test"
+        srv = self.server_for(**server_kwargs([user], dispatchers=2))
+        with harness.imap_raw(srv, user=user, password=PW) as c, \
+                harness.imap_raw(srv, user=user, password=PW) as other:
+            select(c)
+            uid = appenduid(other.ok(append_cmd(message(token())))[0])[1]
+            _, untagged = c.ok("UID STORE %d +FLAGS (\\Flagged)" % uid)
+            self.assertEqual([r for r in untagged if b"FETCH" in r], [],
+                             "a STORE of a UID not in the view changed it")
+            self.assertIn(b"* 1 EXISTS", untagged, "the answer did not tell of the message")
+            self.assertEqual(fetch_all(c)[uid][0], {"\\Recent"})
+            uid2 = appenduid(other.ok(append_cmd(message(token())))[0])[1]
+            c.ok("NOOP")
+            _, untagged = c.ok("UID STORE %d,%d +FLAGS (\\Flagged)" % (uid, uid2))
+            told = [r for r in untagged if b"FETCH" in r and b"\\Flagged" in r]
+            self.assertEqual(len(told), 2, "STORE after NOOP: %r" % untagged)
+        srv.kill()
+        srv.start()
+        with harness.imap_raw(srv, user=user, password=PW) as c:
+            select(c)
+            got = fetch_all(c)
+            self.assertEqual({u: got[u][0] - {"\\Recent"} for u in (uid, uid2)},
+                             {uid: {"\\Flagged"}, uid2: {"\\Flagged"}})
+
 
     # -- 3. faults in the append path --
     def check_append_fault(self, point):
