@@ -79,3 +79,8 @@ clean:
 .PHONY: package-check
 package-check:
 	@scripts/package-check
+
+# The same package under a booted systemd (systemd-nspawn): not run by CI.
+.PHONY: boot-check
+boot-check:
+	@PACKAGE_CHECK_ROOT=boot scripts/package-check
