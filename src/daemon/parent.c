@@ -51,8 +51,7 @@
 #include "store/store.h"
 
 #define PARENT_MAX_DISPATCHERS 64
-#define PARENT_PRIORITIES 2     /* of the loop: a child's exit, the rest */
-#define PARENT_PRIORITY_CHILD 0 /* first */
+#define PARENT_PRIORITIES 2 /* of the loop: signals (0), then the rest (1) */
 
 struct parent_dispatcher {
 	pid_t pid;
@@ -503,7 +502,7 @@ static void parent_child_gone(struct parent *p, pid_t pid, int status)
 {
 	unsigned i;
 
-	if (parent_metrics_exited(pid, status))
+	if (parent_metrics_exited(pid, status, p->shutting_down))
 		return;
 	for (i = 0; i < N_ROLES; i++) {
 		if (pid != p->roles[i].pid)
@@ -718,17 +717,19 @@ static void parent_daemonize(void)
 static void parent_watch_signals(struct parent *p)
 {
 	static const int sigs[] = {SIGHUP, SIGTERM, SIGINT};
+	struct event *ev[4];
 	sigset_t set;
 	unsigned i;
 
-	struct event *chld = evsignal_new(p->base, SIGCHLD, parent_sigchld_cb, p);
-
-	for (i = 0; i < 3; i++)
-		event_add(evsignal_new(p->base, sigs[i], parent_signal_cb, p), NULL);
-	/* a child's exit before the other events of its turn: its last lines
-	 * are then read by the callback's drain, an order libevent can't undo */
-	event_priority_set(chld, PARENT_PRIORITY_CHILD);
-	event_add(chld, NULL);
+	/* Signals first in their turn: a dead child's last lines are read by
+	 * the SIGCHLD drain, not the log pipe's event; libevent goes by signal
+	 * number, so a SIGTERM sent to the whole group precedes its exits. */
+	for (i = 0; i < 4; i++) {
+		ev[i] = evsignal_new(p->base, i < 3 ? sigs[i] : SIGCHLD,
+		                     i < 3 ? parent_signal_cb : parent_sigchld_cb, p);
+		event_priority_set(ev[i], 0);
+		event_add(ev[i], NULL);
+	}
 	sigemptyset(&set);
 	sigprocmask(SIG_SETMASK, &set, NULL);
 }

@@ -331,14 +331,15 @@ void parent_metrics_enter(unsigned block)
 	pm.region_fd = -1;
 }
 
-int parent_metrics_exited(pid_t pid, int status)
+int parent_metrics_exited(pid_t pid, int status, int stopping)
 {
 	if (pm.pid <= 0 || pid != pm.pid)
 		return 0;
 	pm.pid = 0;
-	log_error("event=role-exited role=metrics status=%d reason=\"the server runs on without "
-	          "metrics\"",
-	          status);
+	if (!stopping)
+		log_error("event=role-exited role=metrics status=%d reason=\"the server runs on "
+		          "without metrics\"",
+		          status);
 	return 1;
 }
 

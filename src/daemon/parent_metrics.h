@@ -38,8 +38,8 @@ void parent_metrics_reload(struct config *cfg, const struct config *old);
 void parent_metrics_enter(unsigned block);
 
 /* 1 when PID was the metrics keeper (logged: the server runs on without
- * metrics), else 0. */
-int parent_metrics_exited(pid_t pid, int status);
+ * metrics, unless STOPPING: the server is shutting down), else 0. */
+int parent_metrics_exited(pid_t pid, int status, int stopping);
 
 /* Ends the metrics role: SIGTERM, then SIGKILL if it has not exited
  * within a few seconds. */

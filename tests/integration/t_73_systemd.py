@@ -129,6 +129,12 @@ def titles(pid):
     return out
 
 
+def proc_state(pid):
+    """The one-letter state /proc/PID/stat shows (Z: exited, not reaped)."""
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
 def greet(srv, name):
     """The first line a client gets on listener NAME (after TLS if implicit)."""
     sock = socket.create_connection(("127.0.0.1", srv.port(name)), timeout=harness.TIMEOUT)
@@ -256,6 +262,33 @@ class Readiness(harness.ServerTestCase):
         self.assertEqual(srv.events("ready"), [])
         self.assertRegex(srv.log(), r"trust_anchor %s: not a regular file" % re.escape(fifo))
 
+    def test_stop_of_the_whole_group_is_clean(self):
+        """systemd's stop (KillMode=control-group, or a kill of the process
+        group) sends SIGTERM to every process at once: the children may be
+        gone before the parent has read its own SIGTERM. The parent is held
+        until every child has exited, then gets its SIGTERM: it still stops
+        as asked, exit 0, with no role or dispatcher logged as lost."""
+        srv = self.start()
+        self.notify.next(srv, "READY")
+        parent = srv.main_pid()
+        children = harness._children(parent)
+        self.assertGreaterEqual(len(children), len(ROLES) + DISPATCHERS)
+        mark = srv.log_mark()
+        os.kill(parent, signal.SIGSTOP)
+        try:
+            for pid in children:
+                os.kill(pid, signal.SIGTERM)
+            for pid in children:
+                harness.wait_for(lambda: proc_state(pid) == "Z",
+                                 what="pid %d to exit on SIGTERM" % pid)
+            os.kill(parent, signal.SIGTERM)
+        finally:
+            os.kill(parent, signal.SIGCONT)
+        self.assertEqual(srv.proc.wait(timeout=harness.TIMEOUT), 0, srv.log_tail())
+        tail = srv.log()[mark:]
+        self.assertIn("role=parent level=info event=stopped", tail)
+        self.assertNotRegex(tail, r"role=parent level=(error|warning) ")
+
 
 class Unit(harness.ServerTestCase):
 
@@ -290,7 +323,7 @@ class Unit(harness.ServerTestCase):
         self.assertEqual(p.stdout.decode().strip(), "", "verify warned")
         for line in ("Type=notify", "ExecStart=%s serve -f" % harness.SEALMAIL_BIN,
                      "ExecReload=/bin/kill -HUP $MAINPID", "ReadWritePaths=/var/lib/sealmail",
-                     "ProtectSystem=strict", "NoNewPrivileges=yes",
+                     "ProtectSystem=strict", "NoNewPrivileges=yes", "KillMode=mixed",
                      "SystemCallFilter=@system-service"):
             self.assertIn("\n" + line + "\n", text)
 

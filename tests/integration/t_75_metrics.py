@@ -516,6 +516,21 @@ class Metrics(harness.ServerTestCase):
         self.assertTrue(maps[0].split()[1].startswith("r--"), maps[0])
 
 
+class CleanStop(harness.ServerTestCase):
+
+    def test_a_clean_stop_logs_no_error(self):
+        """A stop is not a failure: the metrics keeper ending with the
+        server is not its unexpected death."""
+        srv = self.server_for(extra_config="[metrics]\nlisten = 127.0.0.1:%d\n"
+                              % harness.free_port())
+        srv.wait_log(r"role=metrics .*event=metrics-ready")
+        mark = srv.log_mark()
+        self.assertEqual(srv.stop(), 0)
+        tail = srv.log()[mark:]
+        self.assertIn("role=parent level=info event=stopped", tail)
+        self.assertNotRegex(tail, r"level=(error|warning)")
+
+
 class QueueGaugesAtStart(harness.ServerTestCase):
 
     def test_first_scrape_after_ready_shows_a_message_left_in_the_queue(self):
