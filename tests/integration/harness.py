@@ -17,6 +17,7 @@ Every wait in here polls with a deadline; nothing asserts on durations.
 
 import atexit
 import base64
+import errno
 import fcntl
 import os
 import random
@@ -867,6 +868,25 @@ def _sanitizer_env_for_wrapper(env, wrapper):
             f.write("leak:fiu_run_preload.so\nleak:libfiu.so\n")
     env["LSAN_OPTIONS"] = ":".join(
         [x for x in (env.get("LSAN_OPTIONS"),) if x] + ["suppressions=" + supp])
+
+
+def proc_state(pid):
+    """The one-letter state /proc/PID/stat shows (Z: exited, not reaped)."""
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+def fifo_writer(path):
+    """Opens the FIFO PATH for writing once a reader has it open (polled:
+    ENXIO until then); returns the descriptor."""
+    def attempt():
+        try:
+            return os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as e:
+            if e.errno != errno.ENXIO:
+                raise
+            return None
+    return wait_for(attempt, what="a reader of the FIFO %s" % path)
 
 
 def _children(pid):

@@ -15,7 +15,6 @@ traced with strace must stay inside the unit's system call filter and
 address families.
 """
 
-import errno
 import os
 import re
 import shutil
@@ -129,12 +128,6 @@ def titles(pid):
     return out
 
 
-def proc_state(pid):
-    """The one-letter state /proc/PID/stat shows (Z: exited, not reaped)."""
-    with open("/proc/%d/stat" % pid) as f:
-        return f.read().rsplit(")", 1)[1].split()[0]
-
-
 def greet(srv, name):
     """The first line a client gets on listener NAME (after TLS if implicit)."""
     sock = socket.create_connection(("127.0.0.1", srv.port(name)), timeout=harness.TIMEOUT)
@@ -243,15 +236,7 @@ class Readiness(harness.ServerTestCase):
         harness.wait_for(lambda: len(re.findall(r"role=dispatcher level=info event=role-keys ",
                                                 srv.log())) == DISPATCHERS,
                          what="every dispatcher up")
-        def writer():
-            # ENXIO until the lookup role has reached its open() of the FIFO
-            try:
-                return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-            except OSError as e:
-                if e.errno != errno.ENXIO:
-                    raise
-                return None
-        fd = harness.wait_for(lambda: writer(), what="the lookup role reading its trust anchor")
+        fd = harness.fifo_writer(fifo)  # once the lookup role is in its open()
         # nothing is written: the role closes its end as soon as it sees a
         # FIFO, and a write could then meet EPIPE
         os.close(fd)
@@ -279,7 +264,7 @@ class Readiness(harness.ServerTestCase):
             for pid in children:
                 os.kill(pid, signal.SIGTERM)
             for pid in children:
-                harness.wait_for(lambda: proc_state(pid) == "Z",
+                harness.wait_for(lambda: harness.proc_state(pid) == "Z",
                                  what="pid %d to exit on SIGTERM" % pid)
             os.kill(parent, signal.SIGTERM)
         finally:

@@ -4,7 +4,6 @@ the journal's priority prefixes), the pidfile's life, `sealmail status` and
 `sealmail stop` with their exit codes, and `serve` without -f saying where
 its logs go before it detaches."""
 
-import errno
 import os
 import re
 import signal
@@ -26,12 +25,6 @@ def cmdline(pid):
     as the '.' libbsd leaves where a longer argv[0] ended, shows)."""
     with open("/proc/%d/cmdline" % pid, "rb") as f:
         return f.read().rstrip(b"\0").replace(b"\0", b" ").decode()
-
-
-def proc_state(pid):
-    """The one-letter state /proc/PID/stat shows (Z: exited, not reaped)."""
-    with open("/proc/%d/stat" % pid) as f:
-        return f.read().rsplit(")", 1)[1].split()[0]
 
 
 def comm(pid):
@@ -167,16 +160,8 @@ class LogTargets(harness.ServerTestCase):
                           what="the lookup role")
         os.kill(parent, signal.SIGSTOP)
         try:
-            def writer():
-                # ENXIO until the role has reached its open() of the FIFO
-                try:
-                    return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-                except OSError as e:
-                    if e.errno != errno.ENXIO:
-                        raise
-                    return None
-            os.close(wait_for(writer, what="the lookup role opening its trust anchor"))
-            wait_for(lambda: proc_state(lookup) == "Z", what="the lookup role's exit")
+            os.close(harness.fifo_writer(fifo))  # once the role is in its open()
+            wait_for(lambda: harness.proc_state(lookup) == "Z", what="the lookup role's exit")
         finally:
             os.kill(parent, signal.SIGCONT)
         srv.proc.wait(timeout=harness.TIMEOUT)
